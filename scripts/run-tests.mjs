@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Finds every *.test.ts under src/ and test/ and runs them with node's test runner through tsx.
+// `--fast` skips the suites that need a real engine (files named *.docker.test.ts or *.slow.test.ts).
+// Any other argument is a substring filter on the file path.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawn } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const fast = args.includes('--fast');
+const filters = args.filter((a) => !a.startsWith('--'));
+
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+let files = [...walk(join(root, 'src'), []), ...walk(join(root, 'test'), [])].sort();
+if (fast) files = files.filter((f) => !/\.(docker|slow)\.test\.ts$/.test(f));
+if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
+if (files.length === 0) { console.error('no test files matched'); process.exit(1); }
+
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+  cwd: root, stdio: 'inherit', env: { ...process.env, PIER_TEST: '1' },
+});
+child.on('exit', (code, signal) => process.exit(signal ? 1 : code ?? 1));

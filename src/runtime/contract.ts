@@ -1,0 +1,116 @@
+// The runtime contract: what the control plane needs from anything that runs instances.
+// Small on purpose (after Nomad's task driver): start, stop, wait, inspect, stats, logs, recover, capabilities.
+// Every driver (docker/, process/, later swarm/) passes the one conformance suite in conformance.ts.
+
+/** Labels every Pier-owned workload carries; drivers use them to adopt their own and ignore everyone else's. */
+export const PIER_LABEL_PREFIX = 'dev.pier.';
+
+/** What to run for one instance. All commands are argv arrays, never shell strings. */
+export interface InstanceSpec {
+  /** Pier's instance id (a UUID); also used to name the workload. */
+  instanceId: string;
+  /** Extra identifying labels (service_id, deployment_id, app_id, organization_id, region, replica_index). */
+  labels: Record<string, string>;
+  /** Docker image reference (docker driver). */
+  image?: string;
+  /** A prepared root directory with the app (process driver): what the builder produced. */
+  appDir?: string;
+  /** Overrides the image ENTRYPOINT (docker) or is the program to run (process). */
+  entrypoint?: string[];
+  /** Overrides the image CMD (docker) or the arguments after entrypoint (process). */
+  command?: string[];
+  /** Working directory inside the instance. */
+  workdir?: string;
+  /** Environment variables, already interpolated. Secret values travel only here, never in argv or labels. */
+  env: Record<string, string>;
+  /** Ports the app listens on (declared in the definition). Each is made reachable from the edge. */
+  ports: number[];
+  /** CPU limit in vCPUs (fractional allowed), enforced. */
+  cpu: number;
+  /** Memory limit in bytes, enforced. */
+  memoryBytes: number;
+  /** Writable disk limit in bytes where the driver can enforce it. */
+  diskBytes?: number;
+  /** Name of the private network of the app (service mesh); instances on it reach each other by alias. */
+  network?: string;
+  /** DNS aliases on the private network (e.g. `api`, `api.myapp.internal`). */
+  networkAliases?: string[];
+  /** Registry credentials for a private image; never logged. */
+  registryAuth?: { username: string; password: string; serveraddress: string };
+  /** Run privileged (only if the operator allows it). */
+  privileged?: boolean;
+}
+
+/** Where the edge and health checker reach one declared port of an instance. */
+export interface Endpoint { containerPort: number; host: string; hostPort: number }
+
+/** A started (or adopted) instance. */
+export interface InstanceHandle {
+  instanceId: string;
+  /** The driver's own id (container id, pid-based id...). */
+  runtimeId: string;
+  endpoints: Endpoint[];
+  labels: Record<string, string>;
+}
+
+/** How an instance ended. */
+export interface ExitStatus {
+  exitCode: number | null;
+  signal?: string | null;
+  oomKilled: boolean;
+  /** A driver-side failure (image missing, spawn failed...) in words a person understands. */
+  error?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** What the driver observes about an instance right now. */
+export interface InstanceState {
+  running: boolean;
+  exit?: ExitStatus;
+  startedAt?: string;
+}
+
+/** Resource usage sample. */
+export interface InstanceStats { cpuPercent: number; memoryBytes: number; memoryLimitBytes: number }
+
+/** One line of instance output. */
+export interface LogLine { stream: 'stdout' | 'stderr'; line: string; time: string }
+
+/** What a driver can do, for the scheduler and for tests. */
+export interface Capabilities {
+  name: string;
+  /** Runs images (docker) or prepared directories (process). */
+  runs: 'image' | 'directory';
+  enforcesCpu: boolean;
+  enforcesMemory: boolean;
+  enforcesDisk: boolean;
+  privateNetworking: boolean;
+}
+
+/** The contract every runtime driver implements. Methods are idempotent where that makes sense. */
+export interface Runtime {
+  readonly name: string;
+  /** Checks the driver can work here; throws with a human-readable reason if not. */
+  capabilities(): Promise<Capabilities>;
+  /** Creates and starts an instance. Resolves once the process/container is running (not healthy). */
+  start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle>;
+  /** Stops gracefully (SIGTERM, then SIGKILL after graceMs). A no-op for an already stopped instance. */
+  stop(runtimeId: string, graceMs: number): Promise<void>;
+  /** Removes everything the driver created for the instance. A no-op if already gone. */
+  remove(runtimeId: string): Promise<void>;
+  /** Resolves when the instance exits. */
+  wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus>;
+  /** Observes the instance; null if the driver knows nothing of it. */
+  inspect(runtimeId: string): Promise<InstanceState | null>;
+  /** Current resource usage. */
+  stats(runtimeId: string): Promise<InstanceStats>;
+  /** Output lines; with follow, keeps streaming until the instance exits or the signal aborts. */
+  logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine>;
+  /** Lists every Pier-owned instance this driver still has (running or exited), to re-attach after a restart. */
+  recover(): Promise<InstanceHandle[]>;
+  /** Ensures a private network exists (no-op where unsupported). */
+  ensureNetwork?(name: string): Promise<void>;
+  /** Removes a private network (no-op where unsupported or still in use). */
+  removeNetwork?(name: string): Promise<void>;
+}
