@@ -1,0 +1,31 @@
+// Bearer-token authentication: every API route but /health and /v1/openapi.json needs `Authorization: Bearer <t>`
+// (or, for websockets, `Sec-WebSocket-Protocol: Bearer, <token>` as Koyeb's CLI sends it).
+import type http from 'node:http';
+import { PierError } from '../domain/errors.ts';
+import { findByToken } from '../store/organizations.ts';
+import type { Store } from '../store/store.ts';
+
+/** The bearer token a request carries, from the Authorization header or the websocket protocol list. */
+export function bearerToken(req: http.IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m?.[1];
+  }
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (protocols) {
+    const parts = String(protocols).split(',').map((p) => p.trim());
+    const i = parts.findIndex((p) => p.toLowerCase() === 'bearer');
+    if (i >= 0 && parts[i + 1]) return parts[i + 1];
+  }
+  return undefined;
+}
+
+/** The organization id of the caller, or a 401 authentication_error. */
+export async function authenticate(store: Store, req: http.IncomingMessage): Promise<string> {
+  const token = bearerToken(req);
+  if (!token) throw new PierError('authentication_error', 'Missing credentials: send Authorization: Bearer <token>');
+  const row = await findByToken(store.db, token);
+  if (!row) throw new PierError('authentication_error', 'Invalid or expired token');
+  return row.organization_id;
+}

@@ -1,0 +1,8 @@
+// Turns a request context into the actions' context.
+import type { ActionContext } from '../control/actions.ts';
+import type { RequestContext } from './router.ts';
+
+/** The action context of an authenticated request. */
+export function actionContext(ctx: RequestContext): ActionContext {
+  return { store: ctx.store, organizationId: ctx.organizationId, domain: ctx.domain, onWrite: ctx.onWrite };
+}

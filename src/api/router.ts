@@ -1,0 +1,63 @@
+// A tiny router: exact segments and `{param}` segments, one table that also feeds the OpenAPI document.
+import type http from 'node:http';
+import type { Store } from '../store/store.ts';
+import type { Query } from './http.ts';
+
+/** What a handler gets for one authenticated request. */
+export interface RequestContext {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  params: Record<string, string>;
+  query: Query;
+  /** The parsed JSON body (read lazily; `{}` when empty). */
+  body(): Promise<unknown>;
+  store: Store;
+  /** The caller's organization (from the bearer token). */
+  organizationId: string;
+  /** Called after every successful write, so the reconcilers can act now instead of at the next resync. */
+  onWrite: () => void;
+  /** Base domain of app hosts. */
+  domain: string;
+}
+
+/** A route handler returns the reply body (sent as 200 JSON), or `undefined` when it wrote the reply itself. */
+export type Handler = (ctx: RequestContext) => Promise<unknown>;
+
+/** One served operation. */
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  operationId: string;
+  /** Tag in the OpenAPI document. */
+  tag: string;
+  handler: Handler;
+  /** Pier extension, not part of Koyeb's API (marked x-pier in the OpenAPI document). */
+  pier?: boolean;
+}
+
+interface Compiled { route: Route; segments: string[] }
+
+/** Matches a method + path against the route table. */
+export class Router {
+  private readonly compiled: Compiled[];
+  constructor(readonly routes: Route[]) {
+    this.compiled = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }));
+  }
+
+  /** The route and its path params, or undefined; `methodMismatch` says the path exists with another method. */
+  match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
+    const parts = path.split('/').filter(Boolean);
+    for (const c of this.compiled) {
+      if (c.route.method !== method || c.segments.length !== parts.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < parts.length; i++) {
+        const seg = c.segments[i]!;
+        if (seg.startsWith('{') && seg.endsWith('}')) params[seg.slice(1, -1)] = decodeURIComponent(parts[i]!);
+        else if (seg !== parts[i]) { ok = false; break; }
+      }
+      if (ok) return { route: c.route, params };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,104 @@
+// Events, catalog, secrets and Pier's info routes.
+import { readFileSync } from 'node:fs';
+import * as actions from '../control/actions.ts';
+import { notFound } from '../domain/errors.ts';
+import { INSTANCE_TYPES, REGIONS } from '../domain/catalog.ts';
+import { parseImageReference } from '../domain/image-ref.ts';
+import { listEvents, type EventKind } from '../store/events.ts';
+import { listSecrets } from '../store/secrets.ts';
+import { actionContext as ac } from './context.ts';
+import { listReply } from './http.ts';
+import type { Route, RequestContext } from './router.ts';
+
+const PIER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function eventsRoute(path: string, operationId: string, tag: string, kind: EventKind, idParam: string): Route {
+  return {
+    method: 'GET', path, operationId, tag,
+    handler: async (c: RequestContext) => {
+      const page = c.query.page();
+      const order = c.query.order('desc');
+      const { items, count } = await listEvents(c.store.db, {
+        kind, organizationId: c.organizationId, resourceIds: c.query.list(idParam), types: c.query.list('types'), order,
+      }, page);
+      return { events: items, limit: page.limit, offset: page.offset, order, has_next: page.offset + items.length < count };
+    },
+  };
+}
+
+function paged<T extends { id: string }>(c: RequestContext, key: string, all: T[]): Record<string, unknown> {
+  const page = c.query.page();
+  const id = c.query.str('id');
+  const matching = id ? all.filter((x) => x.id === id) : all;
+  return listReply(key, matching.slice(page.offset, page.offset + page.limit), page, matching.length);
+}
+
+/** Routes of events, catalog, secrets and /v1/pier/info. */
+export function miscRoutes(): Route[] {
+  return [
+    eventsRoute('/v1/app_events', 'ListAppEvents', 'Apps', 'app', 'app_id'),
+    eventsRoute('/v1/service_events', 'ListServiceEvents', 'Services', 'service', 'service_id'),
+    eventsRoute('/v1/deployment_events', 'ListDeploymentEvents', 'Deployments', 'deployment', 'deployment_id'),
+    eventsRoute('/v1/regional_deployment_events', 'ListRegionalDeploymentEvents', 'RegionalDeployments', 'regional_deployment', 'regional_deployment_id'),
+    eventsRoute('/v1/instance_events', 'ListInstanceEvents', 'Instances', 'instance', 'instance_ids'),
+
+    { method: 'GET', path: '/v1/catalog/regions', operationId: 'ListRegions', tag: 'CatalogRegions', handler: async (c) => paged(c, 'regions', REGIONS) },
+    {
+      method: 'GET', path: '/v1/catalog/regions/{id}', operationId: 'GetRegion', tag: 'CatalogRegions',
+      handler: async (c) => {
+        const region = REGIONS.find((r) => r.id === c.params.id);
+        if (!region) throw notFound('region', c.params.id!);
+        return { region };
+      },
+    },
+    { method: 'GET', path: '/v1/catalog/instances', operationId: 'ListCatalogInstances', tag: 'CatalogInstances', handler: async (c) => paged(c, 'instances', INSTANCE_TYPES) },
+    {
+      method: 'GET', path: '/v1/catalog/instances/{id}', operationId: 'GetCatalogInstance', tag: 'CatalogInstances',
+      handler: async (c) => {
+        const instance = INSTANCE_TYPES.find((t) => t.id === c.params.id || t.aliases.includes(c.params.id!));
+        if (!instance) throw notFound('instance type', c.params.id!);
+        return { instance };
+      },
+    },
+    {
+      method: 'GET', path: '/v1/catalog/datacenters', operationId: 'ListDatacenters', tag: 'CatalogDatacenters',
+      handler: async () => ({
+        datacenters: REGIONS.flatMap((r) => r.datacenters.map((id) => ({
+          id, region_id: r.id, domain: '', coordinates: r.coordinates, use_gpu: false, regions: [r.id],
+        }))),
+      }),
+    },
+
+    {
+      method: 'GET', path: '/v1/secrets', operationId: 'ListSecrets', tag: 'Secrets',
+      handler: async (c) => {
+        const page = c.query.page();
+        const { items, count } = await listSecrets(c.store.db, {
+          organizationId: c.organizationId, name: c.query.str('name'), types: c.query.list('types'),
+        }, page);
+        return listReply('secrets', items, page, count);
+      },
+    },
+    { method: 'POST', path: '/v1/secrets', operationId: 'CreateSecret', tag: 'Secrets', handler: async (c) => ({ secret: await actions.createSecret(ac(c), await c.body()) }) },
+    { method: 'GET', path: '/v1/secrets/{id}', operationId: 'GetSecret', tag: 'Secrets', handler: async (c) => ({ secret: await actions.getSecretView(ac(c), c.params.id!) }) },
+    { method: 'PUT', path: '/v1/secrets/{id}', operationId: 'UpdateSecret', tag: 'Secrets', handler: async (c) => ({ secret: await actions.updateSecret(ac(c), c.params.id!, await c.body()) }) },
+    { method: 'PATCH', path: '/v1/secrets/{id}', operationId: 'UpdateSecret2', tag: 'Secrets', handler: async (c) => ({ secret: await actions.updateSecret(ac(c), c.params.id!, await c.body()) }) },
+    { method: 'DELETE', path: '/v1/secrets/{id}', operationId: 'DeleteSecret', tag: 'Secrets', handler: (c) => actions.deleteSecret(ac(c), c.params.id!) },
+    { method: 'POST', path: '/v1/secrets/{id}/reveal', operationId: 'RevealSecret', tag: 'Secrets', handler: (c) => actions.revealSecret(ac(c), c.params.id!) },
+
+    {
+      // The koyeb CLI calls this before creating a docker service; Pier checks the syntax only (the runtime pulls).
+      method: 'GET', path: '/v1/docker-helper/verify', operationId: 'VerifyDockerImage', tag: 'DockerHelper',
+      handler: async (c) => {
+        const parsed = parseImageReference(c.query.str('image') ?? '');
+        return typeof parsed === 'string'
+          ? { success: false, reason: `image ${parsed}`, code: 'MALFORMED' }
+          : { success: true, reason: '', code: 'UNKNOWN' };
+      },
+    },
+    {
+      method: 'GET', path: '/v1/pier/info', operationId: 'PierInfo', tag: 'Pier', pier: true,
+      handler: async (c) => ({ version: PIER_VERSION, organization_id: c.organizationId, domain: c.domain }),
+    },
+  ];
+}

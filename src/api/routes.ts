@@ -1,0 +1,11 @@
+// The route table of everything Pier serves under /v1 (also the source of GET /v1/openapi.json).
+import { appAndServiceRoutes } from './routes-apps.ts';
+import { deploymentRoutes } from './routes-deployments.ts';
+import { logRoutes } from './routes-logs.ts';
+import { miscRoutes } from './routes-misc.ts';
+import type { Route } from './router.ts';
+
+/** Every served /v1 operation (the logs tail websocket is handled on upgrade, see routes-logs-tail.ts). */
+export function apiRoutes(): Route[] {
+  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...miscRoutes()];
+}

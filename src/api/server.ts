@@ -1,0 +1,148 @@
+// The HTTP API server (node:http, no framework): auth, routing, JSON errors in Koyeb's shape, 501 for the rest of
+// /v1, /health, /metrics, the logs tail websocket, and the web console for every other path.
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { PierError } from '../domain/errors.ts';
+import { handleConsole } from '../console/serve.ts';
+import type { Store } from '../store/store.ts';
+import { authenticate } from './auth.ts';
+import { Query, readJson, sendJson } from './http.ts';
+import { ApiMetrics } from './metrics.ts';
+import { Router, type Route } from './router.ts';
+import { apiRoutes } from './routes.ts';
+import { buildOpenApi } from './openapi.ts';
+import { attachLogTail } from './routes-logs-tail.ts';
+
+/** Where errors with context go; the default writes one JSON line to stderr. */
+export type ApiLogger = (entry: Record<string, unknown>) => void;
+
+/** Options of createApiServer. */
+export interface ApiServerOptions {
+  store: Store;
+  /** Called after every successful write (e.g. the controller's kick()). */
+  onWrite?: () => void;
+  logger?: ApiLogger;
+  /** Base domain of app hosts (`<app>-<org>.<domain>`); `localhost` by default. */
+  domain?: string;
+  /** Extra gauges added to /metrics (e.g. reconciler counts). */
+  metricsExtra?: () => Record<string, number>;
+}
+
+/** A running (or ready to run) API server. */
+export interface ApiServer {
+  server: http.Server;
+  routes: Route[];
+  metrics: ApiMetrics;
+  /** Starts listening; resolves with the base URL (http://host:port). */
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+const defaultLogger: ApiLogger = (entry) => process.stderr.write(JSON.stringify({ level: 'error', ...entry }) + '\n');
+
+function isLoopback(addr: string | undefined): boolean {
+  return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
+}
+
+/** Builds the API server over a store. */
+export function createApiServer(opts: ApiServerOptions): ApiServer {
+  const { store } = opts;
+  const logger = opts.logger ?? defaultLogger;
+  const onWrite = opts.onWrite ?? (() => {});
+  const metrics = new ApiMetrics();
+  const routes = apiRoutes();
+  const router = new Router(routes);
+  let openapi: unknown;
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, setRoute: (r: string) => void): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://pier.invalid');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    if (path === '/health' && (method === 'GET' || method === 'HEAD')) {
+      setRoute('/health');
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/metrics' && method === 'GET') {
+      setRoute('/metrics');
+      // Loopback scrapes need no token (a local Prometheus); anything else must authenticate.
+      if (!isLoopback(req.socket.remoteAddress)) await authenticate(store, req);
+      const text = metrics.render(opts.metricsExtra?.() ?? {});
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(text);
+      return;
+    }
+    if (path === '/v1/openapi.json' && method === 'GET') {
+      setRoute('/v1/openapi.json');
+      openapi ??= buildOpenApi(routes);
+      sendJson(res, 200, openapi);
+      return;
+    }
+    if (!path.startsWith('/v1/') && path !== '/v1') {
+      setRoute('console');
+      if (handleConsole(req, res)) return;
+      throw new PierError('unknown_resource', `Not found: ${path}`);
+    }
+    const organizationId = await authenticate(store, req);
+    const matched = router.match(method, path);
+    if (!matched) throw new PierError('not_implemented', `${method} ${path} is not implemented by Pier`);
+    setRoute(matched.route.path);
+    let bodyPromise: Promise<unknown> | undefined;
+    const result = await matched.route.handler({
+      req, res, params: matched.params, query: new Query(url.searchParams), store, organizationId, onWrite, domain: opts.domain ?? 'localhost',
+      body: () => (bodyPromise ??= readJson(req)),
+    });
+    if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
+  }
+
+  const server = http.createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    let route = 'unmatched';
+    res.once('finish', () => {
+      metrics.observe(req.method ?? 'GET', route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    handle(req, res, (r) => { route = r; })
+      .catch((err: unknown) => {
+        if (err instanceof PierError) {
+          if (!res.headersSent) sendJson(res, err.status, err.toBody());
+          return;
+        }
+        const requestId = randomUUID();
+        // Context only: method and path template-free URL without query (query strings may carry tokens).
+        logger({ msg: 'unhandled API error', request_id: requestId, method: req.method, path: (req.url ?? '').split('?')[0], error: err instanceof Error ? err.stack ?? err.message : String(err) });
+        if (!res.headersSent) {
+          sendJson(res, 500, { status: 500, code: 'api_error', message: `Internal error (request id ${requestId})`, fields: [] });
+        } else {
+          res.destroy();
+        }
+      });
+  });
+  // Keep-alive sockets would hold close() open; clients reconnect cheaply on loopback.
+  server.keepAliveTimeout = 5000;
+  const tail = attachLogTail(server, store, logger);
+
+  return {
+    server,
+    routes,
+    metrics,
+    listen(port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve(`http://${h}:${a.port}`);
+        });
+      });
+    },
+    async close() {
+      tail.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig, ConfigError } from './config.ts';
+
+test('defaults', () => {
+  const c = loadConfig({}, { HOME: '/home/u' });
+  assert.deepEqual(c, {
+    dataDir: '/home/u/.pier', apiAddr: { host: '127.0.0.1', port: 7700 }, edgeAddr: { host: '127.0.0.1', port: 8000 },
+    domain: 'localhost', token: undefined, runtime: 'auto', orgName: 'pier', masterKeyFile: undefined,
+  });
+});
+
+test('flags beat environment variables', () => {
+  const c = loadConfig({ 'api-addr': '[::1]:0', runtime: 'process' }, { PIER_API_ADDR: '0.0.0.0:1', PIER_RUNTIME: 'docker', PIER_DOMAIN: 'pier.test', HOME: '/h' });
+  assert.deepEqual(c.apiAddr, { host: '::1', port: 0 });
+  assert.equal(c.runtime, 'process');
+  assert.equal(c.domain, 'pier.test');
+});
+
+test('bad values name the flag or variable and the fix', () => {
+  assert.throws(() => loadConfig({}, { PIER_API_ADDR: 'localhost', HOME: '/h' }), (e: Error) => e instanceof ConfigError && /PIER_API_ADDR must be host:port/.test(e.message));
+  assert.throws(() => loadConfig({ runtime: 'vm' }, { HOME: '/h' }), /--runtime must be docker, process or auto/);
+  assert.throws(() => loadConfig({}, { PIER_TOKEN: 'short', HOME: '/h' }), /PIER_TOKEN must be at least 16 characters/);
+  assert.throws(() => loadConfig({}, { PIER_DOMAIN: 'bad domain', HOME: '/h' }), /PIER_DOMAIN must be a DNS name/);
+  assert.throws(() => loadConfig({ 'edge-addr': '1.2.3.4:70000' }, { HOME: '/h' }), /--edge-addr must be host:port/);
+  assert.throws(() => loadConfig({ 'data-dir': true }, { HOME: '/h' }), /--data-dir needs a value/);
+});

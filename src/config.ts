@@ -1,0 +1,94 @@
+// Pier's configuration: flags first, then PIER_* environment variables, then defaults. Bad values fail with one
+// message naming the flag/variable and the fix.
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+
+/** Which instance runtime to use; `auto` picks docker when the engine answers, else the process driver. */
+export type RuntimeChoice = 'docker' | 'process' | 'auto';
+
+/** A host and port to listen on. */
+export interface ListenAddr { host: string; port: number }
+
+/** Everything startPier needs. */
+export interface PierConfig {
+  dataDir: string;
+  apiAddr: ListenAddr;
+  edgeAddr: ListenAddr;
+  /** Base domain of app hosts: `<app>-<org>.<domain>`. */
+  domain: string;
+  /** A bootstrap admin token accepted in addition to the generated one (hashed, never stored in clear). */
+  token?: string;
+  runtime: RuntimeChoice;
+  orgName: string;
+  masterKeyFile?: string;
+}
+
+/** A configuration error: the message names the flag or variable and says how to fix it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function pick(flags: Flags, env: NodeJS.ProcessEnv, flag: string, variable: string): { value?: string; source: string } {
+  const f = flags[flag];
+  if (f !== undefined && f !== false) {
+    if (f === true) throw new ConfigError(`--${flag} needs a value (or set ${variable})`);
+    return { value: f, source: `--${flag}` };
+  }
+  const e = env[variable];
+  if (e !== undefined && e !== '') return { value: e, source: variable };
+  return { source: `--${flag}/${variable}` };
+}
+
+/** Parses `host:port` ("127.0.0.1:7700", "[::1]:0", ":7700"); port 0 means any free port. */
+export function parseListenAddr(text: string, source: string): ListenAddr {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new ConfigError(`${source} must be host:port (e.g. 127.0.0.1:7700), got ${JSON.stringify(text)}`);
+  }
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+/** Builds the configuration from CLI flags (`data-dir`, `api-addr`, `edge-addr`, `domain`, `token`, `runtime`,
+ * `org-name`, `master-key-file`) and the matching PIER_* variables. */
+export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): PierConfig {
+  const dataDir = pick(flags, env, 'data-dir', 'PIER_DATA_DIR').value ?? join(env.HOME || homedir(), '.pier');
+  const api = pick(flags, env, 'api-addr', 'PIER_API_ADDR');
+  const edge = pick(flags, env, 'edge-addr', 'PIER_EDGE_ADDR');
+  const domain = pick(flags, env, 'domain', 'PIER_DOMAIN');
+  const runtime = pick(flags, env, 'runtime', 'PIER_RUNTIME');
+  const org = pick(flags, env, 'org-name', 'PIER_ORG_NAME');
+  const token = pick(flags, env, 'token', 'PIER_TOKEN');
+  const keyFile = pick(flags, env, 'master-key-file', 'PIER_MASTER_KEY_FILE');
+
+  const runtimeValue = (runtime.value ?? 'auto').toLowerCase();
+  if (!['docker', 'process', 'auto'].includes(runtimeValue)) {
+    throw new ConfigError(`${runtime.source} must be docker, process or auto, got ${JSON.stringify(runtime.value)}`);
+  }
+  const domainValue = (domain.value ?? 'localhost').toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domainValue)) {
+    throw new ConfigError(`${domain.source} must be a DNS name such as localhost or pier.example.com, got ${JSON.stringify(domain.value)}`);
+  }
+  const orgName = org.value ?? 'pier';
+  if (!/^[a-z0-9]([a-z0-9-]{0,37}[a-z0-9])?$/.test(orgName)) {
+    throw new ConfigError(`${org.source} must be lowercase letters, digits and dashes (1-39 chars), got ${JSON.stringify(org.value)}`);
+  }
+  if (token.value !== undefined && token.value.length < 16) {
+    throw new ConfigError(`${token.source} must be at least 16 characters (generate one with: openssl rand -hex 24)`);
+  }
+  return {
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
+    apiAddr: parseListenAddr(api.value ?? '127.0.0.1:7700', api.source),
+    edgeAddr: parseListenAddr(edge.value ?? '127.0.0.1:8000', edge.source),
+    domain: domainValue,
+    token: token.value,
+    runtime: runtimeValue as RuntimeChoice,
+    orgName,
+    masterKeyFile: keyFile.value ? resolve(keyFile.value) : undefined,
+  };
+}

@@ -1,0 +1,46 @@
+// Apps repository: one row per app, the wire object in `data`. Rows stay after deletion with status DELETED.
+import type { App } from '../domain/types.ts';
+import type { Db } from './db.ts';
+import {
+  getResource, insertResource, listResources, patchResource, Where, type ListResult, type Page, type ResourceTable,
+} from './rows.ts';
+
+const spec: ResourceTable<App> = {
+  table: 'apps',
+  bumpVersion: true,
+  columns: (a) => ({
+    id: a.id, organization_id: a.organization_id, name: a.name, status: a.status,
+    created_at: a.created_at, updated_at: a.updated_at,
+  }),
+};
+
+/** Filters of the app list. */
+export interface AppFilter { organizationId?: string; name?: string; statuses?: string[]; excludeDeleted?: boolean }
+
+/** Inserts a new app. */
+export function insertApp(db: Db, app: App): Promise<void> {
+  return insertResource(db, spec, app);
+}
+
+/** One app by id, whatever its organization (callers check ownership). */
+export function getApp(db: Db, id: string): Promise<App | undefined> {
+  return getResource(db, spec, id);
+}
+
+/** The live (not DELETED) app of an organization with this name. */
+export async function findAppByName(db: Db, organizationId: string, name: string): Promise<App | undefined> {
+  const { items } = await listApps(db, { organizationId, name, excludeDeleted: true }, { limit: 1, offset: 0 });
+  return items[0];
+}
+
+/** Apps matching a filter, newest first. */
+export function listApps(db: Db, filter: AppFilter, page?: Page): Promise<ListResult<App>> {
+  const where = new Where().eq('organization_id', filter.organizationId).eq('name', filter.name).in('status', filter.statuses);
+  if (filter.excludeDeleted) where.raw("status <> 'DELETED'");
+  return listResources(db, spec, where, page);
+}
+
+/** Merges a patch (status, messages, timestamps, name, life_cycle) and bumps the version. */
+export function updateApp(db: Db, id: string, patch: Partial<App>): Promise<App | undefined> {
+  return patchResource(db, spec, id, patch);
+}

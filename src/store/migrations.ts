@@ -1,0 +1,112 @@
+// Numbered schema migrations, applied at start inside one transaction each and recorded in schema_migrations.
+// Each resource row keeps the columns we filter or sort on, plus `data`: the whole wire object as JSON.
+import type { Db } from './db.ts';
+
+/** One schema step; `sql` gets the dialect's auto-increment primary key spelling. */
+export interface Migration { id: number; name: string; sql: (autoId: string) => string }
+
+/** Every migration, in order. Never edit a released one: add a new number. */
+export const MIGRATIONS: Migration[] = [
+  {
+    id: 1,
+    name: 'core resources',
+    sql: (autoId) => `
+CREATE TABLE organizations (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL REFERENCES organizations(id), name TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, expires_at TEXT
+);
+CREATE TABLE apps (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL REFERENCES organizations(id), name TEXT NOT NULL,
+  status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX apps_org_created ON apps (organization_id, created_at);
+CREATE UNIQUE INDEX apps_live_name ON apps (organization_id, name) WHERE status <> 'DELETED';
+CREATE TABLE services (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, app_id TEXT NOT NULL REFERENCES apps(id), name TEXT NOT NULL,
+  type TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX services_org_created ON services (organization_id, created_at);
+CREATE INDEX services_app_created ON services (app_id, created_at);
+CREATE INDEX services_status ON services (status);
+CREATE UNIQUE INDEX services_live_name ON services (app_id, name) WHERE status <> 'DELETED';
+CREATE TABLE deployments (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, app_id TEXT NOT NULL, service_id TEXT NOT NULL REFERENCES services(id),
+  seq INTEGER NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  data TEXT NOT NULL, diff TEXT NOT NULL
+);
+CREATE INDEX deployments_org_created ON deployments (organization_id, created_at);
+CREATE INDEX deployments_app_created ON deployments (app_id, created_at);
+CREATE UNIQUE INDEX deployments_service_seq ON deployments (service_id, seq);
+CREATE INDEX deployments_status ON deployments (status);
+CREATE TABLE regional_deployments (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, app_id TEXT NOT NULL, service_id TEXT NOT NULL,
+  deployment_id TEXT NOT NULL REFERENCES deployments(id), region TEXT NOT NULL, status TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX regional_deployments_deployment ON regional_deployments (deployment_id, region);
+CREATE INDEX regional_deployments_org_created ON regional_deployments (organization_id, created_at);
+CREATE INDEX regional_deployments_status ON regional_deployments (status);
+CREATE TABLE instances (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, app_id TEXT NOT NULL, service_id TEXT NOT NULL,
+  deployment_id TEXT NOT NULL, regional_deployment_id TEXT NOT NULL REFERENCES regional_deployments(id),
+  allocation_id TEXT NOT NULL, replica_index INTEGER NOT NULL, region TEXT NOT NULL, status TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX instances_org_created ON instances (organization_id, created_at);
+CREATE INDEX instances_service_created ON instances (service_id, created_at);
+CREATE INDEX instances_regional ON instances (regional_deployment_id, created_at);
+CREATE INDEX instances_deployment ON instances (deployment_id, created_at);
+CREATE INDEX instances_status ON instances (status);
+CREATE TABLE events (
+  seq ${autoId}, id TEXT NOT NULL UNIQUE, organization_id TEXT NOT NULL, kind TEXT NOT NULL, resource_id TEXT NOT NULL,
+  type TEXT NOT NULL, message TEXT NOT NULL, metadata TEXT NOT NULL, when_at TEXT NOT NULL
+);
+CREATE INDEX events_resource ON events (kind, resource_id, seq);
+CREATE INDEX events_org ON events (organization_id, kind, seq);
+CREATE TABLE log_lines (
+  seq ${autoId}, organization_id TEXT NOT NULL, app_id TEXT NOT NULL, service_id TEXT NOT NULL,
+  deployment_id TEXT NOT NULL, regional_deployment_id TEXT NOT NULL, instance_id TEXT NOT NULL, region TEXT NOT NULL,
+  type TEXT NOT NULL, stream TEXT NOT NULL, msg TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE INDEX log_lines_service ON log_lines (service_id, type, created_at);
+CREATE INDEX log_lines_app ON log_lines (app_id, type, created_at);
+CREATE INDEX log_lines_deployment ON log_lines (deployment_id, type, created_at);
+CREATE INDEX log_lines_regional ON log_lines (regional_deployment_id, type, created_at);
+CREATE INDEX log_lines_instance ON log_lines (instance_id, type, created_at);
+CREATE TABLE secrets (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL REFERENCES organizations(id), name TEXT NOT NULL, type TEXT NOT NULL,
+  encrypted_value TEXT NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX secrets_org_name ON secrets (organization_id, name);
+CREATE TABLE manual_scalings (
+  service_id TEXT PRIMARY KEY REFERENCES services(id), organization_id TEXT NOT NULL, scalings TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`,
+  },
+];
+
+/** Applies every migration not yet recorded; returns the ids applied now. */
+export async function migrate(db: Db): Promise<number[]> {
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+  );
+  const done = new Set((await db.all<{ id: number }>('SELECT id FROM schema_migrations')).map((r) => Number(r.id)));
+  const autoId = db.dialect === 'postgres' ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY';
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.id)) continue;
+    await db.transaction(async (tx) => {
+      await tx.exec(m.sql(autoId));
+      await tx.run('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)', [
+        m.id, m.name, new Date().toISOString(),
+      ]);
+    });
+    applied.push(m.id);
+  }
+  return applied;
+}
