@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Prepares a machine to run Pier's instances: installs Docker, bubblewrap and static busybox when missing, and
+# starts dockerd in the background when the engine does not answer (these machines have no systemd).
+# Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
+set -euo pipefail
+
+state_dir="${PIER_HOST_STATE_DIR:-/var/lib/pier-host}"
+pid_file="$state_dir/dockerd.pid"
+log_file="$state_dir/dockerd.log"
+wait_seconds="${PIER_DOCKERD_WAIT:-60}"
+
+say() { echo "setup-host: $*" >&2; }
+
+engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+our_dockerd_pid() {
+  # Prints the recorded PID only if it is still a live dockerd; a stale file (PID reused) is ignored.
+  [ -f "$pid_file" ] || return 1
+  local pid; pid="$(cat "$pid_file")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = "dockerd" ] && echo "$pid"
+}
+
+stop_dockerd() {
+  local pid
+  if ! pid="$(our_dockerd_pid)"; then say "no dockerd started by this script is running"; rm -f "$pid_file"; return 0; fi
+  say "stopping dockerd (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
+  if [ -d "/proc/$pid" ]; then say "dockerd did not stop in 30 s; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -f "$pid_file"
+}
+
+if [ "${1:-}" = "--stop" ]; then stop_dockerd; exit 0; fi
+if [ "$(id -u)" != "0" ]; then say "must run as root"; exit 1; fi
+mkdir -p "$state_dir"
+
+# 1. Packages: one apt-get update, only when something is missing.
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
+# The test image copies busybox into a FROM-scratch image, which only works with the static build.
+if command -v busybox >/dev/null 2>&1 && ! dpkg -s busybox-static >/dev/null 2>&1; then missing+=(busybox-static); fi
+command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ "${#missing[@]}" -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  say "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+else
+  say "packages present (docker, bwrap, busybox-static)"
+fi
+
+# 2. cgroups: Docker and the process driver work on v1 and v2; v1 needs the controllers mounted.
+cg_type="$(stat -fc %T /sys/fs/cgroup 2>/dev/null || echo unknown)"
+if [ "$cg_type" = "cgroup2fs" ]; then
+  say "cgroup v2 (unified)"
+else
+  say "cgroup v1 (or hybrid: $cg_type)"
+  if [ ! -d /sys/fs/cgroup/memory ] && command -v cgroupfs-mount >/dev/null 2>&1; then
+    say "mounting cgroup v1 hierarchies"; cgroupfs-mount
+  fi
+fi
+
+# 3. The Docker engine.
+if engine_answers; then
+  say "docker engine already answers"
+else
+  if pid="$(our_dockerd_pid)"; then
+    say "dockerd (pid $pid) started earlier is not answering yet; waiting"
+  else
+    say "starting dockerd (log: $log_file)"
+    # setsid: dockerd must not die with this shell, and must not receive the terminal's signals.
+    setsid dockerd >>"$log_file" 2>&1 < /dev/null &
+    echo $! > "$pid_file"
+  fi
+  for ((i = 0; i < wait_seconds * 2; i++)); do
+    if engine_answers; then break; fi
+    if ! our_dockerd_pid >/dev/null; then say "dockerd exited; last log lines:"; tail -n 20 "$log_file" >&2; exit 1; fi
+    sleep 0.5
+  done
+  if ! engine_answers; then say "docker engine did not answer within ${wait_seconds}s; see $log_file"; exit 1; fi
+  say "docker engine answers (dockerd pid $(cat "$pid_file"))"
+fi

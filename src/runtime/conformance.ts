@@ -1,0 +1,271 @@
+// The one conformance suite every runtime driver passes for real (after Hono's shared router tests).
+// Drivers differ only in the fixtures: how to run the test app (testing/images.ts), and how to look behind the driver
+// (enforced limits, leftovers, a foreign workload). Every test removes what it started, even when it fails.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { ExitStatus, InstanceHandle, InstanceSpec, LogLine, Runtime } from './contract.ts';
+
+/** What a driver's test file provides to the suite. */
+export interface ConformanceFixtures {
+  /** A spec that runs the test app with these arguments (e.g. ['exit', '3']); `over` wins over the defaults. */
+  spec(instanceId: string, args: string[], over?: Partial<InstanceSpec>): InstanceSpec;
+  /** The CPU (vCPUs) and memory (bytes) limits the engine or kernel enforces for the instance. */
+  enforcedLimits(runtimeId: string): Promise<{ cpu: number; memoryBytes: number }>;
+  /** Anything the driver left behind for the instance (container, cgroup, state directory...); [] when clean. */
+  leftovers(runtimeId: string, instanceId: string): Promise<string[]>;
+  /** Starts a workload on this machine that Pier does not own. */
+  startForeign(): Promise<{ id: string; alive(): Promise<boolean>; cleanup(): Promise<void> }>;
+  /** One-time preparation (build the test image...) and its undoing. */
+  setup?(): Promise<void>;
+  teardown?(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+const TEST_TIMEOUT_MS = 90_000;
+
+/** Polls `probe` until it returns a value (not undefined) or the bounded time runs out. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (let i = 0; Date.now() < deadline && i < 1000; i++) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) { lastError = err; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
+
+async function httpGet(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+  return { status: res.status, body: await res.text() };
+}
+
+async function collect(it: AsyncIterable<LogLine>): Promise<LogLine[]> {
+  const out: LogLine[] = [];
+  for await (const l of it) out.push(l);
+  return out;
+}
+
+async function logsOnce(rt: Runtime, id: string): Promise<LogLine[]> {
+  return collect(rt.logs(id, { follow: false, signal: AbortSignal.timeout(10_000) }));
+}
+
+/** Waits until the instance logged a line containing `text`. */
+async function awaitLog(rt: Runtime, id: string, text: string): Promise<LogLine[]> {
+  return eventually(`log line "${text}"`, async () => {
+    const lines = await logsOnce(rt, id);
+    return lines.some((l) => l.line.includes(text)) ? lines : undefined;
+  });
+}
+
+function waitBounded(rt: Runtime, id: string, ms = 30_000): Promise<ExitStatus> {
+  return rt.wait(id, AbortSignal.timeout(ms));
+}
+
+/** Registers the suite for one driver. `makeDriver` is called again to simulate a control-plane restart. */
+export function runRuntimeConformance(name: string, makeDriver: () => Runtime | Promise<Runtime>, fixtures: ConformanceFixtures): void {
+  describe(`runtime conformance: ${name}`, { timeout: 15 * 60_000 }, () => {
+    let rt: Runtime;
+    before(async () => {
+      await fixtures.setup?.();
+      rt = await makeDriver();
+      await rt.capabilities();
+    });
+    after(async () => { await fixtures.teardown?.(); });
+
+    /** Runs body with a start() that remembers what it started, then removes all of it whatever happened. */
+    async function withInstances(body: (start: (args: string[], over?: Partial<InstanceSpec>) => Promise<InstanceHandle>) => Promise<void>): Promise<void> {
+      const started: string[] = [];
+      try {
+        await body(async (args, over) => {
+          const h = await rt.start(fixtures.spec(randomUUID(), args, over));
+          started.push(h.runtimeId);
+          return h;
+        });
+      } finally {
+        for (const id of started) await rt.remove(id).catch(() => undefined);
+      }
+    }
+
+    test('capabilities name the driver', { timeout: TEST_TIMEOUT_MS }, async () => {
+      const caps = await rt.capabilities();
+      assert.equal(caps.name, rt.name);
+      assert.ok(caps.enforcesMemory && caps.enforcesCpu);
+    });
+
+    test('a started instance answers HTTP on its endpoint and sees its environment', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['serve'], { env: { GREETING: 'conformance-42' }, labels: { service_id: 'svc-1' } });
+        assert.equal(h.labels.service_id, 'svc-1');
+        assert.equal(h.endpoints.length, 1);
+        const ep = h.endpoints[0];
+        assert.equal(ep.containerPort, 8000);
+        assert.equal(ep.host, '127.0.0.1');
+        const root = await eventually('HTTP /', async () => httpGet(`http://${ep.host}:${ep.hostPort}/`));
+        assert.equal(root.status, 200);
+        assert.match(root.body, /hello from pier conformance-42/);
+        const health = await httpGet(`http://${ep.host}:${ep.hostPort}/health`);
+        assert.equal(health.status, 200);
+        const state = await rt.inspect(h.runtimeId);
+        assert.equal(state?.running, true);
+        assert.ok(state?.startedAt && !Number.isNaN(Date.parse(state.startedAt)));
+      });
+    });
+
+    test('logs return stdout and stderr lines with timestamps', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['serve'], { env: { GREETING: 'logged' } });
+        const lines = await awaitLog(rt, h.runtimeId, 'a line on stderr');
+        await awaitLog(rt, h.runtimeId, 'GREETING=logged');
+        const err = lines.find((l) => l.line === 'a line on stderr');
+        assert.equal(err?.stream, 'stderr');
+        const out = (await logsOnce(rt, h.runtimeId)).find((l) => l.line.startsWith('starting on port'));
+        assert.equal(out?.stream, 'stdout');
+        assert.ok(out && !Number.isNaN(Date.parse(out.time)));
+      });
+    });
+
+    test('logs follow streams new lines and ends when the instance exits', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['logs', '3', '0.4']);
+        const lines = await collect(rt.logs(h.runtimeId, { follow: true, signal: AbortSignal.timeout(30_000) }));
+        assert.deepEqual(lines.filter((l) => l.stream === 'stdout').map((l) => l.line), ['out 1', 'out 2', 'out 3']);
+        assert.deepEqual(lines.filter((l) => l.stream === 'stderr').map((l) => l.line), ['err 1', 'err 2', 'err 3']);
+        const times = lines.filter((l) => l.stream === 'stdout').map((l) => Date.parse(l.time));
+        assert.ok(times[0] <= times[1] && times[1] <= times[2], 'timestamps follow the order of output');
+        const since = await collect(rt.logs(h.runtimeId, { follow: false, since: new Date(times[2]) }));
+        assert.ok(!since.some((l) => l.line === 'out 1'), 'since filters older lines');
+      });
+    });
+
+    test('exit code and exit time are reported (exit 3)', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['exit', '3']);
+        const exit = await waitBounded(rt, h.runtimeId);
+        assert.equal(exit.exitCode, 3);
+        assert.equal(exit.oomKilled, false);
+        assert.ok(exit.finishedAt && exit.startedAt && Date.parse(exit.finishedAt) >= Date.parse(exit.startedAt) - 1000);
+        const state = await rt.inspect(h.runtimeId);
+        assert.equal(state?.running, false);
+        assert.equal(state?.exit?.exitCode, 3);
+        const lines = await logsOnce(rt, h.runtimeId);
+        assert.ok(lines.some((l) => l.line === 'exiting with 3' && l.stream === 'stdout'));
+        assert.ok(lines.some((l) => l.line === 'goodbye from stderr' && l.stream === 'stderr'));
+      });
+    });
+
+    test('stop lets an instance that handles SIGTERM exit by itself', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['serve']);
+        await awaitLog(rt, h.runtimeId, 'starting on port');
+        await rt.stop(h.runtimeId, 20_000);
+        const exit = await waitBounded(rt, h.runtimeId);
+        assert.equal(exit.exitCode, 0, 'exited by itself, not killed');
+        await awaitLog(rt, h.runtimeId, 'got SIGTERM, exiting');
+      });
+    });
+
+    test('stop kills an instance that ignores SIGTERM once the grace period is over', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['ignore-term']);
+        await awaitLog(rt, h.runtimeId, 'ready');
+        const stopping = rt.stop(h.runtimeId, 4000);
+        await awaitLog(rt, h.runtimeId, 'ignoring SIGTERM'); // it got SIGTERM first...
+        assert.equal((await rt.inspect(h.runtimeId))?.running, true, '...and keeps running during the grace period');
+        await stopping;
+        const exit = await waitBounded(rt, h.runtimeId);
+        assert.equal(exit.exitCode, 137, 'killed with SIGKILL once the grace period is over');
+        assert.equal(exit.signal, 'SIGKILL');
+        assert.equal((await rt.inspect(h.runtimeId))?.running, false);
+      });
+    });
+
+    test('the memory limit is enforced: allocating past it is an OOM kill', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['oom', '256'], { memoryBytes: 48 * MiB });
+        const exit = await waitBounded(rt, h.runtimeId, 60_000);
+        assert.equal(exit.oomKilled, true);
+        assert.notEqual(exit.exitCode, 0);
+        assert.equal((await rt.inspect(h.runtimeId))?.exit?.oomKilled, true);
+      });
+    });
+
+    test('cpu and memory limits are applied to the instance', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['sleep'], { cpu: 0.5, memoryBytes: 96 * MiB });
+        const limits = await fixtures.enforcedLimits(h.runtimeId);
+        assert.equal(limits.cpu, 0.5);
+        assert.equal(limits.memoryBytes, 96 * MiB);
+      });
+    });
+
+    test('stats return numbers', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['serve'], { memoryBytes: 80 * MiB });
+        await awaitLog(rt, h.runtimeId, 'starting on port');
+        const s = await rt.stats(h.runtimeId);
+        assert.ok(Number.isFinite(s.cpuPercent) && s.cpuPercent >= 0);
+        assert.ok(Number.isFinite(s.memoryBytes) && s.memoryBytes > 0, 'a running shell and httpd use some memory');
+        assert.equal(s.memoryLimitBytes, 80 * MiB);
+      });
+    });
+
+    test('recover: a new driver adopts running instances, can stop them, and ignores foreign workloads', { timeout: TEST_TIMEOUT_MS }, async () => {
+      const foreign = await fixtures.startForeign();
+      try {
+        await withInstances(async (start) => {
+          const h = await start(['serve'], { labels: { deployment_id: 'dep-7' } });
+          const ep = h.endpoints[0];
+          await eventually('HTTP /', async () => httpGet(`http://${ep.host}:${ep.hostPort}/`));
+          const restarted = await makeDriver(); // the control plane restarted: no memory of what it started
+          const recovered = await restarted.recover();
+          const mine = recovered.find((r) => r.instanceId === h.instanceId);
+          assert.ok(mine, 'the running instance is adopted');
+          assert.equal(mine.runtimeId, h.runtimeId);
+          assert.deepEqual(mine.endpoints, h.endpoints);
+          assert.equal(mine.labels.deployment_id, 'dep-7');
+          assert.ok(!recovered.some((r) => r.runtimeId === foreign.id || r.instanceId === foreign.id), 'foreign workloads are not listed');
+          assert.equal((await restarted.inspect(h.runtimeId))?.running, true);
+          assert.equal((await httpGet(`http://${ep.host}:${ep.hostPort}/health`)).status, 200, 'still serving after the restart');
+          await restarted.stop(h.runtimeId, 10_000);
+          const exit = await waitBounded(restarted, h.runtimeId);
+          assert.equal(exit.exitCode, 0);
+          assert.equal(await foreign.alive(), true, 'the foreign workload is untouched');
+        });
+      } finally {
+        await foreign.cleanup();
+      }
+    });
+
+    test('remove cleans up everything and inspect then knows nothing', { timeout: TEST_TIMEOUT_MS }, async () => {
+      const h = await rt.start(fixtures.spec(randomUUID(), ['serve']));
+      try {
+        await rt.remove(h.runtimeId); // removing a running instance stops it first
+        assert.equal(await rt.inspect(h.runtimeId), null);
+        assert.deepEqual(await fixtures.leftovers(h.runtimeId, h.instanceId), []);
+        assert.ok(!(await rt.recover()).some((r) => r.instanceId === h.instanceId));
+      } finally {
+        await rt.remove(h.runtimeId).catch(() => undefined);
+      }
+    });
+
+    test('stop and remove are idempotent, also for unknown instances', { timeout: TEST_TIMEOUT_MS }, async () => {
+      const unknown = `pier-unknown-${randomUUID()}`;
+      await rt.stop(unknown, 1000);
+      await rt.remove(unknown);
+      assert.equal(await rt.inspect(unknown), null);
+      await withInstances(async (start) => {
+        const h = await start(['exit', '0']);
+        await waitBounded(rt, h.runtimeId);
+        await rt.stop(h.runtimeId, 1000);
+        await rt.stop(h.runtimeId, 1000);
+        await rt.remove(h.runtimeId);
+        await rt.remove(h.runtimeId);
+        assert.equal(await rt.inspect(h.runtimeId), null);
+      });
+    });
+  });
+}

@@ -1,0 +1,132 @@
+// Runs the runtime conformance suite against a real Docker engine, plus Docker-only behaviour (networks, pulls).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { runRuntimeConformance } from '../conformance.ts';
+import type { InstanceSpec } from '../contract.ts';
+import { ensureTestImage, TEST_IMAGE } from '../testing/images.ts';
+import { DockerRuntime } from './driver.ts';
+import { DockerEngine } from './engine.ts';
+
+const engine = new DockerEngine();
+const MiB = 1024 * 1024;
+
+function spec(instanceId: string, args: string[], over: Partial<InstanceSpec> = {}): InstanceSpec {
+  return {
+    instanceId, labels: {}, image: TEST_IMAGE, command: args, ports: [8000], cpu: 1, memoryBytes: 128 * MiB,
+    ...over,
+    env: { PORT: '8000', ...over.env },
+  };
+}
+
+interface Inspect { HostConfig: { NanoCpus: number; Memory: number; MemorySwap: number; CapDrop: string[] | null } }
+
+runRuntimeConformance('docker', () => new DockerRuntime(), {
+  setup: async () => { await ensureTestImage(); },
+  spec,
+  async enforcedLimits(id) {
+    const c = await engine.json<Inspect>('GET', `/containers/${id}/json`);
+    return { cpu: c.HostConfig.NanoCpus / 1e9, memoryBytes: c.HostConfig.Memory };
+  },
+  async leftovers(id, instanceId) {
+    const left: string[] = [];
+    if (await engine.jsonOrNull('GET', `/containers/${id}/json`)) left.push(`container ${id}`);
+    if (await engine.jsonOrNull('GET', `/containers/pier-${instanceId}/json`)) left.push(`container pier-${instanceId}`);
+    return left;
+  },
+  async startForeign() {
+    // Named like ours on purpose: only the labels make a container Pier's.
+    const c = await engine.json<{ Id: string }>('POST', '/containers/create', {
+      query: { name: `pier-foreign-${randomUUID().slice(0, 8)}` },
+      body: { Image: TEST_IMAGE, Cmd: ['sleep'], HostConfig: { RestartPolicy: { Name: 'no' } } },
+    });
+    await engine.json('POST', `/containers/${c.Id}/start`);
+    return {
+      id: c.Id,
+      alive: async () => (await engine.json<{ State: { Running: boolean } }>('GET', `/containers/${c.Id}/json`)).State.Running,
+      cleanup: async () => { await engine.jsonOrNull('DELETE', `/containers/${c.Id}`, { query: { force: true } }); },
+    };
+  },
+});
+
+test('docker: instances on a private network reach each other by alias', { timeout: 90_000 }, async () => {
+  await ensureTestImage();
+  const rt = new DockerRuntime();
+  const net = `pier-test-net-${randomUUID().slice(0, 8)}`;
+  const ids: string[] = [];
+  try {
+    await rt.ensureNetwork(net);
+    await rt.ensureNetwork(net); // idempotent
+    const api = await rt.start(spec(randomUUID(), ['serve'], { env: { GREETING: 'from-api' }, network: net, networkAliases: ['api', 'api.myapp.internal'] }));
+    ids.push(api.runtimeId);
+    const client = await rt.start(spec(randomUUID(), ['sleep'], { network: net }));
+    ids.push(client.runtimeId);
+    // Probe from inside the client container through the engine's exec API (argv, no shell string).
+    let body = '';
+    for (let i = 0; i < 50 && !body.includes('from-api'); i++) {
+      const exec = await engine.json<{ Id: string }>('POST', `/containers/${client.runtimeId}/exec`, {
+        body: { Cmd: ['wget', '-qO-', 'http://api.myapp.internal:8000/'], AttachStdout: true, AttachStderr: true },
+      });
+      const res = await engine.request('POST', `/exec/${exec.Id}/start`, { body: { Detach: false, Tty: false } });
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      body = Buffer.concat(chunks).toString('latin1');
+      if (!body.includes('from-api')) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(body, /hello from pier from-api/);
+  } finally {
+    for (const id of ids) await rt.remove(id).catch(() => undefined);
+    await rt.removeNetwork(net);
+  }
+  assert.equal(await engine.jsonOrNull('GET', `/networks/${net}`), null, 'the Pier-owned network is removed');
+});
+
+test('docker: removeNetwork never removes a network Pier did not create', { timeout: 30_000 }, async () => {
+  const rt = new DockerRuntime();
+  const net = `foreign-net-${randomUUID().slice(0, 8)}`;
+  await engine.json('POST', '/networks/create', { body: { Name: net, Driver: 'bridge' } });
+  try {
+    await rt.removeNetwork(net);
+    assert.ok(await engine.jsonOrNull('GET', `/networks/${net}`));
+  } finally {
+    await engine.jsonOrNull('DELETE', `/networks/${net}`);
+  }
+});
+
+test('docker: a missing image that cannot be pulled fails start clearly and leaves no container', { timeout: 90_000 }, async () => {
+  const rt = new DockerRuntime();
+  const id = randomUUID();
+  await assert.rejects(
+    rt.start(spec(id, ['serve'], { image: 'pier-test/absent-image:never', registryAuth: { username: 'u', password: 's3cret-pw', serveraddress: 'registry.invalid' } })),
+    (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'unavailable');
+      assert.match(err.message, /pulling image pier-test\/absent-image:never failed/);
+      assert.ok(!err.message.includes('s3cret-pw'), 'registry password never appears in errors');
+      return true;
+    },
+  );
+  assert.equal(await engine.jsonOrNull('GET', `/containers/pier-${id}/json`), null);
+});
+
+test('docker: containers publish on loopback only, without restart policy, with Pier labels', { timeout: 60_000 }, async () => {
+  await ensureTestImage();
+  const rt = new DockerRuntime();
+  const h = await rt.start(spec(randomUUID(), ['sleep'], { labels: { service_id: 's1' } }));
+  try {
+    const c = await engine.json<Inspect & { Name: string; Config: { Labels: Record<string, string> }; HostConfig: { PortBindings: Record<string, Array<{ HostIp: string }>>; RestartPolicy: { Name: string } } }>('GET', `/containers/${h.runtimeId}/json`);
+    assert.equal(c.Name, `/pier-${h.instanceId}`);
+    assert.equal(c.Config.Labels['dev.pier.managed'], 'true');
+    assert.equal(c.Config.Labels['dev.pier.instance_id'], h.instanceId);
+    assert.equal(c.Config.Labels['dev.pier.service_id'], 's1');
+    assert.equal(c.HostConfig.PortBindings['8000/tcp'][0].HostIp, '127.0.0.1');
+    assert.equal(c.HostConfig.RestartPolicy.Name, 'no');
+    assert.equal(c.HostConfig.MemorySwap, c.HostConfig.Memory);
+  } finally {
+    await rt.remove(h.runtimeId);
+  }
+});
+
+test('docker: capabilities explain an unreachable engine', async () => {
+  const rt = new DockerRuntime({ socketPath: '/nonexistent/docker.sock' });
+  await assert.rejects(rt.capabilities(), /Docker engine not reachable at \/nonexistent\/docker.sock: start it with scripts\/setup-host.sh or set PIER_RUNTIME=process/);
+});

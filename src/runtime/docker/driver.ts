@@ -1,0 +1,233 @@
+// The Docker runtime: one container per instance, driven through the Engine API on the unix socket.
+// Containers are named pier-<instanceId>, labelled dev.pier.*, published on 127.0.0.1 only, never restarted by Docker.
+import { PierError, notFound } from '../../domain/errors.ts';
+import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import { INSTANCE_LABEL, MANAGED_LABEL, isoTime, signalFromExitCode, specLabels } from '../common.ts';
+import { DEFAULT_DOCKER_SOCKET, DockerEngine, EngineError, consumeProgress } from './engine.ts';
+import { FrameDecoder } from './frames.ts';
+import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
+import { statsFromDocker, type DockerStats } from './stats.ts';
+
+/** Options of the Docker runtime. */
+export interface DockerRuntimeOptions {
+  socketPath?: string;
+  /** Max processes per container. */
+  pidsLimit?: number;
+}
+
+interface ContainerJson {
+  Id: string;
+  Config: { Labels: Record<string, string> | null };
+  State: { Status: string; Running: boolean; OOMKilled: boolean; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string };
+  NetworkSettings: { Ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null };
+}
+
+interface ContainerSummary {
+  Id: string;
+  Labels: Record<string, string> | null;
+  Ports: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>;
+}
+
+/** The message every caller shows when the engine is down. */
+export function unreachableMessage(socketPath: string): string {
+  return `Docker engine not reachable at ${socketPath}: start it with scripts/setup-host.sh or set PIER_RUNTIME=process`;
+}
+
+function endpointsFromInspect(c: ContainerJson): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const [key, bindings] of Object.entries(c.NetworkSettings?.Ports ?? {})) {
+    const [port, proto] = key.split('/');
+    if (proto !== 'tcp' || !bindings) continue;
+    const b = bindings.find((x) => x.HostIp === '127.0.0.1') ?? bindings.find((x) => x.HostIp === '0.0.0.0');
+    if (b) out.push({ containerPort: Number(port), host: '127.0.0.1', hostPort: Number(b.HostPort) });
+  }
+  return out.sort((a, b) => a.containerPort - b.containerPort);
+}
+
+function endpointsFromSummary(c: ContainerSummary): Endpoint[] {
+  const seen = new Map<number, Endpoint>();
+  for (const p of c.Ports ?? []) {
+    if (p.Type !== 'tcp' || !p.PublicPort || (p.IP && p.IP !== '127.0.0.1' && p.IP !== '0.0.0.0')) continue;
+    if (!seen.has(p.PrivatePort)) seen.set(p.PrivatePort, { containerPort: p.PrivatePort, host: '127.0.0.1', hostPort: p.PublicPort });
+  }
+  return [...seen.values()].sort((a, b) => a.containerPort - b.containerPort);
+}
+
+/** Docker's `since`: "seconds.nanoseconds" (the fraction is read as an integer count of nanoseconds). */
+export function dockerTimestamp(d: Date): string {
+  const ms = d.getTime();
+  return `${Math.floor(ms / 1000)}.${String((ms % 1000) * 1_000_000).padStart(9, '0')}`;
+}
+
+function exitFromInspect(c: ContainerJson): ExitStatus {
+  const s = c.State;
+  return {
+    exitCode: s.ExitCode,
+    signal: signalFromExitCode(s.ExitCode),
+    oomKilled: s.OOMKilled,
+    ...(s.Error ? { error: s.Error } : {}),
+    startedAt: isoTime(s.StartedAt),
+    finishedAt: isoTime(s.FinishedAt),
+  };
+}
+
+/** Runs instances as Docker containers. */
+export class DockerRuntime implements Runtime {
+  readonly name = 'docker';
+  private readonly engine: DockerEngine;
+  private readonly pidsLimit: number;
+
+  constructor(opts: DockerRuntimeOptions = {}) {
+    this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
+    this.pidsLimit = opts.pidsLimit ?? 4096;
+  }
+
+  async capabilities(): Promise<Capabilities> {
+    try {
+      await this.engine.ping();
+    } catch (err) {
+      throw new PierError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${(err as Error).message})`);
+    }
+    return { name: 'docker', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true };
+  }
+
+  async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
+    if (!spec.image) throw new PierError('invalid_argument', 'the docker runtime runs images: spec.image is required');
+    await this.call(() => this.ensureImage(spec, signal));
+    const created = await this.call(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
+      query: { name: containerName(spec.instanceId) },
+      body: createContainerBody(spec, { pidsLimit: this.pidsLimit }),
+      signal,
+    }));
+    try {
+      await this.call(() => this.engine.json('POST', `/containers/${created.Id}/start`, { signal }));
+      const c = await this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${created.Id}/json`));
+      return { instanceId: spec.instanceId, runtimeId: c.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
+    } catch (err) {
+      // A container that was created but could not start is garbage: leave nothing behind.
+      await this.engine.jsonOrNull('DELETE', `/containers/${created.Id}`, { query: { force: true, v: true } }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async ensureImage(spec: InstanceSpec, signal?: AbortSignal): Promise<void> {
+    const image = spec.image as string;
+    if (await this.engine.jsonOrNull('GET', `/images/${encodeURIComponent(image)}/json`, { signal })) return;
+    const auth = registryAuthHeader(spec.registryAuth);
+    const res = await this.engine.request('POST', '/images/create', {
+      query: pullParams(image),
+      headers: auth ? { 'x-registry-auth': auth } : {},
+      signal,
+      timeoutMs: 300_000,
+    });
+    try {
+      await consumeProgress(res);
+    } catch (err) {
+      throw new PierError('unavailable', `pulling image ${image} failed: ${(err as Error).message}`);
+    }
+  }
+
+  async stop(runtimeId: string, graceMs: number): Promise<void> {
+    const t = Math.max(0, Math.ceil(graceMs / 1000));
+    await this.call(() => this.engine.jsonOrNull('POST', `/containers/${encodeURIComponent(runtimeId)}/stop`, {
+      query: { t },
+      timeoutMs: t * 1000 + 60_000,
+    }));
+  }
+
+  async remove(runtimeId: string): Promise<void> {
+    await this.call(() => this.engine.jsonOrNull('DELETE', `/containers/${encodeURIComponent(runtimeId)}`, { query: { force: true, v: true } }));
+  }
+
+  async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
+    const id = encodeURIComponent(runtimeId);
+    const waited = await this.call(() => this.engine.jsonOrNull('POST', `/containers/${id}/wait`, { query: { condition: 'not-running' }, signal, timeoutMs: 0 }));
+    if (waited === null) throw notFound('instance', runtimeId);
+    const c = await this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${id}/json`));
+    if (!c) throw notFound('instance', runtimeId);
+    return exitFromInspect(c);
+  }
+
+  async inspect(runtimeId: string): Promise<InstanceState | null> {
+    const c = await this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${encodeURIComponent(runtimeId)}/json`));
+    if (!c) return null;
+    const startedAt = isoTime(c.State.StartedAt);
+    if (c.State.Running) return { running: true, startedAt };
+    const ended = c.State.Status === 'exited' || c.State.Status === 'dead';
+    return { running: false, startedAt, ...(ended ? { exit: exitFromInspect(c) } : {}) };
+  }
+
+  async stats(runtimeId: string): Promise<InstanceStats> {
+    const s = await this.call(() => this.engine.jsonOrNull<DockerStats>('GET', `/containers/${encodeURIComponent(runtimeId)}/stats`, { query: { stream: false }, timeoutMs: 30_000 }));
+    if (!s) throw notFound('instance', runtimeId);
+    return statsFromDocker(s);
+  }
+
+  async *logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine> {
+    const res = await this.call(() => this.engine.request('GET', `/containers/${encodeURIComponent(runtimeId)}/logs`, {
+      query: { stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, since: opts.since ? dockerTimestamp(opts.since) : undefined },
+      signal: opts.signal,
+      timeoutMs: 0,
+    }));
+    if (res.statusCode === 404) { res.resume(); throw notFound('instance', runtimeId); }
+    if ((res.statusCode ?? 0) >= 300) { res.resume(); throw new PierError('api_error', `Docker logs failed with HTTP ${res.statusCode}`); }
+    const decoder = new FrameDecoder();
+    try {
+      for await (const chunk of res) yield* decoder.push(chunk as Buffer);
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      throw err;
+    }
+    yield* decoder.end();
+  }
+
+  async recover(): Promise<InstanceHandle[]> {
+    const list = await this.call(() => this.engine.json<ContainerSummary[]>('GET', '/containers/json', {
+      query: { all: 1, filters: JSON.stringify({ label: [`${MANAGED_LABEL}=true`] }) },
+    }));
+    return list
+      .filter((c) => c.Labels?.[MANAGED_LABEL] === 'true' && c.Labels[INSTANCE_LABEL])
+      .map((c) => ({ instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(c), labels: specLabels(c.Labels) }));
+  }
+
+  async ensureNetwork(name: string): Promise<void> {
+    if (await this.call(() => this.engine.jsonOrNull('GET', `/networks/${encodeURIComponent(name)}`))) return;
+    try {
+      await this.engine.json('POST', '/networks/create', {
+        body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [MANAGED_LABEL]: 'true' } },
+      });
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 409) return; // created concurrently: fine
+      throw this.translate(err);
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    const net = await this.call(() => this.engine.jsonOrNull<{ Id: string; Labels: Record<string, string> | null }>('GET', `/networks/${encodeURIComponent(name)}`));
+    if (!net || net.Labels?.[MANAGED_LABEL] !== 'true') return; // never remove a network Pier did not create
+    try {
+      await this.engine.jsonOrNull('DELETE', `/networks/${net.Id}`);
+    } catch (err) {
+      if (err instanceof EngineError && (err.status === 403 || err.status === 409)) return; // still in use
+      throw this.translate(err);
+    }
+  }
+
+  /** Runs an engine call, turning transport failures into the one clear "engine not reachable" error. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  private translate(err: unknown): unknown {
+    if (!(err instanceof EngineError)) return err;
+    if (err.status === 0) return new PierError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${err.message})`);
+    if (err.status === 409) return new PierError('already_exists', `Docker: ${err.message}`);
+    if (err.status === 404) return new PierError('unknown_resource', `Docker: ${err.message}`);
+    if (err.status === 400) return new PierError('invalid_argument', `Docker: ${err.message}`);
+    return new PierError('api_error', `Docker: ${err.message}`);
+  }
+}

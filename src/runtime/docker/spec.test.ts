@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { InstanceSpec } from '../contract.ts';
+import { createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
+import { statsFromDocker } from './stats.ts';
+import { dockerTimestamp } from './driver.ts';
+
+const base: InstanceSpec = {
+  instanceId: 'abc', labels: { service_id: 's1' }, image: 'nginx:1', env: { A: '1', SECRET: 'x=y' },
+  ports: [8000, 9090], cpu: 0.25, memoryBytes: 256 * 1024 * 1024,
+};
+
+test('the create body maps limits, labels, loopback ports and no restart policy', () => {
+  const b = createContainerBody(base, { pidsLimit: 100 }) as any;
+  assert.equal(b.Image, 'nginx:1');
+  assert.deepEqual(b.Env, ['A=1', 'SECRET=x=y']);
+  assert.deepEqual(b.Labels, { 'dev.pier.service_id': 's1', 'dev.pier.managed': 'true', 'dev.pier.instance_id': 'abc' });
+  assert.deepEqual(b.ExposedPorts, { '8000/tcp': {}, '9090/tcp': {} });
+  assert.deepEqual(b.HostConfig.PortBindings['9090/tcp'], [{ HostIp: '127.0.0.1', HostPort: '' }]);
+  assert.equal(b.HostConfig.NanoCpus, 250_000_000);
+  assert.equal(b.HostConfig.Memory, 256 * 1024 * 1024);
+  assert.equal(b.HostConfig.MemorySwap, b.HostConfig.Memory);
+  assert.equal(b.HostConfig.PidsLimit, 100);
+  assert.deepEqual(b.HostConfig.RestartPolicy, { Name: 'no' });
+  assert.equal(b.HostConfig.Privileged, false);
+  assert.ok(b.HostConfig.CapDrop.includes('NET_RAW') && !b.HostConfig.CapDrop.includes('NET_BIND_SERVICE'));
+  assert.equal(b.HostConfig.NetworkMode, 'bridge');
+  assert.equal(b.Entrypoint, undefined, 'the image entrypoint stays unless overridden');
+  assert.equal(b.Cmd, undefined);
+});
+
+test('overrides, private network aliases and privileged mode', () => {
+  const b = createContainerBody({ ...base, entrypoint: ['/bin/app'], command: ['--serve'], workdir: '/srv', network: 'pier-app1', networkAliases: ['api'], privileged: true }, { pidsLimit: 1 }) as any;
+  assert.deepEqual(b.Entrypoint, ['/bin/app']);
+  assert.deepEqual(b.Cmd, ['--serve']);
+  assert.equal(b.WorkingDir, '/srv');
+  assert.equal(b.HostConfig.NetworkMode, 'pier-app1');
+  assert.deepEqual(b.NetworkingConfig, { EndpointsConfig: { 'pier-app1': { Aliases: ['api'] } } });
+  assert.equal(b.HostConfig.Privileged, true);
+  assert.deepEqual(b.HostConfig.CapDrop, []);
+});
+
+test('image references split into fromImage and tag', () => {
+  assert.deepEqual(pullParams('nginx'), { fromImage: 'nginx', tag: 'latest' });
+  assert.deepEqual(pullParams('localhost:5000/team/app'), { fromImage: 'localhost:5000/team/app', tag: 'latest' });
+  assert.deepEqual(pullParams('localhost:5000/team/app:v2'), { fromImage: 'localhost:5000/team/app', tag: 'v2' });
+  assert.deepEqual(pullParams('app@sha256:abc'), { fromImage: 'app', tag: 'sha256:abc' });
+});
+
+test('registry auth is base64url JSON and absent without credentials', () => {
+  assert.equal(registryAuthHeader(undefined), undefined);
+  const h = registryAuthHeader({ username: 'u', password: 'p', serveraddress: 'r.example' })!;
+  assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url').toString()), { username: 'u', password: 'p', serveraddress: 'r.example' });
+});
+
+test('stats: cpu percent from deltas, memory without inactive page cache', () => {
+  const s = statsFromDocker({
+    cpu_stats: { cpu_usage: { total_usage: 3_000_000_000 }, system_cpu_usage: 20_000_000_000, online_cpus: 2 },
+    precpu_stats: { cpu_usage: { total_usage: 2_000_000_000 }, system_cpu_usage: 10_000_000_000 },
+    memory_stats: { usage: 50_000_000, limit: 100_000_000, stats: { total_inactive_file: 10_000_000 } },
+  });
+  assert.deepEqual(s, { cpuPercent: 20, memoryBytes: 40_000_000, memoryLimitBytes: 100_000_000 });
+  assert.deepEqual(statsFromDocker({}), { cpuPercent: 0, memoryBytes: 0, memoryLimitBytes: 0 });
+});
+
+test("docker's since parameter carries nanoseconds after the dot", () => {
+  assert.equal(dockerTimestamp(new Date(1_700_000_000_123)), '1700000000.123000000');
+  assert.equal(dockerTimestamp(new Date(1_700_000_000_005)), '1700000000.005000000');
+});

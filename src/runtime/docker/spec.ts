@@ -1,0 +1,79 @@
+// Pure translation of an InstanceSpec into Docker's container-create body, and of an image reference into pull
+// parameters. Kept free of I/O so the mapping is pinned by fast tests.
+import type { InstanceSpec } from '../contract.ts';
+import { pierLabels } from '../common.ts';
+
+/** Knobs of the translation that are the operator's, not the spec's. */
+export interface CreateOptions {
+  /** Max processes per container (fork-bomb guard). */
+  pidsLimit: number;
+}
+
+/** Capabilities dropped from ordinary (non-privileged) containers; none of them is needed to serve HTTP. */
+export const DROPPED_CAPABILITIES = ['NET_RAW', 'MKNOD', 'AUDIT_WRITE', 'SYS_CHROOT'];
+
+/** Docker's name for the container of an instance. */
+export function containerName(instanceId: string): string {
+  return `pier-${instanceId}`;
+}
+
+/** The body of POST /containers/create for a spec. */
+export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Record<string, unknown> {
+  if (!spec.image) throw new Error('the docker runtime needs spec.image');
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const port of spec.ports) {
+    exposed[`${port}/tcp`] = {};
+    // Loopback only, ephemeral host port: the edge on this host is the only way in.
+    bindings[`${port}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: '' }];
+  }
+  const memory = Math.max(0, Math.floor(spec.memoryBytes));
+  const body: Record<string, unknown> = {
+    Image: spec.image,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: pierLabels(spec.instanceId, spec.labels),
+    ExposedPorts: exposed,
+    Tty: false,
+    OpenStdin: false,
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    HostConfig: {
+      NanoCpus: spec.cpu > 0 ? Math.round(spec.cpu * 1e9) : 0,
+      Memory: memory,
+      MemorySwap: memory, // equal to Memory: no swap on top of the limit
+      PidsLimit: opts.pidsLimit,
+      ReadonlyRootfs: false,
+      Privileged: spec.privileged === true,
+      CapDrop: spec.privileged ? [] : DROPPED_CAPABILITIES,
+      SecurityOpt: spec.privileged ? [] : ['no-new-privileges'],
+      RestartPolicy: { Name: 'no' }, // Pier's reconciler restarts instances, never the engine
+      PortBindings: bindings,
+      NetworkMode: spec.network ?? 'bridge',
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    },
+  };
+  if (spec.entrypoint) body.Entrypoint = spec.entrypoint;
+  if (spec.command) body.Cmd = spec.command;
+  if (spec.workdir) body.WorkingDir = spec.workdir;
+  if (spec.network) {
+    body.NetworkingConfig = { EndpointsConfig: { [spec.network]: { Aliases: spec.networkAliases ?? [] } } };
+  }
+  return body;
+}
+
+/** Splits an image reference into `fromImage` and `tag` for POST /images/create (an untagged name means latest). */
+export function pullParams(image: string): { fromImage: string; tag: string } {
+  const at = image.indexOf('@');
+  if (at >= 0) return { fromImage: image.slice(0, at), tag: image.slice(at + 1) };
+  const slash = image.lastIndexOf('/');
+  const colon = image.lastIndexOf(':');
+  if (colon > slash) return { fromImage: image.slice(0, colon), tag: image.slice(colon + 1) };
+  return { fromImage: image, tag: 'latest' };
+}
+
+/** The X-Registry-Auth header value: base64url JSON, as the engine expects. */
+export function registryAuthHeader(auth: InstanceSpec['registryAuth']): string | undefined {
+  if (!auth) return undefined;
+  return Buffer.from(JSON.stringify(auth)).toString('base64url');
+}

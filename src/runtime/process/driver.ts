@@ -1,0 +1,281 @@
+// The process runtime: each instance is a bubblewrap sandbox in its own cgroup, started by a detached bash
+// supervisor so it survives control-plane restarts. Network is the host's: the driver gives every declared port a
+// free 127.0.0.1 port and passes it as $PORT / $PIER_PORT_<port>.
+import { spawn, execFileSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { PierError, notFound } from '../../domain/errors.ts';
+import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import { signalFromExitCode } from '../common.ts';
+import { InstanceCgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.ts';
+import { readLogFiles } from './logs.ts';
+import { ENV_NAME, SUPERVISOR_SCRIPT, bwrapArgs, epochToIso, hostRootEntries } from './sandbox.ts';
+import { type InstanceRecord, instancePaths, isSameProcess, listRecords, processStartTime, readExit, readRecord, writeRecord } from './state.ts';
+
+/** Options of the process runtime. */
+export interface ProcessRuntimeOptions {
+  /** Where instance directories live (default /var/lib/pier/process). */
+  stateDir?: string;
+  /** Name of the parent cgroup (default `pier`). */
+  cgroupParent?: string;
+  /** Max processes per instance. */
+  pidsLimit?: number;
+  /** Overrides cgroup detection (tests). */
+  cgroupLayout?: CgroupLayout;
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const POLL_MS = 50;
+
+function findProgram(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? DEFAULT_PATH).split(delimiter).concat(DEFAULT_PATH.split(':'))) {
+    const p = join(dir, name);
+    try { accessSync(p, constants.X_OK); return p; } catch { /* keep looking */ }
+  }
+  return undefined;
+}
+
+/** Reserves a free loopback port by binding port 0 and releasing it (the app binds it right after). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Instance ids become directory and cgroup names: anything that could climb out of them is rejected. */
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+function safeId(id: string): boolean {
+  return SAFE_ID.test(id) && !id.includes('..');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs instances as sandboxed processes (bubblewrap + cgroups); for hosts without Docker. */
+export class ProcessRuntime implements Runtime {
+  readonly name = 'process';
+  readonly stateDir: string;
+  private readonly cgroupParent: string;
+  private readonly pidsLimit: number;
+  private layout: CgroupLayout | null | undefined;
+  private readonly cpuSamples = new Map<string, { at: number; usageNs: number }>();
+
+  constructor(opts: ProcessRuntimeOptions = {}) {
+    this.stateDir = opts.stateDir ?? '/var/lib/pier/process';
+    this.cgroupParent = opts.cgroupParent ?? 'pier';
+    this.pidsLimit = opts.pidsLimit ?? 4096;
+    this.layout = opts.cgroupLayout;
+  }
+
+  private cgroupLayout(): CgroupLayout {
+    if (this.layout === undefined) this.layout = detectCgroupLayout();
+    if (!this.layout) throw new PierError('unavailable', 'process runtime: no cgroup v1 (memory, cpu, cpuacct) or v2 hierarchy is mounted');
+    return this.layout;
+  }
+
+  private cgroup(instanceId: string): InstanceCgroup {
+    return new InstanceCgroup(this.cgroupLayout(), this.cgroupParent, instanceId);
+  }
+
+  async capabilities(): Promise<Capabilities> {
+    if (!findProgram('bwrap')) throw new PierError('unavailable', 'process runtime: bubblewrap (bwrap) is not installed: run scripts/setup-host.sh or apt-get install bubblewrap');
+    if (!existsSync('/bin/bash')) throw new PierError('unavailable', 'process runtime: /bin/bash is required for the instance supervisor');
+    const probe = this.cgroup(`probe-${process.pid}`);
+    try {
+      probe.create({ cpu: 1, memoryBytes: 64 * 1024 * 1024, pids: 16 });
+    } catch (err) {
+      throw new PierError('unavailable', `process runtime: cannot create cgroups under ${this.cgroupParent} (${(err as Error).message}); run as root on a host with writable cgroups`);
+    } finally {
+      try { probe.destroy(); } catch { /* best effort */ }
+    }
+    mkdirSync(join(this.stateDir, 'instances'), { recursive: true });
+    return { name: 'process', runs: 'directory', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: false };
+  }
+
+  async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
+    const argv = [...(spec.entrypoint ?? []), ...(spec.command ?? [])];
+    if (!spec.appDir || !existsSync(spec.appDir) || !statSync(spec.appDir).isDirectory()) throw new PierError('invalid_argument', `the process runtime runs directories: spec.appDir must be an existing directory`);
+    if (argv.length === 0) throw new PierError('invalid_argument', 'the process runtime needs spec.entrypoint or spec.command (no image metadata to fall back on)');
+    for (const name of Object.keys(spec.env)) if (!ENV_NAME.test(name)) throw new PierError('invalid_argument', `invalid environment variable name: ${name}`);
+    if (!safeId(spec.instanceId)) throw new PierError('invalid_argument', `invalid instance id: ${spec.instanceId}`);
+    const bwrap = findProgram('bwrap');
+    if (!bwrap) throw new PierError('unavailable', 'process runtime: bubblewrap (bwrap) is not installed');
+    const paths = instancePaths(this.stateDir, spec.instanceId);
+    if (existsSync(paths.dir)) throw new PierError('already_exists', `instance ${spec.instanceId} already exists in the process runtime`);
+    signal?.throwIfAborted();
+
+    const cg = this.cgroup(spec.instanceId);
+    mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+    try {
+      cg.create({ cpu: spec.cpu, memoryBytes: spec.memoryBytes, pids: this.pidsLimit });
+      const endpoints: Endpoint[] = [];
+      for (const port of [...new Set(spec.ports)].sort((a, b) => a - b)) endpoints.push({ containerPort: port, host: '127.0.0.1', hostPort: await freePort() });
+      const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: '/tmp', ...spec.env };
+      for (const e of endpoints) env[`PIER_PORT_${e.containerPort}`] = String(e.hostPort);
+      if (endpoints.length) env.PORT = String(endpoints[0].hostPort); // apps must listen on $PORT here
+      execFileSync('mkfifo', ['-m', '600', paths.outFifo, paths.errFifo]);
+      const sandboxArgv = bwrapArgs({
+        appDir: spec.appDir, argv, workdir: spec.workdir, hostname: `pier-${spec.instanceId.slice(0, 12)}`,
+        tmpBytes: spec.diskBytes, rootEntries: hostRootEntries(),
+      });
+      const logFd = openSync(paths.supervisorLog, 'a', 0o600);
+      const startedAt = new Date().toISOString();
+      let child;
+      try {
+        child = spawn('/bin/bash', ['-c', SUPERVISOR_SCRIPT, 'pier-supervisor', paths.dir, ...cg.procsFiles(), '--', bwrap, ...sandboxArgv], {
+          detached: true, // own session: survives the control plane and its terminal
+          stdio: ['ignore', logFd, logFd, 'pipe'],
+          cwd: paths.dir,
+          env: { PATH: DEFAULT_PATH, LC_ALL: 'C' }, // the app's env travels on fd 3, never through bash's startup
+        });
+      } finally {
+        closeSync(logFd);
+      }
+      const envPipe = child.stdio[3] as NodeJS.WritableStream;
+      envPipe.on('error', () => { /* the supervisor died early: reported below */ });
+      envPipe.end(Buffer.from(Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join('')));
+      const pid = child.pid;
+      child.unref();
+      const startTime = pid ? processStartTime(pid) : undefined;
+      if (!pid || !startTime) throw new PierError('api_error', `process runtime: could not start the supervisor: ${this.supervisorLog(spec.instanceId)}`);
+      const rec: InstanceRecord = { instanceId: spec.instanceId, labels: { ...spec.labels }, endpoints, supervisorPid: pid, supervisorStartTime: startTime, startedAt };
+      writeRecord(this.stateDir, rec);
+      await this.awaitSandbox(spec.instanceId, rec);
+      return { instanceId: spec.instanceId, runtimeId: spec.instanceId, endpoints, labels: { ...spec.labels } };
+    } catch (err) {
+      await this.remove(spec.instanceId).catch(() => undefined);
+      if (existsSync(paths.dir)) rmSync(paths.dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Waits (bounded) until the sandbox runs inside its cgroup. */
+  private async awaitSandbox(id: string, rec: InstanceRecord): Promise<void> {
+    const paths = instancePaths(this.stateDir, id);
+    const cg = this.cgroup(id);
+    for (let i = 0; i < 200; i++) {
+      // Running means inside its cgroup (or already finished), not merely spawned.
+      if (existsSync(paths.sandboxPid) && (cg.pids().length > 0 || readExit(this.stateDir, id))) return;
+      if (!isSameProcess(rec.supervisorPid, rec.supervisorStartTime)) break;
+      await sleep(25);
+    }
+    throw new PierError('api_error', `process runtime: the sandbox did not start: ${this.supervisorLog(id)}`);
+  }
+
+  private supervisorLog(id: string): string {
+    try { return readFileSync(instancePaths(this.stateDir, id).supervisorLog, 'utf8').trim().slice(-500) || 'no output'; } catch { return 'no output'; }
+  }
+
+  private sandboxPid(id: string): number | undefined {
+    try { return Number(readFileSync(instancePaths(this.stateDir, id).sandboxPid, 'utf8').trim()) || undefined; } catch { return undefined; }
+  }
+
+  private alive(rec: InstanceRecord): boolean {
+    return readExit(this.stateDir, rec.instanceId) === null && isSameProcess(rec.supervisorPid, rec.supervisorStartTime);
+  }
+
+  async stop(runtimeId: string, graceMs: number): Promise<void> {
+    if (!safeId(runtimeId)) return;
+    const rec = readRecord(this.stateDir, runtimeId);
+    if (!rec || !this.alive(rec)) return;
+    const cg = this.cgroup(runtimeId);
+    // SIGTERM to the app's processes, not to the outer bwrap (it would die and take the sandbox down with SIGKILL).
+    // bwrap's init (pid 1 inside) ignores it: it installs no handler.
+    const outer = this.sandboxPid(runtimeId);
+    for (const pid of cg.pids()) if (pid !== outer) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
+    const deadline = Date.now() + Math.max(0, graceMs);
+    while (Date.now() < deadline && this.alive(rec)) await sleep(POLL_MS);
+    for (let i = 0; i < 200 && this.alive(rec); i++) {
+      cg.killAll('SIGKILL');
+      await sleep(POLL_MS);
+    }
+  }
+
+  async remove(runtimeId: string): Promise<void> {
+    if (!safeId(runtimeId)) return;
+    const rec = readRecord(this.stateDir, runtimeId);
+    if (rec && this.alive(rec)) await this.stop(runtimeId, 0);
+    this.cpuSamples.delete(runtimeId);
+    let cg: InstanceCgroup | undefined;
+    try { cg = this.cgroup(runtimeId); } catch { cg = undefined; }
+    if (cg?.exists()) {
+      // The kernel refuses rmdir until the last process is gone; bounded retries.
+      for (let i = 0; ; i++) {
+        cg.killAll('SIGKILL');
+        try { cg.destroy(); break; } catch (err) {
+          if (i >= 100) throw new PierError('api_error', `process runtime: cannot remove cgroup of ${runtimeId}: ${(err as Error).message}`);
+          await sleep(POLL_MS);
+        }
+      }
+    }
+    rmSync(instancePaths(this.stateDir, runtimeId).dir, { recursive: true, force: true });
+  }
+
+  async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const state = await this.inspect(runtimeId);
+      if (!state) throw notFound('instance', runtimeId);
+      if (state.exit) return state.exit;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, POLL_MS * 2);
+        signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+    }
+  }
+
+  async inspect(runtimeId: string): Promise<InstanceState | null> {
+    if (!safeId(runtimeId)) return null;
+    const rec = readRecord(this.stateDir, runtimeId);
+    if (!rec) return null;
+    const exit = readExit(this.stateDir, runtimeId);
+    let oomKilled = false;
+    try { oomKilled = this.cgroup(runtimeId).oomKilled(); } catch { /* no cgroups: cannot tell */ }
+    if (exit) {
+      return {
+        running: false, startedAt: rec.startedAt,
+        exit: { exitCode: exit.exitCode, signal: signalFromExitCode(exit.exitCode), oomKilled, startedAt: rec.startedAt, finishedAt: exit.finishedAt ? epochToIso(exit.finishedAt) : undefined },
+      };
+    }
+    if (isSameProcess(rec.supervisorPid, rec.supervisorStartTime)) return { running: true, startedAt: rec.startedAt };
+    // The supervisor vanished without recording an exit (killed, or the host rebooted): the sandbox died with it.
+    return { running: false, startedAt: rec.startedAt, exit: { exitCode: null, signal: null, oomKilled, error: 'the instance supervisor disappeared (killed or host restarted)', startedAt: rec.startedAt } };
+  }
+
+  async stats(runtimeId: string): Promise<InstanceStats> {
+    if (!safeId(runtimeId) || !readRecord(this.stateDir, runtimeId)) throw notFound('instance', runtimeId);
+    const cg = this.cgroup(runtimeId);
+    let prev = this.cpuSamples.get(runtimeId);
+    if (!prev) {
+      prev = { at: performance.now(), usageNs: cg.cpuUsageNs() };
+      await sleep(250); // first call: take two samples so the percentage means something
+    }
+    const now = { at: performance.now(), usageNs: cg.cpuUsageNs() };
+    this.cpuSamples.set(runtimeId, now);
+    const wallNs = (now.at - prev.at) * 1e6;
+    const cpuPercent = wallNs > 0 ? Math.max(0, ((now.usageNs - prev.usageNs) / wallNs) * 100) : 0;
+    return { cpuPercent, memoryBytes: cg.memoryBytes(), memoryLimitBytes: cg.limits().memoryBytes };
+  }
+
+  async *logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine> {
+    const rec = safeId(runtimeId) ? readRecord(this.stateDir, runtimeId) : null;
+    if (!rec) throw notFound('instance', runtimeId);
+    const paths = instancePaths(this.stateDir, runtimeId);
+    yield* readLogFiles(paths, { ...opts, ended: () => !this.alive(rec) });
+  }
+
+  async recover(): Promise<InstanceHandle[]> {
+    return listRecords(this.stateDir).map((r) => ({ instanceId: r.instanceId, runtimeId: r.instanceId, endpoints: r.endpoints, labels: r.labels }));
+  }
+
+  /** The limits the kernel enforces for an instance (cpu in vCPUs, memory in bytes), read back from its cgroup. */
+  enforcedLimits(runtimeId: string): { cpu: number; memoryBytes: number } {
+    if (!safeId(runtimeId)) throw notFound('instance', runtimeId);
+    return this.cgroup(runtimeId).limits();
+  }
+}

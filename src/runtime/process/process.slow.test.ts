@@ -1,0 +1,130 @@
+// Runs the runtime conformance suite against the process runtime (bubblewrap + cgroups), plus its own promises:
+// $PORT assignment, secrets kept out of argv, clean failure of a missing program.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runRuntimeConformance } from '../conformance.ts';
+import type { InstanceSpec } from '../contract.ts';
+import { prepareTestAppDir } from '../testing/images.ts';
+import { InstanceCgroup, detectCgroupLayout } from './cgroups.ts';
+import { ProcessRuntime } from './driver.ts';
+
+const MiB = 1024 * 1024;
+const stateDir = mkdtempSync(join(tmpdir(), 'pier-process-test-'));
+const cgroupParent = `pier-test-${process.pid}`;
+const app = prepareTestAppDir();
+const makeDriver = () => new ProcessRuntime({ stateDir, cgroupParent });
+
+after(() => {
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(app.dir, { recursive: true, force: true });
+  const layout = detectCgroupLayout();
+  if (layout) new InstanceCgroup(layout, '', cgroupParent).destroy(); // the (now empty) parent cgroup
+});
+
+function spec(instanceId: string, args: string[], over: Partial<InstanceSpec> = {}): InstanceSpec {
+  return {
+    instanceId, labels: {}, appDir: app.dir, entrypoint: app.entrypoint, command: args, ports: [8000], cpu: 1, memoryBytes: 128 * MiB,
+    ...over,
+    env: { ...over.env },
+  };
+}
+
+runRuntimeConformance('process', makeDriver, {
+  spec,
+  async enforcedLimits(id) { return makeDriver().enforcedLimits(id); },
+  async leftovers(id) {
+    const left: string[] = [];
+    if (existsSync(join(stateDir, 'instances', id))) left.push(`state dir of ${id}`);
+    const layout = detectCgroupLayout();
+    if (layout) for (const d of new InstanceCgroup(layout, cgroupParent, id).dirs()) if (existsSync(d)) left.push(d);
+    return left;
+  },
+  async startForeign() {
+    const child = spawn(app.entrypoint[0], ['sleep', '300'], { detached: true, stdio: 'ignore' });
+    child.unref();
+    const pid = child.pid!;
+    const alive = () => { try { process.kill(pid, 0); return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '); } catch { return false; } };
+    return {
+      id: String(pid),
+      alive: async () => alive(),
+      cleanup: async () => { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } },
+    };
+  },
+});
+
+test('process: $PORT and $PIER_PORT_<port> carry the host ports, and secrets never reach argv', { timeout: 60_000 }, async () => {
+  const rt = makeDriver();
+  const secret = `s3cret-${randomUUID()}`;
+  const h = await rt.start(spec(randomUUID(), ['sleep'], { ports: [9000, 8000], env: { API_TOKEN: secret } }));
+  try {
+    assert.deepEqual(h.endpoints.map((e) => e.containerPort), [8000, 9000]);
+    const cg = new InstanceCgroup(detectCgroupLayout()!, cgroupParent, h.runtimeId);
+    let env = '';
+    for (let i = 0; i < 100 && !env.includes('API_TOKEN'); i++) {
+      for (const pid of cg.pids()) {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        assert.ok(!argv.includes(secret), `secret found in argv of pid ${pid}`);
+        const e = readFileSync(`/proc/${pid}/environ`, 'utf8');
+        if (e.includes('API_TOKEN')) env = e;
+      }
+      if (!env) await new Promise((r) => setTimeout(r, 50));
+    }
+    const vars = new Map(env.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    assert.equal(vars.get('API_TOKEN'), secret);
+    assert.equal(vars.get('PORT'), String(h.endpoints[0].hostPort), 'PORT is the host port of the lowest declared port');
+    assert.equal(vars.get('PIER_PORT_9000'), String(h.endpoints[1].hostPort));
+    const dir = join(stateDir, 'instances', h.runtimeId);
+    for (const f of readdirSync(dir, { withFileTypes: true })) {
+      if (!f.isFile()) continue; // the fifos would block a synchronous read
+      assert.ok(!readFileSync(join(dir, f.name), 'utf8').includes(secret), `secret written to ${f.name}`);
+    }
+  } finally {
+    await rt.remove(h.runtimeId);
+  }
+});
+
+test('process: a program that does not exist fails visibly with a non-zero exit', { timeout: 60_000 }, async () => {
+  const rt = makeDriver();
+  const h = await rt.start(spec(randomUUID(), [], { entrypoint: ['/app/no-such-program'] }));
+  try {
+    const exit = await rt.wait(h.runtimeId, AbortSignal.timeout(20_000));
+    assert.notEqual(exit.exitCode, 0);
+    const lines: string[] = [];
+    for await (const l of rt.logs(h.runtimeId, { follow: false })) lines.push(l.line);
+    assert.ok(lines.some((l) => l.includes('no-such-program')), lines.join('\n'));
+  } finally {
+    await rt.remove(h.runtimeId);
+  }
+});
+
+test('process: the sandbox sees the app read-only and a private /tmp', { timeout: 60_000 }, async () => {
+  const rt = makeDriver();
+  const h = await rt.start(spec(randomUUID(), [], {
+    entrypoint: [app.entrypoint[0], 'sh', '-c', 'touch /app/x 2>/dev/null && echo app-writable || echo app-readonly; touch /tmp/y && echo tmp-writable; busybox ps | wc -l'],
+  }));
+  try {
+    const exit = await rt.wait(h.runtimeId, AbortSignal.timeout(20_000));
+    assert.equal(exit.exitCode, 0);
+    const lines: string[] = [];
+    for await (const l of rt.logs(h.runtimeId, { follow: false })) lines.push(l.line);
+    assert.ok(lines.includes('app-readonly'), lines.join('\n'));
+    assert.ok(lines.includes('tmp-writable'), lines.join('\n'));
+    assert.ok(Number(lines.at(-1)) < 10, `the pid namespace hides host processes: ${lines.at(-1)}`);
+  } finally {
+    await rt.remove(h.runtimeId);
+  }
+});
+
+test('process: ids that could climb out of the state directory are unknown instances', async () => {
+  const rt = makeDriver();
+  await rt.remove('..'); // would resolve to the state directory itself
+  await rt.stop('..', 0);
+  assert.ok(existsSync(stateDir), 'the state directory survives');
+  assert.equal(await rt.inspect('../instances'), null);
+  await assert.rejects(rt.start(spec('../escape', ['exit', '0'])), /invalid instance id/);
+});

@@ -1,0 +1,50 @@
+// Picks the runtime driver for this host: Docker when its engine answers, else sandboxed processes.
+import { PierError } from '../domain/errors.ts';
+import type { Runtime } from './contract.ts';
+import { DockerRuntime, type DockerRuntimeOptions } from './docker/driver.ts';
+import { ProcessRuntime, type ProcessRuntimeOptions } from './process/driver.ts';
+
+/** Which runtime the operator asked for (PIER_RUNTIME). */
+export type RuntimePreference = 'auto' | 'docker' | 'process';
+
+/** Options passed through to the drivers. */
+export interface SelectRuntimeOptions {
+  docker?: DockerRuntimeOptions;
+  process?: ProcessRuntimeOptions;
+  /** Where to report which runtime was chosen and why (default: nowhere). */
+  log?: (message: string) => void;
+}
+
+/**
+ * Resolves with a working runtime. `auto` prefers Docker and falls back to the process runtime; an explicit
+ * choice fails with that driver's own reason. When nothing works, the error carries both reasons.
+ */
+export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntimeOptions = {}): Promise<Runtime> {
+  const docker = () => new DockerRuntime(opts.docker);
+  const proc = () => new ProcessRuntime(opts.process);
+  if (pref === 'docker' || pref === 'process') {
+    const rt = pref === 'docker' ? docker() : proc();
+    await rt.capabilities(); // throws the driver's reason
+    opts.log?.(`runtime: ${rt.name} (chosen by configuration)`);
+    return rt;
+  }
+  const reasons: string[] = [];
+  for (const make of [docker, proc]) {
+    const rt = make();
+    try {
+      await rt.capabilities();
+      opts.log?.(`runtime: ${rt.name}${reasons.length ? ` (${reasons.join('; ')})` : ''}`);
+      return rt;
+    } catch (err) {
+      reasons.push((err as Error).message);
+    }
+  }
+  throw new PierError('unavailable', `no runtime works on this host: ${reasons.join('; ')}`);
+}
+
+/** Parses PIER_RUNTIME (unset = auto); throws on an unknown value. */
+export function runtimePreference(value: string | undefined): RuntimePreference {
+  const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
+  if (v === 'auto' || v === 'docker' || v === 'process') return v;
+  throw new PierError('invalid_argument', `PIER_RUNTIME must be auto, docker or process, not "${value}"`);
+}
