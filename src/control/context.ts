@@ -1,0 +1,90 @@
+// What every reconciler shares during one control-plane life: the ports, the observed bindings to running
+// workloads (rebuilt by recover() after a restart), per-instance restart memory, and the timings.
+import type { InstanceHandle, Runtime } from '../runtime/contract.ts';
+import { HealthTracker, type HealthTiming, type Prober } from './health.ts';
+import { LogCollector } from './logs.ts';
+import type { MarkContext } from './marks.ts';
+import type { Builder, Clock, ControlState } from './ports.ts';
+
+/** Timings of the loops; every one has a production default and can be shortened by tests. */
+export interface ControlIntervals {
+  /** Periodic full resync (default 2 s). */
+  resyncMs?: number;
+  /** Health-check overrides (interval / grace / timeout) applied to every check. */
+  health?: HealthTiming;
+  /** First restart delay after an exit; doubles per restart (default 1 s). */
+  restartBackoffMs?: number;
+  /** Cap of the restart delay (default 60 s). */
+  restartBackoffMaxMs?: number;
+  /** Restarts after which an instance is in a crash loop and goes to ERROR (default 5). */
+  maxRestarts?: number;
+  /** How long a new deployment may take to become healthy before it fails (default 15 min, as Koyeb). */
+  rolloutTimeoutMs?: number;
+  /** SIGTERM-to-SIGKILL grace when stopping an instance (default 10 s). */
+  stopGraceMs?: number;
+  /** How long the drain hook may hold a stopping instance (default 10 s). */
+  drainTimeoutMs?: number;
+}
+
+/** The intervals with defaults applied. */
+export type ResolvedIntervals = Required<Omit<ControlIntervals, 'health'>> & { health: HealthTiming };
+
+/** Applies defaults to the intervals. */
+export function resolveIntervals(i: ControlIntervals = {}): ResolvedIntervals {
+  return {
+    resyncMs: i.resyncMs ?? 2000,
+    health: i.health ?? {},
+    restartBackoffMs: i.restartBackoffMs ?? 1000,
+    restartBackoffMaxMs: i.restartBackoffMaxMs ?? 60_000,
+    maxRestarts: i.maxRestarts ?? 5,
+    rolloutTimeoutMs: i.rolloutTimeoutMs ?? 15 * 60_000,
+    stopGraceMs: i.stopGraceMs ?? 10_000,
+    drainTimeoutMs: i.drainTimeoutMs ?? 10_000,
+  };
+}
+
+/** Restart memory of one instance (in memory on purpose: a restarted control plane gives instances a fresh budget). */
+export interface RestartMemory { restarts: number; nextStartAtMs?: number; lastMessage?: string }
+
+/** Everything the reconcilers share. */
+export interface ControlContext extends MarkContext {
+  runtime: Runtime;
+  intervals: ResolvedIntervals;
+  /** Instance id → the workload running it right now. */
+  bindings: Map<string, InstanceHandle>;
+  restarts: Map<string, RestartMemory>;
+  health: HealthTracker;
+  logs: LogCollector;
+  builder?: Builder;
+  /** Builds in flight or finished during this life, by deployment id. */
+  builds: Map<string, { image?: string; error?: string; abort: AbortController }>;
+  drain?: (instanceId: string, timeoutMs: number) => Promise<void>;
+  allowPrivileged: boolean;
+  onError: (err: unknown, context: string) => void;
+  /** Set when something the edge sees changed (instance health, active deployment). */
+  routesDirty: boolean;
+}
+
+/** Options to build a context. */
+export interface ContextOptions {
+  state: ControlState;
+  runtime: Runtime;
+  clock: Clock;
+  intervals?: ControlIntervals;
+  prober?: Prober;
+  builder?: Builder;
+  drain?: (instanceId: string, timeoutMs: number) => Promise<void>;
+  allowPrivileged?: boolean;
+  onError?: (err: unknown, context: string) => void;
+}
+
+/** Builds the shared context. */
+export function createContext(o: ContextOptions): ControlContext {
+  const onError = o.onError ?? ((err, context) => console.error(`[control] ${context}:`, err instanceof Error ? err.message : err));
+  return {
+    state: o.state, clock: o.clock, runtime: o.runtime, intervals: resolveIntervals(o.intervals),
+    bindings: new Map(), restarts: new Map(), health: new HealthTracker(o.prober),
+    logs: new LogCollector(o.state, o.runtime, o.clock, onError),
+    builder: o.builder, builds: new Map(), drain: o.drain, allowPrivileged: o.allowPrivileged ?? false, onError, routesDirty: true,
+  };
+}

@@ -1,0 +1,171 @@
+// Runs the reconcilers: recover() once at start (adopt running workloads, remove orphans), then passes on a
+// periodic resync plus kick() after API writes. Passes never overlap; a pass that changed something is followed
+// by another at once, so a deployment walks its steps without waiting for the next resync.
+import type { AppRoutes } from '../edge/types.ts';
+import type { Endpoint, Runtime } from '../runtime/contract.ts';
+import { createContext, type ControlContext, type ControlIntervals } from './context.ts';
+import type { Prober } from './health.ts';
+import { markInstance } from './marks.ts';
+import type { Builder, Clock, ControlState } from './ports.ts';
+import { systemClock } from './ports.ts';
+import { reconcileDeployments } from './reconcile-deployments.ts';
+import { reconcileInstances } from './reconcile-instances.ts';
+import { collectRoutes } from './routes.ts';
+
+/** What the composition root wires into the controller. */
+export interface ControllerOptions {
+  state: ControlState;
+  runtime: Runtime;
+  clock?: Clock;
+  intervals?: ControlIntervals;
+  /** Called before an instance is stopped, so the edge can finish its in-flight requests. */
+  drain?: (instanceId: string, timeoutMs: number) => Promise<void>;
+  /** Called after a pass that changed what the edge should route (then call `routes()`). */
+  onRoutesChanged?: () => void;
+  /** Public domain for `<app>-<org>.<domain>` hosts and KOYEB_PUBLIC_DOMAIN (default `localhost`). */
+  publicDomain?: string;
+  prober?: Prober;
+  builder?: Builder;
+  allowPrivileged?: boolean;
+  onError?: (err: unknown, context: string) => void;
+}
+
+/** The running control loops. */
+export interface Controller {
+  /** Recovers, then runs passes until stop(). */
+  start(): Promise<void>;
+  /** Stops the loops and log followers; instances keep running (a restarted control plane adopts them). */
+  stop(): Promise<void>;
+  /** Runs one full pass (serialised with any running pass). */
+  reconcileOnce(): Promise<void>;
+  /** Asks for a pass as soon as possible (after an API write). */
+  kick(): void;
+  /** Re-attaches to workloads the runtime still runs; removes the ones no live row owns. */
+  recover(): Promise<void>;
+  /** The route table for the edge, from the current state and the known endpoints. */
+  routes(): Promise<AppRoutes[]>;
+  /** Where an instance's ports are published, if it runs. */
+  endpoints(instanceId: string): Endpoint[] | undefined;
+}
+
+const WRITES = /^(create|update|append(?!Log))/;
+
+/** Builds a controller; nothing runs until start() or reconcileOnce(). */
+export function createController(o: ControllerOptions): Controller {
+  let writes = 0;
+  // Counts state writes so the loop knows whether a pass made progress and another should follow at once.
+  const state = new Proxy(o.state, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return typeof prop === 'string' && WRITES.test(prop)
+        ? (...args: unknown[]) => { writes++; return v.apply(target, args); }
+        : v.bind(target);
+    },
+  });
+  const ctx: ControlContext = createContext({ ...o, state, clock: o.clock ?? systemClock });
+  const publicDomain = o.publicDomain ?? 'localhost';
+  let chain: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let kicked = false;
+  let looping = false;
+
+  let recovered = false;
+
+  async function pass(): Promise<void> {
+    // Without the bindings recover() rebuilds, every running instance would look lost: recover first, always.
+    if (!recovered) await recover();
+    await reconcileDeployments(ctx);
+    await reconcileInstances(ctx, { publicDomain });
+    if (ctx.routesDirty) {
+      ctx.routesDirty = false;
+      try { o.onRoutesChanged?.(); } catch (err) { ctx.onError(err, 'notifying route changes'); }
+    }
+  }
+
+  function reconcileOnce(): Promise<void> {
+    const next = chain.then(pass, pass);
+    chain = next.catch((err) => ctx.onError(err, 'reconcile pass'));
+    return next;
+  }
+
+  function schedule(delayMs: number): void {
+    if (!running) return;
+    clearTimeout(timer);
+    timer = setTimeout(loop, delayMs);
+  }
+
+  async function loop(): Promise<void> {
+    if (!running || looping) return;
+    looping = true;
+    // Up to 20 back-to-back passes while they make progress (bounded), then back to the resync rhythm.
+    for (let i = 0; i < 20 && running; i++) {
+      kicked = false;
+      const before = writes;
+      await reconcileOnce().catch(() => {});
+      if (writes === before && !kicked) break;
+    }
+    looping = false;
+    schedule(ctx.intervals.resyncMs);
+  }
+
+  async function recover(): Promise<void> {
+    recovered = true;
+    const handles = await ctx.runtime.recover();
+    const live = new Map((await ctx.state.listLiveInstances()).map((i) => [i.id, i]));
+    const now = ctx.clock.now();
+    for (const h of handles) {
+      const id = h.instanceId || h.labels['dev.pier.instance_id'];
+      const row = id ? live.get(id) : undefined;
+      if (!row || ctx.bindings.has(row.id) || row.status === 'SLEEPING') {
+        // An orphan: a workload no live row owns (or a duplicate). Pier created it, so Pier removes it.
+        try {
+          await ctx.runtime.stop(h.runtimeId, ctx.intervals.stopGraceMs);
+          await ctx.runtime.remove(h.runtimeId);
+        } catch (err) {
+          ctx.onError(err, `removing orphan workload ${h.runtimeId}`);
+        }
+        continue;
+      }
+      ctx.bindings.set(row.id, h);
+      ctx.health.reset(row.id, now.getTime());
+      const secrets = Object.values(await ctx.state.secretValues(row.organization_id));
+      ctx.logs.follow(row, h, secrets, now);
+      if (row.status === 'ALLOCATING') {
+        // The control plane died between starting the workload and recording it: adopt, do not start twice.
+        await markInstance(ctx, row, 'STARTING', 'instance_adopted', 'Instance is starting... Waiting for health checks to pass.',
+          { started_at: now.toISOString(), allocation_id: h.runtimeId });
+      }
+    }
+    for (const row of live.values()) {
+      if (row.status === 'ALLOCATING' && !ctx.bindings.has(row.id)) {
+        await ctx.logs.system(row, 'Control plane restarted during start; starting the instance again.');
+      }
+    }
+    ctx.routesDirty = true;
+  }
+
+  return {
+    async start() {
+      if (running) return;
+      await reconcileOnce().catch(() => {}); // recovers first
+      running = true;
+      void loop();
+    },
+    async stop() {
+      running = false;
+      clearTimeout(timer);
+      await chain;
+      await ctx.logs.stopAll();
+    },
+    reconcileOnce,
+    kick() {
+      kicked = true;
+      if (!looping) schedule(0);
+    },
+    recover,
+    routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints),
+    endpoints: (id) => ctx.bindings.get(id)?.endpoints,
+  };
+}

@@ -1,0 +1,134 @@
+// Pier runs health checks itself, from the control plane against each instance's published endpoint (never
+// inside the image): TCP connect, or HTTP where 2xx/3xx passes. Failures inside the grace period do not count;
+// `restart_limit` consecutive failures ask for a restart.
+import net from 'node:net';
+import http from 'node:http';
+import type { DeploymentHealthCheck, RegionalDeploymentDefinition } from '../domain/types.ts';
+import type { Endpoint } from '../runtime/contract.ts';
+
+/** One check with its defaults applied, times in milliseconds. */
+export interface ResolvedCheck {
+  kind: 'tcp' | 'http';
+  port: number;
+  path: string;
+  method: string;
+  headers: { key: string; value: string }[];
+  graceMs: number;
+  intervalMs: number;
+  timeoutMs: number;
+  restartLimit: number;
+}
+
+/** What a probe saw: pass or fail with a detail a person understands. */
+export interface ProbeResult { ok: boolean; detail: string }
+
+/** Runs one check against one endpoint; injectable so table tests script health without sockets. */
+export type Prober = (check: ResolvedCheck, target: { host: string; port: number }) => Promise<ProbeResult>;
+
+/** Test-only overrides: the reference's minimum intervals (30 s) are far too long for tests. */
+export interface HealthTiming { intervalMs?: number; graceMs?: number; timeoutMs?: number }
+
+/** The checks of a definition: the declared ones, else (as Koyeb) a TCP check on every declared port. */
+export function resolveChecks(def: Pick<RegionalDeploymentDefinition, 'health_checks' | 'ports'>, timing: HealthTiming = {}): ResolvedCheck[] {
+  const declared: DeploymentHealthCheck[] = def.health_checks?.length
+    ? def.health_checks
+    : (def.ports ?? []).map((p) => ({ tcp: { port: p.port } }));
+  return declared.flatMap((hc): ResolvedCheck[] => {
+    const port = hc.http?.port ?? hc.tcp?.port;
+    if (port === undefined) return [];
+    return [{
+      kind: hc.http ? 'http' : 'tcp',
+      port,
+      path: hc.http?.path ?? '/',
+      method: (hc.http?.method ?? 'GET').toUpperCase(),
+      headers: hc.http?.headers ?? [],
+      graceMs: timing.graceMs ?? (hc.grace_period ?? 5) * 1000,
+      intervalMs: timing.intervalMs ?? (hc.interval ?? 30) * 1000,
+      timeoutMs: timing.timeoutMs ?? (hc.timeout ?? 5) * 1000,
+      restartLimit: Math.max(1, hc.restart_limit ?? 3),
+    }];
+  });
+}
+
+/** The real prober: a TCP connect, or one HTTP request on loopback. */
+export const networkProber: Prober = (check, target) =>
+  check.kind === 'tcp' ? probeTcp(target, check.timeoutMs) : probeHttp(check, target);
+
+function probeTcp(target: { host: string; port: number }, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: target.host, port: target.port });
+    const done = (r: ProbeResult) => { clearTimeout(timer); socket.destroy(); resolve(r); };
+    const timer = setTimeout(() => done({ ok: false, detail: `no connection within ${timeoutMs} ms` }), timeoutMs);
+    socket.once('connect', () => { socket.end(); done({ ok: true, detail: 'connected' }); });
+    socket.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, detail: e.code ?? e.message }));
+  });
+}
+
+function probeHttp(check: ResolvedCheck, target: { host: string; port: number }): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const headers: Record<string, string> = {};
+    for (const h of check.headers) headers[h.key] = h.value;
+    const req = http.request({ host: target.host, port: target.port, path: check.path, method: check.method, headers, agent: false });
+    const done = (r: ProbeResult) => { clearTimeout(timer); req.destroy(); resolve(r); };
+    const timer = setTimeout(() => done({ ok: false, detail: `${check.method} ${check.path} timed out after ${check.timeoutMs} ms` }), check.timeoutMs);
+    req.once('response', (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      done({ ok: code >= 200 && code < 400, detail: `${check.method} ${check.path} returned ${code}` });
+    });
+    req.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, detail: `${check.method} ${check.path}: ${e.code ?? e.message}` }));
+    req.end();
+  });
+}
+
+/** The outcome of one round of checks on one instance. */
+export type HealthVerdict =
+  | { kind: 'pass' }
+  | { kind: 'waiting'; check: ResolvedCheck; detail: string } // failing, but inside the grace period
+  | { kind: 'fail'; check: ResolvedCheck; detail: string; restart: boolean };
+
+interface Tracked { startedAtMs: number; nextDueMs: number; failures: Map<number, number>; last?: HealthVerdict }
+
+/** Remembers per-instance check timing and consecutive failures; the controller asks it each pass. */
+export class HealthTracker {
+  private readonly tracked = new Map<string, Tracked>();
+  constructor(private readonly prober: Prober = networkProber) {}
+
+  /** Starts (or restarts) tracking an instance whose workload started at `startedAtMs`. */
+  reset(instanceId: string, startedAtMs: number): void {
+    this.tracked.set(instanceId, { startedAtMs, nextDueMs: startedAtMs, failures: new Map() });
+  }
+
+  /** Stops tracking an instance. */
+  forget(instanceId: string): void { this.tracked.delete(instanceId); }
+
+  /** Runs the checks if they are due; returns the last verdict otherwise (undefined before the first round). */
+  async evaluate(instanceId: string, checks: ResolvedCheck[], endpoints: Endpoint[], nowMs: number): Promise<HealthVerdict | undefined> {
+    let t = this.tracked.get(instanceId);
+    if (!t) { this.reset(instanceId, nowMs); t = this.tracked.get(instanceId)!; }
+    if (nowMs < t.nextDueMs) return t.last;
+    const results = await Promise.all(checks.map(async (check) => {
+      const ep = endpoints.find((e) => e.containerPort === check.port);
+      const result = ep ? await this.prober(check, { host: ep.host, port: ep.hostPort }) : { ok: false, detail: `port ${check.port} is not published` };
+      return { check, result };
+    }));
+    const inGrace = (c: ResolvedCheck) => nowMs < t.startedAtMs + c.graceMs;
+    let verdict: HealthVerdict = { kind: 'pass' };
+    for (const { check, result } of results) {
+      if (result.ok) { t.failures.set(check.port, 0); continue; }
+      if (inGrace(check)) {
+        t.failures.set(check.port, 0);
+        if (verdict.kind === 'pass') verdict = { kind: 'waiting', check, detail: result.detail };
+        continue;
+      }
+      const n = (t.failures.get(check.port) ?? 0) + 1;
+      t.failures.set(check.port, n);
+      const restart = n >= check.restartLimit;
+      if (verdict.kind !== 'fail' || (restart && !verdict.restart)) verdict = { kind: 'fail', check, detail: result.detail, restart };
+    }
+    if (verdict.kind === 'fail' && verdict.restart) t.failures.clear();
+    t.nextDueMs = nowMs + Math.min(...checks.map((c) => c.intervalMs), Number.MAX_SAFE_INTEGER);
+    t.last = verdict;
+    return verdict;
+  }
+}

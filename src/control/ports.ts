@@ -1,0 +1,100 @@
+// The narrow world the reconcilers see: read desired + observed rows, write statuses, events and log lines.
+// Two implementations: memory-state.ts (fast table tests) and store-state.ts (the SQLite repositories).
+import type {
+  App, Deployment, Instance, ManualServiceScaling, Organization, RegionalDeployment, Service,
+} from '../domain/types.ts';
+
+/** Where reconcilers read the time; tests pass a clock they move by hand. */
+export interface Clock { now(): Date }
+
+/** The wall clock. */
+export const systemClock: Clock = { now: () => new Date() };
+
+/** The level an event belongs to (one event stream per level, as Koyeb's API). */
+export type EventKind = 'app' | 'service' | 'deployment' | 'regional_deployment' | 'instance';
+
+/** One event to append. */
+export interface NewEvent {
+  kind: EventKind;
+  resourceId: string;
+  organizationId: string;
+  type: string;
+  message: string;
+  metadata: Record<string, unknown>;
+  when: string;
+}
+
+/** One runtime log line to append (stream `koyeb` is Pier's own system line). */
+export interface NewLogLine {
+  organization_id: string;
+  app_id: string;
+  service_id: string;
+  deployment_id: string;
+  regional_deployment_id: string;
+  instance_id: string;
+  stream: 'stdout' | 'stderr' | 'koyeb';
+  msg: string;
+  created_at: string;
+}
+
+/** Fields of an instance the control plane may change. */
+export type InstancePatch = Partial<Pick<Instance,
+  'status' | 'messages' | 'started_at' | 'succeeded_at' | 'terminated_at' | 'allocation_id' | 'datacenter' | 'hypervisor'>>;
+/** Fields of a regional deployment the control plane may change. */
+export type RegionalDeploymentPatch = Partial<Pick<RegionalDeployment,
+  'status' | 'messages' | 'role' | 'scheduled_at' | 'allocated_at' | 'started_at' | 'succeeded_at' | 'terminated_at'>>;
+/** Fields of a deployment the control plane may change. */
+export type DeploymentPatch = Partial<Pick<Deployment,
+  'status' | 'messages' | 'role' | 'allocated_at' | 'started_at' | 'succeeded_at' | 'terminated_at' | 'provisioning_info'>>;
+/** Fields of a service the control plane may change. */
+export type ServicePatch = Partial<Pick<Service,
+  'status' | 'messages' | 'active_deployment_id' | 'last_provisioned_deployment_id' | 'started_at' | 'succeeded_at' |
+  'paused_at' | 'resumed_at' | 'terminated_at'>>;
+/** Fields of an app the control plane may change. */
+export type AppPatch = Partial<Pick<App, 'status' | 'messages' | 'started_at' | 'succeeded_at' | 'paused_at' | 'resumed_at' | 'terminated_at'>>;
+
+/** Deployment statuses after which nothing runs and nothing changes. */
+export const FINISHED_DEPLOYMENT_STATUSES: readonly string[] = ['STOPPED', 'CANCELED', 'ERROR', 'STASHED'];
+/** Instance statuses after which the workload is gone for good. */
+export const FINISHED_INSTANCE_STATUSES: readonly string[] = ['STOPPED', 'ERROR'];
+
+/** Everything the reconcilers read and write. Writes are single-row and idempotent; callers own the order. */
+export interface ControlState {
+  getOrganization(id: string): Promise<Organization | undefined>;
+  /** Apps that are not DELETED. */
+  listApps(): Promise<App[]>;
+  getApp(id: string): Promise<App | undefined>;
+  /** Services that are not DELETED. */
+  listServices(): Promise<Service[]>;
+  getService(id: string): Promise<Service | undefined>;
+  getDeployment(id: string): Promise<Deployment | undefined>;
+  /** Deployments of a service not yet finished (see FINISHED_DEPLOYMENT_STATUSES), oldest first. */
+  listOpenDeployments(serviceId: string): Promise<Deployment[]>;
+  getRegionalDeployment(id: string): Promise<RegionalDeployment | undefined>;
+  /** Regional deployments of one deployment. */
+  listRegionalDeployments(deploymentId: string): Promise<RegionalDeployment[]>;
+  /** Instances of a regional deployment (any status), oldest first. */
+  listInstancesOfRegional(regionalDeploymentId: string): Promise<Instance[]>;
+  /** Every instance not yet finished (see FINISHED_INSTANCE_STATUSES), across all services. */
+  listLiveInstances(): Promise<Instance[]>;
+  getInstance(id: string): Promise<Instance | undefined>;
+  /** The manual scaling override of a service, if any. */
+  getManualScaling(serviceId: string): Promise<ManualServiceScaling[] | undefined>;
+  /** Decrypted secret values of an organization by name; only ever passed into instance env. */
+  secretValues(organizationId: string): Promise<Record<string, string>>;
+
+  createInstance(row: Instance): Promise<void>;
+  updateInstance(id: string, patch: InstancePatch): Promise<void>;
+  updateRegionalDeployment(id: string, patch: RegionalDeploymentPatch): Promise<void>;
+  updateDeployment(id: string, patch: DeploymentPatch): Promise<void>;
+  updateService(id: string, patch: ServicePatch): Promise<void>;
+  updateApp(id: string, patch: AppPatch): Promise<void>;
+  appendEvent(event: NewEvent): Promise<void>;
+  appendLog(line: NewLogLine): Promise<void>;
+}
+
+/** Builds an image for a git or archive deployment; optional until the builder lands. */
+export interface Builder {
+  /** Resolves with the image to run, or rejects with a message a person understands. */
+  build(deployment: Deployment, signal: AbortSignal): Promise<{ image: string }>;
+}

@@ -1,0 +1,244 @@
+// The instance reconciler: for each live instance row, compare the row with the workload the runtime runs and
+// take the next step: start ALLOCATING rows, observe exits (restart with bounded exponential backoff, or ERROR
+// after a crash loop), run health checks, finish STOPPING rows (drain, stop with grace, remove), replace lost ones.
+import { instanceResources } from '../domain/catalog.ts';
+import { instanceMessage } from '../domain/messages.ts';
+import type { App, Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
+import type { ExitStatus, InstanceHandle } from '../runtime/contract.ts';
+import type { ControlContext } from './context.ts';
+import { resolveChecks } from './health.ts';
+import { redact } from './logs.ts';
+import { instanceMarks, markInstance } from './marks.ts';
+import { buildInstanceSpec } from './spec.ts';
+
+/** The rows an instance belongs to, loaded once per pass. */
+export interface Owner { regional: RegionalDeployment; deployment: Deployment; service: Service; app: App }
+
+/** Per-pass cache of owners, so N instances of one deployment cost one read each. */
+export class OwnerCache {
+  private readonly cache = new Map<string, Promise<Owner | undefined>>();
+  constructor(private readonly ctx: ControlContext) {}
+  /** The owner rows of an instance (undefined if any is gone). */
+  get(inst: Instance): Promise<Owner | undefined> {
+    let p = this.cache.get(inst.regional_deployment_id);
+    if (!p) {
+      p = (async () => {
+        const regional = await this.ctx.state.getRegionalDeployment(inst.regional_deployment_id);
+        const deployment = regional && (await this.ctx.state.getDeployment(regional.deployment_id));
+        const service = deployment && (await this.ctx.state.getService(deployment.service_id));
+        const app = service && (await this.ctx.state.getApp(service.app_id));
+        return regional && deployment && service && app ? { regional, deployment, service, app } : undefined;
+      })();
+      this.cache.set(inst.regional_deployment_id, p);
+    }
+    return p;
+  }
+}
+
+/** Options of one instance pass. */
+export interface InstancePassOptions { publicDomain: string }
+
+/** Runs one pass over every live instance; instances are independent, so they advance in parallel. */
+export async function reconcileInstances(ctx: ControlContext, opts: InstancePassOptions): Promise<void> {
+  const owners = new OwnerCache(ctx);
+  const live = await ctx.state.listLiveInstances();
+  await Promise.all(live.map(async (inst) => {
+    try {
+      await reconcileInstance(ctx, inst, owners, opts);
+    } catch (err) {
+      ctx.onError(err, `reconciling instance ${inst.id}`);
+    }
+  }));
+}
+
+async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions): Promise<void> {
+  const handle = ctx.bindings.get(inst.id);
+  switch (inst.status) {
+    case 'STOPPING':
+      return finishStop(ctx, inst);
+    case 'ALLOCATING':
+      if (handle) return; // a start is being recorded by the pass that bound it
+      return startInstance(ctx, inst, owners, opts);
+    case 'STARTING': case 'HEALTHY': case 'UNHEALTHY': {
+      if (!handle) {
+        const mem = ctx.restarts.get(inst.id);
+        if (mem?.nextStartAtMs !== undefined) {
+          if (ctx.clock.now().getTime() >= mem.nextStartAtMs) await startInstance(ctx, inst, owners, opts);
+          return;
+        }
+        return markLost(ctx, inst, 'the runtime has no workload for it');
+      }
+      const observed = await ctx.runtime.inspect(handle.runtimeId);
+      if (!observed) return markLost(ctx, inst, 'the runtime no longer knows its workload');
+      if (!observed.running) return onExit(ctx, inst, handle, observed.exit ?? { exitCode: null, oomKilled: false });
+      return checkHealth(ctx, inst, handle, owners);
+    }
+    default:
+      return; // SLEEPING: nothing runs on purpose
+  }
+}
+
+/** Starts the workload of an ALLOCATING row (or restarts an exited one) and marks it STARTING. */
+async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions): Promise<void> {
+  const owner = await owners.get(inst);
+  if (!owner) return failInstance(ctx, inst, 'owner_missing', 'its deployment no longer exists');
+  if (inst.status === 'ALLOCATING') await ctx.logs.system(inst, instanceMessage.allocated());
+  let built;
+  try {
+    const secrets = await ctx.state.secretValues(inst.organization_id);
+    built = buildInstanceSpec({
+      instance: inst, def: owner.regional.definition, deployment: owner.deployment, service: owner.service,
+      app: owner.app, secrets, publicDomain: opts.publicDomain, allowPrivileged: ctx.allowPrivileged,
+    });
+  } catch (err) {
+    return failInstance(ctx, inst, 'invalid_spec', instanceMessage.startFailed(errMessage(err)));
+  }
+  let handle: InstanceHandle;
+  try {
+    if (built.spec.network) await ctx.runtime.ensureNetwork?.(built.spec.network);
+    handle = await ctx.runtime.start(built.spec);
+  } catch (err) {
+    return failInstance(ctx, inst, 'start_failed', instanceMessage.startFailed(errMessage(err)));
+  }
+  const now = ctx.clock.now();
+  ctx.bindings.set(inst.id, handle);
+  const mem = ctx.restarts.get(inst.id);
+  if (mem) mem.nextStartAtMs = undefined;
+  ctx.health.reset(inst.id, now.getTime());
+  ctx.logs.follow(inst, handle, built.secretValues);
+  await ctx.logs.system(inst, instanceMessage.starting());
+  await markInstance(ctx, inst, 'STARTING', mem ? 'instance_restarted' : 'instance_starting', instanceMessage.starting(),
+    { started_at: now.toISOString(), allocation_id: handle.runtimeId });
+  ctx.routesDirty = true;
+}
+
+/** Records why the workload ended, removes it, and plans a restart (or declares a crash loop). */
+async function onExit(ctx: ControlContext, inst: Instance, handle: InstanceHandle, exit: ExitStatus): Promise<void> {
+  // The last line becomes a status message, so it is redacted like every stored log line.
+  const lastLine = redact(await lastLogLine(ctx, handle.runtimeId), Object.values(await ctx.state.secretValues(inst.organization_id)));
+  const startedMs = Date.parse(exit.startedAt ?? inst.started_at ?? '') || NaN;
+  const finishedMs = Date.parse(exit.finishedAt ?? '') || ctx.clock.now().getTime();
+  const afterMs = Number.isFinite(startedMs) ? Math.max(0, finishedMs - startedMs) : 0;
+  const message = exit.oomKilled ? instanceMessage.oom(instanceResources(inst.type)?.memoryBytes ?? 0)
+    : exit.error ? exit.error
+    : instanceMessage.exited(exit.exitCode ?? -1, afterMs, lastLine);
+  await unbind(ctx, inst.id, handle);
+  await ctx.logs.system(inst, message);
+  return planRestart(ctx, inst, exit.oomKilled ? 'instance_oom_killed' : 'instance_exited', message);
+}
+
+/** Counts a restart: past the limit the instance is in a crash loop (ERROR), else it restarts after a backoff. */
+async function planRestart(ctx: ControlContext, inst: Instance, reason: string, message: string): Promise<void> {
+  const mem = ctx.restarts.get(inst.id) ?? { restarts: 0 };
+  mem.restarts += 1;
+  mem.lastMessage = message;
+  ctx.restarts.set(inst.id, mem);
+  if (mem.restarts > ctx.intervals.maxRestarts) {
+    ctx.restarts.delete(inst.id);
+    return failInstance(ctx, inst, 'crash_loop', instanceMessage.crashLoop(mem.restarts - 1, message));
+  }
+  const delay = Math.min(ctx.intervals.restartBackoffMaxMs, ctx.intervals.restartBackoffMs * 2 ** (mem.restarts - 1));
+  mem.nextStartAtMs = ctx.clock.now().getTime() + delay;
+  await instanceMarks.unhealthy(ctx, inst, reason, message);
+  ctx.routesDirty = true;
+}
+
+/** Runs the health checks that are due and moves the instance between STARTING, HEALTHY and UNHEALTHY. */
+async function checkHealth(ctx: ControlContext, inst: Instance, handle: InstanceHandle, owners: OwnerCache): Promise<void> {
+  const owner = await owners.get(inst);
+  if (!owner) return;
+  const def = owner.regional.definition;
+  const checks = def.type === 'WORKER' ? [] : resolveChecks(def, ctx.intervals.health);
+  const verdict = checks.length === 0 ? { kind: 'pass' as const }
+    : await ctx.health.evaluate(inst.id, checks, handle.endpoints, ctx.clock.now().getTime());
+  if (!verdict || verdict.kind === 'waiting') return;
+  if (verdict.kind === 'pass') {
+    if (inst.status !== 'HEALTHY') {
+      await instanceMarks.healthy(ctx, inst, instanceMessage.healthy());
+      ctx.routesDirty = true;
+    }
+    return;
+  }
+  const message = instanceMessage.unhealthy(verdict.check.kind === 'http' ? 'HTTP' : 'TCP', verdict.check.port, verdict.detail);
+  if (inst.status === 'HEALTHY') ctx.routesDirty = true;
+  if (inst.status !== 'UNHEALTHY' || inst.messages[0] !== message) await ctx.logs.system(inst, message);
+  if (!verdict.restart) {
+    await instanceMarks.unhealthy(ctx, inst, 'health_check_failed', message);
+    return;
+  }
+  // Liveness: restart_limit consecutive failures restart the instance (counted like an exit).
+  await ctx.runtime.stop(handle.runtimeId, ctx.intervals.stopGraceMs);
+  await unbind(ctx, inst.id, handle);
+  return planRestart(ctx, inst, 'health_check_restart', `${message}; restarting the instance`);
+}
+
+/** Finishes a STOPPING row: leave the edge, drain, stop with grace, remove, STOPPED. */
+async function finishStop(ctx: ControlContext, inst: Instance): Promise<void> {
+  const handle = ctx.bindings.get(inst.id);
+  ctx.restarts.delete(inst.id);
+  if (handle) {
+    if (ctx.drain) {
+      try {
+        await ctx.drain(inst.id, ctx.intervals.drainTimeoutMs);
+      } catch (err) {
+        ctx.onError(err, `draining instance ${inst.id}`);
+      }
+    }
+    await ctx.runtime.stop(handle.runtimeId, ctx.intervals.stopGraceMs);
+    await unbind(ctx, inst.id, handle);
+  }
+  await ctx.logs.system(inst, instanceMessage.stopped());
+  await instanceMarks.stopped(ctx, inst, instanceMessage.stopped());
+}
+
+/** Asks an instance to stop: ALLOCATING rows with no workload stop at once, others go through STOPPING. */
+export async function requestStop(ctx: ControlContext, inst: Instance, why: string): Promise<void> {
+  if (inst.status === 'STOPPING' || inst.status === 'STOPPED' || inst.status === 'ERROR') return;
+  ctx.routesDirty = true;
+  await instanceMarks.stopping(ctx, inst, instanceMessage.stopping(why));
+}
+
+/** A row whose workload vanished: stopped (so the deployment reconciler schedules a replacement). */
+async function markLost(ctx: ControlContext, inst: Instance, why: string): Promise<void> {
+  const message = `Instance lost: ${why}; a replacement is scheduled.`;
+  await unbind(ctx, inst.id, ctx.bindings.get(inst.id));
+  ctx.restarts.delete(inst.id);
+  await ctx.logs.system(inst, message);
+  const stopping = await markInstance(ctx, inst, 'STOPPING', 'instance_lost', message);
+  await markInstance(ctx, stopping, 'STOPPED', 'instance_lost', message, { terminated_at: ctx.clock.now().toISOString() });
+  ctx.routesDirty = true;
+}
+
+async function failInstance(ctx: ControlContext, inst: Instance, reason: string, message: string): Promise<void> {
+  await unbind(ctx, inst.id, ctx.bindings.get(inst.id));
+  ctx.restarts.delete(inst.id);
+  await ctx.logs.system(inst, message);
+  await instanceMarks.error(ctx, inst, reason, message);
+  ctx.routesDirty = true;
+}
+
+/** Drops what Pier holds for a workload and removes it from the runtime. */
+async function unbind(ctx: ControlContext, instanceId: string, handle: InstanceHandle | undefined): Promise<void> {
+  ctx.bindings.delete(instanceId);
+  ctx.health.forget(instanceId);
+  await ctx.logs.stop(instanceId);
+  if (handle) await ctx.runtime.remove(handle.runtimeId);
+}
+
+/** The last line the workload printed (bounded read of its whole output). */
+async function lastLogLine(ctx: ControlContext, runtimeId: string): Promise<string> {
+  let last = '';
+  let n = 0;
+  try {
+    for await (const l of ctx.runtime.logs(runtimeId, { follow: false })) {
+      if (l.line.trim()) last = l.line;
+      if (++n > 100_000) break;
+    }
+  } catch (err) {
+    ctx.onError(err, `reading the last log line of ${runtimeId}`);
+  }
+  return last;
+}
+
+
+function errMessage(err: unknown): string { return err instanceof Error ? err.message : String(err); }

@@ -1,0 +1,83 @@
+// What the edge is told: per app, its hosts and each web service's routes from its ACTIVE deployment, with
+// upstreams = the HEALTHY instances of that deployment on the route's port. Pure given the rows it is handed.
+import type { App, Deployment, Instance, Organization, Service } from '../domain/types.ts';
+import type { Endpoint } from '../runtime/contract.ts';
+import type { AppRoutes, RouteEntry } from '../edge/types.ts';
+import type { ControlState } from './ports.ts';
+
+/** The rows the route table is computed from. */
+export interface RouteInput {
+  domain: string;
+  apps: App[];
+  organizations: Map<string, Organization>;
+  services: Service[];
+  /** Active deployment of each service, by service id. */
+  active: Map<string, Deployment>;
+  /** Live instances, by deployment id (instance.xyz_deployment_id). */
+  instances: Map<string, Instance[]>;
+  /** Where each instance's ports are published (known only to the controller). */
+  endpoints: (instanceId: string) => Endpoint[] | undefined;
+}
+
+/** The hosts of an app: `<app>-<org>.<domain>` plus its custom domains, lower-case. */
+export function appHosts(app: App, org: Organization | undefined, domain: string): string[] {
+  const hosts = [`${app.name}-${org?.name ?? 'pier'}.${domain}`];
+  for (const d of app.domains ?? []) if (d.type === 'CUSTOM' && d.name) hosts.push(d.name);
+  return [...new Set(hosts.map((h) => h.toLowerCase()))];
+}
+
+/** Computes every app's routes; stable order (apps by name, routes longest path first) so equal inputs compare equal. */
+export function computeRoutes(input: RouteInput): AppRoutes[] {
+  const out: AppRoutes[] = [];
+  for (const app of [...input.apps].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (app.status === 'DELETED' || app.status === 'DELETING') continue;
+    const routes: RouteEntry[] = [];
+    for (const svc of input.services) {
+      if (svc.app_id !== app.id || svc.type !== 'WEB' || svc.status === 'DELETED') continue;
+      const dep = input.active.get(svc.id);
+      if (!dep) continue;
+      const def = dep.definition;
+      const healthy = (input.instances.get(dep.id) ?? []).filter((i) => i.status === 'HEALTHY');
+      for (const r of def.routes ?? []) {
+        const protocol = def.ports?.find((p) => p.port === r.port)?.protocol === 'http2' ? 'http2' : 'http';
+        const upstreams = healthy.flatMap((i) => {
+          const ep = input.endpoints(i.id)?.find((e) => e.containerPort === r.port);
+          return ep ? [{ instanceId: i.id, host: ep.host, port: ep.hostPort, region: i.region, protocol: protocol as 'http' | 'http2' }] : [];
+        }).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+        const entry: RouteEntry = { path: r.path, serviceId: svc.id, serviceName: svc.name, serviceStatus: svc.status, port: r.port, upstreams };
+        const sp = r.security_policies;
+        if (sp?.basic_auths?.length) entry.basicAuths = sp.basic_auths.map((b) => ({ username: b.username, password: b.password }));
+        if (sp?.api_keys?.length) entry.apiKeys = [...sp.api_keys];
+        routes.push(entry);
+      }
+    }
+    routes.sort((a, b) => b.path.length - a.path.length || a.path.localeCompare(b.path));
+    out.push({ appId: app.id, appName: app.name, organizationId: app.organization_id, hosts: appHosts(app, input.organizations.get(app.organization_id), input.domain), routes });
+  }
+  return out;
+}
+
+/** Reads the rows routes need from the state and computes the table. */
+export async function collectRoutes(state: ControlState, domain: string, endpoints: RouteInput['endpoints']): Promise<AppRoutes[]> {
+  const [apps, services, live] = await Promise.all([state.listApps(), state.listServices(), state.listLiveInstances()]);
+  const organizations = new Map<string, Organization>();
+  for (const a of apps) {
+    if (!organizations.has(a.organization_id)) {
+      const org = await state.getOrganization(a.organization_id);
+      if (org) organizations.set(org.id, org);
+    }
+  }
+  const active = new Map<string, Deployment>();
+  for (const s of services) {
+    if (!s.active_deployment_id) continue;
+    const d = await state.getDeployment(s.active_deployment_id);
+    if (d) active.set(s.id, d);
+  }
+  const instances = new Map<string, Instance[]>();
+  for (const i of live) {
+    const list = instances.get(i.xyz_deployment_id) ?? [];
+    list.push(i);
+    instances.set(i.xyz_deployment_id, list);
+  }
+  return computeRoutes({ domain, apps, organizations, services, active, instances, endpoints });
+}

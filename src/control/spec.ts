@@ -1,0 +1,68 @@
+// Turns an instance row and its regional definition into the runtime's InstanceSpec: image and argv overrides,
+// env with secrets resolved (values only ever travel in env), ports, limits from the instance type, labels,
+// and the app's private network with the mesh aliases `<service>` and `<service>.<app>.internal`.
+import { instanceResources } from '../domain/catalog.ts';
+import { resolveEnv } from '../domain/interpolate.ts';
+import type { App, Deployment, Instance, RegionalDeploymentDefinition, Service } from '../domain/types.ts';
+import type { InstanceSpec } from '../runtime/contract.ts';
+
+/** Name of the private network of an app. */
+export function appNetworkName(appId: string): string { return `pier-app-${appId}`; }
+
+/** Everything a spec is built from. */
+export interface SpecInput {
+  instance: Instance;
+  def: RegionalDeploymentDefinition;
+  deployment: Deployment;
+  service: Service;
+  app: App;
+  secrets: Record<string, string>;
+  publicDomain: string;
+  allowPrivileged: boolean;
+}
+
+/** The spec, plus the secret values it carries (for log redaction); throws with a readable reason when it cannot be built. */
+export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretValues: string[] } {
+  const { def, instance, service, app } = i;
+  const image = i.deployment.provisioning_info?.image || def.docker?.image;
+  if (!image) throw new Error('no image to run: git and archive sources are not built yet');
+  const resources = instanceResources(def.instance_type);
+  if (!resources) throw new Error(`unknown instance type "${def.instance_type}"`);
+  const system: Record<string, string> = {
+    KOYEB_APP_NAME: app.name, KOYEB_APP_ID: app.id, KOYEB_SERVICE_NAME: service.name, KOYEB_SERVICE_ID: service.id,
+    KOYEB_DEPLOYMENT_ID: i.deployment.id, KOYEB_INSTANCE_ID: instance.id, KOYEB_INSTANCE_REGION: instance.region,
+    KOYEB_REGION: instance.region, KOYEB_PUBLIC_DOMAIN: i.publicDomain, KOYEB_INSTANCE_TYPE: def.instance_type,
+  };
+  const resolved = resolveEnv(def.env ?? [], { secrets: i.secrets, env: {}, system });
+  if (resolved.errors.length) throw new Error(resolved.errors.map((e) => `${e.field}: ${e.description}`).join('; '));
+  const env: Record<string, string> = { ...system };
+  if (def.ports?.length) env.PORT = String(def.ports[0].port);
+  Object.assign(env, resolved.env);
+  const secretNames = new Set((def.env ?? []).filter((e) => e.secret).map((e) => e.key));
+  const secretValues = [...Object.values(i.secrets), ...[...secretNames].map((k) => env[k]).filter(Boolean)];
+
+  const d = def.docker;
+  const command = d?.command ? [d.command, ...(d.args ?? [])] : d?.args?.length ? [...d.args] : undefined;
+  const spec: InstanceSpec = {
+    instanceId: instance.id,
+    labels: {
+      instance_id: instance.id, organization_id: instance.organization_id, app_id: app.id, service_id: service.id,
+      deployment_id: i.deployment.id, regional_deployment_id: instance.regional_deployment_id,
+      region: instance.region, replica_index: String(instance.replica_index),
+    },
+    image,
+    entrypoint: d?.entrypoint?.length ? [...d.entrypoint] : undefined,
+    command,
+    env,
+    ports: (def.ports ?? []).map((p) => p.port),
+    cpu: resources.cpu,
+    memoryBytes: resources.memoryBytes,
+    diskBytes: resources.diskBytes,
+    privileged: i.allowPrivileged && d?.privileged === true ? true : undefined,
+  };
+  if (def.mesh !== 'DEPLOYMENT_MESH_DISABLED' && def.mesh !== 'REGIONAL_DEPLOYMENT_MESH_DISABLED') {
+    spec.network = appNetworkName(app.id);
+    spec.networkAliases = [service.name, `${service.name}.${app.name}.internal`];
+  }
+  return { spec, secretValues: [...new Set(secretValues)] };
+}

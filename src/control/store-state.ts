@@ -1,0 +1,43 @@
+// The ControlState port over the real store (src/store/ repositories). Log lines are published on the store's
+// LogBus as they are appended, so live tails see them.
+import * as apps from '../store/apps.ts';
+import * as deployments from '../store/deployments.ts';
+import * as events from '../store/events.ts';
+import * as instances from '../store/instances.ts';
+import { appendLogLines } from '../store/logs.ts';
+import { getOrganization } from '../store/organizations.ts';
+import * as regionals from '../store/regional-deployments.ts';
+import { getManualScaling } from '../store/scalings.ts';
+import { secretValues } from '../store/secrets.ts';
+import * as services from '../store/services.ts';
+import type { Store } from '../store/store.ts';
+import { FINISHED_DEPLOYMENT_STATUSES, FINISHED_INSTANCE_STATUSES, type ControlState } from './ports.ts';
+
+/** Wraps an open store as the reconcilers' port. */
+export function storeState(store: Store): ControlState {
+  const db = store.db;
+  return {
+    getOrganization: (id) => getOrganization(db, id),
+    listApps: async () => (await apps.listApps(db, { excludeDeleted: true })).items,
+    getApp: (id) => apps.getApp(db, id),
+    listServices: async () => (await services.listServices(db, { excludeDeleted: true })).items.reverse(),
+    getService: (id) => services.getService(db, id),
+    getDeployment: (id) => deployments.getDeployment(db, id),
+    listOpenDeployments: (serviceId) => deployments.listOpenDeployments(db, serviceId, FINISHED_DEPLOYMENT_STATUSES),
+    getRegionalDeployment: (id) => regionals.getRegionalDeployment(db, id),
+    listRegionalDeployments: (deploymentId) => regionals.listRegionalDeploymentsOf(db, deploymentId),
+    listInstancesOfRegional: async (id) => (await instances.listInstances(db, { regionalDeploymentId: id }, undefined, 'asc')).items,
+    listLiveInstances: async () => (await instances.listInstances(db, { excludeStatuses: [...FINISHED_INSTANCE_STATUSES] }, undefined, 'asc')).items,
+    getInstance: (id) => instances.getInstance(db, id),
+    getManualScaling: (serviceId) => getManualScaling(db, serviceId),
+    secretValues: (organizationId) => secretValues(db, store.secretKey, organizationId),
+    createInstance: (row) => instances.insertInstance(db, row),
+    updateInstance: async (id, patch) => { await instances.updateInstance(db, id, patch); },
+    updateRegionalDeployment: async (id, patch) => { await regionals.updateRegionalDeployment(db, id, patch); },
+    updateDeployment: async (id, patch) => { await deployments.updateDeployment(db, id, patch); },
+    updateService: async (id, patch) => { await services.updateService(db, id, patch); },
+    updateApp: async (id, patch) => { await apps.updateApp(db, id, patch); },
+    appendEvent: async (e) => { await events.appendEvent(db, e); },
+    appendLog: (line) => appendLogLines(db, [line], store.logBus),
+  };
+}
