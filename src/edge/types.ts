@@ -30,9 +30,118 @@ export interface AppRoutes {
   appId: string;
   appName: string;
   organizationId: string;
+  /** Organization name used in the default host `<app>-<org>.<domain>`; the id is used when absent. */
+  organizationName?: string;
   /** Host names that reach this app (`<app>-<org>.<domain>` and attached custom domains), lower-case, no port. */
   hosts: string[];
   routes: RouteEntry[];
   /** Set while the app's services sleep (scale-to-zero): the edge holds requests and calls this to wake them. */
   sleeping?: boolean;
+}
+
+/** One line of the access log, handed to `EdgeOptions.accessLog` after the response ends. */
+export interface AccessLogEntry {
+  /** ISO time the request arrived. */
+  time: string;
+  host: string;
+  method: string;
+  path: string;
+  status: number;
+  duration_ms: number;
+  /** Response body bytes sent to the client. */
+  bytes: number;
+  /** `host:port` of the instance that answered, or '' when the edge answered itself. */
+  upstream: string;
+  request_id: string;
+  /** The client's region as the edge saw it. */
+  region: string;
+}
+
+/** How to start an edge. */
+export interface EdgeOptions {
+  /** Listen address `host:port`; port 0 picks a free one. */
+  addr: string;
+  /** Apps get `<app>-<org>.<domain>`. */
+  domain: string;
+  /** Request header that names the client's region (default `x-pier-region`). */
+  regionHeader?: string;
+  /** Client address ranges mapped to regions, tried after the header. */
+  regionMap?: { cidr: string; region: string }[];
+  /** The edge's own region, used when neither header nor map names one (default `local`). */
+  region?: string;
+  /** Worker processes sharing the listen socket (default 1: serve in this process). */
+  workers?: number;
+  /** Called once per finished request; keep it cheap, it runs on the hot path. */
+  accessLog?: (entry: AccessLogEntry) => void;
+  /** Called once when a request arrives for a sleeping app; upstreams arrive later through `setRoutes`. */
+  onWake?: (appId: string) => Promise<void>;
+  /** Requests held per sleeping app at most (default 1000); more get 503. */
+  holdQueueSize?: number;
+  /** How long a held request waits for the app to wake (default 30 s). */
+  holdTimeoutMs?: number;
+  /** Attempts per request when upstreams refuse connections (default 3). */
+  maxTries?: number;
+  /** Upstream connect timeout (default 2 s). */
+  connectTimeoutMs?: number;
+  /** Time allowed for an upstream's response headers (default 300 s). */
+  responseTimeoutMs?: number;
+  /** Trust incoming x-forwarded-proto / x-forwarded-host (set when a TLS terminator sits in front). */
+  trustForwarded?: boolean;
+}
+
+/** Latency summary (milliseconds) estimated from a histogram. */
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** Counters shared by routes and instances. */
+export interface TrafficMetrics {
+  inFlight: number;
+  requests: number;
+  /** Requests by status class: `1xx` .. `5xx`. */
+  byStatus: Record<string, number>;
+  bytes: number;
+  latencyMs: LatencySummary;
+  /** Histogram bucket upper bounds in ms (last is +Inf) and cumulative-free counts per bucket. */
+  buckets: { le: number[]; counts: number[] };
+  /** Sum of all observed latencies in ms (for Prometheus `_sum`). */
+  sumMs: number;
+  /** Connections refused or timed out (instances; 0 for routes). */
+  connectErrors: number;
+  /** ISO time of the last request, or null. */
+  lastRequestAt: string | null;
+}
+
+/** Per-route traffic, labelled for the autoscaler and Prometheus. */
+export interface RouteMetrics extends TrafficMetrics {
+  appId: string;
+  serviceId: string;
+  path: string;
+}
+
+/** What `Edge.metrics()` returns: keyed by instance id, by `appId serviceId path` and by app id. */
+export interface EdgeMetrics {
+  instances: Record<string, TrafficMetrics>;
+  routes: Record<string, RouteMetrics>;
+  apps: Record<string, { lastRequestAt: string | null; held: number; requests: number }>;
+}
+
+/** A running edge. */
+export interface Edge {
+  /** `http://host:port` the edge listens on. */
+  url: string;
+  /** Replace the whole routing table; removed upstreams get no new requests. */
+  setRoutes(apps: AppRoutes[]): void;
+  /** Resolve when the instance has no request in flight, or after `timeoutMs`. */
+  drain(instanceId: string, timeoutMs: number): Promise<void>;
+  /** Traffic counters for the autoscaler (with workers: as of their last report, at most ~250 ms old). */
+  metrics(): EdgeMetrics;
+  /** Ask worker processes for fresh counters now (a no-op with one process). */
+  refreshMetrics?(): Promise<void>;
+  /** The same counters in Prometheus text format. */
+  prometheus(): string;
+  /** Stop listening, close upstream connections, fail held requests. */
+  close(): Promise<void>;
 }

@@ -1,0 +1,194 @@
+// Edge benchmark: a Node hello-world upstream, then the same load through nginx (Debian nginx-light, plain
+// keep-alive reverse proxy) and through Pier's edge, interleaved over several rounds, all on 127.0.0.1.
+// Usage: node bin/run-ts.mjs bench/edge.ts [--rounds 2] [--duration 10s] [--warmup 2s] [--workers 2]
+// Prints a JSON result; every process it starts is stopped by PID before it returns.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createConnection } from 'node:net';
+
+/** Numbers for one target over all rounds. */
+export interface TargetResult {
+  rps: number[];
+  p50ms: number[];
+  p99ms: number[];
+  errors: string[];
+}
+
+/** What the benchmark returns. */
+export interface EdgeBenchResult {
+  machine: { cpus: number; node: string };
+  settings: { rounds: number; duration: string; connections: number; threads: number; workers: number };
+  targets: Record<'direct' | 'nginx' | 'pier', TargetResult>;
+  median: Record<'direct' | 'nginx' | 'pier', { rps: number; p50ms: number; p99ms: number }>;
+  ratios: { nginx: number; pier: number; pierVsNginxRatio: number };
+  goals: { throughput: { required: number; actual: number; pass: boolean }; p99AddedMs: { limit: number; actual: number; pass: boolean } };
+}
+
+const HOST = 'bench-acme.pier.test';
+const UPSTREAM_JS = `const http=require('node:http');http.createServer((q,s)=>{s.writeHead(200,{'content-type':'text/plain','content-length':12});s.end('hello world\\n')}).listen(+process.argv[1],'127.0.0.1',()=>console.log('ready'))`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return 0;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} failed: ${err.message} ${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function waitPort(port: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = createConnection(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); r(true); });
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} did not open`);
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function wrk(port: number, duration: string, latency: boolean): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
+  const secs = toMs(duration) / 1000 || 10;
+  const out = await run('wrk', ['-t2', '-c50', `-d${duration}`, ...(latency ? ['--latency'] : []), '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`], (secs + 30) * 1000);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const errors = out.split('\n').filter((l) => /Non-2xx|Socket errors/.test(l)).map((l) => l.trim()).join('; ');
+  return { rps, p50, p99, errors };
+}
+
+function nginxConfig(dir: string, listen: number, upstream: number, workers: number): string {
+  const template = readFileSync(fileURLToPath(new URL('./nginx/proxy.conf.template', import.meta.url)), 'utf8');
+  const values: Record<string, string> = { DIR: dir, WORKERS: String(workers), LISTEN: String(listen), UPSTREAM: String(upstream) };
+  return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? '');
+}
+
+/** Run the benchmark; `workers` is passed to Pier's edge. */
+export async function runEdgeBench(opts: { rounds?: number; duration?: string; warmup?: string; workers?: number } = {}): Promise<EdgeBenchResult> {
+  const rounds = Math.max(2, opts.rounds ?? 2);
+  const duration = opts.duration ?? '10s';
+  const warmup = opts.warmup ?? '2s';
+  const workers = opts.workers ?? 2;
+  const dir = mkdtempSync(join(tmpdir(), 'pier-edge-bench-'));
+  const children: ChildProcess[] = [];
+  const start = (cmd: string, args: string[]): ChildProcess => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(c);
+    return c;
+  };
+  try {
+    const [upPort, ngPort, pierPort] = [await freePort(), await freePort(), await freePort()];
+    start(process.execPath, ['-e', UPSTREAM_JS, String(upPort)]);
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, ngPort, upPort, 2));
+    start('nginx', ['-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;']);
+    const self = fileURLToPath(import.meta.url);
+    const tsx = import.meta.resolve('tsx');
+    start(process.execPath, ['--import', tsx, self, '--serve-edge', String(pierPort), String(upPort), String(workers)]);
+    await Promise.all([waitPort(upPort), waitPort(ngPort), waitPort(pierPort)]);
+    const ports = { direct: upPort, nginx: ngPort, pier: pierPort } as const;
+    const targets: EdgeBenchResult['targets'] = {
+      direct: { rps: [], p50ms: [], p99ms: [], errors: [] },
+      nginx: { rps: [], p50ms: [], p99ms: [], errors: [] },
+      pier: { rps: [], p50ms: [], p99ms: [], errors: [] },
+    };
+    for (let r = 0; r < rounds; r++) {
+      for (const name of ['direct', 'nginx', 'pier'] as const) {
+        await wrk(ports[name], warmup, false);
+        const res = await wrk(ports[name], duration, true);
+        targets[name].rps.push(res.rps);
+        targets[name].p50ms.push(res.p50);
+        targets[name].p99ms.push(res.p99);
+        if (res.errors) targets[name].errors.push(res.errors);
+        process.stderr.write(`round ${r + 1} ${name}: ${res.rps} req/s p50 ${res.p50} ms p99 ${res.p99} ms\n`);
+      }
+    }
+    const med = (n: 'direct' | 'nginx' | 'pier') => ({ rps: median(targets[n].rps), p50ms: median(targets[n].p50ms), p99ms: median(targets[n].p99ms) });
+    const median_ = { direct: med('direct'), nginx: med('nginx'), pier: med('pier') };
+    const round2 = (x: number) => Math.round(x * 1000) / 1000;
+    const ratios = {
+      nginx: round2(median_.nginx.rps / median_.direct.rps),
+      pier: round2(median_.pier.rps / median_.direct.rps),
+      pierVsNginxRatio: 0,
+    };
+    ratios.pierVsNginxRatio = round2(ratios.pier / ratios.nginx);
+    const added = round2(median_.pier.p99ms - median_.direct.p99ms);
+    return {
+      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+      settings: { rounds, duration, connections: 50, threads: 2, workers },
+      targets,
+      median: median_,
+      ratios,
+      goals: {
+        throughput: { required: round2(0.7 * ratios.nginx), actual: ratios.pier, pass: ratios.pier >= 0.7 * ratios.nginx },
+        p99AddedMs: { limit: 2, actual: added, pass: added < 2 },
+      },
+    };
+  } finally {
+    for (const c of children) if (c.pid && c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => c.exitCode !== null ? null : new Promise((r) => { const t = setTimeout(() => { if (c.exitCode === null) c.kill('SIGKILL'); }, 3000); c.once('exit', () => { clearTimeout(t); r(null); }); })));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Child mode: serve Pier's edge in front of the upstream until killed. */
+async function serveEdge(port: number, upstream: number, workers: number): Promise<void> {
+  const { createEdge } = await import('../src/edge/edge.ts');
+  const edge = await createEdge({ addr: `127.0.0.1:${port}`, domain: 'pier.test', workers });
+  edge.setRoutes([{
+    appId: 'bench', appName: 'bench', organizationId: 'acme', hosts: [],
+    routes: [{ path: '/', serviceId: 's', serviceName: 'hello', serviceStatus: 'HEALTHY', port: upstream,
+      upstreams: [{ instanceId: 'i1', host: '127.0.0.1', port: upstream, region: 'local', protocol: 'http' }] }],
+  }]);
+  const stop = (): void => { edge.close().finally(() => process.exit(0)); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+}
+
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) {
+  if (process.argv.includes('--serve-edge')) {
+    const i = process.argv.indexOf('--serve-edge');
+    await serveEdge(Number(process.argv[i + 1]), Number(process.argv[i + 2]), Number(process.argv[i + 3] ?? 1));
+  } else {
+    const result = await runEdgeBench({
+      rounds: Number(arg('--rounds', '2')), duration: arg('--duration', '10s'), warmup: arg('--warmup', '2s'), workers: Number(arg('--workers', '2')),
+    });
+    console.log(JSON.stringify(result, null, 2));
+  }
+}

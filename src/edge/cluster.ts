@@ -1,0 +1,164 @@
+// Multi-process edge: `workers` node:cluster processes share one listen socket (each accepts for itself,
+// SCHED_NONE, so no per-connection hop through this process). This process only coordinates: it sends every
+// routing update to every worker, merges their counters, forwards access-log batches, dedupes wake-ups and
+// fans `drain` out. A worker that dies is replaced and gets the current routes before it listens.
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import { mergeMetrics, renderPrometheus } from './metrics.ts';
+import { parseAddr, urlOf } from './edge.ts';
+import type { AccessLogEntry, AppRoutes, Edge, EdgeMetrics, EdgeOptions } from './types.ts';
+
+/** Messages from the coordinator to a worker. */
+export type ToWorker =
+  | { t: 'init'; apps: AppRoutes[] }
+  | { t: 'routes'; apps: AppRoutes[] }
+  | { t: 'drain'; id: number; instanceId: string; timeoutMs: number }
+  | { t: 'metrics-now'; id: number }
+  | { t: 'wake-failed'; appId: string; message: string }
+  | { t: 'close' };
+
+/** Messages from a worker to the coordinator. */
+export type FromWorker =
+  | { t: 'hello' }
+  | { t: 'ready'; port: number }
+  | { t: 'metrics'; m: EdgeMetrics; id?: number }
+  | { t: 'log'; entries: AccessLogEntry[] }
+  | { t: 'wake'; appId: string }
+  | { t: 'drained'; id: number };
+
+/** Options a worker needs, passed through the environment as JSON (functions stay here). */
+export interface WorkerConfig {
+  addr: string;
+  options: Omit<EdgeOptions, 'addr' | 'workers' | 'accessLog' | 'onWake'>;
+  accessLog: boolean;
+}
+
+/** Start `opts.workers` worker processes and resolve once all of them listen. */
+export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
+  if (!cluster.isPrimary) throw new Error('createClusterEdge must run in the primary process');
+  const { host } = parseAddr(opts.addr);
+  const n = Math.max(2, Math.floor(opts.workers ?? 2));
+  const config: WorkerConfig = {
+    addr: opts.addr,
+    accessLog: opts.accessLog !== undefined,
+    options: {
+      domain: opts.domain, regionHeader: opts.regionHeader, regionMap: opts.regionMap, region: opts.region,
+      holdQueueSize: opts.holdQueueSize, holdTimeoutMs: opts.holdTimeoutMs, maxTries: opts.maxTries,
+      connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs, trustForwarded: opts.trustForwarded,
+    },
+  };
+  // Each worker accepts on the shared socket itself; round-robin through the primary would add an IPC hop.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({
+    exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    args: [],
+  });
+
+  let apps: AppRoutes[] = [];
+  let closing = false;
+  let port = 0;
+  const workers = new Set<Worker>();
+  const snapshots = new Map<Worker, EdgeMetrics>();
+  const pending = new Map<number, { left: Set<Worker>; done: () => void }>();
+  let nextId = 1;
+  const wokenAt = new Map<string, number>();
+  const holdTimeoutMs = opts.holdTimeoutMs ?? 30_000;
+
+  const send = (w: Worker, msg: ToWorker): void => {
+    if (w.isConnected()) w.send(msg);
+  };
+  const settle = (w: Worker, id: number): void => {
+    const p = pending.get(id);
+    if (!p) return;
+    p.left.delete(w);
+    if (p.left.size === 0) {
+      pending.delete(id);
+      p.done();
+    }
+  };
+  /** Send a request to every worker and resolve when all answered (or left), or after `timeoutMs`. */
+  const fanOut = (make: (id: number) => ToWorker, timeoutMs: number): Promise<void> => {
+    const id = nextId++;
+    const live = [...workers].filter((w) => w.isConnected());
+    if (live.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { pending.delete(id); resolve(); }, timeoutMs);
+      pending.set(id, { left: new Set(live), done: () => { clearTimeout(timer); resolve(); } });
+      for (const w of live) send(w, make(id));
+    });
+  };
+
+  const spawn = (): Promise<void> => new Promise((resolve, reject) => {
+    const w = cluster.fork({ PIER_EDGE_WORKER: JSON.stringify(config) });
+    workers.add(w);
+    w.on('message', (msg: FromWorker) => {
+      switch (msg.t) {
+        // Messages sent before the worker registered its listener would be lost, so it asks for its routes.
+        case 'hello': send(w, { t: 'init', apps }); break;
+        case 'ready': port = msg.port; resolve(); break;
+        case 'metrics': snapshots.set(w, msg.m); if (msg.id !== undefined) settle(w, msg.id); break;
+        case 'drained': settle(w, msg.id); break;
+        case 'log': for (const e of msg.entries) opts.accessLog?.(e); break;
+        case 'wake': wake(msg.appId); break;
+      }
+    });
+    w.once('exit', (code, signal) => {
+      workers.delete(w);
+      snapshots.delete(w);
+      for (const id of [...pending.keys()]) settle(w, id);
+      if (port === 0) reject(new Error(`edge worker exited before listening (code ${code}, signal ${signal})`));
+      else if (!closing) void spawn().catch(() => undefined);
+    });
+  });
+
+  const wake = (appId: string): void => {
+    // Several workers hold requests for the same app: ask the control plane once per hold period.
+    const last = wokenAt.get(appId);
+    if (last !== undefined && performance.now() - last < holdTimeoutMs) return;
+    wokenAt.set(appId, performance.now());
+    if (!opts.onWake) return;
+    Promise.resolve()
+      .then(() => opts.onWake!(appId))
+      .catch((err: unknown) => {
+        wokenAt.delete(appId);
+        const message = err instanceof Error ? err.message : String(err);
+        for (const w of workers) send(w, { t: 'wake-failed', appId, message });
+      });
+  };
+
+  try {
+    await Promise.all(Array.from({ length: n }, () => spawn()));
+  } catch (err) {
+    closing = true;
+    for (const w of workers) w.process.kill('SIGKILL');
+    throw err;
+  }
+  const metricsTimer = setInterval(() => undefined, 1 << 30);
+  metricsTimer.unref();
+
+  const merged = (): EdgeMetrics => mergeMetrics([...snapshots.values()]);
+  return {
+    url: urlOf(host, port),
+    setRoutes(next) {
+      apps = next;
+      for (const a of next) if (!a.sleeping) wokenAt.delete(a.appId);
+      for (const w of workers) send(w, { t: 'routes', apps: next });
+    },
+    drain: (instanceId, timeoutMs) => fanOut((id) => ({ t: 'drain', id, instanceId, timeoutMs }), timeoutMs + 1000),
+    metrics: merged,
+    refreshMetrics: () => fanOut((id) => ({ t: 'metrics-now', id }), 2000),
+    prometheus: () => renderPrometheus(merged()),
+    async close() {
+      closing = true;
+      clearInterval(metricsTimer);
+      const exits = [...workers].map((w) => new Promise<void>((resolve) => {
+        if (w.isDead()) return resolve();
+        const kill = setTimeout(() => w.process.kill('SIGKILL'), 5000);
+        w.once('exit', () => { clearTimeout(kill); resolve(); });
+        send(w, { t: 'close' });
+      }));
+      await Promise.all(exits);
+    },
+  };
+}

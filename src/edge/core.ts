@@ -1,0 +1,213 @@
+// The edge inside one process: the HTTP server, the current routing table, the activator (requests held
+// while a sleeping app wakes) and the counters. `createEdge` runs one of these, or one per worker process.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { interestingLengths } from './headers.ts';
+import { renderPrometheus } from './metrics.ts';
+import { RegionMap } from './regions.ts';
+import { ProxyRequest, type EdgeContext, type HeldRequest } from './request.ts';
+import { EdgeState, type CompiledApp } from './route-table.ts';
+import type { AccessLogEntry, AppRoutes, EdgeMetrics, EdgeOptions } from './types.ts';
+import { proxyUpgrade } from './upgrade.ts';
+
+const kRegion = Symbol('pier.region');
+
+/** Options of one in-process edge (EdgeOptions minus process layout). */
+export type CoreOptions = Omit<EdgeOptions, 'addr' | 'workers'>;
+
+/** One process's edge: owns a server (or serves one it is handed) and the routing state. */
+export class EdgeCore implements EdgeContext {
+  hosts = new Map<string, CompiledApp>();
+  readonly regionHeader: string;
+  readonly headerLengths: Uint8Array;
+  readonly maxTries: number;
+  readonly trustForwarded: boolean;
+  readonly accessLog: ((e: AccessLogEntry) => void) | undefined;
+  readonly server: Server;
+  private readonly state: EdgeState;
+  private readonly regions: RegionMap;
+  private readonly defaultRegion: string;
+  private readonly domain: string;
+  private readonly holdQueueSize: number;
+  private readonly holdTimeoutMs: number;
+  private readonly onWake: ((appId: string) => Promise<void>) | undefined;
+  private readonly heldByApp = new Map<string, Set<HeldRequest>>();
+  private readonly waking = new Set<string>();
+  private readonly idPrefix = randomBytes(6).toString('hex');
+  private idCounter = 0;
+  private closed = false;
+
+  constructor(opts: CoreOptions) {
+    this.domain = opts.domain.toLowerCase();
+    this.regionHeader = (opts.regionHeader ?? 'x-pier-region').toLowerCase();
+    this.headerLengths = interestingLengths([this.regionHeader]);
+    this.regions = new RegionMap(opts.regionMap);
+    this.defaultRegion = opts.region ?? 'local';
+    this.maxTries = Math.max(1, opts.maxTries ?? 3);
+    this.trustForwarded = opts.trustForwarded ?? false;
+    this.accessLog = opts.accessLog;
+    this.onWake = opts.onWake;
+    this.holdQueueSize = opts.holdQueueSize ?? 1000;
+    this.holdTimeoutMs = opts.holdTimeoutMs ?? 30_000;
+    this.state = new EdgeState({ connectTimeoutMs: opts.connectTimeoutMs ?? 2000, responseTimeoutMs: opts.responseTimeoutMs ?? 300_000 });
+    this.server = createServer({
+      keepAliveTimeout: 30_000,
+      // Uploads and downloads may be long; only the header phase is bounded here.
+      requestTimeout: 0,
+      headersTimeout: 60_000,
+    });
+    this.server.on('request', (req, res) => new ProxyRequest(this, req, res).start());
+    this.server.on('upgrade', (req, socket, head) => proxyUpgrade(this, req, socket, head));
+    this.server.on('clientError', (_err, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  /** Replace the routing table, then let held requests of apps that now have upstreams through. */
+  setRoutes(apps: AppRoutes[]): void {
+    this.hosts = this.state.compile(apps, this.domain);
+    const byId = new Map(apps.map((a) => [a.appId, a]));
+    for (const [appId, held] of this.heldByApp) {
+      const def = byId.get(appId);
+      const ready = !def || !def.sleeping || def.routes.some((r) => r.upstreams.length > 0);
+      if (!ready) continue;
+      this.heldByApp.delete(appId);
+      this.waking.delete(appId);
+      for (const h of held) {
+        if (h.timer) clearTimeout(h.timer);
+        h.timer = null;
+        h.resume();
+      }
+    }
+    for (const appId of this.waking) if (!byId.get(appId)?.sleeping) this.waking.delete(appId);
+  }
+
+  /** EdgeContext: region from the header when given, else from the client address (cached per connection). */
+  regionOf(req: IncomingMessage, header: string | undefined): string {
+    if (header !== undefined && header.length > 0 && header.length <= 64) return header;
+    const sock = req.socket as Socket & { [kRegion]?: string };
+    let r = sock[kRegion];
+    if (r === undefined) sock[kRegion] = r = this.regions.lookup(sock.remoteAddress) ?? this.defaultRegion;
+    return r;
+  }
+
+  /** EdgeContext: unique, short, log-safe. */
+  nextRequestId(): string {
+    return `${this.idPrefix}${(this.idCounter++).toString(36)}`;
+  }
+
+  /** EdgeContext: hold a request for a sleeping app and ask for a wake-up once per sleep. */
+  hold(app: CompiledApp, held: HeldRequest): boolean {
+    if (this.closed) return false;
+    const appId = app.def.appId;
+    let set = this.heldByApp.get(appId);
+    if (!set) this.heldByApp.set(appId, (set = new Set()));
+    if (set.size >= this.holdQueueSize) return false;
+    set.add(held);
+    held.appId = appId;
+    held.timer = setTimeout(() => {
+      held.timer = null;
+      this.unhold(held);
+      held.fail(`waited ${this.holdTimeoutMs} ms`);
+    }, this.holdTimeoutMs);
+    if (!this.waking.has(appId)) {
+      this.waking.add(appId);
+      this.wake(appId);
+    }
+    return true;
+  }
+
+  /** EdgeContext: forget a held request (timed out or client gone). */
+  unhold(held: HeldRequest): void {
+    if (held.timer) clearTimeout(held.timer);
+    held.timer = null;
+    const set = this.heldByApp.get(held.appId);
+    if (!set) return;
+    set.delete(held);
+    if (set.size === 0) {
+      this.heldByApp.delete(held.appId);
+      // Nobody waits any more: the next request asks for a wake-up again.
+      this.waking.delete(held.appId);
+    }
+  }
+
+  /** Ask the control plane to wake an app; when that fails, the waiting requests get a 503 saying why. */
+  protected wake(appId: string): void {
+    if (!this.onWake) return;
+    let p: Promise<void>;
+    try {
+      p = this.onWake(appId);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.catch((err: unknown) => this.wakeFailed(appId, err instanceof Error ? err.message : String(err)));
+  }
+
+  /** The wake-up failed: answer every request held for the app with a 503 that says why. */
+  wakeFailed(appId: string, message: string): void {
+    const set = this.heldByApp.get(appId);
+    this.heldByApp.delete(appId);
+    this.waking.delete(appId);
+    for (const h of set ?? []) {
+      if (h.timer) clearTimeout(h.timer);
+      h.timer = null;
+      h.fail(`wake-up failed: ${message}`);
+    }
+  }
+
+  /** Resolve when the instance has nothing in flight, or after timeoutMs. */
+  drain(instanceId: string, timeoutMs: number): Promise<void> {
+    const t = this.state.instances.get(instanceId);
+    if (!t || t.inFlight <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        t.waiters = t.waiters.filter((w) => w !== done);
+        resolve();
+      }, timeoutMs);
+      t.waiters.push(done);
+    });
+  }
+
+  /** Snapshot of every counter. */
+  metrics(): EdgeMetrics {
+    const out: EdgeMetrics = { instances: {}, routes: {}, apps: {} };
+    for (const [id, t] of this.state.instances) out.instances[id] = t.snapshot();
+    for (const [k, r] of this.state.routeTraffic) out.routes[k] = { ...r.traffic.snapshot(), appId: r.appId, serviceId: r.serviceId, path: r.path };
+    for (const [id, t] of this.state.appTraffic) {
+      out.apps[id] = {
+        lastRequestAt: t.lastRequestAt ? new Date(t.lastRequestAt).toISOString() : null,
+        held: this.heldByApp.get(id)?.size ?? 0,
+        requests: t.requests,
+      };
+    }
+    return out;
+  }
+
+  /** Prometheus text of this process's counters. */
+  prometheus(): string {
+    return renderPrometheus(this.metrics());
+  }
+
+  /** Stop: fail held requests, close the server and every upstream connection. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const set of this.heldByApp.values()) {
+      for (const h of set) {
+        if (h.timer) clearTimeout(h.timer);
+        h.timer = null;
+        h.fail('the edge is shutting down');
+      }
+    }
+    this.heldByApp.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await Promise.all([...this.state.upstreams.values()].map((u) => u.destroy()));
+    await closed;
+  }
+}

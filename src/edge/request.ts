@@ -1,0 +1,399 @@
+// One proxied HTTP request, from routing to the last response byte. The object is also the undici dispatch
+// handler, so a request costs one allocation of ours on the hot path. Bodies stream both ways with
+// backpressure; connect-phase failures are retried on another upstream, nothing else is.
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
+import type { Dispatcher } from 'undici';
+import { connectionTokens, dropResponseHeader, HOP_BY_HOP, SANE_REQUEST_ID } from './headers.ts';
+import { sendPage, type EdgePageCode } from './pages.ts';
+import { matchRoute, hostKey, type CompiledApp, type CompiledRoute } from './route-table.ts';
+import type { AccessLogEntry } from './types.ts';
+import { CONNECT_ERROR_CODES, pickUpstream, type UpstreamState } from './upstream.ts';
+
+/** A request waiting for a sleeping app to wake. */
+export interface HeldRequest {
+  appId: string;
+  timer: NodeJS.Timeout | null;
+  /** Route again (upstreams may have arrived). */
+  resume(): void;
+  /** Answer 503 with this message. */
+  fail(message: string): void;
+}
+
+/** What a request needs from the edge that owns it. */
+export interface EdgeContext {
+  hosts: Map<string, CompiledApp>;
+  readonly regionHeader: string;
+  readonly headerLengths: Uint8Array;
+  readonly maxTries: number;
+  readonly trustForwarded: boolean;
+  readonly accessLog: ((e: AccessLogEntry) => void) | undefined;
+  regionOf(req: IncomingMessage, header: string | undefined): string;
+  nextRequestId(): string;
+  /** Queue a request for a sleeping app; false when the queue is full. */
+  hold(app: CompiledApp, held: HeldRequest): boolean;
+  unhold(held: HeldRequest): void;
+}
+
+const EMPTY: never[] = [];
+
+/** Proxies one request; call `start()` once. */
+export class ProxyRequest implements HeldRequest {
+  private readonly t0 = performance.now();
+  appId = '';
+  timer: NodeJS.Timeout | null = null;
+  private requestId = '';
+  private host = '';
+  private rawHost: string | undefined;
+  private accept = '';
+  private auth: string | undefined;
+  private apiKey: string | undefined;
+  private xff: string | undefined;
+  private xfh: string | undefined;
+  private xfp: string | undefined;
+  private regionValue: string | undefined;
+  private hasBody = false;
+  private fwd: string[] = EMPTY;
+  /** Length of `fwd` before the forwarding headers are appended (they are re-appended on a retry). */
+  private fwdBase = 0;
+  private region = '';
+  private route: CompiledRoute | null = null;
+  private forwardPath = '';
+  private upstream: UpstreamState | null = null;
+  private tried: UpstreamState[] | null = null;
+  private status = 0;
+  private bytes = 0;
+  private done = false;
+  private held = false;
+  private abortFn: ((err?: Error) => void) | null = null;
+  private resumeFn: (() => void) | null = null;
+  private h2stream: ClientHttp2Stream | null = null;
+
+  constructor(private readonly edge: EdgeContext, private readonly req: IncomingMessage, private readonly res: ServerResponse) {}
+
+  /** Scan headers, route, check policy and forward. */
+  start(): void {
+    this.scanHeaders();
+    this.res.once('close', () => this.onClientClose());
+    this.dispatchRoute();
+  }
+
+  /** HeldRequest: the app may be awake now; route again from scratch. */
+  resume(): void {
+    this.held = false;
+    if (!this.done) this.dispatchRoute();
+  }
+
+  /** HeldRequest: give up waiting. */
+  fail(message: string): void {
+    this.held = false;
+    const name = this.route ? this.route.entry.serviceName : this.host;
+    this.page(503, 'unavailable', `Service ${name} did not wake up in time: ${message}`, { 'retry-after': '5' });
+  }
+
+  private scanHeaders(): void {
+    const raw = this.req.rawHeaders;
+    const lengths = this.edge.headerLengths;
+    const regionHeader = this.edge.regionHeader;
+    const fwd: string[] = [];
+    let tokens: string[] | null = null;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i];
+      if (name.length > 255 || lengths[name.length] === 0) {
+        fwd.push(name, raw[i + 1]);
+        continue;
+      }
+      const k = name.toLowerCase();
+      const v = raw[i + 1];
+      switch (k) {
+        case 'host': this.rawHost = v; fwd.push(name, v); continue;
+        case 'accept': this.accept = v; break;
+        case 'authorization': this.auth = v; break;
+        case 'x-api-key': this.apiKey = v; break;
+        case 'content-length': if (v !== '0') this.hasBody = true; break;
+        case 'transfer-encoding': this.hasBody = true; continue;
+        case 'x-forwarded-for': this.xff = this.xff === undefined ? v : `${this.xff}, ${v}`; continue;
+        case 'x-forwarded-host': this.xfh = v; continue;
+        case 'x-forwarded-proto': this.xfp = v; continue;
+        case 'x-request-id': if (SANE_REQUEST_ID.test(v)) this.requestId = v; continue;
+        case 'connection': tokens = connectionTokens(v); continue;
+        // undici refuses `expect`; node's server already answered 100-continue to the client.
+        case 'expect': continue;
+        case 'http2-settings': continue;
+      }
+      if (k === regionHeader) this.regionValue = v;
+      if (HOP_BY_HOP.has(k)) continue;
+      fwd.push(name, v);
+    }
+    if (tokens !== null && tokens.length > 0) {
+      const drop = tokens;
+      const kept: string[] = [];
+      for (let i = 0; i < fwd.length; i += 2) if (!drop.includes(fwd[i].toLowerCase())) kept.push(fwd[i], fwd[i + 1]);
+      this.fwd = kept;
+    } else {
+      this.fwd = fwd;
+    }
+    this.fwdBase = this.fwd.length;
+    if (this.requestId === '') this.requestId = this.edge.nextRequestId();
+    this.host = hostKey(this.rawHost);
+  }
+
+  private dispatchRoute(): void {
+    const app = this.edge.hosts.get(this.host);
+    if (app === undefined) {
+      this.page(404, 'no_route', `No app is served at host "${this.host}" (path ${this.pathOnly()}).`);
+      return;
+    }
+    this.appId = app.def.appId;
+    const m = matchRoute(app, this.req.url ?? '/');
+    if (m === null) {
+      this.page(404, 'no_route', `App ${app.def.appName} has no route for path ${this.pathOnly()} on host "${this.host}".`);
+      return;
+    }
+    const route = m.route;
+    this.route = route;
+    this.forwardPath = m.forwardPath;
+    if (route.policy !== null && !route.policy.allows(this.auth, this.apiKey)) {
+      this.page(401, 'authentication_error', `Route ${route.prefix} of service ${route.entry.serviceName} requires credentials.`,
+        { 'www-authenticate': route.policy.challenge });
+      return;
+    }
+    if (this.region === '') this.region = this.edge.regionOf(this.req, this.regionValue);
+    const wall = performance.timeOrigin + this.t0;
+    route.traffic.lastRequestAt = wall;
+    app.traffic.lastRequestAt = wall;
+    if (route.upstreams.length === 0 && app.def.sleeping) {
+      this.held = true;
+      if (!this.edge.hold(app, this)) {
+        this.held = false;
+        this.page(503, 'overloaded', `Service ${route.entry.serviceName} is waking up and too many requests are waiting.`, { 'retry-after': '5' });
+      }
+      return;
+    }
+    this.forward();
+  }
+
+  /** Pick an upstream and send; also the retry entry point after a connect failure. */
+  private forward(): void {
+    const route = this.route!;
+    const st = pickUpstream(route.upstreams, route.byRegion, this.region, this.t0, this.tried);
+    if (st === null) {
+      const e = route.entry;
+      const why = route.upstreams.length === 0
+        ? `Service ${e.serviceName} has no healthy instance (status ${e.serviceStatus}).`
+        : `Service ${e.serviceName} refused every connection attempt (status ${e.serviceStatus}).`;
+      this.page(route.upstreams.length === 0 ? 503 : 502, route.upstreams.length === 0 ? 'unavailable' : 'bad_gateway', why, { 'retry-after': '5' });
+      return;
+    }
+    this.upstream = st;
+    st.acquire();
+    if (this.tried === null) route.traffic.inFlight++;
+    st.instance.lastRequestAt = performance.timeOrigin + this.t0;
+    // undici copies the headers when the request is created, so the array can be trimmed and reused on a retry.
+    const fwdHeaders = this.fwd;
+    fwdHeaders.length = this.fwdBase;
+    const remote = this.req.socket.remoteAddress ?? '';
+    const trust = this.edge.trustForwarded;
+    fwdHeaders.push(
+      'x-forwarded-for', this.xff === undefined ? remote : `${this.xff}, ${remote}`,
+      'x-forwarded-host', trust && this.xfh !== undefined ? this.xfh : (this.rawHost ?? ''),
+      'x-forwarded-proto', trust && this.xfp !== undefined ? this.xfp : ((this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
+      'x-request-id', this.requestId,
+    );
+    if (st.up.protocol === 'http2') {
+      this.sendH2(st, fwdHeaders);
+      return;
+    }
+    st.http1().dispatch({
+      path: this.forwardPath,
+      method: this.req.method as Dispatcher.HttpMethod,
+      headers: fwdHeaders,
+      body: this.hasBody ? this.req : null,
+      upgrade: null,
+    }, this as unknown as Dispatcher.DispatchHandler);
+  }
+
+  // ---- undici (legacy) dispatch handler ----
+
+  /** undici: the request got a connection; keep its abort function for client disconnects. */
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.done) abort(new Error('client closed'));
+  }
+
+  /** undici: response head. */
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (this.done) return false;
+    this.upstream!.succeeded();
+    this.resumeFn = resume;
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i].toString('latin1');
+      if (dropResponseHeader(k)) continue;
+      out.push(k, raw[i + 1].toString('latin1'));
+    }
+    out.push('x-request-id', this.requestId);
+    this.status = status;
+    this.res.writeHead(status, out);
+    return true;
+  }
+
+  /** undici: a body chunk; returning false pauses the upstream until the client drains. */
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (this.res.write(chunk)) return true;
+    if (this.resumeFn !== null) this.res.once('drain', this.resumeFn);
+    return false;
+  }
+
+  /** undici: response finished. */
+  onComplete(): void {
+    this.res.end();
+    this.finish();
+  }
+
+  /** undici: the request failed (connect, timeout, reset, or our own abort). */
+  onError(err: Error & { code?: string }): void {
+    this.upstreamFailed(err, this.abortFn === null || CONNECT_ERROR_CODES.has(err.code ?? ''));
+  }
+
+  private upstreamFailed(err: Error & { code?: string }, beforeSend: boolean): void {
+    if (this.done) return;
+    const st = this.upstream!;
+    const connectPhase = beforeSend && CONNECT_ERROR_CODES.has(err.code ?? '');
+    if (connectPhase) {
+      st.connectFailed(performance.now());
+      const bodyUntouched = !this.hasBody || !this.req.readableDidRead;
+      if (bodyUntouched && this.status === 0 && (this.tried?.length ?? 0) + 1 < this.edge.maxTries) {
+        (this.tried ??= []).push(st);
+        this.upstream = null;
+        st.release();
+        this.forward();
+        return;
+      }
+    }
+    const timeout = err.code === 'UND_ERR_HEADERS_TIMEOUT';
+    const name = this.route!.entry.serviceName;
+    this.page(timeout ? 504 : 502, timeout ? 'gateway_timeout' : 'bad_gateway',
+      timeout ? `Service ${name} did not answer in time.` : `Service ${name} failed to answer (${err.code ?? 'error'}).`);
+  }
+
+  // ---- h2c ----
+
+  private sendH2(st: UpstreamState, flat: string[]): void {
+    const headers: OutgoingHttpHeaders = {
+      ':method': this.req.method, ':path': this.forwardPath, ':authority': this.rawHost ?? this.host, ':scheme': 'http',
+    };
+    for (let i = 0; i < flat.length; i += 2) {
+      const k = flat[i].toLowerCase();
+      if (k === 'host') continue;
+      const prev = headers[k];
+      headers[k] = prev === undefined ? flat[i + 1] : `${prev as string}${k === 'cookie' ? '; ' : ', '}${flat[i + 1]}`;
+    }
+    let stream: ClientHttp2Stream;
+    try {
+      stream = st.http2().request(headers, { endStream: !this.hasBody });
+    } catch (err) {
+      this.upstreamFailed(err as Error, true);
+      return;
+    }
+    this.h2stream = stream;
+    const connectedAtStart = st.h2Connected;
+    stream.on('response', (h: H2Headers) => {
+      if (this.done) return;
+      st.succeeded();
+      const out: string[] = [];
+      for (const k of Object.keys(h)) {
+        if (k.charCodeAt(0) === 58 /* : */ || dropResponseHeader(k)) continue;
+        const v = h[k]!;
+        if (Array.isArray(v)) for (const x of v) out.push(k, x);
+        else out.push(k, String(v));
+      }
+      out.push('x-request-id', this.requestId);
+      this.status = Number(h[':status']);
+      this.res.writeHead(this.status, out);
+    });
+    stream.on('data', (chunk: Buffer) => {
+      this.bytes += chunk.length;
+      if (!this.res.write(chunk)) {
+        stream.pause();
+        this.res.once('drain', () => stream.resume());
+      }
+    });
+    stream.on('end', () => {
+      if (this.done) return;
+      if (this.status === 0) { this.upstreamFailed(new Error('no response'), false); return; }
+      this.res.end();
+      this.finish();
+    });
+    stream.on('error', (err: Error & { code?: string; cause?: { code?: string } }) => {
+      // A stream that died before its session ever connected never reached the upstream; node reports it as
+      // a cancelled stream whose cause is the session's connect error.
+      const beforeSend = !connectedAtStart && !st.h2Connected;
+      const cause = err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause?.code ? err.cause as Error & { code?: string } : err;
+      this.upstreamFailed(cause, beforeSend);
+    });
+    if (this.hasBody) this.req.pipe(stream);
+  }
+
+  // ---- endings ----
+
+  private onClientClose(): void {
+    if (this.done) return;
+    if (this.held) {
+      this.held = false;
+      this.edge.unhold(this);
+    }
+    if (this.status === 0) this.status = 499;
+    if (this.abortFn !== null) this.abortFn(new Error('client closed'));
+    if (this.h2stream !== null) this.h2stream.close();
+    this.finish();
+  }
+
+  private page(status: number, code: EdgePageCode, message: string, extra?: Record<string, string>): void {
+    if (this.done) return;
+    this.status = this.res.headersSent ? this.status : status;
+    this.bytes += sendPage(this.res, this.req.method ?? 'GET', this.accept, status, code, message, this.requestId, extra);
+    this.finish();
+  }
+
+  /** Record metrics and the access log once, and release the upstream. */
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    const ms = performance.now() - this.t0;
+    const route = this.route;
+    const st = this.upstream;
+    if (route !== null) {
+      if (st !== null || this.tried !== null) route.traffic.inFlight--;
+      route.traffic.observe(this.status, ms, this.bytes);
+      route.app.traffic.observe(this.status, ms, this.bytes);
+    }
+    if (st !== null) {
+      st.instance.observe(this.status, ms, this.bytes);
+      st.release();
+      this.upstream = null;
+    }
+    const log = this.edge.accessLog;
+    if (log !== undefined) {
+      log({
+        time: new Date(performance.timeOrigin + this.t0).toISOString(),
+        host: this.host,
+        method: this.req.method ?? '',
+        path: this.req.url ?? '',
+        status: this.status,
+        duration_ms: Math.round(ms * 1000) / 1000,
+        bytes: this.bytes,
+        upstream: st !== null ? st.label : '',
+        request_id: this.requestId,
+        region: this.region,
+      });
+    }
+  }
+
+  private pathOnly(): string {
+    const url = this.req.url ?? '/';
+    const q = url.indexOf('?');
+    return q < 0 ? url : url.slice(0, q);
+  }
+}

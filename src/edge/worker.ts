@@ -1,0 +1,75 @@
+// Entry point of an edge worker process (started by cluster.ts). It serves the shared listen socket with an
+// EdgeCore and talks to the coordinator over IPC: routes in; counters, access-log batches and wake-ups out.
+import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import type { FromWorker, ToWorker, WorkerConfig } from './cluster.ts';
+import { EdgeCore } from './core.ts';
+import { parseAddr } from './edge.ts';
+import type { AccessLogEntry } from './types.ts';
+
+/** Counters are pushed this often, so `metrics()` in the coordinator is at most this stale. */
+const METRICS_EVERY_MS = 250;
+/** Access-log entries travel in batches to keep IPC off the per-request path. */
+const LOG_BATCH = 256;
+const LOG_EVERY_MS = 100;
+
+/** An EdgeCore whose wake-ups go to the coordinator, which dedupes them across workers. */
+class WorkerCore extends EdgeCore {
+  protected override wake(appId: string): void {
+    post({ t: 'wake', appId });
+  }
+}
+
+function post(msg: FromWorker): void {
+  if (process.connected) process.send!(msg);
+}
+
+function main(): void {
+  if (!cluster.isWorker || !process.env.PIER_EDGE_WORKER) throw new Error('worker.ts runs only as an edge worker');
+  const config = JSON.parse(process.env.PIER_EDGE_WORKER) as WorkerConfig;
+  let logs: AccessLogEntry[] = [];
+  const flushLogs = (): void => {
+    if (logs.length === 0) return;
+    post({ t: 'log', entries: logs });
+    logs = [];
+  };
+  const core = new WorkerCore({
+    ...config.options,
+    accessLog: config.accessLog ? (e) => { logs.push(e); if (logs.length >= LOG_BATCH) flushLogs(); } : undefined,
+  });
+  const timers = [
+    setInterval(() => post({ t: 'metrics', m: core.metrics() }), METRICS_EVERY_MS),
+    setInterval(flushLogs, LOG_EVERY_MS),
+  ];
+  let listening = false;
+  process.on('message', (msg: ToWorker) => {
+    switch (msg.t) {
+      case 'init': {
+        core.setRoutes(msg.apps);
+        if (listening) break;
+        listening = true;
+        const { host, port } = parseAddr(config.addr);
+        core.server.listen(port, host, () => post({ t: 'ready', port: (core.server.address() as AddressInfo).port }));
+        break;
+      }
+      case 'routes': core.setRoutes(msg.apps); break;
+      case 'drain': void core.drain(msg.instanceId, msg.timeoutMs).then(() => post({ t: 'drained', id: msg.id })); break;
+      case 'metrics-now': post({ t: 'metrics', m: core.metrics(), id: msg.id }); break;
+      case 'wake-failed': core.wakeFailed(msg.appId, msg.message); break;
+      case 'close':
+        for (const t of timers) clearInterval(t);
+        void core.close().finally(() => {
+          flushLogs();
+          post({ t: 'metrics', m: core.metrics() });
+          process.disconnect();
+          process.exit(0);
+        });
+        break;
+    }
+  });
+  // The coordinator went away: stop serving rather than run unsupervised.
+  process.on('disconnect', () => process.exit(0));
+  post({ t: 'hello' });
+}
+
+main();
