@@ -1,0 +1,91 @@
+// `pier up` (run the platform in the foreground until Ctrl-C) and `pier setup` (prepare the host: Docker,
+// bubblewrap). The platform modules load lazily so every other command starts fast.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Command, Ctx } from '../command.ts';
+import { CliError } from '../errors.ts';
+
+/** What `pier up` needs from src/config.ts and src/main.ts. */
+export interface Platform {
+  loadConfig(flags: Record<string, string | boolean>, env: Record<string, string | undefined>): unknown;
+  startPier(config: unknown): Promise<{ apiUrl: string; close(): Promise<void> | void }>;
+}
+
+/** Loads the real platform. Specifiers are built at run time so this file typechecks before those modules land. */
+export async function loadPlatform(): Promise<Platform> {
+  const configModule = new URL('../../config.ts', import.meta.url).href;
+  const mainModule = new URL('../../main.ts', import.meta.url).href;
+  const { loadConfig } = (await import(configModule)) as Pick<Platform, 'loadConfig'>;
+  const { startPier } = (await import(mainModule)) as Pick<Platform, 'startPier'>;
+  return { loadConfig, startPier };
+}
+
+const UP_FLAGS = ['data-dir', 'api-addr', 'edge-addr', 'domain', 'token', 'runtime'];
+
+/** Starts Pier and keeps it running until SIGINT/SIGTERM, then closes it cleanly. */
+export async function runUp(ctx: Ctx, platform: Platform): Promise<number> {
+  const flags: Record<string, string> = {};
+  for (const name of UP_FLAGS) {
+    const v = ctx.args.str(name);
+    if (v !== undefined) flags[name] = v;
+  }
+  const config = platform.loadConfig(flags, ctx.io.env);
+  const handle = await platform.startPier(config);
+  ctx.err(`Pier is up: API ${handle.apiUrl} (Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => {
+    const off = ctx.io.onInterrupt(() => {
+      off();
+      resolve();
+    });
+  });
+  ctx.err('stopping Pier...');
+  await handle.close();
+  ctx.err('stopped');
+  return 0;
+}
+
+/** `pier up`. */
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'Run Pier (API, control loops, edge) in the foreground until Ctrl-C',
+  flags: [
+    { name: 'data-dir', kind: 'string', placeholder: 'DIR', help: 'State directory (env PIER_DATA_DIR)', defaultText: '~/.pier' },
+    { name: 'api-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'API listen address (env PIER_API_ADDR)', defaultText: '127.0.0.1:7700' },
+    { name: 'edge-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'Edge proxy listen address (env PIER_EDGE_ADDR)', defaultText: '127.0.0.1:8000' },
+    { name: 'domain', kind: 'string', placeholder: 'DOMAIN', help: 'Base domain of app URLs (env PIER_DOMAIN)', defaultText: 'localhost' },
+    { name: 'token', kind: 'string', placeholder: 'TOKEN', help: 'Also accept this admin API token (env PIER_TOKEN)' },
+    { name: 'runtime', kind: 'string', placeholder: 'RUNTIME', help: 'docker, process or auto (env PIER_RUNTIME)', defaultText: 'auto' },
+  ],
+  run: async (ctx) => runUp(ctx, await loadPlatform()),
+};
+
+/** The host setup script, relative to this file. */
+export const SETUP_SCRIPT = fileURLToPath(new URL('../../../scripts/setup-host.sh', import.meta.url));
+
+const setupCommand: Command = {
+  name: 'setup',
+  summary: 'Prepare this machine for Pier: install and start Docker, install bubblewrap (needs root)',
+  flags: [
+    { name: 'yes', short: 'y', kind: 'bool', help: 'Run the setup script (without it, only show what it would run)' },
+    { name: 'stop', kind: 'bool', help: 'Stop a dockerd that the setup script started' },
+  ],
+  run: async (ctx) => {
+    if (!existsSync(SETUP_SCRIPT)) throw new CliError(`setup script not found at ${SETUP_SCRIPT}`);
+    const argv = ['bash', SETUP_SCRIPT, ...(ctx.args.bool('stop') ? ['--stop'] : [])];
+    if (!ctx.args.bool('yes')) {
+      ctx.out(`pier setup would run: ${argv.join(' ')}`);
+      ctx.out('It installs docker.io, bubblewrap and busybox-static with apt-get if missing, and starts dockerd if it is not running.');
+      ctx.out("Run 'pier setup --yes' to do it.");
+      return 0;
+    }
+    return new Promise<number>((resolve, reject) => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+      child.on('error', (err) => reject(new CliError(`could not run ${SETUP_SCRIPT}: ${err.message}`)));
+      child.on('exit', (code, signal) => resolve(signal ? 1 : code ?? 1));
+    });
+  },
+};
+
+/** The platform commands: up and setup. */
+export const platformCommands: Command[] = [upCommand, setupCommand];

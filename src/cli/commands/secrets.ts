@@ -1,0 +1,100 @@
+// `pier secrets` (sec, secret): simple secrets referenced by services as `--env KEY=@NAME`. Values never appear in
+// tables; `reveal` prints one on purpose.
+import { UsageError } from '../args.ts';
+import type { Command, Ctx } from '../command.ts';
+import { age, printList, printRaw, renderKeyValues, renderTable } from '../output.ts';
+import { resolveSecret } from '../resolve.ts';
+import { SECRET_HEADERS, secretRow, type SecretView } from '../views.ts';
+
+const VALUE_FLAGS = [
+  { name: 'value', short: 'v', kind: 'string' as const, placeholder: 'VALUE', help: 'Secret value (visible in shell history; prefer --value-from-stdin)' },
+  { name: 'value-from-stdin', kind: 'bool' as const, help: 'Read the value from stdin' },
+];
+
+async function secretValue(ctx: Ctx): Promise<string> {
+  const value = ctx.args.str('value');
+  if (value !== undefined && ctx.args.bool('value-from-stdin')) throw new UsageError('use --value or --value-from-stdin, not both');
+  if (value !== undefined) return value;
+  if (ctx.args.bool('value-from-stdin')) return (await ctx.io.readStdin()).replace(/\r?\n$/, '');
+  throw new UsageError('give the value with --value VALUE or --value-from-stdin');
+}
+
+function printSecret(ctx: Ctx, reply: { secret: SecretView }): void {
+  if (!printRaw(ctx, reply)) ctx.out(renderTable(SECRET_HEADERS, [secretRow(ctx, reply.secret)]));
+}
+
+async function secretArg(ctx: Ctx): Promise<string> {
+  return resolveSecret(ctx.client(), ctx.args.positionals[0]!);
+}
+
+/** The `secrets` command group. */
+export const secretsCommand: Command = {
+  name: 'secrets',
+  aliases: ['sec', 'secret'],
+  summary: 'Manage secrets',
+  subcommands: [
+    {
+      name: 'create', summary: 'Create a secret', usage: 'NAME', args: [1, 1],
+      flags: [...VALUE_FLAGS, { name: 'type', kind: 'string', placeholder: 'TYPE', help: 'Secret type (only simple)', defaultText: 'simple' }],
+      examples: ['printf %s "$DATABASE_URL" | pier secrets create db-url --value-from-stdin'],
+      run: async (ctx) => {
+        const type = ctx.args.str('type') ?? 'simple';
+        if (type !== 'simple') throw new UsageError(`--type "${type}" is not supported; Pier has simple secrets only`);
+        const value = await secretValue(ctx);
+        printSecret(ctx, await ctx.client().post<{ secret: SecretView }>('/v1/secrets', { name: ctx.args.positionals[0], type: 'SIMPLE', value }));
+        return 0;
+      },
+    },
+    {
+      name: 'update', summary: "Change a secret's value", usage: 'NAME', args: [1, 1], flags: VALUE_FLAGS,
+      run: async (ctx) => {
+        const value = await secretValue(ctx);
+        const id = await secretArg(ctx);
+        const { secret } = await ctx.client().get<{ secret: SecretView }>(`/v1/secrets/${id}`);
+        printSecret(ctx, await ctx.client().request<{ secret: SecretView }>('PUT', `/v1/secrets/${id}`, { body: { name: secret.name, value } }));
+        return 0;
+      },
+    },
+    {
+      name: 'get', summary: 'Show a secret (without its value)', usage: 'NAME', args: [1, 1],
+      run: async (ctx) => {
+        printSecret(ctx, await ctx.client().get<{ secret: SecretView }>(`/v1/secrets/${await secretArg(ctx)}`));
+        return 0;
+      },
+    },
+    {
+      name: 'describe', summary: 'Show a secret in detail (without its value)', usage: 'NAME', args: [1, 1],
+      run: async (ctx) => {
+        const reply = await ctx.client().get<{ secret: SecretView }>(`/v1/secrets/${await secretArg(ctx)}`);
+        if (printRaw(ctx, reply)) return 0;
+        const s = reply.secret;
+        ctx.out(renderKeyValues([['ID', s.id], ['Name', s.name], ['Type', s.type], ['Value', '*****'], ['Created', `${s.created_at} (${age(s.created_at, ctx.io.now())})`]]));
+        return 0;
+      },
+    },
+    {
+      name: 'list', summary: 'List secrets',
+      run: async (ctx) => {
+        const secrets = await ctx.client().listAll<SecretView>('/v1/secrets', 'secrets');
+        printList(ctx, { secrets, count: secrets.length }, secrets, SECRET_HEADERS, (s) => secretRow(ctx, s));
+        return 0;
+      },
+    },
+    {
+      name: 'delete', summary: 'Delete a secret', usage: 'NAME', args: [1, 1],
+      run: async (ctx) => {
+        await ctx.client().request('DELETE', `/v1/secrets/${await secretArg(ctx)}`);
+        if (!printRaw(ctx, {})) ctx.out(`Secret ${ctx.args.positionals[0]} deleted.`);
+        return 0;
+      },
+    },
+    {
+      name: 'reveal', aliases: ['show'], summary: "Print a secret's value", usage: 'NAME', args: [1, 1],
+      run: async (ctx) => {
+        const reply = await ctx.client().post<{ value: string }>(`/v1/secrets/${await secretArg(ctx)}/reveal`, {});
+        if (!printRaw(ctx, reply)) ctx.out(reply.value);
+        return 0;
+      },
+    },
+  ],
+};

@@ -1,0 +1,28 @@
+// Errors the CLI reports to the user: one line `error: <message>`, optional detail lines, and an exit code.
+import type { FieldError } from '../domain/types.ts';
+
+/** A failure to show the user as one clear line (plus optional detail lines). Exit code 1 unless stated. */
+export class CliError extends Error {
+  readonly details: string[];
+  readonly exitCode: number;
+  constructor(message: string, details: string[] = [], exitCode = 1) {
+    super(message);
+    this.name = 'CliError';
+    this.details = details;
+    this.exitCode = exitCode;
+  }
+}
+
+/** An error body returned by the API ({status, code, message, fields}); each field error becomes a detail line. */
+export class ApiError extends CliError {
+  readonly status: number;
+  readonly code: string;
+  readonly fields: FieldError[];
+  constructor(status: number, code: string, message: string, fields: FieldError[] = []) {
+    super(message, fields.map((f) => `${f.field}: ${f.description}`));
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+  }
+}
