@@ -1,0 +1,157 @@
+// A scripted Runtime for table tests: each start asks `script` how that attempt behaves (start fails, exits
+// with a code, OOM, never healthy...). Health is scripted too, through `prober`, keyed by published host port.
+import { EventEmitter } from 'node:events';
+import type {
+  Capabilities, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime,
+} from '../../src/runtime/contract.ts';
+import type { Prober } from '../../src/control/health.ts';
+
+/** How one start attempt of one instance behaves. */
+export interface Behaviour {
+  /** start() rejects with this message. */
+  startError?: string;
+  /** The workload has already exited when first inspected. */
+  exit?: { code: number; oom?: boolean };
+  /** Output lines written right after start. */
+  logs?: string[];
+  /** Whether health checks pass (default true). */
+  healthy?: boolean;
+}
+
+interface Workload {
+  runtimeId: string;
+  spec: InstanceSpec;
+  running: boolean;
+  exit?: ExitStatus;
+  logs: LogLine[];
+  healthy: boolean;
+  endpoints: InstanceHandle['endpoints'];
+  startedAt: string;
+}
+
+/** The fake driver; also records every call so tests can assert on actions. */
+export class FakeRuntime implements Runtime {
+  readonly name = 'fake';
+  script: (spec: InstanceSpec, attempt: number) => Behaviour = () => ({});
+  readonly calls: string[] = [];
+  readonly workloads = new Map<string, Workload>();
+  readonly networks = new Set<string>();
+  private readonly attempts = new Map<string, number>();
+  private readonly events = new EventEmitter();
+  private nextPort = 20000;
+  private seq = 0;
+
+  async capabilities(): Promise<Capabilities> {
+    return { name: 'fake', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true };
+  }
+
+  async start(spec: InstanceSpec): Promise<InstanceHandle> {
+    const attempt = (this.attempts.get(spec.instanceId) ?? 0) + 1;
+    this.attempts.set(spec.instanceId, attempt);
+    this.calls.push(`start ${spec.instanceId}`);
+    const b = this.script(spec, attempt);
+    if (b.startError) throw new Error(b.startError);
+    for (const w of this.workloads.values()) {
+      if (w.spec.instanceId === spec.instanceId) throw new Error(`duplicate workload for instance ${spec.instanceId}`);
+    }
+    const runtimeId = `rt-${++this.seq}`;
+    const now = new Date().toISOString();
+    const w: Workload = {
+      runtimeId, spec, running: true, healthy: b.healthy ?? true, startedAt: now,
+      logs: (b.logs ?? []).map((line) => ({ stream: 'stdout', line, time: now })),
+      endpoints: spec.ports.map((p) => ({ containerPort: p, host: '127.0.0.1', hostPort: this.nextPort++ })),
+    };
+    this.workloads.set(runtimeId, w);
+    if (b.exit) this.finish(w, b.exit.code, b.exit.oom ?? false);
+    return this.handle(w);
+  }
+
+  async stop(runtimeId: string): Promise<void> {
+    this.calls.push(`stop ${this.idOf(runtimeId)}`);
+    const w = this.workloads.get(runtimeId);
+    if (w?.running) this.finish(w, 143, false);
+  }
+
+  async remove(runtimeId: string): Promise<void> {
+    this.calls.push(`remove ${this.idOf(runtimeId)}`);
+    const w = this.workloads.get(runtimeId);
+    if (w?.running) this.finish(w, 137, false);
+    this.workloads.delete(runtimeId);
+  }
+
+  async wait(runtimeId: string): Promise<ExitStatus> {
+    const w = this.workloads.get(runtimeId);
+    if (!w) throw new Error(`no workload ${runtimeId}`);
+    if (w.exit) return w.exit;
+    return new Promise((resolve) => this.events.once(`exit:${runtimeId}`, () => resolve(w.exit!)));
+  }
+
+  async inspect(runtimeId: string): Promise<InstanceState | null> {
+    const w = this.workloads.get(runtimeId);
+    return w ? { running: w.running, exit: w.exit, startedAt: w.startedAt } : null;
+  }
+
+  async stats(): Promise<InstanceStats> { return { cpuPercent: 1, memoryBytes: 1, memoryLimitBytes: 2 }; }
+
+  async *logs(runtimeId: string, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogLine> {
+    const w = this.workloads.get(runtimeId);
+    if (!w) return;
+    let i = 0;
+    for (;;) {
+      while (i < w.logs.length) yield w.logs[i++];
+      if (!opts.follow || !w.running || opts.signal?.aborted) return;
+      await new Promise<void>((resolve) => {
+        const wake = () => { this.events.off(`log:${runtimeId}`, wake); this.events.off(`exit:${runtimeId}`, wake); opts.signal?.removeEventListener('abort', wake); resolve(); };
+        this.events.on(`log:${runtimeId}`, wake);
+        this.events.on(`exit:${runtimeId}`, wake);
+        opts.signal?.addEventListener('abort', wake);
+      });
+    }
+  }
+
+  async recover(): Promise<InstanceHandle[]> { return [...this.workloads.values()].map((w) => this.handle(w)); }
+  async ensureNetwork(name: string): Promise<void> { this.networks.add(name); }
+  async removeNetwork(name: string): Promise<void> { this.calls.push(`removeNetwork ${name}`); this.networks.delete(name); }
+
+  // ---- test controls
+
+  /** The workload currently holding an instance, if any. */
+  workloadOf(instanceId: string): Workload | undefined {
+    return [...this.workloads.values()].find((w) => w.spec.instanceId === instanceId);
+  }
+  /** Makes an instance's workload exit (optionally OOM-killed), after printing `line`. */
+  exit(instanceId: string, code: number, opts: { oom?: boolean; line?: string } = {}): void {
+    const w = this.workloadOf(instanceId);
+    if (!w) throw new Error(`no workload for ${instanceId}`);
+    if (opts.line) this.print(instanceId, opts.line);
+    this.finish(w, code, opts.oom ?? false);
+  }
+  /** Prints one stdout line from an instance. */
+  print(instanceId: string, line: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
+    const w = this.workloadOf(instanceId)!;
+    w.logs.push({ stream, line, time: new Date().toISOString() });
+    this.events.emit(`log:${w.runtimeId}`);
+  }
+  /** Forgets an instance's workload, as if the engine lost it. */
+  lose(instanceId: string): void { const w = this.workloadOf(instanceId); if (w) this.workloads.delete(w.runtimeId); }
+  /** Scripts whether an instance passes its health checks from now on. */
+  setHealthy(instanceId: string, healthy: boolean): void { this.workloadOf(instanceId)!.healthy = healthy; }
+  /** A prober answering from the scripted health of the workload that published the probed port. */
+  readonly prober: Prober = async (check, target) => {
+    const w = [...this.workloads.values()].find((x) => x.endpoints.some((e) => e.hostPort === target.port));
+    const ok = !!w && w.running && w.healthy;
+    return { ok, detail: ok ? 'ok' : check.kind === 'http' ? `${check.method} ${check.path} returned 503` : 'ECONNREFUSED' };
+  };
+  /** Workloads currently running. */
+  running(): Workload[] { return [...this.workloads.values()].filter((w) => w.running); }
+
+  private finish(w: Workload, code: number, oom: boolean): void {
+    w.running = false;
+    w.exit = { exitCode: code, oomKilled: oom, startedAt: w.startedAt, finishedAt: new Date().toISOString() };
+    this.events.emit(`exit:${w.runtimeId}`);
+  }
+  private handle(w: Workload): InstanceHandle {
+    return { instanceId: w.spec.instanceId, runtimeId: w.runtimeId, endpoints: w.endpoints, labels: { 'dev.pier.instance_id': w.spec.instanceId, 'dev.pier.managed': 'true' } };
+  }
+  private idOf(runtimeId: string): string { return this.workloads.get(runtimeId)?.spec.instanceId ?? runtimeId; }
+}

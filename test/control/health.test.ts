@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { HealthTracker, networkProber, resolveChecks, type Prober, type ResolvedCheck } from '../../src/control/health.ts';
+
+function listen(server: net.Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+function close(server: net.Server): Promise<void> { return new Promise((resolve) => server.close(() => resolve())); }
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  const port = await listen(s);
+  await close(s);
+  return port;
+}
+
+const http8000 = (over: Partial<ResolvedCheck> = {}): ResolvedCheck => ({
+  kind: 'http', port: 8000, path: '/health', method: 'GET', headers: [], graceMs: 0, intervalMs: 0, timeoutMs: 2000, restartLimit: 3, ...over,
+});
+
+test('resolveChecks: declared checks get defaults; no checks means a TCP check per port; test overrides win', () => {
+  const declared = resolveChecks({ ports: [{ port: 8000 }], health_checks: [{ http: { port: 8000, path: '/h', method: 'post' } }] });
+  assert.deepEqual(declared, [{ kind: 'http', port: 8000, path: '/h', method: 'POST', headers: [], graceMs: 5000, intervalMs: 30000, timeoutMs: 5000, restartLimit: 3 }]);
+  const implicit = resolveChecks({ ports: [{ port: 80 }, { port: 9000 }], health_checks: [] }, { intervalMs: 10, graceMs: 0 });
+  assert.deepEqual(implicit.map((c) => [c.kind, c.port, c.intervalMs, c.graceMs]), [['tcp', 80, 10, 0], ['tcp', 9000, 10, 0]]);
+  assert.deepEqual(resolveChecks({ ports: [], health_checks: [] }), []);
+});
+
+test('networkProber: HTTP 2xx/3xx pass, 5xx fails, method, path and headers are sent', async () => {
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers['x-probe'] ?? ''}`);
+    const code = req.url === '/ok' ? 200 : req.url === '/moved' ? 302 : 500;
+    res.writeHead(code, code === 302 ? { location: '/ok' } : {}).end();
+  });
+  const port = await listen(server);
+  try {
+    const target = { host: '127.0.0.1', port };
+    const ok = await networkProber(http8000({ path: '/ok', method: 'HEAD', headers: [{ key: 'x-probe', value: 'pier' }] }), target);
+    const moved = await networkProber(http8000({ path: '/moved' }), target);
+    const bad = await networkProber(http8000({ path: '/broken' }), target);
+    assert.deepEqual([ok.ok, moved.ok, bad.ok], [true, true, false]);
+    assert.equal(bad.detail, 'GET /broken returned 500');
+    assert.deepEqual(seen, ['HEAD /ok pier', 'GET /moved ', 'GET /broken ']);
+  } finally {
+    await close(server);
+  }
+});
+
+test('networkProber: TCP connect passes on a listener and fails on a closed port', async () => {
+  const server = net.createServer((s) => s.end());
+  const port = await listen(server);
+  try {
+    const tcp = { ...http8000(), kind: 'tcp' as const };
+    assert.equal((await networkProber(tcp, { host: '127.0.0.1', port })).ok, true);
+    const refused = await networkProber(tcp, { host: '127.0.0.1', port: await closedPort() });
+    assert.deepEqual(refused, { ok: false, detail: 'ECONNREFUSED' });
+  } finally {
+    await close(server);
+  }
+});
+
+test('HealthTracker: grace, interval, consecutive failures up to restart_limit', async () => {
+  let healthy = false;
+  const probes: number[] = [];
+  const prober: Prober = async () => { probes.push(1); return { ok: healthy, detail: 'GET /health returned 503' }; };
+  const tracker = new HealthTracker(prober);
+  const check = http8000({ graceMs: 5000, intervalMs: 1000, restartLimit: 2 });
+  const eps = [{ containerPort: 8000, host: '127.0.0.1', hostPort: 1 }];
+  tracker.reset('i1', 0);
+  const table: [number, string | undefined, boolean?][] = [
+    [0, 'waiting'],          // failing inside the grace period does not count
+    [500, 'waiting'],        // not due: the last verdict is returned, no probe
+    [6000, 'fail', false],   // first counted failure
+    [7000, 'fail', true],    // second consecutive: restart
+    [8000, 'fail', false],   // the count starts over after a restart request
+  ];
+  for (const [at, kind, restart] of table) {
+    const v = await tracker.evaluate('i1', [check], eps, at);
+    assert.equal(v?.kind, kind, `at ${at}`);
+    if (restart !== undefined) assert.equal(v?.kind === 'fail' && v.restart, restart, `restart at ${at}`);
+  }
+  assert.equal(probes.length, 4);
+  healthy = true;
+  assert.equal((await tracker.evaluate('i1', [check], eps, 9000))?.kind, 'pass');
+  const unpublished = await tracker.evaluate('i2', [check], [], 0);
+  assert.equal(unpublished?.kind, 'waiting');
+  assert.equal(unpublished?.kind === 'waiting' && unpublished.detail, 'port 8000 is not published');
+});

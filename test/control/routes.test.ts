@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appHosts, computeRoutes } from '../../src/control/routes.ts';
+import type { App, Deployment, Instance, Organization, Service } from '../../src/domain/types.ts';
+
+const org: Organization = { id: 'o1', name: 'Acme', created_at: '', updated_at: '' };
+const app = (over: Partial<App> = {}): App => ({
+  id: 'a1', name: 'shop', organization_id: 'o1', created_at: '', updated_at: '', started_at: null, succeeded_at: null,
+  paused_at: null, resumed_at: null, terminated_at: null, status: 'HEALTHY', messages: [], version: '1', domains: [],
+  life_cycle: {}, ...over,
+});
+const service = (id: string, over: Partial<Service> = {}): Service => ({
+  id, created_at: '', updated_at: '', started_at: null, succeeded_at: null, paused_at: null, resumed_at: null,
+  terminated_at: null, name: id, type: 'WEB', organization_id: 'o1', app_id: 'a1', status: 'HEALTHY', messages: [],
+  version: '1', active_deployment_id: `d-${id}`, latest_deployment_id: `d-${id}`, last_provisioned_deployment_id: '',
+  state: {}, life_cycle: {}, ...over,
+});
+const deployment = (id: string, def: Deployment['definition']): Deployment => ({
+  id, created_at: '', updated_at: '', allocated_at: null, started_at: null, succeeded_at: null, terminated_at: null,
+  organization_id: 'o1', app_id: 'a1', service_id: '', parent_id: '', child_id: '', status: 'HEALTHY', metadata: {},
+  definition: def, messages: [], provisioning_info: { sha: '', image: '', stages: [] }, skip_build: false, role: 'ACTIVE',
+  version: '1', deployment_group: '',
+});
+const instance = (id: string, deploymentId: string, status: Instance['status']): Instance => ({
+  id, created_at: '', updated_at: '', organization_id: 'o1', app_id: 'a1', service_id: '', regional_deployment_id: '',
+  allocation_id: '', type: 'nano', replica_index: 0, region: 'fra', datacenter: 'fra', hypervisor: '', status,
+  messages: [], started_at: null, succeeded_at: null, terminated_at: null, xyz_deployment_id: deploymentId,
+});
+
+test('appHosts: <app>-<org>.<domain> plus custom domains, lower-case, deduplicated', () => {
+  const custom = app({ domains: [{ name: 'Shop.Example.com', type: 'CUSTOM' } as App['domains'][number], { name: 'shop-acme.pier.test', type: 'AUTOASSIGNED' } as App['domains'][number]] });
+  assert.deepEqual(appHosts(custom, org, 'pier.test'), ['shop-acme.pier.test', 'shop.example.com']);
+});
+
+test('computeRoutes: routes of active deployments, healthy upstreams only, private services and workers have none', () => {
+  const web = deployment('d-web', {
+    ports: [{ port: 8000, protocol: 'http' }, { port: 9000, protocol: 'http2' }],
+    routes: [{ port: 8000, path: '/' }, { port: 9000, path: '/grpc', security_policies: { api_keys: ['k1'] } }],
+  });
+  const priv = deployment('d-priv', { ports: [{ port: 8000 }], routes: [] });
+  const worker = deployment('d-jobs', { ports: [], routes: [] });
+  const endpoints: Record<string, { containerPort: number; host: string; hostPort: number }[]> = {
+    i1: [{ containerPort: 8000, host: '127.0.0.1', hostPort: 31001 }, { containerPort: 9000, host: '127.0.0.1', hostPort: 31002 }],
+    i2: [{ containerPort: 8000, host: '127.0.0.1', hostPort: 31003 }],
+  };
+  const routes = computeRoutes({
+    domain: 'pier.test', apps: [app()], organizations: new Map([['o1', org]]),
+    services: [service('web'), service('priv'), service('jobs', { type: 'WORKER' })],
+    active: new Map([['web', web], ['priv', priv], ['jobs', worker]]),
+    instances: new Map([['d-web', [instance('i1', 'd-web', 'HEALTHY'), instance('i2', 'd-web', 'STARTING')]]]),
+    endpoints: (id) => endpoints[id],
+  });
+  assert.equal(routes.length, 1);
+  assert.deepEqual(routes[0].hosts, ['shop-acme.pier.test']);
+  assert.deepEqual(routes[0].routes.map((r) => [r.path, r.port, r.upstreams.map((u) => `${u.host}:${u.port}/${u.protocol}`)]), [
+    ['/grpc', 9000, ['127.0.0.1:31002/http2']],
+    ['/', 8000, ['127.0.0.1:31001/http']],
+  ]);
+  assert.deepEqual(routes[0].routes[0].apiKeys, ['k1']);
+  assert.equal(routes[0].routes[1].serviceStatus, 'HEALTHY');
+});
+
+test('computeRoutes: a deleting app is not routed; a service without an active deployment has no routes', () => {
+  const input = {
+    domain: 'd', organizations: new Map([['o1', org]]), services: [service('web', { active_deployment_id: '' })],
+    active: new Map(), instances: new Map(), endpoints: () => undefined,
+  };
+  assert.deepEqual(computeRoutes({ ...input, apps: [app({ status: 'DELETING' })] }), []);
+  assert.deepEqual(computeRoutes({ ...input, apps: [app()] })[0].routes, []);
+});

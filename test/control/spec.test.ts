@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildInstanceSpec } from '../../src/control/spec.ts';
+import { regionalDefinition } from '../../src/domain/regional.ts';
+import type { App, Deployment, Instance, Service } from '../../src/domain/types.ts';
+import { deploymentRows, serviceRow, webDefinition } from './world.ts';
+
+const app = { id: 'a1', name: 'shop' } as App;
+const instance = { id: 'i1', organization_id: 'o1', regional_deployment_id: 'r1', region: 'fra', replica_index: 0 } as Instance;
+
+function build(over: Parameters<typeof webDefinition>[0], opts: { secrets?: Record<string, string>; allowPrivileged?: boolean } = {}) {
+  const def = webDefinition(over);
+  const service: Service = serviceRow('o1', 'a1', def, '2025-01-01T00:00:00Z');
+  const { deployment }: { deployment: Deployment } = deploymentRows(service, def, '2025-01-01T00:00:00Z');
+  return buildInstanceSpec({
+    instance, def: regionalDefinition(def, 'fra', service.name), deployment, service, app,
+    secrets: opts.secrets ?? {}, publicDomain: 'shop-acme.pier.test', allowPrivileged: opts.allowPrivileged ?? false,
+  });
+}
+
+test('spec: command + args become argv, entrypoint overrides, privileged only when the operator allows it', () => {
+  const table: [Parameters<typeof webDefinition>[0], boolean, Partial<Record<'entrypoint' | 'command', string[] | undefined>> & { privileged?: boolean }][] = [
+    [{ docker: { image: 'x:1', command: 'node', args: ['server.js', '--port', '8000'] } }, false, { command: ['node', 'server.js', '--port', '8000'], entrypoint: undefined }],
+    [{ docker: { image: 'x:1', args: ['serve'] } }, false, { command: ['serve'] }],
+    [{ docker: { image: 'x:1', entrypoint: ['/bin/sh', '-c'] } }, false, { entrypoint: ['/bin/sh', '-c'], command: undefined }],
+    [{ docker: { image: 'x:1', privileged: true } }, false, { privileged: undefined }],
+    [{ docker: { image: 'x:1', privileged: true } }, true, { privileged: true }],
+  ];
+  for (const [over, allow, want] of table) {
+    const { spec } = build(over, { allowPrivileged: allow });
+    for (const [k, v] of Object.entries(want)) assert.deepEqual((spec as unknown as Record<string, unknown>)[k], v, `${JSON.stringify(over)} ${k}`);
+  }
+});
+
+test('spec: env resolves secrets and interpolation; system vars; unknown secret is a readable error', () => {
+  const { spec, secretValues } = build({
+    env: [{ key: 'DB_PASSWORD', secret: 'db' }, { key: 'URL', value: 'https://{{ KOYEB_PUBLIC_DOMAIN }}/x' }, { key: 'PORT', value: '9999' }],
+  }, { secrets: { db: 'hunter22' } });
+  assert.equal(spec.env.DB_PASSWORD, 'hunter22');
+  assert.equal(spec.env.URL, 'https://shop-acme.pier.test/x');
+  assert.equal(spec.env.PORT, '9999', 'a user PORT wins over the default');
+  assert.equal(spec.env.KOYEB_INSTANCE_ID, 'i1');
+  assert.ok(secretValues.includes('hunter22'));
+  assert.ok(!JSON.stringify(spec.labels).includes('hunter22') && !JSON.stringify(spec.command ?? []).includes('hunter22'));
+  assert.throws(() => build({ env: [{ key: 'X', secret: 'missing' }] }), /secret "missing" does not exist/);
+});
+
+test('spec: app network with mesh aliases unless the mesh is disabled; limits from the instance type', () => {
+  const { spec } = build({});
+  assert.equal(spec.network, 'pier-app-a1');
+  assert.deepEqual(spec.networkAliases, ['api', 'api.shop.internal']);
+  assert.equal(spec.memoryBytes, 256 * 1024 * 1024);
+  assert.equal(build({ mesh: 'DEPLOYMENT_MESH_DISABLED' }).spec.network, undefined);
+  assert.throws(() => build({ instance_types: [{ type: 'gigantic' }] }), /unknown instance type "gigantic"/);
+});
