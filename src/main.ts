@@ -6,6 +6,7 @@ import type { PierConfig } from './config.ts';
 import { openStore, type Store } from './store/store.ts';
 import { findByToken, findOrganizationByName, generateToken, insertOrganization, insertToken } from './store/organizations.ts';
 import { createApiServer, type ApiServer } from './api/server.ts';
+import { platformComponents } from './platform.ts';
 
 /** A long-running part of Pier (reconcilers, edge proxy, log collector...) started after the API and stopped before it. */
 export interface PierComponent {
@@ -22,13 +23,20 @@ export interface PierCore {
   organizationId: string;
   /** Registers a listener called after every successful API write (e.g. the controller's kick). */
   onWrite(listener: () => void): void;
+  /** Adds facts to /v1/pier/info (e.g. `edge_url`, `runtime`). */
+  setInfo(facts: Record<string, unknown>): void;
+  /** Appends Prometheus text to the API's /metrics (e.g. the edge's counters). */
+  addMetrics(render: () => string): void;
+  /** Where start-up lines go. */
+  log(line: string): void;
 }
 
 /** Options of startPier. */
 export interface StartOptions {
   /**
-   * WIRING HOOK for the lead: builds the runtime, reconcilers, edge... once the store exists. Started in order
-   * after the API listens, stopped in reverse order on close().
+   * Builds the runtime, reconcilers, edge... once the store exists (default: the whole platform, see
+   * platform.ts; pass `() => []` for the API alone). Started in order after the API listens, stopped in reverse
+   * order on close().
    */
   components?: (core: PierCore) => PierComponent[] | Promise<PierComponent[]>;
   /** Where start-up lines go (default stderr). */
@@ -70,6 +78,8 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const store = await openStore({ dataDir: config.dataDir, masterKeyFile: config.masterKeyFile });
   const listeners = new Set<() => void>();
+  const info: Record<string, unknown> = {};
+  const metricRenderers: (() => string)[] = [];
   let api: ApiServer | undefined;
   const started: PierComponent[] = [];
   try {
@@ -79,6 +89,8 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
     api = createApiServer({
       store, domain: config.domain,
       onWrite: () => { for (const l of listeners) l(); },
+      info: () => info,
+      metricsText: () => metricRenderers.map((r) => r()).join(''),
     });
     const apiUrl = await api.listen(config.apiAddr.port, config.apiAddr.host);
 
@@ -95,8 +107,13 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
     writeCredentials(credentialsPath, { url: apiUrl, token, organization_id: org.id });
     log(`pier: API listening on ${apiUrl} (credentials: ${credentialsPath})`);
 
-    const core: PierCore = { config, store, organizationId: org.id, onWrite: (l) => { listeners.add(l); } };
-    const components = opts.components ? await opts.components(core) : [];
+    const core: PierCore = {
+      config, store, organizationId: org.id, log,
+      onWrite: (l) => { listeners.add(l); },
+      setInfo: (facts) => { Object.assign(info, facts); },
+      addMetrics: (render) => { metricRenderers.push(render); },
+    };
+    const components = await (opts.components ?? platformComponents)(core);
     for (const c of components) {
       await c.start();
       started.push(c);

@@ -18,6 +18,8 @@ export interface RequestContext {
   onWrite: () => void;
   /** Base domain of app hosts. */
   domain: string;
+  /** Facts about the running platform for /v1/pier/info (edge URL, runtime), filled in by the composition root. */
+  info: () => Record<string, unknown>;
 }
 
 /** A route handler returns the reply body (sent as 200 JSON), or `undefined` when it wrote the reply itself. */

@@ -98,7 +98,7 @@ export function miscRoutes(): Route[] {
     },
     {
       method: 'GET', path: '/v1/pier/info', operationId: 'PierInfo', tag: 'Pier', pier: true,
-      handler: async (c) => ({ version: PIER_VERSION, organization_id: c.organizationId, domain: c.domain }),
+      handler: async (c) => ({ version: PIER_VERSION, organization_id: c.organizationId, domain: c.domain, ...c.info() }),
     },
   ];
 }

@@ -27,6 +27,10 @@ export interface ApiServerOptions {
   domain?: string;
   /** Extra gauges added to /metrics (e.g. reconciler counts). */
   metricsExtra?: () => Record<string, number>;
+  /** More Prometheus text appended to /metrics (e.g. the edge's traffic counters). */
+  metricsText?: () => string;
+  /** Facts about the running platform for /v1/pier/info (e.g. `edge_url`, `runtime`). */
+  info?: () => Record<string, unknown>;
 }
 
 /** A running (or ready to run) API server. */
@@ -68,7 +72,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       setRoute('/metrics');
       // Loopback scrapes need no token (a local Prometheus); anything else must authenticate.
       if (!isLoopback(req.socket.remoteAddress)) await authenticate(store, req);
-      const text = metrics.render(opts.metricsExtra?.() ?? {});
+      const text = metrics.render(opts.metricsExtra?.() ?? {}) + (opts.metricsText?.() ?? '');
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(text);
       return;
@@ -91,6 +95,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     let bodyPromise: Promise<unknown> | undefined;
     const result = await matched.route.handler({
       req, res, params: matched.params, query: new Query(url.searchParams), store, organizationId, onWrite, domain: opts.domain ?? 'localhost',
+      info: opts.info ?? (() => ({})),
       body: () => (bodyPromise ??= readJson(req)),
     });
     if (result !== undefined && !res.headersSent) sendJson(res, 200, result);

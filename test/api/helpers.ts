@@ -26,7 +26,7 @@ export interface TestPier {
 export async function startTestPier(): Promise<TestPier> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-api-'));
   const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, {});
-  const pier = await startPier(config, { log: () => {} });
+  const pier = await startPier(config, { log: () => {}, components: () => [] });
   const { readFileSync } = await import('node:fs');
   const creds = JSON.parse(readFileSync(pier.credentialsPath, 'utf8')) as { token: string; url: string; organization_id: string };
   const url = pier.apiUrl;

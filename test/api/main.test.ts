@@ -32,7 +32,7 @@ test('startPier bootstraps credentials once, accepts PIER_TOKEN, runs components
     await first.close();
     assert.deepEqual(calls, ['start', 'stop']);
 
-    const second = await startPier(loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, {}), { log: () => {} });
+    const second = await startPier(loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, {}), { log: () => {}, components: () => [] });
     const again = JSON.parse(readFileSync(second.credentialsPath, 'utf8'));
     assert.equal(again.token, creds.token, 'the saved token stays valid across restarts');
     assert.equal(again.organization_id, creds.organization_id);

@@ -8,11 +8,19 @@ import { FrameDecoder } from './frames.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
 
+/** Label naming the Pier installation that owns a container (see DockerRuntimeOptions.scope). */
+export const SCOPE_LABEL = 'dev.pier.scope';
+
 /** Options of the Docker runtime. */
 export interface DockerRuntimeOptions {
   socketPath?: string;
   /** Max processes per container. */
   pidsLimit?: number;
+  /**
+   * Installation scope: labels every container `dev.pier.scope=<scope>` and makes recover() see only those, so
+   * two Pier installations sharing one engine never adopt (or remove) each other's containers.
+   */
+  scope?: string;
 }
 
 interface ContainerJson {
@@ -76,10 +84,12 @@ export class DockerRuntime implements Runtime {
   readonly name = 'docker';
   private readonly engine: DockerEngine;
   private readonly pidsLimit: number;
+  private readonly scope: string | undefined;
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.pidsLimit = opts.pidsLimit ?? 4096;
+    this.scope = opts.scope;
   }
 
   async capabilities(): Promise<Capabilities> {
@@ -92,6 +102,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
+    if (this.scope) spec = { ...spec, labels: { ...spec.labels, [SCOPE_LABEL]: this.scope } };
     if (!spec.image) throw new PierError('invalid_argument', 'the docker runtime runs images: spec.image is required');
     await this.call(() => this.ensureImage(spec, signal));
     const created = await this.call(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
@@ -183,10 +194,11 @@ export class DockerRuntime implements Runtime {
 
   async recover(): Promise<InstanceHandle[]> {
     const list = await this.call(() => this.engine.json<ContainerSummary[]>('GET', '/containers/json', {
-      query: { all: 1, filters: JSON.stringify({ label: [`${MANAGED_LABEL}=true`] }) },
+      query: { all: 1, filters: JSON.stringify({ label: [`${MANAGED_LABEL}=true`, ...(this.scope ? [`${SCOPE_LABEL}=${this.scope}`] : [])] }) },
     }));
     return list
       .filter((c) => c.Labels?.[MANAGED_LABEL] === 'true' && c.Labels[INSTANCE_LABEL])
+      .filter((c) => !this.scope || c.Labels?.[SCOPE_LABEL] === this.scope)
       .map((c) => ({ instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(c), labels: specLabels(c.Labels) }));
   }
 

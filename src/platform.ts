@@ -1,0 +1,115 @@
+// The default components of a running Pier: the instance runtime (Docker or sandboxed processes), the edge proxy
+// and the controller (reconcilers, health checks, log collection) that joins them. startPier() starts these unless
+// the caller passes its own list. Order matters: the edge starts before the controller so the first route table
+// has somewhere to go, and stops after it so instances are drained through it.
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PierComponent, PierCore } from './main.ts';
+import { selectRuntime } from './runtime/select.ts';
+import type { Runtime } from './runtime/contract.ts';
+import { createEdge } from './edge/index.ts';
+import type { Edge } from './edge/types.ts';
+import { createController, type Controller } from './control/controller.ts';
+import { storeState } from './control/store-state.ts';
+
+/**
+ * A stable id for this installation (one data directory), created on first start. The Docker runtime labels its
+ * containers with it so two installations sharing one engine never adopt or remove each other's containers.
+ */
+export function installationId(dataDir: string): string {
+  const file = join(dataDir, 'installation-id');
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f-]{36}$/.test(id)) return id;
+  }
+  const id = randomUUID();
+  writeFileSync(file, id + '\n', { mode: 0o600 });
+  return id;
+}
+
+/** Edge worker processes: PIER_EDGE_WORKERS, else one per core up to two. */
+export function edgeWorkers(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PIER_EDGE_WORKERS;
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 64) {
+      throw new Error(`PIER_EDGE_WORKERS must be a whole number from 1 to 64, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  }
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+/** Builds the runtime, edge and controller for this core. */
+export async function platformComponents(core: PierCore): Promise<PierComponent[]> {
+  const { config, store, log } = core;
+  const scope = installationId(config.dataDir);
+  const processDir = join(config.dataDir, 'process');
+  mkdirSync(processDir, { recursive: true });
+  const runtime: Runtime = await selectRuntime(config.runtime, {
+    docker: { scope },
+    process: { stateDir: processDir },
+    log: (line) => log(`pier: ${line}`),
+  });
+  core.setInfo({ runtime: runtime.name });
+
+  let edge: Edge | undefined;
+  let controller: Controller | undefined;
+  let routesPending = false;
+
+  // Route updates are coalesced: one recomputation in flight at a time, one more if something changed meanwhile.
+  async function pushRoutes(): Promise<void> {
+    if (routesPending) return;
+    routesPending = true;
+    try {
+      await Promise.resolve();
+      routesPending = false;
+      if (edge && controller) edge.setRoutes(await controller.routes());
+    } catch (err) {
+      routesPending = false;
+      log(`pier: updating edge routes failed: ${(err as Error).message}`);
+    }
+  }
+
+  const edgeComponent: PierComponent = {
+    name: 'edge',
+    async start() {
+      edge = await createEdge({
+        addr: `${config.edgeAddr.host.includes(':') ? `[${config.edgeAddr.host}]` : config.edgeAddr.host}:${config.edgeAddr.port}`,
+        domain: config.domain,
+        workers: edgeWorkers(),
+      });
+      core.setInfo({ edge_url: edge.url });
+      core.addMetrics(() => edge?.prometheus() ?? '');
+      log(`pier: edge listening on ${edge.url} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
+    },
+    async stop() {
+      await edge?.close();
+      edge = undefined;
+    },
+  };
+
+  const controllerComponent: PierComponent = {
+    name: 'controller',
+    async start() {
+      controller = createController({
+        state: storeState(store),
+        runtime,
+        publicDomain: config.domain,
+        drain: (instanceId, timeoutMs) => edge ? edge.drain(instanceId, timeoutMs) : Promise.resolve(),
+        onRoutesChanged: () => { void pushRoutes(); },
+        onError: (err, context) => log(`pier: ${context}: ${(err as Error)?.message ?? String(err)}`),
+      });
+      core.onWrite(() => controller?.kick());
+      await controller.start();
+      await pushRoutes();
+    },
+    async stop() {
+      await controller?.stop();
+    },
+  };
+
+  return [edgeComponent, controllerComponent];
+}
