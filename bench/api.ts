@@ -48,7 +48,8 @@ async function timed(n: number, fn: (i: number) => Promise<void>): Promise<Laten
 export async function benchApi(opts: { services: number; samples?: number }): Promise<Result> {
   const samples = opts.samples ?? 300;
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-bench-'));
-  const pier = await startPier(loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, {}), { log: () => {} });
+  // The API and store alone: this measures the control-plane path, not instances.
+  const pier = await startPier(loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, {}), { log: () => {}, components: () => [] });
   try {
     const { readFileSync } = await import('node:fs');
     const { token } = JSON.parse(readFileSync(pier.credentialsPath, 'utf8')) as { token: string };
