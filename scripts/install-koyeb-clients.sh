@@ -11,6 +11,8 @@ set -euo pipefail
 # koyeb-cli's go.mod says `module github.com/koyeb/koyeb-cli` (no /vN suffix) while its release tags are v3+, so those
 # tags are not valid Go module versions: `@latest` resolves to the newest commit's pseudo-version, which the install
 # records in the cache directory's name. Set KOYEB_CLI_VERSION to that pseudo-version to pin it exactly.
+# On the build machines the Go module proxy answers 403 for github.com/koyeb/koyeb-cli (checked 2026-11-27), so the
+# CLI install fails there with the proxy's message and test/compat/koyeb-cli.slow skips, naming the reason.
 KOYEB_CLI_VERSION="${KOYEB_CLI_VERSION:-latest}"
 KOYEB_SDK_VERSION="${KOYEB_SDK_VERSION:-1.5.5}"
 CACHE_ROOT="${PIER_CACHE_DIR:-$HOME/.cache/pier}"

@@ -97,9 +97,39 @@ test('requests the koyeb CLI makes, replayed against a real Pier', async (t) => 
         reject(err);
       });
     });
+    // Echoing `Bearer` as the chosen subprotocol is what browsers (and the pier CLI's ws client) require back.
+    assert.equal(ws.protocol, 'Bearer');
     const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
     ws.close(1000);
     assert.equal(await closed, 1000);
+  });
+  await t.test('logs tail frames decode as the CLI reads them: {result: {created_at, msg, labels}}', async () => {
+    // koyeb-cli (pkg/koyeb/logs.go) unmarshals each frame into {Result: {CreatedAt time.Time, Msg, Labels{...}}};
+    // time.Time takes RFC 3339 only. The service created above logs "starting on port" once its instance runs.
+    const url = `${pier.apiUrl.replace(/^http/, 'ws')}/v1/streams/logs/tail?type=runtime&service_id=${service.id}`;
+    const ws = new WebSocket(url, ['Bearer', pier.token]);
+    try {
+      const frame = await new Promise<any>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no log frame within 60 s')), 60_000);
+        ws.on('message', (data) => {
+          clearTimeout(timer);
+          resolve(JSON.parse(String(data)));
+        });
+        ws.on('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
+        ws.on('error', reject);
+      });
+      assert.equal(typeof frame.result?.msg, 'string', JSON.stringify(frame));
+      assert.match(frame.result.created_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/);
+      const labels = frame.result.labels;
+      assert.equal(labels.type, 'runtime');
+      assert.equal(labels.service_id, service.id);
+      assert.equal(labels.app_id, appIds[0]);
+      // `koyeb` is the platform's own stream (system lines such as "Instance created"), as on Koyeb.
+      assert.ok(['stdout', 'stderr', 'koyeb'].includes(labels.stream), `stream ${labels.stream}`);
+      assert.ok(labels.organization_id && labels.instance_id, JSON.stringify(labels));
+    } finally {
+      ws.terminate();
+    }
   });
   await t.test('the same WebSocket without a token is refused', async () => {
     const ws = new WebSocket(`${pier.apiUrl.replace(/^http/, 'ws')}/v1/streams/logs/tail?service_id=${service.id}`);

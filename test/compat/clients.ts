@@ -34,7 +34,8 @@ export function koyebCli(): { path: string } | { error: string } {
   return {
     error:
       `the koyeb CLI is not installed (looked for ${candidate}). Run \`bash scripts/install-koyeb-clients.sh\` ` +
-      '(it needs github.com/koyeb/koyeb-cli from the Go module proxy), or set KOYEB_CLI_BIN to a koyeb binary.',
+      '(it needs github.com/koyeb/koyeb-cli from the Go module proxy, which answers 403 for it on the build machines), ' +
+      'or set KOYEB_CLI_BIN to a koyeb binary.',
   };
 }
 

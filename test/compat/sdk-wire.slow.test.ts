@@ -22,9 +22,12 @@ function reply(req: RecordedRequest): CannedReply | undefined {
   return undefined;
 }
 
-test('koyeb-sdk wire behaviour that Pier must serve', async (t) => {
-  const python = koyebSdkPython();
-  if ('error' in python) assert.fail(python.error);
+const python = koyebSdkPython();
+// Absent SDK: skip with the reason (scripts/test installs it from PyPI first and says so when that fails).
+const skip = 'error' in python ? `koyeb-sdk absent: ${python.error}` : false;
+
+test('koyeb-sdk wire behaviour that Pier must serve', { skip }, async (t) => {
+  if ('error' in python) return;
   const rec = await startRecordingServer(reply);
   t.after(() => rec.close());
 

@@ -69,17 +69,20 @@ def step(name, fn, needs=()):
         emit({"step": name, "status": "blocked", "error": "blocked by failed step(s): " + ", ".join(missing)})
         return None
     last["request"] = last["response"] = None
+    started = time.monotonic()
     try:
         result = fn()
         state[name] = result
-        emit({"step": name, "status": "ok", "detail": result if isinstance(result, (str, int, dict, list)) else None})
+        emit({"step": name, "status": "ok", "seconds": round(time.monotonic() - started, 2),
+              "detail": result if isinstance(result, (str, int, dict, list)) else None})
         return result
     except Exception as exc:  # noqa: BLE001 - every failure is reported with its wire exchange
         failed_steps.add(name)
         error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, AssertionError):
             error = "assertion failed: " + (str(exc) or traceback.format_exc(limit=1).strip().splitlines()[-1])
-        emit({"step": name, "status": "failed", "error": error[:4000], "request": last["request"],
+        emit({"step": name, "status": "failed", "seconds": round(time.monotonic() - started, 2),
+              "error": error[:4000], "request": last["request"],
               "response": last["response"]})
         return None
 
