@@ -2,10 +2,11 @@
 import { appAndServiceRoutes } from './routes-apps.ts';
 import { deploymentRoutes } from './routes-deployments.ts';
 import { logRoutes } from './routes-logs.ts';
+import { metricRoutes } from './routes-metrics.ts';
 import { miscRoutes } from './routes-misc.ts';
 import type { Route } from './router.ts';
 
 /** Every served /v1 operation (the logs tail websocket is handled on upgrade, see routes-logs-tail.ts). */
 export function apiRoutes(): Route[] {
-  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...miscRoutes()];
+  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes()];
 }

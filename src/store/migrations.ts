@@ -88,6 +88,20 @@ CREATE TABLE manual_scalings (
 );
 `,
   },
+  {
+    id: 2,
+    name: 'metric samples',
+    // One row per sample: instance_id is '' for service-wide series (edge traffic, instance count); ts is epoch ms.
+    sql: () => `
+CREATE TABLE metric_samples (
+  organization_id TEXT NOT NULL, service_id TEXT NOT NULL, instance_id TEXT NOT NULL, region TEXT NOT NULL,
+  name TEXT NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX metric_samples_service ON metric_samples (service_id, name, ts);
+CREATE INDEX metric_samples_instance ON metric_samples (instance_id, name, ts);
+CREATE INDEX metric_samples_ts ON metric_samples (ts);
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded; returns the ids applied now. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from './store.ts';
 import { openSqlite } from './db.ts';
-import { migrate } from './migrations.ts';
+import { migrate, MIGRATIONS } from './migrations.ts';
 import { insertOrganization, insertToken, findByToken, generateToken } from './organizations.ts';
 import { insertApp, getApp, listApps, updateApp, findAppByName } from './apps.ts';
 import { appendEvent, listEvents } from './events.ts';
@@ -44,7 +44,7 @@ test('transactions roll back on throw and serialise concurrent bodies', async ()
 
 test('migrations are recorded and run once', async () => {
   const db = openSqlite(':memory:');
-  assert.deepEqual(await migrate(db), [1]);
+  assert.deepEqual(await migrate(db), MIGRATIONS.map((m) => m.id));
   assert.deepEqual(await migrate(db), []);
   await db.close();
 });

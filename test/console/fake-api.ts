@@ -264,6 +264,8 @@ export async function startFakeApi(opts: FakeOptions = {}): Promise<FakeApi> {
     if (name === 'CPU_TOTAL_PERCENT') return insts.map((i) => ({ labels: { instance_id: i.id }, samples: samples((k) => 10 + (k % 7) * 3) }));
     if (name === 'MEM_RSS') return insts.map((i) => ({ labels: { instance_id: i.id }, samples: samples((k) => 40e6 + k * 1e6) }));
     if (name === 'HTTP_THROUGHPUT') return [{ labels: {}, samples: samples((k) => (k % 5) + 1) }];
+    if (name === 'INSTANCE_COUNT') return [{ labels: { service_id: serviceId }, samples: samples(() => insts.length) }];
+    if (name === 'PUBLIC_DATA_TRANSFER_OUT') return [{ labels: { service_id: serviceId }, samples: samples((k) => 2048 + (k % 3) * 512) }];
     if (name.startsWith('HTTP_RESPONSE_TIME')) return [{ labels: {}, samples: samples((k) => 5 + (k % 4) * (name.endsWith('99P') ? 6 : 2)) }];
     return [];
   }

@@ -45,6 +45,14 @@ test('collectEntries builds a definition from path-named inputs, skipping blanks
   });
 });
 
+test("collectEntries keeps a blank 'keep' field (a source's image) so the API's error names it", () => {
+  assert.deepEqual(paths.collectEntries([
+    { field: 'definition.docker.image', value: '  ', kind: 'keep' },
+    { field: 'definition.docker.command', value: '' },
+  ]), { definition: { docker: { image: '' } } });
+  assert.deepEqual(paths.collectEntries([{ field: 'definition.docker.image', value: ' nginx ', kind: 'keep' }]), { definition: { docker: { image: 'nginx' } } });
+});
+
 test('matchFieldPath finds the input for an API field error, or its nearest enclosing section', () => {
   const fields = ['name', 'definition.docker.image', 'definition.ports', 'definition.ports[0].port', 'definition.scalings[0].targets',
     'definition.scalings[0].targets[*rt].requests_response_time.value', 'definition.regions'];
@@ -125,6 +133,10 @@ test('metric replies become aligned uPlot columns; instances are counted per tim
   assert.deepEqual(metrics.toColumns([]), [[]]);
   assert.equal(metrics.seriesLabel(reply[0], 'x'), 'aaaaaaaa');
   assert.equal(metrics.seriesLabel({ labels: {} }, 'x'), 'x');
+  const t = new Date(2026, 0, 2, 3, 4, 5).getTime() / 1000;
+  assert.equal(metrics.timeLabel(t, 900), '03:04:05');
+  assert.equal(metrics.timeLabel(t, 3600), '03:04');
+  assert.equal(metrics.timeLabel(t, 7 * 86400), '01-02 03:04');
 });
 
 test('fallback diff lists changed leaves; API lines are classified by sign', () => {

@@ -1,6 +1,7 @@
 // Drives the console in a real chromium against the in-memory fake API: sign in, create a service (with field
 // errors first), watch it become HEALTHY, open its URL, logs, metrics, edit, diff, roll back, pause, secrets, tokens.
-// Set PIER_SCREENSHOTS=<dir> to save screenshots of the main pages there (docs/screenshots in the repo).
+// Set PIER_FAKE_SCREENSHOTS=<dir> to save screenshots of the fake pages there (docs/screenshots come from the real
+// run in console.slow.test.ts, with PIER_SCREENSHOTS).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -9,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { startFakeApi } from './fake-api.ts';
 import { haveBrowser, launchBrowser } from './browser.ts';
 
-const shots = process.env.PIER_SCREENSHOTS;
+const shots = process.env.PIER_FAKE_SCREENSHOTS;
 const WAIT = { timeout: 20_000 };
 
 async function shot(page: Page, name: string) {
@@ -108,6 +109,7 @@ test('console against the fake API', { skip: haveBrowser() ? false : 'chromium m
     await page.locator('[data-chart=cpu] .uplot canvas').waitFor(WAIT);
     await page.locator('[data-chart=latency] .uplot canvas').waitFor(WAIT);
     await page.locator('[data-chart=instances] .uplot').waitFor(WAIT);
+    await page.locator('[data-chart=transfer] .uplot').waitFor(WAIT);
     await shot(page, 'service-metrics');
   });
 

@@ -31,3 +31,13 @@ export function seriesLabel(metric, fallback) {
   const l = metric?.labels ?? {};
   return l.instance_id ? l.instance_id.slice(0, 8) : l.region ?? l.quantile ?? fallback;
 }
+
+/** An x-axis tick label (local time) for a chart spanning `spanSeconds`: seconds only when the span is short. */
+export function timeLabel(seconds, spanSeconds) {
+  const d = new Date(seconds * 1000);
+  const two = (n) => String(n).padStart(2, '0');
+  const hm = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  if (spanSeconds <= 30 * 60) return `${hm}:${two(d.getSeconds())}`;
+  if (spanSeconds <= 24 * 3600) return hm;
+  return `${two(d.getMonth() + 1)}-${two(d.getDate())} ${hm}`;
+}

@@ -92,7 +92,8 @@ function coerce(raw, kind) {
   if (kind === 'bool') return raw === true || raw === 'true' || raw === 'on' ? true : undefined;
   if (typeof raw !== 'string') return raw ?? undefined;
   const text = raw.trim();
-  if (text === '') return undefined;
+  // 'keep' marks a field that defines its section (a source's image): sent even blank, so the API names it.
+  if (text === '') return kind === 'keep' ? '' : undefined;
   switch (kind) {
     case 'number': {
       const n = Number(text);

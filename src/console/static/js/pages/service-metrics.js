@@ -3,19 +3,23 @@ import uPlot from '/vendor/uplot.esm.js';
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { formatBytes } from '../lib/format.js';
-import { instanceCounts, seriesLabel, toColumns } from '../lib/metrics.js';
+import { instanceCounts, seriesLabel, timeLabel, toColumns } from '../lib/metrics.js';
 import { errorText, notice } from '../ui.js';
 
 const REFRESH_MS = 30000;
 const PALETTE = ['#2563eb', '#db2777', '#059669', '#d97706', '#7c3aed', '#0891b2', '#dc2626', '#65a30d'];
-const RANGES = [['1h', 3600e3, '1m'], ['6h', 6 * 3600e3, '5m'], ['24h', 24 * 3600e3, '15m'], ['7d', 7 * 24 * 3600e3, '1h']];
+// Pier's API also takes steps in seconds, so the shortest range shows every sample of its 10 s sampler.
+const RANGES = [['15m', 15 * 60e3, '10s'], ['1h', 3600e3, '1m'], ['6h', 6 * 3600e3, '5m'], ['24h', 24 * 3600e3, '15m'], ['7d', 7 * 24 * 3600e3, '1h']];
+const DEFAULT_RANGE = '1h';
 
 const CHARTS = [
   { key: 'requests', title: 'Requests', unit: 'req/s', names: ['HTTP_THROUGHPUT'] },
   { key: 'latency', title: 'Response time', unit: 'ms', names: ['HTTP_RESPONSE_TIME_50P', 'HTTP_RESPONSE_TIME_90P', 'HTTP_RESPONSE_TIME_99P'], labels: ['p50', 'p90', 'p99'] },
-  { key: 'instances', title: 'Instances', unit: '', names: ['CPU_TOTAL_PERCENT'], derive: 'instances' },
+  // INSTANCE_COUNT is Pier's recorded count; an API without it falls back to counting the CPU series.
+  { key: 'instances', title: 'Instances', unit: '', names: ['INSTANCE_COUNT', 'CPU_TOTAL_PERCENT'], derive: 'instances' },
   { key: 'cpu', title: 'CPU', unit: '%', names: ['CPU_TOTAL_PERCENT'] },
   { key: 'memory', title: 'Memory', unit: 'bytes', names: ['MEM_RSS'] },
+  { key: 'transfer', title: 'Public data transfer out', unit: 'bytes/s', names: ['PUBLIC_DATA_TRANSFER_OUT'] },
 ];
 
 /** Mounts the metrics tab for a service; returns {stop}. */
@@ -23,7 +27,7 @@ export function metricsTab(panel, serviceId) {
   const plots = new Map();
   const cards = new Map();
   const problem = h('div');
-  const range = h('select', { 'aria-label': 'Time range', onchange: () => load() }, RANGES.map(([k]) => h('option', { value: k }, `Last ${k}`)));
+  const range = h('select', { 'aria-label': 'Time range', onchange: () => load() }, RANGES.map(([k]) => h('option', { value: k, selected: k === DEFAULT_RANGE }, `Last ${k}`)));
   replace(panel,
     h('div', { class: 'toolbar' }, h('h2', { class: 'sr-only' }, 'Metrics'), range, h('div', { class: 'spacer' })),
     problem,
@@ -40,12 +44,12 @@ export function metricsTab(panel, serviceId) {
   return { stop };
 
   async function load() {
-    const [, ms, step] = RANGES.find(([k]) => k === range.value) ?? RANGES[0];
+    const [, ms, step] = RANGES.find(([k]) => k === range.value) ?? RANGES[1];
     const query = { service_id: serviceId, start: new Date(Date.now() - ms).toISOString(), end: new Date().toISOString(), step };
     const wanted = [...new Set(CHARTS.flatMap((c) => c.names))];
     let replies;
     try {
-      replies = Object.fromEntries(await Promise.all(wanted.map(async (name) => [name, (await api('GET', '/v1/streams/metrics', { query: { ...query, name } })).metrics ?? []])));
+      replies = Object.fromEntries(await Promise.all(wanted.map(async (name) => [name, await fetchMetric(query, name)])));
       replace(problem);
     } catch (err) {
       replace(problem, notice(err.status === 501 || err.status === 404 ? 'warn' : 'error', `Metrics are unavailable: ${errorText(err)}`));
@@ -58,7 +62,8 @@ export function metricsTab(panel, serviceId) {
     let data;
     let names;
     if (chart.derive === 'instances') {
-      data = instanceCounts(replies[chart.names[0]]);
+      const recorded = replies[chart.names[0]]?.[0];
+      data = recorded ? toColumns([recorded]) : instanceCounts(replies[chart.names[1]]);
       names = ['instances'];
     } else if (chart.names.length > 1) {
       // Latency: one series per quantile, taking the service-wide (first) series of each metric.
@@ -78,11 +83,13 @@ export function metricsTab(panel, serviceId) {
       return;
     }
     replace(host);
-    const value = chart.unit === 'bytes' ? (_u, v) => (v === null ? '' : formatBytes(v)) : (_u, v) => (v === null ? '' : `${round(v)}${chart.unit === '%' ? '%' : ''}`);
+    const bytes = chart.unit.startsWith('bytes');
+    const value = bytes ? (_u, v) => (v === null ? '' : formatBytes(v)) : (_u, v) => (v === null ? '' : `${round(v)}${chart.unit === '%' ? '%' : ''}`);
     const opts = {
       ...size(host),
       series: [{}, ...names.map((label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], width: 1.5, value, spanGaps: false }))],
-      axes: [{}, { values: (_u, ticks) => ticks.map((t) => (chart.unit === 'bytes' ? formatBytes(t) : round(t))), size: 64 }],
+      // uPlot's default two-row time labels collide on narrow charts; one row sized to the range reads better.
+      axes: [{ values: (u, ticks) => ticks.map((t) => timeLabel(t, (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0))), space: 70 }, { values: (_u, ticks) => ticks.map((t) => (bytes ? formatBytes(t) : round(t))), size: 64 }],
       scales: chart.derive === 'instances' ? { y: { range: (_u, _min, max) => [0, Math.max(1, max + 1)] } } : {},
       legend: { live: true },
     };
@@ -94,6 +101,16 @@ export function metricsTab(panel, serviceId) {
     resize.disconnect();
     for (const p of plots.values()) p.destroy();
     plots.clear();
+  }
+}
+
+/** One metric's series; a name this API does not know (400) is just empty, so older servers still chart the rest. */
+async function fetchMetric(query, name) {
+  try {
+    return (await api('GET', '/v1/streams/metrics', { query: { ...query, name } })).metrics ?? [];
+  } catch (err) {
+    if (err.status === 400 && name === 'INSTANCE_COUNT') return [];
+    throw err;
   }
 }
 

@@ -27,8 +27,8 @@ export function drawOverview(panel, state) {
     inProgress ? h('section', { class: 'card', 'aria-label': 'Deployment in progress' },
       h('h2', null, `Deploying v${inProgress.version}: `, badge(inProgress.status)),
       stages(inProgress),
-      h('h3', null, 'Build log'),
-      live.viewer.el) : null,
+      // An image deployment may log nothing at build time: its empty log box is hidden (style.css) until a line comes.
+      h('div', { class: `build-log${inProgress.definition?.docker ? ' hide-when-empty' : ''}` }, h('h3', null, 'Build log'), live.viewer.el)) : null,
     instancesCard(state));
 }
 
@@ -58,7 +58,12 @@ function deploymentCard(title, d, emptyText) {
 
 function stages(d) {
   const list = d.provisioning_info?.stages ?? [];
-  if (list.length === 0) return h('p', { class: 'muted' }, 'Waiting for the build to start…');
+  if (list.length === 0) {
+    // An image deployment has no build stage: say what is happening instead of waiting for a build that never comes.
+    const text = d.definition?.docker ? 'No build for an image: starting instances…' : 'Waiting for the build to start…';
+    return h('div', null, h('p', { class: 'muted' }, text),
+      d.messages?.length ? h('ul', { class: 'messages muted small' }, d.messages.map((m) => h('li', null, m))) : null);
+  }
   return h('ol', { class: 'stages' }, list.map((st) => h('li', { 'data-stage': st.name },
     badge(st.status), ' ', h('strong', null, st.name), ' ',
     st.started_at ? h('span', { class: 'muted small' }, 'started ', ago(st.started_at)) : null,
