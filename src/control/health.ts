@@ -54,12 +54,30 @@ export function resolveChecks(def: Pick<RegionalDeploymentDefinition, 'health_ch
 export const networkProber: Prober = (check, target) =>
   check.kind === 'tcp' ? probeTcp(target, check.timeoutMs) : probeHttp(check, target);
 
+/** How long a TCP check keeps an accepted connection open to see whether the peer drops it at once. */
+export const TCP_SETTLE_MS = 100;
+
 function probeTcp(target: { host: string; port: number }, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: target.host, port: target.port });
-    const done = (r: ProbeResult) => { clearTimeout(timer); socket.destroy(); resolve(r); };
+    let settled = false;
+    const done = (r: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
     const timer = setTimeout(() => done({ ok: false, detail: `no connection within ${timeoutMs} ms` }), timeoutMs);
-    socket.once('connect', () => { socket.end(); done({ ok: true, detail: 'connected' }); });
+    // A connect alone is not enough: Docker's port proxy accepts on the host port before the app listens, then
+    // closes the connection when it cannot reach the app. A listening app keeps it open, so wait a moment.
+    socket.once('connect', () => {
+      const dropped = () => done({ ok: false, detail: 'connection closed at once (the port is not listening yet)' });
+      socket.once('end', dropped);
+      socket.once('close', dropped);
+      setTimeout(() => done({ ok: true, detail: 'connected' }), Math.min(TCP_SETTLE_MS, Math.max(0, timeoutMs - 1))).unref();
+    });
+    socket.on('data', () => { /* a banner (e.g. SSH, SMTP) proves a listener */ done({ ok: true, detail: 'connected' }); });
     socket.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, detail: e.code ?? e.message }));
   });
 }

@@ -125,3 +125,12 @@ test('app roll-up from its services', () => {
     assert.match(up.messages.join(' '), message, statuses.join(','));
   }
 });
+
+test('rollupService: an active deployment waking from sleep keeps the service HEALTHY', () => {
+  const r = rollupService({ current: 'HEALTHY', active: { status: 'STARTING', messages: [] } });
+  assert.equal(r.status, 'HEALTHY');
+  assert.match(r.messages[0] ?? '', /waking up/);
+  // A newer deployment that is starting while nothing serves is still reported as starting, not healthy.
+  const fresh = rollupService({ current: 'STARTING', latest: { id: 'd2', status: 'STARTING', messages: [] } });
+  assert.equal(fresh.status, 'STARTING');
+});

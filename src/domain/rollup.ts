@@ -138,6 +138,11 @@ export function rollupService(input: ServiceRollupInput): Rollup<ServiceStatus> 
     return pick('HEALTHY', 'Service is healthy.');
   }
   if (latest && SERVING_DEPLOYMENT.includes(latest.status)) return pick('HEALTHY', 'Service is healthy.');
+  // An active deployment only goes back to starting when it wakes from sleep (scale-to-zero): the edge holds the
+  // requests meanwhile, so the service is not unhealthy.
+  if (active && !latest && BOOTING.includes(active.status)) {
+    return pick('HEALTHY', 'Service is waking up: starting an instance for the requests held at the edge.');
+  }
   if (active) {
     const why = active.messages[0] ?? `the active deployment is ${active.status.toLowerCase()}`;
     return pick('UNHEALTHY', `No deployment can serve requests: ${why}`, ...(latestFailed ? [failure] : []));

@@ -49,16 +49,25 @@ test('networkProber: HTTP 2xx/3xx pass, 5xx fails, method, path and headers are 
   }
 });
 
-test('networkProber: TCP connect passes on a listener and fails on a closed port', async () => {
-  const server = net.createServer((s) => s.end());
+test('networkProber: TCP passes on a listener, fails on a closed port and on a proxy that drops the connection at once', async () => {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  // What Docker's port proxy does before the app listens: accept, then close at once.
+  const dropping = net.createServer((s) => s.end());
   const port = await listen(server);
+  const droppingPort = await listen(dropping);
   try {
     const tcp = { ...http8000(), kind: 'tcp' as const };
-    assert.equal((await networkProber(tcp, { host: '127.0.0.1', port })).ok, true);
+    assert.deepEqual(await networkProber(tcp, { host: '127.0.0.1', port }), { ok: true, detail: 'connected' });
     const refused = await networkProber(tcp, { host: '127.0.0.1', port: await closedPort() });
     assert.deepEqual(refused, { ok: false, detail: 'ECONNREFUSED' });
+    const dropped = await networkProber(tcp, { host: '127.0.0.1', port: droppingPort });
+    assert.equal(dropped.ok, false);
+    assert.match(dropped.detail, /closed at once/);
   } finally {
+    for (const s of sockets) s.destroy();
     await close(server);
+    await close(dropping);
   }
 });
 
