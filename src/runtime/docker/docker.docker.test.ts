@@ -130,3 +130,15 @@ test('docker: capabilities explain an unreachable engine', async () => {
   const rt = new DockerRuntime({ socketPath: '/nonexistent/docker.sock' });
   await assert.rejects(rt.capabilities(), /Docker engine not reachable at \/nonexistent\/docker.sock: start it with scripts\/setup-host.sh or set PIER_RUNTIME=process/);
 });
+
+test('docker: concurrent ensureNetwork calls for one name create exactly one network', { timeout: 30_000 }, async () => {
+  const rt = new DockerRuntime();
+  const net = `pier-test-race-${randomUUID().slice(0, 8)}`;
+  try {
+    await Promise.all([rt.ensureNetwork(net), rt.ensureNetwork(net), rt.ensureNetwork(net)]);
+    const found = await engine.json<{ Name: string }[]>('GET', '/networks', { query: { filters: JSON.stringify({ name: [net] }) } });
+    assert.equal(found.filter((n) => n.Name === net).length, 1);
+  } finally {
+    await rt.removeNetwork(net);
+  }
+});

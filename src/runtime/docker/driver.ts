@@ -79,12 +79,16 @@ function exitFromInspect(c: ContainerJson): ExitStatus {
   };
 }
 
+/** How long after a failed exit dockerd may still learn that it was an OOM kill. */
+const OOM_EVENT_SETTLE_MS = 1000;
+
 /** Runs instances as Docker containers. */
 export class DockerRuntime implements Runtime {
   readonly name = 'docker';
   private readonly engine: DockerEngine;
   private readonly pidsLimit: number;
   private readonly scope: string | undefined;
+  private readonly networksInFlight = new Map<string, Promise<void>>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
@@ -147,7 +151,16 @@ export class DockerRuntime implements Runtime {
   }
 
   async remove(runtimeId: string): Promise<void> {
-    await this.call(() => this.engine.jsonOrNull('DELETE', `/containers/${encodeURIComponent(runtimeId)}`, { query: { force: true, v: true } }));
+    const path = `/containers/${encodeURIComponent(runtimeId)}`;
+    try {
+      await this.call(() => this.engine.jsonOrNull('DELETE', path, { query: { force: true, v: true } }));
+    } catch (err) {
+      // Two removals racing (a stop after a restart, a recover): the other one finishes the job; wait for it, bounded.
+      if (!/already in progress/i.test((err as Error).message)) throw err;
+      for (let i = 0; i < 100 && (await this.call(() => this.engine.jsonOrNull('GET', `${path}/json`))) !== null; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
@@ -160,8 +173,16 @@ export class DockerRuntime implements Runtime {
   }
 
   async inspect(runtimeId: string): Promise<InstanceState | null> {
-    const c = await this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${encodeURIComponent(runtimeId)}/json`));
+    const get = () => this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${encodeURIComponent(runtimeId)}/json`));
+    let c = await get();
     if (!c) return null;
+    // dockerd records OOMKilled from containerd's OOM event, which may arrive after the exit event (a child killed
+    // for memory, the main process exiting on its own): a fresh failed exit is read again once that event had time.
+    const age = Date.now() - Date.parse(c.State.FinishedAt);
+    if (!c.State.Running && !c.State.OOMKilled && c.State.ExitCode !== 0 && age >= 0 && age < OOM_EVENT_SETTLE_MS) {
+      await new Promise((r) => setTimeout(r, OOM_EVENT_SETTLE_MS - age));
+      c = (await get()) ?? c;
+    }
     const startedAt = isoTime(c.State.StartedAt);
     if (c.State.Running) return { running: true, startedAt };
     const ended = c.State.Status === 'exited' || c.State.Status === 'dead';
@@ -203,6 +224,16 @@ export class DockerRuntime implements Runtime {
   }
 
   async ensureNetwork(name: string): Promise<void> {
+    // The engine does not reliably refuse a second network of the same name, and two first instances of one app
+    // (e.g. two regions) ask at once: serialise per name so exactly one create is sent.
+    const pending = this.networksInFlight.get(name);
+    if (pending) return pending;
+    const p = this.createNetworkOnce(name).finally(() => this.networksInFlight.delete(name));
+    this.networksInFlight.set(name, p);
+    return p;
+  }
+
+  private async createNetworkOnce(name: string): Promise<void> {
     if (await this.call(() => this.engine.jsonOrNull('GET', `/networks/${encodeURIComponent(name)}`))) return;
     try {
       await this.engine.json('POST', '/networks/create', {
