@@ -1,6 +1,6 @@
 // Edge benchmark: a Node hello-world upstream, then the same load through nginx (Debian nginx-light, plain
 // keep-alive reverse proxy) and through Pier's edge, interleaved over several rounds, all on 127.0.0.1.
-// Usage: node bin/run-ts.mjs bench/edge.ts [--rounds 2] [--duration 10s] [--warmup 2s] [--workers 2]
+// Usage: node bin/run-ts.mjs bench/edge.ts [--rounds 2] [--duration 10s] [--warmup 2s] [--workers 2] [--balance kernel|round-robin]
 // Prints a JSON result; every process it starts is stopped by PID before it returns.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -20,7 +20,7 @@ export interface TargetResult {
 /** What the benchmark returns. */
 export interface EdgeBenchResult {
   machine: { cpus: number; node: string };
-  settings: { rounds: number; duration: string; connections: number; threads: number; workers: number };
+  settings: { rounds: number; duration: string; connections: number; threads: number; workers: number; balance: string };
   targets: Record<'direct' | 'nginx' | 'pier', TargetResult>;
   median: Record<'direct' | 'nginx' | 'pier', { rps: number; p50ms: number; p99ms: number }>;
   ratios: { nginx: number; pier: number; pierVsNginxRatio: number };
@@ -95,11 +95,12 @@ function nginxConfig(dir: string, listen: number, upstream: number, workers: num
 }
 
 /** Run the benchmark; `workers` is passed to Pier's edge. */
-export async function runEdgeBench(opts: { rounds?: number; duration?: string; warmup?: string; workers?: number } = {}): Promise<EdgeBenchResult> {
+export async function runEdgeBench(opts: { rounds?: number; duration?: string; warmup?: string; workers?: number; balance?: 'round-robin' | 'kernel' } = {}): Promise<EdgeBenchResult> {
   const rounds = Math.max(2, opts.rounds ?? 2);
   const duration = opts.duration ?? '10s';
   const warmup = opts.warmup ?? '2s';
   const workers = opts.workers ?? 2;
+  const balance = opts.balance ?? 'kernel';
   const dir = mkdtempSync(join(tmpdir(), 'pier-edge-bench-'));
   const children: ChildProcess[] = [];
   const start = (cmd: string, args: string[]): ChildProcess => {
@@ -114,7 +115,7 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
     start('nginx', ['-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;']);
     const self = fileURLToPath(import.meta.url);
     const tsx = import.meta.resolve('tsx');
-    start(process.execPath, ['--import', tsx, self, '--serve-edge', String(pierPort), String(upPort), String(workers)]);
+    start(process.execPath, ['--import', tsx, self, '--serve-edge', String(pierPort), String(upPort), String(workers), balance]);
     await Promise.all([waitPort(upPort), waitPort(ngPort), waitPort(pierPort)]);
     const ports = { direct: upPort, nginx: ngPort, pier: pierPort } as const;
     const targets: EdgeBenchResult['targets'] = {
@@ -145,7 +146,7 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
     const added = round2(median_.pier.p99ms - median_.direct.p99ms);
     return {
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
-      settings: { rounds, duration, connections: 50, threads: 2, workers },
+      settings: { rounds, duration, connections: 50, threads: 2, workers, balance },
       targets,
       median: median_,
       ratios,
@@ -162,9 +163,9 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
 }
 
 /** Child mode: serve Pier's edge in front of the upstream until killed. */
-async function serveEdge(port: number, upstream: number, workers: number): Promise<void> {
+async function serveEdge(port: number, upstream: number, workers: number, balance: 'round-robin' | 'kernel'): Promise<void> {
   const { createEdge } = await import('../src/edge/edge.ts');
-  const edge = await createEdge({ addr: `127.0.0.1:${port}`, domain: 'pier.test', workers });
+  const edge = await createEdge({ addr: `127.0.0.1:${port}`, domain: 'pier.test', workers, balance });
   edge.setRoutes([{
     appId: 'bench', appName: 'bench', organizationId: 'acme', hosts: [],
     routes: [{ path: '/', serviceId: 's', serviceName: 'hello', serviceStatus: 'HEALTHY', port: upstream,
@@ -184,10 +185,11 @@ const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.arg
 if (isMain) {
   if (process.argv.includes('--serve-edge')) {
     const i = process.argv.indexOf('--serve-edge');
-    await serveEdge(Number(process.argv[i + 1]), Number(process.argv[i + 2]), Number(process.argv[i + 3] ?? 1));
+    await serveEdge(Number(process.argv[i + 1]), Number(process.argv[i + 2]), Number(process.argv[i + 3] ?? 1), process.argv[i + 4] === 'round-robin' ? 'round-robin' : 'kernel');
   } else {
     const result = await runEdgeBench({
       rounds: Number(arg('--rounds', '2')), duration: arg('--duration', '10s'), warmup: arg('--warmup', '2s'), workers: Number(arg('--workers', '2')),
+      balance: arg('--balance', 'kernel') === 'round-robin' ? 'round-robin' : 'kernel',
     });
     console.log(JSON.stringify(result, null, 2));
   }

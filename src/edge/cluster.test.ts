@@ -12,7 +12,7 @@ test('workers: routes reach every worker, metrics merge, logs and wake-ups reach
   const logs: AccessLogEntry[] = [];
   const wakes: string[] = [];
   const edge = await createEdge({
-    addr: '127.0.0.1:0', domain: 'pier.test', workers: 2, accessLog: (e) => logs.push(e),
+    addr: '127.0.0.1:0', domain: 'pier.test', workers: 2, balance: 'round-robin', accessLog: (e) => logs.push(e),
     onWake: async (id) => { wakes.push(id); },
   });
   try {
@@ -20,6 +20,9 @@ test('workers: routes reach every worker, metrics merge, logs and wake-ups reach
     // Many fresh connections spread over both workers; each must already know the route.
     const first = await Promise.all(Array.from({ length: 40 }, (_, i) => call(edge.url, 'c-acme.pier.test', `/${i}`)));
     assert.ok(first.every((r) => r.body.startsWith('a /')), 'all routed to a');
+    // Round-robin balance: a burst of fresh connections reaches both workers (request ids carry a per-worker prefix).
+    const workersSeen = new Set(first.map((r) => String(r.headers['x-request-id']).slice(0, 12)));
+    assert.equal(workersSeen.size, 2, `request ids: ${first.map((r) => r.headers['x-request-id']).join(' ')}`);
     await edge.refreshMetrics!();
     const m = edge.metrics();
     assert.equal(m.instances.ia.requests, 40);

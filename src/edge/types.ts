@@ -71,6 +71,12 @@ export interface EdgeOptions {
   region?: string;
   /** Worker processes sharing the listen socket (default 1: serve in this process). */
   workers?: number;
+  /**
+   * With workers: how new connections are spread. `kernel` (default): workers accept for themselves, so the data
+   * plane never waits on this process's event loop, but a burst can split unevenly. `round-robin`: this process
+   * accepts and hands each connection to the next free worker, keeping keep-alive load even.
+   */
+  balance?: 'round-robin' | 'kernel';
   /** Called once per finished request; keep it cheap, it runs on the hot path. */
   accessLog?: (entry: AccessLogEntry) => void;
   /** Called once when a request arrives for a sleeping app; upstreams arrive later through `setRoutes`. */

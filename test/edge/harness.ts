@@ -1,0 +1,196 @@
+// A real Pier for the edge suites: SQLite store in a temp dir, API and edge on free loopback ports, the Docker
+// runtime and the controller. Helpers create apps and services through the public API, wait on conditions with
+// bounded deadlines, probe from inside containers through the Engine API's exec (argv, no shell) and remove
+// every container and network this Pier created when it closes.
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.ts';
+import { startPier, type PierHandle } from '../../src/main.ts';
+import { installationId } from '../../src/platform.ts';
+import { DockerEngine } from '../../src/runtime/docker/engine.ts';
+import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
+import { MANAGED_LABEL } from '../../src/runtime/common.ts';
+import { ensureTestImage } from '../../src/runtime/testing/images.ts';
+
+/** True when a Docker engine answers on the default socket. */
+export const engineUp = await new DockerEngine().ping(3000).then(() => true, () => false);
+
+/** A reply of the Pier API: status and parsed JSON body. */
+export interface Reply<T = any> { status: number; body: T }
+
+/** A reply through the edge. */
+export interface EdgeReply { status: number; body: string; headers: http.IncomingHttpHeaders }
+
+/** A running Pier with docker instances and the helpers the edge suites share. */
+export interface EdgePier {
+  pier: PierHandle;
+  edgeUrl: string;
+  image: string;
+  engine: DockerEngine;
+  /** `<app>-<org>.localhost`. */
+  hostOf(appName: string): string;
+  api<T = any>(method: string, path: string, body?: unknown): Promise<Reply<T>>;
+  createApp(name: string): Promise<string>;
+  /** Creates the app's private network up front, as the runtime would on the app's first instance. */
+  ensureAppNetwork(appId: string): Promise<void>;
+  createService(appId: string, name: string, definition: Record<string, unknown>): Promise<any>;
+  service(id: string): Promise<any>;
+  /** Live instances of a service (optionally only those with a status). */
+  instances(serviceId: string, status?: string): Promise<any[]>;
+  /** GET through the edge with this Host (and extra headers). */
+  get(host: string, path?: string, headers?: Record<string, string>): Promise<EdgeReply>;
+  /** Runs argv inside a container; resolves with its exit code and output. */
+  exec(containerId: string, argv: string[]): Promise<{ code: number; output: string }>;
+  close(): Promise<void>;
+}
+
+/** Polls `check` every `everyMs` until it returns a truthy value; throws after `ms` naming `what` and the last value seen. */
+export async function until<T>(what: string, check: () => Promise<T | false | null | undefined>, ms = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last as T;
+    } catch (err) {
+      last = err instanceof Error ? err.message : err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A web service definition on the test image: HTTP on 8000, routed at `path` (none when null). */
+export function webDef(image: string, path: string | null, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 'WEB',
+    docker: { image },
+    ports: [{ port: 8000, protocol: 'http' }],
+    routes: path === null ? [] : [{ port: 8000, path }],
+    regions: ['was'],
+    scalings: [{ min: 1, max: 1 }],
+    instance_types: [{ type: 'nano' }],
+    ...over,
+  };
+}
+
+/** Plain GET (no keep-alive) with a Host header and a 5 s bound. */
+export function edgeGet(edgeUrl: string, host: string, path = '/', headers: Record<string, string> = {}): Promise<EdgeReply> {
+  const u = new URL(edgeUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: u.hostname, port: Number(u.port), path, agent: false, headers: { host, ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Starts Pier with the docker runtime; the test image is built first when missing. */
+export async function startEdgePier(): Promise<EdgePier> {
+  const image = await ensureTestImage();
+  const dataDir = mkdtempSync(join(tmpdir(), 'pier-edge-'));
+  const token = `tok-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const config = loadConfig(
+    { 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime: 'docker' },
+    { ...process.env, PIER_TOKEN: token },
+  );
+  const pier = await startPier(config, { log: () => {} });
+  const scope = installationId(dataDir);
+  const engine = new DockerEngine();
+  const appIds: string[] = [];
+
+  async function api<T = any>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(pier.apiUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch { /* keep text */ }
+    return { status: res.status, body: parsed as T };
+  }
+  const info = await api<{ edge_url: string }>('GET', '/v1/pier/info');
+  if (!info.body.edge_url) throw new Error(`no edge_url in /v1/pier/info: ${JSON.stringify(info.body)}`);
+  const edgeUrl = info.body.edge_url;
+
+  return {
+    pier, edgeUrl, image, engine, api,
+    hostOf: (appName) => `${appName}-${config.orgName}.${config.domain}`,
+    async createApp(name) {
+      const r = await api<{ app: { id: string } }>('POST', '/v1/apps', { name });
+      if (r.status !== 200) throw new Error(`create app ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+      appIds.push(r.body.app.id);
+      return r.body.app.id;
+    },
+    ensureAppNetwork: (appId) => new DockerRuntime({ scope }).ensureNetwork(`pier-app-${appId}`),
+    async createService(appId, name, definition) {
+      const r = await api('POST', '/v1/services', { app_id: appId, name, definition: { name, ...definition } });
+      if (r.status !== 200) throw new Error(`create service ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.service;
+    },
+    async service(id) {
+      return (await api('GET', `/v1/services/${id}`)).body.service;
+    },
+    async instances(serviceId, status) {
+      const q = `service_id=${serviceId}${status ? `&statuses=${status}` : ''}`;
+      return (await api('GET', `/v1/instances?${q}`)).body.instances ?? [];
+    },
+    get: (host, path, headers) => edgeGet(edgeUrl, host, path, headers),
+    async exec(containerId, argv) {
+      const ex = await engine.json<{ Id: string }>('POST', `/containers/${containerId}/exec`, {
+        body: { Cmd: argv, AttachStdout: true, AttachStderr: true },
+      });
+      const res = await engine.request('POST', `/exec/${ex.Id}/start`, { body: { Detach: false, Tty: false }, timeoutMs: 15_000 });
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      const code = (await engine.json<{ ExitCode: number | null }>('GET', `/exec/${ex.Id}/json`)).ExitCode ?? -1;
+      return { code, output: demux(Buffer.concat(chunks)) };
+    },
+    async close() {
+      try {
+        await pier.close();
+      } finally {
+        // Only this installation's containers (scope label) and the networks of apps this test created.
+        const rt = new DockerRuntime({ scope });
+        for (const h of await rt.recover()) {
+          await rt.stop(h.runtimeId, 0).catch(() => undefined);
+          await rt.remove(h.runtimeId).catch(() => undefined);
+        }
+        // By id, not name: a name may match two networks when two creations raced (see removeAppNetworks).
+        await removeAppNetworks(engine, appIds);
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Joins the payloads of the engine's multiplexed stdout/stderr stream (8-byte frame headers). */
+function demux(buf: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const len = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + len).toString('utf8');
+    i += 8 + len;
+  }
+  return out;
+}
+
+
+/** Removes the Pier-managed networks of these apps, by id so that duplicates left by a creation race go too. */
+async function removeAppNetworks(engine: DockerEngine, appIds: string[]): Promise<void> {
+  for (const appId of appIds) {
+    const name = `pier-app-${appId}`;
+    const nets = await engine.json<{ Id: string; Name: string; Labels: Record<string, string> | null }[]>('GET', '/networks', {
+      query: { filters: JSON.stringify({ name: [name] }) },
+    });
+    for (const n of nets) {
+      if (n.Name === name && n.Labels?.[MANAGED_LABEL] === 'true') await engine.jsonOrNull('DELETE', `/networks/${n.Id}`).catch(() => undefined);
+    }
+  }
+}
