@@ -13,6 +13,10 @@ import { createEdge } from './edge/index.ts';
 import type { Edge } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
 import { storeState } from './control/store-state.ts';
+import { createBuilder } from './build/builder.ts';
+import { appendLogLines } from './store/logs.ts';
+import { metricsComponent } from './metrics/component.ts';
+import { autoscaleConfigFromEnv } from './autoscale/config.ts';
 
 /**
  * A stable id for this installation (one data directory), created on first start. The Docker runtime labels its
@@ -54,10 +58,29 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
     log: (line) => log(`pier: ${line}`),
   });
   core.setInfo({ runtime: runtime.name });
+  // Git deployments are built into what this runtime runs; build lines are stored as type build and streamed live.
+  const builder = createBuilder({
+    target: (await runtime.capabilities()).runs === 'image' ? 'image' : 'directory',
+    workDir: join(config.dataDir, 'builds'),
+    appendLogs: (lines) => appendLogLines(store.db, lines, store.logBus),
+    labels: { 'dev.pier.scope': scope },
+  });
 
   let edge: Edge | undefined;
   let controller: Controller | undefined;
   let routesPending = false;
+
+  // Computations may overlap (pushRoutes and drain): a slower, older one must never overwrite a newer table.
+  let routesStarted = 0;
+  let routesApplied = 0;
+  async function refreshRoutes(): Promise<void> {
+    if (!edge || !controller) return;
+    const ticket = ++routesStarted;
+    const apps = await controller.routes();
+    if (ticket < routesApplied || !edge) return;
+    routesApplied = ticket;
+    edge.setRoutes(apps);
+  }
 
   // Route updates are coalesced: one recomputation in flight at a time, one more if something changed meanwhile.
   async function pushRoutes(): Promise<void> {
@@ -66,7 +89,7 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
     try {
       await Promise.resolve();
       routesPending = false;
-      if (edge && controller) edge.setRoutes(await controller.routes());
+      await refreshRoutes();
     } catch (err) {
       routesPending = false;
       log(`pier: updating edge routes failed: ${(err as Error).message}`);
@@ -80,6 +103,11 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
         addr: `${config.edgeAddr.host.includes(':') ? `[${config.edgeAddr.host}]` : config.edgeAddr.host}:${config.edgeAddr.port}`,
         domain: config.domain,
         workers: edgeWorkers(),
+        // Scale-to-zero: a request for a sleeping app is held while the controller wakes it.
+        onWake: async (appId) => {
+          if (!controller) throw new Error('the control plane is not running');
+          controller.wake(appId);
+        },
       });
       core.setInfo({ edge_url: edge.url });
       core.addMetrics(() => edge?.prometheus() ?? '');
@@ -98,9 +126,17 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
         state: storeState(store),
         runtime,
         publicDomain: config.domain,
-        drain: (instanceId, timeoutMs) => edge ? edge.drain(instanceId, timeoutMs) : Promise.resolve(),
+        // The stopping instance must leave the edge's table before in-flight requests are counted: the pass that
+        // marked it STOPPING drains it before onRoutesChanged fires, so push the current routes first.
+        drain: async (instanceId, timeoutMs) => {
+          await refreshRoutes();
+          if (edge) await edge.drain(instanceId, timeoutMs);
+        },
         onRoutesChanged: () => { void pushRoutes(); },
         onError: (err, context) => log(`pier: ${context}: ${(err as Error)?.message ?? String(err)}`),
+        builder: { build: (d, signal) => builder.build(d, signal).finally(() => controller?.kick()) },
+        metrics: () => edge?.metrics(),
+        autoscale: autoscaleConfigFromEnv(process.env),
       });
       core.onWrite(() => controller?.kick());
       await controller.start();
@@ -111,5 +147,10 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
     },
   };
 
-  return [edgeComponent, controllerComponent];
+  // Metrics sampler: after the controller, whose bindings say which instances run.
+  const metricsSampler = metricsComponent({
+    store, runtime, log, edge: () => edge, isBound: (id) => controller?.endpoints(id) !== undefined,
+  });
+
+  return [edgeComponent, controllerComponent, metricsSampler];
 }

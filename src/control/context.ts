@@ -4,7 +4,9 @@ import type { InstanceHandle, Runtime } from '../runtime/contract.ts';
 import { HealthTracker, type HealthTiming, type Prober } from './health.ts';
 import { LogCollector } from './logs.ts';
 import type { MarkContext } from './marks.ts';
-import type { Builder, Clock, ControlState } from './ports.ts';
+import type { Builder, BuildResult, Clock, ControlState } from './ports.ts';
+import type { AutoscaleConfig } from '../autoscale/config.ts';
+import { createAutoscaleMemory, type AutoscaleMemory, type MetricsSource } from './reconcile-scaling.ts';
 
 /** Timings of the loops; every one has a production default and can be shortened by tests. */
 export interface ControlIntervals {
@@ -57,12 +59,16 @@ export interface ControlContext extends MarkContext {
   logs: LogCollector;
   builder?: Builder;
   /** Builds in flight or finished during this life, by deployment id. */
-  builds: Map<string, { image?: string; error?: string; abort: AbortController }>;
+  builds: Map<string, { image?: string; commit?: BuildResult['commit']; error?: string; abort: AbortController }>;
   drain?: (instanceId: string, timeoutMs: number) => Promise<void>;
   allowPrivileged: boolean;
   onError: (err: unknown, context: string) => void;
   /** Set when something the edge sees changed (instance health, active deployment). */
   routesDirty: boolean;
+  /** The autoscaler's samples, counts and wake-ups (reconcile-scaling.ts). */
+  autoscale: AutoscaleMemory;
+  /** Set during a pass that wants the next one sooner than the resync (e.g. an instance waking up). */
+  nextPassMs?: number;
 }
 
 /** Options to build a context. */
@@ -76,6 +82,10 @@ export interface ContextOptions {
   drain?: (instanceId: string, timeoutMs: number) => Promise<void>;
   allowPrivileged?: boolean;
   onError?: (err: unknown, context: string) => void;
+  /** The edge's request counters, for the autoscaler. */
+  metrics?: MetricsSource;
+  /** Autoscaler tuning (windows, sampling period). */
+  autoscale?: Partial<AutoscaleConfig>;
 }
 
 /** Builds the shared context. */
@@ -86,5 +96,6 @@ export function createContext(o: ContextOptions): ControlContext {
     bindings: new Map(), restarts: new Map(), health: new HealthTracker(o.prober),
     logs: new LogCollector(o.state, o.runtime, o.clock, onError),
     builder: o.builder, builds: new Map(), drain: o.drain, allowPrivileged: o.allowPrivileged ?? false, onError, routesDirty: true,
+    autoscale: createAutoscaleMemory(o.metrics, o.autoscale),
   };
 }

@@ -10,6 +10,8 @@ import type { Builder, Clock, ControlState } from './ports.ts';
 import { systemClock } from './ports.ts';
 import { reconcileDeployments } from './reconcile-deployments.ts';
 import { reconcileInstances } from './reconcile-instances.ts';
+import { reconcileScaling, requestWake, type MetricsSource } from './reconcile-scaling.ts';
+import type { AutoscaleConfig } from '../autoscale/config.ts';
 import { collectRoutes } from './routes.ts';
 
 /** What the composition root wires into the controller. */
@@ -28,6 +30,10 @@ export interface ControllerOptions {
   builder?: Builder;
   allowPrivileged?: boolean;
   onError?: (err: unknown, context: string) => void;
+  /** The edge's request counters: the autoscaler's input. */
+  metrics?: MetricsSource;
+  /** Autoscaler tuning (windows, sampling period); KPA defaults otherwise. */
+  autoscale?: Partial<AutoscaleConfig>;
 }
 
 /** The running control loops. */
@@ -46,6 +52,8 @@ export interface Controller {
   routes(): Promise<AppRoutes[]>;
   /** Where an instance's ports are published, if it runs. */
   endpoints(instanceId: string): Endpoint[] | undefined;
+  /** A request waits for a sleeping app (the edge's onWake): wake its sleeping services on the next pass. */
+  wake(appId: string): void;
 }
 
 const WRITES = /^(create|update|append(?!Log))/;
@@ -76,6 +84,8 @@ export function createController(o: ControllerOptions): Controller {
   async function pass(): Promise<void> {
     // Without the bindings recover() rebuilds, every running instance would look lost: recover first, always.
     if (!recovered) await recover();
+    ctx.nextPassMs = undefined;
+    await reconcileScaling(ctx);
     await reconcileDeployments(ctx);
     await reconcileInstances(ctx, { publicDomain });
     if (ctx.routesDirty) {
@@ -107,7 +117,7 @@ export function createController(o: ControllerOptions): Controller {
       if (writes === before && !kicked) break;
     }
     looping = false;
-    schedule(ctx.intervals.resyncMs);
+    schedule(Math.min(ctx.intervals.resyncMs, ctx.nextPassMs ?? Infinity));
   }
 
   async function recover(): Promise<void> {
@@ -167,5 +177,10 @@ export function createController(o: ControllerOptions): Controller {
     recover,
     routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints),
     endpoints: (id) => ctx.bindings.get(id)?.endpoints,
+    wake(appId) {
+      requestWake(ctx.autoscale, appId, ctx.clock.now().getTime());
+      kicked = true;
+      if (!looping) schedule(0);
+    },
   };
 }

@@ -45,7 +45,7 @@ export type RegionalDeploymentPatch = Partial<Pick<RegionalDeployment,
   'status' | 'messages' | 'role' | 'scheduled_at' | 'allocated_at' | 'started_at' | 'succeeded_at' | 'terminated_at'>>;
 /** Fields of a deployment the control plane may change. */
 export type DeploymentPatch = Partial<Pick<Deployment,
-  'status' | 'messages' | 'role' | 'allocated_at' | 'started_at' | 'succeeded_at' | 'terminated_at' | 'provisioning_info'>>;
+  'status' | 'messages' | 'role' | 'allocated_at' | 'started_at' | 'succeeded_at' | 'terminated_at' | 'provisioning_info' | 'metadata'>>;
 /** Fields of a service the control plane may change. */
 export type ServicePatch = Partial<Pick<Service,
   'status' | 'messages' | 'active_deployment_id' | 'last_provisioned_deployment_id' | 'started_at' | 'succeeded_at' |
@@ -93,8 +93,15 @@ export interface ControlState {
   appendLog(line: NewLogLine): Promise<void>;
 }
 
-/** Builds an image for a git or archive deployment; optional until the builder lands. */
+/** What a build produced: an image tag, or `dir:<path>` (a prepared directory for the process runtime). */
+export interface BuildResult {
+  image: string;
+  /** The commit built, recorded on the deployment (provisioning_info.sha, metadata.git.git_env). */
+  commit?: { sha: string; author: string; message: string };
+}
+
+/** Builds a git or archive deployment (src/build); optional: without one, such deployments end in ERROR. */
 export interface Builder {
-  /** Resolves with the image to run, or rejects with a message a person understands. */
-  build(deployment: Deployment, signal: AbortSignal): Promise<{ image: string }>;
+  /** Resolves with what to run, or rejects with a message a person understands; aborting `signal` cancels it. */
+  build(deployment: Deployment, signal: AbortSignal): Promise<BuildResult>;
 }

@@ -11,6 +11,7 @@ import type { Deployment, Instance, RegionalDeployment, Service } from '../domai
 import type { ControlContext } from './context.ts';
 import { markApp, markDeployment, markRegional, markService } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
+import { scaledCount } from './reconcile-scaling.ts';
 import { appNetworkName } from './spec.ts';
 
 const PRE_ALLOCATION = ['PENDING', 'PROVISIONING', 'SCHEDULED'];
@@ -57,8 +58,12 @@ async function advance(ctx: ControlContext, svc: Service, dep: Deployment): Prom
       const image = await provisionedImage(ctx, d);
       if (image === undefined) return; // a build is running
       if (image instanceof Error) return fail(ctx, d, regionals, image.message);
-      const info = { ...(d.provisioning_info ?? { sha: '', stages: [] }), image };
-      d = await markDeployment(ctx, d, 'SCHEDULED', 'deployment_scheduled', `Image ${image} is ready; waiting to be scheduled.`, { provisioning_info: info });
+      const commit = ctx.builds.get(d.id)?.commit;
+      ctx.builds.delete(d.id);
+      const info = { ...(d.provisioning_info ?? { sha: '', stages: [] }), image, ...(commit ? { sha: commit.sha } : {}) };
+      // The commit a build used is recorded as Koyeb does: provisioning_info.sha and metadata.git.git_env.
+      const metadata = commit ? { ...d.metadata, git: { ...d.metadata?.git, git_env: { sha: commit.sha, commit_author: commit.author, commit_message: commit.message } } } : undefined;
+      d = await markDeployment(ctx, d, 'SCHEDULED', 'deployment_scheduled', `Image ${image} is ready; waiting to be scheduled.`, { provisioning_info: info, ...(metadata ? { metadata } : {}) });
       for (const r of regionals) await markRegional(ctx, r, 'SCHEDULED', 'deployment_scheduled', 'Waiting to be scheduled.', { scheduled_at: now() });
       await ctx.state.updateService(svc.id, { last_provisioned_deployment_id: d.id });
       return advance(ctx, svc, d);
@@ -91,16 +96,21 @@ async function runDeployment(ctx: ControlContext, svc: Service, d: Deployment, r
   const manual = await ctx.state.getManualScaling(svc.id);
   const rolled: { region: string; status: RegionalDeployment['status']; messages: string[] }[] = [];
   let failedInstance: Instance | undefined;
+  const rolling = await rollingStep(ctx, svc, d);
   for (let r of regionals) {
     const want = desiredInstances(d.definition, r.region, manual);
-    const count = want.manual ?? want.min;
-    const rows = await ensureInstances(ctx, svc, d, r, count);
+    const count = want.manual ?? scaledCount(ctx, svc, d, r, want);
+    const step = rolling?.get(r.region);
+    const rows = await ensureInstances(ctx, svc, d, r, step ? step(count) : count);
+    // The active deployment giving way to a rolling update keeps its status until the switch retires it.
+    if (rolling && d.id === svc.active_deployment_id) continue;
     failedInstance ??= rows.find((i) => i.status === 'ERROR');
     const up = rollupRegionalDeployment(rows.map((i) => ({ status: i.status, messages: i.messages })), count, r.status);
     r = await markRegional(ctx, r, up.status, `regional_deployment_${up.status.toLowerCase()}`, up.messages[0] ?? '', stamps(ctx, r, up.status));
     rolled.push({ region: r.region, status: r.status, messages: r.messages });
   }
   const isActive = d.id === svc.active_deployment_id;
+  if (rolling && isActive) return;
   if (!isActive && failedInstance) {
     return fail(ctx, d, regionals, `instance ${failedInstance.id} failed: ${failedInstance.messages[0] ?? 'error'}`);
   }
@@ -115,9 +125,30 @@ async function runDeployment(ctx: ControlContext, svc: Service, d: Deployment, r
   await markDeployment(ctx, d, up.status, `deployment_${up.status.toLowerCase()}`, up.messages[0] ?? '', stamps(ctx, d, up.status));
 }
 
+/**
+ * ROLLING (the default) replaces instances one at a time while an active deployment serves: the new deployment runs
+ * at most one more instance than it has healthy ones, and the active one yields one instance per healthy new one.
+ * Returns, per region, how to adjust this deployment's count; undefined when no rolling update involves it.
+ */
+async function rollingStep(ctx: ControlContext, svc: Service, d: Deployment): Promise<Map<string, (count: number) => number> | undefined> {
+  if (!svc.active_deployment_id || !svc.latest_deployment_id || svc.active_deployment_id === svc.latest_deployment_id) return undefined;
+  const isActive = d.id === svc.active_deployment_id;
+  const other = isActive ? await ctx.state.getDeployment(svc.latest_deployment_id) : d.id === svc.latest_deployment_id ? await ctx.state.getDeployment(svc.active_deployment_id) : undefined;
+  if (!other || !RUNNING.includes(other.status)) return undefined;
+  const latest = isActive ? other : d;
+  if (strategyOf(latest) !== 'DEPLOYMENT_STRATEGY_TYPE_ROLLING') return undefined;
+  const out = new Map<string, (count: number) => number>();
+  for (const r of await ctx.state.listRegionalDeployments(latest.id)) {
+    const healthy = (await ctx.state.listInstancesOfRegional(r.id)).filter((i) => i.status === 'HEALTHY').length;
+    out.set(r.region, isActive ? (count) => Math.max(0, count - healthy) : (count) => Math.min(count, healthy + 1));
+  }
+  return out;
+}
+
 /** Creates missing instance rows (lowest free replica index first) and stops extra ones; returns the counted rows. */
 async function ensureInstances(ctx: ControlContext, svc: Service, d: Deployment, r: RegionalDeployment, count: number): Promise<Instance[]> {
-  const rows = (await ctx.state.listInstancesOfRegional(r.id)).filter((i) => i.status !== 'STOPPED' && i.status !== 'STOPPING');
+  // A SLEEPING replica is the autoscaler's to wake or replace (reconcile-scaling.ts): it neither counts nor is extra.
+  const rows = (await ctx.state.listInstancesOfRegional(r.id)).filter((i) => i.status !== 'STOPPED' && i.status !== 'STOPPING' && i.status !== 'SLEEPING');
   const live = rows.filter((i) => LIVE_INSTANCE.includes(i.status));
   const taken = new Set(rows.map((i) => i.replica_index));
   const created: Instance[] = [];
@@ -155,15 +186,15 @@ async function provisionedImage(ctx: ControlContext, d: Deployment): Promise<str
   let build = ctx.builds.get(d.id);
   if (!build) {
     // Builds are not persisted steps: after a restart a PROVISIONING deployment simply builds again.
-    const entry: { image?: string; error?: string; abort: AbortController } = { abort: new AbortController() };
+    const entry: { image?: string; commit?: { sha: string; author: string; message: string }; error?: string; abort: AbortController } = { abort: new AbortController() };
     ctx.builds.set(d.id, entry);
     ctx.builder.build(d, entry.abort.signal).then(
-      (r) => { entry.image = r.image; },
+      (r) => { entry.image = r.image; entry.commit = r.commit; },
       (err) => { entry.error = err instanceof Error ? err.message : String(err); },
     );
     build = entry;
   }
-  if (build.image) { ctx.builds.delete(d.id); return build.image; }
+  if (build.image) return build.image; // the entry (and its commit) is consumed by the PROVISIONING step
   if (build.error) { ctx.builds.delete(d.id); return new Error(`build failed: ${build.error}`); }
   return undefined;
 }
@@ -184,6 +215,8 @@ async function retire(ctx: ControlContext, d: Deployment, why: string): Promise<
 /** Stops every instance of a retiring deployment; once none is left, the deployment reaches its final status. */
 async function finishRetirement(ctx: ControlContext, d: Deployment, regionals: RegionalDeployment[]): Promise<void> {
   const final = d.status === 'CANCELING' ? 'CANCELED' : d.status === 'STOPPING' ? 'STOPPED' : 'ERROR';
+  const build = ctx.builds.get(d.id); // a build still running for a canceled deployment is stopped, not awaited
+  if (build) { build.abort.abort(new Error('deployment canceled')); ctx.builds.delete(d.id); }
   let remaining = 0;
   for (const r of regionals) {
     const live = (await ctx.state.listInstancesOfRegional(r.id)).filter((i) => i.status !== 'STOPPED' && i.status !== 'ERROR');

@@ -1,5 +1,5 @@
 // What the edge is told: per app, its hosts and each web service's routes from its ACTIVE deployment, with
-// upstreams = the HEALTHY instances of that deployment on the route's port. Pure given the rows it is handed.
+// upstreams = the HEALTHY instances of that deployment (and of a ROLLING one replacing it) on the route's port. Pure given the rows it is handed.
 import type { App, Deployment, Instance, Organization, Service } from '../domain/types.ts';
 import type { Endpoint } from '../runtime/contract.ts';
 import type { AppRoutes, RouteEntry } from '../edge/types.ts';
@@ -13,6 +13,8 @@ export interface RouteInput {
   services: Service[];
   /** Active deployment of each service, by service id. */
   active: Map<string, Deployment>;
+  /** A ROLLING deployment replacing the active one, by service id: its healthy instances serve alongside. */
+  upcoming?: Map<string, Deployment>;
   /** Live instances, by deployment id (instance.xyz_deployment_id). */
   instances: Map<string, Instance[]>;
   /** Where each instance's ports are published (known only to the controller). */
@@ -37,7 +39,8 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
       const dep = input.active.get(svc.id);
       if (!dep) continue;
       const def = dep.definition;
-      const healthy = (input.instances.get(dep.id) ?? []).filter((i) => i.status === 'HEALTHY');
+      const next = input.upcoming?.get(svc.id);
+      const healthy = [...(input.instances.get(dep.id) ?? []), ...(next ? input.instances.get(next.id) ?? [] : [])].filter((i) => i.status === 'HEALTHY');
       for (const r of def.routes ?? []) {
         const protocol = def.ports?.find((p) => p.port === r.port)?.protocol === 'http2' ? 'http2' : 'http';
         const upstreams = healthy.flatMap((i) => {
@@ -52,9 +55,19 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
       }
     }
     routes.sort((a, b) => b.path.length - a.path.length || a.path.localeCompare(b.path));
-    out.push({ appId: app.id, appName: app.name, organizationId: app.organization_id, hosts: appHosts(app, input.organizations.get(app.organization_id), input.domain), routes });
+    const entry: AppRoutes = { appId: app.id, appName: app.name, organizationId: app.organization_id, hosts: appHosts(app, input.organizations.get(app.organization_id), input.domain), routes };
+    if (isSleeping(input, app.id)) entry.sleeping = true;
+    out.push(entry);
   }
   return out;
+}
+
+/**
+ * Whether a web service of the app sleeps or is waking (scale-to-zero): the edge then holds requests that find no
+ * upstream instead of answering 503. An active deployment is STARTING only while it wakes from SLEEPING.
+ */
+function isSleeping(input: RouteInput, appId: string): boolean {
+  return input.services.some((s) => s.app_id === appId && s.type === 'WEB' && ['SLEEPING', 'STARTING'].includes(input.active.get(s.id)?.status ?? ''));
 }
 
 /** Reads the rows routes need from the state and computes the table. */
@@ -68,10 +81,16 @@ export async function collectRoutes(state: ControlState, domain: string, endpoin
     }
   }
   const active = new Map<string, Deployment>();
+  const upcoming = new Map<string, Deployment>();
   for (const s of services) {
     if (!s.active_deployment_id) continue;
     const d = await state.getDeployment(s.active_deployment_id);
     if (d) active.set(s.id, d);
+    if (!d || !s.latest_deployment_id || s.latest_deployment_id === d.id) continue;
+    const next = await state.getDeployment(s.latest_deployment_id);
+    const t = next?.definition.strategy?.type;
+    const rolling = !t || ['DEPLOYMENT_STRATEGY_TYPE_DEFAULT', 'DEPLOYMENT_STRATEGY_TYPE_INVALID', 'DEPLOYMENT_STRATEGY_TYPE_ROLLING'].includes(t);
+    if (next && rolling && ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY'].includes(next.status)) upcoming.set(s.id, next);
   }
   const instances = new Map<string, Instance[]>();
   for (const i of live) {
@@ -79,5 +98,5 @@ export async function collectRoutes(state: ControlState, domain: string, endpoin
     list.push(i);
     instances.set(i.xyz_deployment_id, list);
   }
-  return computeRoutes({ domain, apps, organizations, services, active, instances, endpoints });
+  return computeRoutes({ domain, apps, organizations, services, active, upcoming, instances, endpoints });
 }

@@ -24,8 +24,11 @@ export interface SpecInput {
 /** The spec, plus the secret values it carries (for log redaction); throws with a readable reason when it cannot be built. */
 export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretValues: string[] } {
   const { def, instance, service, app } = i;
-  const image = i.deployment.provisioning_info?.image || def.docker?.image;
-  if (!image) throw new Error('no image to run: git and archive sources are not built yet');
+  const built = i.deployment.provisioning_info?.image || def.docker?.image;
+  if (!built) throw new Error('no image to run: git and archive sources are not built yet');
+  // A buildpack build for the process runtime yields `dir:<path>`: a prepared directory started by its launcher.
+  const appDir = built.startsWith('dir:') ? built.slice('dir:'.length) : undefined;
+  const image = appDir ? undefined : built;
   const resources = instanceResources(def.instance_type);
   if (!resources) throw new Error(`unknown instance type "${def.instance_type}"`);
   const system: Record<string, string> = {
@@ -41,7 +44,8 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
   const secretNames = new Set((def.env ?? []).filter((e) => e.secret).map((e) => e.key));
   const secretValues = [...Object.values(i.secrets), ...[...secretNames].map((k) => env[k]).filter(Boolean)];
 
-  const d = def.docker;
+  // Entrypoint/command/args overrides come from the image source, or from the Dockerfile builder of a git/archive source.
+  const d = def.docker ?? def.git?.docker ?? def.archive?.docker;
   const command = d?.command ? [d.command, ...(d.args ?? [])] : d?.args?.length ? [...d.args] : undefined;
   const spec: InstanceSpec = {
     instanceId: instance.id,
@@ -51,7 +55,8 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
       region: instance.region, replica_index: String(instance.replica_index),
     },
     image,
-    entrypoint: d?.entrypoint?.length ? [...d.entrypoint] : undefined,
+    appDir,
+    entrypoint: d?.entrypoint?.length ? [...d.entrypoint] : appDir ? ['/bin/sh', '/app/.pier/run'] : undefined,
     command,
     env,
     ports: (def.ports ?? []).map((p) => p.port),

@@ -179,6 +179,48 @@ test('IMMEDIATE strategy stops the old deployment before starting the new one', 
   assert.equal(w.service(service.id).active_deployment_id, v2.id);
 });
 
+test('ROLLING: instances are replaced one at a time, each old one stopping only once a new one is healthy', async () => {
+  const w = makeWorld();
+  const def = webDefinition({ scalings: [{ min: 2, max: 2 }] });
+  const { service, deployment: v1 } = await firstHealthy(w, def);
+  // Replica 1 of the new deployment fails its checks: the rollout stops half way, capacity never drops.
+  w.runtime.script = (spec) => ({ healthy: spec.labels.replica_index !== '1' });
+  const v2 = w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
+  await w.controller.reconcileOnce();
+  assert.equal(w.instancesOf(v2.id).length, 1, 'one new instance at a time');
+  assert.equal(w.instancesOf(v1.id).filter((i) => i.status === 'HEALTHY').length, 2, 'no old instance stops before a new one is healthy');
+  await w.settle();
+  const byStatus = (id: string) => w.instancesOf(id).map((i) => `${i.replica_index}:${i.status}`).sort();
+  assert.deepEqual(byStatus(v2.id), ['0:HEALTHY', '1:UNHEALTHY']);
+  assert.deepEqual(byStatus(v1.id), ['0:HEALTHY', '1:STOPPED'], 'the old deployment yielded one instance for the healthy new one');
+  assert.equal(w.service(service.id).active_deployment_id, v1.id);
+  assert.equal(w.deployment(v1.id).status, 'HEALTHY');
+  const serving = (await w.controller.routes())[0].routes[0].upstreams.map((u) => u.instanceId).sort();
+  const expected = [...w.instancesOf(v1.id), ...w.instancesOf(v2.id)].filter((i) => i.status === 'HEALTHY').map((i) => i.id).sort();
+  assert.deepEqual(serving, expected, 'healthy old and new instances both serve during the rollout');
+  w.runtime.script = () => ({});
+  w.clock.advance(1000); // the failing replica restarts after its backoff, healthy this time
+  await w.settle();
+  assert.equal(w.service(service.id).active_deployment_id, v2.id);
+  assert.equal(w.deployment(v1.id).status, 'STOPPED');
+  assert.ok(w.instancesOf(v1.id).every((i) => i.status === 'STOPPED'));
+  assert.deepEqual(byStatus(v2.id), ['0:HEALTHY', '1:HEALTHY']);
+});
+
+test('ROLLING: a new deployment that fails gives the old one back its full count', async () => {
+  const w = makeWorld();
+  const def = webDefinition({ scalings: [{ min: 2, max: 2 }] });
+  const { service, deployment: v1 } = await firstHealthy(w, def);
+  w.runtime.script = (spec) => (spec.image === 'example/api:2' && spec.labels.replica_index === '1' ? { exit: { code: 2 } } : {});
+  const v2 = w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
+  for (let i = 0; i < 10; i++) { await w.settle(); w.clock.advance(10_000); }
+  assert.equal(w.deployment(v2.id).status, 'ERROR');
+  assert.equal(w.service(service.id).active_deployment_id, v1.id);
+  assert.equal(w.service(service.id).status, 'DEGRADED');
+  assert.equal(w.instancesOf(v1.id).filter((i) => i.status === 'HEALTHY').length, 2, 'a replacement for the yielded instance runs');
+  assert.equal(w.instancesOf(v1.id).filter((i) => i.status === 'STOPPED').length, 1, 'the old deployment had yielded one instance');
+});
+
 test('BLUE_GREEN: the full new set is healthy before the switch', async () => {
   const w = makeWorld();
   const def = webDefinition({ strategy: { type: 'DEPLOYMENT_STRATEGY_TYPE_BLUE_GREEN' }, scalings: [{ min: 2, max: 2 }] });
@@ -186,10 +228,14 @@ test('BLUE_GREEN: the full new set is healthy before the switch', async () => {
   // Replica 1 of the new deployment fails its checks: 1 of 2 healthy is not enough to switch.
   w.runtime.script = (spec) => ({ healthy: spec.labels.replica_index !== '1' });
   const v2 = w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
+  await w.controller.reconcileOnce();
+  assert.equal(w.instancesOf(v2.id).length, 2, 'the full new set starts at once');
   await w.settle();
   assert.equal(w.deployment(v2.id).status, 'DEGRADED');
   assert.equal(w.service(service.id).active_deployment_id, v1.id);
   assert.equal(w.instancesOf(v1.id).filter((i) => i.status === 'HEALTHY').length, 2);
+  const serving = (await w.controller.routes())[0].routes[0].upstreams.map((u) => u.instanceId).sort();
+  assert.deepEqual(serving, w.instancesOf(v1.id).map((i) => i.id).sort(), 'only the old set serves before the switch');
   w.runtime.script = () => ({});
   w.clock.advance(1000); // the failing replica restarts after its backoff, healthy this time
   await w.settle();

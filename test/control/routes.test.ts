@@ -68,3 +68,21 @@ test('computeRoutes: a deleting app is not routed; a service without an active d
   assert.deepEqual(computeRoutes({ ...input, apps: [app({ status: 'DELETING' })] }), []);
   assert.deepEqual(computeRoutes({ ...input, apps: [app()] })[0].routes, []);
 });
+
+test('computeRoutes: healthy instances of a ROLLING deployment replacing the active one serve alongside it', () => {
+  const def: Deployment['definition'] = { ports: [{ port: 8000, protocol: 'http' }], routes: [{ port: 8000, path: '/' }] };
+  const endpoints = (id: string) => [{ containerPort: 8000, host: '127.0.0.1', hostPort: Number(id.slice(1)) + 31000 }];
+  const input = {
+    domain: 'pier.test', apps: [app()], organizations: new Map([['o1', org]]),
+    services: [service('web', { latest_deployment_id: 'd-new' })],
+    active: new Map([['web', deployment('d-web', def)]]),
+    instances: new Map([
+      ['d-web', [instance('i1', 'd-web', 'HEALTHY')]],
+      ['d-new', [instance('i2', 'd-new', 'HEALTHY'), instance('i3', 'd-new', 'STARTING')]],
+    ]),
+    endpoints,
+  };
+  const ports = (r: ReturnType<typeof computeRoutes>) => r[0].routes[0].upstreams.map((u) => u.port);
+  assert.deepEqual(ports(computeRoutes(input)), [31001], 'not rolling: only the active deployment serves');
+  assert.deepEqual(ports(computeRoutes({ ...input, upcoming: new Map([['web', deployment('d-new', def)]]) })), [31001, 31002]);
+});

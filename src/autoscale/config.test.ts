@@ -1,0 +1,11 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { autoscaleConfigFromEnv, DEFAULT_AUTOSCALE_CONFIG } from './config.ts';
+
+test('PIER_AUTOSCALE_* override the KPA defaults; bad values name their variable', () => {
+  assert.deepEqual(autoscaleConfigFromEnv({}), DEFAULT_AUTOSCALE_CONFIG);
+  const c = autoscaleConfigFromEnv({ PIER_AUTOSCALE_STABLE_WINDOW_MS: '6000', PIER_AUTOSCALE_PANIC_WINDOW_MS: '2000', PIER_AUTOSCALE_TICK_MS: '250' });
+  assert.deepEqual([c.stableWindowMs, c.panicWindowMs, c.tickMs, c.panicThreshold], [6000, 2000, 250, 2]);
+  assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_TICK_MS: 'fast' }), /PIER_AUTOSCALE_TICK_MS/);
+  assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_PANIC_WINDOW_MS: '90000' }), /must not exceed the stable window/);
+});

@@ -1,0 +1,33 @@
+// Autoscaler tuning from PIER_AUTOSCALE_* variables (milliseconds), for operators and for tests and benchmarks that
+// cannot wait a minute per decision. Unset variables keep the KPA defaults; bad values fail loudly.
+import { DEFAULT_DECIDER_CONFIG, type DeciderConfig } from './types.ts';
+
+/** Tuning of the autoscaling loop: the decider's windows plus how often the control plane samples. */
+export interface AutoscaleConfig extends DeciderConfig {
+  /** Sampling and decision period while autoscaled services run (default 1 s). */
+  tickMs: number;
+}
+
+/** The defaults of AutoscaleConfig. */
+export const DEFAULT_AUTOSCALE_CONFIG: AutoscaleConfig = { ...DEFAULT_DECIDER_CONFIG, tickMs: 1000 };
+
+const VARS: [keyof AutoscaleConfig, string][] = [
+  ['stableWindowMs', 'PIER_AUTOSCALE_STABLE_WINDOW_MS'],
+  ['panicWindowMs', 'PIER_AUTOSCALE_PANIC_WINDOW_MS'],
+  ['scaleDownDelayMs', 'PIER_AUTOSCALE_SCALE_DOWN_DELAY_MS'],
+  ['tickMs', 'PIER_AUTOSCALE_TICK_MS'],
+];
+
+/** Reads the tuning from an environment; throws with the variable's name on a bad value. */
+export function autoscaleConfigFromEnv(env: Record<string, string | undefined>): AutoscaleConfig {
+  const out: AutoscaleConfig = { ...DEFAULT_AUTOSCALE_CONFIG };
+  for (const [key, name] of VARS) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 10 || n > 3_600_000) throw new Error(`${name} must be a whole number of milliseconds from 10 to 3600000, got ${JSON.stringify(raw)}`);
+    out[key] = n;
+  }
+  if (out.panicWindowMs > out.stableWindowMs) throw new Error('PIER_AUTOSCALE_PANIC_WINDOW_MS must not exceed the stable window');
+  return out;
+}

@@ -1,0 +1,119 @@
+// The KPA-style decider (after Knative's pkg/autoscaler): average each target's metric over a stable window and a
+// short panic window, want ceil(observed / target) instances, follow the panic window only during a burst (and
+// never down while panicking), hold scale-downs for a delay and halve at most per step, and clamp to [min, max].
+// Pure: the caller records samples and carries DeciderState from one decision to the next.
+import type { DeciderConfig, DeciderState, Decision, MetricSample, MetricTarget, ScalingPolicy } from './types.ts';
+
+/** Everything one decision is made from. */
+export interface DecideInput {
+  nowMs: number;
+  /** Samples of this region, any order; older than the stable window are ignored. */
+  samples: readonly MetricSample[];
+  /** The count the region runs now (what the last decision chose). */
+  current: number;
+  policy: ScalingPolicy;
+  config: DeciderConfig;
+  state: DeciderState;
+}
+
+/** What one target wants over one window, and the observation behind it. */
+interface Want { desired: number; observed: number; target: MetricTarget }
+
+/** Decides the count of an awake region: never below max(min, 1) (sleeping is the idle rule's call) nor above max. */
+export function decide(input: DecideInput): Decision {
+  const { nowMs, policy, config, current } = input;
+  const floor = Math.max(policy.min, 1);
+  const clamp = (n: number) => Math.min(policy.max, Math.max(floor, n));
+  const stableSamples = input.samples.filter((s) => s.atMs > nowMs - config.stableWindowMs && s.atMs <= nowMs);
+  const state: DeciderState = { ...input.state, recent: input.state.recent.filter((r) => r.atMs > nowMs - config.scaleDownDelayMs) };
+  if (stableSamples.length === 0 || policy.targets.length === 0) {
+    const desired = clamp(current);
+    return { desired, reason: desired === current ? '' : `${current} -> ${desired}: ${bound(desired, policy)}`, panic: false, state };
+  }
+  const panicSamples = stableSamples.filter((s) => s.atMs > nowMs - config.panicWindowMs);
+  const serving = Math.max(1, current);
+  const stable = strongest(policy.targets.map((t) => want(t, stableSamples, serving)));
+  const burst = panicSamples.length ? strongest(policy.targets.map((t) => want(t, panicSamples, serving))) : undefined;
+
+  // Panic starts when the short window wants `panicThreshold` times what serves, and lasts a stable window.
+  if (burst && burst.desired / serving >= config.panicThreshold) state.panicSinceMs = nowMs;
+  if (state.panicSinceMs !== undefined && nowMs - state.panicSinceMs >= config.stableWindowMs) {
+    state.panicSinceMs = undefined;
+    state.panicDesired = undefined;
+  }
+  const panic = state.panicSinceMs !== undefined;
+  let driver: Want = stable;
+  let desired = stable.desired;
+  if (panic) {
+    const b = burst ?? stable;
+    driver = b.desired >= stable.desired ? b : stable;
+    desired = Math.max(driver.desired, state.panicDesired ?? current);
+    state.panicDesired = desired;
+  }
+  // Halve at most per step, then wait until every recommendation of the delay window agrees before going down.
+  desired = Math.max(desired, Math.ceil(current / config.maxScaleDownRate));
+  state.recent.push({ atMs: nowMs, desired });
+  if (desired < current) desired = Math.min(current, Math.max(...state.recent.map((r) => r.desired)));
+  const final = clamp(desired);
+  if (final === current) return { desired: final, reason: '', panic, state };
+  let why = describe(driver, final > current);
+  if (final !== desired) why += ` (${bound(final, policy)})`;
+  if (panic && final > current) why += ` in the last ${Math.round(config.panicWindowMs / 1000)} s (panic)`;
+  return { desired: final, reason: `${current} -> ${final}: ${why}`, panic, state };
+}
+
+/** The idle rule of a min-0 region: sleep once nothing arrived for the policy's delay. */
+export function sleepDue(p: ScalingPolicy, nowMs: number, lastActivityMs: number): { due: boolean; reason: string } {
+  if (p.min !== 0 || p.sleepAfterMs === undefined) return { due: false, reason: '' };
+  const idleMs = nowMs - lastActivityMs;
+  if (idleMs < p.sleepAfterMs) return { due: false, reason: '' };
+  return { due: true, reason: `no request for ${fmt(idleMs / 1000)} s (sleep_idle_delay ${fmt(p.sleepAfterMs / 1000)} s): scaling to zero` };
+}
+
+/** Averages one target's metric over a window and turns it into an instance count. */
+function want(target: MetricTarget, samples: readonly MetricSample[], serving: number): Want {
+  const values = samples.map((s) => valueOf(target, s)).filter((v): v is number => v !== undefined);
+  const observed = values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+  // Requests are totals over the region; CPU, memory and latency are per-instance averages, so they scale the count.
+  const needed = target.metric === 'concurrent_requests' || target.metric === 'requests_per_second'
+    ? observed / target.value
+    : (serving * observed) / target.value;
+  // A hair of tolerance so exactly-at-target (212 / 53 = 4) does not round up through float noise.
+  return { desired: Math.max(0, Math.ceil(needed - 1e-9)), observed, target };
+}
+
+function valueOf(t: MetricTarget, s: MetricSample): number | undefined {
+  switch (t.metric) {
+    case 'concurrent_requests': return s.concurrency;
+    case 'requests_per_second': return s.rps;
+    case 'average_cpu': return s.cpu;
+    case 'average_mem': return s.mem;
+    case 'requests_response_time': return s.latency?.[t.quantile ?? 95];
+  }
+}
+
+/** The target that wants the most instances (the first on ties, in the definition's order). */
+function strongest(wants: Want[]): Want {
+  return wants.reduce((a, b) => (b.desired > a.desired ? b : a));
+}
+
+/** "212 concurrent requests over target 50", in the words of the target. */
+function describe(w: Want, up: boolean): string {
+  const dir = up ? 'over' : 'under';
+  const v = w.target.value;
+  switch (w.target.metric) {
+    case 'concurrent_requests': return `${fmt(w.observed)} concurrent requests ${dir} target ${v}`;
+    case 'requests_per_second': return `${fmt(w.observed)} requests per second ${dir} target ${v}`;
+    case 'average_cpu': return `average CPU ${fmt(w.observed)}% ${dir} target ${v}%`;
+    case 'average_mem': return `average memory ${fmt(w.observed)}% ${dir} target ${v}%`;
+    case 'requests_response_time': return `p${w.target.quantile ?? 95} response time ${fmt(w.observed)} ms ${dir} target ${v} ms`;
+  }
+}
+
+function bound(n: number, p: ScalingPolicy): string {
+  return n >= p.max ? `capped at max ${p.max}` : `kept at min ${Math.max(p.min, 1)}`;
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? String(Math.round(n)) : String(Math.round(n * 10) / 10);
+}

@@ -1,0 +1,36 @@
+// From a definition's scaling rule to the decider's policy: targets in one list, sleep delay in milliseconds.
+import type { DeploymentScalingTarget } from '../domain/types.ts';
+import type { MetricName, MetricTarget, ScalingPolicy } from './types.ts';
+
+const METRICS: MetricName[] = ['concurrent_requests', 'requests_per_second', 'average_cpu', 'average_mem', 'requests_response_time'];
+
+/** Idle seconds before sleeping when a min-0 rule names none (Koyeb's default deep sleep delay). */
+export const DEFAULT_SLEEP_SECONDS = 300;
+
+/** The policy of one region's `{min, max, targets}`. */
+export function policyOf(scaling: { min: number; max: number; targets?: DeploymentScalingTarget[] }): ScalingPolicy {
+  const targets: MetricTarget[] = [];
+  let sleep: number | undefined;
+  for (const t of scaling.targets ?? []) {
+    for (const metric of METRICS) {
+      const v = t[metric];
+      if (v && v.value > 0) targets.push(metric === 'requests_response_time' ? { metric, value: v.value, quantile: t.requests_response_time?.quantile ?? 95 } : { metric, value: v.value });
+    }
+    const s = t.sleep_idle_delay;
+    // Pier has no memory snapshots, so light sleep is the same stop as deep sleep: the earlier delay wins.
+    if (s) sleep = s.light_sleep_value ?? s.deep_sleep_value ?? s.value;
+  }
+  const policy: ScalingPolicy = { min: scaling.min, max: scaling.max, targets };
+  if (scaling.min === 0) policy.sleepAfterMs = (sleep ?? DEFAULT_SLEEP_SECONDS) * 1000;
+  return policy;
+}
+
+/** Whether the rule lets the autoscaler change anything (a range, or scale-to-zero). */
+export function isAutoscaled(p: ScalingPolicy): boolean {
+  return p.min < p.max || p.min === 0;
+}
+
+/** The quantiles the targets need measured (e.g. [95]). */
+export function quantilesOf(p: ScalingPolicy): number[] {
+  return [...new Set(p.targets.filter((t) => t.metric === 'requests_response_time').map((t) => t.quantile ?? 95))];
+}

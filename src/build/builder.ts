@@ -1,0 +1,169 @@
+// The Builder the controller calls for git (and later archive) deployments: fetch the commit, pick the builder
+// (a Dockerfile when the source asks for `docker`, else buildpack detection), build under a time limit with a
+// CPU/memory cap and a per-service cache, stream the log as type build, and return what the runtime runs.
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import type { Deployment, DockerBuilder } from '../domain/types.ts';
+import { DockerEngine } from '../runtime/docker/engine.ts';
+import { baseKindOf, ensureBaseImage } from './base-images.ts';
+import { contextIgnore, listContext, tarContext } from './context.ts';
+import { detectPlan, planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
+import { buildDirectory, hostBuildEnv, runHostCommands } from './directory.ts';
+import { engineBuild } from './docker-build.ts';
+import { reasonOf } from './exec.ts';
+import { fetchGit, type GitCommit } from './git.ts';
+import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
+
+/** What a build produced. `image` is an image tag, or `dir:<path>` for a directory build (process runtime). */
+export interface BuildOutput { image: string; commit?: GitCommit }
+
+/** Prefix of `BuildOutput.image` for a prepared directory; the runtime starts `/bin/sh /app/.pier/run` in it. */
+export const DIRECTORY_IMAGE_PREFIX = 'dir:';
+
+/** How the builder is set up. */
+export interface BuilderOptions {
+  /** What the runtime runs: images (docker) or directories (process). */
+  target: BuildTarget;
+  /** Where sources, directory builds and caches live (e.g. <data-dir>/builds). */
+  workDir: string;
+  /** Where build log lines go. */
+  appendLogs: BuildLogSink;
+  engine?: DockerEngine;
+  /** Wall-clock limit of one build (default 20 min). */
+  timeoutMs?: number;
+  /** CPU cap of a build in vCPUs (default 1). */
+  cpu?: number;
+  /** Memory cap of a build in bytes (default 2 GiB). */
+  memoryBytes?: number;
+  /** Labels put on built images (e.g. the installation scope). */
+  labels?: Record<string, string>;
+}
+
+/** The builder port (src/control/ports.ts Builder) implemented for real. */
+export interface PierBuilder {
+  build(d: Deployment, signal: AbortSignal): Promise<BuildOutput>;
+}
+
+/** A FileView over a directory. */
+export function dirView(dir: string): FileView {
+  const inside = (p: string) => join(dir, p);
+  return {
+    exists: (p) => existsSync(inside(p)),
+    read: (p) => { try { return statSync(inside(p)).isFile() ? readFileSync(inside(p), 'utf8') : undefined; } catch { return undefined; } },
+  };
+}
+
+/** Resolves the source's workdir inside the checkout; refuses paths that leave it. */
+export function sourceDir(checkout: string, workdir: string | undefined): string {
+  const dir = resolve(checkout, (workdir ?? '').replace(/^\/+/, ''));
+  const rel = relative(checkout, dir);
+  if (rel.startsWith('..') || rel.startsWith(sep)) throw new Error(`workdir "${workdir}" leaves the repository`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`workdir "${workdir}" is not a directory of the repository`);
+  if (!realpathSync(dir).startsWith(realpathSync(checkout))) throw new Error(`workdir "${workdir}" leaves the repository`);
+  return dir;
+}
+
+/** Plain (non-secret) env values of a definition: passed as build args, never secrets. */
+export function buildArgsOf(d: Deployment): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const e of d.definition.env ?? []) if (!e.secret && e.value !== undefined && !/\{\{/.test(e.value)) args[e.key] = e.value;
+  return args;
+}
+
+/** Creates the builder. */
+export function createBuilder(o: BuilderOptions): PierBuilder {
+  const engine = o.engine ?? new DockerEngine();
+  const limits = { timeoutMs: o.timeoutMs ?? 20 * 60_000, cpu: o.cpu ?? 1, memoryBytes: o.memoryBytes ?? 2 * 1024 ** 3 };
+
+  async function run(d: Deployment, signal: AbortSignal, log: BuildLog): Promise<BuildOutput> {
+    const git = d.definition.git;
+    if (!git) throw new Error(d.definition.archive ? 'archive sources are not supported yet: deploy from git or an image' : 'nothing to build: the deployment has no git source');
+    const root = join(o.workDir, 'deployments', d.id);
+    rmSync(root, { recursive: true, force: true });
+    const checkout = join(root, 'src');
+    mkdirSync(checkout, { recursive: true });
+    const say = (l: string, s: 'stdout' | 'stderr' = 'stdout') => log.line(l, s);
+    const commit = await fetchGit(git, checkout, { signal, onLine: say });
+    const dir = sourceDir(checkout, git.workdir);
+    const cacheDir = d.definition.skip_cache ? join(root, 'cache') : join(o.workDir, 'cache', d.service_id);
+    mkdirSync(cacheDir, { recursive: true });
+    if (git.docker) return { image: await dockerfileBuild(d, git.docker, dir, log, signal), commit };
+    const plan = detectPlan(dirView(dir), {
+      buildCommand: git.buildpack?.build_command ?? git.build_command,
+      runCommand: git.buildpack?.run_command ?? git.run_command,
+      serviceType: d.definition.type === 'WORKER' ? 'WORKER' : 'WEB',
+    }, o.target);
+    say(`Detected a ${plan.stack} app; it will run: ${plan.runCommand}`);
+    if (o.target === 'directory') {
+      const appDir = join(root, 'app');
+      await buildDirectory({ source: dir, appDir, plan, cacheDir, signal, log: say, env: buildArgsOf(d) });
+      rmSync(checkout, { recursive: true, force: true });
+      return { image: `${DIRECTORY_IMAGE_PREFIX}${appDir}`, commit };
+    }
+    const image = await buildpackImage(d, plan, dir, cacheDir, log, signal);
+    rmSync(root, { recursive: true, force: true });
+    return { image, commit };
+  }
+
+  async function dockerfileBuild(d: Deployment, b: DockerBuilder, dir: string, log: BuildLog, signal: AbortSignal): Promise<string> {
+    if (o.target !== 'image') throw new Error('Dockerfile builds need the docker runtime; this Pier runs the process runtime (use the buildpack builder)');
+    const dockerfile = b.dockerfile || 'Dockerfile';
+    if (!existsSync(join(dir, dockerfile))) throw new Error(`no ${dockerfile} in the build context: add one or set the builder's dockerfile path`);
+    const tag = imageTag(d);
+    log.line(`Building ${dockerfile}${b.target ? ` (target ${b.target})` : ''} into ${tag}`);
+    const tar = await tarContext(dir, listContext(dir, contextIgnore(dir)), signal);
+    await engineBuild(engine, tar, {
+      tag, dockerfile, target: b.target, buildArgs: buildArgsOf(d), noCache: d.definition.skip_cache,
+      cpu: limits.cpu, memoryBytes: limits.memoryBytes, labels: imageLabels(d),
+    }, (l) => log.line(l), signal);
+    return tag;
+  }
+
+  async function buildpackImage(d: Deployment, plan: BuildPlan, dir: string, cacheDir: string, log: BuildLog, signal: AbortSignal): Promise<string> {
+    const base = await ensureBaseImage(engine, baseKindOf(plan.stack), (l) => log.line(l));
+    if (plan.hostCommands.length) {
+      mkdirSync(join(cacheDir, 'home'), { recursive: true });
+      await runHostCommands(plan.hostCommands, dir, hostBuildEnv(cacheDir), signal, (l, s) => log.line(l, s));
+    }
+    const paths = listContext(dir, contextIgnore(dir)).filter((p) => p !== 'Dockerfile.pier');
+    writeFileSync(join(dir, 'Dockerfile.pier'), planDockerfile(plan, base));
+    const tag = imageTag(d);
+    const tar = await tarContext(dir, [...paths, 'Dockerfile.pier'], signal);
+    await engineBuild(engine, tar, {
+      tag, dockerfile: 'Dockerfile.pier', noCache: d.definition.skip_cache, cpu: limits.cpu,
+      memoryBytes: limits.memoryBytes, labels: imageLabels(d),
+    }, (l) => log.line(l), signal);
+    return tag;
+  }
+
+  function imageLabels(d: Deployment): Record<string, string> {
+    return { ...o.labels, 'dev.pier.service_id': d.service_id, 'dev.pier.deployment_id': d.id };
+  }
+
+  return {
+    async build(d, signal) {
+      const log = createBuildLog(d, o.appendLogs);
+      const limited = AbortSignal.any([signal, AbortSignal.timeout(limits.timeoutMs)]);
+      const started = Date.now();
+      log.line(`Build started for deployment ${d.id}`, 'koyeb');
+      try {
+        const out = await run(d, limited, log);
+        log.line(`Build finished in ${Math.round((Date.now() - started) / 1000)} s: ${out.image}`, 'koyeb');
+        return out;
+      } catch (err) {
+        const why = limited.aborted ? reasonOf(limited) : (err as Error).message;
+        log.line(`Build failed: ${why}`, 'koyeb');
+        const tail = log.tail(6).slice(0, -1).filter((l) => l.trim());
+        throw new Error(tail.length ? `${why}\nLast build log lines:\n${tail.join('\n')}` : why);
+      } finally {
+        await log.flush();
+      }
+    },
+  };
+}
+
+/** The tag of a deployment's image: per service repository, per deployment tag. */
+export function imageTag(d: Deployment): string {
+  return `pier-build/${d.service_id.toLowerCase()}:${d.id.toLowerCase()}`;
+}
+

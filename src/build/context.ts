@@ -1,0 +1,72 @@
+// A build context: the files of a source directory minus .git and what .dockerignore (or .gitignore) excludes,
+// packed as a tar stream by the `tar` binary (long paths, modes and symlinks handled) or copied into a directory.
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { compileIgnore, ignoreNothing, type IgnoreMatcher } from './ignore.ts';
+
+/** Upper bound on files in one context, so a runaway repository fails clearly instead of exhausting memory. */
+export const MAX_CONTEXT_FILES = 200_000;
+
+/** The ignore rules of a context: .dockerignore if present, else .gitignore (archives and buildpacks honour both). */
+export function contextIgnore(dir: string): IgnoreMatcher {
+  const docker = join(dir, '.dockerignore');
+  if (existsSync(docker)) return compileIgnore(readFileSync(docker, 'utf8'), 'docker');
+  const git = join(dir, '.gitignore');
+  if (existsSync(git)) return compileIgnore(readFileSync(git, 'utf8'), 'git');
+  return ignoreNothing;
+}
+
+/** Context-relative paths (directories before their contents) that are kept. `.git` is always left out. */
+export function listContext(dir: string, ignore: IgnoreMatcher = contextIgnore(dir)): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      if (path === '.git') continue;
+      const st = lstatSync(join(dir, path));
+      const isDir = st.isDirectory();
+      if (ignore.ignores(path, isDir)) {
+        // A re-included child of an excluded directory still needs its directory entry; walk to find one.
+        if (isDir) { const before = out.length; walk(path); if (out.length > before) out.splice(before, 0, path); }
+        continue;
+      }
+      out.push(path);
+      if (out.length > MAX_CONTEXT_FILES) throw new Error(`the build context has more than ${MAX_CONTEXT_FILES} files; exclude some in .dockerignore`);
+      if (isDir) walk(path);
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** Packs the listed paths of `dir` into a tar archive (no recursion: the list is the whole truth). */
+export function tarContext(dir: string, paths: string[], signal?: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', ['-c', '-f', '-', '-C', dir, '--no-recursion', '--numeric-owner', '--owner=0', '--group=0', '--null', '-T', '-'],
+      { stdio: ['pipe', 'pipe', 'pipe'], signal });
+    const chunks: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`packing the build context failed: ${err.trim() || `tar exit ${code}`}`)));
+    child.stdin.end(paths.map((p) => p + '\0').join(''));
+  });
+}
+
+/** Copies the listed paths of `from` into `to` (files, directories and symlinks as they are). */
+export function copyContext(from: string, to: string, paths: string[]): void {
+  mkdirSync(to, { recursive: true });
+  for (const p of paths) {
+    const src = join(from, p);
+    const dst = join(to, p);
+    const st = lstatSync(src);
+    if (st.isDirectory()) mkdirSync(dst, { recursive: true });
+    else {
+      mkdirSync(dirname(dst), { recursive: true });
+      if (st.isSymbolicLink()) symlinkSync(readlinkSync(src), dst);
+      else if (st.isFile()) copyFileSync(src, dst);
+    }
+  }
+}

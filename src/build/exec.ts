@@ -1,0 +1,65 @@
+// Runs one build step as an argv array (never a shell string from us), streaming its output line by line, bounded by
+// an AbortSignal (cancel and the build time limit). The whole process group is killed so `npm` children die too.
+import { spawn } from 'node:child_process';
+
+/** Options of one build step. */
+export interface StepOptions {
+  cwd: string;
+  env: Record<string, string>;
+  signal: AbortSignal;
+  onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** A step that exited non-zero, was killed, or could not start. */
+export class StepError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StepError';
+  }
+}
+
+/** Splits a byte stream into lines and hands each complete one to `emit`; `flush()` emits the rest. */
+export function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer | string): void; flush(): void } {
+  let buf = '';
+  return {
+    push(chunk) {
+      buf += chunk.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) { emit(buf.slice(0, i).replace(/\r$/, '')); buf = buf.slice(i + 1); }
+    },
+    flush() { if (buf) emit(buf); buf = ''; },
+  };
+}
+
+/** Runs argv to completion; rejects with a StepError naming the step when it fails or is aborted. */
+export function runStep(argv: string[], o: StepOptions): Promise<void> {
+  if (o.signal.aborted) return Promise.reject(new StepError(`${argv[0]} not started: ${reasonOf(o.signal)}`));
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const out = lineSplitter((l) => o.onLine(l, 'stdout'));
+    const err = lineSplitter((l) => o.onLine(l, 'stderr'));
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const kill = () => { try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ } };
+    o.signal.addEventListener('abort', kill, { once: true });
+    child.on('error', (e) => {
+      o.signal.removeEventListener('abort', kill);
+      reject(new StepError(`${argv[0]} could not start: ${e.message}`));
+    });
+    child.on('close', (code, sig) => {
+      o.signal.removeEventListener('abort', kill);
+      out.flush(); err.flush();
+      if (o.signal.aborted) reject(new StepError(`${argv.join(' ')} stopped: ${reasonOf(o.signal)}`));
+      else if (code === 0) resolve();
+      else reject(new StepError(`${argv.join(' ')} failed with ${code === null ? `signal ${sig}` : `exit code ${code}`}`));
+    });
+  });
+}
+
+/** Why a signal was aborted, in words. */
+export function reasonOf(signal: AbortSignal): string {
+  const r = signal.reason as unknown;
+  if (r instanceof Error && r.name === 'TimeoutError') return 'build time limit reached';
+  if (r instanceof Error) return r.message;
+  return typeof r === 'string' ? r : 'build canceled';
+}

@@ -1,0 +1,80 @@
+// Fetches one commit of a git source with the `git` binary (argv arrays only): https, ssh, file:// or a local path,
+// at a branch, tag or sha, shallow where the server allows it. Records what was built: sha, author and message.
+import { execFile } from 'node:child_process';
+import { isAbsolute, resolve } from 'node:path';
+import { runStep, type StepOptions } from './exec.ts';
+
+/** What to fetch. */
+export interface GitRef { repository: string; branch?: string; tag?: string; sha?: string }
+
+/** The commit a build used. */
+export interface GitCommit { sha: string; author: string; message: string }
+
+/** A URL or path git can fetch from: github.com/owner/repo shorthand becomes https; local paths become absolute. */
+export function repositoryUrl(repository: string): string {
+  const r = repository.trim();
+  if (!r || r.startsWith('-')) throw new Error(`git repository "${repository}" is not a URL or path`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(r) || /^[\w.-]+@[\w.-]+:/.test(r)) return r;
+  if (/^(github\.com|gitlab\.com|bitbucket\.org)\//i.test(r)) return `https://${r}`;
+  return isAbsolute(r) ? r : resolve(r);
+}
+
+/** Rejects ref names git would read as options or that escape refs/ (defence in depth: argv already prevents injection). */
+export function checkRefName(kind: string, name: string): void {
+  if (!/^[\w][\w./-]*$/.test(name) || name.includes('..') || name.endsWith('.lock') || name.endsWith('/')) {
+    throw new Error(`git ${kind} "${name}" is not a valid ref name`);
+  }
+}
+
+/** The refspec to fetch for a source: sha first, then tag, then branch, else the remote's HEAD. */
+export function refToFetch(ref: GitRef): string {
+  if (ref.sha) {
+    if (!/^[0-9a-f]{7,40}$/i.test(ref.sha)) throw new Error(`git sha "${ref.sha}" is not a hexadecimal commit id`);
+    return ref.sha;
+  }
+  if (ref.tag) { checkRefName('tag', ref.tag); return `refs/tags/${ref.tag}`; }
+  if (ref.branch) { checkRefName('branch', ref.branch); return `refs/heads/${ref.branch}`; }
+  return 'HEAD';
+}
+
+/** The environment git runs with: never prompts for credentials, ignores the system config. */
+export function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' };
+  for (const k of ['PATH', 'HOME', 'SSH_AUTH_SOCK', 'GIT_SSH_COMMAND']) if (process.env[k]) env[k] = process.env[k]!;
+  env.GIT_SSH_COMMAND ??= 'ssh -o BatchMode=yes';
+  return env;
+}
+
+/** Checks out one commit of `ref` into the empty directory `dir`. */
+export async function fetchGit(ref: GitRef, dir: string, o: Omit<StepOptions, 'cwd' | 'env'>): Promise<GitCommit> {
+  const url = repositoryUrl(ref.repository);
+  const want = refToFetch(ref);
+  const step = (argv: string[]) => runStep(['git', ...argv], { ...o, cwd: dir, env: gitEnv() });
+  await step(['init', '-q', '.']);
+  await step(['remote', 'add', 'origin', url]);
+  o.onLine(`Fetching ${want === 'HEAD' ? 'the default branch' : want} from ${redactUrl(url)}`, 'stdout');
+  try {
+    await step(['fetch', '-q', '--depth', '1', '--no-tags', 'origin', want]);
+    await step(['checkout', '-q', '--detach', 'FETCH_HEAD']);
+  } catch (err) {
+    if (!ref.sha || o.signal.aborted) throw new Error(`git fetch of ${want} failed: ${(err as Error).message}`);
+    // Servers that refuse a sha in want: fetch everything, then check the sha out.
+    await step(['fetch', '-q', '--no-tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+    await step(['checkout', '-q', '--detach', ref.sha]);
+  }
+  const out = await gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B']);
+  const [sha, author, message] = out.split('\0');
+  o.onLine(`Checked out ${sha.slice(0, 12)}: ${message.trim().split('\n')[0]}`, 'stdout');
+  return { sha, author, message: message.trim() };
+}
+
+/** Hides the password part of a URL before it reaches a log. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]+@/i, '$1***@');
+}
+
+function gitOutput(dir: string, argv: string[]): Promise<string> {
+  return new Promise((res, rej) => {
+    execFile('git', argv, { cwd: dir, env: gitEnv(), maxBuffer: 1 << 20 }, (err, stdout) => err ? rej(err) : res(stdout));
+  });
+}

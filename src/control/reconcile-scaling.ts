@@ -1,0 +1,315 @@
+// The autoscaling step of a pass (runs before the deployment reconciler). For each active deployment's region whose
+// rule can change its count (min < max, or min 0) and that no manual scaling overrides, it samples the edge's
+// per-instance counters (and runtime stats when a CPU or memory target asks), asks the pure decider
+// (src/autoscale) for a count, and records every change as a service event with its reason. The deployment
+// reconciler reads the count through scaledCount().
+// Scale-to-zero: after the idle delay the region's HEALTHY replica goes SLEEPING (its workload stops a moment later,
+// once the edge has stopped routing to it) and the others stop; the deployment rolls up to SLEEPING and the edge
+// holds requests. wake(appId) (the edge's onWake) brings the region back to max(min, 1) on the next pass.
+import { instanceResources } from '../domain/catalog.ts';
+import { instanceMessage } from '../domain/messages.ts';
+import { desiredInstances } from '../domain/regional.ts';
+import type { Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
+import {
+  decide, isAutoscaled, policyOf, quantilesOf, sampleRegion, sleepDue,
+  type AutoscaleConfig, type Counters, type DeciderState, type MetricSample, type ScalingPolicy, type Usage,
+} from '../autoscale/index.ts';
+import { DEFAULT_AUTOSCALE_CONFIG } from '../autoscale/config.ts';
+import type { EdgeMetrics } from '../edge/types.ts';
+import type { ControlContext } from './context.ts';
+import { resolveChecks } from './health.ts';
+import { markDeployment, markInstance } from './marks.ts';
+import { requestStop } from './reconcile-instances.ts';
+
+/** Where the autoscaler reads request counters: the edge's `metrics()` (undefined while no edge runs). */
+export type MetricsSource = () => EdgeMetrics | undefined;
+
+/** What the autoscaler remembers about one regional deployment during this control-plane life. */
+interface RegionMemory {
+  /** `<service id> <region>`: a rollout carries the count over to the next deployment's region. */
+  key: string;
+  /** The count the region should run; 0 while it sleeps. */
+  desired: number;
+  samples: MetricSample[];
+  decider: DeciderState;
+  /** When the region last woke or was first seen: the idle delay counts from here at the earliest. */
+  awakeSinceMs: number;
+  /** When the region went to sleep (its sleeping workloads stop a moment after). */
+  asleepSinceMs?: number;
+}
+
+/** The autoscaler's memory, kept in the controller's context. */
+export interface AutoscaleMemory {
+  config: AutoscaleConfig;
+  metrics?: MetricsSource;
+  regions: Map<string, RegionMemory>;
+  /** Wake-ups asked by the edge, by app id → when. */
+  wakeRequests: Map<string, number>;
+  previous: Map<string, Counters>;
+  lastSampleMs?: number;
+}
+
+/** Builds the memory; `config` overrides the KPA defaults (tests and benchmarks shorten the windows). */
+export function createAutoscaleMemory(metrics?: MetricsSource, config: Partial<AutoscaleConfig> = {}): AutoscaleMemory {
+  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map() };
+}
+
+/** Records that a request waits for a sleeping app; the next pass wakes its sleeping regions. */
+export function requestWake(mem: AutoscaleMemory, appId: string, nowMs: number): void {
+  if (!mem.wakeRequests.has(appId)) mem.wakeRequests.set(appId, nowMs);
+}
+
+/** How long a sleeping replica keeps its workload after the edge stopped routing to it (routes update async). */
+const SLEEP_STOP_DELAY_MS = 300;
+/** Pass period while an autoscaled instance is starting (its health is probed every pass until it serves). */
+const STARTING_PASS_MS = 25;
+const RUNNING_DEPLOYMENT = ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY', 'SLEEPING'];
+const SERVING_INSTANCE = ['ALLOCATING', 'STARTING', 'HEALTHY', 'UNHEALTHY'];
+
+/**
+ * The count the deployment reconciler keeps in a region (when no manual scaling applies): the autoscaler's, else
+ * the definition's min, but at least one for a deployment that has not served yet (min 0 sleeps only once idle).
+ */
+export function scaledCount(ctx: ControlContext, svc: Service, d: Deployment, r: RegionalDeployment, want: { min: number; max: number }): number {
+  const known = ctx.autoscale.regions.get(r.id);
+  if (known) return known.desired;
+  if (d.id === svc.active_deployment_id) return r.status === 'SLEEPING' ? 0 : Math.max(want.min, 1);
+  // A rollout starts as many instances as the active deployment runs in the region (within the new rule's range).
+  let carried = 0;
+  for (const m of ctx.autoscale.regions.values()) if (m.key === `${svc.id} ${r.region}`) carried = m.desired;
+  return Math.min(want.max, Math.max(want.min, 1, carried));
+}
+
+/** One autoscaling step over every active deployment; its failures are reported, never stop the pass. */
+export async function reconcileScaling(ctx: ControlContext): Promise<void> {
+  try {
+    await scaleAll(ctx);
+  } catch (err) {
+    ctx.onError(err, 'autoscaling');
+  }
+}
+
+async function scaleAll(ctx: ControlContext): Promise<void> {
+  const mem = ctx.autoscale;
+  const nowMs = ctx.clock.now().getTime();
+  const metrics = mem.metrics?.();
+  const sampling = mem.lastSampleMs === undefined || nowMs - mem.lastSampleMs >= mem.config.tickMs * 0.8;
+  const wakes = new Map(mem.wakeRequests);
+  const seen = new Set<string>();
+  let autoscaled = false;
+  for (const svc of await ctx.state.listServices()) {
+    if (!svc.active_deployment_id || !['HEALTHY', 'DEGRADED', 'UNHEALTHY', 'STARTING', 'RESUMING'].includes(svc.status)) continue;
+    try {
+      const d = await ctx.state.getDeployment(svc.active_deployment_id);
+      if (!d || !RUNNING_DEPLOYMENT.includes(d.status)) continue;
+      // Most services run a fixed count: skip their rows unless one sleeps (a manual override set while asleep).
+      if (d.status !== 'SLEEPING' && !(d.definition.scalings ?? []).some((x) => x.min < x.max || x.min === 0)) continue;
+      const manual = await ctx.state.getManualScaling(svc.id);
+      let deployment = d;
+      for (const r of await ctx.state.listRegionalDeployments(d.id)) {
+        const policy = policyOf(r.definition.scaling);
+        const step = { ctx, svc, r, policy, nowMs, metrics, sampling };
+        const fixed = desiredInstances(d.definition, r.region, manual).manual;
+        if (fixed !== undefined || !isAutoscaled(policy)) {
+          // Manual scaling set while asleep applies on wake (as Koyeb's deep sleep); a manual 0 stays off.
+          if (fixed !== 0 && wakes.has(svc.app_id) && deployment.status === 'SLEEPING') deployment = await wakeRegion(step, undefined, deployment, await ctx.state.listInstancesOfRegional(r.id));
+          continue;
+        }
+        seen.add(r.id);
+        autoscaled = true;
+        deployment = await reconcileRegion(step, deployment, wakes.has(svc.app_id));
+      }
+    } catch (err) {
+      ctx.onError(err, `autoscaling service ${svc.id}`);
+    }
+  }
+  // Forget regions that are no longer autoscaled (manual override, new deployment, service gone).
+  for (const id of [...mem.regions.keys()]) if (!seen.has(id)) mem.regions.delete(id);
+  for (const [app, at] of wakes) if (mem.wakeRequests.get(app) === at) mem.wakeRequests.delete(app);
+  if (sampling && metrics) {
+    mem.lastSampleMs = nowMs;
+    mem.previous = new Map(Object.entries(metrics.instances));
+  }
+  if (autoscaled) soon(ctx, mem.config.tickMs);
+}
+
+interface Step {
+  ctx: ControlContext;
+  svc: Service;
+  r: RegionalDeployment;
+  policy: ScalingPolicy;
+  nowMs: number;
+  metrics: EdgeMetrics | undefined;
+  sampling: boolean;
+}
+
+async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<Deployment> {
+  const { ctx, r, policy, nowMs } = s;
+  const mem = ctx.autoscale;
+  const rows = await ctx.state.listInstancesOfRegional(r.id);
+  let rm = mem.regions.get(r.id);
+  if (!rm) {
+    const running = rows.filter((i) => SERVING_INSTANCE.includes(i.status)).length;
+    const desired = r.status === 'SLEEPING' ? 0 : Math.min(policy.max, Math.max(policy.min, 1, running));
+    rm = { key: `${s.svc.id} ${r.region}`, desired, samples: [], decider: { recent: [] }, awakeSinceMs: nowMs, asleepSinceMs: desired === 0 ? nowMs - SLEEP_STOP_DELAY_MS : undefined };
+    mem.regions.set(r.id, rm);
+  }
+  if (rm.desired === 0) {
+    if (wake) return wakeRegion(s, rm, d, rows);
+    await stopSleepingWorkloads(s, rm, rows);
+    return d;
+  }
+  await watchStarting(s, rows);
+  const serving = rows.filter((i) => i.status === 'HEALTHY');
+  const activity = lastActivity(s, rm, rows);
+  // The first read of this life only sets the baseline: the counters hold everything since the edge started.
+  if (s.sampling && s.metrics && mem.lastSampleMs !== undefined) {
+    rm.samples.push(sampleRegion({
+      atMs: nowMs, elapsedMs: nowMs - mem.lastSampleMs,
+      instances: serving.map((i) => i.id), previous: mem.previous, current: s.metrics.instances,
+      usage: await usageOf(s, serving), quantiles: quantilesOf(policy),
+    }));
+    rm.samples = rm.samples.filter((x) => x.atMs > nowMs - mem.config.stableWindowMs);
+  }
+  // Without the edge's counters traffic cannot be seen, so nothing is ever idle.
+  const idle = s.metrics ? sleepDue(policy, nowMs, activity) : { due: false, reason: '' };
+  if (idle.due) return sleepRegion(s, rm, rows, `${rm.desired} -> 0: ${idle.reason}`, d);
+  const decision = decide({ nowMs, samples: rm.samples, current: rm.desired, policy, config: mem.config, state: rm.decider });
+  rm.decider = decision.state;
+  if (decision.desired !== rm.desired) {
+    await scalingEvent(s, rm.desired, decision.desired, decision.reason, { panic: decision.panic });
+    rm.desired = decision.desired;
+  }
+  return d;
+}
+
+/** The last moment the region saw traffic: the edge's last request to one of its instances, or now if one is in flight. */
+function lastActivity(s: Step, rm: RegionMemory, rows: Instance[]): number {
+  let last = rm.awakeSinceMs;
+  for (const i of rows) {
+    const t = s.metrics?.instances[i.id];
+    if (!t) continue;
+    if (t.inFlight > 0) return s.nowMs;
+    const at = t.lastRequestAt ? Date.parse(t.lastRequestAt) : 0;
+    if (at > last) last = at;
+  }
+  // Requests held for the app mean someone is waiting: never idle then.
+  if ((s.metrics?.apps[s.svc.app_id]?.held ?? 0) > 0) return s.nowMs;
+  return last;
+}
+
+/** Runtime stats of the serving instances, as percentages of their limits; only read when a target needs them. */
+async function usageOf(s: Step, serving: Instance[]): Promise<Record<string, Usage> | undefined> {
+  if (!s.policy.targets.some((t) => t.metric === 'average_cpu' || t.metric === 'average_mem')) return undefined;
+  const out: Record<string, Usage> = {};
+  await Promise.all(serving.map(async (i) => {
+    const h = s.ctx.bindings.get(i.id);
+    if (!h) return;
+    try {
+      const st = await s.ctx.runtime.stats(h.runtimeId);
+      const cpus = instanceResources(i.type)?.cpu ?? 1;
+      out[i.id] = { cpu: st.cpuPercent / Math.max(cpus, 0.01), mem: st.memoryLimitBytes > 0 ? (st.memoryBytes / st.memoryLimitBytes) * 100 : 0 };
+    } catch (err) {
+      s.ctx.onError(err, `reading stats of instance ${i.id}`);
+    }
+  }));
+  return out;
+}
+
+/** Scale to zero: the lowest HEALTHY replica sleeps (its workload stops a moment later), the others stop. */
+async function sleepRegion(s: Step, rm: RegionMemory, rows: Instance[], reason: string, d: Deployment): Promise<Deployment> {
+  const { ctx } = s;
+  await scalingEvent(s, rm.desired, 0, reason, { sleep: true });
+  rm.desired = 0;
+  rm.samples = [];
+  rm.decider = { recent: [] };
+  rm.asleepSinceMs = s.nowMs;
+  const live = rows.filter((i) => SERVING_INSTANCE.includes(i.status)).sort((a, b) => a.replica_index - b.replica_index);
+  const sleeper = live.find((i) => i.status === 'HEALTHY');
+  const seconds = Math.round((s.policy.sleepAfterMs ?? 0) / 1000);
+  for (const i of live) {
+    if (i === sleeper) {
+      await markInstance(ctx, i, 'SLEEPING', 'instance_sleeping', `Instance is sleeping: no request for ${seconds} s. The next request wakes it.`);
+    } else {
+      await requestStop(ctx, i, 'scaled to zero');
+    }
+  }
+  ctx.routesDirty = true;
+  soon(ctx, SLEEP_STOP_DELAY_MS);
+  return d;
+}
+
+/** Stops and removes the workloads of SLEEPING replicas once the edge no longer routes to them. */
+async function stopSleepingWorkloads(s: Step, rm: RegionMemory, rows: Instance[]): Promise<void> {
+  const { ctx } = s;
+  for (const i of rows) {
+    const h = ctx.bindings.get(i.id);
+    if (i.status !== 'SLEEPING' || !h) continue;
+    if (s.nowMs - (rm.asleepSinceMs ?? 0) < SLEEP_STOP_DELAY_MS) { soon(ctx, SLEEP_STOP_DELAY_MS); continue; }
+    if (ctx.drain) {
+      try { await ctx.drain(i.id, ctx.intervals.drainTimeoutMs); } catch (err) { ctx.onError(err, `draining instance ${i.id}`); }
+    }
+    // A wake-up may have claimed the workload while draining.
+    if (ctx.bindings.get(i.id) !== h) continue;
+    ctx.bindings.delete(i.id);
+    ctx.health.forget(i.id);
+    await ctx.logs.stop(i.id);
+    await ctx.runtime.stop(h.runtimeId, ctx.intervals.stopGraceMs);
+    await ctx.runtime.remove(h.runtimeId);
+    await ctx.logs.system(i, 'Instance is sleeping: its workload stopped. The next request wakes the service.');
+  }
+}
+
+/** Wake-up: back to max(min, 1); a sleeper whose workload still runs resumes, else it is replaced by a new instance. */
+async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, rows: Instance[]): Promise<Deployment> {
+  const { ctx, policy, nowMs } = s;
+  if (rm) {
+    const to = Math.min(policy.max, Math.max(policy.min, 1));
+    await scalingEvent(s, 0, to, `0 -> ${to}: a request arrived while the service slept`, { wake: true });
+    rm.desired = to;
+    rm.awakeSinceMs = nowMs;
+    rm.asleepSinceMs = undefined;
+  }
+  for (const i of rows.filter((x) => x.status === 'SLEEPING')) {
+    if (ctx.bindings.has(i.id)) {
+      ctx.health.reset(i.id, nowMs);
+      await markInstance(ctx, i, 'STARTING', 'instance_waking', instanceMessage.starting());
+    } else {
+      await markInstance(ctx, i, 'STOPPED', 'instance_woken', 'Stopped while sleeping; the wake-up started a new instance.', { terminated_at: new Date(nowMs).toISOString() });
+    }
+  }
+  ctx.routesDirty = true;
+  soon(ctx, STARTING_PASS_MS);
+  if (d.status !== 'SLEEPING') return d;
+  return markDeployment(ctx, d, 'STARTING', 'deployment_waking', 'Waking up: a request arrived.');
+}
+
+/**
+ * Starting instances of autoscaled regions are probed on every pass (not every health interval) while inside their
+ * grace period, and passes come quickly meanwhile: a wake-up or a scale-up serves as soon as the port answers.
+ */
+async function watchStarting(s: Step, rows: Instance[]): Promise<void> {
+  const { ctx } = s;
+  const graceMs = Math.max(0, ...resolveChecks(s.r.definition, ctx.intervals.health).map((c) => c.graceMs));
+  for (const i of rows) {
+    if (i.status === 'ALLOCATING') { soon(ctx, STARTING_PASS_MS); continue; }
+    if (i.status !== 'STARTING' || !ctx.bindings.has(i.id)) continue;
+    const started = Date.parse(i.started_at ?? '') || s.nowMs;
+    if (s.nowMs - started > graceMs) continue;
+    ctx.health.reset(i.id, started);
+    soon(ctx, STARTING_PASS_MS);
+  }
+}
+
+async function scalingEvent(s: Step, from: number, to: number, message: string, extra: Record<string, unknown>): Promise<void> {
+  await s.ctx.state.appendEvent({
+    kind: 'service', resourceId: s.svc.id, organizationId: s.svc.organization_id, type: 'autoscaled', message,
+    metadata: { deployment_id: s.r.deployment_id, regional_deployment_id: s.r.id, region: s.r.region, from, to, ...extra },
+    when: new Date(s.nowMs).toISOString(),
+  });
+}
+
+/** Asks the controller for the next pass within `ms` (the earliest ask of a pass wins). */
+function soon(ctx: ControlContext, ms: number): void {
+  ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, ms);
+}

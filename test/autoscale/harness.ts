@@ -1,0 +1,252 @@
+// A real Pier for the autoscaling suites and the benchmark: SQLite in a temp dir, API and edge on free loopback
+// ports, short autoscaler windows (PIER_AUTOSCALE_*), and either the default platform with the Docker runtime or the
+// process runtime. Process instances need an app directory, which deployments cannot name until the builder
+// provides one, so that variant wraps the process driver to run the test app directory for every instance (the
+// edge and controller wiring mirror src/platform.ts). Helpers create services through the public API, load the
+// edge with bounded loops and wait on conditions with deadlines.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.ts';
+import { startPier, type PierComponent, type PierCore, type PierHandle } from '../../src/main.ts';
+import { createController, type Controller } from '../../src/control/controller.ts';
+import { storeState } from '../../src/control/store-state.ts';
+import { createEdge } from '../../src/edge/index.ts';
+import type { Edge } from '../../src/edge/types.ts';
+import { autoscaleConfigFromEnv } from '../../src/autoscale/config.ts';
+import { DockerEngine } from '../../src/runtime/docker/engine.ts';
+import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
+import type { Runtime } from '../../src/runtime/contract.ts';
+import { ensureTestImage, prepareTestAppDir } from '../../src/runtime/testing/images.ts';
+
+/** True when a Docker engine answers on the default socket. */
+export const engineUp = await new DockerEngine().ping(3000).then(() => true, () => false);
+
+/** Short windows so a test sees a full up-and-down cycle in seconds. */
+export const FAST_AUTOSCALE = {
+  PIER_AUTOSCALE_STABLE_WINDOW_MS: '6000',
+  PIER_AUTOSCALE_PANIC_WINDOW_MS: '2000',
+  PIER_AUTOSCALE_SCALE_DOWN_DELAY_MS: '2000',
+  PIER_AUTOSCALE_TICK_MS: '500',
+};
+
+/** A reply through the edge. */
+export interface EdgeReply { status: number; body: string; ms: number }
+
+/** A running Pier and the helpers the autoscaling suites share. */
+export interface ScalePier {
+  pier: PierHandle;
+  runtime: 'docker' | 'process';
+  edgeUrl: string;
+  hostOf(appName: string): string;
+  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  createApp(name: string): Promise<string>;
+  createService(appId: string, name: string, definition: Record<string, unknown>): Promise<{ id: string; latest_deployment_id: string }>;
+  deployment(id: string): Promise<any>;
+  /** Instances of a service with one of the statuses. */
+  instances(serviceId: string, statuses: string[]): Promise<any[]>;
+  /** Scaling events of a service, oldest first. */
+  scalingEvents(serviceId: string): Promise<string[]>;
+  get(host: string, path?: string): Promise<EdgeReply>;
+  /** Whether the runtime still has the workload of this allocation id (container or process sandbox). */
+  workloadExists(allocationId: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Polls `check` until truthy; throws after `ms` naming `what` and the last value seen. */
+export async function until<T>(what: string, check: () => Promise<T | false | null | undefined>, ms = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last as T;
+    } catch (err) {
+      last = err instanceof Error ? err.message : err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A web service on the test app: HTTP on 8000 routed at /, answering with its instance id; HTTP health check. */
+export function webDef(runtime: 'docker' | 'process', scaling: Record<string, unknown>, image = 'pier-test/busybox:1'): Record<string, unknown> {
+  return {
+    type: 'WEB',
+    docker: { image: runtime === 'docker' ? image : 'pier-test/directory' },
+    ports: [{ port: 8000, protocol: 'http' }],
+    routes: [{ port: 8000, path: '/' }],
+    regions: ['was'],
+    scalings: [scaling],
+    instance_types: [{ type: 'nano' }],
+    env: [{ key: 'GREETING', value: 'instance-{{ KOYEB_INSTANCE_ID }}' }],
+    // HTTP, not TCP: Docker's userland proxy accepts connections before the app listens, so a TCP check passes
+    // too early there and a woken instance would get traffic it cannot answer yet.
+    health_checks: [{ http: { port: 8000, path: '/health' }, grace_period: 5, interval: 5 }],
+  };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** GET through the edge with this Host (keep-alive, 20 s bound); `ms` is the time to the full body. */
+export function edgeGet(edgeUrl: string, host: string, path = '/'): Promise<EdgeReply> {
+  const u = new URL(edgeUrl);
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: u.hostname, port: Number(u.port), path, agent, headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - t0 }));
+    });
+    req.setTimeout(20_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** A bounded load: `workers` loops of GETs (pause `gapMs` between), until stop() or `maxMs`; counts outcomes. */
+export function startLoad(edgeUrl: string, host: string, workers: number, gapMs: number, maxMs = 60_000) {
+  let running = true;
+  const stats = { ok: 0, failed: 0, failures: [] as string[], bodies: new Set<string>() };
+  const deadline = Date.now() + maxMs;
+  const loops = Array.from({ length: workers }, async () => {
+    while (running && Date.now() < deadline) {
+      try {
+        const r = await edgeGet(edgeUrl, host);
+        if (r.status === 200) { stats.ok++; stats.bodies.add(r.body.trim()); } else { stats.failed++; if (stats.failures.length < 5) stats.failures.push(`${r.status} ${/<p>(.*?)<\/p>/s.exec(r.body)?.[1] ?? r.body.slice(0, 160)}`); }
+      } catch (err) {
+        stats.failed++;
+        if (stats.failures.length < 5) stats.failures.push((err as Error).message);
+      }
+      if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+    }
+  });
+  return { stats, async stop() { running = false; await Promise.all(loops); } };
+}
+
+/** The process driver running the test app directory for every instance (deployments cannot name one yet). */
+function testAppRuntime(stateDir: string, dataDir: string): Runtime {
+  const inner = new ProcessRuntime({ stateDir });
+  // Inside the data dir (beside the driver's state), so closing the Pier removes it too.
+  const app = prepareTestAppDir(dataDir);
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'start') return (spec: Parameters<Runtime['start']>[0]) => target.start({ ...spec, image: undefined, appDir: app.dir, entrypoint: app.entrypoint, command: ['serve'], network: undefined, networkAliases: undefined });
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/** Edge and controller over the process runtime, wired as src/platform.ts wires them. */
+function processComponents(core: PierCore, holder: { runtime?: Runtime }): PierComponent[] {
+  const dir = join(core.config.dataDir, 'process');
+  mkdirSync(dir, { recursive: true });
+  const runtime = testAppRuntime(dir, core.config.dataDir);
+  holder.runtime = runtime;
+  core.setInfo({ runtime: 'process' });
+  let edge: Edge | undefined;
+  let controller: Controller | undefined;
+  const push = async () => { if (edge && controller) edge.setRoutes(await controller.routes()); };
+  return [
+    {
+      name: 'edge',
+      async start() {
+        edge = await createEdge({
+          addr: `${core.config.edgeAddr.host}:${core.config.edgeAddr.port}`, domain: core.config.domain, workers: 1,
+          onWake: async (appId) => { if (!controller) throw new Error('no controller'); controller.wake(appId); },
+        });
+        core.setInfo({ edge_url: edge.url });
+      },
+      async stop() { await edge?.close(); },
+    },
+    {
+      name: 'controller',
+      async start() {
+        controller = createController({
+          state: storeState(core.store), runtime, publicDomain: core.config.domain,
+          drain: (id, ms) => edge ? edge.drain(id, ms) : Promise.resolve(),
+          onRoutesChanged: () => { void push().catch(() => {}); },
+          onError: () => {},
+          metrics: () => edge?.metrics(),
+          autoscale: autoscaleConfigFromEnv(process.env),
+        });
+        core.onWrite(() => controller?.kick());
+        await controller.start();
+        await push();
+      },
+      async stop() {
+        await controller?.stop();
+        // Instances keep running when a controller stops (adoption); a test Pier removes its own.
+        for (const h of await runtime.recover()) { await runtime.stop(h.runtimeId, 2000); await runtime.remove(h.runtimeId); }
+      },
+    },
+  ];
+}
+
+/** Starts Pier with short autoscaler windows on the chosen runtime. */
+export async function startScalePier(runtime: 'docker' | 'process', env: Record<string, string> = FAST_AUTOSCALE): Promise<ScalePier> {
+  if (runtime === 'docker') await ensureTestImage();
+  Object.assign(process.env, env, { PIER_EDGE_WORKERS: '1' });
+  const dataDir = mkdtempSync(join(tmpdir(), 'pier-autoscale-'));
+  const token = `tok-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const config = loadConfig(
+    { 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime },
+    { ...process.env, PIER_TOKEN: token },
+  );
+  const holder: { runtime?: Runtime } = {};
+  const pier = await startPier(config, runtime === 'process' ? { log: () => {}, components: (core) => processComponents(core, holder) } : { log: () => {} });
+  const engine = new DockerEngine();
+  const apps: string[] = [];
+  async function api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(pier.apiUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch { /* keep text */ }
+    return { status: res.status, body: parsed as T };
+  }
+  const info = await api<{ edge_url: string }>('GET', '/v1/pier/info');
+  const edgeUrl = info.body.edge_url;
+  return {
+    pier, runtime, edgeUrl, api,
+    hostOf: (name) => `${name}-${config.orgName}.${config.domain}`,
+    async createApp(name) {
+      const r = await api('POST', '/v1/apps', { name });
+      if (r.status !== 200) throw new Error(`create app ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+      apps.push(r.body.app.id);
+      return r.body.app.id;
+    },
+    async createService(appId, name, definition) {
+      const r = await api('POST', '/v1/services', { app_id: appId, name, definition: { name, ...definition } });
+      if (r.status !== 200) throw new Error(`create service ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.service;
+    },
+    deployment: async (id) => (await api('GET', `/v1/deployments/${id}`)).body.deployment,
+    async instances(serviceId, statuses) {
+      const q = statuses.map((s) => `&statuses=${s}`).join('');
+      return (await api('GET', `/v1/instances?service_id=${serviceId}${q}&limit=100`)).body.instances ?? [];
+    },
+    async scalingEvents(serviceId) {
+      const r = await api('GET', `/v1/service_events?service_id=${serviceId}&limit=100&order=asc`);
+      return (r.body.events ?? []).filter((e: any) => e.type === 'autoscaled').map((e: any) => e.message as string);
+    },
+    get: (host, path) => edgeGet(edgeUrl, host, path),
+    async workloadExists(id) {
+      if (holder.runtime) return (await holder.runtime.inspect(id)) != null;
+      return (await engine.jsonOrNull('GET', `/containers/${id}/json`)) !== null;
+    },
+    async close() {
+      // Deleting the apps stops and removes their instances (Docker containers included) before Pier stops.
+      for (const id of apps) await api('DELETE', `/v1/apps/${id}`);
+      await until('apps deleted', async () => {
+        const r = await api('GET', '/v1/instances?limit=100&statuses=ALLOCATING&statuses=STARTING&statuses=HEALTHY&statuses=UNHEALTHY&statuses=STOPPING&statuses=SLEEPING');
+        return (r.body.instances ?? []).length === 0;
+      }, 60_000, 250).catch(() => undefined);
+      await pier.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
