@@ -10,6 +10,7 @@ import { loadConfig } from '../config.ts';
 import { startPier } from '../main.ts';
 import { ensureTestImage } from '../runtime/testing/images.ts';
 import { generateToken, insertOrganization, insertToken } from '../store/organizations.ts';
+import { removeInstallationWorkloads } from '../runtime/testing/cleanup.ts';
 
 const TOKEN = 'pier-metrics-docker-token';
 
@@ -36,6 +37,7 @@ test('the sampler records a real service and the API serves it', { timeout: 180_
   ), { log: () => {} });
   t.after(async () => {
     await pier.close();
+    await removeInstallationWorkloads(dataDir);
     if (saved === undefined) delete process.env.PIER_METRICS_INTERVAL; else process.env.PIER_METRICS_INTERVAL = saved;
     rmSync(dataDir, { recursive: true, force: true });
   });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { haveBrowser, launchBrowser } from './browser.ts';
+import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const TOKEN = 'pier-console-e2e-token';
@@ -82,6 +83,7 @@ test('console drives a real Pier end to end', { skip: whyNot(), timeout: 600_000
     await traffic?.stop();
     await browser.close();
     await pier.close();
+    await removeInstallationWorkloads(dataDir);
     if (savedInterval === undefined) delete process.env.PIER_METRICS_INTERVAL;
     else process.env.PIER_METRICS_INTERVAL = savedInterval;
     rmSync(dataDir, { recursive: true, force: true });

@@ -237,7 +237,7 @@ export class DockerRuntime implements Runtime {
     if (await this.call(() => this.engine.jsonOrNull('GET', `/networks/${encodeURIComponent(name)}`))) return;
     try {
       await this.engine.json('POST', '/networks/create', {
-        body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [MANAGED_LABEL]: 'true' } },
+        body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}) } },
       });
     } catch (err) {
       if (err instanceof EngineError && err.status === 409) return; // created concurrently: fine

@@ -1,0 +1,36 @@
+// Test teardown: removes every workload and network a Pier installation (one data directory) created, so a suite
+// that stops Pier (which on purpose leaves instances running) leaves nothing behind on a shared engine.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DockerRuntime, SCOPE_LABEL } from '../docker/driver.ts';
+import { DockerEngine } from '../docker/engine.ts';
+import { ProcessRuntime } from '../process/driver.ts';
+
+/** Stops and removes the containers, networks and sandboxed processes of the Pier whose data dir is `dataDir`. */
+export async function removeInstallationWorkloads(dataDir: string): Promise<void> {
+  const idFile = join(dataDir, 'installation-id');
+  const scope = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : '';
+  if (scope) {
+    const docker = new DockerRuntime({ scope });
+    try {
+      await docker.capabilities();
+      for (const h of await docker.recover()) {
+        await docker.stop(h.runtimeId, 0).catch(() => undefined);
+        await docker.remove(h.runtimeId).catch(() => undefined);
+      }
+      const engine = new DockerEngine();
+      const nets = await engine.json<{ Id: string }[]>('GET', '/networks', { query: { filters: JSON.stringify({ label: [`${SCOPE_LABEL}=${scope}`] }) } });
+      for (const n of nets) await engine.jsonOrNull('DELETE', `/networks/${n.Id}`).catch(() => undefined);
+    } catch {
+      // No engine: nothing of this installation can be running there.
+    }
+  }
+  const stateDir = join(dataDir, 'process');
+  if (existsSync(stateDir)) {
+    const proc = new ProcessRuntime({ stateDir });
+    for (const h of await proc.recover().catch(() => [])) {
+      await proc.stop(h.runtimeId, 0).catch(() => undefined);
+      await proc.remove(h.runtimeId).catch(() => undefined);
+    }
+  }
+}
