@@ -299,3 +299,22 @@ test('apps init with a bad definition creates nothing', async () => {
     await api.close();
   }
 });
+
+test('services events shows the service events newest first, filtered by type; a bad --limit is a usage error', async () => {
+  const when = new Date(Date.now() - 5_000).toISOString();
+  const api = await startFakeApi({
+    ...lookupRoutes(),
+    'GET /v1/service_events': { body: { events: [{ id: 'e1', when, organization_id: 'o', type: 'autoscaled', message: '1 -> 3: 120 concurrent requests over target 50', metadata: {} }] } },
+  });
+  try {
+    const r = await run(api, ['services', 'events', 'shop/web', '--type', 'autoscaled']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(api.lines().includes(`GET /v1/service_events?service_id=${SVC_ID}&limit=20&order=desc&types=autoscaled`), api.lines().join('\n'));
+    assert.match(r.stdout, /^WHEN +TYPE +MESSAGE\n5s ago +autoscaled +1 -> 3: 120 concurrent requests over target 50\n$/);
+    const bad = await run(api, ['services', 'events', 'shop/web', '--limit', '0']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--limit must be a whole number from 1 to 100/);
+  } finally {
+    await api.close();
+  }
+});

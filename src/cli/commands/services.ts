@@ -1,5 +1,5 @@
 // `pier services` (s, svc, service): the koyeb CLI's service commands against Pier's API.
-import type { App, Deployment, Instance, Service } from '../../domain/types.ts';
+import type { App, Deployment, Instance, ResourceEvent, Service } from '../../domain/types.ts';
 import type { FlagSpec } from '../args.ts';
 import type { Command, Ctx } from '../command.ts';
 import { showLogs } from '../logs.ts';
@@ -17,6 +17,21 @@ import { UsageError } from '../args.ts';
 const APP_FLAG: FlagSpec = { name: 'app', short: 'a', kind: 'string', placeholder: 'APP', help: 'App of the service (name or id)' };
 
 /** Resolves the NAME argument (`<app>/<service>`, `<service>` + --app, UUID or short id) to a service id. */
+/** `pier services events NAME`: the service's events from /v1/service_events, newest first. */
+async function serviceEvents(ctx: Ctx): Promise<number> {
+  const id = await serviceArg(ctx);
+  const limitText = ctx.args.str('limit') ?? '20';
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UsageError(`--limit must be a whole number from 1 to 100, got "${limitText}"`);
+  const query = new URLSearchParams({ service_id: id, limit: String(limit), order: 'desc' });
+  const type = ctx.args.str('type');
+  if (type) query.set('types', type);
+  const reply = await ctx.client().get<{ events: ResourceEvent[] }>(`/v1/service_events?${query}`);
+  if (printRaw(ctx, reply)) return 0;
+  ctx.out(renderTable(['WHEN', 'TYPE', 'MESSAGE'], reply.events.map((e) => [age(e.when, Date.now()), e.type, e.message])));
+  return 0;
+}
+
 export function serviceArg(ctx: Ctx): Promise<string> {
   return resolveService(ctx.client(), ctx.args.positionals[0]!, ctx.args.str('app'));
 }
@@ -160,6 +175,13 @@ export const servicesCommand: Command = {
     {
       name: 'logs', aliases: ['l', 'log'], summary: 'Show or follow service logs', usage: 'NAME', args: [1, 1], flags: [APP_FLAG, ...LOG_FLAGS],
       run: async (ctx) => showLogs(ctx, { service_id: await serviceArg(ctx) }),
+    },
+    {
+      name: 'events', summary: 'Show what happened to a service, newest first (deployments, statuses, scaling decisions)',
+      usage: 'NAME', args: [1, 1],
+      flags: [APP_FLAG, { name: 'type', short: 't', kind: 'string', placeholder: 'TYPE', help: 'Only events of this type, e.g. autoscaled' },
+        { name: 'limit', kind: 'string', placeholder: 'N', help: 'How many events (default 20, at most 100)' }],
+      run: serviceEvents,
     },
     scaleCommand(APP_FLAG),
     {
