@@ -2,7 +2,8 @@
 // bench/results/latest.json and a summary table to bench/results/latest.md, and replaces the table between the
 // `<!-- bench:start -->` / `<!-- bench:end -->` markers in README.md. Each target is measured as a ratio against a
 // baseline measured in the same run (direct upstream, nginx, bare spawn...), so numbers compare across machines.
-// Usage: npm run bench [-- --only api,edge,runtime,deploy,autoscale] [--quick]
+// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale] [--quick]
+// (--only re-runs those sections and keeps the other sections' last results in the files and the table.)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -70,9 +71,24 @@ const SECTIONS: Section[] = [
 
 /** Optional sections contributed by other benches: loaded only when their module exists and exports `fn`. */
 const OPTIONAL: Section[] = [
-  { name: 'deploy', file: 'deploy.ts', fn: 'deployBench', args: () => [], rows: genericRows('deploy') },
+  { name: 'deploy', file: 'deploy.ts', fn: 'deployBench', args: () => [], rows: deployRows },
+  { name: 'build', file: 'build.ts', fn: 'buildBench', args: () => [], rows: (r) => [
+    { bench: 'Build a Node app (buildpack, local dependency, npm run build): cold vs cached', measured: `cold ${ms(r.node.cold_ms)}`, baseline: `cached ${ms(r.node.cached_ms)}`, target: 'recorded', met: undefined },
+    { bench: 'Build a Dockerfile app: cold (skip_cache) vs cached', measured: `cold ${ms(r.dockerfile.cold_ms)}`, baseline: `cached ${ms(r.dockerfile.cached_ms)}`, target: 'recorded', met: undefined },
+  ] },
   { name: 'autoscale', file: 'autoscale.ts', fn: 'autoscaleBench', args: () => [], rows: genericRows('autoscale') },
 ];
+
+function deployRows(r: any): Row[] {
+  const rows: Row[] = [];
+  for (const rt of ['docker', 'process'] as const) {
+    const x = r[rt];
+    if (!x || x.skipped) { rows.push({ bench: `Deploy (${rt})`, measured: `skipped: ${x?.skipped ?? 'not run'}`, baseline: '-', target: '-' }); continue; }
+    rows.push({ bench: `Service create to HEALTHY (${rt}${rt === 'process' ? ', git fetch + directory build of a small shell app included' : ', image local'})`, measured: `p50 ${ms(x.create_to_healthy_ms.p50)}, p95 ${ms(x.create_to_healthy_ms.p95)} (n=${x.create_to_healthy_ms.runs})`, baseline: '-', target: 'recorded' });
+    rows.push({ bench: `Redeploy to new deployment serving through the edge (${rt})`, measured: `p50 ${ms(x.redeploy_to_serving_ms.p50)}, p95 ${ms(x.redeploy_to_serving_ms.p95)}`, baseline: '-', target: 'recorded' });
+  }
+  return rows;
+}
 
 /** Rows for a bench that summarises itself: it may return `{rows: Row[]}`; otherwise its JSON is in latest.json. */
 function genericRows(name: string): (r: any) => Row[] {
@@ -93,10 +109,14 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const only = arg('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
-  const sections = [...SECTIONS, ...OPTIONAL.filter((s) => existsSync(join(here, s.file)))]
-    .filter((s) => !only || only.includes(s.name));
-  const results: Record<string, unknown> = {};
-  const rows: Row[] = [];
+  const all = [...SECTIONS, ...OPTIONAL.filter((s) => existsSync(join(here, s.file)))];
+  const sections = all.filter((s) => !only || only.includes(s.name));
+  const outDir = join(here, 'results');
+  const latest = join(outDir, 'latest.json');
+  // --only re-measures some sections and keeps the others' last results, so the table always covers everything.
+  const previous = only && existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')) as { results?: Record<string, unknown>; measured?: Record<string, string> } : undefined;
+  const results: Record<string, unknown> = { ...(previous?.results ?? {}) };
+  const measured: Record<string, string> = { ...(previous?.measured ?? {}) };
   const started = new Date();
   for (const s of sections) {
     process.stderr.write(`bench: ${s.name}...\n`);
@@ -104,32 +124,32 @@ async function main(): Promise<void> {
     try {
       const mod = await import(pathToFileURL(join(here, s.file)).href) as Record<string, (...a: unknown[]) => Promise<unknown>>;
       if (typeof mod[s.fn] !== 'function') throw new Error(`bench/${s.file} does not export ${s.fn}()`);
-      const r = await mod[s.fn](...s.args(quick));
-      results[s.name] = r;
-      rows.push(...s.rows(r));
+      results[s.name] = await mod[s.fn](...s.args(quick));
     } catch (err) {
       results[s.name] = { error: (err as Error).message };
-      rows.push({ bench: s.name, measured: `failed: ${(err as Error).message}`, baseline: '-', target: '-', met: false });
     }
+    measured[s.name] = new Date().toISOString();
     process.stderr.write(`bench: ${s.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
+  const rows: Row[] = [];
+  for (const s of all) {
+    const r = results[s.name] as { error?: string } | undefined;
+    if (r === undefined) continue;
+    if (r.error) rows.push({ bench: s.name, measured: `failed: ${r.error}`, baseline: '-', target: '-', met: false });
+    else rows.push(...s.rows(r));
+  }
   const machine = { cpus: availableParallelism(), memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
-  const outDir = join(here, 'results');
   mkdirSync(outDir, { recursive: true });
-  const doc = { started: started.toISOString(), finished: new Date().toISOString(), quick, machine, results, rows };
+  const doc = { started: started.toISOString(), finished: new Date().toISOString(), quick, machine, measured, results, rows };
   const md = `Measured ${started.toISOString().slice(0, 10)} on ${machine.cpus} cores / ${machine.memory_gib} GiB, Node ${machine.node}` +
-    `${quick ? ' (--quick)' : ''}; raw numbers in \`bench/results/latest.json\`.\n\n${table(rows)}\n`;
-  if (!only) {
-    writeFileSync(join(outDir, 'latest.json'), JSON.stringify(doc, null, 2) + '\n');
-    writeFileSync(join(outDir, 'latest.md'), md);
-    const readme = join(root, 'README.md');
-    if (existsSync(readme)) {
-      const text = readFileSync(readme, 'utf8');
-      const re = /(<!-- bench:start -->\n)[\s\S]*?(<!-- bench:end -->)/;
-      if (re.test(text)) writeFileSync(readme, text.replace(re, `$1${md}$2`));
-    }
-  } else {
-    writeFileSync(join(outDir, `partial-${only.join('-')}.json`), JSON.stringify(doc, null, 2) + '\n');
+    `${quick ? ' (--quick)' : ''}; raw numbers (and when each section ran) in \`bench/results/latest.json\`.\n\n${table(rows)}\n`;
+  writeFileSync(latest, JSON.stringify(doc, null, 2) + '\n');
+  writeFileSync(join(outDir, 'latest.md'), md);
+  const readme = join(root, 'README.md');
+  if (existsSync(readme)) {
+    const text = readFileSync(readme, 'utf8');
+    const re = /(<!-- bench:start -->\n)[\s\S]*?(<!-- bench:end -->)/;
+    if (re.test(text)) writeFileSync(readme, text.replace(re, `$1${md}$2`));
   }
   process.stdout.write(md);
 }
