@@ -54,21 +54,9 @@ export interface ScalePier {
   close(): Promise<void>;
 }
 
-/** Polls `check` until truthy; throws after `ms` naming `what` and the last value seen. */
-export async function until<T>(what: string, check: () => Promise<T | false | null | undefined>, ms = 60_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last as T;
-    } catch (err) {
-      last = err instanceof Error ? err.message : err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+import { until } from '../support/until.ts';
+
+export { until };
 
 /** A web service on the test app: HTTP on 8000 routed at /, answering with its instance id; HTTP health check. */
 export function webDef(runtime: 'docker' | 'process', scaling: Record<string, unknown>, image = 'pier-test/busybox:1'): Record<string, unknown> {

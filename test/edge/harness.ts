@@ -46,21 +46,9 @@ export interface EdgePier {
   close(): Promise<void>;
 }
 
-/** Polls `check` every `everyMs` until it returns a truthy value; throws after `ms` naming `what` and the last value seen. */
-export async function until<T>(what: string, check: () => Promise<T | false | null | undefined>, ms = 60_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last as T;
-    } catch (err) {
-      last = err instanceof Error ? err.message : err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+import { until } from '../support/until.ts';
+
+export { until };
 
 /** A web service definition on the test image: HTTP on 8000, routed at `path` (none when null). */
 export function webDef(image: string, path: string | null, over: Record<string, unknown> = {}): Record<string, unknown> {
