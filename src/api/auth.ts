@@ -21,11 +21,27 @@ export function bearerToken(req: http.IncomingMessage): string | undefined {
   return undefined;
 }
 
-/** The organization id of the caller, or a 401 authentication_error. */
-export async function authenticate(store: Store, req: http.IncomingMessage): Promise<string> {
+/** Who is calling: the token's organization, the token's id and whether it may write. */
+export interface Caller { organizationId: string; tokenId: string; readOnly: boolean }
+
+/** The caller of a request, or a 401 authentication_error (missing, unknown, expired or revoked token). */
+export async function authenticateCaller(store: Store, req: http.IncomingMessage): Promise<Caller> {
   const token = bearerToken(req);
   if (!token) throw new PierError('authentication_error', 'Missing credentials: send Authorization: Bearer <token>');
+  // Looked up on every request (no cache), so a revoked token stops working at once.
   const row = await findByToken(store.db, token);
   if (!row) throw new PierError('authentication_error', 'Invalid or expired token');
-  return row.organization_id;
+  return { organizationId: row.organization_id, tokenId: row.id, readOnly: Number(row.read_only ?? 0) === 1 };
+}
+
+/** The organization id of the caller, or a 401 authentication_error. */
+export async function authenticate(store: Store, req: http.IncomingMessage): Promise<string> {
+  return (await authenticateCaller(store, req)).organizationId;
+}
+
+/** Throws 403 authorization_required when a read-only caller attempts anything but GET/HEAD. */
+export function assertMayWrite(caller: Caller, method: string): void {
+  if (caller.readOnly && method !== 'GET' && method !== 'HEAD') {
+    throw new PierError('authorization_required', 'This API token is read-only: it cannot create, change or delete resources');
+  }
 }

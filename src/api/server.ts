@@ -6,13 +6,16 @@ import type { AddressInfo } from 'node:net';
 import { PierError } from '../domain/errors.ts';
 import { handleConsole } from '../console/serve.ts';
 import type { Store } from '../store/store.ts';
-import { authenticate } from './auth.ts';
+import { assertMayWrite, authenticate, authenticateCaller } from './auth.ts';
+import { RateLimiter, RateLimitError, type RateLimitOptions } from './rate-limit.ts';
 import { Query, readJson, sendJson } from './http.ts';
 import { ApiMetrics } from './metrics.ts';
 import { Router, type Route } from './router.ts';
 import { apiRoutes } from './routes.ts';
 import { buildOpenApi } from './openapi.ts';
 import { attachLogTail } from './routes-logs-tail.ts';
+import { SELF_AUTHENTICATED_OPERATIONS } from './routes-push.ts';
+import { handleGitRemote, isGitRemotePath } from './git-remote.ts';
 
 /** Where errors with context go; the default writes one JSON line to stderr. */
 export type ApiLogger = (entry: Record<string, unknown>) => void;
@@ -31,6 +34,8 @@ export interface ApiServerOptions {
   metricsText?: () => string;
   /** Facts about the running platform for /v1/pier/info (e.g. `edge_url`, `runtime`). */
   info?: () => Record<string, unknown>;
+  /** Per-token request budget (token bucket); defaults to DEFAULT_RATE_LIMIT, `ratePerSecond: 0` disables it. */
+  rateLimit?: RateLimitOptions;
 }
 
 /** A running (or ready to run) API server. */
@@ -57,6 +62,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const metrics = new ApiMetrics();
   const routes = apiRoutes();
   const router = new Router(routes);
+  const limiter = new RateLimiter(opts.rateLimit);
   let openapi: unknown;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, setRoute: (r: string) => void): Promise<void> {
@@ -83,15 +89,25 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       sendJson(res, 200, openapi);
       return;
     }
+    if (isGitRemotePath(path)) {
+      setRoute('/git');
+      await handleGitRemote(store, req, res, { domain: opts.domain ?? 'localhost', onWrite });
+      return;
+    }
     if (!path.startsWith('/v1/') && path !== '/v1') {
       setRoute('console');
       if (handleConsole(req, res)) return;
       throw new PierError('unknown_resource', `Not found: ${path}`);
     }
-    const organizationId = await authenticate(store, req);
     const matched = router.match(method, path);
+    // Push webhooks and signed upload URLs carry their own credential (checked by the handler), not a bearer token.
+    const selfAuth = matched !== undefined && SELF_AUTHENTICATED_OPERATIONS.has(matched.route.operationId);
+    const caller = selfAuth ? undefined : await authenticateCaller(store, req);
+    const organizationId = caller?.organizationId ?? '';
+    if (caller) limiter.take(caller.tokenId);
     if (!matched) throw new PierError('not_implemented', `${method} ${path} is not implemented by Pier`);
     setRoute(matched.route.path);
+    if (caller) assertMayWrite(caller, method);
     let bodyPromise: Promise<unknown> | undefined;
     const result = await matched.route.handler({
       req, res, params: matched.params, query: new Query(url.searchParams), store, organizationId, onWrite, domain: opts.domain ?? 'localhost',
@@ -110,6 +126,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     handle(req, res, (r) => { route = r; })
       .catch((err: unknown) => {
         if (err instanceof PierError) {
+          if (err instanceof RateLimitError && !res.headersSent) res.setHeader('retry-after', String(err.retryAfter));
           if (!res.headersSent) sendJson(res, err.status, err.toBody());
           return;
         }

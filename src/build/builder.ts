@@ -12,6 +12,7 @@ import { buildDirectory, hostBuildEnv, runHostCommands } from './directory.ts';
 import { engineBuild } from './docker-build.ts';
 import { reasonOf } from './exec.ts';
 import { fetchGit, type GitCommit } from './git.ts';
+import { defaultArchivesDir, extractArchive } from './archive.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
 
 /** What a build produced. `image` is an image tag, or `dir:<path>` for a directory build (process runtime). */
@@ -37,6 +38,8 @@ export interface BuilderOptions {
   memoryBytes?: number;
   /** Labels put on built images (e.g. the installation scope). */
   labels?: Record<string, string>;
+  /** Where uploaded archives live (default: <workDir>/../archives, i.e. <data-dir>/archives). */
+  archivesDir?: string;
 }
 
 /** The builder port (src/control/ports.ts Builder) implemented for real. */
@@ -77,20 +80,24 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
 
   async function run(d: Deployment, signal: AbortSignal, log: BuildLog): Promise<BuildOutput> {
     const git = d.definition.git;
-    if (!git) throw new Error(d.definition.archive ? 'archive sources are not supported yet: deploy from git or an image' : 'nothing to build: the deployment has no git source');
+    const archive = d.definition.archive;
+    const source = git ?? archive;
+    if (!source) throw new Error('nothing to build: the deployment has no git or archive source');
     const root = join(o.workDir, 'deployments', d.id);
     rmSync(root, { recursive: true, force: true });
     const checkout = join(root, 'src');
     mkdirSync(checkout, { recursive: true });
     const say = (l: string, s: 'stdout' | 'stderr' = 'stdout') => log.line(l, s);
-    const commit = await fetchGit(git, checkout, { signal, onLine: say });
-    const dir = sourceDir(checkout, git.workdir);
+    // An archive is built like a checkout of it; only git records a commit.
+    const commit = git ? await fetchGit(git, checkout, { signal, onLine: say }) : undefined;
+    if (!git) await extractArchive(o.archivesDir ?? defaultArchivesDir(o.workDir), archive!.id, checkout, signal, say);
+    const dir = sourceDir(checkout, git?.workdir);
     const cacheDir = d.definition.skip_cache ? join(root, 'cache') : join(o.workDir, 'cache', d.service_id);
     mkdirSync(cacheDir, { recursive: true });
-    if (git.docker) return { image: await dockerfileBuild(d, git.docker, dir, log, signal), commit };
+    if (source.docker) return { image: await dockerfileBuild(d, source.docker, dir, log, signal), commit };
     const plan = detectPlan(dirView(dir), {
-      buildCommand: git.buildpack?.build_command ?? git.build_command,
-      runCommand: git.buildpack?.run_command ?? git.run_command,
+      buildCommand: source.buildpack?.build_command ?? git?.build_command,
+      runCommand: source.buildpack?.run_command ?? git?.run_command,
       serviceType: d.definition.type === 'WORKER' ? 'WORKER' : 'WEB',
     }, o.target);
     say(`Detected a ${plan.stack} app; it will run: ${plan.runCommand}`);

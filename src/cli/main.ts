@@ -2,11 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { dispatch, processIO, type CliIO, type Command } from './command.ts';
 import { appsCommand } from './commands/apps.ts';
+import { deployCommand } from './commands/deploy.ts';
 import { deploymentsCommand, regionalDeploymentsCommand } from './commands/deployments.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { platformCommands } from './commands/platform.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { servicesCommand } from './commands/services.ts';
+import { organizationsCommand, rotateKeyCommand, tokensCommand } from './commands/tokens.ts';
 
 const versionCommand: Command = {
   name: 'version',
@@ -23,7 +25,7 @@ export const ROOT: Command = {
   summary: 'Pier: a self-hosted serverless platform with a Koyeb-compatible API',
   subcommands: [
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
-    secretsCommand, versionCommand,
+    secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
   ],
 };
 

@@ -1,6 +1,6 @@
 // Secret values at rest: AES-256-GCM under a 32-byte master key kept in a 0600 file beside the database.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** Reads the master key from `file` (or `<dataDir>/master.key`), creating a random one with mode 0600 on first start. */
@@ -34,4 +34,22 @@ export function decryptSecret(key: Buffer, sealed: string): string {
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
   decipher.setAuthTag(Buffer.from(tag, 'base64'));
   return Buffer.concat([decipher.update(Buffer.from(ct, 'base64')), decipher.final()]).toString('utf8');
+}
+
+/** Where the master key lives: `file` or `<dataDir>/master.key`. */
+export function masterKeyPath(dataDir: string, file?: string): string {
+  return file || join(dataDir, 'master.key');
+}
+
+/** Writes a fresh random key to `<path>.new` (0600) and returns it; commitMasterKey moves it into place. */
+export function stageNewMasterKey(path: string): Buffer {
+  const key = randomBytes(32);
+  writeFileSync(`${path}.new`, key.toString('base64') + '\n', { mode: 0o600 });
+  chmodSync(`${path}.new`, 0o600);
+  return key;
+}
+
+/** Atomically replaces the key file by the staged `<path>.new` (rename on the same filesystem). */
+export function commitMasterKey(path: string): void {
+  renameSync(`${path}.new`, path);
 }

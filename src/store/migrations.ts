@@ -102,6 +102,30 @@ CREATE INDEX metric_samples_instance ON metric_samples (instance_id, name, ts);
 CREATE INDEX metric_samples_ts ON metric_samples (ts);
 `,
   },
+  {
+    id: 3,
+    name: 'push webhooks and archives',
+    // Webhook secrets are encrypted (HMAC verification needs the plaintext); archive upload tokens only hashed.
+    sql: () => `
+CREATE TABLE webhook_secrets (
+  service_id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, encrypted_secret TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE archives (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, size BIGINT NOT NULL, upload_token_hash TEXT NOT NULL,
+  uploaded_at TEXT, created_at TEXT NOT NULL
+);
+CREATE INDEX archives_org_created ON archives (organization_id, created_at);
+`,
+  },
+  {
+    id: 4,
+    name: 'api token scopes',
+    // Read-only tokens and a free-text description (Koyeb's Credential.description); revocation deletes the row.
+    sql: () => `
+ALTER TABLE api_tokens ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded; returns the ids applied now. */

@@ -35,25 +35,62 @@ export function generateToken(): string {
 }
 
 /** A stored API token, without its secret. */
-export interface ApiTokenRow { id: string; organization_id: string; name: string; created_at: string; expires_at: string | null }
+export interface ApiTokenRow {
+  id: string; organization_id: string; name: string; created_at: string; expires_at: string | null;
+  /** 1 when the token may only read (every write answers 403). */
+  read_only?: number;
+  description?: string;
+}
+
+/** Options of a new token beyond its name. */
+export interface TokenOptions { expiresAt?: string | null; readOnly?: boolean; description?: string }
+
+const TOKEN_COLUMNS = 'id, organization_id, name, created_at, expires_at, read_only, description';
 
 /** Stores the hash of a token for an organization; inserting a token that already exists is a no-op. */
 export async function insertToken(
-  db: Db, organizationId: string, name: string, token: string, expiresAt: string | null = null,
+  db: Db, organizationId: string, name: string, token: string, opts: string | null | TokenOptions = null,
 ): Promise<ApiTokenRow> {
+  const o: TokenOptions = typeof opts === 'object' && opts !== null ? opts : { expiresAt: opts };
   const existing = await findByToken(db, token);
   if (existing) return existing;
-  const row: ApiTokenRow = { id: newId(), organization_id: organizationId, name, created_at: nowIso(), expires_at: expiresAt };
-  await db.run('INSERT INTO api_tokens (id, organization_id, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [
-    row.id, row.organization_id, row.name, hashToken(token), row.created_at, row.expires_at,
+  const row: ApiTokenRow = {
+    id: newId(), organization_id: organizationId, name, created_at: nowIso(), expires_at: o.expiresAt ?? null,
+    read_only: o.readOnly ? 1 : 0, description: o.description ?? '',
+  };
+  await db.run('INSERT INTO api_tokens (id, organization_id, name, token_hash, created_at, expires_at, read_only, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+    row.id, row.organization_id, row.name, hashToken(token), row.created_at, row.expires_at, row.read_only, row.description,
   ]);
   return row;
+}
+
+/** The tokens of one organization, oldest first (never their secrets). */
+export function listTokens(db: Db, organizationId: string): Promise<ApiTokenRow[]> {
+  return db.all<ApiTokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE organization_id = ? ORDER BY created_at, id`, [organizationId]);
+}
+
+/** One token of an organization by id; another organization's token is simply not found. */
+export function getToken(db: Db, organizationId: string, id: string): Promise<ApiTokenRow | undefined> {
+  return db.get<ApiTokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE id = ? AND organization_id = ?`, [id, organizationId]);
+}
+
+/** Revokes (deletes) a token of an organization; true when it existed. The next request with it gets 401. */
+export async function revokeToken(db: Db, organizationId: string, id: string): Promise<boolean> {
+  const row = await getToken(db, organizationId, id);
+  if (!row) return false;
+  await db.run('DELETE FROM api_tokens WHERE id = ? AND organization_id = ?', [id, organizationId]);
+  return true;
+}
+
+/** Every organization, oldest first; the oldest is the installation's own (its admin tokens are operators). */
+export function listOrganizations(db: Db): Promise<Organization[]> {
+  return db.all<Organization>('SELECT id, name, created_at, updated_at FROM organizations ORDER BY created_at, id');
 }
 
 /** The token row a bearer token belongs to, if it exists and has not expired. */
 export async function findByToken(db: Db, token: string): Promise<ApiTokenRow | undefined> {
   const row = await db.get<ApiTokenRow>(
-    'SELECT id, organization_id, name, created_at, expires_at FROM api_tokens WHERE token_hash = ?', [hashToken(token)],
+    `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?`, [hashToken(token)],
   );
   if (!row) return undefined;
   if (row.expires_at && row.expires_at < nowIso()) return undefined;

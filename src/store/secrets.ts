@@ -1,7 +1,9 @@
 // Secrets repository. The secret material (value or registry credentials) is encrypted as one JSON payload;
 // `data` holds only what may be shown: id, name, type, timestamps and the non-sensitive registry fields.
 import type { Db } from './db.ts';
-import { decryptSecret, encryptSecret } from './crypto.ts';
+import { rmSync } from 'node:fs';
+import { referencedNames } from '../domain/interpolate.ts';
+import { commitMasterKey, decryptSecret, encryptSecret, stageNewMasterKey } from './crypto.ts';
 import { Where, type ListResult, type Page } from './rows.ts';
 
 /** The registry configuration keys of the API, each holding `{username?, password?, url?, ...}`. */
@@ -105,5 +107,93 @@ export async function secretValues(db: Db, key: Buffer, organizationId: string):
   );
   const out: Record<string, string> = {};
   for (const r of rows) out[r.name] = (JSON.parse(decryptSecret(key, r.encrypted_value)) as SecretPayload).value ?? '';
+  return out;
+}
+
+/** How many sealed values a key rotation re-encrypted, per table. */
+export interface RotationResult { secrets: number; webhook_secrets: number }
+
+/**
+ * Re-encrypts every sealed value (secrets and, when present, push webhook secrets) from `oldKey` to `newKey` in one
+ * transaction: either every row moves to the new key or none does. A row the old key cannot open aborts the rotation.
+ */
+export async function reencryptAll(db: Db, oldKey: Buffer, newKey: Buffer): Promise<RotationResult> {
+  return db.transaction(async (tx) => {
+    const out: RotationResult = { secrets: 0, webhook_secrets: 0 };
+    for (const r of await tx.all<{ id: string; encrypted_value: string }>('SELECT id, encrypted_value FROM secrets')) {
+      await tx.run('UPDATE secrets SET encrypted_value = ? WHERE id = ?', [encryptSecret(newKey, decryptSecret(oldKey, r.encrypted_value)), r.id]);
+      out.secrets++;
+    }
+    for (const r of await tx.all<{ service_id: string; encrypted_secret: string }>('SELECT service_id, encrypted_secret FROM webhook_secrets')) {
+      await tx.run('UPDATE webhook_secrets SET encrypted_secret = ? WHERE service_id = ?', [
+        encryptSecret(newKey, decryptSecret(oldKey, r.encrypted_secret)), r.service_id,
+      ]);
+      out.webhook_secrets++;
+    }
+    return out;
+  });
+}
+
+/**
+ * Rotates the master key of a stopped Pier: stages a new key file, re-encrypts every value in one transaction, then
+ * renames the new key over the old one. A crash before the commit leaves the old key valid; after it, `<key>.new`
+ * holds the key to move into place by hand.
+ */
+export async function rotateMasterKey(db: Db, oldKey: Buffer, keyPath: string): Promise<RotationResult> {
+  const newKey = stageNewMasterKey(keyPath);
+  try {
+    const result = await reencryptAll(db, oldKey, newKey);
+    commitMasterKey(keyPath);
+    return result;
+  } catch (err) {
+    rmSync(`${keyPath}.new`, { force: true });
+    throw err;
+  }
+}
+
+/** The secret names a deployment definition uses: env secret refs, `{{ secret.NAME }}` in values, the registry secret. */
+export function secretNamesOf(definition: unknown): string[] {
+  const d = (definition ?? {}) as { env?: { value?: unknown; secret?: unknown }[]; docker?: { image_registry_secret?: unknown } };
+  const names = new Set<string>();
+  for (const e of Array.isArray(d.env) ? d.env : []) {
+    if (typeof e?.secret === 'string' && e.secret) names.add(e.secret);
+    if (typeof e?.value === 'string') {
+      for (const ref of referencedNames(e.value)) if (ref.startsWith('secret.')) names.add(ref.slice('secret.'.length));
+    }
+  }
+  if (typeof d.docker?.image_registry_secret === 'string' && d.docker.image_registry_secret) names.add(d.docker.image_registry_secret);
+  return [...names].sort();
+}
+
+/**
+ * The version of each named secret right now (`{name: version}`), to record on a deployment: which versions it ran
+ * with, never their values. Names with no secret are left out.
+ */
+export async function secretVersions(db: Db, organizationId: string, names: string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const name of names) {
+    const row = await db.get<{ version: number }>('SELECT version FROM secrets WHERE organization_id = ? AND name = ?', [organizationId, name]);
+    if (row) out[name] = Number(row.version);
+  }
+  return out;
+}
+
+/** A service whose latest deployment uses a secret: what a "redeploy to pick up the new value" offer lists. */
+export interface SecretUser { service_id: string; service_name: string; app_id: string; deployment_id: string }
+
+/** The organization's live services whose latest deployment references the secret `name`. */
+export async function servicesUsingSecret(db: Db, organizationId: string, name: string): Promise<SecretUser[]> {
+  const services = await db.all<{ id: string; name: string; app_id: string; data: string }>(
+    "SELECT id, name, app_id, data FROM services WHERE organization_id = ? AND status NOT IN ('DELETED', 'DELETING') ORDER BY created_at, id",
+    [organizationId],
+  );
+  const out: SecretUser[] = [];
+  for (const svc of services) {
+    const latest = (JSON.parse(svc.data) as { latest_deployment_id?: string }).latest_deployment_id;
+    const d = latest ? await db.get<{ id: string; data: string }>('SELECT id, data FROM deployments WHERE id = ? AND organization_id = ?', [latest, organizationId]) : undefined;
+    if (!d) continue;
+    const definition = (JSON.parse(d.data) as { definition?: unknown }).definition;
+    if (secretNamesOf(definition).includes(name)) out.push({ service_id: svc.id, service_name: svc.name, app_id: svc.app_id, deployment_id: d.id });
+  }
   return out;
 }

@@ -1,0 +1,65 @@
+// Archives: uploaded source tarballs (Koyeb's /v1/archives). Rows hold the provisioned size and the SHA-256 of the
+// one-time upload token; the tar.gz itself lives in <data-dir>/archives/<id>.tar.gz.
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import type { Db } from './db.ts';
+
+/** An archive row. */
+export interface ArchiveRow {
+  id: string;
+  organization_id: string;
+  size: number;
+  upload_token_hash: string;
+  uploaded_at: string | null;
+  created_at: string;
+}
+
+/** SHA-256 hex of an upload token (the token itself is never stored). */
+export function hashUploadToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Stores a new archive row. */
+export async function insertArchive(db: Db, a: ArchiveRow): Promise<void> {
+  await db.run('INSERT INTO archives (id, organization_id, size, upload_token_hash, uploaded_at, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+    a.id, a.organization_id, a.size, a.upload_token_hash, a.uploaded_at, a.created_at,
+  ]);
+}
+
+/** One archive by id. */
+export async function getArchive(db: Db, id: string): Promise<ArchiveRow | undefined> {
+  const row = await db.get<ArchiveRow>('SELECT * FROM archives WHERE id = ?', [id]);
+  return row ? { ...row, size: Number(row.size) } : undefined;
+}
+
+/** Records a finished upload. */
+export async function markArchiveUploaded(db: Db, id: string, at: string): Promise<void> {
+  await db.run('UPDATE archives SET uploaded_at = ? WHERE id = ?', [at, id]);
+}
+
+/** Where a data directory keeps archive files. */
+export function archivesDirOf(dataDir: string): string {
+  return join(dataDir, 'archives');
+}
+
+/** The file of one archive inside an archives directory. */
+export function archiveFile(archivesDir: string, id: string): string {
+  if (!/^[0-9a-zA-Z-]+$/.test(id)) throw new Error(`invalid archive id ${id}`);
+  return join(archivesDir, `${id}.tar.gz`);
+}
+
+/**
+ * The data directory holding this database. SQLite only: the store does not carry its data directory, so it is read
+ * back from the main database file (a PostgreSQL store would have to be given it).
+ */
+export async function dataDirFromDb(db: Db): Promise<string> {
+  const rows = await db.all<{ name: string; file: string }>('PRAGMA database_list');
+  const main = rows.find((r) => r.name === 'main');
+  if (!main?.file) throw new Error('the store has no data directory (in-memory database): archives and git remotes need one');
+  return dirname(main.file);
+}
+
+/** The archives directory of the data directory holding this database. */
+export async function archivesDirFromDb(db: Db): Promise<string> {
+  return archivesDirOf(await dataDirFromDb(db));
+}

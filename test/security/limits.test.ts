@@ -1,0 +1,76 @@
+// Per-token rate limiting (token bucket, 429 rate_limit_error + Retry-After) and request body size limits (413).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RateLimiter, RateLimitError } from '../../src/api/rate-limit.ts';
+import { createApiServer } from '../../src/api/server.ts';
+import { openStore } from '../../src/store/store.ts';
+import { generateToken, insertOrganization, insertToken } from '../../src/store/organizations.ts';
+import { startTestPier } from '../api/helpers.ts';
+
+test('token bucket: burst, then 429 with a retry hint, refilled over time, buckets independent', () => {
+  let now = 0;
+  const rl = new RateLimiter({ ratePerSecond: 2, burst: 3 }, () => now);
+  for (let i = 0; i < 3; i++) rl.take('a');
+  assert.throws(() => rl.take('a'), (e: unknown) => e instanceof RateLimitError && e.status === 429 && e.code === 'rate_limit_error' && e.retryAfter === 1);
+  rl.take('b');
+  now += 500;
+  rl.take('a');
+  assert.throws(() => rl.take('a'), RateLimitError);
+  now += 10_000;
+  for (let i = 0; i < 3; i++) rl.take('a');
+  assert.throws(() => rl.take('a'), RateLimitError);
+  const off = new RateLimiter({ ratePerSecond: 0, burst: 0 }, () => now);
+  for (let i = 0; i < 100; i++) off.take('a');
+});
+
+test('API answers 429 with Retry-After per token, other tokens unaffected', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-rl-'));
+  const store = await openStore({ dataDir: dir });
+  const api = createApiServer({ store, rateLimit: { ratePerSecond: 0.01, burst: 3 }, logger: () => {} });
+  try {
+    const org = await insertOrganization(store.db, 'rl');
+    const [t1, t2] = [generateToken(), generateToken()];
+    await insertToken(store.db, org.id, 'one', t1);
+    await insertToken(store.db, org.id, 'two', t2);
+    const url = await api.listen(0);
+    const get = (tok: string) => fetch(`${url}/v1/apps`, { headers: { authorization: `Bearer ${tok}` } });
+    for (let i = 0; i < 3; i++) assert.equal((await get(t1)).status, 200);
+    const limited = await get(t1);
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    const body = await limited.json() as { code: string; status: number };
+    assert.equal(body.code, 'rate_limit_error');
+    assert.equal(body.status, 429);
+    assert.equal((await get(t2)).status, 200);
+  } finally {
+    await api.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('request bodies over 1 MiB get 413 payload_too_large and create nothing', async () => {
+  const t = await startTestPier();
+  try {
+    const big = { name: 'big', padding: 'x'.repeat(1024 * 1024 + 10) };
+    const r = await t.req('POST', '/v1/apps', big);
+    assert.equal(r.status, 413);
+    assert.equal(r.body.code, 'payload_too_large');
+    const r2 = await t.req('POST', '/v1/credentials', { name: 'x'.repeat(2 * 1024 * 1024) });
+    assert.equal(r2.status, 413);
+    assert.equal((await t.req('GET', '/v1/apps')).body.apps.length, 0);
+  } finally {
+    await t.close();
+  }
+});
+
+test('PIER_API_RATE_LIMIT configures the bucket', async () => {
+  const { rateLimitFromEnv, DEFAULT_RATE_LIMIT } = await import('../../src/api/rate-limit.ts');
+  assert.deepEqual(rateLimitFromEnv({ PIER_API_RATE_LIMIT: '5/20' }), { ratePerSecond: 5, burst: 20 });
+  assert.deepEqual(rateLimitFromEnv({ PIER_API_RATE_LIMIT: '0' }), { ratePerSecond: 0, burst: 0 });
+  assert.deepEqual(rateLimitFromEnv({}), DEFAULT_RATE_LIMIT);
+  assert.deepEqual(rateLimitFromEnv({ PIER_API_RATE_LIMIT: 'lots' }), DEFAULT_RATE_LIMIT);
+});
