@@ -9,6 +9,7 @@ import { listSecrets } from '../store/secrets.ts';
 import { actionContext as ac } from './context.ts';
 import { listReply } from './http.ts';
 import type { Route, RequestContext } from './router.ts';
+import { servicesUsingSecret } from '../store/secrets.ts';
 
 const PIER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -31,6 +32,15 @@ function paged<T extends { id: string }>(c: RequestContext, key: string, all: T[
   const id = c.query.str('id');
   const matching = id ? all.filter((x) => x.id === id) : all;
   return listReply(key, matching.slice(page.offset, page.offset + page.limit), page, matching.length);
+}
+
+/**
+ * Updates a secret and says which live services use it (`services_using`, a Pier extension to Koyeb's reply):
+ * their running deployments keep the old value until redeployed, so clients can offer that redeploy.
+ */
+async function updateSecretHandler(c: RequestContext): Promise<unknown> {
+  const secret = await actions.updateSecret(ac(c), c.params.id!, await c.body());
+  return { secret, services_using: await servicesUsingSecret(c.store.db, c.organizationId, (secret as { name: string }).name) };
 }
 
 /** Routes of events, catalog, secrets and /v1/pier/info. */
@@ -81,8 +91,8 @@ export function miscRoutes(): Route[] {
     },
     { method: 'POST', path: '/v1/secrets', operationId: 'CreateSecret', tag: 'Secrets', handler: async (c) => ({ secret: await actions.createSecret(ac(c), await c.body()) }) },
     { method: 'GET', path: '/v1/secrets/{id}', operationId: 'GetSecret', tag: 'Secrets', handler: async (c) => ({ secret: await actions.getSecretView(ac(c), c.params.id!) }) },
-    { method: 'PUT', path: '/v1/secrets/{id}', operationId: 'UpdateSecret', tag: 'Secrets', handler: async (c) => ({ secret: await actions.updateSecret(ac(c), c.params.id!, await c.body()) }) },
-    { method: 'PATCH', path: '/v1/secrets/{id}', operationId: 'UpdateSecret2', tag: 'Secrets', handler: async (c) => ({ secret: await actions.updateSecret(ac(c), c.params.id!, await c.body()) }) },
+    { method: 'PUT', path: '/v1/secrets/{id}', operationId: 'UpdateSecret', tag: 'Secrets', handler: updateSecretHandler },
+    { method: 'PATCH', path: '/v1/secrets/{id}', operationId: 'UpdateSecret2', tag: 'Secrets', handler: updateSecretHandler },
     { method: 'DELETE', path: '/v1/secrets/{id}', operationId: 'DeleteSecret', tag: 'Secrets', handler: (c) => actions.deleteSecret(ac(c), c.params.id!) },
     { method: 'POST', path: '/v1/secrets/{id}/reveal', operationId: 'RevealSecret', tag: 'Secrets', handler: (c) => actions.revealSecret(ac(c), c.params.id!) },
 

@@ -16,6 +16,7 @@ import {
 import { newId, nowIso } from '../store/rows.ts';
 import { invalidState, notFound } from '../domain/errors.ts';
 import { ownDeployment, recordEvent, requireTransition, type ActionContext } from './actions-common.ts';
+import { secretNamesOf, secretVersions } from '../store/secrets.ts';
 
 /** Why a deployment was made (stored as metadata.pier.action; Koyeb's trigger enum has no such detail). */
 export type DeployAction = 'create' | 'update' | 'save_only' | 'redeploy' | 'rollback' | 'resume';
@@ -56,7 +57,10 @@ export async function insertNewDeployment(db: Db, n: NewDeployment): Promise<Dep
     metadata: {
       ...(n.metadata ?? {}),
       trigger: triggerOf(n),
-      ...({ pier: { action: n.action, ...(n.sourceDeploymentId ? { source_deployment_id: n.sourceDeploymentId } : {}) } }),
+      // Which secret versions this deployment resolves (names and version numbers, never values), so a changed
+      // secret can be traced to the deployments that still run its old value.
+      ...({ pier: { action: n.action, ...(n.sourceDeploymentId ? { source_deployment_id: n.sourceDeploymentId } : {}),
+        secret_versions: await secretVersions(db, n.service.organization_id, secretNamesOf(n.definition)) } }),
     } as DeploymentMetadata,
     definition: n.definition, messages: stashed ? ['Deployment stashed: the service was saved without executing a new deployment'] : [],
     provisioning_info: { sha: '', image: '', stages: [] }, skip_build: Boolean(n.skipBuild),

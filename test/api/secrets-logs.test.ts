@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { startTestPier, createApp, createService, type TestPier } from './helpers.ts';
+import { startTestPier, createApp, createService, webDefinition, type TestPier } from './helpers.ts';
 import { appendLogLines, type LogLine } from '../../src/store/logs.ts';
 
 let t: TestPier;
@@ -100,4 +100,25 @@ test('logs tail websocket: Bearer subprotocol auth, backlog then live lines', as
   await done;
   ws.close();
   assert.deepEqual(got, ['old line', 'new line']);
+});
+
+test('secrets: deployments record the secret versions they use; an update names the services to redeploy', async () => {
+  const s = await t.req('POST', '/v1/secrets', { name: 'api-key', type: 'SIMPLE', value: 'k-1' });
+  assert.equal(s.status, 200);
+  const appId = await createApp(t, 'versions');
+  const svc = await createService(t, appId, 'web', webDefinition({ env: [{ key: 'API_KEY', secret: 'api-key' }, { key: 'PLAIN', value: 'x' }] }));
+  const first = (await t.req('GET', `/v1/deployments?service_id=${svc.id}`)).body.deployments[0];
+  assert.deepEqual(first.metadata.pier.secret_versions, { 'api-key': 1 });
+  assert.equal(JSON.stringify(first).includes('k-1'), false);
+
+  const upd = await t.req('PATCH', `/v1/secrets/${s.body.secret.id}`, { value: 'k-2' });
+  assert.equal(upd.status, 200);
+  assert.deepEqual(upd.body.services_using.map((u: { service_id: string }) => u.service_id), [svc.id]);
+  assert.equal(JSON.stringify(upd.body).includes('k-2'), false);
+
+  const re = await t.req('POST', `/v1/services/${svc.id}/redeploy`, {});
+  assert.equal(re.status, 200);
+  const second = (await t.req('GET', `/v1/deployments?service_id=${svc.id}`)).body.deployments[0];
+  assert.notEqual(second.id, first.id);
+  assert.deepEqual(second.metadata.pier.secret_versions, { 'api-key': 2 });
 });

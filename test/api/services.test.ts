@@ -95,7 +95,7 @@ test('update, save_only, redeploy and rollback build an immutable, linked chain'
   const d5 = back.body.deployment;
   assert.deepEqual([d5.version, d5.parent_id], ['5', re.body.deployment.id]);
   assert.equal(d5.definition.env[0].value, 'hello');
-  assert.deepEqual(d5.metadata.pier, { action: 'rollback', source_deployment_id: v1 });
+  assert.deepEqual(d5.metadata.pier, { action: 'rollback', source_deployment_id: v1, secret_versions: {} });
   const against = (await t.req('GET', `/v1/deployments/${d5.id}/diff?against=${v1}`)).body;
   assert.deepEqual(against.changes, []);
   assert.equal((await t.req('GET', `/v1/services/${s.id}`)).body.service.latest_deployment_id, d5.id);

@@ -16,7 +16,7 @@ test('secrets create from stdin, list without values, reveal prints the value, u
     'POST /v1/secrets': { body: { secret: SECRET } },
     'GET /v1/secrets': { body: { secrets: [SECRET], count: 1 } },
     [`GET /v1/secrets/${SECRET.id}`]: { body: { secret: SECRET } },
-    [`PUT /v1/secrets/${SECRET.id}`]: { body: { secret: SECRET } },
+    [`PUT /v1/secrets/${SECRET.id}`]: { body: { secret: SECRET, services_using: [{ service_id: 'svc-1', service_name: 'web', app_id: APP_ID, deployment_id: 'd1' }] } },
     [`POST /v1/secrets/${SECRET.id}/reveal`]: { body: { value: 'postgres://u:p@db/x' } },
   });
   try {
@@ -28,8 +28,9 @@ test('secrets create from stdin, list without values, reveal prints the value, u
     assert.match(list.stdout, /77777777 {3}db-url {3}SIMPLE {3}\*{5}/);
     const reveal = await run(api, ['secret', 'reveal', 'db-url']);
     assert.equal(reveal.stdout, 'postgres://u:p@db/x\n');
-    await run(api, ['secrets', 'update', 'db-url', '--value', 'new']);
+    const upd = await run(api, ['secrets', 'update', 'db-url', '--value', 'new']);
     assert.deepEqual(api.requests.at(-1)!.body, { name: 'db-url', value: 'new' });
+    assert.match(upd.stderr, /service web uses this secret; redeploy it to apply the new value: pier services redeploy svc-1/);
     const none = await run(api, ['secrets', 'create', 'x']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--value VALUE or --value-from-stdin/);

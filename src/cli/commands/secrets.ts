@@ -51,7 +51,13 @@ export const secretsCommand: Command = {
         const value = await secretValue(ctx);
         const id = await secretArg(ctx);
         const { secret } = await ctx.client().get<{ secret: SecretView }>(`/v1/secrets/${id}`);
-        printSecret(ctx, await ctx.client().request<{ secret: SecretView }>('PUT', `/v1/secrets/${id}`, { body: { name: secret.name, value } }));
+        const reply = await ctx.client().request<{ secret: SecretView; services_using?: { service_id: string; service_name: string }[] }>(
+          'PUT', `/v1/secrets/${id}`, { body: { name: secret.name, value } });
+        printSecret(ctx, reply);
+        // Running deployments keep the old value until redeployed: say which, and how.
+        for (const u of reply.services_using ?? []) {
+          ctx.err(`service ${u.service_name} uses this secret; redeploy it to apply the new value: pier services redeploy ${u.service_id}`);
+        }
         return 0;
       },
     },
