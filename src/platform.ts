@@ -68,9 +68,9 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
 
   let edge: Edge | undefined;
   let controller: Controller | undefined;
-  let routesPending = false;
 
-  // Computations may overlap (pushRoutes and drain): a slower, older one must never overwrite a newer table.
+  // Route tables are recomputed after route-changing passes and before each drain; these may overlap, so each
+  // computation takes a ticket and an older, slower one never overwrites a newer table.
   let routesStarted = 0;
   let routesApplied = 0;
   async function refreshRoutes(): Promise<void> {
@@ -82,18 +82,8 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
     edge.setRoutes(apps);
   }
 
-  // Route updates are coalesced: one recomputation in flight at a time, one more if something changed meanwhile.
-  async function pushRoutes(): Promise<void> {
-    if (routesPending) return;
-    routesPending = true;
-    try {
-      await Promise.resolve();
-      routesPending = false;
-      await refreshRoutes();
-    } catch (err) {
-      routesPending = false;
-      log(`pier: updating edge routes failed: ${(err as Error).message}`);
-    }
+  function pushRoutes(): Promise<void> {
+    return refreshRoutes().catch((err) => log(`pier: updating edge routes failed: ${(err as Error).message}`));
   }
 
   const edgeComponent: PierComponent = {
