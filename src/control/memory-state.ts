@@ -5,7 +5,7 @@ import type {
 import {
   FINISHED_DEPLOYMENT_STATUSES, FINISHED_INSTANCE_STATUSES,
   type AppPatch, type ControlState, type DeploymentPatch, type InstancePatch, type NewEvent, type NewLogLine,
-  type RegionalDeploymentPatch, type ServicePatch,
+  type RegionalDeploymentPatch, type RegistrySecret, type ServicePatch,
 } from './ports.ts';
 
 const copy = <T>(v: T): T => structuredClone(v);
@@ -20,6 +20,8 @@ export class MemoryState implements ControlState {
   readonly instances = new Map<string, Instance>();
   readonly scalings = new Map<string, ManualServiceScaling[]>();
   readonly secrets = new Map<string, Record<string, string>>();
+  /** Registry secrets by `<organization id>/<name>`. */
+  readonly registries = new Map<string, RegistrySecret>();
   readonly events: NewEvent[] = [];
   readonly logs: NewLogLine[] = [];
   /** Counts writes, so a test (or the controller) can tell whether a pass changed anything. */
@@ -56,6 +58,7 @@ export class MemoryState implements ControlState {
   async getInstance(id: string) { return copy(this.instances.get(id)); }
   async getManualScaling(serviceId: string) { return copy(this.scalings.get(serviceId)); }
   async secretValues(organizationId: string) { return copy(this.secrets.get(organizationId) ?? {}); }
+  async registrySecret(organizationId: string, name: string) { return copy(this.registries.get(`${organizationId}/${name}`)); }
 
   async createInstance(row: Instance) {
     if (this.instances.has(row.id)) throw new Error(`instance ${row.id} already exists`);

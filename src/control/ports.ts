@@ -82,6 +82,8 @@ export interface ControlState {
   getManualScaling(serviceId: string): Promise<ManualServiceScaling[] | undefined>;
   /** Decrypted secret values of an organization by name; only ever passed into instance env. */
   secretValues(organizationId: string): Promise<Record<string, string>>;
+  /** The decrypted configuration of a REGISTRY secret by name (undefined when none); only ever used to pull images. */
+  registrySecret?(organizationId: string, name: string): Promise<RegistrySecret | undefined>;
 
   createInstance(row: Instance): Promise<void>;
   updateInstance(id: string, patch: InstancePatch): Promise<void>;
@@ -92,6 +94,9 @@ export interface ControlState {
   appendEvent(event: NewEvent): Promise<void>;
   appendLog(line: NewLogLine): Promise<void>;
 }
+
+/** A registry secret's material: which `*_registry` configuration it is, and its fields (credentials included). */
+export interface RegistrySecret { key: string; config: Record<string, string> }
 
 /** What a build produced: an image tag, or `dir:<path>` (a prepared directory for the process runtime). */
 export interface BuildResult {

@@ -9,6 +9,7 @@ import { desiredInstances } from '../domain/regional.ts';
 import { rollupApp, rollupDeployment, rollupRegionalDeployment, rollupService } from '../domain/status.ts';
 import type { Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
 import type { ControlContext } from './context.ts';
+import { imageResolverOf, resolveDeploymentImage } from './image-resolve.ts';
 import { markApp, markDeployment, markRegional, markService } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
 import { scaledCount } from './reconcile-scaling.ts';
@@ -181,21 +182,31 @@ async function createInstanceRow(ctx: ControlContext, svc: Service, d: Deploymen
 
 /** The image of a deployment once provisioned; undefined while building; an Error when it cannot be built. */
 async function provisionedImage(ctx: ControlContext, d: Deployment): Promise<string | Error | undefined> {
-  if (d.definition.docker?.image) return d.definition.docker.image;
-  if (!ctx.builder) return new Error('git sources are not built yet: deploy a docker image instead (builder not configured)');
+  // A docker source is not built but pinned: its tag resolved to the digest the registry serves (image-resolve.ts).
+  const docker = d.definition.docker?.image;
+  if (docker && !d.definition.docker?.image_registry_secret && !imageResolverOf(ctx.runtime)) return docker;
+  if (!docker && !ctx.builder) return new Error('git sources are not built yet: deploy a docker image instead (builder not configured)');
   let build = ctx.builds.get(d.id);
   if (!build) {
     // Builds are not persisted steps: after a restart a PROVISIONING deployment simply builds again.
     const entry: { image?: string; commit?: { sha: string; author: string; message: string }; error?: string; abort: AbortController } = { abort: new AbortController() };
     ctx.builds.set(d.id, entry);
-    ctx.builder.build(d, entry.abort.signal).then(
+    const work = docker ? resolveDeploymentImage(ctx, d, entry.abort.signal).then((image) => ({ image, commit: undefined })) : ctx.builder!.build(d, entry.abort.signal);
+    const settled = work.then(
       (r) => { entry.image = r.image; entry.commit = r.commit; },
       (err) => { entry.error = err instanceof Error ? err.message : String(err); },
     );
+    // A quick resolution (a local image, a near registry) completes within this pass; a long pull is polled.
+    if (docker) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([settled, new Promise((r) => { timer = setTimeout(r, 2000); })]);
+      clearTimeout(timer);
+    }
     build = entry;
   }
   if (build.image) return build.image; // the entry (and its commit) is consumed by the PROVISIONING step
-  if (build.error) { ctx.builds.delete(d.id); return new Error(`build failed: ${build.error}`); }
+  if (build.error) { ctx.builds.delete(d.id); return new Error(docker ? build.error : `build failed: ${build.error}`); }
+  if (docker) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 250);
   return undefined;
 }
 

@@ -9,6 +9,7 @@ import type { ControlContext } from './context.ts';
 import { resolveChecks } from './health.ts';
 import { redact } from './logs.ts';
 import { instanceMarks, markInstance } from './marks.ts';
+import { registryAuthFor } from './image-resolve.ts';
 import { buildInstanceSpec } from './spec.ts';
 
 /** The rows an instance belongs to, loaded once per pass. */
@@ -89,6 +90,8 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
     built = buildInstanceSpec({
       instance: inst, def: owner.regional.definition, deployment: owner.deployment, service: owner.service,
       app: owner.app, secrets, publicDomain: opts.publicDomain, allowPrivileged: ctx.allowPrivileged,
+      // A secret deleted after the deploy-time check only matters if the pinned image must be pulled again.
+      registryAuth: await registryAuthFor(ctx.state, inst.organization_id, owner.regional.definition.docker).catch(() => undefined),
     });
   } catch (err) {
     return failInstance(ctx, inst, 'invalid_spec', instanceMessage.startFailed(errMessage(err)));

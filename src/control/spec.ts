@@ -19,6 +19,8 @@ export interface SpecInput {
   secrets: Record<string, string>;
   publicDomain: string;
   allowPrivileged: boolean;
+  /** Credentials of the definition's registry secret (image-resolve.ts registryAuthFor), for pulls only. */
+  registryAuth?: InstanceSpec['registryAuth'];
 }
 
 /** The spec, plus the secret values it carries (for log redaction); throws with a readable reason when it cannot be built. */
@@ -65,6 +67,11 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
     diskBytes: resources.diskBytes,
     privileged: i.allowPrivileged && d?.privileged === true ? true : undefined,
   };
+  // Registry credentials reach the runtime's pull only: never labels, env or logs (the password is redacted too).
+  if (i.registryAuth && image) {
+    spec.registryAuth = { ...i.registryAuth };
+    if (i.registryAuth.password) secretValues.push(i.registryAuth.password);
+  }
   if (def.mesh !== 'DEPLOYMENT_MESH_DISABLED' && def.mesh !== 'REGIONAL_DEPLOYMENT_MESH_DISABLED') {
     spec.network = appNetworkName(app.id);
     spec.networkAliases = [service.name, `${service.name}.${app.name}.internal`];

@@ -8,7 +8,7 @@ import { appendLogLines } from '../store/logs.ts';
 import { getOrganization } from '../store/organizations.ts';
 import * as regionals from '../store/regional-deployments.ts';
 import { getManualScaling } from '../store/scalings.ts';
-import { secretValues } from '../store/secrets.ts';
+import { findSecretByName, revealSecret, secretValues } from '../store/secrets.ts';
 import * as services from '../store/services.ts';
 import type { Store } from '../store/store.ts';
 import { FINISHED_DEPLOYMENT_STATUSES, FINISHED_INSTANCE_STATUSES, type ControlState } from './ports.ts';
@@ -31,6 +31,10 @@ export function storeState(store: Store): ControlState {
     getInstance: (id) => instances.getInstance(db, id),
     getManualScaling: (serviceId) => getManualScaling(db, serviceId),
     secretValues: (organizationId) => secretValues(db, store.secretKey, organizationId),
+    registrySecret: async (organizationId, name) => {
+      const found = await findSecretByName(db, organizationId, name);
+      return found?.type === 'REGISTRY' ? (await revealSecret(db, store.secretKey, found.id))?.registry : undefined;
+    },
     createInstance: (row) => instances.insertInstance(db, row),
     updateInstance: async (id, patch) => { await instances.updateInstance(db, id, patch); },
     updateRegionalDeployment: async (id, patch) => { await regionals.updateRegionalDeployment(db, id, patch); },

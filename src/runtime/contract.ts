@@ -109,6 +109,11 @@ export interface Runtime {
   logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine>;
   /** Lists every Pier-owned instance this driver still has (running or exited), to re-attach after a restart. */
   recover(): Promise<InstanceHandle[]>;
+  /**
+   * Pulls an image (with these registry credentials) and answers `<repository>@sha256:...`, the digest the
+   * registry serves now, so a deployment records exactly what it runs. Drivers that run directories omit it.
+   */
+  resolveImage?(image: string, auth?: InstanceSpec['registryAuth'], signal?: AbortSignal): Promise<string>;
   /** Ensures a private network exists (no-op where unsupported). */
   ensureNetwork?(name: string): Promise<void>;
   /** Removes a private network (no-op where unsupported or still in use). */

@@ -5,6 +5,7 @@ import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, 
 import { INSTANCE_LABEL, MANAGED_LABEL, isoTime, signalFromExitCode, specLabels } from '../common.ts';
 import { DEFAULT_DOCKER_SOCKET, DockerEngine, EngineError, consumeProgress } from './engine.ts';
 import { FrameDecoder } from './frames.ts';
+import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
 
@@ -128,18 +129,52 @@ export class DockerRuntime implements Runtime {
   private async ensureImage(spec: InstanceSpec, signal?: AbortSignal): Promise<void> {
     const image = spec.image as string;
     if (await this.engine.jsonOrNull('GET', `/images/${encodeURIComponent(image)}/json`, { signal })) return;
-    const auth = registryAuthHeader(spec.registryAuth);
-    const res = await this.engine.request('POST', '/images/create', {
-      query: pullParams(image),
-      headers: auth ? { 'x-registry-auth': auth } : {},
-      signal,
-      timeoutMs: 300_000,
-    });
+    await this.pull(image, spec.registryAuth, signal);
+  }
+
+  /** Pulls an image with optional credentials (sent only as X-Registry-Auth); failures are ImagePullErrors. */
+  private async pull(image: string, auth: InstanceSpec['registryAuth'], signal?: AbortSignal): Promise<void> {
+    const header = registryAuthHeader(auth);
+    const fail = (err: unknown) => {
+      if (err instanceof EngineError && err.status === 0) return this.translate(err);
+      if ((err as Error).name === 'AbortError') return err;
+      const message = (err as Error).message;
+      return new ImagePullError(classifyPullMessage(message), image, registryHost(image), message);
+    };
+    let res;
+    try {
+      res = await this.engine.request('POST', '/images/create', {
+        query: pullParams(image),
+        headers: header ? { 'x-registry-auth': header } : {},
+        signal,
+        timeoutMs: 300_000,
+      });
+    } catch (err) {
+      throw fail(err);
+    }
     try {
       await consumeProgress(res);
     } catch (err) {
-      throw new PierError('unavailable', `pulling image ${image} failed: ${(err as Error).message}`);
+      throw fail(err);
     }
+  }
+
+  /**
+   * Resolves an image reference to the digest its registry serves now (pulling it, with `auth` when given), so a
+   * deployment can record `<repo>@sha256:…` and run exactly that image later. An image known to this engine only
+   * (built or loaded here: no RepoDigest of its own repository) is returned unchanged, as no registry knows it.
+   */
+  async resolveImage(image: string, auth?: InstanceSpec['registryAuth'], signal?: AbortSignal): Promise<string> {
+    const path = `/images/${encodeURIComponent(image)}/json`;
+    if (isDigestRef(image)) {
+      if (!(await this.call(() => this.engine.jsonOrNull('GET', path, { signal })))) await this.pull(image, auth, signal);
+      return image;
+    }
+    const local = await this.call(() => this.engine.jsonOrNull<{ RepoDigests?: string[] | null }>('GET', path, { signal }));
+    if (local && !repoDigestFor(image, local.RepoDigests)) return image;
+    await this.pull(image, auth, signal);
+    const pulled = await this.call(() => this.engine.json<{ RepoDigests?: string[] | null }>('GET', path, { signal }));
+    return repoDigestFor(image, pulled.RepoDigests) ?? image;
   }
 
   async stop(runtimeId: string, graceMs: number): Promise<void> {

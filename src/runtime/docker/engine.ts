@@ -120,6 +120,8 @@ export async function consumeProgress(res: IncomingMessage, onLine?: (msg: Recor
     let msg: Record<string, unknown>;
     try { msg = JSON.parse(line); } catch { return; }
     if (typeof msg.error === 'string' && !failure) failure = msg.error;
+    // A refused request (e.g. a pull the registry denied) answers one JSON error body: {"message": "..."}.
+    if (typeof msg.message === 'string' && !failure && (res.statusCode ?? 0) >= 300) failure = msg.message;
     onLine?.(msg);
   };
   for await (const chunk of res) {

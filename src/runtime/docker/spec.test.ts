@@ -51,6 +51,10 @@ test('registry auth is base64url JSON and absent without credentials', () => {
   assert.equal(registryAuthHeader(undefined), undefined);
   const h = registryAuthHeader({ username: 'u', password: 'p', serveraddress: 'r.example' })!;
   assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url').toString()), { username: 'u', password: 'p', serveraddress: 'r.example' });
+  // URL-safe alphabet with padding (Go's base64.URLEncoding): an unpadded value makes older engines drop the credentials.
+  const odd = registryAuthHeader({ username: 'u?>', password: 'p~~~', serveraddress: 'r' })!;
+  assert.match(odd, /^[A-Za-z0-9_-]+=*$/);
+  assert.equal(odd.length % 4, 0);
 });
 
 test('stats: cpu percent from deltas, memory without inactive page cache', () => {

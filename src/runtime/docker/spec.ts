@@ -72,8 +72,9 @@ export function pullParams(image: string): { fromImage: string; tag: string } {
   return { fromImage: image, tag: 'latest' };
 }
 
-/** The X-Registry-Auth header value: base64url JSON, as the engine expects. */
+/** The X-Registry-Auth header value: URL-safe base64 JSON, as the engine expects. */
 export function registryAuthHeader(auth: InstanceSpec['registryAuth']): string | undefined {
   if (!auth) return undefined;
-  return Buffer.from(JSON.stringify(auth)).toString('base64url');
+  // Padded: engines before 23 decode with Go's padded URLEncoding and, on a decode error, pull with NO credentials.
+  return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
