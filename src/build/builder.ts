@@ -14,6 +14,7 @@ import { reasonOf } from './exec.ts';
 import { fetchGit, type GitCommit } from './git.ts';
 import { defaultArchivesDir, extractArchive } from './archive.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
+import { openBuildCgroup } from './host-cgroup.ts';
 
 /** What a build produced. `image` is an image tag, or `dir:<path>` for a directory build (process runtime). */
 export interface BuildOutput { image: string; commit?: GitCommit }
@@ -103,7 +104,12 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     say(`Detected a ${plan.stack} app; it will run: ${plan.runCommand}`);
     if (o.target === 'directory') {
       const appDir = join(root, 'app');
-      await buildDirectory({ source: dir, appDir, plan, cacheDir, signal, log: say, env: buildArgsOf(d) });
+      const cg = openBuildCgroup(d.id, limits, say);
+      try {
+        await buildDirectory({ source: dir, appDir, plan, cacheDir, signal, log: say, env: buildArgsOf(d), joinFiles: cg?.joinFiles });
+      } finally {
+        cg?.close();
+      }
       rmSync(checkout, { recursive: true, force: true });
       return { image: `${DIRECTORY_IMAGE_PREFIX}${appDir}`, commit };
     }
@@ -130,7 +136,12 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     const base = await ensureBaseImage(engine, baseKindOf(plan.stack), (l) => log.line(l));
     if (plan.hostCommands.length) {
       mkdirSync(join(cacheDir, 'home'), { recursive: true });
-      await runHostCommands(plan.hostCommands, dir, hostBuildEnv(cacheDir), signal, (l, s) => log.line(l, s));
+      const cg = openBuildCgroup(d.id, limits, (l) => log.line(l));
+      try {
+        await runHostCommands(plan.hostCommands, dir, hostBuildEnv(cacheDir), signal, (l, s) => log.line(l, s), cg?.joinFiles);
+      } finally {
+        cg?.close();
+      }
     }
     const paths = listContext(dir, contextIgnore(dir)).filter((p) => p !== 'Dockerfile.pier');
     writeFileSync(join(dir, 'Dockerfile.pier'), planDockerfile(plan, base));

@@ -25,22 +25,23 @@ export function hostBuildEnv(cacheDir: string, extra: Record<string, string> = {
 /** Runs shell commands of a plan in `dir` on the host, one step each. */
 export async function runHostCommands(
   commands: string[], dir: string, env: Record<string, string>, signal: AbortSignal, log: (l: string, s: 'stdout' | 'stderr') => void,
+  joinFiles?: string[],
 ): Promise<void> {
   for (const c of commands) {
     log(`$ ${c}`, 'stdout');
-    await runStep(['/bin/sh', '-c', c], { cwd: dir, env, signal, onLine: log });
+    await runStep(['/bin/sh', '-c', c], { cwd: dir, env, signal, onLine: log, joinFiles });
   }
 }
 
 /** Builds `source` into `appDir` following `plan`; resolves once the launcher is written. */
 export async function buildDirectory(o: {
   source: string; appDir: string; plan: BuildPlan; cacheDir: string; env?: Record<string, string>;
-  signal: AbortSignal; log: (l: string, s: 'stdout' | 'stderr') => void;
+  signal: AbortSignal; log: (l: string, s: 'stdout' | 'stderr') => void; joinFiles?: string[];
 }): Promise<void> {
   copyContext(o.source, o.appDir, listContext(o.source));
   mkdirSync(join(o.cacheDir, 'home'), { recursive: true });
   const env = hostBuildEnv(o.cacheDir, o.env);
-  await runHostCommands([...o.plan.hostCommands, ...o.plan.installCommands, ...o.plan.buildCommands], o.appDir, env, o.signal, o.log);
+  await runHostCommands([...o.plan.hostCommands, ...o.plan.installCommands, ...o.plan.buildCommands], o.appDir, env, o.signal, o.log, o.joinFiles);
   mkdirSync(join(o.appDir, '.pier'), { recursive: true });
   writeFileSync(join(o.appDir, LAUNCHER), planLauncher(o.plan));
   chmodSync(join(o.appDir, LAUNCHER), 0o755);

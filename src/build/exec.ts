@@ -8,7 +8,12 @@ export interface StepOptions {
   env: Record<string, string>;
   signal: AbortSignal;
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** cgroup.procs files the step joins before it runs (the build's cpu/memory cap). */
+  joinFiles?: string[];
 }
+
+// Joins each cgroup named by the arguments, then runs the step: `sh -c JOIN step-argv0 files... -- argv...`.
+const JOIN = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
 
 /** A step that exited non-zero, was killed, or could not start. */
 export class StepError extends Error {
@@ -35,7 +40,8 @@ export function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer
 export function runStep(argv: string[], o: StepOptions): Promise<void> {
   if (o.signal.aborted) return Promise.reject(new StepError(`${argv[0]} not started: ${reasonOf(o.signal)}`));
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const full = o.joinFiles?.length ? ['/bin/sh', '-c', JOIN, 'pier-build-step', ...o.joinFiles, '--', ...argv] : argv;
+    const child = spawn(full[0]!, full.slice(1), { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const out = lineSplitter((l) => o.onLine(l, 'stdout'));
     const err = lineSplitter((l) => o.onLine(l, 'stderr'));
     child.stdout.on('data', (c: Buffer) => out.push(c));
