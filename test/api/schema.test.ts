@@ -14,7 +14,14 @@ import { appendEvent } from '../../src/store/events.ts';
 import type { Instance } from '../../src/domain/types.ts';
 
 const repoRoot = new URL('../..', import.meta.url).pathname;
-const specPath = resolve(repoRoot, '../shared/reference/koyeb-api-v1-core.json');
+// The reference lives beside the repository (../shared/reference) on the team's machines; a clone elsewhere on the
+// same machine finds it through PIER_REFERENCE_DIR or the workplace's fixed path.
+const specCandidates = [
+  ...(process.env.PIER_REFERENCE_DIR ? [resolve(process.env.PIER_REFERENCE_DIR, 'koyeb-api-v1-core.json')] : []),
+  resolve(repoRoot, '../shared/reference/koyeb-api-v1-core.json'),
+  '/work/shared/reference/koyeb-api-v1-core.json',
+];
+const specPath = specCandidates.find((p) => existsSync(p)) ?? specCandidates[0]!;
 const hasSpec = existsSync(specPath);
 const STRICT = ['App', 'Service', 'Deployment', 'RegionalDeployment', 'Instance', 'DeploymentDefinition', 'RegionalDeploymentDefinition', 'Secret'];
 
