@@ -16,6 +16,7 @@ test('an explicit docker choice fails with the engine-not-reachable reason', asy
 test('auto reports every reason when no runtime works', async () => {
   await assert.rejects(selectRuntime('auto', { docker: deadDocker, process: noCgroups }), (err: Error) => {
     assert.match(err.message, /no runtime works on this host: Docker engine not reachable.*process runtime/);
+    assert.match(err.message, /Run `\.\/pier setup --yes`/);
     return true;
   });
 });

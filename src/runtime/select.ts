@@ -39,7 +39,7 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
       reasons.push((err as Error).message);
     }
   }
-  throw new PierError('unavailable', `no runtime works on this host: ${reasons.join('; ')}`);
+  throw new PierError('unavailable', `no runtime works on this host: ${reasons.join('; ')}. Run \`./pier setup --yes\` (as root) to install and start Docker and bubblewrap`);
 }
 
 /** Parses PIER_RUNTIME (unset = auto); throws on an unknown value. */
