@@ -55,6 +55,7 @@ export interface ScalePier {
 }
 
 import { until } from '../support/until.ts';
+import { apiClient } from '../support/api-client.ts';
 
 export { until };
 
@@ -187,15 +188,7 @@ export async function startScalePier(runtime: 'docker' | 'process', env: Record<
   const pier = await startPier(config, runtime === 'process' ? { log: () => {}, components: (core) => processComponents(core, holder) } : { log: () => {} });
   const engine = new DockerEngine();
   const apps: string[] = [];
-  async function api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(pier.apiUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try { parsed = JSON.parse(text); } catch { /* keep text */ }
-    return { status: res.status, body: parsed as T };
-  }
+  const api = apiClient(pier.apiUrl, token);
   const info = await api<{ edge_url: string }>('GET', '/v1/pier/info');
   const edgeUrl = info.body.edge_url;
   return {

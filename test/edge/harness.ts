@@ -47,6 +47,7 @@ export interface EdgePier {
 }
 
 import { until } from '../support/until.ts';
+import { apiClient } from '../support/api-client.ts';
 
 export { until };
 
@@ -93,15 +94,7 @@ export async function startEdgePier(): Promise<EdgePier> {
   const engine = new DockerEngine();
   const appIds: string[] = [];
 
-  async function api<T = any>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(pier.apiUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try { parsed = JSON.parse(text); } catch { /* keep text */ }
-    return { status: res.status, body: parsed as T };
-  }
+  const api = apiClient(pier.apiUrl, token);
   const info = await api<{ edge_url: string }>('GET', '/v1/pier/info');
   if (!info.body.edge_url) throw new Error(`no edge_url in /v1/pier/info: ${JSON.stringify(info.body)}`);
   const edgeUrl = info.body.edge_url;
