@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PierError } from '../domain/errors.ts';
 import { findAppByName } from '../store/apps.ts';
-import { dataDirFromDb } from '../store/archives.ts';
 import { getDeployment } from '../store/deployments.ts';
 import { findByToken } from '../store/organizations.ts';
 import { findServiceByName, getService } from '../store/services.ts';
@@ -66,7 +65,7 @@ export async function handleGitRemote(store: Store, req: http.IncomingMessage, r
   const app = await findAppByName(store.db, row.organization_id, m[1]!);
   const service = app ? await findServiceByName(store.db, app.id, m[2]!) : undefined;
   if (!service) throw new PierError('unknown_resource', `No service ${m[1]}/${m[2]}`);
-  const root = join(await dataDirFromDb(store.db), 'git');
+  const root = join(store.dataDir, 'git');
   const repo = await ensureBareRepo(root, service.id);
   const sub = m[3] ?? '/';
   const isPush = sub === '/git-receive-pack' && req.method === 'POST';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { PierError } from '../domain/errors.ts';
-import { archiveFile, archivesDirFromDb, getArchive, hashUploadToken, insertArchive, markArchiveUploaded } from '../store/archives.ts';
+import { archiveFile, archivesDirOf, getArchive, hashUploadToken, insertArchive, markArchiveUploaded } from '../store/archives.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import { objectBody } from '../control/actions-common.ts';
 import type { RequestContext, Route } from './router.ts';
@@ -47,7 +47,7 @@ async function uploadArchive(c: RequestContext): Promise<unknown> {
   const limit = row.size;
   const declared = Number(c.req.headers['content-length'] ?? 0);
   if (declared > limit) throw new PierError('payload_too_large', `Archive is larger than its provisioned ${limit} bytes`);
-  const dir = await archivesDirFromDb(c.store.db);
+  const dir = archivesDirOf(c.store.dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = archiveFile(dir, row.id);
   const part = `${file}.${randomBytes(4).toString('hex')}.part`;

@@ -1,7 +1,7 @@
 // Archives: uploaded source tarballs (Koyeb's /v1/archives). Rows hold the provisioned size and the SHA-256 of the
 // one-time upload token; the tar.gz itself lives in <data-dir>/archives/<id>.tar.gz.
 import { createHash } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Db } from './db.ts';
 
 /** An archive row. */
@@ -46,20 +46,4 @@ export function archivesDirOf(dataDir: string): string {
 export function archiveFile(archivesDir: string, id: string): string {
   if (!/^[0-9a-zA-Z-]+$/.test(id)) throw new Error(`invalid archive id ${id}`);
   return join(archivesDir, `${id}.tar.gz`);
-}
-
-/**
- * The data directory holding this database. SQLite only: the store does not carry its data directory, so it is read
- * back from the main database file (a PostgreSQL store would have to be given it).
- */
-export async function dataDirFromDb(db: Db): Promise<string> {
-  const rows = await db.all<{ name: string; file: string }>('PRAGMA database_list');
-  const main = rows.find((r) => r.name === 'main');
-  if (!main?.file) throw new Error('the store has no data directory (in-memory database): archives and git remotes need one');
-  return dirname(main.file);
-}
-
-/** The archives directory of the data directory holding this database. */
-export async function archivesDirFromDb(db: Db): Promise<string> {
-  return archivesDirOf(await dataDirFromDb(db));
 }

@@ -9,6 +9,8 @@ import { migrate } from './migrations.ts';
 /** Everything the API, actions and reconcilers need to persist state. */
 export interface Store {
   db: Db;
+  /** The data directory: where files that do not belong in the database live (archives, git remotes). */
+  dataDir: string;
   /** Live log lines, published by appendLogLines(store.db, lines, store.logBus). */
   logBus: LogBus;
   /** AES-256-GCM key for secret values. Never log it. */
@@ -30,5 +32,5 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     await db.close();
     throw err;
   }
-  return { db, logBus: new LogBus(), secretKey, close: () => db.close() };
+  return { db, dataDir: opts.dataDir, logBus: new LogBus(), secretKey, close: () => db.close() };
 }
