@@ -71,7 +71,7 @@ const SECTIONS: Section[] = [
 
 /** Optional sections contributed by other benches: loaded only when their module exists and exports `fn`. */
 const OPTIONAL: Section[] = [
-  { name: 'deploy', file: 'deploy.ts', fn: 'deployBench', args: () => [], rows: deployRows },
+  { name: 'deploy', file: 'deploy.ts', fn: 'deployBench', args: () => [{ sandbox: false }], rows: deployRows },
   { name: 'build', file: 'build.ts', fn: 'buildBench', args: () => [], rows: (r) => [
     { bench: 'Build a Node app (buildpack, local dependency, npm run build): cold vs cached', measured: `cold ${ms(r.node.cold_ms)}`, baseline: `cached ${ms(r.node.cached_ms)}`, target: 'recorded', met: undefined },
     { bench: 'Build a Dockerfile app: cold (skip_cache) vs cached', measured: `cold ${ms(r.dockerfile.cold_ms)}`, baseline: `cached ${ms(r.dockerfile.cached_ms)}`, target: 'recorded', met: undefined },
