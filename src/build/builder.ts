@@ -10,7 +10,7 @@ import { contextIgnore, listContext, tarContext } from './context.ts';
 import { detectPlan, planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
 import { buildDirectory, hostBuildEnv, runHostCommands } from './directory.ts';
 import { engineBuild } from './docker-build.ts';
-import { reasonOf } from './exec.ts';
+import { reasonOf, timeLimited } from './exec.ts';
 import { fetchGit, type GitCommit } from './git.ts';
 import { defaultArchivesDir, extractArchive } from './archive.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
@@ -161,7 +161,8 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
   return {
     async build(d, signal) {
       const log = createBuildLog(d, o.appendLogs);
-      const limited = AbortSignal.any([signal, AbortSignal.timeout(limits.timeoutMs)]);
+      const limit = timeLimited(signal, limits.timeoutMs);
+      const limited = limit.signal;
       const started = Date.now();
       log.line(`Build started for deployment ${d.id}`, 'koyeb');
       try {
@@ -174,6 +175,7 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
         const tail = log.tail(6).slice(0, -1).filter((l) => l.trim());
         throw new Error(tail.length ? `${why}\nLast build log lines:\n${tail.join('\n')}` : why);
       } finally {
+        limit.dispose();
         await log.flush();
       }
     },

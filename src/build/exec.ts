@@ -69,3 +69,19 @@ export function reasonOf(signal: AbortSignal): string {
   if (r instanceof Error) return r.message;
   return typeof r === 'string' ? r : 'build canceled';
 }
+
+/**
+ * `signal` or a time limit, whichever comes first. Not AbortSignal.any([signal, AbortSignal.timeout(ms)]): on Node 20
+ * the timeout signal inside a composite can be garbage-collected before it fires (nodejs/node#57736), and the build
+ * then runs past its limit. Here a plain timer holds the controller; call dispose() when the work is done.
+ */
+export function timeLimited(signal: AbortSignal, ms: number): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(signal.reason);
+  if (signal.aborted) onAbort(); else signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => ac.abort(new DOMException(`time limit of ${ms} ms reached`, 'TimeoutError')), ms);
+  return {
+    signal: ac.signal,
+    dispose() { clearTimeout(timer); signal.removeEventListener('abort', onAbort); },
+  };
+}
