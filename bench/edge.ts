@@ -1,5 +1,7 @@
 // Edge benchmark: a Node hello-world upstream, then the same load through nginx (Debian nginx-light, plain
 // keep-alive reverse proxy) and through Pier's edge, interleaved over several rounds, all on 127.0.0.1.
+// HTTPS rows: the same two proxies terminating TLS with one certificate from Pier's local CA (wrk over https,
+// HTTP/1.1 keep-alive, so this measures record encryption more than handshakes).
 // Usage: node bin/run-ts.mjs bench/edge.ts [--rounds 2] [--duration 10s] [--warmup 2s] [--workers 2] [--balance kernel|round-robin]
 // Prints a JSON result; every process it starts is stopped by PID before it returns.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -17,14 +19,23 @@ export interface TargetResult {
   errors: string[];
 }
 
+/** The measured targets: plain HTTP, and HTTPS terminated by nginx / Pier. */
+type Target = 'direct' | 'nginx' | 'pier' | 'nginxTls' | 'pierTls';
+const TARGETS: Target[] = ['direct', 'nginx', 'pier', 'nginxTls', 'pierTls'];
+
 /** What the benchmark returns. */
 export interface EdgeBenchResult {
   machine: { cpus: number; node: string };
   settings: { rounds: number; duration: string; connections: number; threads: number; workers: number; balance: string };
-  targets: Record<'direct' | 'nginx' | 'pier', TargetResult>;
-  median: Record<'direct' | 'nginx' | 'pier', { rps: number; p50ms: number; p99ms: number }>;
+  targets: Record<Target, TargetResult>;
+  median: Record<Target, { rps: number; p50ms: number; p99ms: number }>;
   ratios: { nginx: number; pier: number; pierVsNginxRatio: number };
-  goals: { throughput: { required: number; actual: number; pass: boolean }; p99AddedMs: { limit: number; actual: number; pass: boolean } };
+  goals: {
+    throughput: { required: number; actual: number; pass: boolean };
+    p99AddedMs: { limit: number; actual: number; pass: boolean };
+    /** HTTPS: Pier's requests/s as a share of nginx's with the same certificate, and the p99 both add over direct. */
+    https: { ratioToNginx: number; required: number; pass: boolean; pierP99AddedMs: number; nginxP99AddedMs: number };
+  };
 }
 
 const HOST = 'bench-acme.pier.test';
@@ -78,9 +89,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function wrk(port: number, duration: string, latency: boolean): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
+async function wrk(port: number, duration: string, latency: boolean, scheme = 'http'): Promise<{ rps: number; p50: number; p99: number; errors: string }> {
   const secs = toMs(duration) / 1000 || 10;
-  const out = await run('wrk', ['-t2', '-c50', `-d${duration}`, ...(latency ? ['--latency'] : []), '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`], (secs + 30) * 1000);
+  // wrk sends the URL's host (127.0.0.1) as SNI; the certificate carries that IP beside the host name.
+  const out = await run('wrk', ['-t2', '-c50', `-d${duration}`, ...(latency ? ['--latency'] : []), '-H', `Host: ${HOST}`, `${scheme}://127.0.0.1:${port}/`], (secs + 30) * 1000);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
@@ -88,9 +100,9 @@ async function wrk(port: number, duration: string, latency: boolean): Promise<{ 
   return { rps, p50, p99, errors };
 }
 
-function nginxConfig(dir: string, listen: number, upstream: number, workers: number): string {
+function nginxConfig(dir: string, listen: number, tlsListen: number, upstream: number, workers: number): string {
   const template = readFileSync(fileURLToPath(new URL('./nginx/proxy.conf.template', import.meta.url)), 'utf8');
-  const values: Record<string, string> = { DIR: dir, WORKERS: String(workers), LISTEN: String(listen), UPSTREAM: String(upstream) };
+  const values: Record<string, string> = { DIR: dir, WORKERS: String(workers), LISTEN: String(listen), TLS_LISTEN: String(tlsListen), UPSTREAM: String(upstream) };
   return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? '');
 }
 
@@ -109,24 +121,26 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
     return c;
   };
   try {
-    const [upPort, ngPort, pierPort] = [await freePort(), await freePort(), await freePort()];
+    const [upPort, ngPort, pierPort, ngTlsPort, pierTlsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    // One certificate for both TLS proxies, from a throwaway local CA.
+    const { loadOrCreateLocalCa } = await import('../src/tls/local-ca.ts');
+    const leaf = await (await loadOrCreateLocalCa(join(dir, 'ca'))).issue([HOST, '127.0.0.1'], 1);
+    writeFileSync(join(dir, 'cert.pem'), leaf.certPem);
+    writeFileSync(join(dir, 'key.pem'), leaf.keyPem, { mode: 0o600 });
     start(process.execPath, ['-e', UPSTREAM_JS, String(upPort)]);
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, ngPort, upPort, 2));
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, ngPort, ngTlsPort, upPort, 2));
     start('nginx', ['-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;']);
     const self = fileURLToPath(import.meta.url);
     const tsx = import.meta.resolve('tsx');
-    start(process.execPath, ['--import', tsx, self, '--serve-edge', String(pierPort), String(upPort), String(workers), balance]);
-    await Promise.all([waitPort(upPort), waitPort(ngPort), waitPort(pierPort)]);
-    const ports = { direct: upPort, nginx: ngPort, pier: pierPort } as const;
-    const targets: EdgeBenchResult['targets'] = {
-      direct: { rps: [], p50ms: [], p99ms: [], errors: [] },
-      nginx: { rps: [], p50ms: [], p99ms: [], errors: [] },
-      pier: { rps: [], p50ms: [], p99ms: [], errors: [] },
-    };
+    start(process.execPath, ['--import', tsx, self, '--serve-edge', String(pierPort), String(upPort), String(workers), balance, String(pierTlsPort), dir]);
+    await Promise.all([waitPort(upPort), waitPort(ngPort), waitPort(pierPort), waitPort(ngTlsPort), waitPort(pierTlsPort)]);
+    const ports: Record<Target, number> = { direct: upPort, nginx: ngPort, pier: pierPort, nginxTls: ngTlsPort, pierTls: pierTlsPort };
+    const targets = Object.fromEntries(TARGETS.map((t) => [t, { rps: [], p50ms: [], p99ms: [], errors: [] }])) as unknown as EdgeBenchResult['targets'];
     for (let r = 0; r < rounds; r++) {
-      for (const name of ['direct', 'nginx', 'pier'] as const) {
-        await wrk(ports[name], warmup, false);
-        const res = await wrk(ports[name], duration, true);
+      for (const name of TARGETS) {
+        const scheme = name.endsWith('Tls') ? 'https' : 'http';
+        await wrk(ports[name], warmup, false, scheme);
+        const res = await wrk(ports[name], duration, true, scheme);
         targets[name].rps.push(res.rps);
         targets[name].p50ms.push(res.p50);
         targets[name].p99ms.push(res.p99);
@@ -134,8 +148,8 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
         process.stderr.write(`round ${r + 1} ${name}: ${res.rps} req/s p50 ${res.p50} ms p99 ${res.p99} ms\n`);
       }
     }
-    const med = (n: 'direct' | 'nginx' | 'pier') => ({ rps: median(targets[n].rps), p50ms: median(targets[n].p50ms), p99ms: median(targets[n].p99ms) });
-    const median_ = { direct: med('direct'), nginx: med('nginx'), pier: med('pier') };
+    const med = (n: Target) => ({ rps: median(targets[n].rps), p50ms: median(targets[n].p50ms), p99ms: median(targets[n].p99ms) });
+    const median_ = Object.fromEntries(TARGETS.map((t) => [t, med(t)])) as EdgeBenchResult['median'];
     const round2 = (x: number) => Math.round(x * 1000) / 1000;
     const ratios = {
       nginx: round2(median_.nginx.rps / median_.direct.rps),
@@ -153,6 +167,13 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
       goals: {
         throughput: { required: round2(0.7 * ratios.nginx), actual: ratios.pier, pass: ratios.pier >= 0.7 * ratios.nginx },
         p99AddedMs: { limit: 2, actual: added, pass: added < 2 },
+        https: {
+          ratioToNginx: round2(median_.pierTls.rps / median_.nginxTls.rps),
+          required: 0.7,
+          pass: median_.pierTls.rps >= 0.7 * median_.nginxTls.rps,
+          pierP99AddedMs: round2(median_.pierTls.p99ms - median_.direct.p99ms),
+          nginxP99AddedMs: round2(median_.nginxTls.p99ms - median_.direct.p99ms),
+        },
       },
     };
   } finally {
@@ -162,10 +183,14 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
   }
 }
 
-/** Child mode: serve Pier's edge in front of the upstream until killed. */
-async function serveEdge(port: number, upstream: number, workers: number, balance: 'round-robin' | 'kernel'): Promise<void> {
+/** Child mode: serve Pier's edge (plain, and TLS with `dir`/cert.pem when tlsPort is given) in front of the upstream until killed. */
+async function serveEdge(port: number, upstream: number, workers: number, balance: 'round-robin' | 'kernel', tlsPort?: number, dir?: string): Promise<void> {
   const { createEdge } = await import('../src/edge/edge.ts');
-  const edge = await createEdge({ addr: `127.0.0.1:${port}`, domain: 'pier.test', workers, balance });
+  const tls = tlsPort !== undefined && dir !== undefined;
+  const edge = await createEdge({ addr: `127.0.0.1:${port}`, domain: 'pier.test', workers, balance, tlsAddr: tls ? `127.0.0.1:${tlsPort}` : undefined });
+  if (tls) {
+    edge.setCertificates([{ names: [HOST, '127.0.0.1'], certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') }]);
+  }
   edge.setRoutes([{
     appId: 'bench', appName: 'bench', organizationId: 'acme', hosts: [],
     routes: [{ path: '/', serviceId: 's', serviceName: 'hello', serviceStatus: 'HEALTHY', port: upstream,
@@ -185,7 +210,8 @@ const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.arg
 if (isMain) {
   if (process.argv.includes('--serve-edge')) {
     const i = process.argv.indexOf('--serve-edge');
-    await serveEdge(Number(process.argv[i + 1]), Number(process.argv[i + 2]), Number(process.argv[i + 3] ?? 1), process.argv[i + 4] === 'round-robin' ? 'round-robin' : 'kernel');
+    const tlsPort = process.argv[i + 5] ? Number(process.argv[i + 5]) : undefined;
+    await serveEdge(Number(process.argv[i + 1]), Number(process.argv[i + 2]), Number(process.argv[i + 3] ?? 1), process.argv[i + 4] === 'round-robin' ? 'round-robin' : 'kernel', tlsPort, process.argv[i + 6]);
   } else {
     const result = await runEdgeBench({
       rounds: Number(arg('--rounds', '2')), duration: arg('--duration', '10s'), warmup: arg('--warmup', '2s'), workers: Number(arg('--workers', '2')),

@@ -7,12 +7,15 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { mergeMetrics, renderPrometheus } from './metrics.ts';
 import { parseAddr, urlOf } from './edge.ts';
-import type { AccessLogEntry, AppRoutes, Edge, EdgeMetrics, EdgeOptions } from './types.ts';
+import { CertificateTable } from './tls.ts';
+import type { AccessLogEntry, AcmeChallenges, AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions } from './types.ts';
 
 /** Messages from the coordinator to a worker. */
 export type ToWorker =
-  | { t: 'init'; apps: AppRoutes[] }
+  | { t: 'init'; apps: AppRoutes[]; certs: EdgeCertificate[]; acme: AcmeChallenges }
   | { t: 'routes'; apps: AppRoutes[] }
+  | { t: 'certs'; certs: EdgeCertificate[] }
+  | { t: 'acme'; acme: AcmeChallenges }
   | { t: 'drain'; id: number; instanceId: string; timeoutMs: number }
   | { t: 'metrics-now'; id: number }
   | { t: 'wake-failed'; appId: string; message: string }
@@ -21,7 +24,7 @@ export type ToWorker =
 /** Messages from a worker to the coordinator. */
 export type FromWorker =
   | { t: 'hello' }
-  | { t: 'ready'; port: number }
+  | { t: 'ready'; port: number; tlsPort?: number }
   | { t: 'metrics'; m: EdgeMetrics; id?: number }
   | { t: 'log'; entries: AccessLogEntry[] }
   | { t: 'wake'; appId: string }
@@ -30,7 +33,7 @@ export type FromWorker =
 /** Options a worker needs, passed through the environment as JSON (functions stay here). */
 export interface WorkerConfig {
   addr: string;
-  options: Omit<EdgeOptions, 'addr' | 'workers' | 'accessLog' | 'onWake'>;
+  options: Omit<EdgeOptions, 'addr' | 'workers' | 'accessLog' | 'onWake' | 'onCertificateError'>;
   accessLog: boolean;
 }
 
@@ -46,6 +49,7 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
       domain: opts.domain, regionHeader: opts.regionHeader, regionMap: opts.regionMap, region: opts.region,
       holdQueueSize: opts.holdQueueSize, holdTimeoutMs: opts.holdTimeoutMs, maxTries: opts.maxTries,
       connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs, trustForwarded: opts.trustForwarded,
+      tlsAddr: opts.tlsAddr,
     },
   };
   // When every worker accepts for itself, one that wakes first may take a whole burst of connections (splits of
@@ -62,8 +66,14 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
   });
 
   let apps: AppRoutes[] = [];
+  // Certificates are loaded here first, so a bad one is reported once and workers only get ones that load.
+  const certs = new CertificateTable();
+  const onCertificateError = opts.onCertificateError
+    ?? ((names: string[], message: string) => process.emitWarning(`certificate for ${names.join(', ')} not loaded: ${message}`, 'PierEdgeTls'));
+  let acme: AcmeChallenges = {};
   let closing = false;
   let port = 0;
+  let tlsPort = 0;
   const workers = new Set<Worker>();
   const snapshots = new Map<Worker, EdgeMetrics>();
   const pending = new Map<number, { left: Set<Worker>; done: () => void }>();
@@ -101,8 +111,8 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
     w.on('message', (msg: FromWorker) => {
       switch (msg.t) {
         // Messages sent before the worker registered its listener would be lost, so it asks for its routes.
-        case 'hello': send(w, { t: 'init', apps }); break;
-        case 'ready': port = msg.port; resolve(); break;
+        case 'hello': send(w, { t: 'init', apps, certs: certs.usable, acme }); break;
+        case 'ready': port = msg.port; tlsPort = msg.tlsPort ?? 0; resolve(); break;
         case 'metrics': snapshots.set(w, msg.m); if (msg.id !== undefined) settle(w, msg.id); break;
         case 'drained': settle(w, msg.id); break;
         case 'log': for (const e of msg.entries) opts.accessLog?.(e); break;
@@ -146,6 +156,15 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
   const merged = (): EdgeMetrics => mergeMetrics([...snapshots.values()]);
   return {
     url: urlOf(host, port),
+    tlsUrl: opts.tlsAddr !== undefined ? urlOf(parseAddr(opts.tlsAddr).host, tlsPort, 'https') : undefined,
+    setCertificates(next) {
+      certs.replace(next, onCertificateError);
+      for (const w of workers) send(w, { t: 'certs', certs: certs.usable });
+    },
+    setAcmeChallenges(next) {
+      acme = { ...next };
+      for (const w of workers) send(w, { t: 'acme', acme });
+    },
     setRoutes(next) {
       apps = next;
       for (const a of next) if (!a.sleeping) wokenAt.delete(a.appId);

@@ -1,14 +1,16 @@
 // The edge inside one process: the HTTP server, the current routing table, the activator (requests held
 // while a sleeping app wakes) and the counters. `createEdge` runs one of these, or one per worker process.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import { interestingLengths } from './headers.ts';
 import { renderPrometheus } from './metrics.ts';
 import { RegionMap } from './regions.ts';
 import { ProxyRequest, type EdgeContext, type HeldRequest } from './request.ts';
 import { EdgeState, type CompiledApp } from './route-table.ts';
-import type { AccessLogEntry, AppRoutes, EdgeMetrics, EdgeOptions } from './types.ts';
+import { CertificateTable, createTlsServer, httpsSuffix } from './tls.ts';
+import type { AccessLogEntry, AcmeChallenges, AppRoutes, EdgeCertificate, EdgeMetrics, EdgeOptions } from './types.ts';
 import { proxyUpgrade } from './upgrade.ts';
 
 const kRegion = Symbol('pier.region');
@@ -25,6 +27,13 @@ export class EdgeCore implements EdgeContext {
   readonly trustForwarded: boolean;
   readonly accessLog: ((e: AccessLogEntry) => void) | undefined;
   readonly server: Server;
+  /** The HTTPS server when `tlsAddr` is set; whoever owns the process layout makes it listen. */
+  readonly tlsServer: Http2SecureServer | null = null;
+  readonly certificates = new CertificateTable();
+  acme = new Map<string, string>();
+  httpsSuffix: string | null = null;
+  private readonly destroyTlsSockets: () => void = () => undefined;
+  private readonly onCertificateError: (names: string[], message: string) => void;
   private readonly state: EdgeState;
   private readonly regions: RegionMap;
   private readonly defaultRegion: string;
@@ -63,6 +72,32 @@ export class EdgeCore implements EdgeContext {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       else socket.destroy();
     });
+    this.onCertificateError = opts.onCertificateError
+      ?? ((names, message) => process.emitWarning(`certificate for ${names.join(', ')} not loaded: ${message}`, 'PierEdgeTls'));
+    if (opts.tlsAddr !== undefined) {
+      const tls = createTlsServer(this.certificates);
+      this.tlsServer = tls.server;
+      this.destroyTlsSockets = tls.destroyAll;
+      // HTTP/2 requests come as Http2ServerRequest/Response: the compat API covers everything ProxyRequest uses
+      // (rawHeaders with pseudo-headers, writeHead with a flat array, write/drain, close).
+      tls.server.on('request', (req, res) => new ProxyRequest(this, req as unknown as IncomingMessage, res as unknown as ServerResponse).start());
+      tls.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => proxyUpgrade(this, req, socket, head));
+    }
+  }
+
+  /** Replace the certificates new TLS handshakes may get. */
+  setCertificates(certs: EdgeCertificate[]): void {
+    this.certificates.replace(certs, this.onCertificateError);
+  }
+
+  /** Replace the ACME HTTP-01 answers. */
+  setAcmeChallenges(c: AcmeChallenges): void {
+    this.acme = new Map(Object.entries(c));
+  }
+
+  /** The TLS listener's port, once bound: plain-HTTP redirects point there. */
+  setTlsPort(port: number): void {
+    this.httpsSuffix = httpsSuffix(port);
   }
 
   /** Replace the routing table, then let held requests of apps that now have upstreams through. */
@@ -207,7 +242,11 @@ export class EdgeCore implements EdgeContext {
     this.heldByApp.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
+    const tls = this.tlsServer;
+    const tlsClosed = tls === null || !tls.listening ? Promise.resolve() : new Promise<void>((resolve) => tls.close(() => resolve()));
+    this.destroyTlsSockets();
     await Promise.all([...this.state.upstreams.values()].map((u) => u.destroy()));
     await closed;
+    await tlsClosed;
   }
 }

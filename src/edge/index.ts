@@ -1,3 +1,3 @@
 // Public surface of the edge: what the composition root and the control plane use.
 export { createEdge } from './edge.ts';
-export type { AccessLogEntry, AppRoutes, Edge, EdgeMetrics, EdgeOptions, RouteEntry, Upstream } from './types.ts';
+export type { AccessLogEntry, AcmeChallenges, AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, RouteEntry, Upstream } from './types.ts';

@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import { connectionTokens, dropResponseHeader, HOP_BY_HOP, SANE_REQUEST_ID } from './headers.ts';
 import { sendPage, type EdgePageCode } from './pages.ts';
 import { matchRoute, hostKey, type CompiledApp, type CompiledRoute } from './route-table.ts';
+import { acmeToken } from './tls.ts';
 import type { AccessLogEntry } from './types.ts';
 import { CONNECT_ERROR_CODES, pickUpstream, type UpstreamState } from './upstream.ts';
 
@@ -28,6 +29,10 @@ export interface EdgeContext {
   readonly maxTries: number;
   readonly trustForwarded: boolean;
   readonly accessLog: ((e: AccessLogEntry) => void) | undefined;
+  /** ACME HTTP-01 answers by token. */
+  readonly acme: Map<string, string>;
+  /** `:port` of the TLS listener for redirects ('' for 443), null when there is no TLS listener. */
+  readonly httpsSuffix: string | null;
   regionOf(req: IncomingMessage, header: string | undefined): string;
   nextRequestId(): string;
   /** Queue a request for a sleeping app; false when the queue is full. */
@@ -97,8 +102,15 @@ export class ProxyRequest implements HeldRequest {
     const regionHeader = this.edge.regionHeader;
     const fwd: string[] = [];
     let tokens: string[] | null = null;
+    let h2 = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
+      if (name.charCodeAt(0) === 58 /* : */) {
+        // HTTP/2 pseudo-headers (they come first): the authority is the Host; the others are in req already.
+        h2 = true;
+        if (name === ':authority') { this.rawHost = raw[i + 1]; fwd.push('host', raw[i + 1]); }
+        continue;
+      }
       if (name.length > 255 || lengths[name.length] === 0) {
         fwd.push(name, raw[i + 1]);
         continue;
@@ -106,7 +118,7 @@ export class ProxyRequest implements HeldRequest {
       const k = name.toLowerCase();
       const v = raw[i + 1];
       switch (k) {
-        case 'host': this.rawHost = v; fwd.push(name, v); continue;
+        case 'host': if (this.rawHost === undefined) { this.rawHost = v; fwd.push(name, v); } continue;
         case 'accept': this.accept = v; break;
         case 'authorization': this.auth = v; break;
         case 'x-api-key': this.apiKey = v; break;
@@ -134,17 +146,42 @@ export class ProxyRequest implements HeldRequest {
       this.fwd = fwd;
     }
     this.fwdBase = this.fwd.length;
+    if (h2) this.fromHttp2();
     if (this.requestId === '') this.requestId = this.edge.nextRequestId();
     this.host = hostKey(this.rawHost);
   }
 
+  /** HTTP/2 client: a body needs no content-length or chunking, and split cookies are one header in HTTP/1.1 (RFC 9113 §8.2.3). */
+  private fromHttp2(): void {
+    if (!this.hasBody) this.hasBody = !(this.req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+    const fwd = this.fwd;
+    let first = -1;
+    for (let i = 0; i < fwd.length; i += 2) {
+      if (fwd[i] !== 'cookie') continue;
+      if (first < 0) { first = i; continue; }
+      fwd[first + 1] += `; ${fwd[i + 1]}`;
+      fwd.splice(i, 2);
+      i -= 2;
+    }
+    this.fwdBase = fwd.length;
+  }
+
   private dispatchRoute(): void {
+    // ACME challenges are answered for any host before routing; an unknown token falls through to the app.
+    const token = acmeToken(this.req.url ?? '/');
+    if (token !== '') {
+      const answer = this.edge.acme.get(token);
+      if (answer !== undefined) return this.answer(200, ['content-type', 'text/plain'], answer);
+    }
     const app = this.edge.hosts.get(this.host);
     if (app === undefined) {
       this.page(404, 'no_route', `No app is served at host "${this.host}" (path ${this.pathOnly()}).`);
       return;
     }
     this.appId = app.def.appId;
+    if (app.def.httpsRedirect === true && this.edge.httpsSuffix !== null && token === '' && !this.isHttps()) {
+      return this.answer(308, ['location', `https://${this.host}${this.edge.httpsSuffix}${this.req.url ?? '/'}`], '');
+    }
     const m = matchRoute(app, this.req.url ?? '/');
     if (m === null) {
       this.page(404, 'no_route', `App ${app.def.appName} has no route for path ${this.pathOnly()} on host "${this.host}".`);
@@ -347,6 +384,22 @@ export class ProxyRequest implements HeldRequest {
     if (this.status === 0) this.status = 499;
     if (this.abortFn !== null) this.abortFn(new Error('client closed'));
     if (this.h2stream !== null) this.h2stream.close();
+    this.finish();
+  }
+
+  /** True when the client reached us over TLS (or, when trusted, a TLS terminator in front says so). */
+  private isHttps(): boolean {
+    if ((this.req.socket as { encrypted?: boolean }).encrypted === true) return true;
+    return this.edge.trustForwarded && this.xfp === 'https';
+  }
+
+  /** A small answer of the edge's own (ACME, redirect). */
+  private answer(status: number, headers: string[], body: string): void {
+    this.status = status;
+    const len = Buffer.byteLength(body);
+    this.res.writeHead(status, [...headers, 'content-length', String(len), 'cache-control', 'no-store', 'x-request-id', this.requestId]);
+    this.res.end(this.req.method === 'HEAD' ? undefined : body);
+    this.bytes += this.req.method === 'HEAD' ? 0 : len;
     this.finish();
   }
 

@@ -37,7 +37,14 @@ export interface AppRoutes {
   routes: RouteEntry[];
   /** Set while the app's services sleep (scale-to-zero): the edge holds requests and calls this to wake them. */
   sleeping?: boolean;
+  /** Plain-HTTP requests get 308 to the same URL on the TLS listener (when there is one); ACME paths never do. */
+  httpsRedirect?: boolean;
 }
+
+/** A certificate the edge may present; names may hold one leading wildcard label (`*.pier.localhost`). */
+export interface EdgeCertificate { names: string[]; certPem: string /* leaf first, then chain */; keyPem: string }
+/** HTTP-01 answers: token -> key authorization, served at /.well-known/acme-challenge/<token> on plain HTTP. */
+export type AcmeChallenges = Record<string, string>;
 
 /** One line of the access log, handed to `EdgeOptions.accessLog` after the response ends. */
 export interface AccessLogEntry {
@@ -93,6 +100,10 @@ export interface EdgeOptions {
   responseTimeoutMs?: number;
   /** Trust incoming x-forwarded-proto / x-forwarded-host (set when a TLS terminator sits in front). */
   trustForwarded?: boolean;
+  /** HTTPS listen address `host:port` (HTTP/2 and HTTP/1.1 by ALPN, certificates by SNI); absent = no TLS listener. */
+  tlsAddr?: string;
+  /** Called when `setCertificates` gets a certificate it cannot load (bad PEM, key not matching); default: a process warning. */
+  onCertificateError?: (names: string[], message: string) => void;
 }
 
 /** Latency summary (milliseconds) estimated from a histogram. */
@@ -138,6 +149,12 @@ export interface EdgeMetrics {
 export interface Edge {
   /** `http://host:port` the edge listens on. */
   url: string;
+  /** `https://host:port` of the TLS listener, when `tlsAddr` was given. */
+  tlsUrl?: string;
+  /** Replace every certificate the TLS listener may present; new handshakes use the new set at once. */
+  setCertificates(certs: EdgeCertificate[]): void;
+  /** Replace the ACME HTTP-01 answers the edge serves (for any host, before routing, never redirected). */
+  setAcmeChallenges(c: AcmeChallenges): void;
   /** Replace the whole routing table; removed upstreams get no new requests. */
   setRoutes(apps: AppRoutes[]): void;
   /** Resolve when the instance has no request in flight, or after `timeoutMs`. */

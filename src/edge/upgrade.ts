@@ -18,6 +18,10 @@ export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Du
   const app = edge.hosts.get(host);
   const m = app ? matchRoute(app, req.url ?? '/') : null;
   if (!app || !m) return refuse(socket, 404, `No route for host "${host}" path ${req.url ?? '/'}.`, requestId);
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  if (app.def.httpsRedirect === true && edge.httpsSuffix !== null && !encrypted) {
+    return refuse(socket, 308, 'This app is served over https.', requestId, `location: https://${host}${edge.httpsSuffix}${req.url ?? '/'}\r\n`);
+  }
   const route = m.route;
   const auth = req.headers.authorization;
   const key = req.headers['x-api-key'];
@@ -39,7 +43,7 @@ export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Du
   const xff = req.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = xff ? `${xff}, ${remote}` : remote;
   headers['x-forwarded-host'] = req.headers.host ?? '';
-  headers['x-forwarded-proto'] = 'http';
+  headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';
   headers['x-request-id'] = requestId;
   headers.connection = 'Upgrade';
   headers.upgrade = req.headers.upgrade ?? 'websocket';
@@ -114,7 +118,7 @@ export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Du
 
 function refuse(socket: Duplex, status: number, message: string, requestId: string, extra = ''): void {
   if (socket.destroyed) return;
-  const reason = { 401: 'Unauthorized', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason = { 308: 'Permanent Redirect', 401: 'Unauthorized', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
   const body = message + '\n';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
     `x-request-id: ${requestId}\r\n${extra}connection: close\r\n\r\n${body}`);

@@ -1,10 +1,9 @@
 // Entry point of an edge worker process (started by cluster.ts). It serves the shared listen socket with an
 // EdgeCore and talks to the coordinator over IPC: routes in; counters, access-log batches and wake-ups out.
 import cluster from 'node:cluster';
-import type { AddressInfo } from 'node:net';
 import type { FromWorker, ToWorker, WorkerConfig } from './cluster.ts';
 import { EdgeCore } from './core.ts';
-import { parseAddr } from './edge.ts';
+import { listenOn } from './edge.ts';
 import type { AccessLogEntry } from './types.ts';
 
 /** Counters are pushed this often, so `metrics()` in the coordinator is at most this stale. */
@@ -46,13 +45,20 @@ function main(): void {
     switch (msg.t) {
       case 'init': {
         core.setRoutes(msg.apps);
+        core.setCertificates(msg.certs);
+        core.setAcmeChallenges(msg.acme);
         if (listening) break;
         listening = true;
-        const { host, port } = parseAddr(config.addr);
-        core.server.listen(port, host, () => post({ t: 'ready', port: (core.server.address() as AddressInfo).port }));
+        void listenAll(core, config).then((ports) => post({ t: 'ready', ...ports }), (err: Error) => {
+          // The coordinator sees the exit before any 'ready' and fails createEdge with it.
+          process.stderr.write(`edge worker: ${err.message}\n`);
+          process.exit(1);
+        });
         break;
       }
       case 'routes': core.setRoutes(msg.apps); break;
+      case 'certs': core.setCertificates(msg.certs); break;
+      case 'acme': core.setAcmeChallenges(msg.acme); break;
       case 'drain': void core.drain(msg.instanceId, msg.timeoutMs).then(() => post({ t: 'drained', id: msg.id })); break;
       case 'metrics-now': post({ t: 'metrics', m: core.metrics(), id: msg.id }); break;
       case 'wake-failed': core.wakeFailed(msg.appId, msg.message); break;
@@ -70,6 +76,18 @@ function main(): void {
   // The coordinator went away: stop serving rather than run unsupervised.
   process.on('disconnect', () => process.exit(0));
   post({ t: 'hello' });
+}
+
+/**
+ * Plain listener first, TLS second, in every worker: node's cluster keys a shared listen socket by address and
+ * listen order, so with port 0 each worker's n-th listen joins the same socket as the others' n-th.
+ */
+async function listenAll(core: EdgeCore, config: WorkerConfig): Promise<{ port: number; tlsPort?: number }> {
+  const port = await listenOn(core.server, config.addr);
+  if (core.tlsServer === null || config.options.tlsAddr === undefined) return { port };
+  const tlsPort = await listenOn(core.tlsServer, config.options.tlsAddr);
+  core.setTlsPort(tlsPort);
+  return { port, tlsPort };
 }
 
 main();
