@@ -7,7 +7,8 @@ import type { Deployment, DockerBuilder } from '../domain/types.ts';
 import { DockerEngine } from '../runtime/docker/engine.ts';
 import { baseKindOf, ensureBaseImage } from './base-images.ts';
 import { contextIgnore, listContext, tarContext } from './context.ts';
-import { detectPlan, planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
+import { planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
+import { planSource } from '../functions/build.ts';
 import { buildDirectory, hostBuildEnv, runHostCommands } from './directory.ts';
 import { engineBuild } from './docker-build.ts';
 import { reasonOf, timeLimited } from './exec.ts';
@@ -96,11 +97,13 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     const cacheDir = d.definition.skip_cache ? join(root, 'cache') : join(o.workDir, 'cache', d.service_id);
     mkdirSync(cacheDir, { recursive: true });
     if (source.docker) return { image: await dockerfileBuild(d, source.docker, dir, log, signal), commit };
-    const plan = detectPlan(dirView(dir), {
+    // A source with only a handler file is a function (src/functions): its wrapper and compiled handler are
+    // written into the source first, then it builds like any Node or Python app.
+    const plan = await planSource(dir, dirView(dir), {
       buildCommand: source.buildpack?.build_command ?? git?.build_command,
       runCommand: source.buildpack?.run_command ?? git?.run_command,
       serviceType: d.definition.type === 'WORKER' ? 'WORKER' : 'WEB',
-    }, o.target);
+    }, o.target, say);
     say(`Detected a ${plan.stack} app; it will run: ${plan.runCommand}`);
     if (o.target === 'directory') {
       const appDir = join(root, 'app');
