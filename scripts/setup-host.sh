@@ -44,6 +44,7 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if command -v busybox >/dev/null 2>&1 && ! dpkg -s busybox-static >/dev/null 2>&1; then missing+=(busybox-static); fi
 command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # process runtime: isolation between apps
 { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

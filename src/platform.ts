@@ -54,7 +54,7 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
   mkdirSync(processDir, { recursive: true });
   const runtime: Runtime = await selectRuntime(config.runtime, {
     docker: { scope },
-    process: { stateDir: processDir },
+    process: { stateDir: processDir, log: (line) => log(`pier: ${line}`) },
     log: (line) => log(`pier: ${line}`),
   });
   core.setInfo({ runtime: runtime.name });

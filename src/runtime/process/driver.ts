@@ -1,8 +1,10 @@
 // The process runtime: each instance is a bubblewrap sandbox in its own cgroup, started by a detached bash
-// supervisor so it survives control-plane restarts. Network is the host's: the driver gives every declared port a
-// free 127.0.0.1 port and passes it as $PORT / $PIER_PORT_<port>.
+// supervisor so it survives control-plane restarts. Each instance gets its own network namespace on its app's bridge
+// (netns.ts) and listens on its declared ports at its own address; where that cannot work (not root, no `ip` or
+// `iptables`), or with PIER_PROCESS_NETWORK=host, it shares the host's network and each declared port becomes a free
+// 127.0.0.1 port passed as $PORT / $PIER_PORT_<port>.
 import { spawn, execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { PierError, notFound } from '../../domain/errors.ts';
@@ -10,6 +12,7 @@ import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, 
 import { signalFromExitCode } from '../common.ts';
 import { InstanceCgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.ts';
 import { readLogFiles } from './logs.ts';
+import { ProcessNetworks, networkingUnavailable } from './netns.ts';
 import { ENV_NAME, SUPERVISOR_SCRIPT, bwrapArgs, epochToIso, hostRootEntries } from './sandbox.ts';
 import { type InstanceRecord, instancePaths, isSameProcess, listRecords, processStartTime, readExit, readRecord, writeRecord } from './state.ts';
 
@@ -23,7 +26,28 @@ export interface ProcessRuntimeOptions {
   pidsLimit?: number;
   /** Overrides cgroup detection (tests). */
   cgroupLayout?: CgroupLayout;
+  /**
+   * `isolated`: a network namespace per instance, or fail; `host`: the host's network (no isolation); `auto`
+   * (default, or PIER_PROCESS_NETWORK): isolated when the host allows it, else host with a one-line warning.
+   */
+  network?: NetworkMode;
+  /** Options of the private networks (pool, egress); default from PIER_PROCESS_SUBNET / PIER_PROCESS_EGRESS. */
+  networks?: { pool?: string; egress?: boolean; lockPath?: string };
+  /** Where the one-line warning about a degraded network goes (default stderr). */
+  log?: (line: string) => void;
 }
+
+/** How instances of the process runtime are networked. */
+export type NetworkMode = 'auto' | 'isolated' | 'host';
+
+function networkMode(value: string | undefined): NetworkMode {
+  const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
+  if (v === 'auto' || v === 'isolated' || v === 'host') return v;
+  throw new PierError('invalid_argument', `PIER_PROCESS_NETWORK must be auto, isolated or host, not "${value}"`);
+}
+
+// Warn once per process, not once per driver object (tests and cleanup build many).
+let warnedDegraded = false;
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const POLL_MS = 50;
@@ -56,6 +80,14 @@ function safeId(id: string): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The network of an instance whose service disabled the mesh: still its app's (`pier-app-<app id>`, the name the
+ * control plane gives app networks, so removeNetwork finds it), without names; isolation is per app either way.
+ */
+function fallbackNetwork(spec: InstanceSpec): string {
+  return spec.labels.app_id ? `pier-app-${spec.labels.app_id}` : 'pier-default';
+}
+
 /** Runs instances as sandboxed processes (bubblewrap + cgroups); for hosts without Docker. */
 export class ProcessRuntime implements Runtime {
   readonly name = 'process';
@@ -64,12 +96,62 @@ export class ProcessRuntime implements Runtime {
   private readonly pidsLimit: number;
   private layout: CgroupLayout | null | undefined;
   private readonly cpuSamples = new Map<string, { at: number; usageNs: number }>();
+  private readonly networkMode: NetworkMode;
+  private readonly networkOpts: ProcessRuntimeOptions['networks'];
+  private readonly log: (line: string) => void;
+  /** The network manager (whenever the host allows it: removal works even in host mode), and whether new instances use it. */
+  private nets: ProcessNetworks | null | undefined;
+  private isolate: boolean | undefined;
 
   constructor(opts: ProcessRuntimeOptions = {}) {
     this.stateDir = opts.stateDir ?? '/var/lib/pier/process';
     this.cgroupParent = opts.cgroupParent ?? 'pier';
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.layout = opts.cgroupLayout;
+    this.networkMode = opts.network ?? networkMode(process.env.PIER_PROCESS_NETWORK);
+    this.networkOpts = opts.networks;
+    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  private networks(): ProcessNetworks | null {
+    if (this.nets === undefined) this.nets = networkingUnavailable() === null ? new ProcessNetworks({ stateDir: this.stateDir, ...this.networkOpts }) : null;
+    return this.nets;
+  }
+
+  /** Decides once whether new instances get a private network; `auto` degrades to the host's with a warning. */
+  private async isolation(): Promise<ProcessNetworks | null> {
+    if (this.isolate === undefined) {
+      if (this.networkMode === 'host') this.isolate = false;
+      else {
+        const reason = networkingUnavailable();
+        let failure = reason ?? undefined;
+        if (!failure) await this.networks()!.ensureFirewall().catch((err) => { failure = (err as Error).message; });
+        if (failure && this.networkMode === 'isolated') throw new PierError('unavailable', `process runtime: private networks need root, ip, iptables and nsenter: ${failure}`);
+        if (failure && !warnedDegraded) {
+          warnedDegraded = true;
+          this.log(`process runtime: WARNING instances share the host network (no isolation between apps or from the host): ${failure}`);
+        }
+        this.isolate = !failure;
+      }
+      if (this.networks()) await this.pruneHalfStarted();
+    }
+    return this.isolate ? this.networks() : null;
+  }
+
+  /**
+   * A control plane killed between attaching an instance's network and recording the instance leaves a directory
+   * with net.json and no state.json, which recover() never lists: remove those (old enough not to be a start in flight).
+   */
+  private async pruneHalfStarted(): Promise<void> {
+    let ids: string[];
+    try { ids = readdirSync(join(this.stateDir, 'instances')); } catch { return; }
+    for (const id of ids) {
+      const p = instancePaths(this.stateDir, id);
+      const net = join(p.dir, 'net.json');
+      if (!safeId(id) || existsSync(p.state) || !existsSync(net)) continue;
+      if (Date.now() - statSync(net).mtimeMs < 60_000) continue;
+      await this.remove(id).catch((err) => this.log(`process runtime: cannot remove half-started instance ${id}: ${(err as Error).message}`));
+    }
   }
 
   private cgroupLayout(): CgroupLayout {
@@ -94,7 +176,8 @@ export class ProcessRuntime implements Runtime {
       try { probe.destroy(); } catch { /* best effort */ }
     }
     mkdirSync(join(this.stateDir, 'instances'), { recursive: true });
-    return { name: 'process', runs: 'directory', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: false };
+    const nets = await this.isolation();
+    return { name: 'process', runs: 'directory', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: nets !== null };
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
@@ -109,25 +192,31 @@ export class ProcessRuntime implements Runtime {
     if (existsSync(paths.dir)) throw new PierError('already_exists', `instance ${spec.instanceId} already exists in the process runtime`);
     signal?.throwIfAborted();
 
+    const nets = await this.isolation();
     const cg = this.cgroup(spec.instanceId);
     mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
     try {
       cg.create({ cpu: spec.cpu, memoryBytes: spec.memoryBytes, pids: this.pidsLimit });
+      const hostname = `pier-${spec.instanceId.slice(0, 12)}`;
+      const net = nets ? await nets.attach(spec.instanceId, spec.network ?? fallbackNetwork(spec), spec.networkAliases ?? [], hostname) : undefined;
+      const ports = [...new Set(spec.ports)].sort((a, b) => a - b);
       const endpoints: Endpoint[] = [];
-      for (const port of [...new Set(spec.ports)].sort((a, b) => a - b)) endpoints.push({ containerPort: port, host: '127.0.0.1', hostPort: await freePort() });
+      for (const port of ports) endpoints.push(net ? { containerPort: port, host: net.ip, hostPort: port } : { containerPort: port, host: '127.0.0.1', hostPort: await freePort() });
       const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: '/tmp', ...spec.env };
       for (const e of endpoints) env[`PIER_PORT_${e.containerPort}`] = String(e.hostPort);
-      if (endpoints.length) env.PORT = String(endpoints[0].hostPort); // apps must listen on $PORT here
+      // On the host network apps must listen on $PORT (a free host port); in their own namespace on what they declared.
+      if (endpoints.length && (!net || env.PORT === undefined)) env.PORT = String(endpoints[0].hostPort);
       execFileSync('mkfifo', ['-m', '600', paths.outFifo, paths.errFifo]);
       const sandboxArgv = bwrapArgs({
-        appDir: spec.appDir, argv, workdir: spec.workdir, hostname: `pier-${spec.instanceId.slice(0, 12)}`,
-        tmpBytes: spec.diskBytes, rootEntries: hostRootEntries(),
+        appDir: spec.appDir, argv, workdir: spec.workdir, hostname,
+        tmpBytes: spec.diskBytes, rootEntries: hostRootEntries(), hostsDir: net ? nets!.hostsDir(net.bridge) : undefined,
       });
+      const enter = net ? [findProgram('nsenter') ?? 'nsenter', `--net=${ProcessNetworks.namespacePath(net)}`, '--'] : [];
       const logFd = openSync(paths.supervisorLog, 'a', 0o600);
       const startedAt = new Date().toISOString();
       let child;
       try {
-        child = spawn('/bin/bash', ['-c', SUPERVISOR_SCRIPT, 'pier-supervisor', paths.dir, ...cg.procsFiles(), '--', bwrap, ...sandboxArgv], {
+        child = spawn('/bin/bash', ['-c', SUPERVISOR_SCRIPT, 'pier-supervisor', paths.dir, ...cg.procsFiles(), '--', ...enter, bwrap, ...sandboxArgv], {
           detached: true, // own session: survives the control plane and its terminal
           stdio: ['ignore', logFd, logFd, 'pipe'],
           cwd: paths.dir,
@@ -182,7 +271,8 @@ export class ProcessRuntime implements Runtime {
   async stop(runtimeId: string, graceMs: number): Promise<void> {
     if (!safeId(runtimeId)) return;
     const rec = readRecord(this.stateDir, runtimeId);
-    if (!rec || !this.alive(rec)) return;
+    if (!rec) return;
+    if (!this.alive(rec)) return this.detach(runtimeId);
     const cg = this.cgroup(runtimeId);
     // SIGTERM to the app's processes, not to the outer bwrap (it would die and take the sandbox down with SIGKILL).
     // bwrap's init (pid 1 inside) ignores it: it installs no handler.
@@ -194,6 +284,15 @@ export class ProcessRuntime implements Runtime {
       cg.killAll('SIGKILL');
       await sleep(POLL_MS);
     }
+    await this.detach(runtimeId);
+  }
+
+  /** Frees the instance's namespace, veth and address (and its app's bridge once unused); the hosts file drops it. */
+  private async detach(runtimeId: string): Promise<void> {
+    if (!existsSync(join(instancePaths(this.stateDir, runtimeId).dir, 'net.json'))) return;
+    const nets = this.networks();
+    if (!nets) throw new PierError('unavailable', `process runtime: cannot remove the network namespace of ${runtimeId}: ${networkingUnavailable()}`);
+    await nets.detach(runtimeId);
   }
 
   async remove(runtimeId: string): Promise<void> {
@@ -213,7 +312,13 @@ export class ProcessRuntime implements Runtime {
         }
       }
     }
+    await this.detach(runtimeId);
     rmSync(instancePaths(this.stateDir, runtimeId).dir, { recursive: true, force: true });
+  }
+
+  /** Removes an app network's bridge when no instance is on it (bridges also go with their last instance). */
+  async removeNetwork(name: string): Promise<void> {
+    await this.networks()?.removeNetwork(name);
   }
 
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {

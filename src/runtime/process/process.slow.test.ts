@@ -12,6 +12,7 @@ import type { InstanceSpec } from '../contract.ts';
 import { prepareTestAppDir } from '../testing/images.ts';
 import { InstanceCgroup, detectCgroupLayout } from './cgroups.ts';
 import { ProcessRuntime } from './driver.ts';
+import { bridgeName, instanceNames } from './netplan.ts';
 
 const MiB = 1024 * 1024;
 const stateDir = mkdtempSync(join(tmpdir(), 'pier-process-test-'));
@@ -42,6 +43,9 @@ runRuntimeConformance('process', makeDriver, {
     if (existsSync(join(stateDir, 'instances', id))) left.push(`state dir of ${id}`);
     const layout = detectCgroupLayout();
     if (layout) for (const d of new InstanceCgroup(layout, cgroupParent, id).dirs()) if (existsSync(d)) left.push(d);
+    const names = instanceNames(stateDir, id);
+    if (existsSync(`/run/netns/${names.netns}`)) left.push(`network namespace ${names.netns}`);
+    if (existsSync(`/sys/class/net/${names.veth}`)) left.push(`veth ${names.veth}`);
     return left;
   },
   async startForeign() {
@@ -57,8 +61,9 @@ runRuntimeConformance('process', makeDriver, {
   },
 });
 
-test('process: $PORT and $PIER_PORT_<port> carry the host ports, and secrets never reach argv', { timeout: 60_000 }, async () => {
+test('process: $PORT and $PIER_PORT_<port> name the ports to listen on, and secrets never reach argv', { timeout: 60_000 }, async () => {
   const rt = makeDriver();
+  const isolated = (await rt.capabilities()).privateNetworking;
   const secret = `s3cret-${randomUUID()}`;
   const h = await rt.start(spec(randomUUID(), ['sleep'], { ports: [9000, 8000], env: { API_TOKEN: secret } }));
   try {
@@ -76,8 +81,13 @@ test('process: $PORT and $PIER_PORT_<port> carry the host ports, and secrets nev
     }
     const vars = new Map(env.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
     assert.equal(vars.get('API_TOKEN'), secret);
-    assert.equal(vars.get('PORT'), String(h.endpoints[0].hostPort), 'PORT is the host port of the lowest declared port');
+    assert.equal(vars.get('PORT'), String(h.endpoints[0].hostPort), 'PORT is the port the edge reaches for the lowest declared port');
     assert.equal(vars.get('PIER_PORT_9000'), String(h.endpoints[1].hostPort));
+    if (isolated) {
+      // Its own namespace: the declared ports themselves, at the instance's own address.
+      assert.deepEqual(h.endpoints.map((e) => e.hostPort), [8000, 9000]);
+      assert.notEqual(h.endpoints[0].host, '127.0.0.1');
+    }
     const dir = join(stateDir, 'instances', h.runtimeId);
     for (const f of readdirSync(dir, { withFileTypes: true })) {
       if (!f.isFile()) continue; // the fifos would block a synchronous read
@@ -127,4 +137,29 @@ test('process: ids that could climb out of the state directory are unknown insta
   assert.ok(existsSync(stateDir), 'the state directory survives');
   assert.equal(await rt.inspect('../instances'), null);
   await assert.rejects(rt.start(spec('../escape', ['exit', '0'])), /invalid instance id/);
+});
+
+test('process: no bridge of this suite is left once its instances are removed', async () => {
+  for (const net of ['pier-default']) assert.ok(!existsSync(`/sys/class/net/${bridgeName(stateDir, net)}`), `bridge of ${net} left behind`);
+});
+
+test('process: PIER_PROCESS_NETWORK=host shares the host network: a free loopback port as $PORT, no namespace', { timeout: 60_000 }, async () => {
+  const rt = new ProcessRuntime({ stateDir, cgroupParent, network: 'host' });
+  assert.equal((await rt.capabilities()).privateNetworking, false);
+  const h = await rt.start(spec(randomUUID(), ['serve']));
+  try {
+    const ep = h.endpoints[0];
+    assert.equal(ep.host, '127.0.0.1');
+    assert.notEqual(ep.hostPort, 8000, 'a free host port, not the declared one');
+    assert.ok(!existsSync(join(stateDir, 'instances', h.runtimeId, 'net.json')));
+    assert.ok(!existsSync(`/run/netns/${instanceNames(stateDir, h.runtimeId).netns}`));
+    let body = '';
+    for (let i = 0; i < 100 && !body; i++) {
+      body = await fetch(`http://127.0.0.1:${ep.hostPort}/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text(), () => '');
+      if (!body) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(body, /hello from pier/);
+  } finally {
+    await rt.remove(h.runtimeId);
+  }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bwrapArgs, epochToIso } from './sandbox.ts';
+import { SANDBOX_HOSTS_DIR, bwrapArgs, epochToIso } from './sandbox.ts';
 
 const opts = {
   appDir: '/srv/app', argv: ['/usr/bin/node', 'server.js'], hostname: 'pier-abc',
@@ -12,10 +12,10 @@ function pairAfter(args: string[], flag: string, value: string): string | undefi
   return undefined;
 }
 
-test('the sandbox unshares pid/ipc/uts, drops capabilities and keeps the host network', () => {
+test('the sandbox unshares pid/ipc/uts, drops capabilities and leaves the network to its namespace', () => {
   const a = bwrapArgs(opts);
   for (const f of ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session']) assert.ok(a.includes(f), f);
-  assert.ok(!a.includes('--unshare-net') && !a.includes('--unshare-all'), 'apps listen on host loopback ports');
+  assert.ok(!a.includes('--unshare-net') && !a.includes('--unshare-all'), 'the supervisor enters the instance namespace (or the host network) before bwrap');
   assert.equal(a[a.indexOf('--cap-drop') + 1], 'ALL');
   assert.deepEqual(a.slice(a.indexOf('--') + 1), ['/usr/bin/node', 'server.js']);
 });
@@ -36,4 +36,14 @@ test('bash EPOCHREALTIME parses in both decimal conventions', () => {
   assert.equal(epochToIso('1700000000.123456'), '2023-11-14T22:13:20.123Z');
   assert.equal(epochToIso('1700000000,5'), '2023-11-14T22:13:20.500Z');
   assert.equal(epochToIso('garbage'), undefined);
+});
+
+test('with an app network, /etc/hosts is the network hosts file through a bound directory', () => {
+  const plain = bwrapArgs(opts);
+  assert.equal(pairAfter(plain, '--ro-bind-try', '/etc/hosts'), '/etc/hosts');
+  const a = bwrapArgs({ ...opts, hostsDir: '/state/networks/pierbr1' });
+  assert.equal(pairAfter(a, '--ro-bind-try', '/etc/hosts'), undefined, 'the host hosts file is not bound');
+  assert.equal(pairAfter(a, '--ro-bind', '/state/networks/pierbr1'), SANDBOX_HOSTS_DIR);
+  assert.equal(pairAfter(a, '--symlink', `${SANDBOX_HOSTS_DIR}/hosts`), '/etc/hosts');
+  assert.ok(a.indexOf('--symlink') < a.indexOf('--'), 'before the app argv');
 });

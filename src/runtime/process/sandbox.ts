@@ -37,7 +37,12 @@ export interface SandboxOptions {
   /** Size limit of the private /tmp (the only writable place), if any. */
   tmpBytes?: number;
   rootEntries: RootEntry[];
+  /** A directory holding the app network's `hosts` file; it replaces the host's /etc/hosts (kept current by renames). */
+  hostsDir?: string;
 }
+
+/** Where the app network's hosts directory appears inside the sandbox. */
+export const SANDBOX_HOSTS_DIR = '/run/pier-network';
 
 /** bubblewrap's arguments (after the bwrap path itself) for one instance. */
 export function bwrapArgs(o: SandboxOptions): string[] {
@@ -54,7 +59,9 @@ export function bwrapArgs(o: SandboxOptions): string[] {
     if (e.kind === 'symlink') args.push('--symlink', e.target, e.path);
     else args.push('--ro-bind', e.path, e.path);
   }
-  for (const p of ETC_ENTRIES) args.push('--ro-bind-try', p, p);
+  for (const p of ETC_ENTRIES) if (!(o.hostsDir && p === '/etc/hosts')) args.push('--ro-bind-try', p, p);
+  // A bind of the directory, not the file: the file is replaced by rename, which a file bind would not follow.
+  if (o.hostsDir) args.push('--ro-bind', o.hostsDir, SANDBOX_HOSTS_DIR, '--symlink', `${SANDBOX_HOSTS_DIR}/hosts`, '/etc/hosts');
   args.push('--proc', '/proc', '--dev', '/dev');
   if (o.tmpBytes && o.tmpBytes > 0) args.push('--size', String(Math.floor(o.tmpBytes)));
   args.push('--tmpfs', '/tmp');
