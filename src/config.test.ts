@@ -7,6 +7,7 @@ test('defaults', () => {
   assert.deepEqual(c, {
     dataDir: '/home/u/.pier', apiAddr: { host: '127.0.0.1', port: 7700 }, edgeAddr: { host: '127.0.0.1', port: 8000 },
     domain: 'localhost', token: undefined, runtime: 'auto', orgName: 'pier', masterKeyFile: undefined,
+    tlsAddr: { host: '127.0.0.1', port: 8443 }, acme: undefined, dnsResolver: undefined, skipDnsCheck: false,
   });
 });
 
@@ -24,4 +25,18 @@ test('bad values name the flag or variable and the fix', () => {
   assert.throws(() => loadConfig({}, { PIER_DOMAIN: 'bad domain', HOME: '/h' }), /PIER_DOMAIN must be a DNS name/);
   assert.throws(() => loadConfig({ 'edge-addr': '1.2.3.4:70000' }, { HOME: '/h' }), /--edge-addr must be host:port/);
   assert.throws(() => loadConfig({ 'data-dir': true }, { HOME: '/h' }), /--data-dir needs a value/);
+});
+
+test('TLS, ACME and DNS settings', () => {
+  const c = loadConfig({ 'edge-addr': '127.0.0.1:0' }, {
+    HOME: '/h', PIER_ACME_DIRECTORY: 'https://127.0.0.1:14000/dir', PIER_ACME_EMAIL: 'ops@example.com',
+    PIER_DNS_RESOLVER: '127.0.0.1:5353', PIER_DOMAINS_SKIP_DNS_CHECK: '1',
+  });
+  assert.deepEqual(c.tlsAddr, { host: '127.0.0.1', port: 0 });
+  assert.deepEqual(c.acme, { directoryUrl: 'https://127.0.0.1:14000/dir', email: 'ops@example.com', caFile: undefined });
+  assert.equal(c.dnsResolver, '127.0.0.1:5353');
+  assert.equal(c.skipDnsCheck, true);
+  assert.equal(loadConfig({ 'tls-addr': 'off' }, { HOME: '/h' }).tlsAddr, undefined);
+  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_ACME_DIRECTORY: 'letsencrypt' }), /PIER_ACME_DIRECTORY must be an ACME directory URL/);
+  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_ACME_EMAIL: 'nope' }), /PIER_ACME_EMAIL must be an email address/);
 });

@@ -1,6 +1,7 @@
 // Pier's configuration: flags first, then PIER_* environment variables, then defaults. Bad values fail with one
 // message naming the flag/variable and the fix.
 import { homedir } from 'node:os';
+import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 
 /** Which instance runtime to use; `auto` picks docker when the engine answers, else the process driver. */
@@ -21,6 +22,14 @@ export interface PierConfig {
   runtime: RuntimeChoice;
   orgName: string;
   masterKeyFile?: string;
+  /** The edge's HTTPS listener; undefined = no TLS (`--tls-addr off`). */
+  tlsAddr?: ListenAddr;
+  /** ACME directory for custom domains' certificates; without it they get local-CA certificates. */
+  acme?: { directoryUrl: string; email?: string; caFile?: string };
+  /** DNS server (`host[:port]`) the custom-domain check asks; undefined = the system's resolvers. */
+  dnsResolver?: string;
+  /** Skip the custom-domain DNS check (single-machine setups whose names never resolve publicly). */
+  skipDnsCheck: boolean;
 }
 
 /** A configuration error: the message names the flag or variable and says how to fix it. */
@@ -55,7 +64,8 @@ export function parseListenAddr(text: string, source: string): ListenAddr {
 }
 
 /** Builds the configuration from CLI flags (`data-dir`, `api-addr`, `edge-addr`, `domain`, `token`, `runtime`,
- * `org-name`, `master-key-file`) and the matching PIER_* variables. */
+ * `org-name`, `master-key-file`, `tls-addr`, `acme-directory`, `acme-email`, `acme-ca-file`, `dns-resolver`) and the
+ * matching PIER_* variables (plus PIER_DOMAINS_SKIP_DNS_CHECK=1). */
 export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): PierConfig {
   const dataDir = pick(flags, env, 'data-dir', 'PIER_DATA_DIR').value ?? join(env.HOME || homedir(), '.pier');
   const api = pick(flags, env, 'api-addr', 'PIER_API_ADDR');
@@ -65,6 +75,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const org = pick(flags, env, 'org-name', 'PIER_ORG_NAME');
   const token = pick(flags, env, 'token', 'PIER_TOKEN');
   const keyFile = pick(flags, env, 'master-key-file', 'PIER_MASTER_KEY_FILE');
+  const tls = pick(flags, env, 'tls-addr', 'PIER_TLS_ADDR');
+  const acmeDirectory = pick(flags, env, 'acme-directory', 'PIER_ACME_DIRECTORY');
+  const acmeEmail = pick(flags, env, 'acme-email', 'PIER_ACME_EMAIL');
+  const acmeCa = pick(flags, env, 'acme-ca-file', 'PIER_ACME_CA_FILE');
+  const dnsResolver = pick(flags, env, 'dns-resolver', 'PIER_DNS_RESOLVER');
 
   const runtimeValue = (runtime.value ?? 'auto').toLowerCase();
   if (!['docker', 'process', 'auto'].includes(runtimeValue)) {
@@ -81,14 +96,32 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   if (token.value !== undefined && token.value.length < 16) {
     throw new ConfigError(`${token.source} must be at least 16 characters (generate one with: openssl rand -hex 24)`);
   }
+  const edgeAddr = parseListenAddr(edge.value ?? '127.0.0.1:8000', edge.source);
+  if (acmeDirectory.value !== undefined && !/^https?:\/\/\S+$/.test(acmeDirectory.value)) {
+    throw new ConfigError(`${acmeDirectory.source} must be an ACME directory URL such as https://acme-v02.api.letsencrypt.org/directory, got ${JSON.stringify(acmeDirectory.value)}`);
+  }
+  if (acmeEmail.value !== undefined && !/^[^\s@]+@[^\s@]+$/.test(acmeEmail.value)) {
+    throw new ConfigError(`${acmeEmail.source} must be an email address, got ${JSON.stringify(acmeEmail.value)}`);
+  }
+  if (dnsResolver.value !== undefined && !/^(\[[0-9a-f:.]+\]|[0-9a-z.-]+)(:\d{1,5})?$/i.test(dnsResolver.value) && !isIP(dnsResolver.value)) {
+    throw new ConfigError(`${dnsResolver.source} must be a DNS server address such as 127.0.0.1:53, got ${JSON.stringify(dnsResolver.value)}`);
+  }
   return {
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
     apiAddr: parseListenAddr(api.value ?? '127.0.0.1:7700', api.source),
-    edgeAddr: parseListenAddr(edge.value ?? '127.0.0.1:8000', edge.source),
+    edgeAddr,
     domain: domainValue,
     token: token.value,
     runtime: runtimeValue as RuntimeChoice,
     orgName,
     masterKeyFile: keyFile.value ? resolve(keyFile.value) : undefined,
+    // HTTPS beside plain HTTP on the edge's host: 8443 by default, any free port when the edge itself asked for one.
+    tlsAddr: tls.value?.toLowerCase() === 'off' ? undefined
+      : parseListenAddr(tls.value ?? `${edgeAddr.host.includes(':') ? `[${edgeAddr.host}]` : edgeAddr.host}:${edgeAddr.port === 0 ? 0 : 8443}`, tls.source),
+    acme: acmeDirectory.value
+      ? { directoryUrl: acmeDirectory.value, email: acmeEmail.value, caFile: acmeCa.value ? resolve(acmeCa.value) : undefined }
+      : undefined,
+    dnsResolver: dnsResolver.value,
+    skipDnsCheck: ['1', 'true', 'yes'].includes((env.PIER_DOMAINS_SKIP_DNS_CHECK ?? '').toLowerCase()),
   };
 }

@@ -17,6 +17,7 @@ import { createBuilder } from './build/builder.ts';
 import { appendLogLines } from './store/logs.ts';
 import { metricsComponent } from './metrics/component.ts';
 import { autoscaleConfigFromEnv } from './autoscale/config.ts';
+import { certificatesComponent } from './certs/index.ts';
 
 /**
  * A stable id for this installation (one data directory), created on first start. The Docker runtime labels its
@@ -73,17 +74,31 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
   // computation takes a ticket and an older, slower one never overwrites a newer table.
   let routesStarted = 0;
   let routesApplied = 0;
+  let routesTable = '';
+  let routesEdge: Edge | undefined;
   async function refreshRoutes(): Promise<void> {
     if (!edge || !controller) return;
     const ticket = ++routesStarted;
     const apps = await controller.routes();
     if (ticket < routesApplied || !edge) return;
     routesApplied = ticket;
+    const table = JSON.stringify(apps);
+    if (edge === routesEdge && table === routesTable) return;
+    routesEdge = edge;
+    routesTable = table;
     edge.setRoutes(apps);
   }
 
   function pushRoutes(): Promise<void> {
     return refreshRoutes().catch((err) => log(`pier: updating edge routes failed: ${(err as Error).message}`));
+  }
+
+  // After API writes: one recomputation per burst of writes (a 10k-service store makes each one cost milliseconds).
+  let pushQueued = false;
+  function pushRoutesSoon(): void {
+    if (pushQueued) return;
+    pushQueued = true;
+    setTimeout(() => { pushQueued = false; void pushRoutes(); }, 20).unref();
   }
 
   const edgeComponent: PierComponent = {
@@ -92,6 +107,7 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
       edge = await createEdge({
         addr: `${config.edgeAddr.host.includes(':') ? `[${config.edgeAddr.host}]` : config.edgeAddr.host}:${config.edgeAddr.port}`,
         domain: config.domain,
+        ...(config.tlsAddr ? { tlsAddr: `${config.tlsAddr.host.includes(':') ? `[${config.tlsAddr.host}]` : config.tlsAddr.host}:${config.tlsAddr.port}` } : {}),
         workers: edgeWorkers(),
         // Scale-to-zero: a request for a sleeping app is held while the controller wakes it.
         onWake: async (appId) => {
@@ -99,7 +115,7 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
           controller.wake(appId);
         },
       });
-      core.setInfo({ edge_url: edge.url });
+      core.setInfo({ edge_url: edge.url, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
       core.addMetrics(() => edge?.prometheus() ?? '');
       log(`pier: edge listening on ${edge.url} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
     },
@@ -129,6 +145,9 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
         autoscale: autoscaleConfigFromEnv(process.env),
       });
       core.onWrite(() => controller?.kick());
+      // Attaching a custom domain or changing an app's https_redirect changes hosts and redirects without any status
+      // change the reconcilers would notice: recompute the table after each write (unchanged tables are not resent).
+      core.onWrite(pushRoutesSoon);
       await controller.start();
       await pushRoutes();
     },
@@ -142,5 +161,8 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
     store, runtime, log, edge: () => edge, isBound: (id) => controller?.endpoints(id) !== undefined,
   });
 
-  return [edgeComponent, controllerComponent, metricsSampler];
+  // Certificates (local CA, ACME) and custom-domain statuses: after the edge, which serves them and the challenges.
+  const certificates = certificatesComponent(core, () => edge);
+
+  return [edgeComponent, certificates, controllerComponent, metricsSampler];
 }

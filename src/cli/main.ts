@@ -4,6 +4,7 @@ import { dispatch, processIO, type CliIO, type Command } from './command.ts';
 import { appsCommand } from './commands/apps.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { deploymentsCommand, regionalDeploymentsCommand } from './commands/deployments.ts';
+import { domainsCommand } from './commands/domains.ts';
 import { functionCommand } from './commands/function.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { platformCommands } from './commands/platform.ts';
@@ -27,7 +28,7 @@ export const ROOT: Command = {
   subcommands: [
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
     secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
-    functionCommand,
+    functionCommand, domainsCommand,
   ],
 };
 

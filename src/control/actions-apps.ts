@@ -10,9 +10,10 @@ import { listServices } from '../store/services.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import { canTransition } from '../domain/status.ts';
 import {
-  objectBody, ownApp, recordEvent, requireLive, type ActionContext,
+  fieldError, objectBody, ownApp, recordEvent, requireLive, type ActionContext,
 } from './actions-common.ts';
 import { deleteServiceTx, pauseServiceTx, resumeServiceTx } from './actions-services.ts';
+import { detachAppDomains } from './actions-domains.ts';
 
 function autoDomain(app: { id: string; name: string; organization_id: string; created_at: string }, orgName: string, base: string): Domain {
   return {
@@ -35,6 +36,18 @@ function checkName(name: unknown): string {
   return name as string;
 }
 
+/** Pier's own app settings (the `pier` key, not in Koyeb's API): `https_redirect` sends plain HTTP to HTTPS. */
+function pierSettings(raw: unknown): NonNullable<App['pier']> {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw fieldError('pier', 'must be an object such as {"https_redirect": true}');
+  const r = raw as Record<string, unknown>;
+  const out: NonNullable<App['pier']> = {};
+  if (r.https_redirect !== undefined) {
+    if (typeof r.https_redirect !== 'boolean') throw fieldError('pier.https_redirect', 'must be true or false');
+    out.https_redirect = r.https_redirect;
+  }
+  return out;
+}
+
 /** POST /v1/apps. */
 export async function createApp(ctx: ActionContext, body: unknown): Promise<App> {
   const input = objectBody(body);
@@ -52,6 +65,7 @@ export async function createApp(ctx: ActionContext, body: unknown): Promise<App>
       // An app with no services has nothing to wait for; reconcilers roll it up from its services afterwards.
       status: 'HEALTHY', messages: [], version: '1', domains: [autoDomain(base, org?.name ?? 'pier', ctx.domain ?? 'localhost')],
       life_cycle: { delete_when_empty: Boolean(lifeCycle.delete_when_empty) },
+      ...(input.pier !== undefined ? { pier: pierSettings(input.pier) } : {}),
     };
     await insertApp(tx, app);
     await recordEvent(tx, ctx.organizationId, 'app', app.id, 'created', `App ${name} created`);
@@ -80,6 +94,7 @@ export async function updateApp(ctx: ActionContext, id: string, body: unknown): 
     if (input.life_cycle && typeof input.life_cycle === 'object') {
       patch.life_cycle = { delete_when_empty: Boolean((input.life_cycle as App['life_cycle']).delete_when_empty) };
     }
+    if (input.pier !== undefined) patch.pier = { ...app.pier, ...pierSettings(input.pier) };
     const updated = (await patchApp(tx, id, patch))!;
     await recordEvent(tx, ctx.organizationId, 'app', id, 'updated', `App ${updated.name} updated`, { fields: Object.keys(patch) });
     return updated;
@@ -98,6 +113,7 @@ export async function deleteApp(ctx: ActionContext, id: string): Promise<Record<
     const app = await ownApp(tx, ctx.organizationId, id);
     if (app.status === 'DELETING' || app.status === 'DELETED') return;
     for (const s of await liveServicesOf(tx, id)) await deleteServiceTx(tx, ctx, s);
+    await detachAppDomains(tx, ctx.organizationId, id);
     await patchApp(tx, id, { status: 'DELETING', messages: ['App deletion requested'] });
     await recordEvent(tx, ctx.organizationId, 'app', id, 'deleting', `App ${app.name} deletion requested`);
   });

@@ -57,6 +57,7 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
     routes.sort((a, b) => b.path.length - a.path.length || a.path.localeCompare(b.path));
     const entry: AppRoutes = { appId: app.id, appName: app.name, organizationId: app.organization_id, hosts: appHosts(app, input.organizations.get(app.organization_id), input.domain), routes };
     if (isSleeping(input, app.id)) entry.sleeping = true;
+    if (app.pier?.https_redirect) entry.httpsRedirect = true;
     out.push(entry);
   }
   return out;

@@ -183,6 +183,8 @@ export interface App {
   version: string;
   domains: Domain[];
   life_cycle: { delete_when_empty?: boolean };
+  /** Pier extension (absent from Koyeb's API): per-app edge settings; `https_redirect` answers plain HTTP with a 308. */
+  pier?: { https_redirect?: boolean };
 }
 
 export interface Domain {

@@ -126,6 +126,31 @@ ALTER TABLE api_tokens ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE api_tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';
 `,
   },
+  {
+    id: 5,
+    name: 'custom domains and certificates',
+    // Custom domains leave the app row for their own table (names unique among live domains, across organizations);
+    // the cert_* columns hold the retry schedule so a restart never hammers the ACME server. Certificates and the
+    // ACME account keep their PEM material sealed with the master key, like secrets.
+    sql: () => `
+CREATE TABLE domains (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
+  app_id TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL,
+  cert_attempts INTEGER NOT NULL DEFAULT 0, cert_next_attempt_at TEXT, dns_checked_at TEXT
+);
+CREATE UNIQUE INDEX domains_live_name ON domains (name) WHERE status <> 'DELETED';
+CREATE INDEX domains_org_created ON domains (organization_id, created_at);
+CREATE INDEX domains_app ON domains (app_id);
+CREATE TABLE certificates (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, names TEXT NOT NULL, issuer TEXT NOT NULL, not_before TEXT NOT NULL,
+  not_after TEXT NOT NULL, encrypted_pem TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE acme_accounts (
+  directory_url TEXT PRIMARY KEY, email TEXT NOT NULL, account_url TEXT NOT NULL, encrypted_key TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded; returns the ids applied now. */

@@ -111,10 +111,10 @@ export async function secretValues(db: Db, key: Buffer, organizationId: string):
 }
 
 /** How many sealed values a key rotation re-encrypted, per table. */
-export interface RotationResult { secrets: number; webhook_secrets: number }
+export interface RotationResult { secrets: number; webhook_secrets: number; certificates?: number }
 
 /**
- * Re-encrypts every sealed value (secrets and, when present, push webhook secrets) from `oldKey` to `newKey` in one
+ * Re-encrypts every sealed value (secrets, push webhook secrets, certificates and ACME account keys) from `oldKey` to `newKey` in one
  * transaction: either every row moves to the new key or none does. A row the old key cannot open aborts the rotation.
  */
 export async function reencryptAll(db: Db, oldKey: Buffer, newKey: Buffer): Promise<RotationResult> {
@@ -129,6 +129,16 @@ export async function reencryptAll(db: Db, oldKey: Buffer, newKey: Buffer): Prom
         encryptSecret(newKey, decryptSecret(oldKey, r.encrypted_secret)), r.service_id,
       ]);
       out.webhook_secrets++;
+    }
+    // TLS certificates and ACME account keys (src/store/domains.ts); counted together.
+    out.certificates = 0;
+    for (const r of await tx.all<{ id: string; encrypted_pem: string }>('SELECT id, encrypted_pem FROM certificates')) {
+      await tx.run('UPDATE certificates SET encrypted_pem = ? WHERE id = ?', [encryptSecret(newKey, decryptSecret(oldKey, r.encrypted_pem)), r.id]);
+      out.certificates++;
+    }
+    for (const r of await tx.all<{ directory_url: string; encrypted_key: string }>('SELECT directory_url, encrypted_key FROM acme_accounts')) {
+      await tx.run('UPDATE acme_accounts SET encrypted_key = ? WHERE directory_url = ?', [encryptSecret(newKey, decryptSecret(oldKey, r.encrypted_key)), r.directory_url]);
+      out.certificates++;
     }
     return out;
   });

@@ -1,0 +1,256 @@
+// The certificate manager: a level-triggered reconciler. Desired: a certificate for every live app's auto-assigned
+// host (local CA) and for every custom domain attached to a live app (ACME when configured, else the local CA).
+// Observed: the stored certificates. Each pass issues what is missing or due for renewal (one third of the lifetime
+// left), records failures with a persisted exponential backoff, moves domain statuses through markDomain, and hands
+// the edge the full certificate set. Running a pass twice changes nothing.
+import {
+  DEFAULT_BACKOFF, markDomain, needsRenewal, retryDelayMs, type Backoff, type DomainMark,
+} from '../domain/domains.ts';
+import type { App, Domain } from '../domain/types.ts';
+import type { Store } from '../store/store.ts';
+import { listApps } from '../store/apps.ts';
+import {
+  deleteCertificate, getCertSchedule, listCertificates, listDomains, putCertificate, setCertSchedule, updateDomain,
+  type StoredCertificate,
+} from '../store/domains.ts';
+import { autoAssignedName } from '../control/actions-domains.ts';
+import { AcmeError, certificateDates, type AcmeIssuer, type ChallengeBoard } from './acme.ts';
+import type { DnsCheck } from './dns.ts';
+import type { Edge } from '../edge/types.ts';
+
+/** What the manager needs from the edge: its certificate and HTTP-01 challenge setters. */
+export type CertEdge = Pick<Edge, 'setCertificates' | 'setAcmeChallenges'>;
+
+/** The local certificate authority (src/tls/local-ca.ts LocalCa). */
+export interface LocalIssuer {
+  issue(names: string[], days?: number): Promise<{ certPem: string; keyPem: string; notAfter: string }>;
+}
+
+/** How a certificate manager is built. */
+export interface CertManagerOptions {
+  store: Store;
+  /** The running edge, if any: certificates and challenges go there. */
+  edge: () => CertEdge | undefined;
+  /** The local CA, loaded on first use. */
+  localCa: () => Promise<LocalIssuer>;
+  /** ACME issuer for custom domains; without one they get local-CA certificates. */
+  acme?: AcmeIssuer;
+  /** DNS check of custom domains; undefined skips it (PIER_DOMAINS_SKIP_DNS_CHECK=1). */
+  dns?: DnsCheck;
+  /** Called after a challenge answer is published; resolves once the edge serves it (so validation never races it). */
+  challengeReady?: (host: string, token: string, keyAuthorization: string) => Promise<void>;
+  now?: () => number;
+  backoff?: Backoff;
+  /** How long a failed DNS check stands before the next one (default 30 s); refresh skips the wait. */
+  dnsRecheckMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A running certificate manager. */
+export interface CertManager {
+  /** One full pass (tests call it directly). */
+  reconcile(): Promise<void>;
+  /** Ask for a pass soon (after API writes). */
+  kick(): void;
+  /** Passes every `intervalMs` and on kick. */
+  start(intervalMs?: number): void;
+  stop(): Promise<void>;
+}
+
+/** Builds a certificate manager. */
+export function createCertManager(opts: CertManagerOptions): CertManager {
+  const { store } = opts;
+  const db = store.db;
+  const clock = opts.now ?? Date.now;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const challenges = new Map<string, string>();
+  let lastPushed = '';
+  let lastEdge: CertEdge | undefined;
+
+  async function mark(d: Domain, m: DomainMark, extra: Partial<Domain> = {}): Promise<void> {
+    const next = { ...extra, status: m.status, messages: m.messages, ...(m.verified_at !== undefined ? { verified_at: m.verified_at } : {}) };
+    const changed = Object.entries(next).some(([k, v]) => JSON.stringify((d as unknown as Record<string, unknown>)[k]) !== JSON.stringify(v));
+    if (changed) Object.assign(d, await updateDomain(db, d.id, next));
+  }
+
+  function pushChallenges(): void {
+    opts.edge()?.setAcmeChallenges(Object.fromEntries(challenges));
+  }
+
+  function board(host: string): ChallengeBoard {
+    return {
+      async set(token, keyAuthorization) {
+        challenges.set(token, keyAuthorization);
+        pushChallenges();
+        await opts.challengeReady?.(host, token, keyAuthorization);
+      },
+      remove(token) {
+        challenges.delete(token);
+        pushChallenges();
+      },
+    };
+  }
+
+  async function issueLocal(id: string, names: string[]): Promise<StoredCertificate> {
+    const ca = await opts.localCa();
+    const out = await ca.issue(names);
+    const cert: StoredCertificate = { id, kind: 'local', names, ...certificateDates(out.certPem), certPem: out.certPem, keyPem: out.keyPem };
+    await putCertificate(db, store.secretKey, cert);
+    return cert;
+  }
+
+  /** A custom domain attached to a live app: DNS, then a certificate; returns the certificate the edge should serve. */
+  async function reconcileCustom(d: Domain, app: App, certs: Map<string, StoredCertificate>): Promise<StoredCertificate | undefined> {
+    const intended = autoAssignedName(app);
+    const extra: Partial<Domain> = d.intended_cname !== intended ? { intended_cname: intended } : {};
+    const certId = `${opts.acme ? 'acme' : 'local'}:${d.name}`;
+    const cert = certs.get(certId);
+    const now = clock();
+    const usable = cert && Date.parse(cert.notAfter) > now ? cert : undefined;
+    if (usable && !needsRenewal(usable, now)) {
+      await mark(d, markDomain.active(usable.issuer, usable.notAfter, d.verified_at ?? iso(now)), extra);
+      return usable;
+    }
+    const schedule = await getCertSchedule(db, d.id);
+    if (schedule.nextAttemptAt && Date.parse(schedule.nextAttemptAt) > now) {
+      if (Object.keys(extra).length) await mark(d, { status: d.status, messages: d.messages }, extra);
+      return usable;
+    }
+    let verifiedAt = d.verified_at;
+    if (opts.dns) {
+      if (schedule.dnsCheckedAt && now - Date.parse(schedule.dnsCheckedAt) < (opts.dnsRecheckMs ?? 30_000)) return usable;
+      const verdict = await opts.dns(d.name, intended);
+      if (!verdict.ok) {
+        await setCertSchedule(db, d.id, { dnsCheckedAt: iso(now) });
+        await mark(d, markDomain.dnsMismatch(d.name, intended, verdict.found), { ...extra, verified_at: null });
+        return usable;
+      }
+      await setCertSchedule(db, d.id, { dnsCheckedAt: null });
+      verifiedAt = iso(now);
+    }
+    verifiedAt ??= iso(now);
+    if (!opts.acme) {
+      const local = await issueLocal(certId, [d.name]);
+      await mark(d, markDomain.active(local.issuer, local.notAfter, verifiedAt), extra);
+      return local;
+    }
+    if (!usable) await mark(d, markDomain.issuing(d.name, intended), extra);
+    try {
+      const issued = await opts.acme.issue(d.name, board(d.name));
+      const stored: StoredCertificate = { id: certId, kind: 'acme', names: [d.name], ...issued };
+      await putCertificate(db, store.secretKey, stored);
+      await setCertSchedule(db, d.id, { attempts: 0, nextAttemptAt: null });
+      await mark(d, markDomain.active(stored.issuer, stored.notAfter, verifiedAt), extra);
+      opts.log?.(`pier: certificate issued for ${d.name} by ${stored.issuer}, valid until ${stored.notAfter}`);
+      return stored;
+    } catch (err) {
+      const e = err instanceof AcmeError ? err : new AcmeError((err as Error)?.message ?? String(err), false);
+      const attempts = schedule.attempts + 1;
+      const next = iso(clock() + retryDelayMs(attempts, opts.backoff ?? DEFAULT_BACKOFF, e.retryAfterMs));
+      await setCertSchedule(db, d.id, { attempts, nextAttemptAt: next });
+      const failed = markDomain.certificateFailed(e.message, next, attempts);
+      // A renewal that fails while the current certificate still works keeps the domain serving: ACTIVE, with the error.
+      await mark(d, usable ? { status: 'ACTIVE', messages: [markDomain.active(usable.issuer, usable.notAfter, verifiedAt).messages[0]!, ...failed.messages] } : failed, extra);
+      opts.log?.(`pier: certificate for ${d.name} failed (attempt ${attempts}, next at ${next}): ${e.message}`);
+      return usable;
+    }
+  }
+
+  async function pass(): Promise<void> {
+    const apps = (await listApps(db, { excludeDeleted: true })).items.filter((a) => a.status !== 'DELETING');
+    const appById = new Map(apps.map((a) => [a.id, a]));
+    const domains = (await listDomains(db, { types: ['CUSTOM'], excludeDeleted: true })).items;
+    const certs = new Map((await listCertificates(db, store.secretKey)).map((c) => [c.id, c]));
+    const serve: StoredCertificate[] = [];
+    const keep = new Set<string>();
+
+    for (const app of apps) {
+      const host = autoAssignedName(app);
+      if (!host) continue;
+      const id = `local:${host}`;
+      let cert = certs.get(id);
+      if (!cert || needsRenewal(cert, clock())) cert = await issueLocal(id, [host]);
+      keep.add(id);
+      serve.push(cert);
+    }
+
+    for (const d of domains) {
+      if (d.status === 'DELETING') {
+        await deleteCertificate(db, `acme:${d.name}`);
+        await deleteCertificate(db, `local:${d.name}`);
+        await mark(d, markDomain.deleted());
+        continue;
+      }
+      keep.add(`acme:${d.name}`).add(`local:${d.name}`);
+      const app = d.app_id ? appById.get(d.app_id) : undefined;
+      if (!app) {
+        await mark(d, markDomain.detached(), { app_id: '', intended_cname: '', verified_at: null });
+        continue;
+      }
+      const cert = await reconcileCustom(d, app, certs);
+      if (cert) serve.push(cert);
+    }
+
+    // Certificates of apps and domains that are gone.
+    for (const id of certs.keys()) if (!keep.has(id)) await deleteCertificate(db, id);
+    pushCertificates(serve);
+  }
+
+  function pushCertificates(serve: StoredCertificate[]): void {
+    const edge = opts.edge();
+    if (!edge) return;
+    const signature = serve.map((c) => `${c.id}\0${c.certPem}`).sort().join('\0');
+    if (edge === lastEdge && signature === lastPushed) return;
+    edge.setCertificates(serve.map((c) => ({ names: c.names, certPem: c.certPem, keyPem: c.keyPem })));
+    lastEdge = edge;
+    lastPushed = signature;
+  }
+
+  let running: Promise<void> | undefined;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  function reconcile(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await pass();
+        } while (again && !stopped);
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  }
+
+  function runLogged(): void {
+    reconcile().catch((err) => opts.log?.(`pier: certificate manager pass failed: ${(err as Error)?.message ?? String(err)}`));
+  }
+
+  return {
+    reconcile,
+    kick() {
+      if (!stopped) runLogged();
+    },
+    start(intervalMs = 15_000) {
+      stopped = false;
+      timer = setInterval(runLogged, intervalMs);
+      timer.unref();
+      runLogged();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      // An ACME order in flight can take a minute; shutdown waits a few seconds for it, then lets it fail.
+      let bounded: NodeJS.Timeout | undefined;
+      await Promise.race([running?.catch(() => undefined), new Promise((r) => { bounded = setTimeout(r, 5000); })]);
+      clearTimeout(bounded);
+    },
+  };
+}
