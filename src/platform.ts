@@ -118,6 +118,7 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
       core.setInfo({ edge_url: edge.url, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
       core.addMetrics(() => edge?.prometheus() ?? '');
       log(`pier: edge listening on ${edge.url} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
+      if (edge.tlsUrl) log(`pier: HTTPS edge listening on ${edge.tlsUrl} (https://<app>-<org>.${config.domain}:${new URL(edge.tlsUrl).port}/)`);
     },
     async stop() {
       await edge?.close();
