@@ -105,7 +105,20 @@ export type HealthVerdict =
   | { kind: 'waiting'; check: ResolvedCheck; detail: string } // failing, but inside the grace period
   | { kind: 'fail'; check: ResolvedCheck; detail: string; restart: boolean };
 
-interface Tracked { startedAtMs: number; nextDueMs: number; failures: Map<number, number>; last?: HealthVerdict }
+interface Tracked {
+  startedAtMs: number; nextDueMs: number; failures: Map<number, number>; last?: HealthVerdict;
+  /** Whether every check has passed once since the workload started; until then probes run on the startup rhythm. */
+  passed: boolean; startupProbes: number;
+}
+
+/**
+ * Delay before the next probe of an instance that has not passed yet and is still in its grace period: 50 ms,
+ * doubling to 1 s. The configured interval (30 s by default) is for instances already serving: a new instance that
+ * missed its first probe by a few milliseconds must not wait that long to take traffic (deploys, wakes from zero).
+ */
+export function startupProbeDelayMs(probesSoFar: number): number {
+  return Math.min(1000, 50 * 2 ** Math.min(probesSoFar, 5));
+}
 
 /** Remembers per-instance check timing and consecutive failures; the controller asks it each pass. */
 export class HealthTracker {
@@ -114,7 +127,7 @@ export class HealthTracker {
 
   /** Starts (or restarts) tracking an instance whose workload started at `startedAtMs`. */
   reset(instanceId: string, startedAtMs: number): void {
-    this.tracked.set(instanceId, { startedAtMs, nextDueMs: startedAtMs, failures: new Map() });
+    this.tracked.set(instanceId, { startedAtMs, nextDueMs: startedAtMs, failures: new Map(), passed: false, startupProbes: 0 });
   }
 
   /** Stops tracking an instance. */
@@ -145,8 +158,17 @@ export class HealthTracker {
       if (verdict.kind !== 'fail' || (restart && !verdict.restart)) verdict = { kind: 'fail', check, detail: result.detail, restart };
     }
     if (verdict.kind === 'fail' && verdict.restart) t.failures.clear();
-    t.nextDueMs = nowMs + Math.min(...checks.map((c) => c.intervalMs), Number.MAX_SAFE_INTEGER);
+    if (verdict.kind === 'pass') t.passed = true;
+    const interval = Math.min(...checks.map((c) => c.intervalMs), Number.MAX_SAFE_INTEGER);
+    const starting = !t.passed && checks.some((c) => nowMs < t.startedAtMs + c.graceMs);
+    t.nextDueMs = nowMs + (starting ? Math.min(interval, startupProbeDelayMs(t.startupProbes++)) : interval);
     t.last = verdict;
     return verdict;
+  }
+
+  /** Milliseconds until an instance that has not passed its checks yet is due again (undefined otherwise). */
+  startupDueInMs(instanceId: string, nowMs: number): number | undefined {
+    const t = this.tracked.get(instanceId);
+    return t && !t.passed ? Math.max(0, t.nextDueMs - nowMs) : undefined;
   }
 }

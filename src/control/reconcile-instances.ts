@@ -152,8 +152,12 @@ async function checkHealth(ctx: ControlContext, inst: Instance, handle: Instance
   if (!owner) return;
   const def = owner.regional.definition;
   const checks = def.type === 'WORKER' ? [] : resolveChecks(def, ctx.intervals.health);
+  const nowMs = ctx.clock.now().getTime();
   const verdict = checks.length === 0 ? { kind: 'pass' as const }
-    : await ctx.health.evaluate(inst.id, checks, handle.endpoints, ctx.clock.now().getTime());
+    : await ctx.health.evaluate(inst.id, checks, handle.endpoints, nowMs);
+  // A starting instance is probed on a fast rhythm: come back when its next probe is due, not at the next resync.
+  const due = ctx.health.startupDueInMs(inst.id, nowMs);
+  if (due !== undefined && checks.length > 0) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, Math.max(10, due));
   if (!verdict || verdict.kind === 'waiting') return;
   if (verdict.kind === 'pass') {
     if (inst.status !== 'HEALTHY') {

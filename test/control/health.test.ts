@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { HealthTracker, networkProber, resolveChecks, type Prober, type ResolvedCheck } from '../../src/control/health.ts';
+import { HealthTracker, networkProber, startupProbeDelayMs, resolveChecks, type Prober, type ResolvedCheck } from '../../src/control/health.ts';
 
 function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
@@ -81,7 +81,8 @@ test('HealthTracker: grace, interval, consecutive failures up to restart_limit',
   tracker.reset('i1', 0);
   const table: [number, string | undefined, boolean?][] = [
     [0, 'waiting'],          // failing inside the grace period does not count
-    [500, 'waiting'],        // not due: the last verdict is returned, no probe
+    [30, 'waiting'],         // not due (startup rhythm: 50 ms): the last verdict is returned, no probe
+    [500, 'waiting'],        // due again on the startup rhythm, still in grace
     [6000, 'fail', false],   // first counted failure
     [7000, 'fail', true],    // second consecutive: restart
     [8000, 'fail', false],   // the count starts over after a restart request
@@ -91,10 +92,37 @@ test('HealthTracker: grace, interval, consecutive failures up to restart_limit',
     assert.equal(v?.kind, kind, `at ${at}`);
     if (restart !== undefined) assert.equal(v?.kind === 'fail' && v.restart, restart, `restart at ${at}`);
   }
-  assert.equal(probes.length, 4);
+  assert.equal(probes.length, 5);
   healthy = true;
   assert.equal((await tracker.evaluate('i1', [check], eps, 9000))?.kind, 'pass');
   const unpublished = await tracker.evaluate('i2', [check], [], 0);
   assert.equal(unpublished?.kind, 'waiting');
   assert.equal(unpublished?.kind === 'waiting' && unpublished.detail, 'port 8000 is not published');
+});
+
+test('HealthTracker: a starting instance is probed at 50 ms, doubling to 1 s, until it passes; then at the interval', async () => {
+  let healthy = false;
+  const at: number[] = [];
+  const prober: Prober = async () => ({ ok: healthy, detail: 'connection refused' });
+  const tracker = new HealthTracker(prober);
+  const check = http8000({ graceMs: 10_000, intervalMs: 30_000, restartLimit: 3 });
+  const eps = [{ containerPort: 8000, host: '127.0.0.1', hostPort: 1 }];
+  tracker.reset('s1', 0);
+  let now = 0;
+  for (let i = 0; i < 8; i++) {
+    await tracker.evaluate('s1', [check], eps, now);
+    at.push(now);
+    now += tracker.startupDueInMs('s1', now)!;
+  }
+  assert.deepEqual(at, [0, 50, 150, 350, 750, 1550, 2550, 3550]);
+  assert.deepEqual([0, 1, 2, 5, 9].map(startupProbeDelayMs), [50, 100, 200, 1000, 1000]);
+  healthy = true;
+  assert.equal((await tracker.evaluate('s1', [check], eps, now))?.kind, 'pass');
+  assert.equal(tracker.startupDueInMs('s1', now), undefined, 'a passed instance is off the startup rhythm');
+  healthy = false;
+  assert.equal((await tracker.evaluate('s1', [check], eps, now + 1000))?.kind, 'pass', 'not due before the interval');
+  // Past the grace period a never-passing instance is probed at its interval, so failures count at the normal pace.
+  tracker.reset('s2', 0);
+  await tracker.evaluate('s2', [check], eps, 10_500);
+  assert.equal(tracker.startupDueInMs('s2', 10_500), 30_000);
 });
