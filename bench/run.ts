@@ -2,7 +2,8 @@
 // bench/results/latest.json and a summary table to bench/results/latest.md, and replaces the table between the
 // `<!-- bench:start -->` / `<!-- bench:end -->` markers in README.md. Each target is measured as a ratio against a
 // baseline measured in the same run (direct upstream, nginx, bare spawn...), so numbers compare across machines.
-// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale] [--quick]
+// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm] [--quick]
+// (swarm is opt-in: it runs only when named, as it brings up a 3-node Swarm lab and needs root.)
 // (--only re-runs those sections and keeps the other sections' last results in the files and the table.)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
@@ -27,6 +28,8 @@ interface Section {
   fn: string;
   args: (quick: boolean) => unknown[];
   rows: (result: any) => Row[];
+  /** Slow or needing extra setup: runs only when named in --only. */
+  optIn?: boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -52,6 +55,10 @@ const SECTIONS: Section[] = [
     rows: (r) => [
       { bench: `Edge throughput, ${r.settings.connections} connections, ${r.settings.workers} workers (ratio to direct)`, measured: `${num(r.median.pier.rps)} req/s = ${r.ratios.pier}`, baseline: `direct ${num(r.median.direct.rps)} req/s; nginx ${r.ratios.nginx}`, target: `>= nginx ratio - 30% (${r.goals.throughput.required})`, met: r.goals.throughput.pass },
       { bench: 'Edge p99 latency added over direct', measured: ms(r.goals.p99AddedMs.actual), baseline: `direct p99 ${ms(r.median.direct.p99ms)}; nginx adds ${ms(r.median.nginx.p99ms - r.median.direct.p99ms)}`, target: '< 2 ms', met: r.goals.p99AddedMs.pass },
+      ...(r.goals.https ? [
+        { bench: `Edge HTTPS throughput (TLS at the edge, HTTP/1.1 keep-alive, ${r.settings.connections} connections; same certificate)`, measured: `${num(r.median.pierTls.rps)} req/s = ${r.goals.https.ratioToNginx} of nginx`, baseline: `nginx TLS ${num(r.median.nginxTls.rps)} req/s`, target: `>= ${r.goals.https.required} of nginx`, met: r.goals.https.pass },
+        { bench: 'Edge HTTPS p99 latency', measured: `p99 ${ms(r.median.pierTls.p99ms)} (adds ${ms(r.goals.https.pierP99AddedMs)} over direct)`, baseline: `nginx TLS p99 ${ms(r.median.nginxTls.p99ms)} (adds ${ms(r.goals.https.nginxP99AddedMs)})`, target: 'recorded', met: undefined },
+      ] : []),
     ],
   },
   {
@@ -77,6 +84,8 @@ const OPTIONAL: Section[] = [
     { bench: 'Build a Dockerfile app: cold (skip_cache) vs cached', measured: `cold ${ms(r.dockerfile.cold_ms)}`, baseline: `cached ${ms(r.dockerfile.cached_ms)}`, target: 'recorded', met: undefined },
   ] },
   { name: 'autoscale', file: 'autoscale.ts', fn: 'autoscaleBench', args: () => [], rows: genericRows('autoscale') },
+  { name: 'functions', file: 'functions.ts', fn: 'functionsBench', args: () => [], rows: genericRows('functions') },
+  { name: 'swarm', file: 'swarm.ts', fn: 'swarmBench', args: () => [{ instances: 100 }], rows: genericRows('swarm'), optIn: true },
 ];
 
 function deployRows(r: any): Row[] {
@@ -110,7 +119,7 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const only = arg('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
   const all = [...SECTIONS, ...OPTIONAL.filter((s) => existsSync(join(here, s.file)))];
-  const sections = all.filter((s) => !only || only.includes(s.name));
+  const sections = all.filter((s) => (only ? only.includes(s.name) : !s.optIn));
   const outDir = join(here, 'results');
   const latest = join(outDir, 'latest.json');
   // --only re-measures some sections and keeps the others' last results, so the table always covers everything.

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 
 /** Which instance runtime to use; `auto` picks docker when the engine answers, else the process driver. */
-export type RuntimeChoice = 'docker' | 'process' | 'auto';
+export type RuntimeChoice = 'docker' | 'process' | 'swarm' | 'auto';
 
 /** A host and port to listen on. */
 export interface ListenAddr { host: string; port: number }
@@ -30,6 +30,8 @@ export interface PierConfig {
   dnsResolver?: string;
   /** Skip the custom-domain DNS check (single-machine setups whose names never resolve publicly). */
   skipDnsCheck: boolean;
+  /** `postgres://...`: the store lives in PostgreSQL, shared by several control planes (one leader); else SQLite. */
+  databaseUrl?: string;
 }
 
 /** A configuration error: the message names the flag or variable and says how to fix it. */
@@ -64,8 +66,8 @@ export function parseListenAddr(text: string, source: string): ListenAddr {
 }
 
 /** Builds the configuration from CLI flags (`data-dir`, `api-addr`, `edge-addr`, `domain`, `token`, `runtime`,
- * `org-name`, `master-key-file`, `tls-addr`, `acme-directory`, `acme-email`, `acme-ca-file`, `dns-resolver`) and the
- * matching PIER_* variables (plus PIER_DOMAINS_SKIP_DNS_CHECK=1). */
+ * `org-name`, `master-key-file`, `tls-addr`, `acme-directory`, `acme-email`, `acme-ca-file`, `dns-resolver`,
+ * `database-url`) and the matching PIER_* variables (DATABASE_URL for the last; plus PIER_DOMAINS_SKIP_DNS_CHECK=1). */
 export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): PierConfig {
   const dataDir = pick(flags, env, 'data-dir', 'PIER_DATA_DIR').value ?? join(env.HOME || homedir(), '.pier');
   const api = pick(flags, env, 'api-addr', 'PIER_API_ADDR');
@@ -80,10 +82,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const acmeEmail = pick(flags, env, 'acme-email', 'PIER_ACME_EMAIL');
   const acmeCa = pick(flags, env, 'acme-ca-file', 'PIER_ACME_CA_FILE');
   const dnsResolver = pick(flags, env, 'dns-resolver', 'PIER_DNS_RESOLVER');
+  const databaseUrl = pick(flags, env, 'database-url', 'DATABASE_URL');
 
   const runtimeValue = (runtime.value ?? 'auto').toLowerCase();
-  if (!['docker', 'process', 'auto'].includes(runtimeValue)) {
-    throw new ConfigError(`${runtime.source} must be docker, process or auto, got ${JSON.stringify(runtime.value)}`);
+  if (!['docker', 'process', 'swarm', 'auto'].includes(runtimeValue)) {
+    throw new ConfigError(`${runtime.source} must be docker, process, swarm or auto, got ${JSON.stringify(runtime.value)}`);
   }
   const domainValue = (domain.value ?? 'localhost').toLowerCase();
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domainValue)) {
@@ -106,6 +109,10 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   if (dnsResolver.value !== undefined && !/^(\[[0-9a-f:.]+\]|[0-9a-z.-]+)(:\d{1,5})?$/i.test(dnsResolver.value) && !isIP(dnsResolver.value)) {
     throw new ConfigError(`${dnsResolver.source} must be a DNS server address such as 127.0.0.1:53, got ${JSON.stringify(dnsResolver.value)}`);
   }
+  if (databaseUrl.value !== undefined && !/^postgres(ql)?:\/\/\S+$/.test(databaseUrl.value)) {
+    // Never echo the value: it may carry a password.
+    throw new ConfigError(`${databaseUrl.source} must be a PostgreSQL URL such as postgres://pier:PASSWORD@127.0.0.1:5432/pier`);
+  }
   return {
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
     apiAddr: parseListenAddr(api.value ?? '127.0.0.1:7700', api.source),
@@ -123,5 +130,6 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       : undefined,
     dnsResolver: dnsResolver.value,
     skipDnsCheck: ['1', 'true', 'yes'].includes((env.PIER_DOMAINS_SKIP_DNS_CHECK ?? '').toLowerCase()),
+    ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
   };
 }

@@ -25,5 +25,6 @@ test('PIER_RUNTIME parsing', () => {
   assert.equal(runtimePreference(undefined), 'auto');
   assert.equal(runtimePreference(' Docker '), 'docker');
   assert.equal(runtimePreference('process'), 'process');
-  assert.throws(() => runtimePreference('podman'), /must be auto, docker or process/);
+  assert.equal(runtimePreference('swarm'), 'swarm');
+  assert.throws(() => runtimePreference('podman'), /must be auto, docker, process or swarm/);
 });

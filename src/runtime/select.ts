@@ -3,14 +3,18 @@ import { PierError } from '../domain/errors.ts';
 import type { Runtime } from './contract.ts';
 import { DockerRuntime, type DockerRuntimeOptions } from './docker/driver.ts';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process/driver.ts';
+import { swarmOptionsFromEnv } from './swarm/config.ts';
+import { SwarmRuntime, type SwarmRuntimeOptions } from './swarm/driver.ts';
 
 /** Which runtime the operator asked for (PIER_RUNTIME). */
-export type RuntimePreference = 'auto' | 'docker' | 'process';
+export type RuntimePreference = 'auto' | 'docker' | 'process' | 'swarm';
 
 /** Options passed through to the drivers. */
 export interface SelectRuntimeOptions {
   docker?: DockerRuntimeOptions;
   process?: ProcessRuntimeOptions;
+  /** Swarm options over those read from PIER_SWARM_* (the scope defaults to the Docker one). */
+  swarm?: Partial<SwarmRuntimeOptions>;
   /** Where to report which runtime was chosen and why (default: nowhere). */
   log?: (message: string) => void;
 }
@@ -22,6 +26,14 @@ export interface SelectRuntimeOptions {
 export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntimeOptions = {}): Promise<Runtime> {
   const docker = () => new DockerRuntime(opts.docker);
   const proc = () => new ProcessRuntime(opts.process);
+  if (pref === 'swarm') {
+    // Never chosen by auto: a cluster is something the operator points Pier at.
+    const env = opts.swarm?.socketPath ? { ...process.env, PIER_SWARM_HOST: opts.swarm.socketPath } : process.env;
+    const rt = new SwarmRuntime({ scope: opts.docker?.scope, ...swarmOptionsFromEnv(env), ...opts.swarm });
+    await rt.capabilities();
+    opts.log?.(`runtime: swarm (chosen by configuration)`);
+    return rt;
+  }
   if (pref === 'docker' || pref === 'process') {
     const rt = pref === 'docker' ? docker() : proc();
     await rt.capabilities(); // throws the driver's reason
@@ -45,6 +57,6 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
 /** Parses PIER_RUNTIME (unset = auto); throws on an unknown value. */
 export function runtimePreference(value: string | undefined): RuntimePreference {
   const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
-  if (v === 'auto' || v === 'docker' || v === 'process') return v;
-  throw new PierError('invalid_argument', `PIER_RUNTIME must be auto, docker or process, not "${value}"`);
+  if (v === 'auto' || v === 'docker' || v === 'process' || v === 'swarm') return v;
+  throw new PierError('invalid_argument', `PIER_RUNTIME must be auto, docker, process or swarm, not "${value}"`);
 }

@@ -1,0 +1,400 @@
+// The Swarm runtime: one replicated service (replicas 1, restart none) per instance, driven through the manager's
+// Engine API, placed on the nodes labelled with the instance's region, reached at <node address>:<host-published port>.
+import { PierError, notFound } from '../../domain/errors.ts';
+import type { Capabilities, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import { INSTANCE_LABEL, MANAGED_LABEL, isoTime, specLabels } from '../common.ts';
+import { SCOPE_LABEL } from '../docker/driver.ts';
+import { DockerEngine, EngineError } from '../docker/engine.ts';
+import { FrameDecoder } from '../docker/frames.ts';
+import { registryAuthHeader } from '../docker/spec.ts';
+import { statsFromDocker, type DockerStats } from '../docker/stats.ts';
+import { pushImage } from './push.ts';
+import {
+  REGION_LABEL, instanceTask, splitRef, isTerminal, nodeAddress, nodeName, serviceName, serviceSpec, taskEndpoints, taskExit,
+  type NodeJson, type TaskJson,
+} from './spec.ts';
+
+export { REGION_LABEL } from './spec.ts';
+
+/** Options of the Swarm runtime. */
+export interface SwarmRuntimeOptions {
+  /** The manager's Engine API socket. */
+  socketPath: string;
+  /** Installation scope, as with the Docker driver: recover() adopts only services carrying it. */
+  scope?: string;
+  /** SIGTERM-to-SIGKILL grace, fixed per service at start (default 10 s, the controller's default). */
+  stopGraceMs?: number;
+  pidsLimit?: number;
+  /**
+   * A registry every node pulls from (host:port, plain HTTP or trusted). Images only the local engine knows (built
+   * by Pier) are copied there before the service is created, so no worker ever answers "No such image".
+   */
+  registry?: string;
+  /** The engine Pier builds on, where local images are read from (default /var/run/docker.sock). */
+  localSocketPath?: string;
+  /** Engine sockets of the nodes, by node address, for stats (the manager API has no container stats). */
+  nodeSockets?: Record<string, string>;
+  /** How long start() waits for the task to run (image pull included). */
+  startTimeoutMs?: number;
+  /** How long a task may stay unschedulable ("no suitable node") before start() gives up. */
+  unschedulableMs?: number;
+}
+
+interface ServiceJson {
+  ID: string;
+  Version: { Index: number };
+  Spec: { Name: string; Labels?: Record<string, string>; TaskTemplate: { Placement?: { Constraints?: string[] } } & Record<string, unknown> } & Record<string, unknown>;
+}
+
+/** How long after a failed exit dockerd may still learn that it was an OOM kill (as in the Docker driver). */
+const OOM_EVENT_SETTLE_MS = 1000;
+
+/** A placement constraint no node satisfies: stopping = moving the task to nowhere, so Swarm keeps its final status. */
+const STOPPED_CONSTRAINT = `node.labels.${REGION_LABEL}==pier-stopped`;
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
+  if (signal?.aborted) return reject(signal.reason);
+  const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+  const onAbort = () => { clearTimeout(t); reject(signal?.reason); };
+  signal?.addEventListener('abort', onAbort, { once: true });
+});
+
+/** Runs instances as Swarm services on a cluster whose nodes carry `dev.pier.region` labels. */
+export class SwarmRuntime implements Runtime {
+  readonly name = 'swarm';
+  private readonly engine: DockerEngine;
+  private readonly opts: SwarmRuntimeOptions;
+  private readonly pushed = new Map<string, Promise<string>>();
+  private readonly startedAt = new Map<string, string>();
+
+  constructor(opts: SwarmRuntimeOptions) {
+    this.opts = opts;
+    this.engine = new DockerEngine(opts.socketPath);
+  }
+
+  async capabilities(): Promise<Capabilities> {
+    let info: { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+    try {
+      info = await this.engine.json('GET', '/info', { timeoutMs: 5000 });
+    } catch (err) {
+      throw new PierError('unavailable', `Swarm manager not reachable at ${this.engine.socketPath}: ${(err as Error).message}`);
+    }
+    if (info.Swarm?.LocalNodeState !== 'active' || !info.Swarm.ControlAvailable) {
+      throw new PierError('unavailable', `the engine at ${this.engine.socketPath} is not a Swarm manager (swarm state: ${info.Swarm?.LocalNodeState ?? 'unknown'})`);
+    }
+    return { name: 'swarm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true };
+  }
+
+  async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
+    if (!spec.image) throw new PierError('invalid_argument', 'the swarm runtime runs images: spec.image is required');
+    const image = await this.call(() => this.distribute(spec.image as string, signal));
+    const scope = this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : undefined;
+    const body = serviceSpec(spec, image, { stopGraceMs: this.opts.stopGraceMs ?? 10_000, pidsLimit: this.opts.pidsLimit ?? 4096, labels: scope });
+    const header = registryAuthHeader(spec.registryAuth);
+    const created = await this.call(() => this.engine.json<{ ID: string }>('POST', '/services/create', {
+      body, headers: header ? { 'x-registry-auth': header } : {}, signal,
+    }));
+    try {
+      const { task, node } = await this.awaitRunning(created.ID, spec, signal);
+      const startedAt = isoTime(task.Status.Timestamp) ?? new Date().toISOString();
+      this.startedAt.set(created.ID, startedAt);
+      return { instanceId: spec.instanceId, runtimeId: created.ID, endpoints: taskEndpoints(task, node), labels: { ...spec.labels, ...scope } };
+    } catch (err) {
+      await this.remove(created.ID).catch(() => undefined); // a service that never ran is garbage
+      throw err;
+    }
+  }
+
+  /** Copies a local-only image to the cluster's registry (once per image id) and answers what the nodes pull. */
+  private async distribute(image: string, signal?: AbortSignal): Promise<string> {
+    const registry = this.opts.registry;
+    if (!registry || image.startsWith(`${registry}/`)) return image;
+    const local = new DockerEngine(this.opts.localSocketPath);
+    const found = await local.jsonOrNull<{ Id: string }>('GET', `/images/${encodeURIComponent(image)}/json`, { signal }).catch(() => null);
+    if (!found) return image; // not built here: the nodes pull it from wherever it lives
+    const key = `${found.Id}@${registry}`;
+    let p = this.pushed.get(key);
+    if (!p) {
+      const [repo, tag] = splitRef(image);
+      p = pushImage(local, image, registry, repo, tag, signal);
+      this.pushed.set(key, p);
+      p.catch(() => this.pushed.delete(key));
+    }
+    return p;
+  }
+
+  private async awaitRunning(serviceId: string, spec: InstanceSpec, signal?: AbortSignal): Promise<{ task: TaskJson; node?: NodeJson }> {
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
+    let unschedulableSince: number | undefined;
+    for (let i = 0; i < 100_000; i++) {
+      const task = instanceTask(await this.tasks(serviceId));
+      if (task?.Status.State === 'running') {
+        const node = task.NodeID ? await this.node(task.NodeID) : undefined;
+        return { task, node };
+      }
+      if (task && isTerminal(task.Status.State)) {
+        const exit = taskExit(task);
+        // A task that ran and exited already (e.g. `exit 3` at once) did start: report it like a started container.
+        if (exit.exitCode !== null) return { task, node: task.NodeID ? await this.node(task.NodeID) : undefined };
+        throw new PierError('unavailable', exit.error ?? `Swarm task ended in state ${task.Status.State}`);
+      }
+      if (task && /no suitable node/i.test(task.Status.Err ?? '')) {
+        unschedulableSince ??= Date.now();
+        if (Date.now() - unschedulableSince > (this.opts.unschedulableMs ?? 3000)) {
+          const region = spec.labels.region;
+          throw new PierError('unavailable', `no Swarm node${region ? ` of region ${region}` : ''} can run the instance (${task.Status.Err})`);
+        }
+      } else unschedulableSince = undefined;
+      if (Date.now() > deadline) throw new PierError('unavailable', `the Swarm task did not start within ${this.opts.startTimeoutMs ?? 120_000} ms (state ${task?.Status.State ?? 'none'}${task?.Status.Err ? `: ${task.Status.Err}` : ''})`);
+      await sleep(i < 20 ? 50 : 200, signal);
+    }
+    throw new PierError('unavailable', 'the Swarm task did not start');
+  }
+
+  async stop(runtimeId: string, _graceMs: number): Promise<void> {
+    // The grace period is the one fixed at start: Swarm stops a task with its own spec's StopGracePeriod.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const svc = await this.service(runtimeId);
+      if (!svc) return;
+      const task = instanceTask(await this.tasks(svc.ID));
+      if (!task || isTerminal(task.Status.State)) return;
+      if (!(svc.Spec.TaskTemplate.Placement?.Constraints ?? []).includes(STOPPED_CONSTRAINT)) {
+        const spec = structuredClone(svc.Spec);
+        spec.TaskTemplate = { ...spec.TaskTemplate, Placement: { Constraints: [STOPPED_CONSTRAINT] } };
+        try {
+          await this.engine.json('POST', `/services/${svc.ID}/update`, { query: { version: svc.Version.Index }, body: spec });
+        } catch (err) {
+          if (err instanceof EngineError && (err.status === 404)) return;
+          if (err instanceof EngineError && /update out of sequence/i.test(err.message)) continue; // raced: read again
+          throw this.translate(err);
+        }
+      }
+      await this.waitTerminal(svc.ID, this.stopDeadline());
+      return;
+    }
+  }
+
+  private stopDeadline(): number {
+    return Date.now() + (this.opts.stopGraceMs ?? 10_000) + 60_000;
+  }
+
+  /** Polls until the instance task is final or its node is lost; resolves with the task (undefined if gone). */
+  private async waitTerminal(serviceId: string, deadline: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+    for (let i = 0; Date.now() < deadline && i < 100_000; i++) {
+      const state = await this.inspect(serviceId);
+      if (!state) return undefined;
+      if (state.exit) return state.exit;
+      await sleep(i < 20 ? 100 : 250, signal);
+    }
+    throw new PierError('unavailable', `the Swarm service ${serviceId} did not stop in time`);
+  }
+
+  async remove(runtimeId: string): Promise<void> {
+    const svc = await this.service(runtimeId);
+    if (!svc) return;
+    const tasks = await this.tasks(svc.ID);
+    try {
+      await this.engine.jsonOrNull('DELETE', `/services/${svc.ID}`);
+    } catch (err) {
+      throw this.translate(err);
+    }
+    // Removal is asynchronous: wait (bounded) until the tasks on live nodes are gone and, where the node's engine is
+    // at hand, their containers too. A task on a lost node never confirms: it is not waited for.
+    const nodes = new Map((await this.nodes()).map((n) => [n.ID, n]));
+    const live = tasks.filter((t) => t.NodeID && nodes.get(t.NodeID)?.Status.State === 'ready');
+    const deadline = Date.now() + 20_000;
+    for (const t of live) {
+      while (Date.now() < deadline && await this.call(() => this.engine.jsonOrNull('GET', `/tasks/${t.ID}`))) await sleep(100);
+      const socket = this.opts.nodeSockets?.[nodeAddress(nodes.get(t.NodeID as string)!) ?? ''];
+      const cid = t.Status.ContainerStatus?.ContainerID;
+      if (!socket || !cid) continue;
+      const engine = new DockerEngine(socket);
+      while (Date.now() < deadline && await engine.jsonOrNull('GET', `/containers/${cid}/json`).catch(() => null)) await sleep(100);
+    }
+  }
+
+  async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
+    if (!(await this.service(runtimeId))) throw notFound('instance', runtimeId);
+    const exit = await this.waitTerminal(runtimeId, Number.POSITIVE_INFINITY, signal);
+    if (!exit) throw notFound('instance', runtimeId);
+    return exit;
+  }
+
+  async inspect(runtimeId: string): Promise<InstanceState | null> {
+    const svc = await this.service(runtimeId);
+    if (!svc) return null;
+    const task = instanceTask(await this.tasks(svc.ID));
+    if (!task) return { running: false };
+    const started = this.startedAt.get(svc.ID);
+    const node = task.NodeID ? await this.node(task.NodeID) : undefined;
+    if (isTerminal(task.Status.State)) {
+      const exit = await this.refineExit(task, node, taskExit(task, started));
+      return { running: false, startedAt: exit.startedAt, exit };
+    }
+    if (task.NodeID && node?.Status.State !== 'ready') {
+      // The node stopped answering the dispatcher: whatever runs there is out of Pier's reach, so the instance is lost.
+      return {
+        running: false,
+        startedAt: started,
+        exit: { exitCode: null, oomKilled: false, error: `Instance lost: ${nodeName(node, task.NodeID)} is ${node?.Status.State ?? 'gone'}`, startedAt: started, finishedAt: new Date().toISOString() },
+      };
+    }
+    if (task.Status.State !== 'running') return { running: false };
+    const startedAt = started ?? isoTime(task.Status.Timestamp);
+    if (startedAt) this.startedAt.set(svc.ID, startedAt);
+    return { running: true, startedAt };
+  }
+
+  /**
+   * With the node's engine at hand, the container itself says whether the kernel OOM-killed it (also a child process:
+   * the task's exit code alone cannot tell) and when it ran. dockerd may learn of an OOM kill just after the exit.
+   */
+  private async refineExit(task: TaskJson, node: NodeJson | undefined, exit: ExitStatus): Promise<ExitStatus> {
+    const socket = node ? this.opts.nodeSockets?.[nodeAddress(node) ?? ''] : undefined;
+    const id = task.Status.ContainerStatus?.ContainerID;
+    if (!socket || !id) return exit;
+    const engine = new DockerEngine(socket);
+    type C = { State: { OOMKilled: boolean; ExitCode: number; StartedAt: string; FinishedAt: string } };
+    const get = () => engine.jsonOrNull<C>('GET', `/containers/${id}/json`, { timeoutMs: 5000 }).catch(() => null);
+    let c = await get();
+    if (!c) return exit;
+    const age = Date.now() - Date.parse(c.State.FinishedAt);
+    if (!c.State.OOMKilled && c.State.ExitCode !== 0 && age >= 0 && age < OOM_EVENT_SETTLE_MS) {
+      await sleep(OOM_EVENT_SETTLE_MS - age);
+      c = (await get()) ?? c;
+    }
+    return {
+      ...exit,
+      oomKilled: c.State.OOMKilled,
+      startedAt: isoTime(c.State.StartedAt) ?? exit.startedAt,
+      finishedAt: isoTime(c.State.FinishedAt) ?? exit.finishedAt,
+    };
+  }
+
+  async stats(runtimeId: string): Promise<InstanceStats> {
+    const svc = await this.service(runtimeId);
+    const task = svc ? instanceTask(await this.tasks(svc.ID)) : undefined;
+    if (!svc || !task) throw notFound('instance', runtimeId);
+    const node = task.NodeID ? await this.node(task.NodeID) : undefined;
+    const socket = node ? this.opts.nodeSockets?.[nodeAddress(node) ?? ''] : undefined;
+    const containerId = task.Status.ContainerStatus?.ContainerID;
+    if (!socket || !containerId) {
+      throw new PierError('unavailable', `stats of Swarm instances need the engine socket of ${nodeName(node, task.NodeID)} (nodeSockets)`);
+    }
+    const s = await new DockerEngine(socket).jsonOrNull<DockerStats>('GET', `/containers/${containerId}/stats`, { query: { stream: false }, timeoutMs: 30_000 });
+    if (!s) throw notFound('instance', runtimeId);
+    return statsFromDocker(s);
+  }
+
+  async *logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine> {
+    const svc = await this.service(runtimeId);
+    const task = svc ? instanceTask(await this.tasks(svc.ID)) : undefined;
+    if (!svc || !task) throw notFound('instance', runtimeId);
+    // The manager relays a task's logs from its node: a lost node would keep the request open forever.
+    const node = task.NodeID ? await this.node(task.NodeID) : undefined;
+    if (task.NodeID && node?.Status.State !== 'ready') return;
+    // Swarm's log stream never ends by itself: with follow, it is closed once the task is final and the last lines
+    // had time to travel from the node.
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.follow) {
+      this.waitTerminal(svc.ID, Number.POSITIVE_INFINITY, ctl.signal)
+        .then(() => sleep(1000, ctl.signal)).then(() => ctl.abort(), () => undefined);
+    }
+    try {
+      const res = await this.call(() => this.engine.request('GET', `/tasks/${task.ID}/logs`, {
+        query: { stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, since: opts.since ? Math.floor(opts.since.getTime() / 1000) : undefined },
+        signal: ctl.signal,
+        timeoutMs: opts.follow ? 0 : 15_000,
+      }));
+      if ((res.statusCode ?? 0) >= 300) { res.resume(); throw new PierError('api_error', `Swarm task logs failed with HTTP ${res.statusCode}`); }
+      const decoder = new FrameDecoder();
+      const since = opts.since?.getTime();
+      const keep = (l: LogLine) => since === undefined || Date.parse(l.time) >= since;
+      try {
+        for await (const chunk of res) yield* decoder.push(chunk as Buffer).filter(keep);
+      } catch (err) {
+        if (ctl.signal.aborted) { yield* decoder.end().filter(keep); return; }
+        throw err;
+      }
+      yield* decoder.end().filter(keep);
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      ctl.abort();
+    }
+  }
+
+  async recover(): Promise<InstanceHandle[]> {
+    const labels = [`${MANAGED_LABEL}=true`, ...(this.opts.scope ? [`${SCOPE_LABEL}=${this.opts.scope}`] : [])];
+    const services = await this.call(() => this.engine.json<ServiceJson[]>('GET', '/services', { query: { filters: JSON.stringify({ label: labels }) } }));
+    const nodes = new Map((await this.nodes()).map((n) => [n.ID, n]));
+    const out: InstanceHandle[] = [];
+    for (const s of services) {
+      const l = s.Spec.Labels ?? {};
+      if (l[MANAGED_LABEL] !== 'true' || !l[INSTANCE_LABEL] || (this.opts.scope && l[SCOPE_LABEL] !== this.opts.scope)) continue;
+      const task = instanceTask(await this.tasks(s.ID));
+      const endpoints = task && task.Status.State === 'running' ? taskEndpoints(task, task.NodeID ? nodes.get(task.NodeID) : undefined) : [];
+      out.push({ instanceId: l[INSTANCE_LABEL], runtimeId: s.ID, endpoints, labels: specLabels(l) });
+    }
+    return out;
+  }
+
+  async ensureNetwork(name: string): Promise<void> {
+    if (await this.call(() => this.engine.jsonOrNull('GET', `/networks/${encodeURIComponent(name)}`))) return;
+    try {
+      await this.engine.json('POST', '/networks/create', {
+        body: { Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: { [MANAGED_LABEL]: 'true', ...(this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : {}) } },
+      });
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 409) return;
+      throw this.translate(err);
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    const net = await this.call(() => this.engine.jsonOrNull<{ Id: string; Labels: Record<string, string> | null }>('GET', `/networks/${encodeURIComponent(name)}`));
+    if (!net || net.Labels?.[MANAGED_LABEL] !== 'true') return;
+    try {
+      await this.engine.jsonOrNull('DELETE', `/networks/${net.Id}`);
+    } catch (err) {
+      if (err instanceof EngineError && (err.status === 403 || err.status === 409)) return;
+      throw this.translate(err);
+    }
+  }
+
+  private service(id: string): Promise<ServiceJson | null> {
+    return this.call(() => this.engine.jsonOrNull<ServiceJson>('GET', `/services/${encodeURIComponent(id)}`));
+  }
+
+  private async tasks(serviceId: string): Promise<TaskJson[]> {
+    // The manager answers 404 for the tasks of a service it no longer knows: none.
+    return this.call(() => this.engine.jsonOrNull<TaskJson[]>('GET', '/tasks', { query: { filters: JSON.stringify({ service: [serviceId] }) } }))
+      .then((ts) => (ts ?? []).filter((t) => (t as TaskJson & { ServiceID?: string }).ServiceID === serviceId));
+  }
+
+  private node(id: string): Promise<NodeJson | undefined> {
+    return this.call(() => this.engine.jsonOrNull<NodeJson>('GET', `/nodes/${encodeURIComponent(id)}`)).then((n) => n ?? undefined);
+  }
+
+  private nodes(): Promise<NodeJson[]> {
+    return this.call(() => this.engine.json<NodeJson[]>('GET', '/nodes'));
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  private translate(err: unknown): unknown {
+    if (!(err instanceof EngineError)) return err;
+    if (err.status === 0) return new PierError('unavailable', `Swarm manager not reachable at ${this.engine.socketPath} (${err.message})`);
+    if (err.status === 409) return new PierError('already_exists', `Swarm: ${err.message}`);
+    if (err.status === 404) return new PierError('unknown_resource', `Swarm: ${err.message}`);
+    if (err.status === 400) return new PierError('invalid_argument', `Swarm: ${err.message}`);
+    return new PierError('api_error', `Swarm: ${err.message}`);
+  }
+}

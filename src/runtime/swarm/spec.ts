@@ -1,0 +1,148 @@
+// Pure mapping from Pier's InstanceSpec to a Swarm service spec, and from Swarm task/node JSON to Pier's observations.
+// One service per instance (replicas 1, restart none): Pier's reconcilers, not Swarm, decide about restarts.
+import type { Endpoint, ExitStatus, InstanceSpec } from '../contract.ts';
+import { isoTime, pierLabels, signalFromExitCode } from '../common.ts';
+
+/** Node label carrying a node's region; instances are placed only on nodes of their region. */
+export const REGION_LABEL = 'dev.pier.region';
+
+/** The service name of an instance. */
+export function serviceName(instanceId: string): string {
+  return `pier-${instanceId}`;
+}
+
+/** Options that shape every service. */
+export interface ServiceSpecOptions {
+  /** SIGTERM-to-SIGKILL grace, fixed when the service is created (Swarm stops a task with its own spec's grace). */
+  stopGraceMs: number;
+  pidsLimit: number;
+  /** Extra labels (the installation scope). */
+  labels?: Record<string, string>;
+}
+
+/** The body of POST /services/create for one instance; `image` is what the nodes pull. */
+export function serviceSpec(spec: InstanceSpec, image: string, opts: ServiceSpecOptions): Record<string, unknown> {
+  const labels = { ...pierLabels(spec.instanceId, spec.labels), ...opts.labels };
+  const region = spec.labels.region;
+  const caps = spec.privileged ? {} : { CapabilityDrop: ['NET_RAW', 'MKNOD', 'AUDIT_WRITE', 'SYS_CHROOT'] };
+  return {
+    Name: serviceName(spec.instanceId),
+    Labels: labels,
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: image,
+        ...(spec.entrypoint ? { Command: spec.entrypoint } : {}),
+        ...(spec.command ? { Args: spec.command } : {}),
+        ...(spec.workdir ? { Dir: spec.workdir } : {}),
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Labels: labels,
+        StopGracePeriod: Math.max(0, Math.round(opts.stopGraceMs)) * 1_000_000,
+        ...caps,
+      },
+      Resources: {
+        Limits: { NanoCPUs: Math.round(spec.cpu * 1e9), MemoryBytes: spec.memoryBytes, Pids: opts.pidsLimit },
+      },
+      RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
+      Placement: { Constraints: region ? [`node.labels.${REGION_LABEL}==${region}`] : [] },
+      ...(spec.network ? { Networks: [{ Target: spec.network, Aliases: spec.networkAliases ?? [] }] } : {}),
+    },
+    Mode: { Replicated: { Replicas: 1 } },
+    // No IPVS needed: DNS round robin inside overlays, ports published on the node itself.
+    EndpointSpec: {
+      Mode: 'dnsrr',
+      Ports: spec.ports.map((p) => ({ Protocol: 'tcp', TargetPort: p, PublishMode: 'host' })),
+    },
+  };
+}
+
+/** A Swarm task, as far as the driver reads it. */
+export interface TaskJson {
+  ID: string;
+  CreatedAt: string;
+  NodeID?: string;
+  DesiredState: string;
+  Status: {
+    Timestamp: string;
+    State: string;
+    Message?: string;
+    Err?: string;
+    ContainerStatus?: { ContainerID?: string; ExitCode?: number };
+    PortStatus?: { Ports?: Array<{ Protocol: string; TargetPort: number; PublishedPort?: number }> };
+  };
+}
+
+/** A Swarm node, as far as the driver reads it. */
+export interface NodeJson {
+  ID: string;
+  Description?: { Hostname?: string };
+  Spec: { Name?: string; Labels?: Record<string, string> };
+  Status: { State: string; Addr?: string };
+  ManagerStatus?: { Addr?: string };
+}
+
+const TERMINAL = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned', 'remove']);
+
+/** Whether a task state is final. */
+export function isTerminal(state: string): boolean {
+  return TERMINAL.has(state);
+}
+
+/** The task that is the instance: the first one Swarm created for the service (later ones are never ours to run). */
+export function instanceTask(tasks: TaskJson[]): TaskJson | undefined {
+  return [...tasks].sort((a, b) => Date.parse(a.CreatedAt) - Date.parse(b.CreatedAt) || a.ID.localeCompare(b.ID))[0];
+}
+
+/** The address a node is reached at (a manager may report 0.0.0.0 as its status address). */
+export function nodeAddress(node: NodeJson): string | undefined {
+  const addr = node.Status.Addr;
+  if (addr && addr !== '0.0.0.0') return addr;
+  return node.ManagerStatus?.Addr?.replace(/:\d+$/, '');
+}
+
+/** How the node is described in messages: hostname and region. */
+export function nodeName(node: NodeJson | undefined, id = '?'): string {
+  const region = node?.Spec.Labels?.[REGION_LABEL];
+  return `node ${node?.Spec.Name || node?.Description?.Hostname || id}${region ? ` (region ${region})` : ''}`;
+}
+
+/** The endpoints of a running task: node address plus each host-published port. */
+export function taskEndpoints(task: TaskJson, node: NodeJson | undefined): Endpoint[] {
+  const host = node ? nodeAddress(node) : undefined;
+  if (!host) return [];
+  return (task.Status.PortStatus?.Ports ?? [])
+    .filter((p) => p.Protocol === 'tcp' && p.PublishedPort)
+    .map((p) => ({ containerPort: p.TargetPort, host, hostPort: p.PublishedPort as number }))
+    .sort((a, b) => a.containerPort - b.containerPort);
+}
+
+/**
+ * How a finished task ended. Swarm's task status carries the exit code but no OOM flag: a SIGKILL exit Pier did not
+ * ask for (state `failed`; a stop Pier asks for ends in `shutdown`) is taken for the kernel's OOM killer, the one
+ * that SIGKILLs inside a memory-limited container without anybody stopping it.
+ */
+export function taskExit(task: TaskJson, startedAt?: string): ExitStatus {
+  const code = task.Status.ContainerStatus?.ExitCode;
+  const exitCode = typeof code === 'number' && task.Status.ContainerStatus?.ContainerID ? code : null;
+  const oomKilled = exitCode === 137 && task.Status.State === 'failed';
+  const noContainer = exitCode === null && (task.Status.Err || task.Status.State === 'rejected');
+  return {
+    exitCode,
+    signal: signalFromExitCode(exitCode),
+    oomKilled,
+    ...(noContainer ? { error: `Swarm could not run the instance: ${task.Status.Err || task.Status.Message || task.Status.State}` } : {}),
+    startedAt: startedAt ?? isoTime(task.CreatedAt),
+    finishedAt: isoTime(task.Status.Timestamp),
+  };
+}
+
+/** Splits `name[:tag]` (no digest) into a repository path and a tag, dropping any registry host. */
+export function splitRef(image: string): [string, string] {
+  const at = image.indexOf('@');
+  const ref = at >= 0 ? image.slice(0, at) : image;
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  const [name, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+  const parts = name.split('/');
+  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0])) parts.shift();
+  return [parts.join('/'), at >= 0 ? `pinned-${image.slice(at + 8, at + 20)}` : tag];
+}

@@ -1,0 +1,79 @@
+// A real Pier on the swarm runtime (lab with one fra node and two was nodes): a service in was serves through the
+// edge; killing the node that runs its instance gets the instance reported lost and restarted on the other was node,
+// and the edge serves again without manual steps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.ts';
+import { startPier } from '../../src/main.ts';
+import { DockerEngine } from '../../src/runtime/docker/engine.ts';
+import { SwarmRuntime } from '../../src/runtime/swarm/driver.ts';
+import { apiClient } from '../support/api-client.ts';
+import { until } from '../support/until.ts';
+import { edgeGet, webDef } from '../edge/harness.ts';
+import { startSwarmLab } from './lab.ts';
+
+const skip = process.getuid?.() === 0 && existsSync('/usr/bin/docker-registry') && await new DockerEngine().ping(3000).then(() => true, () => false)
+  ? false : 'needs root, docker-registry and a Docker engine for the test image (scripts/setup-host.sh)';
+
+test('pier on swarm: node loss replaces the instance on a healthy node of the same region, traffic follows', { skip, timeout: 180_000 }, async () => {
+  const lab = await startSwarmLab({ regions: ['fra', 'was', 'was'] });
+  const dataDir = mkdtempSync(join(tmpdir(), 'pier-swarm-'));
+  const saved = { ...process.env };
+  try {
+    Object.assign(process.env, {
+      PIER_SWARM_HOST: `unix://${lab.managerSocket}`, PIER_SWARM_REGISTRY: lab.registry, PIER_SWARM_STOP_GRACE_MS: '2000',
+      PIER_SWARM_NODE_SOCKETS: lab.nodes.map((n) => `${n.addr}=${n.socket}`).join(','),
+    });
+    const token = `tok-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+    const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime: 'swarm' }, { ...process.env, PIER_TOKEN: token });
+    const pier = await startPier(config, { log: () => {} });
+    try {
+      const api = apiClient(pier.apiUrl, token);
+      const info = (await api<{ edge_url: string; runtime: string }>('GET', '/v1/pier/info')).body;
+      assert.equal(info.runtime, 'swarm');
+      const app = await api<{ app: { id: string } }>('POST', '/v1/apps', { name: 'swarmy' });
+      assert.equal(app.status, 200, JSON.stringify(app.body));
+      const def = webDef('pier-test/busybox:1', '/', { regions: ['was'], env: [{ key: 'GREETING', value: 'on-swarm' }] });
+      const svc = await api<{ service: { id: string } }>('POST', '/v1/services', { app_id: app.body.app.id, name: 'web', definition: { name: 'web', ...def } });
+      assert.equal(svc.status, 200, JSON.stringify(svc.body));
+      const host = `swarmy-${config.orgName}.${config.domain}`;
+      const healthy = async () => ((await api<{ instances: Array<{ id: string; allocation_id: string; status: string; messages?: string[] }> }>('GET', `/v1/instances?service_id=${svc.body.service.id}&statuses=HEALTHY`)).body.instances ?? []);
+      const [first] = await until('first instance HEALTHY', async () => {
+        const l = await healthy();
+        return l.length ? l : undefined;
+      }, 90_000, 300);
+      await until('edge answer', async () => (await edgeGet(info.edge_url, host)).body.includes('hello from pier on-swarm'), 30_000, 200);
+
+      // Which was node runs it? Kill that one.
+      const rt = new SwarmRuntime({ socketPath: lab.managerSocket });
+      const where = (await rt.recover()).find((h) => h.runtimeId === first.allocation_id)?.endpoints[0]?.host;
+      const victim = lab.nodes.find((n) => n.addr === where);
+      assert.ok(victim && victim.region === 'was', `the instance runs on a was node (${where})`);
+      const killedAt = Date.now();
+      await lab.killNode(victim.name);
+
+      // Pier restarts the instance (same row, new workload) as for any exit; the status says why it was lost.
+      let lostMessage = '';
+      const second = await until('the instance HEALTHY again on a new workload', async () => {
+        const all = (await api<{ instances: Array<{ id: string; allocation_id: string; status: string; messages: string[] }> }>('GET', `/v1/instances?service_id=${svc.body.service.id}`)).body.instances;
+        for (const i of all) if (/Instance lost/.test(i.messages.join(' '))) lostMessage = i.messages.join(' ');
+        return all.find((i) => i.status === 'HEALTHY' && i.allocation_id !== first.allocation_id);
+      }, 90_000, 250);
+      assert.match(lostMessage, new RegExp(`Instance lost: node was-${victim.name} \\(region was\\) is (down|unknown|disconnected)`));
+      const moved = (await rt.recover()).find((h) => h.runtimeId === second.allocation_id)?.endpoints[0]?.host;
+      const survivor = lab.nodes.find((n) => n.region === 'was' && n.name !== victim.name)!;
+      assert.equal(moved, survivor.addr, 'the new workload runs on the other was node');
+      await until('edge answer from the replacement', async () => (await edgeGet(info.edge_url, host)).body.includes('hello from pier on-swarm'), 30_000, 200);
+      console.log(`# node loss to serving again through the edge: ${((Date.now() - killedAt) / 1000).toFixed(1)} s`);
+    } finally {
+      await pier.close();
+    }
+  } finally {
+    process.env = saved;
+    await lab.close(); // the lab's dockerd go with everything Pier started there
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
