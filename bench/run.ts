@@ -2,7 +2,7 @@
 // bench/results/latest.json and a summary table to bench/results/latest.md, and replaces the table between the
 // `<!-- bench:start -->` / `<!-- bench:end -->` markers in README.md. Each target is measured as a ratio against a
 // baseline measured in the same run (direct upstream, nginx, bare spawn...), so numbers compare across machines.
-// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm] [--quick]
+// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm,postgres] [--quick]
 // (swarm is opt-in: it runs only when named, as it brings up a 3-node Swarm lab and needs root.)
 // (--only re-runs those sections and keeps the other sections' last results in the files and the table.)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -86,6 +86,7 @@ const OPTIONAL: Section[] = [
   { name: 'autoscale', file: 'autoscale.ts', fn: 'autoscaleBench', args: () => [], rows: genericRows('autoscale') },
   { name: 'functions', file: 'functions.ts', fn: 'functionsBench', args: () => [], rows: genericRows('functions') },
   { name: 'swarm', file: 'swarm.ts', fn: 'swarmBench', args: () => [{ instances: 100 }], rows: genericRows('swarm'), optIn: true },
+  { name: 'postgres', file: 'postgres.ts', fn: 'postgresBench', args: () => [], rows: genericRows('postgres') },
 ];
 
 function deployRows(r: any): Row[] {

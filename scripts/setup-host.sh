@@ -47,6 +47,8 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # process runtime: isolation between apps
 { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry
 command -v pebble >/dev/null 2>&1 || missing+=(pebble) # test/domains: a loopback ACME server
+# test/postgres: each suite runs its own throwaway cluster from these binaries (the package's own cluster stays unused).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   say "installing: ${missing[*]}"

@@ -7,6 +7,7 @@ import { openStore, type Store } from './store/store.ts';
 import { findByToken, findOrganizationByName, generateToken, insertOrganization, insertToken } from './store/organizations.ts';
 import { createApiServer, type ApiServer } from './api/server.ts';
 import { platformComponents } from './platform.ts';
+import { PgDb } from './store/pg.ts';
 
 /** A long-running part of Pier (reconcilers, edge proxy, log collector...) started after the API and stopped before it. */
 export interface PierComponent {
@@ -76,7 +77,7 @@ function writeCredentials(path: string, c: Credentials): void {
 /** Starts Pier with this configuration. */
 export async function startPier(config: PierConfig, opts: StartOptions = {}): Promise<PierHandle> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const store = await openStore({ dataDir: config.dataDir, masterKeyFile: config.masterKeyFile });
+  const store = await openStore({ dataDir: config.dataDir, masterKeyFile: config.masterKeyFile, databaseUrl: config.databaseUrl, log });
   const listeners = new Set<() => void>();
   const info: Record<string, unknown> = {};
   const metricRenderers: (() => string)[] = [];
@@ -86,9 +87,11 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
     const org = (await findOrganizationByName(store.db, config.orgName)) ?? (await insertOrganization(store.db, config.orgName));
     if (config.token) await insertToken(store.db, org.id, 'PIER_TOKEN', config.token);
 
+    // Several control planes on PostgreSQL: a write on any one's API wakes the leader's reconcilers at once.
+    const shared = store.db instanceof PgDb ? await store.db.shareWrites(() => { for (const l of listeners) l(); }) : undefined;
     api = createApiServer({
       store, domain: config.domain,
-      onWrite: () => { for (const l of listeners) l(); },
+      onWrite: () => { for (const l of listeners) l(); shared?.notify(); },
       info: () => info,
       metricsText: () => metricRenderers.map((r) => r()).join(''),
     });

@@ -18,6 +18,7 @@ import { appendLogLines } from './store/logs.ts';
 import { metricsComponent } from './metrics/component.ts';
 import { autoscaleConfigFromEnv } from './autoscale/config.ts';
 import { certificatesComponent } from './certs/index.ts';
+import { fencedDb, Lease, leaderComponent } from './control/leader.ts';
 
 /**
  * A stable id for this installation (one data directory), created on first start. The Docker runtime labels its
@@ -49,7 +50,13 @@ export function edgeWorkers(env: NodeJS.ProcessEnv = process.env): number {
 
 /** Builds the runtime, edge and controller for this core. */
 export async function platformComponents(core: PierCore): Promise<PierComponent[]> {
-  const { config, store, log } = core;
+  const { config, log } = core;
+  // Several control planes may share a PostgreSQL store: all serve the API, only the lease holder runs what follows
+  // (edge, certificates, reconcilers, metrics), and its writes are fenced by the lease (docs/postgres.md). On SQLite
+  // the one process always takes the lease.
+  const lease = new Lease(core.store.db, { takeover: core.store.db.dialect === 'sqlite' });
+  const store = { ...core.store, db: fencedDb(core.store.db, lease) };
+  const leaderCore: PierCore = { ...core, store };
   const scope = installationId(config.dataDir);
   const processDir = join(config.dataDir, 'process');
   mkdirSync(processDir, { recursive: true });
@@ -163,7 +170,14 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
   });
 
   // Certificates (local CA, ACME) and custom-domain statuses: after the edge, which serves them and the challenges.
-  const certificates = certificatesComponent(core, () => edge);
+  const certificates = certificatesComponent(leaderCore, () => edge);
 
-  return [edgeComponent, certificates, controllerComponent, metricsSampler];
+  const leader = leaderComponent({
+    lease, log,
+    components: [edgeComponent, certificates, controllerComponent, metricsSampler],
+    onChange: (c) => core.setInfo({
+      leader: c.leader, leader_term: c.term, control_plane_id: c.holder, ...(c.leader ? {} : { edge_url: undefined, edge_tls_url: undefined }),
+    }),
+  });
+  return [leader];
 }

@@ -1,4 +1,4 @@
-// A small async query layer over SQL, so repositories are written once for SQLite and (later) PostgreSQL.
+// A small async query layer over SQL, so repositories are written once for SQLite and PostgreSQL (pg.ts).
 // SQL uses `?` placeholders (a pg implementation rewrites them to $n); values are strings, numbers, null.
 import Database from 'better-sqlite3';
 
@@ -13,7 +13,10 @@ export interface Db {
   get<T = Record<string, unknown>>(sql: string, params?: SqlValue[]): Promise<T | undefined>;
   run(sql: string, params?: SqlValue[]): Promise<{ changes: number }>;
   exec(sql: string): Promise<void>;
-  /** Runs fn in one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on throw). Nested calls join the outer one. */
+  /**
+   * Runs fn in one transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE, the body re-run on a serialization
+   * failure, see pg.ts), COMMIT, or ROLLBACK on throw. Nested calls join the outer one.
+   */
   transaction<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -151,6 +151,17 @@ CREATE TABLE acme_accounts (
 );
 `,
   },
+  {
+    id: 6,
+    name: 'leader leases',
+    // One row per lease (the control-plane leader is 'control-plane'): compare-and-set in one statement, expires_at
+    // in epoch ms of the database's clock, term bumped on every change of holder (writes fenced by it).
+    sql: () => `
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY, holder TEXT NOT NULL, term BIGINT NOT NULL, expires_at BIGINT NOT NULL, acquired_at TEXT NOT NULL
+);
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded; returns the ids applied now. */

@@ -1,4 +1,7 @@
 import { test } from 'node:test';
+import { forEachDialect } from '../../test/postgres/dialects.ts';
+import { PgDb, toPgPlaceholders } from './pg.ts';
+import { until } from '../../test/support/until.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,8 +25,9 @@ function app(org: string, name: string, created: string): App {
   };
 }
 
+forEachDialect((dialect) => {
 test('transactions roll back on throw and serialise concurrent bodies', async () => {
-  const db = openSqlite(':memory:');
+  const db = await dialect.openDb();
   await db.exec('CREATE TABLE t (n INTEGER)');
   await assert.rejects(db.transaction(async (tx) => {
     await tx.run('INSERT INTO t (n) VALUES (?)', [1]);
@@ -43,7 +47,7 @@ test('transactions roll back on throw and serialise concurrent bodies', async ()
 });
 
 test('migrations are recorded and run once', async () => {
-  const db = openSqlite(':memory:');
+  const db = await dialect.openDb();
   assert.deepEqual(await migrate(db), MIGRATIONS.map((m) => m.id));
   assert.deepEqual(await migrate(db), []);
   await db.close();
@@ -52,7 +56,7 @@ test('migrations are recorded and run once', async () => {
 test('store: tokens, apps, events, logs, secrets', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pier-store-'));
   try {
-    const store = await openStore({ dataDir: dir });
+    const store = await openStore(await dialect.storeOptions(dir));
     assert.equal(statSync(join(dir, 'master.key')).mode & 0o777, 0o600);
     const { db } = store;
     const org = await insertOrganization(db, 'acme');
@@ -102,6 +106,77 @@ test('store: tokens, apps, events, logs, secrets', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('numbers, booleans, aggregates and NULLs read back the same way', async () => {
+  const db = await dialect.openDb();
+  await migrate(db);
+  await db.exec('CREATE TABLE kinds (i INTEGER, b BIGINT, d DOUBLE PRECISION, t TEXT)');
+  await db.run('INSERT INTO kinds (i, b, d, t) VALUES (?, ?, ?, ?)', [true, 2 ** 40, 1.5, "it's ? not a placeholder"]);
+  await db.run('INSERT INTO kinds (i, b, d, t) VALUES (?, ?, ?, ?)', [false, 3n, 0, undefined]);
+  const rows = await db.all<{ i: number; b: number; d: number; t: string | null }>("SELECT i, b, d, t FROM kinds WHERE t <> '?' OR t IS NULL ORDER BY b");
+  assert.deepEqual(rows.map((r) => ({ ...r })), [{ i: 0, b: 3, d: 0, t: null }, { i: 1, b: 2 ** 40, d: 1.5, t: "it's ? not a placeholder" }]);
+  const agg = await db.get<{ n: number; s: number; m: number | null }>('SELECT COUNT(*) AS n, SUM(b) AS s, MAX(i) AS m FROM kinds');
+  assert.deepEqual({ ...agg }, { n: 2, s: 2 ** 40 + 3, m: 1 });
+  assert.equal((await db.run('UPDATE kinds SET t = ? WHERE i = ?', ['x', 1])).changes, 1);
+  await db.close();
+});
+
+test('a transaction of another process that conflicts is re-run, so no update is lost', async (t) => {
+  const db = await dialect.openDb();
+  const other = dialect.reopen();
+  if (!other) { await db.close(); t.skip('one process per SQLite file'); return; }
+  await db.exec('CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)');
+  await db.run('INSERT INTO counter (id, n) VALUES (1, 0)');
+  const bump = (h: typeof db) => h.transaction(async (tx) => {
+    const row = await tx.get<{ n: number }>('SELECT n FROM counter WHERE id = 1');
+    await new Promise((r) => setTimeout(r, 5));
+    await tx.run('UPDATE counter SET n = ? WHERE id = 1', [Number(row?.n) + 1]);
+  });
+  await Promise.all([bump(db), bump(other), bump(db), bump(other)]);
+  assert.equal((await db.get<{ n: number }>('SELECT n FROM counter WHERE id = 1'))?.n, 4);
+  await other.close();
+  await db.close();
+});
+
+test('control planes starting together apply the migrations once', async (t) => {
+  if (dialect.name !== 'postgres') { t.skip('one process per SQLite file'); return; }
+  const dir = mkdtempSync(join(tmpdir(), 'pier-store-'));
+  try {
+    const opts = await dialect.storeOptions(dir);
+    const stores = await Promise.all([openStore(opts), openStore(opts), openStore(opts)]);
+    const rows = await stores[0]!.db.all<{ id: number }>('SELECT id FROM schema_migrations ORDER BY id');
+    assert.deepEqual(rows.map((r) => r.id), MIGRATIONS.map((m) => m.id));
+    for (const s of stores) await s.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('API writes are announced to the other control planes, not echoed to the writer', async (t) => {
+  const db = await dialect.openDb();
+  const other = dialect.reopen();
+  if (!(db instanceof PgDb) || !(other instanceof PgDb)) { await db.close(); t.skip('PostgreSQL only (NOTIFY)'); return; }
+  const seen = { a: 0, b: 0 };
+  const a = await db.shareWrites(() => { seen.a++; });
+  const b = await other.shareWrites(() => { seen.b++; });
+  assert.deepEqual(seen, { a: 1, b: 1 }, 'one look after connecting');
+  b.notify();
+  await until('a to hear b', async () => seen.a === 2, 5000, 10);
+  a.notify();
+  await until('b to hear a', async () => seen.b === 2, 5000, 10);
+  b.notify();
+  await until('a to hear b again', async () => seen.a >= 3, 5000, 10);
+  // Notifications arrive in order: had a heard its own, it would be at 4 by now.
+  assert.deepEqual(seen, { a: 3, b: 2 });
+  await other.close();
+  await db.close();
+});
+});
+
+test('postgres placeholders: ? becomes $n outside literals, identifiers and comments', () => {
+  assert.equal(toPgPlaceholders("SELECT ? , '?''?' AS \"a?\" -- ?\n FROM t WHERE x = ? /* ? */ AND y IN (?, ?)"),
+    "SELECT $1 , '?''?' AS \"a?\" -- ?\n FROM t WHERE x = $2 /* ? */ AND y IN ($3, $4)");
 });
 
 test('secret crypto detects tampering', () => {

@@ -21,7 +21,7 @@ export async function loadPlatform(): Promise<Platform> {
   return { loadConfig, startPier };
 }
 
-const UP_FLAGS = ['data-dir', 'api-addr', 'edge-addr', 'domain', 'token', 'runtime'];
+const UP_FLAGS = ['data-dir', 'api-addr', 'edge-addr', 'tls-addr', 'domain', 'token', 'runtime', 'database-url'];
 
 /** Starts Pier and keeps it running until SIGINT/SIGTERM, then closes it cleanly. */
 export async function runUp(ctx: Ctx, platform: Platform): Promise<number> {
@@ -55,7 +55,9 @@ export const upCommand: Command = {
     { name: 'edge-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'Edge proxy listen address (env PIER_EDGE_ADDR)', defaultText: '127.0.0.1:8000' },
     { name: 'domain', kind: 'string', placeholder: 'DOMAIN', help: 'Base domain of app URLs (env PIER_DOMAIN)', defaultText: 'localhost' },
     { name: 'token', kind: 'string', placeholder: 'TOKEN', help: 'Also accept this admin API token (env PIER_TOKEN)' },
-    { name: 'runtime', kind: 'string', placeholder: 'RUNTIME', help: 'docker, process or auto (env PIER_RUNTIME)', defaultText: 'auto' },
+    { name: 'tls-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'HTTPS edge listen address, or off (env PIER_TLS_ADDR)', defaultText: '<edge host>:8443' },
+    { name: 'runtime', kind: 'string', placeholder: 'RUNTIME', help: 'docker, process, swarm or auto (env PIER_RUNTIME)', defaultText: 'auto' },
+    { name: 'database-url', kind: 'string', placeholder: 'URL', help: 'PostgreSQL store shared by several control planes (env DATABASE_URL)', defaultText: 'SQLite in the data dir' },
   ],
   run: async (ctx) => runUp(ctx, await loadPlatform()),
 };

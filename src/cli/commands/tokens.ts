@@ -101,7 +101,7 @@ export const rotateKeyCommand: Command = {
     const flags: Record<string, string> = {};
     for (const f of ['data-dir', 'master-key-file']) { const v = ctx.args.str(f); if (v !== undefined) flags[f] = v; }
     const config = loadConfig(flags, ctx.io.env as NodeJS.ProcessEnv);
-    const store = await openStore({ dataDir: config.dataDir, masterKeyFile: config.masterKeyFile });
+    const store = await openStore({ dataDir: config.dataDir, masterKeyFile: config.masterKeyFile, databaseUrl: config.databaseUrl });
     try {
       const r = await rotateMasterKey(store.db, store.secretKey, masterKeyPath(config.dataDir, config.masterKeyFile));
       ctx.err(`re-encrypted ${r.secrets} secret(s) and ${r.webhook_secrets} webhook secret(s) under a new master key`);
