@@ -48,8 +48,11 @@ export function edgeWorkers(env: NodeJS.ProcessEnv = process.env): number {
   return Math.max(1, Math.min(2, availableParallelism()));
 }
 
+/** What a caller may supply instead of the defaults (tests that run a prepared app directory for every instance). */
+export interface PlatformOverrides { runtime?: Runtime }
+
 /** Builds the runtime, edge and controller for this core. */
-export async function platformComponents(core: PierCore): Promise<PierComponent[]> {
+export async function platformComponents(core: PierCore, overrides: PlatformOverrides = {}): Promise<PierComponent[]> {
   const { config, log } = core;
   // Several control planes may share a PostgreSQL store: all serve the API, only the lease holder runs what follows
   // (edge, certificates, reconcilers, metrics), and its writes are fenced by the lease (docs/postgres.md). On SQLite
@@ -60,7 +63,7 @@ export async function platformComponents(core: PierCore): Promise<PierComponent[
   const scope = installationId(config.dataDir);
   const processDir = join(config.dataDir, 'process');
   mkdirSync(processDir, { recursive: true });
-  const runtime: Runtime = await selectRuntime(config.runtime, {
+  const runtime: Runtime = overrides.runtime ?? await selectRuntime(config.runtime, {
     docker: { scope },
     process: { stateDir: processDir, log: (line) => log(`pier: ${line}`) },
     log: (line) => log(`pier: ${line}`),

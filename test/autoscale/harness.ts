@@ -1,8 +1,7 @@
 // A real Pier for the autoscaling suites and the benchmark: SQLite in a temp dir, API and edge on free loopback
 // ports, short autoscaler windows (PIER_AUTOSCALE_*), and either the default platform with the Docker runtime or the
-// process runtime. Process instances need an app directory, which deployments cannot name until the builder
-// provides one, so that variant wraps the process driver to run the test app directory for every instance (the
-// edge and controller wiring mirror src/platform.ts). Helpers create services through the public API, load the
+// process runtime. Process instances need an app directory, which an image deployment cannot name, so that variant
+// gives the default platform (src/platform.ts) a process driver that runs the test app directory for every instance. Helpers create services through the public API, load the
 // edge with bounded loops and wait on conditions with deadlines.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -10,11 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import { startPier, type PierComponent, type PierCore, type PierHandle } from '../../src/main.ts';
-import { createController, type Controller } from '../../src/control/controller.ts';
-import { storeState } from '../../src/control/store-state.ts';
-import { createEdge } from '../../src/edge/index.ts';
-import type { Edge } from '../../src/edge/types.ts';
-import { autoscaleConfigFromEnv } from '../../src/autoscale/config.ts';
+import { platformComponents } from '../../src/platform.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 import type { Runtime } from '../../src/runtime/contract.ts';
@@ -128,50 +123,19 @@ function testAppRuntime(stateDir: string, dataDir: string): Runtime {
   });
 }
 
-/** Edge and controller over the process runtime, wired as src/platform.ts wires them. */
-function processComponents(core: PierCore, holder: { runtime?: Runtime }): PierComponent[] {
+/** The default platform over the test-app process runtime; closing the Pier also removes its instances. */
+async function processComponents(core: PierCore, holder: { runtime?: Runtime }): Promise<PierComponent[]> {
   const dir = join(core.config.dataDir, 'process');
   mkdirSync(dir, { recursive: true });
   const runtime = testAppRuntime(dir, core.config.dataDir);
   holder.runtime = runtime;
-  core.setInfo({ runtime: 'process' });
-  let edge: Edge | undefined;
-  let controller: Controller | undefined;
-  const push = async () => { if (edge && controller) edge.setRoutes(await controller.routes()); };
-  return [
-    {
-      name: 'edge',
-      async start() {
-        edge = await createEdge({
-          addr: `${core.config.edgeAddr.host}:${core.config.edgeAddr.port}`, domain: core.config.domain, workers: 1,
-          onWake: async (appId) => { if (!controller) throw new Error('no controller'); controller.wake(appId); },
-        });
-        core.setInfo({ edge_url: edge.url });
-      },
-      async stop() { await edge?.close(); },
-    },
-    {
-      name: 'controller',
-      async start() {
-        controller = createController({
-          state: storeState(core.store), runtime, publicDomain: core.config.domain,
-          drain: (id, ms) => edge ? edge.drain(id, ms) : Promise.resolve(),
-          onRoutesChanged: () => { void push().catch(() => {}); },
-          onError: () => {},
-          metrics: () => edge?.metrics(),
-          autoscale: autoscaleConfigFromEnv(process.env),
-        });
-        core.onWrite(() => controller?.kick());
-        await controller.start();
-        await push();
-      },
-      async stop() {
-        await controller?.stop();
-        // Instances keep running when a controller stops (adoption); a test Pier removes its own.
-        for (const h of await runtime.recover()) { await runtime.stop(h.runtimeId, 2000); await runtime.remove(h.runtimeId); }
-      },
-    },
-  ];
+  // Instances keep running when Pier stops (adoption); a test Pier removes its own, after everything else stopped.
+  const cleanup: PierComponent = {
+    name: 'remove-test-instances',
+    start() {},
+    async stop() { for (const h of await runtime.recover()) { await runtime.stop(h.runtimeId, 2000); await runtime.remove(h.runtimeId); } },
+  };
+  return [cleanup, ...await platformComponents(core, { runtime })];
 }
 
 /** Starts Pier with short autoscaler windows on the chosen runtime. */

@@ -11,10 +11,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import { startPier, type PierComponent, type PierCore } from '../../src/main.ts';
-import { createController, type Controller } from '../../src/control/controller.ts';
-import { storeState } from '../../src/control/store-state.ts';
-import { createEdge } from '../../src/edge/index.ts';
-import type { Edge } from '../../src/edge/types.ts';
+import { platformComponents } from '../../src/platform.ts';
 import type { InstanceSpec, Runtime } from '../../src/runtime/contract.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 import { networkingUnavailable } from '../../src/runtime/process/netns.ts';
@@ -29,9 +26,9 @@ const CGROUP_PARENT = 'pier'; // the default, so removeInstallationWorkloads fin
 
 /**
  * The process driver running the test app directory for every instance (deployments cannot name a directory without
- * a build), keeping the network and aliases the controller asked for. Edge and controller wired as src/platform.ts.
+ * a build), keeping the network and aliases the controller asked for; everything else is the default platform.
  */
-function components(core: PierCore, app: { dir: string; entrypoint: string[] }, holder: { runtime?: ProcessRuntime }): PierComponent[] {
+function components(core: PierCore, app: { dir: string; entrypoint: string[] }, holder: { runtime?: ProcessRuntime }): Promise<PierComponent[]> {
   const dir = join(core.config.dataDir, 'process');
   mkdirSync(dir, { recursive: true });
   const inner = new ProcessRuntime({ stateDir: dir, cgroupParent: CGROUP_PARENT, network: 'isolated' });
@@ -43,40 +40,7 @@ function components(core: PierCore, app: { dir: string; entrypoint: string[] }, 
       return typeof v === 'function' ? v.bind(target) : v;
     },
   }) as Runtime;
-  core.setInfo({ runtime: 'process' });
-  let edge: Edge | undefined;
-  let controller: Controller | undefined;
-  const push = async () => { if (edge && controller) edge.setRoutes(await controller.routes()); };
-  return [
-    {
-      name: 'edge',
-      async start() {
-        edge = await createEdge({
-          addr: `${core.config.edgeAddr.host}:${core.config.edgeAddr.port}`, domain: core.config.domain, workers: 1,
-          onWake: async (appId) => { controller?.wake(appId); },
-        });
-        core.setInfo({ edge_url: edge.url });
-      },
-      async stop() { await edge?.close(); },
-    },
-    {
-      name: 'controller',
-      async start() {
-        controller = createController({
-          state: storeState(core.store), runtime, publicDomain: core.config.domain,
-          drain: (id, ms) => edge ? edge.drain(id, ms) : Promise.resolve(),
-          onRoutesChanged: () => { void push().catch(() => {}); },
-          onError: () => {},
-          metrics: () => edge?.metrics(),
-        });
-        core.onWrite(() => controller?.kick());
-        await controller.start();
-        await push();
-      },
-      // Instances keep running (adoption is under test); the test removes them at the end.
-      async stop() { await controller?.stop(); },
-    },
-  ];
+  return platformComponents(core, { runtime });
 }
 
 /** GET through the edge with this Host header (fetch cannot set Host); the body when the answer is 200. */
