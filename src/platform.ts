@@ -13,6 +13,9 @@ import { createEdge } from './edge/index.ts';
 import type { Edge } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
 import { storeState } from './control/store-state.ts';
+import { buildEnvironment } from './control/spec.ts';
+import { getApp } from './store/apps.ts';
+import { getService } from './store/services.ts';
 import { createBuilder } from './build/builder.ts';
 import { appendLogLines } from './store/logs.ts';
 import { metricsComponent } from './metrics/component.ts';
@@ -70,11 +73,17 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   });
   core.setInfo({ runtime: runtime.name });
   // Git deployments are built into what this runtime runs; build lines are stored as type build and streamed live.
+  const state = storeState(store);
   const builder = createBuilder({
     target: (await runtime.capabilities()).runs === 'image' ? 'image' : 'directory',
     workDir: join(config.dataDir, 'builds'),
     appendLogs: (lines) => appendLogLines(store.db, lines, store.logBus),
     labels: { 'dev.pier.scope': scope },
+    environment: async (d) => {
+      const [app, service] = await Promise.all([getApp(store.db, d.app_id), getService(store.db, d.service_id)]);
+      if (!app || !service) throw new Error('its app or service no longer exists');
+      return buildEnvironment({ deployment: d, app, service, secrets: await state.secretValues(d.organization_id), publicDomain: config.domain });
+    },
   });
 
   let edge: Edge | undefined;

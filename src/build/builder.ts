@@ -42,7 +42,15 @@ export interface BuilderOptions {
   labels?: Record<string, string>;
   /** Where uploaded archives live (default: <workDir>/../archives, i.e. <data-dir>/archives). */
   archivesDir?: string;
+  /**
+   * The deployment's env at build time (src/control/spec.ts buildEnvironment): build commands get `env`, Dockerfile
+   * builds `buildArgs`, and `secretValues` are redacted from the build log. Default: plain values only, no redaction.
+   */
+  environment?: (d: Deployment) => Promise<BuildEnv>;
 }
+
+/** See BuilderOptions.environment. */
+export interface BuildEnv { env: Record<string, string>; buildArgs: Record<string, string>; secretValues: string[] }
 
 /** The builder port (src/control/ports.ts Builder) implemented for real. */
 export interface PierBuilder {
@@ -80,7 +88,7 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
   const engine = o.engine ?? new DockerEngine();
   const limits = { timeoutMs: o.timeoutMs ?? 20 * 60_000, cpu: o.cpu ?? 1, memoryBytes: o.memoryBytes ?? 2 * 1024 ** 3 };
 
-  async function run(d: Deployment, signal: AbortSignal, log: BuildLog): Promise<BuildOutput> {
+  async function run(d: Deployment, signal: AbortSignal, log: BuildLog, env: BuildEnv): Promise<BuildOutput> {
     const git = d.definition.git;
     const archive = d.definition.archive;
     const source = git ?? archive;
@@ -96,7 +104,7 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     const dir = sourceDir(checkout, git?.workdir);
     const cacheDir = d.definition.skip_cache ? join(root, 'cache') : join(o.workDir, 'cache', d.service_id);
     mkdirSync(cacheDir, { recursive: true });
-    if (source.docker) return { image: await dockerfileBuild(d, source.docker, dir, log, signal), commit };
+    if (source.docker) return { image: await dockerfileBuild(d, source.docker, dir, log, signal, env.buildArgs), commit };
     // A source with only a handler file is a function (src/functions): its wrapper and compiled handler are
     // written into the source first, then it builds like any Node or Python app.
     const plan = await planSource(dir, dirView(dir), {
@@ -109,19 +117,19 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
       const appDir = join(root, 'app');
       const cg = openBuildCgroup(d.id, limits, say);
       try {
-        await buildDirectory({ source: dir, appDir, plan, cacheDir, signal, log: say, env: buildArgsOf(d), joinFiles: cg?.joinFiles });
+        await buildDirectory({ source: dir, appDir, plan, cacheDir, signal, log: say, env: env.env, joinFiles: cg?.joinFiles });
       } finally {
         cg?.close();
       }
       rmSync(checkout, { recursive: true, force: true });
       return { image: `${DIRECTORY_IMAGE_PREFIX}${appDir}`, commit };
     }
-    const image = await buildpackImage(d, plan, dir, cacheDir, log, signal);
+    const image = await buildpackImage(d, plan, dir, cacheDir, log, signal, env.env);
     rmSync(root, { recursive: true, force: true });
     return { image, commit };
   }
 
-  async function dockerfileBuild(d: Deployment, b: DockerBuilder, dir: string, log: BuildLog, signal: AbortSignal): Promise<string> {
+  async function dockerfileBuild(d: Deployment, b: DockerBuilder, dir: string, log: BuildLog, signal: AbortSignal, buildArgs: Record<string, string>): Promise<string> {
     if (o.target !== 'image') throw new Error('Dockerfile builds need the docker runtime; this Pier runs the process runtime (use the buildpack builder)');
     const dockerfile = b.dockerfile || 'Dockerfile';
     if (!existsSync(join(dir, dockerfile))) throw new Error(`no ${dockerfile} in the build context: add one or set the builder's dockerfile path`);
@@ -129,19 +137,19 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     log.line(`Building ${dockerfile}${b.target ? ` (target ${b.target})` : ''} into ${tag}`);
     const tar = await tarContext(dir, listContext(dir, contextIgnore(dir)), signal);
     await engineBuild(engine, tar, {
-      tag, dockerfile, target: b.target, buildArgs: buildArgsOf(d), noCache: d.definition.skip_cache,
+      tag, dockerfile, target: b.target, buildArgs, noCache: d.definition.skip_cache,
       cpu: limits.cpu, memoryBytes: limits.memoryBytes, labels: imageLabels(d),
     }, (l) => log.line(l), signal);
     return tag;
   }
 
-  async function buildpackImage(d: Deployment, plan: BuildPlan, dir: string, cacheDir: string, log: BuildLog, signal: AbortSignal): Promise<string> {
+  async function buildpackImage(d: Deployment, plan: BuildPlan, dir: string, cacheDir: string, log: BuildLog, signal: AbortSignal, env: Record<string, string>): Promise<string> {
     const base = await ensureBaseImage(engine, baseKindOf(plan.stack), (l) => log.line(l));
     if (plan.hostCommands.length) {
       mkdirSync(join(cacheDir, 'home'), { recursive: true });
       const cg = openBuildCgroup(d.id, limits, (l) => log.line(l));
       try {
-        await runHostCommands(plan.hostCommands, dir, hostBuildEnv(cacheDir), signal, (l, s) => log.line(l, s), cg?.joinFiles);
+        await runHostCommands(plan.hostCommands, dir, hostBuildEnv(cacheDir, env), signal, (l, s) => log.line(l, s), cg?.joinFiles);
       } finally {
         cg?.close();
       }
@@ -163,13 +171,22 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
 
   return {
     async build(d, signal) {
-      const log = createBuildLog(d, o.appendLogs);
+      let env: BuildEnv;
+      let envError: Error | undefined;
+      try {
+        env = o.environment ? await o.environment(d) : { env: buildArgsOf(d), buildArgs: buildArgsOf(d), secretValues: [] };
+      } catch (err) {
+        env = { env: {}, buildArgs: {}, secretValues: [] };
+        envError = new Error(`the build's environment cannot be resolved: ${(err as Error).message}`);
+      }
+      const log = createBuildLog(d, o.appendLogs, env.secretValues);
       const limit = timeLimited(signal, limits.timeoutMs);
       const limited = limit.signal;
       const started = Date.now();
       log.line(`Build started for deployment ${d.id}`, 'koyeb');
       try {
-        const out = await run(d, limited, log);
+        if (envError) throw envError;
+        const out = await run(d, limited, log, env);
         log.line(`Build finished in ${Math.round((Date.now() - started) / 1000)} s: ${out.image}`, 'koyeb');
         return out;
       } catch (err) {

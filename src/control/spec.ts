@@ -78,3 +78,39 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
   }
   return { spec, secretValues: [...new Set(secretValues)] };
 }
+
+/** What a build of a deployment sees: its env at build time (secrets resolved), and what may become image build args. */
+export interface BuildEnvironment {
+  /** The deployment's env with secrets and interpolations resolved, system variables and PORT: for build commands. */
+  env: Record<string, string>;
+  /** The subset carrying no secret (Docker records build args in the image's history, so secrets never go there). */
+  buildArgs: Record<string, string>;
+  /** Every secret value of the organization: redacted from build logs. */
+  secretValues: string[];
+}
+
+/**
+ * Env vars are exposed at build and at run time (reference §8.10). Build commands (buildpack steps on the host) get
+ * the whole env; Dockerfile builds get only what carries no secret, as build args. Throws with a readable reason when
+ * an env var cannot be resolved (the build fails with it).
+ */
+export function buildEnvironment(i: { deployment: Deployment; app: App; service: Service; secrets: Record<string, string>; publicDomain: string }): BuildEnvironment {
+  const def = i.deployment.definition;
+  const system: Record<string, string> = {
+    KOYEB_APP_NAME: i.app.name, KOYEB_APP_ID: i.app.id, KOYEB_SERVICE_NAME: i.service.name, KOYEB_SERVICE_ID: i.service.id,
+    KOYEB_DEPLOYMENT_ID: i.deployment.id, KOYEB_PUBLIC_DOMAIN: i.publicDomain,
+  };
+  const resolved = resolveEnv(def.env ?? [], { secrets: i.secrets, env: {}, system });
+  if (resolved.errors.length) throw new Error(resolved.errors.map((e) => `${e.field}: ${e.description}`).join('; '));
+  const env: Record<string, string> = { ...system };
+  if (def.ports?.length) env.PORT = String(def.ports[0].port);
+  Object.assign(env, resolved.env);
+  const secretValues = [...new Set(Object.values(i.secrets).filter((v) => v.length > 0))];
+  const buildArgs: Record<string, string> = {};
+  for (const e of def.env ?? []) {
+    const v = resolved.env[e.key];
+    if (e.secret || v === undefined || secretValues.some((s) => s.length >= 4 && v.includes(s))) continue;
+    buildArgs[e.key] = v;
+  }
+  return { env, buildArgs, secretValues };
+}

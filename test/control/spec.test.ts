@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildInstanceSpec } from '../../src/control/spec.ts';
+import { buildEnvironment, buildInstanceSpec } from '../../src/control/spec.ts';
 import { regionalDefinition } from '../../src/domain/regional.ts';
 import type { App, Deployment, Instance, Service } from '../../src/domain/types.ts';
 import { deploymentRows, serviceRow, webDefinition } from './world.ts';
@@ -52,4 +52,29 @@ test('spec: app network with mesh aliases unless the mesh is disabled; limits fr
   assert.equal(spec.memoryBytes, 256 * 1024 * 1024);
   assert.equal(build({ mesh: 'DEPLOYMENT_MESH_DISABLED' }).spec.network, undefined);
   assert.throws(() => build({ instance_types: [{ type: 'gigantic' }] }), /unknown instance type "gigantic"/);
+});
+
+test('build environment: secrets and interpolations resolved for build commands, never in Dockerfile build args', () => {
+  const def = webDefinition({
+    env: [
+      { key: 'API_TOKEN', secret: 'api-token' },
+      { key: 'DSN', value: 'postgres://app:{{ secret.db-pass }}@db/app' },
+      { key: 'NODE_ENV', value: 'production' },
+      { key: 'URL', value: 'https://{{ KOYEB_PUBLIC_DOMAIN }}/' },
+    ],
+  });
+  const service: Service = serviceRow('o1', 'a1', def, '2025-01-01T00:00:00Z');
+  const { deployment }: { deployment: Deployment } = deploymentRows(service, def, '2025-01-01T00:00:00Z');
+  const secrets = { 'api-token': 'tok-1234567890', 'db-pass': 'hunter22', unused: 'never-used-value' };
+  const b = buildEnvironment({ deployment, app, service, secrets, publicDomain: 'shop-acme.pier.test' });
+  assert.equal(b.env.API_TOKEN, 'tok-1234567890');
+  assert.equal(b.env.DSN, 'postgres://app:hunter22@db/app');
+  assert.equal(b.env.URL, 'https://shop-acme.pier.test/');
+  assert.equal(b.env.KOYEB_APP_NAME, 'shop');
+  assert.equal(b.env.PORT, '8000');
+  assert.deepEqual(b.buildArgs, { NODE_ENV: 'production', URL: 'https://shop-acme.pier.test/' });
+  assert.deepEqual(new Set(b.secretValues), new Set(['tok-1234567890', 'hunter22', 'never-used-value']));
+  const missing = webDefinition({ env: [{ key: 'X', secret: 'nope' }] });
+  const s2: Service = serviceRow('o1', 'a1', missing, '2025-01-01T00:00:00Z');
+  assert.throws(() => buildEnvironment({ deployment: deploymentRows(s2, missing, '2025-01-01T00:00:00Z').deployment, app, service: s2, secrets: {}, publicDomain: 'x' }), /nope/);
 });
