@@ -13,6 +13,7 @@ import { createEdge } from './edge/index.ts';
 import type { Edge } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
 import { storeState } from './control/store-state.ts';
+import { edgeRouteFeed } from './api/routes-edge.ts';
 import { buildEnvironment } from './control/spec.ts';
 import { getApp } from './store/apps.ts';
 import { getService } from './store/services.ts';
@@ -106,6 +107,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     routesEdge = edge;
     routesTable = table;
     edge.setRoutes(apps);
+    // Remote edges (`pier edge`, one per region) long-poll the same table from the API.
+    edgeRouteFeed(core.store).publish(apps);
   }
 
   function pushRoutes(): Promise<void> {
@@ -142,6 +145,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     async stop() {
       await edge?.close();
       edge = undefined;
+      edgeRouteFeed(core.store).clear();
     },
   };
 

@@ -8,9 +8,10 @@ import { pushRoutes } from './routes-push.ts';
 import { archiveRoutes } from './routes-archives.ts';
 import { tokenRoutes } from './routes-tokens.ts';
 import { domainRoutes } from './routes-domains.ts';
+import { edgeRoutes } from './routes-edge.ts';
 import type { Route } from './router.ts';
 
 /** Every served /v1 operation (the logs tail websocket is handled on upgrade, see routes-logs-tail.ts). */
 export function apiRoutes(): Route[] {
-  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes()];
+  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes()];
 }

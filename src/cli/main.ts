@@ -5,6 +5,7 @@ import { appsCommand } from './commands/apps.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { deploymentsCommand, regionalDeploymentsCommand } from './commands/deployments.ts';
 import { domainsCommand } from './commands/domains.ts';
+import { edgeCommand } from './commands/edge.ts';
 import { functionCommand } from './commands/function.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { platformCommands } from './commands/platform.ts';
@@ -28,7 +29,7 @@ export const ROOT: Command = {
   subcommands: [
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
     secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
-    functionCommand, domainsCommand,
+    functionCommand, domainsCommand, edgeCommand,
   ],
 };
 

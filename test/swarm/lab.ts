@@ -14,6 +14,9 @@ import { REGION_LABEL } from '../../src/runtime/swarm/driver.ts';
 /** One node of the lab. */
 export interface LabNode { name: string; region: string; addr: string; socket: string; pid: number; netns: string; dir: string }
 
+/** A network namespace on the lab bridge that runs no dockerd: a machine for a regional edge or a client. */
+export interface LabHost { name: string; addr: string; netns: string }
+
 /** What a running lab is, also written to `<dir>/lab.json` so `down` can find it from another process. */
 export interface LabState {
   id: string;
@@ -28,6 +31,8 @@ export interface LabState {
   bridgeNetns: string;
   hostLink: string;
   nodes: LabNode[];
+  /** Machines on the lab network that are no Swarm node (e.g. a regional edge), see `addHost`. */
+  hosts?: LabHost[];
   /** The process whose lab this is (0: kept until `down`, as `scripts/swarm-lab.sh up` leaves it). */
   ownerPid: number;
 }
@@ -40,6 +45,8 @@ export interface SwarmLab extends LabState {
   testImage: string;
   /** Simulates losing a node: kills its dockerd, containerd, shims and containers (by PID) and cuts its link. */
   killNode(name: string): Promise<void>;
+  /** Adds a machine (own network namespace, veth on the lab bridge, address `<net>.201+`) for processes that are no node. */
+  addHost(name: string): LabHost;
   /** Tears everything down (idempotent). */
   close(): Promise<void>;
 }
@@ -129,12 +136,12 @@ function removeCgroups(tag: string): void {
 }
 
 /** Tears down the lab described by `state` (also after a crash of the process that started it). */
-export async function destroyLab(state: Pick<LabState, 'id' | 'dir' | 'bridgeNetns' | 'hostLink' | 'nodes'>): Promise<void> {
+export async function destroyLab(state: Pick<LabState, 'id' | 'dir' | 'bridgeNetns' | 'hostLink' | 'nodes' | 'hosts'>): Promise<void> {
   const tag = `psw${state.id}`;
   await killAll(() => labPids(state.dir, tag), `lab ${state.id}`);
   unmountUnder(state.dir);
   removeCgroups(tag);
-  for (const ns of [...state.nodes.map((n) => n.netns), state.bridgeNetns]) {
+  for (const ns of [...state.nodes.map((n) => n.netns), ...(state.hosts ?? []).map((h) => h.netns), state.bridgeNetns]) {
     try { ip(['netns', 'del', ns]); } catch { /* not there */ }
   }
   try { ip(['link', 'del', state.hostLink]); } catch { /* went with the bridge namespace */ }
@@ -266,6 +273,20 @@ export async function startSwarmLab(opts: { regions?: string[]; keep?: boolean }
         if (!node) throw new Error(`swarm lab: no node ${name}`);
         try { ip(['-n', node.netns, 'link', 'set', 'eth0', 'down']); } catch { /* namespace gone */ }
         await killAll(() => labPids(node.dir, `psw${id}${node.name}`), `node ${name}`);
+      },
+      addHost(name) {
+        const k = (state.hosts ??= []).length + 1;
+        if (k > 50) throw new Error('swarm lab: at most 50 extra hosts');
+        const host: LabHost = { name, addr: `${net}.${200 + k}`, netns: `psw${id}x${k}` };
+        state.hosts.push(host);
+        save(); // before creating it, so a teardown from another process removes it too
+        ip(['netns', 'add', host.netns]);
+        ip(['-n', host.netns, 'link', 'set', 'lo', 'up']);
+        ip(['link', 'add', `vx${k}`, 'netns', state.bridgeNetns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns]);
+        ip(['-n', state.bridgeNetns, 'link', 'set', `vx${k}`, 'master', 'br0', 'up']);
+        ip(['-n', host.netns, 'addr', 'add', `${host.addr}/24`, 'dev', 'eth0']);
+        ip(['-n', host.netns, 'link', 'set', 'eth0', 'up']);
+        return host;
       },
       async close() {
         if (closed) return;

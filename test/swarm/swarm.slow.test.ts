@@ -122,8 +122,11 @@ test('swarm: instances on a private overlay network reach each other by alias ac
   const net = `pier-test-ov-${randomUUID().slice(0, 8)}`;
   const ids: string[] = [];
   try {
+    // The first instances of two regions ask at once: exactly one overlay of that name (two would be "ambiguous").
+    await Promise.all([rt.ensureNetwork(net), rt.ensureNetwork(net)]);
     await rt.ensureNetwork(net);
-    await rt.ensureNetwork(net);
+    const named = (await manager().json<{ Name: string }[]>('GET', '/networks', { query: { filters: JSON.stringify({ name: [net] }) } })).filter((n) => n.Name === net);
+    assert.equal(named.length, 1);
     const api = await rt.start(spec(randomUUID(), ['serve'], { labels: { region: 'sin' }, env: { GREETING: 'from-api' }, network: net, networkAliases: ['api'] }));
     ids.push(api.runtimeId);
     const client = await rt.start(spec(randomUUID(), ['sleep'], { labels: { region: 'was' }, network: net }));

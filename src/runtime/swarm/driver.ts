@@ -66,6 +66,7 @@ export class SwarmRuntime implements Runtime {
   private readonly opts: SwarmRuntimeOptions;
   private readonly pushed = new Map<string, Promise<string>>();
   private readonly startedAt = new Map<string, string>();
+  private readonly networksInFlight = new Map<string, Promise<void>>();
 
   constructor(opts: SwarmRuntimeOptions) {
     this.opts = opts;
@@ -341,13 +342,32 @@ export class SwarmRuntime implements Runtime {
   }
 
   async ensureNetwork(name: string): Promise<void> {
-    if (await this.call(() => this.engine.jsonOrNull('GET', `/networks/${encodeURIComponent(name)}`))) return;
+    // The manager does not refuse a second overlay of the same name, and the first instances of one app (one per
+    // region) ask at once: two networks then make every service create fail as "ambiguous". Serialise per name.
+    const pending = this.networksInFlight.get(name);
+    if (pending) return pending;
+    const p = this.createNetworkOnce(name).finally(() => this.networksInFlight.delete(name));
+    this.networksInFlight.set(name, p);
+    return p;
+  }
+
+  private async createNetworkOnce(name: string): Promise<void> {
+    type NetJson = { Id: string; Name: string; Created: string; Labels: Record<string, string> | null };
+    const same = (await this.call(() => this.engine.json<NetJson[]>('GET', '/networks', { query: { filters: JSON.stringify({ name: [name] }) } })))
+      .filter((n) => n.Name === name);
+    if (same.length > 1) {
+      // Left by an earlier race (or another Pier on this Swarm): keep the oldest, remove Pier's other copies.
+      const [, ...extra] = same.sort((a, b) => a.Created.localeCompare(b.Created) || a.Id.localeCompare(b.Id));
+      for (const n of extra) if (n.Labels?.[MANAGED_LABEL] === 'true') await this.engine.jsonOrNull('DELETE', `/networks/${n.Id}`).catch(() => undefined);
+    }
+    if (same.length > 0) return;
     try {
       await this.engine.json('POST', '/networks/create', {
         body: { Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: { [MANAGED_LABEL]: 'true', ...(this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : {}) } },
       });
     } catch (err) {
-      if (err instanceof EngineError && err.status === 409) return;
+      // Created meanwhile by another process: the manager answers 409 or a 500 "name conflicts with an existing object".
+      if (err instanceof EngineError && (err.status === 409 || /name conflicts with an existing object/i.test(err.message))) return;
       throw this.translate(err);
     }
   }

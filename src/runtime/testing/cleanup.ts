@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { DockerRuntime, SCOPE_LABEL } from '../docker/driver.ts';
 import { DockerEngine } from '../docker/engine.ts';
 import { ProcessRuntime } from '../process/driver.ts';
+import { swarmOptionsFromEnv } from '../swarm/config.ts';
+import { SwarmRuntime } from '../swarm/driver.ts';
 
 /** Stops and removes the containers, networks and sandboxed processes of the Pier whose data dir is `dataDir`. */
 export async function removeInstallationWorkloads(dataDir: string): Promise<void> {
@@ -25,6 +27,7 @@ export async function removeInstallationWorkloads(dataDir: string): Promise<void
       // No engine: nothing of this installation can be running there.
     }
   }
+  if (scope && process.env.PIER_SWARM_HOST) await removeSwarmWorkloads(scope);
   const stateDir = join(dataDir, 'process');
   if (existsSync(stateDir)) {
     const proc = new ProcessRuntime({ stateDir });
@@ -32,5 +35,20 @@ export async function removeInstallationWorkloads(dataDir: string): Promise<void
       await proc.stop(h.runtimeId, 0).catch(() => undefined);
       await proc.remove(h.runtimeId).catch(() => undefined);
     }
+  }
+}
+
+/** Removes the Swarm services and overlay networks of installation `scope` from the Swarm PIER_SWARM_HOST names. */
+export async function removeSwarmWorkloads(scope: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const opts = swarmOptionsFromEnv(env);
+  const swarm = new SwarmRuntime({ ...opts, scope });
+  try {
+    // Deleting a service stops its task (with the grace fixed at start); remove() waits until its tasks are gone.
+    for (const h of await swarm.recover()) await swarm.remove(h.runtimeId).catch(() => undefined);
+    const engine = new DockerEngine(opts.socketPath);
+    const nets = await engine.json<{ Id: string }[]>('GET', '/networks', { query: { filters: JSON.stringify({ label: [`${SCOPE_LABEL}=${scope}`] }) } });
+    for (const n of nets) await engine.jsonOrNull('DELETE', `/networks/${n.Id}`).catch(() => undefined);
+  } catch {
+    // The Swarm manager is gone (a lab already torn down): nothing of this installation runs there any more.
   }
 }

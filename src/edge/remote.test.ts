@@ -1,0 +1,129 @@
+// The remote-edge feed end to end on loopback: the API's GET /v1/pier/edge/routes (operator only, ETag, long-poll)
+// over a real Pier API (no platform components: the test publishes tables as the composition root would), and a
+// remote edge that follows it, prefers its region, and keeps serving its last table while the API has none.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestPier, type TestPier } from '../../test/api/helpers.ts';
+import { edgeRouteFeed } from '../api/routes-edge.ts';
+import { generateToken, insertToken } from '../store/organizations.ts';
+import { createRemoteEdge, type RemoteEdge } from './remote.ts';
+import { app, call, route, startUpstream, up, type TestUpstream } from './test-helpers.ts';
+import type { AppRoutes } from './types.ts';
+
+let t: TestPier;
+let fra: TestUpstream;
+let was: TestUpstream;
+
+before(async () => {
+  t = await startTestPier();
+  fra = await startUpstream('fra');
+  was = await startUpstream('was');
+});
+
+after(async () => {
+  await t.close();
+  await fra.close();
+  await was.close();
+});
+
+const table = (ups: ReturnType<typeof up>[]): AppRoutes[] => [app('shop', [route('/', ups)], { hosts: ['shop.example'] })];
+
+async function until<T>(what: string, fn: () => Promise<T | false | undefined> | T | false | undefined, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; i < 10_000; i++) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('edge routes: operator only; 409 before a table; ETag, If-None-Match and long-poll', async () => {
+  const feed = edgeRouteFeed(t.pier.store);
+  assert.equal((await t.req('GET', '/v1/pier/edge/routes', undefined, null)).status, 401);
+  assert.equal((await t.req('GET', '/v1/pier/edge/routes', undefined, await t.otherOrgToken())).status, 403);
+  const readOnly = generateToken();
+  await insertToken(t.pier.store.db, t.organizationId, 'ro', readOnly, { readOnly: true });
+  assert.equal((await t.req('GET', '/v1/pier/edge/routes', undefined, readOnly)).status, 403, 'a read-only token is no operator');
+  assert.equal((await t.req('GET', '/v1/pier/edge/routes')).status, 409, 'no table published yet');
+  assert.equal((await t.req('GET', '/v1/pier/edge/routes?region=Not_A_Region')).status, 400);
+  assert.equal((await t.req('GET', '/v1/pier/edge/routes?timeout=26')).status, 400);
+
+  feed.publish(table([up('i-fra', fra.port, 'fra')]));
+  const r1 = await fetch(`${t.url}/v1/pier/edge/routes?region=fra`, { headers: { authorization: `Bearer ${t.token}` } });
+  assert.equal(r1.status, 200);
+  const b1 = await r1.json() as { etag: string; domain: string; apps: AppRoutes[] };
+  assert.equal(r1.headers.get('etag'), b1.etag);
+  assert.equal(b1.domain, 'localhost');
+  assert.deepEqual(b1.apps, table([up('i-fra', fra.port, 'fra')]));
+
+  // Same content again: same ETag, no wake-up; If-None-Match answers 304.
+  feed.publish(table([up('i-fra', fra.port, 'fra')]));
+  const r2 = await fetch(`${t.url}/v1/pier/edge/routes`, { headers: { authorization: `Bearer ${t.token}`, 'if-none-match': b1.etag } });
+  assert.equal(r2.status, 304);
+
+  // A long-poll on the current ETag answers 304 when nothing changes within its timeout...
+  const idle = await t.req('GET', `/v1/pier/edge/routes?wait=${encodeURIComponent(b1.etag)}&timeout=1`);
+  assert.equal(idle.status, 304);
+  // ...and the new table as soon as it changes; a stale ETag gets the current table at once.
+  const pending = t.req<{ etag: string; apps: AppRoutes[] }>('GET', `/v1/pier/edge/routes?region=fra&wait=${encodeURIComponent(b1.etag)}&timeout=25`);
+  await new Promise((r) => setTimeout(r, 50));
+  feed.publish(table([up('i-was', was.port, 'was')]));
+  const changed = await pending;
+  assert.equal(changed.status, 200);
+  assert.notEqual(changed.body.etag, b1.etag);
+  assert.equal(changed.body.apps[0]!.routes[0]!.upstreams[0]!.instanceId, 'i-was');
+  const stale = await t.req<{ etag: string }>('GET', `/v1/pier/edge/routes?wait=${encodeURIComponent(b1.etag)}`);
+  assert.equal(stale.status, 200);
+  assert.equal(stale.body.etag, changed.body.etag);
+
+  const seen = await t.req<{ edges: { region: string; current: boolean }[] }>('GET', '/v1/pier/edge/edges');
+  assert.deepEqual(seen.body.edges.map((e) => [e.region, e.current]), [['fra', true]]);
+});
+
+test('remote edge: follows the table, prefers its region, keeps serving while the API has no table', async () => {
+  const feed = edgeRouteFeed(t.pier.store);
+  feed.publish(table([up('i-fra', fra.port, 'fra'), up('i-was', was.port, 'was')]));
+  const lines: string[] = [];
+  let remote: RemoteEdge | undefined;
+  try {
+    remote = await createRemoteEdge({
+      api: t.url, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: (l) => lines.push(l), retry: { minMs: 20, maxMs: 100 },
+    });
+    const url = remote.url;
+    // Its own region first: every request goes to fra while fra is up.
+    for (let i = 0; i < 5; i++) assert.equal((await call(url, 'shop.example', '/x')).body, 'fra /x');
+
+    // fra leaves the table (its instance was lost): the edge follows within one long-poll round trip.
+    feed.publish(table([up('i-was', was.port, 'was')]));
+    await until('the edge routes to was', async () => (await call(url, 'shop.example', '/')).body === 'was /');
+
+    // The API loses its table (e.g. this control plane stopped leading): the edge says so and keeps serving.
+    feed.clear();
+    await until('the edge notices', () => remote!.apiUnreachable());
+    assert.ok(lines.some((l) => /unreachable \(HTTP 409.*serving the last route table/.test(l)), lines.join('\n'));
+    for (let i = 0; i < 3; i++) assert.equal((await call(url, 'shop.example', '/')).body, 'was /');
+
+    // A table again: the edge recovers and takes it.
+    feed.publish(table([up('i-fra', fra.port, 'fra')]));
+    await until('the edge routes to fra again', async () => (await call(url, 'shop.example', '/')).body === 'fra /');
+    assert.equal(remote.apiUnreachable(), false);
+    assert.ok(lines.some((l) => /API reachable again/.test(l)), lines.join('\n'));
+    assert.equal((await call(url, 'other.example', '/')).status, 404, 'unknown hosts are not served');
+  } finally {
+    await remote?.close();
+  }
+});
+
+test('remote edge: start gives up cleanly when aborted before the first table', async () => {
+  const ctl = new AbortController();
+  const lines: string[] = [];
+  const started = createRemoteEdge({
+    api: 'http://127.0.0.1:9', token: 'x', addr: '127.0.0.1:0', region: 'fra', log: (l) => lines.push(l), retry: { minMs: 20, maxMs: 50 }, signal: ctl.signal,
+  });
+  await until('the first failure is logged', () => lines.length > 0);
+  ctl.abort();
+  await assert.rejects(started, /closed before its first route table/);
+  assert.equal(lines.length, 1, 'a run of failures is logged once');
+});
