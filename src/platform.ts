@@ -169,6 +169,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         autoscale: autoscaleConfigFromEnv(process.env),
       });
       core.onWrite(() => controller?.kick());
+      edgeRouteFeed(core.store).onWake = (appId) => controller?.wake(appId);
       // Attaching a custom domain or changing an app's https_redirect changes hosts and redirects without any status
       // change the reconcilers would notice: recompute the table after each write (unchanged tables are not resent).
       core.onWrite(pushRoutesSoon);
@@ -176,6 +177,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       await pushRoutes();
     },
     async stop() {
+      edgeRouteFeed(core.store).onWake = undefined;
       await controller?.stop();
     },
   };

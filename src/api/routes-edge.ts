@@ -23,6 +23,8 @@ export class EdgeRouteFeed {
   private table: { etag: string; json: string } | undefined;
   private readonly waiters = new Set<() => void>();
   private readonly seen = new Map<string, RemoteEdgeSeen>();
+  /** Wakes a sleeping app (set by the composition root to the controller's wake while it leads). */
+  onWake: ((appId: string) => void) | undefined;
 
   /** Replaces the table (same content: no change, no wake-up); the ETag is a hash, stable across restarts. */
   publish(apps: AppRoutes[]): void {
@@ -130,9 +132,23 @@ async function routesHandler(c: RequestContext): Promise<undefined> {
   return undefined;
 }
 
+/** A remote edge holds a request for a sleeping app and asks the control plane to wake it, as the in-process edge does. */
+async function wakeHandler(c: RequestContext): Promise<Record<string, never>> {
+  await assertOperator(c);
+  const body = ((await c.body()) ?? {}) as { app_id?: unknown };
+  if (typeof body.app_id !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(body.app_id)) {
+    throw validationError([{ field: 'app_id', description: 'the id of the app to wake (from the route table)' }]);
+  }
+  const feed = edgeRouteFeed(c.store);
+  if (!feed.onWake) throw new PierError('invalid_state', 'This control plane runs no controller (starting, or not the leader); ask the leader');
+  feed.onWake(body.app_id);
+  return {};
+}
+
 /** Routes of the remote-edge feed. */
 export function edgeRoutes(): Route[] {
   return [
+    { method: 'POST', path: '/v1/pier/edge/wake', operationId: 'PierEdgeWake', tag: 'Pier', pier: true, handler: wakeHandler },
     { method: 'GET', path: '/v1/pier/edge/routes', operationId: 'PierEdgeRoutes', tag: 'Pier', pier: true, handler: routesHandler },
     {
       method: 'GET', path: '/v1/pier/edge/edges', operationId: 'PierListRemoteEdges', tag: 'Pier', pier: true,

@@ -116,6 +116,33 @@ test('remote edge: follows the table, prefers its region, keeps serving while th
   }
 });
 
+test('remote edge: a request for a sleeping app is held while the control plane wakes it, then served', async () => {
+  const feed = edgeRouteFeed(t.pier.store);
+  feed.publish([app('shop', [route('/', [])], { hosts: ['shop.example'], sleeping: true })]);
+  const woken: string[] = [];
+  // Waking is asynchronous, as in the controller: the table with an upstream arrives a little later.
+  feed.onWake = (appId) => {
+    woken.push(appId);
+    setTimeout(() => feed.publish(table([up('i-fra', fra.port, 'fra')])), 100);
+  };
+  const ro = generateToken();
+  await insertToken(t.pier.store.db, t.organizationId, 'ro-wake', ro, { readOnly: true });
+  assert.equal((await t.req('POST', '/v1/pier/edge/wake', { app_id: 'app-shop' }, ro)).status, 403, 'operators only');
+  assert.equal((await t.req('POST', '/v1/pier/edge/wake', { app_id: '../x' })).status, 400);
+  let remote: RemoteEdge | undefined;
+  try {
+    remote = await createRemoteEdge({ api: t.url, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: () => {}, retry: { minMs: 20, maxMs: 100 } });
+    const held = await call(remote.url, 'shop.example', '/wake');
+    assert.equal(held.status, 200);
+    assert.equal(held.body, 'fra /wake');
+    assert.deepEqual(woken, ['app-shop']);
+  } finally {
+    feed.onWake = undefined;
+    await remote?.close();
+  }
+  assert.equal((await t.req('POST', '/v1/pier/edge/wake', { app_id: 'app-shop' })).status, 409, 'no controller: ask the leader');
+});
+
 test('remote edge: start gives up cleanly when aborted before the first table', async () => {
   const ctl = new AbortController();
   const lines: string[] = [];

@@ -121,7 +121,17 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   }
   if (!first) throw new Error('remote edge closed before its first route table arrived');
 
-  const edge = await createEdge({ ...opts.edge, addr: opts.addr, region: opts.region, domain: first.domain });
+  const edge = await createEdge({
+    ...opts.edge, addr: opts.addr, region: opts.region, domain: first.domain,
+    // A request for a sleeping app is held here while the control plane wakes it; the new table releases it.
+    onWake: async (appId) => {
+      const res = await fetch(new URL('/v1/pier/edge/wake', opts.api), {
+        method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ app_id: appId }), signal: AbortSignal.timeout(10_000),
+      });
+      if (!res.ok) throw new Error(`wake of app ${appId} refused: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    },
+  });
   edge.setRoutes(first.apps);
   let etag = first.etag;
   log(`pier edge: region ${opts.region}, listening on ${edge.url}, ${first.apps.length} apps (table ${etag})`);

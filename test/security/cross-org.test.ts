@@ -7,7 +7,7 @@ import { SELF_AUTHENTICATED_OPERATIONS } from '../../src/api/routes-push.ts';
 import { createApp, createService, startTestPier } from '../api/helpers.ts';
 
 // Operator routes answer 403 to every token but a full one of the installation organization.
-const OPERATOR_ONLY = new Set(['PierListOrganizations', 'PierCreateOrganization', 'PierEdgeRoutes', 'PierListRemoteEdges']);
+const OPERATOR_ONLY = new Set(['PierListOrganizations', 'PierCreateOrganization', 'PierEdgeRoutes', 'PierListRemoteEdges', 'PierEdgeWake']);
 const GLOBAL_PARAMS: Record<string, string> = { '/v1/catalog/regions/{id}': 'fra', '/v1/catalog/instances/{id}': 'nano' };
 
 test('cross-organization access over every route', async () => {
