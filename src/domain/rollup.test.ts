@@ -116,7 +116,7 @@ test('app roll-up from its services', () => {
     [['PAUSED', 'PAUSED'], 'PAUSED', /paused/],
     [['PAUSED', 'PAUSING'], 'PAUSING', /pausing/],
     [['PAUSED', 'HEALTHY'], 'HEALTHY', /1 of 1/],
-    [['DELETING'], 'DELETING', /deleted/],
+    [['DELETING'], 'HEALTHY', /being deleted/], // deleting the last service is not deleting the app
     [['DELETED', 'HEALTHY'], 'HEALTHY', /1 of 1/],
   ];
   for (const [statuses, status, message] of rows) {

@@ -162,7 +162,9 @@ export function rollupApp(services: readonly { status: ServiceStatus }[]): Rollu
   const running = live.filter((s) => !['PAUSING', 'PAUSED', 'DELETING'].includes(s.status));
   if (live.length === 0) return { status: 'HEALTHY', messages: ['The app has no services.'] };
   if (running.length === 0) {
-    if (has('DELETING') && live.every((s) => s.status === 'DELETING')) return { status: 'DELETING', messages: ['All services are being deleted.'] };
+    // Never DELETING: only deleting the app itself may start that (the reconciler ends a DELETING app with no
+    // services as DELETED, so deleting an app's last service must not look like deleting the app).
+    if (has('DELETING') && live.every((s) => s.status === 'DELETING')) return { status: 'HEALTHY', messages: ['Its services are being deleted.'] };
     if (has('PAUSING')) return { status: 'PAUSING', messages: ['Services are pausing.'] };
     return { status: 'PAUSED', messages: ['All services are paused.'] };
   }

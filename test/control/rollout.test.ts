@@ -287,11 +287,16 @@ test('delete stops and removes every instance and the app network, then the serv
   const { service } = await firstHealthy(w);
   assert.equal(w.runtime.networks.size, 1);
   w.setServiceStatus(service.id, 'DELETING');
+  // One pass first: the app roll-up sees its only service DELETING, which must not make the app DELETING (a
+  // DELETING app with no services ends DELETED: deleting the last service used to delete the app too).
+  await w.controller.reconcileOnce();
+  assert.notEqual(w.state.apps.get(w.app.id)!.status, 'DELETING');
   await w.settle();
   assert.equal(w.service(service.id).status, 'DELETED');
   assert.equal(w.runtime.workloads.size, 0);
   assert.equal(w.runtime.networks.size, 0);
   assert.ok([...w.state.instances.values()].every((i) => i.status === 'STOPPED'));
+  assert.notEqual(w.state.apps.get(w.app.id)!.status, 'DELETED', 'the app outlives its last service');
 });
 
 test('health: a healthy instance that fails its checks turns UNHEALTHY, leaves the routes, and restarts at restart_limit', async () => {
