@@ -153,8 +153,19 @@ test('process networks: the firewall chains are in place and jumped to first-cla
   assert.match(rules, /^-A FORWARD -j PIER-ISOLATION$/m);
   assert.match(rules, /^-A INPUT -j PIER-INPUT$/m);
   assert.match(rules, /^-A PIER-INPUT -i pierbr\+ -j DROP$/m);
+  // Before Pier's jump, no verdict may apply to Pier's bridges: Docker inserts rules for its own bridges at the top of
+  // FORWARD whenever it creates a network, so only rules naming a non-Pier interface may come first.
   const forward = rules.split('\n').filter((l) => l.startsWith('-A FORWARD '));
   const mine = forward.indexOf('-A FORWARD -j PIER-ISOLATION');
-  const firstVerdict = forward.findIndex((l) => / -j (ACCEPT|DROP|REJECT)$/.test(l));
-  assert.ok(firstVerdict === -1 || mine < firstVerdict, `PIER-ISOLATION is evaluated before any verdict in FORWARD:\n${forward.join('\n')}`);
+  const namesOtherInterface = (l: string) => {
+    const t = l.split(' ');
+    return t.some((w, i) => (w === '-i' || w === '-o') && t[i - 1] !== '!' && !(t[i + 1] ?? '').startsWith('pierbr'));
+  };
+  const firstVerdict = forward.findIndex((l) => / -j (ACCEPT|DROP|REJECT)$/.test(l) && !namesOtherInterface(l));
+  assert.ok(firstVerdict === -1 || mine < firstVerdict, `PIER-ISOLATION is evaluated before any verdict that could match Pier's bridges:\n${forward.join('\n')}`);
+  // With Docker on the host, Pier's chain is also the first rule of DOCKER-USER, which Docker keeps first.
+  if (/^-N DOCKER-USER$/m.test(rules)) {
+    const user = rules.split('\n').filter((l) => l.startsWith('-A DOCKER-USER '));
+    assert.equal(user[0], '-A DOCKER-USER -j PIER-ISOLATION', user.join('\n'));
+  }
 });

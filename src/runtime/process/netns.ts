@@ -11,6 +11,10 @@ import {
   instanceNames, ipToNumber, namespaceBatch, natRules, parsePool, pickAddress, pickSubnet, renderHosts,
 } from './netplan.ts';
 
+/** Docker's chain for user rules (evaluated first in FORWARD, never rewritten by Docker) and Pier's isolation chain. */
+const DOCKER_USER = 'DOCKER-USER';
+const ISOLATION_CHAIN = 'PIER-ISOLATION';
+
 /** What an instance's network is, recorded in `<instance dir>/net.json` before anything is created. */
 export interface InstanceNet {
   network: string;
@@ -117,6 +121,13 @@ export class ProcessNetworks {
       const ok = await run(iptables, ['-w', '-t', table, '-C', from, '-j', to]).then(() => true, () => false);
       if (!ok) await run(iptables, ['-w', '-t', table, '-I', from, '1', '-j', to]);
     }
+    // Docker inserts its per-network rules at the top of FORWARD whenever it creates a network, so Pier's jump there
+    // drifts down (harmless: those rules name Docker's bridges only). DOCKER-USER is where Docker promises user rules
+    // run first and stay put: jump from there too when it exists.
+    if (await run(iptables, ['-w', '-S', DOCKER_USER]).then(() => true, () => false)) {
+      const ok = await run(iptables, ['-w', '-C', DOCKER_USER, '-j', ISOLATION_CHAIN]).then(() => true, () => false);
+      if (!ok) await run(iptables, ['-w', '-I', DOCKER_USER, '1', '-j', ISOLATION_CHAIN]);
+    }
     if (this.egress && readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() !== '1') {
       throw new Error('PIER_PROCESS_EGRESS=1 needs IPv4 forwarding: sysctl -w net.ipv4.ip_forward=1');
     }
@@ -218,6 +229,7 @@ export class ProcessNetworks {
 export async function removeFirewall(): Promise<void> {
   const iptables = program('iptables');
   if (!iptables) return;
+  for (let i = 0; i < 10 && await run(iptables, ['-w', '-D', DOCKER_USER, '-j', ISOLATION_CHAIN]).then(() => true, () => false); i++) { /* every copy */ }
   for (const [table, from, to] of JUMPS) {
     for (let i = 0; i < 10 && await run(iptables, ['-w', '-t', table, '-D', from, '-j', to]).then(() => true, () => false); i++) { /* every copy */ }
     await run(iptables, ['-w', '-t', table, '-F', to]).catch(() => undefined);
