@@ -68,7 +68,7 @@ const SECTIONS: Section[] = [
       const t = (prefix: string) => (r.timings as { name: string; p50: number; p90: number }[]).find((x) => x.name.startsWith(prefix));
       const bare = t('bare spawn'); const sandbox = t('process sandbox'); const docker = t('docker');
       const rows: Row[] = [];
-      if (bare && sandbox) rows.push({ bench: 'Process sandbox start+exit (bwrap + cgroup) vs bare spawn', measured: `p50 ${ms(sandbox.p50)}`, baseline: `bare spawn p50 ${ms(bare.p50)}`, target: 'overhead recorded', met: undefined });
+      if (bare && sandbox) rows.push({ bench: 'Process sandbox start+exit+remove (bwrap + cgroup + network namespace; the bridge goes with the last instance) vs bare spawn', measured: `p50 ${ms(sandbox.p50)}`, baseline: `bare spawn p50 ${ms(bare.p50)}`, target: 'overhead recorded', met: undefined });
       if (docker) rows.push({ bench: 'Docker driver: container start until running', measured: `p50 ${ms(docker.p50)}, p90 ${ms(docker.p90)}`, baseline: bare ? `bare spawn p50 ${ms(bare.p50)}` : '-', target: 'recorded', met: undefined });
       for (const s of r.skipped as string[]) rows.push({ bench: 'runtime (skipped)', measured: s, baseline: '-', target: '-' });
       return rows;
