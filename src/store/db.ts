@@ -22,7 +22,7 @@ export interface Db {
 }
 
 /** A FIFO async mutex: better-sqlite3 is synchronous, but an async transaction body must not interleave with others. */
-class Mutex {
+export class Mutex {
   private tail: Promise<void> = Promise.resolve();
   async lock(): Promise<() => void> {
     let release!: () => void;

@@ -2,7 +2,7 @@
 // Repositories keep their portable SQL: `?` placeholders become $n here, int8/numeric come back as JS numbers (as
 // SQLite returns them), booleans are bound as 1/0 (the schema stores flags in INTEGER columns).
 import pg from 'pg';
-import type { Db, SqlValue } from './db.ts';
+import { Mutex, type Db, type SqlValue } from './db.ts';
 
 /** SQLSTATEs a transaction is re-run for: serialization_failure, deadlock_detected. */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -70,19 +70,6 @@ export function redactUrl(url: string): string {
     return u.toString();
   } catch {
     return '<unparseable DATABASE_URL>';
-  }
-}
-
-/** A FIFO async mutex: transactions of one process run one at a time, as on SQLite (others' conflicts are retried). */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  async lock(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((r) => { release = r; });
-    const previous = this.tail;
-    this.tail = previous.then(() => next);
-    await previous;
-    return release;
   }
 }
 
@@ -157,6 +144,7 @@ export interface PgOptions {
 export class PgDb implements Db {
   readonly dialect = 'postgres' as const;
   private readonly pool: pg.Pool;
+  /** Transactions of one process run one at a time, as on SQLite; other processes' conflicts are retried. */
   private readonly mutex = new Mutex();
   private closed = false;
   private readonly url: string;

@@ -3,8 +3,7 @@
 // isolation between apps, and region failover. Every wait is bounded; assertions are on outcomes, not durations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { engineUp, startEdgePier, until, webDef, type EdgePier } from './harness.ts';
+import { engineUp, startEdgePier, underLoad, until, webDef, type EdgePier } from './harness.ts';
 
 test('edge over real docker instances', { skip: engineUp ? false : 'Docker engine not reachable', timeout: 600_000 }, async (t) => {
   const p: EdgePier = await startEdgePier();
@@ -194,48 +193,3 @@ function summarize(failures: string[]): string {
   return [...counts].map(([k, n]) => `${n}× ${k}`).join(' | ');
 }
 
-/** Outcome of a load run. */
-interface LoadStats { ok: number; failures: string[]; bodies: Set<string> }
-
-/**
- * Runs `clients` keep-alive clients in a loop against the edge until `during` settles (bounded: 120 s and 200k
- * requests). `seen` holds the greetings observed so far, so `during` can wait for a switch.
- */
-async function underLoad(edgeUrl: string, host: string, clients: number, during: (seen: Set<string>) => Promise<void>): Promise<LoadStats> {
-  const u = new URL(edgeUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  const stats: LoadStats = { ok: 0, failures: [], bodies: new Set() };
-  const deadline = Date.now() + 120_000;
-  let stop = false;
-  const once = () => new Promise<void>((resolve) => {
-    const req = http.get({ host: u.hostname, port: Number(u.port), path: '/', agent, headers: { host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => {
-        const m = /hello from pier (\S+)/.exec(body);
-        if (res.statusCode === 200 && m) {
-          stats.ok++;
-          stats.bodies.add(m[1]);
-        } else {
-          stats.failures.push(`${res.statusCode} ${body.slice(0, 160)}`);
-        }
-        resolve();
-      });
-      res.on('error', (err) => { stats.failures.push(`response: ${err.message}`); resolve(); });
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => { stats.failures.push(`request: ${err.message}`); resolve(); });
-  });
-  const loops = Array.from({ length: clients }, async () => {
-    while (!stop && Date.now() < deadline && stats.ok + stats.failures.length < 200_000) await once();
-  });
-  try {
-    await during(stats.bodies);
-  } finally {
-    stop = true;
-    await Promise.all(loops);
-    agent.destroy();
-  }
-  return stats;
-}

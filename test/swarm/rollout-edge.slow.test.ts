@@ -18,7 +18,7 @@ import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { SwarmRuntime } from '../../src/runtime/swarm/driver.ts';
 import { apiClient } from '../support/api-client.ts';
 import { until } from '../support/until.ts';
-import { edgeGet, webDef } from '../edge/harness.ts';
+import { edgeGet, underLoad, webDef, type LoadStats } from '../edge/harness.ts';
 import { startSwarmLab } from './lab.ts';
 
 const skip = process.getuid?.() === 0 && existsSync('/usr/bin/docker-registry') && await new DockerEngine().ping(3000).then(() => true, () => false)
@@ -26,42 +26,6 @@ const skip = process.getuid?.() === 0 && existsSync('/usr/bin/docker-registry') 
 
 const PIER_BIN = fileURLToPath(new URL('../../bin/pier.mjs', import.meta.url));
 
-interface LoadStats { ok: number; failures: string[]; bodies: Set<string> }
-
-/** `clients` keep-alive loops of GET / with this Host until `during` settles (bounded: 120 s, 200k requests). */
-async function underLoad(edgeUrl: string, host: string, clients: number, during: (seen: Set<string>) => Promise<void>): Promise<LoadStats> {
-  const u = new URL(edgeUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  const stats: LoadStats = { ok: 0, failures: [], bodies: new Set() };
-  const deadline = Date.now() + 120_000;
-  let stop = false;
-  const once = () => new Promise<void>((resolve) => {
-    const req = http.get({ host: u.hostname, port: Number(u.port), path: '/', agent, headers: { host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => {
-        const m = /hello from pier (\S+)/.exec(body);
-        if (res.statusCode === 200 && m) { stats.ok++; stats.bodies.add(m[1]!); } else stats.failures.push(`${res.statusCode} ${body.slice(0, 160)}`);
-        resolve();
-      });
-      res.on('error', (err) => { stats.failures.push(`response: ${err.message}`); resolve(); });
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => { stats.failures.push(`request: ${err.message}`); resolve(); });
-  });
-  const loops = Array.from({ length: clients }, async () => {
-    while (!stop && Date.now() < deadline && stats.ok + stats.failures.length < 200_000) await once();
-  });
-  try {
-    await during(stats.bodies);
-  } finally {
-    stop = true;
-    await Promise.all(loops);
-    agent.destroy();
-  }
-  return stats;
-}
 
 /** Spawns `pier edge` inside a network namespace; resolves with the child and its URL once it listens. */
 async function spawnEdge(netns: string, args: string[], output: string[]): Promise<{ child: ChildProcess; url: string }> {
