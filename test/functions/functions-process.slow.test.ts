@@ -57,11 +57,18 @@ test('functions on the process runtime: deploy from archive and git, update, rol
     });
 
     await Promise.all([ts, js, py, fromGit].map((s) => p.waitDeployment(s.latest_deployment_id, ['HEALTHY', 'SLEEPING'])));
-    const ok = async (app: string, path = '/') => {
-      const r = await p.get(p.hostOf(app), path);
-      assert.equal(r.status, 200, `${app}${path}: ${r.status} ${r.body}`);
-      return r.body;
+    // The edge gets its route table from the end of the controller pass that made the deployment HEALTHY, so the
+    // API can say HEALTHY a few milliseconds before the edge routes the new version: wait (bounded) for that answer.
+    const served = async (app: string, path: string, want: (body: string) => boolean) => {
+      let last = { status: 0, body: '' };
+      await until(`${app}${path} served`, async () => {
+        last = await p.get(p.hostOf(app), path);
+        return last.status === 200 && want(last.body);
+      }, 5_000, 25).catch(() => undefined);
+      assert.equal(last.status, 200, `${app}${path}: ${last.status} ${last.body}`);
+      return last.body;
     };
+    const ok = (app: string, path = '/') => served(app, path, () => true);
     assert.equal(await ok('fn-ts', '/a'), 'TS V1 /a');
     assert.equal(await ok('fn-js'), 'js hello');
     assert.deepEqual(JSON.parse(await ok('fn-py', '/x')), { lang: 'python', path: '/x' });
@@ -95,11 +102,11 @@ test('functions on the process runtime: deploy from archive and git, update, rol
     });
     assert.equal(update.status, 200, JSON.stringify(update.body));
     await p.waitDeployment(update.body.service.latest_deployment_id, ['HEALTHY', 'SLEEPING']);
-    assert.equal(await ok('fn-ts', '/b'), 'TS V2 /b');
+    assert.equal(await served('fn-ts', '/b', (b) => b === 'TS V2 /b'), 'TS V2 /b');
     const rollback = await p.api('POST', `/v1/services/${ts.id}/redeploy`, { deployment_id: ts.latest_deployment_id });
     assert.equal(rollback.status, 200, JSON.stringify(rollback.body));
     await p.waitDeployment(rollback.body.deployment.id, ['HEALTHY', 'SLEEPING']);
-    assert.equal(await ok('fn-ts', '/c'), 'TS V1 /c');
+    assert.equal(await served('fn-ts', '/c', (b) => b === 'TS V1 /c'), 'TS V1 /c');
 
     // Sleep: idle past the delay, the deployment goes SLEEPING; a request wakes it and is answered.
     for (const [svc, app, expect] of [[py, 'fn-py', '"python"'], [fromGit, 'fn-git', 'TS GIT /']] as const) {
