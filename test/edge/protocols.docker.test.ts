@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { WebSocket } from 'ws';
-import { engineUp, startEdgePier, until, webDef } from './harness.ts';
+import { edgeGet, engineUp, startEdgePier, until, webDef } from './harness.ts';
 import { gitRepo } from '../build/helpers.ts';
 
 const SERVER = String.raw`
@@ -58,6 +58,8 @@ test('edge: WebSocket upgrade and streaming bodies reach a real instance built f
     await until('the built Node service to be HEALTHY', async () => (await p.service(svc.id)).status === 'HEALTHY', 180_000, 500);
     const host = p.hostOf('proto');
     const edge = new URL(p.edgeUrl);
+    // The edge's table follows the controller pass that made the service HEALTHY: wait (bounded) until it routes.
+    await until('the edge to route the service', async () => (await edgeGet(p.edgeUrl, host, '/')).status === 200, 10_000, 50);
 
     // WebSocket: the handshake goes through the edge, then frames flow both ways.
     const ws = new WebSocket(`ws://${edge.host}/chat`, { headers: { host } });

@@ -47,8 +47,10 @@ test('functions on the docker runtime: TypeScript and Python from an archive, us
       images.push(image);
     }
 
+    // The edge's table follows the controller pass that made the deployment HEALTHY: wait (bounded) for a 200.
     const ok = async (app: string, path = '/') => {
-      const r = await p.get(p.hostOf(app), path);
+      let r = { status: 0, body: '' };
+      await until(`${app}${path} served`, async () => (r = await p.get(p.hostOf(app), path)).status === 200, 5_000, 25).catch(() => undefined);
       assert.equal(r.status, 200, `${app}${path}: ${r.status} ${r.body}`);
       return r.body;
     };

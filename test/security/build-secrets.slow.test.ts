@@ -66,8 +66,10 @@ test('build commands see secret env vars; the stored build log is redacted', { t
       return d.status === 'HEALTHY' ? d.status : undefined;
     }, 120_000, 250);
     assert.equal(status, 'HEALTHY');
-    const served = await edgeGet(edgeUrl, `sealed-${config.orgName}.${config.domain}`);
-    assert.equal(served.status, 200);
+    // The edge's table follows the controller pass that made the deployment HEALTHY: wait (bounded) for a 200.
+    let served = { status: 0, body: '' };
+    await until('the edge to serve the app', async () => (served = await edgeGet(edgeUrl, `sealed-${config.orgName}.${config.domain}`)).status === 200, 5_000, 25).catch(() => undefined);
+    assert.equal(served.status, 200, served.body);
     assert.equal(served.body, createHash('sha256').update(VALUE).digest('hex'), 'the build saw the secret');
     const logs = await api<{ data: { msg: string }[] }>('GET', `/v1/streams/logs/query?deployment_id=${depId}&type=build&limit=1000&order=asc`);
     const text = (logs.body.data ?? []).map((e) => e.msg).join('\n');
