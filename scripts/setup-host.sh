@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepares a machine to run Pier's instances: installs Docker, bubblewrap and static busybox when missing, and
-# starts dockerd in the background when the engine does not answer (these machines have no systemd).
+# Prepares a machine to run Pier's instances: installs Docker, bubblewrap, static busybox, iproute2 and iptables when
+# missing, and starts dockerd in the background when the engine does not answer (these machines have no systemd).
+# `--tests` also installs what only the test suites use (a local registry, pebble, PostgreSQL's binaries).
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
 set -euo pipefail
 
@@ -31,6 +32,8 @@ stop_dockerd() {
 }
 
 if [ "${1:-}" = "--stop" ]; then stop_dockerd; exit 0; fi
+for_tests=0
+if [ "${1:-}" = "--tests" ]; then for_tests=1; fi
 if [ "$(id -u)" != "0" ]; then say "must run as root"; exit 1; fi
 mkdir -p "$state_dir"
 
@@ -45,10 +48,12 @@ if command -v busybox >/dev/null 2>&1 && ! dpkg -s busybox-static >/dev/null 2>&
 command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # process runtime: isolation between apps
-{ [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry
-command -v pebble >/dev/null 2>&1 || missing+=(pebble) # test/domains: a loopback ACME server
-# test/postgres: each suite runs its own throwaway cluster from these binaries (the package's own cluster stays unused).
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+if [ "$for_tests" = 1 ]; then
+  { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry, test/swarm
+  command -v pebble >/dev/null 2>&1 || missing+=(pebble) # test/domains: a loopback ACME server
+  # test/postgres: each suite runs its own throwaway cluster from these binaries (the package's own cluster stays unused).
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   say "installing: ${missing[*]}"

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { engineUp, startEdgePier, until, webDef, type EdgePier } from '../edge/harness.ts';
 import { freePort, registryInstalled, startRegistry, type TestRegistry } from './registry.ts';
 
-const skip = !engineUp ? 'no Docker engine' : !registryInstalled ? 'docker-registry/htpasswd not installed (scripts/setup-host.sh)' : false;
+const skip = !engineUp ? 'no Docker engine' : !registryInstalled ? 'docker-registry/htpasswd not installed (scripts/setup-host.sh --tests)' : false;
 
 let reg: TestRegistry;
 let p: EdgePier;

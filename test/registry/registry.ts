@@ -11,7 +11,7 @@ import { registryAuthHeader } from '../../src/runtime/docker/spec.ts';
 import { createTar } from '../../src/runtime/testing/tar.ts';
 import { until } from '../support/until.ts';
 
-/** Where Debian installs the registry (scripts/setup-host.sh installs docker-registry and apache2-utils). */
+/** Where Debian installs the registry (scripts/setup-host.sh --tests installs docker-registry and apache2-utils). */
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
 /** True when the registry and htpasswd are installed. */

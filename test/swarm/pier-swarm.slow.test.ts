@@ -16,7 +16,7 @@ import { edgeGet, webDef } from '../edge/harness.ts';
 import { startSwarmLab } from './lab.ts';
 
 const skip = process.getuid?.() === 0 && existsSync('/usr/bin/docker-registry') && await new DockerEngine().ping(3000).then(() => true, () => false)
-  ? false : 'needs root, docker-registry and a Docker engine for the test image (scripts/setup-host.sh)';
+  ? false : 'needs root, docker-registry and a Docker engine for the test image (scripts/setup-host.sh --tests)';
 
 test('pier on swarm: node loss replaces the instance on a healthy node of the same region, traffic follows', { skip, timeout: 180_000 }, async () => {
   const lab = await startSwarmLab({ regions: ['fra', 'was', 'was'] });

@@ -22,7 +22,7 @@ import { edgeGet, underLoad, webDef, type LoadStats } from '../edge/harness.ts';
 import { startSwarmLab } from './lab.ts';
 
 const skip = process.getuid?.() === 0 && existsSync('/usr/bin/docker-registry') && await new DockerEngine().ping(3000).then(() => true, () => false)
-  ? false : 'needs root, docker-registry and a Docker engine for the test image (scripts/setup-host.sh)';
+  ? false : 'needs root, docker-registry and a Docker engine for the test image (scripts/setup-host.sh --tests)';
 
 const PIER_BIN = fileURLToPath(new URL('../../bin/pier.mjs', import.meta.url));
 

@@ -13,7 +13,7 @@ import { startSwarmLab, type SwarmLab } from './lab.ts';
 const MiB = 1024 * 1024;
 const canRun = process.getuid?.() === 0 && (await import('node:fs')).existsSync('/usr/bin/docker-registry')
   && await new DockerEngine().ping(3000).then(() => true, () => false);
-const skip = canRun ? false : 'needs root, docker-registry and a Docker engine for the test image (scripts/setup-host.sh)';
+const skip = canRun ? false : 'needs root, docker-registry and a Docker engine for the test image (scripts/setup-host.sh --tests)';
 
 let lab: SwarmLab;
 const scope = `swarm-test-${randomUUID().slice(0, 8)}`;

@@ -77,7 +77,7 @@ const setupCommand: Command = {
     const argv = ['bash', SETUP_SCRIPT, ...(ctx.args.bool('stop') ? ['--stop'] : [])];
     if (!ctx.args.bool('yes')) {
       ctx.out(`pier setup would run: ${argv.join(' ')}`);
-      ctx.out('It installs docker.io, bubblewrap and busybox-static with apt-get if missing, and starts dockerd if it is not running.');
+      ctx.out('It installs docker.io, bubblewrap, busybox-static, iproute2 and iptables with apt-get if missing, and starts dockerd if it is not running.');
       ctx.out("Run 'pier setup --yes' to do it.");
       return 0;
     }

@@ -12,7 +12,7 @@ import { until } from '../../support/until.ts';
 /** Why pebble cannot run here, or null. */
 export function pebbleMissing(): string | null {
   const r = spawnSync('pebble', ['-h'], { encoding: 'utf8' });
-  return r.error ? 'pebble is not installed (apt-get install pebble; scripts/setup-host.sh does it)' : null;
+  return r.error ? 'pebble is not installed (apt-get install pebble; scripts/setup-host.sh --tests does it)' : null;
 }
 
 /** A free loopback TCP port (closed again: whoever binds it next wins; fine for one test process). */
