@@ -5,6 +5,7 @@
 // edge with bounded loops and wait on conditions with deadlines.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { edgeGet as sharedEdgeGet, type EdgeReply } from '../support/edge-get.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
@@ -27,7 +28,7 @@ export const FAST_AUTOSCALE = {
 };
 
 /** A reply through the edge. */
-export interface EdgeReply { status: number; body: string; ms: number }
+export type { EdgeReply };
 
 /** A running Pier and the helpers the autoscaling suites share. */
 export interface ScalePier {
@@ -73,21 +74,11 @@ export function webDef(runtime: 'docker' | 'process', scaling: Record<string, un
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** GET through the edge with this Host (keep-alive, 20 s bound); `ms` is the time to the full body. */
+/** GET through the edge with this Host (keep-alive, 20 s bound). */
 export function edgeGet(edgeUrl: string, host: string, path = '/'): Promise<EdgeReply> {
-  const u = new URL(edgeUrl);
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: u.hostname, port: Number(u.port), path, agent, headers: { host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - t0 }));
-    });
-    req.setTimeout(20_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
+  return sharedEdgeGet(edgeUrl, host, path, { agent, timeoutMs: 20_000 });
 }
+
 
 /** A bounded load: `workers` loops of GETs (pause `gapMs` between), until stop() or `maxMs`; counts outcomes. */
 export function startLoad(edgeUrl: string, host: string, workers: number, gapMs: number, maxMs = 60_000) {

@@ -4,6 +4,9 @@
 // every container and network this Pier created when it closes.
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { edgeGet as sharedEdgeGet, type EdgeReply } from '../support/edge-get.ts';
+
+export type { EdgeReply };
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
@@ -21,7 +24,6 @@ export const engineUp = await new DockerEngine().ping(3000).then(() => true, () 
 export interface Reply<T = any> { status: number; body: T }
 
 /** A reply through the edge. */
-export interface EdgeReply { status: number; body: string; headers: http.IncomingHttpHeaders }
 
 /** A running Pier with docker instances and the helpers the edge suites share. */
 export interface EdgePier {
@@ -51,6 +53,11 @@ import { apiClient } from '../support/api-client.ts';
 
 export { until };
 
+/** Plain GET (no keep-alive) with a Host header and a 5 s bound. */
+export function edgeGet(edgeUrl: string, host: string, path = '/', headers: Record<string, string> = {}): Promise<EdgeReply> {
+  return sharedEdgeGet(edgeUrl, host, path, { headers, timeoutMs: 5000 });
+}
+
 /** A web service definition on the test image: HTTP on 8000, routed at `path` (none when null). */
 export function webDef(image: string, path: string | null, over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -65,20 +72,6 @@ export function webDef(image: string, path: string | null, over: Record<string, 
   };
 }
 
-/** Plain GET (no keep-alive) with a Host header and a 5 s bound. */
-export function edgeGet(edgeUrl: string, host: string, path = '/', headers: Record<string, string> = {}): Promise<EdgeReply> {
-  const u = new URL(edgeUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: u.hostname, port: Number(u.port), path, agent: false, headers: { host, ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 /** Starts Pier with the docker runtime; the test image is built first when missing. */
 export async function startEdgePier(): Promise<EdgePier> {

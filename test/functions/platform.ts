@@ -2,6 +2,7 @@
 // short autoscaler windows, the default platform components on the chosen runtime. Helpers upload a directory as
 // an archive, create function services with the CLI's defaults, wait for deployments and call the edge.
 import http from 'node:http';
+import { edgeGet as sharedEdgeGet, type EdgeReply } from '../support/edge-get.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,12 @@ export const FAST_AUTOSCALE = {
 };
 
 /** A reply through the edge. */
-export interface EdgeReply { status: number; body: string; headers: http.IncomingHttpHeaders; ms: number }
+export type { EdgeReply };
+
+/** GET through the edge with this Host (keep-alive, 30 s bound). */
+export function edgeGet(edgeUrl: string, host: string, path = '/', headers: Record<string, string> = {}): Promise<EdgeReply> {
+  return sharedEdgeGet(edgeUrl, host, path, { headers, agent, timeoutMs: 30_000 });
+}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
@@ -45,21 +51,6 @@ export interface FunctionPier {
   close(): Promise<void>;
 }
 
-/** GET through the edge with this Host (keep-alive, 30 s bound); `ms` is the time to the full body. */
-export function edgeGet(edgeUrl: string, host: string, path = '/', headers: Record<string, string> = {}): Promise<EdgeReply> {
-  const u = new URL(edgeUrl);
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: u.hostname, port: Number(u.port), path, agent, headers: { host, ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers, ms: performance.now() - t0 }));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 const FINAL = new Set(['ERROR', 'CANCELED', 'STOPPED']);
 

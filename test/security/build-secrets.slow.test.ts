@@ -4,7 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,23 +12,11 @@ import { startPier } from '../../src/main.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
 import { gitRepo } from '../build/helpers.ts';
 import { apiClient } from '../support/api-client.ts';
+import { edgeGet } from '../support/edge-get.ts';
 import { until } from '../support/until.ts';
 
 const VALUE = `s3cr3t-${Math.random().toString(36).slice(2)}`;
 
-function edgeGet(edgeUrl: string, host: string): Promise<{ status: number; body: string }> {
-  const u = new URL(edgeUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: u.hostname, port: Number(u.port), path: '/', headers: { host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 test('build commands see secret env vars; the stored build log is redacted', { timeout: 180_000 }, async () => {
   process.env.PIER_EDGE_WORKERS = '1';
@@ -67,7 +54,7 @@ test('build commands see secret env vars; the stored build log is redacted', { t
     }, 120_000, 250);
     assert.equal(status, 'HEALTHY');
     // The edge's table follows the controller pass that made the deployment HEALTHY: wait (bounded) for a 200.
-    let served = { status: 0, body: '' };
+    let served: { status: number; body: string } = { status: 0, body: '' };
     await until('the edge to serve the app', async () => (served = await edgeGet(edgeUrl, `sealed-${config.orgName}.${config.domain}`)).status === 200, 5_000, 25).catch(() => undefined);
     assert.equal(served.status, 200, served.body);
     assert.equal(served.body, createHash('sha256').update(VALUE).digest('hex'), 'the build saw the secret');

@@ -19,6 +19,7 @@ import { probeFromInstance } from '../../src/runtime/process/probe.ts';
 import { prepareTestAppDir } from '../../src/runtime/testing/images.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
 import { apiClient } from '../support/api-client.ts';
+import { edgeGet } from '../support/edge-get.ts';
 import { until } from '../support/until.ts';
 
 const unavailable = networkingUnavailable();
@@ -43,20 +44,6 @@ function components(core: PierCore, app: { dir: string; entrypoint: string[] }, 
   return platformComponents(core, { runtime });
 }
 
-/** GET through the edge with this Host header (fetch cannot set Host); the body when the answer is 200. */
-function edgeGet(edgeUrl: string, host: string): Promise<string | undefined> {
-  const u = new URL(edgeUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: u.hostname, port: Number(u.port), path: '/', headers: { host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 function webService(name: string): Record<string, unknown> {
   return {
@@ -116,7 +103,7 @@ test('process runtime: no network path between organizations\' apps, nor to the 
 
     // The edge routes to both organizations' apps.
     const edgeUrl = (await api('GET', '/v1/pier/info')).body.edge_url as string;
-    const viaEdge = (host: string, base = edgeUrl) => edgeGet(base, host);
+    const viaEdge = async (host: string, base = edgeUrl) => { const r = await edgeGet(base, host); return r.status === 200 ? r.body : undefined; };
     const hosts = { shop: `shop-${config.orgName}.${config.domain}`, other: `other-tenant-net.${config.domain}` };
     assert.match(await until('edge routes shop', () => viaEdge(hosts.shop), 30_000), /hello from pier (api|front)/);
     assert.match(await until('edge routes other', () => viaEdge(hosts.other), 30_000), /hello from pier intruder/);
