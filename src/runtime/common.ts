@@ -57,3 +57,15 @@ export class LineSplitter {
     return rest ? [rest] : [];
   }
 }
+
+/** Runs at most one call per key at a time: callers asking while one is in flight share its promise. */
+export class SingleFlight {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  run(key: string, fn: () => Promise<void>): Promise<void> {
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const p = fn().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+}

@@ -2,7 +2,7 @@
 // Containers are named pier-<instanceId>, labelled dev.pier.*, published on 127.0.0.1 only, never restarted by Docker.
 import { PierError, notFound } from '../../domain/errors.ts';
 import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
-import { INSTANCE_LABEL, MANAGED_LABEL, isoTime, signalFromExitCode, specLabels } from '../common.ts';
+import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, signalFromExitCode, specLabels } from '../common.ts';
 import { DEFAULT_DOCKER_SOCKET, DockerEngine, EngineError, consumeProgress } from './engine.ts';
 import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
@@ -89,7 +89,7 @@ export class DockerRuntime implements Runtime {
   private readonly engine: DockerEngine;
   private readonly pidsLimit: number;
   private readonly scope: string | undefined;
-  private readonly networksInFlight = new Map<string, Promise<void>>();
+  private readonly networkCreates = new SingleFlight();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
@@ -261,11 +261,7 @@ export class DockerRuntime implements Runtime {
   async ensureNetwork(name: string): Promise<void> {
     // The engine does not reliably refuse a second network of the same name, and two first instances of one app
     // (e.g. two regions) ask at once: serialise per name so exactly one create is sent.
-    const pending = this.networksInFlight.get(name);
-    if (pending) return pending;
-    const p = this.createNetworkOnce(name).finally(() => this.networksInFlight.delete(name));
-    this.networksInFlight.set(name, p);
-    return p;
+    return this.networkCreates.run(name, () => this.createNetworkOnce(name));
   }
 
   private async createNetworkOnce(name: string): Promise<void> {

@@ -2,7 +2,7 @@
 // Engine API, placed on the nodes labelled with the instance's region, reached at <node address>:<host-published port>.
 import { PierError, notFound } from '../../domain/errors.ts';
 import type { Capabilities, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
-import { INSTANCE_LABEL, MANAGED_LABEL, isoTime, specLabels } from '../common.ts';
+import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, specLabels } from '../common.ts';
 import { SCOPE_LABEL } from '../docker/driver.ts';
 import { DockerEngine, EngineError } from '../docker/engine.ts';
 import { FrameDecoder } from '../docker/frames.ts';
@@ -66,7 +66,7 @@ export class SwarmRuntime implements Runtime {
   private readonly opts: SwarmRuntimeOptions;
   private readonly pushed = new Map<string, Promise<string>>();
   private readonly startedAt = new Map<string, string>();
-  private readonly networksInFlight = new Map<string, Promise<void>>();
+  private readonly networkCreates = new SingleFlight();
 
   constructor(opts: SwarmRuntimeOptions) {
     this.opts = opts;
@@ -344,11 +344,7 @@ export class SwarmRuntime implements Runtime {
   async ensureNetwork(name: string): Promise<void> {
     // The manager does not refuse a second overlay of the same name, and the first instances of one app (one per
     // region) ask at once: two networks then make every service create fail as "ambiguous". Serialise per name.
-    const pending = this.networksInFlight.get(name);
-    if (pending) return pending;
-    const p = this.createNetworkOnce(name).finally(() => this.networksInFlight.delete(name));
-    this.networksInFlight.set(name, p);
-    return p;
+    return this.networkCreates.run(name, () => this.createNetworkOnce(name));
   }
 
   private async createNetworkOnce(name: string): Promise<void> {
