@@ -60,13 +60,15 @@ interface PullFailure { kind?: string; registry?: string; detail?: string; messa
 export function pullFailureMessage(err: unknown, image: string, secretName: string | undefined): string {
   const e = (err ?? {}) as PullFailure;
   const registry = e.registry ?? registryOf(image);
+  // The engine's own words, so an unexpected classification can be told from the message alone.
+  const said = e.detail ? ` (the engine said: ${e.detail})` : '';
   switch (e.kind) {
     case 'image_not_found':
-      return `image ${image} not found in registry ${registry}`;
+      return `image ${image} not found in registry ${registry}${said}`;
     case 'registry_unauthorized':
       return secretName
-        ? `registry ${registry} refused the credentials of secret "${secretName}" for image ${image}`
-        : `registry ${registry} requires credentials for image ${image}: set docker.image_registry_secret to a registry secret`;
+        ? `registry ${registry} refused the credentials of secret "${secretName}" for image ${image}${said}`
+        : `registry ${registry} requires credentials for image ${image}: set docker.image_registry_secret to a registry secret${said}`;
     case 'registry_unreachable':
       return `registry ${registry} is unreachable while pulling image ${image}: ${e.detail ?? e.message}`;
     default:
