@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.ts';
 import { startPier } from '../src/main.ts';
-import { createApp, createService } from '../src/control/actions.ts';
-import type { ActionContext } from '../src/control/actions.ts';
+import { createApp, createService } from '../src/actions/index.ts';
+import type { ActionContext } from '../src/actions/index.ts';
 
 /** Latency summary of one request kind, in milliseconds. */
 export interface Latency { count: number; p50: number; p99: number; max: number }

@@ -1,5 +1,5 @@
 // Turns a request context into the actions' context.
-import type { ActionContext } from '../control/actions.ts';
+import type { ActionContext } from '../actions/index.ts';
 import type { RequestContext } from './router.ts';
 
 /** The action context of an authenticated request. */

@@ -1,6 +1,6 @@
 // /v1/apps and /v1/services routes: thin wrappers over the actions and repositories.
-import * as actions from '../control/actions.ts';
-import { ownApp, ownService } from '../control/actions-common.ts';
+import * as actions from '../actions/index.ts';
+import { ownApp, ownService } from '../actions/common.ts';
 import { listApps } from '../store/apps.ts';
 import { listServices } from '../store/services.ts';
 import { actionContext as ac } from './context.ts';

@@ -8,7 +8,7 @@ import { Transform } from 'node:stream';
 import { PierError } from '../domain/errors.ts';
 import { archiveFile, archivesDirOf, getArchive, hashUploadToken, insertArchive, markArchiveUploaded } from '../store/archives.ts';
 import { newId, nowIso } from '../store/rows.ts';
-import { objectBody } from '../control/actions-common.ts';
+import { objectBody } from '../actions/common.ts';
 import type { RequestContext, Route } from './router.ts';
 
 /** Largest archive accepted (bytes); CreateArchive asking for more, or an upload beyond its size, is refused. */

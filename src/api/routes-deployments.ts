@@ -1,6 +1,6 @@
 // /v1/deployments, /v1/deployment/{id}/scaling, /v1/regional_deployments and /v1/instances routes.
-import * as actions from '../control/actions.ts';
-import { ownDeployment } from '../control/actions-common.ts';
+import * as actions from '../actions/index.ts';
+import { ownDeployment } from '../actions/common.ts';
 import { notFound } from '../domain/errors.ts';
 import { listDeployments } from '../store/deployments.ts';
 import { getRegionalDeployment, listRegionalDeployments } from '../store/regional-deployments.ts';

@@ -1,6 +1,6 @@
 // /v1/domains routes: custom domains (create, attach/detach, delete, refresh) plus the apps' auto-assigned domains
 // in lists. Thin wrappers over control/actions-domains.ts; statuses move in the certificate manager (src/certs).
-import * as domains from '../control/actions-domains.ts';
+import * as domains from '../actions/domains.ts';
 import { actionContext as ac } from './context.ts';
 import { listReply } from './http.ts';
 import type { Route } from './router.ts';

@@ -1,6 +1,6 @@
 // Events, catalog, secrets and Pier's info routes.
 import { readFileSync } from 'node:fs';
-import * as actions from '../control/actions.ts';
+import * as actions from '../actions/index.ts';
 import { notFound } from '../domain/errors.ts';
 import { INSTANCE_TYPES, REGIONS } from '../domain/catalog.ts';
 import { parseImageReference } from '../domain/image-ref.ts';

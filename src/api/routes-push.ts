@@ -3,7 +3,7 @@
 // carries no bearer token (the signature is the credential); the secret is shown by an authenticated route.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
-import { updateService } from '../control/actions-services.ts';
+import { updateService } from '../actions/services.ts';
 import { PierError } from '../domain/errors.ts';
 import type { Deployment, DeploymentDefinition, DeploymentMetadata, Service } from '../domain/types.ts';
 import { getDeployment, updateDeployment } from '../store/deployments.ts';
@@ -11,7 +11,7 @@ import { getService } from '../store/services.ts';
 import { getWebhookSecret, rotateWebhookSecret } from '../store/webhooks.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import type { RequestContext, Route } from './router.ts';
-import { ownService } from '../control/actions-common.ts';
+import { ownService } from '../actions/common.ts';
 
 /** operationIds served without a bearer token: each authenticates itself (signature or signed URL). */
 export const SELF_AUTHENTICATED_OPERATIONS = new Set(['GitPushWebhook', 'UploadArchive', 'UploadArchive2']);

@@ -4,7 +4,7 @@
 // left), records failures with a persisted exponential backoff, moves domain statuses through markDomain, and hands
 // the edge the full certificate set. Running a pass twice changes nothing.
 import {
-  DEFAULT_BACKOFF, markDomain, needsRenewal, retryDelayMs, type Backoff, type DomainMark,
+  DEFAULT_BACKOFF, autoAssignedName, markDomain, needsRenewal, retryDelayMs, type Backoff, type DomainMark,
 } from '../domain/domains.ts';
 import type { App, Domain } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
@@ -13,7 +13,6 @@ import {
   deleteCertificate, getCertSchedule, listCertificates, listDomains, putCertificate, setCertSchedule, updateDomain,
   type StoredCertificate,
 } from '../store/domains.ts';
-import { autoAssignedName } from '../control/actions-domains.ts';
 import { AcmeError, certificateDates, type AcmeIssuer, type ChallengeBoard } from './acme.ts';
 import type { DnsCheck } from './dns.ts';
 import type { Edge } from '../edge/types.ts';

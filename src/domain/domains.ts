@@ -1,7 +1,7 @@
 // Custom domains: name rules, the status machine (PENDING → ACTIVE | ERROR, DELETING → DELETED) with messages that
 // say what to do next, and the certificate timing policy (renew with a third of the lifetime left, retry with
 // exponential backoff). Pure: every function is given the clock it needs.
-import type { Domain, FieldError } from './types.ts';
+import type { App, Domain, FieldError } from './types.ts';
 
 /** Statuses a domain can have. */
 export type DomainStatus = Domain['status'];
@@ -63,6 +63,11 @@ export function canTransitionDomain(from: DomainStatus, to: DomainStatus): boole
 
 /** A status change with the messages that explain it; what the reconciler and actions write. */
 export interface DomainMark { status: DomainStatus; messages: string[]; verified_at?: string | null }
+
+/** The app's auto-assigned host: what a custom domain's CNAME must point at. */
+export function autoAssignedName(app: App): string {
+  return app.domains.find((d) => d.type === 'AUTOASSIGNED')?.name ?? '';
+}
 
 /** The DNS record a user must create for a domain attached to an app. */
 export function dnsInstruction(name: string, intendedCname: string): string {

@@ -10,8 +10,8 @@ import { getDeployment } from '../store/deployments.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import {
   objectBody, ownApp, ownDeployment, ownService, recordEvent, requireLive, requireTransition, type ActionContext,
-} from './actions-common.ts';
-import { insertNewDeployment, type DeployAction } from './actions-deployments.ts';
+} from './common.ts';
+import { insertNewDeployment, type DeployAction } from './deployments.ts';
 
 /** Options shared by create and update. */
 export interface WriteOptions { dryRun?: boolean }

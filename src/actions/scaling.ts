@@ -7,7 +7,7 @@ import type { FieldError, Instance, ManualServiceScaling } from '../domain/types
 import { deleteManualScaling, getManualScaling, putManualScaling } from '../store/scalings.ts';
 import { getDeployment } from '../store/deployments.ts';
 import { listInstances } from '../store/instances.ts';
-import { objectBody, ownDeployment, ownService, recordEvent, requireLive, type ActionContext } from './actions-common.ts';
+import { objectBody, ownDeployment, ownService, recordEvent, requireLive, type ActionContext } from './common.ts';
 
 /** Most instances one region may run through manual scaling. */
 export const MAX_MANUAL_INSTANCES = 20;

@@ -2,7 +2,7 @@
 // delete (DELETING, detached; the certificate manager finishes it), refresh (re-check DNS and retry the certificate
 // now). Statuses past creation are the certificate manager's (src/certs), which checks DNS and issues certificates.
 import { PierError, invalidState, notFound, validationError } from '../domain/errors.ts';
-import { markDomain, normalizeDomainName, validateCreateDomain } from '../domain/domains.ts';
+import { autoAssignedName, markDomain, normalizeDomainName, validateCreateDomain } from '../domain/domains.ts';
 import type { App, Domain } from '../domain/types.ts';
 import type { Db } from '../store/db.ts';
 import {
@@ -10,12 +10,7 @@ import {
 } from '../store/domains.ts';
 import { listApps } from '../store/apps.ts';
 import { newId, nowIso, type ListResult, type Page } from '../store/rows.ts';
-import { fieldError, objectBody, ownApp, recordEvent, requireLive, type ActionContext } from './actions-common.ts';
-
-/** The app's auto-assigned host: what a custom domain's CNAME must point at. */
-export function autoAssignedName(app: App): string {
-  return app.domains.find((d) => d.type === 'AUTOASSIGNED')?.name ?? '';
-}
+import { fieldError, objectBody, ownApp, recordEvent, requireLive, type ActionContext } from './common.ts';
 
 async function attachableApp(db: Db, org: string, appId: string): Promise<App> {
   const app = await ownApp(db, org, appId).catch((err: unknown) => {

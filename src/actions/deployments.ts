@@ -15,7 +15,7 @@ import {
 } from '../store/regional-deployments.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import { invalidState, notFound } from '../domain/errors.ts';
-import { ownDeployment, recordEvent, requireTransition, type ActionContext } from './actions-common.ts';
+import { ownDeployment, recordEvent, requireTransition, type ActionContext } from './common.ts';
 import { secretNamesOf, secretVersions } from '../store/secrets.ts';
 
 /** Why a deployment was made (stored as metadata.pier.action; Koyeb's trigger enum has no such detail). */

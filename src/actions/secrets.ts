@@ -7,7 +7,7 @@ import {
   revealSecret as unseal, updateSecret as storeSecret, type SecretPayload, type SecretView,
 } from '../store/secrets.ts';
 import { newId, nowIso } from '../store/rows.ts';
-import { objectBody, type ActionContext } from './actions-common.ts';
+import { objectBody, type ActionContext } from './common.ts';
 
 function readPayload(input: Record<string, unknown>, type: string, errors: FieldError[], required: boolean): SecretPayload | undefined {
   const registries = REGISTRY_KEYS.filter((k) => input[k] !== undefined && input[k] !== null);

@@ -11,9 +11,9 @@ import { newId, nowIso } from '../store/rows.ts';
 import { canTransition } from '../domain/status.ts';
 import {
   fieldError, objectBody, ownApp, recordEvent, requireLive, type ActionContext,
-} from './actions-common.ts';
-import { deleteServiceTx, pauseServiceTx, resumeServiceTx } from './actions-services.ts';
-import { detachAppDomains } from './actions-domains.ts';
+} from './common.ts';
+import { deleteServiceTx, pauseServiceTx, resumeServiceTx } from './services.ts';
+import { detachAppDomains } from './domains.ts';
 
 function autoDomain(app: { id: string; name: string; organization_id: string; created_at: string }, orgName: string, base: string): Domain {
   return {
