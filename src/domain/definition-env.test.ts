@@ -82,3 +82,16 @@ test('network policy: egress mode and CIDRs, bare IPs normalised', () => {
   ];
   for (const [text, want] of rows) assert.equal(normalizeCidr(text), want, text);
 });
+
+test('env values that cannot reach a process are refused at validation: NUL, over the kernel limit', () => {
+  check({ env: [{ key: 'A', value: 'x\0y' }] }, [['definition.env[0].value', /must not contain a NUL character/]]);
+  check({ env: [{ key: 'BIG', value: 'x'.repeat(128 * 1024) }] }, [['definition.env[0].value', /BIG=<value> must be under 128 KiB/]]);
+  check({ env: [{ key: 'OK', value: 'x'.repeat(128 * 1024 - 4) }] }, []);
+  check({ docker: { image: 'nginx', args: ['ok', 'b\0d'], command: 'a\0' } }, [
+    ['definition.docker.command', /NUL/], ['definition.docker.args[1]', /NUL character .*process argument/],
+  ]);
+  check({ docker: undefined, git: { repository: 'https://github.com/o/r', buildpack: { build_command: 'make\0' } } }, [
+    ['definition.git.buildpack.build_command', /NUL/],
+  ]);
+  check({ docker: undefined, git: { repository: 'https://github.com/o/r', run_command: 'serve\0' } }, [['definition.git.run_command', /NUL/]]);
+});

@@ -1,12 +1,14 @@
 // Environment variables, config files and the egress network policy of a definition: what an instance is given
 // besides its image.
-import { FieldErrors, absent, compact, readArray, readObject, readString, rejectUnknown, quote } from './fields.ts';
+import { FieldErrors, absent, compact, readArray, readObject, readString, rejectNul, rejectUnknown, quote } from './fields.ts';
 import { validateSecretName } from './names.ts';
 import { normalizeScopes } from './definition-scaling.ts';
 import type { ConfigFile, DeploymentEnv, NetworkPolicy } from './types.ts';
 
 /** Env var names Pier accepts (POSIX shell names). */
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Largest `KEY=value` string, in bytes, without its terminating NUL: Linux refuses longer ones (MAX_ARG_STRLEN) at exec. */
+export const MAX_ENV_ENTRY_BYTES = 128 * 1024 - 1;
 /** Largest config file content, in bytes. */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
@@ -35,6 +37,11 @@ export function normalizeEnv(errors: FieldErrors, raw: unknown, path: string, re
     }
     if (absent(obj.value) && absent(obj.secret)) {
       errors.add(p, `${key} needs a value or a secret: add value: "..." or secret: "<secret name>"`);
+      return;
+    }
+    if (value !== undefined && rejectNul(errors, value, `${p}.value`, 'an environment variable')) return;
+    if (value !== undefined && new TextEncoder().encode(value).length + key.length + 1 > MAX_ENV_ENTRY_BYTES) {
+      errors.add(`${p}.value`, `${key}=<value> must be under 128 KiB (the kernel's limit for one variable): ship larger data as a config file`);
       return;
     }
     if (secret !== undefined) {

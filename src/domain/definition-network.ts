@@ -3,6 +3,7 @@
 import {
   FieldErrors, absent, compact, isObject, readArray, readInt, readObject, readString, rejectUnknown, quote,
 } from './fields.ts';
+import { routePrefix } from './route-clash.ts';
 import type {
   DeploymentHealthCheck, DeploymentPort, DeploymentProxyPort, DeploymentRoute, HTTPHeader, PortProtocol,
   SecurityPolicies,
@@ -97,7 +98,8 @@ function normalizeRoutes(c: NetworkContext, raw: unknown, declared: Map<number, 
     } else if (!routePath.startsWith('/') || /\s/.test(routePath)) {
       c.errors.add(`${path}.path`, `must start with "/" and contain no spaces, got ${quote(routePath)}`);
       pathOk = false;
-    } else if (out.some((r) => r.path === routePath)) {
+    } else if (out.some((r) => routePrefix(r.path) === routePrefix(routePath))) {
+      // "/api" and "/api/" are one prefix at the edge: the second would never be reached.
       c.errors.add(`${path}.path`, `route ${routePath} is declared twice: remove one of the entries`);
       pathOk = false;
     }

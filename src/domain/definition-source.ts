@@ -1,8 +1,9 @@
 // The source of a definition: a Docker image, a git repository or an uploaded archive (exactly one), and for git
 // and archive sources the builder that turns them into an image (buildpack by default, or a Dockerfile).
 import {
-  FieldErrors, absent, compact, readBool, readObject, readString, readStringList, rejectUnknown, quote,
+  FieldErrors, absent, compact, readBool, readObject, readString, readStringList, rejectNul, rejectUnknown, quote,
 } from './fields.ts';
+import { gitRefProblem, parseRepository } from './git-source.ts';
 import { parseImageReference } from './image-ref.ts';
 import { validateSecretName } from './names.ts';
 import type { ArchiveSource, BuildpackBuilder, DockerBuilder, DockerSource, GitSource } from './types.ts';
@@ -48,14 +49,23 @@ function normalizeDocker(errors: FieldErrors, raw: unknown, path: string): Docke
     const why = validateSecretName(secret);
     if (why) errors.add(`${path}.image_registry_secret`, why);
   }
+  const command = readString(errors, obj.command, `${path}.command`) || undefined;
+  const args = nonEmpty(readStringList(errors, obj.args, `${path}.args`));
+  const entrypoint = nonEmpty(readStringList(errors, obj.entrypoint, `${path}.entrypoint`));
+  rejectArgvNul(errors, path, { command, args, entrypoint });
   return compact({
     image: image ?? '',
-    command: readString(errors, obj.command, `${path}.command`) || undefined,
-    args: nonEmpty(readStringList(errors, obj.args, `${path}.args`)),
-    entrypoint: nonEmpty(readStringList(errors, obj.entrypoint, `${path}.entrypoint`)),
+    command,
+    args,
+    entrypoint,
     image_registry_secret: secret || undefined,
     privileged: readBool(errors, obj.privileged, `${path}.privileged`) || undefined,
   });
+}
+
+/** Commands become argv entries of the instance's process: a NUL there fails at start, so it is refused now. */
+function rejectArgvNul(errors: FieldErrors, path: string, parts: Record<string, string | string[] | undefined>): void {
+  for (const [key, v] of Object.entries(parts)) rejectNul(errors, v, `${path}.${key}`, 'a process argument');
 }
 
 function nonEmpty(list: string[] | undefined): string[] | undefined {
@@ -67,15 +77,6 @@ function isContextPath(p: string): boolean {
   return p !== '' && !p.startsWith('/') && !p.split('/').includes('..') && !/[\0\n]/.test(p);
 }
 
-/** Why a branch or tag name is not a usable git ref name, or null. */
-function refProblem(name: string): string | null {
-  if (name === '' || /[\s~^:?*[\\]/.test(name) || name.includes('..') || name.startsWith('-') || name.startsWith('/')
-    || name.endsWith('/') || name.endsWith('.lock') || name.includes('@{')) {
-    return `${quote(name)} is not a valid git ref name (no spaces, "..", "~^:?*[\\", and no leading "-" or "/")`;
-  }
-  return null;
-}
-
 function normalizeGit(errors: FieldErrors, raw: unknown, path: string): GitSource | undefined {
   const obj = readObject(errors, raw, path);
   if (!obj) return undefined;
@@ -83,18 +84,16 @@ function normalizeGit(errors: FieldErrors, raw: unknown, path: string): GitSourc
     'repository', 'branch', 'tag', 'sha', 'build_command', 'run_command', 'no_deploy_on_push', 'workdir', 'buildpack', 'docker',
   ], path);
   const repository = readString(errors, obj.repository, `${path}.repository`);
-  if (repository === undefined || repository.trim() === '') {
-    if (repository !== undefined || absent(obj.repository)) {
-      errors.add(`${path}.repository`, 'is required: the repository to build, e.g. "github.com/org/repo"');
-    }
-  } else if (/\s/.test(repository)) {
-    errors.add(`${path}.repository`, `must not contain spaces, got ${quote(repository)}`);
+  if (repository !== undefined || absent(obj.repository)) {
+    // Syntax only: whether this tenant may use a local repository is gitRepositoryAllowed's call (it needs settings).
+    const parsed = parseRepository(repository ?? '');
+    if (typeof parsed === 'string') errors.add(`${path}.repository`, parsed);
   }
   let branch = readString(errors, obj.branch, `${path}.branch`) || undefined;
   const tag = readString(errors, obj.tag, `${path}.tag`) || undefined;
   let sha = readString(errors, obj.sha, `${path}.sha`) || undefined;
   for (const [key, value] of [['branch', branch], ['tag', tag]] as const) {
-    const why = value === undefined ? null : refProblem(value);
+    const why = value === undefined ? null : gitRefProblem(value);
     if (why) errors.add(`${path}.${key}`, why);
   }
   // A sha may pin a commit of the tracked branch (what a git-triggered deployment records); a tag is its own pin.
@@ -158,6 +157,7 @@ function normalizeBuilders(
       errors.add(`${path}.${key}`, `conflicts with buildpack.${key}: remove the deprecated ${key} and keep buildpack.${key}`);
     }
     out[key] = v ?? legacy[key];
+    rejectNul(errors, out[key], v !== undefined ? `${path}.buildpack.${key}` : `${path}.${key}`, 'a shell command');
   }
   out.privileged = readBool(errors, bp.privileged, `${path}.buildpack.privileged`) || undefined;
   return { buildpack: compact(out) };
@@ -171,11 +171,15 @@ function normalizeDockerBuilder(errors: FieldErrors, raw: unknown, path: string)
   if (dockerfile !== undefined && !isContextPath(dockerfile)) {
     errors.add(`${path}.dockerfile`, `must be a relative path inside the build context (no leading "/" or ".."), got ${quote(dockerfile)}`);
   }
+  const entrypoint = nonEmpty(readStringList(errors, obj.entrypoint, `${path}.entrypoint`));
+  const command = readString(errors, obj.command, `${path}.command`) || undefined;
+  const args = nonEmpty(readStringList(errors, obj.args, `${path}.args`));
+  rejectArgvNul(errors, path, { entrypoint, command, args });
   return compact({
     dockerfile,
-    entrypoint: nonEmpty(readStringList(errors, obj.entrypoint, `${path}.entrypoint`)),
-    command: readString(errors, obj.command, `${path}.command`) || undefined,
-    args: nonEmpty(readStringList(errors, obj.args, `${path}.args`)),
+    entrypoint,
+    command,
+    args,
     target: readString(errors, obj.target, `${path}.target`) || undefined,
     privileged: readBool(errors, obj.privileged, `${path}.privileged`) || undefined,
   });

@@ -116,3 +116,15 @@ export function compact<T extends object>(obj: T): T {
 export function quote(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
+
+/**
+ * Records an error when a string (or any string of a list) holds a NUL byte: the kernel cannot pass one in argv
+ * or the environment, so it would only fail later, when an instance or a build starts.
+ */
+export function rejectNul(errors: FieldErrors, v: string | readonly string[] | undefined, path: string, what: string): boolean {
+  const list = typeof v === 'string' ? [v] : v ?? [];
+  const i = list.findIndex((s) => s.includes('\0'));
+  if (i < 0) return false;
+  errors.add(typeof v === 'string' ? path : `${path}[${i}]`, `must not contain a NUL character (\\u0000): ${what} cannot carry one`);
+  return true;
+}
