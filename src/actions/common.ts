@@ -69,10 +69,10 @@ export function fieldError(field: string, description: string): PierError {
   return new PierError('invalid_argument', `Validation failed: ${field}: ${description}`, [{ field, description }]);
 }
 
-/** A JSON object body, or a 400. */
+/** A JSON object body, or a 400 invalid_argument naming the field `body` (the one shape every action answers). */
 export function objectBody(body: unknown): Record<string, unknown> {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    throw new PierError('invalid_argument', 'Request body must be a JSON object');
+    throw new PierError('invalid_argument', 'Request body must be a JSON object', [{ field: 'body', description: 'must be a JSON object' }]);
   }
   return body as Record<string, unknown>;
 }

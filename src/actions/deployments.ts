@@ -33,9 +33,12 @@ export interface NewDeployment {
   sourceDeploymentId?: string;
   /** Extra metadata from the request (e.g. UpdateService.metadata). */
   metadata?: DeploymentMetadata;
+  /** What triggered it, when the caller knows more than the action (a push: provider, branch, sha, sender). */
+  trigger?: DeploymentMetadata['trigger'];
 }
 
 function triggerOf(n: NewDeployment): DeploymentMetadata['trigger'] {
+  if (n.trigger) return n.trigger;
   if (n.action === 'resume') return { type: 'RESUME', actor: 'USER' };
   return { type: n.definition.git ? 'GIT' : 'UNKNOWN_TYPE', actor: 'USER' };
 }

@@ -16,7 +16,8 @@ import { insertNewDeployment, type DeployAction } from './deployments.ts';
 /** Options shared by create and update. */
 export interface WriteOptions { dryRun?: boolean }
 
-function validate(definition: unknown, name: string, extra: FieldError[]): DeploymentDefinition {
+/** The normalized definition of service `name`, or a 400 listing every field error (with `extra` first). */
+export function validateDefinition(definition: unknown, name: string, extra: FieldError[]): DeploymentDefinition {
   const { definition: def, errors } = normalizeDefinition(definition);
   const all = [...extra, ...errors];
   if (all.length) throw validationError(all);
@@ -34,7 +35,7 @@ export async function createService(ctx: ActionContext, body: unknown, opts: Wri
   if (typeof input.app_id !== 'string' || !input.app_id) fields.push({ field: 'app_id', description: 'is required' });
   const nameProblem = validateServiceName(name);
   if (nameProblem) fields.push({ field: 'name', description: nameProblem });
-  const definition = validate(rawDef, name ?? '', fields);
+  const definition = validateDefinition(rawDef, name ?? '', fields);
   const db = ctx.store.db;
   const app = await ownApp(db, ctx.organizationId, input.app_id as string);
   requireLive('app', app.status, app.id);
@@ -79,12 +80,12 @@ function lifeCycleOf(v: unknown): Service['life_cycle'] {
 }
 
 /** The deployment a new one follows: the service's latest deployed one (stashes are skipped). */
-async function parentOf(db: Db, service: Service): Promise<Deployment | undefined> {
+export async function parentOf(db: Db, service: Service): Promise<Deployment | undefined> {
   return service.latest_deployment_id ? getDeployment(db, service.latest_deployment_id) : undefined;
 }
 
 /** A service able to take a new deployment: live and not mid-pause. A PAUSED one resumes through it. */
-function requireDeployable(service: Service): void {
+export function requireDeployable(service: Service): void {
   requireLive('service', service.status, service.id);
   if (service.status === 'PAUSING') {
     throw new PierError('invalid_state', `Cannot deploy service ${service.id}: its status is PAUSING; wait for PAUSED, then resume`);
@@ -92,9 +93,12 @@ function requireDeployable(service: Service): void {
 }
 
 /** Writes a new deployment and moves the service pointers; a PAUSED service goes RESUMING. Inside a transaction. */
-async function deployTx(
+export async function deployTx(
   tx: Db, ctx: ActionContext, service: Service, definition: DeploymentDefinition, action: DeployAction,
-  extra: { skipBuild?: boolean; sourceDeploymentId?: string; metadata?: DeploymentMetadata; lifeCycle?: Service['life_cycle'] } = {},
+  extra: {
+    skipBuild?: boolean; sourceDeploymentId?: string; metadata?: DeploymentMetadata; lifeCycle?: Service['life_cycle'];
+    trigger?: DeploymentMetadata['trigger'];
+  } = {},
 ): Promise<Deployment> {
   const parent = await parentOf(tx, service);
   const d = await insertNewDeployment(tx, { service, definition, parent, action, ...extra });
@@ -122,7 +126,7 @@ export async function updateService(ctx: ActionContext, id: string, body: unknow
   const input = objectBody(body);
   const db = ctx.store.db;
   const service = await ownService(db, ctx.organizationId, id);
-  const definition = validate(input.definition, service.name, []);
+  const definition = validateDefinition(input.definition, service.name, []);
   requireDeployable(service);
   const saveOnly = input.save_only === true;
   if (input.skip_build === true) await requireBuild(db, service);

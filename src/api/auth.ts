@@ -2,8 +2,9 @@
 // (or, for websockets, `Sec-WebSocket-Protocol: Bearer, <token>` as Koyeb's CLI sends it).
 import type http from 'node:http';
 import { PierError } from '../domain/errors.ts';
-import { findByToken } from '../store/organizations.ts';
+import { findByToken, listOrganizations } from '../store/organizations.ts';
 import type { Store } from '../store/store.ts';
+import type { RequestContext } from './router.ts';
 
 /** The bearer token a request carries, from the Authorization header or the websocket protocol list. */
 export function bearerToken(req: http.IncomingMessage): string | undefined {
@@ -43,5 +44,17 @@ export async function authenticate(store: Store, req: http.IncomingMessage): Pro
 export function assertMayWrite(caller: Caller, method: string): void {
   if (caller.readOnly && method !== 'GET' && method !== 'HEAD') {
     throw new PierError('authorization_required', 'This API token is read-only: it cannot create, change or delete resources');
+  }
+}
+
+/**
+ * Throws 403 authorization_required unless the caller is an operator: a full-access token of the installation's
+ * first organization (the one `pier up` bootstraps). `what` ends the message: "... can <what>".
+ */
+export async function assertOperator(c: Pick<RequestContext, 'store' | 'req'>, what: string): Promise<void> {
+  const caller = await authenticateCaller(c.store, c.req);
+  const [first] = await listOrganizations(c.store.db);
+  if (!first || caller.organizationId !== first.id || caller.readOnly) {
+    throw new PierError('authorization_required', `Only an admin token of the installation organization can ${what}`);
   }
 }

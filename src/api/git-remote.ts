@@ -13,7 +13,7 @@ import { getDeployment } from '../store/deployments.ts';
 import { findByToken } from '../store/organizations.ts';
 import { findServiceByName, getService } from '../store/services.ts';
 import type { Store } from '../store/store.ts';
-import { deployPushedSha } from './routes-push.ts';
+import { deployPushedCommit } from '../actions/push.ts';
 
 const run = promisify(execFile);
 
@@ -141,6 +141,6 @@ async function deployIfTracked(store: Store, serviceId: string, repo: string, op
     return; // the push did not create the tracked branch
   }
   if (git.sha === sha || latest.provisioning_info?.sha === sha) return;
-  await deployPushedSha({ store, domain: opts.domain, onWrite: opts.onWrite, organizationId: service.organization_id }, service, latest, sha,
+  await deployPushedCommit({ store, domain: opts.domain, onWrite: opts.onWrite, organizationId: service.organization_id }, service.id, sha,
     { provider: 'PIER', sender_username: '' });
 }

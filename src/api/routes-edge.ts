@@ -5,9 +5,8 @@
 import { createHash } from 'node:crypto';
 import { PierError, validationError } from '../domain/errors.ts';
 import type { AppRoutes } from '../edge/types.ts';
-import { listOrganizations } from '../store/organizations.ts';
 import type { Store } from '../store/store.ts';
-import { authenticateCaller } from './auth.ts';
+import { assertOperator } from './auth.ts';
 import type { RequestContext, Route } from './router.ts';
 
 /** Longest a long-poll is held (seconds) before it answers 304: under common proxies' idle timeouts. */
@@ -87,17 +86,11 @@ export function edgeRouteFeed(store: Store): EdgeRouteFeed {
   return feed;
 }
 
-/** Remote edges are infrastructure: only full-access tokens of the installation's first organization may read every app's routes. */
-async function assertOperator(c: RequestContext): Promise<void> {
-  const caller = await authenticateCaller(c.store, c.req);
-  const [first] = await listOrganizations(c.store.db);
-  if (!first || caller.organizationId !== first.id || caller.readOnly) {
-    throw new PierError('authorization_required', 'Only an admin token of the installation organization can read the edge route table');
-  }
-}
+/** Remote edges are infrastructure: only operators may read every app's routes. */
+const OPERATOR = 'read the edge route table';
 
 async function routesHandler(c: RequestContext): Promise<undefined> {
-  await assertOperator(c);
+  await assertOperator(c, OPERATOR);
   const region = c.query.str('region');
   if (region !== undefined && !REGION.test(region)) throw validationError([{ field: 'region', description: 'a region id: lowercase letters, digits and dashes' }]);
   const timeout = c.query.int('timeout', MAX_WAIT_SECONDS)!;
@@ -134,7 +127,7 @@ async function routesHandler(c: RequestContext): Promise<undefined> {
 
 /** A remote edge holds a request for a sleeping app and asks the control plane to wake it, as the in-process edge does. */
 async function wakeHandler(c: RequestContext): Promise<Record<string, never>> {
-  await assertOperator(c);
+  await assertOperator(c, OPERATOR);
   const body = ((await c.body()) ?? {}) as { app_id?: unknown };
   if (typeof body.app_id !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(body.app_id)) {
     throw validationError([{ field: 'app_id', description: 'the id of the app to wake (from the route table)' }]);
@@ -153,7 +146,7 @@ export function edgeRoutes(): Route[] {
     {
       method: 'GET', path: '/v1/pier/edge/edges', operationId: 'PierListRemoteEdges', tag: 'Pier', pier: true,
       handler: async (c) => {
-        await assertOperator(c);
+        await assertOperator(c, OPERATOR);
         const table = edgeRouteFeed(c.store).current();
         return { edges: edgeRouteFeed(c.store).edges().map((e) => ({ ...e, current: e.etag === table?.etag })) };
       },

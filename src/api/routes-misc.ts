@@ -1,15 +1,11 @@
-// Events, catalog, secrets and Pier's info routes.
+// Events, catalog and Pier's info routes.
 import { readFileSync } from 'node:fs';
-import * as actions from '../actions/index.ts';
 import { notFound } from '../domain/errors.ts';
 import { INSTANCE_TYPES, REGIONS } from '../domain/catalog.ts';
 import { parseImageReference } from '../domain/image-ref.ts';
 import { listEvents, type EventKind } from '../store/events.ts';
-import { listSecrets } from '../store/secrets.ts';
-import { actionContext as ac } from './context.ts';
 import { listReply } from './http.ts';
 import type { Route, RequestContext } from './router.ts';
-import { servicesUsingSecret } from '../store/secrets.ts';
 
 const PIER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -34,16 +30,7 @@ function paged<T extends { id: string }>(c: RequestContext, key: string, all: T[
   return listReply(key, matching.slice(page.offset, page.offset + page.limit), page, matching.length);
 }
 
-/**
- * Updates a secret and says which live services use it (`services_using`, a Pier extension to Koyeb's reply):
- * their running deployments keep the old value until redeployed, so clients can offer that redeploy.
- */
-async function updateSecretHandler(c: RequestContext): Promise<unknown> {
-  const secret = await actions.updateSecret(ac(c), c.params.id!, await c.body());
-  return { secret, services_using: await servicesUsingSecret(c.store.db, c.organizationId, (secret as { name: string }).name) };
-}
-
-/** Routes of events, catalog, secrets and /v1/pier/info. */
+/** Routes of events, catalog and /v1/pier/info. */
 export function miscRoutes(): Route[] {
   return [
     eventsRoute('/v1/app_events', 'ListAppEvents', 'Apps', 'app', 'app_id'),
@@ -78,23 +65,6 @@ export function miscRoutes(): Route[] {
         }))),
       }),
     },
-
-    {
-      method: 'GET', path: '/v1/secrets', operationId: 'ListSecrets', tag: 'Secrets',
-      handler: async (c) => {
-        const page = c.query.page();
-        const { items, count } = await listSecrets(c.store.db, {
-          organizationId: c.organizationId, name: c.query.str('name'), types: c.query.list('types'),
-        }, page);
-        return listReply('secrets', items, page, count);
-      },
-    },
-    { method: 'POST', path: '/v1/secrets', operationId: 'CreateSecret', tag: 'Secrets', handler: async (c) => ({ secret: await actions.createSecret(ac(c), await c.body()) }) },
-    { method: 'GET', path: '/v1/secrets/{id}', operationId: 'GetSecret', tag: 'Secrets', handler: async (c) => ({ secret: await actions.getSecretView(ac(c), c.params.id!) }) },
-    { method: 'PUT', path: '/v1/secrets/{id}', operationId: 'UpdateSecret', tag: 'Secrets', handler: updateSecretHandler },
-    { method: 'PATCH', path: '/v1/secrets/{id}', operationId: 'UpdateSecret2', tag: 'Secrets', handler: updateSecretHandler },
-    { method: 'DELETE', path: '/v1/secrets/{id}', operationId: 'DeleteSecret', tag: 'Secrets', handler: (c) => actions.deleteSecret(ac(c), c.params.id!) },
-    { method: 'POST', path: '/v1/secrets/{id}/reveal', operationId: 'RevealSecret', tag: 'Secrets', handler: (c) => actions.revealSecret(ac(c), c.params.id!) },
 
     {
       // The koyeb CLI calls this before creating a docker service; Pier checks the syntax only (the runtime pulls).

@@ -3,15 +3,15 @@
 // carries no bearer token (the signature is the credential); the secret is shown by an authenticated route.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
-import { updateService } from '../actions/services.ts';
+import { deployPushedCommit, rotateServiceWebhook, serviceWebhook } from '../actions/push.ts';
 import { PierError } from '../domain/errors.ts';
-import type { Deployment, DeploymentDefinition, DeploymentMetadata, Service } from '../domain/types.ts';
-import { getDeployment, updateDeployment } from '../store/deployments.ts';
+import type { DeploymentDefinition } from '../domain/types.ts';
+import { getDeployment } from '../store/deployments.ts';
 import { getService } from '../store/services.ts';
-import { getWebhookSecret, rotateWebhookSecret } from '../store/webhooks.ts';
+import { getWebhookSecret } from '../store/webhooks.ts';
+import { actionContext } from './context.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import type { RequestContext, Route } from './router.ts';
-import { ownService } from '../actions/common.ts';
 
 /** operationIds served without a bearer token: each authenticates itself (signature or signed URL). */
 export const SELF_AUTHENTICATED_OPERATIONS = new Set(['GitPushWebhook', 'UploadArchive', 'UploadArchive2']);
@@ -100,32 +100,10 @@ async function handleWebhook(c: RequestContext): Promise<unknown> {
   const latest = service.latest_deployment_id ? await getDeployment(c.store.db, service.latest_deployment_id) : undefined;
   const skipped = skipReason(push, latest?.definition);
   if (skipped || !latest?.definition.git) return { skipped };
-  const deploymentId = await deployPushedSha(c, service, latest, push.sha, { provider: push.provider.toUpperCase(), sender_username: push.sender ?? '' });
-  return { deployment_id: deploymentId, sha: push.sha.toLowerCase() };
-}
-
-/**
- * Creates a deployment of the service's latest definition pinned at `sha` (its git source must track a branch) and
- * records Koyeb's trigger shape on it: type GIT with the branch and sha. Shared by the webhook and the git remote.
- */
-export async function deployPushedSha(
-  c: Pick<RequestContext, 'store' | 'domain' | 'onWrite' | 'organizationId'>, service: Service, latest: Deployment, sha: string,
-  who: { provider: string; sender_username: string },
-): Promise<string> {
-  const git = latest.definition.git!;
+  // The signature is the credential: the push acts for the service's own organization.
   const ctx = { store: c.store, domain: c.domain, onWrite: c.onWrite, organizationId: service.organization_id };
-  const pinned = sha.toLowerCase();
-  const updated = await updateService(ctx, service.id, { definition: { ...latest.definition, git: { ...git, sha: pinned } } });
-  const deploymentId = updated.latest_deployment_id;
-  const created = await getDeployment(c.store.db, deploymentId);
-  if (created) {
-    // The actions layer writes a plain GIT trigger; the push's details are added here, before the build starts.
-    const trigger: DeploymentMetadata['trigger'] = {
-      type: 'GIT', actor: 'SYSTEM', git: { provider: who.provider, repository: git.repository, branch: git.branch, sha: pinned, sender_username: who.sender_username },
-    };
-    await updateDeployment(c.store.db, created.id, { metadata: { ...created.metadata, trigger } });
-  }
-  return deploymentId;
+  const deploymentId = await deployPushedCommit(ctx, service.id, push.sha, { provider: push.provider.toUpperCase(), sender_username: push.sender ?? '' });
+  return { deployment_id: deploymentId, sha: push.sha.toLowerCase() };
 }
 
 function webhookUrl(c: RequestContext, serviceId: string): string {
@@ -141,18 +119,15 @@ export function pushRoutes(): Route[] {
       // Shows the secret once: the first call generates it; later calls return the URL only (rotate to see a new one).
       method: 'GET', path: '/v1/pier/services/{id}/webhook', operationId: 'GetServiceWebhook', tag: 'Pier', pier: true,
       handler: async (c) => {
-        const service = await ownService(c.store.db, c.organizationId, c.params.id!);
-        const existing = await getWebhookSecret(c.store.db, c.store.secretKey, service.id);
-        const secret = existing ? null : await rotateWebhookSecret(c.store.db, c.store.secretKey, service.id, service.organization_id);
-        return { url: webhookUrl(c, service.id), secret, secret_shown: !existing };
+        const { serviceId, secret } = await serviceWebhook(actionContext(c), c.params.id!);
+        return { url: webhookUrl(c, serviceId), secret, secret_shown: secret !== null };
       },
     },
     {
       method: 'POST', path: '/v1/pier/services/{id}/webhook/rotate', operationId: 'RotateServiceWebhook', tag: 'Pier', pier: true,
       handler: async (c) => {
-        const service = await ownService(c.store.db, c.organizationId, c.params.id!);
-        const secret = await rotateWebhookSecret(c.store.db, c.store.secretKey, service.id, service.organization_id);
-        return { url: webhookUrl(c, service.id), secret, secret_shown: true };
+        const { serviceId, secret } = await rotateServiceWebhook(actionContext(c), c.params.id!);
+        return { url: webhookUrl(c, serviceId), secret, secret_shown: true };
       },
     },
   ];

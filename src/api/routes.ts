@@ -4,6 +4,7 @@ import { deploymentRoutes } from './routes-deployments.ts';
 import { logRoutes } from './routes-logs.ts';
 import { metricRoutes } from './routes-metrics.ts';
 import { miscRoutes } from './routes-misc.ts';
+import { secretRoutes } from './routes-secrets.ts';
 import { pushRoutes } from './routes-push.ts';
 import { archiveRoutes } from './routes-archives.ts';
 import { tokenRoutes } from './routes-tokens.ts';
@@ -13,5 +14,5 @@ import type { Route } from './router.ts';
 
 /** Every served /v1 operation (the logs tail websocket is handled on upgrade, see routes-logs-tail.ts). */
 export function apiRoutes(): Route[] {
-  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes()];
+  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...secretRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes()];
 }
