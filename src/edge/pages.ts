@@ -3,9 +3,10 @@
 import type { ServerResponse } from 'node:http';
 
 /** Stable codes for edge-generated answers (the same vocabulary as the API's error catalogue). */
-export type EdgePageCode = 'no_route' | 'unavailable' | 'authentication_error' | 'bad_gateway' | 'gateway_timeout' | 'overloaded';
+export type EdgePageCode = 'bad_request' | 'no_route' | 'unavailable' | 'authentication_error' | 'bad_gateway' | 'gateway_timeout' | 'overloaded';
 
 const TITLES: Record<EdgePageCode, string> = {
+  bad_request: 'Bad request',
   no_route: 'No route',
   unavailable: 'Service unavailable',
   authentication_error: 'Authentication required',

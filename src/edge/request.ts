@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import { connectionTokens, dropResponseHeader, HOP_BY_HOP, SANE_REQUEST_ID } from './headers.ts';
 import { sendPage, type EdgePageCode } from './pages.ts';
 import { matchRoute, hostKey, type CompiledApp, type CompiledRoute } from './route-table.ts';
+import { absoluteTarget, ASTERISK_ALLOW, malformedPercent } from './target.ts';
 import { acmeToken } from './tls.ts';
 import type { AccessLogEntry } from './types.ts';
 import { CONNECT_ERROR_CODES, pickUpstream, type UpstreamState } from './upstream.ts';
@@ -50,6 +51,10 @@ export class ProxyRequest implements HeldRequest {
   private requestId = '';
   private host = '';
   private rawHost: string | undefined;
+  /** The target in origin form (`/path?query`): what routing sees. */
+  private url = '/';
+  /** Why the request must be answered 400 (found while scanning headers), or null. */
+  private badRequest: string | null = null;
   private accept = '';
   private auth: string | undefined;
   private apiKey: string | undefined;
@@ -80,7 +85,52 @@ export class ProxyRequest implements HeldRequest {
   start(): void {
     this.scanHeaders();
     this.res.once('close', () => this.onClientClose());
+    const url = this.req.url ?? '/';
+    this.url = url;
+    // Fast path: an origin-form target without '%' and clean headers costs two character scans.
+    if ((url.charCodeAt(0) !== 47 /* / */ || this.badRequest !== null || url.indexOf('%') >= 0) && !this.checkTarget(url)) return;
     this.dispatchRoute();
+  }
+
+  /**
+   * The rare targets (RFC 9112 §3.2): absolute form takes its authority as the host and routes its path;
+   * `OPTIONS *` is answered here (it asks about the server, not about an app); a second Host header or a path with
+   * a malformed %-escape is a 400. False when the request has been answered.
+   */
+  private checkTarget(url: string): boolean {
+    if (this.badRequest !== null) return this.refuse(this.badRequest);
+    if (url === '*') {
+      if (this.req.method !== 'OPTIONS') return this.refuse('The target "*" is only for OPTIONS.');
+      this.answer(200, ['allow', ASTERISK_ALLOW], '');
+      return false;
+    }
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      const t = absoluteTarget(url);
+      if (typeof t === 'string') return this.refuse(`Bad request: ${t}.`);
+      this.useAuthority(t.authority);
+      this.url = t.url;
+    }
+    if (malformedPercent(this.url)) {
+      return this.refuse(`Bad request: path ${this.pathOnly()} has a "%" not followed by two hex digits (write a literal "%" as %25).`);
+    }
+    return true;
+  }
+
+  /** Absolute form: the target's authority is the host (RFC 9112 §3.2.2), also for the Host header sent upstream. */
+  private useAuthority(authority: string): void {
+    this.rawHost = authority;
+    this.host = hostKey(authority);
+    const fwd = this.fwd;
+    for (let i = 0; i < this.fwdBase; i += 2) {
+      if (fwd[i].length === 4 && fwd[i].toLowerCase() === 'host') { fwd[i + 1] = authority; return; }
+    }
+    fwd.splice(this.fwdBase, 0, 'host', authority);
+    this.fwdBase += 2;
+  }
+
+  private refuse(message: string): false {
+    this.page(400, 'bad_request', message);
+    return false;
   }
 
   /** HeldRequest: the app may be awake now; route again from scratch. */
@@ -103,6 +153,7 @@ export class ProxyRequest implements HeldRequest {
     const fwd: string[] = [];
     let tokens: string[] | null = null;
     let h2 = false;
+    let hosts = 0;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       if (name.charCodeAt(0) === 58 /* : */) {
@@ -118,7 +169,10 @@ export class ProxyRequest implements HeldRequest {
       const k = name.toLowerCase();
       const v = raw[i + 1];
       switch (k) {
-        case 'host': if (this.rawHost === undefined) { this.rawHost = v; fwd.push(name, v); } continue;
+        case 'host':
+          if (++hosts > 1) this.badRequest = 'Bad request: more than one Host header (RFC 9112 §3.2).';
+          if (this.rawHost === undefined) { this.rawHost = v; fwd.push(name, v); }
+          continue;
         case 'accept': this.accept = v; break;
         case 'authorization': this.auth = v; break;
         case 'x-api-key': this.apiKey = v; break;
@@ -168,7 +222,7 @@ export class ProxyRequest implements HeldRequest {
 
   private dispatchRoute(): void {
     // ACME challenges are answered for any host before routing; an unknown token falls through to the app.
-    const token = acmeToken(this.req.url ?? '/');
+    const token = acmeToken(this.url);
     if (token !== '') {
       const answer = this.edge.acme.get(token);
       if (answer !== undefined) return this.answer(200, ['content-type', 'text/plain'], answer);
@@ -180,9 +234,9 @@ export class ProxyRequest implements HeldRequest {
     }
     this.appId = app.def.appId;
     if (app.def.httpsRedirect === true && this.edge.httpsSuffix !== null && token === '' && !this.isHttps()) {
-      return this.answer(308, ['location', `https://${this.host}${this.edge.httpsSuffix}${this.req.url ?? '/'}`], '');
+      return this.answer(308, ['location', `https://${this.host}${this.edge.httpsSuffix}${this.url}`], '');
     }
-    const m = matchRoute(app, this.req.url ?? '/');
+    const m = matchRoute(app, this.url);
     if (m === null) {
       this.page(404, 'no_route', `App ${app.def.appName} has no route for path ${this.pathOnly()} on host "${this.host}".`);
       return;
@@ -445,7 +499,7 @@ export class ProxyRequest implements HeldRequest {
   }
 
   private pathOnly(): string {
-    const url = this.req.url ?? '/';
+    const url = this.url;
     const q = url.indexOf('?');
     return q < 0 ? url : url.slice(0, q);
   }

@@ -5,6 +5,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HOP_BY_HOP, SANE_REQUEST_ID } from './headers.ts';
 import { hostKey, matchRoute } from './route-table.ts';
+import { absoluteTarget, duplicateHost, malformedPercent } from './target.ts';
 import type { EdgeContext } from './request.ts';
 import { CONNECT_ERROR_CODES, pickUpstream, type UpstreamState } from './upstream.ts';
 
@@ -12,15 +13,26 @@ import { CONNECT_ERROR_CODES, pickUpstream, type UpstreamState } from './upstrea
 export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const t0 = performance.now();
   socket.on('error', () => socket.destroy());
-  const host = hostKey(req.headers.host);
   const given = req.headers['x-request-id'];
   const requestId = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : edge.nextRequestId();
+  // The same target rules as plain requests (target.ts): one Host, absolute form's authority wins, clean %-escapes.
+  if (duplicateHost(req.rawHeaders)) return refuse(socket, 400, 'Bad request: more than one Host header.', requestId);
+  let url = req.url ?? '/';
+  let rawHost = req.headers.host;
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const t = absoluteTarget(url);
+    if (typeof t === 'string') return refuse(socket, 400, `Bad request: ${t}.`, requestId);
+    url = t.url;
+    rawHost = t.authority;
+  }
+  if (malformedPercent(url)) return refuse(socket, 400, 'Bad request: the path has a "%" not followed by two hex digits.', requestId);
+  const host = hostKey(rawHost);
   const app = edge.hosts.get(host);
-  const m = app ? matchRoute(app, req.url ?? '/') : null;
-  if (!app || !m) return refuse(socket, 404, `No route for host "${host}" path ${req.url ?? '/'}.`, requestId);
+  const m = app ? matchRoute(app, url) : null;
+  if (!app || !m) return refuse(socket, 404, `No route for host "${host}" path ${url}.`, requestId);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   if (app.def.httpsRedirect === true && edge.httpsSuffix !== null && !encrypted) {
-    return refuse(socket, 308, 'This app is served over https.', requestId, `location: https://${host}${edge.httpsSuffix}${req.url ?? '/'}\r\n`);
+    return refuse(socket, 308, 'This app is served over https.', requestId, `location: https://${host}${edge.httpsSuffix}${url}\r\n`);
   }
   const route = m.route;
   const auth = req.headers.authorization;
@@ -42,7 +54,8 @@ export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Du
   const remote = req.socket.remoteAddress ?? '';
   const xff = req.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = xff ? `${xff}, ${remote}` : remote;
-  headers['x-forwarded-host'] = req.headers.host ?? '';
+  if (rawHost !== undefined) headers.host = rawHost;
+  headers['x-forwarded-host'] = rawHost ?? '';
   headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';
   headers['x-request-id'] = requestId;
   headers.connection = 'Upgrade';
@@ -118,7 +131,7 @@ export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Du
 
 function refuse(socket: Duplex, status: number, message: string, requestId: string, extra = ''): void {
   if (socket.destroyed) return;
-  const reason = { 308: 'Permanent Redirect', 401: 'Unauthorized', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const reason = { 308: 'Permanent Redirect', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' }[status] ?? 'Error';
   const body = message + '\n';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
     `x-request-id: ${requestId}\r\n${extra}connection: close\r\n\r\n${body}`);
