@@ -3,6 +3,8 @@
 import { homedir } from 'node:os';
 import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { BuildPackageSettings } from './build/build-env.ts';
 
 /** Which instance runtime to use; `auto` picks docker when the engine answers, else the process driver. */
 export type RuntimeChoice = 'docker' | 'process' | 'swarm' | 'auto';
@@ -32,6 +34,8 @@ export interface PierConfig {
   skipDnsCheck: boolean;
   /** `postgres://...`: the store lives in PostgreSQL, shared by several control planes (one leader); else SQLite. */
   databaseUrl?: string;
+  /** What buildpack builds are given for package downloads: CA bundle, proxies, registry mirrors (PIER_BUILD_*). */
+  buildPackages?: BuildPackageSettings;
 }
 
 /** A configuration error: the message names the flag or variable and says how to fix it. */
@@ -113,7 +117,9 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     // Never echo the value: it may carry a password.
     throw new ConfigError(`${databaseUrl.source} must be a PostgreSQL URL such as postgres://pier:PASSWORD@127.0.0.1:5432/pier`);
   }
+  const buildPackages = loadBuildPackages(env);
   return {
+    buildPackages,
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
     apiAddr: parseListenAddr(api.value ?? '127.0.0.1:7700', api.source),
     edgeAddr,
@@ -132,4 +138,28 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     skipDnsCheck: ['1', 'true', 'yes'].includes((env.PIER_DOMAINS_SKIP_DNS_CHECK ?? '').toLowerCase()),
     ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
   };
+}
+
+/**
+ * The operator's package settings for builds: PIER_BUILD_CA_FILE (a PEM bundle, e.g. the host's
+ * /etc/ssl/certs/ca-certificates.crt behind a TLS-intercepting proxy), PIER_BUILD_HTTP_PROXY, PIER_BUILD_HTTPS_PROXY,
+ * PIER_BUILD_NO_PROXY, PIER_BUILD_NPM_REGISTRY, PIER_BUILD_PIP_INDEX_URL and PIER_BUILD_GOPROXY.
+ */
+export function loadBuildPackages(env: NodeJS.ProcessEnv = process.env): BuildPackageSettings {
+  const value = (k: string) => (env[k] ?? '').trim() || undefined;
+  const url = (k: string) => {
+    const v = value(k);
+    if (v !== undefined && !/^https?:\/\/\S+$/.test(v)) throw new ConfigError(`${k} must be an http(s) URL, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const caFile = value('PIER_BUILD_CA_FILE');
+  if (caFile !== undefined && !existsSync(caFile)) {
+    throw new ConfigError(`PIER_BUILD_CA_FILE names ${caFile}, which does not exist: point it at a PEM bundle such as /etc/ssl/certs/ca-certificates.crt`);
+  }
+  const goProxy = value('PIER_BUILD_GOPROXY');
+  const s: BuildPackageSettings = {
+    caFile: caFile ? resolve(caFile) : undefined, httpProxy: url('PIER_BUILD_HTTP_PROXY'), httpsProxy: url('PIER_BUILD_HTTPS_PROXY'),
+    noProxy: value('PIER_BUILD_NO_PROXY'), npmRegistry: url('PIER_BUILD_NPM_REGISTRY'), pipIndexUrl: url('PIER_BUILD_PIP_INDEX_URL'), goProxy,
+  };
+  return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as BuildPackageSettings;
 }

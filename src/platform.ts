@@ -80,6 +80,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     workDir: join(config.dataDir, 'builds'),
     appendLogs: (lines) => appendLogLines(store.db, lines, store.logBus),
     labels: { 'dev.pier.scope': scope },
+    packages: config.buildPackages,
     environment: async (d) => {
       const [app, service] = await Promise.all([getApp(store.db, d.app_id), getService(store.db, d.service_id)]);
       if (!app || !service) throw new Error('its app or service no longer exists');

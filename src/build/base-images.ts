@@ -35,14 +35,43 @@ export function sharedLibraries(binary: string): string[] {
   return libs;
 }
 
+/**
+ * What the base images contain, as a revision in their tags: bump it whenever stageBaseRootfs changes, so engines
+ * that already hold an older base make the new one instead of reusing it.
+ */
+const LAYOUT = 'r2';
+
+/** The major.minor of the host's python3, the only Python buildpack builds offer (e.g. "3.11"). */
+export function hostPythonVersion(): string | undefined {
+  try { return basename(which('python3', ['/usr/bin/python3'])).replace(/^python/, '') || undefined; } catch { return undefined; }
+}
+
 /** The tag of a base image; the Node and Python ones carry the host's version so an upgrade makes a new base. */
 export function baseImageTag(kind: BaseKind): string {
-  if (kind === 'node') return `pier-base/node:${process.versions.node}`;
-  if (kind === 'python') {
-    const py = which('python3', ['/usr/bin/python3']);
-    return `pier-base/python:${basename(py).replace(/^python/, '') || '3'}`;
+  if (kind === 'node') return `pier-base/node:${process.versions.node}-${LAYOUT}`;
+  if (kind === 'python') return `pier-base/python:${hostPythonVersion() ?? '3'}-${LAYOUT}`;
+  return `pier-base/busybox:${LAYOUT}`;
+}
+
+/**
+ * glibc and its usual companions, from the host: prebuilt native modules (pydantic-core, a bundler's binary, Next's
+ * SWC) expect them on any glibc system, although neither node nor python links them all itself.
+ */
+export const RUNTIME_LIBRARIES = ['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'librt.so.1', 'libutil.so.1', 'libresolv.so.2',
+  'libgcc_s.so.1', 'libstdc++.so.6', 'libz.so.1', 'libssl.so.3', 'libcrypto.so.3', 'libffi.so.8'];
+
+const LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
+
+/** The host's copies of RUNTIME_LIBRARIES (those it has) with what they load in turn, the dynamic loader included. */
+export function runtimeLibraries(): string[] {
+  const out = new Set<string>();
+  for (const name of RUNTIME_LIBRARIES) {
+    const path = LIBRARY_DIRS.map((d) => join(d, name)).find((p) => existsSync(p));
+    if (!path) continue;
+    out.add(path);
+    for (const l of sharedLibraries(path)) out.add(l);
   }
-  return 'pier-base/busybox:1';
+  return [...out];
 }
 
 function copyLib(stage: string, lib: string): void {
@@ -68,6 +97,7 @@ export function stageBaseRootfs(kind: BaseKind, stage: string): string[] {
     mkdirSync(join(stage, 'etc/ssl/certs'), { recursive: true });
     copyFileSync('/etc/ssl/certs/ca-certificates.crt', join(stage, 'etc/ssl/certs/ca-certificates.crt'));
   }
+  for (const lib of runtimeLibraries()) copyLib(stage, lib);
   const env = ['ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/lib'];
   const replace = (name: string) => rmSync(join(stage, 'usr/bin', name), { force: true });
   if (kind === 'node') {
@@ -91,7 +121,8 @@ export function stageBaseRootfs(kind: BaseKind, stage: string): string[] {
     symlinkSync(version, join(stage, 'usr/bin/python3'));
     symlinkSync(version, join(stage, 'usr/bin/python'));
     const stdlib = `/usr/lib/${version}`;
-    cpSync(stdlib, join(stage, stdlib), { recursive: true, filter: (src) => !/\/(test|tests|idlelib|tkinter|__pycache__)$/.test(src) });
+    // Without Debian's PEP 668 marker: the image is the app's own, so pip installs into /usr/local as on any image.
+    cpSync(stdlib, join(stage, stdlib), { recursive: true, filter: (src) => !/\/(test|tests|idlelib|tkinter|__pycache__|EXTERNALLY-MANAGED)$/.test(src) });
     const libs = new Set(sharedLibraries(py));
     const dynload = join(stdlib, 'lib-dynload');
     if (existsSync(dynload)) for (const so of readdirSync(dynload)) for (const l of sharedLibraries(join(dynload, so))) libs.add(l);

@@ -5,9 +5,10 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, wr
 import { join, relative, resolve, sep } from 'node:path';
 import type { Deployment, DockerBuilder } from '../domain/types.ts';
 import { DockerEngine } from '../runtime/docker/engine.ts';
-import { baseKindOf, ensureBaseImage } from './base-images.ts';
-import { contextIgnore, listContext, tarContext } from './context.ts';
-import { planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
+import { baseKindOf, ensureBaseImage, hostPythonVersion } from './base-images.ts';
+import { stepEnv, writeBuildFiles, type BuildPackageSettings } from './build-env.ts';
+import { contextIgnore, listContext, tarContext, withPaths } from './context.ts';
+import { BUILD_FILES_DIR, planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
 import { planSource } from '../functions/build.ts';
 import { buildDirectory, hostBuildEnv, runHostCommands } from './directory.ts';
 import { engineBuild } from './docker-build.ts';
@@ -47,6 +48,8 @@ export interface BuilderOptions {
    * builds `buildArgs`, and `secretValues` are redacted from the build log. Default: plain values only, no redaction.
    */
   environment?: (d: Deployment) => Promise<BuildEnv>;
+  /** The operator's package settings (CA bundle, proxies, registry mirrors) given to buildpack builds. */
+  packages?: BuildPackageSettings;
 }
 
 /** See BuilderOptions.environment. */
@@ -86,6 +89,7 @@ export function buildArgsOf(d: Deployment): Record<string, string> {
 /** Creates the builder. */
 export function createBuilder(o: BuilderOptions): PierBuilder {
   const engine = o.engine ?? new DockerEngine();
+  const packages = o.packages ?? {};
   const limits = { timeoutMs: o.timeoutMs ?? 20 * 60_000, cpu: o.cpu ?? 1, memoryBytes: o.memoryBytes ?? 2 * 1024 ** 3 };
 
   async function run(d: Deployment, signal: AbortSignal, log: BuildLog, env: BuildEnv): Promise<BuildOutput> {
@@ -111,13 +115,15 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
       buildCommand: source.buildpack?.build_command ?? git?.build_command,
       runCommand: source.buildpack?.run_command ?? git?.run_command,
       serviceType: d.definition.type === 'WORKER' ? 'WORKER' : 'WEB',
+      pythonVersion: hostPythonVersion(),
     }, o.target, say);
     say(`Detected a ${plan.stack} app; it will run: ${plan.runCommand}`);
     if (o.target === 'directory') {
       const appDir = join(root, 'app');
       const cg = openBuildCgroup(d.id, limits, say);
       try {
-        await buildDirectory({ source: dir, appDir, plan, cacheDir, signal, log: say, env: env.env, joinFiles: cg?.joinFiles });
+        const stepVars = { ...plan.buildEnv, ...stepEnv(packages, packages.caFile, env.env) };
+        await buildDirectory({ source: dir, appDir, plan, cacheDir, signal, log: say, env: stepVars, joinFiles: cg?.joinFiles });
       } finally {
         cg?.close();
       }
@@ -135,7 +141,8 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     if (!existsSync(join(dir, dockerfile))) throw new Error(`no ${dockerfile} in the build context: add one or set the builder's dockerfile path`);
     const tag = imageTag(d);
     log.line(`Building ${dockerfile}${b.target ? ` (target ${b.target})` : ''} into ${tag}`);
-    const tar = await tarContext(dir, listContext(dir, contextIgnore(dir)), signal);
+    // Docker always sends the Dockerfile, even when .dockerignore lists it.
+    const tar = await tarContext(dir, withPaths(dir, listContext(dir, contextIgnore(dir)), [dockerfile]), signal);
     await engineBuild(engine, tar, {
       tag, dockerfile, target: b.target, buildArgs, noCache: d.definition.skip_cache,
       cpu: limits.cpu, memoryBytes: limits.memoryBytes, labels: imageLabels(d),
@@ -149,15 +156,18 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
       mkdirSync(join(cacheDir, 'home'), { recursive: true });
       const cg = openBuildCgroup(d.id, limits, (l) => log.line(l));
       try {
-        await runHostCommands(plan.hostCommands, dir, hostBuildEnv(cacheDir, env), signal, (l, s) => log.line(l, s), cg?.joinFiles);
+        await runHostCommands(plan.hostCommands, dir, hostBuildEnv(cacheDir, stepEnv(packages, packages.caFile, env)), signal, (l, s) => log.line(l, s), cg?.joinFiles);
       } finally {
         cg?.close();
       }
     }
-    const paths = listContext(dir, contextIgnore(dir)).filter((p) => p !== 'Dockerfile.pier');
+    // What the host steps built (bin/) goes in even when the app's .gitignore lists it.
+    const paths = withPaths(dir, listContext(dir, contextIgnore(dir)), plan.keepPaths ?? [])
+      .filter((p) => p !== 'Dockerfile.pier' && p !== BUILD_FILES_DIR && !p.startsWith(`${BUILD_FILES_DIR}/`));
+    const buildFiles = writeBuildFiles(dir, packages, env);
     writeFileSync(join(dir, 'Dockerfile.pier'), planDockerfile(plan, base));
     const tag = imageTag(d);
-    const tar = await tarContext(dir, [...paths, 'Dockerfile.pier'], signal);
+    const tar = await tarContext(dir, [...paths, ...buildFiles, 'Dockerfile.pier'], signal);
     await engineBuild(engine, tar, {
       tag, dockerfile: 'Dockerfile.pier', noCache: d.definition.skip_cache, cpu: limits.cpu,
       memoryBytes: limits.memoryBytes, labels: imageLabels(d),

@@ -70,3 +70,22 @@ export function copyContext(from: string, to: string, paths: string[]): void {
     }
   }
 }
+
+/**
+ * `paths` plus each of `extra` that exists in `dir` (with its parent directories and, for a directory, everything
+ * below it), whatever the ignore rules say: the Dockerfile, and what host build steps wrote.
+ */
+export function withPaths(dir: string, paths: string[], extra: string[]): string[] {
+  const have = new Set(paths);
+  const out = [...paths];
+  const add = (p: string) => { if (!have.has(p)) { have.add(p); out.push(p); } };
+  for (const e of extra) {
+    const rel = e.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+    if (!rel || rel.split('/').includes('..') || !existsSync(join(dir, rel))) continue;
+    const parts = rel.split('/');
+    for (let n = 1; n < parts.length; n++) add(parts.slice(0, n).join('/'));
+    add(rel);
+    if (lstatSync(join(dir, rel)).isDirectory()) for (const p of listContext(join(dir, rel), ignoreNothing)) add(`${rel}/${p}`);
+  }
+  return out;
+}

@@ -1,5 +1,12 @@
 // Buildpack detection: from the files of a source, decide the stack (Node, Python, Go, static site, Procfile) and the
-// shell commands that install dependencies, build and run it. Pure: files are read through a FileView.
+// shell commands that install dependencies, build and run it. Pure: files are read through a FileView. Each stack's
+// rules live in buildpacks/<stack>.ts; the order they are tried in is docs/buildpacks.md's.
+import { goPlan } from './buildpacks/go.ts';
+import { nodePlan } from './buildpacks/node.ts';
+import { pythonPlan } from './buildpacks/python.ts';
+
+export { GO_BINARY } from './buildpacks/go.ts';
+export { planDockerfile, BUILD_FILES_DIR } from './buildpacks/dockerfile.ts';
 
 /** Read-only view of a source tree (context-relative paths). */
 export interface FileView {
@@ -22,19 +29,39 @@ export interface BuildPlan {
   installCommands: string[];
   /** Build commands (after the whole source is in place). */
   buildCommands: string[];
+  /** Run after the build: drop what only the build needed (devDependencies). */
+  pruneCommands?: string[];
   /** Build commands run by Pier on the host before packaging (Go: the host's toolchain). */
   hostCommands: string[];
   /** Starts the app. */
   runCommand: string;
   /** Extra environment of the running app (e.g. PYTHONPATH for dependencies installed beside the app). */
   runEnv: Record<string, string>;
+  /** Extra environment of the install and build steps only. */
+  buildEnv?: Record<string, string>;
+  /** Paths the host commands write that go into the image even when an ignore file lists them. */
+  keepPaths?: string[];
 }
 
-/** User overrides from the git/archive source. */
-export interface PlanOverrides { buildCommand?: string; runCommand?: string; serviceType?: 'WEB' | 'WORKER' }
+/** User overrides from the git/archive source, and what the host offers. */
+export interface PlanOverrides {
+  buildCommand?: string; runCommand?: string; serviceType?: 'WEB' | 'WORKER';
+  /** major.minor of the Python builds run (the host's python3); a project asking for another one fails clearly. */
+  pythonVersion?: string;
+}
 
-/** Where the Go builder puts the binary, relative to the app directory. */
-export const GO_BINARY = '.pier/bin/app';
+/** What a stack's planner gets: the files, the overrides and the shared rules for run and build commands. */
+export interface StackContext {
+  files: FileView;
+  o: PlanOverrides;
+  target: BuildTarget;
+  /** The run command: run_command, else the Procfile's, else the stack's default; throws NothingToRunError. */
+  chosen(fallback: string | undefined, stack: Stack): string;
+  /** The build commands: build_command when set, else the stack's defaults. */
+  build(defaults: string[]): string[];
+  /** Whether the run command comes from the user (run_command or Procfile) rather than the stack. */
+  overrideRun: boolean;
+}
 
 /** A build that cannot produce anything to run; the message names the fix. */
 export class NothingToRunError extends Error {
@@ -61,74 +88,28 @@ export function hasRequirements(text: string | undefined): boolean {
   return (text ?? '').split(/\r?\n/).some((l) => l.trim() && !l.trim().startsWith('#'));
 }
 
-interface PackageJson { main?: string; scripts?: Record<string, string>; dependencies?: object; devDependencies?: object }
-
-function parsePackage(text: string): PackageJson {
-  try { return JSON.parse(text) as PackageJson; } catch (err) { throw new Error(`package.json is not valid JSON: ${(err as Error).message}`); }
-}
-
 /** Detects the stack of a source and plans its build; throws NothingToRunError when nothing would start. */
 export function detectPlan(files: FileView, o: PlanOverrides, target: BuildTarget): BuildPlan {
   const procfile = procfileCommand(files.read('Procfile'), o.serviceType);
-  const chosen = (fallback: string | undefined, stack: Stack) => {
-    const run = o.runCommand?.trim() || procfile || fallback;
-    if (!run) throw new NothingToRunError(stack === 'procfile' ? 'source (no package.json, requirements.txt, go.mod or index.html found)' : `${stack} app`);
-    return run;
+  const c: StackContext = {
+    files, o, target, overrideRun: Boolean(o.runCommand?.trim() || procfile),
+    chosen(fallback, stack) {
+      const run = o.runCommand?.trim() || procfile || fallback;
+      if (!run) throw new NothingToRunError(stack === 'procfile' ? 'source (no package.json, requirements.txt, pyproject.toml, go.mod or index.html found)' : `${stack} app`);
+      return run;
+    },
+    build: (defaults) => o.buildCommand?.trim() ? [o.buildCommand.trim()] : defaults,
   };
-  const build = (defaults: string[]) => o.buildCommand?.trim() ? [o.buildCommand.trim()] : defaults;
   const base = { dependencyFiles: [] as string[], installCommands: [] as string[], hostCommands: [] as string[], runEnv: {} as Record<string, string> };
 
   const pkgText = files.read('package.json');
-  if (pkgText !== undefined) {
-    const pkg = parsePackage(pkgText);
-    const deps = Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.devDependencies ?? {}).length > 0;
-    const lock = files.exists('package-lock.json') || files.exists('npm-shrinkwrap.json');
-    const install = deps ? [lock ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund'] : [];
-    const entry = [pkg.main, 'server.js', 'index.js', 'app.js'].find((f) => f && files.exists(f));
-    const run = pkg.scripts?.start ? 'npm start' : entry ? `node ${entry}` : undefined;
-    return {
-      ...base, stack: 'node', runCommand: chosen(run, 'node'),
-      dependencyFiles: ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'].filter((f) => files.exists(f)),
-      installCommands: install, buildCommands: build(pkg.scripts?.build ? ['npm run build'] : []),
-    };
-  }
-  const requirements = files.read('requirements.txt');
-  if (requirements !== undefined || files.exists('pyproject.toml')) {
-    const into = target === 'directory' ? ' --target .pydeps' : '';
-    const install = hasRequirements(requirements) ? [`python3 -m pip install --no-input --disable-pip-version-check${into} -r requirements.txt`]
-      : requirements === undefined ? [`python3 -m pip install --no-input --disable-pip-version-check${into} .`] : [];
-    const entry = ['app.py', 'main.py', 'server.py'].find((f) => files.exists(f));
-    return {
-      ...base, stack: 'python', runCommand: chosen(entry ? `python3 ${entry}` : undefined, 'python'),
-      dependencyFiles: requirements !== undefined ? ['requirements.txt'] : [], installCommands: install,
-      buildCommands: build([]), runEnv: target === 'directory' ? { PYTHONPATH: '/app/.pydeps', PYTHONUNBUFFERED: '1' } : { PYTHONUNBUFFERED: '1' },
-    };
-  }
-  if (files.exists('go.mod')) {
-    return {
-      ...base, stack: 'go', runCommand: chosen(`./${GO_BINARY}`, 'go'), buildCommands: [],
-      hostCommands: o.buildCommand?.trim() ? [o.buildCommand.trim()] : [`go build -trimpath -o ${GO_BINARY} .`],
-    };
-  }
+  if (pkgText !== undefined) return nodePlan(c, pkgText);
+  if (['requirements.txt', 'pyproject.toml', 'setup.py', 'uv.lock', 'poetry.lock'].some((f) => files.exists(f))) return pythonPlan(c, o.pythonVersion);
+  if (files.exists('go.mod')) return goPlan(c);
   if (files.exists('index.html')) {
-    return { ...base, stack: 'static', runCommand: chosen('busybox httpd -f -p "${PORT:-8000}" -h /app', 'static'), buildCommands: build([]) };
+    return { ...base, stack: 'static', runCommand: c.chosen('busybox httpd -f -p "${PORT:-8000}" -h /app', 'static'), buildCommands: c.build([]) };
   }
-  return { ...base, stack: 'procfile', runCommand: chosen(undefined, 'procfile'), buildCommands: build([]) };
-}
-
-/** Quotes a string for a JSON-form Dockerfile instruction. */
-function json(args: string[]): string { return JSON.stringify(args); }
-
-/** The Dockerfile that builds a plan into an image on top of the stack's base image. */
-export function planDockerfile(plan: BuildPlan, baseImage: string): string {
-  const lines = [`FROM ${baseImage}`, 'WORKDIR /app'];
-  for (const [k, v] of Object.entries(plan.runEnv)) lines.push(`ENV ${k}=${JSON.stringify(v)}`);
-  if (plan.dependencyFiles.length && plan.installCommands.length) lines.push(`COPY ${json([...plan.dependencyFiles, '/app/'])}`);
-  for (const c of plan.installCommands) lines.push(`RUN ${json(['/bin/sh', '-c', c])}`);
-  lines.push('COPY . /app/');
-  for (const c of plan.buildCommands) lines.push(`RUN ${json(['/bin/sh', '-c', c])}`);
-  lines.push(`CMD ${json(['/bin/sh', '-c', execPrefixed(plan.runCommand)])}`);
-  return lines.join('\n') + '\n';
+  return { ...base, stack: 'procfile', runCommand: c.chosen(undefined, 'procfile'), buildCommands: c.build([]) };
 }
 
 /** `exec cmd` for a simple command (the app becomes PID 1 and gets SIGTERM); compound commands stay as they are. */
