@@ -3,7 +3,10 @@
 import { PierError, notFound } from '../../domain/errors.ts';
 import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, signalFromExitCode, specLabels } from '../common.ts';
+import { dockerBridgeName } from '../firewall.ts';
+import { type ContainerSizes, type DiskQuota, diskFullMessage, diskNotEnforcedMessage, isStorageOptRefusal, probeDiskQuota } from './disk.ts';
 import { DEFAULT_DOCKER_SOCKET, DockerEngine, EngineError, consumeProgress } from './engine.ts';
+import { BRIDGE_NAME_OPTION, DockerFirewall, ROLE_LABEL, bridgeOf, firewallUnavailable } from './firewall.ts';
 import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
@@ -11,6 +14,12 @@ import { statsFromDocker, type DockerStats } from './stats.ts';
 
 /** Label naming the Pier installation that owns a container (see DockerRuntimeOptions.scope). */
 export const SCOPE_LABEL = 'dev.pier.scope';
+
+/**
+ * The network of instances without an app network (mesh disabled): Pier-owned like app networks, so the same
+ * firewall covers it, and with inter-container traffic disabled, so its instances cannot reach each other either.
+ */
+export const ISOLATED_NETWORK = 'pier-isolated';
 
 /** Options of the Docker runtime. */
 export interface DockerRuntimeOptions {
@@ -22,14 +31,24 @@ export interface DockerRuntimeOptions {
    * two Pier installations sharing one engine never adopt (or remove) each other's containers.
    */
   scope?: string;
+  /**
+   * Install Pier's firewall for its Docker networks (default true): no host, no link-local, no other network. Off
+   * only for an engine in another network namespace than this process (tests), whose rules would land in the wrong one.
+   */
+  firewall?: boolean;
+  /** Where operator warnings go (disk or firewall not enforced); default stderr. */
+  log?: (line: string) => void;
 }
 
 interface ContainerJson {
   Id: string;
   Config: { Labels: Record<string, string> | null };
+  HostConfig?: { StorageOpt?: Record<string, string> | null };
   State: { Status: string; Running: boolean; OOMKilled: boolean; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string };
   NetworkSettings: { Ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null };
 }
+
+interface NetworkJson { Id: string; Driver: string; Options: Record<string, string> | null; Labels: Record<string, string> | null }
 
 interface ContainerSummary {
   Id: string;
@@ -90,11 +109,25 @@ export class DockerRuntime implements Runtime {
   private readonly pidsLimit: number;
   private readonly scope: string | undefined;
   private readonly networkCreates = new SingleFlight();
+  private readonly log: (line: string) => void;
+  /** Null when the firewall is off by option or cannot be installed here (then a warning was logged once). */
+  private firewall: DockerFirewall | null;
+  /** Networks whose bridge this process has seen covered by the firewall. */
+  private readonly protectedNetworks = new Set<string>();
+  private diskQuota: DiskQuota = 'unknown';
+  private storageDriver: Promise<string> | undefined;
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.scope = opts.scope;
+    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.firewall = opts.firewall === false ? null : new DockerFirewall(this.engine, this.log);
+    const missing = this.firewall ? firewallUnavailable() : null;
+    if (missing) {
+      this.log(`docker runtime: WARNING instances can reach the host and link-local addresses (169.254.169.254): the firewall needs root and iptables: ${missing}`);
+      this.firewall = null;
+    }
   }
 
   async capabilities(): Promise<Capabilities> {
@@ -103,18 +136,23 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       throw new PierError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${(err as Error).message})`);
     }
-    return { name: 'docker', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true };
+    if (this.diskQuota === 'unknown') this.learnDiskQuota(await this.call(() => probeDiskQuota(this.engine)));
+    return { name: 'docker', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: this.diskQuota === 'enforced', privateNetworking: true };
+  }
+
+  private learnDiskQuota(found: { quota: DiskQuota; reason?: string }): void {
+    if (found.quota === 'unknown' || this.diskQuota !== 'unknown') return;
+    this.diskQuota = found.quota;
+    if (found.quota === 'unsupported') this.log(diskNotEnforcedMessage(found.reason ?? 'no reason given'));
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
     if (this.scope) spec = { ...spec, labels: { ...spec.labels, [SCOPE_LABEL]: this.scope } };
     if (!spec.image) throw new PierError('invalid_argument', 'the docker runtime runs images: spec.image is required');
     await this.call(() => this.ensureImage(spec, signal));
-    const created = await this.call(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
-      query: { name: containerName(spec.instanceId) },
-      body: createContainerBody(spec, { pidsLimit: this.pidsLimit }),
-      signal,
-    }));
+    const network = spec.network ?? ISOLATED_NETWORK;
+    if (!this.protectedNetworks.has(network)) await this.ensureNetwork(network);
+    const created = await this.create({ ...spec, network }, signal);
     try {
       await this.call(() => this.engine.json('POST', `/containers/${created.Id}/start`, { signal }));
       const c = await this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${created.Id}/json`));
@@ -123,6 +161,25 @@ export class DockerRuntime implements Runtime {
       // A container that was created but could not start is garbage: leave nothing behind.
       await this.engine.jsonOrNull('DELETE', `/containers/${created.Id}`, { query: { force: true, v: true } }).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** Creates the container, with the disk limit unless the engine refused one before (learnt here on first try). */
+  private async create(spec: InstanceSpec, signal?: AbortSignal): Promise<{ Id: string }> {
+    const send = (diskQuota: boolean) => this.engine.json<{ Id: string }>('POST', '/containers/create', {
+      query: { name: containerName(spec.instanceId) },
+      body: createContainerBody(spec, { pidsLimit: this.pidsLimit, diskQuota }),
+      signal,
+    });
+    const withQuota = this.diskQuota !== 'unsupported' && (spec.diskBytes ?? 0) > 0;
+    try {
+      const created = await send(withQuota);
+      if (withQuota) this.learnDiskQuota({ quota: 'enforced' });
+      return created;
+    } catch (err) {
+      if (!withQuota || !isStorageOptRefusal(err)) throw this.translate(err);
+      this.learnDiskQuota({ quota: 'unsupported', reason: (err as Error).message });
+      return this.call(() => send(false));
     }
   }
 
@@ -204,7 +261,20 @@ export class DockerRuntime implements Runtime {
     if (waited === null) throw notFound('instance', runtimeId);
     const c = await this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${id}/json`));
     if (!c) throw notFound('instance', runtimeId);
-    return exitFromInspect(c);
+    return this.explainExit(c);
+  }
+
+  /** The exit of a stopped container; a failure with its disk (nearly) full says so instead of a bare exit code. */
+  private async explainExit(c: ContainerJson): Promise<ExitStatus> {
+    const exit = exitFromInspect(c);
+    const limitBytes = Number(c.HostConfig?.StorageOpt?.size ?? 0);
+    if (exit.oomKilled || exit.error || !exit.exitCode || !(limitBytes > 0)) return exit;
+    const sized = await this.engine.jsonOrNull<ContainerSizes>('GET', `/containers/${c.Id}/json`, { query: { size: 1 }, timeoutMs: 120_000 }).catch(() => null);
+    if (!sized) return exit;
+    this.storageDriver ??= this.engine.json<{ Driver: string }>('GET', '/info').then((i) => i.Driver, () => '');
+    const afterMs = Math.max(0, Date.parse(c.State.FinishedAt) - Date.parse(c.State.StartedAt)) || 0;
+    const message = diskFullMessage({ limitBytes, sizes: sized, storageDriver: await this.storageDriver, exitCode: exit.exitCode, afterMs });
+    return message ? { ...exit, error: message } : exit;
   }
 
   async inspect(runtimeId: string): Promise<InstanceState | null> {
@@ -221,7 +291,7 @@ export class DockerRuntime implements Runtime {
     const startedAt = isoTime(c.State.StartedAt);
     if (c.State.Running) return { running: true, startedAt };
     const ended = c.State.Status === 'exited' || c.State.Status === 'dead';
-    return { running: false, startedAt, ...(ended ? { exit: exitFromInspect(c) } : {}) };
+    return { running: false, startedAt, ...(ended ? { exit: await this.explainExit(c) } : {}) };
   }
 
   async stats(runtimeId: string): Promise<InstanceStats> {
@@ -261,23 +331,49 @@ export class DockerRuntime implements Runtime {
   async ensureNetwork(name: string): Promise<void> {
     // The engine does not reliably refuse a second network of the same name, and two first instances of one app
     // (e.g. two regions) ask at once: serialise per name so exactly one create is sent.
-    return this.networkCreates.run(name, () => this.createNetworkOnce(name));
+    return this.networkCreates.run(name, async () => {
+      const net = await this.createNetworkOnce(name);
+      await this.protect(name, net);
+    });
   }
 
-  private async createNetworkOnce(name: string): Promise<void> {
-    if (await this.call(() => this.engine.jsonOrNull('GET', `/networks/${encodeURIComponent(name)}`))) return;
+  /**
+   * Makes sure the firewall covers a network's bridge before any instance joins it. Bridges Pier names (`pierdk…`)
+   * are covered by the installed wildcard; others (older networks, the build network) need a rebuild of the chains.
+   */
+  private async protect(name: string, net: NetworkJson | null): Promise<void> {
+    if (this.firewall && net?.Driver === 'bridge') {
+      try {
+        await this.firewall.ensure();
+        if (!this.firewall.covers(bridgeOf(net))) await this.firewall.refresh();
+      } catch (err) {
+        throw new PierError('unavailable', `the firewall of Pier's Docker networks could not be installed: ${(err as Error).message}`);
+      }
+    }
+    this.protectedNetworks.add(name);
+  }
+
+  private async createNetworkOnce(name: string): Promise<NetworkJson | null> {
+    const path = `/networks/${encodeURIComponent(name)}`;
+    const found = await this.call(() => this.engine.jsonOrNull<NetworkJson>('GET', path));
+    if (found) return found;
+    const isolated = name === ISOLATED_NETWORK;
+    const labels = { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}), ...(isolated ? { [ROLE_LABEL]: 'isolated' } : {}) };
+    // The bridge is named by Pier so the firewall's one wildcard covers it from the first packet on.
+    const options = { [BRIDGE_NAME_OPTION]: dockerBridgeName(name), ...(isolated ? { 'com.docker.network.bridge.enable_icc': 'false' } : {}) };
     try {
       await this.engine.json('POST', '/networks/create', {
-        body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}) } },
+        body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, Options: options },
       });
     } catch (err) {
-      if (err instanceof EngineError && err.status === 409) return; // created concurrently: fine
-      throw this.translate(err);
+      if (!(err instanceof EngineError && err.status === 409)) throw this.translate(err); // 409: created concurrently, fine
     }
+    return this.call(() => this.engine.jsonOrNull<NetworkJson>('GET', path));
   }
 
   async removeNetwork(name: string): Promise<void> {
-    const net = await this.call(() => this.engine.jsonOrNull<{ Id: string; Labels: Record<string, string> | null }>('GET', `/networks/${encodeURIComponent(name)}`));
+    this.protectedNetworks.delete(name);
+    const net = await this.call(() => this.engine.jsonOrNull<NetworkJson>('GET', `/networks/${encodeURIComponent(name)}`));
     if (!net || net.Labels?.[MANAGED_LABEL] !== 'true') return; // never remove a network Pier did not create
     try {
       await this.engine.jsonOrNull('DELETE', `/networks/${net.Id}`);

@@ -71,3 +71,10 @@ test("docker's since parameter carries nanoseconds after the dot", () => {
   assert.equal(dockerTimestamp(new Date(1_700_000_000_123)), '1700000000.123000000');
   assert.equal(dockerTimestamp(new Date(1_700_000_000_005)), '1700000000.005000000');
 });
+
+test('the disk limit becomes StorageOpt.size only where the engine enforces it', () => {
+  const spec = { ...base, diskBytes: 2560 * 1024 * 1024 };
+  assert.deepEqual((createContainerBody(spec, { pidsLimit: 1, diskQuota: true }) as any).HostConfig.StorageOpt, { size: String(2560 * 1024 * 1024) });
+  assert.equal((createContainerBody(spec, { pidsLimit: 1 }) as any).HostConfig.StorageOpt, undefined);
+  assert.equal((createContainerBody(base, { pidsLimit: 1, diskQuota: true }) as any).HostConfig.StorageOpt, undefined, 'no disk in the spec, no limit');
+});

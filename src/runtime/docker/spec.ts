@@ -7,6 +7,8 @@ import { pierLabels } from '../common.ts';
 export interface CreateOptions {
   /** Max processes per container (fork-bomb guard). */
   pidsLimit: number;
+  /** Cap the writable layer at `spec.diskBytes` (the engine's storage driver must support `StorageOpt.size`). */
+  diskQuota?: boolean;
 }
 
 /** Capabilities dropped from ordinary (non-privileged) containers; none of them is needed to serve HTTP. */
@@ -53,6 +55,9 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   };
+  if (opts.diskQuota && spec.diskBytes && spec.diskBytes > 0) {
+    (body.HostConfig as Record<string, unknown>).StorageOpt = { size: String(Math.floor(spec.diskBytes)) };
+  }
   if (spec.entrypoint) body.Entrypoint = spec.entrypoint;
   if (spec.command) body.Cmd = spec.command;
   if (spec.workdir) body.WorkingDir = spec.workdir;
