@@ -1,5 +1,6 @@
 // Build log lines of one deployment: stored with type build (so `pier service logs --type build` and the log stream
 // with type=BUILD find them), written in small batches, and the tail kept for the error message of a failed build.
+import { createRedactor } from '../domain/redact.ts';
 import type { Deployment } from '../domain/types.ts';
 
 /** A stored build line, in the shape of the log repository (src/store/logs.ts LogLine). */
@@ -30,7 +31,8 @@ export function createBuildLog(d: Deployment, sink: BuildLogSink, secrets: strin
   const recent: string[] = [];
   let writing: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
-  const redact = (s: string) => secrets.reduce((acc, v) => (v.length >= 4 ? acc.split(v).join('***') : acc), s);
+  // Also base64 and percent-encoded copies: builds print credentials inside URLs and Authorization headers.
+  const redact = createRedactor(secrets, '***');
   const flush = () => {
     if (timer) { clearTimeout(timer); timer = undefined; }
     const batch = buffer.splice(0);
