@@ -10,6 +10,10 @@ export interface StepOptions {
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
   /** cgroup.procs files the step joins before it runs (the build's cpu/memory cap). */
   joinFiles?: string[];
+  /** How errors name the step (default: its argv); a sandboxed step is named by the tenant's command, not bwrap's. */
+  label?: string;
+  /** Bytes the step reads on fd 3 (e.g. a sandboxed step's environment, kept off argv and off the host-side env). */
+  fd3?: Buffer;
 }
 
 // Joins each cgroup named by the arguments, then runs the step: `sh -c JOIN step-argv0 files... -- argv...`.
@@ -38,26 +42,33 @@ export function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer
 
 /** Runs argv to completion; rejects with a StepError naming the step when it fails or is aborted. */
 export function runStep(argv: string[], o: StepOptions): Promise<void> {
-  if (o.signal.aborted) return Promise.reject(new StepError(`${argv[0]} not started: ${reasonOf(o.signal)}`));
+  const name = o.label ?? argv.join(' ');
+  if (o.signal.aborted) return Promise.reject(new StepError(`${o.label ?? argv[0]} not started: ${reasonOf(o.signal)}`));
   return new Promise((resolve, reject) => {
     const full = o.joinFiles?.length ? ['/bin/sh', '-c', JOIN, 'pier-build-step', ...o.joinFiles, '--', ...argv] : argv;
-    const child = spawn(full[0]!, full.slice(1), { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stdio: Array<'ignore' | 'pipe'> = o.fd3 ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
+    const child = spawn(full[0]!, full.slice(1), { cwd: o.cwd, env: o.env, stdio, detached: true });
+    if (o.fd3) {
+      const fd3 = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+      fd3.on('error', () => { /* the step exited without reading it: reported by close */ });
+      fd3.end(o.fd3);
+    }
     const out = lineSplitter((l) => o.onLine(l, 'stdout'));
     const err = lineSplitter((l) => o.onLine(l, 'stderr'));
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
     const kill = () => { try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ } };
     o.signal.addEventListener('abort', kill, { once: true });
     child.on('error', (e) => {
       o.signal.removeEventListener('abort', kill);
-      reject(new StepError(`${argv[0]} could not start: ${e.message}`));
+      reject(new StepError(`${o.label ?? argv[0]} could not start: ${e.message}`));
     });
     child.on('close', (code, sig) => {
       o.signal.removeEventListener('abort', kill);
       out.flush(); err.flush();
-      if (o.signal.aborted) reject(new StepError(`${argv.join(' ')} stopped: ${reasonOf(o.signal)}`));
+      if (o.signal.aborted) reject(new StepError(`${name} stopped: ${reasonOf(o.signal)}`));
       else if (code === 0) resolve();
-      else reject(new StepError(`${argv.join(' ')} failed with ${code === null ? `signal ${sig}` : `exit code ${code}`}`));
+      else reject(new StepError(`${name} failed with ${code === null ? `signal ${sig}` : `exit code ${code}`}`));
     });
   });
 }

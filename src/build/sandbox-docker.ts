@@ -1,0 +1,111 @@
+// Runs a build's host steps for the docker target (the Go toolchain, build_command overrides) in build containers
+// through the Engine API: one container per step, body from sandbox.ts, on the `pier-build` network, its output
+// streamed into the build log. Cancel and the time limit kill the container; the disk cap is watched here.
+import { realpathSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DockerEngine, EngineError } from '../runtime/docker/engine.ts';
+import { FrameDecoder } from '../runtime/docker/frames.ts';
+import { SingleFlight } from '../runtime/common.ts';
+import { reasonOf, StepError } from './exec.ts';
+import { BUILD_NETWORK, BUILD_ROLE_LABEL, BUILD_UID, buildContainerBody, sandboxBuildEnv, type ReadOnlyMount } from './sandbox.ts';
+import { chownTree, diskUsage, watchDisk } from './sandbox-files.ts';
+
+/** What a build container step needs. */
+export interface DockerSandboxOptions {
+  engine: DockerEngine;
+  /** The image the steps run in (the stack's base image). */
+  image: string;
+  buildDir: string;
+  cacheDir: string;
+  env: Record<string, string>;
+  cpu: number;
+  memoryBytes: number;
+  diskBytes: number;
+  tmpBytes: number;
+  /** Host paths the steps see read-only. */
+  readOnly?: ReadOnlyMount[];
+  /** Labels of the containers (installation scope, deployment). */
+  labels: Record<string, string>;
+  signal: AbortSignal;
+  log: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** The host's Go tree (GOROOT) to mount read-only into build containers, if this host has Go. */
+export function hostGoRoot(): string | undefined {
+  for (const bin of ['/usr/local/go/bin/go', '/usr/lib/go/bin/go', '/usr/bin/go']) {
+    if (existsSync(bin)) return dirname(dirname(realpathSync(bin)));
+  }
+  return undefined;
+}
+
+const networkCreates = new SingleFlight();
+
+/** Creates the build network once (a bridge labelled dev.pier.role=build, no traffic between build containers). */
+export function ensureBuildNetwork(engine: DockerEngine): Promise<void> {
+  return networkCreates.run(BUILD_NETWORK, async () => {
+    if (await engine.jsonOrNull('GET', `/networks/${BUILD_NETWORK}`)) return;
+    try {
+      await engine.json('POST', '/networks/create', {
+        body: {
+          Name: BUILD_NETWORK, Driver: 'bridge', CheckDuplicate: true, Labels: { [BUILD_ROLE_LABEL]: 'build' },
+          Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof EngineError && err.status === 409)) throw err; // 409: created concurrently
+    }
+  });
+}
+
+/** Runs `commands` one by one, each in a fresh build container; rejects with the first failure or the stop reason. */
+export async function runContainerSteps(commands: string[], o: DockerSandboxOptions): Promise<void> {
+  if (commands.length === 0) return;
+  await ensureBuildNetwork(o.engine);
+  chownTree(o.buildDir, BUILD_UID);
+  chownTree(o.cacheDir, BUILD_UID);
+  const goRoot = hostGoRoot();
+  const env = sandboxBuildEnv(o.env, goRoot ? `${goRoot}/bin` : undefined);
+  const local = new AbortController();
+  const follow = () => local.abort(o.signal.reason);
+  if (o.signal.aborted) follow(); else o.signal.addEventListener('abort', follow, { once: true });
+  const dirs = [o.buildDir, o.cacheDir];
+  const watch = watchDisk(dirs, await diskUsage(dirs) ?? 0, o.diskBytes, (message) => {
+    o.log(message, 'stderr');
+    local.abort(new Error(message));
+  });
+  try {
+    for (const command of commands) {
+      o.log(`$ ${command}`, 'stdout');
+      const body = buildContainerBody({
+        image: o.image, command, env, buildDir: o.buildDir, cacheDir: o.cacheDir, toolchains: goRoot ? [goRoot] : [],
+        cpu: o.cpu, memoryBytes: o.memoryBytes, tmpBytes: o.tmpBytes, labels: o.labels, readOnly: o.readOnly,
+      });
+      const code = await runContainer(o.engine, body, local.signal, o.log);
+      if (local.signal.aborted) throw new StepError(`${command} stopped: ${reasonOf(local.signal)}`);
+      if (code !== 0) throw new StepError(`${command} failed with exit code ${code}${code === 137 ? ' (killed: out of memory or the pids limit?)' : ''}`);
+    }
+  } finally {
+    watch.dispose();
+    o.signal.removeEventListener('abort', follow);
+  }
+}
+
+/** Creates, starts and follows one container to its exit; resolves with its exit code (-1 when stopped). */
+async function runContainer(engine: DockerEngine, body: Record<string, unknown>, signal: AbortSignal, log: DockerSandboxOptions['log']): Promise<number> {
+  if (signal.aborted) return -1;
+  const { Id: id } = await engine.json<{ Id: string }>('POST', '/containers/create', { body });
+  const kill = () => { engine.jsonOrNull('POST', `/containers/${id}/kill`).catch(() => undefined); };
+  signal.addEventListener('abort', kill, { once: true });
+  try {
+    await engine.json('POST', `/containers/${id}/start`);
+    const res = await engine.request('GET', `/containers/${id}/logs`, { query: { follow: 1, stdout: 1, stderr: 1, timestamps: 1 }, timeoutMs: 0 });
+    const frames = new FrameDecoder();
+    for await (const chunk of res) for (const l of frames.push(chunk as Buffer)) log(l.line, l.stream === 'stderr' ? 'stderr' : 'stdout');
+    for (const l of frames.end()) log(l.line, l.stream === 'stderr' ? 'stderr' : 'stdout');
+    const waited = await engine.json<{ StatusCode: number }>('POST', `/containers/${id}/wait`, { timeoutMs: 0 });
+    return signal.aborted ? -1 : waited.StatusCode;
+  } finally {
+    signal.removeEventListener('abort', kill);
+    await engine.jsonOrNull('DELETE', `/containers/${id}`, { query: { force: 1, v: 1 } }).catch(() => undefined);
+  }
+}
