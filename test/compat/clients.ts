@@ -34,8 +34,8 @@ export function koyebCli(): { path: string } | { error: string } {
   return {
     error:
       `the koyeb CLI is not installed (looked for ${candidate}). Run \`bash scripts/install-koyeb-clients.sh\` ` +
-      '(it needs github.com/koyeb/koyeb-cli from the Go module proxy, which answers 403 for it on the build machines), ' +
-      'or set KOYEB_CLI_BIN to a koyeb binary.',
+      '(it builds the source kept in ../shared/vendor/koyeb-cli with Go when that folder is beside the clone, else asks ' +
+      'the Go module proxy, which answers 403 for github.com/koyeb/koyeb-cli), or set KOYEB_CLI_BIN to a koyeb binary.',
   };
 }
 
