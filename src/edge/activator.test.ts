@@ -86,3 +86,28 @@ test('a client that gives up while held leaves the queue', async () => {
     await edge.close();
   }
 });
+
+test('an app answered 503 (no instance, not sleeping) is held and woken as soon as the table says it sleeps', async () => {
+  // Issue #16: the edge keeps no memory of the earlier 503s; what the control plane calls sleeping is woken.
+  const upstream = await startUpstream('back');
+  const wakes: string[] = [];
+  const edge = await createEdge({ addr: '127.0.0.1:0', domain: 'pier.test', onWake: async (id) => { wakes.push(id); } });
+  try {
+    edge.setRoutes([app('zz', [route('/', [], { serviceName: 'broken', serviceStatus: 'UNHEALTHY' })])]);
+    const down = await call(edge.url, 'zz-acme.pier.test', '/');
+    assert.equal(down.status, 503);
+    assert.match(down.body, /broken has no healthy instance \(status UNHEALTHY\)/);
+    assert.deepEqual(wakes, []);
+    edge.setRoutes([app('zz', [route('/', [], { serviceName: 'broken', serviceStatus: 'UNHEALTHY' })], { sleeping: true })]);
+    const pending = call(edge.url, 'zz-acme.pier.test', '/again');
+    await until(() => edge.metrics().apps['app-zz']?.held === 1);
+    assert.deepEqual(wakes, ['app-zz']);
+    edge.setRoutes([app('zz', [route('/', [up('z1', upstream.port)])])]);
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'back /again');
+  } finally {
+    await edge.close();
+    await upstream.close();
+  }
+});
