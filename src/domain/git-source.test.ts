@@ -4,18 +4,18 @@ import { gitRefProblem, gitRepositoryAllowed, parseRepository } from './git-sour
 import { normalizeDefinition } from './definition.ts';
 
 test('repository syntax: remote URLs, scp-like ssh, shorthand, local paths; the rest refused with the reason', () => {
-  const ok: [string, 'remote' | 'local', string][] = [
-    ['https://github.com/o/r.git', 'remote', 'https://github.com/o/r.git'],
-    ['https://x:tok@git.example.com:8443/o/r', 'remote', 'https://x:tok@git.example.com:8443/o/r'],
-    ['ssh://git@[2001:db8::1]:22/o/r.git', 'remote', 'ssh://git@[2001:db8::1]:22/o/r.git'],
-    ['git://git.example.com/r', 'remote', 'git://git.example.com/r'],
-    ['git@github.com:o/r.git', 'remote', 'git@github.com:o/r.git'],
-    ['github.com/o/r', 'remote', 'https://github.com/o/r'],
+  const ok: [string, 'remote' | 'local', string, string?][] = [
+    ['https://github.com/o/r.git', 'remote', 'https://github.com/o/r.git', 'github.com'],
+    ['https://x:tok@git.example.com:8443/o/r', 'remote', 'https://x:tok@git.example.com:8443/o/r', 'git.example.com'],
+    ['ssh://git@[2001:db8::1]:22/o/r.git', 'remote', 'ssh://git@[2001:db8::1]:22/o/r.git', '[2001:db8::1]'],
+    ['git://git.example.com/r', 'remote', 'git://git.example.com/r', 'git.example.com'],
+    ['git@github.com:o/r.git', 'remote', 'git@github.com:o/r.git', 'github.com'],
+    ['github.com/o/r', 'remote', 'https://github.com/o/r', 'github.com'],
     ['/srv/git/r.git', 'local', '/srv/git/r.git'],
     ['file:///srv/git/r.git', 'local', 'file:///srv/git/r.git'],
     ['r', 'local', 'r'],
   ];
-  for (const [input, kind, url] of ok) assert.deepEqual(parseRepository(input), { kind, url }, input);
+  for (const [input, kind, url, host] of ok) assert.deepEqual(parseRepository(input), host ? { kind, url, host } : { kind, url }, input);
   const bad: [string, RegExp][] = [
     ['', /is required/],
     ['-uhttps://x', /must not start with "-"/],
@@ -40,7 +40,7 @@ test('repository syntax: remote URLs, scp-like ssh, shorthand, local paths; the 
   }
 });
 
-test('gitRepositoryAllowed: remote always; local only for the operator or the tenant\'s own Pier remote', () => {
+test('gitRepositoryAllowed: remote hosts yes, this host no; local only for the operator or the tenant\'s own Pier remote', () => {
   const tenant = { allowLocal: false, ownRepositories: ['/data/git/svc1.git'] };
   assert.deepEqual(gitRepositoryAllowed('https://github.com/o/r', tenant), { allowed: true });
   assert.deepEqual(gitRepositoryAllowed('git@github.com:o/r.git', tenant), { allowed: true });
@@ -52,6 +52,17 @@ test('gitRepositoryAllowed: remote always; local only for the operator or the te
     assert.equal(got.allowed, false, other);
     assert.match((got as { reason: string }).reason, /on this host's disk: use a remote URL .* are for the operator/, other);
   }
+  for (const self of ['http://localhost:7700/git/a/b.git', 'https://127.0.0.1/r', 'http://127.1/r', 'http://2130706433/r',
+    'http://0x7f.0.0.1/r', 'http://0177.0.0.1/r', 'http://169.254.169.254/latest', 'ssh://git@[::1]/r', 'git@localhost:r.git',
+    'http://[fe80::1]/r', 'http://0.0.0.0/r', 'http://[::ffff:127.0.0.1]/r', 'http://LOCALHOST/r']) {
+    const got = gitRepositoryAllowed(self, tenant);
+    assert.equal(got.allowed, false, self);
+    assert.match((got as { reason: string }).reason, /names this host itself/, self);
+  }
+  for (const ok of ['https://10.0.0.5/r.git', 'https://192.168.1.2/r', 'https://cafe.be/r', 'https://1.2.3.4/r']) {
+    assert.deepEqual(gitRepositoryAllowed(ok, tenant), { allowed: true }, ok);
+  }
+  assert.deepEqual(gitRepositoryAllowed('http://127.0.0.1:7700/git/a/b.git', { allowLocal: true }), { allowed: true });
   assert.deepEqual(gitRepositoryAllowed('/any/path', { allowLocal: true }), { allowed: true });
   assert.deepEqual(gitRepositoryAllowed('file:///any/path', { allowLocal: true }), { allowed: true });
   const syntax = gitRepositoryAllowed('ext::sh', { allowLocal: true });

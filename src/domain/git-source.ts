@@ -8,7 +8,7 @@ import { quote } from './fields.ts';
 export type RepositoryKind = 'remote' | 'local';
 
 /** A repository string understood: its kind, and the URL or path git is given. */
-export interface ParsedRepository { kind: RepositoryKind; url: string }
+export interface ParsedRepository { kind: RepositoryKind; url: string; /** Remote only: the host git connects to. */ host?: string }
 
 /** Transports a tenant may name. `ext::`, `fd::` and other `<transport>::` forms are never accepted. */
 const REMOTE_SCHEMES = ['https', 'http', 'ssh', 'git', 'git+ssh', 'ssh+git'];
@@ -47,9 +47,9 @@ export function parseRepository(repository: string): ParsedRepository | string {
   if (scp) {
     if (!HOST.test(scp[2]!)) return `host ${quote(scp[2])} of ${quote(r)} is not a host name`;
     if (scp[3] === '' || scp[3]!.startsWith('-')) return `${quote(r)} needs a repository path after "${scp[2]}:", e.g. git@host:org/repo.git`;
-    return { kind: 'remote', url: r };
+    return { kind: 'remote', url: r, host: scp[2]! };
   }
-  if (SHORTHAND_HOSTS.test(r)) return { kind: 'remote', url: `https://${r}` };
+  if (SHORTHAND_HOSTS.test(r)) return { kind: 'remote', url: `https://${r}`, host: r.slice(0, r.indexOf('/')).toLowerCase() };
   return { kind: 'local', url: r };
 }
 
@@ -64,7 +64,7 @@ function remoteUrl(r: string, scheme: string): ParsedRepository | string {
   if (!host || !HOST.test(host)) return `${quote(r)} needs a host name after ${scheme}://, e.g. ${scheme}://github.com/org/repo.git`;
   if (port !== '' && !/^:\d{1,5}$/.test(port)) return `port of ${quote(r)} must be a number`;
   if (path.replace(/\/+$/, '') === '') return `${quote(r)} needs a repository path after the host, e.g. ${scheme}://${host}/org/repo.git`;
-  return { kind: 'remote', url: r };
+  return { kind: 'remote', url: r, host };
 }
 
 /** What decides whether a local repository may be used. */
@@ -79,7 +79,15 @@ export interface GitAccess {
 export function gitRepositoryAllowed(repository: string, access: GitAccess): { allowed: true } | { allowed: false; reason: string } {
   const parsed = parseRepository(repository);
   if (typeof parsed === 'string') return { allowed: false, reason: parsed };
-  if (parsed.kind === 'remote' || access.allowLocal) return { allowed: true };
+  if (access.allowLocal) return { allowed: true };
+  if (parsed.kind === 'remote') {
+    if (!isHostItself(parsed.host ?? '')) return { allowed: true };
+    return {
+      allowed: false,
+      reason: `${quote(repository)} names this host itself (${parsed.host}): builds fetch from other machines only; `
+        + 'push to your service\'s Pier git remote (/git/<app>/<service>.git) instead',
+    };
+  }
   const path = canonicalPath(parsed.url.replace(/^file:\/\//i, ''));
   if (path !== null && (access.ownRepositories ?? []).some((own) => canonicalPath(own) === path)) return { allowed: true };
   return {
@@ -87,6 +95,22 @@ export function gitRepositoryAllowed(repository: string, access: GitAccess): { a
     reason: `${quote(repository)} is on this host's disk: use a remote URL (https, ssh, user@host:path) or push to your `
       + 'service\'s Pier git remote (/git/<app>/<service>.git); local paths and file:// are for the operator',
   };
+}
+
+/**
+ * True for host names and literals that reach the Pier host itself or its cloud metadata service: localhost,
+ * loopback, unspecified and link-local addresses. (A DNS name resolving there is the builder's network rules' job.)
+ */
+function isHostItself(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  const parts = h.split('.');
+  if (parts.every((p) => /^(0x[0-9a-f]+|\d+)$/.test(p))) {
+    // Only canonical dotted decimal is read as written: inet_aton reads 2130706433, 127.1 or 0x7f.1 as 127.0.0.1.
+    if (parts.length !== 4 || parts.some((p) => !/^(0|[1-9]\d{0,2})$/.test(p))) return true;
+    return /^(127|0)$/.test(parts[0]!) || (parts[0] === '169' && parts[1] === '254');
+  }
+  return h === '::' || h === '::1' || /^fe[89ab][0-9a-f]?:/.test(h) || /^::ffff:(127\.|0\.|169\.254\.)/.test(h);
 }
 
 /** An absolute path with "." segments and repeated or trailing slashes removed; null when relative or it has "..". */
