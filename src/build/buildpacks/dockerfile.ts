@@ -2,8 +2,8 @@
 // service's env, secrets included, and the operator's CA bundle), installs dependencies in a layer keyed by the
 // manifest files, builds and prunes. The final stage copies only /app (and, for Python, /usr/local where pip
 // installed) from it, so neither the env file nor the CA bundle is left in the image the instances run.
-import type { BuildPlan } from '../detect.ts';
-import { execPrefixed } from '../detect.ts';
+import type { BuildPlan } from '../plan.ts';
+import { execPrefixed } from '../plan.ts';
 
 /** The context directory the builder writes the build's env file, CA bundle and step script into. */
 export const BUILD_FILES_DIR = '.pier-build';

@@ -2,7 +2,7 @@
 // binary. A Procfile that runs `bin/<name>` (Heroku's convention) gets every main package built into bin/; otherwise
 // the module root is built into .pier/bin/app. What the build writes is kept in the image even when the app's
 // .gitignore lists it (a `bin/` line is common).
-import type { BuildPlan, StackContext } from '../detect.ts';
+import type { BuildPlan, StackContext } from '../plan.ts';
 
 /** Where the Go builder puts the binary, relative to the app directory. */
 export const GO_BINARY = '.pier/bin/app';

@@ -2,7 +2,7 @@
 // npm install), devDependencies are installed for the build and pruned after it (as Heroku and the Cloud Native
 // Buildpacks do), and the run command is the start script, the main file, or, for a Vite app without one, its
 // built dist/ served as a static site.
-import type { BuildPlan, StackContext } from '../detect.ts';
+import type { BuildPlan, StackContext } from '../plan.ts';
 
 interface PackageJson {
   main?: string; packageManager?: string; scripts?: Record<string, string>;

@@ -2,8 +2,8 @@
 // fetched from the package index into a throwaway directory), or a pyproject.toml alone (installed once the source is
 // in place); Django's collectstatic when the project uses django.contrib.staticfiles with a STATIC_ROOT; and the
 // Python version a project asks for (.python-version, runtime.txt) checked against the one Python Pier offers.
-import type { BuildPlan, BuildTarget, StackContext } from '../detect.ts';
-import { hasRequirements } from '../detect.ts';
+import type { BuildPlan, BuildTarget, StackContext } from '../plan.ts';
+import { hasRequirements } from '../plan.ts';
 
 /** A requested Python that the host cannot offer; the message says which one it has and how to fix it. */
 export class PythonVersionError extends Error {
