@@ -1,0 +1,211 @@
+// The apps of the real-apps suite, made at test time: by the framework's own scaffolding from the package registries
+// (create-vite, create-next-app, django-admin startproject) or written here in the framework's usual layout, with
+// lockfiles produced by the package managers themselves.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** One app of the suite: how to make it, what its main page must say, and which build step must be cached next time. */
+export interface RealApp {
+  name: string;
+  make(dir: string): void;
+  /** What the main page (`path`, default /) must contain. */
+  expect: RegExp;
+  path?: string;
+  /** A fragment of the dependency step (a RUN line of the generated Dockerfile) that the second build must take from cache. */
+  cachedStep: string;
+  instanceType?: string;
+}
+
+const TOOL_TIMEOUT = 180_000;
+
+/** Runs a tool of the host (npm, go, python3) in `cwd`; output only on failure. */
+export function sh(cwd: string, argv: string[], env: Record<string, string> = {}): string {
+  try {
+    return execFileSync(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: TOOL_TIMEOUT, encoding: 'utf8' });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${argv.join(' ')} failed: ${e.message}\n${(e.stderr ?? '').slice(-2000)}${(e.stdout ?? '').slice(-1000)}`);
+  }
+}
+
+/** Writes files below `dir`. */
+export function write(dir: string, files: Record<string, string>): void {
+  for (const [p, text] of Object.entries(files)) { mkdirSync(dirname(join(dir, p)), { recursive: true }); writeFileSync(join(dir, p), text); }
+}
+
+let pyTools: string | undefined;
+/** A directory with Django and uv for scaffolding (pip --target, never the host's site-packages). */
+function pythonTools(): string {
+  if (!pyTools) {
+    pyTools = mkdtempSync(join(tmpdir(), 'pier-pytools-'));
+    sh(pyTools, ['/usr/bin/python3', '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', pyTools, 'django>=5.2,<6', 'uv']);
+  }
+  return pyTools;
+}
+
+const GUNICORN_PROCFILE = (module: string) => `web: gunicorn ${module} --bind 0.0.0.0:$PORT --workers 2\n`;
+
+/** The apps, in the order the suite builds them. */
+export const REAL_APPS: RealApp[] = [
+  {
+    name: 'express', expect: /hello from express/, cachedStep: 'npm ci',
+    make(dir) {
+      write(dir, {
+        'package.json': JSON.stringify({ name: 'express-app', version: '1.0.0', main: 'server.js', scripts: { start: 'node server.js' }, dependencies: { express: '^4.21.0' } }, null, 2),
+        'server.js': "const express = require('express');\nconst app = express();\napp.get('/', (req, res) => res.send('hello from express'));\napp.listen(process.env.PORT || 3000);\n",
+        '.gitignore': 'node_modules/\n',
+      });
+      sh(dir, ['npm', 'install', '--package-lock-only', '--no-audit', '--no-fund']);
+    },
+  },
+  {
+    // TypeScript compiled at build time by a devDependency, which is pruned afterwards.
+    name: 'hono', expect: /hello from hono/, cachedStep: 'npm ci',
+    make(dir) {
+      write(dir, {
+        'package.json': JSON.stringify({
+          name: 'hono-app', type: 'module', scripts: { build: 'tsc', start: 'node dist/index.js' },
+          dependencies: { hono: '^4.6.0', '@hono/node-server': '^1.13.0' }, devDependencies: { typescript: '^5.6.0', '@types/node': '^20' },
+        }, null, 2),
+        'tsconfig.json': JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: 'dist', skipLibCheck: true } }, null, 2),
+        'src/index.ts': "import { serve } from '@hono/node-server';\nimport { Hono } from 'hono';\nconst app = new Hono();\napp.get('/', (c) => c.text('hello from hono'));\nserve({ fetch: app.fetch, port: Number(process.env.PORT ?? 3000) });\n",
+        '.gitignore': 'node_modules/\ndist/\n',
+      });
+      sh(dir, ['npm', 'install', '--package-lock-only', '--no-audit', '--no-fund']);
+    },
+  },
+  {
+    // No lockfile: npm install.
+    name: 'fastify', expect: /"hello":"fastify"/, cachedStep: 'npm install',
+    make(dir) {
+      write(dir, {
+        'package.json': JSON.stringify({ name: 'fastify-app', type: 'module', scripts: { start: 'node app.js' }, dependencies: { fastify: '^5.0.0' } }, null, 2),
+        'app.js': "import Fastify from 'fastify';\nconst app = Fastify();\napp.get('/', async () => ({ hello: 'fastify' }));\nawait app.listen({ port: Number(process.env.PORT ?? 3000), host: '0.0.0.0' });\n",
+      });
+    },
+  },
+  {
+    name: 'vite-vue', expect: /<div id="app"><\/div>/, cachedStep: 'npm install',
+    make(dir) {
+      sh(dirname(dir), ['npm', 'create', '--yes', 'vite@latest', dir.split('/').pop()!, '--', '--template', 'vue', '--no-interactive']);
+    },
+  },
+  {
+    name: 'express-pnpm', expect: /hello from pnpm/, cachedStep: 'pnpm',
+    make(dir) {
+      write(dir, {
+        'package.json': JSON.stringify({ name: 'pnpm-app', packageManager: 'pnpm@9.15.0', scripts: { start: 'node server.js' }, dependencies: { express: '^4.21.0' } }, null, 2),
+        'server.js': "require('express')().get('/', (q, s) => s.send('hello from pnpm')).listen(process.env.PORT);\n",
+        '.gitignore': 'node_modules/\n',
+      });
+      sh(dir, ['npx', '--yes', 'pnpm@9.15.0', 'install', '--lockfile-only']);
+    },
+  },
+  {
+    name: 'express-yarn', expect: /hello from yarn/, cachedStep: 'yarn',
+    make(dir) {
+      write(dir, {
+        'package.json': JSON.stringify({ name: 'yarn-app', version: '1.0.0', scripts: { start: 'node server.js' }, dependencies: { express: '^4.21.0' } }, null, 2),
+        'server.js': "require('express')().get('/', (q, s) => s.send('hello from yarn')).listen(process.env.PORT);\n",
+        '.gitignore': 'node_modules/\n',
+      });
+      sh(dir, ['npx', '--yes', 'yarn@1', 'install', '--ignore-scripts', '--non-interactive', '--silent']);
+    },
+  },
+  {
+    name: 'flask', expect: /hello from flask/, cachedStep: 'pip install',
+    make(dir) {
+      write(dir, {
+        'requirements.txt': 'flask==3.1.*\ngunicorn==23.*\n',
+        'app.py': "from flask import Flask\napp = Flask(__name__)\n\n@app.route('/')\ndef index():\n    return 'hello from flask'\n",
+        Procfile: GUNICORN_PROCFILE('app:app'),
+      });
+    },
+  },
+  {
+    // pydantic 2's compiled core needs libgcc_s from the base image.
+    name: 'fastapi', expect: /"framework":"fastapi","pydantic":"2\./, cachedStep: 'pip install',
+    make(dir) {
+      write(dir, {
+        'requirements.txt': 'fastapi>=0.115\npydantic>=2.9,<3\nuvicorn>=0.32\n',
+        'main.py': "import pydantic\nfrom fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/')\ndef index():\n    return {'framework': 'fastapi', 'pydantic': pydantic.VERSION}\n",
+        Procfile: 'web: uvicorn main:app --host 0.0.0.0 --port $PORT\n',
+      });
+    },
+  },
+  {
+    // Scaffolded by django-admin, with the usual production edits: hosts, gunicorn, and WhiteNoise's manifest storage,
+    // which answers 500 unless collectstatic ran at build time (the page names the hashed file collectstatic made).
+    name: 'django', expect: /\/static\/admin\/css\/base\.[0-9a-f]{12}\.css/, path: '/admin/login/', cachedStep: 'pip install',
+    make(dir) {
+      const tools = pythonTools();
+      mkdirSync(dir, { recursive: true });
+      sh(dir, ['/usr/bin/python3', '-m', 'django', 'startproject', 'mysite', '.'], { PYTHONPATH: tools });
+      const settingsPath = join(dir, 'mysite/settings.py');
+      const settings = readFileSync(settingsPath, 'utf8').replace('ALLOWED_HOSTS = []', "ALLOWED_HOSTS = ['*']").replace('DEBUG = True', 'DEBUG = False')
+        .replace("'django.middleware.security.SecurityMiddleware',", "'django.middleware.security.SecurityMiddleware',\n    'whitenoise.middleware.WhiteNoiseMiddleware',");
+      writeFileSync(settingsPath, settings + "\nSTATIC_ROOT = BASE_DIR / 'staticfiles'\n" +
+        "STORAGES = {'default': {'BACKEND': 'django.core.files.storage.FileSystemStorage'}, 'staticfiles': {'BACKEND': 'whitenoise.storage.CompressedManifestStaticFilesStorage'}}\n");
+      write(dir, { 'requirements.txt': 'django>=5.2,<6\ngunicorn==23.*\nwhitenoise>=6.7\n', Procfile: GUNICORN_PROCFILE('mysite.wsgi') });
+    },
+  },
+  {
+    // A uv project: pyproject.toml + uv.lock, no requirements.txt.
+    name: 'flask-uv', expect: /hello from uv/, cachedStep: 'uv export',
+    make(dir) {
+      write(dir, {
+        'pyproject.toml': '[project]\nname = "uvapp"\nversion = "0.1.0"\nrequires-python = ">=3.11"\ndependencies = ["flask>=3.1"]\n',
+        'main.py': "import os\nfrom flask import Flask\napp = Flask(__name__)\n\n@app.route('/')\ndef index():\n    return 'hello from uv'\n\nif __name__ == '__main__':\n    app.run(host='0.0.0.0', port=int(os.environ['PORT']))\n",
+      });
+      sh(dir, [join(pythonTools(), 'bin/uv'), 'lock', '--quiet'], { UV_PYTHON: '/usr/bin/python3' });
+    },
+  },
+  {
+    // A package installable only once its source is there (pip install .).
+    name: 'pyproject', expect: /hello from a pyproject package/, cachedStep: '/pier-build/env',
+    make(dir) {
+      write(dir, {
+        'pyproject.toml': '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "hello-pkg"\nversion = "0.1.0"\ndependencies = []\n\n[project.scripts]\nhello-serve = "hello_pkg.server:main"\n',
+        'hello_pkg/__init__.py': '',
+        'hello_pkg/server.py': 'import http.server, os\n\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(b"hello from a pyproject package")\n\n' +
+          'def main():\n    http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()\n',
+        Procfile: 'web: hello-serve\n',
+      });
+    },
+  },
+  {
+    name: 'go-nethttp', expect: /hello from net\/http/, cachedStep: '/pier-build/env',
+    make(dir) {
+      write(dir, {
+        'go.mod': 'module example.com/hello\n\ngo 1.22\n',
+        'main.go': 'package main\n\nimport (\n\t"fmt"\n\t"net/http"\n\t"os"\n)\n\nfunc main() {\n\thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello from net/http") })\n\thttp.ListenAndServe(":"+os.Getenv("PORT"), nil)\n}\n',
+      });
+    },
+  },
+  {
+    // Heroku's layout: Procfile runs bin/<name>, and .gitignore lists bin/.
+    name: 'go-gin', expect: /"hello":"gin"/, cachedStep: '/pier-build/env',
+    make(dir) {
+      write(dir, {
+        'go.mod': 'module example.com/ginapp\n\ngo 1.22\n\nrequire github.com/gin-gonic/gin v1.10.0\n',
+        'main.go': 'package main\n\nimport (\n\t"os"\n\n\t"github.com/gin-gonic/gin"\n)\n\nfunc main() {\n\tgin.SetMode(gin.ReleaseMode)\n\tr := gin.New()\n\tr.GET("/", func(c *gin.Context) { c.JSON(200, gin.H{"hello": "gin"}) })\n\tr.Run(":" + os.Getenv("PORT"))\n}\n',
+        Procfile: 'web: bin/ginapp\n',
+        '.gitignore': 'bin/\n',
+      });
+      sh(dir, ['go', 'mod', 'tidy'], { PATH: `/usr/local/go/bin:${process.env.PATH}` });
+    },
+  },
+  {
+    name: 'static', expect: /<h1>a static site<\/h1>/, cachedStep: '/pier-build/env',
+    make(dir) { write(dir, { 'index.html': '<!doctype html>\n<h1>a static site</h1>\n', 'style.css': 'h1 { color: teal }\n' }); },
+  },
+  {
+    name: 'nextjs', expect: /<html/, cachedStep: 'npm install', instanceType: 'small',
+    make(dir) {
+      sh(dirname(dir), ['npx', '--yes', 'create-next-app@latest', dir.split('/').pop()!, '--ts', '--app', '--no-eslint', '--no-tailwind', '--no-src-dir',
+        '--import-alias', '@/*', '--use-npm', '--skip-install', '--disable-git', '--yes']);
+    },
+  },
+];
