@@ -4,7 +4,7 @@
 // `iptables`), or with PIER_PROCESS_NETWORK=host, it shares the host's network and each declared port becomes a free
 // 127.0.0.1 port passed as $PORT / $PIER_PORT_<port>.
 import { spawn, execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { PierError, notFound } from '../../domain/errors.ts';
@@ -13,8 +13,13 @@ import { signalFromExitCode } from '../common.ts';
 import { InstanceCgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.ts';
 import { readLogFiles } from './logs.ts';
 import { ProcessNetworks, networkingUnavailable } from './netns.ts';
-import { ENV_NAME, SUPERVISOR_SCRIPT, bwrapArgs, epochToIso, hostRootEntries } from './sandbox.ts';
+import {
+  ENV_NAME, SECCOMP_FD, STAGE_APP, STAGE_HOSTS, SUPERVISOR_SCRIPT, bwrapArgs, dropPrivilegesArgs, epochToIso, hostProcEntries,
+  hostRootEntries, stageFstab,
+} from './sandbox.ts';
+import { seccompFilter, seccompSupported } from './seccomp.ts';
 import { type InstanceRecord, instancePaths, isSameProcess, listRecords, processStartTime, readExit, readRecord, writeRecord } from './state.ts';
+import { DEFAULT_UID_RANGE, type UidRange, claimUid, releaseUid, uidRangeConflict } from './uids.ts';
 
 /** Options of the process runtime. */
 export interface ProcessRuntimeOptions {
@@ -35,6 +40,8 @@ export interface ProcessRuntimeOptions {
   networks?: { pool?: string; egress?: boolean; lockPath?: string };
   /** Where the one-line warning about a degraded network goes (default stderr). */
   log?: (line: string) => void;
+  /** Host uids the sandboxes run as, one per instance (default DEFAULT_UID_RANGE: 2,000,000,000 + 65,536). */
+  uidRange?: UidRange;
 }
 
 /** How instances of the process runtime are networked. */
@@ -72,6 +79,39 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Runs a sandbox the way instances get one (unprivileged uid, user namespace, seccomp) around /bin/true, once per
+ * process and uid range: the host may forbid unprivileged user namespaces, and that must fail here, not per start.
+ */
+const sandboxProbes = new Map<number, Promise<string | null>>();
+function probeSandbox(bwrap: string, setpriv: string, uid: number): Promise<string | null> {
+  let p = sandboxProbes.get(uid);
+  if (!p) {
+    p = new Promise((resolve) => {
+      const args = [...dropPrivilegesArgs(uid), bwrap, '--unshare-user', '--uid', '0', '--gid', '0', '--unshare-pid', '--ro-bind', '/usr', '/usr'];
+      for (const e of hostRootEntries()) args.push(...(e.kind === 'symlink' ? ['--symlink', e.target, e.path] : ['--ro-bind', e.path, e.path]));
+      args.push('--proc', '/proc', '--seccomp', '3', '--', '/bin/true');
+      const child = spawn(setpriv, args, { env: { PATH: DEFAULT_PATH, LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.stderr!.on('data', (c) => { stderr += c; });
+      child.on('error', (err) => { clearTimeout(timer); resolve(err.message); });
+      child.on('close', (code, sig) => { clearTimeout(timer); resolve(code === 0 ? null : stderr.trim() || `exit ${code ?? sig}`); });
+      const fd3 = child.stdio[3] as NodeJS.WritableStream;
+      fd3.on('error', () => { /* reported by the exit */ });
+      fd3.end(seccompFilter());
+    });
+    sandboxProbes.set(uid, p);
+  }
+  return p;
+}
+
+/** The sandbox's uid reads the app directory as "other": its top must be readable and searchable by everyone. */
+function letSandboxRead(appDir: string): void {
+  const mode = statSync(appDir).mode & 0o7777;
+  if ((mode & 0o005) !== 0o005) chmodSync(appDir, mode | 0o005);
+}
+
 /** Instance ids become directory and cgroup names: anything that could climb out of them is rejected. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 function safeId(id: string): boolean {
@@ -102,6 +142,8 @@ export class ProcessRuntime implements Runtime {
   /** The network manager (whenever the host allows it: removal works even in host mode), and whether new instances use it. */
   private nets: ProcessNetworks | null | undefined;
   private isolate: boolean | undefined;
+  private readonly uidRange: UidRange;
+  private sandboxChecked: Promise<void> | undefined;
 
   constructor(opts: ProcessRuntimeOptions = {}) {
     this.stateDir = opts.stateDir ?? '/var/lib/pier/process';
@@ -111,6 +153,7 @@ export class ProcessRuntime implements Runtime {
     this.networkMode = opts.network ?? networkMode(process.env.PIER_PROCESS_NETWORK);
     this.networkOpts = opts.networks;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.uidRange = opts.uidRange ?? DEFAULT_UID_RANGE;
   }
 
   private networks(): ProcessNetworks | null {
@@ -167,6 +210,7 @@ export class ProcessRuntime implements Runtime {
   async capabilities(): Promise<Capabilities> {
     if (!findProgram('bwrap')) throw new PierError('unavailable', 'process runtime: bubblewrap (bwrap) is not installed: run scripts/setup-host.sh or apt-get install bubblewrap');
     if (!existsSync('/bin/bash')) throw new PierError('unavailable', 'process runtime: /bin/bash is required for the instance supervisor');
+    await this.checkSandbox();
     const probe = this.cgroup(`probe-${process.pid}`);
     try {
       probe.create({ cpu: 1, memoryBytes: 64 * 1024 * 1024, pids: 16 });
@@ -178,6 +222,27 @@ export class ProcessRuntime implements Runtime {
     mkdirSync(join(this.stateDir, 'instances'), { recursive: true });
     const nets = await this.isolation();
     return { name: 'process', runs: 'directory', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: nets !== null };
+  }
+
+  /** Refuses to run instances the sandbox cannot hold: no seccomp table for this CPU, no user namespaces, uid clash. */
+  private checkSandbox(): Promise<void> {
+    this.sandboxChecked ??= this.sandboxCheck();
+    this.sandboxChecked.catch(() => { this.sandboxChecked = undefined; }); // the operator may fix the host and retry
+    return this.sandboxChecked;
+  }
+
+  private async sandboxCheck(): Promise<void> {
+    if (!seccompSupported()) throw new PierError('unavailable', `process runtime: the sandbox's seccomp filter is written for x86_64, not ${process.arch}`);
+    const conflict = uidRangeConflict(this.uidRange);
+    if (conflict) throw new PierError('unavailable', `process runtime: ${conflict}`);
+    const setpriv = findProgram('setpriv');
+    const unshare = findProgram('unshare');
+    if (!setpriv || !unshare || !findProgram('mount')) throw new PierError('unavailable', 'process runtime: setpriv, unshare and mount (util-linux, mount) are required to start sandboxes');
+    const failure = await probeSandbox(findProgram('bwrap')!, setpriv, this.uidRange.base);
+    if (failure) {
+      throw new PierError('unavailable', `process runtime: bubblewrap cannot create a user namespace as an unprivileged uid (${failure}); `
+        + 'user.max_user_namespaces must be above 0 (and kernel.unprivileged_userns_clone=1 where that sysctl exists): scripts/setup-host.sh sets them');
+    }
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
@@ -193,9 +258,13 @@ export class ProcessRuntime implements Runtime {
     signal?.throwIfAborted();
 
     const nets = await this.isolation();
+    await this.checkSandbox();
     const cg = this.cgroup(spec.instanceId);
     mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+    let uid: number | undefined;
     try {
+      uid = await claimUid(this.uidRange, paths.dir);
+      letSandboxRead(spec.appDir);
       cg.create({ cpu: spec.cpu, memoryBytes: spec.memoryBytes, pids: this.pidsLimit });
       const hostname = `pier-${spec.instanceId.slice(0, 12)}`;
       const net = nets ? await nets.attach(spec.instanceId, spec.network ?? fallbackNetwork(spec), spec.networkAliases ?? [], hostname) : undefined;
@@ -207,18 +276,27 @@ export class ProcessRuntime implements Runtime {
       // On the host network apps must listen on $PORT (a free host port); in their own namespace on what they declared.
       if (endpoints.length && (!net || env.PORT === undefined)) env.PORT = String(endpoints[0].hostPort);
       execFileSync('mkfifo', ['-m', '600', paths.outFifo, paths.errFifo]);
+      // The real paths are under Pier's data directory, which the sandbox's uid cannot enter: the supervisor binds
+      // them onto the empty stage directories in its own mount namespace (sandbox.ts).
+      for (const d of [STAGE_APP, STAGE_HOSTS]) mkdirSync(d, { recursive: true, mode: 0o755 });
+      writeFileSync(join(paths.dir, 'stage.fstab'), stageFstab(spec.appDir, net ? nets!.hostsDir(net.bridge) : undefined), { mode: 0o600 });
       const sandboxArgv = bwrapArgs({
-        appDir: spec.appDir, argv, workdir: spec.workdir, hostname,
-        tmpBytes: spec.diskBytes, rootEntries: hostRootEntries(), hostsDir: net ? nets!.hostsDir(net.bridge) : undefined,
+        appDir: STAGE_APP, argv, workdir: spec.workdir, hostname,
+        tmpBytes: spec.diskBytes, rootEntries: hostRootEntries(), hostsDir: net ? STAGE_HOSTS : undefined,
+        proc: hostProcEntries(), seccompFd: SECCOMP_FD,
       });
       const enter = net ? [findProgram('nsenter') ?? 'nsenter', `--net=${ProcessNetworks.namespacePath(net)}`, '--'] : [];
+      const drop = [findProgram('setpriv')!, ...dropPrivilegesArgs(uid)];
       const logFd = openSync(paths.supervisorLog, 'a', 0o600);
       const startedAt = new Date().toISOString();
       let child;
       try {
-        child = spawn('/bin/bash', ['-c', SUPERVISOR_SCRIPT, 'pier-supervisor', paths.dir, ...cg.procsFiles(), '--', ...enter, bwrap, ...sandboxArgv], {
+        // unshare execs bash in place (same pid): the supervisor's own mount namespace holds the staged binds; slave
+        // propagation still lets the host's unmounts reach it.
+        const supervisor = [findProgram('unshare')!, '--mount', '--propagation', 'slave', '--', '/bin/bash', '-c', SUPERVISOR_SCRIPT, 'pier-supervisor'];
+        child = spawn(supervisor[0], [...supervisor.slice(1), paths.dir, ...cg.procsFiles(), '--', ...enter, ...drop, bwrap, ...sandboxArgv], {
           detached: true, // own session: survives the control plane and its terminal
-          stdio: ['ignore', logFd, logFd, 'pipe'],
+          stdio: ['ignore', logFd, logFd, 'pipe', 'pipe'],
           cwd: paths.dir,
           env: { PATH: DEFAULT_PATH, LC_ALL: 'C' }, // the app's env travels on fd 3, never through bash's startup
         });
@@ -228,16 +306,20 @@ export class ProcessRuntime implements Runtime {
       const envPipe = child.stdio[3] as NodeJS.WritableStream;
       envPipe.on('error', () => { /* the supervisor died early: reported below */ });
       envPipe.end(Buffer.from(Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join('')));
+      const seccompPipe = child.stdio[SECCOMP_FD] as NodeJS.WritableStream;
+      seccompPipe.on('error', () => { /* the supervisor died early: reported below */ });
+      seccompPipe.end(seccompFilter());
       const pid = child.pid;
       child.unref();
       const startTime = pid ? processStartTime(pid) : undefined;
       if (!pid || !startTime) throw new PierError('api_error', `process runtime: could not start the supervisor: ${this.supervisorLog(spec.instanceId)}`);
-      const rec: InstanceRecord = { instanceId: spec.instanceId, labels: { ...spec.labels }, endpoints, supervisorPid: pid, supervisorStartTime: startTime, startedAt };
+      const rec: InstanceRecord = { instanceId: spec.instanceId, labels: { ...spec.labels }, endpoints, supervisorPid: pid, supervisorStartTime: startTime, startedAt, uid };
       writeRecord(this.stateDir, rec);
       await this.awaitSandbox(spec.instanceId, rec);
       return { instanceId: spec.instanceId, runtimeId: spec.instanceId, endpoints, labels: { ...spec.labels } };
     } catch (err) {
       await this.remove(spec.instanceId).catch(() => undefined);
+      if (uid !== undefined) releaseUid(uid, paths.dir);
       if (existsSync(paths.dir)) rmSync(paths.dir, { recursive: true, force: true });
       throw err;
     }
@@ -313,7 +395,9 @@ export class ProcessRuntime implements Runtime {
       }
     }
     await this.detach(runtimeId);
-    rmSync(instancePaths(this.stateDir, runtimeId).dir, { recursive: true, force: true });
+    const dir = instancePaths(this.stateDir, runtimeId).dir;
+    if (rec?.uid !== undefined) releaseUid(rec.uid, dir); // before the directory goes: a claim whose owner is gone is free
+    rmSync(dir, { recursive: true, force: true });
   }
 
   /** Removes an app network's bridge when no instance is on it (bridges also go with their last instance). */

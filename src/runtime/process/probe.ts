@@ -5,13 +5,16 @@ import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { InstanceCgroup, detectCgroupLayout } from './cgroups.ts';
 
-/** A process of the app inside the sandbox (not the outer bwrap, which stays in the host's mount namespace). */
+/**
+ * A process of the app inside the sandbox: in the sandbox's user namespace. Not the outer bwrap, which runs as the
+ * same host uid but stays in the host's user namespace (and in the supervisor's mount namespace, not the sandbox's).
+ */
 export function sandboxedPid(cgroupParent: string, instanceId: string): number | undefined {
   const layout = detectCgroupLayout();
   if (!layout) return undefined;
-  const own = readlinkSync('/proc/self/ns/mnt');
+  const own = readlinkSync('/proc/self/ns/user');
   for (const pid of new InstanceCgroup(layout, cgroupParent, instanceId).pids()) {
-    try { if (readlinkSync(`/proc/${pid}/ns/mnt`) !== own) return pid; } catch { /* exited meanwhile */ }
+    try { if (readlinkSync(`/proc/${pid}/ns/user`) !== own) return pid; } catch { /* exited meanwhile */ }
   }
   return undefined;
 }

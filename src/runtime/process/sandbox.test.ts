@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SANDBOX_HOSTS_DIR, bwrapArgs, epochToIso } from './sandbox.ts';
+import { SANDBOX_HOSTS_DIR, STAGE_APP, STAGE_HOSTS, bwrapArgs, dropPrivilegesArgs, epochToIso, stageFstab } from './sandbox.ts';
 
 const opts = {
   appDir: '/srv/app', argv: ['/usr/bin/node', 'server.js'], hostname: 'pier-abc',
@@ -46,4 +46,37 @@ test('with an app network, /etc/hosts is the network hosts file through a bound 
   assert.equal(pairAfter(a, '--ro-bind', '/state/networks/pierbr1'), SANDBOX_HOSTS_DIR);
   assert.equal(pairAfter(a, '--symlink', `${SANDBOX_HOSTS_DIR}/hosts`), '/etc/hosts');
   assert.ok(a.indexOf('--symlink') < a.indexOf('--'), 'before the app argv');
+});
+
+test('root inside is mapped from the uid bubblewrap runs as, which setpriv made unprivileged without groups or privileges', () => {
+  const a = bwrapArgs(opts);
+  assert.deepEqual(a.slice(0, 6), ['--unshare-user', '--uid', '0', '--gid', '0', '--unshare-pid']);
+  const drop = dropPrivilegesArgs(2_000_000_007);
+  assert.ok(drop.includes('--reuid=2000000007') && drop.includes('--regid=2000000007'));
+  for (const f of ['--clear-groups', '--no-new-privs', '--bounding-set=-all', '--inh-caps=-all']) assert.ok(drop.includes(f), f);
+  assert.equal(drop.at(-1), '--', 'bubblewrap follows');
+});
+
+test('/proc: knobs read-only, kernel memory and keys hidden, each after /proc is mounted', () => {
+  const a = bwrapArgs({ ...opts, proc: { readOnly: ['/proc/sys', '/proc/fs'], hiddenFiles: ['/proc/kcore', '/proc/keys'], hiddenDirs: ['/proc/acpi'] } });
+  const procAt = a.indexOf('--proc');
+  for (const p of ['/proc/sys', '/proc/fs']) {
+    assert.equal(pairAfter(a, '--ro-bind', p), p, `${p} read-only`);
+    assert.ok(a.indexOf(p) > procAt, `${p} covered after the mount of /proc`);
+  }
+  for (const p of ['/proc/kcore', '/proc/keys']) assert.equal(a[a.indexOf(p) - 1], '/dev/null', `${p} hidden behind /dev/null`);
+  assert.equal(a[a.indexOf('/proc/acpi') - 1], '--tmpfs');
+  assert.equal(a[a.lastIndexOf('/proc/acpi') - 1], '--remount-ro', 'the empty directory is read-only');
+  assert.ok(!a.includes('/sys'), 'no /sys at all');
+});
+
+test('the seccomp program is loaded last, from the given fd', () => {
+  assert.ok(!bwrapArgs(opts).includes('--seccomp'));
+  const a = bwrapArgs({ ...opts, seccompFd: 4 });
+  assert.deepEqual(a.slice(a.indexOf('--seccomp'), a.indexOf('--seccomp') + 3), ['--seccomp', '4', '--']);
+});
+
+test('the stage fstab binds the app (and hosts) directory, escaping what fstab(5) would split on', () => {
+  assert.equal(stageFstab('/data/app'), `/data/app ${STAGE_APP} none bind 0 0\n`);
+  assert.equal(stageFstab('/data dir/a\\b\tc', '/state/networks/br'), `/data\\040dir/a\\134b\\011c ${STAGE_APP} none bind 0 0\n/state/networks/br ${STAGE_HOSTS} none bind 0 0\n`);
 });

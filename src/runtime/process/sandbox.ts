@@ -1,5 +1,7 @@
 // The process runtime's sandbox: bubblewrap's argv (pure), and the supervisor script that joins the cgroup, feeds
 // the app its environment from a pipe (never argv, never disk), timestamps output lines and records the exit code.
+// The app runs as root of its own user namespace, which is an unprivileged uid on the host (uids.ts): the root
+// supervisor stages what the sandbox mounts, then drops to that uid (setpriv) before bubblewrap starts.
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 
 /** How the host's top-level system directories must appear inside the sandbox. */
@@ -27,8 +29,60 @@ export function hostRootEntries(): RootEntry[] {
   return out;
 }
 
+/** /proc entries Docker makes read-only: host-global knobs (sysctls, IRQ affinity, PCI, filesystems, SysRq). */
+export const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
+
+/** /proc entries Docker hides: kernel memory, keys, timers, hardware (files become /dev/null, directories empty). */
+export const PROC_HIDDEN = [
+  '/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/latency_stats',
+  '/proc/acpi', '/proc/scsi', '/proc/asound',
+];
+
+/** Which of the /proc entries to cover exist on this kernel (bubblewrap cannot cover a missing one). */
+export interface ProcEntries { readOnly: string[]; hiddenFiles: string[]; hiddenDirs: string[] }
+
+/** Looks at the host's /proc: the sandbox's own /proc has the same entries (they are not per pid namespace). */
+export function hostProcEntries(): ProcEntries {
+  const out: ProcEntries = { readOnly: PROC_READ_ONLY.filter((p) => existsSync(p)), hiddenFiles: [], hiddenDirs: [] };
+  for (const p of PROC_HIDDEN) {
+    if (!existsSync(p)) continue;
+    if (lstatSync(p).isDirectory()) out.hiddenDirs.push(p);
+    else out.hiddenFiles.push(p);
+  }
+  return out;
+}
+
+/**
+ * Where the supervisor binds the app directory and the hosts directory (in its own mount namespace) so that the
+ * sandbox's unprivileged uid can reach them: their real paths sit under Pier's data directory, which only root may
+ * enter. On the host these are empty directories.
+ */
+export const STAGE_DIR = '/run/pier/stage';
+export const STAGE_APP = `${STAGE_DIR}/app`;
+export const STAGE_HOSTS = `${STAGE_DIR}/hosts`;
+
+/** The supervisor's fstab (`mount -a -T`): one bind per staged directory; fields escaped as fstab(5) says. */
+export function stageFstab(appDir: string, hostsDir?: string): string {
+  const esc = (p: string) => p.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  const lines = [`${esc(appDir)} ${STAGE_APP} none bind 0 0`];
+  if (hostsDir) lines.push(`${esc(hostsDir)} ${STAGE_HOSTS} none bind 0 0`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The file descriptor the supervisor hands bubblewrap the seccomp program on (fd 3 carries the environment). */
+export const SECCOMP_FD = 4;
+
+/** setpriv's arguments (after its path) that turn the root supervisor into the sandbox's host uid for bubblewrap. */
+export function dropPrivilegesArgs(uid: number): string[] {
+  return [
+    `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', // no supplementary group of root's survives
+    '--no-new-privs', '--bounding-set=-all', '--inh-caps=-all', '--',
+  ];
+}
+
 /** What one sandbox needs. */
 export interface SandboxOptions {
+  /** The directory bound read-only at /app (the staged path, as the sandbox's uid cannot reach the real one). */
   appDir: string;
   /** argv of the app (entrypoint then command). */
   argv: string[];
@@ -39,6 +93,10 @@ export interface SandboxOptions {
   rootEntries: RootEntry[];
   /** A directory holding the app network's `hosts` file; it replaces the host's /etc/hosts (kept current by renames). */
   hostsDir?: string;
+  /** /proc entries to make read-only or hide (default: none, for tests of the rest). */
+  proc?: ProcEntries;
+  /** The fd bubblewrap reads the seccomp program from, if any. */
+  seccompFd?: number;
 }
 
 /** Where the app network's hosts directory appears inside the sandbox. */
@@ -47,6 +105,8 @@ export const SANDBOX_HOSTS_DIR = '/run/pier-network';
 /** bubblewrap's arguments (after the bwrap path itself) for one instance. */
 export function bwrapArgs(o: SandboxOptions): string[] {
   const args = [
+    // Root inside is the unprivileged uid bubblewrap runs as: an escape from every other namespace is still nobody.
+    '--unshare-user', '--uid', '0', '--gid', '0',
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     // The sandbox dies with its supervisor; the supervisor itself is detached so it outlives the control plane.
     '--die-with-parent',
@@ -63,17 +123,26 @@ export function bwrapArgs(o: SandboxOptions): string[] {
   // A bind of the directory, not the file: the file is replaced by rename, which a file bind would not follow.
   if (o.hostsDir) args.push('--ro-bind', o.hostsDir, SANDBOX_HOSTS_DIR, '--symlink', `${SANDBOX_HOSTS_DIR}/hosts`, '/etc/hosts');
   args.push('--proc', '/proc', '--dev', '/dev');
+  // The binds' sources are the host's /proc entries: their content is the same (global, or per the opener's
+  // namespaces, as /proc/sys/net is), and bubblewrap has no way to bind a path of the new /proc onto itself.
+  for (const p of o.proc?.readOnly ?? []) args.push('--ro-bind', p, p);
+  for (const p of o.proc?.hiddenFiles ?? []) args.push('--ro-bind', '/dev/null', p); // nodev: opening it fails
+  for (const p of o.proc?.hiddenDirs ?? []) args.push('--tmpfs', p, '--remount-ro', p);
   if (o.tmpBytes && o.tmpBytes > 0) args.push('--size', String(Math.floor(o.tmpBytes)));
   args.push('--tmpfs', '/tmp');
   args.push('--ro-bind', o.appDir, '/app');
   args.push('--chdir', o.workdir ?? '/app');
+  // Applied last, just before the app starts, with no_new_privs set (bubblewrap's init gets it too).
+  if (o.seccompFd !== undefined) args.push('--seccomp', String(o.seccompFd));
   args.push('--', ...o.argv);
   return args;
 }
 
 /**
- * The supervisor (bash, started detached with a minimal environment): `$1` = instance dir, then cgroup.procs files,
- * `--`, then the sandbox argv. Fd 3 carries the app's environment as NUL-separated NAME=value pairs.
+ * The supervisor (bash, started detached with a minimal environment, in a mount namespace of its own): `$1` =
+ * instance dir, then cgroup.procs files, `--`, then the sandbox argv (which drops to the sandbox's uid). Fd 3 carries
+ * the app's environment as NUL-separated NAME=value pairs; fd 4 the seccomp program, read by bubblewrap.
+ * Before the sandbox starts, `<dir>/stage.fstab` (if any) is mounted: binds visible to this namespace only.
  * Writes sandbox.pid when the sandbox is spawned, stdout.log/stderr.log as "<epoch seconds> <line>", and exit.json
  * once the sandbox has exited and its output is flushed.
  */
@@ -83,19 +152,20 @@ procs=()
 while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do procs+=("$1"); shift; done
 shift
 stamp() { local line; while IFS= read -r line || [ -n "$line" ]; do printf '%s %s\\n' "$EPOCHREALTIME" "$line"; done; }
-stamp < "$dir/out.fifo" >> "$dir/stdout.log" 3<&- &
+stamp < "$dir/out.fifo" >> "$dir/stdout.log" 3<&- 4<&- &
 s1=$!
-stamp < "$dir/err.fifo" >> "$dir/stderr.log" 3<&- &
+stamp < "$dir/err.fifo" >> "$dir/stderr.log" 3<&- 4<&- &
 s2=$!
 (
   for f in "\${procs[@]}"; do printf '%s\\n' "$BASHPID" > "$f" || { echo "pier: cannot join cgroup $f" >&2; exit 125; }; done
+  if [ -f "$dir/stage.fstab" ]; then mount -a -T "$dir/stage.fstab" || { echo "pier: cannot stage the app directory" >&2; exit 125; }; fi
   unset -v PATH LC_ALL PWD OLDPWD SHLVL
   while IFS= read -r -d '' kv <&3; do export "$kv"; done
   exec 3<&-
   exec "$@"
 ) > "$dir/out.fifo" 2> "$dir/err.fifo" &
 child=$!
-exec 3<&-
+exec 3<&- 4<&-
 printf '%s\\n' "$child" > "$dir/sandbox.pid"
 wait "$child"; rc=$?
 wait "$s1" "$s2"

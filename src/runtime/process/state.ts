@@ -13,6 +13,8 @@ export interface InstanceRecord {
   supervisorPid: number;
   supervisorStartTime: string;
   startedAt: string;
+  /** The host uid (and gid) the sandbox runs as; absent in records written before sandboxes had their own. */
+  uid?: number;
 }
 
 /** The exit record the supervisor writes. */
