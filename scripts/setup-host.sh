@@ -46,11 +46,13 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # The test image copies busybox into a FROM-scratch image, which only works with the static build.
 if command -v busybox >/dev/null 2>&1 && ! dpkg -s busybox-static >/dev/null 2>&1; then missing+=(busybox-static); fi
 command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
+command -v sysctl >/dev/null 2>&1 || missing+=(procps) # process runtime: ports below 1024 inside each instance
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # process runtime: isolation between apps
 if [ "$for_tests" = 1 ]; then
   { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry, test/swarm
   command -v pebble >/dev/null 2>&1 || missing+=(pebble) # test/domains: a loopback ACME server
+  [ -x /usr/bin/python3 ] || missing+=(python3) # test/security/process-sandbox: raw system calls from a sandbox
   # test/postgres: each suite runs its own throwaway cluster from these binaries (the package's own cluster stays unused).
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 fi
@@ -73,6 +75,22 @@ else
   if [ ! -d /sys/fs/cgroup/memory ] && command -v cgroupfs-mount >/dev/null 2>&1; then
     say "mounting cgroup v1 hierarchies"; cgroupfs-mount
   fi
+fi
+
+# 2b. User namespaces: the process runtime runs each instance as root of its own user namespace, which is an
+# unprivileged uid on the host; bubblewrap creates that namespace as the unprivileged uid, which the kernel must allow.
+if [ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 0 ]; then
+  say "allowing unprivileged user namespaces (kernel.unprivileged_userns_clone=1; /etc/sysctl.d/60-pier-userns.conf)"
+  sysctl -qw kernel.unprivileged_userns_clone=1
+  mkdir -p /etc/sysctl.d && echo 'kernel.unprivileged_userns_clone = 1' > /etc/sysctl.d/60-pier-userns.conf
+fi
+if [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 1)" = 0 ]; then
+  say "allowing user namespaces (user.max_user_namespaces=15000; /etc/sysctl.d/60-pier-userns.conf)"
+  sysctl -qw user.max_user_namespaces=15000
+  mkdir -p /etc/sysctl.d && echo 'user.max_user_namespaces = 15000' >> /etc/sysctl.d/60-pier-userns.conf
+fi
+if [ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)" = 1 ]; then
+  say "WARNING: AppArmor restricts unprivileged user namespaces; the process runtime needs bubblewrap allowed to create them"
 fi
 
 # 3. The Docker engine.
