@@ -2,35 +2,16 @@
 // and starts whatever components the caller wires in (runtime, reconcilers, edge). Nothing else lives here.
 import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PierComponent, PierCore } from './component.ts';
 import type { PierConfig } from './config.ts';
 import { openStore, type Store } from './store/store.ts';
 import { findByToken, findOrganizationByName, generateToken, insertOrganization, insertToken } from './store/organizations.ts';
 import { createApiServer, type ApiServer } from './api/server.ts';
 import { platformComponents } from './platform.ts';
 import { PgDb } from './store/pg.ts';
+import { EdgeRouteFeed } from './edge/route-feed.ts';
 
-/** A long-running part of Pier (reconcilers, edge proxy, log collector...) started after the API and stopped before it. */
-export interface PierComponent {
-  name: string;
-  start(): void | Promise<void>;
-  stop(): void | Promise<void>;
-}
-
-/** What components are built from. */
-export interface PierCore {
-  config: PierConfig;
-  store: Store;
-  /** The bootstrap organization. */
-  organizationId: string;
-  /** Registers a listener called after every successful API write (e.g. the controller's kick). */
-  onWrite(listener: () => void): void;
-  /** Adds facts to /v1/pier/info (e.g. `edge_url`, `runtime`). */
-  setInfo(facts: Record<string, unknown>): void;
-  /** Appends Prometheus text to the API's /metrics (e.g. the edge's counters). */
-  addMetrics(render: () => string): void;
-  /** Where start-up lines go. */
-  log(line: string): void;
-}
+export type { PierComponent, PierCore } from './component.ts';
 
 /** Options of startPier. */
 export interface StartOptions {
@@ -53,6 +34,8 @@ export interface PierHandle {
   organizationId: string;
   /** Path of the credentials file the CLI reads. */
   credentialsPath: string;
+  /** The route table remote edges long-poll (shared by the API and the route publisher). */
+  routeFeed: EdgeRouteFeed;
   components: PierComponent[];
   close(): Promise<void>;
 }
@@ -81,6 +64,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
   const listeners = new Set<() => void>();
   const info: Record<string, unknown> = {};
   const metricRenderers: (() => string)[] = [];
+  const routeFeed = new EdgeRouteFeed();
   let api: ApiServer | undefined;
   const started: PierComponent[] = [];
   try {
@@ -93,6 +77,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
       store, domain: config.domain,
       onWrite: () => { for (const l of listeners) l(); shared?.notify(); },
       info: () => info,
+      routeFeed,
       metricsText: () => metricRenderers.map((r) => r()).join(''),
     });
     const apiUrl = await api.listen(config.apiAddr.port, config.apiAddr.host);
@@ -111,7 +96,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
     log(`pier: API listening on ${apiUrl} (credentials: ${credentialsPath})`);
 
     const core: PierCore = {
-      config, store, organizationId: org.id, log,
+      config, store, organizationId: org.id, log, routeFeed,
       onWrite: (l) => { listeners.add(l); },
       setInfo: (facts) => { Object.assign(info, facts); },
       addMetrics: (render) => { metricRenderers.push(render); },
@@ -123,7 +108,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
     }
     let closing: Promise<void> | undefined;
     const handle: PierHandle = {
-      config, store, api, apiUrl, organizationId: org.id, credentialsPath, components,
+      config, store, api, apiUrl, organizationId: org.id, credentialsPath, components, routeFeed,
       close() {
         closing ??= (async () => {
           for (const c of [...started].reverse()) await c.stop();

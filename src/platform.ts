@@ -6,14 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PierComponent, PierCore } from './main.ts';
+import type { PierComponent, PierCore } from './component.ts';
 import { selectRuntime } from './runtime/select.ts';
 import type { Runtime } from './runtime/contract.ts';
 import { createEdge } from './edge/index.ts';
 import type { Edge } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
 import { storeState } from './control/store-state.ts';
-import { edgeRouteFeed } from './api/routes-edge.ts';
+import { createRoutePublisher } from './control/route-publisher.ts';
 import { buildEnvironment } from './control/spec.ts';
 import { getApp } from './store/apps.ts';
 import { getService } from './store/services.ts';
@@ -91,38 +91,9 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   let edge: Edge | undefined;
   let controller: Controller | undefined;
 
-  // Route tables are recomputed after route-changing passes and before each drain; these may overlap, so each
-  // computation takes a ticket and an older, slower one never overwrites a newer table.
-  let routesStarted = 0;
-  let routesApplied = 0;
-  let routesTable = '';
-  let routesEdge: Edge | undefined;
-  async function refreshRoutes(): Promise<void> {
-    if (!edge || !controller) return;
-    const ticket = ++routesStarted;
-    const apps = await controller.routes();
-    if (ticket < routesApplied || !edge) return;
-    routesApplied = ticket;
-    const table = JSON.stringify(apps);
-    if (edge === routesEdge && table === routesTable) return;
-    routesEdge = edge;
-    routesTable = table;
-    edge.setRoutes(apps);
-    // Remote edges (`pier edge`, one per region) long-poll the same table from the API.
-    edgeRouteFeed(core.store).publish(apps);
-  }
-
-  function pushRoutes(): Promise<void> {
-    return refreshRoutes().catch((err) => log(`pier: updating edge routes failed: ${(err as Error).message}`));
-  }
-
-  // After API writes: one recomputation per burst of writes (a 10k-service store makes each one cost milliseconds).
-  let pushQueued = false;
-  function pushRoutesSoon(): void {
-    if (pushQueued) return;
-    pushQueued = true;
-    setTimeout(() => { pushQueued = false; void pushRoutes(); }, 20).unref();
-  }
+  const publisher = createRoutePublisher({
+    routes: () => controller?.routes(), edge: () => edge, feed: core.routeFeed, log,
+  });
 
   const edgeComponent: PierComponent = {
     name: 'edge',
@@ -146,7 +117,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     async stop() {
       await edge?.close();
       edge = undefined;
-      edgeRouteFeed(core.store).clear();
+      core.routeFeed.clear();
     },
   };
 
@@ -160,25 +131,25 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         // The stopping instance must leave the edge's table before in-flight requests are counted: the pass that
         // marked it STOPPING drains it before onRoutesChanged fires, so push the current routes first.
         drain: async (instanceId, timeoutMs) => {
-          await refreshRoutes();
+          await publisher.refresh();
           if (edge) await edge.drain(instanceId, timeoutMs);
         },
-        onRoutesChanged: () => { void pushRoutes(); },
+        onRoutesChanged: () => { void publisher.push(); },
         onError: (err, context) => log(`pier: ${context}: ${(err as Error)?.message ?? String(err)}`),
         builder: { build: (d, signal) => builder.build(d, signal).finally(() => controller?.kick()) },
         metrics: () => edge?.metrics(),
         autoscale: autoscaleConfigFromEnv(process.env),
       });
       core.onWrite(() => controller?.kick());
-      edgeRouteFeed(core.store).onWake = (appId) => controller?.wake(appId);
+      core.routeFeed.onWake = (appId) => controller?.wake(appId);
       // Attaching a custom domain or changing an app's https_redirect changes hosts and redirects without any status
       // change the reconcilers would notice: recompute the table after each write (unchanged tables are not resent).
-      core.onWrite(pushRoutesSoon);
+      core.onWrite(publisher.pushSoon);
       await controller.start();
-      await pushRoutes();
+      await publisher.push();
     },
     async stop() {
-      edgeRouteFeed(core.store).onWake = undefined;
+      core.routeFeed.onWake = undefined;
       await controller?.stop();
     },
   };

@@ -1,5 +1,6 @@
 // A tiny router: exact segments and `{param}` segments, one table that also feeds the OpenAPI document.
 import type http from 'node:http';
+import type { EdgeRouteFeed } from '../edge/route-feed.ts';
 import type { Store } from '../store/store.ts';
 import type { Query } from './http.ts';
 
@@ -20,6 +21,8 @@ export interface RequestContext {
   domain: string;
   /** Facts about the running platform for /v1/pier/info (edge URL, runtime), filled in by the composition root. */
   info: () => Record<string, unknown>;
+  /** The route table remote edges long-poll (published by the leader's route publisher). */
+  routeFeed: EdgeRouteFeed;
 }
 
 /** A route handler returns the reply body (sent as 200 JSON), or `undefined` when it wrote the reply itself. */

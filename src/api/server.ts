@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { PierError } from '../domain/errors.ts';
 import { handleConsole } from '../console/serve.ts';
+import { EdgeRouteFeed } from '../edge/route-feed.ts';
 import type { Store } from '../store/store.ts';
 import { assertMayWrite, authenticate, authenticateCaller } from './auth.ts';
 import { RateLimiter, RateLimitError, type RateLimitOptions } from './rate-limit.ts';
@@ -34,6 +35,8 @@ export interface ApiServerOptions {
   metricsText?: () => string;
   /** Facts about the running platform for /v1/pier/info (e.g. `edge_url`, `runtime`). */
   info?: () => Record<string, unknown>;
+  /** The route table for remote edges (the composition root shares it with the route publisher); empty if not given. */
+  routeFeed?: EdgeRouteFeed;
   /** Per-token request budget (token bucket); defaults to DEFAULT_RATE_LIMIT, `ratePerSecond: 0` disables it. */
   rateLimit?: RateLimitOptions;
 }
@@ -57,6 +60,7 @@ function isLoopback(addr: string | undefined): boolean {
 /** Builds the API server over a store. */
 export function createApiServer(opts: ApiServerOptions): ApiServer {
   const { store } = opts;
+  const routeFeed = opts.routeFeed ?? new EdgeRouteFeed();
   const logger = opts.logger ?? defaultLogger;
   const onWrite = opts.onWrite ?? (() => {});
   const metrics = new ApiMetrics();
@@ -111,7 +115,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     let bodyPromise: Promise<unknown> | undefined;
     const result = await matched.route.handler({
       req, res, params: matched.params, query: new Query(url.searchParams), store, organizationId, onWrite, domain: opts.domain ?? 'localhost',
-      info: opts.info ?? (() => ({})),
+      info: opts.info ?? (() => ({})), routeFeed,
       body: () => (bodyPromise ??= readJson(req)),
     });
     if (result !== undefined && !res.headersSent) sendJson(res, 200, result);

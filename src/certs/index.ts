@@ -2,7 +2,7 @@
 // check unless skipped, and a self-check that the edge serves each HTTP-01 answer before the ACME server asks.
 import http from 'node:http';
 import { join } from 'node:path';
-import type { PierComponent, PierCore } from '../main.ts';
+import type { PierComponent, PierCore } from '../component.ts';
 import type { Edge } from '../edge/types.ts';
 import { loadOrCreateLocalCa, trustInstructions, type LocalCa } from '../tls/local-ca.ts';
 import { createAcmeIssuer } from './acme.ts';

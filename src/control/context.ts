@@ -6,7 +6,7 @@ import { LogCollector } from './logs.ts';
 import type { MarkContext } from './marks.ts';
 import type { Builder, BuildResult, Clock, ControlState } from './ports.ts';
 import type { AutoscaleConfig } from '../autoscale/config.ts';
-import { createAutoscaleMemory, type AutoscaleMemory, type MetricsSource } from './reconcile-scaling.ts';
+import { createAutoscaleMemory, type AutoscaleMemory, type MetricsSource } from './autoscale-memory.ts';
 
 /** Timings of the loops; every one has a production default and can be shortened by tests. */
 export interface ControlIntervals {

@@ -6,7 +6,7 @@ import type { Endpoint, Runtime } from '../runtime/contract.ts';
 import { createContext, type ControlContext, type ControlIntervals } from './context.ts';
 import type { Prober } from './health.ts';
 import { markInstance } from './marks.ts';
-import type { Builder, Clock, ControlState } from './ports.ts';
+import type { Builder, Clock, ControlReads, ControlState, ControlWrites } from './ports.ts';
 import { systemClock } from './ports.ts';
 import { reconcileDeployments } from './reconcile-deployments.ts';
 import { reconcileInstances } from './reconcile-instances.ts';
@@ -56,21 +56,41 @@ export interface Controller {
   wake(appId: string): void;
 }
 
-const WRITES = /^(create|update|append(?!Log))/;
+/**
+ * Which writes count as progress (another pass follows at once). Every write of the port is listed, and the type
+ * makes a new one a compile error until it is listed here. Log lines are not progress: workloads print all the time.
+ */
+const PROGRESS: Record<keyof ControlWrites, boolean> = {
+  createInstance: true, updateInstance: true, updateRegionalDeployment: true, updateDeployment: true,
+  updateService: true, updateApp: true, appendEvent: true, appendLog: false,
+};
+
+/** Every read of the port, listed so the counting wrapper forwards exactly the port (the type checks the list). */
+const READS: Record<keyof ControlReads, true> = {
+  getOrganization: true, listApps: true, getApp: true, listServices: true, getService: true, getDeployment: true,
+  listOpenDeployments: true, getRegionalDeployment: true, listRegionalDeployments: true, listInstancesOfRegional: true,
+  listLiveInstances: true, getInstance: true, getManualScaling: true, secretValues: true, registrySecret: true,
+};
+
+/** The state with each progress-making write counted through `count` (called as the write starts). */
+export function countingState(state: ControlState, count: () => void): ControlState {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(READS) as (keyof ControlReads)[]) {
+    const read = state[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (read) out[name] = read.bind(state);
+  }
+  for (const name of Object.keys(PROGRESS) as (keyof ControlWrites)[]) {
+    const write = state[name] as (...args: unknown[]) => Promise<void>;
+    out[name] = PROGRESS[name] ? (...args: unknown[]) => { count(); return write.apply(state, args); } : write.bind(state);
+  }
+  return out as unknown as ControlState;
+}
 
 /** Builds a controller; nothing runs until start() or reconcileOnce(). */
 export function createController(o: ControllerOptions): Controller {
   let writes = 0;
   // Counts state writes so the loop knows whether a pass made progress and another should follow at once.
-  const state = new Proxy(o.state, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      return typeof prop === 'string' && WRITES.test(prop)
-        ? (...args: unknown[]) => { writes++; return v.apply(target, args); }
-        : v.bind(target);
-    },
-  });
+  const state = countingState(o.state, () => { writes++; });
   const ctx: ControlContext = createContext({ ...o, state, clock: o.clock ?? systemClock });
   const publicDomain = o.publicDomain ?? 'localhost';
   let chain: Promise<void> = Promise.resolve();

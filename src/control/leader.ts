@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Db, SqlValue } from '../store/db.ts';
-import type { PierComponent } from '../main.ts';
+import type { PierComponent } from '../component.ts';
 
 /** The lease the control-plane leader holds. */
 export const CONTROL_PLANE_LEASE = 'control-plane';

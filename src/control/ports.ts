@@ -58,8 +58,8 @@ export const FINISHED_DEPLOYMENT_STATUSES: readonly string[] = ['STOPPED', 'CANC
 /** Instance statuses after which the workload is gone for good. */
 export const FINISHED_INSTANCE_STATUSES: readonly string[] = ['STOPPED', 'ERROR'];
 
-/** Everything the reconcilers read and write. Writes are single-row and idempotent; callers own the order. */
-export interface ControlState {
+/** What the reconcilers read. */
+export interface ControlReads {
   getOrganization(id: string): Promise<Organization | undefined>;
   /** Apps that are not DELETED. */
   listApps(): Promise<App[]>;
@@ -84,7 +84,10 @@ export interface ControlState {
   secretValues(organizationId: string): Promise<Record<string, string>>;
   /** The decrypted configuration of a REGISTRY secret by name (undefined when none); only ever used to pull images. */
   registrySecret?(organizationId: string, name: string): Promise<RegistrySecret | undefined>;
+}
 
+/** What the reconcilers write. Writes are single-row and idempotent; callers own the order. */
+export interface ControlWrites {
   createInstance(row: Instance): Promise<void>;
   updateInstance(id: string, patch: InstancePatch): Promise<void>;
   updateRegionalDeployment(id: string, patch: RegionalDeploymentPatch): Promise<void>;
@@ -94,6 +97,9 @@ export interface ControlState {
   appendEvent(event: NewEvent): Promise<void>;
   appendLog(line: NewLogLine): Promise<void>;
 }
+
+/** Everything the reconcilers read and write. */
+export interface ControlState extends ControlReads, ControlWrites {}
 
 /** A registry secret's material: which `*_registry` configuration it is, and its fields (credentials included). */
 export interface RegistrySecret { key: string; config: Record<string, string> }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { instanceMessage } from '../domain/messages.ts';
 import { desiredInstances } from '../domain/regional.ts';
-import { rollupApp, rollupDeployment, rollupRegionalDeployment, rollupService } from '../domain/status.ts';
+import { rollupApp, rollupDeployment, rollupRegionalDeployment, rollupService } from '../domain/rollup.ts';
 import type { Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
 import type { ControlContext } from './context.ts';
 import { imageResolverOf, resolveDeploymentImage } from './image-resolve.ts';

@@ -12,52 +12,15 @@ import { desiredInstances } from '../domain/regional.ts';
 import type { Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
 import {
   decide, isAutoscaled, policyOf, quantilesOf, sampleRegion, sleepDue,
-  type AutoscaleConfig, type Counters, type DeciderState, type MetricSample, type ScalingPolicy, type Usage,
+  type Counters, type MetricSample, type ScalingPolicy, type Usage,
 } from '../autoscale/index.ts';
-import { DEFAULT_AUTOSCALE_CONFIG } from '../autoscale/config.ts';
 import type { EdgeMetrics } from '../edge/types.ts';
 import type { ControlContext } from './context.ts';
 import { resolveChecks } from './health.ts';
 import { markDeployment, markInstance } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
-
-/** Where the autoscaler reads request counters: the edge's `metrics()` (undefined while no edge runs). */
-export type MetricsSource = () => EdgeMetrics | undefined;
-
-/** What the autoscaler remembers about one regional deployment during this control-plane life. */
-interface RegionMemory {
-  /** `<service id> <region>`: a rollout carries the count over to the next deployment's region. */
-  key: string;
-  /** The count the region should run; 0 while it sleeps. */
-  desired: number;
-  samples: MetricSample[];
-  decider: DeciderState;
-  /** When the region last woke or was first seen: the idle delay counts from here at the earliest. */
-  awakeSinceMs: number;
-  /** When the region went to sleep (its sleeping workloads stop a moment after). */
-  asleepSinceMs?: number;
-}
-
-/** The autoscaler's memory, kept in the controller's context. */
-export interface AutoscaleMemory {
-  config: AutoscaleConfig;
-  metrics?: MetricsSource;
-  regions: Map<string, RegionMemory>;
-  /** Wake-ups asked by the edge, by app id → when. */
-  wakeRequests: Map<string, number>;
-  previous: Map<string, Counters>;
-  lastSampleMs?: number;
-}
-
-/** Builds the memory; `config` overrides the KPA defaults (tests and benchmarks shorten the windows). */
-export function createAutoscaleMemory(metrics?: MetricsSource, config: Partial<AutoscaleConfig> = {}): AutoscaleMemory {
-  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map() };
-}
-
-/** Records that a request waits for a sleeping app; the next pass wakes its sleeping regions. */
-export function requestWake(mem: AutoscaleMemory, appId: string, nowMs: number): void {
-  if (!mem.wakeRequests.has(appId)) mem.wakeRequests.set(appId, nowMs);
-}
+import type { RegionMemory } from './autoscale-memory.ts';
+export { requestWake, type MetricsSource } from './autoscale-memory.ts';
 
 /** How long a sleeping replica keeps its workload after the edge stopped routing to it (routes update async). */
 const SLEEP_STOP_DELAY_MS = 300;

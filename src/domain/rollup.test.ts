@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rollupApp, rollupDeployment, rollupRegionalDeployment, rollupService } from './status.ts';
+import { rollupApp, rollupDeployment, rollupRegionalDeployment, rollupService } from './rollup.ts';
 import type { DeploymentStatus, InstanceStatus, RegionalDeploymentStatus, ServiceStatus } from './types.ts';
 
 const inst = (status: InstanceStatus, message = '') => ({ status, messages: message ? [message] : [] });

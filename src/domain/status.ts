@@ -4,9 +4,6 @@
 import { invalidState } from './errors.ts';
 import type { DeploymentStatus, InstanceStatus, RegionalDeploymentStatus, ServiceStatus } from './types.ts';
 
-export { rollupApp, rollupDeployment, rollupRegionalDeployment, rollupService } from './rollup.ts';
-export type { Rollup } from './rollup.ts';
-
 /** The resources that have a status machine. */
 export type StatusKind = 'instance' | 'deployment' | 'regional_deployment' | 'service';
 

@@ -6,7 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { mergeMetrics, renderPrometheus } from './metrics.ts';
-import { parseAddr, urlOf } from './edge.ts';
+import { parseAddr, urlOf } from './addr.ts';
 import { CertificateTable } from './tls.ts';
 import type { AccessLogEntry, AcmeChallenges, AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions } from './types.ts';
 

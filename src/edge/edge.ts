@@ -1,32 +1,8 @@
 // `createEdge`: the entry point the composition root calls. One process by default; with `workers > 1`
 // the listen socket is shared by worker processes (see cluster.ts) and this process only coordinates.
-import type { AddressInfo, Server } from 'node:net';
+import { listenOn, parseAddr, urlOf } from './addr.ts';
 import { EdgeCore } from './core.ts';
 import type { Edge, EdgeOptions } from './types.ts';
-
-/** Split `host:port` (IPv6 as `[::1]:8080`). */
-export function parseAddr(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
-  if (!m) throw new Error(`edge addr must be host:port, got "${addr}"`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
-}
-
-/** URL for a bound address. */
-export function urlOf(host: string, port: number, scheme = 'http'): string {
-  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-/** Listen on `host:port` and resolve with the bound port. */
-export function listenOn(server: Server, addr: string): Promise<number> {
-  const { host, port } = parseAddr(addr);
-  return new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
 
 /** Start the edge proxy and resolve once it listens. */
 export async function createEdge(opts: EdgeOptions): Promise<Edge> {

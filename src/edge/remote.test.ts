@@ -4,7 +4,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestPier, type TestPier } from '../../test/api/helpers.ts';
-import { edgeRouteFeed } from '../api/routes-edge.ts';
 import { generateToken, insertToken } from '../store/organizations.ts';
 import { createRemoteEdge, type RemoteEdge } from './remote.ts';
 import { app, call, route, startUpstream, up, type TestUpstream } from './test-helpers.ts';
@@ -40,7 +39,7 @@ async function until<T>(what: string, fn: () => Promise<T | false | undefined> |
 }
 
 test('edge routes: operator only; 409 before a table; ETag, If-None-Match and long-poll', async () => {
-  const feed = edgeRouteFeed(t.pier.store);
+  const feed = t.pier.routeFeed;
   assert.equal((await t.req('GET', '/v1/pier/edge/routes', undefined, null)).status, 401);
   assert.equal((await t.req('GET', '/v1/pier/edge/routes', undefined, await t.otherOrgToken())).status, 403);
   const readOnly = generateToken();
@@ -83,7 +82,7 @@ test('edge routes: operator only; 409 before a table; ETag, If-None-Match and lo
 });
 
 test('remote edge: follows the table, prefers its region, keeps serving while the API has no table', async () => {
-  const feed = edgeRouteFeed(t.pier.store);
+  const feed = t.pier.routeFeed;
   feed.publish(table([up('i-fra', fra.port, 'fra'), up('i-was', was.port, 'was')]));
   const lines: string[] = [];
   let remote: RemoteEdge | undefined;
@@ -117,7 +116,7 @@ test('remote edge: follows the table, prefers its region, keeps serving while th
 });
 
 test('remote edge: a request for a sleeping app is held while the control plane wakes it, then served', async () => {
-  const feed = edgeRouteFeed(t.pier.store);
+  const feed = t.pier.routeFeed;
   feed.publish([app('shop', [route('/', [])], { hosts: ['shop.example'], sleeping: true })]);
   const woken: string[] = [];
   // Waking is asynchronous, as in the controller: the table with an upstream arrives a little later.

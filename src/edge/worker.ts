@@ -3,7 +3,7 @@
 import cluster from 'node:cluster';
 import type { FromWorker, ToWorker, WorkerConfig } from './cluster.ts';
 import { EdgeCore } from './core.ts';
-import { listenOn } from './edge.ts';
+import { listenOn } from './addr.ts';
 import type { AccessLogEntry } from './types.ts';
 
 /** Counters are pushed this often, so `metrics()` in the coordinator is at most this stale. */

@@ -1,7 +1,7 @@
 // The sampler as a Pier component (wired in src/platform.ts after the controller), with its settings read from
 // the environment: PIER_METRICS_INTERVAL (default 10s) and PIER_METRICS_RETENTION (default 24h), e.g. `5s`, `2h`.
 import type { Edge } from '../edge/types.ts';
-import type { PierComponent } from '../main.ts';
+import type { PierComponent } from '../component.ts';
 import type { Runtime } from '../runtime/contract.ts';
 import { listInstances } from '../store/instances.ts';
 import type { Store } from '../store/store.ts';

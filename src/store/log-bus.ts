@@ -1,5 +1,19 @@
 // In-process pub/sub of log lines: whoever appends lines publishes them; the tail websocket subscribes.
-import type { LogLine } from './logs.ts';
+
+/** One stored log line. `stream` koyeb is Pier's own system line. */
+export interface LogLine {
+  organization_id: string;
+  app_id: string;
+  service_id: string;
+  deployment_id: string;
+  regional_deployment_id: string;
+  instance_id: string;
+  region?: string;
+  type?: 'build' | 'runtime';
+  stream: 'stdout' | 'stderr' | 'koyeb';
+  msg: string;
+  created_at: string;
+}
 
 /** A subscriber callback and its filter. */
 type Listener = (line: LogLine) => void;

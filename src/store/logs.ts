@@ -1,23 +1,11 @@
 // Log lines repository: build and runtime lines of instances, queried by the filters of /v1/streams/logs/query.
 import type { LogEntry } from '../domain/types.ts';
 import type { Db } from './db.ts';
-import type { LogBus } from './log-bus.ts';
+import type { LogBus, LogLine } from './log-bus.ts';
 import { Where } from './rows.ts';
 
-/** One stored log line. `stream` koyeb is Pier's own system line. */
-export interface LogLine {
-  organization_id: string;
-  app_id: string;
-  service_id: string;
-  deployment_id: string;
-  regional_deployment_id: string;
-  instance_id: string;
-  region?: string;
-  type?: 'build' | 'runtime';
-  stream: 'stdout' | 'stderr' | 'koyeb';
-  msg: string;
-  created_at: string;
-}
+/** One stored log line (defined beside the bus that carries it). */
+export type { LogLine } from './log-bus.ts';
 
 /** The filters of a log query or tail (already parsed from the query string). */
 export interface LogFilter {

@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestPier } from '../../../test/api/helpers.ts';
-import { edgeRouteFeed } from '../../api/routes-edge.ts';
 import { app, call, route, startUpstream, up } from '../../edge/test-helpers.ts';
 import type { CliIO } from '../command.ts';
 import { main } from '../main.ts';
@@ -34,7 +33,7 @@ test('pier edge: serves the published table until interrupted', async () => {
   const t = await startTestPier();
   const upstream = await startUpstream('fra');
   try {
-    edgeRouteFeed(t.pier.store).publish([app('shop', [route('/', [up('i1', upstream.port, 'fra')])], { hosts: ['shop.example'] })]);
+    t.pier.routeFeed.publish([app('shop', [route('/', [up('i1', upstream.port, 'fra')])], { hosts: ['shop.example'] })]);
     const cli = io({ PIER_TOKEN: t.token });
     const exit = main(['edge', '--api', t.url, '--addr', '127.0.0.1:0', '--region', 'fra'], cli.value);
     let url = '';

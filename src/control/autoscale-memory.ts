@@ -1,0 +1,44 @@
+// What the autoscaler remembers during one control-plane life (kept in the controller's context): per-region
+// samples, decider state and counts, the edge's wake-up requests and the last counters. In memory on purpose: a
+// restarted control plane starts from the definitions' counts and samples afresh.
+import type { AutoscaleConfig, Counters, DeciderState, MetricSample } from '../autoscale/index.ts';
+import { DEFAULT_AUTOSCALE_CONFIG } from '../autoscale/config.ts';
+import type { EdgeMetrics } from '../edge/types.ts';
+
+/** Where the autoscaler reads request counters: the edge's `metrics()` (undefined while no edge runs). */
+export type MetricsSource = () => EdgeMetrics | undefined;
+
+/** What the autoscaler remembers about one regional deployment during this control-plane life. */
+export interface RegionMemory {
+  /** `<service id> <region>`: a rollout carries the count over to the next deployment's region. */
+  key: string;
+  /** The count the region should run; 0 while it sleeps. */
+  desired: number;
+  samples: MetricSample[];
+  decider: DeciderState;
+  /** When the region last woke or was first seen: the idle delay counts from here at the earliest. */
+  awakeSinceMs: number;
+  /** When the region went to sleep (its sleeping workloads stop a moment after). */
+  asleepSinceMs?: number;
+}
+
+/** The autoscaler's memory, kept in the controller's context. */
+export interface AutoscaleMemory {
+  config: AutoscaleConfig;
+  metrics?: MetricsSource;
+  regions: Map<string, RegionMemory>;
+  /** Wake-ups asked by the edge, by app id → when. */
+  wakeRequests: Map<string, number>;
+  previous: Map<string, Counters>;
+  lastSampleMs?: number;
+}
+
+/** Builds the memory; `config` overrides the KPA defaults (tests and benchmarks shorten the windows). */
+export function createAutoscaleMemory(metrics?: MetricsSource, config: Partial<AutoscaleConfig> = {}): AutoscaleMemory {
+  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map() };
+}
+
+/** Records that a request waits for a sleeping app; the next pass wakes its sleeping regions. */
+export function requestWake(mem: AutoscaleMemory, appId: string, nowMs: number): void {
+  if (!mem.wakeRequests.has(appId)) mem.wakeRequests.set(appId, nowMs);
+}
