@@ -1,5 +1,5 @@
 // Picks the runtime driver for this host: Docker when its engine answers, else sandboxed processes.
-import { PierError } from '../domain/errors.ts';
+import { RuntimeError } from './errors.ts';
 import type { Runtime } from './contract.ts';
 import { DockerRuntime, type DockerRuntimeOptions } from './docker/driver.ts';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process/driver.ts';
@@ -51,12 +51,12 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
       reasons.push((err as Error).message);
     }
   }
-  throw new PierError('unavailable', `no runtime works on this host: ${reasons.join('; ')}. Run \`./pier setup --yes\` (as root) to install and start Docker and bubblewrap`);
+  throw new RuntimeError('unavailable', `no runtime works on this host: ${reasons.join('; ')}. Run \`./pier setup --yes\` (as root) to install and start Docker and bubblewrap`);
 }
 
 /** Parses PIER_RUNTIME (unset = auto); throws on an unknown value. */
 export function runtimePreference(value: string | undefined): RuntimePreference {
   const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
   if (v === 'auto' || v === 'docker' || v === 'process' || v === 'swarm') return v;
-  throw new PierError('invalid_argument', `PIER_RUNTIME must be auto, docker, process or swarm, not "${value}"`);
+  throw new RuntimeError('invalid_spec', `PIER_RUNTIME must be auto, docker, process or swarm, not "${value}"`);
 }

@@ -1,6 +1,6 @@
 // The Docker runtime: one container per instance, driven through the Engine API on the unix socket.
 // Containers are named pier-<instanceId>, labelled dev.pier.*, published on 127.0.0.1 only, never restarted by Docker.
-import { PierError, notFound } from '../../domain/errors.ts';
+import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, signalFromExitCode, specLabels } from '../common.ts';
 import { dockerBridgeName } from '../firewall.ts';
@@ -134,7 +134,7 @@ export class DockerRuntime implements Runtime {
     try {
       await this.engine.ping();
     } catch (err) {
-      throw new PierError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${(err as Error).message})`);
+      throw new RuntimeError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${(err as Error).message})`);
     }
     if (this.diskQuota === 'unknown') this.learnDiskQuota(await this.call(() => probeDiskQuota(this.engine)));
     return { name: 'docker', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: this.diskQuota === 'enforced', privateNetworking: true };
@@ -148,7 +148,7 @@ export class DockerRuntime implements Runtime {
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
     if (this.scope) spec = { ...spec, labels: { ...spec.labels, [SCOPE_LABEL]: this.scope } };
-    if (!spec.image) throw new PierError('invalid_argument', 'the docker runtime runs images: spec.image is required');
+    if (!spec.image) throw new RuntimeError('invalid_spec', 'the docker runtime runs images: spec.image is required');
     await this.call(() => this.ensureImage(spec, signal));
     const network = spec.network ?? ISOLATED_NETWORK;
     if (!this.protectedNetworks.has(network)) await this.ensureNetwork(network);
@@ -258,9 +258,9 @@ export class DockerRuntime implements Runtime {
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
     const id = encodeURIComponent(runtimeId);
     const waited = await this.call(() => this.engine.jsonOrNull('POST', `/containers/${id}/wait`, { query: { condition: 'not-running' }, signal, timeoutMs: 0 }));
-    if (waited === null) throw notFound('instance', runtimeId);
+    if (waited === null) throw workloadNotFound(runtimeId);
     const c = await this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${id}/json`));
-    if (!c) throw notFound('instance', runtimeId);
+    if (!c) throw workloadNotFound(runtimeId);
     return this.explainExit(c);
   }
 
@@ -296,7 +296,7 @@ export class DockerRuntime implements Runtime {
 
   async stats(runtimeId: string): Promise<InstanceStats> {
     const s = await this.call(() => this.engine.jsonOrNull<DockerStats>('GET', `/containers/${encodeURIComponent(runtimeId)}/stats`, { query: { stream: false }, timeoutMs: 30_000 }));
-    if (!s) throw notFound('instance', runtimeId);
+    if (!s) throw workloadNotFound(runtimeId);
     return statsFromDocker(s);
   }
 
@@ -306,8 +306,8 @@ export class DockerRuntime implements Runtime {
       signal: opts.signal,
       timeoutMs: 0,
     }));
-    if (res.statusCode === 404) { res.resume(); throw notFound('instance', runtimeId); }
-    if ((res.statusCode ?? 0) >= 300) { res.resume(); throw new PierError('api_error', `Docker logs failed with HTTP ${res.statusCode}`); }
+    if (res.statusCode === 404) { res.resume(); throw workloadNotFound(runtimeId); }
+    if ((res.statusCode ?? 0) >= 300) { res.resume(); throw new RuntimeError('failed', `Docker logs failed with HTTP ${res.statusCode}`); }
     const decoder = new FrameDecoder();
     try {
       for await (const chunk of res) yield* decoder.push(chunk as Buffer);
@@ -347,7 +347,7 @@ export class DockerRuntime implements Runtime {
         await this.firewall.ensure();
         if (!this.firewall.covers(bridgeOf(net))) await this.firewall.refresh();
       } catch (err) {
-        throw new PierError('unavailable', `the firewall of Pier's Docker networks could not be installed: ${(err as Error).message}`);
+        throw new RuntimeError('unavailable', `the firewall of Pier's Docker networks could not be installed: ${(err as Error).message}`);
       }
     }
     this.protectedNetworks.add(name);
@@ -394,10 +394,10 @@ export class DockerRuntime implements Runtime {
 
   private translate(err: unknown): unknown {
     if (!(err instanceof EngineError)) return err;
-    if (err.status === 0) return new PierError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${err.message})`);
-    if (err.status === 409) return new PierError('already_exists', `Docker: ${err.message}`);
-    if (err.status === 404) return new PierError('unknown_resource', `Docker: ${err.message}`);
-    if (err.status === 400) return new PierError('invalid_argument', `Docker: ${err.message}`);
-    return new PierError('api_error', `Docker: ${err.message}`);
+    if (err.status === 0) return new RuntimeError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${err.message})`);
+    if (err.status === 409) return new RuntimeError('conflict', `Docker: ${err.message}`);
+    if (err.status === 404) return new RuntimeError('not_found', `Docker: ${err.message}`);
+    if (err.status === 400) return new RuntimeError('invalid_spec', `Docker: ${err.message}`);
+    return new RuntimeError('failed', `Docker: ${err.message}`);
   }
 }

@@ -1,12 +1,12 @@
 // Pure helpers of image pulls: which registry an image reference names, which RepoDigest pins it, and what kind of
 // failure an engine pull message describes (so the control plane can say "not found" / "refused" / "unreachable").
-import { PierError } from '../../domain/errors.ts';
+import { RuntimeError } from '../errors.ts';
 
 /** Why a pull failed, as a person needs to know it. */
 export type PullFailureKind = 'image_not_found' | 'registry_unauthorized' | 'registry_unreachable' | 'pull_failed';
 
 /** A pull that failed, with its kind and the registry asked; the message is the engine's (it never holds credentials). */
-export class ImagePullError extends PierError {
+export class ImagePullError extends RuntimeError {
   readonly kind: PullFailureKind;
   readonly registry: string;
   readonly image: string;

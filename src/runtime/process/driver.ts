@@ -7,7 +7,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { PierError, notFound } from '../../domain/errors.ts';
+import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { signalFromExitCode } from '../common.ts';
 import { InstanceCgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.ts';
@@ -50,7 +50,7 @@ export type NetworkMode = 'auto' | 'isolated' | 'host';
 function networkMode(value: string | undefined): NetworkMode {
   const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
   if (v === 'auto' || v === 'isolated' || v === 'host') return v;
-  throw new PierError('invalid_argument', `PIER_PROCESS_NETWORK must be auto, isolated or host, not "${value}"`);
+  throw new RuntimeError('invalid_spec', `PIER_PROCESS_NETWORK must be auto, isolated or host, not "${value}"`);
 }
 
 // Warn once per process, not once per driver object (tests and cleanup build many).
@@ -169,7 +169,7 @@ export class ProcessRuntime implements Runtime {
         const reason = networkingUnavailable();
         let failure = reason ?? undefined;
         if (!failure) await this.networks()!.ensureFirewall().catch((err) => { failure = (err as Error).message; });
-        if (failure && this.networkMode === 'isolated') throw new PierError('unavailable', `process runtime: private networks need root, ip, iptables and nsenter: ${failure}`);
+        if (failure && this.networkMode === 'isolated') throw new RuntimeError('unavailable', `process runtime: private networks need root, ip, iptables and nsenter: ${failure}`);
         if (failure && !warnedDegraded) {
           warnedDegraded = true;
           this.log(`process runtime: WARNING instances share the host network (no isolation between apps or from the host): ${failure}`);
@@ -199,7 +199,7 @@ export class ProcessRuntime implements Runtime {
 
   private cgroupLayout(): CgroupLayout {
     if (this.layout === undefined) this.layout = detectCgroupLayout();
-    if (!this.layout) throw new PierError('unavailable', 'process runtime: no cgroup v1 (memory, cpu, cpuacct) or v2 hierarchy is mounted');
+    if (!this.layout) throw new RuntimeError('unavailable', 'process runtime: no cgroup v1 (memory, cpu, cpuacct) or v2 hierarchy is mounted');
     return this.layout;
   }
 
@@ -208,14 +208,14 @@ export class ProcessRuntime implements Runtime {
   }
 
   async capabilities(): Promise<Capabilities> {
-    if (!findProgram('bwrap')) throw new PierError('unavailable', 'process runtime: bubblewrap (bwrap) is not installed: run scripts/setup-host.sh or apt-get install bubblewrap');
-    if (!existsSync('/bin/bash')) throw new PierError('unavailable', 'process runtime: /bin/bash is required for the instance supervisor');
+    if (!findProgram('bwrap')) throw new RuntimeError('unavailable', 'process runtime: bubblewrap (bwrap) is not installed: run scripts/setup-host.sh or apt-get install bubblewrap');
+    if (!existsSync('/bin/bash')) throw new RuntimeError('unavailable', 'process runtime: /bin/bash is required for the instance supervisor');
     await this.checkSandbox();
     const probe = this.cgroup(`probe-${process.pid}`);
     try {
       probe.create({ cpu: 1, memoryBytes: 64 * 1024 * 1024, pids: 16 });
     } catch (err) {
-      throw new PierError('unavailable', `process runtime: cannot create cgroups under ${this.cgroupParent} (${(err as Error).message}); run as root on a host with writable cgroups`);
+      throw new RuntimeError('unavailable', `process runtime: cannot create cgroups under ${this.cgroupParent} (${(err as Error).message}); run as root on a host with writable cgroups`);
     } finally {
       try { probe.destroy(); } catch { /* best effort */ }
     }
@@ -232,29 +232,29 @@ export class ProcessRuntime implements Runtime {
   }
 
   private async sandboxCheck(): Promise<void> {
-    if (!seccompSupported()) throw new PierError('unavailable', `process runtime: the sandbox's seccomp filter is written for x86_64, not ${process.arch}`);
+    if (!seccompSupported()) throw new RuntimeError('unavailable', `process runtime: the sandbox's seccomp filter is written for x86_64, not ${process.arch}`);
     const conflict = uidRangeConflict(this.uidRange);
-    if (conflict) throw new PierError('unavailable', `process runtime: ${conflict}`);
+    if (conflict) throw new RuntimeError('unavailable', `process runtime: ${conflict}`);
     const setpriv = findProgram('setpriv');
     const unshare = findProgram('unshare');
-    if (!setpriv || !unshare || !findProgram('mount')) throw new PierError('unavailable', 'process runtime: setpriv, unshare and mount (util-linux, mount) are required to start sandboxes');
+    if (!setpriv || !unshare || !findProgram('mount')) throw new RuntimeError('unavailable', 'process runtime: setpriv, unshare and mount (util-linux, mount) are required to start sandboxes');
     const failure = await probeSandbox(findProgram('bwrap')!, setpriv, this.uidRange.base);
     if (failure) {
-      throw new PierError('unavailable', `process runtime: bubblewrap cannot create a user namespace as an unprivileged uid (${failure}); `
+      throw new RuntimeError('unavailable', `process runtime: bubblewrap cannot create a user namespace as an unprivileged uid (${failure}); `
         + 'user.max_user_namespaces must be above 0 (and kernel.unprivileged_userns_clone=1 where that sysctl exists): scripts/setup-host.sh sets them');
     }
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
     const argv = [...(spec.entrypoint ?? []), ...(spec.command ?? [])];
-    if (!spec.appDir || !existsSync(spec.appDir) || !statSync(spec.appDir).isDirectory()) throw new PierError('invalid_argument', `the process runtime runs directories: spec.appDir must be an existing directory`);
-    if (argv.length === 0) throw new PierError('invalid_argument', 'the process runtime needs spec.entrypoint or spec.command (no image metadata to fall back on)');
-    for (const name of Object.keys(spec.env)) if (!ENV_NAME.test(name)) throw new PierError('invalid_argument', `invalid environment variable name: ${name}`);
-    if (!safeId(spec.instanceId)) throw new PierError('invalid_argument', `invalid instance id: ${spec.instanceId}`);
+    if (!spec.appDir || !existsSync(spec.appDir) || !statSync(spec.appDir).isDirectory()) throw new RuntimeError('invalid_spec', `the process runtime runs directories: spec.appDir must be an existing directory`);
+    if (argv.length === 0) throw new RuntimeError('invalid_spec', 'the process runtime needs spec.entrypoint or spec.command (no image metadata to fall back on)');
+    for (const name of Object.keys(spec.env)) if (!ENV_NAME.test(name)) throw new RuntimeError('invalid_spec', `invalid environment variable name: ${name}`);
+    if (!safeId(spec.instanceId)) throw new RuntimeError('invalid_spec', `invalid instance id: ${spec.instanceId}`);
     const bwrap = findProgram('bwrap');
-    if (!bwrap) throw new PierError('unavailable', 'process runtime: bubblewrap (bwrap) is not installed');
+    if (!bwrap) throw new RuntimeError('unavailable', 'process runtime: bubblewrap (bwrap) is not installed');
     const paths = instancePaths(this.stateDir, spec.instanceId);
-    if (existsSync(paths.dir)) throw new PierError('already_exists', `instance ${spec.instanceId} already exists in the process runtime`);
+    if (existsSync(paths.dir)) throw new RuntimeError('conflict', `instance ${spec.instanceId} already exists in the process runtime`);
     signal?.throwIfAborted();
 
     const nets = await this.isolation();
@@ -312,7 +312,7 @@ export class ProcessRuntime implements Runtime {
       const pid = child.pid;
       child.unref();
       const startTime = pid ? processStartTime(pid) : undefined;
-      if (!pid || !startTime) throw new PierError('api_error', `process runtime: could not start the supervisor: ${this.supervisorLog(spec.instanceId)}`);
+      if (!pid || !startTime) throw new RuntimeError('failed', `process runtime: could not start the supervisor: ${this.supervisorLog(spec.instanceId)}`);
       const rec: InstanceRecord = { instanceId: spec.instanceId, labels: { ...spec.labels }, endpoints, supervisorPid: pid, supervisorStartTime: startTime, startedAt, uid };
       writeRecord(this.stateDir, rec);
       await this.awaitSandbox(spec.instanceId, rec);
@@ -335,7 +335,7 @@ export class ProcessRuntime implements Runtime {
       if (!isSameProcess(rec.supervisorPid, rec.supervisorStartTime)) break;
       await sleep(25);
     }
-    throw new PierError('api_error', `process runtime: the sandbox did not start: ${this.supervisorLog(id)}`);
+    throw new RuntimeError('failed', `process runtime: the sandbox did not start: ${this.supervisorLog(id)}`);
   }
 
   private supervisorLog(id: string): string {
@@ -373,7 +373,7 @@ export class ProcessRuntime implements Runtime {
   private async detach(runtimeId: string): Promise<void> {
     if (!existsSync(join(instancePaths(this.stateDir, runtimeId).dir, 'net.json'))) return;
     const nets = this.networks();
-    if (!nets) throw new PierError('unavailable', `process runtime: cannot remove the network namespace of ${runtimeId}: ${networkingUnavailable()}`);
+    if (!nets) throw new RuntimeError('unavailable', `process runtime: cannot remove the network namespace of ${runtimeId}: ${networkingUnavailable()}`);
     await nets.detach(runtimeId);
   }
 
@@ -389,7 +389,7 @@ export class ProcessRuntime implements Runtime {
       for (let i = 0; ; i++) {
         cg.killAll('SIGKILL');
         try { cg.destroy(); break; } catch (err) {
-          if (i >= 100) throw new PierError('api_error', `process runtime: cannot remove cgroup of ${runtimeId}: ${(err as Error).message}`);
+          if (i >= 100) throw new RuntimeError('failed', `process runtime: cannot remove cgroup of ${runtimeId}: ${(err as Error).message}`);
           await sleep(POLL_MS);
         }
       }
@@ -409,7 +409,7 @@ export class ProcessRuntime implements Runtime {
     for (;;) {
       signal?.throwIfAborted();
       const state = await this.inspect(runtimeId);
-      if (!state) throw notFound('instance', runtimeId);
+      if (!state) throw workloadNotFound(runtimeId);
       if (state.exit) return state.exit;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, POLL_MS * 2);
@@ -437,7 +437,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   async stats(runtimeId: string): Promise<InstanceStats> {
-    if (!safeId(runtimeId) || !readRecord(this.stateDir, runtimeId)) throw notFound('instance', runtimeId);
+    if (!safeId(runtimeId) || !readRecord(this.stateDir, runtimeId)) throw workloadNotFound(runtimeId);
     const cg = this.cgroup(runtimeId);
     let prev = this.cpuSamples.get(runtimeId);
     if (!prev) {
@@ -453,7 +453,7 @@ export class ProcessRuntime implements Runtime {
 
   async *logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine> {
     const rec = safeId(runtimeId) ? readRecord(this.stateDir, runtimeId) : null;
-    if (!rec) throw notFound('instance', runtimeId);
+    if (!rec) throw workloadNotFound(runtimeId);
     const paths = instancePaths(this.stateDir, runtimeId);
     yield* readLogFiles(paths, { ...opts, ended: () => !this.alive(rec) });
   }
@@ -464,7 +464,7 @@ export class ProcessRuntime implements Runtime {
 
   /** The limits the kernel enforces for an instance (cpu in vCPUs, memory in bytes), read back from its cgroup. */
   enforcedLimits(runtimeId: string): { cpu: number; memoryBytes: number } {
-    if (!safeId(runtimeId)) throw notFound('instance', runtimeId);
+    if (!safeId(runtimeId)) throw workloadNotFound(runtimeId);
     return this.cgroup(runtimeId).limits();
   }
 }

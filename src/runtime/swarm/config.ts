@@ -1,5 +1,5 @@
 // Reads the Swarm runtime's settings from the environment (PIER_SWARM_*), validated once at startup.
-import { PierError } from '../../domain/errors.ts';
+import { RuntimeError } from '../errors.ts';
 import type { SwarmRuntimeOptions } from './driver.ts';
 
 /**
@@ -9,13 +9,13 @@ import type { SwarmRuntimeOptions } from './driver.ts';
  */
 export function swarmOptionsFromEnv(env: NodeJS.ProcessEnv): SwarmRuntimeOptions {
   const host = (env.PIER_SWARM_HOST ?? '').trim();
-  if (!host) throw new PierError('invalid_argument', 'PIER_RUNTIME=swarm needs PIER_SWARM_HOST: the Swarm manager socket, e.g. unix:///var/run/docker.sock');
-  if (/^(tcp|https?|ssh):/i.test(host)) throw new PierError('invalid_argument', `PIER_SWARM_HOST must be a unix socket for now, not ${host}`);
+  if (!host) throw new RuntimeError('invalid_spec', 'PIER_RUNTIME=swarm needs PIER_SWARM_HOST: the Swarm manager socket, e.g. unix:///var/run/docker.sock');
+  if (/^(tcp|https?|ssh):/i.test(host)) throw new RuntimeError('invalid_spec', `PIER_SWARM_HOST must be a unix socket for now, not ${host}`);
   const socketPath = host.replace(/^unix:\/\//, '');
   const opts: SwarmRuntimeOptions = { socketPath };
   const registry = env.PIER_SWARM_REGISTRY?.trim();
   if (registry) {
-    if (!/^[\w.-]+(:\d+)?$/.test(registry)) throw new PierError('invalid_argument', `PIER_SWARM_REGISTRY must be host[:port], not ${registry}`);
+    if (!/^[\w.-]+(:\d+)?$/.test(registry)) throw new RuntimeError('invalid_spec', `PIER_SWARM_REGISTRY must be host[:port], not ${registry}`);
     opts.registry = registry;
   }
   const sockets = env.PIER_SWARM_NODE_SOCKETS?.trim();
@@ -23,14 +23,14 @@ export function swarmOptionsFromEnv(env: NodeJS.ProcessEnv): SwarmRuntimeOptions
     opts.nodeSockets = {};
     for (const pair of sockets.split(',')) {
       const [addr, path] = pair.split('=');
-      if (!addr || !path) throw new PierError('invalid_argument', `PIER_SWARM_NODE_SOCKETS entries are addr=/path/docker.sock, not ${pair}`);
+      if (!addr || !path) throw new RuntimeError('invalid_spec', `PIER_SWARM_NODE_SOCKETS entries are addr=/path/docker.sock, not ${pair}`);
       opts.nodeSockets[addr.trim()] = path.trim().replace(/^unix:\/\//, '');
     }
   }
   const grace = env.PIER_SWARM_STOP_GRACE_MS;
   if (grace !== undefined && grace !== '') {
     const n = Number(grace);
-    if (!Number.isInteger(n) || n < 0) throw new PierError('invalid_argument', `PIER_SWARM_STOP_GRACE_MS must be a whole number of milliseconds, not ${grace}`);
+    if (!Number.isInteger(n) || n < 0) throw new RuntimeError('invalid_spec', `PIER_SWARM_STOP_GRACE_MS must be a whole number of milliseconds, not ${grace}`);
     opts.stopGraceMs = n;
   }
   return opts;

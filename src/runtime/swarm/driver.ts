@@ -1,6 +1,6 @@
 // The Swarm runtime: one replicated service (replicas 1, restart none) per instance, driven through the manager's
 // Engine API, placed on the nodes labelled with the instance's region, reached at <node address>:<host-published port>.
-import { PierError, notFound } from '../../domain/errors.ts';
+import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, specLabels } from '../common.ts';
 import { SCOPE_LABEL } from '../docker/driver.ts';
@@ -78,16 +78,16 @@ export class SwarmRuntime implements Runtime {
     try {
       info = await this.engine.json('GET', '/info', { timeoutMs: 5000 });
     } catch (err) {
-      throw new PierError('unavailable', `Swarm manager not reachable at ${this.engine.socketPath}: ${(err as Error).message}`);
+      throw new RuntimeError('unavailable', `Swarm manager not reachable at ${this.engine.socketPath}: ${(err as Error).message}`);
     }
     if (info.Swarm?.LocalNodeState !== 'active' || !info.Swarm.ControlAvailable) {
-      throw new PierError('unavailable', `the engine at ${this.engine.socketPath} is not a Swarm manager (swarm state: ${info.Swarm?.LocalNodeState ?? 'unknown'})`);
+      throw new RuntimeError('unavailable', `the engine at ${this.engine.socketPath} is not a Swarm manager (swarm state: ${info.Swarm?.LocalNodeState ?? 'unknown'})`);
     }
     return { name: 'swarm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true };
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
-    if (!spec.image) throw new PierError('invalid_argument', 'the swarm runtime runs images: spec.image is required');
+    if (!spec.image) throw new RuntimeError('invalid_spec', 'the swarm runtime runs images: spec.image is required');
     const image = await this.call(() => this.distribute(spec.image as string, signal));
     const scope = this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : undefined;
     const body = serviceSpec(spec, image, { stopGraceMs: this.opts.stopGraceMs ?? 10_000, pidsLimit: this.opts.pidsLimit ?? 4096, labels: scope });
@@ -137,19 +137,19 @@ export class SwarmRuntime implements Runtime {
         const exit = taskExit(task);
         // A task that ran and exited already (e.g. `exit 3` at once) did start: report it like a started container.
         if (exit.exitCode !== null) return { task, node: task.NodeID ? await this.node(task.NodeID) : undefined };
-        throw new PierError('unavailable', exit.error ?? `Swarm task ended in state ${task.Status.State}`);
+        throw new RuntimeError('unavailable', exit.error ?? `Swarm task ended in state ${task.Status.State}`);
       }
       if (task && /no suitable node/i.test(task.Status.Err ?? '')) {
         unschedulableSince ??= Date.now();
         if (Date.now() - unschedulableSince > (this.opts.unschedulableMs ?? 3000)) {
           const region = spec.labels.region;
-          throw new PierError('unavailable', `no Swarm node${region ? ` of region ${region}` : ''} can run the instance (${task.Status.Err})`);
+          throw new RuntimeError('unavailable', `no Swarm node${region ? ` of region ${region}` : ''} can run the instance (${task.Status.Err})`);
         }
       } else unschedulableSince = undefined;
-      if (Date.now() > deadline) throw new PierError('unavailable', `the Swarm task did not start within ${this.opts.startTimeoutMs ?? 120_000} ms (state ${task?.Status.State ?? 'none'}${task?.Status.Err ? `: ${task.Status.Err}` : ''})`);
+      if (Date.now() > deadline) throw new RuntimeError('unavailable', `the Swarm task did not start within ${this.opts.startTimeoutMs ?? 120_000} ms (state ${task?.Status.State ?? 'none'}${task?.Status.Err ? `: ${task.Status.Err}` : ''})`);
       await sleep(i < 20 ? 50 : 200, signal);
     }
-    throw new PierError('unavailable', 'the Swarm task did not start');
+    throw new RuntimeError('unavailable', 'the Swarm task did not start');
   }
 
   async stop(runtimeId: string, _graceMs: number): Promise<void> {
@@ -187,7 +187,7 @@ export class SwarmRuntime implements Runtime {
       if (state.exit) return state.exit;
       await sleep(i < 20 ? 100 : 250, signal);
     }
-    throw new PierError('unavailable', `the Swarm service ${serviceId} did not stop in time`);
+    throw new RuntimeError('unavailable', `the Swarm service ${serviceId} did not stop in time`);
   }
 
   async remove(runtimeId: string): Promise<void> {
@@ -215,9 +215,9 @@ export class SwarmRuntime implements Runtime {
   }
 
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
-    if (!(await this.service(runtimeId))) throw notFound('instance', runtimeId);
+    if (!(await this.service(runtimeId))) throw workloadNotFound(runtimeId);
     const exit = await this.waitTerminal(runtimeId, Number.POSITIVE_INFINITY, signal);
-    if (!exit) throw notFound('instance', runtimeId);
+    if (!exit) throw workloadNotFound(runtimeId);
     return exit;
   }
 
@@ -275,22 +275,22 @@ export class SwarmRuntime implements Runtime {
   async stats(runtimeId: string): Promise<InstanceStats> {
     const svc = await this.service(runtimeId);
     const task = svc ? instanceTask(await this.tasks(svc.ID)) : undefined;
-    if (!svc || !task) throw notFound('instance', runtimeId);
+    if (!svc || !task) throw workloadNotFound(runtimeId);
     const node = task.NodeID ? await this.node(task.NodeID) : undefined;
     const socket = node ? this.opts.nodeSockets?.[nodeAddress(node) ?? ''] : undefined;
     const containerId = task.Status.ContainerStatus?.ContainerID;
     if (!socket || !containerId) {
-      throw new PierError('unavailable', `stats of Swarm instances need the engine socket of ${nodeName(node, task.NodeID)} (nodeSockets)`);
+      throw new RuntimeError('unavailable', `stats of Swarm instances need the engine socket of ${nodeName(node, task.NodeID)} (nodeSockets)`);
     }
     const s = await new DockerEngine(socket).jsonOrNull<DockerStats>('GET', `/containers/${containerId}/stats`, { query: { stream: false }, timeoutMs: 30_000 });
-    if (!s) throw notFound('instance', runtimeId);
+    if (!s) throw workloadNotFound(runtimeId);
     return statsFromDocker(s);
   }
 
   async *logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine> {
     const svc = await this.service(runtimeId);
     const task = svc ? instanceTask(await this.tasks(svc.ID)) : undefined;
-    if (!svc || !task) throw notFound('instance', runtimeId);
+    if (!svc || !task) throw workloadNotFound(runtimeId);
     // The manager relays a task's logs from its node: a lost node would keep the request open forever.
     const node = task.NodeID ? await this.node(task.NodeID) : undefined;
     if (task.NodeID && node?.Status.State !== 'ready') return;
@@ -309,7 +309,7 @@ export class SwarmRuntime implements Runtime {
         signal: ctl.signal,
         timeoutMs: opts.follow ? 0 : 15_000,
       }));
-      if ((res.statusCode ?? 0) >= 300) { res.resume(); throw new PierError('api_error', `Swarm task logs failed with HTTP ${res.statusCode}`); }
+      if ((res.statusCode ?? 0) >= 300) { res.resume(); throw new RuntimeError('failed', `Swarm task logs failed with HTTP ${res.statusCode}`); }
       const decoder = new FrameDecoder();
       const since = opts.since?.getTime();
       const keep = (l: LogLine) => since === undefined || Date.parse(l.time) >= since;
@@ -407,10 +407,10 @@ export class SwarmRuntime implements Runtime {
 
   private translate(err: unknown): unknown {
     if (!(err instanceof EngineError)) return err;
-    if (err.status === 0) return new PierError('unavailable', `Swarm manager not reachable at ${this.engine.socketPath} (${err.message})`);
-    if (err.status === 409) return new PierError('already_exists', `Swarm: ${err.message}`);
-    if (err.status === 404) return new PierError('unknown_resource', `Swarm: ${err.message}`);
-    if (err.status === 400) return new PierError('invalid_argument', `Swarm: ${err.message}`);
-    return new PierError('api_error', `Swarm: ${err.message}`);
+    if (err.status === 0) return new RuntimeError('unavailable', `Swarm manager not reachable at ${this.engine.socketPath} (${err.message})`);
+    if (err.status === 409) return new RuntimeError('conflict', `Swarm: ${err.message}`);
+    if (err.status === 404) return new RuntimeError('not_found', `Swarm: ${err.message}`);
+    if (err.status === 400) return new RuntimeError('invalid_spec', `Swarm: ${err.message}`);
+    return new RuntimeError('failed', `Swarm: ${err.message}`);
   }
 }
