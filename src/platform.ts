@@ -60,8 +60,9 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   const { config, log } = core;
   // Several control planes may share a PostgreSQL store: all serve the API, only the lease holder runs what follows
   // (edge, certificates, reconcilers, metrics), and its writes are fenced by the lease (docs/postgres.md). On SQLite
-  // the one process always takes the lease.
-  const lease = new Lease(core.store.db, { takeover: core.store.db.dialect === 'sqlite' });
+  // the one process always takes the lease, and it never expires: a busy machine cannot lose it to itself.
+  const sqlite = core.store.db.dialect === 'sqlite';
+  const lease = new Lease(core.store.db, { takeover: sqlite, expires: !sqlite });
   const store = { ...core.store, db: fencedDb(core.store.db, lease) };
   const leaderCore: PierCore = { ...core, store };
   const scope = installationId(config.dataDir);
@@ -151,6 +152,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     async stop() {
       core.routeFeed.onWake = undefined;
       await controller?.stop();
+      // A deposed leader's edge keeps the table it has: nothing recomputes it from a stopped controller.
+      controller = undefined;
     },
   };
 
@@ -162,12 +165,12 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   // Certificates (local CA, ACME) and custom-domain statuses: after the edge, which serves them and the challenges.
   const certificates = certificatesComponent(leaderCore, () => edge);
 
+  // The edge outlives a lost lease, serving the routes it has (only the reconcilers stop); stop() stops it last.
   const leader = leaderComponent({
     lease, log,
-    components: [edgeComponent, certificates, controllerComponent, metricsSampler],
-    onChange: (c) => core.setInfo({
-      leader: c.leader, leader_term: c.term, control_plane_id: c.holder, ...(c.leader ? {} : { edge_url: undefined, edge_tls_url: undefined }),
-    }),
+    serving: [edgeComponent],
+    components: [certificates, controllerComponent, metricsSampler],
+    onChange: (c) => core.setInfo({ leader: c.leader, leader_term: c.term, control_plane_id: c.holder }),
   });
   return [leader];
 }

@@ -1,8 +1,11 @@
 // Leader election for control planes sharing one database: a lease row updated by one compare-and-set statement.
 // Every process serves the API; only the lease holder runs the singleton components (edge, certificates,
 // reconcilers, metrics) because they drive workloads on the shared runtime. The holder renews every renewMs; if it
-// cannot renew before its lease would expire it stops those components at once, and its fenced writes (fencedDb)
+// cannot renew before its lease would expire it stops the reconcilers at once, and its fenced writes (fencedDb)
 // fail from then on: each one checks, inside its transaction, that the lease row still names it with its term.
+// An expired lease that nobody else took is still ours (same term) at the next renewal, and a lease that never
+// expires (SQLite: one control plane) is lost only to another holder, never to a renewal stuck behind a long
+// transaction. Serving components (the edge) outlive a lost lease with the table they have; only reconcilers stop.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -36,7 +39,20 @@ export interface LeaseOptions {
    * process on the same file wins once, rather than both taking it in turns).
    */
   takeover?: boolean;
+  /**
+   * Whether the lease expires when not renewed (default true). SQLite has one control plane: its lease never expires,
+   * so a busy machine cannot make it lose the lease to itself; another process still takes it over (takeover).
+   */
+  expires?: boolean;
+  /** The monotonic clock in ms (default performance.now); tests inject stalls with it. */
+  now?: () => number;
 }
+
+/** The ttl of a lease that never expires: far beyond any uptime, still a safe integer once added to epoch ms. */
+const NEVER_EXPIRES_MS = 1000 * 365 * 86_400_000;
+
+/** The longest delay setTimeout honours (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The database's clock in epoch milliseconds: every process compares expiry against the same clock. */
 function dbNowMs(db: Db): string {
@@ -51,6 +67,8 @@ export class Lease {
   readonly holder: string;
   readonly ttlMs: number;
   readonly renewMs: number;
+  readonly expires: boolean;
+  private readonly now: () => number;
   private takeover: boolean;
   private heldTerm = 0;
   /** performance.now() after which this process must consider the lease lost. */
@@ -59,9 +77,11 @@ export class Lease {
   constructor(private readonly db: Db, opts: LeaseOptions = {}) {
     this.name = opts.name ?? CONTROL_PLANE_LEASE;
     this.holder = opts.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.ttlMs = opts.ttlMs ?? 5000;
+    this.expires = opts.expires ?? true;
+    this.ttlMs = this.expires ? opts.ttlMs ?? 5000 : NEVER_EXPIRES_MS;
     this.renewMs = opts.renewMs ?? 1500;
     this.takeover = opts.takeover ?? false;
+    this.now = opts.now ?? (() => performance.now());
     if (!(this.renewMs > 0 && this.renewMs * 2 < this.ttlMs)) throw new Error('lease renewMs must be positive and under half of ttlMs');
   }
 
@@ -69,17 +89,17 @@ export class Lease {
   get term(): number { return this.held ? this.heldTerm : 0; }
 
   /** Whether this process holds the lease right now by its own clock (conservative: renew time + ttl). */
-  get held(): boolean { return this.heldTerm > 0 && performance.now() < this.localDeadline; }
+  get held(): boolean { return this.heldTerm > 0 && this.now() < this.localDeadline; }
 
   /** Milliseconds until the lease is lost unless renewed (0 when not held). */
-  remainingMs(): number { return this.held ? this.localDeadline - performance.now() : 0; }
+  remainingMs(): number { return this.held ? this.localDeadline - this.now() : 0; }
 
   /**
-   * One compare-and-set: take the lease if it is free or expired (a new term), or extend it if this process holds
-   * it (same term). Returns whether this process holds it afterwards.
+   * One compare-and-set: take the lease if it is free or expired (a new term), or extend it if the row still names
+   * this process, expired or not (same term: nobody else held it meanwhile). Returns whether this process holds it.
    */
   async renew(): Promise<boolean> {
-    const sentAt = performance.now();
+    const sentAt = this.now();
     const takeover = this.takeover;
     this.takeover = false;
     const now = dbNowMs(this.db);
@@ -160,6 +180,12 @@ export interface LeadershipChange { leader: boolean; term: number; holder: strin
 /** Options of leaderComponent. */
 export interface LeaderComponentOptions {
   lease: Lease;
+  /**
+   * Started in order the first time the lease is won, before `components`, and kept running through lost leases:
+   * stopped (in reverse order, after `components`) only by stop(). The edge: a lease hiccup must not stop it serving
+   * the routes it has.
+   */
+  serving?: PierComponent[];
   /** Started in order when the lease is won, stopped in reverse order when it is lost or on stop(). */
   components: PierComponent[];
   log?: (line: string) => void;
@@ -174,12 +200,13 @@ export interface LeaderComponent extends PierComponent {
 /**
  * Wraps singleton components in the lease: start() tries once (so a lone control plane is leader when startPier
  * returns) then keeps trying every renewMs; losing the lease (renewal failed until the local deadline, or another
- * holder's term found) stops them at once.
+ * holder's term found) stops the reconcilers at once; the serving components keep running until stop().
  */
 export function leaderComponent(opts: LeaderComponentOptions): LeaderComponent {
   const { lease } = opts;
   const log = opts.log ?? (() => {});
   let active: PierComponent[] = [];
+  let serving: PierComponent[] = [];
   let activeTerm = 0;
   let stopping = false;
   let tickTimer: NodeJS.Timeout | undefined;
@@ -209,10 +236,26 @@ export function leaderComponent(opts: LeaderComponentOptions): LeaderComponent {
     opts.onChange?.({ leader: false, term: 0, holder: lease.holder, reason });
   }
 
+  /** Stops the serving components (only on stop() or a failed start, never on a lost lease). */
+  async function stopServing(): Promise<void> {
+    const stopList = serving.reverse();
+    serving = [];
+    for (const c of stopList) {
+      await Promise.resolve(c.stop()).catch((err) => log(`pier: stopping ${c.name}: ${(err as Error).message}`));
+    }
+  }
+
   async function becomeLeader(): Promise<void> {
     const term = lease.term;
+    if (term === 0) return;
     log(`pier: this control plane is the leader (term ${term}, holder ${lease.holder})`);
     activeTerm = term;
+    for (const c of opts.serving ?? []) {
+      if (serving.includes(c)) continue;
+      if (!lease.held || activeTerm !== term) return;
+      await c.start();
+      serving.push(c);
+    }
     for (const c of opts.components) {
       if (!lease.held || activeTerm !== term) return; // lost while starting: stepDown stops what started
       await c.start();
@@ -223,9 +266,11 @@ export function leaderComponent(opts: LeaderComponentOptions): LeaderComponent {
 
   function armDeadline(): void {
     clearTimeout(deadlineTimer);
+    // A lease that expires is given up at the local deadline even if a renewal is still in flight: another control
+    // plane may take it from then on. The next renewal takes it back with the same term if nobody did.
     deadlineTimer = setTimeout(() => {
       if (!lease.held) void serial(() => stepDown('lease not renewed before it expired'));
-    }, Math.max(0, lease.remainingMs()) + 1);
+    }, Math.min(MAX_TIMER_MS, Math.max(0, lease.remainingMs()) + 1));
     deadlineTimer.unref();
   }
 
@@ -243,6 +288,12 @@ export function leaderComponent(opts: LeaderComponentOptions): LeaderComponent {
       held = lease.held; // keep leading until the local deadline; the deadline timer steps down
     }
     if (stopping) return;
+    if (held && !lease.held) {
+      // The answer came after the local deadline (a renewal stuck behind a long transaction): too late to count on.
+      // Its term would read 0, which is no other holder's; the next renewal decides.
+      if (activeTerm !== 0) await stepDown('lease not renewed before it expired');
+      return;
+    }
     if (held) {
       armDeadline();
       if (activeTerm !== 0 && activeTerm !== lease.term) await stepDown(`another holder had the lease (term ${activeTerm} → ${lease.term})`);
@@ -276,7 +327,7 @@ export function leaderComponent(opts: LeaderComponentOptions): LeaderComponent {
         try {
           await serial(becomeLeader);
         } catch (err) {
-          await serial(() => stepDown('start failed'));
+          await serial(async () => { await stepDown('start failed'); await stopServing(); });
           await lease.release().catch(() => undefined);
           throw err;
         }
@@ -296,6 +347,7 @@ export function leaderComponent(opts: LeaderComponentOptions): LeaderComponent {
         const term = lease.term;
         await stepDown('shutting down', false);
         clearTimeout(deadlineTimer);
+        await stopServing();
         if (term) await lease.release(term).catch((err) => log(`pier: releasing the lease: ${(err as Error).message}`));
         lease.drop();
       });
