@@ -36,6 +36,12 @@ export interface PierConfig {
   databaseUrl?: string;
   /** What buildpack builds are given for package downloads: CA bundle, proxies, registry mirrors (PIER_BUILD_*). */
   buildPackages?: BuildPackageSettings;
+  /** How long an unverified custom-domain claim lives (ms, PIER_DOMAINS_CLAIM_TTL); absent = 7 days. */
+  domainClaimTtlMs?: number;
+  /** Deployments per service whose build outputs are kept for rollback (PIER_GC_KEEP_DEPLOYMENTS); absent = 10. */
+  gcKeepDeployments?: number;
+  /** How often build outputs are collected (ms, PIER_GC_INTERVAL); 0 = only when services are deleted; absent = 1 h. */
+  gcIntervalMs?: number;
 }
 
 /** A configuration error: the message names the flag or variable and says how to fix it. */
@@ -137,7 +143,42 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     dnsResolver: dnsResolver.value,
     skipDnsCheck: ['1', 'true', 'yes'].includes((env.PIER_DOMAINS_SKIP_DNS_CHECK ?? '').toLowerCase()),
     ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
+    ...loadHousekeeping(env),
   };
+}
+
+/** Parses a duration such as `90s`, `30m`, `12h` or `7d` (a bare number is seconds); NaN when malformed. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)\s*(s|m|h|d)?$/i.exec(text.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[(m[2] ?? 's').toLowerCase() as 's']!;
+}
+
+/**
+ * Claims and leftovers: PIER_DOMAINS_CLAIM_TTL (a duration, at least a minute), PIER_GC_KEEP_DEPLOYMENTS (1-1000)
+ * and PIER_GC_INTERVAL (a duration, or 0/off for collection on service delete only). Only what is set is returned.
+ */
+export function loadHousekeeping(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'domainClaimTtlMs' | 'gcKeepDeployments' | 'gcIntervalMs'> {
+  const out: Pick<PierConfig, 'domainClaimTtlMs' | 'gcKeepDeployments' | 'gcIntervalMs'> = {};
+  const ttl = (env.PIER_DOMAINS_CLAIM_TTL ?? '').trim();
+  if (ttl !== '') {
+    const ms = parseDuration(ttl);
+    if (!(ms >= 60_000)) throw new ConfigError(`PIER_DOMAINS_CLAIM_TTL must be a duration of a minute or more such as 7d or 12h, got ${JSON.stringify(ttl)}`);
+    out.domainClaimTtlMs = ms;
+  }
+  const keep = (env.PIER_GC_KEEP_DEPLOYMENTS ?? '').trim();
+  if (keep !== '') {
+    const n = Number(keep);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ConfigError(`PIER_GC_KEEP_DEPLOYMENTS must be a whole number from 1 to 1000, got ${JSON.stringify(keep)}`);
+    out.gcKeepDeployments = n;
+  }
+  const interval = (env.PIER_GC_INTERVAL ?? '').trim().toLowerCase();
+  if (interval !== '') {
+    const ms = ['0', 'off'].includes(interval) ? 0 : parseDuration(interval);
+    if (!(ms === 0 || ms >= 10_000)) throw new ConfigError(`PIER_GC_INTERVAL must be a duration of 10s or more such as 1h, or off, got ${JSON.stringify(interval)}`);
+    out.gcIntervalMs = ms;
+  }
+  return out;
 }
 
 /**

@@ -163,7 +163,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   });
 
   // Certificates (local CA, ACME) and custom-domain statuses: after the edge, which serves them and the challenges.
-  const certificates = certificatesComponent(leaderCore, () => edge);
+  // A verified custom domain joins the route table at once, not at the next API write.
+  const certificates = certificatesComponent(leaderCore, () => edge, () => publisher.pushSoon());
 
   // The edge outlives a lost lease, serving the routes it has (only the reconcilers stop); stop() stops it last.
   const leader = leaderComponent({

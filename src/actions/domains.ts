@@ -1,12 +1,14 @@
-// Domain actions: create (unique live name across organizations, optionally attached), attach/detach (PATCH app_id),
-// delete (DELETING, detached; the certificate manager finishes it), refresh (re-check DNS and retry the certificate
-// now). Statuses past creation are the certificate manager's (src/certs), which checks DNS and issues certificates.
+// Domain actions: create (a claim: one live per organization and name, refused once another organization verified
+// the name; optionally attached), attach/detach (PATCH app_id), delete (DELETING, detached; the certificate manager
+// finishes it), refresh (re-check DNS and retry the certificate now). Statuses past creation are the certificate
+// manager's (src/certs), which verifies ownership (CNAME or TXT), expires stale claims and issues certificates.
 import { PierError, invalidState, notFound, validationError } from '../domain/errors.ts';
-import { autoAssignedName, markDomain, normalizeDomainName, validateCreateDomain } from '../domain/domains.ts';
+import { autoAssignedName, markDomain, normalizeDomainName, validateCreateDomain, type DomainMark } from '../domain/domains.ts';
 import type { App, Domain } from '../domain/types.ts';
 import type { Db } from '../store/db.ts';
 import {
-  findLiveDomainByName, getDomain, insertDomain, listDomains, setCertSchedule, updateDomain as patchDomain,
+  findLiveDomainByName, findVerifiedDomainByName, getDomain, insertDomain, listDomains, newVerificationToken, setCertSchedule,
+  updateDomain as patchDomain, verificationToken,
 } from '../store/domains.ts';
 import { listApps } from '../store/apps.ts';
 import { newId, nowIso, type ListResult, type Page } from '../store/rows.ts';
@@ -21,8 +23,12 @@ async function attachableApp(db: Db, org: string, appId: string): Promise<App> {
   return app;
 }
 
-/** The status a newly attached (or detached) domain starts from. */
-function startMark(name: string, app: App | undefined) {
+/**
+ * The status a newly created, attached or detached domain starts from: an unverified claim says how to prove it
+ * (CNAME or TXT with its token); a verified one waits for DNS and its certificate, or for an app.
+ */
+function startMark(name: string, verified: boolean, app: App | undefined, token: string): DomainMark {
+  if (!verified) return markDomain.unverified({ name, intended: app ? autoAssignedName(app) : '', token });
   return app ? markDomain.waitingForDns(name, autoAssignedName(app)) : markDomain.detached();
 }
 
@@ -34,19 +40,26 @@ export async function createDomain(ctx: ActionContext, body: unknown, opts: { dr
   const name = normalizeDomainName(input.name as string);
   const appId = typeof input.app_id === 'string' && input.app_id ? input.app_id : '';
   const run = async (tx: Db): Promise<Domain> => {
-    if (await findLiveDomainByName(tx, name)) {
+    // An unverified claim elsewhere never blocks this one (the first to verify wins); a verified one does.
+    if (await findLiveDomainByName(tx, ctx.organizationId, name)) {
       throw new PierError('already_exists', `The domain ${name} is already registered`, [{ field: 'name', description: `"${name}" is already registered` }]);
+    }
+    if (await findVerifiedDomainByName(tx, name)) {
+      throw new PierError('already_exists', `The domain ${name} is owned by another organization`, [
+        { field: 'name', description: `"${name}" was verified by another organization` },
+      ]);
     }
     const app = appId ? await attachableApp(tx, ctx.organizationId, appId) : undefined;
     const now = nowIso();
-    const mark = startMark(name, app);
+    const token = newVerificationToken();
+    const mark = startMark(name, false, app, token);
     const domain: Domain = {
       id: newId(), organization_id: ctx.organizationId, name, created_at: now, updated_at: now, status: mark.status,
       type: 'CUSTOM', app_id: appId, deployment_group: '', verified_at: null, intended_cname: app ? autoAssignedName(app) : '',
       messages: mark.messages, version: '1',
     };
     if (opts.dryRun) return domain;
-    await insertDomain(tx, domain);
+    await insertDomain(tx, domain, token);
     if (app) await recordEvent(tx, ctx.organizationId, 'app', app.id, 'domain_attached', `Domain ${name} attached to app ${app.name}`);
     return domain;
   };
@@ -113,9 +126,10 @@ export async function updateDomain(
     const appId = input.app_id;
     if (appId === d.app_id) return d;
     const app = appId ? await attachableApp(tx, ctx.organizationId, appId) : undefined;
-    const mark = startMark(d.name, app);
+    // Ownership belongs to the organization: moving a verified domain between its apps keeps it verified.
+    const mark = startMark(d.name, Boolean(d.verified_at), app, await verificationToken(tx, d.id));
     const patch: Partial<Domain> = {
-      app_id: appId, intended_cname: app ? autoAssignedName(app) : '', status: mark.status, messages: mark.messages, verified_at: null,
+      app_id: appId, intended_cname: app ? autoAssignedName(app) : '', status: mark.status, messages: mark.messages,
     };
     if (opts.dryRun) return { ...d, ...patch };
     const updated = (await patchDomain(tx, id, patch))!;
@@ -157,6 +171,7 @@ export async function refreshDomain(ctx: ActionContext, id: string): Promise<Rec
 export async function detachAppDomains(tx: Db, org: string, appId: string): Promise<void> {
   for (const d of (await listDomains(tx, { organizationId: org, appIds: [appId], excludeDeleted: true })).items) {
     if (d.status === 'DELETING') continue;
-    await patchDomain(tx, d.id, { ...markDomain.detached(), app_id: '', intended_cname: '', verified_at: null });
+    const mark = startMark(d.name, Boolean(d.verified_at), undefined, await verificationToken(tx, d.id));
+    await patchDomain(tx, d.id, { status: mark.status, messages: mark.messages, app_id: '', intended_cname: '' });
   }
 }

@@ -6,7 +6,7 @@ import type { PierComponent, PierCore } from '../component.ts';
 import type { Edge } from '../edge/types.ts';
 import { loadOrCreateLocalCa, trustInstructions, type LocalCa } from '../tls/local-ca.ts';
 import { createAcmeIssuer } from './acme.ts';
-import { dnsCheck } from './dns.ts';
+import { dnsCheck, dnsResolver, txtLookup } from './dns.ts';
 import { createCertManager, type CertManager } from './manager.ts';
 
 export { createCertManager } from './manager.ts';
@@ -36,8 +36,11 @@ export async function waitForChallenge(edgeUrl: string, host: string, token: str
   // Let the ACME server try anyway: its verdict is the one the user sees.
 }
 
-/** The certificates component: started after the edge, kicked after every API write. */
-export function certificatesComponent(core: PierCore, edge: () => Edge | undefined): PierComponent {
+/**
+ * The certificates component: started after the edge, kicked after every API write; `onRoutesChanged` is called when
+ * a domain's ownership is verified (its name joins the route table).
+ */
+export function certificatesComponent(core: PierCore, edge: () => Edge | undefined, onRoutesChanged?: () => void): PierComponent {
   const { config, store, log } = core;
   let manager: CertManager | undefined;
   let ca: Promise<LocalCa> | undefined;
@@ -46,12 +49,16 @@ export function certificatesComponent(core: PierCore, edge: () => Edge | undefin
     async start() {
       ca ??= loadOrCreateLocalCa(localCaDir(config.dataDir));
       log(`pier: ${trustInstructions(await ca).split('\n')[0]} (trust it to browse https://<app>-<org>.${config.domain})`);
+      const resolver = config.skipDnsCheck ? undefined : dnsResolver(config.dnsResolver);
       manager = createCertManager({
         store,
         edge,
         localCa: () => ca!,
         acme: config.acme ? createAcmeIssuer({ ...config.acme, db: store.db, secretKey: store.secretKey }) : undefined,
-        dns: config.skipDnsCheck ? undefined : dnsCheck(config.dnsResolver),
+        dns: resolver && dnsCheck(undefined, undefined, resolver),
+        txt: resolver && txtLookup(resolver),
+        claimTtlMs: config.domainClaimTtlMs,
+        onVerified: onRoutesChanged,
         challengeReady: async (host, token, keyAuthorization) => {
           const url = edge()?.url;
           if (url) await waitForChallenge(url, host, token, keyAuthorization);

@@ -1,20 +1,23 @@
 // The certificate manager: a level-triggered reconciler. Desired: a certificate for every live app's auto-assigned
-// host (local CA) and for every custom domain attached to a live app (ACME when configured, else the local CA).
-// Observed: the stored certificates. Each pass issues what is missing or due for renewal (one third of the lifetime
-// left), records failures with a persisted exponential backoff, moves domain statuses through markDomain, and hands
-// the edge the full certificate set. Running a pass twice changes nothing.
+// host (local CA) and for every verified custom domain attached to a live app (ACME when configured, else the local
+// CA). Observed: the stored certificates. Each pass first settles ownership claims (verified by a CNAME to the app's
+// host or the TXT challenge; the first verified claim of a name wins, the others are refused; unverified claims
+// expire), then issues what is missing or due for renewal (one third of the lifetime left), records failures with a
+// persisted exponential backoff, moves domain statuses through markDomain, and hands the edge the full certificate
+// set. Running a pass twice changes nothing.
 import {
-  DEFAULT_BACKOFF, autoAssignedName, markDomain, needsRenewal, retryDelayMs, type Backoff, type DomainMark,
+  DEFAULT_BACKOFF, DEFAULT_CLAIM_TTL_MS, autoAssignedName, challengeRecordName, claimExpiresAt, markDomain, needsRenewal,
+  retryDelayMs, type Backoff, type DomainMark, type OwnershipProof,
 } from '../domain/domains.ts';
 import type { App, Domain } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
 import { listApps } from '../store/apps.ts';
 import {
-  deleteCertificate, getCertSchedule, listCertificates, listDomains, putCertificate, setCertSchedule, updateDomain,
-  type StoredCertificate,
+  deleteCertificate, findVerifiedDomainByName, getCertSchedule, listCertificates, listDomains, listUnverifiedClaims,
+  putCertificate, setCertSchedule, updateDomain, verificationToken, type StoredCertificate,
 } from '../store/domains.ts';
 import { AcmeError, certificateDates, type AcmeIssuer, type ChallengeBoard } from './acme.ts';
-import type { DnsCheck } from './dns.ts';
+import type { DnsCheck, TxtLookup } from './dns.ts';
 import type { Edge } from '../edge/types.ts';
 
 /** What the manager needs from the edge: its certificate and HTTP-01 challenge setters. */
@@ -34,8 +37,17 @@ export interface CertManagerOptions {
   localCa: () => Promise<LocalIssuer>;
   /** ACME issuer for custom domains; without one they get local-CA certificates. */
   acme?: AcmeIssuer;
-  /** DNS check of custom domains; undefined skips it (PIER_DOMAINS_SKIP_DNS_CHECK=1). */
+  /**
+   * DNS check of custom domains (does the name point at its app?); undefined skips it and accepts every claim's
+   * ownership unchecked (PIER_DOMAINS_SKIP_DNS_CHECK=1: single machines, never several tenants).
+   */
   dns?: DnsCheck;
+  /** TXT lookups for the ownership challenge `_pier-challenge.<name>`; undefined = claims prove ownership by CNAME only. */
+  txt?: TxtLookup;
+  /** How long an unverified claim lives (default 7 days). */
+  claimTtlMs?: number;
+  /** Called when a claim was verified: its name joins the route table. */
+  onVerified?: () => void;
   /** Called after a challenge answer is published; resolves once the edge serves it (so validation never races it). */
   challengeReady?: (host: string, token: string, keyAuthorization: string) => Promise<void>;
   now?: () => number;
@@ -98,8 +110,89 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     return cert;
   }
 
+  /** Whether an error is the unique index refusing a second verified claim of a name. */
+  function isUniqueViolation(err: unknown): boolean {
+    return (err as { code?: string })?.code === '23505' || /UNIQUE constraint failed/i.test((err as Error)?.message ?? '');
+  }
+
+  /** Ends a claim that can no longer be verified (another owner, or expired): detached, DELETED, never served. */
+  async function endClaim(d: Domain, m: DomainMark): Promise<void> {
+    await mark(d, m, { app_id: '', intended_cname: '' });
+    opts.log?.(`pier: domain claim ${d.id} (${d.name}): ${m.messages[0]}`);
+  }
+
+  /**
+   * An unverified claim: refused when another organization verified the name, expired past its ttl, else checked
+   * (the TXT challenge, then the CNAME to its app; at most every dnsRecheckMs) and, when proven, made the name's one
+   * verified claim in a transaction (the unique index decides a race). Returns whether it is verified now.
+   */
+  async function settleClaim(d: Domain, app: App | undefined): Promise<boolean> {
+    const now = clock();
+    const ttl = opts.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+    const owner = await findVerifiedDomainByName(db, d.name);
+    if (owner && owner.id !== d.id) {
+      await endClaim(d, markDomain.refused(d.name));
+      return false;
+    }
+    const expiresAt = claimExpiresAt(d.created_at, ttl);
+    if (now >= expiresAt) {
+      await endClaim(d, markDomain.expired(d.name, ttl));
+      return false;
+    }
+    const intended = app ? autoAssignedName(app) : '';
+    const claim = { name: d.name, intended, token: await verificationToken(db, d.id), expiresAt: iso(expiresAt) };
+    let proof: OwnershipProof | undefined;
+    if (!opts.dns) {
+      proof = 'skipped';
+    } else {
+      const schedule = await getCertSchedule(db, d.id);
+      if (schedule.dnsCheckedAt && now - Date.parse(schedule.dnsCheckedAt) < (opts.dnsRecheckMs ?? 30_000)) return false;
+      const found: string[] = [];
+      const record = challengeRecordName(d.name);
+      const txt = opts.txt ? await opts.txt(record) : undefined;
+      if (txt?.ok && txt.values.includes(claim.token)) proof = 'txt';
+      else if (txt) found.push(txt.ok ? `no TXT record ${record} holds this claim's token` : `TXT ${record}: ${txt.found}`);
+      if (!proof && app) {
+        // The same addresses as the app host prove only that the name reaches this installation, whose app hosts
+        // all resolve alike: ownership takes the CNAME to this very app's host, or the TXT record.
+        const verdict = await opts.dns(d.name, intended);
+        if (verdict.ok && verdict.via === 'cname') proof = 'cname';
+        else found.unshift(verdict.ok ? `${d.name} has no CNAME to ${intended} (its addresses are no proof of ownership)` : verdict.found);
+      }
+      if (!proof) {
+        await setCertSchedule(db, d.id, { dnsCheckedAt: iso(now) });
+        await mark(d, markDomain.unverified(claim, found.join('; ') || undefined), { intended_cname: intended });
+        return false;
+      }
+      await setCertSchedule(db, d.id, { dnsCheckedAt: null });
+    }
+    const verified = markDomain.verified(d.name, proof, iso(now));
+    const won = await db.transaction(async (tx) => {
+      const first = await findVerifiedDomainByName(tx, d.name);
+      if (first && first.id !== d.id) return false;
+      Object.assign(d, await updateDomain(tx, d.id, { status: verified.status, messages: verified.messages, verified_at: verified.verified_at, intended_cname: intended }));
+      return true;
+    }).catch((err: unknown) => {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    });
+    if (!won) {
+      await endClaim(d, markDomain.refused(d.name));
+      return false;
+    }
+    opts.log?.(`pier: ownership of ${d.name} verified (${proof}) for organization ${d.organization_id}`);
+    // Every other organization's claim of the name is over: the first to verify wins.
+    for (const other of await listUnverifiedClaims(db, d.name)) {
+      if (other.id !== d.id) await endClaim(other, markDomain.refused(other.name));
+    }
+    opts.onVerified?.();
+    return true;
+  }
+
   /** A custom domain attached to a live app: DNS, then a certificate; returns the certificate the edge should serve. */
-  async function reconcileCustom(d: Domain, app: App, certs: Map<string, StoredCertificate>): Promise<StoredCertificate | undefined> {
+  async function reconcileCustom(
+    d: Domain, app: App, certs: Map<string, StoredCertificate>, justVerified: boolean,
+  ): Promise<StoredCertificate | undefined> {
     const intended = autoAssignedName(app);
     const extra: Partial<Domain> = d.intended_cname !== intended ? { intended_cname: intended } : {};
     const certId = `${opts.acme ? 'acme' : 'local'}:${d.name}`;
@@ -116,12 +209,15 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
       return usable;
     }
     let verifiedAt = d.verified_at;
-    if (opts.dns) {
+    // A claim verified in this very pass was just checked; ACME still needs the name to reach the edge, which the
+    // server's own validation (HTTP-01) finds out.
+    if (opts.dns && !justVerified) {
       if (schedule.dnsCheckedAt && now - Date.parse(schedule.dnsCheckedAt) < (opts.dnsRecheckMs ?? 30_000)) return usable;
       const verdict = await opts.dns(d.name, intended);
       if (!verdict.ok) {
         await setCertSchedule(db, d.id, { dnsCheckedAt: iso(now) });
-        await mark(d, markDomain.dnsMismatch(d.name, intended, verdict.found), { ...extra, verified_at: null });
+        // Ownership stays verified (it belongs to the organization); only the certificate waits for DNS.
+        await mark(d, markDomain.dnsMismatch(d.name, intended, verdict.found), extra);
         return usable;
       }
       await setCertSchedule(db, d.id, { dnsCheckedAt: null });
@@ -175,18 +271,23 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
 
     for (const d of domains) {
       if (d.status === 'DELETING') {
-        await deleteCertificate(db, `acme:${d.name}`);
-        await deleteCertificate(db, `local:${d.name}`);
+        // Certificates are per name: only the verified owner's claim ever had one (another claim's stays).
+        if (d.verified_at) {
+          await deleteCertificate(db, `acme:${d.name}`);
+          await deleteCertificate(db, `local:${d.name}`);
+        }
         await mark(d, markDomain.deleted());
         continue;
       }
-      keep.add(`acme:${d.name}`).add(`local:${d.name}`);
       const app = d.app_id ? appById.get(d.app_id) : undefined;
+      const justVerified = !d.verified_at && await settleClaim(d, app);
+      if (!d.verified_at) continue; // unverified, refused or expired: never routed, no certificate
+      keep.add(`acme:${d.name}`).add(`local:${d.name}`);
       if (!app) {
-        await mark(d, markDomain.detached(), { app_id: '', intended_cname: '', verified_at: null });
+        await mark(d, markDomain.detached(), { app_id: '', intended_cname: '' });
         continue;
       }
-      const cert = await reconcileCustom(d, app, certs);
+      const cert = await reconcileCustom(d, app, certs, justVerified);
       if (cert) serve.push(cert);
     }
 

@@ -21,10 +21,11 @@ export interface RouteInput {
   endpoints: (instanceId: string) => Endpoint[] | undefined;
 }
 
-/** The hosts of an app: `<app>-<org>.<domain>` plus its custom domains, lower-case. */
+/** The hosts of an app: `<app>-<org>.<domain>` plus its verified custom domains, lower-case. */
 export function appHosts(app: App, org: Organization | undefined, domain: string): string[] {
   const hosts = [`${app.name}-${org?.name ?? 'pier'}.${domain}`];
-  for (const d of app.domains ?? []) if (d.type === 'CUSTOM' && d.name) hosts.push(d.name);
+  // An unverified claim is never routed: anyone may claim a name, only its owner's DNS proves it (src/certs).
+  for (const d of app.domains ?? []) if (d.type === 'CUSTOM' && d.name && d.verified_at) hosts.push(d.name);
   return [...new Set(hosts.map((h) => h.toLowerCase()))];
 }
 

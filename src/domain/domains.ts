@@ -1,6 +1,8 @@
 // Custom domains: name rules, the status machine (PENDING → ACTIVE | ERROR, DELETING → DELETED) with messages that
-// say what to do next, and the certificate timing policy (renew with a third of the lifetime left, retry with
-// exponential backoff). Pure: every function is given the clock it needs.
+// say what to do next, ownership claims (unverified until DNS proves them: a CNAME to the app's host or a TXT
+// challenge; an unverified claim is never routed, never blocks a verified owner and expires), and the certificate
+// timing policy (renew with a third of the lifetime left, retry with exponential backoff). Pure: every function is
+// given the clock it needs.
 import type { App, Domain, FieldError } from './types.ts';
 
 /** Statuses a domain can have. */
@@ -49,7 +51,8 @@ export function validateCreateDomain(input: Record<string, unknown>, platformDom
 }
 
 const TRANSITIONS: Record<DomainStatus, DomainStatus[]> = {
-  PENDING: ['ACTIVE', 'ERROR', 'DELETING'],
+  // PENDING → DELETED: an unverified claim that expired or lost the name to a verified owner.
+  PENDING: ['ACTIVE', 'ERROR', 'DELETING', 'DELETED'],
   ACTIVE: ['PENDING', 'ERROR', 'DELETING'],
   ERROR: ['PENDING', 'ACTIVE', 'DELETING'],
   DELETING: ['DELETED'],
@@ -74,8 +77,65 @@ export function dnsInstruction(name: string, intendedCname: string): string {
   return `Set a DNS record: CNAME ${name} → ${intendedCname}`;
 }
 
+/** How long an unverified claim lives by default before it expires (PIER_DOMAINS_CLAIM_TTL). */
+export const DEFAULT_CLAIM_TTL_MS = 7 * 86_400_000;
+
+/** The TXT record that proves ownership of `name` without pointing it at Pier (apex domains, moves). */
+export function challengeRecordName(name: string): string {
+  return `_pier-challenge.${name}`;
+}
+
+/** The TXT alternative to the CNAME, with the domain's own token. */
+export function txtInstruction(name: string, token: string): string {
+  return `Or prove ownership with a DNS record: TXT ${challengeRecordName(name)} "${token}"`;
+}
+
+/** When an unverified claim created at `createdAt` expires (ms since epoch). */
+export function claimExpiresAt(createdAt: string, ttlMs: number): number {
+  return Date.parse(createdAt) + ttlMs;
+}
+
+/** How a claim proved its ownership. */
+export type OwnershipProof = 'cname' | 'txt' | 'skipped';
+
+/** The claim facts the unverified messages need (`intended` empty when detached; the expiry once known). */
+export interface Claim { name: string; intended: string; token: string; expiresAt?: string }
+
+function unverifiedMessages(c: Claim, found?: string): string[] {
+  return [
+    ...(c.intended ? [dnsInstruction(c.name, c.intended)] : ['Not attached to an app: attach it with app_id to serve it']),
+    txtInstruction(c.name, c.token),
+    `Not served until ownership is verified${c.expiresAt ? `; this claim expires at ${c.expiresAt}` : ''}`,
+    ...(found ? [`DNS check: ${found}`] : []),
+  ];
+}
+
+/** A duration for messages: whole days, else hours, else minutes. */
+export function humanDuration(ms: number): string {
+  if (ms >= 86_400_000) return `${Math.round(ms / 86_400_000)} d`;
+  if (ms >= 3600_000) return `${Math.round(ms / 3600_000)} h`;
+  return `${Math.max(1, Math.round(ms / 60_000))} min`;
+}
+
 /** Named status changes, each with the reason the user sees. */
 export const markDomain = {
+  /** Claimed, ownership not proven yet: not routed, no certificate; says how to prove it and when it expires. */
+  unverified: (c: Claim, found?: string): DomainMark => ({ status: 'PENDING', verified_at: null, messages: unverifiedMessages(c, found) }),
+  /** Ownership proven; what follows is routing and the certificate. */
+  verified: (name: string, proof: OwnershipProof, at: string): DomainMark => ({
+    status: 'PENDING', verified_at: at,
+    messages: [proof === 'skipped'
+      ? `Ownership of ${name} accepted without a DNS check (PIER_DOMAINS_SKIP_DNS_CHECK)`
+      : `Ownership of ${name} verified by its ${proof === 'txt' ? `TXT record ${challengeRecordName(name)}` : 'CNAME'}`],
+  }),
+  /** Another organization verified the name first: this claim is over. */
+  refused: (name: string): DomainMark => ({
+    status: 'DELETED', messages: [`Claim refused: another organization verified ownership of ${name} first`],
+  }),
+  /** Not verified in time. */
+  expired: (name: string, ttlMs: number): DomainMark => ({
+    status: 'DELETED', messages: [`Claim expired: ownership of ${name} was not verified within ${humanDuration(ttlMs)}`],
+  }),
   /** Not attached to any app: nothing to route or certify. */
   detached: (): DomainMark => ({ status: 'PENDING', messages: ['Not attached to an app: attach it with app_id to serve it'] }),
   /** Attached; DNS not checked yet. */

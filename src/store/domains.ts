@@ -1,5 +1,8 @@
 // Domains, certificates and ACME accounts. A domain row holds the wire object in `data` plus its certificate retry
-// schedule (never shown); certificate and account PEM material is sealed with the master key, like secrets.
+// schedule and its ownership token (never shown as fields); certificate and account PEM material is sealed with the
+// master key, like secrets. A name is unique among an organization's live claims, and among verified claims across
+// organizations (`verified` mirrors `verified_at`; a unique index backs both rules).
+import { randomBytes } from 'node:crypto';
 import type { Domain } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { decryptSecret, encryptSecret } from './crypto.ts';
@@ -12,7 +15,7 @@ const spec: ResourceTable<Domain> = {
   bumpVersion: true,
   columns: (d) => ({
     id: d.id, organization_id: d.organization_id, name: d.name, type: d.type, status: d.status, app_id: d.app_id ?? '',
-    created_at: d.created_at, updated_at: d.updated_at,
+    created_at: d.created_at, updated_at: d.updated_at, verified: d.verified_at ? 1 : 0,
   }),
 };
 
@@ -26,9 +29,23 @@ export interface DomainFilter {
   excludeDeleted?: boolean;
 }
 
-/** Inserts a new domain. */
-export function insertDomain(db: Db, d: Domain): Promise<void> {
-  return insertResource(db, spec, d);
+/** A fresh ownership token: what the TXT record `_pier-challenge.<name>` must hold. */
+export function newVerificationToken(): string {
+  return `pier-verify-${randomBytes(16).toString('hex')}`;
+}
+
+/** Inserts a new domain with its ownership token. */
+export function insertDomain(db: Db, d: Domain, verificationToken: string): Promise<void> {
+  return insertResource(db, spec, d, { verification_token: verificationToken });
+}
+
+/** The ownership token of a domain; rows older than tokens get one now. */
+export async function verificationToken(db: Db, id: string): Promise<string> {
+  const row = await db.get<{ verification_token: string }>('SELECT verification_token FROM domains WHERE id = ?', [id]);
+  if (row?.verification_token) return row.verification_token;
+  const token = newVerificationToken();
+  await db.run("UPDATE domains SET verification_token = ? WHERE id = ? AND verification_token = ''", [token, id]);
+  return (await db.get<{ verification_token: string }>('SELECT verification_token FROM domains WHERE id = ?', [id]))?.verification_token ?? token;
 }
 
 /** One domain by id, whatever its organization (callers check ownership). */
@@ -36,9 +53,21 @@ export function getDomain(db: Db, id: string): Promise<Domain | undefined> {
   return getResource(db, spec, id);
 }
 
-/** The live (not DELETED) domain with this name in any organization: names are unique across organizations. */
-export async function findLiveDomainByName(db: Db, name: string): Promise<Domain | undefined> {
-  return (await listDomains(db, { name, excludeDeleted: true }, { limit: 1, offset: 0 })).items[0];
+/** The organization's live (not DELETED) claim of this name, if any: one per organization. */
+export async function findLiveDomainByName(db: Db, organizationId: string, name: string): Promise<Domain | undefined> {
+  return (await listDomains(db, { organizationId, name, excludeDeleted: true }, { limit: 1, offset: 0 })).items[0];
+}
+
+/** The live claim of this name whose ownership was verified, in any organization (at most one). */
+export async function findVerifiedDomainByName(db: Db, name: string): Promise<Domain | undefined> {
+  const where = new Where().eq('name', name).raw("status <> 'DELETED'").raw('verified = 1');
+  return (await listResources(db, spec, where, { limit: 1, offset: 0 })).items[0];
+}
+
+/** Live unverified claims of this name (other organizations' squats, once one owner verified it). */
+export async function listUnverifiedClaims(db: Db, name: string): Promise<Domain[]> {
+  const where = new Where().eq('name', name).raw("status NOT IN ('DELETING', 'DELETED')").raw('verified = 0');
+  return (await listResources(db, spec, where, undefined)).items;
 }
 
 /** Domains matching a filter, newest first. */

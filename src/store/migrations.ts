@@ -162,6 +162,22 @@ CREATE TABLE leases (
 );
 `,
   },
+  {
+    id: 7,
+    name: 'custom domain ownership',
+    // A name is no longer unique among all live claims: unverified claims of several organizations may coexist, one
+    // per organization, and only one claim per name may be verified (the index is what decides a race). `verified`
+    // mirrors the wire object's verified_at, which already held the time DNS was found right; the token is what the
+    // TXT record _pier-challenge.<name> must hold (rows from before get one on the next pass).
+    sql: () => `
+DROP INDEX domains_live_name;
+ALTER TABLE domains ADD COLUMN verification_token TEXT NOT NULL DEFAULT '';
+ALTER TABLE domains ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+UPDATE domains SET verified = 1 WHERE data LIKE '%"verified_at":"%';
+CREATE UNIQUE INDEX domains_verified_name ON domains (name) WHERE verified = 1 AND status <> 'DELETED';
+CREATE UNIQUE INDEX domains_org_live_name ON domains (organization_id, name) WHERE status <> 'DELETED';
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded; returns the ids applied now. */

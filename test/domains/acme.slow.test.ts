@@ -99,7 +99,10 @@ test('issue, serve and renew an ACME certificate; DNS mismatch first says which 
   let got = await domain(d.id);
   assert.equal(got.status, 'PENDING');
   assert.equal(got.messages[0], 'Set a DNS record: CNAME shop.example.com → store-pier.localhost');
-  assert.match(got.messages[1], /DNS check: shop.example.com resolves to 127.0.0.2, not to store-pier.localhost/);
+  // Unverified: the TXT alternative with its token, not served, then what DNS said.
+  assert.match(got.messages[1], /^Or prove ownership with a DNS record: TXT _pier-challenge\.shop\.example\.com "pier-verify-/);
+  assert.match(got.messages.at(-1), /DNS check: shop.example.com resolves to 127.0.0.2, not to store-pier.localhost/);
+  assert.equal(got.verified_at, null);
   // The app's own host already has its local-CA certificate at the edge.
   assert.deepEqual(edge.certs().map((c) => c.names.join()), ['store-pier.localhost']);
 

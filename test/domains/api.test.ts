@@ -1,5 +1,5 @@
-// /v1/domains against a real API (no runtime or edge): validation naming the field, uniqueness across
-// organizations, organization isolation, attach/detach, list filters, delete, refresh, the app's domains[] and the
+// /v1/domains against a real API (no runtime or edge): validation naming the field, one claim per organization and
+// name (other organizations may claim it too until one verifies it), organization isolation, attach/detach, list filters, delete, refresh, the app's domains[] and the
 // `pier.https_redirect` app setting.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,7 +53,7 @@ test('create validates the name and names the field', async () => {
   }
 });
 
-test('attach, list, app domains[], detach, delete, unique across organizations', async () => {
+test('attach, list, app domains[], detach, delete, claims per organization', async () => {
   const app = (await api('POST', '/v1/apps', { name: 'shop' })).body.app;
   const auto = app.domains[0];
   assert.equal(auto.type, 'AUTOASSIGNED');
@@ -71,14 +71,24 @@ test('attach, list, app domains[], detach, delete, unique across organizations',
   assert.equal(d.intended_cname, 'shop-pier.localhost');
   assert.equal(d.messages[0], 'Set a DNS record: CNAME www.shop.example → shop-pier.localhost');
 
-  // Unique across organizations, and invisible to the other one.
-  const clash = await other('POST', '/v1/domains', { name: 'www.shop.example' });
-  assert.equal(clash.status, 409);
-  assert.equal(clash.body.fields[0].field, 'name');
+  // Unverified, it says how to prove ownership: the CNAME, or a TXT record holding this claim's own token.
+  assert.match(d.messages[1], /^Or prove ownership with a DNS record: TXT _pier-challenge\.www\.shop\.example "pier-verify-[0-9a-f]{32}"$/);
+  assert.equal(d.verified_at, null);
+  // One live claim per organization and name.
+  const again = await api('POST', '/v1/domains', { name: 'www.shop.example' });
+  assert.equal(again.status, 409);
+  assert.equal(again.body.fields[0].field, 'name');
+
+  // An unverified claim never blocks another organization's (the first to verify wins: test/domains/ownership.test.ts),
+  // and each stays invisible to the other organization.
+  const rival = await other('POST', '/v1/domains', { name: 'www.shop.example' });
+  assert.equal(rival.status, 200, JSON.stringify(rival.body));
+  assert.notEqual(rival.body.domain.messages[1], d.messages[1], 'each claim has its own token');
   assert.equal((await other('GET', `/v1/domains/${d.id}`)).status, 404);
   assert.equal((await other('PATCH', `/v1/domains/${d.id}`, { app_id: '' })).status, 404);
   assert.equal((await other('DELETE', `/v1/domains/${d.id}`)).status, 404);
-  assert.equal((await other('GET', '/v1/domains')).body.count, 0);
+  assert.deepEqual((await other('GET', '/v1/domains')).body.domains.map((x: { id: string }) => x.id), [rival.body.domain.id]);
+  assert.equal((await other('DELETE', `/v1/domains/${rival.body.domain.id}`)).status, 200);
   // Nor can another organization attach one to our app.
   assert.equal((await other('POST', '/v1/domains', { name: 'x.other.example', app_id: app.id })).status, 400);
 

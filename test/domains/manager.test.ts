@@ -107,13 +107,13 @@ test('DNS check: CNAME, apex addresses, mismatches and failures', async () => {
   try {
     const check = dnsCheck(dns.addr, 300);
     dns.cnames.set('www.example.com', 'app-pier.example.net');
-    assert.deepEqual(await check('www.example.com', 'app-pier.example.net'), { ok: true });
+    assert.deepEqual(await check('www.example.com', 'app-pier.example.net'), { ok: true, via: 'cname' });
     dns.cnames.set('old.example.com', 'elsewhere.example.net');
     assert.deepEqual(await check('old.example.com', 'app-pier.example.net'), { ok: false, found: 'old.example.com has CNAME elsewhere.example.net' });
     // Apex: same address as the app host.
     dns.a.set('example.org', '127.0.0.9');
     dns.a.set('app-pier.example.net', '127.0.0.9');
-    assert.deepEqual(await check('example.org', 'app-pier.example.net'), { ok: true });
+    assert.deepEqual(await check('example.org', 'app-pier.example.net'), { ok: true, via: 'addresses' });
     dns.a.set('example.org', '127.0.0.8');
     assert.deepEqual(await check('example.org', 'app-pier.example.net'), { ok: false, found: 'example.org resolves to 127.0.0.8, not to app-pier.example.net' });
   } finally {
