@@ -1,7 +1,9 @@
 // The Builder the controller calls for git (and later archive) deployments: fetch the commit, pick the builder
 // (a Dockerfile when the source asks for `docker`, else buildpack detection), build under a time limit with a
-// CPU/memory cap and a per-service cache, stream the log as type build, and return what the runtime runs.
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// CPU/memory/disk cap and a per-service cache, stream the log as type build, and return what the runtime runs.
+// Every tenant-supplied step runs sandboxed (sandbox*.ts): in build containers or the engine's build for docker,
+// in bubblewrap as an unprivileged uid for the process runtime; Pier itself only copies, packs and plans.
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Deployment, DockerBuilder } from '../domain/types.ts';
 import { DockerEngine } from '../runtime/docker/engine.ts';
@@ -10,13 +12,17 @@ import { stepEnv, writeBuildFiles, type BuildPackageSettings } from './build-env
 import { contextIgnore, listContext, tarContext, withPaths } from './context.ts';
 import { BUILD_FILES_DIR, planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
 import { planSource } from '../functions/build.ts';
-import { buildDirectory, hostBuildEnv, runHostCommands } from './directory.ts';
+import { buildDirectory } from './directory.ts';
 import { engineBuild } from './docker-build.ts';
 import { reasonOf, timeLimited } from './exec.ts';
 import { fetchGit, type GitCommit } from './git.ts';
 import { defaultArchivesDir, extractArchive } from './archive.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
 import { openBuildCgroup } from './host-cgroup.ts';
+import { runContainerSteps } from './sandbox-docker.ts';
+import { writeInsideBuild } from './sandbox-files.ts';
+import { runSandboxedSteps } from './sandbox-process.ts';
+import { SANDBOX_CA_FILE } from './sandbox.ts';
 
 /** What a build produced. `image` is an image tag, or `dir:<path>` for a directory build (process runtime). */
 export interface BuildOutput { image: string; commit?: GitCommit }
@@ -39,6 +45,8 @@ export interface BuilderOptions {
   cpu?: number;
   /** Memory cap of a build in bytes (default 2 GiB). */
   memoryBytes?: number;
+  /** Most bytes a build's sandboxed steps may write to its directory and cache (default 8 GiB). */
+  diskBytes?: number;
   /** Labels put on built images (e.g. the installation scope). */
   labels?: Record<string, string>;
   /** Where uploaded archives live (default: <workDir>/../archives, i.e. <data-dir>/archives). */
@@ -60,12 +68,26 @@ export interface PierBuilder {
   build(d: Deployment, signal: AbortSignal): Promise<BuildOutput>;
 }
 
-/** A FileView over a directory. */
+/**
+ * A FileView over a directory. A link is followed only while it stays inside the directory: a source's
+ * `package.json -> /root/.pier/credentials.json` must not be read by Pier (and quoted by a parse error).
+ */
 export function dirView(dir: string): FileView {
-  const inside = (p: string) => join(dir, p);
+  const top = (() => { try { return realpathSync(dir); } catch { return dir; } })();
+  const inside = (p: string) => {
+    const path = join(dir, p);
+    try {
+      if (!lstatSync(path).isSymbolicLink()) return path;
+      const real = realpathSync(path);
+      return real === top || real.startsWith(top + sep) ? real : undefined;
+    } catch { return undefined; }
+  };
   return {
-    exists: (p) => existsSync(inside(p)),
-    read: (p) => { try { return statSync(inside(p)).isFile() ? readFileSync(inside(p), 'utf8') : undefined; } catch { return undefined; } },
+    exists: (p) => inside(p) !== undefined,
+    read: (p) => {
+      const path = inside(p);
+      try { return path && statSync(path).isFile() ? readFileSync(path, 'utf8') : undefined; } catch { return undefined; }
+    },
   };
 }
 
@@ -90,7 +112,13 @@ export function buildArgsOf(d: Deployment): Record<string, string> {
 export function createBuilder(o: BuilderOptions): PierBuilder {
   const engine = o.engine ?? new DockerEngine();
   const packages = o.packages ?? {};
-  const limits = { timeoutMs: o.timeoutMs ?? 20 * 60_000, cpu: o.cpu ?? 1, memoryBytes: o.memoryBytes ?? 2 * 1024 ** 3 };
+  const limits = {
+    timeoutMs: o.timeoutMs ?? 20 * 60_000, cpu: o.cpu ?? 1, memoryBytes: o.memoryBytes ?? 2 * 1024 ** 3, diskBytes: o.diskBytes ?? 8 * 1024 ** 3,
+  };
+  // The private /tmp of a sandboxed step lives in memory (and counts against its cap): a quarter of it.
+  const tmpBytes = Math.max(64 * 1024 ** 2, Math.floor(limits.memoryBytes / 4));
+  // The operator's CA bundle is a host file: sandboxed steps see it read-only at SANDBOX_CA_FILE.
+  const caFile = packages.caFile ? { host: packages.caFile, inside: SANDBOX_CA_FILE } : undefined;
 
   async function run(d: Deployment, signal: AbortSignal, log: BuildLog, env: BuildEnv): Promise<BuildOutput> {
     const git = d.definition.git;
@@ -122,8 +150,14 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
       const appDir = join(root, 'app');
       const cg = openBuildCgroup(d.id, limits, say);
       try {
-        const stepVars = { ...plan.buildEnv, ...stepEnv(packages, packages.caFile, env.env) };
-        await buildDirectory({ source: dir, appDir, plan, cacheDir, signal, log: say, env: stepVars, joinFiles: cg?.joinFiles });
+        const stepVars = { ...plan.buildEnv, ...stepEnv(packages, caFile?.inside, env.env) };
+        await buildDirectory({
+          source: dir, appDir, plan, cacheDir,
+          runSteps: (commands) => runSandboxedSteps(commands, {
+            appDir, cacheDir, env: stepVars, signal, log: say, joinFiles: cg?.joinFiles, diskBytes: limits.diskBytes, tmpBytes,
+            readOnly: caFile ? [caFile] : [],
+          }),
+        });
       } finally {
         cg?.close();
       }
@@ -154,18 +188,19 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     const base = await ensureBaseImage(engine, baseKindOf(plan.stack), (l) => log.line(l));
     if (plan.hostCommands.length) {
       mkdirSync(join(cacheDir, 'home'), { recursive: true });
-      const cg = openBuildCgroup(d.id, limits, (l) => log.line(l));
-      try {
-        await runHostCommands(plan.hostCommands, dir, hostBuildEnv(cacheDir, stepEnv(packages, packages.caFile, env)), signal, (l, s) => log.line(l, s), cg?.joinFiles);
-      } finally {
-        cg?.close();
-      }
+      await runContainerSteps(plan.hostCommands, {
+        engine, image: base, buildDir: dir, cacheDir, env: stepEnv(packages, caFile?.inside, env), cpu: limits.cpu,
+        memoryBytes: limits.memoryBytes, diskBytes: limits.diskBytes, tmpBytes, labels: imageLabels(d), readOnly: caFile ? [caFile] : [],
+        signal, log: (l, s) => log.line(l, s),
+      });
     }
     // What the host steps built (bin/) goes in even when the app's .gitignore lists it.
     const paths = withPaths(dir, listContext(dir, contextIgnore(dir)), plan.keepPaths ?? [])
       .filter((p) => p !== 'Dockerfile.pier' && p !== BUILD_FILES_DIR && !p.startsWith(`${BUILD_FILES_DIR}/`));
+    // The steps could have planted these names as links: Pier's writes must not follow them onto the host.
+    rmSync(join(dir, BUILD_FILES_DIR), { recursive: true, force: true });
     const buildFiles = writeBuildFiles(dir, packages, env);
-    writeFileSync(join(dir, 'Dockerfile.pier'), planDockerfile(plan, base));
+    writeInsideBuild(dir, 'Dockerfile.pier', planDockerfile(plan, base));
     const tag = imageTag(d);
     const tar = await tarContext(dir, [...paths, ...buildFiles, 'Dockerfile.pier'], signal);
     await engineBuild(engine, tar, {

@@ -12,8 +12,11 @@ export interface StepOptions {
   joinFiles?: string[];
   /** How errors name the step (default: its argv); a sandboxed step is named by the tenant's command, not bwrap's. */
   label?: string;
-  /** Bytes the step reads on fd 3 (e.g. a sandboxed step's environment, kept off argv and off the host-side env). */
-  fd3?: Buffer;
+  /**
+   * Bytes the step reads on fd 3, 4, ... (one pipe each): a sandboxed step's environment, kept off argv and off the
+   * host-side env, and its seccomp filter.
+   */
+  extraFds?: Buffer[];
 }
 
 // Joins each cgroup named by the arguments, then runs the step: `sh -c JOIN step-argv0 files... -- argv...`.
@@ -46,13 +49,14 @@ export function runStep(argv: string[], o: StepOptions): Promise<void> {
   if (o.signal.aborted) return Promise.reject(new StepError(`${o.label ?? argv[0]} not started: ${reasonOf(o.signal)}`));
   return new Promise((resolve, reject) => {
     const full = o.joinFiles?.length ? ['/bin/sh', '-c', JOIN, 'pier-build-step', ...o.joinFiles, '--', ...argv] : argv;
-    const stdio: Array<'ignore' | 'pipe'> = o.fd3 ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
+    const extra = o.extraFds ?? [];
+    const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)];
     const child = spawn(full[0]!, full.slice(1), { cwd: o.cwd, env: o.env, stdio, detached: true });
-    if (o.fd3) {
-      const fd3 = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
-      fd3.on('error', () => { /* the step exited without reading it: reported by close */ });
-      fd3.end(o.fd3);
-    }
+    extra.forEach((bytes, i) => {
+      const pipe = child.stdio[3 + i] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+      pipe.on('error', () => { /* the step exited without reading it: reported by close */ });
+      pipe.end(bytes);
+    });
     const out = lineSplitter((l) => o.onLine(l, 'stdout'));
     const err = lineSplitter((l) => o.onLine(l, 'stderr'));
     child.stdout!.on('data', (c: Buffer) => out.push(c));

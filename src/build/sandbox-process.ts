@@ -3,6 +3,7 @@
 // The host network stays, fenced by Pier's BUILD_OUTPUT_CHAIN (sandbox-firewall.ts); the disk cap is watched here.
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostRootEntries } from '../runtime/process/sandbox.ts';
+import { seccompFilter, seccompSupported } from '../runtime/process/seccomp.ts';
 import { reasonOf, runStep, StepError } from './exec.ts';
 import { BUILD_UID, HOST_STEP_ENV, STAGE_DIR, type ReadOnlyMount, buildBwrapArgs, dropPrivileges, envPayload, sandboxBuildEnv, stagedArgv } from './sandbox.ts';
 import { chownTree, diskUsage, watchDisk } from './sandbox-files.ts';
@@ -28,6 +29,9 @@ export interface ProcessSandboxOptions {
   readOnly?: ReadOnlyMount[];
 }
 
+/** The fd bwrap reads the seccomp filter from (fd 3 carries the env). */
+const SECCOMP_FD = 4;
+
 const PROGRAM_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin'];
 
 function program(name: string): string | undefined {
@@ -41,10 +45,13 @@ export function hostGoBin(): string | undefined {
 }
 
 /** As root: stage the build's directories in a private mount namespace, drop to BUILD_UID, then bwrap from the stage. */
-function stagedStep(unshare: string, setpriv: string, bwrap: string, o: ProcessSandboxOptions, rootEntries: ReturnType<typeof hostRootEntries>, command: string): string[] {
+function stagedStep(
+  unshare: string, setpriv: string, bwrap: string, o: ProcessSandboxOptions, rootEntries: ReturnType<typeof hostRootEntries>, command: string,
+  seccompFd: number | undefined,
+): string[] {
   const extra = (o.readOnly ?? []).map((m, i) => ({ host: m.host, name: `ro-${i}`, inside: m.inside }));
   const sandbox = [bwrap, ...buildBwrapArgs({
-    appDir: `${STAGE_DIR}/app`, cacheDir: `${STAGE_DIR}/cache`, rootEntries, command, tmpBytes: o.tmpBytes,
+    appDir: `${STAGE_DIR}/app`, cacheDir: `${STAGE_DIR}/cache`, rootEntries, command, tmpBytes: o.tmpBytes, seccompFd,
     readOnly: extra.map((m) => ({ host: `${STAGE_DIR}/${m.name}`, inside: m.inside })),
   })];
   const binds = [{ host: o.appDir, name: 'app' }, { host: o.cacheDir, name: 'cache' }, ...extra];
@@ -67,6 +74,9 @@ export async function runSandboxedSteps(commands: string[], o: ProcessSandboxOpt
     await ensureBuildFirewall();
   }
   const env = envPayload(sandboxBuildEnv(o.env, hostGoBin()));
+  // The instances' seccomp filter (Docker's default profile, at least) on fd 4, read by bwrap; the env is fd 3.
+  const seccomp = seccompSupported() ? seccompFilter() : undefined;
+  if (!seccomp) o.log(`note: no seccomp filter for ${process.arch}: build steps run without one`, 'stderr');
   const rootEntries = hostRootEntries();
   const local = new AbortController();
   const follow = () => local.abort(o.signal.reason);
@@ -79,11 +89,12 @@ export async function runSandboxedSteps(commands: string[], o: ProcessSandboxOpt
   try {
     for (const command of commands) {
       o.log(`$ ${command}`, 'stdout');
-      const argv = root ? stagedStep(unshare!, setpriv!, bwrap, o, rootEntries, command) : [bwrap, ...buildBwrapArgs({
-        appDir: o.appDir, cacheDir: o.cacheDir, rootEntries, command, tmpBytes: o.tmpBytes, readOnly: o.readOnly,
+      const seccompFd = seccomp ? SECCOMP_FD : undefined;
+      const argv = root ? stagedStep(unshare!, setpriv!, bwrap, o, rootEntries, command, seccompFd) : [bwrap, ...buildBwrapArgs({
+        appDir: o.appDir, cacheDir: o.cacheDir, rootEntries, command, tmpBytes: o.tmpBytes, readOnly: o.readOnly, seccompFd,
       })];
       try {
-        await runStep(argv, { cwd: '/', env: HOST_STEP_ENV, fd3: env, signal: local.signal, onLine: o.log, joinFiles: o.joinFiles, label: command });
+        await runStep(argv, { cwd: '/', env: HOST_STEP_ENV, extraFds: seccomp ? [env, seccomp] : [env], signal: local.signal, onLine: o.log, joinFiles: o.joinFiles, label: command });
       } catch (err) {
         if (local.signal.aborted && !o.signal.aborted) throw new StepError(`${command} stopped: ${reasonOf(local.signal)}`);
         throw err;
