@@ -46,7 +46,6 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # The test image copies busybox into a FROM-scratch image, which only works with the static build.
 if command -v busybox >/dev/null 2>&1 && ! dpkg -s busybox-static >/dev/null 2>&1; then missing+=(busybox-static); fi
 command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
-command -v sysctl >/dev/null 2>&1 || missing+=(procps) # process runtime: ports below 1024 inside each instance
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # process runtime: isolation between apps
 if [ "$for_tests" = 1 ]; then
@@ -81,12 +80,12 @@ fi
 # unprivileged uid on the host; bubblewrap creates that namespace as the unprivileged uid, which the kernel must allow.
 if [ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 0 ]; then
   say "allowing unprivileged user namespaces (kernel.unprivileged_userns_clone=1; /etc/sysctl.d/60-pier-userns.conf)"
-  sysctl -qw kernel.unprivileged_userns_clone=1
+  echo 1 > /proc/sys/kernel/unprivileged_userns_clone
   mkdir -p /etc/sysctl.d && echo 'kernel.unprivileged_userns_clone = 1' > /etc/sysctl.d/60-pier-userns.conf
 fi
 if [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 1)" = 0 ]; then
   say "allowing user namespaces (user.max_user_namespaces=15000; /etc/sysctl.d/60-pier-userns.conf)"
-  sysctl -qw user.max_user_namespaces=15000
+  echo 15000 > /proc/sys/user/max_user_namespaces
   mkdir -p /etc/sysctl.d && echo 'user.max_user_namespaces = 15000' >> /etc/sysctl.d/60-pier-userns.conf
 fi
 if [ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)" = 1 ]; then
