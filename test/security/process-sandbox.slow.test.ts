@@ -5,14 +5,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InstanceSpec } from '../../src/runtime/contract.ts';
 import { InstanceCgroup, detectCgroupLayout } from '../../src/runtime/process/cgroups.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 import { networkingUnavailable } from '../../src/runtime/process/netns.ts';
-import { sandboxedPid } from '../../src/runtime/process/probe.ts';
 import { DEFAULT_UID_RANGE } from '../../src/runtime/process/uids.ts';
 import { prepareTestAppDir } from '../../src/runtime/testing/images.ts';
 
@@ -55,6 +54,19 @@ async function runInInstance(script: string, env: Record<string, string> = {}): 
 /** The value after `key=` in the output, or undefined. */
 function valueOf(lines: string[], key: string): string | undefined {
   return lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+}
+
+/** The app's own process (its argv names `program`, and it is inside the sandbox's user namespace). */
+function appPid(instanceId: string, program: string): number | undefined {
+  const layout = detectCgroupLayout();
+  if (!layout) return undefined;
+  const hostUserns = readlinkSync('/proc/self/ns/user');
+  for (const pid of new InstanceCgroup(layout, cgroupParent, instanceId).pids()) {
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/user`) !== hostUserns && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(program)) return pid;
+    } catch { /* exited meanwhile */ }
+  }
+  return undefined;
 }
 
 const bb = busybox;
@@ -141,10 +153,10 @@ test('root inside is a distinct unprivileged uid on the host, one per instance',
     for (const h of [a, b]) {
       let pid: number | undefined;
       for (let i = 0; i < 100 && !pid; i++) {
-        pid = sandboxedPid(cgroupParent, h.runtimeId);
+        pid = appPid(h.runtimeId, 'sleep');
         if (!pid) await new Promise((r) => setTimeout(r, 50));
       }
-      assert.ok(pid, 'a process of the app is running');
+      assert.ok(pid, 'the app (sleep) is running');
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       const ids = status.match(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m)!.slice(1).map(Number);
       const gids = status.match(/^Gid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m)!.slice(1).map(Number);

@@ -285,20 +285,23 @@ export class ProcessRuntime implements Runtime {
         tmpBytes: spec.diskBytes, rootEntries: hostRootEntries(), hostsDir: net ? STAGE_HOSTS : undefined,
         proc: hostProcEntries(), seccompFd: SECCOMP_FD,
       });
+      // The supervisor itself enters the instance's network namespace (so that it can set the namespace's sysctls
+      // without one more program); the sandbox inherits it.
       const enter = net ? [findProgram('nsenter') ?? 'nsenter', `--net=${ProcessNetworks.namespacePath(net)}`, '--'] : [];
       const drop = [findProgram('setpriv')!, ...dropPrivilegesArgs(uid)];
       const logFd = openSync(paths.supervisorLog, 'a', 0o600);
       const startedAt = new Date().toISOString();
       let child;
       try {
-        // unshare execs bash in place (same pid): the supervisor's own mount namespace holds the staged binds; slave
-        // propagation still lets the host's unmounts reach it.
-        const supervisor = [findProgram('unshare')!, '--mount', '--propagation', 'slave', '--', '/bin/bash', '-c', SUPERVISOR_SCRIPT, 'pier-supervisor'];
-        child = spawn(supervisor[0], [...supervisor.slice(1), paths.dir, ...cg.procsFiles(), '--', ...enter, ...drop, bwrap, ...sandboxArgv], {
+        // nsenter and unshare exec in place (same pid) into bash: the supervisor's own mount namespace holds the
+        // staged binds; slave propagation still lets the host's unmounts reach it.
+        const supervisor = [...enter, findProgram('unshare')!, '--mount', '--propagation', 'slave', '--', '/bin/bash', '-c', SUPERVISOR_SCRIPT, 'pier-supervisor'];
+        child = spawn(supervisor[0], [...supervisor.slice(1), paths.dir, ...cg.procsFiles(), '--', ...drop, bwrap, ...sandboxArgv], {
           detached: true, // own session: survives the control plane and its terminal
           stdio: ['ignore', logFd, logFd, 'pipe', 'pipe'],
           cwd: paths.dir,
-          env: { PATH: DEFAULT_PATH, LC_ALL: 'C' }, // the app's env travels on fd 3, never through bash's startup
+          // The app's env travels on fd 3, never through bash's startup.
+          env: { PATH: DEFAULT_PATH, LC_ALL: 'C', ...(net ? { PIER_OWN_NETNS: '1' } : {}) },
         });
       } finally {
         closeSync(logFd);

@@ -46,10 +46,10 @@ function program(name: string): string | undefined {
   return undefined;
 }
 
-/** Why private networking cannot work on this host, or null when it can (root, `ip`, `iptables-restore`, `nsenter`, `sysctl`). */
+/** Why private networking cannot work on this host, or null when it can (root, `ip`, `iptables-restore`, `nsenter`). */
 export function networkingUnavailable(): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not running as root';
-  for (const p of ['ip', 'iptables', 'iptables-restore', 'nsenter', 'sysctl']) if (!program(p)) return `${p} is not installed (apt-get install iproute2 iptables util-linux procps)`;
+  for (const p of ['ip', 'iptables', 'iptables-restore', 'nsenter']) if (!program(p)) return `${p} is not installed (apt-get install iproute2 iptables util-linux)`;
   if (!existsSync('/proc/sys/net/ipv4')) return 'no IPv4 networking in this kernel';
   return null;
 }
@@ -185,20 +185,7 @@ export class ProcessNetworks {
       await run(ip, ['-n', names.netns, '-batch', '-'], namespaceBatch(plan));
       this.writeHosts(bridge);
       return net;
-    }).then(async (net) => {
-      await this.openLowPorts(net);
-      return net;
     });
-  }
-
-  /**
-   * The namespace belongs to the host's user namespace, and the sandbox's root is an unprivileged uid there: without
-   * this, binding a port below 1024 (an app on 80) fails. Per namespace, so only this instance's. Ping sockets
-   * likewise (no raw sockets without CAP_NET_RAW). Docker sets both in its containers' namespaces.
-   */
-  private async openLowPorts(net: InstanceNet): Promise<void> {
-    await run(program('nsenter')!, [`--net=${ProcessNetworks.namespacePath(net)}`, '--', program('sysctl') ?? 'sysctl', '-q', '-w',
-      'net.ipv4.ip_unprivileged_port_start=0', 'net.ipv4.ping_group_range=0 2147483647']);
   }
 
   /** Removes an instance's namespace and veth, and its bridge once no instance uses it. Idempotent. */

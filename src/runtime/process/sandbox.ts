@@ -139,10 +139,13 @@ export function bwrapArgs(o: SandboxOptions): string[] {
 }
 
 /**
- * The supervisor (bash, started detached with a minimal environment, in a mount namespace of its own): `$1` =
- * instance dir, then cgroup.procs files, `--`, then the sandbox argv (which drops to the sandbox's uid). Fd 3 carries
- * the app's environment as NUL-separated NAME=value pairs; fd 4 the seccomp program, read by bubblewrap.
- * Before the sandbox starts, `<dir>/stage.fstab` (if any) is mounted: binds visible to this namespace only.
+ * The supervisor (bash, started detached with a minimal environment, in a mount namespace of its own and, when the
+ * instance has one, in its network namespace): `$1` = instance dir, then cgroup.procs files, `--`, then the sandbox
+ * argv (which drops to the sandbox's uid). Fd 3 carries the app's environment as NUL-separated NAME=value pairs; fd 4
+ * the seccomp program, read by bubblewrap. Before the sandbox starts, `<dir>/stage.fstab` (if any) is mounted (binds
+ * visible to this namespace only), and with PIER_OWN_NETNS=1 the instance's network namespace lets any uid bind
+ * ports below 1024 and open ping sockets: the namespace belongs to the host's user namespace, where the sandbox's
+ * root is an unprivileged uid (Docker sets the same two sysctls in its containers' namespaces).
  * Writes sandbox.pid when the sandbox is spawned, stdout.log/stderr.log as "<epoch seconds> <line>", and exit.json
  * once the sandbox has exited and its output is flushed.
  */
@@ -159,7 +162,11 @@ s2=$!
 (
   for f in "\${procs[@]}"; do printf '%s\\n' "$BASHPID" > "$f" || { echo "pier: cannot join cgroup $f" >&2; exit 125; }; done
   if [ -f "$dir/stage.fstab" ]; then mount -a -T "$dir/stage.fstab" || { echo "pier: cannot stage the app directory" >&2; exit 125; }; fi
-  unset -v PATH LC_ALL PWD OLDPWD SHLVL
+  if [ "\${PIER_OWN_NETNS:-}" = 1 ]; then
+    { printf '0\\n' > /proc/sys/net/ipv4/ip_unprivileged_port_start && printf '0 2147483647\\n' > /proc/sys/net/ipv4/ping_group_range; } ||
+      { echo "pier: cannot open low ports in the instance's network namespace" >&2; exit 125; }
+  fi
+  unset -v PATH LC_ALL PWD OLDPWD SHLVL PIER_OWN_NETNS
   while IFS= read -r -d '' kv <&3; do export "$kv"; done
   exec 3<&-
   exec "$@"
