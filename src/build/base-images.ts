@@ -39,7 +39,7 @@ export function sharedLibraries(binary: string): string[] {
  * What the base images contain, as a revision in their tags: bump it whenever stageBaseRootfs changes, so engines
  * that already hold an older base make the new one instead of reusing it.
  */
-const LAYOUT = 'r2';
+const LAYOUT = 'r3';
 
 /** The major.minor of the host's python3, the only Python buildpack builds offer (e.g. "3.11"). */
 export function hostPythonVersion(): string | undefined {
@@ -98,6 +98,10 @@ export function stageBaseRootfs(kind: BaseKind, stage: string): string[] {
     copyFileSync('/etc/ssl/certs/ca-certificates.crt', join(stage, 'etc/ssl/certs/ca-certificates.crt'));
   }
   for (const lib of runtimeLibraries()) copyLib(stage, lib);
+  // Time zones (Python's zoneinfo, Go's time.LoadLocation, Django's TIME_ZONE); the right/ and posix/ copies are left out.
+  if (existsSync('/usr/share/zoneinfo')) {
+    cpSync('/usr/share/zoneinfo', join(stage, 'usr/share/zoneinfo'), { recursive: true, dereference: true, filter: (src) => !/^\/usr\/share\/zoneinfo\/(right|posix)(\/|$)/.test(src) });
+  }
   const env = ['ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/lib'];
   const replace = (name: string) => rmSync(join(stage, 'usr/bin', name), { force: true });
   if (kind === 'node') {

@@ -164,7 +164,7 @@ export const REAL_APPS: RealApp[] = [
   },
   {
     // A package installable only once its source is there (pip install .).
-    name: 'pyproject', expect: /hello from a pyproject package/, cachedStep: '/pier-build/env',
+    name: 'pyproject', expect: /hello from a pyproject package/, cachedStep: '.pier-build/env',
     make(dir) {
       write(dir, {
         'pyproject.toml': '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "hello-pkg"\nversion = "0.1.0"\ndependencies = []\n\n[project.scripts]\nhello-serve = "hello_pkg.server:main"\n',
@@ -176,7 +176,7 @@ export const REAL_APPS: RealApp[] = [
     },
   },
   {
-    name: 'go-nethttp', expect: /hello from net\/http/, cachedStep: '/pier-build/env',
+    name: 'go-nethttp', expect: /hello from net\/http/, cachedStep: '.pier-build/env',
     make(dir) {
       write(dir, {
         'go.mod': 'module example.com/hello\n\ngo 1.22\n',
@@ -186,7 +186,7 @@ export const REAL_APPS: RealApp[] = [
   },
   {
     // Heroku's layout: Procfile runs bin/<name>, and .gitignore lists bin/.
-    name: 'go-gin', expect: /"hello":"gin"/, cachedStep: '/pier-build/env',
+    name: 'go-gin', expect: /"hello":"gin"/, cachedStep: '.pier-build/env',
     make(dir) {
       write(dir, {
         'go.mod': 'module example.com/ginapp\n\ngo 1.22\n\nrequire github.com/gin-gonic/gin v1.10.0\n',
@@ -198,7 +198,7 @@ export const REAL_APPS: RealApp[] = [
     },
   },
   {
-    name: 'static', expect: /<h1>a static site<\/h1>/, cachedStep: '/pier-build/env',
+    name: 'static', expect: /<h1>a static site<\/h1>/, cachedStep: '.pier-build/env',
     make(dir) { write(dir, { 'index.html': '<!doctype html>\n<h1>a static site</h1>\n', 'style.css': 'h1 { color: teal }\n' }); },
   },
   {

@@ -24,7 +24,15 @@ let p: EdgePier;
 const work = mkdtempSync(join(tmpdir(), 'pier-real-apps-'));
 const images: string[] = [];
 
-before(async () => { p = await startEdgePier(); });
+// Every app is made before Pier starts: the package managers run synchronously, and an API client idle for
+// that long would find its kept-alive connection closed by the server.
+const made = new Map<string, Error | undefined>();
+before(async () => {
+  for (const app of apps) {
+    try { app.make(join(work, app.name)); made.set(app.name, undefined); } catch (err) { made.set(app.name, err as Error); }
+  }
+  p = await startEdgePier();
+});
 after(async () => {
   try {
     await p?.close();
@@ -88,7 +96,8 @@ function stepCached(log: string[], fragment: string): boolean {
 for (const app of apps) {
   test(`${app.name}: built from the registries, serves its main page through the edge; the second deploy reuses the dependency layer`, { timeout: 2 * BUILD_LIMIT_MS + 60_000 }, async () => {
     const dir = join(work, app.name);
-    app.make(dir);
+    const failed = made.get(app.name);
+    if (failed) throw new Error(`making the app failed: ${failed.message}`);
     const name = `ra-${app.name}`;
     const appId = await p.createApp(name);
     const svc = await p.createService(appId, 'web', await definition(dir, app.instanceType));
