@@ -3,12 +3,15 @@
 # missing, and starts dockerd in the background when the engine does not answer (these machines have no systemd).
 # `--tests` also installs what only the test suites use (a local registry, pebble, PostgreSQL's binaries).
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
+# A dockerd this script starts keeps its data on xfs with project quotas where the kernel allows it (see
+# prepare_data_root); an operator's own dockerd is never reconfigured.
 set -euo pipefail
 
 state_dir="${PIER_HOST_STATE_DIR:-/var/lib/pier-host}"
 pid_file="$state_dir/dockerd.pid"
 log_file="$state_dir/dockerd.log"
 wait_seconds="${PIER_DOCKERD_WAIT:-60}"
+data_root="$state_dir/docker"
 
 say() { echo "setup-host: $*" >&2; }
 
@@ -31,6 +34,36 @@ stop_dockerd() {
   rm -f "$pid_file"
 }
 
+# Prints dockerd's storage arguments for a data root where `--storage-opt size` (Pier's per-instance disk limit) is
+# enforced exactly: overlay2 on xfs mounted with pquota, as a sparse loop file (PIER_DOCKER_DATA_SIZE, default 90% of
+# the free space here) made once and mounted again after a reboot. Only where the kernel has XFS quotas; elsewhere it
+# prints nothing and dockerd keeps its default data root, where Pier's driver gives each instance a size-limited
+# ext4 upper layer instead (src/runtime/docker/upper-disk.ts). PIER_DOCKER_QUOTA=0 skips it.
+prepare_data_root() {
+  [ "${PIER_DOCKER_QUOTA:-1}" = "0" ] && return 0
+  local img="$state_dir/docker-data.xfs" made=0
+  if ! mountpoint -q "$data_root"; then
+    mkdir -p "$data_root"
+    if [ -f "$img" ]; then
+      # Never remade over: it holds the engine's images and containers.
+      mount -o loop,pquota "$img" "$data_root" || { say "WARNING: cannot mount $img: dockerd keeps its default data root"; return 0; }
+    else
+      command -v mkfs.xfs >/dev/null 2>&1 || return 0
+      local size="${PIER_DOCKER_DATA_SIZE:-$(( $(df -B1 --output=avail "$state_dir" | tail -n 1) / 10 * 9 ))}"
+      truncate -s "$size" "$img"; made=1
+      mkfs.xfs -q "$img" >&2 && mount -o loop,pquota "$img" "$data_root" 2>/dev/null || true
+    fi
+  fi
+  # A kernel without XFS quotas mounts it with "noquota": no limits there, so the default data root is as good.
+  if mountpoint -q "$data_root" && findmnt -no OPTIONS "$data_root" | grep -q prjquota; then
+    say "docker data root: $data_root (xfs with project quotas: --storage-opt size works)"
+    printf '%s\n' --data-root "$data_root" --storage-driver overlay2
+    return 0
+  fi
+  if [ "$made" = 1 ]; then umount "$data_root" 2>/dev/null || true; rm -f "$img"; fi
+  say "this kernel has no XFS quotas: dockerd keeps its default data root (Pier limits disk with per-instance ext4 layers)"
+}
+
 if [ "${1:-}" = "--stop" ]; then stop_dockerd; exit 0; fi
 for_tests=0
 if [ "${1:-}" = "--tests" ]; then for_tests=1; fi
@@ -47,7 +80,11 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if command -v busybox >/dev/null 2>&1 && ! dpkg -s busybox-static >/dev/null 2>&1; then missing+=(busybox-static); fi
 command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # process runtime: isolation between apps
+command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # both runtimes: isolation between apps and from the host
+if [ "${PIER_DOCKER_QUOTA:-1}" != "0" ] && ! engine_answers; then
+  command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs) # a dockerd this script starts: xfs data root (prepare_data_root)
+fi
+command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs) # docker runtime: per-instance disk layers
 if [ "$for_tests" = 1 ]; then
   { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry, test/swarm
   command -v pebble >/dev/null 2>&1 || missing+=(pebble) # test/domains: a loopback ACME server
@@ -99,9 +136,10 @@ else
   if pid="$(our_dockerd_pid)"; then
     say "dockerd (pid $pid) started earlier is not answering yet; waiting"
   else
-    say "starting dockerd (log: $log_file)"
+    mapfile -t storage_args < <(prepare_data_root)
+    say "starting dockerd ${storage_args[*]} (log: $log_file)"
     # setsid: dockerd must not die with this shell, and must not receive the terminal's signals.
-    setsid dockerd >>"$log_file" 2>&1 < /dev/null &
+    setsid dockerd "${storage_args[@]}" >>"$log_file" 2>&1 < /dev/null &
     echo $! > "$pid_file"
   fi
   for ((i = 0; i < wait_seconds * 2; i++)); do
