@@ -27,7 +27,7 @@ test('regional deployment roll-up from instances', () => {
     ['waking', [inst('STARTING')], 1, 'SLEEPING', 'STARTING', /Waiting for 1 instance/],
     ['waking, nothing yet', [], 1, 'SLEEPING', 'STARTING', /Starting 1 instance/],
     ['woke', [inst('HEALTHY')], 1, 'SLEEPING', 'HEALTHY', /All 1 instance healthy/],
-    ['unhealthy cannot sleep', [], 0, 'UNHEALTHY', 'UNHEALTHY', /Scaled to zero/],
+    ['unhealthy scaled to zero sleeps (it wakes on the next request)', [], 0, 'UNHEALTHY', 'SLEEPING', /Scaled to zero/],
     ['not running: untouched', [inst('HEALTHY')], 1, 'STOPPING', 'STOPPING', /^$/],
     ['not running: untouched (pending)', [], 1, 'PENDING', 'PENDING', /^$/],
   ];

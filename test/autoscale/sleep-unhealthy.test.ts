@@ -1,13 +1,9 @@
 // Issue #16 (reliability): a min-0 service whose only instance was UNHEALTHY when it scaled to zero must sleep like
 // any other (the edge holds the next request and asks for a wake-up), not stay UNHEALTHY with no instance, which
 // the edge answers 503 forever because nothing ever wakes it.
-// Cause: the status tables (src/domain/status.ts) refuse UNHEALTHY -> SLEEPING for regional deployments and
-// deployments, so the roll-up's SLEEPING ("Scaled to zero") is dropped, the route table never marks the app
-// sleeping, the edge never holds a request nor calls onWake, and the autoscaler's region stays at 0.
-// TODO(#16): remove `todo` once status.ts lists SLEEPING after UNHEALTHY (status.ts is being moved by another
-// change; the one-line fix and the two table tests it changes are in that change's hand-off). Until then this
-// test runs and reports its failure as a todo.
-const PENDING_FIX = 'needs UNHEALTHY -> SLEEPING in src/domain/status.ts (REGIONAL table)';
+// Cause (fixed): the status tables (src/domain/status.ts) refused UNHEALTHY -> SLEEPING for regional deployments
+// and deployments, so the roll-up's SLEEPING ("Scaled to zero") was dropped, the route table never marked the app
+// sleeping, the edge never held a request nor called onWake, and the autoscaler's region stayed at 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EdgeMetrics } from '../../src/edge/types.ts';
@@ -15,7 +11,7 @@ import { makeWorld, webDefinition } from '../control/world.ts';
 
 const FAST = { stableWindowMs: 10_000, panicWindowMs: 2_000, scaleDownDelayMs: 3_000, tickMs: 1000 };
 
-test('scaled to zero while its only instance was unhealthy: the app sleeps, and the next request wakes it', { todo: PENDING_FIX }, async () => {
+test('scaled to zero while its only instance was unhealthy: the app sleeps, and the next request wakes it', async () => {
   const metrics = (): EdgeMetrics => ({ instances: {}, routes: {}, apps: {} });
   const w = makeWorld({ controller: { metrics, autoscale: FAST } });
   const { service, deployment } = w.createService(webDefinition({ scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 5 } }] }] }));
