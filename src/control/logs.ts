@@ -2,13 +2,12 @@
 // system lines (stream `koyeb`). Known secret values are redacted before anything is stored.
 import type { Instance } from '../domain/types.ts';
 import type { InstanceHandle, Runtime } from '../runtime/contract.ts';
+import { createRedactor } from '../domain/redact.ts';
 import type { Clock, ControlState, NewLogLine } from './ports.ts';
 
-/** Replaces every occurrence of a secret value (4+ chars, to avoid redacting noise) with `****`. */
+/** Replaces every copy of a secret value (verbatim, base64 or percent-encoded; 4+ chars) with `****`. */
 export function redact(line: string, secrets: readonly string[]): string {
-  let out = line;
-  for (const s of secrets) if (s.length >= 4 && out.includes(s)) out = out.split(s).join('****');
-  return out;
+  return createRedactor(secrets, '****')(line);
 }
 
 /** Keeps one follower per running workload; `stop` aborts it, `system` writes a Pier line. */
@@ -50,9 +49,11 @@ export class LogCollector {
   }
 
   private async pump(inst: Instance, runtimeId: string, secrets: readonly string[], signal: AbortSignal, since?: Date): Promise<void> {
+    // Built once per follower: the encoded forms of every secret are computed here, not per line.
+    const hide = createRedactor(secrets, '****');
     try {
       for await (const l of this.runtime.logs(runtimeId, { follow: true, since, signal })) {
-        await this.state.appendLog(this.line(inst, l.stream, redact(l.line, secrets), l.time));
+        await this.state.appendLog(this.line(inst, l.stream, hide(l.line), l.time));
         if (signal.aborted) break;
       }
     } catch (err) {
