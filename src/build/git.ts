@@ -2,6 +2,7 @@
 // at a branch, tag or sha, shallow where the server allows it. Records what was built: sha, author and message.
 import { execFile } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
+import { gitRefProblem } from '../domain/git-source.ts';
 import { runStep, type StepOptions } from './exec.ts';
 
 /** What to fetch. */
@@ -19,11 +20,13 @@ export function repositoryUrl(repository: string): string {
   return isAbsolute(r) ? r : resolve(r);
 }
 
-/** Rejects ref names git would read as options or that escape refs/ (defence in depth: argv already prevents injection). */
+/**
+ * Rejects ref names git would not accept, by the same rule the API validates with (src/domain/git-source.ts), so a
+ * name the API accepted never fails here (defence in depth: argv already prevents injection).
+ */
 export function checkRefName(kind: string, name: string): void {
-  if (!/^[\w][\w./-]*$/.test(name) || name.includes('..') || name.endsWith('.lock') || name.endsWith('/')) {
-    throw new Error(`git ${kind} "${name}" is not a valid ref name`);
-  }
+  const problem = gitRefProblem(name);
+  if (problem) throw new Error(`git ${kind} is not a valid ref name: ${problem}`);
 }
 
 /** The refspec to fetch for a source: sha first, then tag, then branch, else the remote's HEAD. */
