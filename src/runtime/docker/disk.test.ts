@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diskFullMessage, isStorageOptRefusal } from './disk.ts';
+import { diskFullMessage, isStorageOptRefusal, nearlyFull } from './disk.ts';
+import { layerDirOf, mkfsArgs, upperDisksUnavailable } from './upper-disk.ts';
 import { EngineError } from './engine.ts';
 
 const MiB = 1024 * 1024;
@@ -13,13 +14,32 @@ test('a storage driver refusing StorageOpt is told apart from other create failu
   assert.ok(!isStorageOptRefusal(new Error('storage-opt')), 'only engine answers count');
 });
 
-test('a failed exit with the disk (nearly) full says so; btrfs counts the whole root filesystem, overlay2 the writable layer', () => {
+test('a failed exit with the disk (nearly) full says so; a success or a disk with room left does not', () => {
   const limitBytes = 2560 * MiB;
-  const full = { SizeRw: 2550 * MiB, SizeRootFs: 2552 * MiB };
-  assert.equal(diskFullMessage({ limitBytes, sizes: full, storageDriver: 'overlay2', exitCode: 1, afterMs: 4000 }),
+  assert.equal(diskFullMessage({ limitBytes, usedBytes: 2555 * MiB, freeBytes: 0, exitCode: 1, afterMs: 4000 }),
     'exited with code 1 after 4 s: disk full: 2.5 GB used of the instance type\'s 2.5 GB disk');
-  assert.equal(diskFullMessage({ limitBytes, sizes: { SizeRw: 10 * MiB, SizeRootFs: 900 * MiB }, storageDriver: 'overlay2', exitCode: 1, afterMs: 0 }), undefined);
-  assert.match(diskFullMessage({ limitBytes, sizes: { SizeRw: 1600 * MiB, SizeRootFs: 2550 * MiB }, storageDriver: 'btrfs', exitCode: 1, afterMs: 0 }) ?? '', /disk full/);
-  assert.equal(diskFullMessage({ limitBytes, sizes: { SizeRw: 1600 * MiB, SizeRootFs: 2550 * MiB }, storageDriver: 'overlay2', exitCode: 1, afterMs: 0 }), undefined);
-  assert.equal(diskFullMessage({ limitBytes: 0, sizes: full, storageDriver: 'overlay2', exitCode: 1, afterMs: 0 }), undefined);
+  assert.match(diskFullMessage({ limitBytes, usedBytes: 2540 * MiB, freeBytes: 20 * MiB, exitCode: 2, afterMs: 0 }) ?? '', /disk full/, 'within 2%: full enough');
+  assert.equal(diskFullMessage({ limitBytes, usedBytes: 900 * MiB, freeBytes: 1660 * MiB, exitCode: 1, afterMs: 0 }), undefined);
+  assert.equal(diskFullMessage({ limitBytes: 0, usedBytes: 1, freeBytes: 0, exitCode: 1, afterMs: 0 }), undefined);
+  assert.ok(nearlyFull(64 * MiB, 8 * MiB), 'small disks: 8 MB left counts as full');
+  assert.ok(!nearlyFull(64 * MiB, 9 * MiB));
+});
+
+test('per-instance disks: the overlay2 layer directory is the common parent of diff and work, nothing else', () => {
+  const d = '/var/lib/docker/overlay2/abc';
+  assert.equal(layerDirOf({ Name: 'overlay2', Data: { UpperDir: `${d}/diff`, WorkDir: `${d}/work`, MergedDir: `${d}/merged` } }), d);
+  assert.equal(layerDirOf({ Name: 'overlay2', Data: { UpperDir: `${d}/diff`, WorkDir: '/elsewhere/work' } }), undefined);
+  assert.equal(layerDirOf({ Name: 'overlay2', Data: { UpperDir: `${d}/upper`, WorkDir: `${d}/work` } }), undefined);
+  assert.equal(layerDirOf({ Name: 'btrfs', Data: null }), undefined);
+  assert.equal(layerDirOf({ Name: 'overlay2', Data: { UpperDir: 'relative/diff', WorkDir: 'relative/work' } }), undefined);
+});
+
+test('per-instance disks: ext4 made from the layer directory, exactly the disk size, no journal, no root reserve', () => {
+  assert.deepEqual(mkfsArgs('/d/x.ext4', '/var/lib/docker/overlay2/abc', 2560 * MiB),
+    ['-q', '-F', '-m', '0', '-O', '^has_journal', '-d', '/var/lib/docker/overlay2/abc', '/d/x.ext4', `${2560 * 1024}k`]);
+});
+
+test('per-instance disks need overlay2 and a data root visible here', () => {
+  assert.match(upperDisksUnavailable({ Driver: 'btrfs', DockerRootDir: '/var/lib/docker' }) ?? '', /overlay2/);
+  assert.match(upperDisksUnavailable({ Driver: 'overlay2', DockerRootDir: '/nonexistent/docker' }) ?? '', /not visible|root|installed/);
 });

@@ -4,7 +4,7 @@ import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, signalFromExitCode, specLabels } from '../common.ts';
 import { dockerBridgeName } from '../firewall.ts';
-import { type ContainerSizes, type DiskQuota, diskFullMessage, diskNotEnforcedMessage, isStorageOptRefusal, probeDiskQuota } from './disk.ts';
+import { DockerDisks } from './disk.ts';
 import { DEFAULT_DOCKER_SOCKET, DockerEngine, EngineError, consumeProgress } from './engine.ts';
 import { BRIDGE_NAME_OPTION, DockerFirewall, ROLE_LABEL, bridgeOf, firewallUnavailable } from './firewall.ts';
 import { FrameDecoder } from './frames.ts';
@@ -38,6 +38,8 @@ export interface DockerRuntimeOptions {
   firewall?: boolean;
   /** Where operator warnings go (disk or firewall not enforced); default stderr. */
   log?: (line: string) => void;
+  /** Where per-instance disk images live when the engine cannot limit disk itself (default /var/lib/pier/docker-disks). */
+  diskDir?: string;
 }
 
 interface ContainerJson {
@@ -114,14 +116,14 @@ export class DockerRuntime implements Runtime {
   private firewall: DockerFirewall | null;
   /** Networks whose bridge this process has seen covered by the firewall. */
   private readonly protectedNetworks = new Set<string>();
-  private diskQuota: DiskQuota = 'unknown';
-  private storageDriver: Promise<string> | undefined;
+  private readonly disks: DockerDisks;
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.scope = opts.scope;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.disks = new DockerDisks(this.engine, opts.diskDir ?? '/var/lib/pier/docker-disks', this.log);
     this.firewall = opts.firewall === false ? null : new DockerFirewall(this.engine, this.log);
     const missing = this.firewall ? firewallUnavailable() : null;
     if (missing) {
@@ -136,14 +138,8 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       throw new RuntimeError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${(err as Error).message})`);
     }
-    if (this.diskQuota === 'unknown') this.learnDiskQuota(await this.call(() => probeDiskQuota(this.engine)));
-    return { name: 'docker', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: this.diskQuota === 'enforced', privateNetworking: true };
-  }
-
-  private learnDiskQuota(found: { quota: DiskQuota; reason?: string }): void {
-    if (found.quota === 'unknown' || this.diskQuota !== 'unknown') return;
-    this.diskQuota = found.quota;
-    if (found.quota === 'unsupported') this.log(diskNotEnforcedMessage(found.reason ?? 'no reason given'));
+    const disk = await this.call(() => this.disks.mode());
+    return { name: 'docker', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: disk !== undefined && disk !== 'none', privateNetworking: true };
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
@@ -152,34 +148,25 @@ export class DockerRuntime implements Runtime {
     await this.call(() => this.ensureImage(spec, signal));
     const network = spec.network ?? ISOLATED_NETWORK;
     if (!this.protectedNetworks.has(network)) await this.ensureNetwork(network);
-    const created = await this.create({ ...spec, network }, signal);
+    const diskMode = await this.call(() => this.disks.mode());
+    const created = await this.call(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
+      query: { name: containerName(spec.instanceId) },
+      body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt' }),
+      signal,
+    }));
     try {
+      try {
+        await this.disks.afterCreate(created.Id, spec.diskBytes);
+      } catch (err) {
+        throw new RuntimeError('unavailable', `setting up the instance's ${spec.diskBytes} byte disk failed: ${(err as Error).message}`);
+      }
       await this.call(() => this.engine.json('POST', `/containers/${created.Id}/start`, { signal }));
       const c = await this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${created.Id}/json`));
       return { instanceId: spec.instanceId, runtimeId: c.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
     } catch (err) {
       // A container that was created but could not start is garbage: leave nothing behind.
-      await this.engine.jsonOrNull('DELETE', `/containers/${created.Id}`, { query: { force: true, v: true } }).catch(() => undefined);
+      await this.remove(created.Id).catch(() => undefined);
       throw err;
-    }
-  }
-
-  /** Creates the container, with the disk limit unless the engine refused one before (learnt here on first try). */
-  private async create(spec: InstanceSpec, signal?: AbortSignal): Promise<{ Id: string }> {
-    const send = (diskQuota: boolean) => this.engine.json<{ Id: string }>('POST', '/containers/create', {
-      query: { name: containerName(spec.instanceId) },
-      body: createContainerBody(spec, { pidsLimit: this.pidsLimit, diskQuota }),
-      signal,
-    });
-    const withQuota = this.diskQuota !== 'unsupported' && (spec.diskBytes ?? 0) > 0;
-    try {
-      const created = await send(withQuota);
-      if (withQuota) this.learnDiskQuota({ quota: 'enforced' });
-      return created;
-    } catch (err) {
-      if (!withQuota || !isStorageOptRefusal(err)) throw this.translate(err);
-      this.learnDiskQuota({ quota: 'unsupported', reason: (err as Error).message });
-      return this.call(() => send(false));
     }
   }
 
@@ -244,6 +231,12 @@ export class DockerRuntime implements Runtime {
 
   async remove(runtimeId: string): Promise<void> {
     const path = `/containers/${encodeURIComponent(runtimeId)}`;
+    if (this.disks.holds(runtimeId)) {
+      // Its disk is mounted over the layer Docker is about to delete: stop the container, unmount, then remove.
+      await this.call(() => this.engine.jsonOrNull('POST', `${path}/kill`)).catch((err) => { if (!/not running/i.test((err as Error).message)) throw err; });
+      await this.call(() => this.engine.jsonOrNull('POST', `${path}/wait`, { query: { condition: 'not-running' }, timeoutMs: 60_000 }));
+      await this.disks.release(runtimeId);
+    }
     try {
       await this.call(() => this.engine.jsonOrNull('DELETE', path, { query: { force: true, v: true } }));
     } catch (err) {
@@ -265,16 +258,8 @@ export class DockerRuntime implements Runtime {
   }
 
   /** The exit of a stopped container; a failure with its disk (nearly) full says so instead of a bare exit code. */
-  private async explainExit(c: ContainerJson): Promise<ExitStatus> {
-    const exit = exitFromInspect(c);
-    const limitBytes = Number(c.HostConfig?.StorageOpt?.size ?? 0);
-    if (exit.oomKilled || exit.error || !exit.exitCode || !(limitBytes > 0)) return exit;
-    const sized = await this.engine.jsonOrNull<ContainerSizes>('GET', `/containers/${c.Id}/json`, { query: { size: 1 }, timeoutMs: 120_000 }).catch(() => null);
-    if (!sized) return exit;
-    this.storageDriver ??= this.engine.json<{ Driver: string }>('GET', '/info').then((i) => i.Driver, () => '');
-    const afterMs = Math.max(0, Date.parse(c.State.FinishedAt) - Date.parse(c.State.StartedAt)) || 0;
-    const message = diskFullMessage({ limitBytes, sizes: sized, storageDriver: await this.storageDriver, exitCode: exit.exitCode, afterMs });
-    return message ? { ...exit, error: message } : exit;
+  private explainExit(c: ContainerJson): Promise<ExitStatus> {
+    return this.disks.explainExit(c, exitFromInspect(c));
   }
 
   async inspect(runtimeId: string): Promise<InstanceState | null> {
