@@ -40,7 +40,7 @@ export interface PierConfig {
   domainClaimTtlMs?: number;
   /** Deployments per service whose build outputs are kept for rollback (PIER_GC_KEEP_DEPLOYMENTS); absent = 10. */
   gcKeepDeployments?: number;
-  /** How often build outputs are collected (ms, PIER_GC_INTERVAL); 0 = only when services are deleted; absent = 1 h. */
+  /** How often build outputs are collected (ms, PIER_GC_INTERVAL); 0 = only at start and after API writes; absent = 1 h. */
   gcIntervalMs?: number;
 }
 
@@ -156,7 +156,7 @@ export function parseDuration(text: string): number {
 
 /**
  * Claims and leftovers: PIER_DOMAINS_CLAIM_TTL (a duration, at least a minute), PIER_GC_KEEP_DEPLOYMENTS (1-1000)
- * and PIER_GC_INTERVAL (a duration, or 0/off for collection on service delete only). Only what is set is returned.
+ * and PIER_GC_INTERVAL (a duration, or 0/off: collection only at start and after API writes). Only what is set is returned.
  */
 export function loadHousekeeping(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'domainClaimTtlMs' | 'gcKeepDeployments' | 'gcIntervalMs'> {
   const out: Pick<PierConfig, 'domainClaimTtlMs' | 'gcKeepDeployments' | 'gcIntervalMs'> = {};

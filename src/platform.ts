@@ -23,6 +23,9 @@ import { metricsComponent } from './metrics/component.ts';
 import { autoscaleConfigFromEnv } from './autoscale/config.ts';
 import { certificatesComponent } from './certs/index.ts';
 import { fencedDb, Lease, leaderComponent } from './control/leader.ts';
+import { dockerBuiltImages, gcComponent } from './control/gc.ts';
+import { DockerEngine } from './runtime/docker/engine.ts';
+import { archivesDirOf } from './store/archives.ts';
 
 /**
  * A stable id for this installation (one data directory), created on first start. The Docker runtime labels its
@@ -76,8 +79,9 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   core.setInfo({ runtime: runtime.name });
   // Git deployments are built into what this runtime runs; build lines are stored as type build and streamed live.
   const state = storeState(store);
+  const runsImages = (await runtime.capabilities()).runs === 'image';
   const builder = createBuilder({
-    target: (await runtime.capabilities()).runs === 'image' ? 'image' : 'directory',
+    target: runsImages ? 'image' : 'directory',
     workDir: join(config.dataDir, 'builds'),
     appendLogs: (lines) => appendLogLines(store.db, lines, store.logBus),
     labels: { 'dev.pier.scope': scope },
@@ -166,11 +170,20 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   // A verified custom domain joins the route table at once, not at the next API write.
   const certificates = certificatesComponent(leaderCore, () => edge, () => publisher.pushSoon());
 
+  // Build outputs no deployment can run or roll back to: periodically, and soon after API writes (a deleted service).
+  // Images live on the engine the builder used (the local one).
+  const garbage = gcComponent({
+    db: store.db, buildsDir: join(config.dataDir, 'builds'), archivesDir: archivesDirOf(config.dataDir), log,
+    images: runsImages ? dockerBuiltImages(new DockerEngine(), scope) : undefined,
+    keep: config.gcKeepDeployments, intervalMs: config.gcIntervalMs,
+  });
+  core.onWrite(() => garbage.kick());
+
   // The edge outlives a lost lease, serving the routes it has (only the reconcilers stop); stop() stops it last.
   const leader = leaderComponent({
     lease, log,
     serving: [edgeComponent],
-    components: [certificates, controllerComponent, metricsSampler],
+    components: [certificates, controllerComponent, metricsSampler, garbage],
     onChange: (c) => core.setInfo({ leader: c.leader, leader_term: c.term, control_plane_id: c.holder }),
   });
   return [leader];
