@@ -83,7 +83,7 @@ async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promis
     let source: Record<string, unknown>;
     if (runtime === 'docker') source = { docker: { image: await ensureTestImage() } };
     else source = { git: { repository: (repo = testRepo()), branch: 'main' } };
-    pier = await startPier(loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime }, { ...process.env, PIER_TOKEN: token }), { log: () => {} });
+    pier = await startPier(loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime }, { ...process.env, PIER_TOKEN: token, PIER_GIT_ALLOW_LOCAL: 'operator' }), { log: () => {} });
     const base = pier.apiUrl;
     const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
       const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -36,6 +36,13 @@ export interface PierConfig {
   databaseUrl?: string;
   /** What buildpack builds are given for package downloads: CA bundle, proxies, registry mirrors (PIER_BUILD_*). */
   buildPackages?: BuildPackageSettings;
+  /**
+   * Who may build from a repository on this host's disk (a path or file://): absent = nobody (the tenant's own Pier
+   * git remote excepted), `operator` = full-access tokens of the installation organization, `all` = every tenant.
+   */
+  gitAllowLocal?: GitLocalAccess;
+  /** Largest size an uploaded archive may extract to (bytes); absent = the largest instance type's disk. */
+  archiveMaxExtractedBytes?: number;
   /** How long an unverified custom-domain claim lives (ms, PIER_DOMAINS_CLAIM_TTL); absent = 7 days. */
   domainClaimTtlMs?: number;
   /** Deployments per service whose build outputs are kept for rollback (PIER_GC_KEEP_DEPLOYMENTS); absent = 10. */
@@ -43,6 +50,9 @@ export interface PierConfig {
   /** How often build outputs are collected (ms, PIER_GC_INTERVAL); 0 = only at start and after API writes; absent = 1 h. */
   gcIntervalMs?: number;
 }
+
+/** Who may name a local git repository (PIER_GIT_ALLOW_LOCAL): the installation's operator, or every organization. */
+export type GitLocalAccess = 'operator' | 'all';
 
 /** A configuration error: the message names the flag or variable and says how to fix it. */
 export class ConfigError extends Error {
@@ -144,6 +154,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     skipDnsCheck: ['1', 'true', 'yes'].includes((env.PIER_DOMAINS_SKIP_DNS_CHECK ?? '').toLowerCase()),
     ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
     ...loadHousekeeping(env),
+    ...loadTenantInputs(env),
   };
 }
 
@@ -203,4 +214,28 @@ export function loadBuildPackages(env: NodeJS.ProcessEnv = process.env): BuildPa
     noProxy: value('PIER_BUILD_NO_PROXY'), npmRegistry: url('PIER_BUILD_NPM_REGISTRY'), pipIndexUrl: url('PIER_BUILD_PIP_INDEX_URL'), goProxy,
   };
   return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as BuildPackageSettings;
+}
+
+/**
+ * What tenants' definitions may reach on this host: PIER_GIT_ALLOW_LOCAL (`0`/`off` by default, `operator`, or
+ * `1`/`all`) and PIER_ARCHIVE_MAX_EXTRACTED_BYTES (a byte count, or with a K/M/G/T suffix, powers of 1024).
+ */
+export function loadTenantInputs(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'gitAllowLocal' | 'archiveMaxExtractedBytes'> {
+  const out: Pick<PierConfig, 'gitAllowLocal' | 'archiveMaxExtractedBytes'> = {};
+  const local = (env.PIER_GIT_ALLOW_LOCAL ?? '').trim().toLowerCase();
+  if (['1', 'true', 'yes', 'all'].includes(local)) out.gitAllowLocal = 'all';
+  else if (local === 'operator') out.gitAllowLocal = 'operator';
+  else if (!['', '0', 'false', 'no', 'off'].includes(local)) {
+    throw new ConfigError(`PIER_GIT_ALLOW_LOCAL must be off, operator or all (1), got ${JSON.stringify(env.PIER_GIT_ALLOW_LOCAL)}`);
+  }
+  const max = (env.PIER_ARCHIVE_MAX_EXTRACTED_BYTES ?? '').trim();
+  if (max !== '') {
+    const m = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(max);
+    const bytes = m ? Number(m[1]) * 1024 ** ('KMGT'.indexOf((m[2] ?? ' ')[0]!.toUpperCase()) + 1) : NaN;
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new ConfigError(`PIER_ARCHIVE_MAX_EXTRACTED_BYTES must be a positive size such as 2G or 536870912, got ${JSON.stringify(max)}`);
+    }
+    out.archiveMaxExtractedBytes = bytes;
+  }
+  return out;
 }

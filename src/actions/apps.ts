@@ -2,10 +2,11 @@
 // DELETING; reconcilers stop and remove them), pause/resume (applied to every service of the app).
 import { PierError } from '../domain/errors.ts';
 import { validateAppName } from '../domain/names.ts';
+import { findPublicHostClash, hostOwnersOf, publicHostClashMessage, publicHostLabel, type HostOwner } from '../domain/public-host.ts';
 import type { App, Domain } from '../domain/types.ts';
 import type { Db } from '../store/db.ts';
 import { findAppByName, insertApp, updateApp as patchApp } from '../store/apps.ts';
-import { getOrganization } from '../store/organizations.ts';
+import { findOrganizationByName, getOrganization } from '../store/organizations.ts';
 import { listServices } from '../store/services.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import { canTransition } from '../domain/status.ts';
@@ -28,6 +29,23 @@ async function requireUniqueName(db: Db, org: string, name: string, exceptId?: s
   if (clash && clash.id !== exceptId) {
     throw new PierError('already_exists', `An app named ${name} already exists`, [{ field: 'name', description: `an app named "${name}" already exists` }]);
   }
+}
+
+/**
+ * Throws 409 already_exists when another app (of any organization) already answers at the host `candidate` would
+ * get: `<app>-<org>` is ambiguous when names contain dashes (org pier's app victim-b and org b-pier's app victim).
+ */
+export async function requireFreePublicHost(db: Db, candidate: HostOwner, exceptAppId: string | undefined, domain: string, changing: 'app' | 'organization' = 'app'): Promise<void> {
+  const holders: HostOwner[] = [];
+  for (const owner of hostOwnersOf(publicHostLabel(candidate))) {
+    const org = await findOrganizationByName(db, owner.org);
+    const app = org ? await findAppByName(db, org.id, owner.app) : undefined;
+    if (app && app.id !== exceptAppId) holders.push(owner);
+  }
+  const holder = findPublicHostClash(candidate, holders);
+  if (!holder) return;
+  const message = publicHostClashMessage(candidate, holder, domain, changing);
+  throw new PierError('already_exists', `Public host taken: ${message}`, [{ field: 'name', description: message }]);
 }
 
 function checkName(name: unknown): string {
@@ -56,6 +74,7 @@ export async function createApp(ctx: ActionContext, body: unknown): Promise<App>
   const app = await ctx.store.db.transaction(async (tx) => {
     await requireUniqueName(tx, ctx.organizationId, name);
     const org = await getOrganization(tx, ctx.organizationId);
+    await requireFreePublicHost(tx, { app: name, org: org?.name ?? 'pier' }, undefined, ctx.domain ?? 'localhost');
     const now = nowIso();
     const base = {
       id: newId(), name, organization_id: ctx.organizationId, created_at: now, updated_at: now,
@@ -86,6 +105,7 @@ export async function updateApp(ctx: ActionContext, id: string, body: unknown): 
       const name = checkName(input.name);
       await requireUniqueName(tx, ctx.organizationId, name, id);
       const org = await getOrganization(tx, ctx.organizationId);
+      await requireFreePublicHost(tx, { app: name, org: org?.name ?? 'pier' }, id, ctx.domain ?? 'localhost');
       patch.name = name;
       patch.domains = app.domains.map((d) => (d.type === 'AUTOASSIGNED'
         ? { ...d, name: `${name}-${org?.name ?? 'pier'}.${ctx.domain ?? 'localhost'}`, updated_at: nowIso() }

@@ -18,6 +18,12 @@ export interface ActionContext {
   domain?: string;
   /** Called after a successful write so reconcilers can act now. */
   onWrite?: () => void;
+  /**
+   * Whether this caller may name a git repository on the host's disk (a path or file://), per PIER_GIT_ALLOW_LOCAL;
+   * absent = no. The organization's own Pier git remote is allowed either way. It reads the store: call it before a
+   * transaction, never inside one (the store serialises queries, so it would wait for itself).
+   */
+  allowLocalGit?: () => Promise<boolean>;
 }
 
 /** Status kinds of the domain state machines. */

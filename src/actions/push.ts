@@ -3,7 +3,7 @@
 // Koyeb's GIT trigger (provider, branch, sha, sender) written in the same transaction as the deployment.
 import { PierError } from '../domain/errors.ts';
 import type { DeploymentMetadata } from '../domain/types.ts';
-import { rotateWebhookSecret, getWebhookSecret } from '../store/webhooks.ts';
+import { createWebhookSecretIfAbsent, getWebhookSecret, rotateWebhookSecret } from '../store/webhooks.ts';
 import { ownService, type ActionContext } from './common.ts';
 import { deployTx, parentOf, requireDeployable, validateDefinition } from './services.ts';
 
@@ -34,12 +34,24 @@ export async function deployPushedCommit(ctx: ActionContext, serviceId: string, 
   return deployment.id;
 }
 
-/** GET /v1/pier/services/{id}/webhook: the secret is generated and shown on the first call only (null afterwards). */
-export async function serviceWebhook(ctx: ActionContext, serviceId: string): Promise<{ serviceId: string; secret: string | null }> {
+/** A service's push webhook as the API shows it: the secret only right after it was created or rotated. */
+export interface WebhookView { serviceId: string; secret: string | null; secretExists: boolean }
+
+/** GET /v1/pier/services/{id}/webhook: whether a secret exists. A read: it never creates or shows one. */
+export async function serviceWebhook(ctx: ActionContext, serviceId: string): Promise<WebhookView> {
   const service = await ownService(ctx.store.db, ctx.organizationId, serviceId);
   const existing = await getWebhookSecret(ctx.store.db, ctx.store.secretKey, service.id);
-  const secret = existing ? null : await rotateWebhookSecret(ctx.store.db, ctx.store.secretKey, service.id, service.organization_id);
-  return { serviceId: service.id, secret };
+  return { serviceId: service.id, secret: null, secretExists: existing !== undefined };
+}
+
+/**
+ * POST /v1/pier/services/{id}/webhook: creates the secret when the service has none and shows it this once; when one
+ * exists it is left alone (rotate to see a new one). A write: read-only tokens get 403 before this runs.
+ */
+export async function createServiceWebhook(ctx: ActionContext, serviceId: string): Promise<WebhookView> {
+  const service = await ownService(ctx.store.db, ctx.organizationId, serviceId);
+  const secret = await createWebhookSecretIfAbsent(ctx.store.db, ctx.store.secretKey, service.id, service.organization_id);
+  return { serviceId: service.id, secret: secret ?? null, secretExists: true };
 }
 
 /** POST /v1/pier/services/{id}/webhook/rotate: a new secret, shown once. */

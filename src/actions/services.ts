@@ -12,6 +12,7 @@ import {
   objectBody, ownApp, ownDeployment, ownService, recordEvent, requireLive, requireTransition, type ActionContext,
 } from './common.ts';
 import { insertNewDeployment, type DeployAction } from './deployments.ts';
+import { checkReferences } from './references.ts';
 
 /** Options shared by create and update. */
 export interface WriteOptions { dryRun?: boolean }
@@ -53,12 +54,17 @@ export async function createService(ctx: ActionContext, body: unknown, opts: Wri
     active_deployment_id: '', latest_deployment_id: '', last_provisioned_deployment_id: '', state: {},
     life_cycle: lifeCycleOf(input.life_cycle),
   };
-  if (opts.dryRun) return service;
+  const target = { appId: app.id, allowLocalGit: (await ctx.allowLocalGit?.()) ?? false };
+  if (opts.dryRun) {
+    await checkReferences(ctx, db, definition, target);
+    return service;
+  }
   const created = await db.transaction(async (tx) => {
     await ownApp(tx, ctx.organizationId, app.id);
     if (await findServiceByName(tx, app.id, service.name)) {
       throw new PierError('already_exists', `A service named ${service.name} already exists`, [{ field: 'name', description: 'already exists' }]);
     }
+    await checkReferences(ctx, tx, definition, target);
     await insertService(tx, service);
     const d = await insertNewDeployment(tx, { service, definition, action: 'create' });
     await recordEvent(tx, ctx.organizationId, 'service', service.id, 'created', `Service ${service.name} created`, { deployment_id: d.id });
@@ -130,10 +136,15 @@ export async function updateService(ctx: ActionContext, id: string, body: unknow
   requireDeployable(service);
   const saveOnly = input.save_only === true;
   if (input.skip_build === true) await requireBuild(db, service);
-  if (opts.dryRun) return service;
+  const allowLocalGit = (await ctx.allowLocalGit?.()) ?? false;
+  if (opts.dryRun) {
+    await checkReferences(ctx, db, definition, { appId: service.app_id, serviceId: service.id, allowLocalGit });
+    return service;
+  }
   const updated = await db.transaction(async (tx) => {
     const fresh = await ownService(tx, ctx.organizationId, id);
     requireDeployable(fresh);
+    await checkReferences(ctx, tx, definition, { appId: fresh.app_id, serviceId: fresh.id, allowLocalGit });
     await deployTx(tx, ctx, fresh, definition, saveOnly ? 'save_only' : 'update', {
       skipBuild: input.skip_build === true,
       metadata: input.metadata && typeof input.metadata === 'object' ? (input.metadata as DeploymentMetadata) : undefined,

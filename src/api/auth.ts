@@ -47,14 +47,19 @@ export function assertMayWrite(caller: Caller, method: string): void {
   }
 }
 
+/** True when the caller is an operator: a full-access token of the installation's first organization. */
+export async function isOperator(c: Pick<RequestContext, 'store' | 'req'>): Promise<boolean> {
+  const caller = await authenticateCaller(c.store, c.req);
+  const [first] = await listOrganizations(c.store.db);
+  return first !== undefined && caller.organizationId === first.id && !caller.readOnly;
+}
+
 /**
  * Throws 403 authorization_required unless the caller is an operator: a full-access token of the installation's
  * first organization (the one `pier up` bootstraps). `what` ends the message: "... can <what>".
  */
 export async function assertOperator(c: Pick<RequestContext, 'store' | 'req'>, what: string): Promise<void> {
-  const caller = await authenticateCaller(c.store, c.req);
-  const [first] = await listOrganizations(c.store.db);
-  if (!first || caller.organizationId !== first.id || caller.readOnly) {
+  if (!(await isOperator(c))) {
     throw new PierError('authorization_required', `Only an admin token of the installation organization can ${what}`);
   }
 }

@@ -63,9 +63,10 @@ export class Query {
   int(name: string, fallback?: number): number | undefined {
     const v = this.str(name);
     if (v === undefined) return fallback;
-    if (!/^\d+$/.test(v)) {
-      throw new PierError('invalid_argument', `Query parameter ${name} must be a non-negative integer`, [
-        { field: name, description: 'must be a non-negative integer' },
+    // Beyond 2^53 a number is no longer exact (and the database refuses it): a 400 naming the field, not a 500.
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) {
+      throw new PierError('invalid_argument', `Query parameter ${name} must be a non-negative integer up to ${Number.MAX_SAFE_INTEGER}`, [
+        { field: name, description: `must be a non-negative integer up to ${Number.MAX_SAFE_INTEGER}` },
       ]);
     }
     return Number(v);

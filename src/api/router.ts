@@ -1,5 +1,7 @@
 // A tiny router: exact segments and `{param}` segments, one table that also feeds the OpenAPI document.
 import type http from 'node:http';
+import type { GitLocalAccess } from '../config.ts';
+import { PierError } from '../domain/errors.ts';
 import type { EdgeRouteFeed } from '../edge/route-feed.ts';
 import type { Store } from '../store/store.ts';
 import type { Query } from './http.ts';
@@ -23,6 +25,8 @@ export interface RequestContext {
   info: () => Record<string, unknown>;
   /** The route table remote edges long-poll (published by the leader's route publisher). */
   routeFeed: EdgeRouteFeed;
+  /** Who may build from a repository on the host's disk (PIER_GIT_ALLOW_LOCAL); absent = nobody. */
+  gitAllowLocal?: GitLocalAccess;
 }
 
 /** A route handler returns the reply body (sent as 200 JSON), or `undefined` when it wrote the reply itself. */
@@ -42,6 +46,17 @@ export interface Route {
 
 interface Compiled { route: Route; segments: string[] }
 
+/** A path parameter percent-decoded; a malformed escape (`%ZZ`, a lone `%E2`) is a 400 naming the parameter. */
+function decodeParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new PierError('invalid_argument', `Path parameter ${name} is not valid percent-encoding`, [
+      { field: name, description: 'is not valid percent-encoding (a "%" must start an escape such as %2F)' },
+    ]);
+  }
+}
+
 /** Matches a method + path against the route table. */
 export class Router {
   private readonly compiled: Compiled[];
@@ -58,7 +73,7 @@ export class Router {
       let ok = true;
       for (let i = 0; i < parts.length; i++) {
         const seg = c.segments[i]!;
-        if (seg.startsWith('{') && seg.endsWith('}')) params[seg.slice(1, -1)] = decodeURIComponent(parts[i]!);
+        if (seg.startsWith('{') && seg.endsWith('}')) params[seg.slice(1, -1)] = decodeParam(seg.slice(1, -1), parts[i]!);
         else if (seg !== parts[i]) { ok = false; break; }
       }
       if (ok) return { route: c.route, params };

@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { PierError } from '../domain/errors.ts';
-import { archiveFile, archivesDirOf, getArchive, hashUploadToken, insertArchive, markArchiveUploaded } from '../store/archives.ts';
+import {
+  archiveFile, archivesDirOf, claimArchiveUpload, getArchive, hashUploadToken, insertArchive, markArchiveUploaded, releaseArchiveUpload,
+} from '../store/archives.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import { objectBody } from '../actions/common.ts';
 import type { RequestContext, Route } from './router.ts';
@@ -36,20 +38,30 @@ async function createArchive(c: RequestContext): Promise<unknown> {
   return { archive: wire(row, `http://${host}/v1/pier/archives/${row.id}/upload?token=${token}`) };
 }
 
-/** Streams the body to a temp file, refusing (413) beyond `limit` bytes, then moves it into place. */
+/** The signed upload URL: its token claims the archive once, then the body is received. */
 async function uploadArchive(c: RequestContext): Promise<unknown> {
   const token = c.query.str('token') ?? '';
   const row = await getArchive(c.store.db, c.params.id!);
-  if (!row || !token || hashUploadToken(token) !== row.upload_token_hash) {
-    throw new PierError('authentication_error', 'Upload URL is invalid or was already used');
+  const tokenHash = hashUploadToken(token);
+  // Claimed in one conditional write before the body is read: of two concurrent PUTs exactly one proceeds.
+  const claim = row && token ? await claimArchiveUpload(c.store.db, row.id, tokenHash) : 'refused';
+  if (!row || claim === 'refused') throw new PierError('authentication_error', 'Upload URL is invalid or was already used');
+  if (claim === 'used') throw new PierError('invalid_state', `Archive ${row.id} was already uploaded (or is being uploaded): the upload URL is single-use`);
+  try {
+    return await receiveArchive(c, row.id, row.size);
+  } catch (err) {
+    await releaseArchiveUpload(c.store.db, row.id, tokenHash);
+    throw err;
   }
-  if (row.uploaded_at) throw new PierError('invalid_state', `Archive ${row.id} was already uploaded`);
-  const limit = row.size;
+}
+
+/** Streams the body of a claimed upload to a temp file, refusing (413) beyond `limit` bytes, then moves it into place. */
+async function receiveArchive(c: RequestContext, id: string, limit: number): Promise<unknown> {
   const declared = Number(c.req.headers['content-length'] ?? 0);
   if (declared > limit) throw new PierError('payload_too_large', `Archive is larger than its provisioned ${limit} bytes`);
   const dir = archivesDirOf(c.store.dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = archiveFile(dir, row.id);
+  const file = archiveFile(dir, id);
   const part = `${file}.${randomBytes(4).toString('hex')}.part`;
   let seen = 0;
   const counter = new Transform({
@@ -67,8 +79,8 @@ async function uploadArchive(c: RequestContext): Promise<unknown> {
     rmSync(part, { force: true });
     throw err;
   }
-  await markArchiveUploaded(c.store.db, row.id, nowIso());
-  return { archive: { id: row.id, size: String(seen) } };
+  await markArchiveUploaded(c.store.db, id, nowIso());
+  return { archive: { id, size: String(seen) } };
 }
 
 /** CreateArchive plus Pier's signed-URL upload endpoint (PUT, or POST for clients that cannot PUT). */

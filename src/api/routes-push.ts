@@ -3,7 +3,7 @@
 // carries no bearer token (the signature is the credential); the secret is shown by an authenticated route.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
-import { deployPushedCommit, rotateServiceWebhook, serviceWebhook } from '../actions/push.ts';
+import { createServiceWebhook, deployPushedCommit, rotateServiceWebhook, serviceWebhook, type WebhookView } from '../actions/push.ts';
 import { PierError } from '../domain/errors.ts';
 import type { DeploymentDefinition } from '../domain/types.ts';
 import { getDeployment } from '../store/deployments.ts';
@@ -111,23 +111,30 @@ function webhookUrl(c: RequestContext, serviceId: string): string {
   return `http://${host}/v1/pier/webhooks/git/${serviceId}`;
 }
 
+/** The wire shape of a webhook: `secret` is null except right after creation or rotation (`secret_shown`). */
+function webhookReply(c: RequestContext, w: WebhookView): Record<string, unknown> {
+  return { url: webhookUrl(c, w.serviceId), secret: w.secret, secret_shown: w.secret !== null, secret_exists: w.secretExists };
+}
+
 /** The push routes: the webhook (self-authenticated) and the secret's authenticated view/rotation. */
 export function pushRoutes(): Route[] {
   return [
     { method: 'POST', path: '/v1/pier/webhooks/git/{service_id}', operationId: 'GitPushWebhook', tag: 'Pier', pier: true, handler: handleWebhook },
     {
-      // Shows the secret once: the first call generates it; later calls return the URL only (rotate to see a new one).
+      // A read: the URL and whether a secret exists; it never creates one (a read-only token must not get a credential).
       method: 'GET', path: '/v1/pier/services/{id}/webhook', operationId: 'GetServiceWebhook', tag: 'Pier', pier: true,
-      handler: async (c) => {
-        const { serviceId, secret } = await serviceWebhook(actionContext(c), c.params.id!);
-        return { url: webhookUrl(c, serviceId), secret, secret_shown: secret !== null };
-      },
+      handler: async (c) => webhookReply(c, await serviceWebhook(actionContext(c), c.params.id!)),
+    },
+    {
+      // Creates the secret when there is none and shows it this once; later calls show none (rotate to get a new one).
+      method: 'POST', path: '/v1/pier/services/{id}/webhook', operationId: 'CreateServiceWebhook', tag: 'Pier', pier: true,
+      handler: async (c) => webhookReply(c, await createServiceWebhook(actionContext(c), c.params.id!)),
     },
     {
       method: 'POST', path: '/v1/pier/services/{id}/webhook/rotate', operationId: 'RotateServiceWebhook', tag: 'Pier', pier: true,
       handler: async (c) => {
         const { serviceId, secret } = await rotateServiceWebhook(actionContext(c), c.params.id!);
-        return { url: webhookUrl(c, serviceId), secret, secret_shown: true };
+        return webhookReply(c, { serviceId, secret, secretExists: true });
       },
     },
   ];

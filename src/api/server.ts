@@ -3,6 +3,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { GitLocalAccess } from '../config.ts';
 import { PierError } from '../domain/errors.ts';
 import { handleConsole } from '../console/serve.ts';
 import { EdgeRouteFeed } from '../edge/route-feed.ts';
@@ -39,6 +40,8 @@ export interface ApiServerOptions {
   routeFeed?: EdgeRouteFeed;
   /** Per-token request budget (token bucket); defaults to DEFAULT_RATE_LIMIT, `ratePerSecond: 0` disables it. */
   rateLimit?: RateLimitOptions;
+  /** Who may build from a repository on the host's disk (config's gitAllowLocal); absent = nobody. */
+  gitAllowLocal?: GitLocalAccess;
 }
 
 /** A running (or ready to run) API server. */
@@ -115,7 +118,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     let bodyPromise: Promise<unknown> | undefined;
     const result = await matched.route.handler({
       req, res, params: matched.params, query: new Query(url.searchParams), store, organizationId, onWrite, domain: opts.domain ?? 'localhost',
-      info: opts.info ?? (() => ({})), routeFeed,
+      info: opts.info ?? (() => ({})), routeFeed, gitAllowLocal: opts.gitAllowLocal,
       body: () => (bodyPromise ??= readJson(req)),
     });
     if (result !== undefined && !res.headersSent) sendJson(res, 200, result);

@@ -32,6 +32,31 @@ export async function getArchive(db: Db, id: string): Promise<ArchiveRow | undef
   return row ? { ...row, size: Number(row.size) } : undefined;
 }
 
+/** What the upload token hash becomes while an upload holds the archive: no second request can claim it meanwhile. */
+function claimedHash(tokenHash: string): string {
+  return `claimed:${tokenHash}`;
+}
+
+/**
+ * Claims the single-use upload of an archive in one conditional UPDATE: 'claimed' for exactly one caller holding the
+ * token, 'used' when the token is right but another upload holds or finished it, 'refused' for a wrong token.
+ */
+export async function claimArchiveUpload(db: Db, id: string, tokenHash: string): Promise<'claimed' | 'used' | 'refused'> {
+  const r = await db.run('UPDATE archives SET upload_token_hash = ? WHERE id = ? AND upload_token_hash = ? AND uploaded_at IS NULL', [
+    claimedHash(tokenHash), id, tokenHash,
+  ]);
+  if (r.changes > 0) return 'claimed';
+  const row = await getArchive(db, id);
+  return row && (row.upload_token_hash === claimedHash(tokenHash) || (row.upload_token_hash === tokenHash && row.uploaded_at)) ? 'used' : 'refused';
+}
+
+/** Gives a claimed upload back after it failed (too large, cut off), so the same URL may be tried again. */
+export async function releaseArchiveUpload(db: Db, id: string, tokenHash: string): Promise<void> {
+  await db.run('UPDATE archives SET upload_token_hash = ? WHERE id = ? AND upload_token_hash = ? AND uploaded_at IS NULL', [
+    tokenHash, id, claimedHash(tokenHash),
+  ]);
+}
+
 /** Records a finished upload. */
 export async function markArchiveUploaded(db: Db, id: string, at: string): Promise<void> {
   await db.run('UPDATE archives SET uploaded_at = ? WHERE id = ?', [at, id]);

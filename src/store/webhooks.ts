@@ -21,3 +21,16 @@ export async function rotateWebhookSecret(db: Db, key: Buffer, serviceId: string
   });
   return secret;
 }
+
+/**
+ * Generates the service's webhook secret only when it has none, in one statement (two concurrent callers cannot both
+ * create one); returns the new secret in plaintext, or undefined when one already existed.
+ */
+export async function createWebhookSecretIfAbsent(db: Db, key: Buffer, serviceId: string, organizationId: string): Promise<string | undefined> {
+  const secret = randomBytes(24).toString('hex');
+  const r = await db.run(
+    'INSERT INTO webhook_secrets (service_id, organization_id, encrypted_secret, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (service_id) DO NOTHING',
+    [serviceId, organizationId, encryptSecret(key, secret), nowIso()],
+  );
+  return r.changes > 0 ? secret : undefined;
+}

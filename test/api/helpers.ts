@@ -80,8 +80,10 @@ export async function createApp(t: TestPier, name: string): Promise<string> {
   return r.body.app.id;
 }
 
-/** Creates a service and returns its wire object. */
-export async function createService(t: TestPier, appId: string, name: string, definition = webDefinition()): Promise<any> {
+/** Creates a service and returns its wire object; by default it is routed at `/<name>`, so services of one app never clash. */
+export async function createService(
+  t: TestPier, appId: string, name: string, definition = webDefinition({ routes: [{ port: 8080, path: `/${name}` }] }),
+): Promise<any> {
   const r = await t.req('POST', '/v1/services', { app_id: appId, name, definition });
   if (r.status !== 200) throw new Error(`create service ${name}: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.service;

@@ -9,6 +9,9 @@ let appId: string;
 before(async () => { t = await startTestPier(); appId = await createApp(t, 'flows'); });
 after(async () => { await t.close(); });
 
+/** A web definition routed at `/<name>`: services of the one shared app must not serve the same prefix. */
+const routed = (name: string, over: Record<string, unknown> = {}) => webDefinition({ routes: [{ port: 8080, path: `/${name}` }], ...over });
+
 async function count(table: string): Promise<number> {
   const row = await t.pier.store.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`);
   return Number(row?.n);
@@ -43,7 +46,7 @@ test('validation errors are 400 with field paths and write nothing; dry_run writ
   assert.ok(fields.some((f: string) => f.startsWith('definition.docker.image')), JSON.stringify(fields));
   assert.ok(fields.some((f: string) => f.startsWith('definition.ports[0]')), JSON.stringify(fields));
 
-  const dry = await t.req('POST', '/v1/services?dry_run=true', { app_id: appId, name: 'dry', definition: webDefinition() });
+  const dry = await t.req('POST', '/v1/services?dry_run=true', { app_id: appId, name: 'dry', definition: routed('dry') });
   assert.equal(dry.status, 200);
   assert.equal(dry.body.service.name, 'dry');
   assert.deepEqual([await count('services'), await count('deployments'), await count('events')], before);
@@ -57,7 +60,7 @@ test('validation errors are 400 with field paths and write nothing; dry_run writ
 test('update, save_only, redeploy and rollback build an immutable, linked chain', async () => {
   const s = await createService(t, appId, 'chain');
   const v1 = s.latest_deployment_id;
-  const def2 = webDefinition({ env: [{ key: 'GREETING', value: 'bonjour' }] });
+  const def2 = routed('chain', { env: [{ key: 'GREETING', value: 'bonjour' }] });
 
   const dryUpdate = await t.req('PUT', `/v1/services/${s.id}?dry_run=true`, { definition: def2 });
   assert.equal(dryUpdate.status, 200);
@@ -77,7 +80,7 @@ test('update, save_only, redeploy and rollback build an immutable, linked chain'
   assert.ok(diff.changes.length > 0);
   assert.ok(diff.lines.some((l: string) => l.includes('GREETING')), JSON.stringify(diff.lines));
 
-  const stash = await t.req('PATCH', `/v1/services/${s.id}`, { definition: webDefinition({ env: [{ key: 'GREETING', value: 'hola' }] }), save_only: true });
+  const stash = await t.req('PATCH', `/v1/services/${s.id}`, { definition: routed('chain', { env: [{ key: 'GREETING', value: 'hola' }] }), save_only: true });
   assert.equal(stash.status, 200);
   assert.equal(stash.body.service.latest_deployment_id, v2, 'a stash does not move latest_deployment_id');
   const list = (await t.req('GET', `/v1/deployments?service_id=${s.id}`)).body.deployments;
@@ -140,7 +143,7 @@ test('pause, resume and delete follow the service status machine', async () => {
   assert.deepEqual((await t.req('DELETE', `/v1/services/${s.id}`)).body, {});
   assert.equal((await t.req('GET', `/v1/services/${s.id}`)).body.service.status, 'DELETING');
   assert.equal((await t.req('DELETE', `/v1/services/${s.id}`)).status, 200, 'delete is idempotent');
-  const upd = await t.req('PUT', `/v1/services/${s.id}`, { definition: webDefinition() });
+  const upd = await t.req('PUT', `/v1/services/${s.id}`, { definition: routed('lifecycle') });
   assert.equal(upd.status, 409);
   const types = (await t.req('GET', `/v1/service_events?service_id=${s.id}&order=asc`)).body.events.map((e: any) => e.type);
   assert.deepEqual(types, ['created', 'pausing', 'resuming', 'deleting']);

@@ -80,7 +80,8 @@ export async function startEdgePier(): Promise<EdgePier> {
   const token = `tok-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const config = loadConfig(
     { 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime: 'docker' },
-    { ...process.env, PIER_TOKEN: token },
+    // The tests deploy local git repositories with the operator's token: an operator setting (off by default).
+    { ...process.env, PIER_TOKEN: token, PIER_GIT_ALLOW_LOCAL: 'operator' },
   );
   const pier = await startPier(config, { log: () => {} });
   const scope = installationId(dataDir);

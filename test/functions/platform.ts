@@ -59,7 +59,10 @@ export async function startFunctionPier(runtime: 'process' | 'docker', env: Reco
   Object.assign(process.env, env, { PIER_EDGE_WORKERS: '1' });
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-functions-'));
   const token = `tok-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime }, { ...process.env, PIER_TOKEN: token });
+  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime }, {
+    // Functions from local git repositories, deployed with the operator's token: an operator setting (off by default).
+    ...process.env, PIER_TOKEN: token, PIER_GIT_ALLOW_LOCAL: 'operator',
+  });
   const pier = await startPier(config, { log: () => {} });
   const api = apiClient(pier.apiUrl, token);
   const edgeUrl = (await api<{ edge_url: string }>('GET', '/v1/pier/info')).body.edge_url;

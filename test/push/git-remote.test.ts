@@ -18,7 +18,8 @@ test('git push to /git/<app>/<service>.git deploys the tracked branch at the pus
   const t = await startTestPier();
   try {
     const appId = await createApp(t, 'remote');
-    const def = webDefinition({ git: { repository: '/placeholder', branch: 'main' } });
+    // Created from a remote URL, then pointed at its own Pier git remote: the one local path a tenant may name.
+    const def = webDefinition({ git: { repository: 'https://git.example.invalid/placeholder.git', branch: 'main' } });
     delete def.docker;
     const svc = (await t.req('POST', '/v1/services', { app_id: appId, name: 'web', definition: def })).body.service;
     const bare = join(dirname(t.pier.credentialsPath), 'git', `${svc.id}.git`);

@@ -42,7 +42,7 @@ test('a signed push redeploys at the pushed sha; a wrong signature is refused wi
     const svc = await p.createService(appId, 'web', def);
     const first = await healthy(p, svc.id);
     images.push(first.provisioning_info.image);
-    const hook = (await p.api('GET', `/v1/pier/services/${svc.id}/webhook`)).body;
+    const hook = (await p.api('POST', `/v1/pier/services/${svc.id}/webhook`)).body;
 
     writeFileSync(join(repo, 'index.html'), 'version two\n');
     execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@e', 'commit', '-qam', 'second'], { cwd: repo });

@@ -9,7 +9,8 @@ import { join, dirname } from 'node:path';
 import { createApp, startTestPier, webDefinition } from '../api/helpers.ts';
 
 const gitDef = (extra: Record<string, unknown> = {}) => {
-  const d = webDefinition({ git: { repository: '/nowhere/repo', branch: 'main', ...extra } });
+  // A remote URL: tenants may not name repositories on the host's disk (nothing here fetches it).
+  const d = webDefinition({ git: { repository: 'https://git.example.invalid/o/r.git', branch: 'main', ...extra } });
   delete d.docker;
   return d;
 };
@@ -24,14 +25,21 @@ test('webhook: secret shown once, wrong signature refused with nothing written, 
   try {
     const appId = await createApp(t, 'pushapp');
     const svc = (await t.req('POST', '/v1/services', { app_id: appId, name: 'web', definition: gitDef() })).body.service;
-    const first = await t.req('GET', `/v1/pier/services/${svc.id}/webhook`);
+    // Reading never creates a credential: GET says whether a secret exists; POST creates it and shows it once.
+    const unread = await t.req('GET', `/v1/pier/services/${svc.id}/webhook`);
+    assert.equal(unread.status, 200);
+    assert.deepEqual([unread.body.secret, unread.body.secret_exists], [null, false]);
+    const first = await t.req('POST', `/v1/pier/services/${svc.id}/webhook`);
     assert.equal(first.status, 200);
     assert.match(first.body.secret, /^[0-9a-f]{48}$/);
     const url: string = first.body.url;
     assert.equal(url, `${t.url}/v1/pier/webhooks/git/${svc.id}`);
-    const again = await t.req('GET', `/v1/pier/services/${svc.id}/webhook`);
+    const again = await t.req('POST', `/v1/pier/services/${svc.id}/webhook`);
     assert.equal(again.body.secret, null);
+    const read = await t.req('GET', `/v1/pier/services/${svc.id}/webhook`);
+    assert.deepEqual([read.body.secret, read.body.secret_exists, read.body.url], [null, true, url]);
     assert.equal((await t.req('GET', `/v1/pier/services/${svc.id}/webhook`, undefined, await t.otherOrgToken())).status, 404);
+    assert.equal((await t.req('POST', `/v1/pier/services/${svc.id}/webhook`, undefined, await t.otherOrgToken())).status, 404);
     const secret: string = first.body.secret;
     const count = async () => (await t.req('GET', `/v1/deployments?service_id=${svc.id}`)).body.count as number;
     assert.equal(await count(), 1);

@@ -22,7 +22,10 @@ test('build commands see secret env vars; the stored build log is redacted', { t
   process.env.PIER_EDGE_WORKERS = '1';
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-build-secrets-'));
   const token = `tok-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', 'tls-addr': 'off', runtime: 'process' }, { ...process.env, PIER_TOKEN: token });
+  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', 'tls-addr': 'off', runtime: 'process' }, {
+    // A local git repository deployed with the operator's token: an operator setting (off by default).
+    ...process.env, PIER_TOKEN: token, PIER_GIT_ALLOW_LOCAL: 'operator',
+  });
   const pier = await startPier(config, { log: () => {} });
   try {
     const api = apiClient(pier.apiUrl, token);

@@ -45,12 +45,13 @@ function components(core: PierCore, app: { dir: string; entrypoint: string[] }, 
 }
 
 
-function webService(name: string): Record<string, unknown> {
+/** A web service routed at `path`: two services of one app may not serve the same prefix. */
+function webService(name: string, path = '/'): Record<string, unknown> {
   return {
     name, type: 'WEB',
     docker: { image: 'pier-test/directory' },
     ports: [{ port: 8000, protocol: 'http' }],
-    routes: [{ port: 8000, path: '/' }],
+    routes: [{ port: 8000, path }],
     regions: ['was'],
     scalings: [{ min: 1, max: 1 }],
     instance_types: [{ type: 'nano' }],
@@ -82,8 +83,8 @@ test('process runtime: no network path between organizations\' apps, nor to the 
       const a = await client('POST', '/v1/apps', { name: appName });
       assert.equal(a.status, 200, JSON.stringify(a.body));
       const out: Record<string, string> = {};
-      for (const s of services) {
-        const r = await client('POST', '/v1/services', { app_id: a.body.app.id, definition: webService(s) });
+      for (const [i, s] of services.entries()) {
+        const r = await client('POST', '/v1/services', { app_id: a.body.app.id, definition: webService(s, i === 0 ? '/' : `/${s}`) });
         assert.equal(r.status, 200, JSON.stringify(r.body));
         out[s] = r.body.service.id;
       }
