@@ -19,10 +19,17 @@ export class ApiError extends CliError {
   readonly code: string;
   readonly fields: FieldError[];
   constructor(status: number, code: string, message: string, fields: FieldError[] = []) {
-    super(message, fields.map((f) => `${f.field}: ${f.description}`));
+    // A field line that only repeats the message (e.g. a duplicate name) is left out, so it prints once.
+    super(message, fields.filter((f) => sameText(f.description, message) === false).map((f) => `${f.field}: ${f.description}`));
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.fields = fields;
   }
+}
+
+/** Whether two messages say the same thing, ignoring case, quotes and a trailing period. */
+function sameText(a: string, b: string): boolean {
+  const norm = (t: string): string => t.toLowerCase().replace(/["'`]/g, '').replace(/[.\s]+$/, '').trim();
+  return norm(a) === norm(b);
 }

@@ -4,6 +4,7 @@ import { UsageError } from '../args.ts';
 import type { Command, Ctx } from '../command.ts';
 import { age, printList, printRaw, renderKeyValues, renderTable } from '../output.ts';
 import { resolveSecret } from '../resolve.ts';
+import { registrySecretBody, SECRET_TYPE_NAMES } from '../secret-types.ts';
 import { SECRET_HEADERS, secretRow, type SecretView } from '../views.ts';
 
 const VALUE_FLAGS = [
@@ -27,6 +28,40 @@ async function secretArg(ctx: Ctx): Promise<string> {
   return resolveSecret(ctx.client(), ctx.args.positionals[0]!);
 }
 
+const REGISTRY_FLAGS = [
+  { name: 'type', kind: 'string' as const, placeholder: 'TYPE', help: `Secret type: ${SECRET_TYPE_NAMES.join(', ')}`, defaultText: 'simple' },
+  { name: 'registry-username', kind: 'string' as const, aliases: ['username'], placeholder: 'USER', help: 'Registry user name (registry types)' },
+  { name: 'registry-password', kind: 'string' as const, aliases: ['password'], placeholder: 'PASSWORD', help: 'Registry password (registry types; --value or --value-from-stdin also give it)' },
+  // Not --url: that global flag is the API's address.
+  { name: 'registry-url', kind: 'string' as const, placeholder: 'URL', help: 'Registry address, e.g. registry.example.com (registry-private, registry-gcp)' },
+  { name: 'registry-keyfile', kind: 'string' as const, placeholder: 'FILE', help: 'Service account key file (registry-gcp)' },
+  { name: 'registry-name', kind: 'string' as const, placeholder: 'NAME', help: 'Registry name (registry-azure)' },
+];
+
+/** `secrets create`: a simple secret from --value/stdin, or a registry secret from the --registry-* flags. */
+async function createSecret(ctx: Ctx): Promise<number> {
+  const name = ctx.args.positionals[0]!;
+  const type = ctx.args.str('type') ?? 'simple';
+  let body: Record<string, unknown>;
+  if (type === 'simple') {
+    body = { name, type: 'SIMPLE', value: await secretValue(ctx) };
+  } else {
+    const a = ctx.args;
+    const given = a.str('registry-password');
+    const password = given ?? (a.has('value') || a.bool('value-from-stdin') ? await secretValue(ctx) : undefined);
+    const keyfile = a.str('registry-keyfile');
+    const built = registrySecretBody(name, type, {
+      username: a.str('registry-username'), password, url: a.str('registry-url'),
+      keyfile: keyfile !== undefined ? ctx.io.readFile(keyfile) : undefined, registryName: a.str('registry-name'),
+    });
+    if (!built) throw new UsageError(`--type must be one of ${SECRET_TYPE_NAMES.join(', ')}, not "${type}"`);
+    if (built.missing.length) throw new UsageError(`a ${type} secret needs ${built.missing.join(', ')}`);
+    body = built.body;
+  }
+  printSecret(ctx, await ctx.client().post<{ secret: SecretView }>('/v1/secrets', body));
+  return 0;
+}
+
 /** The `secrets` command group. */
 export const secretsCommand: Command = {
   name: 'secrets',
@@ -35,15 +70,13 @@ export const secretsCommand: Command = {
   subcommands: [
     {
       name: 'create', summary: 'Create a secret', usage: 'NAME', args: [1, 1],
-      flags: [...VALUE_FLAGS, { name: 'type', kind: 'string', placeholder: 'TYPE', help: 'Secret type (only simple)', defaultText: 'simple' }],
-      examples: ['printf %s "$DATABASE_URL" | pier secrets create db-url --value-from-stdin'],
-      run: async (ctx) => {
-        const type = ctx.args.str('type') ?? 'simple';
-        if (type !== 'simple') throw new UsageError(`--type "${type}" is not supported; Pier has simple secrets only`);
-        const value = await secretValue(ctx);
-        printSecret(ctx, await ctx.client().post<{ secret: SecretView }>('/v1/secrets', { name: ctx.args.positionals[0], type: 'SIMPLE', value }));
-        return 0;
-      },
+      flags: [...VALUE_FLAGS, ...REGISTRY_FLAGS],
+      examples: [
+        'printf %s "$DATABASE_URL" | pier secrets create db-url --value-from-stdin',
+        'pier secrets create hub --type registry-dockerhub --registry-username me --value-from-stdin',
+        'pier secrets create reg --type registry-private --registry-username u --registry-password p --registry-url registry.example.com',
+      ],
+      run: createSecret,
     },
     {
       name: 'update', summary: "Change a secret's value", usage: 'NAME', args: [1, 1], flags: VALUE_FLAGS,
