@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InstanceSpec } from '../../src/runtime/contract.ts';
@@ -188,5 +188,26 @@ test('an app still binds port 80 in its own network namespace and answers HTTP',
     assert.match(body, /hello from pier/);
   } finally {
     await runtime.remove(h.runtimeId);
+  }
+});
+
+test('the app still reads its own files when the archive made them private to the host\'s root', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-private-app-')); // 0700, as mkdtemp makes it
+  try {
+    mkdirSync(join(dir, 'conf'), { mode: 0o700 });
+    writeFileSync(join(dir, 'conf', 'settings.txt'), 'private-but-mine\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'run.sh'), `#!${bb} sh\ncat /app/conf/settings.txt\n`, { mode: 0o700 });
+    const h = await runtime.start({ ...spec(''), appDir: dir, entrypoint: [bb, 'sh', '-c', `/app/run.sh && ${bb} id -u`] });
+    try {
+      const exit = await runtime.wait(h.runtimeId, AbortSignal.timeout(30_000));
+      const lines: string[] = [];
+      for await (const l of runtime.logs(h.runtimeId, { follow: false })) lines.push(l.line);
+      assert.equal(exit.exitCode, 0, lines.join('\n'));
+      assert.deepEqual(lines, ['private-but-mine', '0']);
+    } finally {
+      await runtime.remove(h.runtimeId);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -106,10 +106,31 @@ function probeSandbox(bwrap: string, setpriv: string, uid: number): Promise<stri
   return p;
 }
 
-/** The sandbox's uid reads the app directory as "other": its top must be readable and searchable by everyone. */
+// App directories already made readable by this process (a deployment's instances share one).
+const readableAppDirs = new Set<string>();
+
+/**
+ * The sandbox's uid reads the app directory as "other" (the files belong to the host's root): every directory must
+ * be readable and searchable by everyone, every file readable (and executable where its owner may execute it). Builds
+ * write 0644/0755 already; an archive may carry 0600 files. Once per app directory and process; bounded walk.
+ */
 function letSandboxRead(appDir: string): void {
-  const mode = statSync(appDir).mode & 0o7777;
-  if ((mode & 0o005) !== 0o005) chmodSync(appDir, mode | 0o005);
+  if (readableAppDirs.has(appDir)) return;
+  const widen = (path: string, mode: number, dir: boolean) => {
+    const want = mode | 0o004 | (dir || mode & 0o100 ? 0o001 : 0);
+    if (want !== mode) chmodSync(path, want & 0o7777);
+  };
+  const stack = [appDir];
+  for (let seen = 0; stack.length > 0 && seen < 500_000; seen++) {
+    const dir = stack.pop()!;
+    widen(dir, statSync(dir).mode, true);
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) stack.push(path);
+      else if (e.isFile()) widen(path, statSync(path).mode, false);
+    }
+  }
+  readableAppDirs.add(appDir);
 }
 
 /** Instance ids become directory and cgroup names: anything that could climb out of them is rejected. */
