@@ -98,8 +98,11 @@ export interface GcOptions {
   log?: (line: string) => void;
 }
 
-/** What one pass removed, and what it could not remove yet. */
-export interface GcReport { images: string[]; directories: string[]; archives: string[]; inUse: string[] }
+/**
+ * What one pass removed, and what it could not remove yet: images still used by a container, and services being
+ * deleted (DELETING: their outputs go once the reconciler has stopped everything and marked them DELETED).
+ */
+export interface GcReport { images: string[]; directories: string[]; archives: string[]; inUse: string[]; deleting: string[] }
 
 function entries(dir: string): string[] {
   try {
@@ -124,7 +127,7 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
   const [services, deployments, archives] = await Promise.all([listServiceRetention(o.db), listDeploymentOutputs(o.db), listArchiveRows(o.db)]);
   const retained = retainedDeployments(services, deployments, o.keep ?? DEFAULT_KEEP_DEPLOYMENTS);
   const known = new Set(deployments.map((d) => d.id));
-  const report: GcReport = { images: [], directories: [], archives: [], inUse: [] };
+  const report: GcReport = { images: [], directories: [], archives: [], inUse: [], deleting: services.filter((s) => s.status === 'DELETING').map((s) => s.id) };
   // An output of a deployment the store knows and does not retain goes; of one it does not know, once old.
   const collectable = (id: string, age: number) => (known.has(id) ? !retained.has(id) : age > grace);
 
@@ -197,8 +200,8 @@ export function gcComponent(o: GcOptions & { intervalMs?: number; minGapMs?: num
       lastStart = Date.now();
       try {
         const report = await collectGarbage(o);
-        // Images of a deleted service stay in use until its containers are gone: look again soon (bounded).
-        if (report.inUse.length && retries < 20) {
+        // A service being deleted, and its images, stay until its containers are gone: look again soon (bounded).
+        if ((report.inUse.length || report.deleting.length) && retries < 20) {
           retries++;
           schedule(o.retryMs ?? 30_000);
         } else {
