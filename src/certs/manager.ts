@@ -145,8 +145,12 @@ export function createCertManager(opts: CertManagerOptions): CertManager {
     if (!opts.dns) {
       proof = 'skipped';
     } else {
+      // A fresh claim is checked every dnsRecheckMs; one older than 15 minutes at most every 10 (refresh asks at
+      // once): a tenant's thousand idle claims must not turn each pass into a thousand DNS lookups.
+      const base = opts.dnsRecheckMs ?? 30_000;
+      const recheck = now - Date.parse(d.created_at) < 15 * 60_000 ? base : Math.max(base, 10 * 60_000);
       const schedule = await getCertSchedule(db, d.id);
-      if (schedule.dnsCheckedAt && now - Date.parse(schedule.dnsCheckedAt) < (opts.dnsRecheckMs ?? 30_000)) return false;
+      if (schedule.dnsCheckedAt && now - Date.parse(schedule.dnsCheckedAt) < recheck) return false;
       const found: string[] = [];
       const record = challengeRecordName(d.name);
       const txt = opts.txt ? await opts.txt(record) : undefined;

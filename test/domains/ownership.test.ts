@@ -151,12 +151,25 @@ test('two organizations claim a name: the squatter never blocks the owner, whose
   await assert.rejects(updateDomain(pier.store.db, second.id, { verified_at: new Date().toISOString() }), /UNIQUE/i);
 });
 
-test('an unverified claim expires after the claim ttl, freeing the name; a TXT lookup failure is shown', async () => {
+test('an idle claim is checked less often, and expires after the claim ttl, freeing the name', async () => {
   const d = (await rival('POST', '/v1/domains', { name: 'stale.example.org' })).body.domain;
   await manager.reconcile();
   const pending = (await rival('GET', `/v1/domains/${d.id}`)).body.domain;
   assert.match(pending.messages.at(-1), /^DNS check: no TXT record _pier-challenge\.stale\.example\.org holds this claim's token$/);
+  // Checked every pass while fresh (dnsRecheckMs 0 here); past 15 minutes at most every 10, unless refreshed.
   const before = now;
+  const lookups = () => dns.asked.filter((q) => q === '16 _pier-challenge.stale.example.org').length;
+  const first = lookups();
+  assert.ok(first >= 1);
+  now = Date.parse(d.created_at) + 20 * 60_000;
+  await manager.reconcile();
+  assert.equal(lookups(), first + 1);
+  now += 5 * 60_000;
+  await manager.reconcile();
+  assert.equal(lookups(), first + 1, 'an old idle claim is not looked up again within 10 minutes');
+  assert.equal((await rival('POST', `/v1/domains/${d.id}/refresh`)).status, 200);
+  await manager.reconcile();
+  assert.equal(lookups(), first + 2, 'refresh asks at once');
   now = Date.parse(d.created_at) + TTL;
   try {
     await manager.reconcile();
