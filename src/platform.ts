@@ -86,6 +86,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     appendLogs: (lines) => appendLogLines(store.db, lines, store.logBus),
     labels: { 'dev.pier.scope': scope },
     packages: config.buildPackages,
+    archiveMaxExtractedBytes: config.archiveMaxExtractedBytes,
     environment: async (d) => {
       const [app, service] = await Promise.all([getApp(store.db, d.app_id), getService(store.db, d.service_id)]);
       if (!app || !service) throw new Error('its app or service no longer exists');

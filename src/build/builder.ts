@@ -16,7 +16,7 @@ import { buildDirectory } from './directory.ts';
 import { engineBuild } from './docker-build.ts';
 import { reasonOf, timeLimited } from './exec.ts';
 import { fetchGit, type GitCommit } from './git.ts';
-import { defaultArchivesDir, extractArchive } from './archive.ts';
+import { defaultArchivesDir, extractArchive, extractionLimit } from './archive.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
 import { openBuildCgroup } from './host-cgroup.ts';
 import { runContainerSteps } from './sandbox-docker.ts';
@@ -51,6 +51,8 @@ export interface BuilderOptions {
   labels?: Record<string, string>;
   /** Where uploaded archives live (default: <workDir>/../archives, i.e. <data-dir>/archives). */
   archivesDir?: string;
+  /** Most bytes an archive may extract to (PIER_ARCHIVE_MAX_EXTRACTED_BYTES); capped by the instance type's disk. */
+  archiveMaxExtractedBytes?: number;
   /**
    * The deployment's env at build time (src/control/spec.ts buildEnvironment): build commands get `env`, Dockerfile
    * builds `buildArgs`, and `secretValues` are redacted from the build log. Default: plain values only, no redaction.
@@ -132,7 +134,10 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     const say = (l: string, s: 'stdout' | 'stderr' = 'stdout') => log.line(l, s);
     // An archive is built like a checkout of it; only git records a commit.
     const commit = git ? await fetchGit(git, checkout, { signal, onLine: say }) : undefined;
-    if (!git) await extractArchive(o.archivesDir ?? defaultArchivesDir(o.workDir), archive!.id, checkout, signal, say);
+    if (!git) {
+      const limit = extractionLimit(d.definition, o.archiveMaxExtractedBytes);
+      await extractArchive(o.archivesDir ?? defaultArchivesDir(o.workDir), archive!.id, checkout, signal, say, limit);
+    }
     const dir = sourceDir(checkout, git?.workdir);
     const cacheDir = d.definition.skip_cache ? join(root, 'cache') : join(o.workDir, 'cache', d.service_id);
     mkdirSync(cacheDir, { recursive: true });
