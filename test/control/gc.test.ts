@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig, loadHousekeeping } from '../../src/config.ts';
 import { startPier, type PierHandle } from '../../src/main.ts';
 import { collectGarbage, gcComponent, retainedDeployments, type BuiltImages } from '../../src/control/gc.ts';
 import { listDeployments, updateDeployment } from '../../src/store/deployments.ts';
@@ -34,6 +34,21 @@ test('retained: the newest N per live service, what it points at, anything unfin
     [10, ['a1', 'a2', 'a3', 'a4', 'a5', 'b2', 'c1', 'c2', 'x2']],
   ];
   for (const [keep, want] of rows) assert.deepEqual([...retainedDeployments(services, deployments, keep)].sort(), want, `keep ${keep}`);
+});
+
+test('settings: PIER_GC_KEEP_DEPLOYMENTS, PIER_GC_INTERVAL and PIER_DOMAINS_CLAIM_TTL; unset means the defaults', () => {
+  assert.deepEqual(loadHousekeeping({}), {});
+  assert.deepEqual(loadHousekeeping({ PIER_GC_KEEP_DEPLOYMENTS: '3', PIER_GC_INTERVAL: '15m', PIER_DOMAINS_CLAIM_TTL: '2d' }), {
+    gcKeepDeployments: 3, gcIntervalMs: 15 * 60_000, domainClaimTtlMs: 2 * 86_400_000,
+  });
+  assert.equal(loadHousekeeping({ PIER_GC_INTERVAL: 'off' }).gcIntervalMs, 0);
+  for (const [k, v, re] of [
+    ['PIER_GC_KEEP_DEPLOYMENTS', '0', /PIER_GC_KEEP_DEPLOYMENTS must be a whole number from 1 to 1000, got "0"/],
+    ['PIER_GC_INTERVAL', '5s', /PIER_GC_INTERVAL must be a duration of 10s or more/],
+    ['PIER_DOMAINS_CLAIM_TTL', 'soon', /PIER_DOMAINS_CLAIM_TTL must be a duration of a minute or more such as 7d or 12h, got "soon"/],
+  ] as const) {
+    assert.throws(() => loadHousekeeping({ [k]: v }), (err: Error) => err instanceof ConfigError && re.test(err.message));
+  }
 });
 
 const TOKEN = 'gc-test-token-0123456789abcdef';
