@@ -18,6 +18,9 @@ export interface CliIO {
   now(): number;
   /** Poll interval for --wait (2 s by default; tests shorten it). */
   pollIntervalMs: number;
+  /** Whether stdout and stderr are terminals: colours and the live status line only appear there. */
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
 }
 
 /** The default IO: the real process. */
@@ -42,6 +45,8 @@ export function processIO(): CliIO {
     },
     now: () => Date.now(),
     pollIntervalMs: 2000,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
   };
 }
 

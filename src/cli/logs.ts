@@ -8,6 +8,7 @@ import type { Query } from './client.ts';
 import { parseDurationMs } from './duration.ts';
 import { CliError } from './errors.ts';
 import { UsageError } from './args.ts';
+import { formatLogEntry, wantsColour } from './log-format.ts';
 
 /** The log flags shared by `services logs`, `deployments logs` and `instances logs`. */
 export const LOG_FLAGS: FlagSpec[] = [
@@ -20,7 +21,11 @@ export const LOG_FLAGS: FlagSpec[] = [
   { name: 'regex-search', kind: 'string', placeholder: 'REGEX', help: 'Only lines matching this regular expression' },
   { name: 'text-search', kind: 'string', placeholder: 'TEXT', help: 'Only lines containing this text' },
   { name: 'order', kind: 'string', placeholder: 'ORDER', help: 'asc or desc (query only)', defaultText: 'asc' },
+  { name: 'raw', kind: 'bool', help: 'Print only the messages, without time, instance and stream' },
 ];
+
+/** Decides, line by line, whether a line belongs to what the user asked to see (e.g. the current deployment). */
+export type LineFilter = (entry: LogEntry) => boolean | Promise<boolean>;
 
 function isoTime(text: string, flag: string): string {
   const t = Date.parse(text);
@@ -58,15 +63,18 @@ export function logQuery(ctx: Ctx, scope: Query): Query {
 
 function printEntry(ctx: Ctx, entry: LogEntry): void {
   if (ctx.output === 'json') ctx.out(JSON.stringify(entry));
-  else ctx.out(entry.msg);
+  else ctx.out(formatLogEntry(entry, { raw: ctx.args.bool('raw'), colour: wantsColour(ctx.io.stdoutIsTTY, ctx.io.env) }));
 }
 
-/** Prints the logs for a scope: one query page, or a live tail with --tail. */
-export async function showLogs(ctx: Ctx, scope: Query): Promise<number> {
+/**
+ * Prints the logs for a scope: one query page, or a live tail with --tail. `tailScope` and `keep` let a caller
+ * follow a wider scope than it queries (a service's tail outlives its current deployment) and drop lines itself.
+ */
+export async function showLogs(ctx: Ctx, scope: Query, tail?: { scope: Query; keep: LineFilter }): Promise<number> {
   const query = logQuery(ctx, scope);
   if (ctx.args.bool('tail')) {
     if (query.end !== undefined) throw new UsageError('--end-time cannot be used with --tail');
-    return tailLogs(ctx, query);
+    return tailLogs(ctx, tail ? logQuery(ctx, tail.scope) : query, tail?.keep);
   }
   // Newest first from the API keeps the latest lines when the page is full; print them oldest first unless asked.
   const order = ctx.args.str('order');
@@ -76,7 +84,7 @@ export async function showLogs(ctx: Ctx, scope: Query): Promise<number> {
   return 0;
 }
 
-async function tailLogs(ctx: Ctx, query: Query): Promise<number> {
+async function tailLogs(ctx: Ctx, query: Query, keep?: LineFilter): Promise<number> {
   const client = ctx.client();
   const url = client.url('/v1/streams/logs/tail', query).replace(/^http/, 'ws');
   const token = client.bearer();
@@ -85,11 +93,13 @@ async function tailLogs(ctx: Ctx, query: Query): Promise<number> {
   const ws = new WebSocket(url, asProtocol ? ['Bearer', token] : [], {
     headers: token ? { authorization: `Bearer ${token}` } : {},
   });
+  // Lines print in arrival order even when deciding about one needs a request: one chain of decisions.
+  let printing: Promise<void> = Promise.resolve();
   return new Promise<number>((resolve, reject) => {
     const unregister = ctx.io.onInterrupt(() => ws.close());
     const done = (fn: () => void): void => {
       unregister();
-      fn();
+      void printing.then(fn, (err: unknown) => reject(err));
     };
     ws.on('message', (data) => {
       let frame: { result?: LogEntry; error?: { message?: string } };
@@ -102,7 +112,10 @@ async function tailLogs(ctx: Ctx, query: Query): Promise<number> {
         ws.close();
         done(() => reject(new CliError(`log stream error: ${frame.error?.message ?? 'unknown error'}`)));
       } else if (frame.result) {
-        printEntry(ctx, frame.result);
+        const entry = frame.result;
+        printing = printing.then(async () => {
+          if (!keep || (await keep(entry))) printEntry(ctx, entry);
+        });
       }
     });
     ws.on('unexpected-response', (_req, res) => {

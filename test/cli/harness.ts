@@ -107,6 +107,8 @@ export interface RunOptions {
   /** Receives a function that simulates Ctrl-C. */
   interrupt?: (fire: () => void) => void;
   readFile?: (path: string) => string;
+  /** Pretend stdout and stderr are terminals (colours, live status line). */
+  tty?: boolean;
 }
 
 /** Fixed "now" used by tests: ten minutes after the fixtures' created_at. */
@@ -131,6 +133,8 @@ export async function run(api: FakeApi | undefined, argv: string[], opts: RunOpt
     readStdin: async () => opts.stdin ?? '',
     now: opts.now ?? (() => NOW),
     pollIntervalMs: 1,
+    stdoutIsTTY: opts.tty ?? false,
+    stderrIsTTY: opts.tty ?? false,
     onInterrupt: (h) => {
       handlers.add(h);
       return () => handlers.delete(h);

@@ -1,21 +1,29 @@
 import { test } from 'node:test';
+import { formatLogEntry, wantsColour } from '../../src/cli/log-format.ts';
 import assert from 'node:assert/strict';
-import { DEP2_ID, DEP_ID, NOW, SVC_ID, deployment, lookupRoutes, run, startFakeApi } from './harness.ts';
+import { DEP2_ID, DEP_ID, NOW, SVC_ID, deployment, lookupRoutes, run, service, startFakeApi } from './harness.ts';
 
-const entry = (msg: string, at: string) => ({ msg, created_at: at, labels: { stream: 'stdout', instance_id: 'i1' } });
+const entry = (msg: string, at: string, deploymentId = DEP_ID) => ({ msg, created_at: at, labels: { stream: 'stdout', instance_id: 'i1', deployment_id: deploymentId } });
+/** The prefixed form of a line printed by entry(). */
+const line = (msg: string, at: string) => `${at.replace('T', ' ').replace('Z', '.000')} i1       stdout ${msg}`;
 
 test('services logs queries newest first and prints oldest first; filters map to query params', async () => {
   const api = await startFakeApi({
     ...lookupRoutes(),
+    [`GET /v1/services/${SVC_ID}`]: { body: { service: service() } },
     'GET /v1/streams/logs/query': { body: { data: [entry('second', '2026-03-01T12:00:02Z'), entry('first', '2026-03-01T12:00:01Z')], pagination: {} } },
   });
   try {
     const r = await run(api, ['services', 'logs', 'shop/web']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, 'first\nsecond\n');
+    assert.equal(r.stdout, `${line('first', '2026-03-01T12:00:01Z')}\n${line('second', '2026-03-01T12:00:02Z')}\n`);
+    assert.equal(api.lines().at(-1), `GET /v1/streams/logs/query?type=runtime&service_id=${SVC_ID}&deployment_id=${DEP_ID}&order=desc`,
+      "only the current deployment's lines by default");
+    const all = await run(api, ['services', 'logs', 'shop/web', '--all-deployments', '--raw']);
+    assert.equal(all.stdout, 'first\nsecond\n', '--raw prints the bare messages');
     assert.equal(api.lines().at(-1), `GET /v1/streams/logs/query?type=runtime&service_id=${SVC_ID}&order=desc`);
 
-    const f = await run(api, ['svc', 'logs', SVC_ID, '-t', 'build', '--since', '10m', '--text-search', 'err', '--instance', 'i1', '--order', 'asc']);
+    const f = await run(api, ['svc', 'logs', SVC_ID, '-t', 'build', '--since', '10m', '--text-search', 'err', '--instance', 'i1', '--order', 'asc', '--raw']);
     assert.equal(f.code, 0, f.stderr);
     assert.equal(f.stdout, 'second\nfirst\n', 'an explicit --order prints in the order the API returned');
     const q = api.requests.at(-1)!.query;
@@ -34,7 +42,7 @@ test('services logs queries newest first and prints oldest first; filters map to
 });
 
 test('logs -f streams websocket frames, authenticating with the Bearer subprotocol', async () => {
-  const api = await startFakeApi(lookupRoutes());
+  const api = await startFakeApi({ ...lookupRoutes(), [`GET /v1/services/${SVC_ID}`]: { body: { service: service() } } });
   let protocolHeader: string | undefined;
   let url = '';
   api.onTail = (ws, req) => {
@@ -46,7 +54,7 @@ test('logs -f streams websocket frames, authenticating with the Bearer subprotoc
     ws.close();
   };
   try {
-    const r = await run(api, ['services', 'logs', SVC_ID, '-f', '--regex-search', 'w.*']);
+    const r = await run(api, ['services', 'logs', SVC_ID, '-f', '--regex-search', 'w.*', '--raw']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'hello\nworld\n');
     // ws joins the offered subprotocols with ','; the header is an HTTP list, so 'Bearer,tok' equals 'Bearer, tok'.
@@ -58,7 +66,7 @@ test('logs -f streams websocket frames, authenticating with the Bearer subprotoc
 });
 
 test('logs -f: an error frame fails the command; Ctrl-C ends it cleanly', async () => {
-  const api = await startFakeApi(lookupRoutes());
+  const api = await startFakeApi({ ...lookupRoutes(), [`GET /v1/services/${SVC_ID}`]: { body: { service: service() } } });
   try {
     api.onTail = (ws) => ws.send(JSON.stringify({ error: { code: 5, message: 'service not found' } }));
     const bad = await run(api, ['svc', 'logs', SVC_ID, '--tail']);
@@ -70,12 +78,53 @@ test('logs -f: an error frame fails the command; Ctrl-C ends it cleanly', async 
       ws.send(JSON.stringify({ result: entry('line', '2026-03-01T12:00:01Z') }));
       setTimeout(() => fire(), 20);
     };
-    const r = await run(api, ['svc', 'logs', SVC_ID, '-f'], { interrupt: (f) => (fire = f) });
+    const r = await run(api, ['svc', 'logs', SVC_ID, '-f', '--raw'], { interrupt: (f) => (fire = f) });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'line\n');
   } finally {
     await api.close();
   }
+});
+
+test('logs -f keeps the current deployments across a rollout and drops the previous one once replaced', async () => {
+  // The service is at DEP (active); a rollout to DEP2 starts, then DEP2 becomes active and DEP is retired.
+  let svc = service();
+  const api = await startFakeApi({ ...lookupRoutes(), [`GET /v1/services/${SVC_ID}`]: () => ({ body: { service: svc } }) });
+  let fire: () => void = () => {};
+  api.onTail = (ws) => {
+    const send = (msg: string, dep: string) => ws.send(JSON.stringify({ result: entry(msg, '2026-03-01T12:00:01Z', dep) }));
+    send('old serving', DEP_ID);
+    svc = service({ latest_deployment_id: DEP2_ID });
+    send('new starting', DEP2_ID);
+    setTimeout(() => {
+      svc = service({ active_deployment_id: DEP2_ID, latest_deployment_id: DEP2_ID });
+      send('old SIGTERM noise', DEP_ID);
+      send('new serving', DEP2_ID);
+      setTimeout(() => fire(), 30);
+    }, 30);
+  };
+  let t = NOW;
+  try {
+    const r = await run(api, ['svc', 'logs', SVC_ID, '-f', '--raw'], { interrupt: (f) => (fire = f), now: () => (t += 1000) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'old serving\nnew starting\nnew serving\n');
+    const all = await run(api, ['svc', 'logs', SVC_ID, '-f', '--raw', '--all'], { interrupt: (f) => (fire = f) });
+    assert.equal(all.stdout, 'old serving\nnew starting\nold SIGTERM noise\nnew serving\n');
+  } finally {
+    await api.close();
+  }
+});
+
+test('log lines are coloured on a terminal only, each instance in its own colour, stderr in red', () => {
+  const e = { msg: 'boom', created_at: '2026-03-01T12:00:01.5Z', labels: { stream: 'stderr', instance_id: 'abcdef123456' } };
+  assert.equal(formatLogEntry(e, { colour: false, raw: false }), '2026-03-01 12:00:01.500 abcdef12 stderr boom');
+  const coloured = formatLogEntry(e, { colour: true, raw: false });
+  assert.match(coloured, /\x1b\[31mboom\x1b\[0m$/);
+  assert.equal(coloured.replace(/\x1b\[[0-9;]*m/g, ''), '2026-03-01 12:00:01.500 abcdef12 stderr boom');
+  assert.equal(formatLogEntry({ ...e, labels: { type: 'build', stream: 'stdout' } }, { colour: false, raw: false }), '2026-03-01 12:00:01.500 build    stdout boom');
+  assert.equal(wantsColour(true, {}), true);
+  assert.equal(wantsColour(true, { NO_COLOR: '1' }), false);
+  assert.equal(wantsColour(false, {}), false);
 });
 
 test('deployments list filters by service; describe shows the definition and the diff against the parent', async () => {

@@ -2,7 +2,7 @@
 import type { App, Deployment, Instance, ResourceEvent, Service } from '../../domain/types.ts';
 import type { FlagSpec } from '../args.ts';
 import type { Command, Ctx } from '../command.ts';
-import { showLogs } from '../logs.ts';
+import { ALL_DEPLOYMENTS_FLAG, showServiceLogs } from '../service-logs.ts';
 import { age, printList, printRaw, renderKeyValues, renderTable, shortId, toYaml } from '../output.ts';
 import { resolveApp, resolveService } from '../resolve.ts';
 import {
@@ -173,8 +173,9 @@ export const servicesCommand: Command = {
       run: redeployService,
     },
     {
-      name: 'logs', aliases: ['l', 'log'], summary: 'Show or follow service logs', usage: 'NAME', args: [1, 1], flags: [APP_FLAG, ...LOG_FLAGS],
-      run: async (ctx) => showLogs(ctx, { service_id: await serviceArg(ctx) }),
+      name: 'logs', aliases: ['l', 'log'], summary: "Show or follow service logs (the current deployment's, unless --all-deployments)",
+      usage: 'NAME', args: [1, 1], flags: [APP_FLAG, ...LOG_FLAGS, ALL_DEPLOYMENTS_FLAG],
+      run: async (ctx) => showServiceLogs(ctx, await serviceArg(ctx)),
     },
     {
       name: 'events', summary: 'Show what happened to a service, newest first (deployments, statuses, scaling decisions)',
