@@ -12,7 +12,7 @@ import type { InstanceSpec } from '../../src/runtime/contract.ts';
 import { InstanceCgroup, detectCgroupLayout } from '../../src/runtime/process/cgroups.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 import { networkingUnavailable } from '../../src/runtime/process/netns.ts';
-import { DEFAULT_UID_RANGE } from '../../src/runtime/process/uids.ts';
+import { DEFAULT_UID_RANGE, claimedUids } from '../../src/runtime/process/uids.ts';
 import { prepareTestAppDir } from '../../src/runtime/testing/images.ts';
 
 const MiB = 1024 * 1024;
@@ -169,6 +169,10 @@ test('root inside is a distinct unprivileged uid on the host, one per instance',
       uids.push(ids[0]);
     }
     assert.notEqual(uids[0], uids[1], 'each instance has its own host uid');
+    for (const u of uids) assert.ok(claimedUids().includes(u), `uid ${u} is claimed host-wide while its instance exists`);
+    await runtime.remove(a.runtimeId);
+    await runtime.remove(b.runtimeId);
+    for (const u of uids) assert.ok(!claimedUids().includes(u), `uid ${u} is given back by remove()`);
   } finally {
     await runtime.remove(a.runtimeId);
     await runtime.remove(b.runtimeId);
