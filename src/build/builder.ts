@@ -19,10 +19,10 @@ import { fetchGit, type GitCommit } from './git.ts';
 import { defaultArchivesDir, extractArchive, extractionLimit } from './archive.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
 import { openBuildCgroup } from './host-cgroup.ts';
-import { runContainerSteps } from './sandbox-docker.ts';
+import { ensureBuildNetwork, runContainerSteps } from './sandbox-docker.ts';
 import { writeInsideBuild } from './sandbox-files.ts';
 import { runSandboxedSteps } from './sandbox-process.ts';
-import { SANDBOX_CA_FILE } from './sandbox.ts';
+import { BUILD_NETWORK, SANDBOX_CA_FILE } from './sandbox.ts';
 
 /** What a build produced. `image` is an image tag, or `dir:<path>` for a directory build (process runtime). */
 export interface BuildOutput { image: string; commit?: GitCommit }
@@ -182,9 +182,10 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     log.line(`Building ${dockerfile}${b.target ? ` (target ${b.target})` : ''} into ${tag}`);
     // Docker always sends the Dockerfile, even when .dockerignore lists it.
     const tar = await tarContext(dir, withPaths(dir, listContext(dir, contextIgnore(dir)), [dockerfile]), signal);
+    await ensureBuildNetwork(engine);
     await engineBuild(engine, tar, {
       tag, dockerfile, target: b.target, buildArgs, noCache: d.definition.skip_cache,
-      cpu: limits.cpu, memoryBytes: limits.memoryBytes, labels: imageLabels(d),
+      cpu: limits.cpu, memoryBytes: limits.memoryBytes, labels: imageLabels(d), network: BUILD_NETWORK,
     }, (l) => log.line(l), signal);
     return tag;
   }
@@ -208,9 +209,10 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     writeInsideBuild(dir, 'Dockerfile.pier', planDockerfile(plan, base));
     const tag = imageTag(d);
     const tar = await tarContext(dir, [...paths, ...buildFiles, 'Dockerfile.pier'], signal);
+    await ensureBuildNetwork(engine);
     await engineBuild(engine, tar, {
       tag, dockerfile: 'Dockerfile.pier', noCache: d.definition.skip_cache, cpu: limits.cpu,
-      memoryBytes: limits.memoryBytes, labels: imageLabels(d),
+      memoryBytes: limits.memoryBytes, labels: imageLabels(d), network: BUILD_NETWORK,
     }, (l) => log.line(l), signal);
     return tag;
   }

@@ -15,6 +15,8 @@ export interface EngineBuildOptions {
   /** Memory cap in bytes (swap included: none). */
   memoryBytes: number;
   labels?: Record<string, string>;
+  /** The network RUN steps join (Pier's build network, fenced like instances'); default the engine's bridge. */
+  network?: string;
 }
 
 /** The query of POST /build for these options (exported for tests: the caps and cache flags must be there). */
@@ -27,6 +29,7 @@ export function buildQuery(o: EngineBuildOptions): Record<string, string | numbe
     memory: o.memoryBytes, memswap: o.memoryBytes,
     buildargs: o.buildArgs && Object.keys(o.buildArgs).length ? JSON.stringify(o.buildArgs) : undefined,
     labels: o.labels ? JSON.stringify(o.labels) : undefined,
+    networkmode: o.network,
     version: '1',
   };
 }

@@ -4,6 +4,8 @@
 import { realpathSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DockerEngine, EngineError } from '../runtime/docker/engine.ts';
+import { BRIDGE_NAME_OPTION, DockerFirewall, firewallUnavailable } from '../runtime/docker/firewall.ts';
+import { dockerBridgeName } from '../runtime/firewall.ts';
 import { FrameDecoder } from '../runtime/docker/frames.ts';
 import { SingleFlight } from '../runtime/common.ts';
 import { reasonOf, StepError } from './exec.ts';
@@ -40,19 +42,32 @@ export function hostGoRoot(): string | undefined {
 
 const networkCreates = new SingleFlight();
 
-/** Creates the build network once (a bridge labelled dev.pier.role=build, no traffic between build containers). */
+let fenced = false;
+
+/**
+ * Creates the build network once (a bridge labelled dev.pier.role=build, named like Pier's instance bridges, no
+ * traffic between build containers), then has the docker runtime's firewall (src/runtime/docker/firewall.ts) cover
+ * it like an instance network: no host, no link-local, no other network. Without iptables or root the builds still
+ * run; the docker runtime has already warned that its networks are not fenced.
+ */
 export function ensureBuildNetwork(engine: DockerEngine): Promise<void> {
   return networkCreates.run(BUILD_NETWORK, async () => {
-    if (await engine.jsonOrNull('GET', `/networks/${BUILD_NETWORK}`)) return;
-    try {
-      await engine.json('POST', '/networks/create', {
-        body: {
-          Name: BUILD_NETWORK, Driver: 'bridge', CheckDuplicate: true, Labels: { [BUILD_ROLE_LABEL]: 'build' },
-          Options: { 'com.docker.network.bridge.enable_icc': 'false' },
-        },
-      });
-    } catch (err) {
-      if (!(err instanceof EngineError && err.status === 409)) throw err; // 409: created concurrently
+    if (!(await engine.jsonOrNull('GET', `/networks/${BUILD_NETWORK}`))) {
+      try {
+        await engine.json('POST', '/networks/create', {
+          body: {
+            Name: BUILD_NETWORK, Driver: 'bridge', CheckDuplicate: true, Labels: { [BUILD_ROLE_LABEL]: 'build' },
+            Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: dockerBridgeName(BUILD_NETWORK) },
+          },
+        });
+      } catch (err) {
+        if (!(err instanceof EngineError && err.status === 409)) throw err; // 409: created concurrently
+      }
+      fenced = false;
+    }
+    if (!fenced && firewallUnavailable() === null) {
+      await new DockerFirewall(engine, () => { /* its warnings are the docker runtime's to log */ }).refresh();
+      fenced = true;
     }
   });
 }

@@ -70,7 +70,7 @@ test('firewall: no answers, DNS to the resolvers only, nothing local, link-local
   assert.doesNotMatch(v4, /fd00::53/);
   assert.match(v4, /--dst-type LOCAL -j REJECT/);
   assert.match(v4, /-d 169\.254\.0\.0\/16 -j REJECT/);
-  for (const i of ['docker0', 'br-+', 'pierbr+']) assert.ok(v4.includes(`-o ${i} -j REJECT`), i);
+  for (const i of ['docker0', 'br-+', 'pierbr+', 'pierdk+']) assert.ok(v4.includes(`-o ${i} -j REJECT`), i);
   // DNS before the LOCAL rejection, so a resolver on this host still answers.
   assert.ok(v4.indexOf('--dport 53') < v4.indexOf('--dst-type LOCAL'));
   const v6 = buildFirewallRules(['10.255.255.53', 'fd00::53'], true);

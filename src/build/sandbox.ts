@@ -2,6 +2,8 @@
 // Pure: the bubblewrap argv of the process target, the container body of the docker target, the environment both
 // see and the firewall rules that keep a process build off the host's listeners. sandbox-process.ts and
 // sandbox-docker.ts run what this module writes.
+import { DOCKER_BRIDGE_PREFIX } from '../runtime/firewall.ts';
+import { BRIDGE_PREFIX } from '../runtime/process/netplan.ts';
 import type { RootEntry } from '../runtime/process/sandbox.ts';
 
 /** The unprivileged host uid (and gid) build steps run as, on both targets; no account of the host uses it. */
@@ -220,7 +222,7 @@ export function buildFirewallRules(resolvers: string[], v6 = false): string {
     ...dns,
     `-A ${BUILD_OUTPUT_CHAIN} -m addrtype --dst-type LOCAL ${reject}`,
     `-A ${BUILD_OUTPUT_CHAIN} -d ${v6 ? 'fe80::/10' : '169.254.0.0/16'} ${reject}`,
-    ...['docker0', 'br-+', 'pierbr+', 'docker_gwbridge', 'veth+'].map((i) => `-A ${BUILD_OUTPUT_CHAIN} -o ${i} ${reject}`),
+    ...['docker0', 'br-+', `${BRIDGE_PREFIX}+`, `${DOCKER_BRIDGE_PREFIX}+`, 'docker_gwbridge', 'veth+'].map((i) => `-A ${BUILD_OUTPUT_CHAIN} -o ${i} ${reject}`),
     'COMMIT',
     '',
   ].join('\n');

@@ -4,6 +4,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { createBuilder } from '../../src/build/builder.ts';
 import { BUILD_NETWORK, BUILD_ROLE_LABEL } from '../../src/build/sandbox.ts';
@@ -38,13 +40,21 @@ after(async () => {
   rmSync(attack.dataDir, { recursive: true, force: true });
 });
 
-test('a build_command cannot read the data dir, write the host or run as root; the build container is removed', async () => {
+test('a build_command cannot read the data dir, write the host, run as root or reach the host; the container is removed', async () => {
   process.env.PIER_BUILD_ISOLATION_CANARY = 'must-not-reach-builds';
+  // A listener of the test's own on every address of this host (the build network's gateway included).
+  const listener = createServer((s) => s.end('HOST-LISTENER-REACHED\n'));
+  await new Promise<void>((r) => listener.listen(0, '0.0.0.0', r));
+  const port = (listener.address() as { port: number }).port;
+  const hosts = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address));
+  const probes = hosts.map((h) => `nc -w 3 ${h} ${port} </dev/null 2>&1 | sed "s|^|PROBE ${h}: |"`).join('; ');
   const logs = memoryLogs();
-  const d = gitDeployment({ repository: gitRepo({ 'go.mod': GO_MOD, 'main.go': GO_MAIN }), build_command: attack.command });
-  const out = await builder(logs).build(d, new AbortController().signal);
+  const d = gitDeployment({ repository: gitRepo({ 'go.mod': GO_MOD, 'main.go': GO_MAIN }), build_command: `${attack.command}; ${probes}; echo PROBES""-DONE` });
+  const out = await builder(logs).build(d, new AbortController().signal).finally(() => listener.close());
   built.push(out.image);
   const text = logs.text();
+  assert.match(text, /PROBES-DONE/);
+  assert.ok(!text.includes('HOST-LISTENER-REACHED'), `the build container reached a host listener:\n${text}`);
   assert.match(text, /ATTACK-DONE/, 'the command ran');
   assert.match(text, /uid=65432/, 'as the unprivileged build uid');
   assert.match(text, /ENV: HOME=\/cache\/home/);
