@@ -1,6 +1,7 @@
-// The cpu/memory cap of host-side build steps (directory builds for the process runtime, Go toolchain steps): one
-// cgroup per build under `pier-builds`, so a build cannot starve the instances serving traffic. Steps join it
-// before they exec (see runStep's `joinFiles`). Without a usable cgroup hierarchy the build runs uncapped and says so.
+// The cpu/memory/pids cap of the process target's sandboxed build steps (sandbox-process.ts): one cgroup per build
+// under `pier-builds`, so a build cannot starve the instances serving traffic. Each step joins it as root before it
+// drops privileges and enters bubblewrap (see runStep's `joinFiles`). Without a usable cgroup hierarchy the build
+// runs uncapped and says so. (Docker targets' build containers carry their caps in the container itself.)
 import { InstanceCgroup, detectCgroupLayout } from '../runtime/process/cgroups.ts';
 
 /** A build's cgroup: the files a step writes its pid into, and cleanup. */
@@ -14,14 +15,14 @@ export function openBuildCgroup(name: string, limits: { cpu: number; memoryBytes
   let layout;
   try { layout = detectCgroupLayout(); } catch { layout = null; }
   if (!layout) {
-    say('note: no cgroup hierarchy here: host build steps run without a cpu/memory cap');
+    say('note: no cgroup hierarchy here: build steps run without a cpu/memory cap');
     return undefined;
   }
   const cg = new InstanceCgroup(layout, 'pier-builds', name);
   try {
     cg.create({ cpu: limits.cpu, memoryBytes: limits.memoryBytes, pids: 4096 });
   } catch (err) {
-    say(`note: host build steps run without a cpu/memory cap (${(err as Error).message})`);
+    say(`note: build steps run without a cpu/memory cap (${(err as Error).message})`);
     return undefined;
   }
   return {
