@@ -163,9 +163,17 @@ test('process networks: the firewall chains are in place and jumped to first-cla
   };
   const firstVerdict = forward.findIndex((l) => / -j (ACCEPT|DROP|REJECT)$/.test(l) && !namesOtherInterface(l));
   assert.ok(firstVerdict === -1 || mine < firstVerdict, `PIER-ISOLATION is evaluated before any verdict that could match Pier's bridges:\n${forward.join('\n')}`);
-  // With Docker on the host, Pier's chain is also the first rule of DOCKER-USER, which Docker keeps first.
+  // With Docker on the host, Pier's chain is also jumped to from DOCKER-USER, which Docker keeps first, and nothing
+  // before it there may accept: only Pier's own chains that never do (the Docker runtime's PIER-DOCKER-ISOLATION
+  // drops or returns).
   if (/^-N DOCKER-USER$/m.test(rules)) {
     const user = rules.split('\n').filter((l) => l.startsWith('-A DOCKER-USER '));
-    assert.equal(user[0], '-A DOCKER-USER -j PIER-ISOLATION', user.join('\n'));
+    const at = user.indexOf('-A DOCKER-USER -j PIER-ISOLATION');
+    assert.ok(at >= 0, user.join('\n'));
+    for (const before of user.slice(0, at)) {
+      const chain = before.match(/^-A DOCKER-USER -j (PIER-[A-Z-]+)$/)?.[1];
+      assert.ok(chain, `only a jump to a Pier chain may precede PIER-ISOLATION in DOCKER-USER: ${before}`);
+      assert.ok(!rules.split('\n').some((l) => l.startsWith(`-A ${chain} `) && / -j ACCEPT$/.test(l)), `${chain} never accepts`);
+    }
   }
 });
