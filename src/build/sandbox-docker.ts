@@ -8,6 +8,7 @@ import { BRIDGE_NAME_OPTION, DockerFirewall, firewallUnavailable } from '../runt
 import { dockerBridgeName } from '../runtime/firewall.ts';
 import { FrameDecoder } from '../runtime/docker/frames.ts';
 import { SingleFlight } from '../runtime/common.ts';
+import { isSameProcess, processStartTime } from '../runtime/process/state.ts';
 import { reasonOf, StepError } from './exec.ts';
 import { BUILD_NETWORK, BUILD_ROLE_LABEL, BUILD_UID, buildContainerBody, sandboxBuildEnv, type ReadOnlyMount } from './sandbox.ts';
 import { chownTree, diskUsage, watchDisk } from './sandbox-files.ts';
@@ -72,10 +73,40 @@ export function ensureBuildNetwork(engine: DockerEngine): Promise<void> {
   });
 }
 
+/** Label naming the Pier process that runs a build container (`<pid>:<start time>`): a container whose owner is gone is an orphan. */
+export const BUILD_OWNER_LABEL = 'dev.pier.build_owner';
+
+const OWNER = `${process.pid}:${processStartTime(process.pid) ?? '0'}`;
+
+let pruned = false;
+
+/**
+ * Removes build containers whose Pier process is gone (a control plane killed mid-build leaves its step running:
+ * cancel and the time limit died with it). Once per process; containers of live Pier processes are left alone.
+ */
+export async function pruneOrphanBuildContainers(engine: DockerEngine): Promise<number> {
+  const list = await engine.json<Array<{ Id: string; Labels: Record<string, string> | null }>>('GET', '/containers/json', {
+    query: { all: 1, filters: JSON.stringify({ label: [`${BUILD_ROLE_LABEL}=build`, BUILD_OWNER_LABEL] }) },
+  });
+  let removed = 0;
+  for (const c of list) {
+    const [pid, start] = (c.Labels?.[BUILD_OWNER_LABEL] ?? '').split(':');
+    if (pid && start && isSameProcess(Number(pid), start)) continue;
+    await engine.jsonOrNull('DELETE', `/containers/${c.Id}`, { query: { force: 1, v: 1 } }).catch(() => undefined);
+    removed++;
+  }
+  return removed;
+}
+
 /** Runs `commands` one by one, each in a fresh build container; rejects with the first failure or the stop reason. */
 export async function runContainerSteps(commands: string[], o: DockerSandboxOptions): Promise<void> {
   if (commands.length === 0) return;
   await ensureBuildNetwork(o.engine);
+  if (!pruned) {
+    pruned = true;
+    const n = await pruneOrphanBuildContainers(o.engine).catch(() => 0);
+    if (n) o.log(`note: removed ${n} build container(s) left by a Pier process that is gone`, 'stderr');
+  }
   chownTree(o.buildDir, BUILD_UID);
   chownTree(o.cacheDir, BUILD_UID);
   const goRoot = hostGoRoot();
@@ -93,7 +124,7 @@ export async function runContainerSteps(commands: string[], o: DockerSandboxOpti
       o.log(`$ ${command}`, 'stdout');
       const body = buildContainerBody({
         image: o.image, command, env, buildDir: o.buildDir, cacheDir: o.cacheDir, toolchains: goRoot ? [goRoot] : [],
-        cpu: o.cpu, memoryBytes: o.memoryBytes, tmpBytes: o.tmpBytes, labels: o.labels, readOnly: o.readOnly,
+        cpu: o.cpu, memoryBytes: o.memoryBytes, tmpBytes: o.tmpBytes, labels: { ...o.labels, [BUILD_OWNER_LABEL]: OWNER }, readOnly: o.readOnly,
       });
       const code = await runContainer(o.engine, body, local.signal, o.log);
       if (local.signal.aborted) throw new StepError(`${command} stopped: ${reasonOf(local.signal)}`);

@@ -3,12 +3,14 @@
 // normal Go app still builds and serves; cancel, the time limit and the disk cap stop the container.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { createBuilder } from '../../src/build/builder.ts';
-import { BUILD_NETWORK, BUILD_ROLE_LABEL } from '../../src/build/sandbox.ts';
+import { BUILD_NETWORK, BUILD_ROLE_LABEL, buildContainerBody } from '../../src/build/sandbox.ts';
+import { BUILD_OWNER_LABEL, pruneOrphanBuildContainers } from '../../src/build/sandbox-docker.ts';
+import { ensureBaseImage } from '../../src/build/base-images.ts';
 import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { gitDeployment, gitRepo, memoryLogs, runAndFetch } from '../build/helpers.ts';
@@ -99,4 +101,26 @@ test('cancel, the time limit and the disk cap stop a build container', async () 
     /build disk limit reached/);
   assert.doesNotMatch(disk.text(), /FILLED/, 'stopped before it wrote everything');
   assert.match(disk.text(), /build disk limit reached: the build wrote \d+ MB, more than its 24 MB/);
+});
+
+test('a build container whose Pier process is gone is removed; a live one is left', async () => {
+  const image = await ensureBaseImage(engine, 'busybox');
+  const body = (owner: string) => {
+    const b = buildContainerBody({
+      image, command: 'sleep 30', env: {}, buildDir: workDir, cacheDir: workDir, toolchains: [], cpu: 0.1, memoryBytes: 64 * 1024 ** 2, tmpBytes: 1 << 20,
+      labels: { [BUILD_OWNER_LABEL]: owner, 'dev.pier.deployment_id': `orphan-test-${process.pid}` },
+    });
+    (b.HostConfig as Record<string, unknown>).NetworkMode = 'none';
+    return b;
+  };
+  const selfStart = readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!;
+  const orphan = await engine.json<{ Id: string }>('POST', '/containers/create', { body: body('999999999:1') });
+  const live = await engine.json<{ Id: string }>('POST', '/containers/create', { body: body(`${process.pid}:${selfStart}`) });
+  try {
+    assert.ok(await pruneOrphanBuildContainers(engine) >= 1);
+    assert.equal(await engine.jsonOrNull('GET', `/containers/${orphan.Id}/json`), null, 'the orphan is gone');
+    assert.ok(await engine.jsonOrNull('GET', `/containers/${live.Id}/json`), 'the live one stays');
+  } finally {
+    for (const id of [orphan.Id, live.Id]) await engine.jsonOrNull('DELETE', `/containers/${id}`, { query: { force: 1 } }).catch(() => undefined);
+  }
 });
