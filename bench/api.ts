@@ -50,8 +50,7 @@ export async function benchApi(opts: { services: number; samples?: number }): Pr
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-bench-'));
   // The API and store alone: this measures the control-plane path, not instances. One token sends every request,
   // so the per-token rate limit is off here (it would measure 429s, not the API).
-  process.env.PIER_API_RATE_LIMIT = '0';
-  const pier = await startPier(loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, {}), { log: () => {}, components: () => [] });
+  const pier = await startPier(loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, { PIER_API_RATE_LIMIT: '0' }), { log: () => {}, components: () => [] });
   try {
     const { readFileSync } = await import('node:fs');
     const { token } = JSON.parse(readFileSync(pier.credentialsPath, 'utf8')) as { token: string };

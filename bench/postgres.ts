@@ -34,7 +34,8 @@ interface StoreResult { create_service: Percentiles; get_service: Percentiles; l
 async function measure(databaseUrl: string | undefined, services: number, requests: number): Promise<StoreResult> {
   const dir = mkdtempSync(join(tmpdir(), 'pier-bench-pg-'));
   const token = 'pier-bench-postgres-token-0123456789';
-  const env: Record<string, string> = { PIER_TOKEN: token, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+  // One token sends every request: no rate limit (it would measure 429s, not the store).
+  const env: Record<string, string> = { PIER_TOKEN: token, PIER_API_RATE_LIMIT: '0', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
   const pier = await startPier(loadConfig({ 'data-dir': dir, 'api-addr': '127.0.0.1:0' }, env), { log: () => {}, components: () => [] });
   try {
     const api = apiClient(pier.apiUrl, token);

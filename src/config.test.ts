@@ -5,6 +5,7 @@ import { loadConfig, ConfigError } from './config.ts';
 test('defaults', () => {
   const c = loadConfig({}, { HOME: '/home/u' });
   assert.deepEqual(c, {
+    buildPackages: {},
     dataDir: '/home/u/.pier', apiAddr: { host: '127.0.0.1', port: 7700 }, edgeAddr: { host: '127.0.0.1', port: 8000 },
     domain: 'localhost', token: undefined, runtime: 'auto', orgName: 'pier', masterKeyFile: undefined,
     tlsAddr: { host: '127.0.0.1', port: 8443 }, acme: undefined, dnsResolver: undefined, skipDnsCheck: false,
@@ -39,4 +40,23 @@ test('TLS, ACME and DNS settings', () => {
   assert.equal(loadConfig({ 'tls-addr': 'off' }, { HOME: '/h' }).tlsAddr, undefined);
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_ACME_DIRECTORY: 'letsencrypt' }), /PIER_ACME_DIRECTORY must be an ACME directory URL/);
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_ACME_EMAIL: 'nope' }), /PIER_ACME_EMAIL must be an email address/);
+});
+
+test('tuning of the wired parts is read here, once, and only when set', () => {
+  const none = loadConfig({}, { HOME: '/h' });
+  for (const k of ['edgeWorkers', 'autoscale', 'rateLimit', 'metrics', 'swarm', 'processNetwork'] as const) assert.equal(none[k], undefined, k);
+  const c = loadConfig({}, {
+    HOME: '/h', PIER_EDGE_WORKERS: '3', PIER_AUTOSCALE_TICK_MS: '250', PIER_API_RATE_LIMIT: '5/20', PIER_METRICS_INTERVAL: '2s',
+    PIER_PROCESS_NETWORK: 'Host', PIER_PROCESS_SUBNET: '10.99.0.0/16', PIER_PROCESS_EGRESS: '1',
+  });
+  assert.equal(c.edgeWorkers, 3);
+  assert.equal(c.autoscale?.tickMs, 250);
+  assert.deepEqual(c.rateLimit, { ratePerSecond: 5, burst: 20 });
+  assert.deepEqual(c.metrics, { intervalMs: 2000 });
+  assert.deepEqual(c.processNetwork, { mode: 'host', pool: '10.99.0.0/16', egress: true });
+  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_EDGE_WORKERS: '0' }), /PIER_EDGE_WORKERS must be a whole number from 1 to 64/);
+  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_METRICS_RETENTION: '10s' }), /PIER_METRICS_RETENTION must be a duration/);
+  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_PROCESS_NETWORK: 'bridge' }), /PIER_PROCESS_NETWORK must be auto, isolated or host/);
+  assert.throws(() => loadConfig({ runtime: 'swarm' }, { HOME: '/h' }), /PIER_RUNTIME=swarm needs PIER_SWARM_HOST/);
+  assert.deepEqual(loadConfig({ runtime: 'swarm' }, { HOME: '/h', PIER_SWARM_HOST: 'unix:///run/s.sock' }).swarm, { socketPath: '/run/s.sock' });
 });

@@ -1,10 +1,14 @@
 // Pier's configuration: flags first, then PIER_* environment variables, then defaults. Bad values fail with one
 // message naming the flag/variable and the fix.
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { BuildPackageSettings } from './build/build-env.ts';
+import { autoscaleConfigFromEnv, type AutoscaleConfig } from './autoscale/config.ts';
+import { parseShortDuration } from './domain/durations.ts';
+import { swarmOptionsFromEnv } from './runtime/swarm/config.ts';
+import type { SwarmRuntimeOptions } from './runtime/swarm/driver.ts';
 
 /** Which instance runtime to use; `auto` picks docker when the engine answers, else the process driver. */
 export type RuntimeChoice = 'docker' | 'process' | 'swarm' | 'auto';
@@ -36,6 +40,18 @@ export interface PierConfig {
   databaseUrl?: string;
   /** What buildpack builds are given for package downloads: CA bundle, proxies, registry mirrors (PIER_BUILD_*). */
   buildPackages?: BuildPackageSettings;
+  /** Edge worker processes (PIER_EDGE_WORKERS); absent = one per core up to two (defaultEdgeWorkers()). */
+  edgeWorkers?: number;
+  /** Autoscaler tuning (PIER_AUTOSCALE_*); absent = the KPA defaults. */
+  autoscale?: AutoscaleConfig;
+  /** Per-token API request budget (PIER_API_RATE_LIMIT); absent = the API's default. */
+  rateLimit?: RateLimitSettings;
+  /** Metrics sampling (PIER_METRICS_INTERVAL, PIER_METRICS_RETENTION); an absent field keeps the sampler's default. */
+  metrics?: { intervalMs?: number; retentionMs?: number };
+  /** The Swarm runtime's settings (PIER_SWARM_*), read when the runtime is swarm. */
+  swarm?: SwarmRuntimeOptions;
+  /** The process runtime's networking (PIER_PROCESS_NETWORK, PIER_PROCESS_SUBNET, PIER_PROCESS_EGRESS). */
+  processNetwork?: ProcessNetworkSettings;
   /**
    * Who may build from a repository on this host's disk (a path or file://): absent = nobody (the tenant's own Pier
    * git remote excepted), `operator` = full-access tokens of the installation organization, `all` = every tenant.
@@ -53,6 +69,12 @@ export interface PierConfig {
 
 /** Who may name a local git repository (PIER_GIT_ALLOW_LOCAL): the installation's operator, or every organization. */
 export type GitLocalAccess = 'operator' | 'all';
+
+/** Token bucket of the API: refill rate and size; `ratePerSecond <= 0` disables limiting. */
+export interface RateLimitSettings { ratePerSecond: number; burst: number }
+
+/** How process-runtime instances are networked: `auto` (private when possible), `isolated` (or fail), `host`. */
+export interface ProcessNetworkSettings { mode?: 'auto' | 'isolated' | 'host'; pool?: string; egress?: boolean }
 
 /** A configuration error: the message names the flag or variable and says how to fix it. */
 export class ConfigError extends Error {
@@ -135,6 +157,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   }
   const buildPackages = loadBuildPackages(env);
   return {
+    ...loadTuning(env, runtimeValue),
     buildPackages,
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
     apiAddr: parseListenAddr(api.value ?? '127.0.0.1:7700', api.source),
@@ -237,5 +260,67 @@ export function loadTenantInputs(env: NodeJS.ProcessEnv = process.env): Pick<Pie
     }
     out.archiveMaxExtractedBytes = bytes;
   }
+  return out;
+}
+
+/** Edge worker processes when PIER_EDGE_WORKERS is unset: one per core, up to two. */
+export function defaultEdgeWorkers(): number {
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+/** Reads PIER_API_RATE_LIMIT (`<per second>/<burst>`, or `0` to disable); undefined when unset or malformed. */
+export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitSettings | undefined {
+  const v = env.PIER_API_RATE_LIMIT?.trim();
+  if (!v) return undefined;
+  if (v === '0') return { ratePerSecond: 0, burst: 0 };
+  const m = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(v);
+  // A malformed value keeps the default budget (as it always has) rather than refusing to start.
+  return m ? { ratePerSecond: Number(m[1]), burst: Number(m[2]) } : undefined;
+}
+
+/**
+ * The tuning settings of the parts Pier wires (edge workers, autoscaler, API rate limit, metrics sampling, Swarm and
+ * process-runtime networking), each present only when its variables are set, so the parts keep their own defaults.
+ */
+export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierConfig,
+  'edgeWorkers' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork'> {
+  const out: ReturnType<typeof loadTuning> = {};
+  const workers = env.PIER_EDGE_WORKERS;
+  if (workers !== undefined && workers !== '') {
+    const n = Number(workers);
+    if (!Number.isInteger(n) || n < 1 || n > 64) {
+      throw new ConfigError(`PIER_EDGE_WORKERS must be a whole number from 1 to 64, got ${JSON.stringify(workers)}`);
+    }
+    out.edgeWorkers = n;
+  }
+  if (Object.keys(env).some((k) => k.startsWith('PIER_AUTOSCALE_'))) out.autoscale = autoscaleConfigFromEnv(env);
+  const rateLimit = rateLimitFromEnv(env);
+  if (rateLimit) out.rateLimit = rateLimit;
+  const duration = (name: string, min: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const ms = parseShortDuration(raw);
+    if (ms === undefined || ms < min) {
+      throw new ConfigError(`${name} must be a duration such as 10s, 5m or 24h (at least ${min / 1000}s), got ${JSON.stringify(raw)}`);
+    }
+    return ms;
+  };
+  const intervalMs = duration('PIER_METRICS_INTERVAL', 1000);
+  const retentionMs = duration('PIER_METRICS_RETENTION', 60_000);
+  if (intervalMs !== undefined || retentionMs !== undefined) {
+    out.metrics = { ...(intervalMs !== undefined ? { intervalMs } : {}), ...(retentionMs !== undefined ? { retentionMs } : {}) };
+  }
+  if (runtime === 'swarm') out.swarm = swarmOptionsFromEnv(env);
+  const net: ProcessNetworkSettings = {};
+  const mode = env.PIER_PROCESS_NETWORK?.trim().toLowerCase();
+  if (mode) {
+    if (mode !== 'auto' && mode !== 'isolated' && mode !== 'host') {
+      throw new ConfigError(`PIER_PROCESS_NETWORK must be auto, isolated or host, not "${mode}"`);
+    }
+    net.mode = mode;
+  }
+  if (env.PIER_PROCESS_SUBNET) net.pool = env.PIER_PROCESS_SUBNET;
+  if (env.PIER_PROCESS_EGRESS !== undefined) net.egress = env.PIER_PROCESS_EGRESS === '1';
+  if (Object.keys(net).length) out.processNetwork = net;
   return out;
 }

@@ -78,6 +78,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
       onWrite: () => { for (const l of listeners) l(); shared?.notify(); },
       info: () => info,
       routeFeed,
+      rateLimit: config.rateLimit,
       metricsText: () => metricRenderers.map((r) => r()).join(''),
     });
     const apiUrl = await api.listen(config.apiAddr.port, config.apiAddr.host);

@@ -3,7 +3,6 @@
 // the caller passes its own list. Order matters: the edge starts before the controller so the first route table
 // has somewhere to go, and stops after it so instances are drained through it.
 import { randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PierComponent, PierCore } from './component.ts';
@@ -20,7 +19,7 @@ import { getService } from './store/services.ts';
 import { createBuilder } from './build/builder.ts';
 import { appendLogLines } from './store/logs.ts';
 import { metricsComponent } from './metrics/component.ts';
-import { autoscaleConfigFromEnv } from './autoscale/config.ts';
+import { defaultEdgeWorkers } from './config.ts';
 import { certificatesComponent } from './certs/index.ts';
 import { fencedDb, Lease, leaderComponent } from './control/leader.ts';
 import { dockerBuiltImages, gcComponent } from './control/gc.ts';
@@ -42,19 +41,6 @@ export function installationId(dataDir: string): string {
   return id;
 }
 
-/** Edge worker processes: PIER_EDGE_WORKERS, else one per core up to two. */
-export function edgeWorkers(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.PIER_EDGE_WORKERS;
-  if (raw !== undefined && raw !== '') {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 64) {
-      throw new Error(`PIER_EDGE_WORKERS must be a whole number from 1 to 64, got ${JSON.stringify(raw)}`);
-    }
-    return n;
-  }
-  return Math.max(1, Math.min(2, availableParallelism()));
-}
-
 /** What a caller may supply instead of the defaults (tests that run a prepared app directory for every instance). */
 export interface PlatformOverrides { runtime?: Runtime }
 
@@ -73,7 +59,11 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   mkdirSync(processDir, { recursive: true });
   const runtime: Runtime = overrides.runtime ?? await selectRuntime(config.runtime, {
     docker: { scope },
-    process: { stateDir: processDir, log: (line) => log(`pier: ${line}`) },
+    process: {
+      stateDir: processDir, log: (line) => log(`pier: ${line}`),
+      network: config.processNetwork?.mode, networks: { pool: config.processNetwork?.pool, egress: config.processNetwork?.egress },
+    },
+    ...(config.swarm ? { swarm: config.swarm } : {}),
     log: (line) => log(`pier: ${line}`),
   });
   core.setInfo({ runtime: runtime.name });
@@ -108,7 +98,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         addr: `${config.edgeAddr.host.includes(':') ? `[${config.edgeAddr.host}]` : config.edgeAddr.host}:${config.edgeAddr.port}`,
         domain: config.domain,
         ...(config.tlsAddr ? { tlsAddr: `${config.tlsAddr.host.includes(':') ? `[${config.tlsAddr.host}]` : config.tlsAddr.host}:${config.tlsAddr.port}` } : {}),
-        workers: edgeWorkers(),
+        workers: config.edgeWorkers ?? defaultEdgeWorkers(),
         // Scale-to-zero: a request for a sleeping app is held while the controller wakes it.
         onWake: async (appId) => {
           if (!controller) throw new Error('the control plane is not running');
@@ -144,7 +134,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         onError: (err, context) => log(`pier: ${context}: ${(err as Error)?.message ?? String(err)}`),
         builder: { build: (d, signal) => builder.build(d, signal).finally(() => controller?.kick()) },
         metrics: () => edge?.metrics(),
-        autoscale: autoscaleConfigFromEnv(process.env),
+        autoscale: config.autoscale,
       });
       core.onWrite(() => controller?.kick());
       core.routeFeed.onWake = (appId) => controller?.wake(appId);
@@ -164,7 +154,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
 
   // Metrics sampler: after the controller, whose bindings say which instances run.
   const metricsSampler = metricsComponent({
-    store, runtime, log, edge: () => edge, isBound: (id) => controller?.endpoints(id) !== undefined,
+    store, runtime, log, settings: config.metrics, edge: () => edge, isBound: (id) => controller?.endpoints(id) !== undefined,
   });
 
   // Certificates (local CA, ACME) and custom-domain statuses: after the edge, which serves them and the challenges.

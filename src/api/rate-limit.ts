@@ -1,27 +1,19 @@
 // Per-token rate limiting: one token bucket per API token, refilled continuously; an empty bucket answers 429.
+import type { RateLimitSettings } from '../config.ts';
 import { PierError } from '../domain/errors.ts';
 
-/** Bucket size and refill rate; `ratePerSecond <= 0` disables limiting. */
-export interface RateLimitOptions { ratePerSecond: number; burst: number }
+/** Bucket size and refill rate; `ratePerSecond <= 0` disables limiting (config.ts reads PIER_API_RATE_LIMIT). */
+export type RateLimitOptions = RateLimitSettings;
 
 /** Defaults: generous for the CLI and console, low enough to stop a runaway script hammering the store. */
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { ratePerSecond: 100, burst: 500 };
-
-/** Reads `PIER_API_RATE_LIMIT` (`<per second>/<burst>`, or `0` to disable); the defaults when unset or malformed. */
-export function rateLimitFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitOptions {
-  const v = env.PIER_API_RATE_LIMIT?.trim();
-  if (!v) return DEFAULT_RATE_LIMIT;
-  if (v === '0') return { ratePerSecond: 0, burst: 0 };
-  const m = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(v);
-  return m ? { ratePerSecond: Number(m[1]), burst: Number(m[2]) } : DEFAULT_RATE_LIMIT;
-}
 
 interface Bucket { tokens: number; at: number }
 
 /** A set of token buckets keyed by caller (token id); `now` is injectable so tests need no sleeping. */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
-  constructor(readonly opts: RateLimitOptions = rateLimitFromEnv(), private readonly now: () => number = () => Date.now()) {}
+  constructor(readonly opts: RateLimitOptions = DEFAULT_RATE_LIMIT, private readonly now: () => number = () => Date.now()) {}
 
   /** Takes one request from `key`'s bucket; throws 429 rate_limit_error (with `retryAfter` seconds) when empty. */
   take(key: string): void {

@@ -1,5 +1,6 @@
 // Pure: turns stored samples into GetMetricsReply series, one per (service, instance, region), bucketed by step.
 import type { MetricSample } from '../store/metrics.ts';
+import { parseShortDuration } from '../domain/durations.ts';
 import { aggregationOf } from './names.ts';
 
 /** One series of the reply, in Koyeb's GetMetricsReply.Metric shape. */
@@ -11,16 +12,8 @@ export interface MetricSeries {
 /** Most buckets one reply may hold per series; a finer step over a longer window is refused. */
 export const MAX_BUCKETS = 11_000;
 
-/**
- * Parses a step such as `5m` or `1h` (Koyeb) or `15s` (Pier extension) into milliseconds; undefined when malformed.
- */
-export function parseStep(step: string): number | undefined {
-  const m = /^(\d{1,6})([smh])$/.exec(step.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  if (n < 1) return undefined;
-  return n * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000);
-}
+/** Parses a step such as `5m` or `1h` (Koyeb) or `15s` (Pier extension) into milliseconds (domain/durations.ts). */
+export const parseStep = parseShortDuration;
 
 /** Groups samples into series and merges each series' samples per step (avg, or max for peak metrics). */
 export function toSeries(samples: MetricSample[], startMs: number, stepMs: number): MetricSeries[] {

@@ -3,7 +3,6 @@ import { RuntimeError } from './errors.ts';
 import type { Runtime } from './contract.ts';
 import { DockerRuntime, type DockerRuntimeOptions } from './docker/driver.ts';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process/driver.ts';
-import { swarmOptionsFromEnv } from './swarm/config.ts';
 import { SwarmRuntime, type SwarmRuntimeOptions } from './swarm/driver.ts';
 
 /** Which runtime the operator asked for (PIER_RUNTIME). */
@@ -13,7 +12,7 @@ export type RuntimePreference = 'auto' | 'docker' | 'process' | 'swarm';
 export interface SelectRuntimeOptions {
   docker?: DockerRuntimeOptions;
   process?: ProcessRuntimeOptions;
-  /** Swarm options over those read from PIER_SWARM_* (the scope defaults to the Docker one). */
+  /** Swarm options (config.ts reads PIER_SWARM_*; the scope defaults to the Docker one). */
   swarm?: Partial<SwarmRuntimeOptions>;
   /** Where to report which runtime was chosen and why (default: nowhere). */
   log?: (message: string) => void;
@@ -28,8 +27,9 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
   const proc = () => new ProcessRuntime(opts.process);
   if (pref === 'swarm') {
     // Never chosen by auto: a cluster is something the operator points Pier at.
-    const env = opts.swarm?.socketPath ? { ...process.env, PIER_SWARM_HOST: opts.swarm.socketPath } : process.env;
-    const rt = new SwarmRuntime({ scope: opts.docker?.scope, ...swarmOptionsFromEnv(env), ...opts.swarm });
+    const socketPath = opts.swarm?.socketPath;
+    if (!socketPath) throw new RuntimeError('invalid_spec', 'PIER_RUNTIME=swarm needs PIER_SWARM_HOST: the Swarm manager socket, e.g. unix:///var/run/docker.sock');
+    const rt = new SwarmRuntime({ scope: opts.docker?.scope, ...opts.swarm, socketPath });
     await rt.capabilities();
     opts.log?.(`runtime: swarm (chosen by configuration)`);
     return rt;

@@ -23,12 +23,12 @@ export interface TestPier {
 }
 
 /** Starts Pier on port 0 in a fresh temp data dir. */
-export async function startTestPier(): Promise<TestPier> {
+export async function startTestPier(opts: { env?: Record<string, string> } = {}): Promise<TestPier> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-api-'));
   // test/postgres/api.test.ts re-runs these suites on PostgreSQL: a fresh database per Pier on its test cluster.
   const pgAdmin = process.env.PIER_TEST_POSTGRES_ADMIN_URL;
   const env = pgAdmin ? { DATABASE_URL: await (await import('../postgres/cluster.ts')).createDatabaseOn(pgAdmin, 'api') } : {};
-  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, env);
+  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0' }, { ...opts.env, ...env });
   const pier = await startPier(config, { log: () => {}, components: () => [] });
   const { readFileSync } = await import('node:fs');
   const creds = JSON.parse(readFileSync(pier.credentialsPath, 'utf8')) as { token: string; url: string; organization_id: string };

@@ -69,11 +69,9 @@ test('console drives a real Pier end to end', { skip: whyNot(), timeout: 600_000
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-console-e2e-'));
   const config = loadConfig(
     { 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', domain: 'pier.localhost', token: TOKEN },
-    { ...process.env, PIER_TOKEN: TOKEN },
+    // Sample every second so the charts have points within the test's minute or two.
+    { ...process.env, PIER_TOKEN: TOKEN, PIER_METRICS_INTERVAL: '1s' },
   );
-  // Sample every second so the charts have points within the test's minute or two (the platform reads process.env).
-  const savedInterval = process.env.PIER_METRICS_INTERVAL;
-  process.env.PIER_METRICS_INTERVAL = '1s';
   const problems: string[] = [];
   const pier = await startPier(config, { log: (line: string) => { if (/metrics/.test(line) && problems.length < 20) problems.push(line); } });
   const browser = await launchBrowser();
@@ -84,8 +82,6 @@ test('console drives a real Pier end to end', { skip: whyNot(), timeout: 600_000
     await browser.close();
     await pier.close();
     await removeInstallationWorkloads(dataDir);
-    if (savedInterval === undefined) delete process.env.PIER_METRICS_INTERVAL;
-    else process.env.PIER_METRICS_INTERVAL = savedInterval;
     rmSync(dataDir, { recursive: true, force: true });
   });
   const api = async (path: string): Promise<any> => {

@@ -36,7 +36,7 @@ export interface ProcessRuntimeOptions {
    * (default, or PIER_PROCESS_NETWORK): isolated when the host allows it, else host with a one-line warning.
    */
   network?: NetworkMode;
-  /** Options of the private networks (pool, egress); default from PIER_PROCESS_SUBNET / PIER_PROCESS_EGRESS. */
+  /** Options of the private networks (pool, egress); config.ts reads PIER_PROCESS_SUBNET / PIER_PROCESS_EGRESS. */
   networks?: { pool?: string; egress?: boolean; lockPath?: string };
   /** Where the one-line warning about a degraded network goes (default stderr). */
   log?: (line: string) => void;
@@ -46,12 +46,6 @@ export interface ProcessRuntimeOptions {
 
 /** How instances of the process runtime are networked. */
 export type NetworkMode = 'auto' | 'isolated' | 'host';
-
-function networkMode(value: string | undefined): NetworkMode {
-  const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
-  if (v === 'auto' || v === 'isolated' || v === 'host') return v;
-  throw new RuntimeError('invalid_spec', `PIER_PROCESS_NETWORK must be auto, isolated or host, not "${value}"`);
-}
 
 // Warn once per process, not once per driver object (tests and cleanup build many).
 let warnedDegraded = false;
@@ -171,7 +165,7 @@ export class ProcessRuntime implements Runtime {
     this.cgroupParent = opts.cgroupParent ?? 'pier';
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.layout = opts.cgroupLayout;
-    this.networkMode = opts.network ?? networkMode(process.env.PIER_PROCESS_NETWORK);
+    this.networkMode = opts.network ?? 'auto';
     this.networkOpts = opts.networks;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.uidRange = opts.uidRange ?? DEFAULT_UID_RANGE;

@@ -96,8 +96,8 @@ export class ProcessNetworks {
 
   constructor(opts: NetworksOptions) {
     this.stateDir = opts.stateDir;
-    this.pool = parsePool(opts.pool ?? process.env.PIER_PROCESS_SUBNET ?? DEFAULT_POOL);
-    this.egress = opts.egress ?? process.env.PIER_PROCESS_EGRESS === '1';
+    this.pool = parsePool(opts.pool ?? DEFAULT_POOL);
+    this.egress = opts.egress ?? false;
     this.lockPath = opts.lockPath ?? NETWORK_LOCK;
   }
 
