@@ -1,5 +1,6 @@
 // The narrow world the reconcilers see: read desired + observed rows, write statuses, events and log lines.
-// Two implementations: memory-state.ts (fast table tests) and store-state.ts (the SQLite repositories).
+// Implemented by store-state.ts (the store's repositories) and, for fast table tests, test/control/memory-state.ts;
+// both run the contract suite in test/control/state-contract.ts.
 import type {
   App, Deployment, Instance, ManualServiceScaling, Organization, RegionalDeployment, Service,
 } from '../domain/types.ts';

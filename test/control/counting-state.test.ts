@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countingState } from '../../src/control/controller.ts';
-import { MemoryState } from '../../src/control/memory-state.ts';
+import { MemoryState } from './memory-state.ts';
 import type { NewLogLine } from '../../src/control/ports.ts';
 import { makeWorld, webDefinition } from './world.ts';
 

@@ -5,7 +5,7 @@ import { regionalDefinition } from '../../src/domain/regional.ts';
 import type { App, Deployment, DeploymentDefinition, Instance, RegionalDeployment, Service } from '../../src/domain/types.ts';
 import { createController, type Controller, type ControllerOptions } from '../../src/control/controller.ts';
 import type { ControlIntervals } from '../../src/control/context.ts';
-import { MemoryState } from '../../src/control/memory-state.ts';
+import { MemoryState } from './memory-state.ts';
 import { FakeRuntime } from './fake-runtime.ts';
 
 /** A clock tests move by hand. */

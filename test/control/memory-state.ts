@@ -1,12 +1,13 @@
-// An in-memory ControlState for fast table tests: plain maps, copies in and out so callers cannot alias rows.
+// An in-memory ControlState for fast table tests: plain maps, copies in and out so callers cannot alias rows. Held to
+// the same contract as the store-backed state (state-contract.ts): lists come back in the store's order.
 import type {
   App, Deployment, Instance, ManualServiceScaling, Organization, RegionalDeployment, Service,
-} from '../domain/types.ts';
+} from '../../src/domain/types.ts';
 import {
   FINISHED_DEPLOYMENT_STATUSES, FINISHED_INSTANCE_STATUSES,
   type AppPatch, type ControlState, type DeploymentPatch, type InstancePatch, type NewEvent, type NewLogLine,
   type RegionalDeploymentPatch, type RegistrySecret, type ServicePatch,
-} from './ports.ts';
+} from '../../src/control/ports.ts';
 
 const copy = <T>(v: T): T => structuredClone(v);
 
@@ -35,9 +36,10 @@ export class MemoryState implements ControlState {
   putInstance(i: Instance): void { this.instances.set(i.id, copy(i)); }
 
   async getOrganization(id: string) { return copy(this.organizations.get(id)); }
-  async listApps() { return [...this.apps.values()].filter((a) => a.status !== 'DELETED').map(copy); }
+  async listApps() { return [...this.apps.values()].filter((a) => a.status !== 'DELETED').sort(byCreated).map(copy); }
   async getApp(id: string) { return copy(this.apps.get(id)); }
-  async listServices() { return [...this.services.values()].filter((s) => s.status !== 'DELETED').map(copy); }
+  // Oldest first, as the store lists them (created_at, then id).
+  async listServices() { return [...this.services.values()].filter((s) => s.status !== 'DELETED').sort(byCreated).map(copy); }
   async getService(id: string) { return copy(this.services.get(id)); }
   async getDeployment(id: string) { return copy(this.deployments.get(id)); }
   async listOpenDeployments(serviceId: string) {
