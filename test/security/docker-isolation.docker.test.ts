@@ -235,7 +235,7 @@ test('docker disk: a nano instance writing past its 2560 MB disk gets ENOSPC, an
     assert.match(out, /dd: error writing '\/data.bin': No space left on device/);
     const wrote = Number(/wrote (\d+) bytes, then failed/.exec(out)?.[1]);
     assert.ok(wrote > 0.95 * nano.diskBytes && wrote <= nano.diskBytes, `stopped at the limit: wrote ${wrote} bytes`);
-    assert.match(exit.error ?? '', /^exited with code 1 after .+: disk full: .+ used of the instance type's 2.5 GB disk$/);
+    assert.match(exit.error ?? '', /^exited with code 1 after .+: disk full \(the instance type's 2.5 GB disk; .+ in use\)$/);
   } finally {
     await rt.remove(h.runtimeId);
   }

@@ -17,7 +17,7 @@ test('a storage driver refusing StorageOpt is told apart from other create failu
 test('a failed exit with the disk (nearly) full says so; a success or a disk with room left does not', () => {
   const limitBytes = 2560 * MiB;
   assert.equal(diskFullMessage({ limitBytes, usedBytes: 2555 * MiB, freeBytes: 0, exitCode: 1, afterMs: 4000 }),
-    'exited with code 1 after 4 s: disk full: 2.5 GB used of the instance type\'s 2.5 GB disk');
+    'exited with code 1 after 4 s: disk full (the instance type\'s 2.5 GB disk; 2.5 GB in use)');
   assert.match(diskFullMessage({ limitBytes, usedBytes: 2540 * MiB, freeBytes: 20 * MiB, exitCode: 2, afterMs: 0 }) ?? '', /disk full/, 'within 2%: full enough');
   assert.equal(diskFullMessage({ limitBytes, usedBytes: 900 * MiB, freeBytes: 1660 * MiB, exitCode: 1, afterMs: 0 }), undefined);
   assert.equal(diskFullMessage({ limitBytes: 0, usedBytes: 1, freeBytes: 0, exitCode: 1, afterMs: 0 }), undefined);

@@ -52,7 +52,7 @@ export function nearlyFull(limitBytes: number, freeBytes: number): boolean {
 /** The exit message of an instance that failed with its disk (nearly) full, or undefined. */
 export function diskFullMessage(o: { limitBytes: number; usedBytes: number; freeBytes: number; exitCode: number; afterMs: number }): string | undefined {
   if (!(o.limitBytes > 0) || !nearlyFull(o.limitBytes, o.freeBytes)) return undefined;
-  return instanceMessage.exited(o.exitCode, o.afterMs, `disk full: ${formatBytes(o.usedBytes)} used of the instance type's ${formatBytes(o.limitBytes)} disk`);
+  return instanceMessage.exited(o.exitCode, o.afterMs, `disk full (the instance type's ${formatBytes(o.limitBytes)} disk; ${formatBytes(o.usedBytes)} in use)`);
 }
 
 /** The parts of a container's inspect output that disk limits need. */
