@@ -20,6 +20,12 @@ export interface ConformanceFixtures {
   /** One-time preparation (build the test image...) and its undoing. */
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
+  /**
+   * Set by a test double that emulates the test app (test/control/fake-runtime.ts): the tests that need a real
+   * workload (HTTP on its endpoint, enforced limits, an OOM kill, stats, serving across a restart) are skipped, the
+   * others (exit codes, logs, stop and its grace period, remove, idempotence) run as for a real driver.
+   */
+  emulated?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -68,6 +74,8 @@ function waitBounded(rt: Runtime, id: string, ms = 30_000): Promise<ExitStatus> 
 
 /** Registers the suite for one driver. `makeDriver` is called again to simulate a control-plane restart. */
 export function runRuntimeConformance(name: string, makeDriver: () => Runtime | Promise<Runtime>, fixtures: ConformanceFixtures): void {
+  /** Options of a test that needs a real workload: skipped for an emulating double. */
+  const real = { timeout: TEST_TIMEOUT_MS, skip: fixtures.emulated ? 'needs a real workload (the double emulates the test app)' : false };
   describe(`runtime conformance: ${name}`, { timeout: 15 * 60_000 }, () => {
     let rt: Runtime;
     before(async () => {
@@ -97,7 +105,7 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
       assert.ok(caps.enforcesMemory && caps.enforcesCpu);
     });
 
-    test('a started instance answers HTTP on its endpoint and sees its environment', { timeout: TEST_TIMEOUT_MS }, async () => {
+    test('a started instance answers HTTP on its endpoint and sees its environment', real, async () => {
       await withInstances(async (start) => {
         const h = await start(['serve'], { env: { GREETING: 'conformance-42' }, labels: { service_id: 'svc-1' } });
         assert.equal(h.labels.service_id, 'svc-1');
@@ -185,7 +193,7 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
       });
     });
 
-    test('the memory limit is enforced: allocating past it is an OOM kill', { timeout: TEST_TIMEOUT_MS }, async () => {
+    test('the memory limit is enforced: allocating past it is an OOM kill', real, async () => {
       await withInstances(async (start) => {
         const h = await start(['oom', '256'], { memoryBytes: 48 * MiB });
         const exit = await waitBounded(rt, h.runtimeId, 60_000);
@@ -195,7 +203,7 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
       });
     });
 
-    test('cpu and memory limits are applied to the instance', { timeout: TEST_TIMEOUT_MS }, async () => {
+    test('cpu and memory limits are applied to the instance', real, async () => {
       await withInstances(async (start) => {
         const h = await start(['sleep'], { cpu: 0.5, memoryBytes: 96 * MiB });
         const limits = await fixtures.enforcedLimits(h.runtimeId);
@@ -204,7 +212,7 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
       });
     });
 
-    test('stats return numbers', { timeout: TEST_TIMEOUT_MS }, async () => {
+    test('stats return numbers', real, async () => {
       await withInstances(async (start) => {
         const h = await start(['serve'], { memoryBytes: 80 * MiB });
         await awaitLog(rt, h.runtimeId, 'starting on port');
@@ -215,7 +223,7 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
       });
     });
 
-    test('recover: a new driver adopts running instances, can stop them, and ignores foreign workloads', { timeout: TEST_TIMEOUT_MS }, async () => {
+    test('recover: a new driver adopts running instances, can stop them, and ignores foreign workloads', real, async () => {
       const foreign = await fixtures.startForeign();
       try {
         await withInstances(async (start) => {

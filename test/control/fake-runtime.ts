@@ -14,6 +14,13 @@ export interface Behaviour {
   exit?: { code: number; oom?: boolean };
   /** Output lines written right after start. */
   logs?: string[];
+  /** Lines written on stderr right after start (after `logs`). */
+  stderr?: string[];
+  /** Lines written later, each `afterMs` after start; with `exitAfter`, the workload then exits with that code. */
+  timeline?: { afterMs: number; stream: 'stdout' | 'stderr'; line: string }[];
+  exitAfter?: number;
+  /** What stop() does: exit with a code (default 143) after printing `line`, or ignore SIGTERM until killed. */
+  onStop?: { line?: string; exitCode?: number; ignore?: boolean };
   /** Whether health checks pass (default true). */
   healthy?: boolean;
 }
@@ -27,6 +34,8 @@ interface Workload {
   healthy: boolean;
   endpoints: InstanceHandle['endpoints'];
   startedAt: string;
+  behaviour: Behaviour;
+  timers: NodeJS.Timeout[];
 }
 
 /** The fake driver; also records every call so tests can assert on actions. */
@@ -57,19 +66,32 @@ export class FakeRuntime implements Runtime {
     const runtimeId = `rt-${++this.seq}`;
     const now = new Date().toISOString();
     const w: Workload = {
-      runtimeId, spec, running: true, healthy: b.healthy ?? true, startedAt: now,
-      logs: (b.logs ?? []).map((line) => ({ stream: 'stdout', line, time: now })),
+      runtimeId, spec, running: true, healthy: b.healthy ?? true, startedAt: now, behaviour: b, timers: [],
+      logs: [
+        ...(b.logs ?? []).map((line) => ({ stream: 'stdout' as const, line, time: now })),
+        ...(b.stderr ?? []).map((line) => ({ stream: 'stderr' as const, line, time: now })),
+      ],
       endpoints: spec.ports.map((p) => ({ containerPort: p, host: '127.0.0.1', hostPort: this.nextPort++ })),
     };
     this.workloads.set(runtimeId, w);
     if (b.exit) this.finish(w, b.exit.code, b.exit.oom ?? false);
+    else if (b.timeline || b.exitAfter !== undefined) this.play(w, b);
     return this.handle(w);
   }
 
-  async stop(runtimeId: string): Promise<void> {
+  async stop(runtimeId: string, graceMs = 0): Promise<void> {
     this.calls.push(`stop ${this.idOf(runtimeId)}`);
     const w = this.workloads.get(runtimeId);
-    if (w?.running) this.finish(w, 143, false);
+    if (!w?.running) return;
+    const onStop = w.behaviour.onStop;
+    if (onStop?.line) this.write(w, 'stdout', onStop.line);
+    if (onStop?.ignore) {
+      // SIGTERM ignored: the workload runs on through the grace period, then SIGKILL.
+      await new Promise((resolve) => setTimeout(resolve, graceMs));
+      if (w.running) this.finish(w, 137, false, 'SIGKILL');
+      return;
+    }
+    this.finish(w, onStop?.exitCode ?? 143, false);
   }
 
   async remove(runtimeId: string): Promise<void> {
@@ -93,12 +115,16 @@ export class FakeRuntime implements Runtime {
 
   async stats(): Promise<InstanceStats> { return { cpuPercent: 1, memoryBytes: 1, memoryLimitBytes: 2 }; }
 
-  async *logs(runtimeId: string, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogLine> {
+  async *logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine> {
     const w = this.workloads.get(runtimeId);
     if (!w) return;
+    const since = opts.since?.getTime();
     let i = 0;
     for (;;) {
-      while (i < w.logs.length) yield w.logs[i++];
+      while (i < w.logs.length) {
+        const line = w.logs[i++]!;
+        if (since === undefined || Date.parse(line.time) >= since) yield line;
+      }
       if (!opts.follow || !w.running || opts.signal?.aborted) return;
       await new Promise<void>((resolve) => {
         const wake = () => { this.events.off(`log:${runtimeId}`, wake); this.events.off(`exit:${runtimeId}`, wake); opts.signal?.removeEventListener('abort', wake); resolve(); };
@@ -128,9 +154,7 @@ export class FakeRuntime implements Runtime {
   }
   /** Prints one stdout line from an instance. */
   print(instanceId: string, line: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
-    const w = this.workloadOf(instanceId)!;
-    w.logs.push({ stream, line, time: new Date().toISOString() });
-    this.events.emit(`log:${w.runtimeId}`);
+    this.write(this.workloadOf(instanceId)!, stream, line);
   }
   /** Forgets an instance's workload, as if the engine lost it. */
   lose(instanceId: string): void { const w = this.workloadOf(instanceId); if (w) this.workloads.delete(w.runtimeId); }
@@ -145,9 +169,26 @@ export class FakeRuntime implements Runtime {
   /** Workloads currently running. */
   running(): Workload[] { return [...this.workloads.values()].filter((w) => w.running); }
 
-  private finish(w: Workload, code: number, oom: boolean): void {
+  private write(w: Workload, stream: 'stdout' | 'stderr', line: string): void {
+    w.logs.push({ stream, line, time: new Date().toISOString() });
+    this.events.emit(`log:${w.runtimeId}`);
+  }
+  /** Plays a behaviour's timeline (lines at their times), then its exit. */
+  private play(w: Workload, b: Behaviour): void {
+    let last = 0;
+    for (const step of b.timeline ?? []) {
+      last = Math.max(last, step.afterMs);
+      w.timers.push(setTimeout(() => { if (w.running) this.write(w, step.stream, step.line); }, step.afterMs));
+    }
+    if (b.exitAfter !== undefined) {
+      const code = b.exitAfter;
+      w.timers.push(setTimeout(() => { if (w.running) this.finish(w, code, false); }, last + 1));
+    }
+  }
+  private finish(w: Workload, code: number, oom: boolean, signal?: string): void {
+    for (const t of w.timers) clearTimeout(t);
     w.running = false;
-    w.exit = { exitCode: code, oomKilled: oom, startedAt: w.startedAt, finishedAt: new Date().toISOString() };
+    w.exit = { exitCode: code, oomKilled: oom, startedAt: w.startedAt, finishedAt: new Date().toISOString(), ...(signal ? { signal } : {}) };
     this.events.emit(`exit:${w.runtimeId}`);
   }
   private handle(w: Workload): InstanceHandle {
