@@ -84,7 +84,14 @@ export async function showLogs(ctx: Ctx, scope: Query, tail?: { scope: Query; ke
   return 0;
 }
 
-async function tailLogs(ctx: Ctx, query: Query, keep?: LineFilter): Promise<number> {
+/** An open log stream: `done` settles when it ends (rejects on a refused or failed stream); `close` ends it. */
+export interface LogTail {
+  done: Promise<void>;
+  close(): void;
+}
+
+/** Opens the tail websocket for a query and calls `onEntry` for each line, in order (it may be async). */
+export function openLogTail(ctx: Ctx, query: Query, onEntry: (entry: LogEntry) => void | Promise<void>): LogTail {
   const client = ctx.client();
   const url = client.url('/v1/streams/logs/tail', query).replace(/^http/, 'ws');
   const token = client.bearer();
@@ -93,14 +100,10 @@ async function tailLogs(ctx: Ctx, query: Query, keep?: LineFilter): Promise<numb
   const ws = new WebSocket(url, asProtocol ? ['Bearer', token] : [], {
     headers: token ? { authorization: `Bearer ${token}` } : {},
   });
-  // Lines print in arrival order even when deciding about one needs a request: one chain of decisions.
-  let printing: Promise<void> = Promise.resolve();
-  return new Promise<number>((resolve, reject) => {
-    const unregister = ctx.io.onInterrupt(() => ws.close());
-    const done = (fn: () => void): void => {
-      unregister();
-      void printing.then(fn, (err: unknown) => reject(err));
-    };
+  // Lines are handled in arrival order even when handling one needs a request: one chain.
+  let handling: Promise<void> = Promise.resolve();
+  const done = new Promise<void>((resolve, reject) => {
+    const end = (err?: Error): void => void handling.then(() => (err ? reject(err) : resolve()), reject);
     ws.on('message', (data) => {
       let frame: { result?: LogEntry; error?: { message?: string } };
       try {
@@ -110,19 +113,31 @@ async function tailLogs(ctx: Ctx, query: Query, keep?: LineFilter): Promise<numb
       }
       if (frame.error) {
         ws.close();
-        done(() => reject(new CliError(`log stream error: ${frame.error?.message ?? 'unknown error'}`)));
+        end(new CliError(`log stream error: ${frame.error?.message ?? 'unknown error'}`));
       } else if (frame.result) {
         const entry = frame.result;
-        printing = printing.then(async () => {
-          if (!keep || (await keep(entry))) printEntry(ctx, entry);
-        });
+        handling = handling.then(() => onEntry(entry));
       }
     });
     ws.on('unexpected-response', (_req, res) => {
       ws.terminate();
-      done(() => reject(new CliError(`the log stream was refused: HTTP ${res.statusCode}`)));
+      end(new CliError(`the log stream was refused: HTTP ${res.statusCode}`));
     });
-    ws.on('error', (err) => done(() => reject(new CliError(`log stream failed: ${err.message}`))));
-    ws.on('close', () => done(() => resolve(0)));
+    ws.on('error', (err) => end(new CliError(`log stream failed: ${err.message}`)));
+    ws.on('close', () => end());
   });
+  return { done, close: () => ws.close() };
+}
+
+async function tailLogs(ctx: Ctx, query: Query, keep?: LineFilter): Promise<number> {
+  const tail = openLogTail(ctx, query, async (entry) => {
+    if (!keep || (await keep(entry))) printEntry(ctx, entry);
+  });
+  const unregister = ctx.io.onInterrupt(() => tail.close());
+  try {
+    await tail.done;
+    return 0;
+  } finally {
+    unregister();
+  }
 }

@@ -53,10 +53,18 @@ export async function startFakeApi(routes: Routes): Promise<FakeApi> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x');
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      // JSON bodies are parsed; anything else (an uploaded archive) is recorded as its size.
+      let body: unknown;
+      if (raw.length) {
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          body = { bytes: raw.length };
+        }
+      }
       const rec: Recorded = {
-        method: req.method ?? 'GET', path: url.pathname, query: queryOf(url),
-        body: text ? JSON.parse(text) : undefined, authorization: req.headers.authorization,
+        method: req.method ?? 'GET', path: url.pathname, query: queryOf(url), body, authorization: req.headers.authorization,
       };
       requests.push(rec);
       const route = api.routes[`${rec.method} ${rec.path}`];
@@ -109,6 +117,8 @@ export interface RunOptions {
   readFile?: (path: string) => string;
   /** Pretend stdout and stderr are terminals (colours, live status line). */
   tty?: boolean;
+  /** Sees stderr as it is written, so a fake route can react to what the user has been shown. */
+  onStderr?: (text: string) => void;
 }
 
 /** Fixed "now" used by tests: ten minutes after the fixtures' created_at. */
@@ -128,6 +138,7 @@ export async function run(api: FakeApi | undefined, argv: string[], opts: RunOpt
     },
     stderr: (t) => {
       stderr += t;
+      opts.onStderr?.(t);
     },
     env: { HOME: '/nonexistent-home', ...(api ? { PIER_URL: api.url, PIER_TOKEN: 'tok-123' } : {}), ...opts.env },
     readStdin: async () => opts.stdin ?? '',

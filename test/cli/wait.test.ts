@@ -123,7 +123,8 @@ test('redeploy --wait waits for the deployment the redeploy returned', async () 
   try {
     const r = await run(api, ['services', 'redeploy', SVC_ID, '--wait'], { now: ticking() });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(api.lines().slice(-2), [`GET /v1/services/${SVC_ID}`, `GET /v1/deployments/${DEP2_ID}`]);
+    const redeploy = api.lines().indexOf(`POST /v1/services/${SVC_ID}/redeploy`);
+    assert.deepEqual(api.lines().slice(redeploy + 1, redeploy + 3), [`GET /v1/services/${SVC_ID}`, `GET /v1/deployments/${DEP2_ID}`]);
   } finally {
     await api.close();
   }
@@ -139,5 +140,67 @@ test('apps init creates the app, then a service of the same name in it', async (
     assert.deepEqual([body.app_id, body.name, body.definition.name], [APP_ID, 'hello', 'hello']);
   } finally {
     await api.close();
+  }
+});
+
+test('--wait prints the service as the wait left it (not as it was before) and its URL', async () => {
+  let healthy = false;
+  const api = await startFakeApi({
+    ...rollout(['PROVISIONING', 'HEALTHY']),
+    [`GET /v1/services/${SVC_ID}`]: () => ({ body: { service: service({ status: healthy ? 'HEALTHY' : 'STARTING', latest_deployment_id: DEP2_ID }) } }),
+    'GET /v1/pier/info': { body: { edge_url: 'http://127.0.0.1:8000' } },
+  });
+  const deploymentRoute = api.routes[`GET /v1/deployments/${DEP2_ID}`] as (r: never) => { body: { deployment: { status: string } } };
+  api.routes[`GET /v1/deployments/${DEP2_ID}`] = (r) => {
+    const reply = deploymentRoute(r as never);
+    healthy = reply.body.deployment.status === 'HEALTHY';
+    return reply;
+  };
+  try {
+    const r = await run(api, CREATE, { now: ticking() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ID .*STATUS.*\n22222222 {3}shop {3}web {4}WEB {4}HEALTHY {3}10m ago\nURL: http:\/\/shop\.localhost:8000\/\n$/);
+    assert.doesNotMatch(r.stdout, /STARTING/, 'the status from before the wait is not printed');
+  } finally {
+    await api.close();
+  }
+});
+
+test('--wait streams the build lines; on a terminal a live status line shows status, elapsed time and step', async () => {
+  for (const tty of [false, true]) {
+    let shown = '';
+    let polls = 0;
+    const api = await startFakeApi({
+      ...rollout([]),
+      // PROVISIONING until the user has seen the build's last line (bounded: ERROR after 5000 polls).
+      [`GET /v1/deployments/${DEP2_ID}`]: () => {
+        const status = shown.includes('added 12 packages') ? 'HEALTHY' : polls++ > 5000 ? 'ERROR' : 'PROVISIONING';
+        return { body: { deployment: deployment({ id: DEP2_ID, status }) } };
+      },
+    });
+    let tailUrl = '';
+    api.onTail = (ws, req) => {
+      tailUrl = req.url ?? '';
+      for (const msg of ['$ npm ci', 'added 12 packages']) {
+        ws.send(JSON.stringify({ result: { msg, created_at: '2026-03-01T12:00:01Z', labels: { type: 'build', stream: 'stdout' } } }));
+      }
+    };
+    try {
+      const r = await run(api, [...CREATE, '--wait-timeout', '24h'], { now: ticking(), tty, onStderr: (t) => (shown += t) });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(tailUrl, `/v1/streams/logs/tail?type=build&deployment_id=${DEP2_ID}`);
+      // What stays on screen: the status line is cleared (\r ESC[2K) before each lasting line and at the end.
+      const lasting = r.stderr.replace(/\r\x1b\[2K[^\n\r]*(?=\r|$)/g, '').replace(/\r\x1b\[2K/g, '');
+      assert.equal(lasting, 'deployment 44444444: PROVISIONING\nbuild | $ npm ci\nbuild | added 12 packages\ndeployment 44444444: HEALTHY\n');
+      if (tty) {
+        assert.match(r.stderr, /\r\x1b\[2K. PROVISIONING · \d+[hms]/, 'a status line with the status and elapsed time');
+        assert.match(r.stderr, /\r\x1b\[2K. PROVISIONING · \d+[hms]\w* · \$ npm ci/, 'the step comes from the build lines');
+        assert.ok(r.stderr.endsWith('\r\x1b[2K'), 'the status line is removed when the wait ends');
+      } else {
+        assert.doesNotMatch(r.stderr, /\x1b|\r/, 'plain lines only when not on a terminal');
+      }
+    } finally {
+      await api.close();
+    }
   }
 });

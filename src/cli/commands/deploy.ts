@@ -1,6 +1,7 @@
-// `pier deploy <dir> --app A --name S`: packs a directory (honouring .gitignore and .dockerignore), uploads it as an
-// archive (POST /v1/archives, then PUT to the signed upload URL), creates or updates the service to build it, and
-// with --wait waits until the new deployment is healthy. Koyeb's `koyeb deploy` flow, with Pier's flag names.
+// `pier deploy <dir> <app>/<service>` (koyeb's form) or `pier deploy <dir> --app A --name S`: packs a directory
+// (honouring .gitignore and .dockerignore), uploads it as an archive (POST /v1/archives, then PUT to the signed
+// upload URL), creates or updates the service to build it (with the directory's Dockerfile when it has one, unless
+// --archive-builder says otherwise), and with --wait waits until the new deployment is healthy and prints its URL.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -12,14 +13,13 @@ import { UsageError } from '../args.ts';
 import type { Command, Ctx } from '../command.ts';
 import { applyDefinitionFlags } from '../definition-flags.ts';
 import { CliError } from '../errors.ts';
-import { waitForDeployment } from '../wait.ts';
 import { DEFINITION_FLAGS, WAIT_FLAGS, readDefinitionFlags } from './definition-specs.ts';
-import { printService, waitTimeoutMs } from './service-deploy.ts';
+import { printFutureUrls, printService, waitAndReport, waitTimeoutMs } from './service-deploy.ts';
 
 const ARCHIVE_FLAGS: FlagSpec[] = [
   { name: 'app', kind: 'string', placeholder: 'APP', help: 'App to deploy into (created when missing)' },
   { name: 'name', kind: 'string', placeholder: 'SERVICE', help: 'Service to create or update' },
-  { name: 'archive-builder', kind: 'string', placeholder: 'BUILDER', help: 'buildpack or docker', defaultText: 'buildpack' },
+  { name: 'archive-builder', kind: 'string', placeholder: 'BUILDER', help: 'buildpack or docker', defaultText: 'docker when the directory has a Dockerfile, else buildpack' },
   { name: 'archive-buildpack-build-command', kind: 'string', placeholder: 'CMD', help: 'Buildpack build command' },
   { name: 'archive-buildpack-run-command', kind: 'string', placeholder: 'CMD', help: 'Buildpack run command' },
   { name: 'archive-docker-dockerfile', kind: 'string', placeholder: 'PATH', help: 'Dockerfile path' },
@@ -42,10 +42,33 @@ export async function packDirectory(dir: string): Promise<{ data: Buffer; files:
   return { data: gzipSync(await tarContext(dir, paths)), files: paths.length };
 }
 
+/**
+ * The builder when --archive-builder is not given: the one the service used before, else docker when the directory
+ * has a Dockerfile (at --archive-docker-dockerfile's path when given), else buildpack.
+ */
+export function defaultBuilder(hasDockerfile: boolean, previous?: ArchiveSource): 'docker' | 'buildpack' {
+  if (previous?.docker) return 'docker';
+  if (previous?.buildpack) return 'buildpack';
+  return hasDockerfile ? 'docker' : 'buildpack';
+}
+
+/** The app and service names: `<app>/<service>` as the second argument (koyeb's form), or --app and --name. */
+export function deployTarget(positional: string | undefined, app: string | undefined, name: string | undefined): { app: string; name: string } {
+  if (positional !== undefined) {
+    const m = /^([^/\s]+)\/([^/\s]+)$/.exec(positional);
+    if (!m) throw new UsageError(`"${positional}" is not <app>/<service>`);
+    if ((app && app !== m[1]) || (name && name !== m[2])) throw new UsageError(`"${positional}" and --app/--name name different services`);
+    return { app: m[1]!, name: m[2]! };
+  }
+  if (!app || !name) throw new UsageError('pier deploy needs <app>/<service> (or --app APP and --name SERVICE)');
+  return { app, name };
+}
+
 /** The archive source of the flags. */
-function archiveSource(ctx: Ctx, id: string, previous?: ArchiveSource): ArchiveSource {
+function archiveSource(ctx: Ctx, id: string, dir: string, previous?: ArchiveSource): ArchiveSource {
   const a = ctx.args;
-  const builder = a.str('archive-builder') ?? (previous?.docker ? 'docker' : 'buildpack');
+  const dockerfile = a.str('archive-docker-dockerfile') ?? previous?.docker?.dockerfile ?? 'Dockerfile';
+  const builder = a.str('archive-builder') ?? defaultBuilder(existsSync(join(dir, dockerfile)), previous);
   if (builder === 'docker') {
     const docker = { ...(previous?.docker ?? {}) };
     const dockerfile = a.str('archive-docker-dockerfile');
@@ -65,9 +88,7 @@ function archiveSource(ctx: Ctx, id: string, previous?: ArchiveSource): ArchiveS
 
 async function deploy(ctx: Ctx): Promise<number> {
   const dir = resolve(ctx.args.positionals[0]!);
-  const appName = ctx.args.str('app');
-  const name = ctx.args.str('name');
-  if (!appName || !name) throw new UsageError('pier deploy needs --app APP and --name SERVICE');
+  const { app: appName, name } = deployTarget(ctx.args.positionals[1], ctx.args.str('app'), ctx.args.str('name'));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`${dir} is not a directory`);
   const timeoutMs = waitTimeoutMs(ctx);
   const client = ctx.client();
@@ -90,7 +111,10 @@ async function deploy(ctx: Ctx): Promise<number> {
   const base: DeploymentDefinition = structuredClone(latest?.definition ?? {});
   delete base.docker;
   delete base.git;
-  base.archive = archiveSource(ctx, archive.id, latest?.definition.archive);
+  base.archive = archiveSource(ctx, archive.id, dir, latest?.definition.archive);
+  ctx.err(base.archive.docker
+    ? `Building with ${base.archive.docker.dockerfile ?? 'Dockerfile'}${ctx.args.has('archive-builder') ? '' : ' (--archive-builder buildpack to use buildpacks)'}`
+    : 'Building with buildpacks');
   const { definition, warnings } = applyDefinitionFlags(base, readDefinitionFlags(ctx.args), ctx.io.readFile);
   for (const w of warnings) ctx.err(`warning: ${w}`);
   definition.name = name;
@@ -98,10 +122,13 @@ async function deploy(ctx: Ctx): Promise<number> {
   const reply = existing
     ? await client.request<{ service: Service }>('PUT', `/v1/services/${existing.id}`, { body: { definition } })
     : await client.post<{ service: Service }>('/v1/services', { app_id: app.id, name, definition });
-  await printService(ctx, reply);
-  if (!ctx.args.bool('wait')) return 0;
+  if (!ctx.args.bool('wait')) {
+    await printService(ctx, reply);
+    await printFutureUrls(ctx, app, definition);
+    return 0;
+  }
   const fresh = reply.service.latest_deployment_id;
-  return waitForDeployment(ctx, {
+  return waitAndReport(ctx, {
     serviceId: reply.service.id,
     deploymentId: fresh && fresh !== latest?.id ? fresh : undefined,
     previousDeploymentId: latest?.id,
@@ -113,9 +140,12 @@ async function deploy(ctx: Ctx): Promise<number> {
 export const deployCommand: Command = {
   name: 'deploy',
   summary: 'Upload a directory and build it as a service (creates the app and service when missing)',
-  usage: 'DIR', args: [1, 1],
+  usage: 'DIR [APP/SERVICE]', args: [1, 2],
   // The source is the directory: the --docker*/--git* flags do not apply.
   flags: [...ARCHIVE_FLAGS, ...DEFINITION_FLAGS.filter((f) => !/^(docker|git)/.test(f.name) && f.name !== 'privileged'), ...WAIT_FLAGS],
-  examples: ['pier deploy ./site --app hello --name web --ports 8000:http --routes /:8000 --wait'],
+  examples: [
+    'pier deploy ./site hello/web --ports 8000:http --routes /:8000 --wait',
+    'pier deploy ./api --app shop --name api --archive-builder buildpack --wait',
+  ],
   run: deploy,
 };

@@ -13,10 +13,9 @@ import { UsageError, type FlagSpec } from '../args.ts';
 import type { Command, Ctx } from '../command.ts';
 import { applyDefinitionFlags } from '../definition-flags.ts';
 import { CliError } from '../errors.ts';
-import { waitForDeployment } from '../wait.ts';
 import { DEFINITION_FLAGS, WAIT_FLAGS, readDefinitionFlags } from './definition-specs.ts';
 import { packDirectory } from './deploy.ts';
-import { printService, waitTimeoutMs } from './service-deploy.ts';
+import { printFutureUrls, printService, waitAndReport, waitTimeoutMs } from './service-deploy.ts';
 import { servicesCommand } from './services.ts';
 
 /** Definition flags that make sense for a function (the source, type, ports and routes are the command's own). */
@@ -84,22 +83,6 @@ function definitionOf(ctx: Ctx, name: string, archiveId: string, latest: Deploym
   return definition;
 }
 
-async function printUrl(ctx: Ctx, app: App, name: string, def: DeploymentDefinition): Promise<void> {
-  const route = def.routes?.[0];
-  if (!route) { ctx.out(`Private function: the app's services reach it at http://${name}:${FUNCTION_PORT}/`); return; }
-  const { app: fresh } = await ctx.client().get<{ app: App }>(`/v1/apps/${app.id}`);
-  const domain = fresh.domains?.[0]?.name;
-  let port = '';
-  try {
-    const info = await ctx.client().get<{ edge_url?: string }>('/v1/pier/info');
-    const u = info.edge_url ? new URL(info.edge_url) : undefined;
-    if (u?.port) port = `:${u.port}`;
-  } catch {
-    // Pier-only endpoint; without it the URL is printed without the edge's port.
-  }
-  if (domain) ctx.out(`URL: http://${domain}${port}${route.path}`);
-}
-
 async function deployFunction(ctx: Ctx): Promise<number> {
   const appName = ctx.args.str('app');
   const name = ctx.args.str('name');
@@ -119,13 +102,18 @@ async function deployFunction(ctx: Ctx): Promise<number> {
   const reply = existing
     ? await client.request<{ service: Service }>('PUT', `/v1/services/${existing.id}`, { body: { definition } })
     : await client.post<{ service: Service }>('/v1/services', { app_id: app.id, name, definition });
-  await printService(ctx, reply);
-  if (ctx.args.bool('no-wait')) return 0;
+  if (ctx.args.bool('no-wait')) {
+    await printService(ctx, reply);
+    await printFutureUrls(ctx, app, definition);
+    return 0;
+  }
   const fresh = reply.service.latest_deployment_id;
-  const code = await waitForDeployment(ctx, {
+  const code = await waitAndReport(ctx, {
     serviceId: reply.service.id, deploymentId: fresh && fresh !== latest?.id ? fresh : undefined, previousDeploymentId: latest?.id, timeoutMs,
   });
-  if (code === 0) await printUrl(ctx, app, name, definition);
+  if (code === 0 && !definition.routes?.length && ctx.output === 'table') {
+    ctx.out(`Private function: the app's services reach it at http://${name}:${FUNCTION_PORT}/`);
+  }
   return code;
 }
 

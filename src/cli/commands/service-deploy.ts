@@ -8,7 +8,8 @@ import { UsageError } from '../args.ts';
 import { printRaw, renderTable } from '../output.ts';
 import { resolveDeployment, resolveService } from '../resolve.ts';
 import { DEPLOYMENT_HEADERS, deploymentRow, SERVICE_HEADERS, serviceRow } from '../views.ts';
-import { DEFAULT_WAIT_TIMEOUT_MS, waitForDeployment } from '../wait.ts';
+import { edgePorts, serviceUrls } from '../urls.ts';
+import { DEFAULT_WAIT_TIMEOUT_MS, waitForDeployment, type WaitTarget } from '../wait.ts';
 import { readDefinitionFlags } from './definition-specs.ts';
 
 /** The --wait-timeout in ms, checked before anything is sent so a typo fails fast. */
@@ -34,6 +35,45 @@ export async function printService(ctx: Ctx, reply: { service: Service }): Promi
   ctx.out(renderTable(SERVICE_HEADERS, [serviceRow(ctx, s, names)]));
 }
 
+/**
+ * Waits for a deployment, then prints the service as it is now (the status the wait reached, not the one from
+ * before) and, once healthy, its public URLs. With --wait the command prints the service only here.
+ */
+export async function waitAndReport(ctx: Ctx, target: WaitTarget): Promise<number> {
+  let code: number | undefined;
+  let failure: unknown;
+  let reached: Deployment | undefined;
+  try {
+    code = await waitForDeployment(ctx, { ...target, reached: (d) => (reached = d) });
+  } catch (err) {
+    failure = err;
+  }
+  if (code !== 130) {
+    const reply = await ctx.client().get<{ service: Service }>(`/v1/services/${target.serviceId}`);
+    await printService(ctx, reply);
+    if (reached && ctx.output === 'table') await printServiceUrls(ctx, reply.service.app_id, reached.definition);
+  }
+  if (failure !== undefined) throw failure;
+  return code!;
+}
+
+/** Prints `URL: ...` lines for a definition's public routes in its app (none for a private or worker service). */
+export async function printServiceUrls(ctx: Ctx, appId: string, definition: DeploymentDefinition, label = 'URL'): Promise<void> {
+  if (!definition?.routes?.length) return;
+  try {
+    const [{ app }, edge] = await Promise.all([ctx.client().get<{ app: App }>(`/v1/apps/${appId}`), edgePorts(ctx)]);
+    for (const url of serviceUrls(app, definition, edge)) ctx.out(`${label}: ${url}`);
+  } catch (err) {
+    // The deployment itself succeeded; a URL we cannot work out is a warning, not a failed command.
+    ctx.err(`warning: could not work out the service's URL: ${(err as Error).message}`);
+  }
+}
+
+/** Prints where a definition's routes will answer once its deployment is healthy (commands without --wait). */
+export async function printFutureUrls(ctx: Ctx, app: App, definition: DeploymentDefinition): Promise<void> {
+  if (ctx.output === 'table') await printServiceUrls(ctx, app.id, definition, 'URL (when healthy)');
+}
+
 function buildDefinition(ctx: Ctx, base: DeploymentDefinition): DeploymentDefinition {
   const { definition, warnings } = applyDefinitionFlags(base, readDefinitionFlags(ctx.args), ctx.io.readFile);
   for (const w of warnings) ctx.err(`warning: ${w}`);
@@ -49,9 +89,11 @@ export async function createService(ctx: Ctx, appId: () => Promise<string>, name
   const definition = buildDefinition(ctx, {});
   definition.name = name;
   const reply = await ctx.client().post<{ service: Service }>('/v1/services', { app_id: await appId(), name, definition });
-  await printService(ctx, reply);
-  if (!ctx.args.bool('wait')) return 0;
-  return waitForDeployment(ctx, { serviceId: reply.service.id, timeoutMs });
+  if (!ctx.args.bool('wait')) {
+    await printService(ctx, reply);
+    return 0;
+  }
+  return waitAndReport(ctx, { serviceId: reply.service.id, timeoutMs });
 }
 
 /** `services update`: reads the latest deployment's definition, applies the flags, PUTs the whole definition. */
@@ -73,14 +115,15 @@ export async function updateService(ctx: Ctx): Promise<number> {
   if (saveOnly) body.save_only = true;
   if (ctx.args.bool('skip-build')) body.skip_build = true;
   const reply = await client.request<{ service: Service }>('PUT', `/v1/services/${serviceId}`, { body });
-  await printService(ctx, reply);
+  const wait = ctx.args.bool('wait') && !saveOnly;
+  if (!wait) await printService(ctx, reply);
   if (saveOnly) {
     ctx.err('saved without deploying; see it with `pier services unapplied-changes`, apply it with `pier services redeploy`');
     return 0;
   }
-  if (!ctx.args.bool('wait')) return 0;
+  if (!wait) return 0;
   const fresh = reply.service.latest_deployment_id;
-  return waitForDeployment(ctx, {
+  return waitAndReport(ctx, {
     serviceId,
     deploymentId: fresh && fresh !== latest?.id ? fresh : undefined,
     previousDeploymentId: latest?.id,
@@ -97,7 +140,10 @@ export async function redeployService(ctx: Ctx): Promise<number> {
   const target = ctx.args.str('deployment');
   if (target !== undefined) body.deployment_id = await resolveDeployment(client, target);
   const reply = await client.post<{ deployment: Deployment }>(`/v1/services/${serviceId}/redeploy`, body);
-  if (!printRaw(ctx, reply)) ctx.out(renderTable(DEPLOYMENT_HEADERS, [deploymentRow(ctx, reply.deployment)]));
-  if (!ctx.args.bool('wait')) return 0;
-  return waitForDeployment(ctx, { serviceId, deploymentId: reply.deployment.id, timeoutMs });
+  if (!ctx.args.bool('wait')) {
+    if (!printRaw(ctx, reply)) ctx.out(renderTable(DEPLOYMENT_HEADERS, [deploymentRow(ctx, reply.deployment)]));
+    return 0;
+  }
+  ctx.err(`deployment ${reply.deployment.id.slice(0, 8)} (version ${reply.deployment.version ?? '?'}) started`);
+  return waitAndReport(ctx, { serviceId, deploymentId: reply.deployment.id, timeoutMs });
 }
