@@ -2,6 +2,7 @@
 import type { App, Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
 import type { Ctx } from './command.ts';
 import { age, shortId, truncate } from './output.ts';
+import { appUrls, type EdgePorts } from './urls.ts';
 
 /** A secret as the API lists it (value redacted). */
 export interface SecretView {
@@ -15,11 +16,11 @@ export interface SecretView {
 const msg = (ctx: Ctx, messages: string[] | undefined): string => truncate((messages ?? []).join('; ') || '-', 60, ctx.full);
 
 /** Columns of an app list. */
-export const APP_HEADERS = ['ID', 'NAME', 'STATUS', 'DOMAINS', 'CREATED'];
-/** One app as a table row. */
-export function appRow(ctx: Ctx, a: App): string[] {
-  const domains = (a.domains ?? []).map((d) => d.name).join(', ') || '-';
-  return [shortId(a.id, ctx.full), a.name, a.status, domains, age(a.created_at, ctx.io.now())];
+export const APP_HEADERS = ['ID', 'NAME', 'STATUS', 'URL', 'CREATED'];
+/** One app as a table row: its URLs (one per domain) with the edge's port, so they can be opened as shown. */
+export function appRow(ctx: Ctx, a: App, edge: EdgePorts): string[] {
+  const urls = appUrls(a, edge).join(', ') || '-';
+  return [shortId(a.id, ctx.full), a.name, a.status, urls, age(a.created_at, ctx.io.now())];
 }
 
 /** Columns of a service list. */

@@ -196,5 +196,6 @@ export function lookupRoutes(): Routes {
     'GET /v1/apps': { body: { apps: [app()], limit: 100, offset: 0, count: 1 } },
     'GET /v1/services': { body: { services: [service()], limit: 100, offset: 0, count: 1 } },
     [`GET /v1/apps/${APP_ID}`]: { body: { app: app() } },
+    'GET /v1/pier/info': { body: { edge_url: 'http://127.0.0.1:8000' } },
   };
 }

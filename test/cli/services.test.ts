@@ -4,15 +4,15 @@ import {
   APP_ID, DEP2_ID, DEP_ID, SVC_ID, app, deployment, lookupRoutes, run, service, startFakeApi,
 } from './harness.ts';
 
-test('apps create sends the name, authenticates, and prints a table row', async () => {
-  const api = await startFakeApi({ 'POST /v1/apps': { body: { app: app() } } });
+test('apps create sends the name, authenticates, and prints a table row with the app\'s URL', async () => {
+  const api = await startFakeApi({ 'POST /v1/apps': { body: { app: app() } }, 'GET /v1/pier/info': { body: { edge_url: 'http://127.0.0.1:8000' } } });
   try {
     const r = await run(api, ['apps', 'create', 'shop']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(api.lines(), ['POST /v1/apps']);
+    assert.deepEqual(api.lines(), ['POST /v1/apps', 'GET /v1/pier/info']);
     assert.deepEqual(api.requests[0]!.body, { name: 'shop' });
     assert.equal(api.requests[0]!.authorization, 'Bearer tok-123');
-    assert.equal(r.stdout, 'ID         NAME   STATUS    DOMAINS          CREATED\n11111111   shop   HEALTHY   shop.localhost   10m ago\n');
+    assert.equal(r.stdout, 'ID         NAME   STATUS    URL                          CREATED\n11111111   shop   HEALTHY   http://shop.localhost:8000   10m ago\n');
   } finally {
     await api.close();
   }
@@ -270,10 +270,11 @@ test('services describe shows the service, its latest definition, deployments an
   try {
     const r = await run(api, ['svc', 'describe', 'shop/web']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(api.lines().slice(-4), [
+    assert.deepEqual(api.lines().slice(-5), [
       `GET /v1/services/${SVC_ID}`, `GET /v1/apps/${APP_ID}`, `GET /v1/deployments?service_id=${SVC_ID}&limit=10`,
-      `GET /v1/instances?service_id=${SVC_ID}&limit=100&offset=0`,
+      `GET /v1/instances?service_id=${SVC_ID}&limit=100&offset=0`, 'GET /v1/pier/info',
     ]);
+    assert.match(r.stdout, /\nURL: +http:\/\/shop\.localhost:8000\/\n/, 'the public URL of each route');
     assert.match(r.stdout, /^ID: +22222222-bbbb-4bbb-8bbb-000000000002\nName: +web\nApp: +shop \(11111111\)\n/);
     assert.match(r.stdout, /\nDefinition \(deployment 33333333\):\n {2}name: web\n {2}type: WEB\n/);
     assert.match(r.stdout, /\nDeployments:\nID .*\n33333333 /);
@@ -281,7 +282,7 @@ test('services describe shows the service, its latest definition, deployments an
     const json = await run(api, ['svc', 'describe', SVC_ID, '-o', 'json']);
     assert.deepEqual(JSON.parse(json.stdout), { service: service() });
     const a = await run(api, ['app', 'describe', 'shop']);
-    assert.match(a.stdout, /Domains: +shop\.localhost\n/);
+    assert.match(a.stdout, /Domains: +shop\.localhost\nURL: +http:\/\/shop\.localhost:8000\n/);
     assert.match(a.stdout, /\nServices:\nID .*\n22222222 {3}shop {3}web/);
   } finally {
     await api.close();

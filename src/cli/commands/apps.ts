@@ -6,9 +6,10 @@ import { resolveApp } from '../resolve.ts';
 import { APP_HEADERS, appRow, SERVICE_HEADERS, serviceRow } from '../views.ts';
 import { DEFINITION_FLAGS, WAIT_FLAGS } from './definition-specs.ts';
 import { createService } from './service-deploy.ts';
+import { appUrls, edgePorts } from '../urls.ts';
 
-function printApp(ctx: Ctx, reply: { app: App }): void {
-  if (!printRaw(ctx, reply)) ctx.out(renderTable(APP_HEADERS, [appRow(ctx, reply.app)]));
+async function printApp(ctx: Ctx, reply: { app: App }): Promise<void> {
+  if (!printRaw(ctx, reply)) ctx.out(renderTable(APP_HEADERS, [appRow(ctx, reply.app, await edgePorts(ctx))]));
 }
 
 async function appId(ctx: Ctx): Promise<string> {
@@ -36,6 +37,7 @@ async function describeApp(ctx: Ctx): Promise<number> {
   ctx.out(renderKeyValues([
     ['ID', a.id], ['Name', a.name], ['Status', a.status], ['Messages', (a.messages ?? []).join('; ') || '-'],
     ['Domains', (a.domains ?? []).map((d) => d.name).join(', ') || '-'],
+    ['URL', appUrls(a, await edgePorts(ctx)).join(', ') || '-'],
     ['Created', `${a.created_at} (${age(a.created_at, ctx.io.now())})`],
   ]));
   const names = new Map([[a.id, a.name]]);
@@ -52,7 +54,7 @@ export const appsCommand: Command = {
     {
       name: 'create', summary: 'Create an app', usage: 'NAME', args: [1, 1],
       run: async (ctx) => {
-        printApp(ctx, await ctx.client().post<{ app: App }>('/v1/apps', { name: ctx.args.positionals[0] }));
+        await printApp(ctx, await ctx.client().post<{ app: App }>('/v1/apps', { name: ctx.args.positionals[0] }));
         return 0;
       },
     },
@@ -69,7 +71,7 @@ export const appsCommand: Command = {
     {
       name: 'get', summary: 'Show an app', usage: 'NAME', args: [1, 1],
       run: async (ctx) => {
-        printApp(ctx, await ctx.client().get<{ app: App }>(`/v1/apps/${await appId(ctx)}`));
+        await printApp(ctx, await ctx.client().get<{ app: App }>(`/v1/apps/${await appId(ctx)}`));
         return 0;
       },
     },
@@ -78,7 +80,8 @@ export const appsCommand: Command = {
       name: 'list', summary: 'List apps',
       run: async (ctx) => {
         const apps = await ctx.client().listAll<App>('/v1/apps', 'apps');
-        printList(ctx, { apps, count: apps.length }, apps, APP_HEADERS, (a) => appRow(ctx, a));
+        const edge = ctx.output === 'table' ? await edgePorts(ctx) : { http: '' };
+        printList(ctx, { apps, count: apps.length }, apps, APP_HEADERS, (a) => appRow(ctx, a, edge));
         return 0;
       },
     },
@@ -89,7 +92,7 @@ export const appsCommand: Command = {
         const id = await appId(ctx);
         const body: Record<string, unknown> = {};
         if (ctx.args.str('name') !== undefined) body.name = ctx.args.str('name');
-        printApp(ctx, await ctx.client().request<{ app: App }>('PUT', `/v1/apps/${id}`, { body }));
+        await printApp(ctx, await ctx.client().request<{ app: App }>('PUT', `/v1/apps/${id}`, { body }));
         return 0;
       },
     },

@@ -3,6 +3,7 @@ import type { App, Deployment, Instance, ResourceEvent, Service } from '../../do
 import type { FlagSpec } from '../args.ts';
 import type { Command, Ctx } from '../command.ts';
 import { ALL_DEPLOYMENTS_FLAG, showServiceLogs } from '../service-logs.ts';
+import { edgePorts, serviceUrls } from '../urls.ts';
 import { age, printList, printRaw, renderKeyValues, renderTable, shortId, toYaml } from '../output.ts';
 import { resolveApp, resolveService } from '../resolve.ts';
 import {
@@ -62,9 +63,13 @@ async function describeService(ctx: Ctx): Promise<number> {
   const { deployments } = await client.get<{ deployments: Deployment[] }>('/v1/deployments', { service_id: id, limit: 10 });
   const instances = await client.listAll<Instance>('/v1/instances', 'instances', { service_id: id });
   const now = ctx.io.now();
+  // The serving deployment's routes are where the service answers now (the latest may still be rolling out).
+  const serving = (deployments ?? []).find((d) => d.id === s.active_deployment_id) ?? deployments?.[0];
+  const urls = serviceUrls(app, serving?.definition, await edgePorts(ctx));
   ctx.out(renderKeyValues([
     ['ID', s.id], ['Name', s.name], ['App', `${app.name} (${shortId(app.id, ctx.full)})`], ['Type', s.type],
     ['Status', s.status], ['Messages', (s.messages ?? []).join('; ') || '-'],
+    ['URL', urls.join(', ') || (s.type === 'WORKER' ? '- (worker)' : '- (private: no public route)')],
     ['Active deployment', shortId(s.active_deployment_id, ctx.full)], ['Latest deployment', shortId(s.latest_deployment_id, ctx.full)],
     ['Created', `${s.created_at} (${age(s.created_at, now)})`], ['Updated', `${s.updated_at} (${age(s.updated_at, now)})`],
   ]));
