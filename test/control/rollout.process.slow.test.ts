@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Builder } from '../../src/control/ports.ts';
+import { FakeBuilder } from './fake-builder.ts';
 import { InstanceCgroup, detectCgroupLayout } from '../../src/runtime/process/cgroups.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 import { prepareTestAppDir } from '../../src/runtime/testing/images.ts';
@@ -25,21 +25,19 @@ after(() => {
   if (layout) new InstanceCgroup(layout, '', cgroupParent).destroy();
 });
 
-/** The builder: one prepared directory per mode (the branch), reused across deployments. */
-const builder: Builder = {
-  async build(d) {
-    const mode = d.definition.git?.branch ?? 'serve';
-    let dir = dirs.get(mode);
-    if (!dir) {
-      const app = prepareTestAppDir();
-      mkdirSync(join(app.dir, '.pier'));
-      const args = mode.split(' ').map((a) => `'${a}'`).join(' ');
-      writeFileSync(join(app.dir, '.pier', 'run'), `exec ${app.entrypoint.join(' ')} ${args}\n`);
-      dirs.set(mode, dir = app.dir);
-    }
-    return { image: `dir:${dir}` };
-  },
-};
+/** The builder double (held to the builder contract): one prepared directory per mode (the branch), reused. */
+const builder = new FakeBuilder((d) => {
+  const mode = d.definition.git?.branch ?? 'serve';
+  let dir = dirs.get(mode);
+  if (!dir) {
+    const app = prepareTestAppDir();
+    mkdirSync(join(app.dir, '.pier'));
+    const args = mode.split(' ').map((a) => `'${a}'`).join(' ');
+    writeFileSync(join(app.dir, '.pier', 'run'), `exec ${app.entrypoint.join(' ')} ${args}\n`);
+    dirs.set(mode, dir = app.dir);
+  }
+  return { image: `dir:${dir}` };
+});
 
 test('control plane over the process runtime + sqlite', { skip: usable === true ? false : `process runtime unusable: ${usable}`, timeout: 110_000 }, async (t) => {
   await runRolloutScenario(t, {
