@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command, Ctx } from '../command.ts';
 import { CliError } from '../errors.ts';
+import { decideSetup, hostFacts, isNoRuntimeError, runSetupScript, type HostFacts } from '../up-setup.ts';
 
 /** What `pier up` needs from src/config.ts and src/main.ts. */
 export interface Platform {
@@ -23,15 +24,46 @@ export async function loadPlatform(): Promise<Platform> {
 
 const UP_FLAGS = ['data-dir', 'api-addr', 'edge-addr', 'tls-addr', 'domain', 'token', 'runtime', 'database-url'];
 
-/** Starts Pier and keeps it running until SIGINT/SIGTERM, then closes it cleanly. */
-export async function runUp(ctx: Ctx, platform: Platform): Promise<number> {
+/** How `pier up` prepares a host where no runtime works (injectable: tests never install anything). */
+export interface HostSetup {
+  facts(): HostFacts;
+  /** Runs the host setup and returns its exit code. */
+  run(): Promise<number>;
+}
+
+/** The real host: its facts, and scripts/setup-host.sh run with step lines and progress. */
+export function realHostSetup(ctx: Ctx): HostSetup {
+  return {
+    facts: () => hostFacts(ctx.io.env, ctx.args.bool('no-setup')),
+    run: () => runSetupScript(ctx, ['bash', SETUP_SCRIPT]),
+  };
+}
+
+/**
+ * Starts Pier; when no runtime works on this host, prepares the host (as root on Debian) and starts again, or
+ * says exactly what to run. Then keeps it running until SIGINT/SIGTERM and closes it cleanly.
+ */
+export async function runUp(ctx: Ctx, platform: Platform, host: HostSetup = realHostSetup(ctx)): Promise<number> {
   const flags: Record<string, string> = {};
   for (const name of UP_FLAGS) {
     const v = ctx.args.str(name);
     if (v !== undefined) flags[name] = v;
   }
   const config = platform.loadConfig(flags, ctx.io.env);
-  const handle = await platform.startPier(config);
+  let handle: Awaited<ReturnType<Platform['startPier']>>;
+  try {
+    handle = await platform.startPier(config);
+  } catch (err) {
+    if (!isNoRuntimeError(err)) throw err;
+    const decision = decideSetup(host.facts());
+    if (decision.kind === 'tell') throw new CliError((err as Error).message, ['', ...decision.lines]);
+    ctx.err(`${(err as Error).message.replace(/\. Run `.*$/, '')}.`);
+    ctx.err('Installing what Pier needs (Debian packages, then the Docker engine); this takes a minute or two the first time:');
+    const code = await host.run();
+    if (code !== 0) throw new CliError(`the host setup failed (exit ${code}); fix the error above, then run it again: pier setup --yes`);
+    ctx.err('Host ready; starting Pier.');
+    handle = await platform.startPier(config);
+  }
   ctx.err(`Pier is up: API ${handle.apiUrl} (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const off = ctx.io.onInterrupt(() => {
@@ -58,6 +90,7 @@ export const upCommand: Command = {
     { name: 'tls-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'HTTPS edge listen address, or off (env PIER_TLS_ADDR)', defaultText: '<edge host>:8443' },
     { name: 'runtime', kind: 'string', placeholder: 'RUNTIME', help: 'docker, process, swarm or auto (env PIER_RUNTIME)', defaultText: 'auto' },
     { name: 'database-url', kind: 'string', placeholder: 'URL', help: 'PostgreSQL store shared by several control planes (env DATABASE_URL)', defaultText: 'SQLite in the data dir' },
+    { name: 'no-setup', kind: 'bool', help: 'When no runtime works, only say what to install (as root on Debian, pier up installs it)' },
   ],
   run: async (ctx) => runUp(ctx, await loadPlatform()),
 };
