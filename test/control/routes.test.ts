@@ -27,8 +27,13 @@ const instance = (id: string, deploymentId: string, status: Instance['status']):
   messages: [], started_at: null, succeeded_at: null, terminated_at: null, xyz_deployment_id: deploymentId,
 });
 
-test('appHosts: <app>-<org>.<domain> plus custom domains, lower-case, deduplicated', () => {
-  const custom = app({ domains: [{ name: 'Shop.Example.com', type: 'CUSTOM' } as App['domains'][number], { name: 'shop-acme.pier.test', type: 'AUTOASSIGNED' } as App['domains'][number]] });
+test('appHosts: <app>-<org>.<domain> plus verified custom domains, lower-case, deduplicated', () => {
+  const custom = app({ domains: [
+    { name: 'Shop.Example.com', type: 'CUSTOM', verified_at: '2026-01-01T00:00:00.000Z' } as App['domains'][number],
+    { name: 'shop-acme.pier.test', type: 'AUTOASSIGNED' } as App['domains'][number],
+    // An unverified claim (anyone may claim any name) is never routed.
+    { name: 'squatted.example.org', type: 'CUSTOM', verified_at: null } as App['domains'][number],
+  ] });
   assert.deepEqual(appHosts(custom, org, 'pier.test'), ['shop-acme.pier.test', 'shop.example.com']);
 });
 
