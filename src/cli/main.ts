@@ -1,8 +1,10 @@
 // The `pier` command: the command table and the entry point bin/pier.mjs calls.
 import { readFileSync } from 'node:fs';
 import { dispatch, processIO, type CliIO, type Command } from './command.ts';
+import { completionCommand } from './completion.ts';
 import { appsCommand } from './commands/apps.ts';
 import { deployCommand } from './commands/deploy.ts';
+import { doctorCommand } from './commands/doctor.ts';
 import { deploymentsCommand, regionalDeploymentsCommand } from './commands/deployments.ts';
 import { domainsCommand } from './commands/domains.ts';
 import { edgeCommand } from './commands/edge.ts';
@@ -11,6 +13,7 @@ import { instancesCommand } from './commands/instances.ts';
 import { platformCommands } from './commands/platform.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { servicesCommand } from './commands/services.ts';
+import { loginCommand, statusCommand } from './commands/status.ts';
 import { organizationsCommand, rotateKeyCommand, tokensCommand } from './commands/tokens.ts';
 
 const versionCommand: Command = {
@@ -29,7 +32,7 @@ export const ROOT: Command = {
   subcommands: [
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
     secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
-    functionCommand, domainsCommand, edgeCommand,
+    functionCommand, domainsCommand, edgeCommand, statusCommand, doctorCommand, loginCommand, completionCommand(() => ROOT),
   ],
 };
 
