@@ -27,7 +27,7 @@ test('image-resolve: pull failures read as sentences naming the image, registry 
 });
 
 /** A world whose runtime pins images like the docker driver, recording what it was asked. */
-function pinningWorld(fail?: { kind: string; message: string }) {
+async function pinningWorld(fail?: { kind: string; message: string }) {
   const w = makeWorld();
   const calls: { image: string; auth?: RegistryAuth }[] = [];
   Object.assign(w.runtime, {
@@ -37,13 +37,13 @@ function pinningWorld(fail?: { kind: string; message: string }) {
       return image.includes('@') ? image : `${image.slice(0, image.lastIndexOf(':'))}@${DIGEST}`;
     },
   });
-  w.state.registries.set(`${w.orgId}/reg`, { key: 'private_registry', config: { username: 'pier', password: PASSWORD, url: 'reg.example' } });
+  await w.createSecret({ name: 'reg', type: 'REGISTRY', private_registry: { username: 'pier', password: PASSWORD, url: 'reg.example' } });
   return { w, calls };
 }
 
 test('image-resolve: a registry secret reaches spec.registryAuth only, and the deployment records the digest', async () => {
-  const { w, calls } = pinningWorld();
-  const { deployment } = w.createService(webDefinition({ docker: { image: 'reg.example/app:1', image_registry_secret: 'reg' } }));
+  const { w, calls } = await pinningWorld();
+  const { deployment } = await w.createService(webDefinition({ docker: { image: 'reg.example/app:1', image_registry_secret: 'reg' } }));
   await w.settle();
   const dep = w.deployment(deployment.id);
   assert.equal(dep.status, 'HEALTHY', dep.messages.join(' '));
@@ -57,15 +57,18 @@ test('image-resolve: a registry secret reaches spec.registryAuth only, and the d
 });
 
 test('image-resolve: unknown secret and refused credentials fail the new deployment; the old one keeps serving', async () => {
-  const { w } = pinningWorld({ kind: 'registry_unauthorized', message: 'unauthorized: authentication required' });
-  const { service, deployment: first } = w.createService(webDefinition({ docker: { image: 'reg.example/app:1', image_registry_secret: 'reg' } }));
+  const { w } = await pinningWorld({ kind: 'registry_unauthorized', message: 'unauthorized: authentication required' });
+  const { service, deployment: first } = await w.createService(webDefinition({ docker: { image: 'reg.example/app:1', image_registry_secret: 'reg' } }));
   await w.settle();
   const cases: [string, string, RegExp][] = [
     ['reg.example/app:2', 'nope', /Deployment failed: registry secret "nope" not found/],
     ['reg.example/broken:1', 'reg', /Deployment failed: registry reg\.example refused the credentials of secret "reg" for image reg\.example\/broken:1/],
   ];
+  // The API refuses a definition naming a missing secret: "nope" exists when deployed and is deleted before it runs.
+  const nope = await w.createSecret({ name: 'nope', type: 'REGISTRY', private_registry: { username: 'x', password: 'y', url: 'reg.example' } });
   for (const [image, secret, want] of cases) {
-    const d = w.deploy(service.id, webDefinition({ docker: { image, image_registry_secret: secret } }));
+    const d = await w.deploy(service.id, webDefinition({ docker: { image, image_registry_secret: secret } }));
+    if (secret === 'nope') await w.deleteSecret(nope);
     await w.settle();
     assert.equal(w.deployment(d.id).status, 'ERROR', image);
     assert.match(w.deployment(d.id).messages.join(' '), want);
@@ -75,13 +78,13 @@ test('image-resolve: unknown secret and refused credentials fail the new deploym
 });
 
 test('image-resolve: a rollback runs the digest its source deployment recorded', async () => {
-  const { w, calls } = pinningWorld();
+  const { w, calls } = await pinningWorld();
   const def = webDefinition({ docker: { image: 'reg.example/app:1', image_registry_secret: 'reg' } });
-  const { service, deployment: first } = w.createService(def);
+  const { service, deployment: first } = await w.createService(def);
   await w.settle();
   const recorded = `reg.example/app@sha256:${'c'.repeat(64)}`;
   w.state.deployments.get(first.id)!.provisioning_info = { sha: '', image: recorded, stages: [] };
-  const rb = w.deploy(service.id, def);
+  const rb = await w.deploy(service.id, def);
   w.state.deployments.get(rb.id)!.metadata = { pier: { action: 'rollback', source_deployment_id: first.id } } as never;
   await w.settle();
   assert.equal(calls.at(-1)?.image, recorded);

@@ -26,10 +26,10 @@ class FakeEdge {
 
 const FAST = { stableWindowMs: 10_000, panicWindowMs: 2_000, scaleDownDelayMs: 3_000, tickMs: 1000 };
 
-function setup(scaling: { min: number; max: number; targets?: object[] }) {
+async function setup(scaling: { min: number; max: number; targets?: object[] }) {
   const edge = new FakeEdge();
   const w = makeWorld({ controller: { metrics: edge.metrics, autoscale: FAST } });
-  const { service, deployment } = w.createService(webDefinition({ scalings: [scaling as never] }));
+  const { service, deployment } = await w.createService(webDefinition({ scalings: [scaling as never] }));
   return { w, edge, service, deployment };
 }
 
@@ -38,7 +38,7 @@ const autoscaled = (w: ReturnType<typeof makeWorld>, svcId: string) =>
   w.state.events.filter((e) => e.resourceId === svcId && e.type === 'autoscaled').map((e) => e.message);
 
 /** One second of load: every serving instance gets its share of `concurrency` (requests of 20 ms), then a pass. */
-async function second(s: ReturnType<typeof setup>, concurrency: number): Promise<void> {
+async function second(s: Awaited<ReturnType<typeof setup>>, concurrency: number): Promise<void> {
   const ids = serving(s.w, s.deployment.id).map((i) => i.id);
   s.w.clock.advance(1000);
   for (const id of ids) s.edge.serve(id, Math.round((concurrency / ids.length) * 50), 20, s.w.clock.now());
@@ -46,7 +46,7 @@ async function second(s: ReturnType<typeof setup>, concurrency: number): Promise
 }
 
 test('a load step scales up (panic), the end of the load scales back down to min, each change an event with its reason', async () => {
-  const s = setup({ min: 1, max: 4, targets: [{ concurrent_requests: { value: 10 } }] });
+  const s = await setup({ min: 1, max: 4, targets: [{ concurrent_requests: { value: 10 } }] });
   await s.w.settle();
   assert.equal(serving(s.w, s.deployment.id).length, 1);
   for (let i = 0; i < 3; i++) await second(s, 35);
@@ -64,7 +64,7 @@ test('a load step scales up (panic), the end of the load scales back down to min
 });
 
 test('a steady load inside the target changes nothing', async () => {
-  const s = setup({ min: 2, max: 5, targets: [{ requests_per_second: { value: 100 } }] });
+  const s = await setup({ min: 2, max: 5, targets: [{ requests_per_second: { value: 100 } }] });
   await s.w.settle();
   for (let i = 0; i < 15; i++) await second(s, 3); // 150 rps over 2 instances: exactly 2 at target 100
   assert.equal(serving(s.w, s.deployment.id).length, 2);
@@ -72,7 +72,7 @@ test('a steady load inside the target changes nothing', async () => {
 });
 
 test('manual scaling overrides the autoscaler until removed', async () => {
-  const s = setup({ min: 1, max: 4, targets: [{ concurrent_requests: { value: 10 } }] });
+  const s = await setup({ min: 1, max: 4, targets: [{ concurrent_requests: { value: 10 } }] });
   await s.w.settle();
   s.w.state.scalings.set(s.service.id, [{ scopes: [], instances: 2 }]);
   for (let i = 0; i < 5; i++) await second(s, 100);
@@ -84,7 +84,7 @@ test('manual scaling overrides the autoscaler until removed', async () => {
 });
 
 test('min 0: a new deployment serves first, sleeps after the idle delay, wakes on request', async () => {
-  const s = setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 5 } }] });
+  const s = await setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 5 } }] });
   await s.w.settle();
   const [first] = serving(s.w, s.deployment.id);
   assert.ok(first, 'a min-0 deployment starts one instance so it can become active');
@@ -127,7 +127,7 @@ test('min 0: a new deployment serves first, sleeps after the idle delay, wakes o
 });
 
 test('a wake-up right after the sleep decision resumes the same workload', async () => {
-  const s = setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 2 } }] });
+  const s = await setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 2 } }] });
   await s.w.settle();
   const [first] = serving(s.w, s.deployment.id);
   for (let i = 0; i < 5 && s.w.state.instances.get(first.id)!.status !== 'SLEEPING'; i++) await second(s, 0);
@@ -150,7 +150,7 @@ test('the route table marks an app sleeping while its active deployment sleeps o
 });
 
 /** Runs passes second by second until the service's deployment sleeps (bounded). */
-async function untilAsleep(s: ReturnType<typeof setup>, depId: string): Promise<void> {
+async function untilAsleep(s: Awaited<ReturnType<typeof setup>>, depId: string): Promise<void> {
   for (let i = 0; i < 20 && s.w.deployment(depId).status !== 'SLEEPING'; i++) await second(s, 0);
   assert.equal(s.w.deployment(depId).status, 'SLEEPING');
   s.w.clock.advance(500);
@@ -158,7 +158,7 @@ async function untilAsleep(s: ReturnType<typeof setup>, depId: string): Promise<
 }
 
 test('a restarted control plane keeps a sleeping service asleep and still wakes it', async () => {
-  const s = setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 2 } }] });
+  const s = await setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 2 } }] });
   await s.w.settle();
   await untilAsleep(s, s.deployment.id);
   s.w.restartController();
@@ -173,11 +173,11 @@ test('a restarted control plane keeps a sleeping service asleep and still wakes 
 });
 
 test('a new deployment of a sleeping service starts one instance, is promoted, and retires the sleeper', async () => {
-  const s = setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 2 } }] });
+  const s = await setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 2 } }] });
   await s.w.settle();
   const [sleeper] = serving(s.w, s.deployment.id);
   await untilAsleep(s, s.deployment.id);
-  const next = s.w.deploy(s.service.id, webDefinition({ scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 2 } }] }] }));
+  const next = await s.w.deploy(s.service.id, webDefinition({ scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 2 } }] }] }));
   await s.w.settle();
   assert.equal(s.w.service(s.service.id).active_deployment_id, next.id);
   assert.equal(serving(s.w, next.id).length, 1);
@@ -187,7 +187,7 @@ test('a new deployment of a sleeping service starts one instance, is promoted, a
 
 test('without the edge counters nothing is idle: a min-0 service never sleeps', async () => {
   const w = makeWorld({ controller: { autoscale: FAST } });
-  const { deployment } = w.createService(webDefinition({ scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 1 } }] }] }));
+  const { deployment } = await w.createService(webDefinition({ scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 1 } }] }] }));
   await w.settle();
   for (let i = 0; i < 5; i++) { w.clock.advance(1000); await w.settle(); }
   assert.equal(serving(w, deployment.id).length, 1);

@@ -14,7 +14,7 @@ const FAST = { stableWindowMs: 10_000, panicWindowMs: 2_000, scaleDownDelayMs: 3
 test('scaled to zero while its only instance was unhealthy: the app sleeps, and the next request wakes it', async () => {
   const metrics = (): EdgeMetrics => ({ instances: {}, routes: {}, apps: {} });
   const w = makeWorld({ controller: { metrics, autoscale: FAST } });
-  const { service, deployment } = w.createService(webDefinition({ scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 5 } }] }] }));
+  const { service, deployment } = await w.createService(webDefinition({ scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 5 } }] }] }));
   await w.settle();
   const [first] = w.instancesOf(deployment.id).filter((i) => i.status === 'HEALTHY');
   assert.ok(first);

@@ -9,7 +9,7 @@ import { makeWorld, webDefinition } from './world.ts';
 
 test('countingState counts progress writes, not log lines, and forwards reads', async () => {
   const w = makeWorld();
-  const { service } = w.createService(webDefinition());
+  const { service } = await w.createService(webDefinition());
   let count = 0;
   const state = countingState(w.state, () => { count++; });
   assert.equal((await state.getService(service.id))?.id, service.id);

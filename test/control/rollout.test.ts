@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { makeWorld, webDefinition, workerDefinition, type World } from './world.ts';
 
 async function firstHealthy(w: World, def = webDefinition()) {
-  const { service, deployment } = w.createService(def);
+  const { service, deployment } = await w.createService(def);
   await w.settle();
   return { service, deployment };
 }
@@ -76,7 +76,7 @@ for (const f of failures) {
   test(`a first deployment whose instance fails (${f.name}) ends in ERROR and the service is UNHEALTHY`, async () => {
     const w = makeWorld();
     w.runtime.script = f.script;
-    const { service, deployment } = w.createService(webDefinition());
+    const { service, deployment } = await w.createService(webDefinition());
     for (let i = 0; i < 10; i++) { await w.settle(); w.clock.advance(10_000); }
     const [inst] = w.instancesOf(deployment.id);
     assert.equal(inst.status, 'ERROR');
@@ -93,7 +93,7 @@ for (const f of failures) {
 test('an exited instance restarts after an exponential backoff and recovers', async () => {
   const w = makeWorld();
   w.runtime.script = (_spec, attempt) => (attempt === 1 ? { exit: { code: 2 }, logs: ['boom'] } : {});
-  const { deployment } = w.createService(webDefinition());
+  const { deployment } = await w.createService(webDefinition());
   await w.settle();
   let [inst] = w.instancesOf(deployment.id);
   assert.equal(inst.status, 'UNHEALTHY');
@@ -114,7 +114,7 @@ test('rolling update: the new deployment starts while the old serves, then becom
   const w = makeWorld();
   const { service, deployment: v1 } = await firstHealthy(w);
   const [old] = w.instancesOf(v1.id);
-  const v2 = w.deploy(service.id, webDefinition({ docker: { image: 'example/api:2' } }));
+  const v2 = await w.deploy(service.id, webDefinition({ docker: { image: 'example/api:2' } }));
   await w.controller.reconcileOnce(); // one pass: v2 allocated and started, v1 still serving
   assert.equal(w.deployment(v1.id).status, 'HEALTHY');
   assert.equal(w.service(service.id).status, 'HEALTHY');
@@ -138,7 +138,7 @@ test('a new deployment that never becomes healthy fails after the rollout timeou
   const w = makeWorld();
   const { service, deployment: v1 } = await firstHealthy(w);
   w.runtime.script = () => ({ healthy: false });
-  const v2 = w.deploy(service.id, webDefinition({ docker: { image: 'example/api:bad' } }));
+  const v2 = await w.deploy(service.id, webDefinition({ docker: { image: 'example/api:bad' } }));
   await w.settle();
   assert.equal(w.deployment(v2.id).status, 'UNHEALTHY');
   w.clock.advance(60_000);
@@ -158,7 +158,7 @@ test('a crash-looping new deployment fails; the old one keeps serving', async ()
   const w = makeWorld();
   const { service, deployment: v1 } = await firstHealthy(w);
   w.runtime.script = () => ({ exit: { code: 3 } });
-  const v2 = w.deploy(service.id, webDefinition({ docker: { image: 'example/api:crash' } }));
+  const v2 = await w.deploy(service.id, webDefinition({ docker: { image: 'example/api:crash' } }));
   for (let i = 0; i < 10; i++) { await w.settle(); w.clock.advance(10_000); }
   assert.equal(w.deployment(v2.id).status, 'ERROR');
   assert.equal(w.deployment(v1.id).status, 'HEALTHY');
@@ -170,7 +170,7 @@ test('IMMEDIATE strategy stops the old deployment before starting the new one', 
   const def = webDefinition({ strategy: { type: 'DEPLOYMENT_STRATEGY_TYPE_IMMEDIATE' } });
   const { service, deployment: v1 } = await firstHealthy(w, def);
   const [old] = w.instancesOf(v1.id);
-  const v2 = w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
+  const v2 = await w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
   await w.settle();
   const [fresh] = w.instancesOf(v2.id);
   assert.ok(w.runtime.calls.indexOf(`stop ${old.id}`) < w.runtime.calls.indexOf(`start ${fresh.id}`), 'old stops first');
@@ -185,7 +185,7 @@ test('ROLLING: instances are replaced one at a time, each old one stopping only 
   const { service, deployment: v1 } = await firstHealthy(w, def);
   // Replica 1 of the new deployment fails its checks: the rollout stops half way, capacity never drops.
   w.runtime.script = (spec) => ({ healthy: spec.labels.replica_index !== '1' });
-  const v2 = w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
+  const v2 = await w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
   await w.controller.reconcileOnce();
   assert.equal(w.instancesOf(v2.id).length, 1, 'one new instance at a time');
   assert.equal(w.instancesOf(v1.id).filter((i) => i.status === 'HEALTHY').length, 2, 'no old instance stops before a new one is healthy');
@@ -212,7 +212,7 @@ test('ROLLING: a new deployment that fails gives the old one back its full count
   const def = webDefinition({ scalings: [{ min: 2, max: 2 }] });
   const { service, deployment: v1 } = await firstHealthy(w, def);
   w.runtime.script = (spec) => (spec.image === 'example/api:2' && spec.labels.replica_index === '1' ? { exit: { code: 2 } } : {});
-  const v2 = w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
+  const v2 = await w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
   for (let i = 0; i < 10; i++) { await w.settle(); w.clock.advance(10_000); }
   assert.equal(w.deployment(v2.id).status, 'ERROR');
   assert.equal(w.service(service.id).active_deployment_id, v1.id);
@@ -227,7 +227,7 @@ test('BLUE_GREEN: the full new set is healthy before the switch', async () => {
   const { service, deployment: v1 } = await firstHealthy(w, def);
   // Replica 1 of the new deployment fails its checks: 1 of 2 healthy is not enough to switch.
   w.runtime.script = (spec) => ({ healthy: spec.labels.replica_index !== '1' });
-  const v2 = w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
+  const v2 = await w.deploy(service.id, { ...def, docker: { image: 'example/api:2' } });
   await w.controller.reconcileOnce();
   assert.equal(w.instancesOf(v2.id).length, 2, 'the full new set starts at once');
   await w.settle();
@@ -245,7 +245,7 @@ test('BLUE_GREEN: the full new set is healthy before the switch', async () => {
 
 test('cancel: a CANCELING deployment becomes CANCELED without starting anything', async () => {
   const w = makeWorld();
-  const { deployment } = w.createService(webDefinition());
+  const { deployment } = await w.createService(webDefinition());
   w.state.deployments.get(deployment.id)!.status = 'CANCELING';
   await w.settle();
   assert.equal(w.deployment(deployment.id).status, 'CANCELED');
@@ -255,8 +255,8 @@ test('cancel: a CANCELING deployment becomes CANCELED without starting anything'
 
 test('a newer deployment supersedes one still in progress', async () => {
   const w = makeWorld();
-  const { service, deployment: v1 } = w.createService(webDefinition());
-  const v2 = w.deploy(service.id, webDefinition({ docker: { image: 'example/api:2' } }));
+  const { service, deployment: v1 } = await w.createService(webDefinition());
+  const v2 = await w.deploy(service.id, webDefinition({ docker: { image: 'example/api:2' } }));
   await w.settle();
   assert.equal(w.deployment(v1.id).status, 'CANCELED');
   assert.equal(w.deployment(v2.id).status, 'HEALTHY');
@@ -274,7 +274,7 @@ test('pause stops every instance (deployments STOPPED, service PAUSED); resume r
   assert.equal(w.runtime.running().length, 0);
   assert.deepEqual((await w.controller.routes())[0].routes[0].upstreams, []);
   w.setServiceStatus(service.id, 'RESUMING');
-  const v2 = w.deploy(service.id, webDefinition());
+  const v2 = await w.deploy(service.id, webDefinition());
   await w.settle();
   assert.equal(w.deployment(v2.id).status, 'HEALTHY');
   assert.equal(w.service(service.id).status, 'HEALTHY');
@@ -348,7 +348,7 @@ test('manual scaling adds and removes instances without a new deployment', async
 test('git sources without a builder end in ERROR with a clear message', async () => {
   const w = makeWorld();
   const def = webDefinition({ docker: undefined, git: { repository: 'github.com/acme/api', branch: 'main' } });
-  const { service, deployment } = w.createService(def);
+  const { service, deployment } = await w.createService(def);
   await w.settle();
   assert.equal(w.deployment(deployment.id).status, 'ERROR');
   assert.match(w.deployment(deployment.id).messages[0], /git sources are not built yet/);
@@ -357,9 +357,10 @@ test('git sources without a builder end in ERROR with a clear message', async ()
 
 test('logs: stdout lines are stored with secret values redacted', async () => {
   const w = makeWorld();
-  w.state.secrets.set(w.orgId, { DB_PASSWORD: 's3cr3t-value' });
+  // A name the API accepts (secret names are lower-case, dashes): the world creates it through the real action.
+  await w.createSecret({ name: 'db-password', value: 's3cr3t-value' });
   w.runtime.script = () => ({ logs: ['connecting with s3cr3t-value', 'ready'] });
-  const { deployment } = await firstHealthy(w, webDefinition({ env: [{ key: 'DB_PASSWORD', secret: 'DB_PASSWORD' }] }));
+  const { deployment } = await firstHealthy(w, webDefinition({ env: [{ key: 'DB_PASSWORD', secret: 'db-password' }] }));
   const [inst] = w.instancesOf(deployment.id);
   assert.equal(w.runtime.workloadOf(inst.id)!.spec.env.DB_PASSWORD, 's3cr3t-value');
   w.runtime.print(inst.id, 'late line', 'stderr');
@@ -376,7 +377,7 @@ test('recover after a control-plane restart: adopts running workloads, finishes 
   await w.controller.stop();
   // A workload whose row is gone (orphan), and a row stuck ALLOCATING whose workload was already started.
   await w.runtime.start({ instanceId: 'ghost', labels: {}, env: {}, ports: [], cpu: 1, memoryBytes: 1 });
-  const v2 = w.deploy(service.id, webDefinition({ docker: { image: 'example/api:2' } }));
+  const v2 = await w.deploy(service.id, webDefinition({ docker: { image: 'example/api:2' } }));
   const ctl = w.restartController();
   // Simulate the kill -9 window: v2 got its instance row and its workload, but the row still says ALLOCATING.
   await ctl.reconcileOnce(); // recovers first: adopts v1's workload, removes the orphan
@@ -411,13 +412,13 @@ test('recover: a live row whose workload vanished while the control plane was do
 
 test('start() runs the loop: recover, then passes until the world settles; kick() brings new work in at once', async () => {
   const w = makeWorld({ intervals: { resyncMs: 60_000 } });
-  const { service } = w.createService(webDefinition());
+  const { service } = await w.createService(webDefinition());
   await w.controller.start();
   try {
     // Bounded wait on the outcome (the loop runs passes back-to-back while they make progress).
     for (let i = 0; i < 200 && w.service(service.id).status !== 'HEALTHY'; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(w.service(service.id).status, 'HEALTHY');
-    const v2 = w.deploy(service.id, webDefinition({ docker: { image: 'example/api:2' } }));
+    const v2 = await w.deploy(service.id, webDefinition({ docker: { image: 'example/api:2' } }));
     w.controller.kick();
     for (let i = 0; i < 200 && w.service(service.id).active_deployment_id !== v2.id; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(w.service(service.id).active_deployment_id, v2.id);

@@ -1,6 +1,18 @@
-// A small world for control-plane table tests: an in-memory state seeded the way the API actions seed it,
-// the scripted fake runtime, a hand-moved clock and a controller wired to all three.
+// A small world for control-plane table tests: an in-memory state seeded by the API's own actions (src/actions,
+// run on a scratch SQLite store, their rows copied in), the scripted fake runtime, a hand-moved clock and a
+// controller wired to all three.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as actions from '../../src/actions/index.ts';
+import { insertApp } from '../../src/store/apps.ts';
+import { getDeployment } from '../../src/store/deployments.ts';
+import { listRegionalDeploymentsOf } from '../../src/store/regional-deployments.ts';
+import { listSecrets } from '../../src/store/secrets.ts';
+import { getService, updateService as patchStoredService } from '../../src/store/services.ts';
+import { openStore, type Store } from '../../src/store/store.ts';
+import { storeState } from '../../src/control/store-state.ts';
 import { regionalDefinition } from '../../src/domain/regional.ts';
 import type { App, Deployment, DeploymentDefinition, Instance, RegionalDeployment, Service } from '../../src/domain/types.ts';
 import { createController, type Controller, type ControllerOptions } from '../../src/control/controller.ts';
@@ -61,13 +73,46 @@ export function makeWorld(opts: { intervals?: ControlIntervals; controller?: Par
   });
   let controller = build();
 
-  function addDeployment(svc: Service, def: DeploymentDefinition, parent?: string): Deployment {
+  // The actions write to a scratch store holding this world's organization and app; before each one, the service
+  // row the reconcilers moved along is copied back, so the action sees what the API would (status, pointers).
+  let scratch: Promise<Store> | undefined;
+  function scratchStore(): Promise<Store> {
+    return scratch ??= (async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'pier-world-'));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      const store = await openStore({ dataDir: dir });
+      await store.db.run('INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)', [orgId, 'acme', iso(), iso()]);
+      await insertApp(store.db, app);
+      return store;
+    })();
+  }
+  const ctx = (store: Store): actions.ActionContext => ({ store, organizationId: orgId, domain: 'pier.test' });
+  /** Copies the organization's secrets as the store-backed state reads them (values; registry secrets by name). */
+  async function mirrorSecrets(store: Store): Promise<void> {
+    const real = storeState(store);
+    state.secrets.set(orgId, await real.secretValues(orgId));
+    for (const key of [...state.registries.keys()]) if (key.startsWith(`${orgId}/`)) state.registries.delete(key);
+    const { items } = await listSecrets(store.db, { organizationId: orgId, types: ['REGISTRY'] }, { limit: 100, offset: 0 });
+    for (const { name } of items) {
+      const reg = await real.registrySecret!(orgId, name);
+      if (reg) state.registries.set(`${orgId}/${name}`, reg);
+    }
+  }
+  /** Copies what an action wrote into the world's state, stamped with the world's clock (strictly increasing). */
+  async function adopt(store: Store, serviceId: string, deploymentId: string): Promise<{ service: Service; deployment: Deployment }> {
     clock.advance(1); // keeps created_at ordering strict
-    const { deployment, regionals } = deploymentRows(svc, def, iso(), parent);
+    const at = iso();
+    const deployment = { ...(await getDeployment(store.db, deploymentId))!, created_at: at, updated_at: at };
     state.putDeployment(deployment);
-    for (const r of regionals) state.putRegional(r);
-    state.services.get(svc.id)!.latest_deployment_id = deployment.id;
-    return deployment;
+    for (const r of await listRegionalDeploymentsOf(store.db, deploymentId)) state.putRegional({ ...r, created_at: at, updated_at: at });
+    if (deployment.parent_id && state.deployments.has(deployment.parent_id)) state.deployments.get(deployment.parent_id)!.child_id = deployment.id;
+    const stored = (await getService(store.db, serviceId))!;
+    const mine = state.services.get(serviceId);
+    const service = mine
+      ? Object.assign(mine, { latest_deployment_id: stored.latest_deployment_id, status: stored.status, messages: stored.messages, type: stored.type })
+      : { ...stored, created_at: at, updated_at: at };
+    if (!mine) state.putService(service);
+    return { service: structuredClone(service), deployment };
   }
 
   return {
@@ -76,16 +121,35 @@ export function makeWorld(opts: { intervals?: ControlIntervals; controller?: Par
     get routeChanges() { return routeChanges; },
     /** Replaces the controller with a fresh one over the same state and runtime (a control-plane restart). */
     restartController(): Controller { controller = build(); return controller; },
-    /** Creates a service with its first deployment, as the API's create action does. */
-    createService(def: DeploymentDefinition): { service: Service; deployment: Deployment } {
-      const service = serviceRow(orgId, app.id, def, iso());
-      state.putService(service);
-      return { service, deployment: addDeployment(service, def) };
+    /** Creates a service with its first deployment through the API's create action. */
+    async createService(def: DeploymentDefinition): Promise<{ service: Service; deployment: Deployment }> {
+      const store = await scratchStore();
+      const created = await actions.createService(ctx(store), { app_id: app.id, name: def.name, definition: def });
+      return adopt(store, created.id, created.latest_deployment_id);
     },
-    /** Deploys a new definition to a service (update / resume). */
-    deploy(serviceId: string, def: DeploymentDefinition): Deployment {
+    /**
+     * Creates a secret through the API's action (a SIMPLE `value`, or a REGISTRY `private_registry`...), and gives the
+     * reconcilers' state what the store-backed state would read: the organization's values and registry secrets.
+     */
+    async createSecret(body: Record<string, unknown>): Promise<string> {
+      const store = await scratchStore();
+      const created = await actions.createSecret(ctx(store), body);
+      await mirrorSecrets(store);
+      return created.id;
+    },
+    /** Deletes a secret through the API's action (deployments that name it keep naming it). */
+    async deleteSecret(id: string): Promise<void> {
+      const store = await scratchStore();
+      await actions.deleteSecret(ctx(store), id);
+      await mirrorSecrets(store);
+    },
+    /** Deploys a new definition to a service through the API's update action (a PAUSED service resumes). */
+    async deploy(serviceId: string, def: DeploymentDefinition): Promise<Deployment> {
+      const store = await scratchStore();
       const svc = state.services.get(serviceId)!;
-      return addDeployment(svc, def, svc.latest_deployment_id);
+      await patchStoredService(store.db, serviceId, { status: svc.status, messages: svc.messages, active_deployment_id: svc.active_deployment_id });
+      const updated = await actions.updateService(ctx(store), serviceId, { definition: def });
+      return (await adopt(store, serviceId, updated.latest_deployment_id)).deployment;
     },
     /** Sets a service's status the way pause/resume/delete actions do. */
     setServiceStatus(serviceId: string, status: Service['status']): void { state.services.get(serviceId)!.status = status; },
@@ -106,7 +170,8 @@ export function makeWorld(opts: { intervals?: ControlIntervals; controller?: Par
   };
 }
 
-/** A service row as the create action writes it (STARTING, no deployment yet). */
+/** A service row shaped like the create action's (STARTING, no deployment yet), for pure tests; the world itself goes
+ * through the actions. */
 export function serviceRow(orgId: string, appId: string, def: DeploymentDefinition, at: string): Service {
   return {
     id: randomUUID(), created_at: at, updated_at: at, started_at: null, succeeded_at: null, paused_at: null,
@@ -116,7 +181,7 @@ export function serviceRow(orgId: string, appId: string, def: DeploymentDefiniti
   };
 }
 
-/** A PENDING deployment and one PENDING regional deployment per region, as the API actions write them. */
+/** A PENDING deployment and one PENDING regional deployment per region, for pure tests (spec, state contract). */
 export function deploymentRows(svc: Service, def: DeploymentDefinition, at: string, parent?: string): { deployment: Deployment; regionals: RegionalDeployment[] } {
   const deployment: Deployment = {
     id: randomUUID(), created_at: at, updated_at: at, allocated_at: null, started_at: null, succeeded_at: null,
