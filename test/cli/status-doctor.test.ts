@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { doctorChecks, renderChecks, type DoctorFacts } from '../../src/cli/doctor-checks.ts';
-import { APP_ID, DEP_ID, NOW, SVC_ID, app, deployment, lookupRoutes, run, service, startFakeApi } from './harness.ts';
+import { DEP_ID, NOW, app, deployment, lookupRoutes, run, service, startFakeApi } from './harness.ts';
 
 test('status lists every service with its app, status and URL; an empty platform says how to start', async () => {
   const worker = service({ id: '99999999-bbbb-4bbb-8bbb-000000000009', name: 'jobs', type: 'WORKER', active_deployment_id: '', latest_deployment_id: '', messages: ['Waiting'] });
