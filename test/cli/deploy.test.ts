@@ -15,11 +15,12 @@ test('deploy targets: <app>/<service> like koyeb, or --app and --name; a mismatc
   assert.throws(() => deployTarget(undefined, 'shop', undefined), /needs <app>\/<service>/);
 });
 
-test('the builder: the service\'s previous one, else docker for a directory with a Dockerfile, else buildpack', () => {
+test('the builder: docker for a directory with a Dockerfile (even after buildpack builds), else the previous one, else buildpack', () => {
   assert.equal(defaultBuilder(true), 'docker');
   assert.equal(defaultBuilder(false), 'buildpack');
-  assert.equal(defaultBuilder(true, { id: 'a', buildpack: {} }), 'buildpack');
+  assert.equal(defaultBuilder(true, { id: 'a', buildpack: {} }), 'docker');
   assert.equal(defaultBuilder(false, { id: 'a', docker: {} }), 'docker');
+  assert.equal(defaultBuilder(false, { id: 'a', buildpack: {} }), 'buildpack');
 });
 
 /** A fake API for a first deploy of shop/web: no app, no service yet; the deployment turns HEALTHY at once. */

@@ -43,13 +43,13 @@ export async function packDirectory(dir: string): Promise<{ data: Buffer; files:
 }
 
 /**
- * The builder when --archive-builder is not given: the one the service used before, else docker when the directory
- * has a Dockerfile (at --archive-docker-dockerfile's path when given), else buildpack.
+ * The builder when --archive-builder is not given: docker when the directory has a Dockerfile (at the path the flags
+ * or the previous deployment name), else the one the service used before, else buildpack. A Dockerfile wins over an
+ * earlier buildpack choice: building such a directory with buildpacks only fails ("nothing to run").
  */
 export function defaultBuilder(hasDockerfile: boolean, previous?: ArchiveSource): 'docker' | 'buildpack' {
-  if (previous?.docker) return 'docker';
-  if (previous?.buildpack) return 'buildpack';
-  return hasDockerfile ? 'docker' : 'buildpack';
+  if (hasDockerfile || previous?.docker) return 'docker';
+  return 'buildpack';
 }
 
 /** The app and service names: `<app>/<service>` as the second argument (koyeb's form), or --app and --name. */
