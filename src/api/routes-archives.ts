@@ -6,15 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { PierError } from '../domain/errors.ts';
-import {
-  archiveFile, archivesDirOf, claimArchiveUpload, getArchive, hashUploadToken, insertArchive, markArchiveUploaded, releaseArchiveUpload,
-} from '../store/archives.ts';
-import { newId, nowIso } from '../store/rows.ts';
-import { objectBody } from '../actions/common.ts';
+import * as actions from '../actions/archives.ts';
+import { MAX_ARCHIVE_BYTES } from '../actions/archives.ts';
+import { archiveFile, archivesDirOf } from '../store/archives.ts';
+import { actionContext } from './context.ts';
 import type { RequestContext, Route } from './router.ts';
 
-/** Largest archive accepted (bytes); CreateArchive asking for more, or an upload beyond its size, is refused. */
-export const MAX_ARCHIVE_BYTES = 256 * 1024 * 1024;
+/** Largest archive accepted (bytes), from the archive actions. */
+export { MAX_ARCHIVE_BYTES };
 
 /** The wire Archive (size as a string, as protojson writes uint64). */
 function wire(a: { id: string; organization_id: string; size: number; created_at: string }, uploadUrl: string): Record<string, unknown> {
@@ -22,41 +21,25 @@ function wire(a: { id: string; organization_id: string; size: number; created_at
 }
 
 async function createArchive(c: RequestContext): Promise<unknown> {
-  const input = objectBody(await c.body());
-  const raw = input.size ?? String(MAX_ARCHIVE_BYTES);
-  const size = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(size) || size <= 0) {
-    throw new PierError('invalid_argument', 'size must be a positive number of bytes', [{ field: 'size', description: 'must be a positive integer' }]);
-  }
-  if (size > MAX_ARCHIVE_BYTES) {
-    throw new PierError('payload_too_large', `Archives are limited to ${MAX_ARCHIVE_BYTES} bytes`, [{ field: 'size', description: `must be at most ${MAX_ARCHIVE_BYTES}` }]);
-  }
-  const token = randomBytes(24).toString('hex');
-  const row = { id: newId(), organization_id: c.organizationId, size, upload_token_hash: hashUploadToken(token), uploaded_at: null, created_at: nowIso() };
-  await insertArchive(c.store.db, row);
+  const { archive, token } = await actions.createArchive(actionContext(c), await c.body());
   const host = c.req.headers.host ?? '127.0.0.1';
-  return { archive: wire(row, `http://${host}/v1/pier/archives/${row.id}/upload?token=${token}`) };
+  return { archive: wire(archive, `http://${host}/v1/pier/archives/${archive.id}/upload?token=${token}`) };
 }
 
-/** The signed upload URL: its token claims the archive once, then the body is received. */
+/** The signed upload URL: its token claims the archive once (src/actions/archives.ts), then the body is received. */
 async function uploadArchive(c: RequestContext): Promise<unknown> {
-  const token = c.query.str('token') ?? '';
-  const row = await getArchive(c.store.db, c.params.id!);
-  const tokenHash = hashUploadToken(token);
-  // Claimed in one conditional write before the body is read: of two concurrent PUTs exactly one proceeds.
-  const claim = row && token ? await claimArchiveUpload(c.store.db, row.id, tokenHash) : 'refused';
-  if (!row || claim === 'refused') throw new PierError('authentication_error', 'Upload URL is invalid or was already used');
-  if (claim === 'used') throw new PierError('invalid_state', `Archive ${row.id} was already uploaded (or is being uploaded): the upload URL is single-use`);
+  const upload = await actions.claimArchive(c.store, c.params.id!, c.query.str('token') ?? '');
   try {
-    return await receiveArchive(c, row.id, row.size);
+    return await receiveArchive(c, upload);
   } catch (err) {
-    await releaseArchiveUpload(c.store.db, row.id, tokenHash);
+    await upload.release();
     throw err;
   }
 }
 
 /** Streams the body of a claimed upload to a temp file, refusing (413) beyond `limit` bytes, then moves it into place. */
-async function receiveArchive(c: RequestContext, id: string, limit: number): Promise<unknown> {
+async function receiveArchive(c: RequestContext, upload: actions.ArchiveUpload): Promise<unknown> {
+  const { id, size: limit } = upload;
   const declared = Number(c.req.headers['content-length'] ?? 0);
   if (declared > limit) throw new PierError('payload_too_large', `Archive is larger than its provisioned ${limit} bytes`);
   const dir = archivesDirOf(c.store.dataDir);
@@ -79,7 +62,7 @@ async function receiveArchive(c: RequestContext, id: string, limit: number): Pro
     rmSync(part, { force: true });
     throw err;
   }
-  await markArchiveUploaded(c.store.db, id, nowIso());
+  await upload.complete();
   return { archive: { id, size: String(seen) } };
 }
 
