@@ -1,6 +1,8 @@
 // The floor stays clean: no import cycles in src/, and no import from a lower layer to a higher one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findCycles, importGraph, importsOf, layerViolations, type ImportGraph } from './support/import-graph.ts';
 
@@ -65,4 +67,16 @@ test('src/ has no import cycles', () => {
 
 test('no part of src/ imports a higher layer or an unlisted peer, and every part has a layer', () => {
   assert.deepEqual(layerViolations(graph, LAYERS, PEERS), []);
+});
+
+/**
+ * Where `process.env.PIER_*` may be read: config.ts (every server setting, parsed once), the CLI (its own client
+ * settings), the function wrappers (they run inside instances), the edge worker (its coordinator hands it its config
+ * through the environment) and the runtime's test support. Everything else gets values passed in.
+ */
+const ENV_READERS = [/^src\/config\.ts$/, /^src\/cli\//, /^src\/functions\/wrappers\//, /^src\/edge\/worker\.ts$/, /^src\/runtime\/testing\//];
+
+test('PIER_* settings are read from process.env only where allowed', () => {
+  const readers = [...graph.keys()].filter((f) => /process\.env(\.PIER_|\[['"]PIER_)/.test(readFileSync(join(root, f), 'utf8')));
+  assert.deepEqual(readers.filter((f) => !ENV_READERS.some((r) => r.test(f))), []);
 });
