@@ -10,6 +10,8 @@ import { until } from '../support/until.ts';
 import { startTenants, webService, gitService, type Api } from './tenants.ts';
 
 const fieldsOf = (body: any): string[] => (body?.fields ?? []).map((f: any) => f.field);
+/** Pier's stable error code: `code` in Koyeb's Error body, `details[0].reason` where the reply is a google.rpc.Status. */
+const codeOf = (body: any): string => (typeof body?.code === 'string' ? body.code : body?.details?.[0]?.reason);
 
 async function app(api: Api, name: string): Promise<string> {
   const r = await api('POST', '/v1/apps', { name });
@@ -27,7 +29,7 @@ test('public names: org pier\'s app victim-b and org b-pier\'s app victim cannot
 
     const taken = await attacker.api('POST', '/v1/apps', { name: 'victim' });
     assert.equal(taken.status, 409, JSON.stringify(taken.body));
-    assert.equal(taken.body.code, 'already_exists');
+    assert.equal(codeOf(taken.body), 'already_exists');
     assert.deepEqual(fieldsOf(taken.body), ['name']);
     assert.match(taken.body.fields[0].description, /victim-b-pier\.localhost.*app victim-b of organization pier/);
     assert.equal((await attacker.api('GET', '/v1/apps')).body.count, 0, 'nothing written');
@@ -36,7 +38,7 @@ test('public names: org pier\'s app victim-b and org b-pier\'s app victim cannot
     const decoy = await app(attacker.api, 'decoy');
     const rename = await attacker.api('PATCH', `/v1/apps/${decoy}`, { name: 'victim' });
     assert.equal(rename.status, 409, JSON.stringify(rename.body));
-    assert.equal(rename.body.code, 'already_exists');
+    assert.equal(codeOf(rename.body), 'already_exists');
     assert.equal((await attacker.api('GET', `/v1/apps/${decoy}`)).body.app.domains[0].name, 'decoy-b-pier.localhost');
 
     // The other order: the first to take a host keeps it, whoever it is.
@@ -64,7 +66,7 @@ test('git sources: another organization\'s Pier remote, file:// and host paths a
     for (const repository of [stolen, `file://${stolen}`, 'file:///etc', '/srv/any/repo', 'relative/repo', `${t.dataDir}/git/../git/${victimSvc.id}.git`]) {
       const r = await attacker.api('POST', '/v1/services', { app_id: appId, name: 'web', definition: gitService(repository) });
       assert.equal(r.status, 400, `${repository}: ${JSON.stringify(r.body)}`);
-      assert.equal(r.body.code, 'invalid_argument');
+      assert.equal(codeOf(r.body), 'invalid_argument');
       assert.deepEqual(fieldsOf(r.body), ['definition.git.repository'], repository);
       assert.match(r.body.fields[0].description, /remote URL .*Pier git remote/, repository);
     }
@@ -157,7 +159,7 @@ test('archives: another organization\'s archive id is a 404; an unuploaded one a
     for (const q of ['', '?dry_run=true']) {
       const r = await attacker.api('POST', `/v1/services${q}`, { app_id: appId, name: 'web', definition: def(theirs.id) });
       assert.equal(r.status, 404, JSON.stringify(r.body));
-      assert.equal(r.body.code, 'unknown_resource');
+      assert.equal(codeOf(r.body), 'unknown_resource');
     }
     assert.equal((await attacker.api('POST', '/v1/services', { app_id: appId, name: 'web', definition: def('no-such-archive') })).status, 404);
     const pending = await archive(attacker.api, tgz, false);
@@ -215,7 +217,7 @@ test('webhook secrets: reading never creates one; creating and rotating are writ
     for (const p of [path, `${path}/rotate`]) {
       const w = await viewer('POST', p);
       assert.equal(w.status, 403, `${p}: ${JSON.stringify(w.body)}`);
-      assert.equal(w.body.code, 'authorization_required');
+      assert.equal(codeOf(w.body), 'authorization_required');
     }
     assert.equal((await tenant.api('GET', path)).body.secret_exists, false);
 
@@ -236,12 +238,12 @@ test('smaller holes: huge offsets and bad escapes are 400s, NUL in env, route cl
     for (const q of ['offset=99999999999999999999', 'limit=99999999999999999999', 'offset=9007199254740993']) {
       const r = await a.api('GET', `/v1/apps?${q}`);
       assert.equal(r.status, 400, `${q}: ${JSON.stringify(r.body)}`);
-      assert.deepEqual([r.body.code, fieldsOf(r.body)], ['invalid_argument', [q.split('=')[0]]]);
+      assert.deepEqual([codeOf(r.body), fieldsOf(r.body)], ['invalid_argument', [q.split('=')[0]]]);
     }
     for (const path of ['/v1/apps/%ZZ', '/v1/services/%E2', '/v1/deployments/a%']) {
       const r = await a.api('GET', path);
       assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body)}`);
-      assert.deepEqual([r.body.code, fieldsOf(r.body)], ['invalid_argument', ['id']]);
+      assert.deepEqual([codeOf(r.body), fieldsOf(r.body)], ['invalid_argument', ['id']]);
     }
 
     const appId = await app(a.api, 'shop');
@@ -254,7 +256,7 @@ test('smaller holes: huge offsets and bad escapes are 400s, NUL in env, route cl
     for (const path of ['/', '//']) {
       const clash = await a.api('POST', '/v1/services', { app_id: appId, name: 'api', definition: webService(path) });
       assert.equal(clash.status, 409, JSON.stringify(clash.body));
-      assert.equal(clash.body.code, 'already_exists');
+      assert.equal(codeOf(clash.body), 'already_exists');
       assert.deepEqual(fieldsOf(clash.body), ['definition.routes[0].path']);
       assert.match(clash.body.fields[0].description, /already served by service front/);
     }
