@@ -296,3 +296,15 @@ test('smaller holes: huge offsets and bad escapes are 400s, NUL in env, route cl
     await t.close();
   }
 });
+
+test('the settings: PIER_GIT_ALLOW_LOCAL off|operator|all and PIER_ARCHIVE_MAX_EXTRACTED_BYTES, bad values named', async () => {
+  const { loadTenantInputs } = await import('../../src/config.ts');
+  assert.deepEqual(loadTenantInputs({}), {});
+  assert.deepEqual(loadTenantInputs({ PIER_GIT_ALLOW_LOCAL: 'off' }), {});
+  assert.deepEqual(loadTenantInputs({ PIER_GIT_ALLOW_LOCAL: 'operator' }), { gitAllowLocal: 'operator' });
+  assert.deepEqual(loadTenantInputs({ PIER_GIT_ALLOW_LOCAL: '1', PIER_ARCHIVE_MAX_EXTRACTED_BYTES: '2G' }), { gitAllowLocal: 'all', archiveMaxExtractedBytes: 2 * 1024 ** 3 });
+  assert.deepEqual(loadTenantInputs({ PIER_ARCHIVE_MAX_EXTRACTED_BYTES: '536870912' }), { archiveMaxExtractedBytes: 536870912 });
+  assert.throws(() => loadTenantInputs({ PIER_GIT_ALLOW_LOCAL: 'tenants' }), /PIER_GIT_ALLOW_LOCAL must be off, operator or all/);
+  assert.throws(() => loadTenantInputs({ PIER_ARCHIVE_MAX_EXTRACTED_BYTES: '0' }), /PIER_ARCHIVE_MAX_EXTRACTED_BYTES must be a positive size/);
+  assert.throws(() => loadTenantInputs({ PIER_ARCHIVE_MAX_EXTRACTED_BYTES: 'lots' }), /PIER_ARCHIVE_MAX_EXTRACTED_BYTES/);
+});
