@@ -11,7 +11,8 @@ import type { DeploymentDefinition, FieldError } from '../domain/types.ts';
 import { getArchive } from '../store/archives.ts';
 import type { Db } from '../store/db.ts';
 import { getDeployment } from '../store/deployments.ts';
-import { listServices } from '../store/services.ts';
+import { secretTypes } from '../store/secrets.ts';
+import { listServices, liveServiceIds } from '../store/services.ts';
 import type { ActionContext } from './common.ts';
 
 /**
@@ -19,12 +20,6 @@ import type { ActionContext } from './common.ts';
  * a repository on the host's disk (`await ctx.allowLocalGit?.()`, resolved before the transaction: it reads the store).
  */
 export interface DefinitionTarget { appId: string; serviceId?: string; allowLocalGit: boolean }
-
-/** Secret names with their type, as one organization holds them. */
-async function secretTypes(db: Db, organizationId: string): Promise<Map<string, string>> {
-  const rows = await db.all<{ name: string; type: string }>('SELECT name, type FROM secrets WHERE organization_id = ?', [organizationId]);
-  return new Map(rows.map((r) => [r.name, r.type]));
-}
 
 /**
  * Field errors for every secret the definition names that the organization does not hold (or holds with the wrong
@@ -57,8 +52,7 @@ export function secretReferenceErrors(def: DeploymentDefinition, secrets: Readon
 
 /** The bare repositories of the organization's own Pier git remote (`<data-dir>/git/<service id>.git`). */
 async function ownRepositories(ctx: ActionContext, db: Db): Promise<string[]> {
-  const rows = await db.all<{ id: string }>("SELECT id FROM services WHERE organization_id = ? AND status <> 'DELETED'", [ctx.organizationId]);
-  return rows.map((r) => join(ctx.store.dataDir, 'git', `${r.id}.git`));
+  return (await liveServiceIds(db, ctx.organizationId)).map((id) => join(ctx.store.dataDir, 'git', `${id}.git`));
 }
 
 /** A 400 naming `definition.git.repository` when the caller may not build from that repository. */

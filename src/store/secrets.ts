@@ -207,3 +207,9 @@ export async function servicesUsingSecret(db: Db, organizationId: string, name: 
   }
   return out;
 }
+
+/** The type (SIMPLE, REGISTRY ...) of each of an organization's secrets, by name: what a definition may refer to. */
+export async function secretTypes(db: Db, organizationId: string): Promise<Map<string, string>> {
+  const rows = await db.all<{ name: string; type: string }>('SELECT name, type FROM secrets WHERE organization_id = ?', [organizationId]);
+  return new Map(rows.map((r) => [r.name, r.type]));
+}

@@ -53,3 +53,9 @@ export function listServices(db: Db, filter: ServiceFilter, page?: Page): Promis
 export function updateService(db: Db, id: string, patch: Partial<Service>): Promise<Service | undefined> {
   return patchResource(db, spec, id, patch);
 }
+
+/** Ids of an organization's services that are not DELETED (its Pier git remotes are named after them). */
+export async function liveServiceIds(db: Db, organizationId: string): Promise<string[]> {
+  const rows = await db.all<{ id: string }>("SELECT id FROM services WHERE organization_id = ? AND status <> 'DELETED'", [organizationId]);
+  return rows.map((r) => r.id);
+}
