@@ -61,13 +61,15 @@ async function definition(dir: string, instanceType = 'nano'): Promise<Record<st
 
 /** Waits for the service's latest deployment (other than `previous`) to be HEALTHY; fails with its messages on ERROR. */
 async function latestHealthy(serviceId: string, previous?: string): Promise<{ id: string; provisioning_info: { image: string } }> {
-  return until('deployment HEALTHY', async () => {
+  // until() retries through a throw, so an ERROR is returned and thrown here, at once.
+  const d = await until('deployment HEALTHY or ERROR', async () => {
     const s = await p.service(serviceId);
     if (!s.latest_deployment_id || s.latest_deployment_id === previous) return undefined;
-    const d = (await p.api('GET', `/v1/deployments/${s.latest_deployment_id}`)).body.deployment;
-    if (d.status === 'ERROR') throw new Error(`deployment failed: ${d.messages.join(' | ')}\n${(await buildLog(d.id)).slice(-40).join('\n')}`);
-    return d.status === 'HEALTHY' ? d : undefined;
+    const dep = (await p.api('GET', `/v1/deployments/${s.latest_deployment_id}`)).body.deployment;
+    return dep.status === 'HEALTHY' || dep.status === 'ERROR' ? dep : undefined;
   }, BUILD_LIMIT_MS, 1000);
+  if (d.status === 'ERROR') throw new Error(`deployment failed: ${d.messages.join(' | ')}\n${(await buildLog(d.id)).slice(-40).join('\n')}`);
+  return d;
 }
 
 async function buildLog(deploymentId: string): Promise<string[]> {
