@@ -1,5 +1,5 @@
 // PURE: how a log line looks: `<UTC time> <instance> <stream>  <message>`, coloured on a terminal (each instance its
-// own colour, stderr red, Pier's own lines yellow), or the bare message with --raw.
+// own colour, stderr red, Pier's own lines (stream `koyeb`) yellow and labelled `pier`), or the bare message with --raw.
 import type { LogEntry } from '../domain/types.ts';
 
 const RESET = '\x1b[0m';
@@ -28,7 +28,8 @@ export function formatLogEntry(entry: LogEntry, f: LogFormat): string {
   const time = Number.isNaN(t) ? entry.created_at : new Date(t).toISOString().replace('T', ' ').replace('Z', '');
   const labels = entry.labels ?? {};
   const instance = (labels.instance_id || (labels.type === 'build' ? 'build' : '-')).slice(0, 8).padEnd(8);
-  const stream = (labels.stream || '-').padEnd(6);
+  // Pier's own lines carry Koyeb's stream name `koyeb` in the API; on screen they are Pier's.
+  const stream = (labels.stream === 'koyeb' ? 'pier' : labels.stream || '-').padEnd(6);
   if (!f.colour) return `${time} ${instance} ${stream} ${entry.msg}`;
   const streamColour = labels.stream === 'stderr' ? RED : labels.stream === 'koyeb' ? YELLOW : DIM;
   const msg = labels.stream === 'stderr' ? `${RED}${entry.msg}${RESET}` : entry.msg;

@@ -16,7 +16,8 @@ export function stepOf(line: string): string | undefined {
 
 /** The status line's text (without colours), cut to the terminal's width. */
 export function statusText(frame: number, status: string, elapsedMs: number, step: string | undefined, columns: number): string {
-  const parts = [`${FRAMES[frame % FRAMES.length]} ${status}`, formatDuration(Math.floor(elapsedMs / 1000) * 1000), ...(step ? [step] : [])];
+  const seconds = Math.floor(elapsedMs / 1000);
+  const parts = [`${FRAMES[frame % FRAMES.length]} ${status}`, seconds ? formatDuration(seconds * 1000) : '0s', ...(step ? [step] : [])];
   const text = parts.join(' · ');
   const width = Math.max(20, columns - 1);
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
@@ -43,6 +44,8 @@ export class Progress {
 
   /** A new status: its line (with the latest message) stays in the history, and the status line shows it. */
   setStatus(status: string, statusLine: string): void {
+    // A build step means nothing once the deployment has moved on (allocating, starting).
+    if (status !== this.status && status !== 'PENDING' && status !== 'PROVISIONING') this.step = undefined;
     this.status = status;
     this.line(statusLine);
   }

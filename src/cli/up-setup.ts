@@ -88,7 +88,8 @@ export function runSetupScript(ctx: Ctx, argv: string[]): Promise<number> {
   let last = '';
   const status = (): void => {
     if (!live) return;
-    const elapsed = formatDuration(Math.floor((ctx.io.now() - started) / 1000) * 1000);
+    const seconds = Math.floor((ctx.io.now() - started) / 1000);
+    const elapsed = seconds ? formatDuration(seconds * 1000) : '0s';
     const text = `  … ${elapsed} ${last}`.slice(0, Math.max(20, (process.stderr.columns || 80) - 1));
     ctx.io.stderr(`\r\x1b[2K${text}`);
   };

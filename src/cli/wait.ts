@@ -52,7 +52,9 @@ export async function waitForDeployment(ctx: Ctx, target: WaitTarget): Promise<n
         const { deployment } = await client.get<{ deployment: Deployment }>(`/v1/deployments/${deploymentId}`);
         if (deployment.status !== lastStatus) {
           lastStatus = deployment.status;
-          progress.setStatus(deployment.status, `deployment ${deployment.id.slice(0, 8)}: ${deployment.status}${deployment.messages?.length ? ` (${deployment.messages.at(-1)})` : ''}`);
+          // The first line of the latest message: a failure's full messages follow in the error itself.
+          const message = deployment.messages?.at(-1)?.split('\n')[0];
+          progress.setStatus(deployment.status, `deployment ${deployment.id.slice(0, 8)}: ${deployment.status}${message ? ` (${message})` : ''}`);
         }
         if (SUCCESS.has(deployment.status)) {
           target.reached?.(deployment);
