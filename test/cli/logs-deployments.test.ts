@@ -122,6 +122,8 @@ test('log lines are coloured on a terminal only, each instance in its own colour
   assert.match(coloured, /\x1b\[31mboom\x1b\[0m$/);
   assert.equal(coloured.replace(/\x1b\[[0-9;]*m/g, ''), '2026-03-01 12:00:01.500 abcdef12 stderr boom');
   assert.equal(formatLogEntry({ ...e, labels: { type: 'build', stream: 'stdout' } }, { colour: false, raw: false }), '2026-03-01 12:00:01.500 build    stdout boom');
+  assert.equal(formatLogEntry({ ...e, labels: { stream: 'koyeb', instance_id: 'abcdef12' } }, { colour: false, raw: false }), '2026-03-01 12:00:01.500 abcdef12 pier   boom',
+    "Pier's own lines (Koyeb's stream name) are labelled pier");
   assert.equal(wantsColour(true, {}), true);
   assert.equal(wantsColour(true, { NO_COLOR: '1' }), false);
   assert.equal(wantsColour(false, {}), false);
