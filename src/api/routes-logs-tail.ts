@@ -7,6 +7,7 @@ import { PierError } from '../domain/errors.ts';
 import { matchesLogFilter, queryLogLines, toLogEntry, type LogLine } from '../store/logs.ts';
 import type { Store } from '../store/store.ts';
 import { authenticate } from './auth.ts';
+import { errorReply } from './error-body.ts';
 import { Query } from './http.ts';
 import { parseLogFilter } from './routes-logs.ts';
 
@@ -17,9 +18,10 @@ function lineKey(l: LogLine): string {
   return `${l.created_at}\u0000${l.instance_id}\u0000${l.stream}\u0000${l.msg}`;
 }
 
-function rejectUpgrade(socket: Duplex, err: PierError): void {
-  const body = JSON.stringify(err.toBody());
-  socket.end(`HTTP/1.1 ${err.status} ${err.code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+function rejectUpgrade(socket: Duplex, err: PierError, path: string): void {
+  const reply = errorReply(err, path);
+  const body = JSON.stringify(reply.body);
+  socket.end(`HTTP/1.1 ${reply.status} ${reply.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 /** Serves the tail websocket on the API server; returns a handle that closes open tails. */
@@ -35,7 +37,7 @@ export function attachLogTail(
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://pier.invalid');
     if (url.pathname !== TAIL_PATH) {
-      rejectUpgrade(socket, new PierError('not_implemented', `websocket ${url.pathname} is not implemented by Pier`));
+      rejectUpgrade(socket, new PierError('not_implemented', `websocket ${url.pathname} is not implemented by Pier`), url.pathname);
       return;
     }
     void (async () => {
@@ -45,10 +47,10 @@ export function attachLogTail(
       const limit = Math.min(q.int('limit', MAX_BACKLOG)!, MAX_BACKLOG);
       wss.handleUpgrade(req, socket, head, (ws) => { void stream(ws, filter, limit); });
     })().catch((err: unknown) => {
-      if (err instanceof PierError) rejectUpgrade(socket, err);
+      if (err instanceof PierError) rejectUpgrade(socket, err, url.pathname);
       else {
         logger({ msg: 'log tail upgrade failed', error: err instanceof Error ? err.message : String(err) });
-        rejectUpgrade(socket, new PierError('api_error', 'Internal error'));
+        rejectUpgrade(socket, new PierError('api_error', 'Internal error'), url.pathname);
       }
     });
   });

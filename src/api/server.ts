@@ -11,6 +11,7 @@ import type { Store } from '../store/store.ts';
 import { assertMayWrite, authenticate, authenticateCaller } from './auth.ts';
 import { RateLimiter, RateLimitError, type RateLimitOptions } from './rate-limit.ts';
 import { Query, readJson, sendJson } from './http.ts';
+import { errorReply, errorReplyFor, type ErrorReply } from './error-body.ts';
 import { ApiMetrics } from './metrics.ts';
 import { Router, type Route } from './router.ts';
 import { apiRoutes } from './routes.ts';
@@ -58,6 +59,12 @@ const defaultLogger: ApiLogger = (entry) => process.stderr.write(JSON.stringify(
 
 function isLoopback(addr: string | undefined): boolean {
   return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
+}
+
+/** Sends an error reply with its reason phrase (koyeb-cli shows the status line for google.rpc.Status bodies). */
+function sendError(res: http.ServerResponse, reply: ErrorReply): void {
+  res.statusMessage = reply.reason;
+  sendJson(res, reply.status, reply.body);
 }
 
 /** Builds the API server over a store. */
@@ -132,16 +139,17 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     });
     handle(req, res, (r) => { route = r; })
       .catch((err: unknown) => {
+        const path = (req.url ?? '/').split('?')[0]!;
         if (err instanceof PierError) {
           if (err instanceof RateLimitError && !res.headersSent) res.setHeader('retry-after', String(err.retryAfter));
-          if (!res.headersSent) sendJson(res, err.status, err.toBody());
+          if (!res.headersSent) sendError(res, errorReply(err, path));
           return;
         }
         const requestId = randomUUID();
         // Context only: method and path template-free URL without query (query strings may carry tokens).
         logger({ msg: 'unhandled API error', request_id: requestId, method: req.method, path: (req.url ?? '').split('?')[0], error: err instanceof Error ? err.stack ?? err.message : String(err) });
         if (!res.headersSent) {
-          sendJson(res, 500, { status: 500, code: 'api_error', message: `Internal error (request id ${requestId})`, fields: [] });
+          sendError(res, errorReplyFor('api_error', `Internal error (request id ${requestId})`, [], path));
         } else {
           res.destroy();
         }

@@ -1,6 +1,6 @@
 // A thin HTTP client for Pier's Koyeb-compatible v1 API: JSON in and out, API errors as ApiError, and a --debug
 // dump that never shows the token.
-import { ApiError, CliError } from './errors.ts';
+import { ApiError, CliError, apiErrorCode } from './errors.ts';
 
 /** Query values; arrays become repeated parameters (`?statuses=A&statuses=B`), undefined values are left out. */
 export type Query = Record<string, string | number | boolean | string[] | undefined>;
@@ -107,11 +107,11 @@ export class ApiClient {
 
 function toApiError(status: number, parsed: unknown, text: string): ApiError {
   if (parsed && typeof parsed === 'object') {
-    const b = parsed as { code?: unknown; message?: unknown; fields?: unknown };
+    const b = parsed as { code?: unknown; message?: unknown; fields?: unknown; details?: unknown };
     const fields = Array.isArray(b.fields)
       ? b.fields.filter((f): f is { field: string; description: string } => typeof f?.field === 'string')
       : [];
-    const code = typeof b.code === 'string' ? b.code : String(b.code ?? 'api_error');
+    const code = apiErrorCode(b) ?? String(b.code ?? 'api_error');
     const message = typeof b.message === 'string' && b.message ? b.message : `HTTP ${status}`;
     return new ApiError(status, code, message, fields);
   }

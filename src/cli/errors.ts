@@ -33,3 +33,13 @@ function sameText(a: string, b: string): boolean {
   const norm = (t: string): string => t.toLowerCase().replace(/["'`]/g, '').replace(/[.\s]+$/, '').trim();
   return norm(a) === norm(b);
 }
+
+/** Pier's stable error code from an API error body: `details[].reason` of its google.rpc.ErrorInfo (every Pier error
+ * body has one), else a string `code`; where Koyeb's spec expects google.rpc.Status, `code` is a gRPC number. */
+export function apiErrorCode(body: { code?: unknown; details?: unknown }): string | undefined {
+  const info = Array.isArray(body.details)
+    ? (body.details as { '@type'?: unknown; reason?: unknown }[]).find((d) => d?.['@type'] === 'type.googleapis.com/google.rpc.ErrorInfo')
+    : undefined;
+  if (typeof info?.reason === 'string') return info.reason;
+  return typeof body.code === 'string' ? body.code : undefined;
+}

@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { errorCodeOf } from '../../src/api/error-body.ts';
 import { startTestPier, createApp, createService, webDefinition, type TestPier } from './helpers.ts';
 
 let t: TestPier;
@@ -19,7 +20,11 @@ test('health needs no token; /v1 needs a valid one', async () => {
 test('unknown /v1 paths answer 501 not_implemented', async () => {
   const r = await t.req('GET', '/v1/volumes');
   assert.equal(r.status, 501);
-  assert.deepEqual(r.body, { status: 501, code: 'not_implemented', message: 'GET /v1/volumes is not implemented by Pier', fields: [] });
+  // 501 is not a status Koyeb's spec declares: google.rpc.Status (gRPC UNIMPLEMENTED), Pier's code in details.
+  assert.deepEqual(r.body, {
+    code: 12, message: 'GET /v1/volumes is not implemented by Pier', status: 501, fields: [],
+    details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'not_implemented', domain: 'pier', metadata: {} }],
+  });
 });
 
 test('apps CRUD with unique names and field errors', async () => {
@@ -32,7 +37,8 @@ test('apps CRUD with unique names and field errors', async () => {
 
   const dup = await t.req('POST', '/v1/apps', { name: 'shop' });
   assert.equal(dup.status, 409);
-  assert.equal(dup.body.code, 'already_exists');
+  assert.equal(errorCodeOf(dup.body), 'already_exists');
+  assert.equal(dup.body.code, 6, 'a 409 is google.rpc.Status: gRPC ALREADY_EXISTS');
   assert.equal(dup.body.fields[0].field, 'name');
 
   const bad = await t.req('POST', '/v1/apps', { name: 'Bad_Name' });
@@ -95,7 +101,7 @@ test('pagination: limit, offset, count, has_next; limit above 100 is refused', a
 test('bodies over 1 MiB are refused with 413; bad JSON with 400', async () => {
   const big = await t.req('POST', '/v1/apps', { name: 'x'.repeat(1024 * 1024 + 10) });
   assert.equal(big.status, 413);
-  assert.equal(big.body.code, 'payload_too_large');
+  assert.equal(errorCodeOf(big.body), 'payload_too_large');
   const res = await fetch(`${t.url}/v1/apps`, { method: 'POST', headers: { authorization: `Bearer ${t.token}` }, body: '{nope' });
   assert.equal(res.status, 400);
 });

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestPier, createApp, createService, webDefinition, type TestPier } from './helpers.ts';
+import { errorCodeOf } from '../../src/api/error-body.ts';
 import { updateService } from '../../src/store/services.ts';
 import { updateDeployment } from '../../src/store/deployments.ts';
 
@@ -116,7 +117,7 @@ test('cancel only before instances run', async () => {
   assert.equal((await t.req('GET', `/v1/deployments/${id}`)).body.deployment.status, 'CANCELING');
   const again = await t.req('POST', `/v1/deployments/${id}/cancel`);
   assert.equal(again.status, 409);
-  assert.equal(again.body.code, 'invalid_state');
+  assert.equal(errorCodeOf(again.body), 'invalid_state');
   assert.match(again.body.message, /CANCELING/);
   await updateDeployment(t.pier.store.db, (await createService(t, appId, 'running')).latest_deployment_id, { status: 'HEALTHY' });
   const running = (await t.req('GET', '/v1/deployments?statuses=HEALTHY')).body.deployments[0];

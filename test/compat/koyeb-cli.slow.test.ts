@@ -23,7 +23,9 @@ interface Run {
 function koyeb(bin: string, pier: CompatPier, home: string, args: string[], timeout = COMMAND_TIMEOUT_MS): Promise<Run> {
   const argv = ['--url', pier.apiUrl, '--token', pier.token, '--config', path.join(home, '.koyeb.yaml'), ...args];
   return new Promise((resolve) => {
-    execFile(bin, argv, { env: { ...process.env, HOME: home }, timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    // TMPDIR=home holds a fresh `koyeb-cli-detect-update` marker, so the CLI skips its update check (a request to
+    // api.github.com): the suite's traffic stays on loopback.
+    execFile(bin, argv, { env: { ...process.env, HOME: home, TMPDIR: home }, timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -76,6 +78,7 @@ test('koyeb CLI drives a real Pier', { skip }, async (t) => {
   const pier = await startCompatPier();
   const home = await mkdtemp(path.join(tmpdir(), 'pier-compat-home-'));
   await writeFile(path.join(home, '.koyeb.yaml'), `url: ${pier.apiUrl}\n`, { mode: 0o600 });
+  await writeFile(path.join(home, 'koyeb-cli-detect-update'), '');
   t.after(async () => {
     await pier.close();
     await rm(home, { recursive: true, force: true });
@@ -106,6 +109,19 @@ test('koyeb CLI drives a real Pier', { skip }, async (t) => {
     assert.match(ok(await run(['secrets', 'list']), 'secrets list'), new RegExp(secret));
     ok(await run(['secrets', 'get', secret]), 'secrets get');
     assert.match(ok(await run(['secrets', 'reveal', secret]), 'secrets reveal'), /cli-secret-value/);
+  });
+  await t.test('errors Koyeb\'s spec does not declare (409, 501) reach the user with Pier\'s message', async () => {
+    // A 409 is decoded as google.rpc.Status (int32 code); koyeb-cli then prints the status line, which carries it.
+    const dup = await run(['secrets', 'create', secret, '--value', 'again']);
+    assert.notEqual(dup.code, 0);
+    const out = dup.stdout + dup.stderr;
+    assert.match(out, /HTTP\/409/);
+    assert.match(out, new RegExp(`A secret named ${secret} already exists`), out);
+    assert.doesNotMatch(out, /cannot unmarshal/, out);
+    const volumes = await run(['volumes', 'list']);
+    assert.notEqual(volumes.code, 0);
+    assert.match(volumes.stdout + volumes.stderr, /GET \/v1\/volumes is not implemented by Pier/);
+    assert.doesNotMatch(volumes.stdout + volumes.stderr, /cannot unmarshal/);
   });
   await t.test('apps create / get / list / describe', async () => {
     ok(await run(['apps', 'create', app]), 'apps create');

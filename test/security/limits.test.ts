@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RateLimiter, RateLimitError } from '../../src/api/rate-limit.ts';
+import { errorCodeOf } from '../../src/api/error-body.ts';
 import { createApiServer } from '../../src/api/server.ts';
 import { openStore } from '../../src/store/store.ts';
 import { generateToken, insertOrganization, insertToken } from '../../src/store/organizations.ts';
@@ -42,7 +43,7 @@ test('API answers 429 with Retry-After per token, other tokens unaffected', asyn
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     const body = await limited.json() as { code: string; status: number };
-    assert.equal(body.code, 'rate_limit_error');
+    assert.equal(errorCodeOf(body), 'rate_limit_error');
     assert.equal(body.status, 429);
     assert.equal((await get(t2)).status, 200);
   } finally {
@@ -58,7 +59,7 @@ test('request bodies over 1 MiB get 413 payload_too_large and create nothing', a
     const big = { name: 'big', padding: 'x'.repeat(1024 * 1024 + 10) };
     const r = await t.req('POST', '/v1/apps', big);
     assert.equal(r.status, 413);
-    assert.equal(r.body.code, 'payload_too_large');
+    assert.equal(errorCodeOf(r.body), 'payload_too_large');
     const r2 = await t.req('POST', '/v1/credentials', { name: 'x'.repeat(2 * 1024 * 1024) });
     assert.equal(r2.status, 413);
     assert.equal((await t.req('GET', '/v1/apps')).body.apps.length, 0);

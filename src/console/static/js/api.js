@@ -53,7 +53,10 @@ export async function api(method, path, { body, query, token, keepSession } = {}
     try { data = JSON.parse(text); } catch { data = { message: text }; }
   }
   if (!res.ok) {
-    const err = new ApiError(res.status, data.code ?? `http_${res.status}`, data.message ?? res.statusText, data.fields ?? []);
+    // Pier's stable code is in details[] (google.rpc.ErrorInfo); `code` is a gRPC number where Koyeb's spec says so.
+    const info = Array.isArray(data.details) ? data.details.find((d) => d?.['@type'] === 'type.googleapis.com/google.rpc.ErrorInfo') : undefined;
+    const code = typeof info?.reason === 'string' ? info.reason : typeof data.code === 'string' ? data.code : `http_${res.status}`;
+    const err = new ApiError(res.status, code, data.message ?? res.statusText, data.fields ?? []);
     if (res.status === 401 && !keepSession) {
       clearToken();
       window.dispatchEvent(new CustomEvent('pier:signed-out', { detail: err.message }));
