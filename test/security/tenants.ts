@@ -26,7 +26,10 @@ export interface Tenants {
 export async function startTenants(env: Record<string, string> = {}): Promise<Tenants> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-tenants-'));
   const token = `ops-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'org-name': 'ops' }, { ...env, PIER_TOKEN: token });
+  // Like test/api/helpers.ts: with PIER_TEST_POSTGRES_ADMIN_URL set, each Pier gets a fresh PostgreSQL database.
+  const pgAdmin = process.env.PIER_TEST_POSTGRES_ADMIN_URL;
+  const db = pgAdmin ? { DATABASE_URL: await (await import('../postgres/cluster.ts')).createDatabaseOn(pgAdmin, 'tenants') } : {};
+  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'org-name': 'ops' }, { ...env, ...db, PIER_TOKEN: token });
   const pier = await startPier(config, { log: () => {}, components: () => [] });
   const operator = apiClient(pier.apiUrl, token) as Api;
   return {
