@@ -109,8 +109,9 @@ test('pier CLI drives a real Pier', { skip: engineUp ? false : 'Docker engine no
     ];
     const r = await start(p, argv).done;
     assert.equal(r.code, 0, `apps init exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-    // stdout has the created service; --wait reports each status change of the deployment on stderr.
-    assert.match(r.stdout, /real\s+real\s+WEB/);
+    // stdout has the service as the wait left it and its URL; --wait reports each status change on stderr.
+    assert.match(r.stdout, /real\s+real\s+WEB\s+HEALTHY/);
+    assert.match(r.stdout, /\nURL: http:\/\/real-[^/]+:\d+\/\n$/);
     assert.match(r.stderr, /deployment [0-9a-f]{8}: HEALTHY/);
     assert.equal(await status(), 'HEALTHY');
     const app = (await pierJson(p, 'apps', 'get', 'real')).app as { domains?: { name: string }[] };
@@ -119,6 +120,14 @@ test('pier CLI drives a real Pier', { skip: engineUp ? false : 'Docker engine no
     const res = await viaEdge(info.edge_url!, host!);
     assert.equal(res.status, 200);
     assert.match(res.body, /hello from pier real/);
+  });
+
+  await t.test('after --wait: the printed URL, apps list, services describe and pier status name where the app answers', async () => {
+    const app = (await pierJson(p, 'apps', 'get', 'real')).app as { domains: { name: string }[] };
+    const url = `http://${app.domains[0]!.name}:${new URL(info.edge_url!).port}/`;
+    assert.match(await pier(p, 'apps', 'list'), new RegExp(`real\\s+HEALTHY\\s+${url.slice(0, -1).replace(/[.]/g, '\\.')}\\s`));
+    assert.match(await pier(p, 'services', 'describe', svc), new RegExp(`\\nURL: +${url.replace(/[.]/g, '\\.')}\\n`));
+    assert.match(await pier(p, 'status'), new RegExp(`\\nreal +real +WEB +HEALTHY +${url.replace(/[.]/g, '\\.')} `));
   });
 
   await t.test('services list / get / describe', async () => {
