@@ -78,6 +78,8 @@ async function archiveErrors(ctx: ActionContext, db: Db, def: DeploymentDefiniti
 
 /** The app's other live services with the definition each runs or is about to run (its latest deployment). */
 async function siblings(db: Db, target: DefinitionTarget): Promise<SiblingService[]> {
+  // No app yet (a dry run before `apps init` creates it): no siblings, and never a list across every app.
+  if (!target.appId) return [];
   const { items } = await listServices(db, { appId: target.appId, excludeDeleted: true });
   const out: SiblingService[] = [];
   for (const s of items) {

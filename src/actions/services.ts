@@ -38,6 +38,12 @@ export async function createService(ctx: ActionContext, body: unknown, opts: Wri
   if (nameProblem) fields.push({ field: 'name', description: nameProblem });
   const definition = validateDefinition(rawDef, name ?? '', fields);
   const db = ctx.store.db;
+  // `koyeb apps init` validates with a made-up app id before the app exists: a dry run against an app the caller does
+  // not hold checks the definition and the organization's references only (no app, no siblings, nothing written).
+  if (opts.dryRun && !(await ownsApp(db, ctx.organizationId, input.app_id as string))) {
+    await checkReferences(ctx, db, definition, { appId: '', allowLocalGit: (await ctx.allowLocalGit?.()) ?? false });
+    return dryRunService(ctx.organizationId, input.app_id as string, name!, definition);
+  }
   const app = await ownApp(db, ctx.organizationId, input.app_id as string);
   requireLive('app', app.status, app.id);
   const clash = await findServiceByName(db, app.id, name!);
@@ -74,6 +80,28 @@ export async function createService(ctx: ActionContext, body: unknown, opts: Wri
   });
   ctx.onWrite?.();
   return created;
+}
+
+/** Whether the organization holds app `id` (another organization's app reads as absent, as everywhere). */
+async function ownsApp(db: Db, org: string, id: string): Promise<boolean> {
+  try {
+    await ownApp(db, org, id);
+    return true;
+  } catch (err) {
+    if (err instanceof PierError && err.code === 'unknown_resource') return false;
+    throw err;
+  }
+}
+
+/** The service a dry run would create in an app that does not exist yet (never stored). */
+function dryRunService(org: string, appId: string, name: string, definition: DeploymentDefinition): Service {
+  const now = nowIso();
+  return {
+    id: newId(), created_at: now, updated_at: now, started_at: null, succeeded_at: null, paused_at: null,
+    resumed_at: null, terminated_at: null, name, type: serviceTypeOf(definition), organization_id: org, app_id: appId,
+    status: 'STARTING', messages: [], version: '1', active_deployment_id: '', latest_deployment_id: '',
+    last_provisioned_deployment_id: '', state: {}, life_cycle: {},
+  };
 }
 
 function lifeCycleOf(v: unknown): Service['life_cycle'] {
