@@ -48,3 +48,17 @@ export function registrySecretBody(
   }
   return { body: { name, type: 'REGISTRY', [kind.key]: config }, missing };
 }
+
+/** The CLI type name of a registry secret as the API shows it (by its `*_registry` field), or undefined. */
+export function registryTypeOf(secret: Record<string, unknown>): string | undefined {
+  return Object.entries(REGISTRY_TYPES).find(([, kind]) => secret[kind.key] && typeof secret[kind.key] === 'object')?.[0];
+}
+
+/** The flags' fields a registry secret's shown configuration already holds (everything but its credentials). */
+export function shownRegistryFlags(secret: Record<string, unknown>, type: string): RegistryFlags {
+  const kind = REGISTRY_TYPES[type];
+  const shown = (kind ? secret[kind.key] : undefined) as Record<string, string> | undefined;
+  const out: RegistryFlags = {};
+  for (const [flag, field] of kind?.needs ?? []) if (typeof shown?.[field] === 'string' && shown[field]) out[flag] = shown[field];
+  return out;
+}

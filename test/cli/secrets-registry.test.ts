@@ -51,3 +51,25 @@ test('a duplicate name prints its error once', async () => {
     await api.close();
   }
 });
+
+test('secrets update of a registry secret keeps the shown user name and URL and takes the new password', async () => {
+  const shown = { ...SECRET, private_registry: { username: 'u', url: 'registry.example.com' } };
+  const api = await startFakeApi({
+    'GET /v1/secrets': { body: { secrets: [shown], count: 1 } },
+    [`GET /v1/secrets/${SECRET.id}`]: { body: { secret: shown } },
+    [`PUT /v1/secrets/${SECRET.id}`]: { body: { secret: shown, services_using: [] } },
+  });
+  try {
+    const r = await run(api, ['secrets', 'update', 'reg', '--value-from-stdin'], { stdin: 'new-pass\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(api.requests.at(-1)!.body, { name: 'reg', private_registry: { username: 'u', password: 'new-pass', url: 'registry.example.com' } });
+    const moved = await run(api, ['secrets', 'update', 'reg', '--password', 'p2', '--registry-url', 'other.example.com']);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.deepEqual(api.requests.at(-1)!.body, { name: 'reg', private_registry: { username: 'u', password: 'p2', url: 'other.example.com' } });
+    const none = await run(api, ['secrets', 'update', 'reg']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /updating a registry-private secret needs --registry-password/);
+  } finally {
+    await api.close();
+  }
+});

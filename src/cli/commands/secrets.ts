@@ -4,7 +4,7 @@ import { UsageError } from '../args.ts';
 import type { Command, Ctx } from '../command.ts';
 import { age, printList, printRaw, renderKeyValues, renderTable } from '../output.ts';
 import { resolveSecret } from '../resolve.ts';
-import { registrySecretBody, SECRET_TYPE_NAMES } from '../secret-types.ts';
+import { registrySecretBody, registryTypeOf, SECRET_TYPE_NAMES, shownRegistryFlags, type RegistryFlags } from '../secret-types.ts';
 import { SECRET_HEADERS, secretRow, type SecretView } from '../views.ts';
 
 const VALUE_FLAGS = [
@@ -38,6 +38,20 @@ const REGISTRY_FLAGS = [
   { name: 'registry-name', kind: 'string' as const, placeholder: 'NAME', help: 'Registry name (registry-azure)' },
 ];
 
+/** The registry flags given on the command line (the password also from --value or stdin). */
+async function registryFlags(ctx: Ctx): Promise<RegistryFlags> {
+  const a = ctx.args;
+  const given = a.str('registry-password');
+  const password = given ?? (a.has('value') || a.bool('value-from-stdin') ? await secretValue(ctx) : undefined);
+  const keyfile = a.str('registry-keyfile');
+  const flags: RegistryFlags = {
+    username: a.str('registry-username'), password, url: a.str('registry-url'),
+    keyfile: keyfile !== undefined ? ctx.io.readFile(keyfile) : undefined, registryName: a.str('registry-name'),
+  };
+  for (const k of Object.keys(flags) as (keyof RegistryFlags)[]) if (flags[k] === undefined) delete flags[k];
+  return flags;
+}
+
 /** `secrets create`: a simple secret from --value/stdin, or a registry secret from the --registry-* flags. */
 async function createSecret(ctx: Ctx): Promise<number> {
   const name = ctx.args.positionals[0]!;
@@ -46,14 +60,7 @@ async function createSecret(ctx: Ctx): Promise<number> {
   if (type === 'simple') {
     body = { name, type: 'SIMPLE', value: await secretValue(ctx) };
   } else {
-    const a = ctx.args;
-    const given = a.str('registry-password');
-    const password = given ?? (a.has('value') || a.bool('value-from-stdin') ? await secretValue(ctx) : undefined);
-    const keyfile = a.str('registry-keyfile');
-    const built = registrySecretBody(name, type, {
-      username: a.str('registry-username'), password, url: a.str('registry-url'),
-      keyfile: keyfile !== undefined ? ctx.io.readFile(keyfile) : undefined, registryName: a.str('registry-name'),
-    });
+    const built = registrySecretBody(name, type, await registryFlags(ctx));
     if (!built) throw new UsageError(`--type must be one of ${SECRET_TYPE_NAMES.join(', ')}, not "${type}"`);
     if (built.missing.length) throw new UsageError(`a ${type} secret needs ${built.missing.join(', ')}`);
     body = built.body;
@@ -79,13 +86,25 @@ export const secretsCommand: Command = {
       run: createSecret,
     },
     {
-      name: 'update', summary: "Change a secret's value", usage: 'NAME', args: [1, 1], flags: VALUE_FLAGS,
+      name: 'update', summary: "Change a secret's value (a registry secret's credentials)", usage: 'NAME', args: [1, 1],
+      flags: [...VALUE_FLAGS, ...REGISTRY_FLAGS.filter((f) => f.name !== 'type')],
       run: async (ctx) => {
-        const value = await secretValue(ctx);
         const id = await secretArg(ctx);
         const { secret } = await ctx.client().get<{ secret: SecretView }>(`/v1/secrets/${id}`);
+        let body: Record<string, unknown>;
+        const type = secret.type === 'REGISTRY' ? registryTypeOf(secret as unknown as Record<string, unknown>) : undefined;
+        if (type) {
+          // User name and URL default to the stored ones (shown by the API); the password must be given again.
+          const flags = { ...shownRegistryFlags(secret as unknown as Record<string, unknown>, type), ...(await registryFlags(ctx)) };
+          const built = registrySecretBody(secret.name, type, flags)!;
+          if (built.missing.length) throw new UsageError(`updating a ${type} secret needs ${built.missing.join(', ')}`);
+          body = { ...built.body };
+          delete body.type;
+        } else {
+          body = { name: secret.name, value: await secretValue(ctx) };
+        }
         const reply = await ctx.client().request<{ secret: SecretView; services_using?: { service_id: string; service_name: string }[] }>(
-          'PUT', `/v1/secrets/${id}`, { body: { name: secret.name, value } });
+          'PUT', `/v1/secrets/${id}`, { body });
         printSecret(ctx, reply);
         // Running deployments keep the old value until redeployed: say which, and how.
         for (const u of reply.services_using ?? []) {
