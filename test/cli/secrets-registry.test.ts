@@ -47,6 +47,17 @@ test('a duplicate name prints its error once', async () => {
     const r = await run(api, ['secrets', 'create', 'reg', '--value', 'v']);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'error: A secret named reg already exists\n');
+    // The same error in the google.rpc.Status shape the API sends for a 409 (Pier's code in details[]).
+    api.routes['POST /v1/secrets'] = {
+      status: 409,
+      body: {
+        code: 6, message: 'A secret named reg already exists', status: 409,
+        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'already_exists' }],
+        fields: [{ field: 'name', description: 'a secret named "reg" already exists' }],
+      },
+    };
+    const rpc = await run(api, ['secrets', 'create', 'reg', '--value', 'v']);
+    assert.equal(rpc.stderr, 'error: A secret named reg already exists\n');
   } finally {
     await api.close();
   }
