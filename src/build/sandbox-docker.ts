@@ -107,8 +107,15 @@ export async function runContainerSteps(commands: string[], o: DockerSandboxOpti
     const n = await pruneOrphanBuildContainers(o.engine).catch(() => 0);
     if (n) o.log(`note: removed ${n} build container(s) left by a Pier process that is gone`, 'stderr');
   }
-  chownTree(o.buildDir, BUILD_UID);
-  chownTree(o.cacheDir, BUILD_UID);
+  // As root, the directories go to the build uid; a Pier that is not root (docker group) cannot give them away,
+  // so its steps run as its own uid, still unprivileged inside the container.
+  const root = process.getuid?.() === 0;
+  const uid = root ? BUILD_UID : process.getuid?.() ?? BUILD_UID;
+  const gid = root ? BUILD_UID : process.getgid?.() ?? BUILD_UID;
+  if (root) {
+    chownTree(o.buildDir, BUILD_UID);
+    chownTree(o.cacheDir, BUILD_UID);
+  }
   const goRoot = hostGoRoot();
   const env = sandboxBuildEnv(o.env, goRoot ? `${goRoot}/bin` : undefined);
   const local = new AbortController();
@@ -125,6 +132,7 @@ export async function runContainerSteps(commands: string[], o: DockerSandboxOpti
       const body = buildContainerBody({
         image: o.image, command, env, buildDir: o.buildDir, cacheDir: o.cacheDir, toolchains: goRoot ? [goRoot] : [],
         cpu: o.cpu, memoryBytes: o.memoryBytes, tmpBytes: o.tmpBytes, labels: { ...o.labels, [BUILD_OWNER_LABEL]: OWNER }, readOnly: o.readOnly,
+        uid, gid,
       });
       const code = await runContainer(o.engine, body, local.signal, o.log);
       if (local.signal.aborted) throw new StepError(`${command} stopped: ${reasonOf(local.signal)}`);

@@ -159,6 +159,9 @@ export interface BuildContainerOptions {
   memoryBytes: number;
   tmpBytes: number;
   labels: Record<string, string>;
+  /** The uid:gid the step runs as (default BUILD_UID; a Pier that is not root runs them as itself). */
+  uid?: number;
+  gid?: number;
 }
 
 /**
@@ -173,7 +176,7 @@ export function buildContainerBody(o: BuildContainerOptions): Record<string, unk
     Cmd: ['/bin/sh', '-c', o.command],
     Entrypoint: null,
     Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
-    User: `${BUILD_UID}:${BUILD_UID}`,
+    User: `${o.uid ?? BUILD_UID}:${o.gid ?? o.uid ?? BUILD_UID}`,
     WorkingDir: SANDBOX_APP_DIR,
     Labels: { ...o.labels, [BUILD_ROLE_LABEL]: 'build' },
     Tty: false, OpenStdin: false, AttachStdin: false, AttachStdout: false, AttachStderr: false,
