@@ -67,19 +67,26 @@ function printEntry(ctx: Ctx, entry: LogEntry): void {
 }
 
 /**
- * Prints the logs for a scope: one query page, or a live tail with --tail. `tailScope` and `keep` let a caller
- * follow a wider scope than it queries (a service's tail outlives its current deployment) and drop lines itself.
+ * Prints the logs for a scope: one query page, or a live tail with --tail. Several scopes (a service's serving and
+ * rolling-out deployments) are queried apart and merged by time. `tail` lets a caller follow a wider scope than it
+ * queries (a service's tail outlives its current deployment) and drop lines itself.
  */
-export async function showLogs(ctx: Ctx, scope: Query, tail?: { scope: Query; keep: LineFilter }): Promise<number> {
-  const query = logQuery(ctx, scope);
+export async function showLogs(ctx: Ctx, scope: Query | Query[], tail?: { scope: Query; keep: LineFilter }): Promise<number> {
+  const scopes = Array.isArray(scope) ? scope : [scope];
+  const queries = scopes.map((s) => logQuery(ctx, s));
   if (ctx.args.bool('tail')) {
-    if (query.end !== undefined) throw new UsageError('--end-time cannot be used with --tail');
-    return tailLogs(ctx, tail ? logQuery(ctx, tail.scope) : query, tail?.keep);
+    if (queries[0]!.end !== undefined) throw new UsageError('--end-time cannot be used with --tail');
+    return tailLogs(ctx, tail ? logQuery(ctx, tail.scope) : queries[0]!, tail?.keep);
   }
   // Newest first from the API keeps the latest lines when the page is full; print them oldest first unless asked.
   const order = ctx.args.str('order');
-  const reply = await ctx.client().get<{ data?: LogEntry[] }>('/v1/streams/logs/query', { ...query, order: order ?? 'desc' });
-  const data = reply.data ?? [];
+  const replies = await Promise.all(queries.map((q) =>
+    ctx.client().get<{ data?: LogEntry[] }>('/v1/streams/logs/query', { ...q, order: order ?? 'desc' })));
+  const data = replies.flatMap((r) => r.data ?? []);
+  if (replies.length > 1) {
+    const sign = (order ?? 'desc') === 'asc' ? 1 : -1;
+    data.sort((a, b) => sign * a.created_at.localeCompare(b.created_at));
+  }
   for (const entry of order ? data : [...data].reverse()) printEntry(ctx, entry);
   return 0;
 }

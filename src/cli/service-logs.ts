@@ -1,5 +1,5 @@
-// `services logs`: by default only the current deployment's lines (the active one, or the latest while none is
-// active; for builds the latest), so a rolling update's old instances do not mix their shutdown noise in.
+// `services logs`: by default only the current deployments' lines (the active one and, while a newer one rolls out
+// or after it failed, the latest; for builds the latest), so replaced instances do not mix their shutdown noise in.
 // --all-deployments shows every deployment's lines. A tail follows the whole service and keeps the lines of the
 // deployments that are current when each line arrives, so it carries on across the next rollout (asking the API
 // again only about a deployment it has not seen, or about the outgoing one while a rollout is under way).
@@ -22,7 +22,7 @@ export function currentDeployments(service: Pick<Service, 'active_deployment_id'
   return [...new Set(ids.filter((id): id is string => !!id))];
 }
 
-/** Shows a service's logs, narrowed to its current deployment unless --all-deployments or --instance is given. */
+/** Shows a service's logs, narrowed to its current deployments unless --all-deployments or --instance is given. */
 export async function showServiceLogs(ctx: Ctx, serviceId: string): Promise<number> {
   const scope = { service_id: serviceId };
   if (ctx.args.bool('all-deployments') || ctx.args.has('instance')) return showLogs(ctx, scope);
@@ -33,8 +33,8 @@ export async function showServiceLogs(ctx: Ctx, serviceId: string): Promise<numb
   };
   let current = await fetchCurrent();
   if (!ctx.args.bool('tail')) {
-    // The query takes one deployment: the active one (or the latest) is the one serving.
-    return current.length ? showLogs(ctx, { ...scope, deployment_id: current[0] }) : showLogs(ctx, scope);
+    // The serving deployment and, while one rolls out (or after it failed), the latest: its crash lines matter most.
+    return current.length ? showLogs(ctx, current.map((id) => ({ ...scope, deployment_id: id }))) : showLogs(ctx, scope);
   }
   let fetchedAt = ctx.io.now();
   const stale = new Set<string>();

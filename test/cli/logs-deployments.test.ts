@@ -86,6 +86,29 @@ test('logs -f: an error frame fails the command; Ctrl-C ends it cleanly', async 
   }
 });
 
+test('services logs during or after a failed rollout shows the serving and the latest deployment, merged by time', async () => {
+  const api = await startFakeApi({
+    ...lookupRoutes(),
+    [`GET /v1/services/${SVC_ID}`]: { body: { service: service({ active_deployment_id: DEP_ID, latest_deployment_id: DEP2_ID }) } },
+    'GET /v1/streams/logs/query': (req) => ({
+      body: {
+        data: req.query.deployment_id === DEP_ID
+          ? [entry('old 3', '2026-03-01T12:00:03Z'), entry('old 1', '2026-03-01T12:00:01Z')]
+          : [entry('new crash', '2026-03-01T12:00:02Z', DEP2_ID)],
+        pagination: {},
+      },
+    }),
+  });
+  try {
+    const r = await run(api, ['services', 'logs', 'shop/web', '--raw']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'old 1\nnew crash\nold 3\n');
+    assert.deepEqual(api.requests.filter((q) => q.path === '/v1/streams/logs/query').map((q) => q.query.deployment_id), [DEP_ID, DEP2_ID]);
+  } finally {
+    await api.close();
+  }
+});
+
 test('logs -f keeps the current deployments across a rollout and drops the previous one once replaced', async () => {
   // The service is at DEP (active); a rollout to DEP2 starts, then DEP2 becomes active and DEP is retired.
   let svc = service();
