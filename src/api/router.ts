@@ -42,6 +42,8 @@ export interface Route {
   handler: Handler;
   /** Pier extension, not part of Koyeb's API (marked x-pier in the OpenAPI document). */
   pier?: boolean;
+  /** A POST that changes nothing (organization switch, autocomplete): read-only tokens may call it. */
+  reads?: boolean;
 }
 
 interface Compiled { route: Route; segments: string[] }

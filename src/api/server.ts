@@ -121,7 +121,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     if (caller) limiter.take(caller.tokenId);
     if (!matched) throw new PierError('not_implemented', `${method} ${path} is not implemented by Pier`);
     setRoute(matched.route.path);
-    if (caller) assertMayWrite(caller, method);
+    if (caller && !matched.route.reads) assertMayWrite(caller, method);
     let bodyPromise: Promise<unknown> | undefined;
     const result = await matched.route.handler({
       req, res, params: matched.params, query: new Query(url.searchParams), store, organizationId, onWrite, domain: opts.domain ?? 'localhost',

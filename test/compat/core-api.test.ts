@@ -6,6 +6,29 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startTestPier, createApp, createService, webDefinition, type TestPier } from '../api/helpers.ts';
 import { errorCodeOf } from '../../src/api/error-body.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { generateToken, insertToken } from '../../src/store/organizations.ts';
+
+// Koyeb's full spec (account and organization shapes are outside the core one), beside the repository when present.
+const fullSpec = ['/work/shared/reference/koyeb-openapi.json', new URL('../../../shared/reference/koyeb-openapi.json', import.meta.url).pathname]
+  .find((p) => existsSync(p));
+
+/** Validates `value` against Koyeb's schema `name` (strict on the objects Pier builds), null allowed for dates. */
+function koyebSchema(): (name: string, value: unknown) => void {
+  const spec = JSON.parse(readFileSync(fullSpec!, 'utf8')) as { definitions: Record<string, Record<string, unknown>> };
+  const defs = JSON.parse(JSON.stringify(spec.definitions).replaceAll('"format":"date-time"', '"format":"date-time","nullable":true')) as Record<string, Record<string, unknown>>;
+  for (const n of ['User', 'Organization', 'OrganizationMember', 'PublicUser', 'PublicOrganization', 'Token']) defs[n] = { ...defs[n], additionalProperties: false };
+  const ajv = new Ajv.default({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  for (const f of ['int32', 'int64', 'uint64', 'float', 'double', 'byte']) ajv.addFormat(f, true);
+  ajv.addSchema({ $id: 'koyeb', definitions: defs });
+  return (name, value) => {
+    const v = ajv.getSchema(`koyeb#/definitions/${name}`)!;
+    assert.ok(v(value), `${name}: ${ajv.errorsText(v.errors)}\n${JSON.stringify(value).slice(0, 400)}`);
+  };
+}
 
 let t: TestPier;
 before(async () => { t = await startTestPier(); });
@@ -49,4 +72,56 @@ test("a dry run naming another organization's app learns nothing about it (no cl
   const own = await t.req('POST', '/v1/services?dry_run=true', { app_id: theirs, name: 'back', definition: webDefinition() });
   assert.equal(own.status, 409, JSON.stringify(own.body));
   assert.equal(errorCodeOf(own.body), 'already_exists');
+});
+
+test('account and organization routes answer for the calling token and its organization only', async () => {
+  const profile = await t.req('GET', '/v1/account/profile');
+  assert.equal(profile.status, 200, JSON.stringify(profile.body));
+  const userId = profile.body.user.id;
+  const current = await t.req('GET', '/v1/account/organization');
+  assert.equal(current.body.organization.id, t.organizationId);
+  assert.equal(current.body.organization.name, 'pier');
+  const mine = await t.req('GET', '/v1/account/organizations');
+  assert.deepEqual(mine.body.organizations.map((o: any) => o.id), [t.organizationId]);
+  assert.equal((await t.req('GET', `/v1/organizations/${t.organizationId}`)).body.organization.id, t.organizationId);
+  const members = await t.req('GET', `/v1/organization_members?user_id=${userId}&limit=100&offset=0`);
+  assert.equal(members.body.count, 1);
+  assert.equal(members.body.members[0].organization.id, t.organizationId);
+  assert.equal((await t.req('GET', `/v1/organization_members?user_id=${randomUUID()}`)).body.count, 0);
+  const sw = await t.req('POST', `/v1/organizations/${t.organizationId}/switch`, {});
+  assert.equal(sw.status, 200, JSON.stringify(sw.body));
+  assert.equal(sw.body.token.id, t.token, 'the caller keeps its own token');
+  assert.equal(sw.body.token.organization_id, t.organizationId);
+  if (fullSpec) {
+    const check = koyebSchema();
+    check('UserReply', profile.body);
+    check('GetOrganizationReply', current.body);
+    check('ListUserOrganizationsReply', mine.body);
+    check('ListOrganizationMembersReply', members.body);
+    check('LoginReply', sw.body);
+  }
+
+  // Another organization: never readable, never switchable, never listed; the answer is the same as for no org at all.
+  const other = await t.otherOrgToken();
+  const otherOrg = (await t.req('GET', '/v1/account/organization', undefined, other)).body.organization.id;
+  assert.notEqual(otherOrg, t.organizationId);
+  for (const id of [otherOrg, randomUUID()]) {
+    const get = await t.req('GET', `/v1/organizations/${id}`);
+    const swi = await t.req('POST', `/v1/organizations/${id}/switch`, {});
+    assert.equal(get.status, 404);
+    assert.equal(swi.status, 404);
+    assert.equal(swi.body.message, `organization not found: ${id}`);
+    assert.equal((await t.req('GET', `/v1/organization_members?organization_id=${id}`)).body.count, 0);
+  }
+  assert.deepEqual((await t.req('GET', '/v1/account/organizations', undefined, other)).body.organizations.map((o: any) => o.id), [otherOrg]);
+  assert.equal((await t.req('GET', '/v1/account/profile', undefined, null)).status, 401);
+});
+
+test('a read-only token may switch to its organization (it reads) and gets its own read-only token back', async () => {
+  const token = generateToken();
+  await insertToken(t.pier.store.db, t.organizationId, 'viewer', token, { readOnly: true });
+  const sw = await t.req('POST', `/v1/organizations/${t.organizationId}/switch`, {}, token);
+  assert.equal(sw.status, 200, JSON.stringify(sw.body));
+  assert.equal(sw.body.token.id, token);
+  assert.equal((await t.req('POST', '/v1/apps', { name: 'nope' }, sw.body.token.id)).status, 403);
 });
