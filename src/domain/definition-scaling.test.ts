@@ -58,8 +58,6 @@ test('scalings: bounds, targets, scale to zero, one per region', () => {
     [[{ min: -1, max: 1 }], [['definition.scalings[0].min', /between 0 and 20/]]],
     [[{ max: 1 }], [['definition.scalings[0].min', /is required/]]],
     [[{ min: 1 }], [['definition.scalings[0].max', /is required/]]],
-    [[{ min: 1, max: 3 }], [['definition.scalings[0].targets', /autoscaling between 1 and 3 needs at least one target/]]],
-    [[{ min: 0, max: 3, targets: [{ sleep_idle_delay: { deep_sleep_value: 60 } }] }], [['definition.scalings[0].targets', /needs at least one target/]]],
     [[{ min: 1, max: 3, targets: [{ average_cpu: { value: 0 } }] }], [['definition.scalings[0].targets[0].average_cpu.value', /between 1 and 100 %/]]],
     [[{ min: 1, max: 3, targets: [{ average_mem: { value: 101 } }] }], [['definition.scalings[0].targets[0].average_mem.value', /between 1 and 100/]]],
     [[{ min: 1, max: 3, targets: [{ requests_per_second: {} }] }], [['definition.scalings[0].targets[0].requests_per_second.value', /is required/]]],
@@ -87,6 +85,11 @@ test('scalings: defaults and canonical forms', () => {
     // min 0 / max 1 wakes on traffic: no other target needed; the idle delay defaults to 300 s.
     [[{ min: 0, max: 1 }], [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 300 } }] }]],
     [[{ min: 0, max: 1, targets: [{ sleep_idle_delay: { value: 120 } }] }], [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 120 } }] }]],
+    // min < max without a target autoscales on Koyeb's default (what koyeb --min-scale 1 --max-scale 3 sends).
+    [[{ min: 1, max: 3 }], [{ min: 1, max: 3, targets: [{ requests_per_second: { value: 50 } }] }]],
+    [[{ min: 1, max: 3, targets: [] }], [{ min: 1, max: 3, targets: [{ requests_per_second: { value: 50 } }] }]],
+    [[{ min: 0, max: 3, targets: [{ sleep_idle_delay: { deep_sleep_value: 60 } }] }],
+      [{ min: 0, max: 3, targets: [{ requests_per_second: { value: 50 } }, { sleep_idle_delay: { deep_sleep_value: 60 } }] }]],
     [[{ min: 0, max: 1, targets: [{ sleep_idle_delay: { light_sleep_value: 60 } }] }], [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 3660, light_sleep_value: 60 } }] }]],
     [[{ min: 1, max: 5, targets: [{ requests_response_time: { value: 300 } }, { requests_per_second: { value: 50 } }] }],
       [{ min: 1, max: 5, targets: [{ requests_response_time: { value: 300, quantile: 95 } }, { requests_per_second: { value: 50 } }] }]],
@@ -96,6 +99,10 @@ test('scalings: defaults and canonical forms', () => {
   for (const [scalings, want] of rows) {
     assert.equal(JSON.stringify(check({ scalings }, []).scalings), JSON.stringify(want), JSON.stringify(scalings));
   }
+  // A worker has no requests to count: its default target is CPU; normalizing the result again changes nothing.
+  const worker = check({ type: 'WORKER', ports: [], scalings: [{ min: 1, max: 2 }] }, []);
+  assert.equal(JSON.stringify(worker.scalings), JSON.stringify([{ min: 1, max: 2, targets: [{ average_cpu: { value: 80 } }] }]));
+  assert.equal(JSON.stringify(check({ ...worker }, []).scalings), JSON.stringify(worker.scalings));
   const perRegion = check({
     regions: ['fra', 'was'],
     scalings: [{ scopes: ['region:fra'], min: 1, max: 1 }, { scopes: ['region:was'], min: 2, max: 2 }],

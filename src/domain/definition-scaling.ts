@@ -9,6 +9,10 @@ import type { DeploymentInstanceType, DeploymentScaling, DeploymentScalingTarget
 export const MAX_SCALE = 20;
 /** Idle seconds before a scale-to-zero service sleeps when the definition does not say (Koyeb's default). */
 export const DEFAULT_DEEP_SLEEP_SECONDS = 300;
+/** Requests per second per instance a web service autoscales on when min < max names no target (Koyeb's default). */
+export const DEFAULT_WEB_REQUESTS_PER_SECOND = 50;
+/** Average CPU % a worker autoscales on when min < max names no target (Koyeb's default for workers). */
+export const DEFAULT_WORKER_CPU_PERCENT = 80;
 /** Seconds from light sleep to deep sleep when only the light sleep delay is given (the dashboard's default). */
 export const LIGHT_TO_DEEP_SLEEP_SECONDS = 3600;
 /** Longest idle delay accepted, 12 h (the largest Koyeb plan's bound). */
@@ -175,8 +179,10 @@ function normalizeScaling(
   const sleepIndex = targets.findIndex((t) => t.sleep_idle_delay);
   const drivers = targets.filter((t) => !t.sleep_idle_delay);
   // Between 1 and max > 1 instances something must say when to add one; min 0 / max 1 only needs traffic to wake.
+  // Without a target Koyeb starts from its defaults (`koyeb ... --min-scale 1 --max-scale 2` sends none): requests per
+  // second (50) for a web service, CPU (80 %) for a worker, as its dashboard fills in. Stored, so the deployment shows it.
   if (min < max && max > 1 && drivers.length === 0) {
-    errors.add(`${p}.targets`, `autoscaling between ${min} and ${max} needs at least one target: add e.g. {requests_per_second: {value: 50}} or {average_cpu: {value: 80}}, or set min equal to max`);
+    targets.unshift(isWorker ? { average_cpu: { value: DEFAULT_WORKER_CPU_PERCENT } } : { requests_per_second: { value: DEFAULT_WEB_REQUESTS_PER_SECOND } });
   }
   if (min > 0 && sleepIndex !== -1) {
     errors.add(`${p}.targets[${sleepIndex}].sleep_idle_delay`, `only applies when min is 0 (scale to zero): set min to 0 or remove sleep_idle_delay`);
