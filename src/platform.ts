@@ -15,7 +15,7 @@ import { storeState } from './control/store-state.ts';
 import { createRoutePublisher } from './control/route-publisher.ts';
 import { buildEnvironment } from './control/spec.ts';
 import { getApp } from './store/apps.ts';
-import { getService } from './store/services.ts';
+import { getService, liveServiceIds } from './store/services.ts';
 import { createBuilder } from './build/builder.ts';
 import { appendLogLines } from './store/logs.ts';
 import { metricsComponent } from './metrics/component.ts';
@@ -77,6 +77,11 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     labels: { 'dev.pier.scope': scope },
     packages: config.buildPackages,
     archiveMaxExtractedBytes: config.archiveMaxExtractedBytes,
+    // The API's rule again at build time (PIER_GIT_ALLOW_LOCAL; `operator` means the installation organization here).
+    gitAccess: async (d) => ({
+      allowLocal: config.gitAllowLocal === 'all' || (config.gitAllowLocal === 'operator' && d.organization_id === core.organizationId),
+      ownRepositories: (await liveServiceIds(store.db, d.organization_id)).map((id) => join(config.dataDir, 'git', `${id}.git`)),
+    }),
     environment: async (d) => {
       const [app, service] = await Promise.all([getApp(store.db, d.app_id), getService(store.db, d.service_id)]);
       if (!app || !service) throw new Error('its app or service no longer exists');

@@ -17,6 +17,7 @@ import { engineBuild } from './docker-build.ts';
 import { reasonOf, timeLimited } from './exec.ts';
 import { fetchGit, type GitCommit } from './git.ts';
 import { defaultArchivesDir, extractArchive, extractionLimit } from './archive.ts';
+import { gitRepositoryAllowed, type GitAccess } from '../domain/git-source.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
 import { openBuildCgroup } from './host-cgroup.ts';
 import { ensureBuildNetwork, runContainerSteps } from './sandbox-docker.ts';
@@ -53,6 +54,11 @@ export interface BuilderOptions {
   archivesDir?: string;
   /** Most bytes an archive may extract to (PIER_ARCHIVE_MAX_EXTRACTED_BYTES); capped by the instance type's disk. */
   archiveMaxExtractedBytes?: number;
+  /**
+   * Who may build from a repository on this host's disk (paths, file://), asked before git runs: defence in depth
+   * behind the API's check, and the only check for definitions stored before it existed. Absent = no check.
+   */
+  gitAccess?: (d: Deployment) => Promise<GitAccess>;
   /**
    * The deployment's env at build time (src/control/spec.ts buildEnvironment): build commands get `env`, Dockerfile
    * builds `buildArgs`, and `secretValues` are redacted from the build log. Default: plain values only, no redaction.
@@ -133,6 +139,10 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     mkdirSync(checkout, { recursive: true });
     const say = (l: string, s: 'stdout' | 'stderr' = 'stdout') => log.line(l, s);
     // An archive is built like a checkout of it; only git records a commit.
+    if (git && o.gitAccess) {
+      const verdict = gitRepositoryAllowed(git.repository, await o.gitAccess(d));
+      if (!verdict.allowed) throw new Error(`git.repository: ${verdict.reason}`);
+    }
     const commit = git ? await fetchGit(git, checkout, { signal, onLine: say }) : undefined;
     if (!git) {
       const limit = extractionLimit(d.definition, o.archiveMaxExtractedBytes);
