@@ -85,7 +85,7 @@ async function autoAssignedDomains(db: Db, org: string): Promise<Domain[]> {
 }
 
 /** Filters of GET /v1/domains. */
-export interface DomainListQuery { types?: string[]; statuses?: string[]; appIds?: string[]; name?: string }
+export interface DomainListQuery { types?: string[]; statuses?: string[]; appIds?: string[]; name?: string; ids?: string[] }
 
 /**
  * GET /v1/domains: the organization's custom domains (not DELETED unless asked by status) and, unless the types
@@ -96,11 +96,11 @@ export async function listDomainViews(ctx: ActionContext, q: DomainListQuery, pa
   const wantAuto = !q.types || q.types.includes('AUTOASSIGNED');
   const wantCustom = !q.types || q.types.includes('CUSTOM');
   const custom = wantCustom
-    ? (await listDomains(db, { organizationId: ctx.organizationId, name: q.name, statuses: q.statuses, appIds: q.appIds, excludeDeleted: !q.statuses })).items
+    ? (await listDomains(db, { organizationId: ctx.organizationId, name: q.name, statuses: q.statuses, appIds: q.appIds, ids: q.ids, excludeDeleted: !q.statuses })).items
     : [];
   const auto = wantAuto
     ? (await autoAssignedDomains(db, ctx.organizationId)).filter((d) => (!q.name || d.name === q.name)
-      && (!q.statuses || q.statuses.includes(d.status)) && (!q.appIds || q.appIds.includes(d.app_id)))
+      && (!q.statuses || q.statuses.includes(d.status)) && (!q.appIds || q.appIds.includes(d.app_id)) && (!q.ids || q.ids.includes(d.id)))
     : [];
   const all = [...custom, ...auto].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
   return { items: all.slice(page.offset, page.offset + page.limit), count: all.length };

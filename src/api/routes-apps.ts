@@ -15,7 +15,7 @@ export function appAndServiceRoutes(): Route[] {
       handler: async (c) => {
         const page = c.query.page();
         const { items, count } = await listApps(c.store.db, {
-          organizationId: c.organizationId, name: c.query.str('name'), excludeDeleted: true,
+          organizationId: c.organizationId, name: c.query.str('name'), excludeDeleted: true, ids: c.query.list('ids'),
         }, page);
         return listReply('apps', items, page, count);
       },
@@ -35,7 +35,8 @@ export function appAndServiceRoutes(): Route[] {
         const statuses = c.query.list('statuses');
         const { items, count } = await listServices(c.store.db, {
           organizationId: c.organizationId, appId: c.query.str('app_id'), name: c.query.str('name'),
-          types: c.query.list('types'), statuses, excludeDeleted: !statuses,
+          types: c.query.list('types'), statuses, excludeDeleted: !statuses, ids: c.query.list('ids'),
+          regions: c.query.list('regions'),
         }, page);
         return listReply('services', items, page, count);
       },

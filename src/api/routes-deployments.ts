@@ -18,7 +18,7 @@ export function deploymentRoutes(): Route[] {
         const page = c.query.page();
         const { items, count } = await listDeployments(c.store.db, {
           organizationId: c.organizationId, appId: c.query.str('app_id'), serviceId: c.query.str('service_id'),
-          statuses: c.query.list('statuses'),
+          statuses: c.query.list('statuses'), ids: c.query.list('ids'),
         }, page);
         return listReply('deployments', items, page, count);
       },
@@ -38,7 +38,7 @@ export function deploymentRoutes(): Route[] {
       handler: async (c) => {
         const page = c.query.page();
         const { items, count } = await listRegionalDeployments(c.store.db, {
-          organizationId: c.organizationId, deploymentId: c.query.str('deployment_id'),
+          organizationId: c.organizationId, deploymentId: c.query.str('deployment_id'), ids: c.query.list('ids'),
         }, page);
         return listReply('regional_deployments', items, page, count);
       },
@@ -61,6 +61,7 @@ export function deploymentRoutes(): Route[] {
           deploymentId: c.query.str('deployment_id'), regionalDeploymentId: c.query.str('regional_deployment_id'),
           allocationId: c.query.str('allocation_id'), replicaIndex: c.query.int('replica_index'),
           statuses: c.query.list('statuses'), startingTime: c.query.time('starting_time'), endingTime: c.query.time('ending_time'),
+          ids: c.query.list('ids'),
         }, page, order);
         return { instances: items, limit: page.limit, offset: page.offset, count, order, has_next: page.offset + items.length < count };
       },

@@ -13,7 +13,7 @@ export function domainRoutes(): Route[] {
       handler: async (c) => {
         const page = c.query.page();
         const { items, count } = await domains.listDomainViews(ac(c), {
-          types: c.query.list('types'), statuses: c.query.list('statuses'), appIds: c.query.list('app_ids'), name: c.query.str('name'),
+          types: c.query.list('types'), statuses: c.query.list('statuses'), appIds: c.query.list('app_ids'), name: c.query.str('name'), ids: c.query.list('ids'),
         }, page);
         return listReply('domains', items, page, count);
       },

@@ -22,7 +22,7 @@ export function secretRoutes(): Route[] {
       handler: async (c) => {
         const page = c.query.page();
         const { items, count } = await listSecrets(c.store.db, {
-          organizationId: c.organizationId, name: c.query.str('name'), types: c.query.list('types'),
+          organizationId: c.organizationId, name: c.query.str('name'), types: c.query.list('types'), ids: c.query.list('ids'),
         }, page);
         return listReply('secrets', items, page, count);
       },

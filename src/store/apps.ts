@@ -16,7 +16,7 @@ const spec: ResourceTable<App> = {
 };
 
 /** Filters of the app list. */
-export interface AppFilter { organizationId?: string; name?: string; statuses?: string[]; excludeDeleted?: boolean }
+export interface AppFilter { organizationId?: string; name?: string; statuses?: string[]; excludeDeleted?: boolean; ids?: string[] }
 
 /** Inserts a new app. */
 export function insertApp(db: Db, app: App): Promise<void> {
@@ -49,7 +49,8 @@ export async function findAppByName(db: Db, organizationId: string, name: string
 
 /** Apps matching a filter, newest first. */
 export async function listApps(db: Db, filter: AppFilter, page?: Page): Promise<ListResult<App>> {
-  const where = new Where().eq('organization_id', filter.organizationId).eq('name', filter.name).in('status', filter.statuses);
+  const where = new Where().eq('organization_id', filter.organizationId).eq('name', filter.name).in('status', filter.statuses)
+    .in('id', filter.ids);
   if (filter.excludeDeleted) where.raw("status <> 'DELETED'");
   const result = await listResources(db, spec, where, page);
   return { ...result, items: await withCustomDomains(db, result.items) };

@@ -16,7 +16,7 @@ const spec: ResourceTable<Deployment> = {
 };
 
 /** Filters of the deployment list. */
-export interface DeploymentFilter { organizationId?: string; appId?: string; serviceId?: string; statuses?: string[] }
+export interface DeploymentFilter { organizationId?: string; appId?: string; serviceId?: string; statuses?: string[]; ids?: string[] }
 
 /** Inserts a new deployment with its diff against the parent (a JSON-able list of changes). */
 export async function insertDeployment(db: Db, deployment: Deployment, diff: unknown[] = []): Promise<void> {
@@ -38,7 +38,7 @@ export async function getDeploymentDiff(db: Db, id: string): Promise<unknown[] |
 export function listDeployments(db: Db, filter: DeploymentFilter, page?: Page): Promise<ListResult<Deployment>> {
   const where = new Where()
     .eq('organization_id', filter.organizationId).eq('app_id', filter.appId).eq('service_id', filter.serviceId)
-    .in('status', filter.statuses);
+    .in('status', filter.statuses).in('id', filter.ids);
   return listResources(db, spec, where, page, 'created_at DESC, seq DESC');
 }
 

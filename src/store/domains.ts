@@ -27,6 +27,8 @@ export interface DomainFilter {
   statuses?: string[];
   appIds?: string[];
   excludeDeleted?: boolean;
+  /** Only these ids (the `ids` list filter). */
+  ids?: string[];
 }
 
 /** A fresh ownership token: what the TXT record `_pier-challenge.<name>` must hold. */
@@ -73,7 +75,7 @@ export async function listUnverifiedClaims(db: Db, name: string): Promise<Domain
 /** Domains matching a filter, newest first. */
 export function listDomains(db: Db, filter: DomainFilter, page?: Page): Promise<ListResult<Domain>> {
   const where = new Where().eq('organization_id', filter.organizationId).eq('name', filter.name)
-    .in('type', filter.types).in('status', filter.statuses).in('app_id', filter.appIds);
+    .in('type', filter.types).in('status', filter.statuses).in('app_id', filter.appIds).in('id', filter.ids);
   if (filter.excludeDeleted) where.raw("status <> 'DELETED'");
   return listResources(db, spec, where, page);
 }

@@ -18,6 +18,8 @@ const spec: ResourceTable<Instance> = {
 
 /** Filters of the instance list (those of GET /v1/instances plus what reconcilers need). */
 export interface InstanceFilter {
+  /** Only these ids (the `ids` list filter). */
+  ids?: string[];
   organizationId?: string;
   appId?: string;
   serviceId?: string;
@@ -49,7 +51,8 @@ export function listInstances(
   const where = new Where()
     .eq('organization_id', filter.organizationId).eq('app_id', filter.appId).eq('service_id', filter.serviceId)
     .eq('deployment_id', filter.deploymentId).eq('regional_deployment_id', filter.regionalDeploymentId)
-    .eq('allocation_id', filter.allocationId).eq('replica_index', filter.replicaIndex).in('status', filter.statuses);
+    .eq('allocation_id', filter.allocationId).eq('replica_index', filter.replicaIndex).in('status', filter.statuses)
+    .in('id', filter.ids);
   if (filter.excludeStatuses) where.notIn('status', filter.excludeStatuses);
   if (filter.startingTime) where.raw('created_at >= ?', filter.startingTime);
   if (filter.endingTime) where.raw('created_at <= ?', filter.endingTime);

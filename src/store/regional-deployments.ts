@@ -16,6 +16,8 @@ const spec: ResourceTable<RegionalDeployment> = {
 
 /** Filters of the regional deployment list. */
 export interface RegionalDeploymentFilter {
+  /** Only these ids (the `ids` list filter). */
+  ids?: string[];
   organizationId?: string;
   deploymentId?: string;
   serviceId?: string;
@@ -39,7 +41,7 @@ export function listRegionalDeployments(
 ): Promise<ListResult<RegionalDeployment>> {
   const where = new Where()
     .eq('organization_id', filter.organizationId).eq('deployment_id', filter.deploymentId)
-    .eq('service_id', filter.serviceId).in('region', filter.regions).in('status', filter.statuses);
+    .eq('service_id', filter.serviceId).in('region', filter.regions).in('status', filter.statuses).in('id', filter.ids);
   return listResources(db, spec, where, page, 'created_at DESC, region ASC');
 }
 

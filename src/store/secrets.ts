@@ -62,9 +62,10 @@ export async function findSecretByName(db: Db, organizationId: string, name: str
 
 /** Secrets of an organization, by name. */
 export async function listSecrets(
-  db: Db, filter: { organizationId: string; name?: string; types?: string[] }, page: Page,
+  db: Db, filter: { organizationId: string; name?: string; types?: string[]; ids?: string[] }, page: Page,
 ): Promise<ListResult<SecretView>> {
-  const where = new Where().eq('organization_id', filter.organizationId).eq('name', filter.name).in('type', filter.types);
+  const where = new Where().eq('organization_id', filter.organizationId).eq('name', filter.name).in('type', filter.types)
+    .in('id', filter.ids);
   const rows = await db.all<{ data: string }>(
     `SELECT data FROM secrets${where.sql()} ORDER BY name ASC LIMIT ${Math.floor(page.limit)} OFFSET ${Math.floor(page.offset)}`,
     where.params,

@@ -22,6 +22,10 @@ export interface ServiceFilter {
   types?: string[];
   statuses?: string[];
   excludeDeleted?: boolean;
+  /** Only these ids (the `ids` list filter). */
+  ids?: string[];
+  /** Only services whose most recently deployed deployment runs in one of these regions. */
+  regions?: string[];
 }
 
 /** Inserts a new service. */
@@ -44,14 +48,25 @@ export async function findServiceByName(db: Db, appId: string, name: string): Pr
 export function listServices(db: Db, filter: ServiceFilter, page?: Page): Promise<ListResult<Service>> {
   const where = new Where()
     .eq('organization_id', filter.organizationId).eq('app_id', filter.appId).eq('name', filter.name)
-    .in('type', filter.types).in('status', filter.statuses);
+    .in('type', filter.types).in('status', filter.statuses).in('id', filter.ids);
   if (filter.excludeDeleted) where.raw("status <> 'DELETED'");
+  if (filter.regions?.length) {
+    // The regions of the service's newest deployment that has regional deployments (a stash has none).
+    where.raw(`id IN (SELECT rd.service_id FROM regional_deployments rd WHERE rd.region IN (${filter.regions.map(() => '?').join(', ')})
+      AND rd.deployment_id = (SELECT rd2.deployment_id FROM regional_deployments rd2 WHERE rd2.service_id = rd.service_id
+      ORDER BY rd2.created_at DESC, rd2.id DESC LIMIT 1))`, ...filter.regions);
+  }
   return listResources(db, spec, where, page);
 }
 
 /** Merges a patch (status, messages, deployment pointers, timestamps) and bumps the version. */
 export function updateService(db: Db, id: string, patch: Partial<Service>): Promise<Service | undefined> {
   return patchResource(db, spec, id, patch);
+}
+
+/** Points a service being created at its first deployment: part of creating it, so no new version. */
+export async function linkFirstDeployment(db: Db, id: string, deploymentId: string): Promise<void> {
+  await patchResource(db, spec, id, { latest_deployment_id: deploymentId }, { creating: true });
 }
 
 /** Ids of an organization's services that are not DELETED (its Pier git remotes are named after them). */

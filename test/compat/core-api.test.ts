@@ -125,3 +125,37 @@ test('a read-only token may switch to its organization (it reads) and gets its o
   assert.equal(sw.body.token.id, token);
   assert.equal((await t.req('POST', '/v1/apps', { name: 'nope' }, sw.body.token.id)).status, 403);
 });
+
+test('the ids filter on every list that declares it, and regions on services', async () => {
+  const appA = await createApp(t, 'filters-a');
+  const appB = await createApp(t, 'filters-b');
+  const fra = await createService(t, appA, 'in-fra', webDefinition({ regions: ['fra'], routes: [{ port: 8080, path: '/fra' }] }));
+  const par = await createService(t, appA, 'in-par', webDefinition({ regions: ['par'], routes: [{ port: 8080, path: '/par' }] }));
+  const s1 = (await t.req('POST', '/v1/secrets', { name: 'filters-one', value: 'x' })).body.secret.id;
+  await t.req('POST', '/v1/secrets', { name: 'filters-two', value: 'y' });
+  const only = async (path: string, key: string, id: string) => {
+    const r = await t.req('GET', `${path}${path.includes('?') ? '&' : '?'}ids=${id}`);
+    assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+    assert.deepEqual(r.body[key].map((x: any) => x.id), [id], path);
+    assert.equal(r.body.count, 1, path);
+  };
+  await only('/v1/apps', 'apps', appB);
+  await only('/v1/services', 'services', par.id);
+  await only('/v1/secrets', 'secrets', s1);
+  await only('/v1/deployments', 'deployments', fra.latest_deployment_id);
+  const rds = (await t.req('GET', `/v1/regional_deployments?deployment_id=${par.latest_deployment_id}`)).body.regional_deployments;
+  await only('/v1/regional_deployments', 'regional_deployments', rds[0].id);
+  const domain = (await t.req('GET', '/v1/domains')).body.domains.find((d: any) => d.app_id === appB);
+  await only('/v1/domains', 'domains', domain.id);
+  // Two ids, repeated as the SDK sends them; an id of another organization's resource matches nothing.
+  const two = await t.req('GET', `/v1/apps?ids=${appA}&ids=${appB}`);
+  assert.deepEqual(two.body.apps.map((a: any) => a.id).sort(), [appA, appB].sort());
+  const other = await t.otherOrgToken();
+  assert.equal((await t.req('GET', `/v1/apps?ids=${appA}`, undefined, other)).body.count, 0);
+
+  const inFra = await t.req('GET', `/v1/services?app_id=${appA}&regions=fra`);
+  assert.deepEqual(inFra.body.services.map((s: any) => s.id), [fra.id]);
+  const both = await t.req('GET', `/v1/services?app_id=${appA}&regions=fra&regions=par`);
+  assert.equal(both.body.count, 2);
+  assert.equal((await t.req('GET', `/v1/services?app_id=${appA}&regions=sin`)).body.count, 0);
+});
