@@ -159,3 +159,22 @@ test('the ids filter on every list that declares it, and regions on services', a
   assert.equal(both.body.count, 2);
   assert.equal((await t.req('GET', `/v1/services?app_id=${appA}&regions=sin`)).body.count, 0);
 });
+
+test('services-autocomplete names the organization\'s secrets, the definition\'s env keys and the system variables', async () => {
+  await t.req('POST', '/v1/secrets', { name: 'ac-simple', value: 'x' });
+  const other = await t.otherOrgToken();
+  await t.req('POST', '/v1/secrets', { name: 'ac-theirs', value: 'y' }, other);
+  const r = await t.req('POST', '/v1/services-autocomplete', { definition: { env: [{ key: 'A', value: '1' }, { key: 'B', secret: 'ac-simple' }, { value: 'no key' }] } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.ok(r.body.secrets.includes('ac-simple'));
+  assert.ok(!r.body.secrets.includes('ac-theirs'), 'never another organization\'s secrets');
+  assert.deepEqual(r.body.user_env, ['A', 'B']);
+  assert.ok(r.body.system_env.includes('KOYEB_PUBLIC_DOMAIN'));
+  if (fullSpec) koyebSchema()('AutocompleteReply', r.body);
+  // An empty body (no definition yet) still answers; a read-only token may ask.
+  const token = generateToken();
+  await insertToken(t.pier.store.db, t.organizationId, 'ac-viewer', token, { readOnly: true });
+  const empty = await t.req('POST', '/v1/services-autocomplete', {}, token);
+  assert.equal(empty.status, 200, JSON.stringify(empty.body));
+  assert.deepEqual(empty.body.user_env, []);
+});
