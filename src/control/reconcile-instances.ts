@@ -2,6 +2,7 @@
 // take the next step: start ALLOCATING rows, observe exits (restart with bounded exponential backoff, or ERROR
 // after a crash loop), run health checks, finish STOPPING rows (drain, stop with grace, remove), replace lost ones.
 import { instanceResources } from '../domain/catalog.ts';
+import { crashReason, type OutputLine } from '../domain/crash-reason.ts';
 import { instanceMessage } from '../domain/messages.ts';
 import type { App, Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
 import type { ExitStatus, InstanceHandle } from '../runtime/contract.ts';
@@ -11,6 +12,9 @@ import { redact } from './logs.ts';
 import { instanceMarks, markInstance } from './marks.ts';
 import { registryAuthFor } from './image-resolve.ts';
 import { buildInstanceSpec } from './spec.ts';
+
+/** How many of a workload's last lines the crash reason is picked from. */
+const CRASH_TAIL_LINES = 200;
 
 /** The rows an instance belongs to, loaded once per pass. */
 export interface Owner { regional: RegionalDeployment; deployment: Deployment; service: Service; app: App }
@@ -117,7 +121,7 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
 
 /** Records why the workload ended, removes it, and plans a restart (or declares a crash loop). */
 async function onExit(ctx: ControlContext, inst: Instance, handle: InstanceHandle, exit: ExitStatus): Promise<void> {
-  // The last line becomes a status message, so it is redacted like every stored log line.
+  // The crash reason becomes a status message, so it is redacted like every stored log line.
   const lastLine = redact(await lastLogLine(ctx, handle.runtimeId), Object.values(await ctx.state.secretValues(inst.organization_id)));
   const startedMs = Date.parse(exit.startedAt ?? inst.started_at ?? '') || NaN;
   const finishedMs = Date.parse(exit.finishedAt ?? '') || ctx.clock.now().getTime();
@@ -232,19 +236,21 @@ async function unbind(ctx: ControlContext, instanceId: string, handle: InstanceH
   if (handle) await ctx.runtime.remove(handle.runtimeId);
 }
 
-/** The last line the workload printed (bounded read of its whole output). */
+/** Why the workload crashed, picked from the last lines it printed (bounded read of its whole output). */
 async function lastLogLine(ctx: ControlContext, runtimeId: string): Promise<string> {
-  let last = '';
+  // The reason is picked from the tail: a crash's error sits above its frames and banners (crash-reason.ts).
+  const tail: OutputLine[] = [];
   let n = 0;
   try {
     for await (const l of ctx.runtime.logs(runtimeId, { follow: false })) {
-      if (l.line.trim()) last = l.line;
+      tail.push(l);
+      if (tail.length > CRASH_TAIL_LINES) tail.shift();
       if (++n > 100_000) break;
     }
   } catch (err) {
-    ctx.onError(err, `reading the last log line of ${runtimeId}`);
+    ctx.onError(err, `reading the last log lines of ${runtimeId}`);
   }
-  return last;
+  return crashReason(tail);
 }
 
 

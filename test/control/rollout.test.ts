@@ -70,6 +70,9 @@ test('a worker is healthy once running (no ports, no checks, no routes)', async 
 const failures: { name: string; script: () => import('./fake-runtime.ts').Behaviour; expect: RegExp }[] = [
   { name: 'the image cannot be started', script: () => ({ startError: 'image example/api:1 not found' }), expect: /Instance failed to start: image example\/api:1 not found/ },
   { name: 'every start exits with code 1', script: () => ({ exit: { code: 1 }, logs: ['listening...', 'Error: DATABASE_URL is not set'] }), expect: /keeps crashing.*exited with code 1 after .*Error: DATABASE_URL is not set/s },
+  { name: 'every start crashes in Node',
+    script: () => ({ exit: { code: 1 }, logs: ['starting'], stderr: ['/app/server.js:3', '', '', '', 'SyntaxError: Unexpected end of input', '    at wrapSafe (node:internal/modules/cjs/loader:1464:18)', '', 'Node.js v20.20.2'] }),
+    expect: /keeps crashing.*exited with code 1 after .*: SyntaxError: Unexpected end of input \(at \/app\/server\.js:3\)$/s },
   { name: 'every start is OOM-killed', script: () => ({ exit: { code: 137, oom: true } }), expect: /keeps crashing.*out of memory/s },
 ];
 for (const f of failures) {
