@@ -5,7 +5,7 @@ import { validateServiceName } from '../domain/names.ts';
 import { normalizeDefinition, serviceTypeOf } from '../domain/definition.ts';
 import type { Deployment, DeploymentDefinition, DeploymentMetadata, FieldError, Service } from '../domain/types.ts';
 import type { Db } from '../store/db.ts';
-import { findServiceByName, insertService, updateService as patchService } from '../store/services.ts';
+import { findServiceByName, insertService, linkFirstDeployment, updateService as patchService } from '../store/services.ts';
 import { getDeployment } from '../store/deployments.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import {
@@ -75,7 +75,7 @@ export async function createService(ctx: ActionContext, body: unknown, opts: Wri
     const d = await insertNewDeployment(tx, { service, definition, action: 'create' });
     await recordEvent(tx, ctx.organizationId, 'service', service.id, 'created', `Service ${service.name} created`, { deployment_id: d.id });
     // The insert above is version 1; pointing at the first deployment is part of creating it, not a new version.
-    await tx.run('UPDATE services SET data = ? WHERE id = ?', [JSON.stringify({ ...service, latest_deployment_id: d.id }), service.id]);
+    await linkFirstDeployment(tx, service.id, d.id);
     return { ...service, latest_deployment_id: d.id };
   });
   ctx.onWrite?.();
@@ -113,9 +113,18 @@ function lifeCycleOf(v: unknown): Service['life_cycle'] {
   return out;
 }
 
-/** The deployment a new one follows: the service's latest deployed one (stashes are skipped). */
+/**
+ * The deployment a new one follows (its parent, and the definition a redeploy or resume runs again): the service's
+ * latest deployed one (stashes are skipped), unless that one was canceled: it never ran, so the new deployment follows
+ * the active one, the one running (Koyeb's redeploy "creates a new Deployment from the current definition").
+ */
 export async function parentOf(db: Db, service: Service): Promise<Deployment | undefined> {
-  return service.latest_deployment_id ? getDeployment(db, service.latest_deployment_id) : undefined;
+  const latest = service.latest_deployment_id ? await getDeployment(db, service.latest_deployment_id) : undefined;
+  if (latest && (latest.status === 'CANCELED' || latest.status === 'CANCELING') && service.active_deployment_id
+    && service.active_deployment_id !== latest.id) {
+    return (await getDeployment(db, service.active_deployment_id)) ?? latest;
+  }
+  return latest;
 }
 
 /** A service able to take a new deployment: live and not mid-pause. A PAUSED one resumes through it. */

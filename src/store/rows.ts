@@ -84,13 +84,14 @@ export async function getResource<T>(db: Db, spec: ResourceTable<T>, id: string)
 
 /** Merges a patch into a stored object (updated_at now, version bumped if the table does so); returns the result. */
 export async function patchResource<T extends { updated_at: string }>(
-  db: Db, spec: ResourceTable<T>, id: string, patch: Partial<T>,
+  db: Db, spec: ResourceTable<T>, id: string, patch: Partial<T>, opts: { creating?: boolean } = {},
 ): Promise<T | undefined> {
   return db.transaction(async (tx) => {
     const current = await getResource(tx, spec, id);
     if (!current) return undefined;
-    const next = { ...current, ...stripUndefined(patch), updated_at: nowIso() } as T;
-    if (spec.bumpVersion) {
+    // A patch that is part of creating the row (`creating`) is no new version and no update.
+    const next = { ...current, ...stripUndefined(patch), ...(opts.creating ? {} : { updated_at: nowIso() }) } as T;
+    if (spec.bumpVersion && !opts.creating) {
       const v = (next as { version?: string }).version;
       (next as { version?: string }).version = String(Number(v ?? '0') + 1);
     }
