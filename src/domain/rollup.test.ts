@@ -86,6 +86,9 @@ test('service roll-up from its active and latest deployments', () => {
     ['retry after a failed first deployment', { current: 'UNHEALTHY', latest: latest('PENDING') }, 'STARTING', /in progress/],
     ['resuming stays resuming while in progress', { current: 'RESUMING', latest: latest('ALLOCATING') }, 'RESUMING', /in progress/],
     ['resumed', { current: 'RESUMING', active: dep('HEALTHY') }, 'HEALTHY', /healthy/],
+    // The paused deployment stays active (STOPPED) until the resumed one takes over: resuming, not unhealthy.
+    ['resuming over the stopped deployment', { current: 'RESUMING', active: dep('STOPPED'), latest: latest('PROVISIONING') }, 'RESUMING', /dep-2 is in progress/],
+    ['resume failed', { current: 'RESUMING', active: dep('STOPPED'), latest: latest('ERROR', 'exit 1') }, 'UNHEALTHY', /dep-2 failed: exit 1/],
     ['no deployment at all', { current: 'STARTING' }, 'STARTING', /^$/],
     ['no backwards move to STARTING', { current: 'HEALTHY', latest: latest('STARTING') }, 'HEALTHY', /in progress/],
     ['pausing while a deployment runs', { current: 'HEALTHY', active: dep('STOPPING'), pausing: true }, 'PAUSING', /pausing/],

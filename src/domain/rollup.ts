@@ -143,6 +143,12 @@ export function rollupService(input: ServiceRollupInput): Rollup<ServiceStatus> 
   if (active && !latest && BOOTING.includes(active.status)) {
     return pick('HEALTHY', 'Service is waking up: starting an instance for the requests held at the edge.');
   }
+  // Resuming: the active deployment is the one the pause stopped, so nothing serves until the new one is up; that
+  // is RESUMING, not UNHEALTHY (what Koyeb shows, and what clients waiting on a resume look for).
+  if (current === 'RESUMING' && latest && IN_PROGRESS_DEPLOYMENT.includes(latest.status)) {
+    const note = latest.messages[0] ? `: ${latest.messages[0]}` : '.';
+    return pick('RESUMING', `Deployment ${latest.id} is in progress${note}`);
+  }
   if (active) {
     const why = active.messages[0] ?? `the active deployment is ${active.status.toLowerCase()}`;
     return pick('UNHEALTHY', `No deployment can serve requests: ${why}`, ...(latestFailed ? [failure] : []));

@@ -10,6 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { generateToken, insertToken } from '../../src/store/organizations.ts';
+import { updateDeployment } from '../../src/store/deployments.ts';
+import { updateService } from '../../src/store/services.ts';
 
 // Koyeb's full spec (account and organization shapes are outside the core one), beside the repository when present.
 const fullSpec = ['/work/shared/reference/koyeb-openapi.json', new URL('../../../shared/reference/koyeb-openapi.json', import.meta.url).pathname]
@@ -177,4 +179,25 @@ test('services-autocomplete names the organization\'s secrets, the definition\'s
   const empty = await t.req('POST', '/v1/services-autocomplete', {}, token);
   assert.equal(empty.status, 200, JSON.stringify(empty.body));
   assert.deepEqual(empty.body.user_env, []);
+});
+
+test('after a canceled deployment, a redeploy follows the active deployment, not the canceled one', async () => {
+  const app = await createApp(t, 'parents');
+  const s = await createService(t, app, 'web', webDefinition({ routes: [{ port: 8080, path: '/' }] }));
+  const first = s.latest_deployment_id;
+  // No runtime in this suite: the first deployment is made the running one through the store, as the reconciler would.
+  await updateDeployment(t.pier.store.db, first, { status: 'HEALTHY' });
+  await updateService(t.pier.store.db, s.id, { status: 'HEALTHY', active_deployment_id: first });
+  const upd = await t.req('PUT', `/v1/services/${s.id}`, { definition: webDefinition({ env: [{ key: 'GREETING', value: 'abandoned' }] }) });
+  assert.equal(upd.status, 200, JSON.stringify(upd.body));
+  const second = upd.body.service.latest_deployment_id;
+  assert.equal((await t.req('GET', `/v1/deployments/${second}`)).body.deployment.parent_id, first);
+  assert.deepEqual((await t.req('POST', `/v1/deployments/${second}/cancel`)).body, {});
+  await updateDeployment(t.pier.store.db, second, { status: 'CANCELED' });
+
+  const re = await t.req('POST', `/v1/services/${s.id}/redeploy`, {});
+  assert.equal(re.status, 200, JSON.stringify(re.body));
+  assert.equal(re.body.deployment.parent_id, first, 'the parent is the running deployment');
+  assert.deepEqual(re.body.deployment.definition.env.map((e: any) => [e.key, e.value]), [['GREETING', 'hello']],
+    'the running definition is redeployed, not the canceled change');
 });
