@@ -150,6 +150,19 @@ def main():
 
     step("secrets.create_secret", create_secret)
 
+    def conflict_readable():
+        # 409 is not a status the spec declares: the SDK decodes the body as google.rpc.Status (an int32 code).
+        try:
+            secrets.create_secret(m.CreateSecret(name=secret_name, type=m.SecretType.SIMPLE, value="again"))
+        except ApiException as exc:
+            check(exc.status == 409, f"status {exc.status}")
+            check(isinstance(exc.data, m.GoogleRpcStatus), f"body not decoded as GoogleRpcStatus: {exc.data!r} {exc.body}")
+            check(exc.data.code == 6 and "already exists" in (exc.data.message or ""), f"decoded {exc.data}")
+            return exc.data.message
+        raise AssertionError("a duplicate secret name was accepted")
+
+    step("errors: duplicate secret -> 409 google.rpc.Status", conflict_readable, needs=["secrets.create_secret"])
+
     def list_secrets():
         reply = secrets.list_secrets(name=secret_name)
         ids = [s.id for s in reply.secrets or []]
@@ -299,6 +312,36 @@ def main():
 
     step("services.list_services", list_services, needs=["services.create_service"])
 
+    def list_filters():
+        # `ids` on every list the SDK declares it for, and `regions` on services: each must narrow the list.
+        svc_id, app_id, dep_id = state["services.create_service"], state["apps.create_app"], state["deployment.1"]
+        got = [s.id for s in services.list_services(ids=[svc_id]).services or []]
+        check(got == [svc_id], f"list_services(ids): {got}")
+        check(services.list_services(ids=[app_id]).count == 0, "list_services(ids=<an app id>) matched a service")
+        check([a.id for a in apps.list_apps(ids=[app_id]).apps or []] == [app_id], "list_apps(ids)")
+        check([d.id for d in deployments.list_deployments(ids=[dep_id]).deployments or []] == [dep_id], "list_deployments(ids)")
+        rds = regional.list_regional_deployments(deployment_id=dep_id).regional_deployments or []
+        check([r.id for r in regional.list_regional_deployments(ids=[rds[0].id]).regional_deployments or []] == [rds[0].id],
+              "list_regional_deployments(ids)")
+        secret_id = state["secrets.create_secret"]
+        check([x.id for x in secrets.list_secrets(ids=[secret_id]).secrets or []] == [secret_id], "list_secrets(ids)")
+        check([s.id for s in services.list_services(app_id=app_id, regions=[region]).services or []] == [svc_id],
+              f"list_services(regions=[{region}])")
+        other = next((r for r in ("fra", "was", "par", "sfo", "sin", "tyo") if r != region), None)
+        check(services.list_services(app_id=app_id, regions=[other]).count == 0, f"list_services(regions=[{other}]) matched")
+        return "ids and regions narrow the lists"
+
+    step("filters: ids and regions", list_filters, needs=["services.create_service", "secrets.create_secret"])
+
+    def autocomplete():
+        reply = services.autocomplete(m.AutocompleteRequest(definition=definition("hello")))
+        check(secret_name in (reply.secrets or []), f"secrets: {reply.secrets}")
+        check("GREETING" in (reply.user_env or []), f"user_env: {reply.user_env}")
+        check("KOYEB_PUBLIC_DOMAIN" in (reply.system_env or []), f"system_env: {reply.system_env}")
+        return len(reply.secrets or [])
+
+    step("services.autocomplete", autocomplete, needs=["secrets.create_secret"])
+
     def get_deployment():
         dep = deployments.get_deployment(state["deployment.1"]).deployment
         check(dep.service_id == state["services.create_service"], f"service_id {dep.service_id}")
@@ -400,12 +443,25 @@ def main():
 
     def resume():
         services.resume_service(state["services.create_service"])
+        seen = []
 
         def probe():
             svc = services.get_service(state["services.create_service"]).service
+            if not seen or seen[-1] != svc.status.value:
+                seen.append(svc.status.value)
             return svc.status == m.ServiceStatus.HEALTHY, f"{svc.status.value} {svc.messages}"
         wait_for("service HEALTHY after resume", probe)
-        return "HEALTHY"
+        # Between resume and HEALTHY the service reads RESUMING, never UNHEALTHY (clients waiting on it would give up).
+        # Polling may miss a short-lived status; the service's events record every transition, so check those too.
+        check(all(s in ("RESUMING", "HEALTHY") for s in seen), f"statuses seen after resume: {seen}")
+        events = services.list_service_events(service_id=state["services.create_service"], limit="100").events or []
+        since = []
+        for e in events:  # newest first, back to the resume request
+            if e.type == "resuming":
+                break
+            since.append(e.type)
+        check(since and "service_unhealthy" not in since and "service_resuming" in since, f"transitions since resume: {since[::-1]}")
+        return " -> ".join(since[::-1])
 
     step("services.resume_service", resume, needs=["services.pause_service"])
 
