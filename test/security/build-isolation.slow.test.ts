@@ -47,6 +47,7 @@ function probes(port: number): string {
 after(() => {
   listener?.close();
   rmSync(attack.dataDir, { recursive: true, force: true });
+  rmSync(runtime.stateDir, { recursive: true, force: true });
 });
 
 test('a build_command runs sandboxed: no data dir, no host writes, no root, no sysctl, no /sys, no host listener, no Pier env', async () => {
