@@ -180,12 +180,31 @@ CREATE UNIQUE INDEX domains_org_live_name ON domains (organization_id, name) WHE
   },
 ];
 
-/** Applies every migration not yet recorded; returns the ids applied now. */
+/** The schema version this Pier knows: its highest migration id. */
+export function knownSchemaVersion(): number {
+  return Math.max(...MIGRATIONS.map((m) => m.id));
+}
+
+/** A database written by a newer Pier (a migration id this one does not know): refused before anything is applied. */
+export class SchemaTooNewError extends Error {
+  readonly code = 'schema_too_new';
+  constructor(readonly found: number, readonly known: number) {
+    super(`the database has schema version ${found}, newer than this Pier knows (${known}): it was written by a newer Pier; ` +
+      'run that version (or newer), or restore a backup taken by this one. Nothing was changed.');
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+/** Applies every migration not yet recorded; returns the ids applied now. Migrations are forward-only. */
 export async function migrate(db: Db): Promise<number[]> {
   await db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
   );
   const done = new Set((await db.all<{ id: number }>('SELECT id FROM schema_migrations')).map((r) => Number(r.id)));
+  // Checked before the first step: a newer Pier's database is never half-migrated by an older one.
+  const known = new Set(MIGRATIONS.map((m) => m.id));
+  const unknown = [...done].filter((id) => !known.has(id));
+  if (unknown.length) throw new SchemaTooNewError(Math.max(...unknown), knownSchemaVersion());
   const autoId = db.dialect === 'postgres' ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY';
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
