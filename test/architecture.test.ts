@@ -17,6 +17,7 @@ const LAYERS: Record<string, number> = {
   autoscale: 1, // the pure scaling decider
   store: 2, runtime: 2, edge: 2, tls: 2, console: 2, // persistence, drivers, data plane, local CA, static console
   build: 3, functions: 3, // sources and builders
+  backup: 3, // backups and restores of a data directory (reads the store's files)
   'config.ts': 4, // every PIER_* setting, parsed once
   'component.ts': 5, // the component types every wired part implements
   actions: 6, control: 6, certs: 6, metrics: 6, // API writes; reconcilers (instances, certificates, metrics)

@@ -149,7 +149,8 @@ export async function dispatch(root: Command, argv: string[], io: CliIO): Promis
     const want = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
     return fail(io, new UsageError(`"${commandPath(path)}" takes ${want} argument(s) (${cmd.usage ?? 'none'}), got ${args.positionals.length}`), path);
   }
-  const output = (args.str('output') ?? 'table') as OutputFormat;
+  // A command that redefines --output (backup's FILE) has no output format.
+  const output = ((cmd.flags ?? []).some((f) => f.name === 'output') ? 'table' : args.str('output') ?? 'table') as OutputFormat;
   if (!['table', 'json', 'yaml'].includes(output)) {
     return fail(io, new UsageError(`-o/--output must be table, json or yaml, not "${output}"`), path);
   }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dispatch, processIO, type CliIO, type Command } from './command.ts';
 import { completionCommand } from './completion.ts';
 import { appsCommand } from './commands/apps.ts';
+import { backupCommand, restoreCommand } from './commands/backup.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { deploymentsCommand, regionalDeploymentsCommand } from './commands/deployments.ts';
@@ -32,7 +33,8 @@ export const ROOT: Command = {
   subcommands: [
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
     secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
-    functionCommand, domainsCommand, edgeCommand, statusCommand, doctorCommand, loginCommand, completionCommand(() => ROOT),
+    functionCommand, domainsCommand, edgeCommand, statusCommand, doctorCommand, loginCommand, backupCommand, restoreCommand,
+    completionCommand(() => ROOT),
   ],
 };
 
