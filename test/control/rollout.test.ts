@@ -269,15 +269,17 @@ test('a newer deployment supersedes one still in progress', async () => {
 test('pause stops every instance (deployments STOPPED, service PAUSED); resume rolls out a new deployment', async () => {
   const w = makeWorld();
   const { service, deployment: v1 } = await firstHealthy(w);
-  w.setServiceStatus(service.id, 'PAUSING');
+  await w.pause(service.id);
+  assert.equal(w.service(service.id).status, 'PAUSING');
   await w.settle();
   assert.equal(w.service(service.id).status, 'PAUSED');
   assert.ok(w.service(service.id).paused_at);
   assert.equal(w.deployment(v1.id).status, 'STOPPED');
   assert.equal(w.runtime.running().length, 0);
   assert.deepEqual((await w.controller.routes())[0].routes[0].upstreams, []);
-  w.setServiceStatus(service.id, 'RESUMING');
-  const v2 = await w.deploy(service.id, webDefinition());
+  const v2 = await w.resume(service.id);
+  assert.equal(w.service(service.id).status, 'RESUMING');
+  assert.equal(w.deployment(v2.id).metadata.trigger?.type, 'RESUME');
   await w.settle();
   assert.equal(w.deployment(v2.id).status, 'HEALTHY');
   assert.equal(w.service(service.id).status, 'HEALTHY');
@@ -289,7 +291,7 @@ test('delete stops and removes every instance and the app network, then the serv
   const w = makeWorld();
   const { service } = await firstHealthy(w);
   assert.equal(w.runtime.networks.size, 1);
-  w.setServiceStatus(service.id, 'DELETING');
+  await w.remove(service.id);
   // One pass first: the app roll-up sees its only service DELETING, which must not make the app DELETING (a
   // DELETING app with no services ends DELETED: deleting the last service used to delete the app too).
   await w.controller.reconcileOnce();

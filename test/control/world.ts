@@ -87,6 +87,21 @@ export function makeWorld(opts: { intervals?: ControlIntervals; controller?: Par
     })();
   }
   const ctx = (store: Store): actions.ActionContext => ({ store, organizationId: orgId, domain: 'pier.test' });
+  /**
+   * Runs an action on one service: the scratch store first gets the service as the reconcilers left it (status,
+   * messages, active deployment), then what the action wrote comes back: its status, and a new deployment if any.
+   */
+  async function act(serviceId: string, run: (c: actions.ActionContext) => Promise<unknown>): Promise<Deployment | undefined> {
+    const store = await scratchStore();
+    const svc = state.services.get(serviceId)!;
+    await patchStoredService(store.db, serviceId, { status: svc.status, messages: svc.messages, active_deployment_id: svc.active_deployment_id });
+    const before = (await getService(store.db, serviceId))!.latest_deployment_id;
+    await run(ctx(store));
+    const stored = (await getService(store.db, serviceId))!;
+    if (stored.latest_deployment_id !== before) return (await adopt(store, serviceId, stored.latest_deployment_id)).deployment;
+    Object.assign(svc, { status: stored.status, messages: stored.messages });
+    return undefined;
+  }
   /** Copies the organization's secrets as the store-backed state reads them (values; registry secrets by name). */
   async function mirrorSecrets(store: Store): Promise<void> {
     const real = storeState(store);
@@ -145,14 +160,15 @@ export function makeWorld(opts: { intervals?: ControlIntervals; controller?: Par
     },
     /** Deploys a new definition to a service through the API's update action (a PAUSED service resumes). */
     async deploy(serviceId: string, def: DeploymentDefinition): Promise<Deployment> {
-      const store = await scratchStore();
-      const svc = state.services.get(serviceId)!;
-      await patchStoredService(store.db, serviceId, { status: svc.status, messages: svc.messages, active_deployment_id: svc.active_deployment_id });
-      const updated = await actions.updateService(ctx(store), serviceId, { definition: def });
-      return (await adopt(store, serviceId, updated.latest_deployment_id)).deployment;
+      const d = await act(serviceId, (c) => actions.updateService(c, serviceId, { definition: def }));
+      return d!;
     },
-    /** Sets a service's status the way pause/resume/delete actions do. */
-    setServiceStatus(serviceId: string, status: Service['status']): void { state.services.get(serviceId)!.status = status; },
+    /** Pauses a service through the API's action (PAUSING; the reconcilers stop it). */
+    async pause(serviceId: string): Promise<void> { await act(serviceId, (c) => actions.pauseService(c, serviceId)); },
+    /** Resumes a paused service through the API's action: RESUMING and a new deployment of its definition. */
+    async resume(serviceId: string): Promise<Deployment> { return (await act(serviceId, (c) => actions.resumeService(c, serviceId)))!; },
+    /** Deletes a service through the API's action (DELETING; the reconcilers remove it). */
+    async remove(serviceId: string): Promise<void> { await act(serviceId, (c) => actions.deleteService(c, serviceId)); },
     /** Runs passes until one writes nothing (bounded). */
     async settle(max = 30): Promise<number> {
       for (let i = 1; i <= max; i++) {
