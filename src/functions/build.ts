@@ -2,10 +2,10 @@
 // module with esbuild's JS API inside Pier's process, and put Pier's wrapper beside it in .pier/function/. npm
 // packages stay external and resolve from the app's node_modules at run time, so they are installed by the plan
 // like any Node app's. Runs before the ordinary directory/image build, which then copies .pier/function with the app.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Message } from 'esbuild';
+import { build, type Message, type Plugin } from 'esbuild';
 import type { BuildPlan, BuildTarget, PlanOverrides } from '../build/detect.ts';
 import type { FileView } from '../build/detect.ts';
 import { detectSource, FUNCTION_DIR, languageName, type FunctionSource } from './detect.ts';
@@ -22,11 +22,36 @@ function formatMessages(messages: Message[]): string {
   }).join('\n');
 }
 
-async function bundle(entry: string, outfile: string): Promise<void> {
+/**
+ * An esbuild plugin that refuses to load any file outside the function's source directory: esbuild runs inside
+ * Pier's process, as Pier's user, so a handler importing `/root/.pier/credentials.json` (or a link to it) would
+ * otherwise have the operator's file bundled into its own output.
+ */
+export function confineTo(root: string): Plugin {
+  const base = realpathSync(root);
+  const inside = (p: string) => p === base || p.startsWith(base + sep);
+  return {
+    name: 'pier-confine',
+    setup(b) {
+      b.onLoad({ filter: /.*/ }, (args) => {
+        let real: string;
+        try { real = realpathSync(args.path); } catch { real = args.path; }
+        if (args.namespace === 'file' && !inside(real)) {
+          return { errors: [{ text: `${args.path} is outside the function's source: a handler may import only files of its own source` }] };
+        }
+        return undefined;
+      });
+    },
+  };
+}
+
+async function bundle(root: string, entry: string, outfile: string): Promise<void> {
   try {
     const result = await build({
       entryPoints: [entry], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm',
       target: NODE_TARGET, logLevel: 'silent', write: true, minify: false, legalComments: 'none',
+      // No tsconfig is read: its `extends` could name any file of the host.
+      tsconfigRaw: {}, plugins: [confineTo(root)],
     });
     if (result.errors.length) throw new Error(formatMessages(result.errors));
   } catch (err) {
@@ -58,7 +83,7 @@ export async function prepareFunction(dir: string, fn: FunctionSource): Promise<
     copyFileSync(join(WRAPPERS, 'python.py'), join(out, 'wrapper.py'));
     return;
   }
-  await bundle(join(dir, fn.handler), join(out, 'handler.mjs'));
+  await bundle(dir, join(dir, fn.handler), join(out, 'handler.mjs'));
   writeFileSync(join(out, 'wrapper.mjs'), await nodeWrapperSource());
 }
 
