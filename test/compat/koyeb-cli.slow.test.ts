@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { koyebCli } from './clients.ts';
@@ -171,6 +171,34 @@ test('koyeb CLI drives a real Pier', { skip }, async (t) => {
     await waitStatus('PAUSED');
     ok(await run(['services', 'resume', svc]), 'services resume');
     await waitStatus('HEALTHY');
+  });
+  await t.test('whoami / organizations list / organizations switch / --organization', async () => {
+    const who = json(ok(await run(['whoami', '-o', 'json']), 'whoami'))[0] as { org_id?: string; org_name?: string };
+    assert.match(String(who.org_id), /^[0-9a-f-]{36}$/, JSON.stringify(who));
+    const orgs = json(ok(await run(['organizations', 'list', '-o', 'json']), 'organizations list'));
+    assert.deepEqual(valuesOf(orgs, 'organization_id'), [who.org_id], JSON.stringify(orgs));
+    ok(await run(['organizations', 'switch', String(who.org_id)]), 'organizations switch');
+    // The switch is written into the config; every command then asks for the organization's token first.
+    assert.match(await readFile(path.join(home, '.koyeb.yaml'), 'utf8'), new RegExp(`organization: ${who.org_id}`));
+    assert.match(ok(await run(['apps', 'list']), 'apps list after switch'), new RegExp(app));
+    await writeFile(path.join(home, '.koyeb.yaml'), `url: ${pier.apiUrl}\n`, { mode: 0o600 });
+    // Another organization id (or one that does not exist) is refused, with Pier's message.
+    const other = await run(['--organization', '00000000-0000-4000-8000-000000000000', 'apps', 'list']);
+    assert.notEqual(other.code, 0);
+    assert.match(other.stdout + other.stderr, /organization not found: 00000000-0000-4000-8000-000000000000/);
+  });
+  await t.test('apps init (a dry run with a made-up app id first) with --min-scale 1 --max-scale 2 and no target', async () => {
+    ok(
+      await run([
+        'apps', 'init', 'cli-init', '--docker', pier.image, '--ports', `${pier.port}:http`, '--routes', `/:${pier.port}`,
+        '--regions', region, '--min-scale', '1', '--max-scale', '2', '--wait', '--wait-timeout', '2m',
+      ]),
+      'apps init',
+    );
+    const deployments = json(ok(await run(['deployments', 'list', '--service', 'cli-init/cli-init', '-o', 'json']), 'deployments list'));
+    const scalings = valuesOf(deployments, 'scalings')[0] as { min: number; max: number; targets?: unknown[] }[];
+    assert.deepEqual(scalings.map((x) => [x.min, x.max, x.targets]), [[1, 2, [{ requests_per_second: { value: 50 } }]]], JSON.stringify(scalings));
+    ok(await run(['apps', 'delete', 'cli-init']), 'apps delete cli-init');
   });
   await t.test('services delete / apps delete / secrets delete', async () => {
     ok(await run(['services', 'delete', svc]), 'services delete');
