@@ -15,7 +15,11 @@ import { insertNewDeployment, type DeployAction } from './deployments.ts';
 import { checkReferences } from './references.ts';
 
 /** Options shared by create and update. */
-export interface WriteOptions { dryRun?: boolean }
+export interface WriteOptions {
+  dryRun?: boolean;
+  /** Create only: the new service's id, when the caller must know it first (the git remote names its repository so). */
+  serviceId?: string;
+}
 
 /** The normalized definition of service `name`, or a 400 listing every field error (with `extra` first). */
 export function validateDefinition(definition: unknown, name: string, extra: FieldError[]): DeploymentDefinition {
@@ -54,7 +58,7 @@ export async function createService(ctx: ActionContext, body: unknown, opts: Wri
   }
   const now = nowIso();
   const service: Service = {
-    id: newId(), created_at: now, updated_at: now, started_at: null, succeeded_at: null, paused_at: null,
+    id: opts.serviceId ?? newId(), created_at: now, updated_at: now, started_at: null, succeeded_at: null, paused_at: null,
     resumed_at: null, terminated_at: null, name: name!, type: serviceTypeOf(definition),
     organization_id: ctx.organizationId, app_id: app.id, status: 'STARTING', messages: [], version: '1',
     active_deployment_id: '', latest_deployment_id: '', last_provisioned_deployment_id: '', state: {},

@@ -105,7 +105,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     }
     if (isGitRemotePath(path)) {
       setRoute('/git');
-      await handleGitRemote(store, req, res, { domain: opts.domain ?? 'localhost', onWrite });
+      await handleGitRemote(store, req, res, {
+        domain: opts.domain ?? 'localhost', onWrite, edgeUrl: () => opts.info?.().edge_url as string | undefined,
+        logError: (msg, err) => logger({ msg, error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+      });
       return;
     }
     if (!path.startsWith('/v1/') && path !== '/v1') {
