@@ -122,6 +122,9 @@ test('koyeb CLI drives a real Pier', { skip }, async (t) => {
     assert.notEqual(volumes.code, 0);
     assert.match(volumes.stdout + volumes.stderr, /GET \/v1\/volumes is not implemented by Pier/);
     assert.doesNotMatch(volumes.stdout + volumes.stderr, /cannot unmarshal/);
+    const snapshots = await run(['snapshots', 'list']);
+    assert.notEqual(snapshots.code, 0);
+    assert.match(snapshots.stdout + snapshots.stderr, /GET \/v1\/snapshots is not implemented by Pier/);
   });
   await t.test('apps create / get / list / describe', async () => {
     ok(await run(['apps', 'create', app]), 'apps create');
