@@ -11,44 +11,17 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../src/config.ts';
-import { startPier, type PierHandle } from '../../src/main.ts';
-import { main } from '../../src/cli/main.ts';
-import { packDirectory } from '../../src/cli/commands/deploy.ts';
 import { functionDefinition } from '../../src/functions/definition.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
-import { apiClient } from '../support/api-client.ts';
+import type { PierHandle } from '../../src/main.ts';
 import { edgeGet } from '../support/edge-get.ts';
 import { until } from '../support/until.ts';
+import { cli, greetingHandler as handler, pierApi, startOn, writeDir as writeDirIn } from './harness.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pier-restore-drill-'));
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-
-function writeDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(root, 'src-'));
-  for (const [p, text] of Object.entries(files)) writeFileSync(join(dir, p), text);
-  return dir;
-}
-
-const handler = (tag: string) => `export default {
-  fetch(request: Request, env: Record<string, string>): Promise<Response> | Response {
-    return new Response('${tag} ' + env.GREETING + ' ' + new URL(request.url).pathname);
-  },
-};
-`;
-
-async function start(dataDir: string, token?: string): Promise<PierHandle> {
-  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', 'tls-addr': 'off', runtime: 'process' }, {
-    ...process.env, PIER_GIT_ALLOW_LOCAL: 'operator', PIER_EDGE_WORKERS: '1', ...(token ? { PIER_TOKEN: token } : { PIER_TOKEN: '' }),
-  });
-  return startPier(config, { log: () => {} });
-}
-
-function cli(argv: string[]): Promise<{ code: number; text: string }> {
-  const lines: string[] = [];
-  return main(argv, { stdout: (t) => lines.push(t), stderr: (t) => lines.push(t), env: { ...process.env, PIER_TOKEN: '' }, stderrIsTTY: false, stdoutIsTTY: false })
-    .then((code) => ({ code, text: lines.join('') }));
-}
+const writeDir = (files: Record<string, string>) => writeDirIn(root, files);
+const start = (dir: string, token?: string) => startOn(dir, 'process', token);
 
 test('restore drill: back up under load, destroy, restore, same versions serve the same responses', { timeout: 600_000 }, async (t) => {
   const dirA = join(root, 'a');
@@ -63,25 +36,8 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
     await removeInstallationWorkloads(dirB).catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
   });
-  const api = apiClient(a.apiUrl, token);
-  const must = async (method: string, path: string, body?: unknown) => {
-    const r = await api(method, path, body);
-    assert.equal(r.status, 200, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
-  const upload = async (dir: string) => {
-    const { data } = await packDirectory(dir);
-    const r = await must('POST', '/v1/archives', { size: String(data.length) });
-    const up = await fetch(r.archive.upload_url, { method: 'PUT', body: new Uint8Array(data), headers: { 'content-type': 'application/gzip' } });
-    assert.ok(up.ok, `upload: ${up.status}`);
-    return r.archive.id as string;
-  };
+  const { api, must, upload, waitHealthy: healthyA } = pierApi(a.apiUrl, token);
   const withSecret = (def: ReturnType<typeof functionDefinition>) => ({ ...def, env: [{ key: 'GREETING', secret: 'greeting' }] });
-  const waitHealthy = (pApi: typeof api, id: string) => until(`deployment ${id} healthy`, async () => {
-    const d = (await pApi('GET', `/v1/deployments/${id}`)).body.deployment;
-    if (['ERROR', 'CANCELED'].includes(d.status)) throw new Error(`deployment ${id} ${d.status}: ${d.messages}`);
-    return d.status === 'HEALTHY';
-  }, 180_000, 250);
 
   await must('POST', '/v1/secrets', { name: 'greeting', type: 'SIMPLE', value: 'sesame-42' });
   const greetApp = (await must('POST', '/v1/apps', { name: 'greet' })).app.id;
@@ -91,12 +47,12 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
   const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@example.com', ...args], { cwd: repoDir, stdio: 'pipe' });
   git('init', '-q', '-b', 'main'); git('add', '-A'); git('commit', '-q', '-m', 'function');
   const repo = (await must('POST', '/v1/services', { app_id: repoApp, name: 'repo', definition: withSecret(functionDefinition({ name: 'repo', source: { git: { repository: repoDir, branch: 'main' } }, sleepSeconds: 3600 })) })).service;
-  await waitHealthy(api, greet.latest_deployment_id);
-  await waitHealthy(api, repo.latest_deployment_id);
+  await healthyA(greet.latest_deployment_id);
+  await healthyA(repo.latest_deployment_id);
   // Version 2 of greet: a new archive.
   const v1 = (await must('GET', `/v1/deployments/${greet.latest_deployment_id}`)).deployment;
   const updated = (await must('PATCH', `/v1/services/${greet.id}`, { definition: { ...v1.definition, archive: { id: await upload(writeDir({ 'handler.ts': handler('v2') })), buildpack: {} } } })).service;
-  await waitHealthy(api, updated.latest_deployment_id);
+  await healthyA(updated.latest_deployment_id);
 
   const edgeA = (await must('GET', '/v1/pier/info')).edge_url as string;
   const { orgName, domain } = a.config;
@@ -115,13 +71,14 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
   let stop = false;
   let served = 0;
   const failures: string[] = [];
-  const load = (async () => {
-    for (let i = 0; i < 20_000 && !stop; i++) {
+  // Four clients at once, each bounded in count; they stop when the backup is done.
+  const load = Promise.all([0, 1, 2, 3].map(async (w) => {
+    for (let i = w; i < 20_000 && !stop; i++) {
       const app = i % 2 ? 'greet' : 'repo';
       const r = await edgeGet(edgeA, host(app), '/x', { agent, timeoutMs: 10_000 }).catch((e: Error) => ({ status: 0, body: e.message }));
       if (r.status === 200 && r.body === expected[app]) served++; else failures.push(`${r.status} ${r.body}`);
     }
-  })();
+  }));
   await until('load running', async () => served > 20, 10_000, 20);
   const file = join(root, 'pier.tar.gz');
   const atStart = served;
@@ -163,7 +120,7 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
   b = await start(dirB);
   const newId = readFileSync(join(dirB, 'installation-id'), 'utf8').trim();
   assert.notEqual(newId, oldId, 'a restore takes a new installation id');
-  const apiB = apiClient(b.apiUrl, token);
+  const apiB = pierApi(b.apiUrl, token).api;
   assert.equal((await apiB('GET', '/v1/secrets')).body.secrets.map((s: { name: string }) => s.name).join(), 'greeting');
   assert.deepEqual({ greet: await versionsOf(apiB, greet.id), repo: await versionsOf(apiB, repo.id) }, before);
   const edgeB = (await apiB('GET', '/v1/pier/info')).body.edge_url as string;
