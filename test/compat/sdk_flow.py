@@ -371,6 +371,8 @@ def main():
         inst = instances.get_instance(items[0].id).instance
         check(inst.service_id == state["services.create_service"], f"service_id {inst.service_id}")
         check(inst.region == region, f"region {inst.region}")
+        by_id = instances.list_instances(ids=[inst.id]).instances or []
+        check([i.id for i in by_id] == [inst.id], f"list_instances(ids): {[i.id for i in by_id]}")
         return inst.id
 
     step("instances.list/get", list_instances, needs=["wait: first deployment HEALTHY"])
