@@ -82,6 +82,10 @@ const OPTIONAL: Section[] = [
   { name: 'build', file: 'build.ts', fn: 'buildBench', args: () => [], rows: (r) => [
     { bench: 'Build a Node app (buildpack, local dependency, npm run build): cold vs cached', measured: `cold ${ms(r.node.cold_ms)}`, baseline: `cached ${ms(r.node.cached_ms)}`, target: 'recorded', met: undefined },
     { bench: 'Build a Dockerfile app: cold (skip_cache) vs cached', measured: `cold ${ms(r.dockerfile.cold_ms)}`, baseline: `cached ${ms(r.dockerfile.cached_ms)}`, target: 'recorded', met: undefined },
+    ...Object.entries((r.registry ?? {}) as Record<string, { cold_ms: number; cached_ms: number }>).map(([name, v]) => ({
+      bench: `Build ${({ express: 'an Express app (npm ci from the npm registry)', flask: 'a Flask app (pip from PyPI)', 'go-gin': 'a gin app (Go module proxy)' } as Record<string, string>)[name] ?? name}: cold (skip_cache) vs cached`,
+      measured: `cold ${ms(v.cold_ms)}`, baseline: `cached ${ms(v.cached_ms)}`, target: 'recorded', met: undefined,
+    })),
   ] },
   { name: 'autoscale', file: 'autoscale.ts', fn: 'autoscaleBench', args: () => [], rows: genericRows('autoscale') },
   { name: 'functions', file: 'functions.ts', fn: 'functionsBench', args: () => [], rows: genericRows('functions') },
