@@ -8,7 +8,7 @@
 // organizations through /v1/pier/organizations instead.
 import { notFound } from '../domain/errors.ts';
 import type { Organization } from '../domain/types.ts';
-import { getOrganization } from '../store/organizations.ts';
+import { getOrganization, getToken } from '../store/organizations.ts';
 import { authenticateCaller, bearerToken, type Caller } from './auth.ts';
 import { listReply } from './http.ts';
 import type { RequestContext, Route } from './router.ts';
@@ -25,7 +25,7 @@ export function organizationView(org: Organization): Record<string, unknown> {
   };
 }
 
-interface Who { caller: Caller; org: Organization; tokenName: string }
+interface Who { caller: Caller; org: Organization; tokenName: string; expiresAt: string | null }
 
 /** The calling token and its organization. */
 async function who(c: RequestContext): Promise<Who> {
@@ -33,8 +33,8 @@ async function who(c: RequestContext): Promise<Who> {
   const org = await getOrganization(c.store.db, caller.organizationId);
   // Tokens are deleted with their organization; should one ever be left behind, its organization is simply not found.
   if (!org) throw notFound('organization', caller.organizationId);
-  const row = await c.store.db.get<{ name: string }>('SELECT name FROM api_tokens WHERE id = ?', [caller.tokenId]);
-  return { caller, org, tokenName: row?.name ?? '' };
+  const row = await getToken(c.store.db, caller.organizationId, caller.tokenId);
+  return { caller, org, tokenName: row?.name ?? '', expiresAt: row?.expires_at ?? null };
 }
 
 /** Koyeb's `User` standing for the calling token. */
@@ -97,8 +97,7 @@ export function accountRoutes(): Route[] {
       // switching creates nothing and keeps the token's rights (a read-only token stays read-only).
       handler: async (c) => {
         const w = await ownOrganization(c, c.params.id!);
-        const row = await c.store.db.get<{ expires_at: string | null }>('SELECT expires_at FROM api_tokens WHERE id = ?', [w.caller.tokenId]);
-        return { token: { id: bearerToken(c.req), user_id: w.caller.tokenId, organization_id: w.org.id, expires_at: row?.expires_at ?? null } };
+        return { token: { id: bearerToken(c.req), user_id: w.caller.tokenId, organization_id: w.org.id, expires_at: w.expiresAt } };
       },
     },
     {
