@@ -1,8 +1,13 @@
 // Upstream bookkeeping: per-target connection pools (HTTP/1.1 keep-alive via undici, h2c via node:http2),
 // in-flight counts for least-outstanding balancing, passive ejection after refused connections, and the
 // per-instance counters that `drain()` waits on.
+// Upstream responses are parsed as nginx does where it is safe: header lines may end in a bare LF (RFC 9112 §2.2
+// lets a recipient accept that; CGI scripts print it); obs-fold, NUL and other control characters in a header,
+// a CR without LF, conflicting Content-Length or Content-Length with Transfer-Encoding stay 502s (README "Upstream
+// responses").
+import type { Socket } from 'node:net';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { Pool } from 'undici';
+import { buildConnector, Pool } from 'undici';
 import { Traffic } from './metrics.ts';
 import type { Upstream } from './types.ts';
 
@@ -27,6 +32,30 @@ export class InstanceTraffic extends Traffic {
       for (const fn of w) fn();
     }
   }
+}
+
+/**
+ * Lets the HTTP/1.1 parser of a fresh upstream connection accept header lines ending in a bare LF, and nothing else
+ * more: llhttp's `optional_cr_before_lf` leniency only. undici does not expose it, so this reaches its per-socket
+ * parser (set synchronously by undici right after the connector's callback, before any byte is read); false when
+ * undici's internals moved (then responses stay strictly parsed, and test/edge's bare-LF test fails).
+ */
+export function allowBareLf(socket: Socket): boolean {
+  const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'parser');
+  const parser = key ? (socket as unknown as Record<symbol, { ptr?: number; llhttp?: Record<string, unknown> } | null>)[key] : undefined;
+  const set = parser?.llhttp?.llhttp_set_lenient_optional_cr_before_lf;
+  if (typeof set !== 'function' || typeof parser?.ptr !== 'number') return false;
+  (set as (ptr: number, on: number) => void)(parser.ptr, 1);
+  return true;
+}
+
+/** undici's own connector (same connect timeout), then the bare-LF leniency on the connection's parser. */
+function lenientConnector(connectTimeoutMs: number): buildConnector.connector {
+  const base = buildConnector({ timeout: connectTimeoutMs });
+  return (opts, callback) => base(opts, (err, socket) => {
+    callback(err, socket as never);
+    if (!err && socket) allowBareLf(socket as Socket);
+  });
 }
 
 /** Pool and timeout settings shared by every upstream. */
@@ -68,7 +97,7 @@ export class UpstreamState {
       this.pool = new Pool(`http://${host}:${this.up.port}`, {
         connections: 256,
         pipelining: 1,
-        connectTimeout: this.settings.connectTimeoutMs,
+        connect: lenientConnector(this.settings.connectTimeoutMs),
         headersTimeout: this.settings.responseTimeoutMs,
         // Streaming responses (SSE, long downloads) may pause for long; the client's own timeouts apply.
         bodyTimeout: 0,
