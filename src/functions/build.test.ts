@@ -20,7 +20,7 @@ function layout(handler: string): { dir: string; secret: string; cleanup: () => 
   return { dir, secret, cleanup: () => rmSync(top, { recursive: true, force: true }) };
 }
 
-const fn = { language: 'node', handler: 'handler.ts' } as Parameters<typeof prepareFunction>[1];
+const fn: Parameters<typeof prepareFunction>[1] = { language: 'typescript', handler: 'handler.ts' };
 
 test('a handler compiles with imports of its own source', async () => {
   const l = layout('import { greeting } from "./greeting.ts";\nexport default { fetch: () => new Response(greeting) };\n');
