@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageEnv, shellEnvFile, stepEnv, writeBuildFiles } from './build-env.ts';
+import { packageEnv, shellEnvFile, stepEnv, tlsHint, writeBuildFiles } from './build-env.ts';
 import { loadBuildPackages } from '../config.ts';
 
 test('package settings become the env package managers read; a service value wins over the operator one', () => {
@@ -48,4 +48,11 @@ test('PIER_BUILD_* settings are validated where they are read', () => {
   assert.deepEqual(loadBuildPackages({ PIER_BUILD_NPM_REGISTRY: 'https://npm.example/' }), { npmRegistry: 'https://npm.example/' });
   assert.throws(() => loadBuildPackages({ PIER_BUILD_CA_FILE: '/nonexistent/ca.pem' }), /PIER_BUILD_CA_FILE names \/nonexistent\/ca\.pem, which does not exist/);
   assert.throws(() => loadBuildPackages({ PIER_BUILD_PIP_INDEX_URL: 'pypi' }), /PIER_BUILD_PIP_INDEX_URL must be an http\(s\) URL/);
+});
+
+test('an untrusted registry certificate in the log names the CA setting as the fix', () => {
+  const npm = ['npm error code SELF_SIGNED_CERT_IN_CHAIN', 'npm error errno SELF_SIGNED_CERT_IN_CHAIN'];
+  assert.match(tlsHint(npm, {}) ?? '', /set PIER_BUILD_CA_FILE to the host's CA bundle/);
+  assert.match(tlsHint(['pip: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed'], { caFile: '/etc/ca.pem' }) ?? '', /add the issuing CA to that bundle/);
+  assert.equal(tlsHint(['npm error 404 Not Found'], {}), undefined);
 });

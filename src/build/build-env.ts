@@ -77,3 +77,14 @@ export function writeBuildFiles(contextDir: string, s: BuildPackageSettings, ser
   writeFileSync(join(dir, 'step'), STEP_SCRIPT, { mode: 0o700 });
   return [BUILD_FILES_DIR, ...files.map((f) => `${BUILD_FILES_DIR}/${f}`)];
 }
+
+/** What package managers print when a TLS certificate cannot be verified (npm, pip, uv, Go, git, curl). */
+const UNTRUSTED_TLS = /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|unable to get local issuer certificate|CERTIFICATE_VERIFY_FAILED|certificate signed by unknown authority|invalid peer certificate|SSL certificate problem/i;
+
+/** The fix to add to a failed build's message when its log shows an untrusted TLS certificate, if it does. */
+export function tlsHint(lines: string[], s: BuildPackageSettings): string | undefined {
+  if (!lines.some((l) => UNTRUSTED_TLS.test(l))) return undefined;
+  return s.caFile
+    ? `a registry's TLS certificate was not trusted although builds carry ${s.caFile} (PIER_BUILD_CA_FILE): add the issuing CA to that bundle`
+    : 'a registry\'s TLS certificate was not trusted: behind a TLS-intercepting proxy, set PIER_BUILD_CA_FILE to the host\'s CA bundle (e.g. /etc/ssl/certs/ca-certificates.crt) and restart Pier (docs/buildpacks.md)';
+}

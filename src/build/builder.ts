@@ -8,7 +8,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import type { Deployment, DockerBuilder } from '../domain/types.ts';
 import { DockerEngine } from '../runtime/docker/engine.ts';
 import { baseKindOf, ensureBaseImage, hostPythonVersion } from './base-images.ts';
-import { stepEnv, writeBuildFiles, type BuildPackageSettings } from './build-env.ts';
+import { stepEnv, tlsHint, writeBuildFiles, type BuildPackageSettings } from './build-env.ts';
 import { contextIgnore, listContext, tarContext, withPaths } from './context.ts';
 import { BUILD_FILES_DIR, planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
 import { planSource } from '../functions/build.ts';
@@ -255,7 +255,9 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
         const why = limited.aborted ? reasonOf(limited) : (err as Error).message;
         log.line(`Build failed: ${why}`, 'koyeb');
         const tail = log.tail(6).slice(0, -1).filter((l) => l.trim());
-        throw new Error(tail.length ? `${why}\nLast build log lines:\n${tail.join('\n')}` : why);
+        const hint = tlsHint(log.tail(50), packages);
+        const message = hint ? `${why} (${hint})` : why;
+        throw new Error(tail.length ? `${message}\nLast build log lines:\n${tail.join('\n')}` : message);
       } finally {
         limit.dispose();
         await log.flush();
