@@ -7,7 +7,7 @@ test('defaults', () => {
   assert.deepEqual(c, {
     buildPackages: {},
     dataDir: '/home/u/.pier', apiAddr: { host: '127.0.0.1', port: 7700 }, edgeAddr: { host: '127.0.0.1', port: 8000 },
-    domain: 'localhost', token: undefined, runtime: 'auto', orgName: 'pier', masterKeyFile: undefined,
+    domain: 'localhost', token: undefined, runtime: 'auto', orgName: 'pier', masterKeyFile: undefined, gitAllowLocal: 'operator',
     tlsAddr: { host: '127.0.0.1', port: 8443 }, acme: undefined, dnsResolver: undefined, skipDnsCheck: false,
   });
 });

@@ -176,8 +176,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     dnsResolver: dnsResolver.value,
     skipDnsCheck: ['1', 'true', 'yes'].includes((env.PIER_DOMAINS_SKIP_DNS_CHECK ?? '').toLowerCase()),
     ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
-    ...loadHousekeeping(env),
     ...loadTenantInputs(env),
+    ...loadHousekeeping(env),
   };
 }
 
@@ -216,6 +216,31 @@ export function loadHousekeeping(env: NodeJS.ProcessEnv = process.env): Pick<Pie
 }
 
 /**
+ * What tenants' definitions may reach on this host: PIER_GIT_ALLOW_LOCAL (`operator` by default: the installation's
+ * own full-access tokens only; `0`/`off`: nobody; or
+ * `1`/`all`) and PIER_ARCHIVE_MAX_EXTRACTED_BYTES (a byte count, or with a K/M/G/T suffix, powers of 1024).
+ */
+export function loadTenantInputs(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'gitAllowLocal' | 'archiveMaxExtractedBytes'> {
+  const out: Pick<PierConfig, 'gitAllowLocal' | 'archiveMaxExtractedBytes'> = {};
+  const local = (env.PIER_GIT_ALLOW_LOCAL ?? '').trim().toLowerCase();
+  if (['1', 'true', 'yes', 'all'].includes(local)) out.gitAllowLocal = 'all';
+  else if (local === 'operator' || local === '') out.gitAllowLocal = 'operator';
+  else if (!['0', 'false', 'no', 'off'].includes(local)) {
+    throw new ConfigError(`PIER_GIT_ALLOW_LOCAL must be off, operator or all (1), got ${JSON.stringify(env.PIER_GIT_ALLOW_LOCAL)}`);
+  }
+  const max = (env.PIER_ARCHIVE_MAX_EXTRACTED_BYTES ?? '').trim();
+  if (max !== '') {
+    const m = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(max);
+    const bytes = m ? Number(m[1]) * 1024 ** ('KMGT'.indexOf((m[2] ?? ' ')[0]!.toUpperCase()) + 1) : NaN;
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new ConfigError(`PIER_ARCHIVE_MAX_EXTRACTED_BYTES must be a positive size such as 2G or 536870912, got ${JSON.stringify(max)}`);
+    }
+    out.archiveMaxExtractedBytes = bytes;
+  }
+  return out;
+}
+
+/**
  * The operator's package settings for builds: PIER_BUILD_CA_FILE (a PEM bundle, e.g. the host's
  * /etc/ssl/certs/ca-certificates.crt behind a TLS-intercepting proxy), PIER_BUILD_HTTP_PROXY, PIER_BUILD_HTTPS_PROXY,
  * PIER_BUILD_NO_PROXY, PIER_BUILD_NPM_REGISTRY, PIER_BUILD_PIP_INDEX_URL and PIER_BUILD_GOPROXY.
@@ -237,30 +262,6 @@ export function loadBuildPackages(env: NodeJS.ProcessEnv = process.env): BuildPa
     noProxy: value('PIER_BUILD_NO_PROXY'), npmRegistry: url('PIER_BUILD_NPM_REGISTRY'), pipIndexUrl: url('PIER_BUILD_PIP_INDEX_URL'), goProxy,
   };
   return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as BuildPackageSettings;
-}
-
-/**
- * What tenants' definitions may reach on this host: PIER_GIT_ALLOW_LOCAL (`0`/`off` by default, `operator`, or
- * `1`/`all`) and PIER_ARCHIVE_MAX_EXTRACTED_BYTES (a byte count, or with a K/M/G/T suffix, powers of 1024).
- */
-export function loadTenantInputs(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'gitAllowLocal' | 'archiveMaxExtractedBytes'> {
-  const out: Pick<PierConfig, 'gitAllowLocal' | 'archiveMaxExtractedBytes'> = {};
-  const local = (env.PIER_GIT_ALLOW_LOCAL ?? '').trim().toLowerCase();
-  if (['1', 'true', 'yes', 'all'].includes(local)) out.gitAllowLocal = 'all';
-  else if (local === 'operator') out.gitAllowLocal = 'operator';
-  else if (!['', '0', 'false', 'no', 'off'].includes(local)) {
-    throw new ConfigError(`PIER_GIT_ALLOW_LOCAL must be off, operator or all (1), got ${JSON.stringify(env.PIER_GIT_ALLOW_LOCAL)}`);
-  }
-  const max = (env.PIER_ARCHIVE_MAX_EXTRACTED_BYTES ?? '').trim();
-  if (max !== '') {
-    const m = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(max);
-    const bytes = m ? Number(m[1]) * 1024 ** ('KMGT'.indexOf((m[2] ?? ' ')[0]!.toUpperCase()) + 1) : NaN;
-    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
-      throw new ConfigError(`PIER_ARCHIVE_MAX_EXTRACTED_BYTES must be a positive size such as 2G or 536870912, got ${JSON.stringify(max)}`);
-    }
-    out.archiveMaxExtractedBytes = bytes;
-  }
-  return out;
 }
 
 /** Edge worker processes when PIER_EDGE_WORKERS is unset: one per core, up to two. */

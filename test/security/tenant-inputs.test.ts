@@ -93,15 +93,24 @@ test('git sources: another organization\'s Pier remote, file:// and host paths a
       assert.equal(upd.status, 400, JSON.stringify(upd.body));
       assert.deepEqual(fieldsOf(upd.body), ['definition.git.repository']);
     }
-    // The operator is a tenant like any other unless PIER_GIT_ALLOW_LOCAL says otherwise.
+    // By default (PIER_GIT_ALLOW_LOCAL=operator) the installation's operator may build from the host's disk.
     const opsApp = await app(t.operator, 'ops-app');
-    assert.equal((await t.operator('POST', '/v1/services', { app_id: opsApp, name: 'web', definition: gitService('/srv/repo') })).status, 400);
+    assert.equal((await t.operator('POST', '/v1/services', { app_id: opsApp, name: 'web', definition: gitService('/srv/repo') })).status, 200);
   } finally {
     await t.close();
   }
 });
 
-test('PIER_GIT_ALLOW_LOCAL=operator lets the operator (only) build from the host; =all lets every tenant', async () => {
+test('PIER_GIT_ALLOW_LOCAL=off refuses the operator too; =operator lets the operator (only) build from the host; =all lets every tenant', async () => {
+  const off = await startTenants({ PIER_GIT_ALLOW_LOCAL: 'off' });
+  try {
+    const opsApp = await app(off.operator, 'ops-app');
+    const r = await off.operator('POST', '/v1/services', { app_id: opsApp, name: 'web', definition: gitService('/srv/repo') });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.deepEqual(fieldsOf(r.body), ['definition.git.repository']);
+  } finally {
+    await off.close();
+  }
   const t = await startTenants({ PIER_GIT_ALLOW_LOCAL: 'operator' });
   try {
     const tenant = await t.tenant('acme');
@@ -299,11 +308,11 @@ test('smaller holes: huge offsets and bad escapes are 400s, NUL in env, route cl
 
 test('the settings: PIER_GIT_ALLOW_LOCAL off|operator|all and PIER_ARCHIVE_MAX_EXTRACTED_BYTES, bad values named', async () => {
   const { loadTenantInputs } = await import('../../src/config.ts');
-  assert.deepEqual(loadTenantInputs({}), {});
+  assert.deepEqual(loadTenantInputs({}), { gitAllowLocal: 'operator' });
   assert.deepEqual(loadTenantInputs({ PIER_GIT_ALLOW_LOCAL: 'off' }), {});
   assert.deepEqual(loadTenantInputs({ PIER_GIT_ALLOW_LOCAL: 'operator' }), { gitAllowLocal: 'operator' });
   assert.deepEqual(loadTenantInputs({ PIER_GIT_ALLOW_LOCAL: '1', PIER_ARCHIVE_MAX_EXTRACTED_BYTES: '2G' }), { gitAllowLocal: 'all', archiveMaxExtractedBytes: 2 * 1024 ** 3 });
-  assert.deepEqual(loadTenantInputs({ PIER_ARCHIVE_MAX_EXTRACTED_BYTES: '536870912' }), { archiveMaxExtractedBytes: 536870912 });
+  assert.deepEqual(loadTenantInputs({ PIER_ARCHIVE_MAX_EXTRACTED_BYTES: '536870912' }), { gitAllowLocal: 'operator', archiveMaxExtractedBytes: 536870912 });
   assert.throws(() => loadTenantInputs({ PIER_GIT_ALLOW_LOCAL: 'tenants' }), /PIER_GIT_ALLOW_LOCAL must be off, operator or all/);
   assert.throws(() => loadTenantInputs({ PIER_ARCHIVE_MAX_EXTRACTED_BYTES: '0' }), /PIER_ARCHIVE_MAX_EXTRACTED_BYTES must be a positive size/);
   assert.throws(() => loadTenantInputs({ PIER_ARCHIVE_MAX_EXTRACTED_BYTES: 'lots' }), /PIER_ARCHIVE_MAX_EXTRACTED_BYTES/);
