@@ -85,6 +85,9 @@ if [ "${PIER_DOCKER_QUOTA:-1}" != "0" ] && ! engine_answers; then
   command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs) # a dockerd this script starts: xfs data root (prepare_data_root)
 fi
 command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs) # docker runtime: per-instance disk layers
+if [ -n "${DATABASE_URL:-}" ]; then
+  command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client) # pier backup / restore of a PostgreSQL store
+fi
 if [ "$for_tests" = 1 ]; then
   { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry, test/swarm
   command -v pebble >/dev/null 2>&1 || missing+=(pebble) # test/domains: a loopback ACME server

@@ -13,12 +13,15 @@ import Database from 'better-sqlite3';
 import { BackupError } from './errors.ts';
 import { BACKUP_FORMAT, MANIFEST_NAME, type Manifest, type ManifestMember } from './manifest.ts';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.ts';
+import { dumpPostgres, postgresFacts } from './postgres.ts';
 
 /** What a backup is taken of and where it goes. */
 export interface BackupOptions {
   dataDir: string;
   /** The master key's file when it lives outside the data directory (PIER_MASTER_KEY_FILE). */
   masterKeyFile?: string;
+  /** A PostgreSQL store (DATABASE_URL): dumped with pg_dump instead of SQLite's online backup. */
+  databaseUrl?: string;
   output: string;
   /** Leave the master key (and credentials.json's admin token) out: for copies kept off-site. */
   withoutKey?: boolean;
@@ -118,10 +121,19 @@ export async function createBackup(opts: BackupOptions): Promise<Manifest> {
   const progress = (stage: string) => (n: number) => { bytes += n; opts.progress?.(stage, bytes); };
   try {
     opts.progress?.('database', 0);
-    const dbCopy = join(scratch, 'pier.db');
-    const { schema, counts } = await snapshotDatabase(opts.dataDir, dbCopy);
+    const dbName = opts.databaseUrl ? 'pier.pgdump' : 'pier.db';
+    const dbCopy = join(scratch, dbName);
+    let facts: { schema: number; counts: Record<string, number> };
+    if (opts.databaseUrl) {
+      // pg_dump reads one snapshot; the facts are read just before it (migrations do not run while Pier serves).
+      facts = await postgresFacts(opts.databaseUrl);
+      await dumpPostgres(opts.databaseUrl, dbCopy, opts.signal);
+    } else {
+      facts = await snapshotDatabase(opts.dataDir, dbCopy);
+    }
+    const { schema, counts } = facts;
     if (opts.signal?.aborted) throw new BackupError('backup_canceled', 'backup canceled');
-    const sources: Source[] = [{ name: 'pier.db', path: dbCopy, header: { ...headerOf('pier.db', dbCopy), mode: 0o600 } }];
+    const sources: Source[] = [{ name: dbName, path: dbCopy, header: { ...headerOf(dbName, dbCopy), mode: 0o600 } }];
     if (!opts.withoutKey) {
       const keyPath = opts.masterKeyFile || join(opts.dataDir, 'master.key');
       if (!existsSync(keyPath)) throw new BackupError('backup_corrupt', `the master key ${keyPath} does not exist (use --without-key to back up without it)`);
@@ -140,7 +152,7 @@ export async function createBackup(opts: BackupOptions): Promise<Manifest> {
     const manifest: Manifest = {
       format: BACKUP_FORMAT, pier_version: pierVersion(), schema_version: schema, created_at: new Date().toISOString(),
       installation_id: existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : '',
-      data_dir: opts.dataDir, database: 'sqlite', key_included: !opts.withoutKey, counts, members,
+      data_dir: opts.dataDir, database: opts.databaseUrl ? 'postgres' : 'sqlite', key_included: !opts.withoutKey, counts, members,
     };
     async function* archive(): AsyncGenerator<Buffer> {
       for (const src of sources) {

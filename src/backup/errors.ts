@@ -9,7 +9,8 @@ export type BackupErrorCode =
   | 'backup_schema_too_new' // written by a newer Pier than this one
   | 'backup_key_required' // taken --without-key and no --key-file given
   | 'backup_key_wrong' // the key does not decrypt the backup's secrets
-  | 'backup_postgres_unsupported' // the store is PostgreSQL (pg_dump not wired yet)
+  | 'backup_postgres_unsupported' // PostgreSQL store, but pg_dump / pg_restore are not installed
+  | 'restore_database_mismatch' // a PostgreSQL backup without --database-url, or a SQLite one with it
   | 'backup_canceled' // Ctrl-C: nothing was left behind
   | 'restore_target_not_empty'; // restore only fills an empty or missing data directory
 

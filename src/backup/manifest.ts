@@ -22,13 +22,14 @@ export interface Manifest {
   installation_id: string;
   /** The data directory it was taken from (restore rewrites build paths that point into it). */
   data_dir: string;
-  database: 'sqlite';
+  /** Where the store was: `pier.db` (SQLite online backup) or `pier.pgdump` (pg_dump custom format). */
+  database: 'sqlite' | 'postgres';
   key_included: boolean;
   counts: Record<string, number>;
   members: ManifestMember[];
 }
 
-const TOP_LEVEL = ['pier.db', 'master.key', 'credentials.json', 'tls', 'git', 'archives', 'builds'];
+const TOP_LEVEL = ['pier.db', 'pier.pgdump', 'master.key', 'credentials.json', 'tls', 'git', 'archives', 'builds'];
 
 /** Whether a member name is one a backup may hold: relative, no `..`, under one of the known top-level entries. */
 export function validMemberName(name: string): boolean {
@@ -56,7 +57,9 @@ export function parseManifest(text: string): Manifest {
     if (!x || !validMemberName(x.name) || !['file', 'dir', 'symlink'].includes(x.type)) throw bad(`lists an invalid member ${JSON.stringify(x?.name)}`);
     if (x.type !== 'dir' && !/^[0-9a-f]{64}$/.test(x.sha256 ?? '')) throw bad(`has no sha256 for ${x.name}`);
   }
-  if (!m.members.some((x) => x.name === 'pier.db' && x.type === 'file')) throw bad('lists no database (pier.db)');
+  if (m.database !== 'sqlite' && m.database !== 'postgres') throw bad(`names an unknown database ${JSON.stringify(m.database)}`);
+  const dbMember = m.database === 'sqlite' ? 'pier.db' : 'pier.pgdump';
+  if (!m.members.some((x) => x.name === dbMember && x.type === 'file')) throw bad(`lists no database (${dbMember})`);
   return m;
 }
 

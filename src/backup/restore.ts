@@ -14,6 +14,7 @@ import { knownSchemaVersion } from '../store/migrations.ts';
 import { BackupError } from './errors.ts';
 import { checkSchema, compareMembers, MANIFEST_NAME, parseManifest, validMemberName, type Manifest, type ManifestMember } from './manifest.ts';
 import { TarFormatError, TarReader, type TarHeader } from './tar.ts';
+import { checkPostgresEmpty, pgTarget, restorePostgres, rewritePostgresBuildPaths, sealedValueOfDump } from './postgres.ts';
 
 /** Handlers a pass over the archive gets: each member with its body chunks. */
 interface Pass { entry(h: TarHeader): void; data(chunk: Buffer): void; end(h: TarHeader): void }
@@ -72,6 +73,8 @@ export async function verifyBackup(file: string): Promise<Manifest> {
 export interface RestoreOptions {
   file: string;
   dataDir: string;
+  /** For a PostgreSQL backup: the empty database to restore it into (DATABASE_URL of the restored Pier). */
+  databaseUrl?: string;
   /** The master key, required when the backup was taken --without-key (it replaces an included one otherwise). */
   keyFile?: string;
   /**
@@ -94,23 +97,28 @@ function readKey(path: string): Buffer {
   return decoded;
 }
 
-/** Decrypts one sealed value of the restored database with `key`; a wrong key fails here, before anything is moved. */
-function checkKey(db: Database.Database, key: Buffer): void {
+/** One sealed value of the restored SQLite database (secret, webhook secret, certificate, ACME key), if any. */
+function sealedValueOf(db: Database.Database): string | undefined {
   const sealed = [
     'SELECT encrypted_value AS v FROM secrets LIMIT 1', 'SELECT encrypted_secret AS v FROM webhook_secrets LIMIT 1',
     'SELECT encrypted_pem AS v FROM certificates LIMIT 1', 'SELECT encrypted_key AS v FROM acme_accounts LIMIT 1',
   ];
   for (const sql of sealed) {
     const row = db.prepare(sql).get() as { v: string } | undefined;
-    if (!row) continue;
-    try {
-      decryptSecret(key, row.v);
-      return;
-    } catch {
-      throw new BackupError('backup_key_wrong', 'the key does not decrypt the secrets of this backup: it is not the master key of the installation that took it');
-    }
+    if (row) return row.v;
   }
+  return undefined;
+}
+
+/** Decrypts one sealed value with `key`; a wrong key fails here, before anything is moved. */
+function checkKey(sealed: string | undefined, key: Buffer): void {
   // Nothing sealed yet (no secret, certificate or webhook): there is nothing the key could be wrong about.
+  if (sealed === undefined) return;
+  try {
+    decryptSecret(key, sealed);
+  } catch {
+    throw new BackupError('backup_key_wrong', 'the key does not decrypt the secrets of this backup: it is not the master key of the installation that took it');
+  }
 }
 
 /** Refuses a target that exists and holds anything. */
@@ -160,6 +168,32 @@ function extractPass(root: string): Pass & { close(): void } {
   };
 }
 
+/** SQLite: checks the key and the schema of the extracted database and moves its build paths. */
+function finishSqlite(staging: string, manifest: Manifest, key: Buffer, from: string, to: string): void {
+  const db = new Database(join(staging, 'pier.db'));
+  try {
+    checkKey(sealedValueOf(db), key);
+    const schema = Number((db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM schema_migrations').get() as { n: number }).n);
+    if (schema !== manifest.schema_version) throw new BackupError('backup_checksum_mismatch', `the database has schema ${schema}, its manifest says ${manifest.schema_version}`);
+    if (from === to) return;
+    for (const table of ['deployments', 'regional_deployments', 'instances']) {
+      db.prepare(`UPDATE ${table} SET data = REPLACE(data, ?, ?) WHERE instr(data, ?) > 0`).run(from, to, from);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** PostgreSQL: checks the key against the dump, restores it in one transaction, moves its build paths. */
+async function finishPostgres(staging: string, opts: RestoreOptions, key: Buffer, from: string, to: string): Promise<void> {
+  const dump = join(staging, 'pier.pgdump');
+  checkKey(await sealedValueOfDump(dump), key);
+  opts.progress?.(`restoring the database into ${pgTarget(opts.databaseUrl!).display}`);
+  await restorePostgres(opts.databaseUrl!, dump);
+  if (from !== to) await rewritePostgresBuildPaths(opts.databaseUrl!, from, to);
+  rmSync(dump);
+}
+
 /** Restores `file` into the empty (or new) data directory `dataDir`. */
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
   const target = resolve(opts.dataDir);
@@ -167,6 +201,13 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   opts.progress?.('verifying checksums');
   const manifest = await verifyBackup(opts.file);
   checkSchema(manifest, knownSchemaVersion());
+  if (manifest.database === 'postgres' && !opts.databaseUrl) {
+    throw new BackupError('restore_database_mismatch', 'this backup holds a PostgreSQL store: give the empty database to restore it into with --database-url (or DATABASE_URL)');
+  }
+  if (manifest.database === 'sqlite' && opts.databaseUrl) {
+    throw new BackupError('restore_database_mismatch', 'this backup holds a SQLite store: restore it without --database-url / DATABASE_URL');
+  }
+  if (opts.databaseUrl) await checkPostgresEmpty(opts.databaseUrl);
   if (!manifest.key_included && !opts.keyFile) {
     throw new BackupError('backup_key_required', 'this backup was taken without the master key: give it with --key-file FILE (the master.key of the installation that took it)');
   }
@@ -185,22 +226,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     }
     const keyPath = join(staging, 'master.key');
     if (key) writeFileSync(keyPath, key.toString('base64') + '\n', { mode: 0o600 });
-    const db = new Database(join(staging, 'pier.db'));
-    try {
-      checkKey(db, key ?? readKey(keyPath));
-      const schema = Number((db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM schema_migrations').get() as { n: number }).n);
-      if (schema !== manifest.schema_version) throw new BackupError('backup_checksum_mismatch', `the database has schema ${schema}, its manifest says ${manifest.schema_version}`);
-      // Process-runtime builds are directories named by absolute path (`dir:<data-dir>/builds/...`): point them here.
-      const from = JSON.stringify(`dir:${manifest.data_dir}/`).slice(1, -1);
-      const to = JSON.stringify(`dir:${target}/`).slice(1, -1);
-      if (from !== to) {
-        for (const table of ['deployments', 'regional_deployments', 'instances']) {
-          db.prepare(`UPDATE ${table} SET data = REPLACE(data, ?, ?) WHERE instr(data, ?) > 0`).run(from, to, from);
-        }
-      }
-    } finally {
-      db.close();
-    }
+    // Process-runtime builds are directories named by absolute path (`dir:<data-dir>/builds/...`): point them here.
+    const from = JSON.stringify(`dir:${manifest.data_dir}/`).slice(1, -1);
+    const to = JSON.stringify(`dir:${target}/`).slice(1, -1);
+    if (manifest.database === 'postgres') await finishPostgres(staging, opts, key ?? readKey(keyPath), from, to);
+    else finishSqlite(staging, manifest, key ?? readKey(keyPath), from, to);
     const keep = Boolean(opts.keepInstallationId && manifest.installation_id);
     const installationId = keep ? manifest.installation_id : randomUUID();
     writeFileSync(join(staging, 'installation-id'), installationId + '\n', { mode: 0o600 });

@@ -8,10 +8,12 @@ import type { Command, Ctx } from '../command.ts';
 import { CliError } from '../errors.ts';
 
 const DATA_DIR_FLAG = { name: 'data-dir', kind: 'string', placeholder: 'DIR', help: 'Pier data directory (env PIER_DATA_DIR)', defaultText: '~/.pier' } as const;
+const DATABASE_URL_FLAG = { name: 'database-url', kind: 'string', placeholder: 'URL', help: 'PostgreSQL store (env DATABASE_URL); SQLite in the data directory otherwise' } as const;
 
 function dataDirOf(ctx: Ctx): { dataDir: string; masterKeyFile?: string; databaseUrl?: string } {
   const dir = ctx.args.str('data-dir');
-  const config = loadConfig(dir ? { 'data-dir': dir } : {}, ctx.io.env as NodeJS.ProcessEnv);
+  const url = ctx.args.str('database-url');
+  const config = loadConfig({ ...(dir ? { 'data-dir': dir } : {}), ...(url ? { 'database-url': url } : {}) }, ctx.io.env as NodeJS.ProcessEnv);
   return { dataDir: config.dataDir, masterKeyFile: config.masterKeyFile, databaseUrl: config.databaseUrl };
 }
 
@@ -27,16 +29,15 @@ function megabytes(n: number): string {
 /** `pier backup`: one tar.gz of the data directory, taken while Pier serves. */
 export const backupCommand: Command = {
   name: 'backup',
-  summary: 'Back up the data directory (database, master key, certificates, local CA, git remotes, archives, builds)',
+  summary: 'Back up the store (SQLite or PostgreSQL), master key, local CA, git remotes, archives and builds',
   flags: [
     { name: 'output', short: 'o', kind: 'string', placeholder: 'FILE', help: 'Where to write the backup', defaultText: 'pier-backup-<time>.tar.gz' },
     { name: 'without-key', kind: 'bool', help: 'Leave the master key and the admin token out (restore then needs --key-file)' },
-    DATA_DIR_FLAG,
+    DATA_DIR_FLAG, DATABASE_URL_FLAG,
   ],
   examples: ['pier backup --output /srv/backups/pier.tar.gz', 'pier backup --without-key -o offsite.tar.gz'],
   run: async (ctx) => {
     const { dataDir, masterKeyFile, databaseUrl } = dataDirOf(ctx);
-    if (databaseUrl) fail(new BackupError('backup_postgres_unsupported', 'this Pier keeps its store in PostgreSQL: back it up with pg_dump plus the master key and the data directory (pier backup covers SQLite only for now)'));
     const output = resolve(ctx.args.str('output') ?? `pier-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`);
     const abort = new AbortController();
     const unregister = ctx.io.onInterrupt(() => abort.abort());
@@ -44,7 +45,7 @@ export const backupCommand: Command = {
     let last = '';
     try {
       const manifest = await createBackup({
-        dataDir, masterKeyFile, output, withoutKey: ctx.args.bool('without-key'), signal: abort.signal,
+        dataDir, masterKeyFile, databaseUrl, output, withoutKey: ctx.args.bool('without-key'), signal: abort.signal,
         progress: (stage, bytes) => {
           // A live line on a terminal; elsewhere one line per stage.
           if (tty) ctx.io.stderr(`\r\x1b[Kbacking up ${stage}: ${megabytes(bytes)}`);
@@ -75,17 +76,17 @@ export const restoreCommand: Command = {
   usage: 'FILE',
   args: [1, 1],
   flags: [
-    DATA_DIR_FLAG,
+    DATA_DIR_FLAG, DATABASE_URL_FLAG,
     { name: 'key-file', kind: 'string', placeholder: 'FILE', help: 'The master key, for a backup taken --without-key' },
     { name: 'keep-installation-id', kind: 'bool', help: 'Same installation moved to a new machine: keep its id (its old containers must be gone)' },
   ],
   examples: ['pier restore pier.tar.gz --data-dir /var/lib/pier', 'pier restore offsite.tar.gz --key-file master.key'],
   run: async (ctx) => {
-    const { dataDir } = dataDirOf(ctx);
+    const { dataDir, databaseUrl } = dataDirOf(ctx);
     const file = resolve(ctx.args.positionals[0]!);
     try {
       const r = await restoreBackup({
-        file, dataDir, keyFile: ctx.args.str('key-file'), keepInstallationId: ctx.args.bool('keep-installation-id'),
+        file, dataDir, databaseUrl, keyFile: ctx.args.str('key-file'), keepInstallationId: ctx.args.bool('keep-installation-id'),
         progress: (stage) => ctx.err(`restore: ${stage}`),
       });
       const c = r.manifest.counts;
@@ -95,7 +96,7 @@ export const restoreCommand: Command = {
       ctx.out(r.keptInstallationId
         ? `  installation id kept (${r.installationId}): this Pier adopts the containers labelled with it`
         : `  new installation id ${r.installationId}: containers of the backed-up installation (${r.manifest.installation_id || 'unknown'}) are left alone`);
-      ctx.out(`start it with: pier up --data-dir ${dataDir}`);
+      ctx.out(`start it with: pier up --data-dir ${dataDir}${databaseUrl ? ' (DATABASE_URL naming that database)' : ''}`);
     } catch (err) {
       fail(err);
     }
