@@ -12,6 +12,7 @@ import { createEdge } from './edge/index.ts';
 import type { Edge } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
 import { storeState } from './control/store-state.ts';
+import { withOperatorLog } from './control/operator-log.ts';
 import { createRoutePublisher } from './control/route-publisher.ts';
 import { buildEnvironment } from './control/spec.ts';
 import { getApp } from './store/apps.ts';
@@ -126,7 +127,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     name: 'controller',
     async start() {
       controller = createController({
-        state: storeState(store),
+        // The operator's terminal gets one line per deploy, failed deployment and crash (operator-log.ts).
+        state: withOperatorLog(storeState(store), (line) => log(`pier: ${line}`)),
         runtime,
         publicDomain: config.domain,
         // The stopping instance must leave the edge's table before in-flight requests are counted: the pass that
