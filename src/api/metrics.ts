@@ -1,4 +1,5 @@
-// Request counters for GET /metrics (Prometheus text format) plus process memory.
+// Request counters for GET /metrics (Prometheus text format) plus the Node process's metrics (process-metrics.ts).
+import { renderProcessMetrics } from './process-metrics.ts';
 
 /** Counts requests by route (the matched path template, never raw ids) and status. */
 export class ApiMetrics {
@@ -43,6 +44,6 @@ export class ApiMetrics {
       `pier_process_heap_used_bytes ${mem.heapUsed}`,
     );
     for (const [name, value] of Object.entries(extra)) out.push(`# TYPE ${name} gauge`, `${name} ${value}`);
-    return out.join('\n') + '\n';
+    return out.join('\n') + '\n' + renderProcessMetrics();
   }
 }

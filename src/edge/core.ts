@@ -213,7 +213,7 @@ export class EdgeCore implements EdgeContext {
   metrics(): EdgeMetrics {
     const out: EdgeMetrics = { instances: {}, routes: {}, apps: {} };
     for (const [id, t] of this.state.instances) out.instances[id] = t.snapshot();
-    for (const [k, r] of this.state.routeTraffic) out.routes[k] = { ...r.traffic.snapshot(), appId: r.appId, serviceId: r.serviceId, path: r.path };
+    for (const [k, r] of this.state.routeTraffic) out.routes[k] = { ...r.traffic.snapshot(), appId: r.appId, serviceId: r.serviceId, path: r.path, appName: r.appName, serviceName: r.serviceName };
     for (const [id, t] of this.state.appTraffic) {
       out.apps[id] = {
         lastRequestAt: t.lastRequestAt ? new Date(t.lastRequestAt).toISOString() : null,

@@ -20,6 +20,7 @@ test('metrics count requests by status class per route, instance and app', async
     const m = edge.metrics();
     const r = m.routes['app-m svc-1 /'];
     assert.equal(r.requests, 4);
+    assert.deepEqual([r.appName, r.serviceName], ['m', 'webroot']);
     assert.equal(r.byStatus['2xx'], 3);
     assert.equal(r.byStatus['5xx'], 1);
     assert.equal(r.inFlight, 0);
@@ -30,10 +31,10 @@ test('metrics count requests by status class per route, instance and app', async
     assert.equal(m.apps['app-m'].requests, 4);
     assert.ok(Date.parse(m.apps['app-m'].lastRequestAt!) >= before - 5);
     const text = edge.prometheus();
-    assert.match(text, /pier_edge_route_requests_total\{app="app-m",service="svc-1",route="\/",code="2xx"\} 3/);
+    assert.match(text, /pier_edge_route_requests_total\{app="app-m",app_name="m",service="svc-1",service_name="webroot",route="\/",code="2xx"\} 3/);
     assert.match(text, /pier_edge_instance_requests_total\{instance="i1",code="5xx"\} 1/);
     assert.match(text, /pier_edge_instance_request_duration_seconds_count\{instance="i1"\} 4/);
-    assert.match(text, /pier_edge_route_request_duration_seconds_bucket\{app="app-m",service="svc-1",route="\/",le="\+Inf"\} 4/);
+    assert.match(text, /pier_edge_route_request_duration_seconds_bucket\{app="app-m",app_name="m",service="svc-1",service_name="webroot",route="\/",le="\+Inf"\} 4/);
   } finally {
     await edge.close();
     await upstream.close();

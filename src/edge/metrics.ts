@@ -120,7 +120,8 @@ export function renderPrometheus(m: EdgeMetrics): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   };
   const routes = Object.values(m.routes).map((r: RouteMetrics) => ({
-    labels: `app="${esc(r.appId)}",service="${esc(r.serviceId)}",route="${esc(r.path)}"`, t: r as TrafficMetrics,
+    labels: `app="${esc(r.appId)}",app_name="${esc(r.appName ?? '')}",service="${esc(r.serviceId)}",service_name="${esc(r.serviceName ?? '')}",route="${esc(r.path)}"`,
+    t: r as TrafficMetrics,
   }));
   const instances = Object.entries(m.instances).map(([id, t]) => ({ labels: `instance="${esc(id)}"`, t }));
   for (const [prefix, rows, what] of [['pier_edge_route', routes, 'route'], ['pier_edge_instance', instances, 'instance']] as const) {

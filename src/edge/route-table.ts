@@ -75,7 +75,7 @@ export function matchRoute(app: CompiledApp, url: string): RouteMatch | null {
 export class EdgeState {
   readonly upstreams = new Map<string, UpstreamState>();
   readonly instances = new Map<string, InstanceTraffic>();
-  readonly routeTraffic = new Map<string, { traffic: Traffic; appId: string; serviceId: string; path: string }>();
+  readonly routeTraffic = new Map<string, { traffic: Traffic; appId: string; serviceId: string; path: string; appName: string; serviceName: string }>();
   readonly appTraffic = new Map<string, Traffic>();
 
   constructor(private readonly settings: PoolSettings) {}
@@ -107,7 +107,10 @@ export class EdgeState {
         const key = `${def.appId} ${entry.serviceId} ${prefix}`;
         seenRoutes.add(key);
         let rt = this.routeTraffic.get(key);
-        if (!rt) this.routeTraffic.set(key, (rt = { traffic: new Traffic(), appId: def.appId, serviceId: entry.serviceId, path: prefix }));
+        if (!rt) this.routeTraffic.set(key, (rt = { traffic: new Traffic(), appId: def.appId, serviceId: entry.serviceId, path: prefix, appName: '', serviceName: '' }));
+        // Names label /metrics beside the ids; a rename shows from the next route push on.
+        rt.appName = def.appName;
+        rt.serviceName = entry.serviceName;
         const upstreams: UpstreamState[] = [];
         const byRegion = new Map<string, UpstreamState[]>();
         for (const up of entry.upstreams) {

@@ -136,6 +136,9 @@ export interface RouteMetrics extends TrafficMetrics {
   appId: string;
   serviceId: string;
   path: string;
+  /** The app's and service's names at the last route push (labels beside the ids in /metrics). */
+  appName?: string;
+  serviceName?: string;
 }
 
 /** What `Edge.metrics()` returns: keyed by instance id, by `appId serviceId path` and by app id. */
