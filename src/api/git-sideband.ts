@@ -10,9 +10,10 @@ const MAX_PAYLOAD = 65515;
 export function progressPackets(text: string): Buffer {
   const parts: Buffer[] = [];
   for (const line of text.split('\n')) {
-    // A control character would let an app's build output rewrite the user's terminal: shown as "?".
+    // A control character would let an app's build output rewrite the user's terminal: shown as "?" (a CR from a
+    // progress bar is dropped: git ends each line itself).
     // eslint-disable-next-line no-control-regex
-    const clean = Buffer.from(`${line.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?')}\n`, 'utf8').subarray(0, MAX_PAYLOAD);
+    const clean = Buffer.from(`${line.replace(/\r/g, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?')}\n`, 'utf8').subarray(0, MAX_PAYLOAD);
     const len = (clean.length + 5).toString(16).padStart(4, '0');
     parts.push(Buffer.from(len, 'ascii'), Buffer.from([2]), clean);
   }

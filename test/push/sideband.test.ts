@@ -38,4 +38,5 @@ test('a reply without side-band passes through untouched and takes no progress l
 
 test('progress packets: one band-2 packet per line, each ending in a newline', () => {
   assert.deepEqual(progressPackets('a\nbc'), Buffer.concat([band(2, 'a\n'), band(2, 'bc\n')]));
+  assert.deepEqual(progressPackets('50%\r100%\x07'), band(2, '50%100%?\n'));
 });
