@@ -23,6 +23,8 @@ test('crash reasons: the error and its first app frame, not the last line printe
     ['py-file.txt', "ValueError: invalid literal for int() with base 10: 'x' (at /app/app.py:2 in <module>)"],
     ['py-import.txt', "ModuleNotFoundError: No module named 'flaskx' (at <string>:1 in <module>)"],
     ['py-syntax.txt', 'SyntaxError: invalid syntax (at <string>:1)'],
+    ['go-panic-err.txt', 'panic: dial tcp 10.0.0.5:5432: connect: connection refused (at main.main /app/main.go:18)'],
+    ['go-deadlock.txt', 'fatal error: all goroutines are asleep - deadlock! (at main.main /app/main.go:15)'],
     ['go-panic.txt', 'panic: runtime error: index out of range [5] with length 2 (at main.handler /app/main.go:5)'],
   ];
   for (const [name, want] of table) assert.equal(crashReason(fixture(name)), want, name);
