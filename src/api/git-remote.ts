@@ -20,7 +20,7 @@ import { findAppByName } from '../store/apps.ts';
 import { getDeployment } from '../store/deployments.ts';
 import { findByToken } from '../store/organizations.ts';
 import { newId } from '../store/rows.ts';
-import { findServiceByName } from '../store/services.ts';
+import { findServiceByName, getService } from '../store/services.ts';
 import type { Store } from '../store/store.ts';
 import { createServiceFromPush, deployPushedCommit, deployRemotePush, type RemotePush } from '../actions/push.ts';
 import type { ActionContext } from '../actions/common.ts';
@@ -137,6 +137,8 @@ export async function handleGitRemote(store: Store, req: http.IncomingMessage, r
   } finally {
     relay.finish();
     res.end();
+    // A push meant to create a service that did not (refused, nothing pushed, no branch to deploy) leaves no repository.
+    if (!service && !(await getService(store.db, repoId))) rmSync(repo, { recursive: true, force: true });
   }
 }
 
@@ -185,12 +187,7 @@ async function deployPush(ctx: ActionContext, p: Pushed, say: (line: string) => 
     return deployRemotePush(ctx, p.service.id, push, who);
   }
   say(`creating ${p.app}/${p.serviceName} from ${branch} at ${push.sha.slice(0, 7)} (${push.dockerfile ? 'Dockerfile' : 'buildpacks'}, port 8000)`);
-  try {
-    return await createServiceFromPush(ctx, p.appId, p.serviceName, p.repoId, push);
-  } catch (err) {
-    rmSync(p.repo, { recursive: true, force: true }); // no service owns it: the next push starts afresh
-    throw err;
-  }
+  return createServiceFromPush(ctx, p.appId, p.serviceName, p.repoId, push);
 }
 
 /** The heads of a repository's branches (name to sha). */

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createApp, startTestPier, webDefinition, type TestPier } from '../api/helpers.ts';
@@ -117,8 +117,14 @@ test('git push to a new service name creates it: web, port 8000, route / (or /<n
 
     // An invalid name is refused before anything is stored.
     await assert.rejects(git(plain, 'push', `http://x:${t.token}@${host}/git/fresh/x.git`, 'main'));
+    // Two branches, neither main nor master: stored nowhere, no service, no repository left behind.
+    const multi = gitRepo({ 'a.txt': 'a\n' }, 'first', { dev: { 'b.txt': 'b\n' }, feat: { 'c.txt': 'c\n' } });
+    const both = await git(multi, 'push', '--progress', `http://x:${t.token}@${host}/git/fresh/multi.git`, 'dev', 'feat');
+    assert.match(both.stderr, /remote: pier: stored (dev, feat|feat, dev); push one branch \(or main\) to deploy/);
     assert.equal((await t.req('GET', `/v1/services?app_id=${appId}`)).body.count, 2);
-    assert.equal(existsSync(join(dirname(t.pier.credentialsPath), 'git', `${docs.id}.git`, 'HEAD')), true);
+    const gitRoot = join(dirname(t.pier.credentialsPath), 'git');
+    assert.deepEqual(readdirSync(gitRoot).sort(), [`${docs.id}.git`, `${svc.id}.git`, 'new-service.git'].sort());
+    assert.equal(existsSync(join(gitRoot, `${docs.id}.git`, 'HEAD')), true);
   } finally {
     await t.close();
   }
