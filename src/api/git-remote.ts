@@ -133,12 +133,16 @@ export async function handleGitRemote(store: Store, req: http.IncomingMessage, r
     }
   } catch (err) {
     // The reply has started: the failure becomes the push's last "remote:" line (and the server's log).
-    if (!relay.progress(`pier: not deployed: ${err instanceof Error ? err.message : String(err)}`)) opts.logError?.('git push deploy failed', err);
+    if (!relay.progress(`pier: failed: ${err instanceof Error ? err.message : String(err)}`)) opts.logError?.('git push deploy failed', err);
   } finally {
     relay.finish();
     res.end();
-    // A push meant to create a service that did not (refused, nothing pushed, no branch to deploy) leaves no repository.
+  }
+  // A push meant to create a service that did not (refused, nothing pushed, no branch to deploy) leaves no repository.
+  try {
     if (!service && !(await getService(store.db, repoId))) rmSync(repo, { recursive: true, force: true });
+  } catch (err) {
+    opts.logError?.('git push: removing an unused repository failed', err);
   }
 }
 

@@ -80,6 +80,13 @@ test('git push deploys the service at the pushed commit and shows the status and
     // Cloning back works too (upload-pack), so the builder could fetch over HTTP as well.
     const { stdout } = await git(repo, 'ls-remote', remote, 'refs/heads/main');
     assert.match(stdout, new RegExp(`^${revParse(repo, 'main')}\\s+refs/heads/main`));
+
+    // A service being deleted takes no deployment: the push stores the commit and says why nothing deploys.
+    assert.equal((await t.req('DELETE', `/v1/services/${svc.id}`)).status, 200);
+    await git(repo, 'commit', '--allow-empty', '-qm', 'fourth');
+    const refused = await git(repo, 'push', '--progress', remote, 'main');
+    assert.match(refused.stderr, /remote: pier: failed: .*DELETING/);
+    assert.equal(await count(), 3);
   } finally {
     await t.close();
   }
