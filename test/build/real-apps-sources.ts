@@ -36,11 +36,11 @@ export function write(dir: string, files: Record<string, string>): void {
 }
 
 let pyTools: string | undefined;
-/** A directory with Django and uv for scaffolding (pip --target, never the host's site-packages). */
+/** A directory with Django, uv and poetry for scaffolding (pip --target, never the host's site-packages). */
 function pythonTools(): string {
   if (!pyTools) {
     pyTools = mkdtempSync(join(tmpdir(), 'pier-pytools-'));
-    sh(pyTools, ['/usr/bin/python3', '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', pyTools, 'django>=5.2,<6', 'uv']);
+    sh(pyTools, ['/usr/bin/python3', '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', pyTools, 'django>=5.2,<6', 'uv', 'poetry']);
   }
   return pyTools;
 }
@@ -160,6 +160,20 @@ export const REAL_APPS: RealApp[] = [
         'main.py': "import os\nfrom flask import Flask\napp = Flask(__name__)\n\n@app.route('/')\ndef index():\n    return 'hello from uv'\n\nif __name__ == '__main__':\n    app.run(host='0.0.0.0', port=int(os.environ['PORT']))\n",
       });
       sh(dir, [join(pythonTools(), 'bin/uv'), 'lock', '--quiet'], { UV_PYTHON: '/usr/bin/python3' });
+    },
+  },
+  {
+    // A poetry project (package-mode off, as for an app): poetry.lock made by poetry itself.
+    name: 'flask-poetry', expect: /hello from poetry/, cachedStep: 'poetry export',
+    make(dir) {
+      write(dir, {
+        'pyproject.toml': '[tool.poetry]\nname = "papp"\nversion = "0.1.0"\ndescription = ""\nauthors = ["t <t@example.com>"]\npackage-mode = false\n\n' +
+          '[tool.poetry.dependencies]\npython = "^3.11"\nflask = "^3.1"\ngunicorn = "^23"\n\n[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n',
+        'app.py': "from flask import Flask\napp = Flask(__name__)\n\n@app.route('/')\ndef index():\n    return 'hello from poetry'\n",
+        Procfile: GUNICORN_PROCFILE('app:app'),
+      });
+      const tools = pythonTools();
+      sh(dir, ['/usr/bin/python3', join(tools, 'bin/poetry'), 'lock', '--no-interaction'], { PYTHONPATH: tools });
     },
   },
   {
