@@ -85,6 +85,8 @@ if [ "${PIER_DOCKER_QUOTA:-1}" != "0" ] && ! engine_answers; then
   command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs) # a dockerd this script starts: xfs data root (prepare_data_root)
 fi
 command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs) # docker runtime: per-instance disk layers
+# Python buildpack builds: the Python base image is made from the host's python3 and Debian's pip (docs/buildpacks.md).
+[ -d /usr/lib/python3/dist-packages/pip ] || missing+=(python3-pip)
 if [ -n "${DATABASE_URL:-}" ]; then
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client) # pier backup / restore of a PostgreSQL store
 fi
