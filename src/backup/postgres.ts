@@ -92,11 +92,17 @@ export async function restorePostgres(url: string, file: string): Promise<void> 
   await run('pg_restore', ['--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error', '--dbname', t.url, file], t.env);
 }
 
-/** Points process-runtime build paths (`dir:<old>/...`) in the restored database at the new data directory. */
-export async function rewritePostgresBuildPaths(url: string, from: string, to: string): Promise<void> {
+/**
+ * Settles a restored database: drops the leader lease of the installation it came from (its holder is not coming
+ * back, so the first control plane leads at once instead of waiting for it to expire) and points process-runtime
+ * build paths (`dir:<old>/...`) at the new data directory.
+ */
+export async function settleRestoredPostgres(url: string, from: string, to: string): Promise<void> {
   const db = new PgDb({ url });
   try {
     await db.transaction(async (tx) => {
+      await tx.run('DELETE FROM leases');
+      if (from === to) return;
       for (const table of ['deployments', 'regional_deployments', 'instances']) {
         await tx.run(`UPDATE ${table} SET data = REPLACE(data, ?, ?) WHERE strpos(data, ?) > 0`, [from, to, from]);
       }

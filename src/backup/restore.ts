@@ -14,7 +14,7 @@ import { knownSchemaVersion } from '../store/migrations.ts';
 import { BackupError } from './errors.ts';
 import { checkSchema, compareMembers, MANIFEST_NAME, parseManifest, validMemberName, type Manifest, type ManifestMember } from './manifest.ts';
 import { TarFormatError, TarReader, type TarHeader } from './tar.ts';
-import { checkPostgresEmpty, pgTarget, restorePostgres, rewritePostgresBuildPaths, sealedValueOfDump } from './postgres.ts';
+import { checkPostgresEmpty, pgTarget, restorePostgres, settleRestoredPostgres, sealedValueOfDump } from './postgres.ts';
 
 /** Handlers a pass over the archive gets: each member with its body chunks. */
 interface Pass { entry(h: TarHeader): void; data(chunk: Buffer): void; end(h: TarHeader): void }
@@ -190,7 +190,7 @@ async function finishPostgres(staging: string, opts: RestoreOptions, key: Buffer
   checkKey(await sealedValueOfDump(dump), key);
   opts.progress?.(`restoring the database into ${pgTarget(opts.databaseUrl!).display}`);
   await restorePostgres(opts.databaseUrl!, dump);
-  if (from !== to) await rewritePostgresBuildPaths(opts.databaseUrl!, from, to);
+  await settleRestoredPostgres(opts.databaseUrl!, from, to);
   rmSync(dump);
 }
 

@@ -10,12 +10,13 @@ import { packDirectory } from '../../src/cli/commands/deploy.ts';
 import { apiClient } from '../support/api-client.ts';
 import { until } from '../support/until.ts';
 
-/** Starts Pier on `dataDir` (loopback, free ports, no TLS); `token` is added as PIER_TOKEN when given. */
-export function startOn(dataDir: string, runtime: 'process' | 'docker', token?: string): Promise<PierHandle> {
-  const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', 'tls-addr': 'off', runtime }, {
+/** Starts Pier on `dataDir` (loopback, free ports, no TLS; PostgreSQL when `databaseUrl`); `token` becomes PIER_TOKEN. PIER_TEST_LOG=1 prints its log. */
+export function startOn(dataDir: string, runtime: 'process' | 'docker', token?: string, databaseUrl?: string): Promise<PierHandle> {
+  const flags = { 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', 'tls-addr': 'off', runtime, ...(databaseUrl ? { 'database-url': databaseUrl } : {}) };
+  const config = loadConfig(flags, {
     ...process.env, PIER_GIT_ALLOW_LOCAL: 'operator', PIER_EDGE_WORKERS: '1', PIER_TOKEN: token ?? '',
   });
-  return startPier(config, { log: () => {} });
+  return startPier(config, { log: process.env.PIER_TEST_LOG ? (l) => process.stderr.write(`[${dataDir.slice(-12)}] ${l}\n`) : () => {} });
 }
 
 /** Runs the `pier` CLI in-process; resolves with its exit code and everything it printed. */

@@ -3,7 +3,7 @@
 // edge (no request may fail); Pier stopped, its workloads and data directory removed; `pier restore` into a new
 // directory; a new Pier on it serves the same versions with the same responses (secret included), knows the same
 // token, and runs under a new installation id. Refusals of the real backup (truncated, wrong key) leave targets empty.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,16 +16,36 @@ import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.t
 import type { PierHandle } from '../../src/main.ts';
 import { edgeGet } from '../support/edge-get.ts';
 import { until } from '../support/until.ts';
+import { postgresUnavailable, startPgCluster } from '../postgres/cluster.ts';
 import { cli, greetingHandler as handler, pierApi, startOn, writeDir as writeDirIn } from './harness.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pier-restore-drill-'));
+test.after(() => rmSync(root, { recursive: true, force: true }));
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 const writeDir = (files: Record<string, string>) => writeDirIn(root, files);
-const start = (dir: string, token?: string) => startOn(dir, 'process', token);
+const skipPostgres = postgresUnavailable();
 
-test('restore drill: back up under load, destroy, restore, same versions serve the same responses', { timeout: 600_000 }, async (t) => {
-  const dirA = join(root, 'a');
-  const dirB = join(root, 'restored', 'b');
+/** Where the drill keeps its store: SQLite in the data directory, or a PostgreSQL database before and after. */
+interface DrillStore { name: string; urlA?: string; urlB?: string }
+
+test('restore drill (SQLite): back up under load, destroy, restore, same versions serve the same responses', { timeout: 600_000 }, async (t) => {
+  await drill(t, { name: 'sqlite' });
+});
+
+test('restore drill (PostgreSQL): the same with the store in PostgreSQL, restored into another database', { skip: skipPostgres, timeout: 600_000 }, async (t) => {
+  const cluster = await startPgCluster();
+  t.after(() => cluster.stop());
+  await drill(t, { name: 'postgres', urlA: await cluster.createDatabase('drill_a'), urlB: await cluster.createDatabase('drill_b') });
+});
+
+async function drill(t: TestContext, store: DrillStore): Promise<void> {
+  const base = join(root, store.name);
+  mkdirSync(base);
+  const dirA = join(base, 'a');
+  const dirB = join(base, 'restored', 'b');
+  const dbA = store.urlA ? ['--database-url', store.urlA] : [];
+  const dbB = store.urlB ? ['--database-url', store.urlB] : [];
+  const start = (dir: string, token?: string) => startOn(dir, 'process', token, dir === dirA ? store.urlA : store.urlB);
   const token = `tok-${randomBytes(16).toString('hex')}`;
   let a: PierHandle | undefined = await start(dirA, token);
   let b: PierHandle | undefined;
@@ -34,7 +54,7 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
     await b?.close().catch(() => undefined);
     await removeInstallationWorkloads(dirA).catch(() => undefined);
     await removeInstallationWorkloads(dirB).catch(() => undefined);
-    rmSync(root, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
   });
   const { api, must, upload, waitHealthy: healthyA } = pierApi(a.apiUrl, token);
   const withSecret = (def: ReturnType<typeof functionDefinition>) => ({ ...def, env: [{ key: 'GREETING', secret: 'greeting' }] });
@@ -80,9 +100,9 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
     }
   }));
   await until('load running', async () => served > 20, 10_000, 20);
-  const file = join(root, 'pier.tar.gz');
+  const file = join(base, 'pier.tar.gz');
   const atStart = served;
-  const backup = await cli(['backup', '--output', file, '--data-dir', dirA]);
+  const backup = await cli(['backup', '--output', file, '--data-dir', dirA, ...dbA]);
   const during = served - atStart;
   stop = true;
   await load;
@@ -99,21 +119,21 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
   await assert.rejects(fetch(edgeA, { headers: { host: host('greet') } }));
 
   // Refusals of the real backup leave the target empty.
-  const empty = join(root, 'empty');
+  const empty = join(base, 'empty');
   mkdirSync(empty);
-  const cut = join(root, 'cut.tar.gz');
+  const cut = join(base, 'cut.tar.gz');
   writeFileSync(cut, readFileSync(file).subarray(0, 4096));
-  const truncated = await cli(['restore', cut, '--data-dir', empty]);
+  const truncated = await cli(['restore', cut, '--data-dir', empty, ...dbB]);
   assert.equal(truncated.code, 1);
   assert.match(truncated.text, /\[backup_truncated\]/);
-  const wrongKey = join(root, 'wrong.key');
+  const wrongKey = join(base, 'wrong.key');
   writeFileSync(wrongKey, randomBytes(32).toString('base64'));
-  const wrong = await cli(['restore', file, '--data-dir', empty, '--key-file', wrongKey]);
+  const wrong = await cli(['restore', file, '--data-dir', empty, '--key-file', wrongKey, ...dbB]);
   assert.match(wrong.text, /\[backup_key_wrong\]/);
   assert.deepEqual(readdirSync(empty), []);
 
   // Restore into a new directory and start a Pier on it, without giving it the token: the restored one must work.
-  const restored = await cli(['restore', file, '--data-dir', dirB]);
+  const restored = await cli(['restore', file, '--data-dir', dirB, ...dbB]);
   assert.equal(restored.code, 0, restored.text);
   assert.match(restored.text, /2 apps, 2 services, 3 deployments, 1 secrets/);
   const t0 = Date.now();
@@ -123,7 +143,8 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
   const apiB = pierApi(b.apiUrl, token).api;
   assert.equal((await apiB('GET', '/v1/secrets')).body.secrets.map((s: { name: string }) => s.name).join(), 'greeting');
   assert.deepEqual({ greet: await versionsOf(apiB, greet.id), repo: await versionsOf(apiB, repo.id) }, before);
-  const edgeB = (await apiB('GET', '/v1/pier/info')).body.edge_url as string;
+  // On PostgreSQL the edge starts once this control plane leads.
+  const edgeB = await until('B runs its edge', async () => (await apiB('GET', '/v1/pier/info')).body.edge_url as string | undefined, 30_000, 100);
   const hostB = (app: string) => `${app}-${b!.config.orgName}.${b!.config.domain}`;
   for (const [app, want] of Object.entries(expected)) {
     let last = '';
@@ -141,4 +162,4 @@ test('restore drill: back up under load, destroy, restore, same versions serve t
   const image = (await apiB('GET', `/v1/deployments/${updated.latest_deployment_id}`)).body.deployment.provisioning_info.image as string;
   assert.ok(image.startsWith(`dir:${dirB}/builds/`), image);
   assert.ok(existsSync(image.slice('dir:'.length)), image);
-});
+}
