@@ -64,7 +64,10 @@ async function snapshotDatabase(dataDir: string, into: string): Promise<{ schema
   const live = new Database(source, { readonly: true, fileMustExist: true });
   try {
     live.pragma('busy_timeout = 5000');
-    await live.backup(into);
+    // All pages in one step: a step-wise copy restarts whenever Pier writes between steps (it appends log lines and
+    // metric samples all the time), and could never finish. One step reads one snapshot; in WAL mode Pier's writes
+    // go on meanwhile.
+    await live.backup(into, { progress: () => 0x7fffffff });
   } finally {
     live.close();
   }

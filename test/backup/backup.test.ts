@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/store.ts';
 import { insertOrganization } from '../../src/store/organizations.ts';
 import { encryptSecret, decryptSecret } from '../../src/store/crypto.ts';
@@ -16,6 +19,7 @@ import { BackupError, createBackup, restoreBackup, verifyBackup } from '../../sr
 import { encodeHeader, endOfArchive, padding, TarReader, type TarHeader } from '../../src/backup/tar.ts';
 import { main } from '../../src/cli/main.ts';
 
+const require = createRequire(import.meta.url);
 const root = mkdtempSync(join(tmpdir(), 'pier-backup-test-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -180,6 +184,43 @@ test('refusals: each a stable code, and the target stays as it was', async () =>
   assert.match(err.message, new RegExp(src));
   assert.deepEqual(readdirSync(src).sort(), before);
   noStaging();
+});
+
+test('a backup completes and is consistent while another process keeps writing to the database', async () => {
+  const src = await dataDir();
+  // Enough pages that a step-wise copy would be interrupted by the writer.
+  const seed = new Database(join(src, 'pier.db'));
+  seed.exec('CREATE TABLE churn (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = seed.prepare('INSERT INTO churn (body) VALUES (?)');
+  seed.transaction(() => { for (let i = 0; i < 4000; i++) insert.run('x'.repeat(1000)); })();
+  seed.close();
+  const writer = spawn(process.execPath, ['-e', `
+    const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+    const db = new Database(process.argv[1]);
+    db.pragma('busy_timeout = 5000');
+    const ins = db.prepare('INSERT INTO churn (body) VALUES (?)');
+    const end = Date.now() + 20000;
+    let n = 0;
+    process.stdout.write('ready\\n');
+    while (Date.now() < end && n < 200000) { ins.run('y'.repeat(200)); n++; }
+  `, join(src, 'pier.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve) => writer.stdout!.once('data', () => resolve()));
+    const out = fresh('busy') + '.tar.gz';
+    const manifest = await createBackup({ dataDir: src, output: out });
+    assert.equal(manifest.counts.secrets, 1);
+    const target = fresh('busy-restored');
+    await restoreBackup({ file: out, dataDir: target });
+    const copy = new Database(join(target, 'pier.db'), { readonly: true });
+    try {
+      assert.equal((copy.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
+      assert.ok(Number((copy.prepare('SELECT COUNT(*) AS n FROM churn').get() as { n: number }).n) >= 4000);
+    } finally {
+      copy.close();
+    }
+  } finally {
+    writer.kill();
+  }
 });
 
 test('a canceled backup leaves no file and no partial file', async () => {
