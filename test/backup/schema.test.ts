@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/store.ts';
-import { knownSchemaVersion, MIGRATIONS, SchemaTooNewError } from '../../src/store/migrations.ts';
+import { knownSchemaVersion, migrate, MIGRATIONS, SchemaTooNewError } from '../../src/store/migrations.ts';
+import { openSqlite } from '../../src/store/db.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startPier } from '../../src/main.ts';
 
@@ -53,4 +54,25 @@ test('startPier refuses it too, with the same message, and leaves no server runn
   const config = loadConfig({ 'data-dir': dir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0' }, { HOME: root });
   await assert.rejects(startPier(config, { components: () => [], log: () => {} }), (e: Error) => e instanceof SchemaTooNewError && /schema version \d+, newer than this Pier knows/.test(e.message));
   assert.deepEqual(rows(), before);
+});
+
+test('a database at every earlier schema version migrates forward to the current one', async () => {
+  for (const stop of MIGRATIONS.map((m) => m.id).filter((id) => id < knownSchemaVersion())) {
+    const file = join(root, `at-${stop}.db`);
+    // The database as the Pier that knew migrations 1..stop left it.
+    const old = new Database(file);
+    old.exec('CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of MIGRATIONS.filter((x) => x.id <= stop)) {
+      old.exec(m.sql('INTEGER PRIMARY KEY'));
+      old.prepare('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)').run(m.id, m.name, '2026-01-01T00:00:00Z');
+    }
+    old.close();
+    const db = openSqlite(file);
+    try {
+      assert.deepEqual(await migrate(db), MIGRATIONS.filter((x) => x.id > stop).map((x) => x.id), `from schema ${stop}`);
+      assert.deepEqual(await migrate(db), [], 'a second start applies nothing');
+    } finally {
+      await db.close();
+    }
+  }
 });
