@@ -30,7 +30,11 @@ test('node: pnpm and yarn lockfiles pick their manager (version from packageMana
   assert.deepEqual(yarn.installCommands, ['npx --yes yarn@1 install --frozen-lockfile --production=false --non-interactive']);
   assert.deepEqual(yarn.pruneCommands, []);
   const berry = detectPlan(view({ 'package.json': JSON.stringify({ dependencies: { a: '1' }, scripts: { start: 'y' } }), 'yarn.lock': '__metadata:\n  version: 8\n' }), {}, 'image');
-  assert.match(berry.installCommands[0], /@yarnpkg\/cli-dist@4 yarn install --immutable$/);
+  assert.match(berry.installCommands[0], /^YARN_NODE_LINKER=node-modules npx --yes -p @yarnpkg\/cli-dist@4 yarn install --immutable$/);
+  const pnp = detectPlan(view({ 'package.json': JSON.stringify({ dependencies: { a: '1' }, scripts: { start: 'y' } }), 'yarn.lock': '__metadata:\n', '.yarnrc.yml': 'nodeLinker: pnp\n' }), {}, 'image');
+  assert.doesNotMatch(pnp.installCommands[0], /YARN_NODE_LINKER/);
+  assert.equal(pnp.runEnv.NODE_OPTIONS, '--require /app/.pnp.cjs');
+  assert.ok(pnp.dependencyFiles.includes('.yarnrc.yml'));
 });
 
 test('node: a Vite app without a start script serves its dist/ as a static site; with a Procfile it keeps node_modules', () => {

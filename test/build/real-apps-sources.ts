@@ -115,6 +115,19 @@ export const REAL_APPS: RealApp[] = [
     },
   },
   {
+    // Yarn Berry (its lockfile made by yarn 4 itself); Pier links node_modules instead of Plug'n'Play.
+    name: 'express-yarn-berry', expect: /hello from yarn berry/, cachedStep: 'yarn install',
+    make(dir) {
+      write(dir, {
+        'package.json': JSON.stringify({ name: 'berry-app', version: '1.0.0', packageManager: 'yarn@4.5.3', scripts: { start: 'node server.js' }, dependencies: { express: '^4.21.0' } }, null, 2),
+        'server.js': "require('express')().get('/', (q, s) => s.send('hello from yarn berry')).listen(process.env.PORT);\n",
+        '.gitignore': 'node_modules/\n.pnp.*\n.yarn/\n',
+        'yarn.lock': '',
+      });
+      sh(dir, ['npx', '--yes', '-p', '@yarnpkg/cli-dist@4.5.3', 'yarn', 'install', '--mode=update-lockfile'], { YARN_ENABLE_TELEMETRY: '0' });
+    },
+  },
+  {
     name: 'flask', expect: /hello from flask/, cachedStep: 'pip install',
     make(dir) {
       write(dir, {

@@ -40,10 +40,18 @@ function tool(pm: NodePackageManager): string {
   return `npx --yes yarn@${pm.version ?? '1'}`;
 }
 
-function installCommand(pm: NodePackageManager): string {
+/**
+ * Yarn Berry links Plug'n'Play by default, which plain `node` (and so `npm start`) cannot resolve: unless the
+ * project's .yarnrc.yml chooses a nodeLinker itself, Pier asks for a node_modules folder.
+ */
+function berryLinker(yarnrc: string | undefined): string {
+  return /^\s*nodeLinker\s*:/m.test(yarnrc ?? '') ? '' : 'YARN_NODE_LINKER=node-modules ';
+}
+
+function installCommand(pm: NodePackageManager, yarnrc: string | undefined): string {
   if (pm.name === 'npm') return pm.locked ? 'npm ci --include=dev --no-audit --no-fund' : 'npm install --include=dev --no-audit --no-fund';
   if (pm.name === 'pnpm') return `${tool(pm)} install ${pm.locked ? '--frozen-lockfile' : '--no-frozen-lockfile'} --prod=false`;
-  if (pm.berry) return `${tool(pm)} install ${pm.locked ? '--immutable' : ''}`.trim();
+  if (pm.berry) return `${berryLinker(yarnrc)}${tool(pm)} install ${pm.locked ? '--immutable' : ''}`.trim();
   return `${tool(pm)} install ${pm.locked ? '--frozen-lockfile' : ''} --production=false --non-interactive`.replace(/\s+/g, ' ');
 }
 
@@ -74,11 +82,12 @@ export function nodePlan(c: StackContext, pkgText: string): BuildPlan {
   return {
     stack: 'node', runCommand: c.chosen(start, 'node'), hostCommands: [],
     dependencyFiles: DEPENDENCY_FILES.filter((f) => c.files.exists(f)),
-    installCommands: deps + devDeps > 0 ? [installCommand(pm)] : [],
+    installCommands: deps + devDeps > 0 ? [installCommand(pm, c.files.read('.yarnrc.yml'))] : [],
     buildCommands: builds,
     // The static SPA needs none of its packages at run time.
     pruneCommands: spa && !c.overrideRun ? ['rm -rf node_modules'] : prune ? [prune] : [],
-    runEnv: {},
+    // A project that keeps Plug'n'Play on purpose gets its resolver loaded into every node process.
+    runEnv: pm.berry && /^\s*nodeLinker\s*:\s*["']?pnp/m.test(c.files.read('.yarnrc.yml') ?? '') ? { NODE_OPTIONS: '--require /app/.pnp.cjs' } : {},
     buildEnv: { NEXT_TELEMETRY_DISABLED: '1', npm_config_update_notifier: 'false' },
   };
 }
