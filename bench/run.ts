@@ -2,7 +2,7 @@
 // bench/results/latest.json and a summary table to bench/results/latest.md, and replaces the table between the
 // `<!-- bench:start -->` / `<!-- bench:end -->` markers in README.md. Each target is measured as a ratio against a
 // baseline measured in the same run (direct upstream, nginx, bare spawn...), so numbers compare across machines.
-// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm,postgres] [--quick]
+// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm,postgres,backup] [--quick]
 // (swarm is opt-in: it runs only when named, as it brings up a 3-node Swarm lab and needs root.)
 // (--only re-runs those sections and keeps the other sections' last results in the files and the table.)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -91,7 +91,17 @@ const OPTIONAL: Section[] = [
   { name: 'functions', file: 'functions.ts', fn: 'functionsBench', args: () => [], rows: genericRows('functions') },
   { name: 'swarm', file: 'swarm.ts', fn: 'swarmBench', args: () => [{ instances: 100 }], rows: genericRows('swarm'), optIn: true },
   { name: 'postgres', file: 'postgres.ts', fn: 'postgresBench', args: () => [], rows: genericRows('postgres') },
+  { name: 'backup', file: 'backup.ts', fn: 'benchBackup', args: (quick) => [{ sizes: quick ? [1000] : [1000, 10_000] }], rows: backupRows },
 ];
+
+/** Backup and restore of a SQLite store of N services (bench/backup.ts). */
+function backupRows(r: any[]): Row[] {
+  return r.map((x) => ({
+    bench: `Backup / restore, ${num(x.services)} services (${x.database_mb} MB database, ${x.file_mb} MB file)`,
+    measured: `backup ${num(x.backup_ms)} ms, restore ${num(x.restore_ms)} ms (checksums verified in ${num(x.verify_ms)} ms of it)`,
+    baseline: '-', target: 'recorded',
+  }));
+}
 
 function deployRows(r: any): Row[] {
   const rows: Row[] = [];
