@@ -247,4 +247,12 @@ test('pier backup and pier restore on the command line', async () => {
   const target = fresh('cli-restored');
   assert.equal(await main(['restore', out, '--data-dir', target], io), 0, lines.join(''));
   assert.match(lines.join(''), /new installation id .*are left alone/);
+  // Ctrl-C (here: before the first member is written) exits 130 and leaves neither the file nor a partial one.
+  lines.length = 0;
+  const canceled = fresh('cli-canceled') + '.tar.gz';
+  const interrupted = { ...io, onInterrupt: (handler: () => void) => { handler(); return () => {}; } };
+  assert.equal(await main(['backup', '-o', canceled, '--data-dir', src], interrupted), 130, lines.join(''));
+  assert.match(lines.join(''), /backup canceled: no file was written/);
+  assert.equal(existsSync(canceled), false);
+  assert.deepEqual(readdirSync(root).filter((x) => x.includes('.partial-')), []);
 });
