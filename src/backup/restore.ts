@@ -161,7 +161,8 @@ function extractPass(root: string): Pass & { close(): void } {
     end(h) {
       if (fd !== undefined) { closeSync(fd); fd = undefined; }
       const path = join(root, h.name);
-      if (h.type !== 'symlink') chmodSync(path, h.mode);
+      // Permission bits only: a backup (checksummed, not signed) never plants a setuid or setgid file.
+      if (h.type !== 'symlink') chmodSync(path, h.mode & 0o777);
       if (asRoot) lchownSync(path, h.uid, h.gid);
     },
     close() { if (fd !== undefined) closeSync(fd); },

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
@@ -67,13 +67,14 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 /** Rewrites a backup's members (same order) through `edit`, keeping everything else byte for byte. */
-function rewrite(file: string, out: string, edit: (h: TarHeader, body: Buffer) => { h: TarHeader; body: Buffer } | undefined): void {
+function rewrite(file: string, out: string, edit: (h: TarHeader, body: Buffer) => { h: TarHeader; body: Buffer } | undefined, extra: { h: TarHeader; body: Buffer }[] = []): void {
   const members: { h: TarHeader; body: Buffer }[] = [];
   let chunks: Buffer[] = [];
   let cur: TarHeader | undefined;
   const r = new TarReader({ entry: (h) => { cur = h; chunks = []; }, data: (c) => chunks.push(Buffer.from(c)), end: () => members.push({ h: cur!, body: Buffer.concat(chunks) }) });
   r.feed(gunzipSync(readFileSync(file)));
   const parts: Buffer[] = [];
+  members.splice(members.length - 1, 0, ...extra); // before the manifest, which stays last
   for (const m of members) {
     const e = edit(m.h, m.body);
     if (!e) continue;
@@ -221,6 +222,39 @@ test('a backup completes and is consistent while another process keeps writing t
   } finally {
     writer.kill();
   }
+});
+
+test('a crafted backup can neither write through a planted symlink nor plant a setuid file', async () => {
+  const src = await dataDir();
+  const file = fresh('b') + '.tar.gz';
+  await createBackup({ dataDir: src, output: file });
+  const outside = fresh('outside');
+  mkdirSync(outside);
+  // A symlink git/evil -> outside, then a file under it; the manifest lists both with their true checksums.
+  const crafted = fresh('crafted') + '.tar.gz';
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const base = { mode: 0o644, mtime: 0, uid: 0, gid: 0 };
+  rewrite(file, crafted, (h, body) => {
+    if (h.name !== 'manifest.json') return { h, body };
+    const m = JSON.parse(body.toString());
+    m.members.push({ name: 'git/evil', type: 'symlink', size: 0, sha256: sha(outside) }, { name: 'git/evil/pwned', type: 'file', size: 3, sha256: sha('hi\n') });
+    return { h, body: Buffer.from(JSON.stringify(m)) };
+  }, [
+    { h: { ...base, name: 'git/evil', type: 'symlink', size: 0, linkname: outside }, body: Buffer.alloc(0) },
+    { h: { ...base, name: 'git/evil/pwned', type: 'file', size: 3 }, body: Buffer.from('hi\n') },
+  ]);
+  const target = fresh('crafted-target');
+  const refused = await restoreBackup({ file: crafted, dataDir: target }).then(() => undefined, (e: unknown) => e as BackupError);
+  assert.equal(refused?.code, 'backup_corrupt');
+  assert.match(refused!.message, /writes through .*git\/evil, which is not a directory/);
+  assert.deepEqual(readdirSync(outside), []);
+  assert.equal(existsSync(target), false);
+
+  const setuid = fresh('setuid') + '.tar.gz';
+  rewrite(file, setuid, (h, body) => ({ h: h.name === 'archives/ar1' ? { ...h, mode: 0o4755 } : h, body }));
+  const t2 = fresh('setuid-target');
+  await restoreBackup({ file: setuid, dataDir: t2 });
+  assert.equal(lstatSync(join(t2, 'archives', 'ar1')).mode & 0o7777, 0o755);
 });
 
 test('a canceled backup leaves no file and no partial file', async () => {
