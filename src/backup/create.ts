@@ -14,6 +14,8 @@ import { BackupError } from './errors.ts';
 import { BACKUP_FORMAT, MANIFEST_NAME, type Manifest, type ManifestMember } from './manifest.ts';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.ts';
 import { dumpPostgres, postgresFacts } from './postgres.ts';
+import { builtImagesOf, saveImages } from './images.ts';
+import { PgDb } from '../store/pg.ts';
 
 /** What a backup is taken of and where it goes. */
 export interface BackupOptions {
@@ -25,6 +27,8 @@ export interface BackupOptions {
   output: string;
   /** Leave the master key (and credentials.json's admin token) out: for copies kept off-site. */
   withoutKey?: boolean;
+  /** Also save the images Pier built for the docker runtime that deployments name (docker save). */
+  images?: boolean;
   signal?: AbortSignal;
   /** Progress lines (stage and bytes so far). */
   progress?: (stage: string, bytes: number) => void;
@@ -90,6 +94,16 @@ async function snapshotDatabase(dataDir: string, into: string): Promise<{ schema
   }
 }
 
+/** Every deployment's `data` JSON, from the SQLite copy or the PostgreSQL store. */
+async function deploymentData(dbCopy: string, databaseUrl?: string): Promise<string[]> {
+  if (databaseUrl) {
+    const db = new PgDb({ url: databaseUrl });
+    try { return (await db.all<{ data: string }>('SELECT data FROM deployments')).map((r) => r.data); } finally { await db.close(); }
+  }
+  const copy = new Database(dbCopy, { readonly: true });
+  try { return (copy.prepare('SELECT data FROM deployments').all() as { data: string }[]).map((r) => r.data); } finally { copy.close(); }
+}
+
 /** Yields one member's header, body and padding, hashing the body (a symlink's target stands in for its body). */
 async function* member(src: Source, members: ManifestMember[], progress: (bytes: number) => void): AsyncGenerator<Buffer> {
   const h = src.header;
@@ -150,12 +164,19 @@ export async function createBackup(opts: BackupOptions): Promise<Manifest> {
       if (tree.includes('/')) sources.push({ name: 'builds', path: join(opts.dataDir, 'builds'), header: headerOf('builds', join(opts.dataDir, 'builds')) });
       walk(root, tree.split(/[\\/]/).join('/'), sources);
     }
+    let images: string[] | undefined;
+    if (opts.images) {
+      opts.progress?.('images', bytes);
+      const tar = join(scratch, 'images.tar');
+      images = await saveImages(builtImagesOf(await deploymentData(dbCopy, opts.databaseUrl)), tar, opts.signal);
+      if (images.length) sources.push({ name: 'images.tar', path: tar, header: { ...headerOf('images.tar', tar), mode: 0o600 } });
+    }
     const idFile = join(opts.dataDir, 'installation-id');
     const members: ManifestMember[] = [];
     const manifest: Manifest = {
       format: BACKUP_FORMAT, pier_version: pierVersion(), schema_version: schema, created_at: new Date().toISOString(),
       installation_id: existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : '',
-      data_dir: opts.dataDir, database: opts.databaseUrl ? 'postgres' : 'sqlite', key_included: !opts.withoutKey, counts, members,
+      data_dir: opts.dataDir, database: opts.databaseUrl ? 'postgres' : 'sqlite', key_included: !opts.withoutKey, ...(images ? { images } : {}), counts, members,
     };
     async function* archive(): AsyncGenerator<Buffer> {
       for (const src of sources) {

@@ -25,11 +25,13 @@ export interface Manifest {
   /** Where the store was: `pier.db` (SQLite online backup) or `pier.pgdump` (pg_dump custom format). */
   database: 'sqlite' | 'postgres';
   key_included: boolean;
+  /** Built images saved in `images.tar` (`--images`), loaded into the engine by restore. */
+  images?: string[];
   counts: Record<string, number>;
   members: ManifestMember[];
 }
 
-const TOP_LEVEL = ['pier.db', 'pier.pgdump', 'master.key', 'credentials.json', 'tls', 'git', 'archives', 'builds'];
+const TOP_LEVEL = ['pier.db', 'pier.pgdump', 'images.tar', 'master.key', 'credentials.json', 'tls', 'git', 'archives', 'builds'];
 
 /** Whether a member name is one a backup may hold: relative, no `..`, under one of the known top-level entries. */
 export function validMemberName(name: string): boolean {

@@ -14,6 +14,7 @@ import { knownSchemaVersion } from '../store/migrations.ts';
 import { BackupError } from './errors.ts';
 import { checkSchema, compareMembers, MANIFEST_NAME, parseManifest, validMemberName, type Manifest, type ManifestMember } from './manifest.ts';
 import { TarFormatError, TarReader, type TarHeader } from './tar.ts';
+import { loadImages } from './images.ts';
 import { checkPostgresEmpty, pgTarget, restorePostgres, settleRestoredPostgres, sealedValueOfDump } from './postgres.ts';
 
 /** Handlers a pass over the archive gets: each member with its body chunks. */
@@ -85,8 +86,11 @@ export interface RestoreOptions {
   progress?: (stage: string) => void;
 }
 
-/** What a restore did. */
-export interface RestoreResult { manifest: Manifest; installationId: string; keptInstallationId: boolean }
+/** What a restore did; `images` when the backup held built images: loaded into the engine, or why not. */
+export interface RestoreResult {
+  manifest: Manifest; installationId: string; keptInstallationId: boolean;
+  images?: { count: number; loaded: true } | { count: number; loaded: false; error: string; file: string };
+}
 
 function readKey(path: string): Buffer {
   if (!existsSync(path)) throw new BackupError('backup_key_wrong', `the key file ${path} does not exist`);
@@ -232,13 +236,27 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const to = JSON.stringify(`dir:${target}/`).slice(1, -1);
     if (manifest.database === 'postgres') await finishPostgres(staging, opts, key ?? readKey(keyPath), from, to);
     else finishSqlite(staging, manifest, key ?? readKey(keyPath), from, to);
+    let images: RestoreResult['images'];
+    const imagesTar = join(staging, 'images.tar');
+    if (existsSync(imagesTar)) {
+      const count = manifest.images?.length ?? 0;
+      opts.progress?.(`loading ${count} built image(s) into the Docker engine`);
+      try {
+        await loadImages(imagesTar);
+        rmSync(imagesTar);
+        images = { count, loaded: true };
+      } catch (err) {
+        // No engine here (yet): the images stay beside the data for `docker load -i`; the rest of the restore stands.
+        images = { count, loaded: false, error: (err as Error).message, file: join(target, 'images.tar') };
+      }
+    }
     const keep = Boolean(opts.keepInstallationId && manifest.installation_id);
     const installationId = keep ? manifest.installation_id : randomUUID();
     writeFileSync(join(staging, 'installation-id'), installationId + '\n', { mode: 0o600 });
     chmodSync(staging, 0o700);
     if (existsSync(target)) rmdirSync(target);
     renameSync(staging, target);
-    return { manifest, installationId, keptInstallationId: keep };
+    return { manifest, installationId, keptInstallationId: keep, ...(images ? { images } : {}) };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;

@@ -33,6 +33,7 @@ export const backupCommand: Command = {
   flags: [
     { name: 'output', short: 'o', kind: 'string', placeholder: 'FILE', help: 'Where to write the backup', defaultText: 'pier-backup-<time>.tar.gz' },
     { name: 'without-key', kind: 'bool', help: 'Leave the master key and the admin token out (restore then needs --key-file)' },
+    { name: 'images', kind: 'bool', help: 'Also save the images Pier built for the docker runtime (for a restore on another machine)' },
     DATA_DIR_FLAG, DATABASE_URL_FLAG,
   ],
   examples: ['pier backup --output /srv/backups/pier.tar.gz', 'pier backup --without-key -o offsite.tar.gz'],
@@ -45,7 +46,7 @@ export const backupCommand: Command = {
     let last = '';
     try {
       const manifest = await createBackup({
-        dataDir, masterKeyFile, databaseUrl, output, withoutKey: ctx.args.bool('without-key'), signal: abort.signal,
+        dataDir, masterKeyFile, databaseUrl, output, withoutKey: ctx.args.bool('without-key'), images: ctx.args.bool('images'), signal: abort.signal,
         progress: (stage, bytes) => {
           // A live line on a terminal; elsewhere one line per stage.
           if (tty) ctx.io.stderr(`\r\x1b[Kbacking up ${stage}: ${megabytes(bytes)}`);
@@ -59,6 +60,7 @@ export const backupCommand: Command = {
       ctx.out(`  Pier ${manifest.pier_version}, schema ${manifest.schema_version}, ${manifest.members.length} members` +
         `${manifest.key_included ? ', master key included' : ', WITHOUT the master key (keep it: restore needs --key-file)'}`);
       ctx.out(`  ${c.apps} apps, ${c.services} services, ${c.deployments} deployments, ${c.secrets} secrets, ${c.api_tokens} tokens`);
+      if (manifest.images) ctx.out(`  ${manifest.images.length} built image(s) saved`);
     } catch (err) {
       if (tty) ctx.io.stderr('\r\x1b[K');
       if (abort.signal.aborted) fail(new BackupError('backup_canceled', 'backup canceled: no file was written'));
@@ -93,6 +95,8 @@ export const restoreCommand: Command = {
       ctx.out(`restored ${file} into ${dataDir}`);
       ctx.out(`  Pier ${r.manifest.pier_version}, schema ${r.manifest.schema_version}, taken ${r.manifest.created_at}`);
       ctx.out(`  ${c.apps} apps, ${c.services} services, ${c.deployments} deployments, ${c.secrets} secrets, ${c.api_tokens} tokens`);
+      if (r.images?.loaded) ctx.out(`  ${r.images.count} built image(s) loaded into the Docker engine`);
+      if (r.images && !r.images.loaded) ctx.err(`warning: built images not loaded (${r.images.error}): load them with docker load -i ${r.images.file}`);
       ctx.out(r.keptInstallationId
         ? `  installation id kept (${r.installationId}): this Pier adopts the containers labelled with it`
         : `  new installation id ${r.installationId}: containers of the backed-up installation (${r.manifest.installation_id || 'unknown'}) are left alone`);
