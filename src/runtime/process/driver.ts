@@ -20,6 +20,7 @@ import {
 import { seccompFilter, seccompSupported } from './seccomp.ts';
 import { type InstanceRecord, instancePaths, isSameProcess, listRecords, processStartTime, readExit, readRecord, writeRecord } from './state.ts';
 import { DEFAULT_UID_RANGE, type UidRange, claimUid, releaseUid, uidRangeConflict } from './uids.ts';
+import { instanceWatches } from './watch.ts';
 
 /** Options of the process runtime. */
 export interface ProcessRuntimeOptions {
@@ -424,15 +425,26 @@ export class ProcessRuntime implements Runtime {
   }
 
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
-    for (;;) {
-      signal?.throwIfAborted();
-      const state = await this.inspect(runtimeId);
-      if (!state) throw workloadNotFound(runtimeId);
-      if (state.exit) return state.exit;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, POLL_MS * 2);
-        signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-      });
+    // Woken by the instance directory's watch (exit.json written, or the directory removed) or the safety poll.
+    let woken: (() => void) | undefined;
+    let changed = false;
+    const unsubscribe = safeId(runtimeId) ? instanceWatches.subscribe(instancePaths(this.stateDir, runtimeId).dir, () => { changed = true; woken?.(); }) : undefined;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        changed = false;
+        const state = await this.inspect(runtimeId);
+        if (!state) throw workloadNotFound(runtimeId);
+        if (state.exit) return state.exit;
+        if (changed) continue;
+        await new Promise<void>((resolve) => {
+          woken = resolve;
+          signal?.addEventListener('abort', () => resolve(), { once: true });
+        });
+        woken = undefined;
+      }
+    } finally {
+      unsubscribe?.();
     }
   }
 
@@ -473,7 +485,9 @@ export class ProcessRuntime implements Runtime {
     const rec = safeId(runtimeId) ? readRecord(this.stateDir, runtimeId) : null;
     if (!rec) throw workloadNotFound(runtimeId);
     const paths = instancePaths(this.stateDir, runtimeId);
-    yield* readLogFiles(paths, { ...opts, ended: () => !this.alive(rec) });
+    // An inotify event can only reveal exit.json; a vanished supervisor (no exit.json) shows on the safety poll.
+    const ended = (thorough: boolean) => readExit(this.stateDir, runtimeId) !== null || (thorough && !isSameProcess(rec.supervisorPid, rec.supervisorStartTime));
+    yield* readLogFiles(paths, { ...opts, ended, wakes: (wake) => instanceWatches.subscribe(paths.dir, wake) });
   }
 
   async recover(): Promise<InstanceHandle[]> {
