@@ -123,7 +123,7 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
   try {
     const [upPort, ngPort, pierPort, ngTlsPort, pierTlsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     // One certificate for both TLS proxies, from a throwaway local CA.
-    const { loadOrCreateLocalCa } = await import('../src/tls/local-ca.ts');
+    const { loadOrCreateLocalCa } = await import('../src/certs/local-ca.ts');
     const leaf = await (await loadOrCreateLocalCa(join(dir, 'ca'))).issue([HOST, '127.0.0.1'], 1);
     writeFileSync(join(dir, 'cert.pem'), leaf.certPem);
     writeFileSync(join(dir, 'key.pem'), leaf.keyPem, { mode: 0o600 });

@@ -15,8 +15,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const LAYERS: Record<string, number> = {
   domain: 0, // pure types, validation, status machines: imports nothing of ours
   autoscale: 1, // the pure scaling decider
-  store: 2, runtime: 2, edge: 2, tls: 2, console: 2, // persistence, drivers, data plane, local CA, static console
-  build: 3, functions: 3, // sources and builders
+  store: 2, runtime: 2, edge: 2, console: 2, // persistence, drivers, data plane, static console
+  build: 3, // sources, builders and functions
   backup: 3, // backups and restores of a data directory (reads the store's files)
   'config.ts': 4, // every PIER_* setting, parsed once
   'component.ts': 5, // the component types every wired part implements
@@ -27,7 +27,6 @@ const LAYERS: Record<string, number> = {
 
 /** Same-layer imports that are allowed (from, to). */
 const PEERS: ReadonlyArray<readonly [string, string]> = [
-  ['build', 'functions'], ['functions', 'build'], // until src/functions moves into src/build
   ['main.ts', 'platform.ts'], // the root starts the default components
 ];
 
@@ -75,7 +74,7 @@ test('no part of src/ imports a higher layer or an unlisted peer, and every part
  * settings), the function wrappers (they run inside instances), the edge worker (its coordinator hands it its config
  * through the environment) and the runtime's test support. Everything else gets values passed in.
  */
-const ENV_READERS = [/^src\/config\.ts$/, /^src\/cli\//, /^src\/functions\/wrappers\//, /^src\/edge\/worker\.ts$/, /^src\/runtime\/testing\//];
+const ENV_READERS = [/^src\/config\.ts$/, /^src\/cli\//, /^src\/build\/functions\/wrappers\//, /^src\/edge\/worker\.ts$/, /^src\/runtime\/testing\//];
 
 test('PIER_* settings are read from process.env only where allowed', () => {
   const readers = [...graph.keys()].filter((f) => /process\.env(\.PIER_|\[['"]PIER_)/.test(readFileSync(join(root, f), 'utf8')));

@@ -11,7 +11,7 @@ import { baseKindOf, ensureBaseImage, hostPythonVersion } from './base-images.ts
 import { stepEnv, tlsHint, writeBuildFiles, type BuildPackageSettings } from './build-env.ts';
 import { contextIgnore, listContext, tarContext, withPaths } from './context.ts';
 import { BUILD_FILES_DIR, planDockerfile, type BuildPlan, type BuildTarget, type FileView } from './detect.ts';
-import { planSource } from '../functions/build.ts';
+import { planSource } from './functions/build.ts';
 import { buildDirectory } from './directory.ts';
 import { engineBuild } from './docker-build.ts';
 import { reasonOf, timeLimited } from './exec.ts';
@@ -152,7 +152,7 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
     const cacheDir = d.definition.skip_cache ? join(root, 'cache') : join(o.workDir, 'cache', d.service_id);
     mkdirSync(cacheDir, { recursive: true });
     if (source.docker) return { image: await dockerfileBuild(d, source.docker, dir, log, signal, env.buildArgs), commit };
-    // A source with only a handler file is a function (src/functions): its wrapper and compiled handler are
+    // A source with only a handler file is a function (src/build/functions): its wrapper and compiled handler are
     // written into the source first, then it builds like any Node or Python app.
     const plan = await planSource(dir, dirView(dir), {
       buildCommand: source.buildpack?.build_command ?? git?.build_command,

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import type { PierComponent, PierCore } from '../component.ts';
 import type { Edge } from '../edge/types.ts';
-import { loadOrCreateLocalCa, trustInstructions, type LocalCa } from '../tls/local-ca.ts';
+import { loadOrCreateLocalCa, trustInstructions, type LocalCa } from './local-ca.ts';
 import { createAcmeIssuer } from './acme.ts';
 import { dnsCheck, dnsResolver, txtLookup } from './dns.ts';
 import { createCertManager, type CertManager } from './manager.ts';

@@ -23,7 +23,7 @@ import type { Edge } from '../edge/types.ts';
 /** What the manager needs from the edge: its certificate and HTTP-01 challenge setters. */
 export type CertEdge = Pick<Edge, 'setCertificates' | 'setAcmeChallenges'>;
 
-/** The local certificate authority (src/tls/local-ca.ts LocalCa). */
+/** The local certificate authority (src/certs/local-ca.ts LocalCa). */
 export interface LocalIssuer {
   issue(names: string[], days?: number): Promise<{ certPem: string; keyPem: string; notAfter: string }>;
 }

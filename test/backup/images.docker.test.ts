@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { PierHandle } from '../../src/main.ts';
-import { functionDefinition } from '../../src/functions/definition.ts';
+import { functionDefinition } from '../../src/build/functions/definition.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
 import { builtImagesOf } from '../../src/backup/images.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { PierHandle } from '../../src/main.ts';
-import { functionDefinition } from '../../src/functions/definition.ts';
+import { functionDefinition } from '../../src/build/functions/definition.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { SCOPE_LABEL } from '../../src/runtime/docker/driver.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';

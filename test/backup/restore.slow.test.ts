@@ -11,7 +11,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { functionDefinition } from '../../src/functions/definition.ts';
+import { functionDefinition } from '../../src/build/functions/definition.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
 import type { PierHandle } from '../../src/main.ts';
 import { edgeGet } from '../support/edge-get.ts';

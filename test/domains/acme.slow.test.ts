@@ -14,7 +14,7 @@ import { startPier, type PierHandle } from '../../src/main.ts';
 import { createCertManager, type CertEdge } from '../../src/certs/manager.ts';
 import { createAcmeIssuer } from '../../src/certs/acme.ts';
 import { dnsCheck } from '../../src/certs/dns.ts';
-import { loadOrCreateLocalCa, type LocalCa } from '../../src/tls/local-ca.ts';
+import { loadOrCreateLocalCa, type LocalCa } from '../../src/certs/local-ca.ts';
 import { getCertSchedule, listCertificates } from '../../src/store/domains.ts';
 import { renewalTime } from '../../src/domain/domains.ts';
 import type { EdgeCertificate } from '../../src/edge/types.ts';

@@ -10,7 +10,7 @@ import { startPier, type PierHandle } from '../../src/main.ts';
 import { createCertManager } from '../../src/certs/manager.ts';
 import { AcmeError, type AcmeIssuer } from '../../src/certs/acme.ts';
 import { dnsCheck } from '../../src/certs/dns.ts';
-import { loadOrCreateLocalCa, type LocalCa } from '../../src/tls/local-ca.ts';
+import { loadOrCreateLocalCa, type LocalCa } from '../../src/certs/local-ca.ts';
 import { getCertSchedule } from '../../src/store/domains.ts';
 import type { EdgeCertificate } from '../../src/edge/types.ts';
 import { apiClient } from '../support/api-client.ts';

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.ts';
 import { startPier, type PierHandle } from '../../src/main.ts';
 import { createCertManager, type CertManager } from '../../src/certs/manager.ts';
 import { dnsCheck, dnsResolver, txtLookup } from '../../src/certs/dns.ts';
-import { loadOrCreateLocalCa, type LocalCa } from '../../src/tls/local-ca.ts';
+import { loadOrCreateLocalCa, type LocalCa } from '../../src/certs/local-ca.ts';
 import { updateDomain, verificationToken } from '../../src/store/domains.ts';
 import { getApp } from '../../src/store/apps.ts';
 import { getOrganization, insertOrganization, insertToken } from '../../src/store/organizations.ts';

@@ -11,7 +11,7 @@ import { connect, type PeerCertificate } from 'node:tls';
 import { loadConfig } from '../../src/config.ts';
 import { startPier, type PierHandle } from '../../src/main.ts';
 import { localCaDir } from '../../src/certs/index.ts';
-import { loadOrCreateLocalCa } from '../../src/tls/local-ca.ts';
+import { loadOrCreateLocalCa } from '../../src/certs/local-ca.ts';
 import { apiClient } from '../support/api-client.ts';
 import { until } from '../support/until.ts';
 import { startTestDns, type TestDns } from './support/dns-server.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEdge } from '../../src/edge/edge.ts';
 import { app, call, route, startUpstream, up } from '../../src/edge/test-helpers.ts';
-import { loadOrCreateLocalCa } from '../../src/tls/local-ca.ts';
+import { loadOrCreateLocalCa } from '../../src/certs/local-ca.ts';
 import { h1, h2, handshake } from './tls-support.ts';
 
 test('workers: certificates, replacements and ACME answers reach every worker', async () => {

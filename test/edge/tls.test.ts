@@ -13,7 +13,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { createEdge } from '../../src/edge/edge.ts';
 import type { Edge, EdgeCertificate } from '../../src/edge/types.ts';
 import { app, call, route, startUpstream, up, type TestUpstream } from '../../src/edge/test-helpers.ts';
-import { loadOrCreateLocalCa, type LocalCa } from '../../src/tls/local-ca.ts';
+import { loadOrCreateLocalCa, type LocalCa } from '../../src/certs/local-ca.ts';
 import { h1, h2, handshake } from './tls-support.ts';
 
 const DOMAIN = 'pier.localhost';

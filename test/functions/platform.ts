@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import { startPier, type PierHandle } from '../../src/main.ts';
 import { packDirectory } from '../../src/cli/commands/deploy.ts';
-import { functionDefinition, type FunctionOptions } from '../../src/functions/definition.ts';
+import { functionDefinition, type FunctionOptions } from '../../src/build/functions/definition.ts';
 import { apiClient } from '../support/api-client.ts';
 import { until } from '../support/until.ts';
 

@@ -5,8 +5,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { findHandler, FUNCTION_DIR } from '../../src/functions/detect.ts';
-import { prepareFunction } from '../../src/functions/build.ts';
+import { findHandler, FUNCTION_DIR } from '../../src/build/functions/detect.ts';
+import { prepareFunction } from '../../src/build/functions/build.ts';
 import { dirView } from '../../src/build/builder.ts';
 
 /** Writes `files` into a new temp directory; returns its path. */

@@ -1,14 +1,14 @@
 // `pier function deploy <file-or-dir> --app A --name F`: packs a handler (one file becomes handler.<ext>; a
 // directory must hold a handler file), uploads it as an archive like `pier deploy`, creates or updates the service
-// with the function defaults (src/functions/definition.ts: scale-to-zero, port 8000, route /), waits until it is
+// with the function defaults (src/build/functions/definition.ts: scale-to-zero, port 8000, route /), waits until it is
 // HEALTHY or SLEEPING and prints its URL. `function list` and `function logs` are the service commands.
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import type { App, Deployment, DeploymentDefinition, Service } from '../../domain/types.ts';
 import { dirView } from '../../build/builder.ts';
-import { findHandler, HANDLER_FILES } from '../../functions/detect.ts';
-import { FUNCTION_PORT, functionDefinition } from '../../functions/definition.ts';
+import { findHandler, HANDLER_FILES } from '../../build/functions/detect.ts';
+import { FUNCTION_PORT, functionDefinition } from '../../build/functions/definition.ts';
 import { UsageError, type FlagSpec } from '../args.ts';
 import type { Command, Ctx } from '../command.ts';
 import { applyDefinitionFlags } from '../definition-flags.ts';

@@ -6,7 +6,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { loadOrCreateLocalCa } from '../../../src/tls/local-ca.ts';
+import { loadOrCreateLocalCa } from '../../../src/certs/local-ca.ts';
 import { until } from '../../support/until.ts';
 
 /** Why pebble cannot run here, or null. */

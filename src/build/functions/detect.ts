@@ -3,7 +3,7 @@
 // (handler.ts, handler.mts, handler.js, handler.mjs or handler.py) AND the ordinary buildpack detection finds
 // nothing to run (no Procfile, no run command, no package.json "start"/main/server.js/index.js/app.js, no
 // app.py/main.py/server.py, no go.mod, no index.html). Pure: files are read through a FileView.
-import { detectPlan, hasRequirements, NothingToRunError, type BuildPlan, type BuildTarget, type FileView, type PlanOverrides } from '../build/detect.ts';
+import { detectPlan, hasRequirements, NothingToRunError, type BuildPlan, type BuildTarget, type FileView, type PlanOverrides } from '../detect.ts';
 
 /** Handler file names, in the order they are looked for. */
 export const HANDLER_FILES = ['handler.ts', 'handler.mts', 'handler.js', 'handler.mjs', 'handler.py'] as const;

@@ -1,7 +1,7 @@
 // Function detection: a handler file is a function only when the ordinary buildpack detection finds nothing to run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FileView } from '../build/detect.ts';
+import type { FileView } from '../detect.ts';
 import { detectSource, findHandler } from './detect.ts';
 
 function view(files: Record<string, string>): FileView {

@@ -1,13 +1,13 @@
 // The defaults a function's service gets (the CLI and tests use these; the API accepts any definition): a web
 // service on port 8000 routed at `/` (none when private), scale-to-zero after a short idle delay, an HTTP check
 // on the wrapper's own health path.
-import type { ArchiveSource, DeploymentDefinition, GitSource } from '../domain/types.ts';
+import type { ArchiveSource, DeploymentDefinition, GitSource } from '../../domain/types.ts';
 
 /** The port Pier's wrappers listen on ($PORT is set to it). */
 export const FUNCTION_PORT = 8000;
 
 /**
- * Health path the wrappers answer themselves (src/functions/wrappers): an HTTP check passes only once the handler
+ * Health path the wrappers answer themselves (src/build/functions/wrappers): an HTTP check passes only once the handler
  * is loaded and never runs user code. (A TCP check holds each probe ~100 ms to see the peer stay, which every
  * wake-up would pay, and Docker's proxy accepts connections before the app listens.)
  */

@@ -6,8 +6,8 @@ import { copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync } fr
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Message, type Plugin } from 'esbuild';
-import type { BuildPlan, BuildTarget, PlanOverrides } from '../build/detect.ts';
-import type { FileView } from '../build/detect.ts';
+import type { BuildPlan, BuildTarget, PlanOverrides } from '../detect.ts';
+import type { FileView } from '../detect.ts';
 import { detectSource, FUNCTION_DIR, languageName, type FunctionSource } from './detect.ts';
 
 const WRAPPERS = join(dirname(fileURLToPath(import.meta.url)), 'wrappers');
@@ -69,7 +69,7 @@ export function nodeWrapperSource(): Promise<string> {
       entryPoints: [join(WRAPPERS, 'node.ts')], bundle: true, platform: 'node', format: 'esm', target: NODE_TARGET,
       write: false, logLevel: 'silent', legalComments: 'none',
     });
-    return `// Pier's function wrapper (generated from src/functions/wrappers/node.ts).\n${result.outputFiles[0]!.text}`;
+    return `// Pier's function wrapper (generated from src/build/functions/wrappers/node.ts).\n${result.outputFiles[0]!.text}`;
   })();
   wrapperJs.catch(() => { wrapperJs = undefined; });
   return wrapperJs;
