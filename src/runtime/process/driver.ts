@@ -425,10 +425,18 @@ export class ProcessRuntime implements Runtime {
   }
 
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
-    // Woken by the instance directory's watch (exit.json written, or the directory removed) or the safety poll.
+    // Woken by the instance directory's watch (exit.json written, or the directory removed; not the app's output)
+    // or by the safety poll.
     let woken: (() => void) | undefined;
     let changed = false;
-    const unsubscribe = safeId(runtimeId) ? instanceWatches.subscribe(instancePaths(this.stateDir, runtimeId).dir, () => { changed = true; woken?.(); }) : undefined;
+    const wake = (_why: unknown, file?: string) => {
+      if (file === 'stdout.log' || file === 'stderr.log') return;
+      changed = true;
+      woken?.();
+    };
+    const onAbort = () => woken?.();
+    const unsubscribe = safeId(runtimeId) ? instanceWatches.subscribe(instancePaths(this.stateDir, runtimeId).dir, wake) : undefined;
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
         signal?.throwIfAborted();
@@ -436,14 +444,12 @@ export class ProcessRuntime implements Runtime {
         const state = await this.inspect(runtimeId);
         if (!state) throw workloadNotFound(runtimeId);
         if (state.exit) return state.exit;
-        if (changed) continue;
-        await new Promise<void>((resolve) => {
-          woken = resolve;
-          signal?.addEventListener('abort', () => resolve(), { once: true });
-        });
+        if (changed || signal?.aborted) continue;
+        await new Promise<void>((resolve) => { woken = resolve; });
         woken = undefined;
       }
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       unsubscribe?.();
     }
   }

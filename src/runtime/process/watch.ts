@@ -11,7 +11,10 @@ export const SAFETY_POLL_MS = 5_000;
 /** Why a listener was woken: `change` for an inotify event (cheap checks suffice), `poll` for the safety timer. */
 export type WakeReason = 'change' | 'poll';
 
-interface Entry { watcher?: FSWatcher; listeners: Set<(why: WakeReason) => void> }
+/** Called on each wake; `file` names the entry an inotify event was about, when the kernel says. */
+export type WakeListener = (why: WakeReason, file?: string) => void;
+
+interface Entry { watcher?: FSWatcher; listeners: Set<WakeListener> }
 
 /** The registry of watched directories; one per process (see `instanceWatches`). */
 export class DirectoryWatches {
@@ -21,7 +24,7 @@ export class DirectoryWatches {
   constructor(private readonly pollMs = SAFETY_POLL_MS) {}
 
   /** Calls `listener` on every change in `dir` and on every safety poll; the returned function unsubscribes. */
-  subscribe(dir: string, listener: (why: WakeReason) => void): () => void {
+  subscribe(dir: string, listener: WakeListener): () => void {
     let entry = this.dirs.get(dir);
     if (!entry) {
       entry = { listeners: new Set() };
@@ -44,7 +47,7 @@ export class DirectoryWatches {
 
   private watch(dir: string, entry: Entry): FSWatcher | undefined {
     try {
-      const w = watch(dir, { persistent: true }, () => notify(entry, 'change'));
+      const w = watch(dir, { persistent: true }, (_event, file) => notify(entry, 'change', file ?? undefined));
       // The directory went away (instance removed) or the watch broke: the safety poll still wakes the listeners,
       // and one wake now lets them notice at once.
       w.on('error', () => { w.close(); if (entry.watcher === w) entry.watcher = undefined; notify(entry, 'change'); });
@@ -59,8 +62,8 @@ export class DirectoryWatches {
   }
 }
 
-function notify(entry: Entry, why: WakeReason): void {
-  for (const l of [...entry.listeners]) l(why);
+function notify(entry: Entry, why: WakeReason, file?: string): void {
+  for (const l of [...entry.listeners]) l(why, file);
 }
 
 /** The process-wide registry: several drivers (and followers) of one instance share its single watch. */
