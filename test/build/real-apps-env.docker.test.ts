@@ -17,9 +17,15 @@ const runtime = new DockerRuntime({ scope: `build-env-test-${process.pid}` });
 const built: string[] = [];
 const SECRET = 'sekrit-4c1d-value';
 
-before(async () => { await ensureTestImage(); });
+// runAndFetch's first fetch to a container that has just started can be left pending with no referenced handle
+// (undici, bounded only by AbortSignal.timeout, whose timer is unreferenced): in a file whose first test starts
+// there, node:test ends with 'Promise resolution is still pending'. A referenced timer keeps the loop alive
+// meanwhile; no assertion depends on it.
+let keepAlive: NodeJS.Timeout | undefined;
+before(async () => { keepAlive = setInterval(() => {}, 60_000); await ensureTestImage(); });
 
 after(async () => {
+  clearInterval(keepAlive);
   for (const tag of built) await engine.jsonOrNull('DELETE', `/images/${encodeURIComponent(tag)}`, { query: { force: 1 } }).catch(() => {});
 });
 
