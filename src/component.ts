@@ -25,6 +25,8 @@ export interface PierCore {
   addMetrics(render: () => string): void;
   /** Where start-up lines go. */
   log(line: string): void;
+  /** This process's API URL (the leader advertises it beside its lease, for regional edges). */
+  apiUrl?: string;
   /** The route table remote edges long-poll through the API; the leader's route publisher feeds it. */
   routeFeed: EdgeRouteFeed;
 }

@@ -97,7 +97,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
     log(`pier: API listening on ${apiUrl} (credentials: ${credentialsPath})`);
 
     const core: PierCore = {
-      config, store, organizationId: org.id, log, routeFeed,
+      config, store, organizationId: org.id, log, routeFeed, apiUrl,
       onWrite: (l) => { listeners.add(l); },
       setInfo: (facts) => { Object.assign(info, facts); },
       addMetrics: (render) => { metricRenderers.push(render); },

@@ -52,7 +52,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   // (edge, certificates, reconcilers, metrics), and its writes are fenced by the lease (docs/postgres.md). On SQLite
   // the one process always takes the lease, and it never expires: a busy machine cannot lose it to itself.
   const sqlite = core.store.db.dialect === 'sqlite';
-  const lease = new Lease(core.store.db, { takeover: sqlite, expires: !sqlite });
+  const lease = new Lease(core.store.db, { takeover: sqlite, expires: !sqlite, apiUrl: core.apiUrl });
   const store = { ...core.store, db: fencedDb(core.store.db, lease) };
   const leaderCore: PierCore = { ...core, store };
   const scope = installationId(config.dataDir);
@@ -103,6 +103,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       edge = await createEdge({
         addr: `${config.edgeAddr.host.includes(':') ? `[${config.edgeAddr.host}]` : config.edgeAddr.host}:${config.edgeAddr.port}`,
         domain: config.domain,
+        // A new leader binds before its controller computed the first table: 503 with Retry-After until then, not 404.
+        requireRoutes: true,
         ...(config.tlsAddr ? { tlsAddr: `${config.tlsAddr.host.includes(':') ? `[${config.tlsAddr.host}]` : config.tlsAddr.host}:${config.tlsAddr.port}` } : {}),
         workers: config.edgeWorkers ?? defaultEdgeWorkers(),
         // Scale-to-zero: a request for a sleeping app is held while the controller wakes it.

@@ -4,7 +4,9 @@
 // root hands both the API and the route publisher (src/control/route-publisher.ts); the API has no handle on the
 // controller.
 import { PierError, validationError } from '../domain/errors.ts';
+import { leaseHolder } from '../control/leader.ts';
 import { assertOperator } from './auth.ts';
+import { errorReplyFor } from './error-body.ts';
 import type { RequestContext, Route } from './router.ts';
 
 /** Longest a long-poll is held (seconds) before it answers 304: under common proxies' idle timeouts. */
@@ -38,7 +40,23 @@ async function routesHandler(c: RequestContext): Promise<undefined> {
   }
   const table = feed.current();
   // A 4xx, not a 503: the API itself is fine, this process just runs no edge (starting, or a follower on PostgreSQL).
-  if (!table) throw new PierError('invalid_state', 'This control plane has no route table (it runs no edge: starting, or not the leader); ask again shortly or ask the leader');
+  // The leader's advertised API URL (from the lease row) rides in the error's details, so the edge follows the lease.
+  // A deposed leader keeps serving its last table on its own edge, but that table is no longer updated: send remote
+  // edges to the leader rather than hand them a stale one.
+  if (!table || c.info().leader === false) {
+    const leader = await leaseHolder(c.store.db).catch(() => undefined);
+    const leaderUrl = leader && leader.expiresInMs > 0 && leader.apiUrl ? leader.apiUrl : undefined;
+    const message = leaderUrl
+      ? `This control plane is not the leader and has no route table; the leader's API is ${leaderUrl}`
+      : 'This control plane has no route table (it runs no edge: starting, or not the leader) and no leader is known; ask again shortly';
+    const reply = errorReplyFor('invalid_state', message, [], c.req.url?.split('?')[0] ?? '/v1/pier/edge/routes');
+    const details = reply.body.details as { metadata: Record<string, string> }[];
+    if (leaderUrl) details[0]!.metadata = { leader_url: leaderUrl };
+    const body = JSON.stringify(reply.body);
+    c.res.writeHead(reply.status, reply.reason, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    c.res.end(body);
+    return undefined;
+  }
   if (region) feed.sawEdge(region, table.etag);
   if (known === table.etag) {
     c.res.writeHead(304, { etag: table.etag });

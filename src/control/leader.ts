@@ -46,6 +46,8 @@ export interface LeaseOptions {
   expires?: boolean;
   /** The monotonic clock in ms (default performance.now); tests inject stalls with it. */
   now?: () => number;
+  /** This control plane's API URL, written beside the lease while held: followers point regional edges at it. */
+  apiUrl?: string;
 }
 
 /** The ttl of a lease that never expires: far beyond any uptime, still a safe integer once added to epoch ms. */
@@ -68,6 +70,7 @@ export class Lease {
   readonly ttlMs: number;
   readonly renewMs: number;
   readonly expires: boolean;
+  readonly apiUrl: string;
   private readonly now: () => number;
   private takeover: boolean;
   private heldTerm = 0;
@@ -80,6 +83,7 @@ export class Lease {
     this.expires = opts.expires ?? true;
     this.ttlMs = this.expires ? opts.ttlMs ?? 5000 : NEVER_EXPIRES_MS;
     this.renewMs = opts.renewMs ?? 1500;
+    this.apiUrl = opts.apiUrl ?? '';
     this.takeover = opts.takeover ?? false;
     this.now = opts.now ?? (() => performance.now());
     if (!(this.renewMs > 0 && this.renewMs * 2 < this.ttlMs)) throw new Error('lease renewMs must be positive and under half of ttlMs');
@@ -104,14 +108,14 @@ export class Lease {
     this.takeover = false;
     const now = dbNowMs(this.db);
     const row = await this.db.get<{ holder: string; term: number }>(
-      `INSERT INTO leases (name, holder, term, expires_at, acquired_at) VALUES (?, ?, 1, ${now} + ?, ?)
+      `INSERT INTO leases (name, holder, term, expires_at, acquired_at, api_url) VALUES (?, ?, 1, ${now} + ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET
          term = CASE WHEN leases.holder = excluded.holder THEN leases.term ELSE leases.term + 1 END,
          acquired_at = CASE WHEN leases.holder = excluded.holder THEN leases.acquired_at ELSE excluded.acquired_at END,
-         holder = excluded.holder, expires_at = excluded.expires_at
+         holder = excluded.holder, expires_at = excluded.expires_at, api_url = excluded.api_url
        WHERE leases.holder = excluded.holder OR leases.expires_at <= ${now} OR ? = 1
        RETURNING holder, term`,
-      [this.name, this.holder, this.ttlMs, new Date().toISOString(), takeover ? 1 : 0] as SqlValue[],
+      [this.name, this.holder, this.ttlMs, new Date().toISOString(), this.apiUrl, takeover ? 1 : 0] as SqlValue[],
     );
     if (row && row.holder === this.holder) {
       this.heldTerm = Number(row.term);
@@ -146,12 +150,20 @@ export class Lease {
   }
 
   /** Who holds the lease according to the database (for info pages and tests). */
-  async current(): Promise<{ holder: string; term: number; expiresInMs: number } | undefined> {
-    const row = await this.db.get<{ holder: string; term: number; left: number }>(
-      `SELECT holder, term, expires_at - ${dbNowMs(this.db)} AS left FROM leases WHERE name = ?`, [this.name],
-    );
-    return row ? { holder: row.holder, term: Number(row.term), expiresInMs: Number(row.left) } : undefined;
+  async current(): Promise<LeaseHolder | undefined> {
+    return leaseHolder(this.db, this.name);
   }
+}
+
+/** A lease as the database has it. */
+export interface LeaseHolder { holder: string; term: number; expiresInMs: number; apiUrl: string }
+
+/** Who holds lease `name` according to the database (expired or not: check expiresInMs), and where its API is. */
+export async function leaseHolder(db: Db, name = CONTROL_PLANE_LEASE): Promise<LeaseHolder | undefined> {
+  const row = await db.get<{ holder: string; term: number; left: number; api_url: string }>(
+    `SELECT holder, term, expires_at - ${dbNowMs(db)} AS left, api_url FROM leases WHERE name = ?`, [name],
+  );
+  return row ? { holder: row.holder, term: Number(row.term), expiresInMs: Number(row.left), apiUrl: row.api_url } : undefined;
 }
 
 /**

@@ -12,8 +12,8 @@ import type { AccessLogEntry, AcmeChallenges, AppRoutes, Edge, EdgeCertificate, 
 
 /** Messages from the coordinator to a worker. */
 export type ToWorker =
-  | { t: 'init'; apps: AppRoutes[]; certs: EdgeCertificate[]; acme: AcmeChallenges }
-  | { t: 'routes'; apps: AppRoutes[] }
+  | { t: 'init'; apps: AppRoutes[] | null; domain?: string; certs: EdgeCertificate[]; acme: AcmeChallenges }
+  | { t: 'routes'; apps: AppRoutes[]; domain?: string }
   | { t: 'certs'; certs: EdgeCertificate[] }
   | { t: 'acme'; acme: AcmeChallenges }
   | { t: 'drain'; id: number; instanceId: string; timeoutMs: number }
@@ -49,7 +49,7 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
       domain: opts.domain, regionHeader: opts.regionHeader, regionMap: opts.regionMap, region: opts.region,
       holdQueueSize: opts.holdQueueSize, holdTimeoutMs: opts.holdTimeoutMs, maxTries: opts.maxTries,
       connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs, trustForwarded: opts.trustForwarded,
-      tlsAddr: opts.tlsAddr,
+      tlsAddr: opts.tlsAddr, requireRoutes: opts.requireRoutes,
     },
   };
   // When every worker accepts for itself, one that wakes first may take a whole burst of connections (splits of
@@ -66,6 +66,9 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
   });
 
   let apps: AppRoutes[] = [];
+  // Whether a table arrived (requireRoutes: a worker started before it answers 503 too), and the domain it came with.
+  let tabled = !opts.requireRoutes;
+  let tableDomain: string | undefined;
   // Certificates are loaded here first, so a bad one is reported once and workers only get ones that load.
   const certs = new CertificateTable();
   const onCertificateError = opts.onCertificateError
@@ -111,7 +114,7 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
     w.on('message', (msg: FromWorker) => {
       switch (msg.t) {
         // Messages sent before the worker registered its listener would be lost, so it asks for its routes.
-        case 'hello': send(w, { t: 'init', apps, certs: certs.usable, acme }); break;
+        case 'hello': send(w, { t: 'init', apps: tabled ? apps : null, domain: tableDomain, certs: certs.usable, acme }); break;
         case 'ready': port = msg.port; tlsPort = msg.tlsPort ?? 0; resolve(); break;
         case 'metrics': snapshots.set(w, msg.m); if (msg.id !== undefined) settle(w, msg.id); break;
         case 'drained': settle(w, msg.id); break;
@@ -165,10 +168,12 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
       acme = { ...next };
       for (const w of workers) send(w, { t: 'acme', acme });
     },
-    setRoutes(next) {
+    setRoutes(next, domain) {
       apps = next;
+      tabled = true;
+      if (domain) tableDomain = domain;
       for (const a of next) if (!a.sleeping) wokenAt.delete(a.appId);
-      for (const w of workers) send(w, { t: 'routes', apps: next });
+      for (const w of workers) send(w, { t: 'routes', apps: next, domain });
     },
     drain: (instanceId, timeoutMs) => fanOut((id) => ({ t: 'drain', id, instanceId, timeoutMs }), timeoutMs + 1000),
     metrics: merged,

@@ -15,6 +15,9 @@ import { proxyUpgrade } from './upgrade.ts';
 
 const kRegion = Symbol('pier.region');
 
+/** The readiness path every edge answers itself, whatever the host. */
+export const READY_PATH = '/_pier/ready';
+
 /** Options of one in-process edge (EdgeOptions minus process layout). */
 export type CoreOptions = Omit<EdgeOptions, 'addr' | 'workers'>;
 
@@ -37,7 +40,7 @@ export class EdgeCore implements EdgeContext {
   private readonly state: EdgeState;
   private readonly regions: RegionMap;
   private readonly defaultRegion: string;
-  private readonly domain: string;
+  private domain: string;
   private readonly holdQueueSize: number;
   private readonly holdTimeoutMs: number;
   private readonly onWake: ((appId: string) => Promise<void>) | undefined;
@@ -46,6 +49,8 @@ export class EdgeCore implements EdgeContext {
   private readonly idPrefix = randomBytes(6).toString('hex');
   private idCounter = 0;
   private closed = false;
+  /** Whether a route table arrived (always true unless `requireRoutes`). */
+  private hasTable: boolean;
 
   constructor(opts: CoreOptions) {
     this.domain = opts.domain.toLowerCase();
@@ -59,6 +64,7 @@ export class EdgeCore implements EdgeContext {
     this.onWake = opts.onWake;
     this.holdQueueSize = opts.holdQueueSize ?? 1000;
     this.holdTimeoutMs = opts.holdTimeoutMs ?? 30_000;
+    this.hasTable = !opts.requireRoutes;
     this.state = new EdgeState({ connectTimeoutMs: opts.connectTimeoutMs ?? 2000, responseTimeoutMs: opts.responseTimeoutMs ?? 300_000 });
     this.server = createServer({
       keepAliveTimeout: 30_000,
@@ -66,8 +72,11 @@ export class EdgeCore implements EdgeContext {
       requestTimeout: 0,
       headersTimeout: 60_000,
     });
-    this.server.on('request', (req, res) => new ProxyRequest(this, req, res).start());
-    this.server.on('upgrade', (req, socket, head) => proxyUpgrade(this, req, socket, head));
+    this.server.on('request', (req, res) => { if (!this.answeredReadiness(req, res)) new ProxyRequest(this, req, res).start(); });
+    this.server.on('upgrade', (req, socket: Socket, head) => {
+      if (this.hasTable) proxyUpgrade(this, req, socket, head);
+      else socket.end('HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    });
     this.server.on('clientError', (_err, socket: Socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       else socket.destroy();
@@ -80,7 +89,11 @@ export class EdgeCore implements EdgeContext {
       this.destroyTlsSockets = tls.destroyAll;
       // HTTP/2 requests come as Http2ServerRequest/Response: the compat API covers everything ProxyRequest uses
       // (rawHeaders with pseudo-headers, writeHead with a flat array, write/drain, close).
-      tls.server.on('request', (req, res) => new ProxyRequest(this, req as unknown as IncomingMessage, res as unknown as ServerResponse).start());
+      tls.server.on('request', (req, res) => {
+        if (!this.answeredReadiness(req as unknown as IncomingMessage, res as unknown as ServerResponse)) {
+          new ProxyRequest(this, req as unknown as IncomingMessage, res as unknown as ServerResponse).start();
+        }
+      });
       tls.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => proxyUpgrade(this, req, socket, head));
     }
   }
@@ -100,8 +113,27 @@ export class EdgeCore implements EdgeContext {
     this.httpsSuffix = httpsSuffix(port);
   }
 
+  /**
+   * `/_pier/ready` (any host) for load balancers: 200 once a route table is held, else 503. Before the first table
+   * every other request is a 503 with Retry-After too. Returns whether the request was answered here.
+   */
+  private answeredReadiness(req: IncomingMessage, res: ServerResponse): boolean {
+    const ready = req.url === READY_PATH || req.url?.startsWith(READY_PATH + '?');
+    if (!ready && this.hasTable) return false;
+    const status = this.hasTable ? 200 : 503;
+    const body = JSON.stringify(this.hasTable ? { ready: true } : { ready: false, code: 'unavailable', message: 'no route table yet' }) + '\n';
+    res.writeHead(status, {
+      'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store',
+      ...(this.hasTable ? {} : { 'retry-after': '1', 'x-pier-edge': 'unavailable' }),
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  }
+
   /** Replace the routing table, then let held requests of apps that now have upstreams through. */
-  setRoutes(apps: AppRoutes[]): void {
+  setRoutes(apps: AppRoutes[], domain?: string): void {
+    this.hasTable = true;
+    if (domain) this.domain = domain.toLowerCase();
     this.hosts = this.state.compile(apps, this.domain);
     const byId = new Map(apps.map((a) => [a.appId, a]));
     for (const [appId, held] of this.heldByApp) {

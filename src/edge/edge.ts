@@ -27,7 +27,7 @@ export async function createEdge(opts: EdgeOptions): Promise<Edge> {
   return {
     url: urlOf(host, port),
     tlsUrl,
-    setRoutes: (apps) => core.setRoutes(apps),
+    setRoutes: (apps, domain) => core.setRoutes(apps, domain),
     setCertificates: (certs) => core.setCertificates(certs),
     setAcmeChallenges: (c) => core.setAcmeChallenges(c),
     drain: (id, ms) => core.drain(id, ms),

@@ -90,6 +90,7 @@ test('remote edge: follows the table, prefers its region, keeps serving while th
     remote = await createRemoteEdge({
       api: t.url, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: (l) => lines.push(l), retry: { minMs: 20, maxMs: 100 },
     });
+    await remote.firstTable;
     const url = remote.url;
     // Its own region first: every request goes to fra while fra is up.
     for (let i = 0; i < 5; i++) assert.equal((await call(url, 'shop.example', '/x')).body, 'fra /x');
@@ -131,6 +132,7 @@ test('remote edge: a request for a sleeping app is held while the control plane 
   let remote: RemoteEdge | undefined;
   try {
     remote = await createRemoteEdge({ api: t.url, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: () => {}, retry: { minMs: 20, maxMs: 100 } });
+    await remote.firstTable;
     const held = await call(remote.url, 'shop.example', '/wake');
     assert.equal(held.status, 200);
     assert.equal(held.body, 'fra /wake');
@@ -142,14 +144,57 @@ test('remote edge: a request for a sleeping app is held while the control plane 
   assert.equal((await t.req('POST', '/v1/pier/edge/wake', { app_id: 'app-shop' })).status, 409, 'no controller: ask the leader');
 });
 
-test('remote edge: start gives up cleanly when aborted before the first table', async () => {
+test('remote edge: binds before its first table, answers 503 "no route table yet" (never 404) and gives up cleanly', async () => {
   const ctl = new AbortController();
   const lines: string[] = [];
-  const started = createRemoteEdge({
+  // Changed behaviour: the edge used to wait for a table before listening; now it binds at once (issue #25).
+  const remote = await createRemoteEdge({
     api: 'http://127.0.0.1:9', token: 'x', addr: '127.0.0.1:0', region: 'fra', log: (l) => lines.push(l), retry: { minMs: 20, maxMs: 50 }, signal: ctl.signal,
   });
-  await until('the first failure is logged', () => lines.length > 0);
-  ctl.abort();
-  await assert.rejects(started, /closed before its first route table/);
-  assert.equal(lines.length, 1, 'a run of failures is logged once');
+  try {
+    await until('the first failure is logged', () => lines.some((l) => /unreachable/.test(l)));
+    const r = await fetch(`${remote.url}/anything`, { headers: { host: 'shop.example' } });
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.match(await r.text(), /no route table yet/);
+    assert.equal((await fetch(`${remote.url}/_pier/ready`)).status, 503);
+    assert.equal(remote.ready(), false);
+    ctl.abort();
+    await assert.rejects(remote.firstTable, /closed before its first route table/);
+    assert.equal(lines.filter((l) => /unreachable/.test(l)).length, 1, 'a run of failures is logged once');
+  } finally {
+    await remote.close();
+  }
+});
+
+test('remote edge: skips a dead URL, follows a follower\'s leader_url to the leader, says so once, then is ready', async () => {
+  const feed = t.pier.routeFeed;
+  feed.publish(table([up('i-fra', fra.port, 'fra')]));
+  // A follower as the API answers it: 409 naming the leader in the ErrorInfo detail.
+  const { createServer } = await import('node:http');
+  let asked = 0;
+  const follower = createServer((_req, res) => {
+    asked++;
+    const body = JSON.stringify({ code: 9, message: 'not the leader', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'invalid_state', domain: 'pier', metadata: { leader_url: t.url } }] });
+    res.writeHead(409, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((r) => follower.listen(0, '127.0.0.1', r));
+  const followerUrl = `http://127.0.0.1:${(follower.address() as { port: number }).port}`;
+  const lines: string[] = [];
+  let remote: RemoteEdge | undefined;
+  try {
+    remote = await createRemoteEdge({
+      api: `http://127.0.0.1:9,${followerUrl}`, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: (l) => lines.push(l), retry: { minMs: 20, maxMs: 100 },
+    });
+    await remote.firstTable;
+    assert.equal(remote.apiUrl(), t.url);
+    assert.ok(asked >= 1, 'the follower was asked');
+    assert.equal(lines.filter((l) => l.includes(`following the leader at ${t.url}`)).length, 1, lines.join('\n'));
+    assert.equal((await call(remote.url, 'shop.example', '/')).body, 'fra /');
+    const ready = await fetch(`${remote.url}/_pier/ready`);
+    assert.equal(ready.status, 200);
+  } finally {
+    await remote?.close();
+    await new Promise((r) => follower.close(r));
+  }
 });

@@ -2,13 +2,20 @@
 // reads the route table from the API (GET /v1/pier/edge/routes, long-polled with the table's ETag), sets its own
 // region so clients are served by that region's instances first and fail over to others as the in-process edge does,
 // and keeps serving the last table it got while the API is unreachable.
+// It follows the leader: it is given one or several control planes' API URLs; a follower answers the poll with 409
+// and the leader's URL (details[0].metadata.leader_url, from the lease row), and the edge switches to it (one log
+// line); an unreachable URL is skipped for the next one. It binds at once: until its first table every request gets
+// 503 "no route table yet" with Retry-After, and `/_pier/ready` answers 503 (200 once a table is held).
 import { createEdge } from './edge.ts';
 import type { AppRoutes, Edge, EdgeOptions } from './types.ts';
 
 /** How to start a remote edge. */
 export interface RemoteEdgeOptions {
-  /** Base URL of Pier's API, e.g. `http://10.0.0.1:7700`. */
-  api: string;
+  /**
+   * Base URLs of Pier's API (any control plane's: followers point to the leader), e.g. `http://10.0.0.1:7700`; a
+   * string may list several, comma-separated. They are tried in order; an unreachable one is skipped.
+   */
+  api: string | string[];
   /** An operator token (full-access token of the installation's first organization). */
   token: string;
   /** Listen address `host:port`. */
@@ -17,13 +24,13 @@ export interface RemoteEdgeOptions {
   region: string;
   /** More edge options (workers, TLS listener, region header or map...). */
   edge?: Partial<Omit<EdgeOptions, 'addr' | 'region' | 'domain'>>;
-  /** Where state changes go (API unreachable, reachable again, table updates). Default: stderr. */
+  /** Where state changes go (API unreachable, reachable again, leader followed). Default: stderr. */
   log?: (line: string) => void;
   /** Seconds the API holds a long-poll before answering "unchanged" (1-25, default 25). */
   waitSeconds?: number;
-  /** Backoff between failed requests: from `minMs` doubling to `maxMs` (default 250 ms to 5 s). */
+  /** Backoff between failed rounds (every URL tried): from `minMs` doubling to `maxMs` (default 250 ms to 5 s). */
   retry?: { minMs: number; maxMs: number };
-  /** Aborting gives up the start (while the first table is awaited) and stops polling. */
+  /** Aborting stops polling (the edge itself is closed by close()). */
   signal?: AbortSignal;
 }
 
@@ -32,8 +39,14 @@ export interface RemoteEdge {
   /** The edge proxy itself (url, metrics, close...). */
   edge: Edge;
   url: string;
-  /** ETag of the table being served. */
+  /** ETag of the table being served ('' before the first table). */
   etag(): string;
+  /** Whether a route table arrived (before that every request is a 503 "no route table yet"). */
+  ready(): boolean;
+  /** Resolves when the first table arrives (rejects if the edge closes first). */
+  firstTable: Promise<void>;
+  /** The API URL the edge polls now (the leader, once found). */
+  apiUrl(): string;
   /** Whether the last request to the API failed (the edge then serves its last table). */
   apiUnreachable(): boolean;
   /** Stops polling and closes the edge. */
@@ -44,16 +57,44 @@ interface TableReply { etag: string; domain: string; apps: AppRoutes[] }
 
 type Fetched = { kind: 'table'; table: TableReply } | { kind: 'unchanged' };
 
+/** A follower's answer: the leader is elsewhere (its URL when the lease row names one). */
+class NotLeaderError extends Error {
+  constructor(message: string, readonly leaderUrl: string | undefined) { super(message); }
+}
+
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
   const t = setTimeout(done, ms);
   function done() { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
   signal.addEventListener('abort', done, { once: true });
 });
 
-/** One GET of the table; `wait` long-polls. A plain timer bounds it (the server answers within waitSeconds). */
-async function fetchTable(opts: RemoteEdgeOptions, wait: string | undefined, stop: AbortSignal): Promise<Fetched> {
+/** The API URLs of `api` (comma-separated or a list), without trailing slashes; at least one. */
+export function parseApiUrls(api: string | string[]): string[] {
+  const urls = (Array.isArray(api) ? api : [api]).flatMap((a) => a.split(',')).map((a) => a.trim().replace(/\/+$/, '')).filter(Boolean);
+  if (urls.length === 0) throw new Error('pier edge needs at least one API URL');
+  for (const u of urls) {
+    let parsed: URL;
+    try { parsed = new URL(u); } catch { throw new Error(`not an API URL: ${u}`); }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`not an http(s) API URL: ${u}`);
+  }
+  return urls;
+}
+
+/** The leader's URL from a 409 body (either error shape: the ErrorInfo detail's metadata). */
+function leaderUrlOf(body: unknown): string | undefined {
+  const details = (body as { details?: unknown } | null)?.details;
+  if (!Array.isArray(details)) return undefined;
+  for (const d of details) {
+    const url = (d as { metadata?: { leader_url?: unknown } } | null)?.metadata?.leader_url;
+    if (typeof url === 'string' && /^https?:\/\//.test(url)) return url.replace(/\/+$/, '');
+  }
+  return undefined;
+}
+
+/** One GET of the table from `api`; `wait` long-polls. A plain timer bounds it (the server answers within waitSeconds). */
+async function fetchTable(opts: RemoteEdgeOptions, api: string, wait: string | undefined, stop: AbortSignal): Promise<Fetched> {
   const waitSeconds = opts.waitSeconds ?? 25;
-  const url = new URL('/v1/pier/edge/routes', opts.api.replace(/\/+$/, '') + '/');
+  const url = new URL('/v1/pier/edge/routes', api + '/');
   url.searchParams.set('region', opts.region);
   if (wait !== undefined) {
     url.searchParams.set('wait', wait);
@@ -69,7 +110,9 @@ async function fetchTable(opts: RemoteEdgeOptions, wait: string | undefined, sto
     const text = await res.text();
     if (res.status !== 200) {
       let message = text.slice(0, 200);
-      try { message = (JSON.parse(text) as { message?: string }).message ?? message; } catch { /* not JSON */ }
+      let body: unknown;
+      try { body = JSON.parse(text); message = (body as { message?: string }).message ?? message; } catch { /* not JSON */ }
+      if (res.status === 409) throw new NotLeaderError(`HTTP 409: ${message}`, leaderUrlOf(body));
       throw new Error(`HTTP ${res.status}: ${message}`);
     }
     const table = JSON.parse(text) as TableReply;
@@ -82,76 +125,103 @@ async function fetchTable(opts: RemoteEdgeOptions, wait: string | undefined, sto
 }
 
 /**
- * Starts a remote edge: fetches the first table (retrying, logged, until `close()`), listens, then keeps the table
- * fresh by long-polling. Requests in flight while a table changes finish on the upstream they started on.
+ * Starts a remote edge: binds at once (503 "no route table yet" until the first table), then keeps the table fresh
+ * by long-polling the leader's API, following the lease across control planes. Requests in flight while a table
+ * changes finish on the upstream they started on.
  */
 export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteEdge> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const retry = opts.retry ?? { minMs: 250, maxMs: 5000 };
+  const apis = parseApiUrls(opts.api);
   const stopper = new AbortController();
   if (opts.signal?.aborted) stopper.abort();
   opts.signal?.addEventListener('abort', () => stopper.abort(), { once: true });
   let unreachableSince: number | undefined;
   let backoff = retry.minMs;
+  /** The URL polled now: one of `apis`, or the leader a follower named. */
+  let target = apis[0]!;
+  /** Next index in `apis` to try when `target` fails. */
+  let nextIndex = 1 % apis.length;
+  let etag = '';
 
-  // Logs the first failure of a run of failures and the recovery, not every retry.
-  const failed = (err: unknown, serving: string) => {
-    if (unreachableSince === undefined) {
-      unreachableSince = Date.now();
-      log(`pier edge: API ${opts.api} unreachable (${(err as Error).message}); ${serving}`);
-    }
-  };
-  const reached = () => {
-    if (unreachableSince !== undefined) log(`pier edge: API reachable again after ${((Date.now() - unreachableSince) / 1000).toFixed(1)} s`);
-    unreachableSince = undefined;
-    backoff = retry.minMs;
-  };
-
-  let first: TableReply | undefined;
-  for (let i = 0; !first && !stopper.signal.aborted && i < Number.MAX_SAFE_INTEGER; i++) {
-    try {
-      const got = await fetchTable(opts, undefined, stopper.signal);
-      if (got.kind === 'table') first = got.table;
-      reached();
-    } catch (err) {
-      failed(err, 'no route table yet, retrying');
-      await sleep(backoff, stopper.signal);
-      backoff = Math.min(retry.maxMs, backoff * 2);
-    }
-  }
-  if (!first) throw new Error('remote edge closed before its first route table arrived');
-
+  // Requests get 503 until the first table; wake-ups go to whichever control plane is polled (a follower refuses).
   const edge = await createEdge({
-    ...opts.edge, addr: opts.addr, region: opts.region, domain: first.domain,
+    ...opts.edge, addr: opts.addr, region: opts.region, domain: 'localhost', requireRoutes: true,
     // A request for a sleeping app is held here while the control plane wakes it; the new table releases it.
     onWake: async (appId) => {
-      const res = await fetch(new URL('/v1/pier/edge/wake', opts.api), {
+      const res = await fetch(new URL('/v1/pier/edge/wake', target + '/'), {
         method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ app_id: appId }), signal: AbortSignal.timeout(10_000),
       });
       if (!res.ok) throw new Error(`wake of app ${appId} refused: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
     },
   });
-  edge.setRoutes(first.apps);
-  let etag = first.etag;
-  log(`pier edge: region ${opts.region}, listening on ${edge.url}, ${first.apps.length} apps (table ${etag})`);
+  log(`pier edge: region ${opts.region}, listening on ${edge.url}; no route table yet (503 until it arrives), asking ${apis.join(', ')}`);
+
+  // Logs the first failure of a run of failures and the recovery, not every retry.
+  const failed = (err: unknown) => {
+    if (unreachableSince === undefined) {
+      unreachableSince = Date.now();
+      log(`pier edge: API ${target} unreachable (${(err as Error).message}); ${etag ? `serving the last route table (${etag})` : 'no route table yet'}, retrying${apis.length > 1 ? ' the other URLs' : ''}`);
+    }
+  };
+  const reached = () => {
+    if (unreachableSince !== undefined) log(`pier edge: API reachable again after ${((Date.now() - unreachableSince) / 1000).toFixed(1)} s (${target})`);
+    unreachableSince = undefined;
+    backoff = retry.minMs;
+  };
+  /** Failures since the last success: once every configured URL failed, back off before the next round. */
+  let failures = 0;
+  /** Moves to the next configured URL (a dead one is skipped); true when a whole round failed. */
+  const skip = (): boolean => {
+    target = apis[nextIndex]!;
+    nextIndex = (nextIndex + 1) % apis.length;
+    if (++failures < apis.length) return false;
+    failures = 0;
+    return true;
+  };
+
+  let resolveFirst!: () => void;
+  let rejectFirst!: (err: Error) => void;
+  const firstTable = new Promise<void>((resolve, reject) => { resolveFirst = resolve; rejectFirst = reject; });
+  firstTable.catch(() => undefined);
 
   const poll = (async () => {
+    let hops = 0;
     while (!stopper.signal.aborted) {
       try {
-        const got = await fetchTable(opts, etag, stopper.signal);
+        const got = await fetchTable(opts, target, etag || undefined, stopper.signal);
         reached();
+        hops = 0;
+        failures = 0;
         if (got.kind === 'table' && got.table.etag !== etag) {
-          edge.setRoutes(got.table.apps);
+          const firstOne = etag === '';
+          edge.setRoutes(got.table.apps, got.table.domain);
           etag = got.table.etag;
+          if (firstOne) {
+            log(`pier edge: first route table from ${target}: ${got.table.apps.length} apps (table ${etag}); serving`);
+            resolveFirst();
+          }
         }
       } catch (err) {
         if (stopper.signal.aborted) break;
-        failed(err, `serving the last route table (${etag})`);
-        await sleep(backoff, stopper.signal);
-        backoff = Math.min(retry.maxMs, backoff * 2);
+        if (err instanceof NotLeaderError && err.leaderUrl && err.leaderUrl !== target && hops < apis.length + 2) {
+          // Bounded: a chain of followers each naming another is cut after a few hops, then backs off.
+          hops++;
+          log(`pier edge: ${target} is not the leader; following the leader at ${err.leaderUrl}`);
+          target = err.leaderUrl;
+          reached();
+          continue;
+        }
+        hops = 0;
+        failed(err);
+        if (skip()) {
+          await sleep(backoff, stopper.signal);
+          backoff = Math.min(retry.maxMs, backoff * 2);
+        }
       }
     }
+    rejectFirst(new Error('remote edge closed before its first route table arrived'));
   })();
 
   let closing: Promise<void> | undefined;
@@ -159,6 +229,9 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
     edge,
     url: edge.url,
     etag: () => etag,
+    ready: () => etag !== '',
+    firstTable,
+    apiUrl: () => target,
     apiUnreachable: () => unreachableSince !== undefined,
     close() {
       closing ??= (async () => {

@@ -88,6 +88,12 @@ export interface EdgeOptions {
   accessLog?: (entry: AccessLogEntry) => void;
   /** Called once when a request arrives for a sleeping app; upstreams arrive later through `setRoutes`. */
   onWake?: (appId: string) => Promise<void>;
+  /**
+   * Until the first `setRoutes`, answer every request 503 "no route table yet" with Retry-After (never a 404 from an
+   * empty table), and `/_pier/ready` 503; from then on `/_pier/ready` answers 200. A new leader's edge and a regional
+   * edge bind before their first table and must not send a balancer's traffic into a window of 404s.
+   */
+  requireRoutes?: boolean;
   /** Requests held per sleeping app at most (default 1000); more get 503. */
   holdQueueSize?: number;
   /** How long a held request waits for the app to wake (default 30 s). */
@@ -158,8 +164,11 @@ export interface Edge {
   setCertificates(certs: EdgeCertificate[]): void;
   /** Replace the ACME HTTP-01 answers the edge serves (for any host, before routing, never redirected). */
   setAcmeChallenges(c: AcmeChallenges): void;
-  /** Replace the whole routing table; removed upstreams get no new requests. */
-  setRoutes(apps: AppRoutes[]): void;
+  /**
+   * Replace the whole routing table; removed upstreams get no new requests. `domain` replaces the platform domain
+   * the app hosts are under (a regional edge learns it from its first table, after it binds).
+   */
+  setRoutes(apps: AppRoutes[], domain?: string): void;
   /** Resolve when the instance has no request in flight, or after `timeoutMs`. */
   drain(instanceId: string, timeoutMs: number): Promise<void>;
   /** Traffic counters for the autoscaler (with workers: as of their last report, at most ~250 ms old). */

@@ -44,7 +44,7 @@ function main(): void {
   process.on('message', (msg: ToWorker) => {
     switch (msg.t) {
       case 'init': {
-        core.setRoutes(msg.apps);
+        if (msg.apps) core.setRoutes(msg.apps, msg.domain);
         core.setCertificates(msg.certs);
         core.setAcmeChallenges(msg.acme);
         if (listening) break;
@@ -56,7 +56,7 @@ function main(): void {
         });
         break;
       }
-      case 'routes': core.setRoutes(msg.apps); break;
+      case 'routes': core.setRoutes(msg.apps, msg.domain); break;
       case 'certs': core.setCertificates(msg.certs); break;
       case 'acme': core.setAcmeChallenges(msg.acme); break;
       case 'drain': void core.drain(msg.instanceId, msg.timeoutMs).then(() => post({ t: 'drained', id: msg.id })); break;

@@ -178,6 +178,15 @@ CREATE UNIQUE INDEX domains_verified_name ON domains (name) WHERE verified = 1 A
 CREATE UNIQUE INDEX domains_org_live_name ON domains (organization_id, name) WHERE status <> 'DELETED';
 `,
   },
+  {
+    id: 8,
+    name: 'leader api url',
+    // The leader's advertised API URL beside its lease: a follower answers a regional edge's long poll with it, so
+    // edges follow the lease instead of staying on a control plane that no longer leads. '' = not advertised.
+    sql: () => `
+ALTER TABLE leases ADD COLUMN api_url TEXT NOT NULL DEFAULT '';
+`,
+  },
 ];
 
 /** The schema version this Pier knows: its highest migration id. */

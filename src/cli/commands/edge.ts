@@ -9,14 +9,15 @@ export const edgeCommand: Command = {
   name: 'edge',
   summary: 'Run an edge proxy for one region, fed by the API, in the foreground until Ctrl-C',
   flags: [
-    { name: 'api', kind: 'string', placeholder: 'URL', help: "Pier's API (else --url, PIER_URL, credentials.json)" },
+    { name: 'api', kind: 'string', placeholder: 'URL[,URL...]', help: "Control planes' APIs, any of them: the edge follows the leader and skips dead ones (else --url, PIER_URL, credentials.json)" },
     { name: 'addr', kind: 'string', placeholder: 'HOST:PORT', help: 'Listen address (port 0: any free port)', defaultText: '0.0.0.0:8000' },
     { name: 'region', kind: 'string', placeholder: 'REGION', help: "This edge's region: its clients go to that region's instances first" },
     { name: 'workers', kind: 'int', placeholder: 'N', help: 'Worker processes sharing the listen socket', defaultText: '1' },
   ],
-  examples: ['pier edge --api http://10.0.0.1:7700 --token $PIER_TOKEN --addr 0.0.0.0:80 --region fra'],
+  examples: ['pier edge --api http://10.0.0.1:7700,http://10.0.0.2:7700 --token $PIER_TOKEN --addr 0.0.0.0:80 --region fra'],
   run: async (ctx) => {
-    const settings = resolveSettings({ url: ctx.args.str('api') ?? ctx.args.str('url'), token: ctx.args.str('token') }, ctx.io.env, ctx.io.readFile);
+    const apiList = ctx.args.str('api');
+    const settings = resolveSettings({ url: apiList?.split(',')[0]?.trim() || ctx.args.str('url'), token: ctx.args.str('token') }, ctx.io.env, ctx.io.readFile);
     if (!settings.token) throw new CliError('pier edge needs an operator token: --token or PIER_TOKEN');
     const region = ctx.args.str('region');
     if (!region) throw new CliError('pier edge needs --region (the region this edge serves)');
@@ -29,14 +30,14 @@ export const edgeCommand: Command = {
     let remote;
     try {
       remote = await createRemoteEdge({
-        api: settings.url, token: settings.token, addr: ctx.args.str('addr') ?? '0.0.0.0:8000', region,
+        api: apiList ?? settings.url, token: settings.token, addr: ctx.args.str('addr') ?? '0.0.0.0:8000', region,
         edge: { workers }, log: (line) => ctx.err(line), signal: stop.signal,
       });
     } catch (err) {
       if (stop.signal.aborted) return 0;
       throw new CliError((err as Error).message);
     }
-    ctx.err(`pier edge: serving on ${remote.url} (Ctrl-C to stop)`);
+    ctx.err(`pier edge: serving on ${remote.url} (readiness: ${remote.url}/_pier/ready, 200 once a route table arrives; Ctrl-C to stop)`);
     await stopped;
     await remote.close();
     ctx.err('pier edge: stopped');
