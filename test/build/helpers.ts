@@ -66,10 +66,16 @@ export async function runAndFetch(runtime: Runtime, image: string, path = '/', e
     let last = '';
     while (Date.now() < deadline) {
       try {
-        const res = await fetch(`http://${ep.host}:${ep.hostPort}${path}`, { signal: AbortSignal.timeout(2000) });
-        const body = await res.text();
-        if (res.ok) return body;
-        last = `HTTP ${res.status}`;
+        // A ref'd timer, not AbortSignal.timeout (whose timer is unref'd): a fetch to a container that is still
+        // starting may hold no ref'd handle, and node:test would cancel the file as "still pending".
+        const ac = new AbortController();
+        const timer = setTimeout(() => ac.abort(new Error('no answer within 2 s')), 2000);
+        try {
+          const res = await fetch(`http://${ep.host}:${ep.hostPort}${path}`, { signal: ac.signal });
+          const body = await res.text();
+          if (res.ok) return body;
+          last = `HTTP ${res.status}`;
+        } finally { clearTimeout(timer); }
       } catch (err) { last = (err as Error).message; }
       const state = await runtime.inspect(h.runtimeId);
       if (state && !state.running) {
