@@ -145,6 +145,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         const path = (req.url ?? '/').split('?')[0]!;
         if (err instanceof PierError) {
           if (err instanceof RateLimitError && !res.headersSent) res.setHeader('retry-after', String(err.retryAfter));
+          // The store is unreachable (PostgreSQL down): a retryable 503; the outage is logged once by the store.
+          if (err.code === 'unavailable' && !res.headersSent) res.setHeader('retry-after', String((err as { retryAfter?: number }).retryAfter ?? 2));
           if (!res.headersSent) sendError(res, errorReply(err, path));
           return;
         }

@@ -2,6 +2,7 @@
 // Repositories keep their portable SQL: `?` placeholders become $n here, int8/numeric come back as JS numbers (as
 // SQLite returns them), booleans are bound as 1/0 (the schema stores flags in INTEGER columns).
 import pg from 'pg';
+import { PierError } from '../domain/errors.ts';
 import { Mutex, type Db, type SqlValue } from './db.ts';
 
 /** SQLSTATEs a transaction is re-run for: serialization_failure, deadlock_detected. */
@@ -105,6 +106,20 @@ class PgTx implements Db {
   async close(): Promise<void> { throw new Error('close() inside a transaction'); }
 }
 
+/** SQLSTATE classes/codes meaning the server is gone or refuses connections (not a bad statement). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03']);
+
+/** Whether an error means PostgreSQL is unreachable (down, restarting, connection lost), as opposed to a query error. */
+export function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code ?? '';
+  if (UNREACHABLE_CODES.has(code) || code.startsWith('08')) return true;
+  const message = (err as Error | undefined)?.message ?? '';
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED/.test(message);
+}
+
+/** Seconds an API client is told to wait (Retry-After) while the store is unreachable. */
+export const STORE_RETRY_AFTER_SECONDS = 2;
+
 /** Whether an error is a serialization failure or deadlock worth re-running the transaction for. */
 export function isRetryable(err: unknown): boolean {
   return RETRYABLE.has((err as { code?: string } | undefined)?.code ?? '');
@@ -171,14 +186,45 @@ export class PgDb implements Db {
     this.pool.on('error', (err) => log(`pier: postgres connection error: ${err.message}`));
   }
 
-  async all<T>(sql: string, params?: SqlValue[]): Promise<T[]> { return (await query<T>(this.pool, sql, params)).rows; }
-  async get<T>(sql: string, params?: SqlValue[]): Promise<T | undefined> { return (await query<T>(this.pool, sql, params)).rows[0]; }
-  async run(sql: string, params?: SqlValue[]): Promise<{ changes: number }> {
-    return { changes: (await query(this.pool, sql, params)).rowCount ?? 0 };
+  /** Since when (epoch ms) PostgreSQL has been unreachable, or undefined while it answers. */
+  private unreachableSince: number | undefined;
+
+  /**
+   * Runs one store operation; a lost or refused connection becomes PierError `unavailable` (the API's 503 with
+   * Retry-After) and the outage is logged once when it starts and once when it ends, never per request.
+   */
+  private async guard<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      const result = await op();
+      if (this.unreachableSince !== undefined) {
+        this.log(`pier: store reachable again after ${((Date.now() - this.unreachableSince) / 1000).toFixed(1)} s`);
+        this.unreachableSince = undefined;
+      }
+      return result;
+    } catch (err) {
+      if (!isUnreachable(err) || this.closed) throw err;
+      if (this.unreachableSince === undefined) {
+        this.unreachableSince = Date.now();
+        this.log(`pier: store unreachable since ${new Date(this.unreachableSince).toISOString()} (PostgreSQL at ${redactUrl(this.url)}: ${(err as Error).message})`);
+      }
+      const unavailable = new PierError('unavailable', `The store is unreachable (since ${new Date(this.unreachableSince).toISOString()}); retry in a few seconds`);
+      (unavailable as PierError & { retryAfter: number }).retryAfter = STORE_RETRY_AFTER_SECONDS;
+      throw unavailable;
+    }
   }
-  async exec(sql: string): Promise<void> { await this.pool.query(sql); }
+
+  async all<T>(sql: string, params?: SqlValue[]): Promise<T[]> { return this.guard(async () => (await query<T>(this.pool, sql, params)).rows); }
+  async get<T>(sql: string, params?: SqlValue[]): Promise<T | undefined> { return this.guard(async () => (await query<T>(this.pool, sql, params)).rows[0]); }
+  async run(sql: string, params?: SqlValue[]): Promise<{ changes: number }> {
+    return this.guard(async () => ({ changes: (await query(this.pool, sql, params)).rowCount ?? 0 }));
+  }
+  async exec(sql: string): Promise<void> { await this.guard(() => this.pool.query(sql)); }
 
   async transaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    return this.guard(() => this.transactionOnce(fn));
+  }
+
+  private async transactionOnce<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     const release = await this.mutex.lock();
     try {
       if (this.closed) throw new Error('database is closed');

@@ -14,6 +14,10 @@ export interface PgCluster {
   url(database?: string): string;
   /** Creates a fresh, uniquely named database and returns its URL. */
   createDatabase(prefix?: string): Promise<string>;
+  /** Stops the server for a while (fast shutdown: clients are cut), keeping its data; resume() starts it again. */
+  pause(): Promise<void>;
+  /** Starts a paused server again on the same port and data. */
+  resume(): Promise<void>;
   /** Stops the server (SIGINT, then SIGKILL after a bound) and removes its directory. */
   stop(): Promise<void>;
 }
@@ -122,6 +126,20 @@ export async function startPgCluster(): Promise<PgCluster> {
     port,
     url,
     createDatabase: (prefix = 't') => createDatabaseOn(url(), `${prefix}_${++seq}`),
+    async pause() {
+      if (alive(pid)) process.kill(pid, 'SIGINT');
+      const deadline = Date.now() + 15_000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (alive(pid)) throw new Error('PostgreSQL did not stop within 15 s');
+      running.delete(pid);
+    },
+    async resume() {
+      const opts = `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+      const started = run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', opts, 'start'], 70_000);
+      if (!started.ok) throw new Error(`PostgreSQL did not start again: ${started.out.slice(-2000)}`);
+      pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      running.set(pid, dir);
+    },
     async stop() {
       if (alive(pid)) process.kill(pid, 'SIGINT'); // fast shutdown: disconnects clients, no checkpoint wait
       const deadline = Date.now() + 15_000;
