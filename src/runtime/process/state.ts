@@ -1,6 +1,6 @@
 // On-disk state of process-runtime instances: one directory per instance under <stateDir>/instances, so a restarted
 // control plane can re-adopt them. A pid is trusted only with its kernel start time, since pids get reused.
-import { readFileSync, readdirSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Endpoint } from '../contract.ts';
 
@@ -36,27 +36,26 @@ export function instancePaths(stateDir: string, instanceId: string) {
   };
 }
 
-/** A process's start time in clock ticks since boot, or undefined if it does not exist. */
-export function processStartTime(pid: number): string | undefined {
+/** The fields of /proc/<pid>/stat after the command name (field 3 onwards), or undefined if there is no such pid. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: fields are counted after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19]; // field 22 overall
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
 }
 
-/** Whether pid is still the very process that was recorded (not a reused pid), and not a zombie. */
+/** A process's start time in clock ticks since boot, or undefined if it does not exist. */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19]; // field 22 overall
+}
+
+/** Whether pid is still the very process that was recorded (not a reused pid), and not a zombie (one read). */
 export function isSameProcess(pid: number, startTime: string): boolean {
-  if (processStartTime(pid) !== startTime) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const fields = statFields(pid);
+  return fields !== undefined && fields[19] === startTime && fields[0] !== 'Z';
 }
 
 /** Parent pid of a process, or undefined. */
@@ -87,8 +86,11 @@ export function readRecord(stateDir: string, instanceId: string): InstanceRecord
 
 /** Reads the exit record once the supervisor has written it completely. */
 export function readExit(stateDir: string, instanceId: string): ExitRecord | null {
+  const path = instancePaths(stateDir, instanceId).exit;
+  // Asked on every wake of every follower: existsSync answers the usual "not yet" without building an exception.
+  if (!existsSync(path)) return null;
   try {
-    const parsed = JSON.parse(readFileSync(instancePaths(stateDir, instanceId).exit, 'utf8')) as { exitCode: number; finishedAt?: string };
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { exitCode: number; finishedAt?: string };
     return typeof parsed.exitCode === 'number' ? parsed : null;
   } catch {
     return null;
