@@ -143,6 +143,10 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   /** Next index in `apis` to try when `target` fails. */
   let nextIndex = 1 % apis.length;
   let etag = '';
+  /** Whether `target` just changed: its first request is not a long poll, so the switch is confirmed at once. */
+  let fresh = true;
+  /** The leader URL last announced in the log (one line per switch, not per retry). */
+  let announced: string | undefined;
 
   // Requests get 503 until the first table; wake-ups go to whichever control plane is polled (a follower refuses).
   const edge = await createEdge({
@@ -176,6 +180,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   const skip = (): boolean => {
     target = apis[nextIndex]!;
     nextIndex = (nextIndex + 1) % apis.length;
+    fresh = true;
     if (++failures < apis.length) return false;
     failures = 0;
     return true;
@@ -190,7 +195,8 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
     let hops = 0;
     while (!stopper.signal.aborted) {
       try {
-        const got = await fetchTable(opts, target, etag || undefined, stopper.signal);
+        const got = await fetchTable(opts, target, fresh ? undefined : etag || undefined, stopper.signal);
+        fresh = false;
         reached();
         hops = 0;
         failures = 0;
@@ -208,9 +214,10 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
         if (err instanceof NotLeaderError && err.leaderUrl && err.leaderUrl !== target && hops < apis.length + 2) {
           // Bounded: a chain of followers each naming another is cut after a few hops, then backs off.
           hops++;
-          log(`pier edge: ${target} is not the leader; following the leader at ${err.leaderUrl}`);
+          if (announced !== err.leaderUrl) log(`pier edge: ${target} is not the leader; following the leader at ${err.leaderUrl}`);
+          announced = err.leaderUrl;
           target = err.leaderUrl;
-          reached();
+          fresh = true;
           continue;
         }
         hops = 0;

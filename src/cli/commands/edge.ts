@@ -37,7 +37,9 @@ export const edgeCommand: Command = {
       if (stop.signal.aborted) return 0;
       throw new CliError((err as Error).message);
     }
-    ctx.err(`pier edge: serving on ${remote.url} (readiness: ${remote.url}/_pier/ready, 200 once a route table arrives; Ctrl-C to stop)`);
+    // Bound already (503 "no route table yet" meanwhile); "serving" is said once the first table arrived.
+    const served = await Promise.race([remote.firstTable.then(() => true, () => false), stopped.then(() => false)]);
+    if (served) ctx.err(`pier edge: serving on ${remote.url} (readiness: ${remote.url}/_pier/ready; Ctrl-C to stop)`);
     await stopped;
     await remote.close();
     ctx.err('pier edge: stopped');
