@@ -137,6 +137,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         // marked it STOPPING drains it before onRoutesChanged fires, so push the current routes first.
         drain: async (instanceId, timeoutMs) => {
           await publisher.refresh();
+          // Regional edges (`pier edge`) must hold the table without it too before it stops (bounded).
+          await core.routeFeed.remoteEdgesCaughtUp(Math.min(timeoutMs, 10_000));
           if (edge) await edge.drain(instanceId, timeoutMs);
         },
         onRoutesChanged: () => { void publisher.push(); },

@@ -57,6 +57,23 @@ export class EdgeRouteFeed {
     this.seen.set(region, { region, etag, at: new Date().toISOString() });
   }
 
+  /**
+   * Resolves true once every remote edge heard from in the last `recentMs` was sent the current table, false after
+   * `ms`. A drain waits for it: an instance must leave the regional edges' tables too before it is stopped.
+   */
+  async remoteEdgesCaughtUp(ms: number, recentMs = 60_000): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (let i = 0; i < 100_000; i++) {
+      const etag = this.table?.etag;
+      const now = Date.now();
+      const behind = [...this.seen.values()].some((e) => e.etag !== etag && now - Date.parse(e.at) < recentMs);
+      if (!etag || !behind) return true;
+      if (now >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
   /** The remote edges that asked, by region, with the table each last fetched. */
   edges(): RemoteEdgeSeen[] {
     return [...this.seen.values()];

@@ -1,7 +1,8 @@
 // Issue #25's repro as a test: two `pier up` control planes on one PostgreSQL database and one Docker engine, and a
 // regional edge (`pier edge`'s createRemoteEdge) started against the follower only. It follows to the leader; under a
 // bounded load loop through the regional edge, kill -9 the leader, then roll out a new version through the other
-// control plane: zero failed requests, and the regional edge serves the new version.
+// control plane; then stop PostgreSQL for 6 s and roll out again: zero failed requests, the API answers 503 with
+// Retry-After meanwhile and logs the outage once, and the regional edge serves each new version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -79,9 +80,37 @@ test('failover through a regional edge: follows the leader, kill -9 then a rollo
     await until('the regional edge to serve v2', async () => (await edgeGet(remote!.url, host)).body.includes('v2-'), 30_000, 200);
     // A few seconds more of load after the old instance was stopped.
     await new Promise((r) => setTimeout(r, 3000));
+
+    // PostgreSQL stopped for 6 s: the API answers 503 with Retry-After, traffic keeps flowing, the store logs the
+    // outage once; afterwards b leads again and a rollout goes through.
+    const okBefore = load.stats.ok;
+    await cluster.pause();
+    const pausedAt = Date.now();
+    const during = await b.api('GET', '/v1/apps');
+    assert.equal(during.status, 503, JSON.stringify(during.body));
+    assert.equal(during.body.code, 'unavailable');
+    await new Promise((r) => setTimeout(r, Math.max(0, 6000 - (Date.now() - pausedAt))));
+    await cluster.resume();
+    const resumedAt = Date.now();
+    await until('the API answers again', async () => (await b.api('GET', '/v1/apps')).status === 200, 30_000, 100);
+    await until('b to lead again', async () => (await planeInfo(b)).leader === true, 30_000, 100);
+    const recoverMs = Date.now() - resumedAt;
+    assert.ok(load.stats.ok > okBefore, 'requests were served during the outage');
+    const outageLines = b.output.join('').split('\n').filter((l) => /store unreachable since/.test(l));
+    assert.equal(outageLines.length, 1, `one outage line: ${outageLines.join(' | ')}`);
+    const v3 = await b.api('PATCH', `/v1/services/${serviceId}`, { definition: { ...def, env: [{ key: 'GREETING', value: 'v3-{{ KOYEB_INSTANCE_ID }}' }] } });
+    assert.equal(v3.status, 200, JSON.stringify(v3.body));
+    const third = v3.body.service.latest_deployment_id as string;
+    await until('third deployment HEALTHY', async () => {
+      const d = (await b.api('GET', `/v1/deployments/${third}`)).body.deployment;
+      if (d.status === 'ERROR') throw new Error(`deployment failed: ${d.messages.join(' | ')}`);
+      return d.status === 'HEALTHY';
+    }, 90_000, 300);
+    await until('the regional edge to serve v3', async () => (await edgeGet(remote!.url, host)).body.includes('v3-'), 30_000, 200);
+    await new Promise((r) => setTimeout(r, 2000));
     await load.stop();
     process.stdout.write(`# failover via regional edge: b leads after ${leadMs} ms, edge follows after ${followMs} ms; ` +
-      `${load.stats.ok} ok, ${load.stats.failed} failed\n`);
+      `PostgreSQL back after a 6 s stop: b leads again after ${recoverMs} ms; ${load.stats.ok} ok, ${load.stats.failed} failed\n`);
     assert.equal(load.stats.failed, 0, `failed requests: ${load.stats.failures.join(' | ')}\n${edgeLines.join('\n')}`);
     assert.ok(load.stats.ok > 100, 'the load loop ran');
     await b.api('DELETE', `/v1/apps/${appId}`);
