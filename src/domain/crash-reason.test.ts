@@ -42,6 +42,16 @@ test('crash reasons: generic output gives the last stderr line that is not a ban
   assert.equal(crashReason([l('stderr', 'ConfigError: missing PORT'), l('stderr', 'shutting down')]), 'shutting down');
 });
 
+test("crash reasons: a function wrapper's closing sentence wins over the stack it printed above it", () => {
+  const l = (line: string): OutputLine => ({ stream: 'stderr', line });
+  const node = [l('Error: DATABASE_URL is not set'), l('    at file:///app/.pier/function/handler.mjs:2:7'),
+    l('    at ModuleJob.run (node:internal/modules/esm/module_job:195:25)'), l('cannot load the function handler: DATABASE_URL is not set')];
+  assert.equal(crashReason(node), 'cannot load the function handler: DATABASE_URL is not set');
+  const py = [l('Traceback (most recent call last):'), l('  File "/app/handler.py", line 1, in <module>'), l('ModuleNotFoundError: No module named x'),
+    l("cannot load the function handler: ModuleNotFoundError: No module named x")];
+  assert.equal(crashReason(py), 'cannot load the function handler: ModuleNotFoundError: No module named x');
+});
+
 test('crash reasons: live crashes of node and python on this machine', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pier-crash-'));
   try {

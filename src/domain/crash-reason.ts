@@ -15,6 +15,8 @@ const NODE_LOCATION = /^(\/|file:|\[eval\]|[A-Za-z]:\\)\S*:\d+$/;
 const PY_ERROR = /^([A-Za-z_][\w.]*)?(Error|Exception|Exit|Interrupt|Warning)(: .*)?$/;
 const PY_FRAME = /^\s+File "([^"]+)", line (\d+)(?:, in (.+))?$/;
 const GO_PANIC = /^(panic: |fatal error: )/;
+/** The closing line of Pier's function wrappers (src/build/functions/wrappers) when a handler cannot be loaded. */
+const WRAPPER_LINE = /^cannot load the function handler: /;
 
 /**
  * The crash's meaningful lines as one sentence, e.g. "TypeError: x is undefined (at boom (/app/a.js:1:24))" or
@@ -24,7 +26,10 @@ const GO_PANIC = /^(panic: |fatal error: )/;
 export function crashReason(lines: readonly OutputLine[]): string {
   const all = lines.map((l) => ({ stream: l.stream, text: l.line.replace(ANSI, '').replace(/\r$/, '') }));
   const texts = all.map((l) => l.text);
-  return goPanic(texts) ?? pythonError(texts) ?? nodeError(texts) ?? lastMeaningful(all);
+  // Pier's function wrappers end a failed start with one sentence of their own, after the stack: it wins.
+  const last = lastMeaningful(all);
+  if (WRAPPER_LINE.test(last)) return last;
+  return goPanic(texts) ?? pythonError(texts) ?? nodeError(texts) ?? last;
 }
 
 /** Go: the last `panic:` (or `fatal error:`) line and the first goroutine frame outside the Go runtime. */
