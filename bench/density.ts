@@ -1,6 +1,6 @@
 // Density benchmark (issue #26): the control plane's idle CPU with N idle process-runtime instances, each followed by
 // the control plane's LogCollector as in production. Idle instances must cost (almost) nothing: the target is under
-// 2 % of a core at 200 instances, flat in N. Standalone: `node bin/run-ts.mjs bench/density.ts [N,N,...] [idleSeconds]`.
+// 2 % of a core at 200 instances (and at 1,000), flat in N. Standalone: `node bin/run-ts.mjs bench/density.ts [N,N,...] [idleSeconds]`.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

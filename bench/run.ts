@@ -91,7 +91,7 @@ const OPTIONAL: Section[] = [
   { name: 'functions', file: 'functions.ts', fn: 'functionsBench', args: () => [], rows: genericRows('functions') },
   { name: 'swarm', file: 'swarm.ts', fn: 'swarmBench', args: () => [{ instances: 100 }], rows: genericRows('swarm'), optIn: true },
   { name: 'postgres', file: 'postgres.ts', fn: 'postgresBench', args: () => [], rows: genericRows('postgres') },
-  { name: 'density', file: 'density.ts', fn: 'densityBench', args: (quick) => [quick ? { counts: [10, 50], idleSeconds: 10 } : { counts: [10, 50, 200], idleSeconds: 20 }], rows: genericRows('density') },
+  { name: 'density', file: 'density.ts', fn: 'densityBench', args: (quick) => [quick ? { counts: [10, 50], idleSeconds: 10 } : { counts: [10, 50, 200, 1000], idleSeconds: 20 }], rows: genericRows('density') },
   { name: 'backup', file: 'backup.ts', fn: 'benchBackup', args: (quick) => [{ sizes: quick ? [1000] : [1000, 10_000] }], rows: backupRows },
 ];
 
