@@ -8,6 +8,9 @@ import { createApp, createService, startTestPier } from '../api/helpers.ts';
 
 // Operator routes answer 403 to every token but a full one of the installation organization.
 const OPERATOR_ONLY = new Set(['PierListOrganizations', 'PierCreateOrganization', 'PierEdgeRoutes', 'PierListRemoteEdges', 'PierEdgeWake']);
+// POSTs that create or change nothing (Koyeb declares them as POST): a read-only token may call them. Listed here
+// by hand, not read from the route table, so a write that is mislabelled as a read still fails this test.
+const READ_POSTS = new Set(['SwitchOrganization', 'Autocomplete']);
 const GLOBAL_PARAMS: Record<string, string> = { '/v1/catalog/regions/{id}': 'fra', '/v1/catalog/instances/{id}': 'nano' };
 
 test('cross-organization access over every route', async () => {
@@ -47,7 +50,7 @@ test('cross-organization access over every route', async () => {
       const path = fill(r.path);
       const label = `${r.method} ${r.path} (${path})`;
       const hasParam = r.path.includes('{');
-      const write = r.method !== 'GET';
+      const write = r.method !== 'GET' && !READ_POSTS.has(r.operationId);
       const selfAuth = SELF_AUTHENTICATED_OPERATIONS.has(r.operationId);
 
       const anon = await t.req(r.method, path + (hasParam ? '' : query), write ? body : undefined, null);
