@@ -110,7 +110,8 @@ test('failover through a regional edge: follows the leader, kill -9 then a rollo
     await new Promise((r) => setTimeout(r, 2000));
     await load.stop();
     process.stdout.write(`# failover via regional edge: b leads after ${leadMs} ms, edge follows after ${followMs} ms; ` +
-      `PostgreSQL back after a 6 s stop: b leads again after ${recoverMs} ms; ${load.stats.ok} ok, ${load.stats.failed} failed\n`);
+      `PostgreSQL back after a 6 s stop: b leads again after ${recoverMs} ms; ${load.stats.ok} ok, ${load.stats.failed} failed; ` +
+      `${b.output.join('').split('\n').filter((l) => /unreachable/.test(l)).length} log lines of b name the outage\n`);
     assert.equal(load.stats.failed, 0, `failed requests: ${load.stats.failures.join(' | ')}\n${edgeLines.join('\n')}`);
     assert.ok(load.stats.ok > 100, 'the load loop ran');
     await b.api('DELETE', `/v1/apps/${appId}`);
