@@ -93,7 +93,19 @@ const OPTIONAL: Section[] = [
   { name: 'postgres', file: 'postgres.ts', fn: 'postgresBench', args: () => [], rows: genericRows('postgres') },
   { name: 'density', file: 'density.ts', fn: 'densityBench', args: (quick) => [quick ? { counts: [10, 50], idleSeconds: 10 } : { counts: [10, 50, 200, 1000], idleSeconds: 20 }], rows: genericRows('density') },
   { name: 'backup', file: 'backup.ts', fn: 'benchBackup', args: (quick) => [{ sizes: quick ? [1000] : [1000, 10_000] }], rows: backupRows },
+  { name: 'isolation', file: 'isolation.ts', fn: 'isolationBench', args: (quick) => [quick ? 10 : 20], rows: isolationRows },
 ];
+
+/** A build step on the host (how builds ran before #16) against the same step in each build sandbox (bench/isolation.ts). */
+function isolationRows(r: any): Row[] {
+  const [host, ...sandboxed] = r.steps as { name: string; p50: number; p90: number }[];
+  if (!host) return [];
+  return sandboxed.map((s) => ({
+    bench: `Build step isolation: one \`true\` step in the ${s.name}`,
+    measured: `p50 ${ms(s.p50)}, p90 ${ms(s.p90)} (${(s.p50 / host.p50).toFixed(1)}x)`,
+    baseline: `on the host, as before #16: p50 ${ms(host.p50)}`, target: 'recorded', met: undefined,
+  }));
+}
 
 /** Backup and restore of a SQLite store of N services (bench/backup.ts). */
 function backupRows(r: any[]): Row[] {
