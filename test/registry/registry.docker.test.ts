@@ -84,10 +84,30 @@ test('private registry: pull with a registry secret, digest pinned, clear errors
   assert.equal(missing.status, 'ERROR');
   assert.match(missing.messages.join(' '), new RegExp(`image ${reg.host.replace(/\./g, '\\.')}/pier/nope:1 not found in registry`));
 
-  // 4. An unknown secret: named in the error.
-  const unknown = await update(svc.id, { image, image_registry_secret: 'no-such-secret' }, ['ERROR', 'HEALTHY']);
+  // 4. An unknown secret: the API refuses it, naming the field and the fix, and writes nothing (#16: references are
+  // checked at create/update, not at start)...
+  const before = (await p.service(svc.id)).latest_deployment_id;
+  const refused = await p.api('PUT', `/v1/services/${svc.id}`, { definition: { name: 'web', ...webDef(image, '/', { docker: { image, image_registry_secret: 'no-such-secret' } }) } });
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.deepEqual(refused.body.fields.map((f: { field: string }) => f.field), ['definition.docker.image_registry_secret']);
+  assert.match(refused.body.message, /secret "no-such-secret" does not exist: create a REGISTRY secret/);
+  assert.equal((await p.service(svc.id)).latest_deployment_id, before, 'nothing was written');
+  // ...and a secret deleted after a deployment named it fails that deployment at pull time, named in the error.
+  await createSecret('reg-gone', reg.password);
+  const stash = await p.api('PUT', `/v1/services/${svc.id}`, { definition: { name: 'web', ...webDef(image, '/', { docker: { image, image_registry_secret: 'reg-gone' } }) }, save_only: true });
+  assert.equal(stash.status, 200, JSON.stringify(stash.body));
+  // The newest deployment (lists are newest first) is the STASHED one, whatever the service points at.
+  const newest = await p.api('GET', `/v1/deployments?service_id=${svc.id}&limit=1`);
+  const stashed = newest.body.deployments[0];
+  assert.equal(stashed.status, 'STASHED', JSON.stringify(stashed));
+  const listed = await p.api('GET', '/v1/secrets?name=reg-gone');
+  const goneId = (listed.body.secrets as { id: string; name: string }[]).find((x) => x.name === 'reg-gone')!.id;
+  assert.equal((await p.api('DELETE', `/v1/secrets/${goneId}`)).status, 200);
+  const rd = await p.api('POST', `/v1/services/${svc.id}/redeploy`, { deployment_id: stashed.id });
+  assert.equal(rd.status, 200, JSON.stringify(rd.body));
+  const unknown = await settled(rd.body.deployment.id, ['ERROR', 'HEALTHY']);
   assert.equal(unknown.status, 'ERROR');
-  assert.match(unknown.messages.join(' '), /registry secret "no-such-secret" not found/);
+  assert.match(unknown.messages.join(' '), /registry secret "reg-gone" not found/);
 
   // 5. A registry nobody listens on: unreachable.
   const closed = `127.0.0.1:${await freePort()}`;
