@@ -4,56 +4,19 @@
 // instance (no duplicate container, no orphan), serves it through its own edge, and deploys a new version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { ensureTestImage } from '../../src/runtime/testing/images.ts';
-import { apiClient } from '../support/api-client.ts';
 import { until } from '../support/until.ts';
 import { edgeGet, webDef } from '../autoscale/harness.ts';
 import { postgresUnavailable, startPgCluster } from './cluster.ts';
+import { cleanUpPlanes, exited, planeInfo as info, startPlane, type Plane } from './planes.ts';
 
 const engine = new DockerEngine();
 const engineUp = await engine.ping(3000).then(() => true, () => false);
 const skip = postgresUnavailable() ?? (engineUp ? undefined : 'no Docker engine');
-const root = new URL('../../', import.meta.url).pathname;
-const TOKEN = 'pier-leader-test-token-0123456789';
-
-interface Plane { name: string; child: ChildProcess; apiUrl: string; output: string[]; api: ReturnType<typeof apiClient> }
-
-/** Starts `pier up` and resolves once its API listens (the URL comes from its "Pier is up" line). */
-async function startPlane(name: string, dataDir: string, databaseUrl: string): Promise<Plane> {
-  const child = spawn(process.execPath, [join(root, 'bin/pier.mjs'), 'up', '--data-dir', dataDir, '--api-addr', '127.0.0.1:0',
-    '--edge-addr', '127.0.0.1:0', '--runtime', 'docker'], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, DATABASE_URL: databaseUrl, PIER_TOKEN: TOKEN, PIER_EDGE_WORKERS: '1', PIER_TLS_ADDR: 'off' },
-  });
-  const output: string[] = [];
-  const apiUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${output.join('')}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.length > 400) output.splice(0, 100);
-      const m = /Pier is up: API (http:\/\/\S+)/.exec(output.join(''));
-      if (m) { clearTimeout(timer); resolve(m[1]!); }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${name} exited (${code}): ${output.join('')}`)); });
-  });
-  return { name, child, apiUrl, output, api: apiClient(apiUrl, TOKEN) };
-}
-
-async function info(p: Plane): Promise<Record<string, any>> {
-  return (await p.api('GET', '/v1/pier/info')).body;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
-}
-
 /** Docker containers of this installation running the service (by Pier's labels). */
 async function containersOf(scope: string, serviceId: string): Promise<string[]> {
   const filters = JSON.stringify({ label: [`dev.pier.scope=${scope}`, `dev.pier.service_id=${serviceId}`], status: ['running', 'created', 'restarting'] });
@@ -144,21 +107,8 @@ test('leader failover: the follower takes over within seconds, adopts the instan
     await b.api('DELETE', `/v1/apps/${appId}`);
     await until('containers removed', async () => (await containersOf(scope, serviceId)).length === 0, 60_000, 300);
   } finally {
-    for (const p of planes) {
-      if (p.child.exitCode === null && p.child.signalCode === null) {
-        p.child.kill('SIGTERM');
-        const t = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
-        await exited(p.child);
-        clearTimeout(t);
-      }
-    }
     // Anything of this installation still there (a failed run) goes: only our own scope's containers.
-    if (scope) {
-      const filters = JSON.stringify({ label: [`dev.pier.scope=${scope}`] });
-      for (const c of await engine.json<{ Id: string }[]>('GET', '/containers/json', { query: { all: 1, filters } }).catch(() => [])) {
-        await engine.jsonOrNull('DELETE', `/containers/${c.Id}`, { query: { force: 1 } }).catch(() => undefined);
-      }
-    }
+    await cleanUpPlanes(planes, scope);
     await cluster.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

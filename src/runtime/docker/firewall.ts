@@ -1,10 +1,8 @@
 // Applies Pier's firewall for Docker networks (rules from ../firewall.ts) to this host: Pier-owned chains rebuilt with
 // `iptables-restore --noflush` (idempotent), jumps inserted once, argv arrays only. Which bridges are Pier's comes from
 // the engine: every network labelled Pier-owned or `dev.pier.role=build`, whatever its bridge is called.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { MANAGED_LABEL } from '../common.ts';
+import { program, runProgram } from '../sbin.ts';
 import {
   DOCKER_FORWARD_CHAIN, DOCKER_INPUT_CHAIN, DOCKER_JUMPS, bridgePatterns, chainDeleteArgs, chainFlushArgs, chainListArgs,
   isolationRules, jumpCheckArgs, jumpDeleteArgs, jumpInsertArgs,
@@ -19,13 +17,6 @@ export const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 /** Host-wide lock: several installations (and control planes) rebuild the same chains. */
 export const FIREWALL_LOCK = '/run/pier/docker-firewall.lock';
 
-const SBIN = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-
-function program(name: string): string | undefined {
-  for (const d of SBIN) if (existsSync(join(d, name))) return join(d, name);
-  return undefined;
-}
-
 /** Why the firewall cannot be installed here (not root, no iptables), or null when it can. */
 export function firewallUnavailable(): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not running as root';
@@ -33,20 +24,7 @@ export function firewallUnavailable(): string | null {
   return null;
 }
 
-/** Runs a program (argv array) with optional stdin; resolves with stdout, rejects with its stderr. */
-function run(file: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: SBIN.join(':'), LC_ALL: 'C' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => { out += c; });
-    child.stderr.on('data', (c) => { err += c; });
-    child.on('error', reject);
-    child.on('close', (code) => code === 0 ? resolve(out) : reject(new Error(`${file.split('/').pop()} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`)));
-    child.stdin.on('error', () => { /* reported by close */ });
-    child.stdin.end(input ?? '');
-  });
-}
+const run = runProgram;
 
 const succeeds = (file: string, args: string[]) => run(file, args).then(() => true, () => false);
 

@@ -3,25 +3,13 @@
 // an ext4 filesystem of exactly the instance type's disk, a sparse file on a loop device mounted over that directory
 // between create and start. Writes past it fail with ENOSPC inside the container, as on a full disk. Needs root, the
 // engine's data root in this mount namespace, `mkfs.ext4`, `mount`, `umount` (argv arrays only).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { program, runProgram } from '../sbin.ts';
 
-const SBIN = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-
-function program(name: string): string | undefined {
-  for (const d of SBIN) if (existsSync(join(d, name))) return join(d, name);
-  return undefined;
-}
-
-function run(file: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: SBIN.join(':'), LC_ALL: 'C' } });
-    let err = '';
-    child.stderr.on('data', (c) => { err += c; });
-    child.on('error', reject);
-    child.on('close', (code) => code === 0 ? resolve() : reject(new Error(`${file.split('/').pop()} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`)));
-  });
+/** Runs a system program; its stdout is not needed here. */
+async function run(file: string, args: string[]): Promise<void> {
+  await runProgram(file, args);
 }
 
 /** What `GET /containers/{id}/json` says of a container's storage. */

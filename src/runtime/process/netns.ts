@@ -1,10 +1,10 @@
 // Private networks of the process runtime: one named network namespace per instance, joined by a veth pair to one
 // bridge per app network, isolated from other apps and from the host by Pier's own iptables chains. Plans come from
 // netplan.ts; this module runs them (`ip -batch`, `iptables-restore`, argv arrays only) under a host-wide lock.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { program, runProgram } from '../sbin.ts';
 import { NETWORK_LOCK, withHostLock } from './hostlock.ts';
 import {
   APP_PREFIX, DEFAULT_POOL, JUMPS, type AttachPlan, type Cidr, bridgeName, cidrString, filterRules, gatewayOf, hostBatch,
@@ -39,13 +39,6 @@ export interface NetworksOptions {
   lockPath?: string;
 }
 
-const SBIN = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-
-function program(name: string): string | undefined {
-  for (const d of SBIN) if (existsSync(join(d, name))) return join(d, name);
-  return undefined;
-}
-
 /** Why private networking cannot work on this host, or null when it can (root, `ip`, `iptables-restore`, `nsenter`). */
 export function networkingUnavailable(): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not running as root';
@@ -54,20 +47,7 @@ export function networkingUnavailable(): string | null {
   return null;
 }
 
-/** Runs a program (argv array) with optional stdin; resolves with stdout, rejects with its stderr. */
-function run(file: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: SBIN.join(':'), LC_ALL: 'C' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => { out += c; });
-    child.stderr.on('data', (c) => { err += c; });
-    child.on('error', reject);
-    child.on('close', (code) => code === 0 ? resolve(out) : reject(new Error(`${file.split('/').pop()} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`)));
-    child.stdin.on('error', () => { /* reported by close */ });
-    child.stdin.end(input ?? '');
-  });
-}
+const run = runProgram;
 
 /** Every IPv4 address configured on this host right now (all interfaces, all owners). */
 function hostAddresses(): string[] {
