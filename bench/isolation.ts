@@ -12,29 +12,13 @@ import { HOST_STEP_ENV } from '../src/build/sandbox.ts';
 import { runSandboxedSteps } from '../src/build/sandbox-process.ts';
 import { runContainerSteps } from '../src/build/sandbox-docker.ts';
 import { DockerEngine } from '../src/runtime/docker/engine.ts';
+import { measure, summarise, type Timing } from './runtime.ts';
 
 /** Percentiles of one measured step, in milliseconds. */
-export interface StepTiming { name: string; runs: number; p50: number; p90: number }
+export type StepTiming = Timing;
 
 /** What the isolation benchmark measured; a way that cannot run here is listed in `skipped` with the reason. */
 export interface IsolationBenchResult { steps: StepTiming[]; skipped: string[] }
-
-function summarise(name: string, samples: number[]): StepTiming {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-  return { name, runs: s.length, p50: +at(0.5).toFixed(1), p90: +at(0.9).toFixed(1) };
-}
-
-async function measure(runs: number, budgetMs: number, op: () => Promise<void>): Promise<number[]> {
-  const samples: number[] = [];
-  const deadline = Date.now() + budgetMs;
-  for (let i = 0; i < runs && Date.now() < deadline; i++) {
-    const t0 = performance.now();
-    await op();
-    samples.push(performance.now() - t0);
-  }
-  return samples;
-}
 
 /** Runs `runs` steps each way (bounded to a minute each). */
 export async function isolationBench(runs = 20): Promise<IsolationBenchResult> {

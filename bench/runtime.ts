@@ -17,13 +17,13 @@ export interface Timing { name: string; runs: number; p50: number; p90: number; 
 /** Everything the runtime benchmark measured; a section is absent (with a reason) when its driver is unavailable. */
 export interface RuntimeBenchResult { timings: Timing[]; skipped: string[] }
 
-function summarise(name: string, samples: number[]): Timing {
+export function summarise(name: string, samples: number[]): Timing {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
   return { name, runs: s.length, p50: +at(0.5).toFixed(2), p90: +at(0.9).toFixed(2), min: +s[0].toFixed(2) };
 }
 
-async function measure(runs: number, budgetMs: number, op: () => Promise<void>): Promise<number[]> {
+export async function measure(runs: number, budgetMs: number, op: () => Promise<void>): Promise<number[]> {
   const samples: number[] = [];
   const deadline = Date.now() + budgetMs;
   for (let i = 0; i < runs && Date.now() < deadline; i++) {
