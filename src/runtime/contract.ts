@@ -39,6 +39,12 @@ export interface InstanceSpec {
   registryAuth?: { username: string; password: string; serveraddress: string };
   /** Run privileged (only if the operator allows it). */
   privileged?: boolean;
+  /**
+   * Persistent volumes to mount (issue #20): `hostPath` is the mounted volume on the host (VolumeDriver.mount), bound
+   * read-write at `path` inside the instance. At most one instance mounts a volume at a time (the control plane sees
+   * to it). Drivers that cannot mount volumes refuse the spec with an invalid_spec RuntimeError.
+   */
+  volumes?: { volumeId: string; hostPath: string; path: string }[];
 }
 
 /** Where the edge and health checker reach one declared port of an instance. */
