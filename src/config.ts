@@ -65,7 +65,17 @@ export interface PierConfig {
   gcKeepDeployments?: number;
   /** How often build outputs are collected (ms, PIER_GC_INTERVAL); 0 = only at start and after API writes; absent = 1 h. */
   gcIntervalMs?: number;
+  /**
+   * The API URL this control plane advertises to regional edges in its lease (PIER_ADVERTISE_URL, --advertise-url):
+   * absent = the URL the API listens on, which is wrong when it binds 0.0.0.0 or sits behind NAT.
+   */
+  advertiseUrl?: string;
+  /** Scheduled backups (PIER_BACKUP_SCHEDULE, PIER_BACKUP_KEEP, PIER_BACKUP_DIR); absent = none. */
+  backup?: BackupSchedule;
 }
+
+/** Scheduled backups: every `intervalMs`, into `dir`, keeping the newest `keep` files (src/backup/schedule.ts). */
+export interface BackupSchedule { intervalMs: number; keep: number; dir: string }
 
 /** Who may name a local git repository (PIER_GIT_ALLOW_LOCAL): the installation's operator, or every organization. */
 export type GitLocalAccess = 'operator' | 'all';
@@ -125,6 +135,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const acmeCa = pick(flags, env, 'acme-ca-file', 'PIER_ACME_CA_FILE');
   const dnsResolver = pick(flags, env, 'dns-resolver', 'PIER_DNS_RESOLVER');
   const databaseUrl = pick(flags, env, 'database-url', 'DATABASE_URL');
+  const advertise = pick(flags, env, 'advertise-url', 'PIER_ADVERTISE_URL');
 
   const runtimeValue = (runtime.value ?? 'auto').toLowerCase();
   if (!['docker', 'process', 'swarm', 'auto'].includes(runtimeValue)) {
@@ -155,11 +166,16 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     // Never echo the value: it may carry a password.
     throw new ConfigError(`${databaseUrl.source} must be a PostgreSQL URL such as postgres://pier:PASSWORD@127.0.0.1:5432/pier`);
   }
+  if (advertise.value !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(advertise.value)) {
+    throw new ConfigError(`${advertise.source} must be the URL regional edges reach this control plane's API at, such as http://10.0.0.5:7700, got ${JSON.stringify(advertise.value)}`);
+  }
   const buildPackages = loadBuildPackages(env);
+  const absDataDir = isAbsolute(dataDir) ? dataDir : resolve(dataDir);
+  const backup = loadBackupSchedule(env, absDataDir);
   return {
     ...loadTuning(env, runtimeValue),
     buildPackages,
-    dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir),
+    dataDir: absDataDir,
     apiAddr: parseListenAddr(api.value ?? '127.0.0.1:7700', api.source),
     edgeAddr,
     domain: domainValue,
@@ -178,7 +194,29 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
     ...loadTenantInputs(env),
     ...loadHousekeeping(env),
+    ...(advertise.value ? { advertiseUrl: advertise.value.replace(/\/$/, '') } : {}),
+    ...(backup ? { backup } : {}),
   };
+}
+
+/**
+ * Scheduled backups: PIER_BACKUP_SCHEDULE (a duration of a minute or more such as 6h, or off: the default),
+ * PIER_BACKUP_KEEP (how many backups to keep, 1-1000, default 7) and PIER_BACKUP_DIR (default <data dir>/backups).
+ */
+export function loadBackupSchedule(env: NodeJS.ProcessEnv, dataDir: string): BackupSchedule | undefined {
+  const schedule = (env.PIER_BACKUP_SCHEDULE ?? '').trim().toLowerCase();
+  const keepText = (env.PIER_BACKUP_KEEP ?? '').trim();
+  const keep = keepText === '' ? 7 : Number(keepText);
+  if (!Number.isInteger(keep) || keep < 1 || keep > 1000) {
+    throw new ConfigError(`PIER_BACKUP_KEEP must be a whole number from 1 to 1000, got ${JSON.stringify(keepText)}`);
+  }
+  if (schedule === '' || schedule === 'off' || schedule === '0') return undefined;
+  const intervalMs = parseDuration(schedule);
+  if (!(intervalMs >= 60_000)) {
+    throw new ConfigError(`PIER_BACKUP_SCHEDULE must be a duration of a minute or more such as 6h or 1d, or off, got ${JSON.stringify(schedule)}`);
+  }
+  const dir = (env.PIER_BACKUP_DIR ?? '').trim();
+  return { intervalMs, keep, dir: dir ? resolve(dir) : join(dataDir, 'backups') };
 }
 
 /** Parses a duration such as `90s`, `30m`, `12h` or `7d` (a bare number is seconds); NaN when malformed. */
