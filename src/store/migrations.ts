@@ -187,6 +187,25 @@ CREATE UNIQUE INDEX domains_org_live_name ON domains (organization_id, name) WHE
 ALTER TABLE leases ADD COLUMN api_url TEXT NOT NULL DEFAULT '';
 `,
   },
+  {
+    id: 10,
+    name: 'activities and event retention',
+    // Activities: who (the API token, or the operator) did what to which object, one row per API write, written in
+    // the write's own transaction (`data` is the wire Activity). Events and activities older than
+    // PIER_EVENTS_KEEP_DAYS are deleted by the GC, hence the time indexes. (Id 9 belongs to volumes; ids need not
+    // be contiguous: migrate() applies every id it has not recorded, in this list's order.)
+    sql: (autoId) => `
+CREATE TABLE activities (
+  seq ${autoId}, id TEXT NOT NULL UNIQUE, organization_id TEXT NOT NULL, actor_id TEXT NOT NULL,
+  object_type TEXT NOT NULL, object_id TEXT NOT NULL, verb TEXT NOT NULL, created_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX activities_org ON activities (organization_id, seq);
+CREATE INDEX activities_object ON activities (organization_id, object_id, created_at);
+CREATE INDEX activities_created ON activities (created_at);
+CREATE INDEX events_org_resource_when ON events (organization_id, resource_id, when_at);
+CREATE INDEX events_when ON events (when_at);
+`,
+  },
 ];
 
 /** The schema version this Pier knows: its highest migration id. */
