@@ -40,6 +40,13 @@ export interface DockerRuntimeOptions {
   log?: (line: string) => void;
   /** Where per-instance disk images live when the engine cannot limit disk itself (default /var/lib/pier/docker-disks). */
   diskDir?: string;
+  /**
+   * The engine's OCI runtime for instances (`HostConfig.Runtime`), e.g. `runsc` (gVisor, see gvisor.ts); unset = the
+   * engine's default (runc). Image builds always use the engine's default.
+   */
+  ociRuntime?: string;
+  /** The driver's name in capabilities, status and instance messages (default `docker`). */
+  name?: string;
 }
 
 interface ContainerJson {
@@ -106,7 +113,8 @@ const OOM_EVENT_SETTLE_MS = 1000;
 
 /** Runs instances as Docker containers. */
 export class DockerRuntime implements Runtime {
-  readonly name = 'docker';
+  readonly name: string;
+  private readonly ociRuntime: string | undefined;
   private readonly engine: DockerEngine;
   private readonly pidsLimit: number;
   private readonly scope: string | undefined;
@@ -119,6 +127,8 @@ export class DockerRuntime implements Runtime {
   private readonly disks: DockerDisks;
 
   constructor(opts: DockerRuntimeOptions = {}) {
+    this.name = opts.name ?? 'docker';
+    this.ociRuntime = opts.ociRuntime;
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.scope = opts.scope;
@@ -139,7 +149,7 @@ export class DockerRuntime implements Runtime {
       throw new RuntimeError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${(err as Error).message})`);
     }
     const disk = await this.call(() => this.disks.mode());
-    return { name: 'docker', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: disk !== undefined && disk !== 'none', privateNetworking: true };
+    return { name: this.name, runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: disk !== undefined && disk !== 'none', privateNetworking: true };
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
@@ -151,7 +161,7 @@ export class DockerRuntime implements Runtime {
     const diskMode = await this.call(() => this.disks.mode());
     const created = await this.call(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
       query: { name: containerName(spec.instanceId) },
-      body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt' }),
+      body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime }),
       signal,
     }));
     try {

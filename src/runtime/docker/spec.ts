@@ -9,6 +9,8 @@ export interface CreateOptions {
   pidsLimit: number;
   /** Cap the writable layer at `spec.diskBytes` (the engine's storage driver must support `StorageOpt.size`). */
   diskQuota?: boolean;
+  /** The engine's OCI runtime for the container (`HostConfig.Runtime`, e.g. `runsc` for gVisor); unset = the engine's default. */
+  runtime?: string;
 }
 
 /** Capabilities dropped from ordinary (non-privileged) containers; none of them is needed to serve HTTP. */
@@ -58,6 +60,7 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
   if (opts.diskQuota && spec.diskBytes && spec.diskBytes > 0) {
     (body.HostConfig as Record<string, unknown>).StorageOpt = { size: String(Math.floor(spec.diskBytes)) };
   }
+  if (opts.runtime) (body.HostConfig as Record<string, unknown>).Runtime = opts.runtime;
   if (spec.entrypoint) body.Entrypoint = spec.entrypoint;
   if (spec.command) body.Cmd = spec.command;
   if (spec.workdir) body.WorkingDir = spec.workdir;
