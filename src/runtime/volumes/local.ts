@@ -1,0 +1,346 @@
+// The local volume driver (issue #20): each volume is an ext4 filesystem of exactly its size in a sparse file
+// `<dataDir>/volumes/<id>.ext4`, loop-mounted (nodev,nosuid,discard) at `<dataDir>/volumes/mnt/<id>`, with a JSON
+// record beside it written last (a volume without its record is an unfinished create, redone by the next create).
+// Snapshots are sparse copies of the image, taken with the filesystem frozen (fsfreeze) so the copy is consistent,
+// at `<dataDir>/snapshots/<id>.ext4` (+ record); a restore copies one back and grows it offline (resize2fs).
+// Needs root, a loop device, e2fsprogs and util-linux; every program runs through sbin.ts with an argv array.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { program, runProgram } from '../sbin.ts';
+import { RuntimeError } from '../errors.ts';
+import type { SnapshotInfo, VolumeDriver, VolumeInfo } from './contract.ts';
+
+/** Ids are the control plane's UUIDs; anything else (a path, `..`) is refused before it reaches a file name. */
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The smallest volume: ext4 with a journal needs a few MiB of metadata. */
+export const MIN_VOLUME_BYTES = 16 * 1024 * 1024;
+
+/** Mount options of every volume: no device files, no setuid, freed blocks punched out of the sparse image. */
+export const MOUNT_OPTIONS = 'nodev,nosuid,discard';
+
+/** The programs the driver runs. */
+const PROGRAMS = ['mkfs.ext4', 'mount', 'umount', 'losetup', 'fsfreeze', 'e2fsck', 'resize2fs', 'truncate', 'cp'];
+
+/** What is written beside a volume's image. */
+interface VolumeRecord { volumeId: string; sizeBytes: number; createdAt: string; fromSnapshotId?: string }
+
+/** What is written beside a snapshot's image. */
+type SnapshotRecord = SnapshotInfo & { createdAt: string };
+
+function checkId(kind: string, id: string): void {
+  if (typeof id !== 'string' || !ID.test(id)) throw new RuntimeError('invalid_spec', `${kind} id must be a UUID, got ${JSON.stringify(String(id).slice(0, 80))}`);
+}
+
+function readJson<T>(path: string): T | null {
+  try { return JSON.parse(readFileSync(path, 'utf8')) as T; } catch { return null; }
+}
+
+/** Writes a file whole or not at all (temp file + rename). */
+function writeAtomic(path: string, data: string): void {
+  writeFileSync(`${path}.tmp`, data, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
+
+/** /proc/self/mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Whether `dir` is a mount point in this mount namespace. */
+export function isMountPoint(dir: string): boolean {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => {
+      const f = l.split(' ');
+      return f.length > 4 && unescapeMountPath(f[4]!) === dir;
+    });
+  } catch { return false; }
+}
+
+function bin(name: string): string {
+  const p = program(name);
+  if (!p) throw new RuntimeError('unavailable', `${name} is not installed (apt-get install e2fsprogs util-linux mount coreutils)`);
+  return p;
+}
+
+async function run(name: string, args: string[]): Promise<string> {
+  return runProgram(bin(name), args);
+}
+
+function aborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new RuntimeError('failed', `${what} aborted`);
+}
+
+/** Options of the local driver. */
+export interface LocalVolumeOptions {
+  /** Pier's data directory: volumes live in `<dataDir>/volumes`, snapshots in `<dataDir>/snapshots`. */
+  dataDir: string;
+  /** One line per notable event (a thaw after a crash, an fsck); never data. */
+  log?: (line: string) => void;
+}
+
+/** Volumes as ext4 images on loop devices under Pier's data directory. */
+export class LocalVolumeDriver implements VolumeDriver {
+  readonly name = 'local-ext4';
+  readonly volumesDir: string;
+  readonly mountsDir: string;
+  readonly snapshotsDir: string;
+  private readonly log: (line: string) => void;
+  /** Operations on one id run one after the other (a create racing a mount of the same volume would mount twice). */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(opts: LocalVolumeOptions) {
+    this.volumesDir = join(opts.dataDir, 'volumes');
+    this.mountsDir = join(this.volumesDir, 'mnt');
+    this.snapshotsDir = join(opts.dataDir, 'snapshots');
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  private image(id: string): string { return join(this.volumesDir, `${id}.ext4`); }
+  private record(id: string): string { return join(this.volumesDir, `${id}.json`); }
+  private frozenMark(id: string): string { return join(this.volumesDir, `${id}.frozen`); }
+  /** The host directory the runtimes bind into instances. */
+  mountPoint(id: string): string { return join(this.mountsDir, id); }
+  private snapImage(id: string): string { return join(this.snapshotsDir, `${id}.ext4`); }
+  private snapRecord(id: string): string { return join(this.snapshotsDir, `${id}.json`); }
+
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.queues.set(id, tail);
+    void tail.then(() => { if (this.queues.get(id) === tail) this.queues.delete(id); });
+    return next;
+  }
+
+  async unavailable(): Promise<string | null> {
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'volumes need root (loop devices and mounts): run Pier as root';
+    for (const p of PROGRAMS) if (!program(p)) return `${p} is not installed (apt-get install e2fsprogs util-linux mount coreutils)`;
+    if (!existsSync('/dev/loop-control')) return 'no loop devices on this host (/dev/loop-control is missing: modprobe loop)';
+    return null;
+  }
+
+  async create(volumeId: string, sizeBytes: number, opts: { fromSnapshotId?: string; signal?: AbortSignal } = {}): Promise<VolumeInfo> {
+    checkId('volume', volumeId);
+    if (opts.fromSnapshotId !== undefined) checkId('snapshot', opts.fromSnapshotId);
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < MIN_VOLUME_BYTES) {
+      throw new RuntimeError('invalid_spec', `volume size must be a whole number of bytes, at least ${MIN_VOLUME_BYTES} (16 MiB), got ${sizeBytes}`);
+    }
+    return this.serial(volumeId, async () => {
+      const existing = readJson<VolumeRecord>(this.record(volumeId));
+      if (existing) {
+        if (existing.sizeBytes !== sizeBytes) {
+          throw new RuntimeError('conflict', `volume ${volumeId} already exists with ${existing.sizeBytes} bytes, not ${sizeBytes}`);
+        }
+        return this.mountLocked(volumeId, existing);
+      }
+      mkdirSync(this.volumesDir, { recursive: true, mode: 0o700 });
+      const tmp = `${this.image(volumeId)}.tmp`;
+      rmSync(tmp, { force: true });
+      try {
+        if (opts.fromSnapshotId) await this.restoreInto(tmp, opts.fromSnapshotId, sizeBytes, opts.signal);
+        else {
+          writeFileSync(tmp, '', { mode: 0o600 });
+          await run('truncate', ['-s', String(sizeBytes), tmp]);
+          // A journal (the data must survive a crash of the host), no blocks reserved for root (the tenant gets it all).
+          await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-L', 'pier-volume', tmp, `${Math.floor(sizeBytes / 1024)}k`]);
+        }
+        aborted(opts.signal, `creating volume ${volumeId}`);
+        renameSync(tmp, this.image(volumeId));
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw err;
+      }
+      const rec: VolumeRecord = { volumeId, sizeBytes, createdAt: new Date().toISOString(), ...(opts.fromSnapshotId ? { fromSnapshotId: opts.fromSnapshotId } : {}) };
+      writeAtomic(this.record(volumeId), JSON.stringify(rec));
+      return this.mountLocked(volumeId, rec);
+    });
+  }
+
+  /** Copies a snapshot's image to `target` and grows its filesystem to `sizeBytes`. */
+  private async restoreInto(target: string, snapshotId: string, sizeBytes: number, signal?: AbortSignal): Promise<void> {
+    const snap = readJson<SnapshotRecord>(this.snapRecord(snapshotId));
+    if (!snap || !existsSync(this.snapImage(snapshotId))) throw new RuntimeError('not_found', `snapshot ${snapshotId} not found on this host`);
+    if (sizeBytes < snap.sizeBytes) {
+      throw new RuntimeError('invalid_spec', `a volume restored from snapshot ${snapshotId} must be at least its ${snap.sizeBytes} bytes, got ${sizeBytes}`);
+    }
+    await run('cp', ['--sparse=always', '--reflink=auto', this.snapImage(snapshotId), target]);
+    aborted(signal, `restoring snapshot ${snapshotId}`);
+    if (sizeBytes > snap.sizeBytes) {
+      await run('truncate', ['-s', String(sizeBytes), target]);
+      // resize2fs wants a checked filesystem; -p repairs only what is safe (a frozen copy is clean).
+      await this.fsck(target);
+      await run('resize2fs', ['-f', target, `${Math.floor(sizeBytes / 1024)}K`]);
+    }
+  }
+
+  /** e2fsck -f -p; exit 1 (errors corrected) is success too. */
+  private async fsck(image: string): Promise<void> {
+    try {
+      await run('e2fsck', ['-f', '-p', image]);
+    } catch (err) {
+      if (!/exit 1$/.test((err as Error).message)) throw err;
+    }
+  }
+
+  async mount(volumeId: string): Promise<VolumeInfo> {
+    checkId('volume', volumeId);
+    return this.serial(volumeId, async () => {
+      const rec = readJson<VolumeRecord>(this.record(volumeId));
+      if (!rec) throw new RuntimeError('not_found', `volume ${volumeId} not found on this host`);
+      return this.mountLocked(volumeId, rec);
+    });
+  }
+
+  /** The loop devices backed by `image` right now (one when another mount namespace still holds the volume). */
+  private async loopDevicesOf(image: string): Promise<string[]> {
+    const out = await run('losetup', ['-n', '-O', 'NAME', '-j', image]).catch(() => '');
+    return out.split('\n').map((s) => s.trim()).filter((s) => s.startsWith('/dev/'));
+  }
+
+  private async mountLocked(volumeId: string, rec: VolumeRecord): Promise<VolumeInfo> {
+    const image = this.image(volumeId);
+    const dir = this.mountPoint(volumeId);
+    if (!existsSync(image)) throw new RuntimeError('failed', `volume ${volumeId}: its record is there but its image ${image} is missing`);
+    if (existsSync(this.frozenMark(volumeId))) {
+      // A snapshot was cut short (a crash while frozen): every write to the volume would hang until thawed.
+      if (isMountPoint(dir)) await run('fsfreeze', ['-u', dir]).catch(() => undefined);
+      rmSync(this.frozenMark(volumeId), { force: true });
+      this.log(`volume ${volumeId}: thawed after an interrupted snapshot`);
+    }
+    if (!isMountPoint(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // If an instance's mount namespace still holds the filesystem (its host mount was removed behind Pier's back),
+      // mount the same loop device again: a second loop device over one image would be two writers, and corruption.
+      const [loop] = await this.loopDevicesOf(image);
+      const args = loop ? ['-t', 'ext4', '-o', MOUNT_OPTIONS, loop, dir] : ['-t', 'ext4', '-o', `loop,${MOUNT_OPTIONS}`, image, dir];
+      try {
+        await run('mount', args);
+      } catch (err) {
+        if (loop) throw err;
+        // After a host crash the journal replays on mount; only real damage gets here. Repair what is safe, retry once.
+        this.log(`volume ${volumeId}: mount failed (${(err as Error).message}); checking the filesystem`);
+        await this.fsck(image);
+        await run('mount', args);
+      }
+    }
+    return this.info(rec, dir);
+  }
+
+  private info(rec: VolumeRecord, dir: string): VolumeInfo {
+    let usedBytes = 0;
+    if (isMountPoint(dir)) {
+      const s = statfsSync(dir);
+      usedBytes = (s.blocks - s.bfree) * s.bsize;
+    }
+    return { volumeId: rec.volumeId, sizeBytes: rec.sizeBytes, usedBytes, hostPath: dir };
+  }
+
+  async inspect(volumeId: string): Promise<VolumeInfo | null> {
+    checkId('volume', volumeId);
+    const rec = readJson<VolumeRecord>(this.record(volumeId));
+    if (!rec || !existsSync(this.image(volumeId))) return null;
+    return this.info(rec, this.mountPoint(volumeId));
+  }
+
+  async remove(volumeId: string): Promise<void> {
+    checkId('volume', volumeId);
+    return this.serial(volumeId, async () => {
+      const dir = this.mountPoint(volumeId);
+      if (existsSync(this.frozenMark(volumeId)) && isMountPoint(dir)) await run('fsfreeze', ['-u', dir]).catch(() => undefined);
+      // A volume can be mounted more than once on its mount point (a mount() racing a restart): take them all off.
+      for (let i = 0; i < 8 && isMountPoint(dir); i++) {
+        try {
+          await run('umount', [dir]);
+        } catch {
+          await run('umount', ['-l', dir]); // a host process still has a file open there: detach now, free when it lets go
+        }
+      }
+      // Record first: without it the volume no longer exists for list() and inspect(), whatever else a crash leaves.
+      rmSync(this.record(volumeId), { force: true });
+      rmSync(this.image(volumeId), { force: true });
+      rmSync(`${this.image(volumeId)}.tmp`, { force: true });
+      rmSync(this.frozenMark(volumeId), { force: true });
+      try { rmdirSync(dir); } catch { /* gone, or still a mount point (then not ours to delete) */ }
+    });
+  }
+
+  async snapshot(volumeId: string, snapshotId: string, opts: { attached: boolean; signal?: AbortSignal }): Promise<SnapshotInfo> {
+    checkId('volume', volumeId);
+    checkId('snapshot', snapshotId);
+    return this.serial(volumeId, async () => {
+      const done = readJson<SnapshotRecord>(this.snapRecord(snapshotId));
+      if (done && existsSync(this.snapImage(snapshotId))) {
+        if (done.volumeId !== volumeId) throw new RuntimeError('conflict', `snapshot ${snapshotId} exists already, of volume ${done.volumeId}`);
+        return toInfo(done);
+      }
+      const rec = readJson<VolumeRecord>(this.record(volumeId));
+      if (!rec) throw new RuntimeError('not_found', `volume ${volumeId} not found on this host`);
+      await this.mountLocked(volumeId, rec);
+      aborted(opts.signal, `snapshot ${snapshotId}`);
+      mkdirSync(this.snapshotsDir, { recursive: true, mode: 0o700 });
+      const dir = this.mountPoint(volumeId);
+      const tmp = `${this.snapImage(snapshotId)}.tmp`;
+      rmSync(tmp, { force: true });
+      // Frozen either way: freezing flushes every dirty block and the journal to the image, so the copy mounts clean.
+      // With an instance attached its writes block for the copy's duration (the snapshot says 'frozen').
+      writeFileSync(this.frozenMark(volumeId), snapshotId, { mode: 0o600 });
+      await run('fsfreeze', ['-f', dir]);
+      try {
+        await run('cp', ['--sparse=always', '--reflink=auto', this.image(volumeId), tmp]);
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw err;
+      } finally {
+        await run('fsfreeze', ['-u', dir]);
+        rmSync(this.frozenMark(volumeId), { force: true });
+      }
+      renameSync(tmp, this.snapImage(snapshotId));
+      const snap: SnapshotRecord = {
+        snapshotId, volumeId, sizeBytes: rec.sizeBytes, storedBytes: storedBytes(this.snapImage(snapshotId)),
+        consistency: opts.attached ? 'frozen' : 'stopped', createdAt: new Date().toISOString(),
+      };
+      writeAtomic(this.snapRecord(snapshotId), JSON.stringify(snap));
+      return toInfo(snap);
+    });
+  }
+
+  async inspectSnapshot(snapshotId: string): Promise<SnapshotInfo | null> {
+    checkId('snapshot', snapshotId);
+    const rec = readJson<SnapshotRecord>(this.snapRecord(snapshotId));
+    if (!rec || !existsSync(this.snapImage(snapshotId))) return null;
+    return toInfo(rec);
+  }
+
+  async removeSnapshot(snapshotId: string): Promise<void> {
+    checkId('snapshot', snapshotId);
+    rmSync(this.snapRecord(snapshotId), { force: true });
+    rmSync(this.snapImage(snapshotId), { force: true });
+    rmSync(`${this.snapImage(snapshotId)}.tmp`, { force: true });
+  }
+
+  async list(): Promise<{ volumes: string[]; snapshots: string[] }> {
+    const ids = (dir: string) => {
+      try {
+        return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter((id) => ID.test(id)).sort();
+      } catch { return []; }
+    };
+    return { volumes: ids(this.volumesDir), snapshots: ids(this.snapshotsDir) };
+  }
+
+  /** Unmounts every volume of this data directory (tests, and an operator taking a host down); the data stays. */
+  async unmountAll(): Promise<void> {
+    for (const id of (await this.list()).volumes) {
+      const dir = this.mountPoint(id);
+      for (let i = 0; i < 8 && isMountPoint(dir); i++) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
+    }
+  }
+}
+
+function storedBytes(path: string): number {
+  try { return statSync(path).blocks * 512; } catch { return 0; }
+}
+
+function toInfo(r: SnapshotRecord): SnapshotInfo {
+  return { snapshotId: r.snapshotId, volumeId: r.volumeId, storedBytes: r.storedBytes, sizeBytes: r.sizeBytes, consistency: r.consistency };
+}
