@@ -83,6 +83,39 @@ export interface InstanceStats { cpuPercent: number; memoryBytes: number; memory
 /** One line of instance output. */
 export interface LogLine { stream: 'stdout' | 'stderr'; line: string; time: string }
 
+/** One command to run inside a running instance (`Runtime.exec`). */
+export interface ExecOptions {
+  /** argv of the command (never a shell string); resolved through the instance's PATH. */
+  command: string[];
+  /** Run on a new pseudo-terminal (stdout and stderr merged into stdout, resizable) instead of three pipes. */
+  tty: boolean;
+  /** Terminal size to start with (tty only). */
+  size?: { cols: number; rows: number };
+  /** Extra environment variables, on top of the instance's own. */
+  env?: Record<string, string>;
+  /** Aborting kills the command (the session's exit then resolves). */
+  signal?: AbortSignal;
+}
+
+/**
+ * A command running inside an instance with the instance's confinement (same user, namespaces, cgroup, seccomp
+ * filter and capabilities: an exec is never more privileged than the app). Ends when the command exits, when the
+ * instance stops, or on kill().
+ */
+export interface ExecSession {
+  /** The command's standard input; end() closes it (EOF). Writes after the command exited are dropped. */
+  stdin: { write(data: Buffer): void; end(): void };
+  /** Output as it comes (with a tty, everything arrives on stdout and stderr ends empty). */
+  stdout: NodeJS.ReadableStream;
+  stderr: NodeJS.ReadableStream;
+  /** Resizes the terminal (tty only; a no-op otherwise). */
+  resize(cols: number, rows: number): Promise<void>;
+  /** Resolves with the exit code once the command ended and its output was read (128 + n when killed by signal n). */
+  exit: Promise<number>;
+  /** Kills the command (idempotent). */
+  kill(): void;
+}
+
 /** What a driver can do, for the scheduler and for tests. */
 export interface Capabilities {
   name: string;
@@ -120,6 +153,11 @@ export interface Runtime {
    * registry serves now, so a deployment records exactly what it runs. Drivers that run directories omit it.
    */
   resolveImage?(image: string, auth?: InstanceSpec['registryAuth'], signal?: AbortSignal): Promise<string>;
+  /**
+   * Runs a command inside a running instance with its confinement (ExecSession). Throws RuntimeError not_found for an
+   * unknown or stopped instance. Drivers that cannot reach the instance omit it or throw `unavailable` saying why.
+   */
+  exec?(runtimeId: string, opts: ExecOptions): Promise<ExecSession>;
   /** Ensures a private network exists (no-op where unsupported). */
   ensureNetwork?(name: string): Promise<void>;
   /** Removes a private network (no-op where unsupported or still in use). */
