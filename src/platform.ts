@@ -26,6 +26,7 @@ import { fencedDb, Lease, leaderComponent } from './control/leader.ts';
 import { dockerBuiltImages, gcComponent } from './control/gc.ts';
 import { DockerEngine } from './runtime/docker/engine.ts';
 import { archivesDirOf } from './store/archives.ts';
+import { backupScheduler } from './backup/index.ts';
 
 /**
  * A stable id for this installation (one data directory), created on first start. The Docker runtime labels its
@@ -52,7 +53,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   // (edge, certificates, reconcilers, metrics), and its writes are fenced by the lease (docs/postgres.md). On SQLite
   // the one process always takes the lease, and it never expires: a busy machine cannot lose it to itself.
   const sqlite = core.store.db.dialect === 'sqlite';
-  const lease = new Lease(core.store.db, { takeover: sqlite, expires: !sqlite, apiUrl: core.apiUrl });
+  const lease = new Lease(core.store.db, { takeover: sqlite, expires: !sqlite, apiUrl: config.advertiseUrl ?? core.apiUrl });
   const store = { ...core.store, db: fencedDb(core.store.db, lease) };
   const leaderCore: PierCore = { ...core, store };
   const scope = installationId(config.dataDir);
@@ -181,11 +182,16 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   });
   core.onWrite(() => garbage.kick());
 
+  // Scheduled backups (PIER_BACKUP_SCHEDULE): the lease holder's alone, so several control planes never take two.
+  const backups = config.backup ? [backupScheduler({
+    dataDir: config.dataDir, masterKeyFile: config.masterKeyFile, databaseUrl: config.databaseUrl, log, ...config.backup,
+  })] : [];
+
   // The edge outlives a lost lease, serving the routes it has (only the reconcilers stop); stop() stops it last.
   const leader = leaderComponent({
     lease, log,
     serving: [edgeComponent],
-    components: [certificates, controllerComponent, metricsSampler, garbage],
+    components: [certificates, controllerComponent, metricsSampler, garbage, ...backups],
     onChange: (c) => core.setInfo({ leader: c.leader, leader_term: c.term, control_plane_id: c.holder }),
   });
   return [leader];

@@ -22,7 +22,7 @@ export async function loadPlatform(): Promise<Platform> {
   return { loadConfig, startPier };
 }
 
-const UP_FLAGS = ['data-dir', 'api-addr', 'edge-addr', 'tls-addr', 'domain', 'token', 'runtime', 'database-url'];
+const UP_FLAGS = ['data-dir', 'api-addr', 'edge-addr', 'tls-addr', 'domain', 'token', 'runtime', 'database-url', 'advertise-url'];
 
 /** How `pier up` prepares a host where no runtime works (injectable: tests never install anything). */
 export interface HostSetup {
@@ -90,6 +90,7 @@ export const upCommand: Command = {
     { name: 'tls-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'HTTPS edge listen address, or off (env PIER_TLS_ADDR)', defaultText: '<edge host>:8443' },
     { name: 'runtime', kind: 'string', placeholder: 'RUNTIME', help: 'docker, process, swarm or auto (env PIER_RUNTIME)', defaultText: 'auto' },
     { name: 'database-url', kind: 'string', placeholder: 'URL', help: 'PostgreSQL store shared by several control planes (env DATABASE_URL)', defaultText: 'SQLite in the data dir' },
+    { name: 'advertise-url', kind: 'string', placeholder: 'URL', help: 'API URL regional edges reach this control plane at (env PIER_ADVERTISE_URL)', defaultText: 'the API listen address' },
     { name: 'no-setup', kind: 'bool', help: 'When no runtime works, only say what to install (as root on Debian, pier up installs it)' },
   ],
   run: async (ctx) => runUp(ctx, await loadPlatform()),
