@@ -55,7 +55,7 @@ export async function startFakeApi(opts: FakeOptions = {}): Promise<FakeApi> {
       const labels = { type: 'build', service_id: d.service_id, deployment_id: d.id, app_id: d.app_id };
       if (d.status === 'PROVISIONING') {
         d.provisioning_info.stages = [{ name: 'build', status: 'RUNNING', messages: [], started_at: now(), finished_at: null, build_attempts: [] }];
-        log(labels, `Pulling ${d.definition.docker?.image ?? d.definition.git?.repository}`);
+        log(labels, `Pulling ${d.definition.docker?.image ?? d.definition.git?.repository ?? `archive ${d.definition.archive?.id}`}`);
       }
       if (d.status === 'SCHEDULED') {
         d.provisioning_info.stages[0].status = 'COMPLETED';
@@ -216,7 +216,7 @@ export async function startFakeApi(opts: FakeOptions = {}): Promise<FakeApi> {
 
   function validate(def: Json): Json[] {
     const errors: Json[] = [];
-    if (!def.docker?.image && !def.git?.repository) errors.push({ field: 'definition.docker.image', description: 'cannot be blank' });
+    if (!def.docker?.image && !def.git?.repository && !def.archive?.id) errors.push({ field: 'definition.docker.image', description: 'cannot be blank' });
     (def.ports ?? []).forEach((pt: Json, i: number) => {
       if (!Number.isInteger(pt.port) || pt.port < 1 || pt.port > 65535) errors.push({ field: `definition.ports[${i}].port`, description: 'must be between 1 and 65535' });
     });

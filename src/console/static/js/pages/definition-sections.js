@@ -82,15 +82,93 @@ function sourceSection(def, secretNames) {
       field('Builder', builderSelect),
       field('Do not deploy on push', input(`${P}.git.no_deploy_on_push`, { kind: 'bool', value: git.no_deploy_on_push }))),
     buildpack, dockerfile);
+  const archiveSet = archiveFieldset(def);
+  const current = sourceKind(def);
   const sourceName = uid('src');
+  const sets = { docker: dockerSet, git: gitSet, archive: archiveSet };
+  toggle(Object.entries(sets).filter(([, el]) => el).map(([k, el]) => [el, k === current]));
   const radio = (value, label, checked) => {
-    const r = h('input', { type: 'radio', name: sourceName, value, checked, id: uid('src') });
-    r.addEventListener('change', () => toggle([[dockerSet, value === 'docker'], [gitSet, value === 'git']]));
+    const r = h('input', { type: 'radio', name: sourceName, value, checked, id: uid('src'), 'data-source': value });
+    r.addEventListener('change', () => toggle(Object.entries(sets).filter(([, el]) => el).map(([k, el]) => [el, k === value])));
     return h('label', { class: 'choice', for: r.id }, r, h('strong', null, label));
   };
+  const archiveLabel = isFunction(def) ? 'Function' : 'Uploaded directory';
   return section('Source',
-    h('div', { class: 'choices', role: 'radiogroup', 'aria-label': 'Source' }, radio('docker', 'Docker image', !useGit), radio('git', 'Git repository', useGit)),
-    dockerSet, gitSet);
+    h('div', { class: 'choices', role: 'radiogroup', 'aria-label': 'Source' },
+      archiveSet ? radio('archive', archiveLabel, current === 'archive') : null,
+      radio('docker', 'Docker image', current === 'docker'), radio('git', 'Git repository', current === 'git')),
+    archiveSet, dockerSet, gitSet);
+}
+
+/**
+ * Which source a stored definition uses: archive (`pier deploy`, `pier function deploy`), git (a repository or a push
+ * to Pier's git remote) or docker. A new service starts as docker.
+ */
+export function sourceKind(def) {
+  if (def.archive && !def.docker && !def.git) return 'archive';
+  if (def.git && !def.docker) return 'git';
+  return 'docker';
+}
+
+/**
+ * A function is an archive built by Pier's function wrapper: `pier function deploy` gives it an HTTP check on the
+ * wrapper's own health path (src/build/functions/definition.ts), which no other source uses.
+ */
+export function isFunction(def) {
+  return Boolean(def.archive) && (def.health_checks ?? []).some((c) => c.http?.path === '/.pier/health');
+}
+
+/**
+ * An archive source: the uploaded code is shown, never re-uploaded or changed here (the CLI uploads new code); a
+ * directory's builder settings are editable, a function's builder is the wrapper's. Returns null without an archive.
+ */
+function archiveFieldset(def) {
+  if (!def.archive) return null;
+  const a = def.archive;
+  const fn = isFunction(def);
+  const code = h('p', { class: 'hint' },
+    'Code: uploaded archive ', h('code', { id: 'archive-id' }, a.id ?? ''), '. ',
+    fn ? 'Deploy new code with ' : 'Upload a new version with ',
+    h('code', null, fn ? 'pier function deploy' : 'pier deploy DIR APP/SERVICE'),
+    '; saving here keeps this code and changes the rest.');
+  const AP = `${P}.archive`;
+  let builder;
+  if (fn) {
+    builder = h('p', { class: 'hint' }, 'Built by Pier\'s function wrapper (no build settings).');
+  } else if (a.docker) {
+    builder = h('fieldset', { class: 'builder', 'data-field': `${AP}.docker` }, h('legend', null, 'Dockerfile'),
+      h('div', { class: 'row-fields' },
+        field('Dockerfile', input(`${AP}.docker.dockerfile`, { value: a.docker.dockerfile, placeholder: 'Dockerfile', id: 'archive-dockerfile' })),
+        field('Target', input(`${AP}.docker.target`, { value: a.docker.target })),
+        field('Command', input(`${AP}.docker.command`, { value: a.docker.command }))));
+  } else {
+    builder = h('fieldset', { class: 'builder', 'data-field': `${AP}.buildpack` }, h('legend', null, 'Buildpack'),
+      h('div', { class: 'row-fields' },
+        field('Build command', input(`${AP}.buildpack.build_command`, { value: a.buildpack?.build_command, id: 'archive-build-command' })),
+        field('Run command', input(`${AP}.buildpack.run_command`, { value: a.buildpack?.run_command, id: 'archive-run-command' }))));
+  }
+  return h('fieldset', { class: 'source', 'data-field': AP, 'data-archive-kind': fn ? 'function' : 'directory' },
+    h('legend', null, fn ? 'Function' : 'Uploaded directory'), code, builder);
+}
+
+/**
+ * The archive to send: the stored one as it is (id and every builder key), with the builder fields the form shows
+ * replaced by their current values (a cleared field is removed). `formArchive` is what readForm found under
+ * archive (blank fields are absent); a function (`editable` false) shows no builder fields and is sent unchanged.
+ */
+export function mergeArchive(stored, formArchive, editable = true) {
+  const out = structuredClone(stored);
+  if (!editable) return out;
+  for (const kind of ['buildpack', 'docker']) {
+    if (!out[kind]) continue;
+    const shown = kind === 'buildpack' ? ['build_command', 'run_command'] : ['dockerfile', 'target', 'command'];
+    const edited = formArchive?.[kind] ?? {};
+    for (const key of shown) {
+      if (edited[key] !== undefined) out[kind][key] = edited[key];
+      else delete out[kind][key];
+    }
+  }
+  return out;
 }
 
 /** Workers have no ports or routes: their section is disabled (and so left out of the definition). */

@@ -3,7 +3,7 @@ import { api, listAll } from '../api.js';
 import { h, replace } from '../dom.js';
 import { errorText, notice, toast } from '../ui.js';
 import { clearFieldErrors, field, input, readForm, showFieldErrors } from './form-kit.js';
-import { definitionSections } from './definition-sections.js';
+import { definitionSections, isFunction, mergeArchive } from './definition-sections.js';
 
 const DEFAULT_DEFINITION = {
   type: 'WEB',
@@ -75,7 +75,15 @@ export async function renderServiceForm(root, ctx) {
       if (editing) {
         // Keys the form does not edit survive from the definition being replaced.
         body.definition = { ...keep(definition), ...body.definition };
-        if (body.definition.docker || body.definition.git) delete body.definition.archive;
+        // The chosen source's fieldset is the only one enabled: an archive (pier deploy, pier function deploy) is
+        // re-sent as stored, with the builder fields the form shows; choosing docker or git drops it.
+        const archiveChosen = form.querySelector('fieldset[data-archive-kind]:not(:disabled)');
+        if (archiveChosen && definition.archive) {
+          body.definition.archive = mergeArchive(definition.archive, values.definition?.archive, !isFunction(definition));
+        } else delete body.definition.archive;
+        // A git builder with no settings is still a choice: buildpack: {} or docker: {} as the select says.
+        const git = body.definition.git;
+        if (git && !git.buildpack && !git.docker) git[form.querySelector('#git-builder')?.value === 'docker' ? 'docker' : 'buildpack'] = {};
         if (values.save_only) body.save_only = true;
         await api('PUT', `/v1/services/${editing}`, { body, query: { dry_run: dryRun ? 'true' : undefined } });
         if (dryRun) { replace(summary, notice('ok', 'The definition is valid.')); return; }
