@@ -11,7 +11,7 @@ import { SingleFlight } from '../runtime/common.ts';
 import { isSameProcess, processStartTime } from '../runtime/process/state.ts';
 import { reasonOf, StepError } from './exec.ts';
 import { BUILD_NETWORK, BUILD_ROLE_LABEL, BUILD_UID, buildContainerBody, sandboxBuildEnv, type ReadOnlyMount } from './sandbox.ts';
-import { chownTree, diskUsage, watchDisk } from './sandbox-files.ts';
+import { chownTree, guardSteps } from './sandbox-files.ts';
 
 /** What a build container step needs. */
 export interface DockerSandboxOptions {
@@ -118,14 +118,7 @@ export async function runContainerSteps(commands: string[], o: DockerSandboxOpti
   }
   const goRoot = hostGoRoot();
   const env = sandboxBuildEnv(o.env, goRoot ? `${goRoot}/bin` : undefined);
-  const local = new AbortController();
-  const follow = () => local.abort(o.signal.reason);
-  if (o.signal.aborted) follow(); else o.signal.addEventListener('abort', follow, { once: true });
-  const dirs = [o.buildDir, o.cacheDir];
-  const watch = watchDisk(dirs, await diskUsage(dirs) ?? 0, o.diskBytes, (message) => {
-    o.log(message, 'stderr');
-    local.abort(new Error(message));
-  });
+  const guard = await guardSteps([o.buildDir, o.cacheDir], o.diskBytes, o.signal, o.log);
   try {
     for (const command of commands) {
       o.log(`$ ${command}`, 'stdout');
@@ -134,13 +127,12 @@ export async function runContainerSteps(commands: string[], o: DockerSandboxOpti
         cpu: o.cpu, memoryBytes: o.memoryBytes, tmpBytes: o.tmpBytes, labels: { ...o.labels, [BUILD_OWNER_LABEL]: OWNER }, readOnly: o.readOnly,
         uid, gid,
       });
-      const code = await runContainer(o.engine, body, local.signal, o.log);
-      if (local.signal.aborted) throw new StepError(`${command} stopped: ${reasonOf(local.signal)}`);
+      const code = await runContainer(o.engine, body, guard.signal, o.log);
+      if (guard.signal.aborted) throw new StepError(`${command} stopped: ${reasonOf(guard.signal)}`);
       if (code !== 0) throw new StepError(`${command} failed with exit code ${code}${code === 137 ? ' (killed: out of memory or the pids limit?)' : ''}`);
     }
   } finally {
-    watch.dispose();
-    o.signal.removeEventListener('abort', follow);
+    guard.dispose();
   }
 }
 

@@ -78,3 +78,24 @@ export function watchDisk(dirs: string[], baseline: number, limitBytes: number, 
 }
 
 function mb(bytes: number): number { return Math.round(bytes / (1024 * 1024)); }
+
+/** A build's steps' stop signal: aborted by the caller's signal or by the disk limit. `dispose()` when the steps end. */
+export interface StepGuard { signal: AbortSignal; dispose(): void }
+
+/**
+ * What both sandboxes set up around their steps: a local signal that follows the caller's, and a disk watch over
+ * `dirs` that logs the limit message and aborts the local signal once they grow past `limitBytes`.
+ */
+export async function guardSteps(dirs: string[], limitBytes: number, signal: AbortSignal, log: (message: string, stream: 'stderr') => void): Promise<StepGuard> {
+  const local = new AbortController();
+  const follow = () => local.abort(signal.reason);
+  if (signal.aborted) follow(); else signal.addEventListener('abort', follow, { once: true });
+  const watch = watchDisk(dirs, await diskUsage(dirs) ?? 0, limitBytes, (message) => {
+    log(message, 'stderr');
+    local.abort(new Error(message));
+  });
+  return {
+    signal: local.signal,
+    dispose() { watch.dispose(); signal.removeEventListener('abort', follow); },
+  };
+}

@@ -6,7 +6,7 @@ import { hostRootEntries } from '../runtime/process/sandbox.ts';
 import { seccompFilter, seccompSupported } from '../runtime/process/seccomp.ts';
 import { reasonOf, runStep, StepError } from './exec.ts';
 import { BUILD_UID, HOST_STEP_ENV, STAGE_DIR, type ReadOnlyMount, buildBwrapArgs, dropPrivileges, envPayload, sandboxBuildEnv, stagedArgv } from './sandbox.ts';
-import { chownTree, diskUsage, watchDisk } from './sandbox-files.ts';
+import { chownTree, guardSteps } from './sandbox-files.ts';
 import { ensureBuildFirewall } from './sandbox-firewall.ts';
 
 /** What a sandboxed process build needs. */
@@ -78,14 +78,7 @@ export async function runSandboxedSteps(commands: string[], o: ProcessSandboxOpt
   const seccomp = seccompSupported() ? seccompFilter() : undefined;
   if (!seccomp) o.log(`note: no seccomp filter for ${process.arch}: build steps run without one`, 'stderr');
   const rootEntries = hostRootEntries();
-  const local = new AbortController();
-  const follow = () => local.abort(o.signal.reason);
-  if (o.signal.aborted) follow(); else o.signal.addEventListener('abort', follow, { once: true });
-  const dirs = [o.appDir, o.cacheDir];
-  const watch = watchDisk(dirs, await diskUsage(dirs) ?? 0, o.diskBytes, (message) => {
-    o.log(message, 'stderr');
-    local.abort(new Error(message));
-  });
+  const guard = await guardSteps([o.appDir, o.cacheDir], o.diskBytes, o.signal, o.log);
   try {
     for (const command of commands) {
       o.log(`$ ${command}`, 'stdout');
@@ -94,14 +87,13 @@ export async function runSandboxedSteps(commands: string[], o: ProcessSandboxOpt
         appDir: o.appDir, cacheDir: o.cacheDir, rootEntries, command, tmpBytes: o.tmpBytes, readOnly: o.readOnly, seccompFd,
       })];
       try {
-        await runStep(argv, { cwd: '/', env: HOST_STEP_ENV, extraFds: seccomp ? [env, seccomp] : [env], signal: local.signal, onLine: o.log, joinFiles: o.joinFiles, label: command });
+        await runStep(argv, { cwd: '/', env: HOST_STEP_ENV, extraFds: seccomp ? [env, seccomp] : [env], signal: guard.signal, onLine: o.log, joinFiles: o.joinFiles, label: command });
       } catch (err) {
-        if (local.signal.aborted && !o.signal.aborted) throw new StepError(`${command} stopped: ${reasonOf(local.signal)}`);
+        if (guard.signal.aborted && !o.signal.aborted) throw new StepError(`${command} stopped: ${reasonOf(guard.signal)}`);
         throw err;
       }
     }
   } finally {
-    watch.dispose();
-    o.signal.removeEventListener('abort', follow);
+    guard.dispose();
   }
 }
