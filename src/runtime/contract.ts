@@ -125,6 +125,8 @@ export interface Capabilities {
   enforcesMemory: boolean;
   enforcesDisk: boolean;
   privateNetworking: boolean;
+  /** Mounts persistent volumes (InstanceSpec.volumes); a driver without it refuses a spec that has some. */
+  volumes?: boolean;
 }
 
 /** The contract every runtime driver implements. Methods are idempotent where that makes sense. */
