@@ -120,7 +120,11 @@ test('top level: not an object, unknown fields, volumes, mesh, skip_cache', () =
   expectErrors({ ...WEB, foo: 1, instance_snapshot_id: 'x' }, [
     ['definition.foo', /^unknown field/], ['definition.instance_snapshot_id', /^unknown field/],
   ], 'unknown');
-  expectErrors({ ...WEB, volumes: [{ id: 'v', path: '/data' }] }, [['definition.volumes', /volumes are not supported yet/]], 'volumes');
+  // Issue #20: volumes are validated now (the old refusal is gone); the detailed cases are in volumes.test.ts.
+  const withVolume = normalizeDefinition({ ...WEB, volumes: [{ id: 'v', path: '/data/' }] });
+  assert.deepEqual(withVolume.errors, [], 'volumes');
+  assert.deepEqual(withVolume.definition.volumes, [{ id: 'v', path: '/data' }], 'volumes normalised');
+  expectErrors({ ...WEB, volumes: [{ id: 'v', path: 'data' }] }, [['definition.volumes[0].path', /must be an absolute path/]], 'volume path');
   expectErrors({ ...WEB, volumes: 'x' }, [['definition.volumes', /must be a list/]], 'volumes type');
   expectErrors({ ...WEB, mesh: 'ON' }, [['definition.mesh', /must be one of DEPLOYMENT_MESH_AUTO/]], 'mesh');
   expectErrors({ ...WEB, skip_cache: 'yes' }, [['definition.skip_cache', /must be true or false/]], 'skip_cache');

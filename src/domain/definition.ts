@@ -7,6 +7,7 @@ import { normalizeNetwork } from './definition-network.ts';
 import { normalizeInstanceTypes, normalizeRegions, normalizeScalings } from './definition-scaling.ts';
 import { normalizeSource } from './definition-source.ts';
 import { FieldErrors, absent, isObject, readArray, readBool, readString, rejectUnknown, quote } from './fields.ts';
+import { normalizeVolumes } from './volumes.ts';
 import { MESH_TYPES, STRATEGY_TYPES } from './types.ts';
 import type { DeploymentDefinition, DeploymentMesh, FieldError, ServiceType, StrategyType } from './types.ts';
 
@@ -54,9 +55,7 @@ export function normalizeDefinition(
   const env = normalizeEnv(errors, raw.env, `${path}.env`, regions);
   const instanceTypes = normalizeInstanceTypes(errors, raw.instance_types, `${path}.instance_types`, regions, isWorker);
   const scalings = normalizeScalings(errors, raw.scalings, `${path}.scalings`, regions, isWorker, instanceTypes);
-  if (readArray(errors, raw.volumes, `${path}.volumes`).length > 0) {
-    errors.add(`${path}.volumes`, 'volumes are not supported yet: remove them and keep state in a database or object store');
-  }
+  const volumes = normalizeVolumes(errors, readArray(errors, raw.volumes, `${path}.volumes`), `${path}.volumes`, regions);
   const configFiles = normalizeConfigFiles(errors, raw.config_files, `${path}.config_files`);
   const skipCache = readBool(errors, raw.skip_cache, `${path}.skip_cache`) ?? false;
   const mesh = normalizeMesh(errors, raw.mesh, `${path}.mesh`);
@@ -74,7 +73,7 @@ export function normalizeDefinition(
     scalings,
     instance_types: instanceTypes,
     health_checks: network.health_checks,
-    volumes: [],
+    volumes,
     config_files: configFiles,
     skip_cache: skipCache,
     mesh,
