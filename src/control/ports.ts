@@ -4,6 +4,7 @@
 import type {
   App, Deployment, Instance, ManualServiceScaling, Organization, RegionalDeployment, Service,
 } from '../domain/types.ts';
+import type { LogLine } from '../store/log-bus.ts';
 
 /** Where reconcilers read the time; tests pass a clock they move by hand. */
 export interface Clock { now(): Date }
@@ -25,18 +26,8 @@ export interface NewEvent {
   when: string;
 }
 
-/** One runtime log line to append (stream `koyeb` is Pier's own system line). */
-export interface NewLogLine {
-  organization_id: string;
-  app_id: string;
-  service_id: string;
-  deployment_id: string;
-  regional_deployment_id: string;
-  instance_id: string;
-  stream: 'stdout' | 'stderr' | 'koyeb';
-  msg: string;
-  created_at: string;
-}
+/** One runtime log line to append (stream `koyeb` is Pier's own system line): a stored line without region and type. */
+export type NewLogLine = Omit<LogLine, 'region' | 'type'>;
 
 /** Fields of an instance the control plane may change. */
 export type InstancePatch = Partial<Pick<Instance,
