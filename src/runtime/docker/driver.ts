@@ -11,6 +11,8 @@ import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
+import { volumeMountsProblem } from '../volumes/mounts.ts';
+import { isMountPoint } from '../volumes/local.ts';
 
 /** Label naming the Pier installation that owns a container (see DockerRuntimeOptions.scope). */
 export const SCOPE_LABEL = 'dev.pier.scope';
@@ -149,12 +151,13 @@ export class DockerRuntime implements Runtime {
       throw new RuntimeError('unavailable', `${unreachableMessage(this.engine.socketPath)} (${(err as Error).message})`);
     }
     const disk = await this.call(() => this.disks.mode());
-    return { name: this.name, runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: disk !== undefined && disk !== 'none', privateNetworking: true };
+    return { name: this.name, runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: disk !== undefined && disk !== 'none', privateNetworking: true, volumes: true };
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
     if (this.scope) spec = { ...spec, labels: { ...spec.labels, [SCOPE_LABEL]: this.scope } };
     if (!spec.image) throw new RuntimeError('invalid_spec', 'the docker runtime runs images: spec.image is required');
+    checkVolumes(spec);
     await this.call(() => this.ensureImage(spec, signal));
     const network = spec.network ?? ISOLATED_NETWORK;
     if (!this.protectedNetworks.has(network)) await this.ensureNetwork(network);
@@ -394,5 +397,14 @@ export class DockerRuntime implements Runtime {
     if (err.status === 404) return new RuntimeError('not_found', `Docker: ${err.message}`);
     if (err.status === 400) return new RuntimeError('invalid_spec', `Docker: ${err.message}`);
     return new RuntimeError('failed', `Docker: ${err.message}`);
+  }
+}
+
+/** Refuses volumes that cannot be bound as asked, or whose filesystem is not mounted (the bind would hit the host's disk). */
+function checkVolumes(spec: InstanceSpec): void {
+  const problem = volumeMountsProblem(spec.volumes);
+  if (problem) throw new RuntimeError('invalid_spec', problem);
+  for (const v of spec.volumes ?? []) {
+    if (!isMountPoint(v.hostPath)) throw new RuntimeError('invalid_spec', `volume ${v.volumeId} is not mounted at ${v.hostPath} on this host (VolumeDriver.mount it first)`);
   }
 }

@@ -2,6 +2,7 @@
 // parameters. Kept free of I/O so the mapping is pinned by fast tests.
 import type { InstanceSpec } from '../contract.ts';
 import { pierLabels } from '../common.ts';
+import { mountTarget } from '../volumes/mounts.ts';
 
 /** Knobs of the translation that are the operator's, not the spec's. */
 export interface CreateOptions {
@@ -61,6 +62,12 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
     (body.HostConfig as Record<string, unknown>).StorageOpt = { size: String(Math.floor(spec.diskBytes)) };
   }
   if (opts.runtime) (body.HostConfig as Record<string, unknown>).Runtime = opts.runtime;
+  if (spec.volumes?.length) {
+    // Read-write binds of the mounted volumes (their own filesystems: the size limit is theirs), not propagated back.
+    (body.HostConfig as Record<string, unknown>).Mounts = spec.volumes.map((v) => ({
+      Type: 'bind', Source: v.hostPath, Target: mountTarget(v), ReadOnly: false, BindOptions: { Propagation: 'rprivate' },
+    }));
+  }
   if (spec.entrypoint) body.Entrypoint = spec.entrypoint;
   if (spec.command) body.Cmd = spec.command;
   if (spec.workdir) body.WorkingDir = spec.workdir;
