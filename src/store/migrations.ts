@@ -188,6 +188,28 @@ ALTER TABLE leases ADD COLUMN api_url TEXT NOT NULL DEFAULT '';
 `,
   },
   {
+    id: 9,
+    name: 'persistent volumes and snapshots',
+    // Issue #20. Rows hold the wire object in `data` plus indexed columns; names are unique among an organization's
+    // live volumes (and snapshots). `host_bytes` is the size the volume driver made (0 = not made yet), what the
+    // reconciler compares with max_size. Volume events are the events table's kind `persistent_volume`.
+    sql: () => `
+CREATE TABLE volumes (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, name TEXT NOT NULL, region TEXT NOT NULL, status TEXT NOT NULL,
+  service_id TEXT NOT NULL DEFAULT '', snapshot_id TEXT NOT NULL DEFAULT '', host_bytes BIGINT NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX volumes_org_live_name ON volumes (organization_id, name) WHERE status <> 'PERSISTENT_VOLUME_STATUS_DELETED';
+CREATE INDEX volumes_status ON volumes (status);
+CREATE TABLE snapshots (
+  id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, name TEXT NOT NULL, parent_volume_id TEXT NOT NULL,
+  region TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX snapshots_org_live_name ON snapshots (organization_id, name) WHERE status <> 'SNAPSHOT_STATUS_DELETED';
+CREATE INDEX snapshots_status ON snapshots (status);
+`,
+  },
+  {
     id: 10,
     name: 'activities and event retention',
     // Activities: who (the API token, or the operator) did what to which object, one row per API write, written in
