@@ -1,12 +1,13 @@
 // The Docker runtime: one container per instance, driven through the Engine API on the unix socket.
 // Containers are named pier-<instanceId>, labelled dev.pier.*, published on 127.0.0.1 only, never restarted by Docker.
 import { RuntimeError, workloadNotFound } from '../errors.ts';
-import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import type { Capabilities, Endpoint, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, signalFromExitCode, specLabels } from '../common.ts';
 import { dockerBridgeName } from '../firewall.ts';
 import { DockerDisks } from './disk.ts';
 import { DEFAULT_DOCKER_SOCKET, DockerEngine, EngineError, consumeProgress } from './engine.ts';
 import { BRIDGE_NAME_OPTION, DockerFirewall, ROLE_LABEL, bridgeOf, firewallUnavailable } from './firewall.ts';
+import { dockerExec } from './exec.ts';
 import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
@@ -314,6 +315,11 @@ export class DockerRuntime implements Runtime {
       throw err;
     }
     yield* decoder.end();
+  }
+
+  /** Runs a command in the container through the engine's exec API, with the container's own confinement (exec.ts). */
+  exec(runtimeId: string, opts: ExecOptions): Promise<ExecSession> {
+    return this.call(() => dockerExec(this.engine, runtimeId, opts));
   }
 
   async recover(): Promise<InstanceHandle[]> {

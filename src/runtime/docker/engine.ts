@@ -2,6 +2,7 @@
 // No `docker` CLI: the driver must work with only the socket, and argv-free calls cannot leak secrets to `ps`.
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /** The socket the engine listens on by default. */
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
@@ -95,6 +96,34 @@ export class DockerEngine {
       if (err instanceof EngineError && (err.status === 404 || err.status === 304)) return null;
       throw err;
     }
+  }
+
+  /**
+   * Sends a request the engine answers by hijacking the connection (`Upgrade: tcp`, e.g. POST /exec/{id}/start) and
+   * resolves with the raw socket: what is written goes to the process's stdin, what is read is its output.
+   */
+  hijack(method: string, path: string, opts: EngineRequest = {}): Promise<Duplex> {
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const headers: Record<string, string> = {
+      ...opts.headers, connection: 'Upgrade', upgrade: 'tcp',
+      ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+    };
+    return new Promise((resolve, reject) => {
+      const req = http.request({ socketPath: this.socketPath, path: path + queryString(opts.query), method, headers, signal: opts.signal });
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length) socket.unshift(head);
+        resolve(socket);
+      });
+      // An answer without the upgrade is a refusal (404 unknown exec, 409 container not running...).
+      req.on('response', (res) => {
+        void readBody(res).then((body) => reject(new EngineError(res.statusCode ?? 0, engineMessage(body, res.statusCode ?? 0))), reject);
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err instanceof EngineError || err.name === 'AbortError') reject(err);
+        else reject(new EngineError(0, `Docker engine not reachable at ${this.socketPath}: ${err.code ?? err.message}`));
+      });
+      req.end(payload);
+    });
   }
 
   /** Resolves when the engine answers GET /_ping. */
