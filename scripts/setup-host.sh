@@ -2,6 +2,7 @@
 # Prepares a machine to run Pier's instances: installs Docker, bubblewrap, static busybox, iproute2 and iptables when
 # missing, and starts dockerd in the background when the engine does not answer (these machines have no systemd).
 # `--tests` also installs what only the test suites use (a local registry, pebble, PostgreSQL's binaries).
+# `--gvisor` (or PIER_RUNTIME=gvisor) also installs gVisor's runsc and registers it with the engine (daemon.json).
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
 # A dockerd this script starts keeps its data on xfs with project quotas where the kernel allows it (see
 # prepare_data_root); an operator's own dockerd is never reconfigured.
@@ -66,7 +67,14 @@ prepare_data_root() {
 
 if [ "${1:-}" = "--stop" ]; then stop_dockerd; exit 0; fi
 for_tests=0
-if [ "${1:-}" = "--tests" ]; then for_tests=1; fi
+gvisor=0
+[ "${PIER_RUNTIME:-}" = "gvisor" ] && gvisor=1
+for arg in "$@"; do
+  case "$arg" in
+    --tests) for_tests=1 ;;
+    --gvisor) gvisor=1 ;;
+  esac
+done
 if [ "$(id -u)" != "0" ]; then say "must run as root"; exit 1; fi
 mkdir -p "$state_dir"
 
@@ -90,6 +98,7 @@ command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs) # docker runtime: p
 if [ -n "${DATABASE_URL:-}" ]; then
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client) # pier backup / restore of a PostgreSQL store
 fi
+[ "$gvisor" = 1 ] && { command -v runsc >/dev/null 2>&1 || missing+=(runsc); } # PIER_RUNTIME=gvisor
 if [ "$for_tests" = 1 ]; then
   { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry, test/swarm
   command -v pebble >/dev/null 2>&1 || missing+=(pebble) # test/domains: a loopback ACME server
@@ -155,3 +164,45 @@ else
   if ! engine_answers; then say "docker engine did not answer within ${wait_seconds}s; see $log_file"; exit 1; fi
   say "docker engine answers (dockerd pid $(cat "$pid_file"))"
 fi
+
+# 4. gVisor (PIER_RUNTIME=gvisor): the engine must know runsc as the "runsc" runtime. The entry is merged into
+# daemon.json (every other key of the operator's file is kept; an existing runsc entry is never overwritten). A dockerd
+# this script started re-reads it on SIGHUP (runtimes are reloadable: no restart, running containers untouched); an
+# operator's own dockerd is never signalled: the script says what to do.
+register_gvisor() {
+  local conf="${PIER_DOCKER_DAEMON_JSON:-/etc/docker/daemon.json}" runsc pid
+  if docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then say "gvisor: the engine already has the runsc runtime"; return 0; fi
+  runsc="$(command -v runsc)" || { say "gvisor: runsc is not installed"; exit 1; }
+  mkdir -p "$(dirname "$conf")"
+  # --platform=ptrace: works without KVM (kvm hangs on PVM hosts); --network=host: the container's own namespace with
+  # the kernel's stack (gVisor's netstack refuses Docker's namespaces here). See src/runtime/docker/gvisor.ts.
+  node - "$conf" "$runsc" <<'JS' || exit 1
+const fs = require('fs');
+const [conf, runsc] = process.argv.slice(2);
+let cfg = {};
+if (fs.existsSync(conf)) {
+  const text = fs.readFileSync(conf, 'utf8');
+  try { cfg = text.trim() ? JSON.parse(text) : {}; } catch (e) {
+    console.error(`setup-host: gvisor: ${conf} is not valid JSON (${e.message}); left as it is: add runtimes.runsc by hand`);
+    process.exit(1);
+  }
+}
+cfg.runtimes = cfg.runtimes || {};
+if (cfg.runtimes.runsc) { console.error(`setup-host: gvisor: ${conf} already names runsc (kept as it is)`); process.exit(0); }
+cfg.runtimes.runsc = { path: runsc, runtimeArgs: ['--platform=ptrace', '--network=host'] };
+fs.writeFileSync(`${conf}.pier-tmp`, `${JSON.stringify(cfg, null, 2)}\n`);
+fs.renameSync(`${conf}.pier-tmp`, conf);
+console.error(`setup-host: gvisor: registered runsc in ${conf}`);
+JS
+  if pid="$(our_dockerd_pid)"; then
+    say "gvisor: reloading dockerd (pid $pid, SIGHUP)"
+    kill -HUP "$pid"
+    for _ in $(seq 1 20); do
+      docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && { say "gvisor: the engine has the runsc runtime"; return 0; }
+      sleep 0.5
+    done
+    say "gvisor: dockerd did not pick up runsc; see $log_file"; exit 1
+  fi
+  say "gvisor: this dockerd was not started by Pier: reload it to read $conf (systemctl reload docker, or kill -HUP its pid)"
+}
+if [ "$gvisor" = 1 ]; then register_gvisor; fi
