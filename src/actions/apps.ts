@@ -11,7 +11,7 @@ import { listServices } from '../store/services.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import { canTransition } from '../domain/status.ts';
 import {
-  fieldError, objectBody, ownApp, recordEvent, requireLive, type ActionContext,
+  fieldError, objectBody, ownApp, recordActivity, recordEvent, requireLive, type ActionContext,
 } from './common.ts';
 import { deleteServiceTx, pauseServiceTx, resumeServiceTx } from './services.ts';
 import { detachAppDomains } from './domains.ts';
@@ -88,6 +88,7 @@ export async function createApp(ctx: ActionContext, body: unknown): Promise<App>
     };
     await insertApp(tx, app);
     await recordEvent(tx, ctx.organizationId, 'app', app.id, 'created', `App ${name} created`);
+    await recordActivity(tx, ctx, 'created', { type: 'app', id: app.id, name });
     return app;
   });
   ctx.onWrite?.();
@@ -117,6 +118,7 @@ export async function updateApp(ctx: ActionContext, id: string, body: unknown): 
     if (input.pier !== undefined) patch.pier = { ...app.pier, ...pierSettings(input.pier) };
     const updated = (await patchApp(tx, id, patch))!;
     await recordEvent(tx, ctx.organizationId, 'app', id, 'updated', `App ${updated.name} updated`, { fields: Object.keys(patch) });
+    await recordActivity(tx, ctx, 'updated', { type: 'app', id, name: updated.name }, { fields: Object.keys(patch) });
     return updated;
   });
   ctx.onWrite?.();
@@ -136,6 +138,7 @@ export async function deleteApp(ctx: ActionContext, id: string): Promise<Record<
     await detachAppDomains(tx, ctx.organizationId, id);
     await patchApp(tx, id, { status: 'DELETING', messages: ['App deletion requested'] });
     await recordEvent(tx, ctx.organizationId, 'app', id, 'deleting', `App ${app.name} deletion requested`);
+    await recordActivity(tx, ctx, 'deleted', { type: 'app', id, name: app.name, deleted: true });
   });
   ctx.onWrite?.();
   return {};
@@ -153,6 +156,7 @@ export async function pauseApp(ctx: ActionContext, id: string): Promise<Record<s
       await patchApp(tx, id, { status: 'PAUSING', messages: ['App pause requested'] });
     }
     await recordEvent(tx, ctx.organizationId, 'app', id, 'pausing', `App ${app.name} pause requested`);
+    await recordActivity(tx, ctx, 'paused', { type: 'app', id, name: app.name });
   });
   ctx.onWrite?.();
   return {};
@@ -170,6 +174,7 @@ export async function resumeApp(ctx: ActionContext, id: string): Promise<Record<
       await patchApp(tx, id, { status: 'RESUMING', messages: ['App resume requested'] });
     }
     await recordEvent(tx, ctx.organizationId, 'app', id, 'resuming', `App ${app.name} resume requested`);
+    await recordActivity(tx, ctx, 'resumed', { type: 'app', id, name: app.name });
   });
   ctx.onWrite?.();
   return {};

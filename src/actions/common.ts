@@ -9,6 +9,7 @@ import { getApp } from '../store/apps.ts';
 import { getService } from '../store/services.ts';
 import { getDeployment } from '../store/deployments.ts';
 import { appendEvent, type EventKind } from '../store/events.ts';
+import { appendActivity } from '../store/activities.ts';
 
 /** Who acts and where: every action runs for one organization. */
 export interface ActionContext {
@@ -24,7 +25,15 @@ export interface ActionContext {
    * transaction, never inside one (the store serialises queries, so it would wait for itself).
    */
   allowLocalGit?: () => Promise<boolean>;
+  /** Who acts, recorded in every activity: the API token (`user`); absent = Pier itself (`operator`). */
+  actor?: Actor;
 }
+
+/** The actor of an activity (Koyeb's `Object`: id, name, type). */
+export interface Actor { id: string; name: string; type: 'user' | 'operator' }
+
+/** The actor when no token is known (the composition root, the git remote's own pushes, reconcilers). */
+export const OPERATOR: Actor = { id: 'operator', name: 'operator', type: 'operator' };
 
 /** Status kinds of the domain state machines. */
 export type StatusKind = 'instance' | 'deployment' | 'regional_deployment' | 'service';
@@ -68,6 +77,19 @@ export async function recordEvent(
   metadata: Record<string, unknown> = {},
 ): Promise<void> {
   await appendEvent(db, { kind, resourceId, organizationId: org, type, message, metadata });
+}
+
+/** The object an activity is about: its kind (`app`, `service`, `secret`...), id and name. */
+export interface ActivityTarget { type: string; id: string; name: string; deleted?: boolean }
+
+/**
+ * Records who did what to which object: one activity per API write, inside the write's transaction (`tx`), so a
+ * write that fails records nothing. `verb` is Koyeb's past tense (created, updated, deleted, paused...).
+ */
+export async function recordActivity(
+  tx: Db, ctx: ActionContext, verb: string, object: ActivityTarget, metadata: Record<string, unknown> = {},
+): Promise<void> {
+  await appendActivity(tx, { organizationId: ctx.organizationId, actor: ctx.actor ?? OPERATOR, object, verb, metadata });
 }
 
 /** A 400 for one field. */

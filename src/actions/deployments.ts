@@ -15,7 +15,7 @@ import {
 } from '../store/regional-deployments.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import { invalidState, notFound } from '../domain/errors.ts';
-import { ownDeployment, recordEvent, requireTransition, type ActionContext } from './common.ts';
+import { ownDeployment, recordActivity, recordEvent, requireTransition, type ActionContext } from './common.ts';
 import { secretNamesOf, secretVersions } from '../store/secrets.ts';
 
 /** Why a deployment was made (stored as metadata.pier.action; Koyeb's trigger enum has no such detail). */
@@ -106,6 +106,7 @@ export async function cancelDeployment(ctx: ActionContext, id: string): Promise<
     requireTransition('deployment', `deployment ${id}`, d.status, 'CANCELING', 'cancel');
     await updateDeployment(tx, id, { status: 'CANCELING', messages: ['Deployment cancellation requested'] });
     await recordEvent(tx, ctx.organizationId, 'deployment', id, 'canceling', `Deployment v${d.version} cancellation requested`);
+    await recordActivity(tx, ctx, 'canceled', { type: 'deployment', id, name: `v${d.version}` }, { service_id: d.service_id, app_id: d.app_id });
   });
   ctx.onWrite?.();
   return {};

@@ -12,7 +12,7 @@ import {
 } from '../store/domains.ts';
 import { listApps } from '../store/apps.ts';
 import { newId, nowIso, type ListResult, type Page } from '../store/rows.ts';
-import { fieldError, objectBody, ownApp, recordEvent, requireLive, type ActionContext } from './common.ts';
+import { fieldError, objectBody, ownApp, recordActivity, recordEvent, requireLive, type ActionContext } from './common.ts';
 
 async function attachableApp(db: Db, org: string, appId: string): Promise<App> {
   const app = await ownApp(db, org, appId).catch((err: unknown) => {
@@ -61,6 +61,7 @@ export async function createDomain(ctx: ActionContext, body: unknown, opts: { dr
     if (opts.dryRun) return domain;
     await insertDomain(tx, domain, token);
     if (app) await recordEvent(tx, ctx.organizationId, 'app', app.id, 'domain_attached', `Domain ${name} attached to app ${app.name}`);
+    await recordActivity(tx, ctx, 'created', { type: 'domain', id: domain.id, name }, { app_id: appId });
     return domain;
   };
   const domain = opts.dryRun ? await run(ctx.store.db) : await ctx.store.db.transaction(run);
@@ -136,6 +137,7 @@ export async function updateDomain(
     await setCertSchedule(tx, id, { attempts: 0, nextAttemptAt: null, dnsCheckedAt: null });
     if (d.app_id) await recordEvent(tx, ctx.organizationId, 'app', d.app_id, 'domain_detached', `Domain ${d.name} detached`);
     if (app) await recordEvent(tx, ctx.organizationId, 'app', app.id, 'domain_attached', `Domain ${d.name} attached to app ${app.name}`);
+    await recordActivity(tx, ctx, 'updated', { type: 'domain', id, name: d.name }, { app_id: appId, previous_app_id: d.app_id });
     return updated;
   };
   const out = opts.dryRun ? await run(ctx.store.db) : await ctx.store.db.transaction(run);
@@ -151,6 +153,7 @@ export async function deleteDomain(ctx: ActionContext, id: string): Promise<Reco
     if (d.status === 'DELETING' || d.status === 'DELETED') return;
     await patchDomain(tx, id, { ...markDomain.deleting(), app_id: '' });
     if (d.app_id) await recordEvent(tx, ctx.organizationId, 'app', d.app_id, 'domain_detached', `Domain ${d.name} deleted`);
+    await recordActivity(tx, ctx, 'deleted', { type: 'domain', id, name: d.name, deleted: true });
   });
   ctx.onWrite?.();
   return {};

@@ -7,7 +7,7 @@ import type { FieldError, Instance, ManualServiceScaling } from '../domain/types
 import { deleteManualScaling, getManualScaling, putManualScaling } from '../store/scalings.ts';
 import { getDeployment } from '../store/deployments.ts';
 import { listInstances } from '../store/instances.ts';
-import { objectBody, ownDeployment, ownService, recordEvent, requireLive, type ActionContext } from './common.ts';
+import { objectBody, ownDeployment, ownService, recordActivity, recordEvent, requireLive, type ActionContext } from './common.ts';
 
 /** Most instances one region may run through manual scaling. */
 export const MAX_MANUAL_INSTANCES = 20;
@@ -54,6 +54,7 @@ export async function putServiceScaling(ctx: ActionContext, id: string, body: un
   await db.transaction(async (tx) => {
     await putManualScaling(tx, ctx.organizationId, id, scalings);
     await recordEvent(tx, ctx.organizationId, 'service', id, 'scaled', `Service ${service.name} manually scaled`, { scalings });
+    await recordActivity(tx, ctx, 'scaled', { type: 'service', id, name: service.name }, { app_id: service.app_id, scalings });
   });
   ctx.onWrite?.();
   return {};
@@ -65,6 +66,7 @@ export async function deleteServiceScaling(ctx: ActionContext, id: string): Prom
   await ctx.store.db.transaction(async (tx) => {
     if (await deleteManualScaling(tx, id)) {
       await recordEvent(tx, ctx.organizationId, 'service', id, 'scaling_removed', `Service ${service.name} manual scaling removed`);
+      await recordActivity(tx, ctx, 'unscaled', { type: 'service', id, name: service.name }, { app_id: service.app_id });
     }
   });
   ctx.onWrite?.();

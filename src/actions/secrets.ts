@@ -7,7 +7,7 @@ import {
   revealSecret as unseal, updateSecret as storeSecret, type SecretPayload, type SecretView,
 } from '../store/secrets.ts';
 import { newId, nowIso } from '../store/rows.ts';
-import { objectBody, type ActionContext } from './common.ts';
+import { objectBody, recordActivity, type ActionContext } from './common.ts';
 
 function readPayload(input: Record<string, unknown>, type: string, errors: FieldError[], required: boolean): SecretPayload | undefined {
   const registries = REGISTRY_KEYS.filter((k) => input[k] !== undefined && input[k] !== null);
@@ -65,6 +65,7 @@ export async function createSecret(ctx: ActionContext, body: unknown): Promise<S
   await ctx.store.db.transaction(async (tx) => {
     if (await findSecretByName(tx, ctx.organizationId, view.name)) throw alreadyExists(view.name);
     await insertSecret(tx, ctx.store.secretKey, view, payload!);
+    await recordActivity(tx, ctx, 'created', { type: 'secret', id: view.id, name: view.name }, { secret_type: view.type });
   });
   ctx.onWrite?.();
   return view;
@@ -97,6 +98,10 @@ export async function updateSecret(ctx: ActionContext, id: string, body: unknown
     const clash = await findSecretByName(tx, ctx.organizationId, view.name);
     if (clash && clash.id !== id) throw alreadyExists(view.name);
     await storeSecret(tx, ctx.store.secretKey, view, payload);
+    // Which parts changed, never the value.
+    await recordActivity(tx, ctx, 'updated', { type: 'secret', id, name: view.name }, {
+      ...(view.name !== current.name ? { previous_name: current.name } : {}), value_changed: payload !== undefined && payload !== null,
+    });
   });
   ctx.onWrite?.();
   return view;
@@ -104,16 +109,21 @@ export async function updateSecret(ctx: ActionContext, id: string, body: unknown
 
 /** DELETE /v1/secrets/{id}. */
 export async function deleteSecret(ctx: ActionContext, id: string): Promise<Record<string, never>> {
-  await ownSecret(ctx, id);
-  await removeSecret(ctx.store.db, id);
+  const secret = await ownSecret(ctx, id);
+  await ctx.store.db.transaction(async (tx) => {
+    await removeSecret(tx, id);
+    await recordActivity(tx, ctx, 'deleted', { type: 'secret', id, name: secret.name, deleted: true });
+  });
   ctx.onWrite?.();
   return {};
 }
 
 /** POST /v1/secrets/{id}/reveal: the value (SIMPLE) or the registry configuration (REGISTRY). */
 export async function revealSecret(ctx: ActionContext, id: string): Promise<{ value: unknown }> {
-  await ownSecret(ctx, id);
+  const secret = await ownSecret(ctx, id);
   const payload = await unseal(ctx.store.db, ctx.store.secretKey, id);
   if (!payload) throw notFound('secret', id);
+  // Who read a secret's value is worth knowing; the value itself is never recorded.
+  await recordActivity(ctx.store.db, ctx, 'revealed', { type: 'secret', id, name: secret.name });
   return { value: payload.registry ? payload.registry.config : payload.value ?? '' };
 }

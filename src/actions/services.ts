@@ -9,7 +9,7 @@ import { findServiceByName, insertService, linkFirstDeployment, updateService as
 import { getDeployment } from '../store/deployments.ts';
 import { newId, nowIso } from '../store/rows.ts';
 import {
-  objectBody, ownApp, ownDeployment, ownService, recordEvent, requireLive, requireTransition, type ActionContext,
+  objectBody, ownApp, ownDeployment, ownService, recordActivity, recordEvent, requireLive, requireTransition, type ActionContext,
 } from './common.ts';
 import { insertNewDeployment, type DeployAction } from './deployments.ts';
 import { checkReferences } from './references.ts';
@@ -78,6 +78,7 @@ export async function createService(ctx: ActionContext, body: unknown, opts: Wri
     await insertService(tx, service);
     const d = await insertNewDeployment(tx, { service, definition, action: 'create' });
     await recordEvent(tx, ctx.organizationId, 'service', service.id, 'created', `Service ${service.name} created`, { deployment_id: d.id });
+    await recordActivity(tx, ctx, 'created', { type: 'service', id: service.id, name: service.name }, { app_id: app.id, deployment_id: d.id });
     // The insert above is version 1; pointing at the first deployment is part of creating it, not a new version.
     await linkFirstDeployment(tx, service.id, d.id);
     return { ...service, latest_deployment_id: d.id };
@@ -139,6 +140,11 @@ export function requireDeployable(service: Service): void {
   }
 }
 
+/** The activity verb of each way a service gets a new deployment. */
+const ACTIVITY_VERB: Record<DeployAction, string> = {
+  create: 'created', update: 'updated', save_only: 'updated', redeploy: 'redeployed', rollback: 'redeployed', resume: 'resumed',
+};
+
 /** Writes a new deployment and moves the service pointers; a PAUSED service goes RESUMING. Inside a transaction. */
 export async function deployTx(
   tx: Db, ctx: ActionContext, service: Service, definition: DeploymentDefinition, action: DeployAction,
@@ -149,6 +155,10 @@ export async function deployTx(
 ): Promise<Deployment> {
   const parent = await parentOf(tx, service);
   const d = await insertNewDeployment(tx, { service, definition, parent, action, ...extra });
+  await recordActivity(tx, ctx, ACTIVITY_VERB[action], { type: 'service', id: service.id, name: service.name }, {
+    app_id: service.app_id, deployment_id: d.id, version: d.version, action,
+    ...(extra.sourceDeploymentId ? { source_deployment_id: extra.sourceDeploymentId } : {}),
+  });
   if (action === 'save_only') {
     // A stash is stored, not deployed: latest_deployment_id keeps pointing at the newest deployed version.
     await recordEvent(tx, ctx.organizationId, 'service', service.id, 'stashed', `Service ${service.name} saved without deploying (v${d.version})`, { deployment_id: d.id });
@@ -247,6 +257,7 @@ export async function pauseServiceTx(tx: Db, ctx: ActionContext, service: Servic
   requireTransition('service', `service ${service.id}`, service.status, 'PAUSING', 'pause');
   await patchService(tx, service.id, { status: 'PAUSING', messages: ['Pausing: stopping every instance'] });
   await recordEvent(tx, ctx.organizationId, 'service', service.id, 'pausing', `Service ${service.name} pause requested`);
+  await recordActivity(tx, ctx, 'paused', { type: 'service', id: service.id, name: service.name }, { app_id: service.app_id });
 }
 
 /** POST /v1/services/{id}/pause. */
@@ -282,6 +293,7 @@ export async function deleteServiceTx(tx: Db, ctx: ActionContext, service: Servi
   requireTransition('service', `service ${service.id}`, service.status, 'DELETING', 'delete');
   await patchService(tx, service.id, { status: 'DELETING', messages: ['Deleting: stopping every instance'] });
   await recordEvent(tx, ctx.organizationId, 'service', service.id, 'deleting', `Service ${service.name} deletion requested`);
+  await recordActivity(tx, ctx, 'deleted', { type: 'service', id: service.id, name: service.name, deleted: true }, { app_id: service.app_id });
 }
 
 /** DELETE /v1/services/{id}. */

@@ -7,7 +7,7 @@ import {
   type ApiTokenRow,
 } from '../store/organizations.ts';
 import type { Store } from '../store/store.ts';
-import { objectBody, type ActionContext } from './common.ts';
+import { objectBody, recordActivity, type ActionContext } from './common.ts';
 
 const ORG_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 
@@ -45,7 +45,11 @@ function parseCreate(raw: unknown): { name: string; description: string; readOnl
 export async function createToken(ctx: ActionContext, body: unknown): Promise<{ credential: Record<string, unknown> }> {
   const p = parseCreate(body);
   const token = generateToken();
-  const row = await insertToken(ctx.store.db, ctx.organizationId, p.name, token, { expiresAt: p.expiresAt, readOnly: p.readOnly, description: p.description });
+  const row = await ctx.store.db.transaction(async (tx) => {
+    const row = await insertToken(tx, ctx.organizationId, p.name, token, { expiresAt: p.expiresAt, readOnly: p.readOnly, description: p.description });
+    await recordActivity(tx, ctx, 'created', { type: 'credential', id: row.id, name: row.name }, { read_only: p.readOnly });
+    return row;
+  });
   return { credential: credentialView(row, token) };
 }
 
@@ -58,7 +62,11 @@ export async function getTokenView(ctx: ActionContext, id: string): Promise<{ cr
 
 /** DELETE /v1/credentials/{id}: revokes at once (tokens are looked up on every request). */
 export async function revokeToken(ctx: ActionContext, id: string): Promise<Record<string, never>> {
-  if (!(await revokeTokenRow(ctx.store.db, ctx.organizationId, id))) throw notFound('credential', id);
+  await ctx.store.db.transaction(async (tx) => {
+    const row = await getToken(tx, ctx.organizationId, id);
+    if (!row || !(await revokeTokenRow(tx, ctx.organizationId, id))) throw notFound('credential', id);
+    await recordActivity(tx, ctx, 'deleted', { type: 'credential', id, name: row.name, deleted: true });
+  });
   return {};
 }
 

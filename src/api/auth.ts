@@ -23,7 +23,7 @@ export function bearerToken(req: http.IncomingMessage): string | undefined {
 }
 
 /** Who is calling: the token's organization, the token's id and whether it may write. */
-export interface Caller { organizationId: string; tokenId: string; readOnly: boolean }
+export interface Caller { organizationId: string; tokenId: string; readOnly: boolean; /** The token's name (the actor of activities). */ tokenName: string }
 
 /** The caller of a request, or a 401 authentication_error (missing, unknown, expired or revoked token). */
 export async function authenticateCaller(store: Store, req: http.IncomingMessage): Promise<Caller> {
@@ -32,7 +32,7 @@ export async function authenticateCaller(store: Store, req: http.IncomingMessage
   // Looked up on every request (no cache), so a revoked token stops working at once.
   const row = await findByToken(store.db, token);
   if (!row) throw new PierError('authentication_error', 'Invalid or expired token');
-  return { organizationId: row.organization_id, tokenId: row.id, readOnly: Number(row.read_only ?? 0) === 1 };
+  return { organizationId: row.organization_id, tokenId: row.id, readOnly: Number(row.read_only ?? 0) === 1, tokenName: row.name };
 }
 
 /** The organization id of the caller, or a 401 authentication_error. */

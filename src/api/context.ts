@@ -6,7 +6,7 @@ import type { RequestContext } from './router.ts';
 /** The action context of an authenticated request. */
 export function actionContext(ctx: RequestContext): ActionContext {
   return {
-    store: ctx.store, organizationId: ctx.organizationId, domain: ctx.domain, onWrite: ctx.onWrite,
+    store: ctx.store, organizationId: ctx.organizationId, domain: ctx.domain, onWrite: ctx.onWrite, actor: ctx.actor,
     allowLocalGit: async () => ctx.gitAllowLocal === 'all' || (ctx.gitAllowLocal === 'operator' && await isOperator(ctx)),
   };
 }

@@ -128,7 +128,8 @@ export async function handleGitRemote(store: Store, req: http.IncomingMessage, r
   try {
     if (code === 0 && res.headersSent) {
       const moved = await movedBranches(repo, before);
-      const ctx: ActionContext = { store, organizationId: row.organization_id, domain: opts.domain, onWrite: opts.onWrite };
+      const ctx: ActionContext = { store, organizationId: row.organization_id, domain: opts.domain, onWrite: opts.onWrite,
+        actor: { id: row.id, name: row.name, type: 'user' } };
       await afterPush(ctx, { app: appName, service, serviceName, appId: app.id, repoId, repo, moved }, relay, res, opts);
     }
   } catch (err) {

@@ -17,6 +17,8 @@ export interface RequestContext {
   store: Store;
   /** The caller's organization (from the bearer token). */
   organizationId: string;
+  /** The calling token as the actor of activities; absent on self-authenticated routes (webhooks, uploads). */
+  actor?: { id: string; name: string; type: 'user' | 'operator' };
   /** Called after every successful write, so the reconcilers can act now instead of at the next resync. */
   onWrite: () => void;
   /** Base domain of app hosts. */

@@ -1,27 +1,12 @@
-// Events, catalog and Pier's info routes.
+// Catalog and Pier's info routes (events and activities: routes-events.ts).
 import { readFileSync } from 'node:fs';
 import { notFound } from '../domain/errors.ts';
 import { INSTANCE_TYPES, REGIONS } from '../domain/catalog.ts';
 import { parseImageReference } from '../domain/image-ref.ts';
-import { listEvents, type EventKind } from '../store/events.ts';
 import { listReply } from './http.ts';
 import type { Route, RequestContext } from './router.ts';
 
 const PIER_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-function eventsRoute(path: string, operationId: string, tag: string, kind: EventKind, idParam: string): Route {
-  return {
-    method: 'GET', path, operationId, tag,
-    handler: async (c: RequestContext) => {
-      const page = c.query.page();
-      const order = c.query.order('desc');
-      const { items, count } = await listEvents(c.store.db, {
-        kind, organizationId: c.organizationId, resourceIds: c.query.list(idParam), types: c.query.list('types'), order,
-      }, page);
-      return { events: items, limit: page.limit, offset: page.offset, order, has_next: page.offset + items.length < count };
-    },
-  };
-}
 
 function paged<T extends { id: string }>(c: RequestContext, key: string, all: T[]): Record<string, unknown> {
   const page = c.query.page();
@@ -30,15 +15,9 @@ function paged<T extends { id: string }>(c: RequestContext, key: string, all: T[
   return listReply(key, matching.slice(page.offset, page.offset + page.limit), page, matching.length);
 }
 
-/** Routes of events, catalog and /v1/pier/info. */
+/** Routes of the catalog and /v1/pier/info. */
 export function miscRoutes(): Route[] {
   return [
-    eventsRoute('/v1/app_events', 'ListAppEvents', 'Apps', 'app', 'app_id'),
-    eventsRoute('/v1/service_events', 'ListServiceEvents', 'Services', 'service', 'service_id'),
-    eventsRoute('/v1/deployment_events', 'ListDeploymentEvents', 'Deployments', 'deployment', 'deployment_id'),
-    eventsRoute('/v1/regional_deployment_events', 'ListRegionalDeploymentEvents', 'RegionalDeployments', 'regional_deployment', 'regional_deployment_id'),
-    eventsRoute('/v1/instance_events', 'ListInstanceEvents', 'Instances', 'instance', 'instance_ids'),
-
     { method: 'GET', path: '/v1/catalog/regions', operationId: 'ListRegions', tag: 'CatalogRegions', handler: async (c) => paged(c, 'regions', REGIONS) },
     {
       method: 'GET', path: '/v1/catalog/regions/{id}', operationId: 'GetRegion', tag: 'CatalogRegions',
