@@ -4,6 +4,7 @@ import { deploymentRoutes } from './routes-deployments.ts';
 import { logRoutes } from './routes-logs.ts';
 import { metricRoutes } from './routes-metrics.ts';
 import { miscRoutes } from './routes-misc.ts';
+import { eventRoutes } from './routes-events.ts';
 import { secretRoutes } from './routes-secrets.ts';
 import { pushRoutes } from './routes-push.ts';
 import { archiveRoutes } from './routes-archives.ts';
@@ -16,5 +17,5 @@ import type { Route } from './router.ts';
 
 /** Every served /v1 operation (the logs tail websocket is handled on upgrade, see routes-logs-tail.ts). */
 export function apiRoutes(): Route[] {
-  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...secretRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes(), ...accountRoutes(), ...autocompleteRoutes()];
+  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...eventRoutes(), ...secretRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes(), ...accountRoutes(), ...autocompleteRoutes()];
 }
