@@ -128,6 +128,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     let bodyPromise: Promise<unknown> | undefined;
     const result = await matched.route.handler({
       req, res, params: matched.params, query: new Query(url.searchParams), store, organizationId, onWrite, domain: opts.domain ?? 'localhost',
+      actor: caller ? { id: caller.tokenId, name: caller.tokenName, type: 'user' } : undefined,
       info: opts.info ?? (() => ({})), routeFeed, gitAllowLocal: opts.gitAllowLocal,
       body: () => (bodyPromise ??= readJson(req)),
     });
