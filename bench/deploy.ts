@@ -15,12 +15,18 @@ import { loadConfig } from '../src/config.ts';
 import { startPier } from '../src/main.ts';
 import { ensureTestImage, prepareTestAppDir } from '../src/runtime/testing/images.ts';
 import { runtimeBench, type Timing } from './runtime.ts';
+import { breakdown, medianSteps, publishedAt, watchRouteFeed, type Breakdown } from './deploy-breakdown.ts';
 
 /** p50/p95 of one measured step, in milliseconds. */
 export interface Percentiles { runs: number; p50: number; p95: number; max: number }
 
 /** One runtime's numbers, or why it was skipped. */
-export interface RuntimeDeployResult { create_to_healthy_ms?: Percentiles; redeploy_to_serving_ms?: Percentiles; skipped?: string }
+export interface RuntimeDeployResult {
+  create_to_healthy_ms?: Percentiles; redeploy_to_serving_ms?: Percentiles;
+  /** Median per step of create → first request served (bench/deploy-breakdown.ts), and every run's steps. */
+  create_steps_ms?: Record<keyof Breakdown, number>; create_runs?: Breakdown[];
+  skipped?: string;
+}
 
 /** Everything deployBench measured. */
 export interface DeployBenchResult {
@@ -52,12 +58,12 @@ function viaEdge(edgeUrl: string, host: string): Promise<string> {
   });
 }
 
-/** Polls `probe` every 25 ms until it holds; throws after STEP_TIMEOUT_MS. */
-async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
+/** Polls `probe` every `everyMs` (default 10) until it holds; throws after STEP_TIMEOUT_MS. */
+async function until(what: string, probe: () => Promise<boolean>, everyMs = 10): Promise<void> {
   const deadline = Date.now() + STEP_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -102,27 +108,48 @@ async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promis
     });
     const create: number[] = [];
     const redeploy: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const { app } = await api<{ app: { id: string; domains?: { name: string }[] } }>('POST', '/v1/apps', { name: `bench${i}` });
-      const host = app.domains?.[0]?.name;
-      if (!host) throw new Error('the app has no domain');
-      const t0 = performance.now();
-      const { service } = await api<{ service: { id: string } }>('POST', '/v1/services', { app_id: app.id, definition: definition(`a${i}`) });
-      await until('HEALTHY', async () => (await api<{ service: { status: string } }>('GET', `/v1/services/${service.id}`)).service.status === 'HEALTHY');
-      create.push(performance.now() - t0);
-      await until('first deployment serving', async () => (await viaEdge(info.edge_url!, host)).includes(`hello from pier a${i}`));
-      const t1 = performance.now();
-      await api('PATCH', `/v1/services/${service.id}`, { definition: definition(`b${i}`) });
-      await until('redeploy serving', async () => (await viaEdge(info.edge_url!, host)).includes(`hello from pier b${i}`));
-      redeploy.push(performance.now() - t1);
-      await api('DELETE', `/v1/apps/${app.id}`);
-      await until('app deleted', async () => {
-        const res = await fetch(`${base}/v1/apps/${app.id}`, { headers: { authorization: `Bearer ${token}` } });
-        if (res.status === 404) return true;
-        return ((await res.json()) as { app?: { status?: string } }).app?.status === 'DELETED';
-      });
+    const steps: Breakdown[] = [];
+    const feed = watchRouteFeed(pier.routeFeed);
+    try {
+      for (let i = 0; i < runs; i++) {
+        const { app } = await api<{ app: { id: string; domains?: { name: string }[] } }>('POST', '/v1/apps', { name: `bench${i}` });
+        const host = app.domains?.[0]?.name;
+        if (!host) throw new Error('the app has no domain');
+        const t0 = performance.now();
+        const sent = Date.now();
+        // The first 200 through the edge, polled every 5 ms from the POST on (bounded by STEP_TIMEOUT_MS).
+        let served: number | undefined;
+        const serving = until('first deployment serving', async () => {
+          const ok = (await viaEdge(info.edge_url!, host)).includes(`hello from pier a${i}`);
+          if (ok) served = Date.now();
+          return ok;
+        }, 5);
+        const { service } = await api<{ service: { id: string } }>('POST', '/v1/services', { app_id: app.id, definition: definition(`a${i}`) });
+        const replied = Date.now();
+        await until('HEALTHY', async () => (await api<{ service: { status: string } }>('GET', `/v1/services/${service.id}`)).service.status === 'HEALTHY');
+        create.push(performance.now() - t0);
+        await serving;
+        const { instances } = await api<{ instances: { id: string; created_at: string; started_at: string | null; succeeded_at: string | null }[] }>('GET', `/v1/instances?service_id=${service.id}`);
+        const inst = instances[0];
+        steps.push(breakdown({
+          sent, replied, created: inst?.created_at, started: inst?.started_at, healthy: inst?.succeeded_at,
+          routed: inst ? publishedAt(feed.tables, inst.id, sent) : undefined, served,
+        }));
+        const t1 = performance.now();
+        await api('PATCH', `/v1/services/${service.id}`, { definition: definition(`b${i}`) });
+        await until('redeploy serving', async () => (await viaEdge(info.edge_url!, host)).includes(`hello from pier b${i}`));
+        redeploy.push(performance.now() - t1);
+        await api('DELETE', `/v1/apps/${app.id}`);
+        await until('app deleted', async () => {
+          const res = await fetch(`${base}/v1/apps/${app.id}`, { headers: { authorization: `Bearer ${token}` } });
+          if (res.status === 404) return true;
+          return ((await res.json()) as { app?: { status?: string } }).app?.status === 'DELETED';
+        });
+      }
+    } finally {
+      feed.stop();
     }
-    return { create_to_healthy_ms: percentiles(create), redeploy_to_serving_ms: percentiles(redeploy) };
+    return { create_to_healthy_ms: percentiles(create), redeploy_to_serving_ms: percentiles(redeploy), create_steps_ms: medianSteps(steps), create_runs: steps };
   } finally {
     await pier?.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -159,6 +186,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     if (r[rt].skipped) { console.log(`${rt}: skipped: ${r[rt].skipped}`); continue; }
     row(`${rt}: service create → HEALTHY`, r[rt].create_to_healthy_ms);
     row(`${rt}: redeploy → new deployment serving`, r[rt].redeploy_to_serving_ms);
+    console.log(`${rt}: create steps (median ms) ${JSON.stringify(r[rt].create_steps_ms)}`);
+    for (const x of r[rt].create_runs ?? []) console.log(`  ${JSON.stringify(Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Math.round(v)])))}`);
   }
   for (const t of r.sandbox) console.log(`${t.name.padEnd(62)} p50 ${String(t.p50).padStart(8)} ms  p90 ${String(t.p90).padStart(8)} ms  (n=${t.runs})`);
   if (r.sandbox_overhead_ms !== undefined) console.log(`${'sandbox overhead vs bare spawn (p50)'.padEnd(62)} ${r.sandbox_overhead_ms} ms`);

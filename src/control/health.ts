@@ -107,17 +107,26 @@ export type HealthVerdict =
 
 interface Tracked {
   startedAtMs: number; nextDueMs: number; failures: Map<number, number>; last?: HealthVerdict;
-  /** Whether every check has passed once since the workload started; until then probes run on the startup rhythm. */
+  /** Whether every check has passed once since the workload started; until then probes run on the startup ramp. */
   passed: boolean; startupProbes: number;
+  /** A failure outside the grace period counts (towards UNHEALTHY and restart_limit) only from this time on. */
+  nextCountMs: number;
 }
 
+/** The startup ramp's longest step: a slow starter is seen serving at most this late. */
+export const STARTUP_RAMP_CAP_MS = 250;
+/** How long after its start an instance that never passed stays on the ramp (at least its grace period). */
+export const STARTUP_RAMP_WINDOW_MS = 60_000;
+
 /**
- * Delay before the next probe of an instance that has not passed yet and is still in its grace period: 50 ms,
- * doubling to 1 s. The configured interval (30 s by default) is for instances already serving: a new instance that
- * missed its first probe by a few milliseconds must not wait that long to take traffic (deploys, wakes from zero).
+ * Delay before the next probe of an instance that has not passed yet: 10, 20, 40, 80, 160, then 250 ms. The first
+ * probe runs right at start. The configured interval (30 s by default) is for instances already serving: a new
+ * instance that missed a probe by a millisecond must not wait that long (or a fixed second) to take traffic.
+ * Ramp probes are extra: a failure counts only on the interval's rhythm, so failures and restarts come no sooner
+ * than the interval says.
  */
 export function startupProbeDelayMs(probesSoFar: number): number {
-  return Math.min(1000, 50 * 2 ** Math.min(probesSoFar, 5));
+  return Math.min(STARTUP_RAMP_CAP_MS, 10 * 2 ** Math.min(probesSoFar, 5));
 }
 
 /** Remembers per-instance check timing and consecutive failures; the controller asks it each pass. */
@@ -127,7 +136,7 @@ export class HealthTracker {
 
   /** Starts (or restarts) tracking an instance whose workload started at `startedAtMs`. */
   reset(instanceId: string, startedAtMs: number): void {
-    this.tracked.set(instanceId, { startedAtMs, nextDueMs: startedAtMs, failures: new Map(), passed: false, startupProbes: 0 });
+    this.tracked.set(instanceId, { startedAtMs, nextDueMs: startedAtMs, failures: new Map(), passed: false, startupProbes: 0, nextCountMs: startedAtMs });
   }
 
   /** Stops tracking an instance. */
@@ -144,11 +153,13 @@ export class HealthTracker {
       return { check, result };
     }));
     const inGrace = (c: ResolvedCheck) => nowMs < t.startedAtMs + c.graceMs;
+    // Before the first pass, a ramp probe between two counted rounds only looks: it may pass, never count a failure.
+    const counts = t.passed || nowMs >= t.nextCountMs;
     let verdict: HealthVerdict = { kind: 'pass' };
     for (const { check, result } of results) {
       if (result.ok) { t.failures.set(check.port, 0); continue; }
-      if (inGrace(check)) {
-        t.failures.set(check.port, 0);
+      if (inGrace(check) || !counts) {
+        if (inGrace(check)) t.failures.set(check.port, 0);
         if (verdict.kind === 'pass') verdict = { kind: 'waiting', check, detail: result.detail };
         continue;
       }
@@ -160,8 +171,10 @@ export class HealthTracker {
     if (verdict.kind === 'fail' && verdict.restart) t.failures.clear();
     if (verdict.kind === 'pass') t.passed = true;
     const interval = Math.min(...checks.map((c) => c.intervalMs), Number.MAX_SAFE_INTEGER);
-    const starting = !t.passed && checks.some((c) => nowMs < t.startedAtMs + c.graceMs);
-    t.nextDueMs = nowMs + (starting ? Math.min(interval, startupProbeDelayMs(t.startupProbes++)) : interval);
+    if (verdict.kind === 'fail') t.nextCountMs = nowMs + interval;
+    const rampEnd = t.startedAtMs + Math.max(STARTUP_RAMP_WINDOW_MS, ...checks.map((c) => c.graceMs));
+    const ramping = !t.passed && nowMs < rampEnd;
+    t.nextDueMs = nowMs + (ramping ? Math.min(interval, startupProbeDelayMs(t.startupProbes++)) : interval);
     t.last = verdict;
     return verdict;
   }

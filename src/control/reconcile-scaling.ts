@@ -16,7 +16,6 @@ import {
 } from '../autoscale/index.ts';
 import type { EdgeMetrics } from '../edge/types.ts';
 import type { ControlContext } from './context.ts';
-import { resolveChecks } from './health.ts';
 import { markDeployment, markInstance } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
 import type { RegionMemory } from './autoscale-memory.ts';
@@ -24,7 +23,7 @@ export { requestWake, type MetricsSource } from './autoscale-memory.ts';
 
 /** How long a sleeping replica keeps its workload after the edge stopped routing to it (routes update async). */
 const SLEEP_STOP_DELAY_MS = 300;
-/** Pass period while an autoscaled instance is starting (its health is probed every pass until it serves). */
+/** Pass period while an autoscaled row waits for its workload (health probes ask for their own passes: health.ts). */
 const STARTING_PASS_MS = 25;
 const RUNNING_DEPLOYMENT = ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY', 'SLEEPING'];
 const SERVING_INSTANCE = ['ALLOCATING', 'STARTING', 'HEALTHY', 'UNHEALTHY'];
@@ -248,20 +247,11 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
 }
 
 /**
- * Starting instances of autoscaled regions are probed on every pass (not every health interval) while inside their
- * grace period, and passes come quickly meanwhile: a wake-up or a scale-up serves as soon as the port answers.
+ * A row waiting for its workload gets the next pass soon; a starting instance needs nothing here: the health
+ * tracker probes it on its startup ramp (10, 20, 40 ms...) and asks for the passes it needs (health.ts).
  */
 async function watchStarting(s: Step, rows: Instance[]): Promise<void> {
-  const { ctx } = s;
-  const graceMs = Math.max(0, ...resolveChecks(s.r.definition, ctx.intervals.health).map((c) => c.graceMs));
-  for (const i of rows) {
-    if (i.status === 'ALLOCATING') { soon(ctx, STARTING_PASS_MS); continue; }
-    if (i.status !== 'STARTING' || !ctx.bindings.has(i.id)) continue;
-    const started = Date.parse(i.started_at ?? '') || s.nowMs;
-    if (s.nowMs - started > graceMs) continue;
-    ctx.health.reset(i.id, started);
-    soon(ctx, STARTING_PASS_MS);
-  }
+  for (const i of rows) if (i.status === 'ALLOCATING') soon(s.ctx, STARTING_PASS_MS);
 }
 
 async function scalingEvent(s: Step, from: number, to: number, message: string, extra: Record<string, unknown>): Promise<void> {

@@ -81,10 +81,11 @@ test('HealthTracker: grace, interval, consecutive failures up to restart_limit',
   tracker.reset('i1', 0);
   const table: [number, string | undefined, boolean?][] = [
     [0, 'waiting'],          // failing inside the grace period does not count
-    [30, 'waiting'],         // not due (startup rhythm: 50 ms): the last verdict is returned, no probe
-    [500, 'waiting'],        // due again on the startup rhythm, still in grace
+    [5, 'waiting'],          // not due (startup ramp: 10 ms): the last verdict is returned, no probe
+    [500, 'waiting'],        // due again on the startup ramp, still in grace
     [6000, 'fail', false],   // first counted failure
-    [7000, 'fail', true],    // second consecutive: restart
+    [6500, 'waiting'],       // a ramp probe between two counted rounds: looks, never counts a failure
+    [7000, 'fail', true],    // second consecutive on the interval's rhythm: restart
     [8000, 'fail', false],   // the count starts over after a restart request
   ];
   for (const [at, kind, restart] of table) {
@@ -92,7 +93,7 @@ test('HealthTracker: grace, interval, consecutive failures up to restart_limit',
     assert.equal(v?.kind, kind, `at ${at}`);
     if (restart !== undefined) assert.equal(v?.kind === 'fail' && v.restart, restart, `restart at ${at}`);
   }
-  assert.equal(probes.length, 5);
+  assert.equal(probes.length, 6);
   healthy = true;
   assert.equal((await tracker.evaluate('i1', [check], eps, 9000))?.kind, 'pass');
   const unpublished = await tracker.evaluate('i2', [check], [], 0);
@@ -100,7 +101,7 @@ test('HealthTracker: grace, interval, consecutive failures up to restart_limit',
   assert.equal(unpublished?.kind === 'waiting' && unpublished.detail, 'port 8000 is not published');
 });
 
-test('HealthTracker: a starting instance is probed at 50 ms, doubling to 1 s, until it passes; then at the interval', async () => {
+test('HealthTracker: a starting instance is probed at once, then at 10, 20, 40 ms... up to 250 ms until it passes; then at the interval', async () => {
   let healthy = false;
   const at: number[] = [];
   const prober: Prober = async () => ({ ok: healthy, detail: 'connection refused' });
@@ -109,20 +110,37 @@ test('HealthTracker: a starting instance is probed at 50 ms, doubling to 1 s, un
   const eps = [{ containerPort: 8000, host: '127.0.0.1', hostPort: 1 }];
   tracker.reset('s1', 0);
   let now = 0;
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 9; i++) {
     await tracker.evaluate('s1', [check], eps, now);
     at.push(now);
     now += tracker.startupDueInMs('s1', now)!;
   }
-  assert.deepEqual(at, [0, 50, 150, 350, 750, 1550, 2550, 3550]);
-  assert.deepEqual([0, 1, 2, 5, 9].map(startupProbeDelayMs), [50, 100, 200, 1000, 1000]);
+  assert.deepEqual(at, [0, 10, 30, 70, 150, 310, 560, 810, 1060]);
+  assert.deepEqual([0, 1, 2, 5, 9].map(startupProbeDelayMs), [10, 20, 40, 250, 250]);
   healthy = true;
   assert.equal((await tracker.evaluate('s1', [check], eps, now))?.kind, 'pass');
-  assert.equal(tracker.startupDueInMs('s1', now), undefined, 'a passed instance is off the startup rhythm');
+  assert.equal(tracker.startupDueInMs('s1', now), undefined, 'a passed instance is off the startup ramp');
   healthy = false;
   assert.equal((await tracker.evaluate('s1', [check], eps, now + 1000))?.kind, 'pass', 'not due before the interval');
-  // Past the grace period a never-passing instance is probed at its interval, so failures count at the normal pace.
+});
+
+test('HealthTracker: without a grace period the ramp still finds the first pass at once, and failures count only at the interval', async () => {
+  let healthy = false;
+  let probes = 0;
+  const prober: Prober = async () => { probes++; return { ok: healthy, detail: 'connection refused' }; };
+  const tracker = new HealthTracker(prober);
+  const check = http8000({ graceMs: 0, intervalMs: 1000, restartLimit: 2 });
+  const eps = [{ containerPort: 8000, host: '127.0.0.1', hostPort: 1 }];
+  tracker.reset('g0', 0);
+  assert.equal((await tracker.evaluate('g0', [check], eps, 0))?.kind, 'fail', 'the first round counts (no grace)');
+  // Ramp probes before the next counted round: a failure only waits, so a slow start is no restart.
+  for (const t of [10, 30, 70, 150]) assert.equal((await tracker.evaluate('g0', [check], eps, t))?.kind, 'waiting', `at ${t}`);
+  healthy = true;
+  assert.equal((await tracker.evaluate('g0', [check], eps, 310))?.kind, 'pass', 'passes 310 ms after start, not at the 1 s interval');
+  assert.equal(probes, 6);
+  // Past the ramp window a never-passing instance is probed at its interval.
+  healthy = false;
   tracker.reset('s2', 0);
-  await tracker.evaluate('s2', [check], eps, 10_500);
-  assert.equal(tracker.startupDueInMs('s2', 10_500), 30_000);
+  await tracker.evaluate('s2', [check], eps, 60_500);
+  assert.equal(tracker.startupDueInMs('s2', 60_500), 1000);
 });
