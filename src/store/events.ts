@@ -1,10 +1,10 @@
-// Events repository: one table for every level (app, service, deployment, regional deployment, instance).
+// Events repository: one table for every level (app, service, deployment, regional deployment, instance, persistent volume).
 import type { ResourceEvent } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { newId, nowIso, Where, type ListResult, type Page } from './rows.ts';
 
 /** The level an event belongs to; the wire object names its resource `<kind>_id`. */
-export type EventKind = 'app' | 'service' | 'deployment' | 'regional_deployment' | 'instance';
+export type EventKind = 'app' | 'service' | 'deployment' | 'regional_deployment' | 'instance' | 'persistent_volume';
 
 /** An event as the API returns it: ResourceEvent plus `<kind>_id`. */
 export type StoredEvent = ResourceEvent & Record<string, unknown>;
