@@ -1,9 +1,10 @@
 // `pier backup` and `pier restore`: operator commands that work on the data directory itself (not through the API),
 // so they need what only the operator has: read access to the data directory (and its master key). They run while
 // Pier serves (backup) or before it starts (restore).
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadConfig } from '../../config.ts';
-import { BackupError, createBackup, restoreBackup } from '../../backup/index.ts';
+import { BackupError, createBackup, listBackups, restoreBackup } from '../../backup/index.ts';
+import { printRaw, renderTable } from '../output.ts';
 import type { Command, Ctx } from '../command.ts';
 import { CliError } from '../errors.ts';
 
@@ -26,6 +27,36 @@ function megabytes(n: number): string {
   return `${(n / 1e6).toFixed(1)} MB`;
 }
 
+/** `pier backup list`: the scheduled backups (PIER_BACKUP_DIR), newest first, each read through to check its checksums. */
+const backupListCommand: Command = {
+  name: 'list',
+  aliases: ['ls'],
+  summary: 'List the scheduled backups: file, time, size, schema version, checksums verified',
+  flags: [
+    { name: 'dir', kind: 'string', placeholder: 'DIR', help: 'Backup directory (env PIER_BACKUP_DIR)', defaultText: '<data dir>/backups' },
+    { name: 'no-verify', kind: 'bool', help: 'Do not read each file through (faster; no schema version, checksums "not checked")' },
+    DATA_DIR_FLAG,
+  ],
+  run: async (ctx) => {
+    const { dataDir } = dataDirOf(ctx);
+    const env = ctx.io.env as NodeJS.ProcessEnv;
+    const dir = resolve(ctx.args.str('dir') ?? (env.PIER_BACKUP_DIR?.trim() || join(dataDir, 'backups')));
+    const rows = await listBackups(dir, { verify: !ctx.args.bool('no-verify') });
+    if (printRaw(ctx, { dir, backups: rows })) return rows.some((r) => r.error) ? 1 : 0;
+    if (!rows.length) {
+      ctx.out(`no scheduled backups in ${dir} (set PIER_BACKUP_SCHEDULE, e.g. 6h, on the control planes)`);
+      return 0;
+    }
+    ctx.out(renderTable(['FILE', 'TIME', 'SIZE', 'SCHEMA', 'KEY', 'CHECKSUMS'], rows.map((r) => [
+      r.name, r.time, megabytes(r.size), r.schema_version === undefined ? '-' : String(r.schema_version),
+      r.key_included === undefined ? '-' : r.key_included ? 'yes' : 'no', r.checksums,
+    ])));
+    for (const r of rows) if (r.error) ctx.err(`${r.name}: ${r.error}`);
+    // A damaged backup is worth a non-zero exit: a cron job listing them notices.
+    return rows.some((r) => r.error) ? 1 : 0;
+  },
+};
+
 /** `pier backup`: one tar.gz of the data directory, taken while Pier serves. */
 export const backupCommand: Command = {
   name: 'backup',
@@ -36,7 +67,8 @@ export const backupCommand: Command = {
     { name: 'images', kind: 'bool', help: 'Also save the images Pier built for the docker runtime (for a restore on another machine)' },
     DATA_DIR_FLAG, DATABASE_URL_FLAG,
   ],
-  examples: ['pier backup --output /srv/backups/pier.tar.gz', 'pier backup --without-key -o offsite.tar.gz'],
+  examples: ['pier backup --output /srv/backups/pier.tar.gz', 'pier backup --without-key -o offsite.tar.gz', 'pier backup list'],
+  subcommands: [backupListCommand],
   run: async (ctx) => {
     const { dataDir, masterKeyFile, databaseUrl } = dataDirOf(ctx);
     const output = resolve(ctx.args.str('output') ?? `pier-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`);
