@@ -160,6 +160,14 @@ export interface Runtime {
    * unknown or stopped instance. Drivers that cannot reach the instance omit it or throw `unavailable` saying why.
    */
   exec?(runtimeId: string, opts: ExecOptions): Promise<ExecSession>;
+  /**
+   * Light sleep: freezes every process of a running instance (no CPU, memory and sockets kept: cgroup freezer,
+   * `docker pause`). A no-op on an instance already frozen; throws RuntimeError not_found for an unknown one.
+   * Drivers that cannot freeze omit it (the control plane then sleeps deeply: the workload stops).
+   */
+  freeze?(runtimeId: string): Promise<void>;
+  /** Thaws a frozen instance: it runs on where it stopped, with its connections. A no-op on a running one. */
+  thaw?(runtimeId: string): Promise<void>;
   /** Ensures a private network exists (no-op where unsupported). */
   ensureNetwork?(name: string): Promise<void>;
   /** Removes a private network (no-op where unsupported or still in use). */
