@@ -74,3 +74,28 @@ test('create refuses a hierarchy that is not mounted instead of inventing direct
   const cg = new InstanceCgroup({ version: 'v2', root: join(tmpdir(), 'pier-no-such-cgroup-root') }, 'pier', 'x');
   assert.throws(() => cg.create({ cpu: 1, memoryBytes: 1, pids: 1 }), /not mounted/);
 });
+
+test('v1 freezer: detected beside the others, the instance joins it, freeze and thaw write freezer.state (light sleep)', async () => {
+  const layout = detectCgroupLayout(`${MOUNTINFO_V1}\n35 30 0:31 / /sys/fs/cgroup/freezer rw,nosuid - cgroup cgroup rw,freezer`);
+  assert.equal(layout?.version === 'v1' && layout.mounts.freezer, '/sys/fs/cgroup/freezer');
+  const root = fakeRoot();
+  try {
+    const mounts = { memory: join(root, 'memory'), cpu: join(root, 'cpu'), cpuacct: join(root, 'cpu'), freezer: join(root, 'freezer') };
+    for (const m of Object.values(mounts)) mkdirSync(m, { recursive: true });
+    const cg = new InstanceCgroup({ version: 'v1', mounts }, 'pier', 'i-1');
+    assert.equal(cg.canFreeze(), false, 'no freezer.state before the cgroup exists');
+    cg.create({ cpu: 1, memoryBytes: 1 << 20, pids: 10 });
+    assert.ok(cg.procsFiles().includes(join(mounts.freezer, 'pier', 'i-1', 'cgroup.procs')), 'a sandbox joins the freezer cgroup too');
+    const state = join(mounts.freezer, 'pier', 'i-1', 'freezer.state');
+    writeFileSync(state, 'THAWED');
+    await cg.setFrozen(true);
+    assert.equal(readFileSync(state, 'utf8'), 'FROZEN');
+    assert.equal(cg.frozen(), true);
+    await cg.setFrozen(false);
+    assert.equal(readFileSync(state, 'utf8'), 'THAWED');
+    const none = new InstanceCgroup({ version: 'v1', mounts: { ...mounts, freezer: undefined } }, 'pier', 'i-1');
+    await assert.rejects(none.setFrozen(true), /cannot be frozen/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 /** Where the cgroup hierarchies are mounted on this machine. */
 export type CgroupLayout =
   | { version: 'v2'; root: string }
-  | { version: 'v1'; mounts: { memory: string; cpu: string; cpuacct: string; pids?: string } };
+  | { version: 'v1'; mounts: { memory: string; cpu: string; cpuacct: string; pids?: string; freezer?: string } };
 
 /** Limits applied to one instance. */
 export interface CgroupLimits { cpu: number; memoryBytes: number; pids: number }
@@ -23,9 +23,9 @@ export function detectCgroupLayout(mountinfo = readFileSync('/proc/self/mountinf
     const mountPoint = line.slice(0, sep).split(' ')[4];
     const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
     if (fstype === 'cgroup2' && (v2 === undefined || mountPoint === '/sys/fs/cgroup')) v2 = mountPoint;
-    if (fstype === 'cgroup') for (const opt of superOpts.split(',')) if (['memory', 'cpu', 'cpuacct', 'pids'].includes(opt)) v1[opt] ??= mountPoint;
+    if (fstype === 'cgroup') for (const opt of superOpts.split(',')) if (['memory', 'cpu', 'cpuacct', 'pids', 'freezer'].includes(opt)) v1[opt] ??= mountPoint;
   }
-  if (v1.memory && v1.cpu && v1.cpuacct) return { version: 'v1', mounts: { memory: v1.memory, cpu: v1.cpu, cpuacct: v1.cpuacct, pids: v1.pids } };
+  if (v1.memory && v1.cpu && v1.cpuacct) return { version: 'v1', mounts: { memory: v1.memory, cpu: v1.cpu, cpuacct: v1.cpuacct, pids: v1.pids, ...(v1.freezer ? { freezer: v1.freezer } : {}) } };
   if (v2 && existsSync(join(v2, 'cgroup.controllers'))) return { version: 'v2', root: v2 };
   return null;
 }
@@ -69,16 +69,16 @@ export class InstanceCgroup {
   dirs(): string[] {
     if (this.layout.version === 'v2') return [join(this.layout.root, this.parent, this.name)];
     const m = this.layout.mounts;
-    return [...new Set([m.memory, m.cpu, m.cpuacct, m.pids].filter((x): x is string => !!x))].map((mnt) => join(mnt, this.parent, this.name));
+    return [...new Set([m.memory, m.cpu, m.cpuacct, m.pids, m.freezer].filter((x): x is string => !!x))].map((mnt) => join(mnt, this.parent, this.name));
   }
 
   private mountPoints(): string[] {
     if (this.layout.version === 'v2') return [this.layout.root];
     const m = this.layout.mounts;
-    return [m.memory, m.cpu, m.cpuacct, m.pids].filter((x): x is string => !!x);
+    return [m.memory, m.cpu, m.cpuacct, m.pids, m.freezer].filter((x): x is string => !!x);
   }
 
-  private dir(controller: 'memory' | 'cpu' | 'cpuacct' | 'pids'): string | undefined {
+  private dir(controller: 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'freezer'): string | undefined {
     if (this.layout.version === 'v2') return join(this.layout.root, this.parent, this.name);
     const mnt = this.layout.mounts[controller];
     return mnt ? join(mnt, this.parent, this.name) : undefined;
@@ -164,6 +164,39 @@ export class InstanceCgroup {
     const ctl = readKeyed(join(mem, 'memory.oom_control'));
     if (ctl.oom_kill !== undefined) return ctl.oom_kill > 0;
     return readNumber(join(mem, 'memory.failcnt')) > 0; // kernels before 4.13 only count limit hits
+  }
+
+  /** Whether this cgroup can be frozen: v2's cgroup.freeze, or v1's freezer hierarchy (mounted at start). */
+  canFreeze(): boolean {
+    if (this.layout.version === 'v2') return existsSync(join(this.dir('memory')!, 'cgroup.freeze'));
+    const f = this.dir('freezer');
+    return !!f && existsSync(join(f, 'freezer.state'));
+  }
+
+  /** Whether every process of the cgroup is frozen now. */
+  frozen(): boolean {
+    if (this.layout.version === 'v2') return readKeyed(join(this.dir('memory')!, 'cgroup.events')).frozen === 1;
+    const f = this.dir('freezer');
+    return !!f && readText(join(f, 'freezer.state'))?.trim() === 'FROZEN';
+  }
+
+  /**
+   * Freezes (true) or thaws (false) every process of the cgroup and waits, bounded by `timeoutMs`, until the kernel
+   * reports it done (v1 passes through FREEZING; v2 sets `frozen` in cgroup.events). Memory and sockets stay.
+   */
+  async setFrozen(on: boolean, timeoutMs = 2000): Promise<void> {
+    const [file, value] = this.layout.version === 'v2'
+      ? [join(this.dir('memory')!, 'cgroup.freeze'), on ? '1' : '0']
+      : [join(this.dir('freezer') ?? '/nonexistent', 'freezer.state'), on ? 'FROZEN' : 'THAWED'];
+    if (!this.canFreeze()) throw new Error('this cgroup cannot be frozen (no cgroup v2 cgroup.freeze, no v1 freezer hierarchy)');
+    writeFileSync(file, value);
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; this.frozen() !== on; i++) {
+      if (Date.now() >= deadline) throw new Error(`the cgroup did not ${on ? 'freeze' : 'thaw'} within ${timeoutMs} ms`);
+      // v1 retries a freeze that met a process in an uninterruptible sleep on the next write.
+      if (on && this.layout.version === 'v1' && i % 10 === 9) tryWrite(file, value);
+      await new Promise((r) => setTimeout(r, i < 10 ? 1 : 10));
+    }
   }
 
   /** Kills every process in the cgroup (cgroup.kill on v2 when the kernel has it). */
