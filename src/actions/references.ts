@@ -1,6 +1,7 @@
 // What a definition points at outside itself, checked when a service is created or updated, so a deployment never
 // fails at start for something the API could have refused: secrets that do not exist, another organization's (or an
-// unuploaded) archive, a repository on this host's disk, a route prefix another service of the app already serves.
+// unuploaded) archive, a repository on this host's disk, a route prefix another service of the app already serves,
+// a volume that is missing, in another region or another service's (actions/volumes.ts).
 // The checks read the store, so they live here rather than in the pure definition validator (src/domain).
 import { join } from 'node:path';
 import { PierError, notFound, validationError } from '../domain/errors.ts';
@@ -14,6 +15,7 @@ import { getDeployment } from '../store/deployments.ts';
 import { secretTypes } from '../store/secrets.ts';
 import { listServices, liveServiceIds } from '../store/services.ts';
 import type { ActionContext } from './common.ts';
+import { volumeReferenceErrors } from './volumes.ts';
 
 /**
  * Where the definition is going: its app, the service it updates (absent at create), and whether the caller may name
@@ -103,6 +105,7 @@ export async function checkReferences(
     ...secretReferenceErrors(def, await secretTypes(db, ctx.organizationId), path),
     ...await gitErrors(ctx, db, def, target.allowLocalGit, path),
     ...await archiveErrors(ctx, db, def, path),
+    ...await volumeReferenceErrors(ctx, db, def, target.serviceId, path),
   ];
   if (errors.length) throw validationError(errors);
   const clashes = routeClashes(def, await siblings(db, target), path);

@@ -104,7 +104,8 @@ function toCatalog(s: Size): CatalogInstance {
     type: s.kind,
     // A free instance serves one web service and sleeps when idle; it has no use as a worker (Koyeb's rule).
     service_types: s.kind === 'free' ? ['web'] : ['web', 'worker'],
-    volumes_enabled: false,
+    // Every instance type mounts volumes (#20): they are host filesystems bound in, whatever the instance's size.
+    volumes_enabled: true,
     light_sleep_enabled: s.kind === 'standard',
   };
 }
@@ -129,9 +130,13 @@ export const REGIONS: RegionInfo[] = ALL_REGIONS.map((id) => ({
   status: 'AVAILABLE',
   instances: INSTANCE_TYPES.filter((t) => t.regions.includes(id)).map((t) => t.id),
   datacenters: [REGION_DETAILS[id]!.datacenter],
-  volumes_enabled: false,
+  // Volumes (#20) live on the host that runs the region's instances; every region of one machine is that host.
+  volumes_enabled: true,
   scope: 'metropolitan',
 }));
+
+/** The ids of the regions that take persistent volumes. */
+export const VOLUME_REGION_IDS: string[] = REGIONS.filter((r) => r.volumes_enabled).map((r) => r.id);
 
 /** The ids of every region, in catalog order. */
 export const REGION_IDS: string[] = REGIONS.map((r) => r.id);
