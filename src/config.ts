@@ -65,6 +65,8 @@ export interface PierConfig {
   gcKeepDeployments?: number;
   /** How often build outputs are collected (ms, PIER_GC_INTERVAL); 0 = only at start and after API writes; absent = 1 h. */
   gcIntervalMs?: number;
+  /** Days events and activities are kept (PIER_EVENTS_KEEP_DAYS, 1-36500); absent = 90. */
+  eventsKeepDays?: number;
   /**
    * The API URL this control plane advertises to regional edges in its lease (PIER_ADVERTISE_URL, --advertise-url):
    * absent = the URL the API listens on, which is wrong when it binds 0.0.0.0 or sits behind NAT.
@@ -228,10 +230,11 @@ export function parseDuration(text: string): number {
 
 /**
  * Claims and leftovers: PIER_DOMAINS_CLAIM_TTL (a duration, at least a minute), PIER_GC_KEEP_DEPLOYMENTS (1-1000)
- * and PIER_GC_INTERVAL (a duration, or 0/off: collection only at start and after API writes). Only what is set is returned.
+ * PIER_GC_INTERVAL (a duration, or 0/off: collection only at start and after API writes) and PIER_EVENTS_KEEP_DAYS
+ * (1-36500 days of events and activities). Only what is set is returned.
  */
-export function loadHousekeeping(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'domainClaimTtlMs' | 'gcKeepDeployments' | 'gcIntervalMs'> {
-  const out: Pick<PierConfig, 'domainClaimTtlMs' | 'gcKeepDeployments' | 'gcIntervalMs'> = {};
+export function loadHousekeeping(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'domainClaimTtlMs' | 'gcKeepDeployments' | 'gcIntervalMs' | 'eventsKeepDays'> {
+  const out: Pick<PierConfig, 'domainClaimTtlMs' | 'gcKeepDeployments' | 'gcIntervalMs' | 'eventsKeepDays'> = {};
   const ttl = (env.PIER_DOMAINS_CLAIM_TTL ?? '').trim();
   if (ttl !== '') {
     const ms = parseDuration(ttl);
@@ -249,6 +252,12 @@ export function loadHousekeeping(env: NodeJS.ProcessEnv = process.env): Pick<Pie
     const ms = ['0', 'off'].includes(interval) ? 0 : parseDuration(interval);
     if (!(ms === 0 || ms >= 10_000)) throw new ConfigError(`PIER_GC_INTERVAL must be a duration of 10s or more such as 1h, or off, got ${JSON.stringify(interval)}`);
     out.gcIntervalMs = ms;
+  }
+  const days = (env.PIER_EVENTS_KEEP_DAYS ?? '').trim();
+  if (days !== '') {
+    const n = Number(days);
+    if (!Number.isInteger(n) || n < 1 || n > 36500) throw new ConfigError(`PIER_EVENTS_KEEP_DAYS must be a whole number of days from 1 to 36500, got ${JSON.stringify(days)}`);
+    out.eventsKeepDays = n;
   }
   return out;
 }
