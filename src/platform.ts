@@ -178,7 +178,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   const garbage = gcComponent({
     db: store.db, buildsDir: join(config.dataDir, 'builds'), archivesDir: archivesDirOf(config.dataDir), log,
     images: runsImages ? dockerBuiltImages(new DockerEngine(), scope) : undefined,
-    keep: config.gcKeepDeployments, intervalMs: config.gcIntervalMs,
+    keep: config.gcKeepDeployments, intervalMs: config.gcIntervalMs, eventsKeepDays: config.eventsKeepDays,
   });
   core.onWrite(() => garbage.kick());
 
