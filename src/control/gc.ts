@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { PierComponent } from '../component.ts';
 import type { Db } from '../store/db.ts';
 import {
-  deleteArchiveRow, listArchiveRows, listDeploymentOutputs, listServiceRetention, type DeploymentOutputRow,
+  deleteArchiveRow, deleteTraceBefore, listArchiveRows, listDeploymentOutputs, listServiceRetention, type DeploymentOutputRow,
   type ServiceRetentionRow,
 } from '../store/retention.ts';
 import { archiveFile } from '../store/archives.ts';
@@ -17,6 +17,9 @@ import { DockerEngine, EngineError } from '../runtime/docker/engine.ts';
 
 /** Deployments per service whose outputs are kept by default (PIER_GC_KEEP_DEPLOYMENTS). */
 export const DEFAULT_KEEP_DEPLOYMENTS = 10;
+
+/** Days events and activities are kept by default (PIER_EVENTS_KEEP_DAYS). */
+export const DEFAULT_EVENTS_KEEP_DAYS = 90;
 
 /** How often a pass runs by default (PIER_GC_INTERVAL). */
 export const DEFAULT_GC_INTERVAL_MS = 3600_000;
@@ -94,6 +97,8 @@ export interface GcOptions {
    * store, an archive uploaded but not deployed yet) stay this long (default 24 h).
    */
   graceMs?: number;
+  /** Days events and activities are kept (default 90): older ones are deleted by each pass. */
+  eventsKeepDays?: number;
   now?: () => number;
   log?: (line: string) => void;
 }
@@ -102,7 +107,11 @@ export interface GcOptions {
  * What one pass removed, and what it could not remove yet: images still used by a container, and services being
  * deleted (DELETING: their outputs go once the reconciler has stopped everything and marked them DELETED).
  */
-export interface GcReport { images: string[]; directories: string[]; archives: string[]; inUse: string[]; deleting: string[] }
+export interface GcReport {
+  images: string[]; directories: string[]; archives: string[]; inUse: string[]; deleting: string[];
+  /** How many events and activities went past their retention. */
+  trace: { events: number; activities: number };
+}
 
 function entries(dir: string): string[] {
   try {
@@ -127,7 +136,10 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
   const [services, deployments, archives] = await Promise.all([listServiceRetention(o.db), listDeploymentOutputs(o.db), listArchiveRows(o.db)]);
   const retained = retainedDeployments(services, deployments, o.keep ?? DEFAULT_KEEP_DEPLOYMENTS);
   const known = new Set(deployments.map((d) => d.id));
-  const report: GcReport = { images: [], directories: [], archives: [], inUse: [], deleting: services.filter((s) => s.status === 'DELETING').map((s) => s.id) };
+  const report: GcReport = {
+    images: [], directories: [], archives: [], inUse: [], deleting: services.filter((s) => s.status === 'DELETING').map((s) => s.id),
+    trace: { events: 0, activities: 0 },
+  };
   // An output of a deployment the store knows and does not retain goes; of one it does not know, once old.
   const collectable = (id: string, age: number) => (known.has(id) ? !retained.has(id) : age > grace);
 
@@ -166,6 +178,13 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
     rmSync(archiveFile(o.archivesDir, a.id), { force: true });
     await deleteArchiveRow(o.db, a.id);
     report.archives.push(a.id);
+  }
+
+  // Traceability has a horizon: events and activities older than the retention go (indexed on their time).
+  const keepDays = o.eventsKeepDays ?? DEFAULT_EVENTS_KEEP_DAYS;
+  report.trace = await deleteTraceBefore(o.db, new Date(now - keepDays * 86_400_000).toISOString());
+  if (report.trace.events || report.trace.activities) {
+    o.log?.(`pier: retention removed ${report.trace.events} event(s) and ${report.trace.activities} activitie(s) older than ${keepDays} days`);
   }
 
   const removed = report.images.length + report.directories.length + report.archives.length;

@@ -1,5 +1,5 @@
 // Activities repository: who did what to which object through the API, one row per write (Koyeb's Activity:
-// actor, object, verb, metadata, created_at), and the retention of activities and events.
+// actor, object, verb, metadata, created_at). Their retention is in retention.ts.
 import type { Db } from './db.ts';
 import { newId, nowIso, Where, type ListResult, type Page } from './rows.ts';
 
@@ -69,13 +69,4 @@ export async function listActivities(db: Db, f: ActivityFilter, page: Page): Pro
   );
   const c = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM activities${where.sql()}`, where.params);
   return { items: rows.map((r) => JSON.parse(r.data) as Activity), count: Number(c?.n ?? 0) };
-}
-
-/** Deletes events and activities recorded before `before` (RFC 3339); returns how many of each went. */
-export async function deleteTraceBefore(db: Db, before: string): Promise<{ events: number; activities: number }> {
-  return db.transaction(async (tx) => {
-    const events = await tx.run('DELETE FROM events WHERE when_at < ?', [before]);
-    const activities = await tx.run('DELETE FROM activities WHERE created_at < ?', [before]);
-    return { events: events.changes, activities: activities.changes };
-  });
 }

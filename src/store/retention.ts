@@ -1,6 +1,7 @@
 // What garbage collection of build outputs reads and deletes (src/control/gc.ts): every deployment's service,
 // version, status and archive, every service's pinned deployments, and archive rows. Lean rows: a pass reads the
-// whole store, so only what the decision needs is parsed out of `data`.
+// whole store, so only what the decision needs is parsed out of `data`. Also: events and activities past their
+// retention (PIER_EVENTS_KEEP_DAYS).
 import type { Deployment, Service } from '../domain/types.ts';
 import type { Db } from './db.ts';
 
@@ -42,4 +43,13 @@ export async function listArchiveRows(db: Db): Promise<ArchiveRetentionRow[]> {
 /** Forgets an archive whose file was collected. */
 export async function deleteArchiveRow(db: Db, id: string): Promise<void> {
   await db.run('DELETE FROM archives WHERE id = ?', [id]);
+}
+
+/** Deletes events and activities recorded before `before` (RFC 3339); returns how many of each went. */
+export async function deleteTraceBefore(db: Db, before: string): Promise<{ events: number; activities: number }> {
+  return db.transaction(async (tx) => {
+    const events = await tx.run('DELETE FROM events WHERE when_at < ?', [before]);
+    const activities = await tx.run('DELETE FROM activities WHERE created_at < ?', [before]);
+    return { events: events.changes, activities: activities.changes };
+  });
 }
