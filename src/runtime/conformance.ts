@@ -5,7 +5,13 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ExitStatus, InstanceHandle, InstanceSpec, LogLine, Runtime } from './contract.ts';
+import { RuntimeError } from './errors.ts';
+import type { VolumeDriver } from './volumes/contract.ts';
+import { LocalVolumeDriver } from './volumes/local.ts';
 
 /** What a driver's test file provides to the suite. */
 export interface ConformanceFixtures {
@@ -26,6 +32,11 @@ export interface ConformanceFixtures {
    * others (exit codes, logs, stop and its grace period, remove, idempotence) run as for a real driver.
    */
   emulated?: boolean;
+  /**
+   * The volume driver whose volumes the runtime mounts (issue #20); default: the local driver on a temporary data
+   * directory, removed afterwards. Used only when the runtime's capabilities say `volumes: true`.
+   */
+  volumeDriver?(): VolumeDriver;
 }
 
 const MiB = 1024 * 1024;
@@ -276,6 +287,92 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
         await rt.remove(h.runtimeId);
         assert.equal(await rt.inspect(h.runtimeId), null);
       });
+    });
+
+    // Persistent volumes (issue #20). The instance runs a shell script (busybox sh, in the image and on the host).
+    describe('volumes', () => {
+      let volumes: VolumeDriver | undefined;
+      let tempDataDir: string | undefined;
+      let skip: string | false = false;
+      const created: string[] = [];
+      before(async () => {
+        if (fixtures.emulated) { skip = 'needs a real workload (the double emulates the test app)'; return; }
+        if ((await rt.capabilities()).volumes !== true) { skip = `${rt.name} does not mount volumes (capabilities.volumes is not true)`; return; }
+        if (fixtures.volumeDriver) volumes = fixtures.volumeDriver();
+        else {
+          tempDataDir = mkdtempSync(join(tmpdir(), 'pier-conformance-volumes-'));
+          volumes = new LocalVolumeDriver({ dataDir: tempDataDir });
+        }
+        const why = await volumes.unavailable();
+        if (why) skip = `volumes are unavailable here: ${why}`;
+      });
+      after(async () => {
+        for (const id of created) await volumes?.remove(id).catch(() => undefined);
+        if (tempDataDir) rmSync(tempDataDir, { recursive: true, force: true });
+      });
+      const script = (sh: string): Partial<InstanceSpec> => ({ entrypoint: ['/bin/busybox', 'sh', '-c'], command: [sh] });
+      async function newVolume(bytes: number): Promise<{ volumeId: string; hostPath: string }> {
+        const id = randomUUID();
+        created.push(id);
+        return volumes!.create(id, bytes);
+      }
+      /** Runs a script to its end in a new instance that mounts `vol` at /data; its exit and its output. */
+      async function runWith(vol: { volumeId: string; hostPath: string }, sh: string): Promise<{ exit: ExitStatus; out: string }> {
+        let result: { exit: ExitStatus; out: string } | undefined;
+        await withInstances(async (start) => {
+          const h = await start([], { ...script(sh), volumes: [{ volumeId: vol.volumeId, hostPath: vol.hostPath, path: '/data' }] });
+          const exit = await waitBounded(rt, h.runtimeId, 60_000);
+          result = { exit, out: (await logsOnce(rt, h.runtimeId)).map((l) => l.line).join('\n') };
+        });
+        return result!;
+      }
+
+      test('data written in one instance is there, writable, in the next instance that mounts the volume', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+        if (skip) return t.skip(skip);
+        const vol = await newVolume(32 * MiB);
+        const token = randomUUID();
+        const first = await runWith(vol, `mkdir -p /data/sub && echo ${token} > /data/sub/f && echo written`);
+        assert.equal(first.exit.exitCode, 0, first.out);
+        assert.match(first.out, /written/);
+        // The first instance is removed (withInstances): the second one is a new instance, as after a redeploy.
+        const second = await runWith(vol, 'cat /data/sub/f && echo again >> /data/sub/f && touch /data/new && echo appended');
+        assert.equal(second.exit.exitCode, 0, second.out);
+        assert.match(second.out, new RegExp(token));
+        assert.match(second.out, /appended/, 'the next instance can write what the previous one wrote');
+        const third = await runWith(vol, 'cat /data/sub/f');
+        assert.match(third.out, new RegExp(`${token}\\s+again`));
+      });
+
+      test('writing past the volume size fails with ENOSPC inside the instance', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+        if (skip) return t.skip(skip);
+        const vol = await newVolume(16 * MiB);
+        const r = await runWith(vol, 'dd if=/dev/zero of=/data/big bs=1048576 count=64 2>&1; echo "dd exit $?"; ls -l /data/big');
+        assert.match(r.out, /No space left on device/, r.out);
+        assert.match(r.out, /dd exit [1-9]/);
+        const info = await volumes!.inspect(vol.volumeId);
+        assert.ok(info && info.usedBytes > 8 * MiB && info.usedBytes <= 16 * MiB, `the volume is full, not the host: ${JSON.stringify(info)}`);
+      });
+    });
+
+    test('a spec with volumes the driver cannot honour is refused with invalid_spec', real, async () => {
+      const caps = await rt.capabilities();
+      const notMounted = mkdtempSync(join(tmpdir(), 'pier-not-a-volume-'));
+      try {
+        const asks: Partial<InstanceSpec>[] = [
+          { volumes: [{ volumeId: randomUUID(), hostPath: notMounted, path: '/data' }] }, // not a mounted volume
+        ];
+        if (caps.volumes) {
+          asks.push({ volumes: [{ volumeId: randomUUID(), hostPath: notMounted, path: 'data' }] }); // not absolute
+          asks.push({ volumes: [{ volumeId: randomUUID(), hostPath: notMounted, path: '/data/../etc' }] });
+        }
+        for (const over of asks) {
+          await withInstances(async (start) => {
+            await assert.rejects(start(['serve'], over), (err: unknown) => err instanceof RuntimeError && err.code === 'invalid_spec', JSON.stringify(over.volumes));
+          });
+        }
+      } finally {
+        rmSync(notMounted, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SANDBOX_HOSTS_DIR, STAGE_APP, STAGE_HOSTS, bwrapArgs, dropPrivilegesArgs, epochToIso, stageFstab } from './sandbox.ts';
+import { SANDBOX_HOSTS_DIR, SANDBOX_RESERVED_PATHS, STAGE_APP, STAGE_HOSTS, bwrapArgs, dropPrivilegesArgs, epochToIso, stageFstab, stageVolume } from './sandbox.ts';
 
 const opts = {
   appDir: '/srv/app', argv: ['/usr/bin/node', 'server.js'], hostname: 'pier-abc',
@@ -79,4 +79,15 @@ test('the seccomp program is loaded last, from the given fd', () => {
 test('the stage fstab binds the app (and hosts) directory, escaping what fstab(5) would split on', () => {
   assert.equal(stageFstab('/data/app'), `/data/app ${STAGE_APP} none bind 0 0\n`);
   assert.equal(stageFstab('/data dir/a\\b\tc', '/state/networks/br'), `/data\\040dir/a\\134b\\011c ${STAGE_APP} none bind 0 0\n/state/networks/br ${STAGE_HOSTS} none bind 0 0\n`);
+});
+
+test('volumes: staged by the supervisor, then bound read-write at their paths after /app and /tmp', () => {
+  assert.equal(stageFstab('/data/app', undefined, ['/pier/volumes/mnt/v1', '/pier/volumes/mnt/v 2']),
+    `/data/app ${STAGE_APP} none bind 0 0\n/pier/volumes/mnt/v1 ${stageVolume(0)} none bind 0 0\n/pier/volumes/mnt/v\\0402 ${stageVolume(1)} none bind 0 0\n`);
+  const a = bwrapArgs({ ...opts, tmpBytes: 1024, volumes: [{ source: stageVolume(0), target: '/data' }, { source: stageVolume(1), target: '/tmp/cache' }] });
+  assert.equal(pairAfter(a, '--bind', stageVolume(0)), '/data');
+  assert.equal(pairAfter(a, '--bind', stageVolume(1)), '/tmp/cache');
+  assert.ok(a.indexOf('--bind') > a.indexOf('--tmpfs') && a.indexOf('--bind') > a.indexOf('/app'), 'binds come after the mounts they may sit under');
+  assert.ok(a.indexOf('--bind') < a.indexOf('--'), 'before the app argv');
+  for (const p of ['/usr', '/proc', '/app', '/etc', '/dev']) assert.ok(SANDBOX_RESERVED_PATHS.includes(p), p);
 });

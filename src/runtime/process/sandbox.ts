@@ -61,11 +61,22 @@ export const STAGE_DIR = '/run/pier/stage';
 export const STAGE_APP = `${STAGE_DIR}/app`;
 export const STAGE_HOSTS = `${STAGE_DIR}/hosts`;
 
+/** Where the supervisor binds the i-th persistent volume (issue #20) for the sandbox to bind read-write at its path. */
+export function stageVolume(i: number): string { return `${STAGE_DIR}/volume${i}`; }
+
+/**
+ * Paths inside the sandbox a volume may not cover or sit under: what the sandbox itself mounts there (system
+ * directories, /proc, /dev, /etc, the read-only app, the network's hosts directory).
+ */
+export const SANDBOX_RESERVED_PATHS = ['/usr', '/etc', '/proc', '/dev', '/app', '/run/pier-network', ...SYSTEM_DIRS];
+
 /** The supervisor's fstab (`mount -a -T`): one bind per staged directory; fields escaped as fstab(5) says. */
-export function stageFstab(appDir: string, hostsDir?: string): string {
+export function stageFstab(appDir: string, hostsDir?: string, volumeDirs: readonly string[] = []): string {
   const esc = (p: string) => p.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
   const lines = [`${esc(appDir)} ${STAGE_APP} none bind 0 0`];
   if (hostsDir) lines.push(`${esc(hostsDir)} ${STAGE_HOSTS} none bind 0 0`);
+  // Volumes: already nodev,nosuid filesystems of their own; the bind keeps those flags.
+  volumeDirs.forEach((d, i) => lines.push(`${esc(d)} ${stageVolume(i)} none bind 0 0`));
   return `${lines.join('\n')}\n`;
 }
 
@@ -97,6 +108,8 @@ export interface SandboxOptions {
   proc?: ProcEntries;
   /** The fd bubblewrap reads the seccomp program from, if any. */
   seccompFd?: number;
+  /** Persistent volumes bound read-write: `source` is the staged directory (stageVolume), `target` the path inside. */
+  volumes?: { source: string; target: string }[];
 }
 
 /** Where the app network's hosts directory appears inside the sandbox. */
@@ -131,6 +144,8 @@ export function bwrapArgs(o: SandboxOptions): string[] {
   if (o.tmpBytes && o.tmpBytes > 0) args.push('--size', String(Math.floor(o.tmpBytes)));
   args.push('--tmpfs', '/tmp');
   args.push('--ro-bind', o.appDir, '/app');
+  // The only writable binds of the host: each volume, its own filesystem of its own size (issue #20).
+  for (const v of o.volumes ?? []) args.push('--bind', v.source, v.target);
   args.push('--chdir', o.workdir ?? '/app');
   // Applied last, just before the app starts, with no_new_privs set (bubblewrap's init gets it too).
   if (o.seccompFd !== undefined) args.push('--seccomp', String(o.seccompFd));

@@ -61,3 +61,22 @@ test('a range overlapping host users, groups or subordinate ids is refused, nami
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a preferred uid (the owner of a volume) is taken when free, never when another instance holds it', async () => {
+  const s = scratch();
+  try {
+    const range = { base: 9000, count: 8 };
+    const first = s.owner('first');
+    const u = await claimUid(range, first, { ...s.opts, prefer: 9005 });
+    assert.equal(u, 9005, 'free: taken');
+    const second = s.owner('second');
+    const v = await claimUid(range, second, { ...s.opts, prefer: 9005 });
+    assert.notEqual(v, 9005, 'held by a live instance: another uid');
+    releaseUid(u, first, s.opts);
+    assert.equal(await claimUid(range, s.owner('third'), { ...s.opts, prefer: 9005 }), 9005, 'released: taken again');
+    const outside = await claimUid(range, s.owner('fourth'), { ...s.opts, prefer: 0 });
+    assert.ok(outside >= 9000 && outside < 9008, 'a preference outside the range (root: a fresh volume) is ignored');
+  } finally {
+    rmSync(s.root, { recursive: true, force: true });
+  }
+});

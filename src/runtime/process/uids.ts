@@ -63,10 +63,19 @@ function ownerOf(path: string): string | undefined {
  * the owner, so a claim usually costs one file; a claim whose owner directory is gone (a control plane killed
  * mid-start) is taken over. Serialized by a host-wide lock, so two installations never take the same stale claim.
  */
-export async function claimUid(range: UidRange, owner: string, opts: ClaimOptions = {}): Promise<number> {
+export async function claimUid(range: UidRange, owner: string, opts: ClaimOptions & { prefer?: number } = {}): Promise<number> {
   const dir = opts.dir ?? UID_CLAIMS_DIR;
   return withHostLock(opts.lockPath ?? CLAIMS_LOCK, async () => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // A preferred uid (the owner of a volume the instance mounts, issue #20) is taken if free: no chown needed then.
+    const p = opts.prefer;
+    if (p !== undefined && Number.isInteger(p) && p >= range.base && p < range.base + range.count) {
+      const holder = ownerOf(claimPath(dir, p));
+      if (holder === owner || holder === undefined || !existsSync(holder)) {
+        writeFileSync(claimPath(dir, p), `${owner}\n`, { mode: 0o600 });
+        return p;
+      }
+    }
     const start = createHash('sha256').update(owner).digest().readUInt32BE(0) % range.count;
     for (let i = 0; i < range.count; i++) {
       const uid = range.base + ((start + i) % range.count);
