@@ -1,69 +1,39 @@
-// .dockerignore and .gitignore rules, compiled once: the last matching rule wins, `!` re-includes, a rule that
-// matches a directory excludes everything below it. Docker's rules are anchored at the context root; git's rules
-// without a slash match at any depth. Pure: the caller reads the files.
+// .dockerignore and .gitignore rules through well-kept libraries, not a hand-written glob matcher (a wrong match
+// uploads a secret or drops a file): `.dockerignore` by @balena/dockerignore, a port of Docker's own matcher (rules
+// anchored at the context root, `*` stays in one directory, a trailing `/` is cleaned away so `docs/` also excludes
+// a file named docs, `!` re-includes even below an excluded directory); `.gitignore` by `ignore`, which follows git
+// (a rule without a slash matches at any depth, a trailing `/` matches directories only, nothing below an excluded
+// directory can be re-included). Pure: the caller reads the files.
+import dockerignoreModule from '@balena/dockerignore';
+import gitignore from 'ignore';
 
-/** One compiled rule. */
-interface Rule { re: RegExp; negate: boolean; dirOnly: boolean }
+// The package is CommonJS with `factory.default = factory`; its typings describe only the `.default` export.
+const dockerignore = dockerignoreModule.default;
 
 /** Decides whether a context-relative path (slash-separated, no leading slash) is excluded. */
-export interface IgnoreMatcher { ignores(path: string, isDir: boolean): boolean }
-
-function globToRegex(glob: string): string {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') { i++; re += '(?:.*/)?'; } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end < 0) { re += '\\['; continue; }
-      re += '[' + glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\') + ']';
-      i = end;
-    } else if (c === '\\' && i + 1 < glob.length) { re += '\\' + glob[++i]; }
-    else re += /[.+^${}()|\\]/.test(c) ? '\\' + c : c;
-  }
-  return re;
+export interface IgnoreMatcher {
+  ignores(path: string, isDir: boolean): boolean;
+  /**
+   * False when nothing below an excluded directory can be kept (git's rules, or Docker rules without `!`), so a
+   * walk need not enter it (node_modules). Absent means it may.
+   */
+  reincludes?: boolean;
 }
 
-/** Compiles the lines of an ignore file. `style` docker anchors every rule at the root; git only those with a slash. */
+/** Compiles the lines of an ignore file. */
 export function compileIgnore(text: string, style: 'docker' | 'git'): IgnoreMatcher {
-  const rules: Rule[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    let line = style === 'git' ? raw.replace(/(?<!\\)\s+$/, '') : raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const negate = line.startsWith('!');
-    if (negate) line = line.slice(1);
-    const dirOnly = line.endsWith('/');
-    line = line.replace(/\/+$/, '');
-    if (style === 'docker') line = line.replace(/^(\.\/)+/, '');
-    const anchored = style === 'docker' || line.includes('/');
-    line = line.replace(/^\/+/, '');
-    if (!line) continue;
-    const body = globToRegex(line);
-    rules.push({ re: new RegExp(anchored ? `^${body}$` : `^(?:.*/)?${body}$`), negate, dirOnly });
+  if (style === 'docker') {
+    const lines = text.split(/\r?\n/);
+    const m = dockerignore({ ignorecase: false }).add(lines);
+    return {
+      // Docker's matcher takes paths without a trailing slash (a directory is named as Docker walks it).
+      ignores: (path) => m.ignores(path),
+      reincludes: lines.some((l) => l.trim().startsWith('!')),
+    };
   }
-  return {
-    ignores(path, isDir) {
-      let ignored = false;
-      const parts = path.split('/');
-      // A path is excluded when it, or one of its parent directories, matches (last rule wins at each level).
-      for (let n = 1; n <= parts.length; n++) {
-        const prefix = parts.slice(0, n).join('/');
-        const prefixIsDir = n < parts.length || isDir;
-        for (const r of rules) {
-          if (r.dirOnly && !prefixIsDir) continue;
-          if (r.re.test(prefix)) ignored = !r.negate;
-        }
-        if (ignored && n < parts.length && !rules.some((r) => r.negate)) return true;
-      }
-      return ignored;
-    },
-  };
+  const m = gitignore({ ignorecase: false }).add(text);
+  return { ignores: (path, isDir) => m.ignores(isDir ? `${path}/` : path), reincludes: false };
 }
 
 /** Matches nothing. */
-export const ignoreNothing: IgnoreMatcher = { ignores: () => false };
+export const ignoreNothing: IgnoreMatcher = { ignores: () => false, reincludes: false };

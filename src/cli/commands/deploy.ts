@@ -33,7 +33,7 @@ export function deployIgnore(dir: string): IgnoreMatcher {
     const p = join(dir, file);
     if (existsSync(p)) matchers.push(compileIgnore(readFileSync(p, 'utf8'), style));
   }
-  return { ignores: (path, isDir) => matchers.some((m) => m.ignores(path, isDir)) };
+  return { ignores: (path, isDir) => matchers.some((m) => m.ignores(path, isDir)), reincludes: matchers.some((m) => m.reincludes !== false) };
 }
 
 /** Packs `dir` as a tar.gz of what deployIgnore keeps (and never .git); returns the bytes and the file count. */
