@@ -1,8 +1,8 @@
 // A build context: the files of a source directory minus .git and what .dockerignore (or .gitignore) excludes,
-// packed as a tar stream by the `tar` binary (long paths, modes and symlinks handled) or copied into a directory.
-import { spawn } from 'node:child_process';
+// packed as a tar stream by the `tar` npm package (long paths, modes and symlinks handled) or copied into a directory.
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import * as tar from 'tar';
 import { compileIgnore, ignoreNothing, type IgnoreMatcher } from './ignore.ts';
 
 /** Upper bound on files in one context, so a runaway repository fails clearly instead of exhausting memory. */
@@ -27,8 +27,9 @@ export function listContext(dir: string, ignore: IgnoreMatcher = contextIgnore(d
       const st = lstatSync(join(dir, path));
       const isDir = st.isDirectory();
       if (ignore.ignores(path, isDir)) {
-        // A re-included child of an excluded directory still needs its directory entry; walk to find one.
-        if (isDir) { const before = out.length; walk(path); if (out.length > before) out.splice(before, 0, path); }
+        // A re-included child of an excluded directory still needs its directory entry; walk to find one (only
+        // when the rules can re-include: git's cannot, so node_modules is never walked).
+        if (isDir && ignore.reincludes !== false) { const before = out.length; walk(path); if (out.length > before) out.splice(before, 0, path); }
         continue;
       }
       out.push(path);
@@ -40,19 +41,28 @@ export function listContext(dir: string, ignore: IgnoreMatcher = contextIgnore(d
   return out;
 }
 
-/** Packs the listed paths of `dir` into a tar archive (no recursion: the list is the whole truth). */
-export function tarContext(dir: string, paths: string[], signal?: AbortSignal): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('tar', ['-c', '-f', '-', '-C', dir, '--no-recursion', '--numeric-owner', '--owner=0', '--group=0', '--null', '-T', '-'],
-      { stdio: ['pipe', 'pipe', 'pipe'], signal });
-    const chunks: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`packing the build context failed: ${err.trim() || `tar exit ${code}`}`)));
-    child.stdin.end(paths.map((p) => p + '\0').join(''));
-  });
+/**
+ * Packs the listed paths of `dir` into a tar archive (no recursion: the list is the whole truth) with the `tar` npm
+ * package, not the tar binary (GNU tar's flags are refused by macOS's bsdtar, and the CLI packs on the user's
+ * machine). Entries are owned by 0:0 with no user or group names; modes keep their execute bits.
+ */
+export async function tarContext(dir: string, paths: string[], signal?: AbortSignal): Promise<Buffer> {
+  signal?.throwIfAborted();
+  // tar.create reads a name starting with "@" as an archive to splice in; "./" keeps it a plain path.
+  const names = paths.map((p) => (p.startsWith('@') ? `./${p}` : p));
+  const stream = tar.create({ cwd: dir, portable: true, noDirRecurse: true }, names);
+  const chunks: Buffer[] = [];
+  const abort = () => stream.destroy?.(new Error('packing the build context was canceled'));
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  } catch (err) {
+    throw new Error(`packing the build context failed: ${(err as Error).message}`);
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
+  signal?.throwIfAborted();
+  return Buffer.concat(chunks);
 }
 
 /** Copies the listed paths of `from` into `to` (files, directories and symlinks as they are). */
