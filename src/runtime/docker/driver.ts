@@ -293,6 +293,26 @@ export class DockerRuntime implements Runtime {
     return { running: false, startedAt, ...(ended ? { exit: await this.explainExit(c) } : {}) };
   }
 
+  /** Light sleep: `docker pause` (the cgroup freezer); an already paused container is fine. */
+  async freeze(runtimeId: string): Promise<void> {
+    await this.pauseOrUnpause(runtimeId, 'pause', /already paused/i);
+  }
+
+  /** Wakes a paused container; one that is not paused is fine. */
+  async thaw(runtimeId: string): Promise<void> {
+    await this.pauseOrUnpause(runtimeId, 'unpause', /not paused/i);
+  }
+
+  private async pauseOrUnpause(runtimeId: string, op: 'pause' | 'unpause', noop: RegExp): Promise<void> {
+    try {
+      await this.engine.json('POST', `/containers/${encodeURIComponent(runtimeId)}/${op}`);
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) throw workloadNotFound(runtimeId);
+      if (err instanceof EngineError && err.status === 409 && noop.test(err.message)) return;
+      throw this.translate(err);
+    }
+  }
+
   async stats(runtimeId: string): Promise<InstanceStats> {
     const s = await this.call(() => this.engine.jsonOrNull<DockerStats>('GET', `/containers/${encodeURIComponent(runtimeId)}/stats`, { query: { stream: false }, timeoutMs: 30_000 }));
     if (!s) throw workloadNotFound(runtimeId);
