@@ -388,6 +388,8 @@ export class ProcessRuntime implements Runtime {
     if (!rec) return;
     if (!this.alive(rec)) return this.detach(runtimeId);
     const cg = this.cgroup(runtimeId);
+    // A frozen (light-sleeping) instance handles no signal until thawed (v1 freezer); thaw it first.
+    if (cg.canFreeze() && cg.frozen()) await cg.setFrozen(false).catch(() => undefined);
     // SIGTERM to the app's processes, not to the outer bwrap (it would die and take the sandbox down with SIGKILL).
     // bwrap's init (pid 1 inside) ignores it: it installs no handler.
     const outer = this.sandboxPid(runtimeId);
@@ -464,6 +466,29 @@ export class ProcessRuntime implements Runtime {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       unsubscribe?.();
+    }
+  }
+
+  /** Light sleep: freezes the instance's cgroup (v1 freezer or v2 cgroup.freeze); memory and sockets stay. */
+  async freeze(runtimeId: string): Promise<void> {
+    await this.setFrozen(runtimeId, true);
+  }
+
+  /** Thaws a frozen instance; a running one is left as it is. */
+  async thaw(runtimeId: string): Promise<void> {
+    await this.setFrozen(runtimeId, false);
+  }
+
+  private async setFrozen(runtimeId: string, on: boolean): Promise<void> {
+    const rec = safeId(runtimeId) ? readRecord(this.stateDir, runtimeId) : undefined;
+    if (!rec || !this.alive(rec)) throw workloadNotFound(runtimeId);
+    const cg = this.cgroup(runtimeId);
+    if (!cg.canFreeze()) throw new RuntimeError('unavailable', 'process runtime: no cgroup freezer here (cgroup v2 cgroup.freeze or a v1 freezer hierarchy)');
+    if (cg.frozen() === on) return;
+    try {
+      await cg.setFrozen(on);
+    } catch (err) {
+      throw new RuntimeError('failed', `process runtime: ${(err as Error).message} (${runtimeId})`);
     }
   }
 
