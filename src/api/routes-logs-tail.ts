@@ -9,6 +9,7 @@ import type { Store } from '../store/store.ts';
 import { authenticate } from './auth.ts';
 import { errorReply } from './error-body.ts';
 import { Query } from './http.ts';
+import { EXEC_PATH } from './routes-exec.ts';
 import { parseLogFilter } from './routes-logs.ts';
 
 const TAIL_PATH = '/v1/streams/logs/tail';
@@ -36,6 +37,7 @@ export function attachLogTail(
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://pier.invalid');
+    if (url.pathname === EXEC_PATH) return; // served by routes-exec.ts
     if (url.pathname !== TAIL_PATH) {
       rejectUpgrade(socket, new PierError('not_implemented', `websocket ${url.pathname} is not implemented by Pier`), url.pathname);
       return;

@@ -17,6 +17,7 @@ import { Router, type Route } from './router.ts';
 import { apiRoutes } from './routes.ts';
 import { buildOpenApi } from './openapi.ts';
 import { attachLogTail } from './routes-logs-tail.ts';
+import { attachExec, type ExecBackend, type ExecSettings } from './routes-exec.ts';
 import { SELF_AUTHENTICATED_OPERATIONS } from './routes-push.ts';
 import { handleGitRemote, isGitRemotePath } from './git-remote.ts';
 
@@ -43,6 +44,10 @@ export interface ApiServerOptions {
   rateLimit?: RateLimitOptions;
   /** Who may build from a repository on the host's disk (config's gitAllowLocal); absent = nobody. */
   gitAllowLocal?: GitLocalAccess;
+  /** Runs `koyeb instances exec` commands (the platform sets it once its runtime exists); absent = exec unavailable. */
+  exec?: () => ExecBackend | undefined;
+  /** Bounds of exec sessions (config's PIER_EXEC_*); absent = DEFAULT_EXEC_SETTINGS. */
+  execSettings?: ExecSettings;
 }
 
 /** A running (or ready to run) API server. */
@@ -164,6 +169,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   // Keep-alive sockets would hold close() open; clients reconnect cheaply on loopback.
   server.keepAliveTimeout = 5000;
   const tail = attachLogTail(server, store, logger);
+  const exec = attachExec(server, store, logger, opts.exec ?? (() => undefined), opts.execSettings);
 
   return {
     server,
@@ -182,6 +188,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     },
     async close() {
       tail.close();
+      exec.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
