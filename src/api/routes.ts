@@ -13,10 +13,11 @@ import { domainRoutes } from './routes-domains.ts';
 import { edgeRoutes } from './routes-edge.ts';
 import { accountRoutes } from './routes-account.ts';
 import { autocompleteRoutes } from './routes-autocomplete.ts';
+import { execRoutes } from './routes-exec.ts';
 import { volumeRoutes } from './routes-volumes.ts';
 import type { Route } from './router.ts';
 
-/** Every served /v1 operation (the logs tail websocket is handled on upgrade, see routes-logs-tail.ts). */
+/** Every served /v1 operation (the logs tail and exec websockets are served on upgrade: routes-logs-tail.ts, routes-exec.ts). */
 export function apiRoutes(): Route[] {
   return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...eventRoutes(), ...secretRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes(), ...accountRoutes(), ...autocompleteRoutes(), ...volumeRoutes()];
 }
