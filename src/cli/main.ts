@@ -9,6 +9,7 @@ import { doctorCommand } from './commands/doctor.ts';
 import { deploymentsCommand, regionalDeploymentsCommand } from './commands/deployments.ts';
 import { domainsCommand } from './commands/domains.ts';
 import { edgeCommand } from './commands/edge.ts';
+import { activitiesCommand, eventsCommand } from './commands/events.ts';
 import { functionCommand } from './commands/function.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { platformCommands } from './commands/platform.ts';
@@ -33,7 +34,7 @@ export const ROOT: Command = {
   subcommands: [
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
     secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
-    functionCommand, domainsCommand, edgeCommand, statusCommand, doctorCommand, loginCommand, backupCommand, restoreCommand,
+    functionCommand, domainsCommand, edgeCommand, eventsCommand, activitiesCommand, statusCommand, doctorCommand, loginCommand, backupCommand, restoreCommand,
     completionCommand(() => ROOT),
   ],
 };
