@@ -11,7 +11,7 @@ import { statsFromDocker, type DockerStats } from '../docker/stats.ts';
 import { pushImage } from './push.ts';
 import {
   REGION_LABEL, instanceTask, splitRef, isTerminal, nodeAddress, nodeName, serviceName, serviceSpec, taskEndpoints, taskExit,
-  type NodeJson, type TaskJson,
+  volumesRefusal, type NodeJson, type TaskJson,
 } from './spec.ts';
 
 export { REGION_LABEL } from './spec.ts';
@@ -83,11 +83,13 @@ export class SwarmRuntime implements Runtime {
     if (info.Swarm?.LocalNodeState !== 'active' || !info.Swarm.ControlAvailable) {
       throw new RuntimeError('unavailable', `the engine at ${this.engine.socketPath} is not a Swarm manager (swarm state: ${info.Swarm?.LocalNodeState ?? 'unknown'})`);
     }
-    return { name: 'swarm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true };
+    return { name: 'swarm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true, volumes: false };
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
     if (!spec.image) throw new RuntimeError('invalid_spec', 'the swarm runtime runs images: spec.image is required');
+    const refusal = volumesRefusal(spec);
+    if (refusal) throw new RuntimeError('invalid_spec', refusal);
     const image = await this.call(() => this.distribute(spec.image as string, signal));
     const scope = this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : undefined;
     const body = serviceSpec(spec, image, { stopGraceMs: this.opts.stopGraceMs ?? 10_000, pidsLimit: this.opts.pidsLimit ?? 4096, labels: scope });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { instanceTask, nodeAddress, serviceSpec, splitRef, taskEndpoints, taskExit, type NodeJson, type TaskJson } from './spec.ts';
+import { instanceTask, volumesRefusal, nodeAddress, serviceSpec, splitRef, taskEndpoints, taskExit, type NodeJson, type TaskJson } from './spec.ts';
 import { swarmOptionsFromEnv } from './config.ts';
 
 const base = { instanceId: 'i-1', labels: { region: 'fra', service_id: 's-1' }, image: 'x', env: { PORT: '8000', SECRET: 'v' }, ports: [8000], cpu: 0.5, memoryBytes: 64 << 20 };
@@ -69,4 +69,11 @@ test('PIER_SWARM_* settings are validated', () => {
   const o = swarmOptionsFromEnv({ PIER_SWARM_HOST: 'unix:///run/m.sock', PIER_SWARM_REGISTRY: '10.0.0.100:5000', PIER_SWARM_NODE_SOCKETS: '10.0.0.1=/a.sock,10.0.0.2=unix:///b.sock', PIER_SWARM_STOP_GRACE_MS: '3000' });
   assert.deepEqual(o, { socketPath: '/run/m.sock', registry: '10.0.0.100:5000', nodeSockets: { '10.0.0.1': '/a.sock', '10.0.0.2': '/b.sock' }, stopGraceMs: 3000 });
   assert.throws(() => swarmOptionsFromEnv({ PIER_SWARM_HOST: '/m.sock', PIER_SWARM_REGISTRY: 'bad registry' }), /host\[:port\]/);
+});
+
+test('volumes are refused with a message that names the runtimes that mount them (issue #20)', () => {
+  const base = { instanceId: 'i1', labels: {}, image: 'x', ports: [], cpu: 1, memoryBytes: 1 << 26, env: {} };
+  assert.equal(volumesRefusal(base), null);
+  assert.equal(volumesRefusal({ ...base, volumes: [] }), null);
+  assert.match(volumesRefusal({ ...base, volumes: [{ volumeId: 'v', hostPath: '/v', path: '/data' }] }) ?? '', /swarm runtime does not mount persistent volumes.*docker or process runtime/);
 });

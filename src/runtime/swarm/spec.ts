@@ -6,6 +6,17 @@ import { isoTime, pierLabels, signalFromExitCode } from '../common.ts';
 /** Node label carrying a node's region; instances are placed only on nodes of their region. */
 export const REGION_LABEL = 'dev.pier.region';
 
+/**
+ * Why the swarm runtime refuses a spec with volumes, or null without any (issue #20). A volume is a filesystem on one
+ * host (runtime/volumes/local.ts); placing its instance on that node and moving it when the node is lost is not
+ * built, and binding the manager's path on whichever node Swarm picks would silently write to that node's disk.
+ */
+export function volumesRefusal(spec: InstanceSpec): string | null {
+  if (!spec.volumes?.length) return null;
+  return 'the swarm runtime does not mount persistent volumes yet (a volume lives on one host and Pier does not place '
+    + 'instances on that node); run services with volumes on the docker or process runtime (PIER_RUNTIME)';
+}
+
 /** The service name of an instance. */
 export function serviceName(instanceId: string): string {
   return `pier-${instanceId}`;
