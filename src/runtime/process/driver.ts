@@ -8,9 +8,10 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, clos
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
-import type { Capabilities, Endpoint, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import type { Capabilities, Endpoint, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { signalFromExitCode } from '../common.ts';
 import { InstanceCgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.ts';
+import { EXEC_PYTHON, processExec } from './exec.ts';
 import { readLogFiles } from './logs.ts';
 import { ProcessNetworks, networkingUnavailable } from './netns.ts';
 import {
@@ -532,6 +533,19 @@ export class ProcessRuntime implements Runtime {
     // An inotify event can only reveal exit.json; a vanished supervisor (no exit.json) shows on the safety poll.
     const ended = (thorough: boolean) => readExit(this.stateDir, runtimeId) !== null || (thorough && !isSameProcess(rec.supervisorPid, rec.supervisorStartTime));
     yield* readLogFiles(paths, { ...opts, ended, wakes: (wake) => instanceWatches.subscribe(paths.dir, wake) });
+  }
+
+  /** Runs a command inside the instance's sandbox with its uid, namespaces, cgroup, seccomp filter and no capabilities (exec.ts). */
+  async exec(runtimeId: string, opts: ExecOptions): Promise<ExecSession> {
+    const rec = safeId(runtimeId) ? readRecord(this.stateDir, runtimeId) : null;
+    if (!rec) throw workloadNotFound(runtimeId);
+    if (!this.alive(rec)) throw new RuntimeError('not_found', `instance ${runtimeId} is not running`);
+    const nsenter = findProgram('nsenter');
+    const setpriv = findProgram('setpriv');
+    if (!nsenter || !setpriv) throw new RuntimeError('unavailable', 'process runtime: exec needs nsenter and setpriv (util-linux)');
+    if (!existsSync(EXEC_PYTHON)) throw new RuntimeError('unavailable', `process runtime: exec needs ${EXEC_PYTHON} (apt-get install python3-minimal) to apply the sandbox's seccomp filter and terminal`);
+    const cg = this.cgroup(runtimeId);
+    return processExec(runtimeId, { procsFiles: cg.procsFiles(), pids: cg.pids(), uid: rec.uid }, { nsenter, setpriv }, opts);
   }
 
   async recover(): Promise<InstanceHandle[]> {
