@@ -11,17 +11,23 @@ export const DEFAULT_SLEEP_SECONDS = 300;
 export function policyOf(scaling: { min: number; max: number; targets?: DeploymentScalingTarget[] }): ScalingPolicy {
   const targets: MetricTarget[] = [];
   let sleep: number | undefined;
+  let light: number | undefined;
+  let deep: number | undefined;
   for (const t of scaling.targets ?? []) {
     for (const metric of METRICS) {
       const v = t[metric];
       if (v && v.value > 0) targets.push(metric === 'requests_response_time' ? { metric, value: v.value, quantile: t.requests_response_time?.quantile ?? 95 } : { metric, value: v.value });
     }
     const s = t.sleep_idle_delay;
-    // Pier has no memory snapshots, so light sleep is the same stop as deep sleep: the earlier delay wins.
-    if (s) sleep = s.light_sleep_value ?? s.deep_sleep_value ?? s.value;
+    // Light sleep freezes the workload (sleep.ts), deep sleep stops it; the first sleep comes at the earlier delay.
+    if (s) { light = s.light_sleep_value; deep = s.deep_sleep_value ?? s.value; sleep = light ?? deep; }
   }
   const policy: ScalingPolicy = { min: scaling.min, max: scaling.max, targets };
-  if (scaling.min === 0) policy.sleepAfterMs = (sleep ?? DEFAULT_SLEEP_SECONDS) * 1000;
+  if (scaling.min === 0) {
+    policy.sleepAfterMs = (sleep ?? DEFAULT_SLEEP_SECONDS) * 1000;
+    if (light !== undefined) policy.lightSleepAfterMs = light * 1000;
+    if (deep !== undefined) policy.deepSleepAfterMs = deep * 1000;
+  }
   return policy;
 }
 

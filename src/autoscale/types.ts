@@ -14,6 +14,10 @@ export interface ScalingPolicy {
   targets: MetricTarget[];
   /** Idle time before a min-0 region sleeps (the light sleep delay if set, else the deep one). */
   sleepAfterMs?: number;
+  /** `light_sleep_value` in ms: idle time before the workload is frozen (light sleep), when set. */
+  lightSleepAfterMs?: number;
+  /** `deep_sleep_value` in ms: idle time (from the same last request) before the workload stops (deep sleep). */
+  deepSleepAfterMs?: number;
 }
 
 /**
