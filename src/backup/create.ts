@@ -34,8 +34,16 @@ export interface BackupOptions {
   progress?: (stage: string, bytes: number) => void;
 }
 
-/** The backup's directories besides the database; builds/ only its deployment outputs (caches are rebuilt). */
-const TREES = ['tls', 'git', 'archives', join('builds', 'deployments')];
+/**
+ * The backup's directories besides the database; builds/ only its deployment outputs (caches are rebuilt). Volumes
+ * are backed up through their snapshots (`snapshots/`, immutable images the volume driver wrote with the filesystem
+ * frozen); the live images under `volumes/` are mounted and written to, so they are never copied.
+ */
+const TREES = ['tls', 'git', 'archives', join('builds', 'deployments'), 'snapshots'];
+
+/** What the manifest says about volumes. */
+export const VOLUMES_NOTE = 'volumes are backed up through their snapshots: the snapshots/ member holds every snapshot image, ' +
+  'the live volumes are not copied; after a restore, create each volume again from its newest snapshot';
 
 /** The Pier version from package.json. */
 export function pierVersion(): string {
@@ -87,6 +95,10 @@ async function snapshotDatabase(dataDir: string, into: string): Promise<{ schema
       deployments: count('SELECT COUNT(*) AS n FROM deployments'),
       secrets: count('SELECT COUNT(*) AS n FROM secrets'),
       archives: count('SELECT COUNT(*) AS n FROM archives'),
+      ...(schema >= 9 ? {
+        volumes: count("SELECT COUNT(*) AS n FROM volumes WHERE status <> 'PERSISTENT_VOLUME_STATUS_DELETED'"),
+        snapshots: count("SELECT COUNT(*) AS n FROM snapshots WHERE status <> 'SNAPSHOT_STATUS_DELETED'"),
+      } : {}),
     };
     return { schema, counts };
   } finally {
@@ -177,6 +189,7 @@ export async function createBackup(opts: BackupOptions): Promise<Manifest> {
       format: BACKUP_FORMAT, pier_version: pierVersion(), schema_version: schema, created_at: new Date().toISOString(),
       installation_id: existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : '',
       data_dir: opts.dataDir, database: opts.databaseUrl ? 'postgres' : 'sqlite', key_included: !opts.withoutKey, ...(images ? { images } : {}), counts, members,
+      ...(counts.volumes !== undefined ? { volumes: { backed_up_through: 'snapshots' as const, volumes: counts.volumes, snapshots: counts.snapshots ?? 0, note: VOLUMES_NOTE } } : {}),
     };
     async function* archive(): AsyncGenerator<Buffer> {
       for (const src of sources) {

@@ -29,9 +29,11 @@ export interface Manifest {
   images?: string[];
   counts: Record<string, number>;
   members: ManifestMember[];
+  /** How volumes are covered (schema 9 and later): through their snapshots, never the live images. */
+  volumes?: { backed_up_through: 'snapshots'; volumes: number; snapshots: number; note: string };
 }
 
-const TOP_LEVEL = ['pier.db', 'pier.pgdump', 'images.tar', 'master.key', 'credentials.json', 'tls', 'git', 'archives', 'builds'];
+const TOP_LEVEL = ['pier.db', 'pier.pgdump', 'images.tar', 'master.key', 'credentials.json', 'tls', 'git', 'archives', 'builds', 'snapshots'];
 
 /** Whether a member name is one a backup may hold: relative, no `..`, under one of the known top-level entries. */
 export function validMemberName(name: string): boolean {

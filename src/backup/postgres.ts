@@ -37,8 +37,9 @@ export async function postgresFacts(url: string): Promise<{ schema: number; coun
   const db = new PgDb({ url });
   try {
     const count = async (sql: string) => Number((await db.get<{ n: number }>(sql))?.n ?? 0);
+    const schema = await count('SELECT COALESCE(MAX(id), 0) AS n FROM schema_migrations');
     return {
-      schema: await count('SELECT COALESCE(MAX(id), 0) AS n FROM schema_migrations'),
+      schema,
       counts: {
         organizations: await count('SELECT COUNT(*) AS n FROM organizations'),
         api_tokens: await count('SELECT COUNT(*) AS n FROM api_tokens'),
@@ -47,6 +48,11 @@ export async function postgresFacts(url: string): Promise<{ schema: number; coun
         deployments: await count('SELECT COUNT(*) AS n FROM deployments'),
         secrets: await count('SELECT COUNT(*) AS n FROM secrets'),
         archives: await count('SELECT COUNT(*) AS n FROM archives'),
+        // Volumes (schema 9) are backed up through their snapshots (create.ts).
+        ...(schema >= 9 ? {
+          volumes: await count("SELECT COUNT(*) AS n FROM volumes WHERE status <> 'PERSISTENT_VOLUME_STATUS_DELETED'"),
+          snapshots: await count("SELECT COUNT(*) AS n FROM snapshots WHERE status <> 'SNAPSHOT_STATUS_DELETED'"),
+        } : {}),
       },
     };
   } finally {

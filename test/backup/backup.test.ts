@@ -290,3 +290,31 @@ test('pier backup and pier restore on the command line', async () => {
   assert.equal(existsSync(canceled), false);
   assert.deepEqual(readdirSync(root).filter((x) => x.includes('.partial-')), []);
 });
+
+test('volumes are backed up through their snapshots: snapshot images in, live volume images out, and the manifest says so', async () => {
+  const src = await dataDir();
+  const store = await openStore({ dataDir: src });
+  const now = new Date().toISOString();
+  const org = (await store.db.get<{ id: string }>('SELECT id FROM organizations'))!.id;
+  const vol = '0b7d5c1e-6a1f-4a47-9d1e-2f5d2d7e9a01';
+  const snap = '5c2e8f0a-1b3d-4e6f-8a9b-0c1d2e3f4a5b';
+  await store.db.run(`INSERT INTO volumes (id, organization_id, name, region, status, created_at, updated_at, data) VALUES (?, ?, 'data', 'fra', 'PERSISTENT_VOLUME_STATUS_DETACHED', ?, ?, '{}')`, [vol, org, now, now]);
+  await store.db.run(`INSERT INTO snapshots (id, organization_id, name, parent_volume_id, region, status, created_at, updated_at, data) VALUES (?, ?, 'nightly', ?, 'fra', 'SNAPSHOT_STATUS_AVAILABLE', ?, ?, '{}')`, [snap, org, vol, now, now]);
+  await store.close();
+  mkdirSync(join(src, 'volumes', 'mnt', vol), { recursive: true });
+  writeFileSync(join(src, 'volumes', `${vol}.ext4`), randomBytes(4096));
+  mkdirSync(join(src, 'snapshots'));
+  writeFileSync(join(src, 'snapshots', `${snap}.ext4`), randomBytes(8192));
+  writeFileSync(join(src, 'snapshots', `${snap}.json`), JSON.stringify({ snapshotId: snap, volumeId: vol }));
+  const file = fresh('vol') + '.tar.gz';
+  const manifest = await createBackup({ dataDir: src, output: file });
+  assert.deepEqual({ ...manifest.volumes, note: undefined }, { backed_up_through: 'snapshots', volumes: 1, snapshots: 1, note: undefined });
+  assert.match(manifest.volumes!.note, /volumes are backed up through their snapshots/);
+  const names = manifest.members.map((m) => m.name);
+  assert.ok(names.includes(`snapshots/${snap}.ext4`) && names.includes(`snapshots/${snap}.json`), names.join());
+  assert.ok(!names.some((n) => n.startsWith('volumes')), 'live volume images are never copied');
+  const target = fresh('vol-restored');
+  await restoreBackup({ file, dataDir: target });
+  assert.deepEqual(readFileSync(join(target, 'snapshots', `${snap}.ext4`)), readFileSync(join(src, 'snapshots', `${snap}.ext4`)));
+  assert.equal(existsSync(join(target, 'volumes')), false);
+});
