@@ -169,16 +169,26 @@ fi
 # daemon.json (every other key of the operator's file is kept; an existing runsc entry is never overwritten). A dockerd
 # this script started re-reads it on SIGHUP (runtimes are reloadable: no restart, running containers untouched); an
 # operator's own dockerd is never signalled: the script says what to do.
+# The entry points at a wrapper: Debian's runsc (2022) decides it was started in the host's network namespace when
+# /proc/sys/net/core/rmem_default exists, which recent kernels show in every namespace, and then refuses gVisor's own
+# network stack ("cannot run with network enabled in root network namespace"). The wrapper runs runsc in a private
+# mount namespace with /proc/sys/net hidden, so instances get gVisor's netstack (not the host's TCP/IP code).
+# --platform=ptrace: works without a usable KVM (the kvm platform hangs on PVM hosts).
+gvisor_wrapper=/usr/local/lib/pier/runsc
 register_gvisor() {
   local conf="${PIER_DOCKER_DAEMON_JSON:-/etc/docker/daemon.json}" runsc pid
-  if docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then say "gvisor: the engine already has the runsc runtime"; return 0; fi
   runsc="$(command -v runsc)" || { say "gvisor: runsc is not installed"; exit 1; }
+  mkdir -p "$(dirname "$gvisor_wrapper")"
+  printf '%s\n' '#!/bin/sh' \
+    "# Written by Pier's scripts/setup-host.sh: runsc with /proc/sys/net hidden (see there why)." \
+    "exec unshare --mount --propagation slave -- sh -c 'mount -t tmpfs -o size=4k,mode=0555 pier-hide /proc/sys/net && exec \"\$0\" \"\$@\"' $runsc \"\$@\"" \
+    > "$gvisor_wrapper.tmp"
+  chmod 755 "$gvisor_wrapper.tmp" && mv "$gvisor_wrapper.tmp" "$gvisor_wrapper"
+  if docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then say "gvisor: the engine already has the runsc runtime"; return 0; fi
   mkdir -p "$(dirname "$conf")"
-  # --platform=ptrace: works without KVM (kvm hangs on PVM hosts); --network=host: the container's own namespace with
-  # the kernel's stack (gVisor's netstack refuses Docker's namespaces here). See src/runtime/docker/gvisor.ts.
-  node - "$conf" "$runsc" <<'JS' || exit 1
+  node - "$conf" "$gvisor_wrapper" <<'JS' || exit 1
 const fs = require('fs');
-const [conf, runsc] = process.argv.slice(2);
+const [conf, path] = process.argv.slice(2);
 let cfg = {};
 if (fs.existsSync(conf)) {
   const text = fs.readFileSync(conf, 'utf8');
@@ -189,7 +199,7 @@ if (fs.existsSync(conf)) {
 }
 cfg.runtimes = cfg.runtimes || {};
 if (cfg.runtimes.runsc) { console.error(`setup-host: gvisor: ${conf} already names runsc (kept as it is)`); process.exit(0); }
-cfg.runtimes.runsc = { path: runsc, runtimeArgs: ['--platform=ptrace', '--network=host'] };
+cfg.runtimes.runsc = { path, runtimeArgs: ['--platform=ptrace'] };
 fs.writeFileSync(`${conf}.pier-tmp`, `${JSON.stringify(cfg, null, 2)}\n`);
 fs.renameSync(`${conf}.pier-tmp`, conf);
 console.error(`setup-host: gvisor: registered runsc in ${conf}`);
