@@ -7,11 +7,12 @@ import { existsSync } from 'node:fs';
 import type { BuildPackageSettings } from './build/build-env.ts';
 import { autoscaleConfigFromEnv, type AutoscaleConfig } from './autoscale/config.ts';
 import { parseShortDuration } from './domain/durations.ts';
+import { DEFAULT_EXEC_SETTINGS, type ExecSettings } from './api/routes-exec.ts';
 import { swarmOptionsFromEnv } from './runtime/swarm/config.ts';
 import type { SwarmRuntimeOptions } from './runtime/swarm/driver.ts';
 
 /** Which instance runtime to use; `auto` picks docker when the engine answers, else the process driver. */
-export type RuntimeChoice = 'docker' | 'process' | 'swarm' | 'auto';
+export type RuntimeChoice = 'docker' | 'gvisor' | 'process' | 'swarm' | 'auto';
 
 /** A host and port to listen on. */
 export interface ListenAddr { host: string; port: number }
@@ -46,6 +47,8 @@ export interface PierConfig {
   autoscale?: AutoscaleConfig;
   /** Per-token API request budget (PIER_API_RATE_LIMIT); absent = the API's default. */
   rateLimit?: RateLimitSettings;
+  /** Bounds of `instances exec` sessions (PIER_EXEC_IDLE_TIMEOUT, PIER_EXEC_MAX_FRAME_BYTES, PIER_EXEC_MAX_SESSIONS). */
+  exec?: ExecSettings;
   /** Metrics sampling (PIER_METRICS_INTERVAL, PIER_METRICS_RETENTION); an absent field keeps the sampler's default. */
   metrics?: { intervalMs?: number; retentionMs?: number };
   /** The Swarm runtime's settings (PIER_SWARM_*), read when the runtime is swarm. */
@@ -140,8 +143,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const advertise = pick(flags, env, 'advertise-url', 'PIER_ADVERTISE_URL');
 
   const runtimeValue = (runtime.value ?? 'auto').toLowerCase();
-  if (!['docker', 'process', 'swarm', 'auto'].includes(runtimeValue)) {
-    throw new ConfigError(`${runtime.source} must be docker, process, swarm or auto, got ${JSON.stringify(runtime.value)}`);
+  if (!['docker', 'gvisor', 'process', 'swarm', 'auto'].includes(runtimeValue)) {
+    throw new ConfigError(`${runtime.source} must be docker, gvisor, process, swarm or auto, got ${JSON.stringify(runtime.value)}`);
   }
   const domainValue = (domain.value ?? 'localhost').toLowerCase();
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domainValue)) {
@@ -331,7 +334,7 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitSettings | un
  * process-runtime networking), each present only when its variables are set, so the parts keep their own defaults.
  */
 export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierConfig,
-  'edgeWorkers' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork'> {
+  'edgeWorkers' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec'> {
   const out: ReturnType<typeof loadTuning> = {};
   const workers = env.PIER_EDGE_WORKERS;
   if (workers !== undefined && workers !== '') {
@@ -370,5 +373,22 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
   if (env.PIER_PROCESS_SUBNET) net.pool = env.PIER_PROCESS_SUBNET;
   if (env.PIER_PROCESS_EGRESS !== undefined) net.egress = env.PIER_PROCESS_EGRESS === '1';
   if (Object.keys(net).length) out.processNetwork = net;
+  const execIdle = duration('PIER_EXEC_IDLE_TIMEOUT', 1000);
+  const whole = (name: string, min: number, max: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const execFrame = whole('PIER_EXEC_MAX_FRAME_BYTES', 1024, 64 << 20);
+  const execSessions = whole('PIER_EXEC_MAX_SESSIONS', 0, 10_000);
+  if (execIdle !== undefined || execFrame !== undefined || execSessions !== undefined) {
+    out.exec = {
+      idleTimeoutMs: execIdle ?? DEFAULT_EXEC_SETTINGS.idleTimeoutMs,
+      maxFrameBytes: execFrame ?? DEFAULT_EXEC_SETTINGS.maxFrameBytes,
+      maxSessionsPerOrg: execSessions ?? DEFAULT_EXEC_SETTINGS.maxSessionsPerOrg,
+    };
+  }
   return out;
 }
