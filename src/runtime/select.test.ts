@@ -26,5 +26,6 @@ test('PIER_RUNTIME parsing', () => {
   assert.equal(runtimePreference(' Docker '), 'docker');
   assert.equal(runtimePreference('process'), 'process');
   assert.equal(runtimePreference('swarm'), 'swarm');
-  assert.throws(() => runtimePreference('podman'), /must be auto, docker, process or swarm/);
+  assert.equal(runtimePreference('gVisor'), 'gvisor');
+  assert.throws(() => runtimePreference('podman'), /must be auto, docker, gvisor, process or swarm/);
 });

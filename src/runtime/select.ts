@@ -2,11 +2,12 @@
 import { RuntimeError } from './errors.ts';
 import type { Runtime } from './contract.ts';
 import { DockerRuntime, type DockerRuntimeOptions } from './docker/driver.ts';
+import { GVISOR_LIMITS, GvisorRuntime } from './docker/gvisor.ts';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process/driver.ts';
 import { SwarmRuntime, type SwarmRuntimeOptions } from './swarm/driver.ts';
 
 /** Which runtime the operator asked for (PIER_RUNTIME). */
-export type RuntimePreference = 'auto' | 'docker' | 'process' | 'swarm';
+export type RuntimePreference = 'auto' | 'docker' | 'gvisor' | 'process' | 'swarm';
 
 /** Options passed through to the drivers. */
 export interface SelectRuntimeOptions {
@@ -34,6 +35,13 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
     opts.log?.(`runtime: swarm (chosen by configuration)`);
     return rt;
   }
+  if (pref === 'gvisor') {
+    // Never chosen by auto: the Docker driver with every instance in a gVisor sandbox (runsc), on the operator's word.
+    const rt = new GvisorRuntime(opts.docker);
+    await rt.capabilities();
+    opts.log?.(`runtime: gvisor (chosen by configuration; limits: ${GVISOR_LIMITS.join('; ')})`);
+    return rt;
+  }
   if (pref === 'docker' || pref === 'process') {
     const rt = pref === 'docker' ? docker() : proc();
     await rt.capabilities(); // throws the driver's reason
@@ -57,6 +65,6 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
 /** Parses PIER_RUNTIME (unset = auto); throws on an unknown value. */
 export function runtimePreference(value: string | undefined): RuntimePreference {
   const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
-  if (v === 'auto' || v === 'docker' || v === 'process' || v === 'swarm') return v;
-  throw new RuntimeError('invalid_spec', `PIER_RUNTIME must be auto, docker, process or swarm, not "${value}"`);
+  if (v === 'auto' || v === 'docker' || v === 'gvisor' || v === 'process' || v === 'swarm') return v;
+  throw new RuntimeError('invalid_spec', `PIER_RUNTIME must be auto, docker, gvisor, process or swarm, not "${value}"`);
 }
