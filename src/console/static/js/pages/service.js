@@ -1,4 +1,4 @@
-// A service's page: status, public URL, actions, and tabs for overview, deployments, logs and metrics.
+// A service's page: status, public URL, actions, and tabs for overview, deployments, logs, metrics and events.
 import { api, pierInfo } from '../api.js';
 import { h, replace } from '../dom.js';
 import { publicUrl } from '../lib/urls.js';
@@ -8,9 +8,10 @@ import { drawOverview, stopOverview } from './service-overview.js';
 import { deploymentsTab } from './service-deployments.js';
 import { logViewer } from './service-logs.js';
 import { metricsTab } from './service-metrics.js';
+import { eventsTab } from './service-events.js';
 
 const POLL_MS = 3000;
-const TABS = [['overview', 'Overview'], ['deployments', 'Deployments'], ['logs', 'Logs'], ['metrics', 'Metrics']];
+const TABS = [['overview', 'Overview'], ['deployments', 'Deployments'], ['logs', 'Logs'], ['metrics', 'Metrics'], ['events', 'Events']];
 
 /** Renders /services/:id. */
 export async function renderService(root, ctx) {
@@ -120,6 +121,8 @@ export async function renderService(root, ctx) {
     } else if (key === 'metrics') {
       const m = metricsTab(panel, id);
       tabTeardown = m.stop;
+    } else if (key === 'events') {
+      tabRefresh = eventsTab(panel, state).refresh;
     }
   }
 
