@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import type { BuildPackageSettings } from './build/build-env.ts';
 import { autoscaleConfigFromEnv, type AutoscaleConfig } from './autoscale/config.ts';
 import { parseShortDuration } from './domain/durations.ts';
-import { DEFAULT_EXEC_SETTINGS, type ExecSettings } from './api/routes-exec.ts';
 import { swarmOptionsFromEnv } from './runtime/swarm/config.ts';
 import type { SwarmRuntimeOptions } from './runtime/swarm/driver.ts';
 
@@ -319,6 +318,16 @@ export function defaultEdgeWorkers(): number {
   return Math.max(1, Math.min(2, availableParallelism()));
 }
 
+/** Bounds of `instances exec` sessions; an absent field keeps the API's default (15 min idle, 1 MiB frames, 8 per org). */
+export interface ExecSettings {
+  /** PIER_EXEC_IDLE_TIMEOUT: a session with no frame either way for this long is closed and its command killed. */
+  idleTimeoutMs?: number;
+  /** PIER_EXEC_MAX_FRAME_BYTES: largest websocket frame a client may send. */
+  maxFrameBytes?: number;
+  /** PIER_EXEC_MAX_SESSIONS: concurrent sessions per organization (0 disables exec). */
+  maxSessionsPerOrg?: number;
+}
+
 /** Reads PIER_API_RATE_LIMIT (`<per second>/<burst>`, or `0` to disable); undefined when unset or malformed. */
 export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitSettings | undefined {
   const v = env.PIER_API_RATE_LIMIT?.trim();
@@ -385,9 +394,9 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
   const execSessions = whole('PIER_EXEC_MAX_SESSIONS', 0, 10_000);
   if (execIdle !== undefined || execFrame !== undefined || execSessions !== undefined) {
     out.exec = {
-      idleTimeoutMs: execIdle ?? DEFAULT_EXEC_SETTINGS.idleTimeoutMs,
-      maxFrameBytes: execFrame ?? DEFAULT_EXEC_SETTINGS.maxFrameBytes,
-      maxSessionsPerOrg: execSessions ?? DEFAULT_EXEC_SETTINGS.maxSessionsPerOrg,
+      ...(execIdle !== undefined ? { idleTimeoutMs: execIdle } : {}),
+      ...(execFrame !== undefined ? { maxFrameBytes: execFrame } : {}),
+      ...(execSessions !== undefined ? { maxSessionsPerOrg: execSessions } : {}),
     };
   }
   return out;
