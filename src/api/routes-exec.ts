@@ -11,6 +11,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PierError } from '../domain/errors.ts';
+import type { ExecBackend, ExecStream } from '../domain/exec.ts';
 import type { Instance } from '../domain/types.ts';
 import { getInstance, listInstances } from '../store/instances.ts';
 import { getService } from '../store/services.ts';
@@ -18,35 +19,12 @@ import type { Store } from '../store/store.ts';
 import { assertMayWrite, authenticateCaller, type Caller } from './auth.ts';
 import { errorReply } from './error-body.ts';
 import type { Route } from './router.ts';
+import type { ExecSettings } from '../config.ts';
 
 export const EXEC_PATH = '/v1/streams/instances/exec';
 
-/** A command running in an instance, as the runtime gives it (structurally the runtime contract's ExecSession). */
-export interface ExecStream {
-  stdin: { write(data: Buffer): void; end(): void };
-  stdout: NodeJS.ReadableStream;
-  stderr: NodeJS.ReadableStream;
-  resize(cols: number, rows: number): Promise<void>;
-  exit: Promise<number>;
-  kill(): void;
-}
-
-/** What the API needs from the platform: open a command in an instance (the composition root adapts the runtime). */
-export interface ExecBackend {
-  open(instance: Instance, opts: { command: string[]; tty: boolean; size?: { cols: number; rows: number } }): Promise<ExecStream>;
-}
-
-/** Bounds of exec sessions (config: PIER_EXEC_IDLE_TIMEOUT, PIER_EXEC_MAX_FRAME_BYTES, PIER_EXEC_MAX_SESSIONS). */
-export interface ExecSettings {
-  /** A session with no frame in either direction for this long is closed (the command is killed). */
-  idleTimeoutMs: number;
-  /** Largest websocket frame accepted from a client (a bigger one closes the session with 1009). */
-  maxFrameBytes: number;
-  /** Concurrent sessions per organization; one more is refused with RESOURCE_EXHAUSTED. */
-  maxSessionsPerOrg: number;
-}
-
-export const DEFAULT_EXEC_SETTINGS: ExecSettings = { idleTimeoutMs: 15 * 60_000, maxFrameBytes: 1 << 20, maxSessionsPerOrg: 8 };
+/** Bounds of exec sessions when config sets none (PIER_EXEC_*; config.ts's ExecSettings). */
+export const DEFAULT_EXEC_SETTINGS: Required<ExecSettings> = { idleTimeoutMs: 15 * 60_000, maxFrameBytes: 1 << 20, maxSessionsPerOrg: 8 };
 
 /** Instances an exec may enter: the runtime has them running. */
 const RUNNING = new Set(['STARTING', 'HEALTHY', 'UNHEALTHY']);
@@ -106,8 +84,9 @@ function commandOf(body: FirstFrame['body']): string[] {
 /** Serves the exec websocket on the API server. `backend()` is the platform's (absent: API-only processes, tests). */
 export function attachExec(
   server: http.Server, store: Store, logger: (entry: Record<string, unknown>) => void,
-  backend: () => ExecBackend | undefined, settings: ExecSettings = DEFAULT_EXEC_SETTINGS,
+  backend: () => ExecBackend | undefined, configured: ExecSettings = {},
 ): { close(): void; handles(path: string): boolean } {
+  const settings = { ...DEFAULT_EXEC_SETTINGS, ...configured };
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: settings.maxFrameBytes,

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { GitLocalAccess } from '../config.ts';
+import type { ExecSettings, GitLocalAccess } from '../config.ts';
 import { PierError } from '../domain/errors.ts';
 import { handleConsole } from '../console/serve.ts';
 import { EdgeRouteFeed } from '../edge/route-feed.ts';
@@ -17,7 +17,8 @@ import { Router, type Route } from './router.ts';
 import { apiRoutes } from './routes.ts';
 import { buildOpenApi } from './openapi.ts';
 import { attachLogTail } from './routes-logs-tail.ts';
-import { attachExec, type ExecBackend, type ExecSettings } from './routes-exec.ts';
+import { attachExec } from './routes-exec.ts';
+import type { ExecBackend } from '../domain/exec.ts';
 import { SELF_AUTHENTICATED_OPERATIONS } from './routes-push.ts';
 import { handleGitRemote, isGitRemotePath } from './git-remote.ts';
 
