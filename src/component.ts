@@ -1,5 +1,6 @@
 // The component types the composition root (main.ts) starts, and the core they are built from. Apart from main.ts so
 // that components (controller, leader, certificates, metrics) can name them without importing the root back.
+import type { ExecBackend } from './domain/exec.ts';
 import type { PierConfig } from './config.ts';
 import type { EdgeRouteFeed } from './edge/route-feed.ts';
 import type { Store } from './store/store.ts';
@@ -29,4 +30,6 @@ export interface PierCore {
   apiUrl?: string;
   /** The route table remote edges long-poll through the API; the leader's route publisher feeds it. */
   routeFeed: EdgeRouteFeed;
+  /** Gives the API what runs `instances exec` commands (the platform, once its runtime exists). */
+  setExec?(backend: ExecBackend): void;
 }

@@ -7,6 +7,7 @@ import type { PierConfig } from './config.ts';
 import { openStore, type Store } from './store/store.ts';
 import { findByToken, findOrganizationByName, generateToken, insertOrganization, insertToken } from './store/organizations.ts';
 import { createApiServer, type ApiServer } from './api/server.ts';
+import type { ExecBackend } from './domain/exec.ts';
 import { platformComponents } from './platform.ts';
 import { PgDb } from './store/pg.ts';
 import { EdgeRouteFeed } from './edge/route-feed.ts';
@@ -66,6 +67,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
   const metricRenderers: (() => string)[] = [];
   const routeFeed = new EdgeRouteFeed();
   let api: ApiServer | undefined;
+  let execBackend: ExecBackend | undefined;
   const started: PierComponent[] = [];
   try {
     const org = (await findOrganizationByName(store.db, config.orgName)) ?? (await insertOrganization(store.db, config.orgName));
@@ -80,6 +82,8 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
       routeFeed,
       rateLimit: config.rateLimit,
       metricsText: () => metricRenderers.map((r) => r()).join(''),
+      exec: () => execBackend,
+      execSettings: config.exec,
     });
     const apiUrl = await api.listen(config.apiAddr.port, config.apiAddr.host);
 
@@ -101,6 +105,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
       onWrite: (l) => { listeners.add(l); },
       setInfo: (facts) => { Object.assign(info, facts); },
       addMetrics: (render) => { metricRenderers.push(render); },
+      setExec: (backend) => { execBackend = backend; },
     };
     const components = await (opts.components ?? platformComponents)(core);
     for (const c of components) {
