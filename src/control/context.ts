@@ -7,6 +7,7 @@ import type { MarkContext } from './marks.ts';
 import type { Builder, BuildResult, Clock, ControlState } from './ports.ts';
 import type { AutoscaleConfig } from '../autoscale/config.ts';
 import { createAutoscaleMemory, type AutoscaleMemory, type MetricsSource } from './autoscale-memory.ts';
+import type { VolumeReconciler } from './reconcile-volumes.ts';
 
 /** Timings of the loops; every one has a production default and can be shortened by tests. */
 export interface ControlIntervals {
@@ -69,6 +70,8 @@ export interface ControlContext extends MarkContext {
   autoscale: AutoscaleMemory;
   /** Set during a pass that wants the next one sooner than the resync (e.g. an instance waking up). */
   nextPassMs?: number;
+  /** Persistent volumes (#20): absent when this Pier has no volume driver (definitions naming volumes then fail to start). */
+  volumes?: VolumeReconciler;
 }
 
 /** Options to build a context. */

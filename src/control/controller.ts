@@ -13,6 +13,8 @@ import { reconcileInstances } from './reconcile-instances.ts';
 import { reconcileScaling, requestWake, type MetricsSource } from './reconcile-scaling.ts';
 import type { AutoscaleConfig } from '../autoscale/config.ts';
 import { collectRoutes } from './routes.ts';
+import { VolumeReconciler, type VolumeState } from './reconcile-volumes.ts';
+import type { VolumeDriver } from '../runtime/volumes/contract.ts';
 
 /** What the composition root wires into the controller. */
 export interface ControllerOptions {
@@ -34,6 +36,8 @@ export interface ControllerOptions {
   metrics?: MetricsSource;
   /** Autoscaler tuning (windows, sampling period); KPA defaults otherwise. */
   autoscale?: Partial<AutoscaleConfig>;
+  /** Persistent volumes (#20): the host's driver and the rows it reconciles. */
+  volumes?: { driver: VolumeDriver; state: VolumeState };
 }
 
 /** The running control loops. */
@@ -86,12 +90,25 @@ export function countingState(state: ControlState, count: () => void): ControlSt
   return out as unknown as ControlState;
 }
 
+/** The volume port with its writes counted as progress, like the control state's. */
+function countingVolumeState(state: VolumeState, count: () => void): VolumeState {
+  return {
+    listVolumes: () => state.listVolumes(), getVolume: (id) => state.getVolume(id), hostBytes: (id) => state.hostBytes(id),
+    listSnapshots: () => state.listSnapshots(),
+    updateVolume: (id, p) => { count(); return state.updateVolume(id, p); },
+    setHostBytes: (id, b) => { count(); return state.setHostBytes(id, b); },
+    updateSnapshot: (id, p) => { count(); return state.updateSnapshot(id, p); },
+    appendVolumeEvent: (e) => { count(); return state.appendVolumeEvent(e); },
+  };
+}
+
 /** Builds a controller; nothing runs until start() or reconcileOnce(). */
 export function createController(o: ControllerOptions): Controller {
   let writes = 0;
   // Counts state writes so the loop knows whether a pass made progress and another should follow at once.
   const state = countingState(o.state, () => { writes++; });
   const ctx: ControlContext = createContext({ ...o, state, clock: o.clock ?? systemClock });
+  if (o.volumes) ctx.volumes = new VolumeReconciler(o.volumes.driver, countingVolumeState(o.volumes.state, () => { writes++; }), ctx.clock, ctx.onError);
   const publicDomain = o.publicDomain ?? 'localhost';
   let chain: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -106,6 +123,8 @@ export function createController(o: ControllerOptions): Controller {
     if (!recovered) await recover();
     ctx.nextPassMs = undefined;
     await reconcileScaling(ctx);
+    // Volumes first: a volume made in this pass can be mounted by an instance started in the same pass.
+    if (ctx.volumes && await ctx.volumes.pass(ctx.state)) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 250);
     await reconcileDeployments(ctx);
     await reconcileInstances(ctx, { publicDomain });
     if (ctx.routesDirty) {

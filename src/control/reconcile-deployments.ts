@@ -14,6 +14,8 @@ import { markApp, markDeployment, markRegional, markService } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
 import { scaledCount } from './reconcile-scaling.ts';
 import { appNetworkName } from './spec.ts';
+import { hasVolumes } from './reconcile-volumes.ts';
+import { volumeReplicasIn } from '../domain/volumes.ts';
 
 const PRE_ALLOCATION = ['PENDING', 'PROVISIONING', 'SCHEDULED'];
 const RUNNING = ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY'];
@@ -100,11 +102,16 @@ async function runDeployment(ctx: ControlContext, svc: Service, d: Deployment, r
   const rolling = await rollingStep(ctx, svc, d);
   for (let r of regionals) {
     const want = desiredInstances(d.definition, r.region, manual);
-    const count = want.manual ?? scaledCount(ctx, svc, d, r, want);
+    const wanted = want.manual ?? scaledCount(ctx, svc, d, r, want);
+    // With volumes each instance mounts its replica's: never more instances than replica indexes (a manual scale too).
+    const replicas = volumeReplicasIn(d.definition, r.region);
+    const count = replicas > 0 ? Math.min(wanted, replicas) : wanted;
     const step = rolling?.get(r.region);
     const rows = await ensureInstances(ctx, svc, d, r, step ? step(count) : count);
     // The active deployment giving way to a rolling update keeps its status until the switch retires it.
     if (rolling && d.id === svc.active_deployment_id) continue;
+    // A rollout with volumes: nothing of the new deployment runs until the old instances have stopped.
+    if (rolling?.waiting) continue;
     failedInstance ??= rows.find((i) => i.status === 'ERROR');
     const up = rollupRegionalDeployment(rows.map((i) => ({ status: i.status, messages: i.messages })), count, r.status);
     r = await markRegional(ctx, r, up.status, `regional_deployment_${up.status.toLowerCase()}`, up.messages[0] ?? '', stamps(ctx, r, up.status));
@@ -112,6 +119,13 @@ async function runDeployment(ctx: ControlContext, svc: Service, d: Deployment, r
   }
   const isActive = d.id === svc.active_deployment_id;
   if (rolling && isActive) return;
+  if (rolling?.waiting) {
+    if (d.allocated_at && ctx.clock.now().getTime() - Date.parse(d.allocated_at) >= ctx.intervals.rolloutTimeoutMs) {
+      return fail(ctx, d, regionals, `the previous deployment's instances did not stop within ${Math.round(ctx.intervals.rolloutTimeoutMs / 1000)} s, so its volumes never became free`);
+    }
+    await markDeployment(ctx, d, d.status, 'deployment_waiting_volumes', rolling.waiting);
+    return;
+  }
   if (!isActive && failedInstance) {
     return fail(ctx, d, regionals, `instance ${failedInstance.id} failed: ${failedInstance.messages[0] ?? 'error'}`);
   }
@@ -126,19 +140,50 @@ async function runDeployment(ctx: ControlContext, svc: Service, d: Deployment, r
   await markDeployment(ctx, d, up.status, `deployment_${up.status.toLowerCase()}`, up.messages[0] ?? '', stamps(ctx, d, up.status));
 }
 
+/** Per region, how to adjust a deployment's count during a rollout; `waiting` says why the new one does not start yet. */
+type RollingStep = Map<string, (count: number) => number> & { waiting?: string };
+
+/**
+ * A rollout of a service with volumes (#20), whatever its strategy but IMMEDIATE (which stops the old deployment
+ * itself): a volume is mounted by one instance at a time, so the old deployment runs no instance while the new one
+ * starts, and the new one starts none until every old instance has stopped. The old deployment stays ACTIVE meanwhile:
+ * if the new one fails, the old one gets its count back and starts again on the same volumes.
+ */
+async function volumeRolloutStep(ctx: ControlContext, isActive: boolean, active: Deployment, latest: Deployment): Promise<RollingStep> {
+  const out: RollingStep = new Map();
+  if (isActive) {
+    for (const r of await ctx.state.listRegionalDeployments(active.id)) out.set(r.region, () => 0);
+    return out;
+  }
+  let running = 0;
+  for (const r of await ctx.state.listRegionalDeployments(active.id)) {
+    running += (await ctx.state.listInstancesOfRegional(r.id)).filter((i) => i.status !== 'STOPPED' && i.status !== 'ERROR').length;
+  }
+  if (running > 0) {
+    out.waiting = `Stopping the previous deployment ${active.id} first (${running} instance${running === 1 ? '' : 's'} left): ` +
+      'its volumes are mounted by one instance at a time, so the new instance mounts them once the old one has stopped; if this deployment fails, the previous one starts again.';
+    for (const r of await ctx.state.listRegionalDeployments(latest.id)) out.set(r.region, () => 0);
+  }
+  return out;
+}
+
 /**
  * ROLLING (the default) replaces instances one at a time while an active deployment serves: the new deployment runs
  * at most one more instance than it has healthy ones, and the active one yields one instance per healthy new one.
  * Returns, per region, how to adjust this deployment's count; undefined when no rolling update involves it.
  */
-async function rollingStep(ctx: ControlContext, svc: Service, d: Deployment): Promise<Map<string, (count: number) => number> | undefined> {
+async function rollingStep(ctx: ControlContext, svc: Service, d: Deployment): Promise<RollingStep | undefined> {
   if (!svc.active_deployment_id || !svc.latest_deployment_id || svc.active_deployment_id === svc.latest_deployment_id) return undefined;
   const isActive = d.id === svc.active_deployment_id;
   const other = isActive ? await ctx.state.getDeployment(svc.latest_deployment_id) : d.id === svc.latest_deployment_id ? await ctx.state.getDeployment(svc.active_deployment_id) : undefined;
   if (!other || !RUNNING.includes(other.status)) return undefined;
   const latest = isActive ? other : d;
+  const active = isActive ? d : other;
+  if ((hasVolumes(latest) || hasVolumes(active)) && strategyOf(latest) !== 'DEPLOYMENT_STRATEGY_TYPE_IMMEDIATE') {
+    return volumeRolloutStep(ctx, isActive, active, latest);
+  }
   if (strategyOf(latest) !== 'DEPLOYMENT_STRATEGY_TYPE_ROLLING') return undefined;
-  const out = new Map<string, (count: number) => number>();
+  const out: RollingStep = new Map();
   for (const r of await ctx.state.listRegionalDeployments(latest.id)) {
     const healthy = (await ctx.state.listInstancesOfRegional(r.id)).filter((i) => i.status === 'HEALTHY').length;
     out.set(r.region, isActive ? (count) => Math.max(0, count - healthy) : (count) => Math.min(count, healthy + 1));

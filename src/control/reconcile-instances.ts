@@ -5,7 +5,7 @@ import { instanceResources } from '../domain/catalog.ts';
 import { crashReason, type OutputLine } from '../domain/crash-reason.ts';
 import { instanceMessage } from '../domain/messages.ts';
 import type { App, Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
-import type { ExitStatus, InstanceHandle } from '../runtime/contract.ts';
+import type { ExitStatus, InstanceHandle, InstanceSpec } from '../runtime/contract.ts';
 import type { ControlContext } from './context.ts';
 import { resolveChecks } from './health.ts';
 import { redact } from './logs.ts';
@@ -87,6 +87,9 @@ async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: Ow
 async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions): Promise<void> {
   const owner = await owners.get(inst);
   if (!owner) return failInstance(ctx, inst, 'owner_missing', 'its deployment no longer exists');
+  // Volumes (#20): each must be made and mounted by no other instance (the old one of a rollout stops first).
+  const mounts = await volumeMounts(ctx, inst, owner);
+  if (mounts === undefined) return;
   if (inst.status === 'ALLOCATING') await ctx.logs.system(inst, instanceMessage.allocated());
   let built;
   try {
@@ -96,6 +99,7 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
       app: owner.app, secrets, publicDomain: opts.publicDomain, allowPrivileged: ctx.allowPrivileged,
       // A secret deleted after the deploy-time check only matters if the pinned image must be pulled again.
       registryAuth: await registryAuthFor(ctx.state, inst.organization_id, owner.regional.definition.docker).catch(() => undefined),
+      volumes: mounts,
     });
   } catch (err) {
     return failInstance(ctx, inst, 'invalid_spec', instanceMessage.startFailed(errMessage(err)));
@@ -117,6 +121,29 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
   await markInstance(ctx, inst, 'STARTING', mem ? 'instance_restarted' : 'instance_starting', instanceMessage.starting(),
     { started_at: now.toISOString(), allocation_id: handle.runtimeId });
   ctx.routesDirty = true;
+}
+
+/**
+ * The volumes an instance mounts, mounted on the host; undefined when it must wait (it stays ALLOCATING, or keeps its
+ * restart slot, with a message saying for what) or cannot run (then it is failed here).
+ */
+async function volumeMounts(ctx: ControlContext, inst: Instance, owner: Owner): Promise<InstanceSpec['volumes'] | undefined> {
+  if ((owner.regional.definition.volumes ?? []).length === 0) return [];
+  if (!ctx.volumes) {
+    await failInstance(ctx, inst, 'volumes_unavailable', instanceMessage.startFailed('this Pier has no volume driver: persistent volumes are unavailable here (see pier doctor)'));
+    return undefined;
+  }
+  let answer;
+  try {
+    answer = await ctx.volumes.mountsFor(ctx.state, inst, owner.regional.definition);
+  } catch (err) {
+    answer = { ok: false as const, wait: `Waiting for its volume to mount: ${errMessage(err)}` };
+  }
+  if (answer.ok) return answer.volumes;
+  if ('error' in answer) { await failInstance(ctx, inst, 'volume_unavailable', instanceMessage.startFailed(answer.error)); return undefined; }
+  if (inst.status === 'ALLOCATING') await markInstance(ctx, inst, 'ALLOCATING', 'instance_waiting_volume', answer.wait);
+  ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 500);
+  return undefined;
 }
 
 /** Records why the workload ended, removes it, and plans a restart (or declares a crash loop). */

@@ -21,6 +21,8 @@ export interface SpecInput {
   allowPrivileged: boolean;
   /** Credentials of the definition's registry secret (image-resolve.ts registryAuthFor), for pulls only. */
   registryAuth?: InstanceSpec['registryAuth'];
+  /** The volumes this instance mounts, already mounted on the host (reconcile-volumes.ts mountsFor). */
+  volumes?: InstanceSpec['volumes'];
 }
 
 /** The spec, plus the secret values it carries (for log redaction); throws with a readable reason when it cannot be built. */
@@ -67,6 +69,7 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
     diskBytes: resources.diskBytes,
     privileged: i.allowPrivileged && d?.privileged === true ? true : undefined,
   };
+  if (i.volumes?.length) spec.volumes = i.volumes.map((v) => ({ ...v }));
   // Registry credentials reach the runtime's pull only: never labels, env or logs (the password is redacted too).
   if (i.registryAuth && image) {
     spec.registryAuth = { ...i.registryAuth };

@@ -11,6 +11,8 @@ import { getManualScaling } from '../store/scalings.ts';
 import { findSecretByName, revealSecret, secretValues } from '../store/secrets.ts';
 import * as services from '../store/services.ts';
 import type { Store } from '../store/store.ts';
+import * as volumes from '../store/volumes.ts';
+import type { VolumeState } from './reconcile-volumes.ts';
 import { FINISHED_DEPLOYMENT_STATUSES, FINISHED_INSTANCE_STATUSES, type ControlState } from './ports.ts';
 
 /** Wraps an open store as the reconcilers' port. */
@@ -43,5 +45,22 @@ export function storeState(store: Store): ControlState {
     updateApp: async (id, patch) => { await apps.updateApp(db, id, patch); },
     appendEvent: async (e) => { await events.appendEvent(db, e); },
     appendLog: (line) => appendLogLines(db, [line], store.logBus),
+  };
+}
+
+/** The volume reconciler's port over the real store (volumes, snapshots, events of kind persistent_volume). */
+export function storeVolumeState(store: Store): VolumeState {
+  const db = store.db;
+  return {
+    listVolumes: async () => (await volumes.listVolumes(db, { excludeDeleted: true })).items.reverse(),
+    getVolume: (id) => volumes.getVolume(db, id),
+    updateVolume: async (id, patch) => { await volumes.updateVolume(db, id, patch); },
+    hostBytes: (id) => volumes.volumeHostBytes(db, id),
+    setHostBytes: (id, bytes) => volumes.setVolumeHostBytes(db, id, bytes),
+    listSnapshots: async () => (await volumes.listSnapshots(db, { excludeDeleted: true })).items.reverse(),
+    updateSnapshot: async (id, patch) => { await volumes.updateSnapshot(db, id, patch); },
+    appendVolumeEvent: async (e) => {
+      await events.appendEvent(db, { kind: 'persistent_volume', resourceId: e.volumeId, organizationId: e.organizationId, type: e.type, message: e.message, metadata: e.metadata, when: e.when });
+    },
   };
 }

@@ -1,0 +1,249 @@
+// The volume reconciler (issue #20): level-triggered over the volume and snapshot rows the API writes. Each pass reads
+// what is (rows, the driver's view, which live instance mounts which volume) and takes the next step of each row:
+//   volume  DETACHED (not made) ──driver.create──► DETACHED "Ready" ⇄ ATTACHED (an instance mounts it)
+//           DELETING ──(no instance mounts it, no snapshot being taken)──driver.remove──► DELETED
+//   snapshot CREATING ──driver.snapshot (frozen when attached)──► AVAILABLE;  DELETING ──removeSnapshot──► DELETED
+// Driver calls that take time (mkfs, copies) run in the background; the next pass records their outcome, so one
+// 1 GiB copy never holds up instance health. It also answers the instance reconciler's question "what does this
+// instance mount, may it mount it now?" (mountsFor), and the deployment reconciler's "must this rollout stop the
+// old instance before the new one starts?" (volumeRolloutGate).
+import { GB, canSnapshotTransition, canVolumeTransition, isFull, volumeMessage, type PersistentVolume, type Snapshot, type SnapshotStatus, type VolumeStatus } from '../domain/volumes.ts';
+import type { Deployment, Instance, RegionalDeploymentDefinition, Service } from '../domain/types.ts';
+import type { InstanceSpec } from '../runtime/contract.ts';
+import type { VolumeDriver } from '../runtime/volumes/contract.ts';
+import type { Clock, ControlState } from './ports.ts';
+
+/** Fields of a volume the reconciler may change. */
+export type VolumePatch = Partial<Pick<PersistentVolume, 'status' | 'messages' | 'service_id' | 'cur_size' | 'used_bytes' | 'total_bytes' | 'deleted_at'>>;
+/** Fields of a snapshot the reconciler may change. */
+export type SnapshotPatch = Partial<Pick<Snapshot, 'status' | 'messages' | 'deleted_at'>>;
+
+/** What the volume reconciler reads and writes (store-state.ts storeVolumeState; test/control/memory-volume-state.ts). */
+export interface VolumeState {
+  /** Volumes that are not DELETED, oldest first. */
+  listVolumes(): Promise<PersistentVolume[]>;
+  getVolume(id: string): Promise<PersistentVolume | undefined>;
+  updateVolume(id: string, patch: VolumePatch): Promise<void>;
+  /** The size the driver made the volume; 0 = not made yet. */
+  hostBytes(id: string): Promise<number>;
+  setHostBytes(id: string, bytes: number): Promise<void>;
+  /** Snapshots that are not DELETED, oldest first. */
+  listSnapshots(): Promise<Snapshot[]>;
+  updateSnapshot(id: string, patch: SnapshotPatch): Promise<void>;
+  /** Appends a PersistentVolumeEvent. */
+  appendVolumeEvent(e: { volumeId: string; organizationId: string; type: string; message: string; metadata: Record<string, unknown>; when: string }): Promise<void>;
+}
+
+/** Instance statuses in which a workload may hold the volume mounted. */
+const HOLDING = ['STARTING', 'HEALTHY', 'UNHEALTHY', 'STOPPING'];
+
+/** One mount of a volume by an instance. */
+interface Mount { volumeId: string; path: string; instance: Instance }
+
+/** The answer to "may this instance start with its volumes now?". */
+export type MountAnswer =
+  | { ok: true; volumes: NonNullable<InstanceSpec['volumes']> }
+  | { ok: false; wait: string }
+  | { ok: false; error: string };
+
+/** Volumes of a regional definition that the instance of `replica` mounts. */
+export function volumesOfReplica(def: Pick<RegionalDeploymentDefinition, 'volumes'>, replica: number): { id: string; path: string }[] {
+  return (def.volumes ?? []).filter((v) => (v.replica_index ?? 0) === replica).map((v) => ({ id: v.id, path: v.path }));
+}
+
+/** The volume reconciler with its in-flight driver calls. */
+export class VolumeReconciler {
+  /** Driver calls running in the background, by volume or snapshot id. */
+  private readonly inflight = new Map<string, { done: boolean; error?: string; result?: unknown }>();
+
+  constructor(readonly driver: VolumeDriver, readonly state: VolumeState, private readonly clock: Clock,
+    private readonly onError: (err: unknown, context: string) => void) {}
+
+  /** Which live instance holds which volume now (from the instances' regional definitions). */
+  async mounts(control: ControlState): Promise<Map<string, Mount>> {
+    const out = new Map<string, Mount>();
+    const defs = new Map<string, RegionalDeploymentDefinition | undefined>();
+    for (const inst of await control.listLiveInstances()) {
+      if (!HOLDING.includes(inst.status)) continue;
+      if (!defs.has(inst.regional_deployment_id)) defs.set(inst.regional_deployment_id, (await control.getRegionalDeployment(inst.regional_deployment_id))?.definition);
+      const def = defs.get(inst.regional_deployment_id);
+      if (!def) continue;
+      for (const v of volumesOfReplica(def, inst.replica_index)) if (!out.has(v.id)) out.set(v.id, { volumeId: v.id, path: v.path, instance: inst });
+    }
+    return out;
+  }
+
+  /** The live service whose latest or active deployment names each volume. */
+  private async holders(control: ControlState): Promise<Map<string, Service>> {
+    const out = new Map<string, Service>();
+    for (const s of await control.listServices()) {
+      if (s.status === 'DELETED') continue;
+      for (const id of new Set([s.latest_deployment_id, s.active_deployment_id])) {
+        const d = id ? await control.getDeployment(id) : undefined;
+        for (const v of d?.definition.volumes ?? []) if (!out.has(v.id)) out.set(v.id, s);
+      }
+    }
+    return out;
+  }
+
+  /** One pass over every volume and snapshot. Returns true when it wants another pass soon (work in flight). */
+  async pass(control: ControlState): Promise<boolean> {
+    const mounts = await this.mounts(control);
+    const holders = await this.holders(control);
+    const snapshots = await this.state.listSnapshots();
+    let busy = false;
+    for (const v of await this.state.listVolumes()) {
+      try {
+        busy = (await this.volume(v, mounts.get(v.id), holders.get(v.id), snapshots)) || busy;
+      } catch (err) {
+        this.onError(err, `reconciling volume ${v.id}`);
+      }
+    }
+    for (const s of snapshots) {
+      try {
+        busy = (await this.snapshot(s, mounts.get(s.parent_volume_id))) || busy;
+      } catch (err) {
+        this.onError(err, `reconciling snapshot ${s.id}`);
+      }
+    }
+    return busy;
+  }
+
+  /** Runs a driver call in the background under `key`; answers its outcome once settled (then forgets it). */
+  private background<T>(key: string, work: () => Promise<T>): { done: false } | { done: true; error?: string; result?: T } {
+    const cur = this.inflight.get(key);
+    if (!cur) {
+      const entry: { done: boolean; error?: string; result?: unknown } = { done: false };
+      this.inflight.set(key, entry);
+      work().then((r) => { entry.result = r; }, (err) => { entry.error = err instanceof Error ? err.message : String(err); })
+        .finally(() => { entry.done = true; });
+      return { done: false };
+    }
+    if (!cur.done) return { done: false };
+    this.inflight.delete(key);
+    return { done: true, error: cur.error, result: cur.result as T };
+  }
+
+  private async markVolume(v: PersistentVolume, to: VolumeStatus, message: string, type: string, extra: VolumePatch = {}): Promise<PersistentVolume> {
+    const messages = message ? [message] : [];
+    const changed = v.status !== to || v.messages.join('\n') !== messages.join('\n');
+    const extraChanged = Object.entries(extra).some(([k, val]) => JSON.stringify((v as unknown as Record<string, unknown>)[k]) !== JSON.stringify(val));
+    if (!changed && !extraChanged) return v;
+    if (!canVolumeTransition(v.status, to)) throw new Error(`volume ${v.id}: ${v.status} → ${to} is not allowed`);
+    await this.state.updateVolume(v.id, { ...extra, status: to, messages });
+    if (changed) {
+      await this.state.appendVolumeEvent({
+        volumeId: v.id, organizationId: v.organization_id, type, message, metadata: { from: v.status, to }, when: this.clock.now().toISOString(),
+      });
+    }
+    return { ...v, ...extra, status: to, messages };
+  }
+
+  private async markSnapshot(s: Snapshot, to: SnapshotStatus, message: string, type: string, extra: SnapshotPatch = {}): Promise<void> {
+    if (s.status === to && s.messages[0] === message) return;
+    if (!canSnapshotTransition(s.status, to)) throw new Error(`snapshot ${s.id}: ${s.status} → ${to} is not allowed`);
+    await this.state.updateSnapshot(s.id, { ...extra, status: to, messages: message ? [message] : [] });
+    await this.state.appendVolumeEvent({
+      volumeId: s.parent_volume_id, organizationId: s.organization_id, type, message: `Snapshot ${s.name}: ${message}`,
+      metadata: { snapshot_id: s.id, from: s.status, to }, when: this.clock.now().toISOString(),
+    });
+  }
+
+  private async volume(v: PersistentVolume, mount: Mount | undefined, holder: Service | undefined, snapshots: Snapshot[]): Promise<boolean> {
+    const made = await this.state.hostBytes(v.id);
+    if (v.status === 'PERSISTENT_VOLUME_STATUS_DELETING') {
+      if (mount) { await this.markVolume(v, v.status, `Deleting once instance ${mount.instance.id} stops (it still mounts the volume).`, 'volume_deleting'); return false; }
+      if (snapshots.some((s) => s.parent_volume_id === v.id && s.status === 'SNAPSHOT_STATUS_CREATING')) return true;
+      const op = this.background(`remove:${v.id}`, () => this.driver.remove(v.id));
+      if (!op.done) return true;
+      if (op.error) { await this.markVolume(v, v.status, `Deleting failed, retrying: ${op.error}`, 'volume_delete_failed'); return false; }
+      await this.state.setHostBytes(v.id, 0);
+      await this.markVolume(v, 'PERSISTENT_VOLUME_STATUS_DELETED', volumeMessage.deleted(), 'volume_deleted', { deleted_at: this.clock.now().toISOString(), service_id: '' });
+      return false;
+    }
+    const serviceId = holder?.id ?? '';
+    if (made === 0) {
+      const why = await this.driver.unavailable();
+      if (why) { await this.markVolume(v, 'PERSISTENT_VOLUME_STATUS_DETACHED', volumeMessage.failed(why), 'volume_unavailable', { service_id: serviceId }); return false; }
+      const op = this.background(`create:${v.id}`, () => this.driver.create(v.id, v.max_size * GB, v.snapshot_id ? { fromSnapshotId: v.snapshot_id } : {}));
+      if (!op.done) return true;
+      if (op.error) { await this.markVolume(v, 'PERSISTENT_VOLUME_STATUS_DETACHED', volumeMessage.failed(op.error), 'volume_create_failed', { service_id: serviceId }); return false; }
+      const info = op.result as { sizeBytes: number } | undefined;
+      await this.state.setHostBytes(v.id, info?.sizeBytes || v.max_size * GB);
+      await this.markVolume(v, 'PERSISTENT_VOLUME_STATUS_DETACHED', volumeMessage.ready(v.max_size), 'volume_ready', { service_id: serviceId });
+      return true;
+    }
+    const info = await this.driver.inspect(v.id);
+    const used = info?.usedBytes ?? v.used_bytes;
+    const total = info?.sizeBytes ?? made;
+    const usage: VolumePatch = { service_id: serviceId, used_bytes: used, total_bytes: total, cur_size: Math.round(used / GB) };
+    const to: VolumeStatus = mount ? 'PERSISTENT_VOLUME_STATUS_ATTACHED' : 'PERSISTENT_VOLUME_STATUS_DETACHED';
+    let message = mount ? volumeMessage.attached(mount.instance.id, mount.path) : volumeMessage.ready(v.max_size);
+    let type = mount ? 'volume_attached' : 'volume_detached';
+    if (!info) { message = 'The volume\'s filesystem is missing on this host: its data cannot be found (see pier doctor); delete the volume or restore a snapshot into a new one.'; type = 'volume_missing'; }
+    else if (isFull(used, total)) { message = volumeMessage.full(used, total); type = 'volume_full'; }
+    else if (v.max_size * GB > total) message = `${message} Growing to ${v.max_size} GB is not applied yet: this host's volume driver cannot resize a volume (the filesystem keeps ${Math.round(total / GB)} GB).`;
+    await this.markVolume(v, to, message, type, usage);
+    return false;
+  }
+
+  private async snapshot(s: Snapshot, mount: Mount | undefined): Promise<boolean> {
+    if (s.status === 'SNAPSHOT_STATUS_DELETING') {
+      if (this.inflight.has(`snap:${s.id}`)) { this.background(`snap:${s.id}`, async () => undefined); return true; }
+      const op = this.background(`rmsnap:${s.id}`, () => this.driver.removeSnapshot(s.id));
+      if (!op.done) return true;
+      if (op.error) { await this.markSnapshot(s, s.status, `Deleting failed, retrying: ${op.error}`, 'snapshot_delete_failed'); return false; }
+      await this.markSnapshot(s, 'SNAPSHOT_STATUS_DELETED', 'deleted.', 'snapshot_deleted', { deleted_at: this.clock.now().toISOString() });
+      return false;
+    }
+    if (s.status !== 'SNAPSHOT_STATUS_CREATING') return false;
+    if ((await this.state.hostBytes(s.parent_volume_id)) === 0) {
+      const parent = await this.state.getVolume(s.parent_volume_id);
+      if (!parent || parent.status === 'PERSISTENT_VOLUME_STATUS_DELETED') {
+        await this.markSnapshot(s, 'SNAPSHOT_STATUS_DELETING', 'failed: its volume was deleted before the copy.', 'snapshot_failed');
+      }
+      return false; // the volume is still being made
+    }
+    const attached = mount !== undefined;
+    const op = this.background(`snap:${s.id}`, () => this.driver.snapshot(s.parent_volume_id, s.id, { attached }));
+    if (!op.done) {
+      await this.markSnapshot(s, s.status, attached ? `Copying the volume, frozen while instance ${mount!.instance.id} mounts it.` : 'Copying the volume (no instance mounts it).', 'snapshot_copying');
+      return true;
+    }
+    if (op.error) { await this.markSnapshot(s, 'SNAPSHOT_STATUS_DELETING', `failed: ${op.error}`, 'snapshot_failed'); return true; }
+    const info = op.result as { consistency: string; storedBytes: number };
+    const how = info.consistency === 'frozen' ? 'taken from a frozen filesystem while an instance mounted it' : 'taken while no instance mounted the volume';
+    await this.markSnapshot(s, 'SNAPSHOT_STATUS_AVAILABLE', `available: ${how}; ${Math.round(info.storedBytes / 1e6)} MB stored.`, 'snapshot_available');
+    return false;
+  }
+
+  /**
+   * What `inst` mounts and whether it may now: every volume of its replica must be made and not mounted by another
+   * live instance (the old instance of a rollout, a crashed one being stopped). A wait leaves it ALLOCATING.
+   */
+  async mountsFor(control: ControlState, inst: Instance, def: RegionalDeploymentDefinition): Promise<MountAnswer> {
+    const wanted = volumesOfReplica(def, inst.replica_index);
+    if (wanted.length === 0) return { ok: true, volumes: [] };
+    const held = await this.mounts(control);
+    const out: NonNullable<InstanceSpec['volumes']> = [];
+    for (const w of wanted) {
+      const v = await this.state.getVolume(w.id);
+      if (!v || v.status === 'PERSISTENT_VOLUME_STATUS_DELETED' || v.status === 'PERSISTENT_VOLUME_STATUS_DELETING') {
+        return { ok: false, error: `volume ${v?.name ?? w.id} is deleted or being deleted: deploy without it` };
+      }
+      if ((await this.state.hostBytes(w.id)) === 0) return { ok: false, wait: `Waiting for volume ${v.name} to be created.` };
+      const other = held.get(w.id);
+      if (other && other.instance.id !== inst.id) {
+        return { ok: false, wait: `Waiting for instance ${other.instance.id} to stop: it still mounts volume ${v.name} (a volume is mounted by one instance at a time).` };
+      }
+      const info = await this.driver.mount(w.id);
+      out.push({ volumeId: w.id, hostPath: info.hostPath, path: w.path });
+    }
+    return { ok: true, volumes: out };
+  }
+}
+
+/** True when the deployment's definition names a volume in any region. */
+export function hasVolumes(d: Deployment | undefined): boolean {
+  return (d?.definition.volumes ?? []).length > 0;
+}
