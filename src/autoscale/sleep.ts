@@ -21,7 +21,9 @@ export function sleepStep(p: ScalingPolicy, idleSinceMs: number, nowMs: number, 
   const light = p.lightSleepAfterMs;
   const deep = p.deepSleepAfterMs ?? p.sleepAfterMs;
   const idle = `no request for ${fmt(idleMs / 1000)} s`;
-  if (idleMs >= deep) return { mode: 'deep', reason: `${idle} (deep_sleep_value ${fmt(deep / 1000)} s): deep sleep, the workload stops` };
+  if (idleMs >= deep) {
+    return { mode: 'deep', reason: light === undefined ? `${idle} (sleep_idle_delay ${fmt(deep / 1000)} s): scaling to zero` : `${idle} (deep_sleep_value ${fmt(deep / 1000)} s): deep sleep, the workload stops` };
+  }
   if (light === undefined || idleMs < light) return { reason: '' };
   if (!canFreeze) return { mode: 'deep', reason: `${idle} (light_sleep_value ${fmt(light / 1000)} s; this runtime cannot freeze, so the workload stops)` };
   return { mode: 'light', reason: `${idle} (light_sleep_value ${fmt(light / 1000)} s): light sleep, the workload is frozen` };

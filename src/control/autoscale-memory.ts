@@ -1,7 +1,7 @@
 // What the autoscaler remembers during one control-plane life (kept in the controller's context): per-region
 // samples, decider state and counts, the edge's wake-up requests and the last counters. In memory on purpose: a
 // restarted control plane starts from the definitions' counts and samples afresh.
-import type { AutoscaleConfig, Counters, DeciderState, MetricSample } from '../autoscale/index.ts';
+import type { AutoscaleConfig, Counters, DeciderState, MetricSample, SleepMode } from '../autoscale/index.ts';
 import { DEFAULT_AUTOSCALE_CONFIG } from '../autoscale/config.ts';
 import type { EdgeMetrics } from '../edge/types.ts';
 
@@ -20,6 +20,11 @@ export interface RegionMemory {
   awakeSinceMs: number;
   /** When the region went to sleep (its sleeping workloads stop a moment after). */
   asleepSinceMs?: number;
+  /** While asleep: light (workloads frozen) or deep (workloads stopped), and the last request before it. */
+  sleepMode?: SleepMode;
+  idleSinceMs?: number;
+  /** Instances whose workload this life froze (light sleep): thawed on wake, stopped at deep sleep. */
+  frozen?: Set<string>;
 }
 
 /** The autoscaler's memory, kept in the controller's context. */

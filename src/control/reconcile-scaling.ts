@@ -11,8 +11,8 @@ import { instanceMessage } from '../domain/messages.ts';
 import { desiredInstances } from '../domain/regional.ts';
 import type { Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
 import {
-  decide, isAutoscaled, policyOf, quantilesOf, sampleRegion, sleepDue,
-  type Counters, type MetricSample, type ScalingPolicy, type Usage,
+  decide, isAutoscaled, nextSleepInMs, policyOf, quantilesOf, sampleRegion, sleepStep,
+  type Counters, type MetricSample, type ScalingPolicy, type SleepMode, type Usage,
 } from '../autoscale/index.ts';
 import type { EdgeMetrics } from '../edge/types.ts';
 import type { ControlContext } from './context.ts';
@@ -113,11 +113,16 @@ async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<D
   if (!rm) {
     const running = rows.filter((i) => SERVING_INSTANCE.includes(i.status)).length;
     const desired = r.status === 'SLEEPING' ? 0 : Math.min(policy.max, Math.max(policy.min, 1, running));
-    rm = { key: `${s.svc.id} ${r.region}`, desired, samples: [], decider: { recent: [] }, awakeSinceMs: nowMs, asleepSinceMs: desired === 0 ? nowMs - SLEEP_STOP_DELAY_MS : undefined };
+    // Found asleep by a new control-plane life: recover() removed its workloads, so it sleeps deeply.
+    rm = {
+      key: `${s.svc.id} ${r.region}`, desired, samples: [], decider: { recent: [] }, awakeSinceMs: nowMs,
+      ...(desired === 0 ? { asleepSinceMs: nowMs - SLEEP_STOP_DELAY_MS, sleepMode: 'deep' as const, idleSinceMs: nowMs } : {}),
+    };
     mem.regions.set(r.id, rm);
   }
   if (rm.desired === 0) {
     if (wake) return wakeRegion(s, rm, d, rows);
+    await deepenSleep(s, rm, rows);
     await stopSleepingWorkloads(s, rm, rows);
     return d;
   }
@@ -134,8 +139,8 @@ async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<D
     rm.samples = rm.samples.filter((x) => x.atMs > nowMs - mem.config.stableWindowMs);
   }
   // Without the edge's counters traffic cannot be seen, so nothing is ever idle.
-  const idle = s.metrics ? sleepDue(policy, nowMs, activity) : { due: false, reason: '' };
-  if (idle.due) return sleepRegion(s, rm, rows, `${rm.desired} -> 0: ${idle.reason}`, d);
+  const idle = s.metrics ? sleepStep(policy, activity, nowMs, canFreeze(ctx)) : { reason: '' };
+  if (idle.mode) return sleepRegion(s, rm, rows, `${rm.desired} -> 0: ${idle.reason}`, d, idle.mode, activity);
   const decision = decide({ nowMs, samples: rm.samples, current: rm.desired, policy, config: mem.config, state: rm.decider });
   rm.decider = decision.state;
   if (decision.desired !== rm.desired) {
@@ -178,20 +183,34 @@ async function usageOf(s: Step, serving: Instance[]): Promise<Record<string, Usa
   return out;
 }
 
-/** Scale to zero: the lowest HEALTHY replica sleeps (its workload stops a moment later), the others stop. */
-async function sleepRegion(s: Step, rm: RegionMemory, rows: Instance[], reason: string, d: Deployment): Promise<Deployment> {
+/** Whether the runtime can freeze workloads (light sleep). */
+function canFreeze(ctx: ControlContext): boolean {
+  return typeof ctx.runtime.freeze === 'function' && typeof ctx.runtime.thaw === 'function';
+}
+
+/** What a sleeping instance's messages say, per mode (light: frozen, memory held; deep: stopped). */
+function sleepMessage(mode: SleepMode, seconds: number): string {
+  return mode === 'light'
+    ? `Instance is in light sleep: no request for ${seconds} s, its workload is frozen (memory kept, no CPU). The next request thaws it.`
+    : `Instance is in deep sleep: no request for ${seconds} s, its workload is stopped. The next request starts it again.`;
+}
+
+/** Scale to zero: the lowest HEALTHY replica sleeps (its workload freezes or stops a moment later), the others stop. */
+async function sleepRegion(s: Step, rm: RegionMemory, rows: Instance[], reason: string, d: Deployment, mode: SleepMode, idleSinceMs: number): Promise<Deployment> {
   const { ctx } = s;
-  await scalingEvent(s, rm.desired, 0, reason, { sleep: true });
+  await scalingEvent(s, rm.desired, 0, reason, { sleep: true, mode });
   rm.desired = 0;
   rm.samples = [];
   rm.decider = { recent: [] };
   rm.asleepSinceMs = s.nowMs;
+  rm.sleepMode = mode;
+  rm.idleSinceMs = idleSinceMs;
   const live = rows.filter((i) => SERVING_INSTANCE.includes(i.status)).sort((a, b) => a.replica_index - b.replica_index);
   const sleeper = live.find((i) => i.status === 'HEALTHY');
-  const seconds = Math.round((s.policy.sleepAfterMs ?? 0) / 1000);
+  const seconds = Math.round((s.nowMs - idleSinceMs) / 1000);
   for (const i of live) {
     if (i === sleeper) {
-      await markInstance(ctx, i, 'SLEEPING', 'instance_sleeping', `Instance is sleeping: no request for ${seconds} s. The next request wakes it.`);
+      await markInstance(ctx, i, 'SLEEPING', mode === 'light' ? 'instance_light_sleep' : 'instance_sleeping', sleepMessage(mode, seconds));
     } else {
       await requestStop(ctx, i, 'scaled to zero');
     }
@@ -201,41 +220,88 @@ async function sleepRegion(s: Step, rm: RegionMemory, rows: Instance[], reason: 
   return d;
 }
 
-/** Stops and removes the workloads of SLEEPING replicas once the edge no longer routes to them. */
+/** A light sleep whose deep delay came: deep sleep from now on (its frozen workloads stop below). */
+async function deepenSleep(s: Step, rm: RegionMemory, rows: Instance[]): Promise<void> {
+  const { ctx, policy, nowMs } = s;
+  if (rm.sleepMode !== 'light' || rm.idleSinceMs === undefined) return;
+  const step = sleepStep(policy, rm.idleSinceMs, nowMs, true);
+  if (step.mode !== 'deep') {
+    const due = nextSleepInMs(policy, rm.idleSinceMs, nowMs, 'light');
+    if (due !== undefined) soon(ctx, Math.max(due, SLEEP_STOP_DELAY_MS));
+    return;
+  }
+  await scalingEvent(s, 0, 0, `0 -> 0: ${step.reason}`, { sleep: true, mode: 'deep' });
+  rm.sleepMode = 'deep';
+  const seconds = Math.round((nowMs - rm.idleSinceMs) / 1000);
+  for (const i of rows) if (i.status === 'SLEEPING') await markInstance(ctx, i, 'SLEEPING', 'instance_deep_sleep', sleepMessage('deep', seconds));
+}
+
+/**
+ * Once the edge no longer routes to them, the workloads of SLEEPING replicas are frozen (light sleep: kept, thawed
+ * by the next request) or stopped and removed (deep sleep, or a freeze that failed).
+ */
 async function stopSleepingWorkloads(s: Step, rm: RegionMemory, rows: Instance[]): Promise<void> {
   const { ctx } = s;
   for (const i of rows) {
     const h = ctx.bindings.get(i.id);
     if (i.status !== 'SLEEPING' || !h) continue;
+    if (rm.sleepMode === 'light' && rm.frozen?.has(i.id)) continue; // frozen already
     if (s.nowMs - (rm.asleepSinceMs ?? 0) < SLEEP_STOP_DELAY_MS) { soon(ctx, SLEEP_STOP_DELAY_MS); continue; }
-    if (ctx.drain) {
+    if (!rm.frozen?.has(i.id) && ctx.drain) {
       try { await ctx.drain(i.id, ctx.intervals.drainTimeoutMs); } catch (err) { ctx.onError(err, `draining instance ${i.id}`); }
     }
     // A wake-up may have claimed the workload while draining.
     if (ctx.bindings.get(i.id) !== h) continue;
+    if (rm.sleepMode === 'light' && canFreeze(ctx)) {
+      try {
+        await ctx.runtime.freeze!(h.runtimeId);
+        (rm.frozen ??= new Set()).add(i.id);
+        await ctx.logs.system(i, 'Instance is in light sleep: its workload is frozen (memory kept, no CPU). The next request thaws it.');
+        continue;
+      } catch (err) {
+        ctx.onError(err, `freezing instance ${i.id} (it sleeps deeply instead)`);
+      }
+    }
+    rm.frozen?.delete(i.id);
     ctx.bindings.delete(i.id);
     ctx.health.forget(i.id);
     await ctx.logs.stop(i.id);
     await ctx.runtime.stop(h.runtimeId, ctx.intervals.stopGraceMs);
     await ctx.runtime.remove(h.runtimeId);
-    await ctx.logs.system(i, 'Instance is sleeping: its workload stopped. The next request wakes the service.');
+    await ctx.logs.system(i, 'Instance is in deep sleep: its workload stopped. The next request starts it again.');
   }
 }
 
 /** Wake-up: back to max(min, 1); a sleeper whose workload still runs resumes, else it is replaced by a new instance. */
 async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, rows: Instance[]): Promise<Deployment> {
   const { ctx, policy, nowMs } = s;
+  const mode = rm?.sleepMode;
   if (rm) {
     const to = Math.min(policy.max, Math.max(policy.min, 1));
-    await scalingEvent(s, 0, to, `0 -> ${to}: a request arrived while the service slept`, { wake: true });
+    await scalingEvent(s, 0, to, `0 -> ${to}: a request arrived while the service slept${mode === 'light' ? ' (light sleep: thawing its workload)' : ''}`, { wake: true, ...(mode ? { mode } : {}) });
     rm.desired = to;
     rm.awakeSinceMs = nowMs;
     rm.asleepSinceMs = undefined;
+    rm.sleepMode = undefined;
+    rm.idleSinceMs = undefined;
   }
   for (const i of rows.filter((x) => x.status === 'SLEEPING')) {
+    const h = ctx.bindings.get(i.id);
+    if (h && rm?.frozen?.delete(i.id)) {
+      // Light sleep: thaw before anything routes to it; the instance reconciler probes it in this same pass.
+      try {
+        await ctx.runtime.thaw!(h.runtimeId);
+      } catch (err) {
+        ctx.onError(err, `thawing instance ${i.id} (a new instance replaces it)`);
+        ctx.bindings.delete(i.id);
+        ctx.health.forget(i.id);
+        await ctx.logs.stop(i.id);
+        await ctx.runtime.remove(h.runtimeId).catch(() => undefined);
+      }
+    }
     if (ctx.bindings.has(i.id)) {
       ctx.health.reset(i.id, nowMs);
-      await markInstance(ctx, i, 'STARTING', 'instance_waking', instanceMessage.starting());
+      await markInstance(ctx, i, 'STARTING', 'instance_waking', mode === 'light' ? 'Instance thawed from light sleep: a request arrived.' : instanceMessage.starting());
     } else {
       await markInstance(ctx, i, 'STOPPED', 'instance_woken', 'Stopped while sleeping; the wake-up started a new instance.', { terminated_at: new Date(nowMs).toISOString() });
     }
