@@ -30,8 +30,11 @@ interface ExecJson { Running: boolean; ExitCode: number | null; Pid: number }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts `opts.command` in a running container. */
-export async function dockerExec(engine: DockerEngine, containerId: string, opts: ExecOptions): Promise<ExecSession> {
+/**
+ * Starts `opts.command` in a running container. `local`: the engine runs on this host, so kill() may signal the exec's
+ * pid (the engine has no "kill exec"); for a remote engine (a Swarm node) kill() only drops the connection.
+ */
+export async function dockerExec(engine: DockerEngine, containerId: string, opts: ExecOptions, local = true): Promise<ExecSession> {
   const id = encodeURIComponent(containerId);
   const c = await engine.jsonOrNull<{ State: { Running: boolean } }>('GET', `/containers/${id}/json`);
   if (!c) throw workloadNotFound(containerId);
@@ -74,10 +77,10 @@ export async function dockerExec(engine: DockerEngine, containerId: string, opts
   });
   let pid = 0;
   const kill = () => {
-    // The engine has no "kill exec": the process is on this host (the engine's socket is local), so signal it.
+    // The engine has no "kill exec": a local engine's exec is a process on this host, so signal it.
     void (async () => {
-      if (!pid) pid = (await engine.jsonOrNull<ExecJson>('GET', `${execPath}/json`).catch(() => null))?.Pid ?? 0;
-      if (pid > 1) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
+      if (local && !pid) pid = (await engine.jsonOrNull<ExecJson>('GET', `${execPath}/json`).catch(() => null))?.Pid ?? 0;
+      if (local && pid > 1) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
       socket.destroy();
     })();
   };

@@ -1,10 +1,11 @@
 // The Swarm runtime: one replicated service (replicas 1, restart none) per instance, driven through the manager's
 // Engine API, placed on the nodes labelled with the instance's region, reached at <node address>:<host-published port>.
 import { RuntimeError, workloadNotFound } from '../errors.ts';
-import type { Capabilities, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import type { Capabilities, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, specLabels } from '../common.ts';
 import { SCOPE_LABEL } from '../docker/driver.ts';
 import { DockerEngine, EngineError } from '../docker/engine.ts';
+import { dockerExec } from '../docker/exec.ts';
 import { FrameDecoder } from '../docker/frames.ts';
 import { registryAuthHeader } from '../docker/spec.ts';
 import { statsFromDocker, type DockerStats } from '../docker/stats.ts';
@@ -221,6 +222,30 @@ export class SwarmRuntime implements Runtime {
     const exit = await this.waitTerminal(runtimeId, Number.POSITIVE_INFINITY, signal);
     if (!exit) throw workloadNotFound(runtimeId);
     return exit;
+  }
+
+  /**
+   * Exec runs on the node where the task runs, through that node's engine (PIER_SWARM_NODE_SOCKETS): Swarm's manager
+   * API has no exec. Without the node's socket it fails saying so.
+   */
+  async exec(runtimeId: string, opts: ExecOptions): Promise<ExecSession> {
+    const svc = await this.service(runtimeId);
+    if (!svc) throw workloadNotFound(runtimeId);
+    const task = instanceTask(await this.tasks(svc.ID));
+    if (!task || task.Status.State !== 'running') throw new RuntimeError('not_found', `instance ${runtimeId} is not running`);
+    const node = task.NodeID ? await this.node(task.NodeID) : undefined;
+    const socket = node ? this.opts.nodeSockets?.[nodeAddress(node) ?? ''] : undefined;
+    const id = task.Status.ContainerStatus?.ContainerID;
+    if (!socket || !id) {
+      throw new RuntimeError('unavailable', `exec is not implemented for this instance: it runs on Swarm node ${nodeName(node, task.NodeID ?? '')}, whose engine Pier cannot reach `
+        + '(the Swarm manager API has no exec): list that node\'s engine socket in PIER_SWARM_NODE_SOCKETS');
+    }
+    try {
+      return await dockerExec(new DockerEngine(socket), id, opts, false);
+    } catch (err) {
+      if (err instanceof EngineError) throw new RuntimeError(err.status === 404 ? 'not_found' : 'unavailable', `Swarm node ${nodeName(node, task.NodeID ?? '')}: ${err.message}`);
+      throw err;
+    }
   }
 
   async inspect(runtimeId: string): Promise<InstanceState | null> {
