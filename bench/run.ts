@@ -2,7 +2,7 @@
 // bench/results/latest.json and a summary table to bench/results/latest.md, and replaces the table between the
 // `<!-- bench:start -->` / `<!-- bench:end -->` markers in README.md. Each target is measured as a ratio against a
 // baseline measured in the same run (direct upstream, nginx, bare spawn...), so numbers compare across machines.
-// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm,postgres,backup,density] [--quick]
+// Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm,postgres,backup,density,volumes] [--quick]
 // (swarm is opt-in: it runs only when named, as it brings up a 3-node Swarm lab and needs root.)
 // (--only re-runs those sections and keeps the other sections' last results in the files and the table.)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -94,6 +94,8 @@ const OPTIONAL: Section[] = [
   { name: 'density', file: 'density.ts', fn: 'densityBench', args: (quick) => [quick ? { counts: [10, 50], idleSeconds: 10 } : { counts: [10, 50, 200, 1000], idleSeconds: 20 }], rows: genericRows('density') },
   { name: 'backup', file: 'backup.ts', fn: 'benchBackup', args: (quick) => [{ sizes: quick ? [1000] : [1000, 10_000] }], rows: backupRows },
   { name: 'isolation', file: 'isolation.ts', fn: 'isolationBench', args: (quick) => [quick ? 10 : 20], rows: isolationRows },
+  { name: 'sandboxes', file: 'sandboxes.ts', fn: 'sandboxesBench', args: (quick) => [quick ? 5 : 10], rows: genericRows('sandboxes') },
+  { name: 'volumes', file: 'volumes.ts', fn: 'volumesBench', args: (quick) => [{ quick }], rows: genericRows('volumes') },
 ];
 
 /** A build step on the host (how builds ran before #16) against the same step in each build sandbox (bench/isolation.ts). */
