@@ -69,29 +69,33 @@ function pierSettings(raw: unknown): NonNullable<App['pier']> {
 /** POST /v1/apps. */
 export async function createApp(ctx: ActionContext, body: unknown): Promise<App> {
   const input = objectBody(body);
+  checkName(input.name);
+  const app = await ctx.store.db.transaction((tx) => createAppTx(tx, ctx, input));
+  ctx.onWrite?.();
+  return app;
+}
+
+/** Creates app `input.name` inside the caller's transaction: the row, its event and activity. */
+export async function createAppTx(tx: Db, ctx: ActionContext, input: Record<string, unknown>): Promise<App> {
   const name = checkName(input.name);
   const lifeCycle = (input.life_cycle && typeof input.life_cycle === 'object' ? input.life_cycle : {}) as App['life_cycle'];
-  const app = await ctx.store.db.transaction(async (tx) => {
-    await requireUniqueName(tx, ctx.organizationId, name);
-    const org = await getOrganization(tx, ctx.organizationId);
-    await requireFreePublicHost(tx, { app: name, org: org?.name ?? 'pier' }, undefined, ctx.domain ?? 'localhost');
-    const now = nowIso();
-    const base = {
-      id: newId(), name, organization_id: ctx.organizationId, created_at: now, updated_at: now,
-    };
-    const app: App = {
-      ...base, started_at: null, succeeded_at: null, paused_at: null, resumed_at: null, terminated_at: null,
-      // An app with no services has nothing to wait for; reconcilers roll it up from its services afterwards.
-      status: 'HEALTHY', messages: [], version: '1', domains: [autoDomain(base, org?.name ?? 'pier', ctx.domain ?? 'localhost')],
-      life_cycle: { delete_when_empty: Boolean(lifeCycle.delete_when_empty) },
-      ...(input.pier !== undefined ? { pier: pierSettings(input.pier) } : {}),
-    };
-    await insertApp(tx, app);
-    await recordEvent(tx, ctx.organizationId, 'app', app.id, 'created', `App ${name} created`);
-    await recordActivity(tx, ctx, 'created', { type: 'app', id: app.id, name });
-    return app;
-  });
-  ctx.onWrite?.();
+  await requireUniqueName(tx, ctx.organizationId, name);
+  const org = await getOrganization(tx, ctx.organizationId);
+  await requireFreePublicHost(tx, { app: name, org: org?.name ?? 'pier' }, undefined, ctx.domain ?? 'localhost');
+  const now = nowIso();
+  const base = {
+    id: newId(), name, organization_id: ctx.organizationId, created_at: now, updated_at: now,
+  };
+  const app: App = {
+    ...base, started_at: null, succeeded_at: null, paused_at: null, resumed_at: null, terminated_at: null,
+    // An app with no services has nothing to wait for; reconcilers roll it up from its services afterwards.
+    status: 'HEALTHY', messages: [], version: '1', domains: [autoDomain(base, org?.name ?? 'pier', ctx.domain ?? 'localhost')],
+    life_cycle: { delete_when_empty: Boolean(lifeCycle.delete_when_empty) },
+    ...(input.pier !== undefined ? { pier: pierSettings(input.pier) } : {}),
+  };
+  await insertApp(tx, app);
+  await recordEvent(tx, ctx.organizationId, 'app', app.id, 'created', `App ${name} created`);
+  await recordActivity(tx, ctx, 'created', { type: 'app', id: app.id, name });
   return app;
 }
 

@@ -56,35 +56,48 @@ export async function createService(ctx: ActionContext, body: unknown, opts: Wri
       { field: 'name', description: `a service named "${name}" already exists in this app` },
     ]);
   }
-  const now = nowIso();
-  const service: Service = {
-    id: opts.serviceId ?? newId(), created_at: now, updated_at: now, started_at: null, succeeded_at: null, paused_at: null,
-    resumed_at: null, terminated_at: null, name: name!, type: serviceTypeOf(definition),
-    organization_id: ctx.organizationId, app_id: app.id, status: 'STARTING', messages: [], version: '1',
-    active_deployment_id: '', latest_deployment_id: '', last_provisioned_deployment_id: '', state: {},
-    life_cycle: lifeCycleOf(input.life_cycle),
-  };
+  const service = newServiceRow(ctx, app, name!, definition, input.life_cycle, opts.serviceId);
   const target = { appId: app.id, allowLocalGit: (await ctx.allowLocalGit?.()) ?? false };
   if (opts.dryRun) {
     await checkReferences(ctx, db, definition, target);
     return service;
   }
-  const created = await db.transaction(async (tx) => {
-    await ownApp(tx, ctx.organizationId, app.id);
-    if (await findServiceByName(tx, app.id, service.name)) {
-      throw new PierError('already_exists', `A service named ${service.name} already exists`, [{ field: 'name', description: 'already exists' }]);
-    }
-    await checkReferences(ctx, tx, definition, target);
-    await insertService(tx, service);
-    const d = await insertNewDeployment(tx, { service, definition, action: 'create' });
-    await recordEvent(tx, ctx.organizationId, 'service', service.id, 'created', `Service ${service.name} created`, { deployment_id: d.id });
-    await recordActivity(tx, ctx, 'created', { type: 'service', id: service.id, name: service.name }, { app_id: app.id, deployment_id: d.id });
-    // The insert above is version 1; pointing at the first deployment is part of creating it, not a new version.
-    await linkFirstDeployment(tx, service.id, d.id);
-    return { ...service, latest_deployment_id: d.id };
-  });
+  const created = await db.transaction((tx) => createServiceTx(tx, ctx, service, definition, target));
   ctx.onWrite?.();
   return created;
+}
+
+/** A new service's row (status STARTING, no deployment yet) in app `app` of the caller's organization. */
+export function newServiceRow(ctx: ActionContext, app: { id: string }, name: string, definition: DeploymentDefinition, lifeCycle: unknown, id?: string): Service {
+  const now = nowIso();
+  return {
+    id: id ?? newId(), created_at: now, updated_at: now, started_at: null, succeeded_at: null, paused_at: null,
+    resumed_at: null, terminated_at: null, name, type: serviceTypeOf(definition),
+    organization_id: ctx.organizationId, app_id: app.id, status: 'STARTING', messages: [], version: '1',
+    active_deployment_id: '', latest_deployment_id: '', last_provisioned_deployment_id: '', state: {},
+    life_cycle: lifeCycleOf(lifeCycle),
+  };
+}
+
+/**
+ * Writes service `service` and its deployment v1 inside the caller's transaction, after checking (again, in the
+ * transaction) that the app is the caller's, the name is free and the definition's references hold.
+ */
+export async function createServiceTx(
+  tx: Db, ctx: ActionContext, service: Service, definition: DeploymentDefinition, target: { appId: string; allowLocalGit: boolean },
+): Promise<Service> {
+  await ownApp(tx, ctx.organizationId, service.app_id);
+  if (await findServiceByName(tx, service.app_id, service.name)) {
+    throw new PierError('already_exists', `A service named ${service.name} already exists`, [{ field: 'name', description: 'already exists' }]);
+  }
+  await checkReferences(ctx, tx, definition, target);
+  await insertService(tx, service);
+  const d = await insertNewDeployment(tx, { service, definition, action: 'create' });
+  await recordEvent(tx, ctx.organizationId, 'service', service.id, 'created', `Service ${service.name} created`, { deployment_id: d.id });
+  await recordActivity(tx, ctx, 'created', { type: 'service', id: service.id, name: service.name }, { app_id: service.app_id, deployment_id: d.id });
+  // The insert above is version 1; pointing at the first deployment is part of creating it, not a new version.
+  await linkFirstDeployment(tx, service.id, d.id);
+  return { ...service, latest_deployment_id: d.id };
 }
 
 /** Whether the organization holds app `id` (another organization's app reads as absent, as everywhere). */
