@@ -11,7 +11,9 @@ import type { Runtime } from './runtime/contract.ts';
 import { createEdge } from './edge/index.ts';
 import type { Edge } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
-import { storeState } from './control/store-state.ts';
+import { storeState, storeVolumeState } from './control/store-state.ts';
+import { createVolumeDriver, type VolumeDriver } from './runtime/volumes/index.ts';
+import { renderVolumeMetrics, type VolumeUsageRow } from './metrics/volumes.ts';
 import { withOperatorLog } from './control/operator-log.ts';
 import { createRoutePublisher } from './control/route-publisher.ts';
 import { buildEnvironment } from './control/spec.ts';
@@ -44,7 +46,7 @@ export function installationId(dataDir: string): string {
 }
 
 /** What a caller may supply instead of the defaults (tests that run a prepared app directory for every instance). */
-export interface PlatformOverrides { runtime?: Runtime }
+export interface PlatformOverrides { runtime?: Runtime; volumes?: VolumeDriver }
 
 /** Builds the runtime, edge and controller for this core. */
 export async function platformComponents(core: PierCore, overrides: PlatformOverrides = {}): Promise<PierComponent[]> {
@@ -70,6 +72,10 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   });
   core.setInfo({ runtime: runtime.name });
   // Git deployments are built into what this runtime runs; build lines are stored as type build and streamed live.
+  // Persistent volumes (#20): ext4 images under <data-dir>/volumes, reconciled by the controller; usage on /metrics.
+  const volumeDriver = overrides.volumes ?? createVolumeDriver({ dataDir: config.dataDir, log: (line) => log(`pier: ${line}`) });
+  let volumeUsage: VolumeUsageRow[] = [];
+  core.addMetrics(() => renderVolumeMetrics(volumeUsage));
   const state = storeState(store);
   const runsImages = (await runtime.capabilities()).runs === 'image';
   const builder = createBuilder({
@@ -156,6 +162,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       await controller.start();
       await publisher.push();
     },
+        volumes: { driver: volumeDriver, state: storeVolumeState(store), onUsage: (rows) => { volumeUsage = rows; } },
     async stop() {
       core.routeFeed.onWake = undefined;
       await controller?.stop();

@@ -13,7 +13,7 @@ import { reconcileInstances } from './reconcile-instances.ts';
 import { reconcileScaling, requestWake, type MetricsSource } from './reconcile-scaling.ts';
 import type { AutoscaleConfig } from '../autoscale/config.ts';
 import { collectRoutes } from './routes.ts';
-import { VolumeReconciler, type VolumeState } from './reconcile-volumes.ts';
+import { VolumeReconciler, type VolumeState, type VolumeUsage } from './reconcile-volumes.ts';
 import type { VolumeDriver } from '../runtime/volumes/contract.ts';
 
 /** What the composition root wires into the controller. */
@@ -37,7 +37,7 @@ export interface ControllerOptions {
   /** Autoscaler tuning (windows, sampling period); KPA defaults otherwise. */
   autoscale?: Partial<AutoscaleConfig>;
   /** Persistent volumes (#20): the host's driver and the rows it reconciles. */
-  volumes?: { driver: VolumeDriver; state: VolumeState };
+  volumes?: { driver: VolumeDriver; state: VolumeState; onUsage?: (usage: VolumeUsage[]) => void };
 }
 
 /** The running control loops. */
@@ -108,7 +108,7 @@ export function createController(o: ControllerOptions): Controller {
   // Counts state writes so the loop knows whether a pass made progress and another should follow at once.
   const state = countingState(o.state, () => { writes++; });
   const ctx: ControlContext = createContext({ ...o, state, clock: o.clock ?? systemClock });
-  if (o.volumes) ctx.volumes = new VolumeReconciler(o.volumes.driver, countingVolumeState(o.volumes.state, () => { writes++; }), ctx.clock, ctx.onError);
+  if (o.volumes) ctx.volumes = new VolumeReconciler(o.volumes.driver, countingVolumeState(o.volumes.state, () => { writes++; }), ctx.clock, ctx.onError, o.volumes.onUsage);
   const publicDomain = o.publicDomain ?? 'localhost';
   let chain: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;

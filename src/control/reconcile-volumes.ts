@@ -51,13 +51,17 @@ export function volumesOfReplica(def: Pick<RegionalDeploymentDefinition, 'volume
   return (def.volumes ?? []).filter((v) => (v.replica_index ?? 0) === replica).map((v) => ({ id: v.id, path: v.path }));
 }
 
+/** One volume's usage as last measured (for /metrics). */
+export interface VolumeUsage { id: string; name: string; organization_id: string; region: string; status: string; used_bytes: number; total_bytes: number; full: boolean }
+
 /** The volume reconciler with its in-flight driver calls. */
 export class VolumeReconciler {
   /** Driver calls running in the background, by volume or snapshot id. */
   private readonly inflight = new Map<string, { done: boolean; error?: string; result?: unknown }>();
 
   constructor(readonly driver: VolumeDriver, readonly state: VolumeState, private readonly clock: Clock,
-    private readonly onError: (err: unknown, context: string) => void) {}
+    private readonly onError: (err: unknown, context: string) => void,
+    private readonly onUsage?: (usage: VolumeUsage[]) => void) {}
 
   /** Which live instance holds which volume now (from the instances' regional definitions). */
   async mounts(control: ControlState): Promise<Map<string, Mount>> {
@@ -92,6 +96,7 @@ export class VolumeReconciler {
     const holders = await this.holders(control);
     const snapshots = await this.state.listSnapshots();
     let busy = false;
+    const usage: VolumeUsage[] = [];
     for (const v of await this.state.listVolumes()) {
       try {
         busy = (await this.volume(v, mounts.get(v.id), holders.get(v.id), snapshots)) || busy;
@@ -99,6 +104,10 @@ export class VolumeReconciler {
         this.onError(err, `reconciling volume ${v.id}`);
       }
     }
+    for (const v of await this.state.listVolumes()) {
+      usage.push({ id: v.id, name: v.name, organization_id: v.organization_id, region: v.region, status: v.status, used_bytes: v.used_bytes, total_bytes: v.total_bytes, full: isFull(v.used_bytes, v.total_bytes) });
+    }
+    this.onUsage?.(usage);
     for (const s of snapshots) {
       try {
         busy = (await this.snapshot(s, mounts.get(s.parent_volume_id))) || busy;
