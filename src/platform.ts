@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { PierComponent, PierCore } from './component.ts';
 import { selectRuntime } from './runtime/select.ts';
 import type { Runtime } from './runtime/contract.ts';
+import { RuntimeError } from './runtime/errors.ts';
 import { createEdge } from './edge/index.ts';
 import type { Edge } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
@@ -71,11 +72,19 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     log: (line) => log(`pier: ${line}`),
   });
   core.setInfo({ runtime: runtime.name });
-  // Git deployments are built into what this runtime runs; build lines are stored as type build and streamed live.
+  // `instances exec`: the API opens commands through this process's runtime (an instance's allocation_id is its id).
+  core.setExec?.({
+    open: async (inst, opts) => {
+      if (!runtime.exec) throw new RuntimeError('unavailable', `exec is not implemented by the ${runtime.name} runtime`);
+      if (!inst.allocation_id) throw new RuntimeError('not_found', `instance ${inst.id} is not running yet`);
+      return runtime.exec(inst.allocation_id, opts);
+    },
+  });
   // Persistent volumes (#20): ext4 images under <data-dir>/volumes, reconciled by the controller; usage on /metrics.
   const volumeDriver = overrides.volumes ?? createVolumeDriver({ dataDir: config.dataDir, log: (line) => log(`pier: ${line}`) });
   let volumeUsage: VolumeUsageRow[] = [];
   core.addMetrics(() => renderVolumeMetrics(volumeUsage));
+  // Git deployments are built into what this runtime runs; build lines are stored as type build and streamed live.
   const state = storeState(store);
   const runsImages = (await runtime.capabilities()).runs === 'image';
   const builder = createBuilder({
@@ -153,6 +162,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         builder: { build: (d, signal) => builder.build(d, signal).finally(() => controller?.kick()) },
         metrics: () => edge?.metrics(),
         autoscale: config.autoscale,
+        volumes: { driver: volumeDriver, state: storeVolumeState(store), onUsage: (rows) => { volumeUsage = rows; } },
       });
       core.onWrite(() => controller?.kick());
       core.routeFeed.onWake = (appId) => controller?.wake(appId);
@@ -162,7 +172,6 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       await controller.start();
       await publisher.push();
     },
-        volumes: { driver: volumeDriver, state: storeVolumeState(store), onUsage: (rows) => { volumeUsage = rows; } },
     async stop() {
       core.routeFeed.onWake = undefined;
       await controller?.stop();
