@@ -7,6 +7,7 @@ import { DockerEngine } from '../docker/engine.ts';
 import { ProcessRuntime } from '../process/driver.ts';
 import { swarmOptionsFromEnv } from '../swarm/config.ts';
 import { SwarmRuntime } from '../swarm/driver.ts';
+import { LocalVolumeDriver } from '../volumes/local.ts';
 
 /** Stops and removes the containers, networks and sandboxed processes of the Pier whose data dir is `dataDir`. */
 export async function removeInstallationWorkloads(dataDir: string): Promise<void> {
@@ -36,6 +37,9 @@ export async function removeInstallationWorkloads(dataDir: string): Promise<void
       await proc.remove(h.runtimeId).catch(() => undefined);
     }
   }
+  // Volumes (issue #20) stay mounted when Pier stops, on purpose; a test's data dir is deleted next, so unmount them
+  // (their loop devices go with the mounts) before anyone runs rm -r over it.
+  await new LocalVolumeDriver({ dataDir }).unmountAll().catch(() => undefined);
 }
 
 /** Removes the Swarm services and overlay networks of installation `scope` from the Swarm PIER_SWARM_HOST names. */
