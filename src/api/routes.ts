@@ -5,6 +5,7 @@ import { logRoutes } from './routes-logs.ts';
 import { metricRoutes } from './routes-metrics.ts';
 import { miscRoutes } from './routes-misc.ts';
 import { eventRoutes } from './routes-events.ts';
+import { composeRoutes } from './routes-compose.ts';
 import { secretRoutes } from './routes-secrets.ts';
 import { pushRoutes } from './routes-push.ts';
 import { archiveRoutes } from './routes-archives.ts';
@@ -19,5 +20,5 @@ import type { Route } from './router.ts';
 
 /** Every served /v1 operation (the logs tail and exec websockets are served on upgrade: routes-logs-tail.ts, routes-exec.ts). */
 export function apiRoutes(): Route[] {
-  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...eventRoutes(), ...secretRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes(), ...accountRoutes(), ...autocompleteRoutes(), ...volumeRoutes()];
+  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...eventRoutes(), ...composeRoutes(), ...secretRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes(), ...accountRoutes(), ...autocompleteRoutes(), ...volumeRoutes()];
 }
