@@ -198,3 +198,36 @@ test('remote edge: skips a dead URL, follows a follower\'s leader_url to the lea
     await new Promise((r) => follower.close(r));
   }
 });
+
+test('remote edge: while a live control plane says "not the leader" (an election under way) it polls at the shortest period, not backing off', async () => {
+  const feed = t.pier.routeFeed;
+  feed.publish(table([up('i-fra', fra.port, 'fra')]));
+  // A follower naming a dead leader 12 times (the old leader's lease not expired yet), then the leader itself.
+  const { createServer, request } = await import('node:http');
+  let asked = 0;
+  const plane = createServer((req, res) => {
+    if (++asked <= 12) {
+      const body = JSON.stringify({ code: 9, message: 'not the leader', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'invalid_state', domain: 'pier', metadata: { leader_url: 'http://127.0.0.1:9' } }] });
+      res.writeHead(409, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+    // Now it leads: relay to the real API.
+    const u = new URL(t.url);
+    const up2 = request({ host: u.hostname, port: u.port, path: req.url, headers: req.headers }, (r) => { res.writeHead(r.statusCode ?? 502, r.headers); r.pipe(res); });
+    up2.on('error', () => res.destroy());
+    up2.end();
+  });
+  await new Promise<void>((r) => plane.listen(0, '127.0.0.1', r));
+  const planeUrl = `http://127.0.0.1:${(plane.address() as { port: number }).port}`;
+  let remote: RemoteEdge | undefined;
+  try {
+    // minMs 20, maxMs 10 s: backing off through 12 rounds would take far beyond the wait below.
+    remote = await createRemoteEdge({ api: planeUrl, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: () => {}, retry: { minMs: 20, maxMs: 10_000 } });
+    await until('the table once the control plane leads', () => remote!.ready(), 5_000);
+    assert.ok(asked > 12);
+    assert.equal((await call(remote.url, 'shop.example', '/')).body, 'fra /');
+  } finally {
+    await remote?.close();
+    await new Promise((r) => plane.close(r));
+  }
+});

@@ -211,6 +211,10 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
         }
       } catch (err) {
         if (stopper.signal.aborted) break;
+        // A control plane answered: it is alive and an election is under way (or it names a leader). Poll at the
+        // shortest period instead of backing off as from a dead API, so the new leader is followed within ~minMs of
+        // taking the lease (the back-off had grown to seconds by then: the edge followed 3.7 s after the new leader).
+        if (err instanceof NotLeaderError) backoff = retry.minMs;
         if (err instanceof NotLeaderError && err.leaderUrl && err.leaderUrl !== target && hops < apis.length + 2) {
           // Bounded: a chain of followers each naming another is cut after a few hops, then backs off.
           hops++;
