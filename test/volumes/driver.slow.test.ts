@@ -225,3 +225,10 @@ test('remove and removeSnapshot are idempotent; list holds what exists and nothi
   assert.equal(existsSync(v.hostPath), false, 'the mount point directory is gone');
   assert.deepEqual(loopDevicesOf(join(dataDir, 'volumes', `${id}.ext4`)), []);
 });
+
+test('a volume the host disk could not hold once full is refused (unavailable), naming the free space', async (t) => {
+  if (skip) return t.skip(skip);
+  const s = statfsSync(dataDir);
+  const tooBig = Math.ceil((s.bavail * s.bsize + 1024 * MiB) / MiB) * MiB;
+  await assert.rejects(driver.create(randomUUID(), tooBig), (err: unknown) => err instanceof RuntimeError && err.code === 'unavailable' && /not enough disk on this host/.test(err.message));
+});

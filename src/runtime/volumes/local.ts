@@ -135,6 +135,7 @@ export class LocalVolumeDriver implements VolumeDriver {
         return this.mountLocked(volumeId, existing);
       }
       mkdirSync(this.volumesDir, { recursive: true, mode: 0o700 });
+      this.checkSpace(sizeBytes);
       const tmp = `${this.image(volumeId)}.tmp`;
       rmSync(tmp, { force: true });
       try {
@@ -155,6 +156,27 @@ export class LocalVolumeDriver implements VolumeDriver {
       writeAtomic(this.record(volumeId), JSON.stringify(rec));
       return this.mountLocked(volumeId, rec);
     });
+  }
+
+  /**
+   * Images are sparse: a volume takes host disk only as it fills. So that a full host disk never turns a tenant's
+   * write into an I/O error inside a "half-empty" volume, a new volume must fit in what the host has free beyond
+   * what the other volumes may still grow into. (A snapshot's blocks are allocated when taken and counted as used.)
+   */
+  private checkSpace(sizeBytes: number): void {
+    let promised = 0;
+    for (const f of readdirSync(this.volumesDir)) {
+      if (!f.endsWith('.json') || !ID.test(f.slice(0, -5))) continue;
+      const rec = readJson<VolumeRecord>(join(this.volumesDir, f));
+      if (rec) promised += Math.max(0, rec.sizeBytes - storedBytes(this.image(rec.volumeId)));
+    }
+    const s = statfsSync(this.volumesDir);
+    const free = s.bavail * s.bsize;
+    if (sizeBytes + promised > free) {
+      const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+      throw new RuntimeError('unavailable', `not enough disk on this host for a ${gib(sizeBytes)} volume: ${gib(free)} free in ${this.volumesDir}, `
+        + `${gib(promised)} of it already promised to the other volumes as they fill; free disk space or delete volumes`);
+    }
   }
 
   /** Copies a snapshot's image to `target` and grows its filesystem to `sizeBytes`. */
