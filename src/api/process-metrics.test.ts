@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ApiMetrics } from './metrics.ts';
 
 test('/metrics carries the Node process metrics under prom-client\'s names, in valid exposition text', async () => {
-  const text = new ApiMetrics().render();
+  const text = await new ApiMetrics().render();
   const value = (name: string): number => {
     const m = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
     assert.ok(m, `${name} in:\n${text}`);
@@ -18,9 +18,32 @@ test('/metrics carries the Node process metrics under prom-client\'s names, in v
   assert.ok(value('nodejs_active_resources_total') >= 0);
   assert.ok(value('nodejs_eventloop_lag_p99_seconds') >= 0);
   assert.equal(value('nodejs_version_info'), 1);
-  assert.match(text, new RegExp(`nodejs_version_info\\{version="${process.version}"\\} 1`));
+  // prom-client adds major, minor and patch labels after version.
+  assert.match(text, new RegExp(`nodejs_version_info\\{version="${process.version}",major="${process.versions.node.split('.')[0]}"[^}]*\\} 1`));
   // Every line is a comment or `name{labels} number`; every family is declared once.
   for (const line of text.trim().split('\n')) assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+|\w+(\{[^}]*\})? NaN)$/, line);
   const types = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
   assert.equal(new Set(types).size, types.length);
+});
+
+test('API requests are counted by method, route and status, durations summed; extra gauges; registries are separate', async () => {
+  const m = new ApiMetrics();
+  m.observe('GET', '/v1/apps', 200, 0.25);
+  m.observe('GET', '/v1/apps', 200, 0.5);
+  m.observe('POST', '/v1/services/{id}', 400, 0.125);
+  const text = await m.render({ pier_reconcile_queue_depth: 7 });
+  assert.match(text, /^# TYPE pier_api_requests_total counter$/m);
+  assert.match(text, /^pier_api_requests_total\{method="GET",route="\/v1\/apps",status="200"\} 2$/m);
+  assert.match(text, /^pier_api_requests_total\{method="POST",route="\/v1\/services\/\{id\}",status="400"\} 1$/m);
+  assert.match(text, /^# TYPE pier_api_request_duration_seconds summary$/m);
+  assert.match(text, /^pier_api_request_duration_seconds_sum\{method="GET",route="\/v1\/apps"\} 0\.75$/m);
+  assert.match(text, /^pier_api_request_duration_seconds_count\{method="GET",route="\/v1\/apps"\} 2$/m);
+  assert.doesNotMatch(text, /quantile=/);
+  assert.match(text, /^pier_process_resident_memory_bytes \d+$/m);
+  assert.match(text, /^pier_process_heap_used_bytes \d+$/m);
+  assert.match(text, /^# TYPE pier_reconcile_queue_depth gauge$/m);
+  assert.match(text, /^pier_reconcile_queue_depth 7$/m);
+  // A gauge the platform no longer hands in disappears instead of repeating its last value.
+  assert.doesNotMatch(await m.render({}), /^pier_reconcile_queue_depth \d/m);
+  assert.doesNotMatch(await new ApiMetrics().render(), /^pier_api_requests_total\{/m);
 });

@@ -98,7 +98,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       setRoute('/metrics');
       // Loopback scrapes need no token (a local Prometheus); anything else must authenticate.
       if (!isLoopback(req.socket.remoteAddress)) await authenticate(store, req);
-      const text = metrics.render(opts.metricsExtra?.() ?? {}) + (opts.metricsText?.() ?? '');
+      const text = (await metrics.render(opts.metricsExtra?.() ?? {})) + (opts.metricsText?.() ?? '');
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(text);
       return;
