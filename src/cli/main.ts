@@ -10,6 +10,7 @@ import { deploymentsCommand, regionalDeploymentsCommand } from './commands/deplo
 import { domainsCommand } from './commands/domains.ts';
 import { edgeCommand } from './commands/edge.ts';
 import { activitiesCommand, eventsCommand } from './commands/events.ts';
+import { composeCommand } from './commands/compose.ts';
 import { functionCommand } from './commands/function.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { platformCommands } from './commands/platform.ts';
@@ -34,7 +35,7 @@ export const ROOT: Command = {
   subcommands: [
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
     secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
-    functionCommand, domainsCommand, edgeCommand, eventsCommand, activitiesCommand, statusCommand, doctorCommand, loginCommand, backupCommand, restoreCommand,
+    functionCommand, domainsCommand, edgeCommand, eventsCommand, activitiesCommand, composeCommand, statusCommand, doctorCommand, loginCommand, backupCommand, restoreCommand,
     completionCommand(() => ROOT),
   ],
 };
