@@ -13,6 +13,7 @@ import { startPier, type PierComponent, type PierCore, type PierHandle } from '.
 import { platformComponents } from '../../src/platform.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
+import { detectCgroupLayout, InstanceCgroup } from '../../src/runtime/process/cgroups.ts';
 import type { Runtime } from '../../src/runtime/contract.ts';
 import { ensureTestImage, prepareTestAppDir } from '../../src/runtime/testing/images.ts';
 
@@ -47,6 +48,8 @@ export interface ScalePier {
   get(host: string, path?: string): Promise<EdgeReply>;
   /** Whether the runtime still has the workload of this allocation id (container or process sandbox). */
   workloadExists(allocationId: string): Promise<boolean>;
+  /** Whether that workload is frozen (light sleep): a paused container, or a frozen cgroup. */
+  frozen(allocationId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -173,6 +176,11 @@ export async function startScalePier(runtime: 'docker' | 'process', env: Record<
     async workloadExists(id) {
       if (holder.runtime) return (await holder.runtime.inspect(id)) != null;
       return (await engine.jsonOrNull('GET', `/containers/${id}/json`)) !== null;
+    },
+    async frozen(id) {
+      // The process driver names each instance's cgroup after its id (the allocation id), under `pier`.
+      if (holder.runtime) { const layout = detectCgroupLayout(); return layout !== null && new InstanceCgroup(layout, 'pier', id).frozen(); }
+      return (await engine.jsonOrNull<{ State: { Paused: boolean } }>('GET', `/containers/${id}/json`))?.State.Paused === true;
     },
     async close() {
       // Deleting the apps stops and removes their instances (Docker containers included) before Pier stops.

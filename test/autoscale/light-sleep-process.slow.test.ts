@@ -1,6 +1,6 @@
 // Light sleep (the cgroup freezer) thawed by a request, then deep sleep, with sandboxed processes (light-sleep-scenario.ts).
 import { test } from 'node:test';
-import { detectCgroupLayout, InstanceCgroup } from '../../src/runtime/process/cgroups.ts';
+import { detectCgroupLayout } from '../../src/runtime/process/cgroups.ts';
 import { startScalePier } from './harness.ts';
 import { lightSleepScenario } from './light-sleep-scenario.ts';
 
@@ -10,9 +10,7 @@ const freezable = layout !== null && (layout.version === 'v2' || layout.mounts.f
 test('light sleep freezes the sandbox cgroup, a request thaws it; deep sleep removes it', { skip: freezable ? false : 'no cgroup freezer on this host', timeout: 120_000 }, async () => {
   const p = await startScalePier('process');
   try {
-    // The process driver names each instance's cgroup after its id (the allocation id), under `pier`.
-    const frozen = async (id: string) => new InstanceCgroup(layout!, 'pier', id).frozen();
-    const r = await lightSleepScenario(p, frozen);
+    const r = await lightSleepScenario(p);
     process.stderr.write(`light-sleep process: wake from light sleep ${r.wakeMs.toFixed(1)} ms, from deep sleep ${r.deepWakeMs.toFixed(1)} ms\n`);
   } finally {
     await p.close();

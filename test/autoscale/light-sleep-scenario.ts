@@ -6,10 +6,8 @@
 import assert from 'node:assert/strict';
 import { until, webDef, type ScalePier } from './harness.ts';
 
-/** Whether the workload of this allocation is frozen now (docker: State.Paused; process: the cgroup freezer). */
-export type FrozenProbe = (allocationId: string) => Promise<boolean>;
-
-export async function lightSleepScenario(p: ScalePier, frozen: FrozenProbe): Promise<{ wakeMs: number; deepWakeMs: number }> {
+export async function lightSleepScenario(p: ScalePier): Promise<{ wakeMs: number; deepWakeMs: number }> {
+  const frozen = (allocationId: string) => p.frozen(allocationId);
   const app = await p.createApp('dozy');
   const svc = await p.createService(app, 'web', webDef(p.runtime, { min: 0, max: 1, targets: [{ sleep_idle_delay: { light_sleep_value: 1, deep_sleep_value: 5 } }] }));
   await until('healthy', async () => (await p.instances(svc.id, ['HEALTHY'])).length === 1, 60_000, 50);

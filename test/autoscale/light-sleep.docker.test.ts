@@ -1,15 +1,12 @@
 // Light sleep (docker pause) thawed by a request, then deep sleep, with real Docker containers (light-sleep-scenario.ts).
 import { test } from 'node:test';
-import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { engineUp, startScalePier } from './harness.ts';
 import { lightSleepScenario } from './light-sleep-scenario.ts';
 
 test('light sleep pauses the container, a request unpauses it; deep sleep removes it', { skip: engineUp ? false : 'Docker engine not reachable', timeout: 120_000 }, async () => {
   const p = await startScalePier('docker');
-  const engine = new DockerEngine();
   try {
-    const paused = async (id: string) => (await engine.jsonOrNull<{ State: { Paused: boolean } }>('GET', `/containers/${id}/json`))?.State.Paused === true;
-    const r = await lightSleepScenario(p, paused);
+    const r = await lightSleepScenario(p);
     process.stderr.write(`light-sleep docker: wake from light sleep ${r.wakeMs.toFixed(1)} ms, from deep sleep ${r.deepWakeMs.toFixed(1)} ms\n`);
   } finally {
     await p.close();
