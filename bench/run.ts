@@ -3,7 +3,8 @@
 // `<!-- bench:start -->` / `<!-- bench:end -->` markers in README.md. Each target is measured as a ratio against a
 // baseline measured in the same run (direct upstream, nginx, bare spawn...), so numbers compare across machines.
 // Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm,postgres,backup,density,volumes] [--quick]
-// (swarm is opt-in: it runs only when named, as it brings up a 3-node Swarm lab and needs root.)
+// (swarm and failover are opt-in: they run only when named; swarm brings up a 3-node Swarm lab and needs root,
+// failover two control planes on PostgreSQL with Docker.)
 // (--only re-runs those sections and keeps the other sections' last results in the files and the table.)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
@@ -92,6 +93,7 @@ const OPTIONAL: Section[] = [
   { name: 'swarm', file: 'swarm.ts', fn: 'swarmBench', args: () => [{ instances: 100 }], rows: genericRows('swarm'), optIn: true },
   { name: 'postgres', file: 'postgres.ts', fn: 'postgresBench', args: () => [], rows: genericRows('postgres') },
   { name: 'density', file: 'density.ts', fn: 'densityBench', args: (quick) => [quick ? { counts: [10, 50], idleSeconds: 10 } : { counts: [10, 50, 200, 1000], idleSeconds: 20 }], rows: genericRows('density') },
+  { name: 'failover', file: 'failover.ts', fn: 'failoverBench', args: () => [], rows: genericRows('failover'), optIn: true },
   { name: 'backup', file: 'backup.ts', fn: 'benchBackup', args: (quick) => [{ sizes: quick ? [1000] : [1000, 10_000] }], rows: backupRows },
   { name: 'isolation', file: 'isolation.ts', fn: 'isolationBench', args: (quick) => [quick ? 10 : 20], rows: isolationRows },
   { name: 'sandboxes', file: 'sandboxes.ts', fn: 'sandboxesBench', args: (quick) => [quick ? 5 : 10], rows: genericRows('sandboxes') },
