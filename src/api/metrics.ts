@@ -1,11 +1,11 @@
 // GET /metrics through prom-client (issue #21 item 10): the API's request counters and durations, the control
 // plane's memory, extra gauges the platform adds, and the Node process metrics of prom-client's default collectors
-// (process-metrics.ts). Each ApiMetrics has its own registry, so several control planes in one process (tests) never
-// share counters. The edge's traffic counters stay hand-written (src/edge/metrics.ts): they are bumped on every
+// (process-metrics.ts, one registry per process). Each ApiMetrics has its own registry, so several control planes
+// in one process (tests) never share counters. The edge's traffic counters stay hand-written (src/edge/metrics.ts): they are bumped on every
 // proxied request, where prom-client's labelled counters and histogram measured 17-21 µs a request against the
 // hand-written 36-66 ns (src/edge/README.md), and are rendered only at scrape time.
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
-import { registerProcessMetrics } from './process-metrics.ts';
+import { processRegistry } from './process-metrics.ts';
 
 /** Counts requests by route (the matched path template, never raw ids) and status. */
 export class ApiMetrics {
@@ -30,7 +30,6 @@ export class ApiMetrics {
     });
     mem('pier_process_resident_memory_bytes', 'Resident memory of the control plane.', () => process.memoryUsage().rss);
     mem('pier_process_heap_used_bytes', 'V8 heap in use.', () => process.memoryUsage().heapUsed);
-    registerProcessMetrics(this.registry);
   }
 
   /** Records one finished request. */
@@ -57,11 +56,6 @@ export class ApiMetrics {
       }));
     }
     // One family after another without blank lines, NaN spelled as Prometheus writes it (prom-client writes "Nan").
-    return (await this.registry.metrics()).replace(/\n{2,}/g, '\n').replace(/ Nan$/gm, ' NaN');
-  }
-
-  /** The content type of render()'s text. */
-  get contentType(): string {
-    return this.registry.contentType;
+    return (await Registry.merge([this.registry, processRegistry()]).metrics()).replace(/\n{2,}/g, '\n').replace(/ Nan$/gm, ' NaN');
   }
 }
