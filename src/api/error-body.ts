@@ -20,6 +20,7 @@ export const GRPC_CODES: Record<ErrorCode, number> = {
   invalid_argument: 3,
   authentication_error: 16,
   authorization_required: 7,
+  quota_exceeded: 8,
   unknown_resource: 5,
   already_exists: 6,
   invalid_state: 9,

@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   invalid_argument: 400,
   authentication_error: 401,
   authorization_required: 403,
+  /** A write past one of the organization's quotas (src/domain/quotas.ts): nothing was written. */
+  quota_exceeded: 403,
   unknown_resource: 404,
   already_exists: 409,
   invalid_state: 409,
