@@ -228,6 +228,25 @@ CREATE INDEX events_org_resource_when ON events (organization_id, resource_id, w
 CREATE INDEX events_when ON events (when_at);
 `,
   },
+  {
+    id: 11,
+    name: 'quotas and usage',
+    // Operator-set limits per organization (`data`: Koyeb's Quotas, unset fields = no limit) and usage: one row per
+    // instance that ever ran, its lifetime (started_at .. terminated_at, open while it runs) as the usage sampler saw
+    // it from the instance rows, so usage never asks a runtime. duration_seconds is what a period list adds up.
+    sql: () => `
+CREATE TABLE organization_quotas (
+  organization_id TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE instance_usage (
+  instance_id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, app_id TEXT NOT NULL, service_id TEXT NOT NULL,
+  deployment_id TEXT NOT NULL, regional_deployment_id TEXT NOT NULL, region TEXT NOT NULL, instance_type TEXT NOT NULL,
+  started_at TEXT NOT NULL, terminated_at TEXT, duration_seconds BIGINT NOT NULL DEFAULT 0, updated_at TEXT NOT NULL
+);
+CREATE INDEX instance_usage_org_started ON instance_usage (organization_id, started_at);
+CREATE INDEX instance_usage_open ON instance_usage (terminated_at);
+`,
+  },
 ];
 
 /** The schema version this Pier knows: its highest migration id. */
