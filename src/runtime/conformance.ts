@@ -331,9 +331,13 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
         if (skip) return t.skip(skip);
         const vol = await newVolume(32 * MiB);
         const token = randomUUID();
-        const first = await runWith(vol, `mkdir -p /data/sub && echo ${token} > /data/sub/f && echo written`);
+        const first = await runWith(vol, `mkdir -p /data/sub && echo ${token} > /data/sub/f && echo written && grep ' /data ' /proc/self/mounts`);
         assert.equal(first.exit.exitCode, 0, first.out);
         assert.match(first.out, /written/);
+        const mountLine = first.out.split('\n').find((l) => / \/data /.test(l)) ?? '';
+        assert.match(mountLine, /\brw\b/, `read-write: ${mountLine}`);
+        assert.match(mountLine, /\bnosuid\b/, `no setuid programs from a volume: ${mountLine}`);
+        assert.match(mountLine, /\bnodev\b/, `no device files from a volume: ${mountLine}`);
         // The first instance is removed (withInstances): the second one is a new instance, as after a redeploy.
         const second = await runWith(vol, 'cat /data/sub/f && echo again >> /data/sub/f && touch /data/new && echo appended');
         assert.equal(second.exit.exitCode, 0, second.out);
