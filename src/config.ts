@@ -36,6 +36,8 @@ export interface PierConfig {
   dnsResolver?: string;
   /** Skip the custom-domain DNS check (single-machine setups whose names never resolve publicly). */
   skipDnsCheck: boolean;
+  /** Server log format (PIER_LOG_FORMAT): `text`, one `pier: ...` line (default), or `json`, pino's records. */
+  logFormat?: 'text' | 'json';
   /** `postgres://...`: the store lives in PostgreSQL, shared by several control planes (one leader); else SQLite. */
   databaseUrl?: string;
   /** What buildpack builds are given for package downloads: CA bundle, proxies, registry mirrors (PIER_BUILD_*). */
@@ -195,6 +197,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       : undefined,
     dnsResolver: dnsResolver.value,
     skipDnsCheck: ['1', 'true', 'yes'].includes((env.PIER_DOMAINS_SKIP_DNS_CHECK ?? '').toLowerCase()),
+    logFormat: loadLogFormat(env),
     ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
     ...loadTenantInputs(env),
     ...loadHousekeeping(env),
@@ -400,4 +403,12 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
     };
   }
   return out;
+}
+
+/** PIER_LOG_FORMAT: text (default) or json. */
+export function loadLogFormat(env: NodeJS.ProcessEnv = process.env): 'text' | 'json' {
+  const v = (env.PIER_LOG_FORMAT ?? '').trim().toLowerCase();
+  if (v === '' || v === 'text') return 'text';
+  if (v === 'json') return 'json';
+  throw new ConfigError(`PIER_LOG_FORMAT must be text or json, got ${JSON.stringify(env.PIER_LOG_FORMAT)}`);
 }
