@@ -92,6 +92,41 @@ test('a request that reached the upstream is never retried', async () => {
   }
 });
 
+test('a bodiless GET whose connection is cut before any answer is sent once more: to another instance, else the same one, never twice', async () => {
+  let crashHits = 0;
+  const crash = await startUpstream('crash', (req) => { crashHits++; req.socket.destroy(); });
+  const other = await startUpstream('other');
+  let flakyHits = 0;
+  const flaky = await startUpstream('flaky', (req, res) => { if (++flakyHits === 1) req.socket.destroy(); else res.end('flaky ok'); });
+  const edge = await createEdge({ addr: '127.0.0.1:0', domain: 'pier.test' });
+  try {
+    edge.setRoutes([
+      app('two', [route('/', [up('crash', crash.port), up('other', other.port)])]),
+      app('one', [route('/', [up('flaky', flaky.port)])]),
+      app('dead', [route('/', [up('crash', crash.port)])]),
+    ]);
+    // Two instances: whichever is picked first, the answer comes from the one that answers.
+    for (let i = 0; i < 4; i++) assert.match((await call(edge.url, 'two-acme.pier.test', `/g${i}`)).body, /^other /);
+    assert.ok(crashHits >= 1, 'the cutting instance was tried');
+    // One instance that cut the first connection: the same request again on a fresh connection.
+    const r = await call(edge.url, 'one-acme.pier.test', '/');
+    assert.deepEqual([r.status, r.body, flakyHits], [200, 'flaky ok', 2]);
+    // One instance that always cuts: one retry, then 502 (bounded).
+    crashHits = 0;
+    const d = await call(edge.url, 'dead-acme.pier.test', '/');
+    assert.deepEqual([d.status, crashHits], [502, 2]);
+    // A POST is never re-sent (it may have had an effect).
+    crashHits = 0;
+    const p = await call(edge.url, 'dead-acme.pier.test', '/', { method: 'POST', body: 'once' });
+    assert.deepEqual([p.status, crashHits], [502, 1]);
+  } finally {
+    await edge.close();
+    await crash.close();
+    await other.close();
+    await flaky.close();
+  }
+});
+
 test('region: header, then address map, then default; failover when the region has nothing healthy', async () => {
   const fra = await startUpstream('fra');
   const was = await startUpstream('was');

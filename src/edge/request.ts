@@ -1,6 +1,7 @@
 // One proxied HTTP request, from routing to the last response byte. The object is also the undici dispatch
 // handler, so a request costs one allocation of ours on the hot path. Bodies stream both ways with
-// backpressure; connect-phase failures are retried on another upstream, nothing else is.
+// backpressure; connect-phase failures are retried on another upstream, and a bodiless GET/HEAD/OPTIONS whose
+// connection was cut before any response byte is sent once more (another instance when there is one); nothing else is.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import type { Dispatcher } from 'undici';
@@ -11,6 +12,12 @@ import { absoluteTarget, ASTERISK_ALLOW, malformedPercent } from './target.ts';
 import { acmeToken } from './tls.ts';
 import type { AccessLogEntry } from './types.ts';
 import { CONNECT_ERROR_CODES, pickUpstream, type UpstreamState } from './upstream.ts';
+
+/** Errors meaning the upstream cut a connection the request was sent on (it may or may not have seen it). */
+const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/** Methods re-sent after a cut connection (idempotent and, here, bodiless). */
+const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A request waiting for a sleeping app to wake. */
 export interface HeldRequest {
@@ -71,6 +78,8 @@ export class ProxyRequest implements HeldRequest {
   private forwardPath = '';
   private upstream: UpstreamState | null = null;
   private tried: UpstreamState[] | null = null;
+  /** Whether this request was already re-sent after its upstream connection was cut (at most once). */
+  private resetRetried = false;
   private status = 0;
   private bytes = 0;
   private done = false;
@@ -362,6 +371,20 @@ export class ProxyRequest implements HeldRequest {
         this.forward();
         return;
       }
+    }
+    // The upstream closed or reset the connection before answering: a keep-alive connection it had just closed, or an
+    // instance stopped under a regional edge that still routed to it. A bodiless idempotent request (RFC 9110
+    // §9.2.2) is sent once more, to another instance when there is one, else on a fresh connection to the same.
+    if (!connectPhase && RESET_CODES.has(err.code ?? '') && !this.resetRetried && this.status === 0 && !this.hasBody
+      && RETRYABLE_METHODS.has(this.req.method ?? '')) {
+      this.resetRetried = true;
+      this.tried ??= [];
+      if (this.route!.upstreams.length > 1) this.tried.push(st);
+      this.upstream = null;
+      this.abortFn = null;
+      st.release();
+      this.forward();
+      return;
     }
     const timeout = err.code === 'UND_ERR_HEADERS_TIMEOUT';
     const name = this.route!.entry.serviceName;
