@@ -123,14 +123,19 @@ export function createController(o: ControllerOptions): Controller {
     if (!recovered) await recover();
     ctx.nextPassMs = undefined;
     await reconcileScaling(ctx);
+    // A wake-up (a thawed instance) or a sleep changes the routes now: publish before the rest of the pass.
+    publishIfDirty();
     // Volumes first: a volume made in this pass can be mounted by an instance started in the same pass.
     if (ctx.volumes && await ctx.volumes.pass(ctx.state)) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 250);
     await reconcileDeployments(ctx);
     await reconcileInstances(ctx, { publicDomain });
-    if (ctx.routesDirty) {
-      ctx.routesDirty = false;
-      try { o.onRoutesChanged?.(); } catch (err) { ctx.onError(err, 'notifying route changes'); }
-    }
+    publishIfDirty();
+  }
+
+  function publishIfDirty(): void {
+    if (!ctx.routesDirty) return;
+    ctx.routesDirty = false;
+    try { o.onRoutesChanged?.(); } catch (err) { ctx.onError(err, 'notifying route changes'); }
   }
 
   function reconcileOnce(): Promise<void> {
