@@ -139,6 +139,14 @@ export class HealthTracker {
     this.tracked.set(instanceId, { startedAtMs, nextDueMs: startedAtMs, failures: new Map(), passed: false, startupProbes: 0, nextCountMs: startedAtMs });
   }
 
+  /**
+   * Tracks an instance known to pass right now (thawed from light sleep: the very process that passed before it was
+   * frozen): off the startup ramp, next probe after `nextInMs`.
+   */
+  passing(instanceId: string, nowMs: number, nextInMs: number): void {
+    this.tracked.set(instanceId, { startedAtMs: nowMs, nextDueMs: nowMs + nextInMs, failures: new Map(), passed: true, startupProbes: 0, nextCountMs: nowMs, last: { kind: 'pass' } });
+  }
+
   /** Stops tracking an instance. */
   forget(instanceId: string): void { this.tracked.delete(instanceId); }
 

@@ -23,6 +23,8 @@ export { requestWake, type MetricsSource } from './autoscale-memory.ts';
 
 /** How long a sleeping replica keeps its workload after the edge stopped routing to it (routes update async). */
 const SLEEP_STOP_DELAY_MS = 300;
+/** A thawed instance serves at once; its health checks resume this soon after (then on their interval). */
+const THAWED_FIRST_CHECK_MS = 1000;
 /** Pass period while an autoscaled row waits for its workload (health probes ask for their own passes: health.ts). */
 const STARTING_PASS_MS = 25;
 const RUNNING_DEPLOYMENT = ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY', 'SLEEPING'];
@@ -287,10 +289,12 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
   }
   for (const i of rows.filter((x) => x.status === 'SLEEPING')) {
     const h = ctx.bindings.get(i.id);
+    let thawed = false;
     if (h && rm?.frozen?.delete(i.id)) {
-      // Light sleep: thaw before anything routes to it; the instance reconciler probes it in this same pass.
+      // Light sleep: thaw before anything routes to it.
       try {
         await ctx.runtime.thaw!(h.runtimeId);
+        thawed = true;
       } catch (err) {
         ctx.onError(err, `thawing instance ${i.id} (a new instance replaces it)`);
         ctx.bindings.delete(i.id);
@@ -299,9 +303,15 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
         await ctx.runtime.remove(h.runtimeId).catch(() => undefined);
       }
     }
-    if (ctx.bindings.has(i.id)) {
+    if (thawed) {
+      // The very process that passed its checks before it froze: it serves at once (the edge routes to it as this
+      // step ends), and its checks resume on their interval.
+      ctx.health.passing(i.id, nowMs, THAWED_FIRST_CHECK_MS);
+      const waking = await markInstance(ctx, i, 'STARTING', 'instance_waking', 'Instance thawed from light sleep: a request arrived.');
+      await markInstance(ctx, waking, 'HEALTHY', 'instance_healthy', instanceMessage.healthy());
+    } else if (ctx.bindings.has(i.id)) {
       ctx.health.reset(i.id, nowMs);
-      await markInstance(ctx, i, 'STARTING', 'instance_waking', mode === 'light' ? 'Instance thawed from light sleep: a request arrived.' : instanceMessage.starting());
+      await markInstance(ctx, i, 'STARTING', 'instance_waking', instanceMessage.starting());
     } else {
       await markInstance(ctx, i, 'STOPPED', 'instance_woken', 'Stopped while sleeping; the wake-up started a new instance.', { terminated_at: new Date(nowMs).toISOString() });
     }
