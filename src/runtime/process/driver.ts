@@ -11,7 +11,7 @@ import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, Endpoint, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { signalFromExitCode } from '../common.ts';
 import { InstanceCgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.ts';
-import { EXEC_PYTHON, processExec } from './exec.ts';
+import { EXEC_PYTHON, processExec, sandboxProcess } from './exec.ts';
 import { readLogFiles } from './logs.ts';
 import { ProcessNetworks, networkingUnavailable } from './netns.ts';
 import {
@@ -545,6 +545,8 @@ export class ProcessRuntime implements Runtime {
     if (!nsenter || !setpriv) throw new RuntimeError('unavailable', 'process runtime: exec needs nsenter and setpriv (util-linux)');
     if (!existsSync(EXEC_PYTHON)) throw new RuntimeError('unavailable', `process runtime: exec needs ${EXEC_PYTHON} (apt-get install python3-minimal) to apply the sandbox's seccomp filter and terminal`);
     const cg = this.cgroup(runtimeId);
+    // Right after start() only bubblewrap itself may be in the cgroup yet: wait (bounded) for the sandbox's processes.
+    for (let i = 0; i < 60 && sandboxProcess(cg.pids()) === undefined && this.alive(rec); i++) await sleep(POLL_MS);
     return processExec(runtimeId, { procsFiles: cg.procsFiles(), pids: cg.pids(), uid: rec.uid }, { nsenter, setpriv }, opts);
   }
 

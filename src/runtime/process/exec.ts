@@ -230,7 +230,8 @@ export function processExec(runtimeId: string, target: ExecTarget, programs: Exe
     let code = 255;
     const done = () => {
       opts.signal?.removeEventListener('abort', kill);
-      ctrl.destroy();
+      // The command is gone: its input pipes would otherwise stay open (and keep this process alive) until written to.
+      for (const p of [stdinPipe, ctrl, seccomp, envPipe]) p.destroy();
       resolve(code);
     };
     child.once('error', () => { exited = true; done(); });
