@@ -78,3 +78,10 @@ test('the disk limit becomes StorageOpt.size only where the engine enforces it',
   assert.equal((createContainerBody(spec, { pidsLimit: 1 }) as any).HostConfig.StorageOpt, undefined);
   assert.equal((createContainerBody(base, { pidsLimit: 1, diskQuota: true }) as any).HostConfig.StorageOpt, undefined, 'no disk in the spec, no limit');
 });
+
+test('volumes become read-write, unpropagated binds of their mounted host directories; none without volumes', () => {
+  assert.equal((createContainerBody(base, { pidsLimit: 100 }) as any).HostConfig.Mounts, undefined);
+  const b = createContainerBody({ ...base, volumes: [{ volumeId: 'v1', hostPath: '/var/lib/pier/volumes/mnt/v1', path: '/data/' }] }, { pidsLimit: 100 }) as any;
+  assert.deepEqual(b.HostConfig.Mounts, [{ Type: 'bind', Source: '/var/lib/pier/volumes/mnt/v1', Target: '/data', ReadOnly: false, BindOptions: { Propagation: 'rprivate' } }]);
+  assert.equal(b.HostConfig.Binds, undefined, 'Mounts, not Binds: a missing source is an error, never created by the engine');
+});
