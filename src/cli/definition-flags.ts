@@ -7,7 +7,7 @@ import type {
 import { formatDuration, parseDurationMs } from './duration.ts';
 import { CliError } from './errors.ts';
 import {
-  applyListOps, checkPort, parseCheckFlag, parseConfigFileFlag, parseEnvFlag, parsePortFlag, parseRegionFlag,
+  applyListOps, type ListOp, checkPort, parseCheckFlag, parseConfigFileFlag, parseEnvFlag, parsePortFlag, parseRegionFlag,
   parseRouteFlag,
 } from './list-flags.ts';
 
@@ -53,6 +53,8 @@ export interface DefinitionFlags {
   privileged?: boolean;
   skipCache?: boolean;
   configFiles?: string[];
+  /** `VOLUME:PATH` (a volume name or id: commands resolve names to ids afterwards) or `!VOLUME` (koyeb's --volumes). */
+  volumes?: string[];
 }
 
 /** The built definition plus warnings to print (never errors: those throw CliError). */
@@ -102,6 +104,7 @@ export function applyDefinitionFlags(
     const ops = flags.configFiles.map((v) => parseConfigFileFlag(v, readFile));
     def.config_files = applyListOps(def.config_files ?? [], ops, (f) => f.path);
   }
+  if (flags.volumes) def.volumes = applyListOps(def.volumes ?? [], flags.volumes.map(parseVolumeFlag), (v) => v.id);
   return { definition: def, warnings };
 }
 
@@ -363,4 +366,14 @@ function applyGitSource(def: DeploymentDefinition, flags: DefinitionFlags): void
 /** Human text for a sleep delay in seconds, for describe output. */
 export function describeSleep(seconds: number | undefined): string {
   return seconds ? formatDuration(seconds * 1000) : 'off';
+}
+
+/** `--volumes VOLUME:PATH` mounts a volume (name or id) at PATH; `'!VOLUME'` removes it (koyeb's flag). */
+export function parseVolumeFlag(value: string): ListOp<{ id: string; path: string }> {
+  if (value.startsWith('!')) return { key: value.slice(1), delete: true };
+  const i = value.indexOf(':');
+  const id = i > 0 ? value.slice(0, i) : '';
+  const path = i > 0 ? value.slice(i + 1) : '';
+  if (!id || !path.startsWith('/')) throw new CliError(`--volumes takes VOLUME:PATH with an absolute path, e.g. data:/data, or '!VOLUME' to remove one; got "${value}"`);
+  return { key: id, delete: false, item: { id, path } };
 }

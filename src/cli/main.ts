@@ -18,6 +18,7 @@ import { secretsCommand } from './commands/secrets.ts';
 import { servicesCommand } from './commands/services.ts';
 import { loginCommand, statusCommand } from './commands/status.ts';
 import { organizationsCommand, rotateKeyCommand, tokensCommand } from './commands/tokens.ts';
+import { snapshotsCommand, volumesCommand } from './commands/volumes.ts';
 
 const versionCommand: Command = {
   name: 'version',
@@ -36,6 +37,7 @@ export const ROOT: Command = {
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
     secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
     functionCommand, domainsCommand, edgeCommand, eventsCommand, activitiesCommand, composeCommand, statusCommand, doctorCommand, loginCommand, backupCommand, restoreCommand,
+    volumesCommand, snapshotsCommand,
     completionCommand(() => ROOT),
   ],
 };

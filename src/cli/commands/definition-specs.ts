@@ -48,6 +48,7 @@ export const DEFINITION_FLAGS: FlagSpec[] = [
   { name: 'privileged', kind: 'bool', help: 'Run the container (or build) privileged' },
   { name: 'skip-cache', kind: 'bool', help: 'Build without the build cache' },
   { name: 'config-file', kind: 'list', placeholder: 'LOCAL:PATH[:PERM]', help: "Copy a local file into the instance; '!PATH' deletes" },
+  { name: 'volumes', kind: 'list', aliases: ['volume'], placeholder: 'VOLUME:PATH', help: "Mount a persistent volume (name or id) at PATH; '!VOLUME' removes it" },
 ];
 
 /** Reads the definition flags out of parsed argv; flags not given stay undefined. */
@@ -94,6 +95,7 @@ export function readDefinitionFlags(a: ParsedArgs): DefinitionFlags {
     privileged: bool('privileged'),
     skipCache: bool('skip-cache'),
     configFiles: a.list('config-file'),
+    volumes: a.list('volumes'),
   };
 }
 

@@ -1,4 +1,5 @@
 // The commands that start a deployment: services create / update / redeploy and apps init, with --wait.
+import { resolveVolumeFlags } from './volumes.ts';
 import type { App, Deployment, DeploymentDefinition, Service } from '../../domain/types.ts';
 import type { Ctx } from '../command.ts';
 import { applyDefinitionFlags } from '../definition-flags.ts';
@@ -74,8 +75,11 @@ export async function printFutureUrls(ctx: Ctx, app: App, definition: Deployment
   if (ctx.output === 'table') await printServiceUrls(ctx, app.id, definition, 'URL (when healthy)');
 }
 
-function buildDefinition(ctx: Ctx, base: DeploymentDefinition): DeploymentDefinition {
-  const { definition, warnings } = applyDefinitionFlags(base, readDefinitionFlags(ctx.args), ctx.io.readFile);
+async function buildDefinition(ctx: Ctx, base: DeploymentDefinition): Promise<DeploymentDefinition> {
+  const flags = readDefinitionFlags(ctx.args);
+  // --volumes takes names (as koyeb's): the API takes ids.
+  if (flags.volumes) flags.volumes = await resolveVolumeFlags(ctx.client(), flags.volumes);
+  const { definition, warnings } = applyDefinitionFlags(base, flags, ctx.io.readFile);
   for (const w of warnings) ctx.err(`warning: ${w}`);
   return definition;
 }
@@ -86,7 +90,7 @@ function buildDefinition(ctx: Ctx, base: DeploymentDefinition): DeploymentDefini
  */
 export async function createService(ctx: Ctx, appId: () => Promise<string>, name: string): Promise<number> {
   const timeoutMs = waitTimeoutMs(ctx);
-  const definition = buildDefinition(ctx, {});
+  const definition = await buildDefinition(ctx, {});
   definition.name = name;
   const reply = await ctx.client().post<{ service: Service }>('/v1/services', { app_id: await appId(), name, definition });
   if (!ctx.args.bool('wait')) {
@@ -109,7 +113,7 @@ export async function updateService(ctx: Ctx): Promise<number> {
     ]);
   }
   const base = ctx.args.bool('override') ? { name: latest?.definition?.name } : (latest!.definition ?? {});
-  const definition = buildDefinition(ctx, base);
+  const definition = await buildDefinition(ctx, base);
   const saveOnly = ctx.args.bool('save-only');
   const body: Record<string, unknown> = { definition };
   if (saveOnly) body.save_only = true;
