@@ -197,7 +197,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       : undefined,
     dnsResolver: dnsResolver.value,
     skipDnsCheck: ['1', 'true', 'yes'].includes((env.PIER_DOMAINS_SKIP_DNS_CHECK ?? '').toLowerCase()),
-    logFormat: loadLogFormat(env),
+    // Only when asked, so the default configuration reads as before.
+    ...(loadLogFormat(env) === 'json' ? { logFormat: 'json' as const } : {}),
     ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
     ...loadTenantInputs(env),
     ...loadHousekeeping(env),
