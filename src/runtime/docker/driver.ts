@@ -308,7 +308,8 @@ export class DockerRuntime implements Runtime {
       await this.engine.json('POST', `/containers/${encodeURIComponent(runtimeId)}/${op}`);
     } catch (err) {
       if (err instanceof EngineError && err.status === 404) throw workloadNotFound(runtimeId);
-      if (err instanceof EngineError && err.status === 409 && noop.test(err.message)) return;
+      // Already in that state: 409 for pause, 500 for unpause on Docker 20.10.
+      if (err instanceof EngineError && noop.test(err.message)) return;
       throw this.translate(err);
     }
   }
