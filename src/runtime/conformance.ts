@@ -273,6 +273,38 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
       }
     });
 
+    // Light sleep (issue #23): optional; drivers without freeze/thaw sleep deeply and skip these.
+    const freezeSkip = (r: Runtime) => (typeof r.freeze !== 'function' || typeof r.thaw !== 'function' ? `${r.name} has no freeze/thaw (light sleep falls back to deep sleep)` : false);
+
+    test('freeze holds a request unanswered, thaw answers it; both are idempotent; unknown instances are not_found', real, async (t) => {
+      const skip = freezeSkip(rt);
+      if (skip) return t.skip(skip);
+      await withInstances(async (start) => {
+        const h = await start(['serve'], { env: { GREETING: 'frozen-1' } });
+        const ep = h.endpoints[0];
+        const url = `http://${ep.host}:${ep.hostPort}/`;
+        await eventually('HTTP /', async () => httpGet(url));
+        await rt.freeze!(h.runtimeId);
+        await rt.freeze!(h.runtimeId);
+        assert.equal((await rt.inspect(h.runtimeId))?.running, true, 'a frozen instance still runs (it is not exited)');
+        let answered = false;
+        const pending = fetch(url, { signal: AbortSignal.timeout(15_000) }).then(async (r) => { answered = true; return { status: r.status, body: await r.text() }; });
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(answered, false, 'a frozen instance answers nothing');
+        await rt.thaw!(h.runtimeId);
+        await rt.thaw!(h.runtimeId);
+        const r = await pending;
+        assert.equal(r.status, 200);
+        assert.match(r.body, /hello from pier frozen-1/, 'the request sent while frozen is answered by the thawed instance');
+        await assert.rejects(rt.freeze!(`pier-unknown-${randomUUID()}`), (e: unknown) => e instanceof RuntimeError && e.code === 'not_found');
+        // A frozen instance still stops and is removed (the drivers thaw or kill it).
+        await rt.freeze!(h.runtimeId);
+        await rt.stop(h.runtimeId, 1000);
+        await rt.remove(h.runtimeId);
+        assert.equal(await rt.inspect(h.runtimeId), null);
+      });
+    });
+
     test('stop and remove are idempotent, also for unknown instances', { timeout: TEST_TIMEOUT_MS }, async () => {
       const unknown = `pier-unknown-${randomUUID()}`;
       await rt.stop(unknown, 1000);
