@@ -11,6 +11,7 @@ import type { ExecBackend } from './domain/exec.ts';
 import { platformComponents } from './platform.ts';
 import { PgDb } from './store/pg.ts';
 import { EdgeRouteFeed } from './edge/route-feed.ts';
+import { createServerLog } from './control/server-log.ts';
 
 export type { PierComponent, PierCore } from './component.ts';
 
@@ -60,7 +61,8 @@ function writeCredentials(path: string, c: Credentials): void {
 
 /** Starts Pier with this configuration. */
 export async function startPier(config: PierConfig, opts: StartOptions = {}): Promise<PierHandle> {
-  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  // Default: pino (control/server-log.ts), `pier: ...` lines on stderr or JSON with PIER_LOG_FORMAT=json, redacted.
+  const log = opts.log ?? createServerLog({ format: config.logFormat ?? 'text', secrets: config.token ? [config.token] : [] });
   const store = await openStore({ dataDir: config.dataDir, masterKeyFile: config.masterKeyFile, databaseUrl: config.databaseUrl, log });
   const listeners = new Set<() => void>();
   const info: Record<string, unknown> = {};
