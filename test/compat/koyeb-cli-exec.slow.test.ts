@@ -1,7 +1,8 @@
 // Koyeb's own CLI runs commands in Pier instances over /v1/streams/instances/exec (issue #18), on Docker and on the
 // process runtime: `koyeb instances exec` (exit code, stdout/stderr, stdin, tty with a resize through a real pty),
 // `koyeb services exec`, `koyeb instances cp` both ways (tar over exec, contents compared), the exec's confinement
-// equal to the app's, and another organization's token refused (CLI and raw websocket). The CLI insists on a terminal
+// equal to the app's, `pier instances exec` / `pier services exec` (a pipe as stdin, a tty sized like the local one),
+// and another organization's token refused (CLI and raw websocket). The koyeb CLI insists on a terminal
 // on stdin for exec (moby/term), so those runs go through test/support/pty-run.ts; cp needs none.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.t
 import { apiClient } from '../support/api-client.ts';
 import { runInPty, type PtyStep } from '../support/pty-run.ts';
 import { until } from '../support/until.ts';
-import { koyebCli } from './clients.ts';
+import { koyebCli, repoRoot } from './clients.ts';
 import { dockerAnswers } from './pier.ts';
 
 const cli = koyebCli();
@@ -136,6 +137,28 @@ async function scenario(t: TestContext, runtime: 'docker' | 'process'): Promise<
     const out = await plain(['instances', 'cp', `${instance}:/tmp/payload.bin`, outDir]);
     assert.equal(out.code, 0, show(out));
     assert.ok(readFileSync(join(outDir, 'payload.bin')).equals(content), 'the file copied out differs from the one copied in');
+  });
+  await t.test('pier instances exec / services exec: a pipe as stdin, the exit code, a tty with its size', async () => {
+    const pierEnv = { ...env, PIER_URL: pier.apiUrl, PIER_TOKEN: token };
+    const pierBin = join(repoRoot, 'bin', 'pier.mjs');
+    const piped = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [pierBin, 'instances', 'exec', instance, '--', 'cat'], { env: pierEnv, timeout: STEP_MS }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      });
+      child.stdin!.end('piped-data\n');
+    });
+    assert.equal(piped.code, 0, show(piped));
+    assert.equal(piped.stdout, 'piped-data\n', show(piped));
+    const svcRun = await runInPty({ argv: [process.execPath, pierBin, 'services', 'exec', 'shell/box', '--', 'sh', '-c', 'echo from-service; exit 7'], env: pierEnv, tty: false, timeoutMs: STEP_MS });
+    assert.equal(svcRun.code, 7, show(svcRun));
+    assert.equal(svcRun.stdout, 'from-service\n', show(svcRun));
+    // On a terminal: a remote tty of the local terminal's size (80x24), then resized.
+    const ttyRun = await runInPty({
+      argv: [process.execPath, pierBin, 'instances', 'exec', instance, '--', 'sh', '-c', 'sleep 0.5; stty size; read a; stty size'], env: pierEnv, tty: true,
+      steps: [{ expect: '24 80' }, { resize: [90, 33] }, { sleepMs: 300 }, { write: 'x\r' }, { expect: '33 90' }], timeoutMs: STEP_MS,
+    });
+    assert.equal(ttyRun.code, 0, show(ttyRun));
+    assert.match(ttyRun.tty, /24 80[\s\S]*33 90/, show(ttyRun));
   });
   await t.test('another organization\'s token cannot exec (CLI and raw websocket: not found)', async () => {
     const tenant = await api('POST', '/v1/pier/organizations', { name: `intruder-${runtime}` });

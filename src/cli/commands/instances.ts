@@ -1,6 +1,7 @@
-// `pier instances` (i, inst, instance): list, inspect and read the logs of running containers.
+// `pier instances` (i, inst, instance): list, inspect, read the logs of and exec into running instances.
 import type { Instance } from '../../domain/types.ts';
 import type { Command, Ctx } from '../command.ts';
+import { runExec } from '../exec.ts';
 import { LOG_FLAGS, showLogs } from '../logs.ts';
 import { age, printList, printRaw, renderKeyValues, renderTable, shortId } from '../output.ts';
 import { resolveApp, resolveDeployment, resolveInstance, resolveService } from '../resolve.ts';
@@ -66,6 +67,10 @@ export const instancesCommand: Command = {
       name: 'logs', aliases: ['l', 'log'], summary: 'Show or follow instance logs', usage: 'ID', args: [1, 1],
       flags: LOG_FLAGS.filter((f) => f.name !== 'instance'),
       run: async (ctx) => showLogs(ctx, { instance_id: await instanceArg(ctx) }),
+    },
+    {
+      name: 'exec', summary: 'Run a command in an instance (a remote terminal when run from one)', usage: 'ID -- CMD [ARGS...]', args: [2, 10_000],
+      run: async (ctx) => runExec(ctx, { id: await instanceArg(ctx), idType: 'INSTANCE_ID' }, ctx.args.positionals.slice(1)),
     },
   ],
 };

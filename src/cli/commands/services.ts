@@ -14,6 +14,7 @@ import { createService, printService, redeployService, updateService } from './s
 import { scaleCommand } from './service-scale.ts';
 import { LOG_FLAGS } from '../logs.ts';
 import { UsageError } from '../args.ts';
+import { runExec } from '../exec.ts';
 
 const APP_FLAG: FlagSpec = { name: 'app', short: 'a', kind: 'string', placeholder: 'APP', help: 'App of the service (name or id)' };
 
@@ -181,6 +182,10 @@ export const servicesCommand: Command = {
       name: 'logs', aliases: ['l', 'log'], summary: "Show or follow service logs (the current deployment's, unless --all-deployments)",
       usage: 'NAME', args: [1, 1], flags: [APP_FLAG, ...LOG_FLAGS, ALL_DEPLOYMENTS_FLAG],
       run: async (ctx) => showServiceLogs(ctx, await serviceArg(ctx)),
+    },
+    {
+      name: 'exec', summary: 'Run a command in a running instance of a service', usage: 'NAME -- CMD [ARGS...]', args: [2, 10_000], flags: [APP_FLAG],
+      run: async (ctx) => runExec(ctx, { id: await serviceArg(ctx), idType: 'SERVICE_ID' }, ctx.args.positionals.slice(1)),
     },
     {
       name: 'events', summary: 'Show what happened to a service, newest first (deployments, statuses, scaling decisions)',
