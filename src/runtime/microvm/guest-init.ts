@@ -1,0 +1,62 @@
+// Pier's init inside each microVM (PID 1, from the initramfs). It loads the modules, reads the instance's settings
+// from the second disk (/dev/vdb: a shell fragment of quoted assignments written by the host, never the kernel command
+// line, which the host's `ps` shows), mounts the image's ext4 root, configures eth0, puts the app in a cgroup with the
+// instance's memory and cpu, runs it chrooted with its environment, and writes to the serial console:
+//   `B <epoch seconds> <uptime>`                 the guest's clock once (busybox date has no sub-second format)
+//   `O <uptime> <line>` / `E <uptime> <line>`    one line of the app's stdout / stderr (uptime in 1/100 s)
+//   `L <cpu.max> <memory.max>`                   the limits the guest kernel enforces
+//   `X <exit code> <oom kills> <uptime>`         the app ended; then the VM powers off (reboot=t + -no-reboot)
+// The host writes `stop` or `kill` on the console to send SIGTERM or SIGKILL to the app.
+
+/** The /init script (busybox sh). */
+export const GUEST_INIT = `#!/bin/sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+con=/dev/ttyS0
+stty -F $con -echo 2>/dev/null
+say() { echo "$*" > $con; }
+finish() { read up _ < /proc/uptime; say "X $1 $2 $up"; sync; reboot -f; sleep 5; }
+while read -r m; do insmod /lib/modules/$m 2>/dev/null; done < /modules.order
+[ -b /dev/vdb ] || finish 125 0
+. /dev/vdb
+mount -t ext4 /dev/vda /newroot || finish 125 0
+for d in proc sys dev tmp; do mkdir -p /newroot/$d; done
+mount -t proc proc /newroot/proc
+mount -t sysfs sys /newroot/sys
+mount -t devtmpfs dev /newroot/dev
+ip link set lo up
+if [ -n "$PIER_ADDR" ]; then
+  ip addr add "$PIER_ADDR" dev eth0
+  ip link set eth0 up
+  [ -n "$PIER_GATEWAY" ] && ip route add default via "$PIER_GATEWAY"
+fi
+[ -n "$PIER_HOSTNAME" ] && hostname "$PIER_HOSTNAME"
+mkdir -p /sys/fs/cgroup
+mount -t cgroup2 none /sys/fs/cgroup
+echo "+memory +cpu +pids" > /sys/fs/cgroup/cgroup.subtree_control
+mkdir -p /sys/fs/cgroup/app
+[ -n "$PIER_MEMORY" ] && echo "$PIER_MEMORY" > /sys/fs/cgroup/app/memory.max
+[ -n "$PIER_CPU_MAX" ] && echo "$PIER_CPU_MAX" > /sys/fs/cgroup/app/cpu.max
+[ -n "$PIER_PIDS" ] && echo "$PIER_PIDS" > /sys/fs/cgroup/app/pids.max
+say "L $(cat /sys/fs/cgroup/app/cpu.max | tr ' ' /) $(cat /sys/fs/cgroup/app/memory.max)"
+mkfifo /out /err
+read up _ < /proc/uptime
+say "B $(date +%s) $up"
+stream() { while IFS= read -r l || [ -n "$l" ]; do read up _ < /proc/uptime; echo "$1 $up $l"; done < "$2" > $con; }
+stream O /out & so=$!
+stream E /err & se=$!
+(echo 0 > /sys/fs/cgroup/app/cgroup.procs; exec chroot /newroot /.pier/busybox sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' "$PIER_WORKDIR" "$@") > /out 2> /err < /dev/null &
+app=$!
+(while :; do read -r cmd < $con; case "$cmd" in stop) kill -TERM $app;; kill) kill -KILL $app;; esac; done) &
+ctl=$!
+wait $app
+code=$?
+wait $so
+wait $se
+kill $ctl 2>/dev/null
+oom=$(grep '^oom_kill ' /sys/fs/cgroup/app/memory.events | cut -d' ' -f2)
+finish $code "\${oom:-0}"
+`;
