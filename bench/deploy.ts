@@ -16,6 +16,7 @@ import { startPier } from '../src/main.ts';
 import { ensureTestImage, prepareTestAppDir } from '../src/runtime/testing/images.ts';
 import { runtimeBench, type Timing } from './runtime.ts';
 import { breakdown, medianSteps, publishedAt, watchRouteFeed, type Breakdown } from './deploy-breakdown.ts';
+import { rawDockerRunToFirst200 } from './deploy-baseline.ts';
 
 /** p50/p95 of one measured step, in milliseconds. */
 export interface Percentiles { runs: number; p50: number; p95: number; max: number }
@@ -25,6 +26,10 @@ export interface RuntimeDeployResult {
   create_to_healthy_ms?: Percentiles; redeploy_to_serving_ms?: Percentiles;
   /** Median per step of create → first request served (bench/deploy-breakdown.ts), and every run's steps. */
   create_steps_ms?: Record<keyof Breakdown, number>; create_runs?: Breakdown[];
+  /** Create → first request served through the edge (the last step of the breakdown). */
+  create_to_serving_ms?: Percentiles;
+  /** Docker only: the same image's `docker run -p` to its first 200, no Pier (bench/deploy-baseline.ts), same run. */
+  raw_docker_run_ms?: Percentiles;
   skipped?: string;
 }
 
@@ -149,7 +154,12 @@ async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promis
     } finally {
       feed.stop();
     }
-    return { create_to_healthy_ms: percentiles(create), redeploy_to_serving_ms: percentiles(redeploy), create_steps_ms: medianSteps(steps), create_runs: steps };
+    const serving = steps.map((x) => x.api_write + x.pickup + x.runtime_start + x.first_probe_pass + x.route_published + x.first_request).filter(Number.isFinite);
+    const raw = runtime === 'docker' ? await rawDockerRunToFirst200(runs) : [];
+    return {
+      create_to_healthy_ms: percentiles(create), redeploy_to_serving_ms: percentiles(redeploy), create_steps_ms: medianSteps(steps), create_runs: steps,
+      ...(serving.length ? { create_to_serving_ms: percentiles(serving) } : {}), ...(raw.length ? { raw_docker_run_ms: percentiles(raw) } : {}),
+    };
   } finally {
     await pier?.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -186,6 +196,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     if (r[rt].skipped) { console.log(`${rt}: skipped: ${r[rt].skipped}`); continue; }
     row(`${rt}: service create → HEALTHY`, r[rt].create_to_healthy_ms);
     row(`${rt}: redeploy → new deployment serving`, r[rt].redeploy_to_serving_ms);
+    row(`${rt}: service create → first request served`, r[rt].create_to_serving_ms);
+    if (r[rt].raw_docker_run_ms) row('docker run -p → first 200 (no Pier)', r[rt].raw_docker_run_ms);
     console.log(`${rt}: create steps (median ms) ${JSON.stringify(r[rt].create_steps_ms)}`);
     for (const x of r[rt].create_runs ?? []) console.log(`  ${JSON.stringify(Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Math.round(v)])))}`);
   }
