@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describeSteps } from './deploy-breakdown.ts';
 
 /** One line of the summary table. */
 export interface Row {
@@ -125,7 +126,11 @@ function deployRows(r: any): Row[] {
   for (const rt of ['docker', 'process'] as const) {
     const x = r[rt];
     if (!x || x.skipped) { rows.push({ bench: `Deploy (${rt})`, measured: `skipped: ${x?.skipped ?? 'not run'}`, baseline: '-', target: '-' }); continue; }
-    rows.push({ bench: `Service create to HEALTHY (${rt}${rt === 'process' ? ', git fetch + directory build of a small shell app included' : ', image local'})`, measured: `p50 ${ms(x.create_to_healthy_ms.p50)}, p95 ${ms(x.create_to_healthy_ms.p95)} (n=${x.create_to_healthy_ms.runs})`, baseline: '-', target: 'recorded' });
+    // Issue #23: no timer quantum on the cold path (process p95 < 150 ms; docker p50 < 250 ms and within 100 ms of docker run).
+    const c = x.create_to_healthy_ms; const raw = x.raw_docker_run_ms;
+    const target = rt === 'process' ? 'p95 < 150 ms' : 'p50 < 250 ms, <= docker run + 100 ms';
+    const met = rt === 'process' ? c.p95 < 150 : c.p50 < 250 && (raw ? c.p50 <= raw.p50 + 100 : false);
+    rows.push({ bench: `Service create to HEALTHY (${rt}${rt === 'process' ? ', git fetch + directory build of a small shell app included' : ', image local'})`, measured: `p50 ${ms(c.p50)}, p95 ${ms(c.p95)} (n=${c.runs})${x.create_steps_ms ? `; median steps ms: ${describeSteps(x.create_steps_ms)}` : ''}`, baseline: raw ? `docker run -p to first 200 p50 ${ms(raw.p50)}` : '-', target, met });
     rows.push({ bench: `Redeploy to new deployment serving through the edge (${rt})`, measured: `p50 ${ms(x.redeploy_to_serving_ms.p50)}, p95 ${ms(x.redeploy_to_serving_ms.p95)}`, baseline: '-', target: 'recorded' });
   }
   return rows;
