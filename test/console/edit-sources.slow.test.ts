@@ -83,7 +83,10 @@ test('the console edits every source type and keeps the source', { skip: haveBro
       await value.fill('hello');
       await clearToasts();
       await page.click('button[type=submit]');
-      await page.waitForURL(new RegExp(`#/services/${service.id}$`), WAIT);
+      await page.waitForURL(new RegExp(`#/services/${service.id}(\\?|$)`), WAIT);
+      // The overview names the source too.
+      const overviewSource = { 'dir-dockerfile': 'uploaded directory (archive', 'dir-buildpack': 'uploaded directory (archive', fn: 'function (archive', pushed: 'git /var/lib/pier/git/0b7c.git@main', img: 'image nginx:1.27' }[c.name]!;
+      await page.locator('dd', { hasText: overviewSource }).first().waitFor(WAIT);
 
       const mine = fake.state.deployments.filter((d) => d.service_id === service.id).sort((a, b) => Number(a.version) - Number(b.version));
       assert.equal(mine.length, before + 1, 'saving wrote one new deployment');
@@ -107,7 +110,7 @@ test('the console edits every source type and keeps the source', { skip: haveBro
     await page.fill('#archive-build-command', 'npm run build');
     await clearToasts();
     await page.click('button[type=submit]');
-    await page.waitForURL(new RegExp(`#/services/${service.id}$`), WAIT);
+    await page.waitForURL(new RegExp(`#/services/${service.id}(\\?|$)`), WAIT);
     const latest = fake.state.deployments.find((d) => d.id === service.latest_deployment_id);
     assert.deepEqual(latest.definition.archive, { id: c.definition.archive.id, buildpack: { run_command: 'node dist/server.js', build_command: 'npm run build' } });
   });

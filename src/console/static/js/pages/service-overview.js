@@ -4,6 +4,7 @@ import { h, replace } from '../dom.js';
 import { IN_PROGRESS_DEPLOYMENT, describeTrigger, shortId } from '../lib/format.js';
 import { ago, badge } from '../ui.js';
 import { logViewer } from './service-logs.js';
+import { isFunction } from './definition-sections.js';
 
 // The live build log survives polls: recreating it every 3 s would reconnect the websocket.
 const buildLogs = new WeakMap();
@@ -41,7 +42,7 @@ export function stopOverview(panel) {
 function deploymentCard(title, d, emptyText) {
   if (!d) return h('section', { class: 'card' }, h('h2', null, title), h('p', { class: 'muted' }, emptyText));
   const def = d.definition ?? {};
-  const source = def.docker ? `image ${def.docker.image}` : def.git ? `git ${def.git.repository}${def.git.branch ? '@' + def.git.branch : ''}` : def.archive ? `archive ${shortId(def.archive.id)}` : '—';
+  const source = def.docker ? `image ${def.docker.image}` : def.git ? `git ${def.git.repository}${def.git.branch ? '@' + def.git.branch : ''}` : def.archive ? `${isFunction(def) ? 'function' : 'uploaded directory'} (archive ${shortId(def.archive.id)})` : '—';
   return h('section', { class: 'card deployment', 'data-deployment': d.id, 'aria-label': title },
     h('h2', null, title, ' ', h('span', { class: 'muted' }, `v${d.version}`), ' ', badge(d.status)),
     h('dl', { class: 'facts' },
