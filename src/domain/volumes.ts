@@ -134,9 +134,9 @@ export const volumeMessage = {
   failed: (why: string) => `Cannot create the volume's filesystem: ${why}`,
 };
 
-/** 1.5 MB, 950 MB, 2 GB: decimal units, as max_size is. */
+/** 1.5 MB, 0.95 GB, 2 GB: decimal units, as max_size is (GB from 0.1 GB, so a full 1 GB volume reads "1 GB of 1 GB"). */
 export function formatBytes(n: number): string {
-  if (n >= GB) return `${+(n / GB).toFixed(2)} GB`;
+  if (n >= GB / 10) return `${+(n / GB).toFixed(3)} GB`;
   if (n >= 1_000_000) return `${+(n / 1_000_000).toFixed(1)} MB`;
   if (n >= 1000) return `${+(n / 1000).toFixed(1)} kB`;
   return `${n} B`;
