@@ -1,4 +1,4 @@
-// The volume reconciler's port (VolumeState), run by the store-backed one (SQLite, as production) and by the
+// The volume reconciler's port (VolumeState), run by the store-backed one (SQLite and PostgreSQL) and by the
 // in-memory double the fast reconciler tests use: the same answers from both.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { listEvents } from '../../src/store/events.ts';
 import { openStore } from '../../src/store/store.ts';
 import { insertSnapshot, insertVolume } from '../../src/store/volumes.ts';
 import { MemoryVolumeState } from './memory-volume-state.ts';
+import { forEachDialect } from '../postgres/dialects.ts';
 
 const T = '2025-01-01T00:00:00.000Z';
 const vol = (id: string, name: string, status: PersistentVolume['status']): PersistentVolume => ({
@@ -22,8 +23,8 @@ const snap = (id: string, status: Snapshot['status']): Snapshot => ({
   id, name: id, size: 1, created_at: T, updated_at: T, deleted_at: null, organization_id: 'o', parent_volume_id: 'a', region: 'was', status, type: 'SNAPSHOT_TYPE_LOCAL', messages: [],
 });
 
-async function contract(label: string, make: () => Promise<{ state: VolumeState; seed: (v: PersistentVolume[], s: Snapshot[]) => Promise<void>; events: () => Promise<string[]>; close: () => Promise<void> }>) {
-  await test(`${label}: lists leave out DELETED rows, patches merge, host bytes and events persist`, async () => {
+function contract(label: string, make: () => Promise<{ state: VolumeState; seed: (v: PersistentVolume[], s: Snapshot[]) => Promise<void>; events: () => Promise<string[]>; close: () => Promise<void> }>) {
+  test(`${label}: lists leave out DELETED rows, patches merge, host bytes and events persist`, async () => {
     const w = await make();
     try {
       await w.seed([vol('a', 'one', 'PERSISTENT_VOLUME_STATUS_DETACHED'), vol('b', 'two', 'PERSISTENT_VOLUME_STATUS_DELETED')],
@@ -47,18 +48,18 @@ async function contract(label: string, make: () => Promise<{ state: VolumeState;
   });
 }
 
-await contract('store volume state (SQLite)', async () => {
+forEachDialect((d) => contract(`store volume state (${d.name})`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pier-volume-state-'));
-  const store = await openStore({ dataDir: dir });
+  const store = await openStore(await d.storeOptions(dir));
   return {
     state: storeVolumeState(store),
     seed: async (v, s) => { for (const x of v) await insertVolume(store.db, x); for (const x of s) await insertSnapshot(store.db, x); },
     events: async () => (await listEvents(store.db, { kind: 'persistent_volume', resourceIds: ['a'] }, { limit: 10, offset: 0 })).items.map((e) => e.type),
     close: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); },
   };
-});
+}));
 
-await contract('MemoryVolumeState', async () => {
+contract('MemoryVolumeState', async () => {
   const state = new MemoryVolumeState();
   return {
     state,
