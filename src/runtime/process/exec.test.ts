@@ -18,5 +18,6 @@ test('execArgv: join the cgroups, clear groups, enter every namespace, drop ever
   const py = argv.indexOf(EXEC_PYTHON);
   assert.ok(py > drop);
   assert.deepEqual(argv.slice(py + 1, py + 3), ['-I', '-S']);
-  assert.deepEqual(argv.slice(py + 4), ['1', '100', '30', 'sh', '-c', 'echo $HOME']);
+  assert.deepEqual(argv.slice(py + 3, py + 4), ['-c']);
+  assert.deepEqual(argv.slice(py + 5), ['1', '100', '30', 'sh', '-c', 'echo $HOME']);
 });
