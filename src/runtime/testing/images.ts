@@ -1,6 +1,7 @@
 // Test workloads that need no registry: a FROM-scratch image with Debian's static busybox, and the same app as a
 // directory for the process driver. One shell script (app.sh) implements every behaviour the conformance suite needs.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,13 +21,14 @@ mode="\${1:-serve}"
 port="\${PORT:-8000}"
 case "$mode" in
 serve)
+  # The trap comes first: a stop right after the first line (slow machines, emulated VMs) still finds it set.
+  trap 'echo "got SIGTERM, exiting"; [ -n "$srv" ] && kill "$srv" 2>/dev/null; exit 0' TERM
   echo "starting on port $port"
   echo "a line on stderr" >&2
   echo "GREETING=\${GREETING:-}"
   mkdir -p /tmp/www
   printf 'hello from pier %s\\n' "\${GREETING:-}" > /tmp/www/index.html
   echo ok > /tmp/www/health
-  trap 'echo "got SIGTERM, exiting"; kill "$srv" 2>/dev/null; exit 0' TERM
   busybox httpd -f -p "$port" -h /tmp/www &
   srv=$!
   wait "$srv"
@@ -92,10 +94,12 @@ export function testImageContext(): Buffer {
 
 /** Builds the test image through the Engine API if the engine does not have it yet; resolves with its name. */
 export async function ensureTestImage(name = TEST_IMAGE, engine = new DockerEngine()): Promise<string> {
-  const existing = await engine.jsonOrNull('GET', `/images/${encodeURIComponent(name)}/json`);
-  if (existing) return name;
+  // An image built from an older app.sh is rebuilt (same tag): the label carries a hash of the script.
+  const script = createHash('sha256').update(TEST_APP_SCRIPT).digest('hex').slice(0, 16);
+  const existing = await engine.jsonOrNull<{ Config?: { Labels?: Record<string, string> | null } }>('GET', `/images/${encodeURIComponent(name)}/json`);
+  if (existing && existing.Config?.Labels?.['dev.pier.test.app'] === script) return name;
   const res = await engine.request('POST', '/build', {
-    query: { t: name, rm: 1, forcerm: 1, labels: JSON.stringify({ 'dev.pier.test': 'true' }) },
+    query: { t: name, rm: 1, forcerm: 1, labels: JSON.stringify({ 'dev.pier.test': 'true', 'dev.pier.test.app': script }) },
     body: testImageContext(),
     headers: { 'content-type': 'application/x-tar' },
     timeoutMs: 120_000,
