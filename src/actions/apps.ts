@@ -15,6 +15,7 @@ import {
 } from './common.ts';
 import { deleteServiceTx, pauseServiceTx, resumeServiceTx } from './services.ts';
 import { detachAppDomains } from './domains.ts';
+import { enforceQuotas } from './quotas.ts';
 
 function autoDomain(app: { id: string; name: string; organization_id: string; created_at: string }, orgName: string, base: string): Domain {
   return {
@@ -82,6 +83,7 @@ export async function createAppTx(tx: Db, ctx: ActionContext, input: Record<stri
   await requireUniqueName(tx, ctx.organizationId, name);
   const org = await getOrganization(tx, ctx.organizationId);
   await requireFreePublicHost(tx, { app: name, org: org?.name ?? 'pier' }, undefined, ctx.domain ?? 'localhost');
+  await enforceQuotas(tx, ctx, { kind: 'app' });
   const now = nowIso();
   const base = {
     id: newId(), name, organization_id: ctx.organizationId, created_at: now, updated_at: now,

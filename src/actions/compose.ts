@@ -87,7 +87,10 @@ function canonical(value: unknown): string {
 function inService(err: unknown, s: Declared): unknown {
   if (!(err instanceof PierError)) return err;
   const path = `services[${s.index}]`;
-  const fields = err.fields?.map((f) => ({ ...f, field: f.field.startsWith('definition') || f.field === 'name' ? `${path}.${f.field}` : `${path}.definition.${f.field}` }));
+  // Definition fields get the service's place in the file; quota fields name the organization's quota as they are.
+  const fields = err.fields?.map((f) => ({
+    ...f, field: f.field.startsWith('quotas') ? f.field : f.field.startsWith('definition') || f.field === 'name' ? `${path}.${f.field}` : `${path}.definition.${f.field}`,
+  }));
   return new PierError(err.code, `${path} (${s.name}): ${err.message}`, fields ?? []);
 }
 

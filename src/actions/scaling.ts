@@ -7,6 +7,7 @@ import type { FieldError, Instance, ManualServiceScaling } from '../domain/types
 import { deleteManualScaling, getManualScaling, putManualScaling } from '../store/scalings.ts';
 import { getDeployment } from '../store/deployments.ts';
 import { listInstances } from '../store/instances.ts';
+import { enforceQuotas } from './quotas.ts';
 import { objectBody, ownDeployment, ownService, recordActivity, recordEvent, requireLive, type ActionContext } from './common.ts';
 
 /** Most instances one region may run through manual scaling. */
@@ -52,6 +53,7 @@ export async function putServiceScaling(ctx: ActionContext, id: string, body: un
   });
   if (errors.length) throw validationError(errors);
   await db.transaction(async (tx) => {
+    await enforceQuotas(tx, ctx, { kind: 'scaling', service, manual: scalings });
     await putManualScaling(tx, ctx.organizationId, id, scalings);
     await recordEvent(tx, ctx.organizationId, 'service', id, 'scaled', `Service ${service.name} manually scaled`, { scalings });
     await recordActivity(tx, ctx, 'scaled', { type: 'service', id, name: service.name }, { app_id: service.app_id, scalings });

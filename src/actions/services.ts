@@ -13,6 +13,7 @@ import {
 } from './common.ts';
 import { insertNewDeployment, type DeployAction } from './deployments.ts';
 import { checkReferences } from './references.ts';
+import { enforceQuotas } from './quotas.ts';
 
 /** Options shared by create and update. */
 export interface WriteOptions {
@@ -91,6 +92,7 @@ export async function createServiceTx(
     throw new PierError('already_exists', `A service named ${service.name} already exists`, [{ field: 'name', description: 'already exists' }]);
   }
   await checkReferences(ctx, tx, definition, target);
+  await enforceQuotas(tx, ctx, { kind: 'service', appId: service.app_id, definition });
   await insertService(tx, service);
   const d = await insertNewDeployment(tx, { service, definition, action: 'create' });
   await recordEvent(tx, ctx.organizationId, 'service', service.id, 'created', `Service ${service.name} created`, { deployment_id: d.id });
@@ -167,6 +169,8 @@ export async function deployTx(
   } = {},
 ): Promise<Deployment> {
   const parent = await parentOf(tx, service);
+  // A stash runs nothing; every other new deployment (update, redeploy, rollback, resume, push) is checked.
+  if (action !== 'save_only') await enforceQuotas(tx, ctx, { kind: 'service', appId: service.app_id, service, definition });
   const d = await insertNewDeployment(tx, { service, definition, parent, action, ...extra });
   await recordActivity(tx, ctx, ACTIVITY_VERB[action], { type: 'service', id: service.id, name: service.name }, {
     app_id: service.app_id, deployment_id: d.id, version: d.version, action,
