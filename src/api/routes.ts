@@ -6,6 +6,7 @@ import { metricRoutes } from './routes-metrics.ts';
 import { miscRoutes } from './routes-misc.ts';
 import { eventRoutes } from './routes-events.ts';
 import { composeRoutes } from './routes-compose.ts';
+import { quotaRoutes } from './routes-quotas.ts';
 import { secretRoutes } from './routes-secrets.ts';
 import { pushRoutes } from './routes-push.ts';
 import { archiveRoutes } from './routes-archives.ts';
@@ -20,5 +21,5 @@ import type { Route } from './router.ts';
 
 /** Every served /v1 operation (the logs tail and exec websockets are served on upgrade: routes-logs-tail.ts, routes-exec.ts). */
 export function apiRoutes(): Route[] {
-  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...eventRoutes(), ...composeRoutes(), ...secretRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes(), ...accountRoutes(), ...autocompleteRoutes(), ...volumeRoutes()];
+  return [...appAndServiceRoutes(), ...deploymentRoutes(), ...logRoutes(), ...metricRoutes(), ...miscRoutes(), ...eventRoutes(), ...composeRoutes(), ...quotaRoutes(), ...secretRoutes(), ...pushRoutes(), ...archiveRoutes(), ...tokenRoutes(), ...domainRoutes(), ...edgeRoutes(), ...accountRoutes(), ...autocompleteRoutes(), ...volumeRoutes()];
 }
