@@ -27,6 +27,7 @@ import { defaultEdgeWorkers } from './config.ts';
 import { certificatesComponent } from './certs/index.ts';
 import { fencedDb, Lease, leaderComponent } from './control/leader.ts';
 import { dockerBuiltImages, gcComponent } from './control/gc.ts';
+import { usageComponent } from './control/usage.ts';
 import { DockerEngine } from './runtime/docker/engine.ts';
 import { archivesDirOf } from './store/archives.ts';
 import { backupScheduler } from './backup/index.ts';
@@ -197,6 +198,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     keep: config.gcKeepDeployments, intervalMs: config.gcIntervalMs, eventsKeepDays: config.eventsKeepDays,
   });
   core.onWrite(() => garbage.kick());
+  // Usage (instance-seconds by type for /v1/usages): sampled from the instance rows, the lease holder's alone.
+  const usage = usageComponent({ db: store.db, log });
 
   // Scheduled backups (PIER_BACKUP_SCHEDULE): the lease holder's alone, so several control planes never take two.
   const backups = config.backup ? [backupScheduler({
@@ -207,7 +210,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   const leader = leaderComponent({
     lease, log,
     serving: [edgeComponent],
-    components: [certificates, controllerComponent, metricsSampler, garbage, ...backups],
+    components: [certificates, controllerComponent, metricsSampler, garbage, usage, ...backups],
     onChange: (c) => core.setInfo({ leader: c.leader, leader_term: c.term, control_plane_id: c.holder }),
   });
   return [leader];
