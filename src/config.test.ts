@@ -21,7 +21,7 @@ test('flags beat environment variables', () => {
 
 test('bad values name the flag or variable and the fix', () => {
   assert.throws(() => loadConfig({}, { PIER_API_ADDR: 'localhost', HOME: '/h' }), (e: Error) => e instanceof ConfigError && /PIER_API_ADDR must be host:port/.test(e.message));
-  assert.throws(() => loadConfig({ runtime: 'vm' }, { HOME: '/h' }), /--runtime must be docker, gvisor, process, swarm or auto/);
+  assert.throws(() => loadConfig({ runtime: 'vm' }, { HOME: '/h' }), /--runtime must be docker, gvisor, microvm, process, swarm or auto/);
   assert.throws(() => loadConfig({}, { PIER_TOKEN: 'short', HOME: '/h' }), /PIER_TOKEN must be at least 16 characters/);
   assert.throws(() => loadConfig({}, { PIER_DOMAIN: 'bad domain', HOME: '/h' }), /PIER_DOMAIN must be a DNS name/);
   assert.throws(() => loadConfig({ 'edge-addr': '1.2.3.4:70000' }, { HOME: '/h' }), /--edge-addr must be host:port/);

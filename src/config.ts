@@ -11,7 +11,7 @@ import { swarmOptionsFromEnv } from './runtime/swarm/config.ts';
 import type { SwarmRuntimeOptions } from './runtime/swarm/driver.ts';
 
 /** Which instance runtime to use; `auto` picks docker when the engine answers, else the process driver. */
-export type RuntimeChoice = 'docker' | 'gvisor' | 'process' | 'swarm' | 'auto';
+export type RuntimeChoice = 'docker' | 'gvisor' | 'microvm' | 'process' | 'swarm' | 'auto';
 
 /** A host and port to listen on. */
 export interface ListenAddr { host: string; port: number }
@@ -144,8 +144,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   const advertise = pick(flags, env, 'advertise-url', 'PIER_ADVERTISE_URL');
 
   const runtimeValue = (runtime.value ?? 'auto').toLowerCase();
-  if (!['docker', 'gvisor', 'process', 'swarm', 'auto'].includes(runtimeValue)) {
-    throw new ConfigError(`${runtime.source} must be docker, gvisor, process, swarm or auto, got ${JSON.stringify(runtime.value)}`);
+  if (!['docker', 'gvisor', 'microvm', 'process', 'swarm', 'auto'].includes(runtimeValue)) {
+    throw new ConfigError(`${runtime.source} must be docker, gvisor, microvm, process, swarm or auto, got ${JSON.stringify(runtime.value)}`);
   }
   const domainValue = (domain.value ?? 'localhost').toLowerCase();
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domainValue)) {

@@ -27,5 +27,6 @@ test('PIER_RUNTIME parsing', () => {
   assert.equal(runtimePreference('process'), 'process');
   assert.equal(runtimePreference('swarm'), 'swarm');
   assert.equal(runtimePreference('gVisor'), 'gvisor');
-  assert.throws(() => runtimePreference('podman'), /must be auto, docker, gvisor, process or swarm/);
+  assert.equal(runtimePreference('microvm'), 'microvm');
+  assert.throws(() => runtimePreference('podman'), /must be auto, docker, gvisor, microvm, process or swarm/);
 });

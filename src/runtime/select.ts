@@ -3,11 +3,12 @@ import { RuntimeError } from './errors.ts';
 import type { Runtime } from './contract.ts';
 import { DockerRuntime, type DockerRuntimeOptions } from './docker/driver.ts';
 import { GVISOR_LIMITS, GvisorRuntime } from './docker/gvisor.ts';
+import { MicrovmRuntime, type MicrovmRuntimeOptions } from './microvm/driver.ts';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './process/driver.ts';
 import { SwarmRuntime, type SwarmRuntimeOptions } from './swarm/driver.ts';
 
 /** Which runtime the operator asked for (PIER_RUNTIME). */
-export type RuntimePreference = 'auto' | 'docker' | 'gvisor' | 'process' | 'swarm';
+export type RuntimePreference = 'auto' | 'docker' | 'gvisor' | 'microvm' | 'process' | 'swarm';
 
 /** Options passed through to the drivers. */
 export interface SelectRuntimeOptions {
@@ -15,6 +16,8 @@ export interface SelectRuntimeOptions {
   process?: ProcessRuntimeOptions;
   /** Swarm options (config.ts reads PIER_SWARM_*; the scope defaults to the Docker one). */
   swarm?: Partial<SwarmRuntimeOptions>;
+  /** MicroVM options (state directory; the log defaults to `log`). */
+  microvm?: MicrovmRuntimeOptions;
   /** Where to report which runtime was chosen and why (default: nowhere). */
   log?: (message: string) => void;
 }
@@ -33,6 +36,13 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
     const rt = new SwarmRuntime({ scope: opts.docker?.scope, ...opts.swarm, socketPath });
     await rt.capabilities();
     opts.log?.(`runtime: swarm (chosen by configuration)`);
+    return rt;
+  }
+  if (pref === 'microvm') {
+    // Never chosen by auto: one QEMU microVM per instance (TCG where KVM cannot boot a stock guest, said once).
+    const rt = new MicrovmRuntime({ ...opts.microvm, log: opts.microvm?.log ?? opts.log });
+    await rt.capabilities();
+    opts.log?.('runtime: microvm (chosen by configuration)');
     return rt;
   }
   if (pref === 'gvisor') {
@@ -65,6 +75,6 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
 /** Parses PIER_RUNTIME (unset = auto); throws on an unknown value. */
 export function runtimePreference(value: string | undefined): RuntimePreference {
   const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
-  if (v === 'auto' || v === 'docker' || v === 'gvisor' || v === 'process' || v === 'swarm') return v;
-  throw new RuntimeError('invalid_spec', `PIER_RUNTIME must be auto, docker, gvisor, process or swarm, not "${value}"`);
+  if (v === 'auto' || v === 'docker' || v === 'gvisor' || v === 'microvm' || v === 'process' || v === 'swarm') return v;
+  throw new RuntimeError('invalid_spec', `PIER_RUNTIME must be auto, docker, gvisor, microvm, process or swarm, not "${value}"`);
 }
