@@ -3,6 +3,7 @@
 # missing, and starts dockerd in the background when the engine does not answer (these machines have no systemd).
 # `--tests` also installs what only the test suites use (a local registry, pebble, PostgreSQL's binaries).
 # `--gvisor` (or PIER_RUNTIME=gvisor) also installs gVisor's runsc and registers it with the engine (daemon.json).
+# `--microvm` (or PIER_RUNTIME=microvm) also installs QEMU, Debian's kernel (the guest's), xz and kmod.
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
 # A dockerd this script starts keeps its data on xfs with project quotas where the kernel allows it (see
 # prepare_data_root); an operator's own dockerd is never reconfigured.
@@ -68,11 +69,14 @@ prepare_data_root() {
 if [ "${1:-}" = "--stop" ]; then stop_dockerd; exit 0; fi
 for_tests=0
 gvisor=0
+microvm=0
 [ "${PIER_RUNTIME:-}" = "gvisor" ] && gvisor=1
+[ "${PIER_RUNTIME:-}" = "microvm" ] && microvm=1
 for arg in "$@"; do
   case "$arg" in
     --tests) for_tests=1 ;;
     --gvisor) gvisor=1 ;;
+    --microvm) microvm=1 ;;
   esac
 done
 if [ "$(id -u)" != "0" ]; then say "must run as root"; exit 1; fi
@@ -99,6 +103,12 @@ if [ -n "${DATABASE_URL:-}" ]; then
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client) # pier backup / restore of a PostgreSQL store
 fi
 [ "$gvisor" = 1 ] && { command -v runsc >/dev/null 2>&1 || missing+=(runsc); } # PIER_RUNTIME=gvisor
+if [ "$microvm" = 1 ]; then # PIER_RUNTIME=microvm: the VMM, the guest kernel and what unpacks it
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+  compgen -G '/boot/vmlinuz-*' >/dev/null || missing+=(linux-image-amd64)
+  command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
+  command -v modprobe >/dev/null 2>&1 || missing+=(kmod)
+fi
 if [ "$for_tests" = 1 ]; then
   { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry, test/swarm
   command -v pebble >/dev/null 2>&1 || missing+=(pebble) # test/domains: a loopback ACME server
