@@ -60,3 +60,12 @@ test('tuning of the wired parts is read here, once, and only when set', () => {
   assert.throws(() => loadConfig({ runtime: 'swarm' }, { HOME: '/h' }), /PIER_RUNTIME=swarm needs PIER_SWARM_HOST/);
   assert.deepEqual(loadConfig({ runtime: 'swarm' }, { HOME: '/h', PIER_SWARM_HOST: 'unix:///run/s.sock' }).swarm, { socketPath: '/run/s.sock' });
 });
+
+test('PIER_EXEC_*: exec session bounds, only those set, bad values named', () => {
+  assert.equal(loadConfig({}, {}).exec, undefined);
+  assert.deepEqual(loadConfig({}, { PIER_EXEC_IDLE_TIMEOUT: '30s', PIER_EXEC_MAX_SESSIONS: '0' }).exec, { idleTimeoutMs: 30_000, maxSessionsPerOrg: 0 });
+  assert.deepEqual(loadConfig({}, { PIER_EXEC_MAX_FRAME_BYTES: '65536' }).exec, { maxFrameBytes: 65_536 });
+  assert.throws(() => loadConfig({}, { PIER_EXEC_MAX_SESSIONS: 'many' }), (e: unknown) => e instanceof ConfigError && /PIER_EXEC_MAX_SESSIONS must be a whole number from 0/.test(e.message));
+  assert.throws(() => loadConfig({}, { PIER_EXEC_IDLE_TIMEOUT: '10' }), (e: unknown) => e instanceof ConfigError && /PIER_EXEC_IDLE_TIMEOUT must be a duration/.test(e.message));
+  assert.throws(() => loadConfig({}, { PIER_EXEC_MAX_FRAME_BYTES: '10' }), /PIER_EXEC_MAX_FRAME_BYTES must be a whole number from 1024/);
+});
