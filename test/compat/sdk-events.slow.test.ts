@@ -1,5 +1,6 @@
 // Koyeb's Python SDK decodes Pier's traceability: ActivityApi (list_activities with `types`, get_account_activities)
-// and the event lists of apps, services and deployments, against a real Pier with no runtime (nothing is started).
+// and the event lists of apps, services and deployments; also ComposeApi (twice: idempotent), OrganizationQuotasApi
+// and UsagesApi, against a real Pier with no runtime (nothing is started).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,7 +11,7 @@ import { startTestPier } from '../api/helpers.ts';
 
 const python = koyebSdkPython();
 
-test('the SDK lists activities and events as its models', { skip: 'error' in python ? `koyeb-sdk absent: ${python.error}` : false }, async () => {
+test('the SDK lists activities and events, composes, reads quotas and usage as its models', { skip: 'error' in python ? `koyeb-sdk absent: ${python.error}` : false }, async () => {
   if ('error' in python) return;
   const t = await startTestPier();
   try {
@@ -29,6 +30,10 @@ test('the SDK lists activities and events as its models', { skip: 'error' in pyt
     assert.deepEqual(r.app_events.map((e: string[]) => e.slice(0, 2)), [['created', r.app_id], ['updated', r.app_id]]);
     assert.deepEqual(r.service_events, [['created', r.service_id]]);
     assert.deepEqual(r.deployment_events, [['created', r.deployment_id]]);
+    assert.deepEqual(r.compose, ['sdk-compose', ['jobs'], true]);
+    assert.deepEqual(r.quotas, {});
+    assert.equal(r.usage_org, r.organization_id);
+    assert.deepEqual(r.usage_details, [0, 0]);
   } finally {
     await t.close();
   }
