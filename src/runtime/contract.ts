@@ -66,6 +66,11 @@ export interface ExitStatus {
   oomKilled: boolean;
   /** A driver-side failure (image missing, spawn failed...) in words a person understands. */
   error?: string;
+  /**
+   * The workload's host was lost (a Swarm node stopped answering): not the instance's doing. The controller starts
+   * a replacement at once, without the crash backoff and without counting it toward a crash loop.
+   */
+  lost?: boolean;
   startedAt?: string;
   finishedAt?: string;
 }
