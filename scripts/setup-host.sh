@@ -99,6 +99,7 @@ fi
 command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs) # docker runtime: per-instance disk layers
 # Python buildpack builds: the Python base image is made from the host's python3 and Debian's pip (docs/buildpacks.md).
 [ -d /usr/lib/python3/dist-packages/pip ] || missing+=(python3-pip)
+[ -x /usr/bin/python3 ] || missing+=(python3-minimal) # process runtime: instances exec (seccomp filter, pty helper)
 if [ -n "${DATABASE_URL:-}" ]; then
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client) # pier backup / restore of a PostgreSQL store
 fi
