@@ -158,15 +158,25 @@ async function onExit(ctx: ControlContext, inst: Instance, handle: InstanceHandl
     : instanceMessage.exited(exit.exitCode ?? -1, afterMs, lastLine);
   await unbind(ctx, inst.id, handle);
   await ctx.logs.system(inst, message);
-  return planRestart(ctx, inst, exit.oomKilled ? 'instance_oom_killed' : 'instance_exited', message);
+  return planRestart(ctx, inst, exit.oomKilled ? 'instance_oom_killed' : 'instance_exited', message, exit.lost === true);
 }
 
-/** Counts a restart: past the limit the instance is in a crash loop (ERROR), else it restarts after a backoff. */
-async function planRestart(ctx: ControlContext, inst: Instance, reason: string, message: string): Promise<void> {
+/**
+ * Counts a restart: past the limit the instance is in a crash loop (ERROR), else it restarts after a backoff. A
+ * workload whose host was lost (`lost`) is replaced at the next pass: no backoff, not counted as a crash.
+ */
+async function planRestart(ctx: ControlContext, inst: Instance, reason: string, message: string, lost = false): Promise<void> {
   const mem = ctx.restarts.get(inst.id) ?? { restarts: 0 };
-  mem.restarts += 1;
   mem.lastMessage = message;
   ctx.restarts.set(inst.id, mem);
+  if (lost) {
+    mem.nextStartAtMs = ctx.clock.now().getTime();
+    ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 10);
+    await instanceMarks.unhealthy(ctx, inst, reason, message);
+    ctx.routesDirty = true;
+    return;
+  }
+  mem.restarts += 1;
   if (mem.restarts > ctx.intervals.maxRestarts) {
     ctx.restarts.delete(inst.id);
     return failInstance(ctx, inst, 'crash_loop', instanceMessage.crashLoop(mem.restarts - 1, message));

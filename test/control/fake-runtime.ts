@@ -152,6 +152,15 @@ export class FakeRuntime implements Runtime {
     if (opts.line) this.print(instanceId, opts.line);
     this.finish(w, code, opts.oom ?? false);
   }
+  /** Reports an instance's workload lost with its host (a Swarm node down), as the swarm driver does. */
+  loseHost(instanceId: string, why: string): void {
+    const w = this.workloadOf(instanceId);
+    if (!w) throw new Error(`no workload for ${instanceId}`);
+    for (const t of w.timers) clearTimeout(t);
+    w.running = false;
+    w.exit = { exitCode: null, oomKilled: false, lost: true, error: `Instance lost: ${why}`, startedAt: w.startedAt, finishedAt: new Date().toISOString() };
+    this.events.emit(`exit:${w.runtimeId}`);
+  }
   /** Prints one stdout line from an instance. */
   print(instanceId: string, line: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
     this.write(this.workloadOf(instanceId)!, stream, line);

@@ -113,6 +113,23 @@ test('an exited instance restarts after an exponential backoff and recovers', as
   assert.deepEqual(w.runtime.calls.filter((c) => c.startsWith('start') || c.startsWith('remove')).map((c) => c.split(' ')[0]), ['start', 'remove', 'start']);
 });
 
+test('a workload lost with its host (Swarm node down) is replaced at once: no crash backoff, not counted toward a crash loop', async () => {
+  const w = makeWorld();
+  const { deployment } = await w.createService(webDefinition());
+  await w.settle();
+  for (let round = 1; round <= 5; round++) { // more than maxRestarts (3): host losses are no crash loop
+    const [inst] = w.instancesOf(deployment.id);
+    assert.equal(inst.status, 'HEALTHY', `round ${round}`);
+    w.runtime.loseHost(inst.id, 'node was-n2 (region was) is down');
+    await w.settle(); // no clock advance: nothing waits for a backoff
+    const [after] = w.instancesOf(deployment.id);
+    assert.equal(after.id, inst.id, 'the same instance row, a new workload');
+    assert.equal(after.status, 'HEALTHY', `round ${round}: replaced without a backoff`);
+  }
+  assert.equal(w.runtime.calls.filter((c) => c.startsWith('start')).length, 6);
+  assert.deepEqual(w.errors, []);
+});
+
 test('rolling update: the new deployment starts while the old serves, then becomes ACTIVE and the old one STOPS', async () => {
   const w = makeWorld();
   const { service, deployment: v1 } = await firstHealthy(w);

@@ -264,7 +264,7 @@ export class SwarmRuntime implements Runtime {
       return {
         running: false,
         startedAt: started,
-        exit: { exitCode: null, oomKilled: false, error: `Instance lost: ${nodeName(node, task.NodeID)} is ${node?.Status.State ?? 'gone'}`, startedAt: started, finishedAt: new Date().toISOString() },
+        exit: { exitCode: null, oomKilled: false, lost: true, error: `Instance lost: ${nodeName(node, task.NodeID)} is ${node?.Status.State ?? 'gone'}`, startedAt: started, finishedAt: new Date().toISOString() },
       };
     }
     if (task.Status.State !== 'running') return { running: false };
