@@ -18,11 +18,12 @@ test('health needs no token; /v1 needs a valid one', async () => {
 });
 
 test('unknown /v1 paths answer 501 not_implemented', async () => {
-  const r = await t.req('GET', '/v1/volumes');
+  // Volumes are served since #20; instance snapshots are still Koyeb paths Pier does not serve.
+  const r = await t.req('GET', '/v1/instance_snapshots');
   assert.equal(r.status, 501);
   // 501 is not a status Koyeb's spec declares: google.rpc.Status (gRPC UNIMPLEMENTED), Pier's code in details.
   assert.deepEqual(r.body, {
-    code: 12, message: 'GET /v1/volumes is not implemented by Pier', status: 501, fields: [],
+    code: 12, message: 'GET /v1/instance_snapshots is not implemented by Pier', status: 501, fields: [],
     details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'not_implemented', domain: 'pier', metadata: {} }],
   });
 });
@@ -124,7 +125,8 @@ test('catalog, metrics and the OpenAPI document', async () => {
   assert.equal(doc.body.swagger, '2.0');
   assert.equal(doc.body.paths['/v1/services'].post.operationId, 'CreateService');
   assert.ok(doc.body.definitions.Service);
-  assert.equal(doc.body.paths['/v1/volumes'], undefined);
+  assert.equal(doc.body.paths['/v1/volumes'].post.operationId, 'CreatePersistentVolume');
+  assert.equal(doc.body.paths['/v1/instance_snapshots'], undefined);
   assert.equal(doc.body.paths['/v1/deployments/{id}/diff'].get['x-pier'], true);
 });
 
