@@ -66,7 +66,7 @@ export interface Controller {
  */
 const PROGRESS: Record<keyof ControlWrites, boolean> = {
   createInstance: true, updateInstance: true, updateRegionalDeployment: true, updateDeployment: true,
-  updateService: true, updateApp: true, appendEvent: true, appendLog: false,
+  updateService: true, updateApp: true, appendEvent: true, appendLog: false, atomically: false,
 };
 
 /** Every read of the port, listed so the counting wrapper forwards exactly the port (the type checks the list). */
@@ -84,7 +84,8 @@ export function countingState(state: ControlState, count: () => void): ControlSt
     if (read) out[name] = read.bind(state);
   }
   for (const name of Object.keys(PROGRESS) as (keyof ControlWrites)[]) {
-    const write = state[name] as (...args: unknown[]) => Promise<void>;
+    const write = state[name] as ((...args: unknown[]) => Promise<void>) | undefined;
+    if (!write) continue; // an optional write the state does not offer (atomically)
     out[name] = PROGRESS[name] ? (...args: unknown[]) => { count(); return write.apply(state, args); } : write.bind(state);
   }
   return out as unknown as ControlState;

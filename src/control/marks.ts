@@ -1,5 +1,6 @@
 // The only way the reconcilers change a status: each change is checked against the domain's status machine,
-// carries a stable reason code and a human message (shown to users as `messages`), and is recorded as an event.
+// carries a stable reason code and a human message (shown to users as `messages`), and is recorded as an event in
+// the same transaction as the status (where the state has transactions: store-state.ts).
 import { assertTransition } from '../domain/status.ts';
 import type {
   App, AppStatus, Deployment, DeploymentStatus, Instance, InstanceStatus, RegionalDeployment,
@@ -11,6 +12,11 @@ import type {
 
 /** What every mark needs: the state to write to and the clock to stamp with. */
 export interface MarkContext { state: ControlState; clock: Clock }
+
+/** Runs a mark's re-read, write and event as one transaction where the state has them. */
+function atomically<T>(ctx: MarkContext, fn: () => Promise<T>): Promise<T> {
+  return ctx.state.atomically ? ctx.state.atomically(fn) : fn();
+}
 
 type Row = { id: string; organization_id: string; status: string; messages: string[] };
 
@@ -26,17 +32,20 @@ async function transition<R extends Row, P extends object>(
   // Extras (timestamps, roles) ride along with a status or message change, never trigger a write alone.
   if (row.status === to && same(row.messages, messages)) return row;
   // The API may have moved the row since this pass read it (cancel, pause, delete): never write over that;
-  // return the fresh row and let the next pass act on it.
-  const fresh = await reread(row.id);
-  if (!fresh) throw new Error(`${kind} ${row.id} disappeared`);
-  if (fresh.status !== row.status) return fresh;
-  if (row.status !== to) assertTransition(kind as 'instance', row.status as never, to as never);
-  await write(row.id, { ...extra, status: to, messages });
-  await ctx.state.appendEvent({
-    kind, resourceId: row.id, organizationId: row.organization_id, type: reason, message,
-    metadata: { from: row.status, to }, when: ctx.clock.now().toISOString(),
+  // return the fresh row and let the next pass act on it. The re-read, the status and its event are one
+  // transaction, so an API write cannot land in between and the event is never lost.
+  return atomically(ctx, async () => {
+    const fresh = await reread(row.id);
+    if (!fresh) throw new Error(`${kind} ${row.id} disappeared`);
+    if (fresh.status !== row.status) return fresh;
+    if (row.status !== to) assertTransition(kind as 'instance', row.status as never, to as never);
+    await write(row.id, { ...extra, status: to, messages });
+    await ctx.state.appendEvent({
+      kind, resourceId: row.id, organizationId: row.organization_id, type: reason, message,
+      metadata: { from: row.status, to }, when: ctx.clock.now().toISOString(),
+    });
+    return { ...row, ...extra, status: to, messages };
   });
-  return { ...row, ...extra, status: to, messages };
 }
 
 /** Moves an instance to `to` with a reason code and a message. */
@@ -63,12 +72,14 @@ export function markService(ctx: MarkContext, s: Service, to: ServiceStatus, rea
 export async function markApp(ctx: MarkContext, a: App, to: AppStatus, reason: string, message: string, extra: AppPatch = {}): Promise<App> {
   const messages = message ? [message] : [];
   if (a.status === to && same(a.messages, messages)) return a;
-  await ctx.state.updateApp(a.id, { ...extra, status: to, messages });
-  await ctx.state.appendEvent({
-    kind: 'app', resourceId: a.id, organizationId: a.organization_id, type: reason, message,
-    metadata: { from: a.status, to }, when: ctx.clock.now().toISOString(),
+  return atomically(ctx, async () => {
+    await ctx.state.updateApp(a.id, { ...extra, status: to, messages });
+    await ctx.state.appendEvent({
+      kind: 'app', resourceId: a.id, organizationId: a.organization_id, type: reason, message,
+      metadata: { from: a.status, to }, when: ctx.clock.now().toISOString(),
+    });
+    return { ...a, ...extra, status: to, messages };
   });
-  return { ...a, ...extra, status: to, messages };
 }
 
 /** Named instance helpers: the wording users see comes from the caller (domain/messages.ts). */

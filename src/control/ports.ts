@@ -88,6 +88,12 @@ export interface ControlWrites {
   updateApp(id: string, patch: AppPatch): Promise<void>;
   appendEvent(event: NewEvent): Promise<void>;
   appendLog(line: NewLogLine): Promise<void>;
+  /**
+   * Runs `fn`'s reads and writes through this port as one transaction (marks.ts: the re-read, the status and its event
+   * together, so no event is lost and no API write lands between the check and the write). Optional: a state without
+   * transactions (the memory state of table tests) runs `fn` as is.
+   */
+  atomically?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** Everything the reconcilers read and write. */

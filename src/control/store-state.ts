@@ -1,5 +1,8 @@
 // The ControlState port over the real store (src/store/ repositories). Log lines are published on the store's
-// LogBus as they are appended, so live tails see them.
+// LogBus as they are appended, so live tails see them. `atomically(fn)` runs fn in one store transaction: every call
+// made inside fn's async context (and only there) goes to that transaction.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Db } from '../store/db.ts';
 import * as apps from '../store/apps.ts';
 import * as deployments from '../store/deployments.ts';
 import * as events from '../store/events.ts';
@@ -17,35 +20,39 @@ import { FINISHED_DEPLOYMENT_STATUSES, FINISHED_INSTANCE_STATUSES, type ControlS
 
 /** Wraps an open store as the reconcilers' port. */
 export function storeState(store: Store): ControlState {
-  const db = store.db;
-  return {
-    getOrganization: (id) => getOrganization(db, id),
-    listApps: async () => (await apps.listApps(db, { excludeDeleted: true })).items,
-    getApp: (id) => apps.getApp(db, id),
-    listServices: async () => (await services.listServices(db, { excludeDeleted: true })).items.reverse(),
-    getService: (id) => services.getService(db, id),
-    getDeployment: (id) => deployments.getDeployment(db, id),
-    listOpenDeployments: (serviceId) => deployments.listOpenDeployments(db, serviceId, FINISHED_DEPLOYMENT_STATUSES),
-    getRegionalDeployment: (id) => regionals.getRegionalDeployment(db, id),
-    listRegionalDeployments: (deploymentId) => regionals.listRegionalDeploymentsOf(db, deploymentId),
-    listInstancesOfRegional: async (id) => (await instances.listInstances(db, { regionalDeploymentId: id }, undefined, 'asc')).items,
-    listLiveInstances: async () => (await instances.listInstances(db, { excludeStatuses: [...FINISHED_INSTANCE_STATUSES] }, undefined, 'asc')).items,
-    getInstance: (id) => instances.getInstance(db, id),
-    getManualScaling: (serviceId) => getManualScaling(db, serviceId),
-    secretValues: (organizationId) => secretValues(db, store.secretKey, organizationId),
+  const inTransaction = new AsyncLocalStorage<Db>();
+  // A getter, not a constant: inside atomically() the transaction, elsewhere the store (its queries wait their turn).
+  const handle = { get db(): Db { return inTransaction.getStore() ?? store.db; } };
+  const state: ControlState = {
+    atomically: (fn) => (inTransaction.getStore() ? fn() : store.db.transaction((tx) => inTransaction.run(tx, fn))),
+    getOrganization: (id) => getOrganization(handle.db, id),
+    listApps: async () => (await apps.listApps(handle.db, { excludeDeleted: true })).items,
+    getApp: (id) => apps.getApp(handle.db, id),
+    listServices: async () => (await services.listServices(handle.db, { excludeDeleted: true })).items.reverse(),
+    getService: (id) => services.getService(handle.db, id),
+    getDeployment: (id) => deployments.getDeployment(handle.db, id),
+    listOpenDeployments: (serviceId) => deployments.listOpenDeployments(handle.db, serviceId, FINISHED_DEPLOYMENT_STATUSES),
+    getRegionalDeployment: (id) => regionals.getRegionalDeployment(handle.db, id),
+    listRegionalDeployments: (deploymentId) => regionals.listRegionalDeploymentsOf(handle.db, deploymentId),
+    listInstancesOfRegional: async (id) => (await instances.listInstances(handle.db, { regionalDeploymentId: id }, undefined, 'asc')).items,
+    listLiveInstances: async () => (await instances.listInstances(handle.db, { excludeStatuses: [...FINISHED_INSTANCE_STATUSES] }, undefined, 'asc')).items,
+    getInstance: (id) => instances.getInstance(handle.db, id),
+    getManualScaling: (serviceId) => getManualScaling(handle.db, serviceId),
+    secretValues: (organizationId) => secretValues(handle.db, store.secretKey, organizationId),
     registrySecret: async (organizationId, name) => {
-      const found = await findSecretByName(db, organizationId, name);
-      return found?.type === 'REGISTRY' ? (await revealSecret(db, store.secretKey, found.id))?.registry : undefined;
+      const found = await findSecretByName(handle.db, organizationId, name);
+      return found?.type === 'REGISTRY' ? (await revealSecret(handle.db, store.secretKey, found.id))?.registry : undefined;
     },
-    createInstance: (row) => instances.insertInstance(db, row),
-    updateInstance: async (id, patch) => { await instances.updateInstance(db, id, patch); },
-    updateRegionalDeployment: async (id, patch) => { await regionals.updateRegionalDeployment(db, id, patch); },
-    updateDeployment: async (id, patch) => { await deployments.updateDeployment(db, id, patch); },
-    updateService: async (id, patch) => { await services.updateService(db, id, patch); },
-    updateApp: async (id, patch) => { await apps.updateApp(db, id, patch); },
-    appendEvent: async (e) => { await events.appendEvent(db, e); },
-    appendLog: (line) => appendLogLines(db, [line], store.logBus),
+    createInstance: (row) => instances.insertInstance(handle.db, row),
+    updateInstance: async (id, patch) => { await instances.updateInstance(handle.db, id, patch); },
+    updateRegionalDeployment: async (id, patch) => { await regionals.updateRegionalDeployment(handle.db, id, patch); },
+    updateDeployment: async (id, patch) => { await deployments.updateDeployment(handle.db, id, patch); },
+    updateService: async (id, patch) => { await services.updateService(handle.db, id, patch); },
+    updateApp: async (id, patch) => { await apps.updateApp(handle.db, id, patch); },
+    appendEvent: async (e) => { await events.appendEvent(handle.db, e); },
+    appendLog: (line) => appendLogLines(handle.db, [line], store.logBus),
   };
+  return state;
 }
 
 /** The volume reconciler's port over the real store (volumes, snapshots, events of kind persistent_volume). */

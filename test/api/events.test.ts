@@ -143,3 +143,31 @@ test('PIER_EVENTS_KEEP_DAYS: parsed by config, applied by the GC to events and a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a reconciler status change and its event are written in one transaction; a repeat writes nothing', async () => {
+  const { storeState } = await import('../../src/control/store-state.ts');
+  const { markService } = await import('../../src/control/marks.ts');
+  const appId = await createApp(t, 'atomic-app');
+  const svc = await createService(t, appId, 'api');
+  const clock = { now: () => new Date() };
+  const real = storeState(t.pier.store);
+  const service = (await real.getService(svc.id))!;
+  const count = async () => (await t.req('GET', `/v1/service_events?service_id=${svc.id}&types=service_healthy`)).body.events.length;
+
+  // The event write fails: the status write is rolled back with it.
+  const failing = new Proxy(real, {
+    get: (target, key) => (key === 'appendEvent' ? async () => { throw new Error('event store down'); } : Reflect.get(target, key)),
+  });
+  await assert.rejects(markService({ state: failing, clock }, service, 'HEALTHY', 'service_healthy', 'All good'), /event store down/);
+  assert.equal((await real.getService(svc.id))!.status, 'STARTING');
+  assert.equal(await count(), 0);
+
+  const healthy = await markService({ state: real, clock }, service, 'HEALTHY', 'service_healthy', 'All good');
+  assert.equal((await real.getService(svc.id))!.status, 'HEALTHY');
+  assert.equal(await count(), 1);
+  // Level-triggered passes rewrite the same status often: nothing is written, no event.
+  await markService({ state: real, clock }, healthy, 'HEALTHY', 'service_healthy', 'All good');
+  assert.equal(await count(), 1);
+  const [event] = (await t.req('GET', `/v1/service_events?service_id=${svc.id}&types=service_healthy`)).body.events;
+  assert.deepEqual([event.message, event.metadata], ['All good', { from: 'STARTING', to: 'HEALTHY' }]);
+});
