@@ -6,7 +6,7 @@ import { EXEC_PYTHON, execArgv } from './exec.ts';
 
 test('execArgv: join the cgroups, clear groups, enter every namespace, drop every capability, then the helper', () => {
   const argv = execArgv(4242, ['/sys/fs/cgroup/memory/pier/x/cgroup.procs', '/sys/fs/cgroup/cpu/pier/x/cgroup.procs'],
-    { nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv' }, { command: ['sh', '-c', 'echo $HOME'], tty: true, size: { cols: 100, rows: 30 } });
+    { nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv' }, { command: ['sh', '-c', 'echo $HOME'], tty: true, size: { cols: 100, rows: 30 } }, ['user:[1]', 'mnt:[2]', 'pid:[3]']);
   assert.deepEqual(argv.slice(0, 3), ['/bin/bash', '--norc', '--noprofile']);
   assert.deepEqual(argv.slice(5, 9), ['pier-exec', '2', '/sys/fs/cgroup/memory/pier/x/cgroup.procs', '/sys/fs/cgroup/cpu/pier/x/cgroup.procs']);
   const nsenter = argv.indexOf('/usr/bin/nsenter');
@@ -19,5 +19,5 @@ test('execArgv: join the cgroups, clear groups, enter every namespace, drop ever
   assert.ok(py > drop);
   assert.deepEqual(argv.slice(py + 1, py + 3), ['-I', '-S']);
   assert.deepEqual(argv.slice(py + 3, py + 4), ['-c']);
-  assert.deepEqual(argv.slice(py + 5), ['1', '100', '30', 'sh', '-c', 'echo $HOME']);
+  assert.deepEqual(argv.slice(py + 5), ['1', '100', '30', 'user:[1],mnt:[2],pid:[3]', 'sh', '-c', 'echo $HOME']);
 });

@@ -19,7 +19,7 @@ import { seccompFilter } from './seccomp.ts';
 export const EXEC_PYTHON = '/usr/bin/python3';
 
 /**
- * The helper, run as `python3 -I -S -c EXEC_HELPER <tty 0|1> <cols> <rows> <argv...>`, already inside the sandbox with
+ * The helper, run as `python3 -I -S -c EXEC_HELPER <tty 0|1> <cols> <rows> <namespaces> <argv...>`, inside the sandbox with
  * no capabilities. fd 3: resize lines "<cols> <rows>\n"; fd 4: the seccomp program (struct sock_filter[]); fd 5: the
  * environment, NUL-separated NAME=value. Exit status: the command's (128 + n when killed by signal n), 127 when the
  * command does not exist, 126 when it cannot run.
@@ -36,7 +36,12 @@ def readall(fd):
     return out
 tty = sys.argv[1] == '1'
 cols, rows = int(sys.argv[2]), int(sys.argv[3])
-argv = sys.argv[4:]
+argv = sys.argv[5:]
+# The namespaces the host saw on the target pid: a pid reused between that look and nsenter lands elsewhere: refuse.
+for want in sys.argv[4].split(','):
+    if os.readlink('/proc/self/ns/' + want.split(':')[0]) != want:
+        os.write(2, b'pier: the instance changed under the exec (its process is gone): try again\n')
+        os._exit(125)
 prog = readall(4)
 env = {}
 for kv in readall(5).split(b'\0'):
@@ -149,24 +154,21 @@ function nsPidOf(pid: number): number[] | undefined {
 }
 
 /**
- * The app's main process (pid 2 in the sandbox, after bubblewrap's init) or else the init itself: a process inside the
- * sandbox's namespaces, never the outer bubblewrap (which is in the host's).
+ * The app's main process: pid 2 of the sandbox's pid namespace. Never bubblewrap's init (pid 1): until it has built
+ * the sandbox (mounts, pivot_root) its root is still a copy of the host's, and it forks the app only once that is
+ * done. Never the outer bubblewrap either (it is in the host's namespaces).
  */
 export function sandboxProcess(pids: number[]): number | undefined {
   let own: string;
   try { own = readlinkSync('/proc/self/ns/user'); } catch { return undefined; }
-  let init: number | undefined;
   for (const pid of pids) {
     let ns: string;
     try { ns = readlinkSync(`/proc/${pid}/ns/user`); } catch { continue; }
     if (ns === own) continue;
     const inner = nsPidOf(pid);
-    if (!inner || inner.length < 2) continue;
-    const last = inner[inner.length - 1];
-    if (last === 2) return pid;
-    if (last === 1) init = pid;
+    if (inner && inner.length >= 2 && inner[inner.length - 1] === 2) return pid;
   }
-  return init;
+  return undefined;
 }
 
 /** The environment the app started with (NUL-separated), or an empty one. Only valid names survive. */
@@ -187,14 +189,14 @@ for ((i = 0; i < n; i++)); do printf '%s\\n' "$$" > "$1" || { echo "pier: cannot
 exec "$@"`;
 
 /** The argv of the whole chain (pure; the first element is /bin/bash). */
-export function execArgv(target: number, procsFiles: string[], programs: ExecPrograms, opts: ExecOptions): string[] {
+export function execArgv(target: number, procsFiles: string[], programs: ExecPrograms, opts: ExecOptions, namespaces: string[] = []): string[] {
   return [
     '/bin/bash', '--norc', '--noprofile', '-c', JOIN_CGROUPS, 'pier-exec', String(procsFiles.length), ...procsFiles,
     programs.setpriv, '--clear-groups', '--',
     programs.nsenter, `--target=${target}`, '--user', '--mount', '--pid', '--net', '--ipc', '--uts', '--cgroup', '--root', '--wd', '--',
     programs.setpriv, '--no-new-privs', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--',
     EXEC_PYTHON, '-I', '-S', '-c', EXEC_HELPER, opts.tty ? '1' : '0', String(opts.size?.cols ?? 0), String(opts.size?.rows ?? 0),
-    ...opts.command,
+    namespaces.join(','), ...opts.command,
   ];
 }
 
@@ -205,7 +207,14 @@ export function processExec(runtimeId: string, target: ExecTarget, programs: Exe
   const pid = sandboxProcess(target.pids);
   if (pid === undefined) throw new RuntimeError('not_found', `instance ${runtimeId} is not running (no process in its sandbox)`);
   const env = { PATH: HOST_PATH, ...appEnvironment(pid), ...opts.env };
-  const argv = execArgv(pid, target.procsFiles, programs, opts);
+  // Read now, checked again by the helper once inside (see EXEC_HELPER): the pid cannot be swapped in between.
+  let namespaces: string[];
+  try {
+    namespaces = ['user', 'mnt', 'pid'].map((ns) => readlinkSync(`/proc/${pid}/ns/${ns}`));
+  } catch {
+    throw new RuntimeError('not_found', `instance ${runtimeId} is not running (its process just exited)`);
+  }
+  const argv = execArgv(pid, target.procsFiles, programs, opts, namespaces);
   const child = spawn(argv[0], argv.slice(1), {
     // Its own session: no controlling terminal of Pier's (TIOCSTI), and one process group to kill.
     detached: true,
