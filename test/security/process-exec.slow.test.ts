@@ -90,6 +90,20 @@ test('process runtime: an exec shell stays inside its instance\'s sandbox', { sk
     assert.match(r.out, /GREETING=app-env/, 'the exec sees the app\'s environment');
     assert.doesNotMatch(r.out, /PIER_TEST=|NODE_OPTIONS=|KOYEB_CLI_BIN=/, 'the host\'s environment leaked into the exec');
   });
+  await t.test('an exec right after start lands in the finished sandbox, never in one being built', async () => {
+    // bubblewrap's init sees a copy of the host's root until pivot_root: entering it then would show the host's files.
+    for (let i = 0; i < 3; i++) {
+      const id = `${instanceId}-early-${i}`;
+      const early = await rt.start({ instanceId: id, labels: { app_id: 'exec-attack' }, appDir: app.dir, entrypoint: app.entrypoint, command: ['sleep'], env: {}, ports: [], cpu: 0.5, memoryBytes: 64 << 20 });
+      try {
+        const r = await collect(await rt.exec(early.runtimeId, { command: ['sh', '-c', `ls /; cat ${marker}`], tty: false }));
+        assert.match(r.out, /\bapp\b/, r.out + r.err);
+        assert.doesNotMatch(r.out, /host-secret|\bvar\b|\bhome\b|\broot\b/, r.out);
+      } finally {
+        await rt.remove(early.runtimeId);
+      }
+    }
+  });
   await t.test('the exec runs in the instance\'s cgroup and dies with the instance', async () => {
     const cg = new InstanceCgroup(detectCgroupLayout()!, CGROUP_PARENT, h.runtimeId);
     const s = await rt.exec(h.runtimeId, { command: ['sleep', '300'], tty: false });
