@@ -15,8 +15,7 @@ export function eventsTab(panel, state) {
   replace(panel,
     h('h2', { class: 'sr-only' }, 'Events'),
     events,
-    h('h2', null, 'Changes through the API'),
-    activities);
+    h('section', { class: 'form-section' }, h('h2', null, 'Changes through the API'), activities));
   let loading = false;
   refresh(state);
   return { refresh };
