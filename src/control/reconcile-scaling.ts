@@ -193,8 +193,8 @@ function canFreeze(ctx: ControlContext): boolean {
 /** What a sleeping instance's messages say, per mode (light: frozen, memory held; deep: stopped). */
 function sleepMessage(mode: SleepMode, seconds: number): string {
   return mode === 'light'
-    ? `Instance is in light sleep: no request for ${seconds} s, its workload is frozen (memory kept, no CPU). The next request thaws it.`
-    : `Instance is in deep sleep: no request for ${seconds} s, its workload is stopped. The next request starts it again.`;
+    ? `Instance is sleeping (light sleep): no request for ${seconds} s, its workload is frozen (memory kept, no CPU). The next request thaws it.`
+    : `Instance is sleeping (deep sleep): no request for ${seconds} s, its workload is stopped. The next request starts it again.`;
 }
 
 /** Scale to zero: the lowest HEALTHY replica sleeps (its workload freezes or stops a moment later), the others stop. */

@@ -33,7 +33,7 @@ test('light sleep freezes the replica, a wake thaws that same workload and serve
   const [first] = s.w.instancesOf(s.deployment.id).filter((i) => i.status === 'HEALTHY');
   for (let i = 0; i < 5 && inst(s, first.id).status !== 'SLEEPING'; i++) await tick(s);
   assert.equal(inst(s, first.id).status, 'SLEEPING');
-  assert.match(inst(s, first.id).messages[0], /light sleep: no request for \d+ s, its workload is frozen/);
+  assert.match(inst(s, first.id).messages[0], /^Instance is sleeping \(light sleep\): no request for \d+ s, its workload is frozen/);
   await tick(s, 500);
   const runtimeId = inst(s, first.id).allocation_id;
   assert.deepEqual(s.calls, [`freeze ${runtimeId}`]);
