@@ -1,0 +1,83 @@
+// Fast tests of the microVM driver's pure parts: the cpio writer, the config disk's quoting, the console protocol,
+// kernel version order and the xz stream search.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configScript, parseConsole, shellQuote } from './driver.ts';
+import { cpioNewc } from './initramfs.ts';
+import { compareKernelVersions, xzStreamOffset } from './kernel.ts';
+import { tapName } from './net.ts';
+
+test('cpioNewc writes an archive cpio itself unpacks: files, modes, directories, symlinks', { skip: spawnSync('cpio', ['--version']).status === 0 ? false : 'no cpio binary to check against' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-cpio-'));
+  try {
+    const archive = cpioNewc([
+      { type: 'dir', path: 'bin' },
+      { type: 'file', path: 'bin/tool', data: 'x'.repeat(5), mode: 0o755 },
+      { type: 'file', path: '/init', data: '#!/bin/sh\necho hi\n', mode: 0o700 },
+      { type: 'symlink', path: 'bin/sh', target: 'tool' },
+    ]);
+    writeFileSync(join(dir, 'a.cpio'), archive);
+    execFileSync('cpio', ['-i', '-d', '--quiet', '-F', join(dir, 'a.cpio')], { cwd: dir });
+    assert.equal(readFileSync(join(dir, 'bin/tool'), 'utf8'), 'xxxxx');
+    assert.equal(readFileSync(join(dir, 'init'), 'utf8'), '#!/bin/sh\necho hi\n');
+    assert.equal(execFileSync('stat', ['-c', '%a', join(dir, 'bin/tool')], { encoding: 'utf8' }).trim(), '755');
+    assert.equal(execFileSync('readlink', [join(dir, 'bin/sh')], { encoding: 'utf8' }).trim(), 'tool');
+    const listing = execFileSync('cpio', ['-t', '--quiet', '-F', join(dir, 'a.cpio')], { encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(listing, ['bin', 'bin/tool', 'init', 'bin/sh']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the config disk quotes every value so sh reads it back exactly, padded with newlines to 4 KiB', () => {
+  const nasty = `it's "quoted" $HOME \`id\` \n second line; rm -rf /`;
+  const text = configScript({ address: '10.214.0.9', gateway: '10.214.0.1', hostname: 'h', memoryBytes: 64 * 1024 * 1024, cpu: 0.5, workdir: '/app', env: { TOKEN: nasty, EMPTY: '' }, argv: ['/bin/sh', '-c', 'echo "$1"', nasty] });
+  assert.equal(text.length % 4096, 0);
+  assert.ok(!text.includes(0));
+  // Read back by busybox sh, the guest init's shell, sourcing the file as the guest sources /dev/vdb.
+  const dir = mkdtempSync(join(tmpdir(), 'pier-vmcfg-'));
+  let out = '';
+  try {
+    writeFileSync(join(dir, 'config.sh'), text);
+    out = execFileSync('busybox', ['sh', '-c', '. "$0"; printf "%s\\n" "$PIER_CPU_MAX" "$PIER_MEMORY" "$TOKEN" "[$EMPTY]" "$#" "$4"', join(dir, 'config.sh')], { encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(out, `50000 100000\n67108864\n${nasty}\n[]\n4\n${nasty}\n`);
+  assert.throws(() => configScript({ address: 'a', gateway: 'g', hostname: 'h', memoryBytes: 1, cpu: 1, workdir: '/', env: { 'BAD-NAME': 'x' }, argv: ['x'] }), /env name "BAD-NAME"/);
+  assert.equal(shellQuote("a'b"), `'a'\\''b'`);
+});
+
+test('the console protocol: output lines with uptime, the boot clock, limits and the exit; kernel noise skipped', () => {
+  const events = parseConsole([
+    '[    0.784567] PCI: Fatal: No config space access function found',
+    'B 1796207363 2.61',
+    'L 50000/100000 134217728',
+    'O 2.70 starting on port 8000',
+    'E 2.71 a line on stderr',
+    'O 2.72 ',
+    'O 2.73',
+    'X 137 1 9.50',
+    '[   14.33] reboot: Restarting system',
+  ].join('\r\n'));
+  assert.deepEqual(events, [
+    { kind: 'boot', epoch: 1796207363, uptime: 2.61 },
+    { kind: 'limits', cpuMax: '50000/100000', memoryMax: '134217728' },
+    { kind: 'line', stream: 'stdout', uptime: 2.7, line: 'starting on port 8000' },
+    { kind: 'line', stream: 'stderr', uptime: 2.71, line: 'a line on stderr' },
+    { kind: 'line', stream: 'stdout', uptime: 2.72, line: '' },
+    { kind: 'line', stream: 'stdout', uptime: 2.73, line: '' },
+    { kind: 'exit', code: 137, ooms: 1, uptime: 9.5 },
+  ]);
+});
+
+test('kernel versions sort numerically; the xz stream is found after the setup code', () => {
+  assert.deepEqual(['6.1.0-57-amd64', '6.1.0-9-amd64', '5.10.0-30-amd64'].sort(compareKernelVersions), ['5.10.0-30-amd64', '6.1.0-9-amd64', '6.1.0-57-amd64']);
+  assert.equal(xzStreamOffset(Buffer.concat([Buffer.alloc(100, 1), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 9])])), 100);
+  assert.equal(xzStreamOffset(Buffer.alloc(64)), -1);
+  assert.ok(tapName('0f7c1f9e-5d3a-4b7b-9a1e-123456789abc').length <= 15, 'a tap name fits IFNAMSIZ');
+});
