@@ -1,0 +1,186 @@
+// The HAProxy data plane's configuration as pure functions of the route table (no I/O): which routes HAProxy may
+// serve itself, the backends and server slots they need, the host+path map, and the haproxy.cfg text. Everything
+// HAProxy cannot do yet (sleeping apps, auth, HTTPS redirects, several regions, h2c upstreams, ACME) is left out of
+// the map, so those requests fall through to the default backend: Pier's Node edge, which holds the whole table.
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { normalizePrefix } from '../route-table.ts';
+import type { AppRoutes, RouteEntry } from '../types.ts';
+
+/** One upstream server as HAProxy sees it. */
+export interface PlannedServer { instanceId: string; host: string; port: number }
+
+/** One backend: the instances of one service port behind one route prefix (the prefix is stripped in the backend). */
+export interface PlannedBackend {
+  name: string;
+  /** Normalised route prefix stripped before forwarding ('/' = nothing stripped). */
+  prefix: string;
+  servers: PlannedServer[];
+  /** Metrics keys (`appId serviceId path`) of the routes it serves, and their apps. */
+  routeKeys: string[];
+  appIds: string[];
+}
+
+/** What HAProxy should hold for a route table: backends by name and map lines (key → backend), longest key first. */
+export interface HaproxyPlan {
+  backends: Map<string, PlannedBackend>;
+  map: [key: string, backend: string][];
+}
+
+/** Path prefixes HAProxy routes itself: plain characters only, so no quoting or regex escaping can go wrong. */
+const PLAIN_PATH = /^\/[A-Za-z0-9._~/-]*$/;
+/** Host names in the map: the map file splits on white space and `field(1,:)` drops the port. */
+const PLAIN_HOST = /^[a-z0-9.-]+$/;
+
+/** Why a route stays on the Node edge, or null when HAProxy may serve it directly. */
+export function nodeOnlyReason(app: AppRoutes, route: RouteEntry): string | null {
+  if (app.sleeping) return 'app sleeping (the Node edge holds requests and wakes it)';
+  if (app.httpsRedirect) return 'HTTPS redirect';
+  if ((route.basicAuths?.length ?? 0) > 0 || (route.apiKeys?.length ?? 0) > 0) return 'basic auth or API keys';
+  if (route.upstreams.length === 0) return 'no healthy instance (the Node edge names the service status)';
+  if (route.upstreams.some((u) => u.protocol !== 'http')) return 'h2c upstream';
+  if (route.upstreams.some((u) => isIP(u.host) === 0)) return 'upstream named by host name (the runtime API takes addresses)';
+  if (new Set(route.upstreams.map((u) => u.region)).size > 1) return 'several regions (client-region preference)';
+  if (!PLAIN_PATH.test(normalizePrefix(route.path))) return 'path prefix with special characters';
+  return null;
+}
+
+/** Backend name for a service port behind a prefix: stable across tables, valid as an HAProxy identifier. */
+export function backendName(serviceId: string, port: number, prefix: string): string {
+  const id = serviceId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+  return prefix === '/' ? `s_${id}_${port}` : `s_${id}_${port}_${createHash('sha256').update(prefix).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * The plan for a table. Map keys are `host` + prefix + `/` and the frontend looks up `host` + path + `/` with
+ * map_beg, so `/api` matches `/api`, `/api/x` and never `/apix` (segment-aware, as the Node edge); keys are sorted
+ * longest first because map_beg returns the first match.
+ */
+export function planHaproxy(apps: AppRoutes[]): HaproxyPlan {
+  const backends = new Map<string, PlannedBackend>();
+  const map = new Map<string, string>();
+  for (const app of apps) {
+    for (const route of app.routes) {
+      if (nodeOnlyReason(app, route) !== null) continue;
+      const prefix = normalizePrefix(route.path);
+      const name = backendName(route.serviceId, route.port, prefix);
+      let b = backends.get(name);
+      if (b === undefined) {
+        const servers = route.upstreams
+          .map((u) => ({ instanceId: u.instanceId, host: u.host, port: u.port }))
+          .sort((x, y) => x.instanceId.localeCompare(y.instanceId));
+        backends.set(name, (b = { name, prefix, servers, routeKeys: [], appIds: [] }));
+      }
+      b.routeKeys.push(`${app.appId} ${route.serviceId} ${route.path}`);
+      if (!b.appIds.includes(app.appId)) b.appIds.push(app.appId);
+      for (const h of app.hosts) {
+        if (!PLAIN_HOST.test(h)) continue;
+        const key = `${h}${prefix === '/' ? '' : prefix}/`;
+        if (!map.has(key)) map.set(key, name); // first holder of a host+prefix wins, as in the Node edge's table
+      }
+    }
+  }
+  const lines = [...map.entries()].sort((a, b) => b[0].length - a[0].length || (a[0] < b[0] ? -1 : 1));
+  return { backends, map: lines };
+}
+
+/** Server slots a backend gets: room to double before a reload is needed, in steps of 4. */
+export function slotCount(servers: number): number {
+  return Math.max(4, Math.ceil((servers * 2) / 4) * 4);
+}
+
+/** One server slot as written in the config: an instance, or an unused slot in maintenance. */
+export interface SlotState { instanceId: string | null; host: string; port: number }
+
+/** A backend with its slots, as the config file and the runtime API hold it. */
+export interface BackendSlots { name: string; prefix: string; slots: SlotState[] }
+
+/** Everything haproxy.cfg is made of. */
+export interface ConfigInput {
+  /** Public listen address `host:port` (IPv6 in brackets). */
+  bind: string;
+  /** The Node edge HAProxy falls back to: `host:port`. */
+  nodeEdge: string;
+  /** Admin socket (runtime API) path. */
+  adminSocket: string;
+  /** Map file path (host+prefix → backend). */
+  mapFile: string;
+  backends: BackendSlots[];
+  /** Upstream connect timeout (ms). */
+  connectTimeoutMs?: number;
+  /** Time allowed for an upstream's response (ms). */
+  responseTimeoutMs?: number;
+}
+
+/** HAProxy's address form for a host (IPv6 in brackets). */
+function addr(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The regex that strips a plain prefix (see PLAIN_PATH): `/api` → `^/api/?`, replaced by `/`. Unescaped on purpose:
+ * the map already guaranteed the path starts with the exact prefix, so a `.` matching any character changes nothing.
+ */
+function stripRegex(prefix: string): string {
+  return `^${prefix}/?`;
+}
+
+/** haproxy.cfg for the input; servers' current addresses are written in, so a reload keeps the runtime state. */
+export function renderConfig(c: ConfigInput): string {
+  const direct = '{ var(txn.be) -m found }';
+  const lines = [
+    '# Generated by Pier (src/edge/haproxy/config.ts); rewritten on every backend change. Do not edit.',
+    'global',
+    `  stats socket ${c.adminSocket} mode 600 level admin expose-fd listeners`,
+    '  stats timeout 30s',
+    '  hard-stop-after 60s',
+    '',
+    'defaults',
+    '  mode http',
+    `  timeout connect ${c.connectTimeoutMs ?? 2000}ms`,
+    '  timeout client 300s',
+    `  timeout server ${c.responseTimeoutMs ?? 300_000}ms`,
+    '  timeout http-request 30s',
+    '  timeout http-keep-alive 60s',
+    '  timeout tunnel 1h',
+    '  timeout queue 5s',
+    '  option forwardfor',
+    '  option redispatch 1',
+    '  retries 2',
+    '  retry-on conn-failure empty-response',
+    '  http-reuse safe',
+    '',
+    'frontend edge',
+    `  bind ${c.bind}`,
+    // Only origin-form requests with one Host, a path without '%', and none of the Node edge's own paths are looked
+    // up; everything else (and every miss) goes to the Node edge, which answers it exactly as without HAProxy.
+    '  acl plain url_beg /',
+    '  acl one_host req.hdr_cnt(host) eq 1',
+    '  acl pct path_sub %',
+    '  acl node_path path_beg /.well-known/acme-challenge/ /_pier/',
+    '  http-request set-var(txn.p) path if plain one_host !pct !node_path',
+    `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,concat(,txn.p,/),map_beg(${c.mapFile}) if { var(txn.p) -m found }`,
+    `  http-request set-header x-forwarded-host %[req.hdr(host)] if ${direct}`,
+    `  http-request set-header x-forwarded-proto http if ${direct}`,
+    `  http-request set-header x-request-id %[uuid] if ${direct} !{ req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:@+=-]{1,128}$ }`,
+    `  use_backend %[var(txn.be)] if ${direct}`,
+    '  default_backend pier_node_edge',
+    '',
+    'backend pier_node_edge',
+    `  server node ${c.nodeEdge}`,
+  ];
+  for (const b of c.backends) {
+    lines.push('', `backend ${b.name}`, '  balance leastconn');
+    if (b.prefix !== '/') lines.push(`  http-request set-path %[path,regsub(${stripRegex(b.prefix)},/)]`);
+    lines.push('  http-response del-header x-request-id');
+    b.slots.forEach((s, i) => {
+      lines.push(`  server s${i + 1} ${addr(s.host, s.port)}${s.instanceId === null ? ' disabled' : ''}`);
+    });
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The map file's text: `key backend` per line. */
+export function renderMap(map: [string, string][]): string {
+  return map.map(([k, v]) => `${k} ${v}\n`).join('');
+}

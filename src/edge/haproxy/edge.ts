@@ -1,0 +1,332 @@
+// The HAProxy data plane (PIER_EDGE_DATAPLANE=haproxy): HAProxy listens on the public address and serves the routes
+// it can straight to the instances; every other request (sleeping apps and wake-ups, auth, HTTPS redirects, several
+// regions, h2c, ACME, error pages) goes to its default backend, Pier's Node edge on a loopback port, which holds the
+// whole table. `setRoutes` drives HAProxy level-triggered: desired table → plan → runtime API (server addresses and
+// states, the map replaced atomically with prepare/commit); a reload only when a backend appears or outgrows its slots.
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAddr, urlOf } from '../addr.ts';
+import { createEdge } from '../edge.ts';
+import type { AppRoutes, Edge, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
+import { planHaproxy, renderConfig, renderMap, slotCount, type BackendSlots, type HaproxyPlan } from './config.ts';
+import { HaproxyProcess } from './process.ts';
+
+/** Options of the HAProxy data plane on top of the edge's own. */
+export interface HaproxyEdgeOptions extends EdgeOptions {
+  /** Directory for haproxy.cfg, the map and the sockets (created; private to this edge). */
+  dir: string;
+  /** The haproxy binary (default `haproxy` on PATH). */
+  bin?: string;
+  /** Called when applying a table to HAProxy fails (the Node edge still serves everything HAProxy misses). */
+  onError?: (message: string) => void;
+}
+
+/** What HAProxy reports for one server or backend (cumulative since the current worker started). */
+interface StatRow { scur: number; stot: number; reqTot: number; bout: number; hrsp: number[]; lastsess: number }
+
+/** A running HAProxy edge: an Edge plus what tests and operators want to see. */
+export interface HaproxyEdge extends Edge {
+  /** How many reloads HAProxy went through since it started. */
+  reloads(): number;
+  /** The Node edge behind HAProxy (fallback and activator). */
+  nodeUrl: string;
+  /** Resolves once every table handed to setRoutes so far is applied to HAProxy. */
+  settled(): Promise<void>;
+}
+
+/** Start the Node edge on loopback, then HAProxy on `opts.addr` in front of it. */
+export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<HaproxyEdge> {
+  mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  const node = await createEdge({ ...opts, addr: '127.0.0.1:0', workers: 1 });
+  const nodePort = Number(new URL(node.url).port);
+  const cfgFile = join(opts.dir, 'haproxy.cfg');
+  const mapFile = join(opts.dir, 'routes.map');
+  const proc = new HaproxyProcess(opts.bin ?? 'haproxy', cfgFile, join(opts.dir, 'admin.sock'), join(opts.dir, 'master.sock'));
+  const onError = opts.onError ?? ((m: string) => process.emitWarning(`pier edge (haproxy): ${m}`));
+
+  // What HAProxy holds now (applied state): backends with their slots, and the map text.
+  let backends = new Map<string, BackendSlots>();
+  let mapText = '';
+  let reloads = 0;
+  // Which route keys and app each backend counts for (metrics), from the last plan.
+  let owners = new Map<string, { routeKeys: string[]; appIds: string[] }>();
+  let stats = new Map<string, StatRow>();
+  // Counters of workers replaced by reloads, so totals never go down.
+  const carried = new Map<string, StatRow>();
+
+  const { host: bindHost, port: bindPort } = parseAddr(opts.addr);
+  const bind = `${bindHost.includes(':') ? `[${bindHost}]` : bindHost}:${bindPort}`;
+  // Port 0 cannot be handed to HAProxy (a reload would bind elsewhere): pick a free port once.
+  const publicPort = bindPort === 0 ? await freePort(bindHost) : bindPort;
+  const bindFixed = bind.replace(/:\d+$/, `:${publicPort}`);
+
+  const writeFiles = (map: string): void => {
+    const cfg = renderConfig({
+      bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile,
+      backends: [...backends.values()], connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs,
+    });
+    atomicWrite(mapFile, map);
+    atomicWrite(cfgFile, cfg);
+  };
+
+  writeFiles('');
+  try {
+    await proc.start();
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+
+  /** Apply one plan: runtime changes when the backends fit, else rewrite the config and reload. */
+  async function apply(plan: HaproxyPlan): Promise<void> {
+    const newMap = renderMap(plan.map);
+    const needsReload = [...plan.backends.values()].some((b) => {
+      const have = backends.get(b.name);
+      return have === undefined || b.servers.length > have.slots.length;
+    });
+    if (needsReload) {
+      const next = new Map<string, BackendSlots>();
+      for (const b of plan.backends.values()) {
+        const have = backends.get(b.name);
+        const slots = Array.from({ length: Math.max(slotCount(b.servers.length), have?.slots.length ?? 0) }, (_, i) =>
+          have?.slots[i] ?? { instanceId: null, host: '127.0.0.1', port: 1 });
+        next.set(b.name, { name: b.name, prefix: b.prefix, slots: assign(slots, b.servers).slots });
+      }
+      // The new worker starts its counters at 0: keep the old totals (not its seconds-since-last, which would freeze).
+      for (const [name, row] of stats) carried.set(name, { ...addRows(carried.get(name), row), lastsess: -1 });
+      stats = new Map();
+      const prev = backends;
+      backends = next;
+      writeFiles(newMap);
+      try {
+        await proc.check();
+        await proc.reload();
+      } catch (err) {
+        backends = prev;
+        throw err;
+      }
+      mapText = newMap;
+      reloads++;
+      return;
+    }
+    // 1. New and moved servers first, so a map entry never points at a backend without them.
+    const toDisable: string[] = [];
+    for (const b of plan.backends.values()) {
+      const have = backends.get(b.name)!;
+      const { slots, changes } = assign(have.slots, b.servers);
+      for (const c of changes) {
+        const ref = `${b.name}/s${c.index + 1}`;
+        if (c.kind === 'enable') {
+          await proc.command(`set server ${ref} addr ${c.host} port ${c.port}`);
+          await proc.command(`set server ${ref} state ready`);
+        } else toDisable.push(ref);
+      }
+      have.slots = slots;
+    }
+    // 2. The map, replaced as a whole and atomically (prepare / add @version / commit).
+    if (newMap !== mapText) {
+      const prepared = await proc.command(`prepare map ${mapFile}`);
+      const v = /New version created: (\d+)/.exec(prepared)?.[1];
+      if (v === undefined) throw new Error(`haproxy "prepare map": ${prepared.trim()}`);
+      for (const [k, be] of plan.map) await proc.command(`add map @${v} ${mapFile} ${k} ${be}`);
+      await proc.command(`commit map @${v} ${mapFile}`);
+      atomicWrite(mapFile, newMap);
+      mapText = newMap;
+    }
+    // 3. Servers gone from the table, and every server of a backend no route uses any more: no new requests
+    //    (requests in flight finish; drain() waits for them).
+    for (const [name, b] of backends) {
+      if (plan.backends.has(name)) continue;
+      b.slots.forEach((s, i) => { if (s.instanceId !== null) { toDisable.push(`${name}/s${i + 1}`); s.instanceId = null; } });
+    }
+    for (const ref of toDisable) await proc.command(`set server ${ref} state maint`);
+  }
+
+  // Serialise applies; a table arriving while one runs replaces any waiting one (level-triggered: last wins).
+  let running: Promise<void> = Promise.resolve();
+  let pending: AppRoutes[] | null = null;
+  let closed = false;
+  const kick = (): void => {
+    running = running.then(async () => {
+      const apps = pending;
+      pending = null;
+      if (apps === null || closed) return;
+      const plan = planHaproxy(apps);
+      owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
+      try {
+        await apply(plan);
+      } catch (err) {
+        onError(`applying the route table failed (HAProxy keeps its previous state; the Node edge serves every miss): ${(err as Error).message}`);
+      }
+    });
+  };
+
+  // Per-backend and per-server counters, read once a second (merged into metrics()).
+  const poll = async (): Promise<void> => {
+    try {
+      const csv = await proc.command('show stat');
+      const next = new Map<string, StatRow>();
+      const lines = csv.split('\n');
+      const head = (lines[0] ?? '').replace(/^# /, '').split(',');
+      const col = (n: string) => head.indexOf(n);
+      const [px, sv, scur, stot, bout, reqTot, last] = ['pxname', 'svname', 'scur', 'stot', 'bout', 'req_tot', 'lastsess'].map(col);
+      const hrsp = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx'].map(col);
+      for (const line of lines.slice(1)) {
+        const f = line.split(',');
+        if (f.length < head.length - 1 || !backends.has(f[px!]!)) continue;
+        const n = (i: number) => Number(f[i] || 0);
+        next.set(`${f[px!]}/${f[sv!]}`, { scur: n(scur!), stot: n(stot!), reqTot: n(reqTot!), bout: n(bout!), hrsp: hrsp.map(n), lastsess: n(last!) });
+      }
+      stats = next;
+    } catch { /* a reload in progress: keep the last numbers */ }
+  };
+  const poller = setInterval(() => { void poll(); }, 1000);
+  poller.unref();
+
+  function metrics(): EdgeMetrics {
+    const m = structuredClone(node.metrics());
+    const now = Date.now();
+    const merge = (t: TrafficMetrics, r: StatRow, requests: number): void => {
+      t.inFlight += r.scur;
+      t.requests += requests;
+      t.bytes += r.bout;
+      r.hrsp.forEach((n, i) => { const k = `${i + 1}xx`; t.byStatus[k] = (t.byStatus[k] ?? 0) + n; });
+      if (r.lastsess >= 0 && (r.stot > 0 || requests > 0)) {
+        const at = new Date(now - r.lastsess * 1000).toISOString();
+        if (t.lastRequestAt === null || at > t.lastRequestAt) t.lastRequestAt = at;
+      }
+    };
+    for (const [name, b] of backends) {
+      const be = addRows(carried.get(`${name}/BACKEND`), stats.get(`${name}/BACKEND`));
+      const own = owners.get(name);
+      for (const key of own?.routeKeys ?? []) {
+        const t = m.routes[key];
+        if (t) { merge(t, be, be.reqTot); break; } // a backend counts once, on its first route
+      }
+      for (const appId of own?.appIds ?? []) {
+        const a = m.apps[appId];
+        if (!a) continue;
+        a.requests += be.reqTot;
+        if (be.lastsess >= 0 && be.reqTot > 0) {
+          const at = new Date(now - be.lastsess * 1000).toISOString();
+          if (a.lastRequestAt === null || at > a.lastRequestAt) a.lastRequestAt = at;
+        }
+      }
+      b.slots.forEach((s, i) => {
+        const r = stats.get(`${name}/s${i + 1}`);
+        if (s.instanceId === null || !r) return;
+        const t = (m.instances[s.instanceId] ??= emptyTraffic());
+        merge(t, r, r.stot);
+      });
+    }
+    return m;
+  }
+
+  /** In-flight requests HAProxy has on the slots `instanceId` held (freed slots keep their address until reused). */
+  const inFlightOn = async (instanceId: string, addrs: Set<string>): Promise<number> => {
+    await poll();
+    let n = 0;
+    for (const [name, b] of backends) {
+      b.slots.forEach((s, i) => {
+        if (s.instanceId === instanceId || (s.instanceId === null && addrs.has(`${s.host}:${s.port}`))) n += stats.get(`${name}/s${i + 1}`)?.scur ?? 0;
+      });
+    }
+    return n;
+  };
+  const addrsOf = new Map<string, Set<string>>();
+
+  return {
+    url: urlOf(bindHost, publicPort),
+    tlsUrl: node.tlsUrl,
+    nodeUrl: node.url,
+    reloads: () => reloads,
+    setRoutes(apps, domain) {
+      node.setRoutes(apps, domain);
+      for (const a of apps) for (const r of a.routes) for (const u of r.upstreams) {
+        let s = addrsOf.get(u.instanceId);
+        if (!s) addrsOf.set(u.instanceId, (s = new Set()));
+        s.add(`${u.host}:${u.port}`);
+      }
+      pending = apps;
+      kick();
+    },
+    setCertificates: (certs) => node.setCertificates(certs),
+    setAcmeChallenges: (c) => node.setAcmeChallenges(c),
+    async drain(instanceId, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      await running; // the instance is out of HAProxy's servers once the table that removed it is applied
+      await node.drain(instanceId, timeoutMs);
+      const addrs = addrsOf.get(instanceId) ?? new Set<string>();
+      for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
+        if ((await inFlightOn(instanceId, addrs)) === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    metrics,
+    async refreshMetrics() { await poll(); },
+    prometheus: () => node.prometheus(),
+    async close() {
+      closed = true;
+      clearInterval(poller);
+      await running;
+      await proc.stop();
+      await node.close();
+    },
+    settled: () => running,
+  };
+}
+
+/** Fit `servers` into `slots`: instances keep their slot, new ones take free slots, gone ones are freed. */
+function assign(slots: BackendSlots['slots'], servers: { instanceId: string; host: string; port: number }[]) {
+  const out = slots.map((s) => ({ ...s }));
+  const changes: { kind: 'enable' | 'disable'; index: number; host: string; port: number }[] = [];
+  const want = new Map(servers.map((s) => [s.instanceId, s]));
+  out.forEach((s, i) => {
+    if (s.instanceId === null) return;
+    const w = want.get(s.instanceId);
+    if (w === undefined) { changes.push({ kind: 'disable', index: i, host: s.host, port: s.port }); s.instanceId = null; return; }
+    if (w.host !== s.host || w.port !== s.port) { s.host = w.host; s.port = w.port; changes.push({ kind: 'enable', index: i, host: w.host, port: w.port }); }
+    want.delete(s.instanceId);
+  });
+  for (const w of want.values()) {
+    const i = out.findIndex((s) => s.instanceId === null);
+    if (i < 0) break; // the caller reloads when servers outgrow the slots
+    out[i] = { instanceId: w.instanceId, host: w.host, port: w.port };
+    changes.push({ kind: 'enable', index: i, host: w.host, port: w.port });
+  }
+  return { slots: out, changes };
+}
+
+function addRows(a: StatRow | undefined, b: StatRow | undefined): StatRow {
+  const z: StatRow = { scur: 0, stot: 0, reqTot: 0, bout: 0, hrsp: [0, 0, 0, 0, 0], lastsess: -1 };
+  const x = a ?? z, y = b ?? z;
+  const lasts = [x.lastsess, y.lastsess].filter((n) => n >= 0);
+  return {
+    scur: y.scur, stot: x.stot + y.stot, reqTot: x.reqTot + y.reqTot, bout: x.bout + y.bout,
+    hrsp: x.hrsp.map((n, i) => n + (y.hrsp[i] ?? 0)), lastsess: lasts.length ? Math.min(...lasts) : -1,
+  };
+}
+
+function emptyTraffic(): TrafficMetrics {
+  return {
+    inFlight: 0, requests: 0, byStatus: {}, bytes: 0, latencyMs: { p50: 0, p95: 0, p99: 0 },
+    buckets: { le: [], counts: [] }, sumMs: 0, connectErrors: 0, lastRequestAt: null,
+  };
+}
+
+function atomicWrite(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+async function freePort(host: string): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}

@@ -1,0 +1,106 @@
+// HAProxy as a child of Pier: master-worker mode (`-W -S <master socket>`), the runtime API on the admin socket, and
+// reloads through the master socket (the new worker takes the listeners over, the old one finishes its requests).
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+
+/** Send one command to a HAProxy CLI socket (admin or master) and resolve with its whole answer. */
+export function socketCommand(path: string, command: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    let out = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`haproxy socket ${path}: no answer to "${command.split(' ')[0]}" within ${timeoutMs} ms`)); }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(command + '\n'));
+    sock.on('data', (d: string) => { out += d; });
+    sock.on('error', (err) => { clearTimeout(timer); reject(err); });
+    sock.on('close', () => { clearTimeout(timer); resolve(out); });
+  });
+}
+
+/** A running HAProxy master and its worker. */
+export class HaproxyProcess {
+  private child: ChildProcess | null = null;
+  private stderrTail = '';
+  private exited: string | null = null;
+
+  constructor(
+    private readonly bin: string,
+    private readonly configFile: string,
+    readonly adminSocket: string,
+    readonly masterSocket: string,
+  ) {}
+
+  /** Check a config file with `haproxy -c`; rejects with HAProxy's own message. */
+  check(file = this.configFile): Promise<void> {
+    return new Promise((resolve, reject) => {
+      execFile(this.bin, ['-c', '-q', '-f', file], { timeout: 10_000 }, (err, _stdout, stderr) => {
+        if (err) reject(new Error(`haproxy rejected ${file}: ${stderr.trim() || err.message}`));
+        else resolve();
+      });
+    });
+  }
+
+  /** Start the master and resolve once the worker answers on the admin socket. */
+  async start(): Promise<void> {
+    await this.check();
+    const child = spawn(this.bin, ['-W', '-S', `${this.masterSocket},mode,600`, '-f', this.configFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child = child;
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-4000); });
+    child.on('exit', (code, signal) => { this.exited = `exited (${signal ?? code})`; });
+    child.on('error', (err) => { this.exited = err.message; });
+    await this.waitForWorker(null, 10_000);
+  }
+
+  /** The worker's pid, from `show info` on the admin socket. */
+  async workerPid(): Promise<number> {
+    const info = await socketCommand(this.adminSocket, 'show info', 2000);
+    const m = /^Pid: (\d+)$/m.exec(info);
+    if (!m) throw new Error(`haproxy admin socket gave no Pid: ${info.slice(0, 200)}`);
+    return Number(m[1]);
+  }
+
+  /** Resolve once the admin socket answers with a worker other than `oldPid`. */
+  private async waitForWorker(oldPid: number | null, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (let i = 0; i < 10_000; i++) {
+      if (this.exited !== null) throw new Error(`haproxy ${this.exited}: ${this.stderrTail.trim().slice(-1000)}`);
+      try {
+        const pid = await this.workerPid();
+        if (pid !== oldPid) return;
+      } catch { /* not listening yet */ }
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`haproxy worker not ready within ${ms} ms: ${this.stderrTail.trim().slice(-1000)}`);
+  }
+
+  /** Reload the config (already written and checked) through the master socket; resolves once the new worker serves. */
+  async reload(): Promise<void> {
+    const old = await this.workerPid();
+    await socketCommand(this.masterSocket, 'reload', 5000);
+    await this.waitForWorker(old, 15_000);
+  }
+
+  /** Runtime API command on the worker; rejects when HAProxy answers with an error. */
+  async command(cmd: string): Promise<string> {
+    const out = await socketCommand(this.adminSocket, cmd);
+    if (/^(Unknown|No such|Require|Invalid|'[^']*' expects|Can't|Cannot|Failed|Missing|Not found)/im.test(out)) {
+      throw new Error(`haproxy "${cmd}": ${out.trim()}`);
+    }
+    return out;
+  }
+
+  /** Stop the master (and with it the worker); resolves when it exited. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || this.exited !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => { child.kill('SIGKILL'); }, 5000);
+      child.once('exit', () => { clearTimeout(t); resolve(); });
+      child.kill('SIGTERM'); // master-worker: SIGTERM stops the master and its workers
+    });
+  }
+}
