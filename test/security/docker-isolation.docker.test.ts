@@ -1,7 +1,8 @@
 // Tenant isolation on the Docker runtime (issue #16, items 7 and 8), performed for real through the driver: from
 // inside an instance, the host (every address it has, the bridge gateways), link-local addresses, another app's
 // instance, a mesh-less instance and a container on Docker's default bridge are all unreachable, while the same app's
-// peer, the outside world and the host's own way in (published loopback ports) still work. Then a nano instance
+// peer, the outside world and the host's own way in (the edge and health checks reach each instance at its address on
+// its network, nothing published, also on `pier-isolated` with icc off) still work. Then a nano instance
 // writes past its 2560 MB disk and is stopped by the engine, and its exit says the disk is full.
 // Probes reach only listeners this test starts: on the host, in containers, or in a network namespace it creates.
 import { test } from 'node:test';
@@ -165,8 +166,11 @@ test('docker isolation: an instance reaches neither the host, nor link-local, no
     const foreignIp = await ipOn(foreign.Id, 'bridge');
     // Controls: every target below is alive, seen from the host.
     assert.match(await hostGet(`http://127.0.0.1:${port}/`), /pier-host-listener/);
+    // The endpoints are the containers' own addresses (no published port, no docker-proxy): the host reaches them.
+    assert.deepEqual(b1.endpoints, [{ containerPort: 8000, host: bIp, hostPort: 8000 }]);
+    assert.deepEqual(lone.endpoints, [{ containerPort: 8000, host: loneIp, hostPort: 8000 }], 'on pier-isolated (icc off) too');
     await until('the instances to serve', async () => {
-      for (const u of [`http://127.0.0.1:${b1.endpoints[0].hostPort}/`, `http://127.0.0.1:${lone.endpoints[0].hostPort}/`, `http://${foreignIp}:8000/`]) {
+      for (const u of [`http://${bIp}:8000/`, `http://${loneIp}:8000/`, `http://${foreignIp}:8000/`]) {
         if (!/hello from pier/.test(await hostGet(u))) return false;
       }
       return true;
@@ -179,7 +183,7 @@ test('docker isolation: an instance reaches neither the host, nor link-local, no
     assert.match(peer, /hello from pier app-a/);
     const out = await fetchFrom(a2.runtimeId, `http://${outside.addr}/`);
     assert.ok(out.ok && /pier-outside/.test(out.out), `egress to the outside still works: ${out.out}`);
-    assert.match(await hostGet(`http://127.0.0.1:${a1.endpoints[0].hostPort}/`), /hello from pier app-a/, 'the host (edge) reaches a published loopback port');
+    assert.match(await hostGet(`http://${a1.endpoints[0].host}:${a1.endpoints[0].hostPort}/`), /hello from pier app-a/, 'the host (edge) reaches the instance at its endpoint');
 
     // What must fail: every address of the host, both gateways, link-local, the other app, the mesh-less instance,
     // the operator's container on docker0.

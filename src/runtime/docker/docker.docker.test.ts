@@ -2,10 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { runRuntimeConformance } from '../conformance.ts';
 import type { InstanceSpec } from '../contract.ts';
+import { INSTANCE_LABEL, MANAGED_LABEL } from '../common.ts';
 import { ensureTestImage, TEST_IMAGE } from '../testing/images.ts';
-import { DockerRuntime } from './driver.ts';
+import { DockerRuntime, ISOLATED_NETWORK, SCOPE_LABEL } from './driver.ts';
+import { until } from '../../../test/support/until.ts';
 import { DockerEngine } from './engine.ts';
 
 const engine = new DockerEngine();
@@ -108,21 +111,76 @@ test('docker: a missing image that cannot be pulled fails start clearly and leav
   assert.equal(await engine.jsonOrNull('GET', `/containers/pier-${id}/json`), null);
 });
 
-test('docker: containers publish on loopback only, without restart policy, with Pier labels', { timeout: 60_000 }, async () => {
+/** The container addresses docker-proxy processes forward to (one process per published port). */
+function proxiedAddresses(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let argv: string[];
+    try { argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); } catch { continue; }
+    if (!/docker-proxy$/.test(argv[0] ?? '')) continue;
+    const i = argv.indexOf('-container-ip');
+    if (i >= 0 && argv[i + 1]) out.push(argv[i + 1]!);
+  }
+  return out;
+}
+
+test('docker: containers publish no port (no docker-proxy), are reached at their address, have no restart policy and carry Pier labels', { timeout: 60_000 }, async () => {
   await ensureTestImage();
   const rt = new DockerRuntime();
-  const h = await rt.start(spec(randomUUID(), ['sleep'], { labels: { service_id: 's1' } }));
+  const h = await rt.start(spec(randomUUID(), ['serve'], { labels: { service_id: 's1' } }));
   try {
-    const c = await engine.json<Inspect & { Name: string; Config: { Labels: Record<string, string> }; HostConfig: { PortBindings: Record<string, Array<{ HostIp: string }>>; RestartPolicy: { Name: string } } }>('GET', `/containers/${h.runtimeId}/json`);
+    const c = await engine.json<Inspect & { Name: string; Config: { Labels: Record<string, string> }; HostConfig: { PortBindings: Record<string, unknown> | null; RestartPolicy: { Name: string } }; NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>('GET', `/containers/${h.runtimeId}/json`);
     assert.equal(c.Name, `/pier-${h.instanceId}`);
     assert.equal(c.Config.Labels['dev.pier.managed'], 'true');
     assert.equal(c.Config.Labels['dev.pier.instance_id'], h.instanceId);
     assert.equal(c.Config.Labels['dev.pier.service_id'], 's1');
-    assert.equal(c.HostConfig.PortBindings['8000/tcp'][0].HostIp, '127.0.0.1');
+    assert.deepEqual(Object.keys(c.HostConfig.PortBindings ?? {}), [], 'nothing published on the host');
+    const ip = c.NetworkSettings.Networks[ISOLATED_NETWORK]?.IPAddress;
+    assert.ok(ip, 'the instance has an address on pier-isolated');
+    assert.deepEqual(h.endpoints, [{ containerPort: 8000, host: ip, hostPort: 8000 }]);
+    assert.ok(!proxiedAddresses().includes(ip), 'no docker-proxy forwards to the instance');
+    const body = await until('the host to reach the instance at its address', async () => {
+      const r = await fetch(`http://${ip}:8000/`, { signal: AbortSignal.timeout(2000) }).then((x) => x.text(), () => '');
+      return /hello from pier/.test(r) && r;
+    }, 20_000);
+    assert.match(body, /hello from pier/);
     assert.equal(c.HostConfig.RestartPolicy.Name, 'no');
     assert.equal(c.HostConfig.MemorySwap, c.HostConfig.Memory);
   } finally {
     await rt.remove(h.runtimeId);
+  }
+});
+
+test('docker: recover() keeps the published loopback port of a container created before ports stopped being published', { timeout: 60_000 }, async () => {
+  await ensureTestImage();
+  const scope = `legacy-${randomUUID().slice(0, 8)}`;
+  const rt = new DockerRuntime({ scope });
+  const instanceId = randomUUID();
+  // What the driver created until #26: the declared port published on 127.0.0.1 with an ephemeral host port.
+  const created = await engine.json<{ Id: string }>('POST', '/containers/create', {
+    query: { name: `pier-${instanceId}` },
+    body: {
+      Image: TEST_IMAGE, Cmd: ['serve'], Env: ['PORT=8000'], ExposedPorts: { '8000/tcp': {} },
+      Labels: { [MANAGED_LABEL]: 'true', [INSTANCE_LABEL]: instanceId, [SCOPE_LABEL]: scope },
+      HostConfig: { PortBindings: { '8000/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] }, RestartPolicy: { Name: 'no' } },
+    },
+  });
+  try {
+    await engine.json('POST', `/containers/${created.Id}/start`);
+    const [h] = (await rt.recover()).filter((x) => x.instanceId === instanceId);
+    assert.ok(h, 'the older container is adopted');
+    assert.equal(h.endpoints.length, 1);
+    const ep = h.endpoints[0]!;
+    assert.equal(ep.host, '127.0.0.1');
+    assert.equal(ep.containerPort, 8000);
+    assert.notEqual(ep.hostPort, 8000, 'the published ephemeral port, not the declared one');
+    const body = await until('the published port to serve', async () => {
+      const r = await fetch(`http://127.0.0.1:${ep.hostPort}/`, { signal: AbortSignal.timeout(2000) }).then((x) => x.text(), () => '');
+      return /hello from pier/.test(r) && r;
+    }, 20_000);
+    assert.match(body, /hello from pier/);
+  } finally {
+    await rt.remove(created.Id);
   }
 });
 

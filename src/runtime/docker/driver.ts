@@ -1,10 +1,12 @@
 // The Docker runtime: one container per instance, driven through the Engine API on the unix socket.
-// Containers are named pier-<instanceId>, labelled dev.pier.*, published on 127.0.0.1 only, never restarted by Docker.
+// Containers are named pier-<instanceId>, labelled dev.pier.*, reached at their network address (no published port),
+// never restarted by Docker.
 import { RuntimeError, workloadNotFound } from '../errors.ts';
-import type { Capabilities, Endpoint, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import type { Capabilities, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, signalFromExitCode, specLabels } from '../common.ts';
 import { dockerBridgeName } from '../firewall.ts';
 import { DockerDisks } from './disk.ts';
+import { endpointsFromInspect, endpointsFromSummary, type InspectNetworking, type SummaryNetworking } from './endpoints.ts';
 import { DEFAULT_DOCKER_SOCKET, DockerEngine, EngineError, consumeProgress } from './engine.ts';
 import { BRIDGE_NAME_OPTION, DockerFirewall, ROLE_LABEL, bridgeOf, firewallUnavailable } from './firewall.ts';
 import { dockerExec } from './exec.ts';
@@ -52,45 +54,23 @@ export interface DockerRuntimeOptions {
   name?: string;
 }
 
-interface ContainerJson {
+interface ContainerJson extends InspectNetworking {
   Id: string;
-  Config: { Labels: Record<string, string> | null };
-  HostConfig?: { StorageOpt?: Record<string, string> | null };
+  Config: { Labels: Record<string, string> | null; ExposedPorts?: Record<string, object> | null };
+  HostConfig?: { StorageOpt?: Record<string, string> | null; NetworkMode?: string };
   State: { Status: string; Running: boolean; OOMKilled: boolean; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string };
-  NetworkSettings: { Ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null };
 }
 
 interface NetworkJson { Id: string; Driver: string; Options: Record<string, string> | null; Labels: Record<string, string> | null }
 
-interface ContainerSummary {
+interface ContainerSummary extends SummaryNetworking {
   Id: string;
   Labels: Record<string, string> | null;
-  Ports: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>;
 }
 
 /** The message every caller shows when the engine is down. */
 export function unreachableMessage(socketPath: string): string {
   return `Docker engine not reachable at ${socketPath}: start it with scripts/setup-host.sh or set PIER_RUNTIME=process`;
-}
-
-function endpointsFromInspect(c: ContainerJson): Endpoint[] {
-  const out: Endpoint[] = [];
-  for (const [key, bindings] of Object.entries(c.NetworkSettings?.Ports ?? {})) {
-    const [port, proto] = key.split('/');
-    if (proto !== 'tcp' || !bindings) continue;
-    const b = bindings.find((x) => x.HostIp === '127.0.0.1') ?? bindings.find((x) => x.HostIp === '0.0.0.0');
-    if (b) out.push({ containerPort: Number(port), host: '127.0.0.1', hostPort: Number(b.HostPort) });
-  }
-  return out.sort((a, b) => a.containerPort - b.containerPort);
-}
-
-function endpointsFromSummary(c: ContainerSummary): Endpoint[] {
-  const seen = new Map<number, Endpoint>();
-  for (const p of c.Ports ?? []) {
-    if (p.Type !== 'tcp' || !p.PublicPort || (p.IP && p.IP !== '127.0.0.1' && p.IP !== '0.0.0.0')) continue;
-    if (!seen.has(p.PrivatePort)) seen.set(p.PrivatePort, { containerPort: p.PrivatePort, host: '127.0.0.1', hostPort: p.PublicPort });
-  }
-  return [...seen.values()].sort((a, b) => a.containerPort - b.containerPort);
 }
 
 /** Docker's `since`: "seconds.nanoseconds" (the fraction is read as an integer count of nanoseconds). */

@@ -10,13 +10,13 @@ const base: InstanceSpec = {
   ports: [8000, 9090], cpu: 0.25, memoryBytes: 256 * 1024 * 1024,
 };
 
-test('the create body maps limits, labels, loopback ports and no restart policy', () => {
+test('the create body maps limits, labels, exposed (never published) ports and no restart policy', () => {
   const b = createContainerBody(base, { pidsLimit: 100 }) as any;
   assert.equal(b.Image, 'nginx:1');
   assert.deepEqual(b.Env, ['A=1', 'SECRET=x=y']);
   assert.deepEqual(b.Labels, { 'dev.pier.service_id': 's1', 'dev.pier.managed': 'true', 'dev.pier.instance_id': 'abc' });
   assert.deepEqual(b.ExposedPorts, { '8000/tcp': {}, '9090/tcp': {} });
-  assert.deepEqual(b.HostConfig.PortBindings['9090/tcp'], [{ HostIp: '127.0.0.1', HostPort: '' }]);
+  assert.equal(b.HostConfig.PortBindings, undefined, 'no host port: no docker-proxy per instance, the edge reaches the container on its network');
   assert.equal(b.HostConfig.NanoCpus, 250_000_000);
   assert.equal(b.HostConfig.Memory, 256 * 1024 * 1024);
   assert.equal(b.HostConfig.MemorySwap, b.HostConfig.Memory);

@@ -25,13 +25,10 @@ export function containerName(instanceId: string): string {
 /** The body of POST /containers/create for a spec. */
 export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Record<string, unknown> {
   if (!spec.image) throw new Error('the docker runtime needs spec.image');
+  // Exposed, never published: the edge and the health checker reach the container at its address on its network
+  // (the host reaches its bridges), so no port is opened on the host and no docker-proxy runs per instance (#26).
   const exposed: Record<string, object> = {};
-  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
-  for (const port of spec.ports) {
-    exposed[`${port}/tcp`] = {};
-    // Loopback only, ephemeral host port: the edge on this host is the only way in.
-    bindings[`${port}/tcp`] = [{ HostIp: '127.0.0.1', HostPort: '' }];
-  }
+  for (const port of spec.ports) exposed[`${port}/tcp`] = {};
   const memory = Math.max(0, Math.floor(spec.memoryBytes));
   const body: Record<string, unknown> = {
     Image: spec.image,
@@ -53,7 +50,6 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
       CapDrop: spec.privileged ? [] : DROPPED_CAPABILITIES,
       SecurityOpt: spec.privileged ? [] : ['no-new-privileges'],
       RestartPolicy: { Name: 'no' }, // Pier's reconciler restarts instances, never the engine
-      PortBindings: bindings,
       NetworkMode: spec.network ?? 'bridge',
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
