@@ -42,7 +42,8 @@ export function bridgePatterns(extra: readonly string[]): string[] {
  * replies come back in; nothing else opens a connection into the network (another app, another bridge, the LAN);
  * from the network, link-local (cloud metadata) and every other bridge are dropped, the rest (egress) goes on to
  * Docker's rules. INPUT from a bridge accepts only replies: the host (any of its addresses, the bridge gateway, the
- * API, the edge) is unreachable from a container, while the host still reaches containers (docker-proxy, health).
+ * API, the edge) is unreachable from a container, while the host still reaches containers (edge, health:
+ * OUTPUT to the bridge, replies back through INPUT).
  */
 export function isolationRules(bridges: readonly string[], family: IpFamily = 4): string {
   const fwd = DOCKER_FORWARD_CHAIN;
