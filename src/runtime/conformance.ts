@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExitStatus, InstanceHandle, InstanceSpec, LogLine, Runtime } from './contract.ts';
+import type { ExecSession, ExitStatus, InstanceHandle, InstanceSpec, LogLine, Runtime } from './contract.ts';
 import { RuntimeError } from './errors.ts';
 import type { VolumeDriver } from './volumes/contract.ts';
 import { LocalVolumeDriver } from './volumes/local.ts';
@@ -302,6 +302,37 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
         await rt.stop(h.runtimeId, 1000);
         await rt.remove(h.runtimeId);
         assert.equal(await rt.inspect(h.runtimeId), null);
+      });
+    });
+
+    // Exec (issue #18, `koyeb instances exec`): optional; drivers without it skip with the reason.
+    test('exec runs a command inside the instance (its env, stdout and stderr apart, stdin, exit code, a resizable tty); unknown and stopped instances are not_found', real, async (t) => {
+      if (typeof rt.exec !== 'function') return t.skip(`${rt.name} has no exec`);
+      await withInstances(async (start) => {
+        const h = await start(['sleep'], { env: { GREETING: 'exec-42' } });
+        const run = async (command: string[], tty: boolean, input?: string, during?: (s: ExecSession, out: () => string) => Promise<void>) => {
+          const s = await rt.exec!(h.runtimeId, { command, tty, ...(tty ? { size: { cols: 100, rows: 30 } } : {}) });
+          let out = '';
+          let err = '';
+          s.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+          s.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+          if (input !== undefined) { s.stdin.write(Buffer.from(input)); if (!tty) s.stdin.end(); }
+          await during?.(s, () => out);
+          const code = await Promise.race([s.exit, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`exec ${command.join(' ')} did not end: ${out} ${err}`)), 30_000).unref())]);
+          return { code, out, err };
+        };
+        assert.deepEqual(await run(['sh', '-c', 'echo "$GREETING"; echo oops >&2; exit 3'], false), { code: 3, out: 'exec-42\n', err: 'oops\n' });
+        assert.deepEqual(await run(['cat'], false, 'piped\n'), { code: 0, out: 'piped\n', err: '' });
+        const tty = await run(['sh', '-c', 'echo ready; read x; stty size; exit 4'], true, undefined, async (s, out) => {
+          await eventually('the exec says ready', async () => (out().includes('ready') ? true : undefined));
+          await s.resize(120, 40);
+          s.stdin.write(Buffer.from('x\r'));
+        });
+        assert.equal(tty.code, 4, tty.out);
+        assert.match(tty.out, /40 120/, tty.out);
+        await assert.rejects(rt.exec!(`pier-unknown-${randomUUID()}`, { command: ['true'], tty: false }), (e: unknown) => e instanceof RuntimeError && e.code === 'not_found');
+        await rt.stop(h.runtimeId, 1000);
+        await assert.rejects(rt.exec!(h.runtimeId, { command: ['true'], tty: false }), (e: unknown) => e instanceof RuntimeError && e.code === 'not_found');
       });
     });
 
