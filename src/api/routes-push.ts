@@ -101,7 +101,11 @@ async function handleWebhook(c: RequestContext): Promise<unknown> {
   const skipped = skipReason(push, latest?.definition);
   if (skipped || !latest?.definition.git) return { skipped };
   // The signature is the credential: the push acts for the service's own organization.
-  const ctx = { store: c.store, domain: c.domain, onWrite: c.onWrite, organizationId: service.organization_id };
+  // The actor of its activity is the push webhook, named after the provider and the pusher.
+  const ctx = {
+    store: c.store, domain: c.domain, onWrite: c.onWrite, organizationId: service.organization_id,
+    actor: { id: `webhook:${service.id}`, name: `${push.provider} push${push.sender ? ` by ${push.sender}` : ''}`, type: 'operator' as const },
+  };
   const deploymentId = await deployPushedCommit(ctx, service.id, push.sha, { provider: push.provider.toUpperCase(), sender_username: push.sender ?? '' });
   return { deployment_id: deploymentId, sha: push.sha.toLowerCase() };
 }
