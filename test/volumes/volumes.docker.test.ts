@@ -26,7 +26,7 @@ const skip = process.getuid?.() !== 0 ? 'needs root (loop devices)'
 /** Appends "boot <GREETING>" to /data/boots, then serves /data on $PORT. */
 const SERVE = 'echo "boot $GREETING" >> /data/boots && exec busybox httpd -f -p "$PORT" -h /data';
 
-test('a volume keeps its data through redeploy, rollback, failed rollout, pause, kill -9 and a Pier restart', { skip, timeout: 240_000 }, async () => {
+test('a volume keeps its data through redeploy, rollback, failed rollout, pause, kill -9 and a Pier restart', { skip, timeout: 240_000 }, async (t) => {
   const image = await ensureTestImage();
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-volumes-'));
   const token = 'volumes-test-token-0123456789abcdef';
@@ -88,6 +88,12 @@ test('a volume keeps its data through redeploy, rollback, failed rollout, pause,
     assert.equal((await api('PUT', `/v1/services/${serviceId}`, { definition: definition('v2') })).status, 200);
     const second = await healthy([first.id]);
     assert.deepEqual(await servedBoots(2), ['boot v1', 'boot v2']);
+    // Reported, never asserted: how long the service had no instance during the handover.
+    const all = (await api('GET', `/v1/instances?service_id=${serviceId}&limit=20`)).body.instances as { xyz_deployment_id: string; started_at: string; succeeded_at: string; terminated_at: string; created_at: string }[];
+    const oldI = all.find((i) => i.xyz_deployment_id === first.id)!;
+    const newI = all.find((i) => i.xyz_deployment_id === second.id)!;
+    const ms = (a: string, b: string) => Date.parse(b) - Date.parse(a);
+    t.diagnostic(`rollout handover: old instance stopped ${oldI.terminated_at}, new started ${ms(oldI.terminated_at, newI.started_at)} ms later, healthy ${ms(oldI.terminated_at, newI.succeeded_at)} ms after the old one stopped`);
     const events = (await api('GET', `/v1/deployment_events?deployment_id=${second.id}&limit=100`)).body.events as { type: string; message: string }[];
     assert.ok(events.some((e) => e.type === 'deployment_waiting_volumes' && /Stopping the previous deployment .* first/.test(e.message)), JSON.stringify(events.map((e) => e.type)));
 
