@@ -79,6 +79,12 @@ test('operator sets quotas; each write past one is refused before anything is wr
   // The operator lifts the limits; the same write now succeeds. Other organizations were never limited.
   assert.equal((await t.req('PUT', `/v1/pier/organizations/${orgId}/quotas`, { quotas: {} })).status, 200);
   assert.equal((await svc(worker('w3', 1))).status, 200);
+  // Per app: q-one holds 3 services; a limit of 3 per app refuses a fourth, whatever the organization's total.
+  assert.equal((await t.req('PUT', `/v1/pier/organizations/${orgId}/quotas`, { quotas: { services_by_app: '3' } })).status, 200);
+  const perApp = await svc(worker('w4', 1));
+  assert.equal(perApp.status, 403);
+  assert.match(perApp.body.message, /quota services_by_app exceeded: this would make 4 services in this app, the limit is 3/);
+  assert.equal((await t.req('PUT', `/v1/pier/organizations/${orgId}/quotas`, { quotas: {} })).status, 200);
   assert.equal((await t.req('POST', '/v1/apps', { name: 'q-admin-1' })).status, 200);
   assert.equal((await t.req('POST', '/v1/apps', { name: 'q-admin-2' })).status, 200);
 });
