@@ -10,7 +10,7 @@ import type { Builder, Clock, ControlReads, ControlState, ControlWrites } from '
 import { systemClock } from './ports.ts';
 import { reconcileDeployments } from './reconcile-deployments.ts';
 import { reconcileInstances } from './reconcile-instances.ts';
-import { reconcileScaling, requestWake, type MetricsSource } from './reconcile-scaling.ts';
+import { reconcileScaling, requestWake, thawEarly, type MetricsSource } from './reconcile-scaling.ts';
 import type { AutoscaleConfig } from '../autoscale/config.ts';
 import { collectRoutes } from './routes.ts';
 import { VolumeReconciler, type VolumeState, type VolumeUsage } from './reconcile-volumes.ts';
@@ -224,6 +224,8 @@ export function createController(o: ControllerOptions): Controller {
     endpoints: (id) => ctx.bindings.get(id)?.endpoints,
     wake(appId) {
       requestWake(ctx.autoscale, appId, ctx.clock.now().getTime());
+      // Light sleep: thaw now, while this wake waits for its pass (which marks the thawed instances HEALTHY).
+      thawEarly(ctx, appId);
       kicked = true;
       if (!looping) schedule(0);
     },
