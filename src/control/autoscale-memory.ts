@@ -25,6 +25,10 @@ export interface RegionMemory {
   idleSinceMs?: number;
   /** Instances whose workload this life froze (light sleep): thawed on wake, stopped at deep sleep. */
   frozen?: Set<string>;
+  /** The app of the region (set when it sleeps), so a wake-up can find its frozen workloads at once. */
+  appId?: string;
+  /** Thaws started by the wake-up itself, ahead of the pass that marks the instances HEALTHY. */
+  thawing?: Map<string, Promise<void>>;
 }
 
 /** The autoscaler's memory, kept in the controller's context. */

@@ -207,6 +207,7 @@ async function sleepRegion(s: Step, rm: RegionMemory, rows: Instance[], reason: 
   rm.asleepSinceMs = s.nowMs;
   rm.sleepMode = mode;
   rm.idleSinceMs = idleSinceMs;
+  rm.appId = s.svc.app_id;
   const live = rows.filter((i) => SERVING_INSTANCE.includes(i.status)).sort((a, b) => a.replica_index - b.replica_index);
   const sleeper = live.find((i) => i.status === 'HEALTHY');
   const seconds = Math.round((s.nowMs - idleSinceMs) / 1000);
@@ -265,6 +266,7 @@ async function stopSleepingWorkloads(s: Step, rm: RegionMemory, rows: Instance[]
       }
     }
     rm.frozen?.delete(i.id);
+    rm.thawing?.delete(i.id);
     ctx.bindings.delete(i.id);
     ctx.health.forget(i.id);
     await ctx.logs.stop(i.id);
@@ -293,7 +295,9 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
     if (h && rm?.frozen?.delete(i.id)) {
       // Light sleep: thaw before anything routes to it.
       try {
-        await ctx.runtime.thaw!(h.runtimeId);
+        const early = rm.thawing?.get(i.id);
+        rm.thawing?.delete(i.id);
+        await (early ?? ctx.runtime.thaw!(h.runtimeId));
         thawed = true;
       } catch (err) {
         ctx.onError(err, `thawing instance ${i.id} (a new instance replaces it)`);
@@ -320,6 +324,26 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
   soon(ctx, STARTING_PASS_MS);
   if (d.status !== 'SLEEPING') return d;
   return markDeployment(ctx, d, 'STARTING', 'deployment_waking', 'Waking up: a request arrived.');
+}
+
+/**
+ * Starts thawing the frozen workloads of a light-sleeping app the moment a request asks to wake it, so the thaw
+ * overlaps the wait for the next pass; that pass (wakeRegion) awaits it and marks the instances HEALTHY. Only
+ * workloads whose freeze finished are touched (a freeze still running is thawed by that pass instead).
+ */
+export function thawEarly(ctx: ControlContext, appId: string): void {
+  const thaw = ctx.runtime.thaw?.bind(ctx.runtime);
+  if (!thaw) return;
+  for (const rm of ctx.autoscale.regions.values()) {
+    if (rm.appId !== appId || rm.desired !== 0 || rm.sleepMode !== 'light' || !rm.frozen?.size) continue;
+    for (const id of rm.frozen) {
+      const h = ctx.bindings.get(id);
+      if (!h || rm.thawing?.has(id)) continue;
+      const p = thaw(h.runtimeId);
+      p.catch(() => undefined); // awaited (and its failure handled) by wakeRegion
+      (rm.thawing ??= new Map()).set(id, p);
+    }
+  }
 }
 
 /**
