@@ -4,7 +4,7 @@
 // the map, so those requests fall through to the default backend: Pier's Node edge, which holds the whole table.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { normalizePrefix } from '../route-table.ts';
+import { hostKey, normalizePrefix } from '../route-table.ts';
 import type { AppRoutes, RouteEntry } from '../types.ts';
 
 /** One upstream server as HAProxy sees it. */
@@ -51,19 +51,32 @@ export function backendName(serviceId: string, port: number, prefix: string): st
   return prefix === '/' ? `s_${id}_${port}` : `s_${id}_${port}_${createHash('sha256').update(prefix).digest('hex').slice(0, 8)}`;
 }
 
+/** The backend that sends a request to the Node edge (the default backend, also named in the map). */
+export const NODE_BACKEND = 'pier_node_edge';
+
 /**
- * The plan for a table. Map keys are `host` + prefix + `/` and the frontend looks up `host` + path + `/` with
- * map_beg, so `/api` matches `/api`, `/api/x` and never `/apix` (segment-aware, as the Node edge); keys are sorted
- * longest first because map_beg returns the first match.
+ * The plan for a table. Hosts resolve to apps as in the Node edge (`<app>-<org>.<domain>` plus the app's hosts,
+ * the last app holding a name wins); each host of an app with at least one direct route gets one map line per route
+ * prefix: its backend, or NODE_BACKEND for a route HAProxy must not serve (so `/` never swallows an `/admin` guarded
+ * by basic auth). Map keys are `host` + prefix + `/` and the frontend looks up `host` + path + `/` with map_beg, so
+ * `/api` matches `/api`, `/api/x` and never `/apix` (segment-aware, as the Node edge); keys are sorted longest
+ * first because map_beg returns the first match.
  */
-export function planHaproxy(apps: AppRoutes[]): HaproxyPlan {
+export function planHaproxy(apps: AppRoutes[], domain: string): HaproxyPlan {
   const backends = new Map<string, PlannedBackend>();
-  const map = new Map<string, string>();
+  const hostApp = new Map<string, AppRoutes>();
+  // Per app: prefix → backend name (or NODE_BACKEND), first route of a prefix wins (the Node edge's stable sort).
+  const prefixes = new Map<AppRoutes, Map<string, string>>();
   for (const app of apps) {
+    for (const h of app.hosts) hostApp.set(hostKey(h), app);
+    hostApp.set(hostKey(`${app.appName}-${app.organizationName ?? app.organizationId}.${domain}`), app);
+    const own = new Map<string, string>();
     for (const route of app.routes) {
-      if (nodeOnlyReason(app, route) !== null) continue;
       const prefix = normalizePrefix(route.path);
+      if (own.has(prefix)) continue;
+      if (nodeOnlyReason(app, route) !== null) { own.set(prefix, NODE_BACKEND); continue; }
       const name = backendName(route.serviceId, route.port, prefix);
+      own.set(prefix, name);
       let b = backends.get(name);
       if (b === undefined) {
         const servers = route.upstreams
@@ -71,17 +84,19 @@ export function planHaproxy(apps: AppRoutes[]): HaproxyPlan {
           .sort((x, y) => x.instanceId.localeCompare(y.instanceId));
         backends.set(name, (b = { name, prefix, servers, routeKeys: [], appIds: [] }));
       }
-      b.routeKeys.push(`${app.appId} ${route.serviceId} ${route.path}`);
+      b.routeKeys.push(`${app.appId} ${route.serviceId} ${prefix}`);
       if (!b.appIds.includes(app.appId)) b.appIds.push(app.appId);
-      for (const h of app.hosts) {
-        if (!PLAIN_HOST.test(h)) continue;
-        const key = `${h}${prefix === '/' ? '' : prefix}/`;
-        if (!map.has(key)) map.set(key, name); // first holder of a host+prefix wins, as in the Node edge's table
-      }
     }
+    prefixes.set(app, own);
   }
-  const lines = [...map.entries()].sort((a, b) => b[0].length - a[0].length || (a[0] < b[0] ? -1 : 1));
-  return { backends, map: lines };
+  const map: [string, string][] = [];
+  for (const [h, app] of hostApp) {
+    const own = prefixes.get(app)!;
+    if (!PLAIN_HOST.test(h) || ![...own.values()].some((v) => v !== NODE_BACKEND)) continue; // a miss goes to Node
+    for (const [prefix, be] of own) map.push([`${h}${prefix === '/' ? '' : prefix}/`, be]);
+  }
+  map.sort((a, b) => b[0].length - a[0].length || (a[0] < b[0] ? -1 : 1));
+  return { backends, map };
 }
 
 /** Server slots a backend gets: room to double before a reload is needed, in steps of 4. */
@@ -160,13 +175,14 @@ export function renderConfig(c: ConfigInput): string {
     '  acl node_path path_beg /.well-known/acme-challenge/ /_pier/',
     '  http-request set-var(txn.p) path if plain one_host !pct !node_path',
     `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,concat(,txn.p,/),map_beg(${c.mapFile}) if { var(txn.p) -m found }`,
+    `  http-request unset-var(txn.be) if { var(txn.be) -m str ${NODE_BACKEND} }`,
     `  http-request set-header x-forwarded-host %[req.hdr(host)] if ${direct}`,
     `  http-request set-header x-forwarded-proto http if ${direct}`,
     `  http-request set-header x-request-id %[uuid] if ${direct} !{ req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:@+=-]{1,128}$ }`,
     `  use_backend %[var(txn.be)] if ${direct}`,
-    '  default_backend pier_node_edge',
+    `  default_backend ${NODE_BACKEND}`,
     '',
-    'backend pier_node_edge',
+    `backend ${NODE_BACKEND}`,
     `  server node ${c.nodeEdge}`,
   ];
   for (const b of c.backends) {

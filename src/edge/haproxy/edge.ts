@@ -146,12 +146,13 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   let running: Promise<void> = Promise.resolve();
   let pending: AppRoutes[] | null = null;
   let closed = false;
+  let domain = opts.domain;
   const kick = (): void => {
     running = running.then(async () => {
       const apps = pending;
       pending = null;
       if (apps === null || closed) return;
-      const plan = planHaproxy(apps);
+      const plan = planHaproxy(apps, domain);
       owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
       try {
         await apply(plan);
@@ -240,8 +241,9 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     tlsUrl: node.tlsUrl,
     nodeUrl: node.url,
     reloads: () => reloads,
-    setRoutes(apps, domain) {
-      node.setRoutes(apps, domain);
+    setRoutes(apps, newDomain) {
+      node.setRoutes(apps, newDomain);
+      if (newDomain !== undefined) domain = newDomain;
       for (const a of apps) for (const r of a.routes) for (const u of r.upstreams) {
         let s = addrsOf.get(u.instanceId);
         if (!s) addrsOf.set(u.instanceId, (s = new Set()));

@@ -1,0 +1,93 @@
+// The HAProxy data plane's pure part: which routes HAProxy serves itself, the host+path map, the config text.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { app, route, up } from '../test-helpers.ts';
+import { NODE_BACKEND, backendName, nodeOnlyReason, planHaproxy, renderConfig, renderMap, slotCount } from './config.ts';
+
+const one = (id: string, port: number) => [up(id, port, 'fra')];
+
+test('direct routes get one backend each and segment-aware map keys, longest first, under the default host too', () => {
+  const plan = planHaproxy([
+    app('shop', [route('/', one('i1', 9001)), route('/api/', one('i2', 9002), { serviceId: 'svc-api' })], { hosts: ['Shop.Example.com'] }),
+  ], 'pier.test');
+  assert.deepEqual([...plan.backends.keys()].sort(), [backendName('svc/', 8000, '/'), backendName('svc-api', 8000, '/api')].sort());
+  const api = plan.backends.get(backendName('svc-api', 8000, '/api'))!;
+  assert.equal(api.prefix, '/api');
+  assert.deepEqual(api.servers, [{ instanceId: 'i2', host: '127.0.0.1', port: 9002 }]);
+  assert.deepEqual(api.routeKeys, ['app-shop svc-api /api']);
+  assert.deepEqual(plan.map, [
+    ['shop-acme.pier.test/api/', backendName('svc-api', 8000, '/api')],
+    ['shop.example.com/api/', backendName('svc-api', 8000, '/api')],
+    ['shop-acme.pier.test/', backendName('svc/', 8000, '/')],
+    ['shop.example.com/', backendName('svc/', 8000, '/')],
+  ]);
+  assert.equal(renderMap(plan.map).split('\n')[0], `shop-acme.pier.test/api/ ${backendName('svc-api', 8000, '/api')}`);
+});
+
+test('what HAProxy cannot do stays on the Node edge', () => {
+  const ok = route('/', one('i1', 9001));
+  assert.equal(nodeOnlyReason(app('a', [ok]), ok), null);
+  assert.match(nodeOnlyReason(app('a', [ok], { sleeping: true }), ok)!, /sleeping/);
+  assert.match(nodeOnlyReason(app('a', [ok], { httpsRedirect: true }), ok)!, /HTTPS/);
+  const auth = route('/', one('i1', 9001), { basicAuths: [{ username: 'u', password: 'p' }] });
+  assert.match(nodeOnlyReason(app('a', [auth]), auth)!, /auth/);
+  const none = route('/', []);
+  assert.match(nodeOnlyReason(app('a', [none]), none)!, /no healthy instance/);
+  const h2 = route('/', [up('i1', 9001, 'fra', 'http2')]);
+  assert.match(nodeOnlyReason(app('a', [h2]), h2)!, /h2c/);
+  const regions = route('/', [up('i1', 9001, 'fra'), up('i2', 9002, 'was')]);
+  assert.match(nodeOnlyReason(app('a', [regions]), regions)!, /regions/);
+  const named = route('/', [{ ...up('i1', 9001), host: 'web.internal' }]);
+  assert.match(nodeOnlyReason(app('a', [named]), named)!, /host name/);
+  const odd = route('/a b', one('i1', 9001));
+  assert.match(nodeOnlyReason(app('a', [odd]), odd)!, /special characters/);
+});
+
+test('a Node-only prefix is claimed in the map, so a shorter direct prefix never bypasses its auth', () => {
+  const plan = planHaproxy([
+    app('shop', [route('/', one('i1', 9001)), route('/admin', one('i2', 9002), { apiKeys: ['k'] })]),
+  ], 'pier.test');
+  assert.deepEqual(plan.map, [['shop-acme.pier.test/admin/', NODE_BACKEND], ['shop-acme.pier.test/', backendName('svc/', 8000, '/')]]);
+  assert.equal(plan.backends.size, 1);
+});
+
+test('a sleeping app or one without instances has no map line (a miss goes to the Node edge, which wakes it)', () => {
+  const plan = planHaproxy([
+    app('sleepy', [route('/', one('i1', 9001))], { sleeping: true }),
+    app('empty', [route('/', [])]),
+  ], 'pier.test');
+  assert.deepEqual(plan.map, []);
+  assert.equal(plan.backends.size, 0);
+});
+
+test('the last app holding a host wins, as in the Node edge', () => {
+  const plan = planHaproxy([
+    app('one', [route('/', one('i1', 9001), { serviceId: 's1' })], { hosts: ['shared.example'] }),
+    app('two', [route('/', one('i2', 9002), { serviceId: 's2' })], { hosts: ['shared.example'] }),
+  ], 'pier.test');
+  assert.deepEqual(plan.map.find(([k]) => k === 'shared.example/'), ['shared.example/', backendName('s2', 8000, '/')]);
+});
+
+test('slots leave room to double before a reload', () => {
+  assert.equal(slotCount(0), 4);
+  assert.equal(slotCount(2), 4);
+  assert.equal(slotCount(3), 8);
+  assert.equal(slotCount(9), 20);
+});
+
+test('the config names the Node edge as default, strips prefixes in their backend and writes unused slots disabled', () => {
+  const cfg = renderConfig({
+    bind: '127.0.0.1:8080', nodeEdge: '127.0.0.1:9000', adminSocket: '/d/admin.sock', mapFile: '/d/routes.map',
+    backends: [{ name: 'b1', prefix: '/api', slots: [{ instanceId: 'i1', host: '10.0.0.2', port: 80 }, { instanceId: null, host: '127.0.0.1', port: 1 }] },
+      { name: 'b2', prefix: '/', slots: [{ instanceId: 'i2', host: 'fd00::2', port: 80 }] }],
+  });
+  assert.match(cfg, /^ {2}bind 127\.0\.0\.1:8080$/m);
+  assert.match(cfg, /^ {2}default_backend pier_node_edge$/m);
+  assert.match(cfg, /^ {2}server node 127\.0\.0\.1:9000$/m);
+  assert.match(cfg, /map_beg\(\/d\/routes\.map\)/);
+  assert.match(cfg, /^backend b1\n {2}balance leastconn\n {2}http-request set-path %\[path,regsub\(\^\/api\/\?,\/\)\]$/m);
+  assert.match(cfg, /^ {2}server s1 10\.0\.0\.2:80$/m);
+  assert.match(cfg, /^ {2}server s2 127\.0\.0\.1:1 disabled$/m);
+  assert.match(cfg, /^ {2}server s1 \[fd00::2\]:80$/m);
+  assert.doesNotMatch(cfg.slice(cfg.indexOf('backend b2')), /set-path/);
+});
