@@ -65,6 +65,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   mkdirSync(processDir, { recursive: true });
   const runtime: Runtime = overrides.runtime ?? await selectRuntime(config.runtime, {
     docker: { scope },
+    microvm: { stateDir: join(config.dataDir, 'microvm') },
     process: {
       stateDir: processDir, log: (line) => log(`pier: ${line}`),
       network: config.processNetwork?.mode, networks: { pool: config.processNetwork?.pool, egress: config.processNetwork?.egress },
