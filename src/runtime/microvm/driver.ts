@@ -16,7 +16,7 @@ import { DEFAULT_DOCKER_SOCKET, DockerEngine } from '../docker/engine.ts';
 import { program } from '../sbin.ts';
 import { ensureInitramfs } from './initramfs.ts';
 import { ensureVmlinux, findHostKernel } from './kernel.ts';
-import { DEFAULT_VM_NETWORK, claimAddress, createTap, deleteTap, ensureBridge, macOf, releaseAddress, tapName, type VmNetworkPlan } from './net.ts';
+import { ADDRESS_CLAIMS_DIR, DEFAULT_VM_NETWORK, claimAddress, createTap, deleteTap, ensureBridge, macOf, releaseAddress, tapName, type VmNetworkPlan } from './net.ts';
 import { ensureImageTree, imageConfig, makeRootDisk } from './rootfs.ts';
 
 const MiB = 1024 * 1024;
@@ -33,6 +33,8 @@ export interface MicrovmRuntimeOptions {
   /** The Docker engine the images come from. */
   dockerSocket?: string;
   network?: VmNetworkPlan;
+  /** Host-wide directory of address claims (default /run/pier/microvm-addresses), shared by every installation. */
+  addressDir?: string;
   log?: (line: string) => void;
   /** How long start() waits for the guest to boot and start the app (default 120 s: TCG on a loaded machine). */
   bootTimeoutMs?: number;
@@ -123,6 +125,7 @@ export class MicrovmRuntime implements Runtime {
   private accel: 'kvm' | 'tcg' | undefined;
   private readonly cpuSamples = new Map<string, { at: number; ticks: number }>();
   private readonly bootTimeoutMs: number;
+  private readonly addressDir: string;
 
   constructor(opts: MicrovmRuntimeOptions = {}) {
     this.stateDir = opts.stateDir ?? '/var/lib/pier/microvm';
@@ -131,6 +134,7 @@ export class MicrovmRuntime implements Runtime {
     this.net = opts.network ?? DEFAULT_VM_NETWORK;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.bootTimeoutMs = opts.bootTimeoutMs ?? 120_000;
+    this.addressDir = opts.addressDir ?? ADDRESS_CLAIMS_DIR;
   }
 
   private dirOf(runtimeId: string): string {
@@ -187,7 +191,7 @@ export class MicrovmRuntime implements Runtime {
       const disk = join(dir, 'disk.ext4');
       await makeRootDisk(tree, disk, spec.diskBytes && spec.diskBytes > 0 ? spec.diskBytes : DEFAULT_DISK_BYTES);
       await ensureBridge(this.net);
-      address = claimAddress(this.stateDir, this.net, spec.instanceId);
+      address = claimAddress(this.addressDir, this.net, spec.instanceId);
       await createTap(this.net, tap);
       const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
       for (const kv of image.env) { const i = kv.indexOf('='); if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1); }
@@ -207,7 +211,7 @@ export class MicrovmRuntime implements Runtime {
       return { instanceId: spec.instanceId, runtimeId, endpoints: this.endpointsOf(state), labels: { ...spec.labels } };
     } catch (err) {
       await this.remove(runtimeId).catch(() => undefined);
-      if (address) releaseAddress(this.stateDir, address, spec.instanceId);
+      if (address) releaseAddress(this.addressDir, address, spec.instanceId);
       await deleteTap(tap);
       throw err instanceof RuntimeError ? err : new RuntimeError('failed', `starting the microVM failed: ${(err as Error).message}`);
     }
@@ -386,7 +390,7 @@ export class MicrovmRuntime implements Runtime {
     for (let i = 0; i < 50 && this.pidOf(runtimeId) !== null; i++) await new Promise((r) => setTimeout(r, 100));
     if (state) {
       await deleteTap(state.tap);
-      releaseAddress(this.stateDir, state.address, state.instanceId);
+      releaseAddress(this.addressDir, state.address, state.instanceId);
     }
     this.cpuSamples.delete(runtimeId);
     rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // MicroVM networking: one host bridge (`piervm0`, the first address of PIER's microVM subnet), one tap device per VM
-// on it, one address per instance claimed as a file under the state directory (O_EXCL: two starts never share one).
+// on it, one address per instance claimed as a file in a host-wide directory (default /run/pier/microvm-addresses:
+// several installations share the bridge, so they must share the claims; /run is empty after a reboot, as are the VMs).
 // The edge and health checks reach `<instance address>:<port>` directly. Like the process runtime's INPUT chain, new
 // connections from the bridge to the host are dropped (replies pass), so an instance reaches no host service.
 import { createHash } from 'node:crypto';
@@ -43,9 +44,11 @@ export async function ensureBridge(plan: VmNetworkPlan): Promise<void> {
   await runProgram(iptables, ['-w', '-C', ...rule]).catch(() => runProgram(iptables, ['-w', '-I', ...rule]));
 }
 
-/** Claims a free address for an instance; resolves with it (e.g. 10.214.0.7). */
-export function claimAddress(stateDir: string, plan: VmNetworkPlan, instanceId: string): string {
-  const dir = join(stateDir, 'addresses');
+/** Where address claims live unless told otherwise. */
+export const ADDRESS_CLAIMS_DIR = '/run/pier/microvm-addresses';
+
+/** Claims a free address for an instance in the claims directory `dir`; resolves with it (e.g. 10.214.0.7). */
+export function claimAddress(dir: string, plan: VmNetworkPlan, instanceId: string): string {
   mkdirSync(dir, { recursive: true });
   for (let n = 2; n < 255; n++) {
     const addr = `${plan.prefix}.${n}`;
@@ -61,8 +64,8 @@ export function claimAddress(stateDir: string, plan: VmNetworkPlan, instanceId: 
 }
 
 /** Releases an instance's address claim. */
-export function releaseAddress(stateDir: string, addr: string, instanceId: string): void {
-  rmSync(join(stateDir, 'addresses', `${addr}-${instanceId}`), { force: true });
+export function releaseAddress(dir: string, addr: string, instanceId: string): void {
+  rmSync(join(dir, `${addr}-${instanceId}`), { force: true });
 }
 
 /** Creates the instance's tap device on the bridge. */
