@@ -6,7 +6,7 @@
 // normal close; a failure is `{error: {code: <gRPC>, message}}`. Auth: the org's token (`Sec-WebSocket-Protocol:
 // Bearer, <token>` or Authorization); another org's instance is "not found"; read-only tokens cannot exec.
 // Bounded: idle timeout, max frame size, max concurrent sessions per organization (config: PIER_EXEC_*). Audit: one
-// operator log line per session (token, instance, argv[0], exit code), never the streams' contents.
+// operator log line per session (token, instance, argv[0], exit code; auditText), never arguments or the streams.
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -81,10 +81,17 @@ function commandOf(body: FirstFrame['body']): string[] {
   return c as string[];
 }
 
+/** The operator's line for one session: who, where, argv[0], how it ended; never arguments or stream contents. */
+export function auditText(e: Record<string, unknown>): string {
+  const ended = e.exit_code !== undefined ? `exited ${e.exit_code}` : `refused: ${String(e.error ?? 'closed before it started')}`;
+  return `pier: exec by token "${String(e.token_name)}" (${String(e.token_id)}, organization ${String(e.organization_id)}) `
+    + `in instance ${String(e.instance_id ?? '-')}: ${String(e.command ?? '-')}${e.tty ? ' (tty)' : ''} ${ended} after ${(Number(e.duration_ms) / 1000).toFixed(1)} s`;
+}
+
 /** Serves the exec websocket on the API server. `backend()` is the platform's (absent: API-only processes, tests). */
 export function attachExec(
   server: http.Server, store: Store, logger: (entry: Record<string, unknown>) => void,
-  backend: () => ExecBackend | undefined, configured: ExecSettings = {},
+  backend: () => ExecBackend | undefined, configured: ExecSettings = {}, auditLine?: (line: string) => void,
 ): { close(): void; handles(path: string): boolean } {
   const settings = { ...DEFAULT_EXEC_SETTINGS, ...configured };
   const wss = new WebSocketServer({
@@ -205,7 +212,9 @@ export function attachExec(
         }
       } finally {
         if (stream) live.delete(stream);
-        logger({ ...audit, duration_ms: Date.now() - started });
+        const entry = { ...audit, duration_ms: Date.now() - started };
+        if (auditLine) auditLine(auditText(entry));
+        else logger(entry);
       }
     }
 

@@ -49,6 +49,8 @@ export interface ApiServerOptions {
   exec?: () => ExecBackend | undefined;
   /** Bounds of exec sessions (config's PIER_EXEC_*); absent = DEFAULT_EXEC_SETTINGS. */
   execSettings?: ExecSettings;
+  /** Where the one audit line per exec session goes (the operator's log); absent = `logger` as a JSON entry. */
+  execAudit?: (line: string) => void;
 }
 
 /** A running (or ready to run) API server. */
@@ -170,7 +172,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   // Keep-alive sockets would hold close() open; clients reconnect cheaply on loopback.
   server.keepAliveTimeout = 5000;
   const tail = attachLogTail(server, store, logger);
-  const exec = attachExec(server, store, logger, opts.exec ?? (() => undefined), opts.execSettings);
+  const exec = attachExec(server, store, logger, opts.exec ?? (() => undefined), opts.execSettings, opts.execAudit);
 
   return {
     server,

@@ -71,10 +71,11 @@ async function setup(execSettings = {}) {
     },
   };
   const logs: Record<string, unknown>[] = [];
-  const api = createApiServer({ store, logger: (e) => logs.push(e), exec: () => backend, execSettings });
+  const audit: string[] = [];
+  const api = createApiServer({ store, logger: (e) => logs.push(e), exec: () => backend, execSettings, execAudit: (l) => audit.push(l) });
   const url = (await api.listen(0)).replace(/^http/, 'ws') + '/v1/streams/instances/exec';
   return {
-    url, running, stopped, streams, opened, logs,
+    url, running, stopped, streams, opened, logs, audit,
     setBackend(b: ExecBackend | undefined) { backend = b; },
     /** Opens a session, sends frames (functions wait for a condition first), collects what comes back until close. */
     session(token: string | undefined, frames: (unknown | (() => Promise<void>))[]) {
@@ -120,13 +121,9 @@ test('exec websocket: frames both ways, exit frame last, stdin close, resize, au
   assert.ok(r.frames.slice(0, -1).every((f) => f.result?.exited === false), 'every output frame says exited: false (the Go client dereferences it)');
   assert.equal(r.closeCode, 1000);
   assert.deepEqual(h.streams[0]!.resizes, [[120, 40]]);
-  const audit = h.logs.filter((l) => l.msg === 'exec session');
-  assert.equal(audit.length, 1);
-  assert.equal(audit[0]!.command, 'sh');
-  assert.equal(audit[0]!.exit_code, 4);
-  assert.equal(audit[0]!.instance_id, h.running.id);
-  assert.equal(audit[0]!.token_name, 'admin');
-  assert.doesNotMatch(JSON.stringify(h.logs), /secret-arg|hello|HELLO|bye/, 'the audit line holds argv[0] only, never arguments or streams');
+  assert.equal(h.audit.length, 1, h.audit.join('\n'));
+  assert.match(h.audit[0]!, new RegExp(`^pier: exec by token "admin" \\([0-9a-f-]{36}, organization [0-9a-f-]{36}\\) in instance ${h.running.id}: sh \\(tty\\) exited 4 after \\d+\\.\\d s$`));
+  assert.doesNotMatch(h.audit.join('\n') + JSON.stringify(h.logs), /secret-arg|hello|HELLO|bye/, 'the audit line holds argv[0] only, never arguments or streams');
 
   // stdin close ends the command's input (EOF).
   const eof = await h.session('tok-acme', [
@@ -175,6 +172,8 @@ test('exec websocket: refusals are error frames (or HTTP before the upgrade) nam
   assert.equal(unavailable.code, 14);
   assert.match(unavailable.message, /not implemented by the swarm runtime/);
   assert.equal(h.opened.length, 0, 'nothing refused may open a session');
+  // Refusals after the handshake are audited too, with the reason.
+  assert.ok(h.audit.some((l) => /^pier: exec by token "admin" .* refused: instance not found: /.test(l)), h.audit.join('\n'));
 });
 
 test('exec websocket: bounds (sessions per organization, idle timeout, frame size) and the client closing kills the command', async (t) => {
