@@ -86,6 +86,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
       metricsText: () => metricRenderers.map((r) => r()).join(''),
       exec: () => execBackend,
       execSettings: config.exec,
+      execAudit: log,
     });
     const apiUrl = await api.listen(config.apiAddr.port, config.apiAddr.host);
 
