@@ -295,7 +295,24 @@ async function finishRetirement(ctx: ControlContext, d: Deployment, regionals: R
 /** Fails a deployment that cannot run: ERRORING while its instances stop, then ERROR; the active one keeps serving. */
 async function fail(ctx: ControlContext, d: Deployment, regionals: RegionalDeployment[], reason: string): Promise<void> {
   const failed = await markDeployment(ctx, d, 'ERRORING', 'deployment_failed', `Deployment failed: ${reason}`);
+  if (failed.status === 'ERRORING' && d.status !== 'ERRORING') await announceVolumeFallback(ctx, d);
   await finishRetirement(ctx, failed, regionals);
+}
+
+/**
+ * A failed rollout of a service with volumes stopped the previous deployment's instances for nothing: they start again
+ * on the same volumes (volumeRolloutStep gives the count back). Said once, as an event of that deployment.
+ */
+async function announceVolumeFallback(ctx: ControlContext, d: Deployment): Promise<void> {
+  const svc = await ctx.state.getService(d.service_id);
+  if (!svc?.active_deployment_id || svc.active_deployment_id === d.id || strategyOf(d) === 'DEPLOYMENT_STRATEGY_TYPE_IMMEDIATE') return;
+  const active = await ctx.state.getDeployment(svc.active_deployment_id);
+  if (!active || !(hasVolumes(d) || hasVolumes(active))) return;
+  await ctx.state.appendEvent({
+    kind: 'deployment', resourceId: active.id, organizationId: active.organization_id, type: 'deployment_restarting_after_failed_rollout',
+    message: `Deployment ${d.id} failed, so this deployment starts again on its volumes.`,
+    metadata: { failed_deployment_id: d.id }, when: ctx.clock.now().toISOString(),
+  });
 }
 
 /** Promotes the latest deployment once it is observed HEALTHY, and retires the one it replaces. */

@@ -118,6 +118,8 @@ test('a volume keeps its data through redeploy, rollback, failed rollout, pause,
     }, 60_000, 250);
     assert.deepEqual(await servedBoots(5), ['boot v1', 'boot v2', 'boot v1', 'boot v1', 'boot v1'], 'the previous deployment came back');
     assert.equal((await api('GET', `/v1/services/${serviceId}`)).body.service.active_deployment_id, resumed.id);
+    const back = (await api('GET', `/v1/deployment_events?deployment_id=${resumed.id}&limit=100`)).body.events as { type: string; message: string }[];
+    assert.ok(back.some((e) => e.type === 'deployment_restarting_after_failed_rollout' && /failed, so this deployment starts again on its volumes/.test(e.message)), JSON.stringify(back.map((e) => e.type)));
 
     // kill -9 of the instance: it restarts on the same data.
     const running = async () => ((await api('GET', `/v1/instances?service_id=${serviceId}&statuses=HEALTHY`)).body.instances ?? [])[0];
