@@ -3,7 +3,7 @@
 // reason, where the driver cannot work (not root, no QEMU, no guest kernel, no Docker engine for the image).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
@@ -82,11 +82,13 @@ if (skip) {
     },
   });
 
-  test('microvm: the instance runs on its own kernel, not the host\'s, and its env never reaches the host\'s ps', { timeout: 90_000 }, async () => {
+  test('microvm: the instance runs on its own kernel, not the host\'s, its env never reaches the host\'s ps, its tap is isolated', { timeout: 90_000 }, async () => {
     const rt = make();
     const secret = `s3cret-${randomUUID()}`;
     const h = await rt.start(spec(randomUUID(), [], { entrypoint: ['/bin/sh', '-c', 'cat /proc/version; uname -r; echo "secret=$SECRET_TOKEN"'], ports: [], env: { SECRET_TOKEN: secret } }));
     try {
+      const port = execFileSync('bridge', ['-d', 'link', 'show', 'dev', tapName(h.instanceId)], { encoding: 'utf8' });
+      assert.match(port, /isolated on/, 'its tap is an isolated bridge port: no VM reaches another');
       const ps = readFileSync(`/proc/${readFileSync(join(stateDir, 'instances', h.runtimeId, 'qemu.pid'), 'utf8').trim()}/cmdline`, 'latin1');
       assert.ok(!ps.includes(secret), 'the secret is not on QEMU\'s command line');
       const exit = await rt.wait(h.runtimeId, AbortSignal.timeout(60_000));

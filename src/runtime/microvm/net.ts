@@ -2,7 +2,8 @@
 // on it, one address per instance claimed as a file in a host-wide directory (default /run/pier/microvm-addresses:
 // several installations share the bridge, so they must share the claims; /run is empty after a reboot, as are the VMs).
 // The edge and health checks reach `<instance address>:<port>` directly. Like the process runtime's INPUT chain, new
-// connections from the bridge to the host are dropped (replies pass), so an instance reaches no host service.
+// connections from the bridge to the host are dropped (replies pass), so an instance reaches no host service; every
+// tap is an isolated bridge port, so no VM reaches another (there are no per-app networks for VMs yet).
 import { createHash } from 'node:crypto';
 import { mkdirSync, openSync, closeSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,7 +72,10 @@ export function releaseAddress(dir: string, addr: string, instanceId: string): v
 /** Creates the instance's tap device on the bridge. */
 export async function createTap(plan: VmNetworkPlan, tap: string): Promise<void> {
   await ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap']).catch((err) => { if (!/exists|busy/i.test(String(err))) throw err; });
-  await ip(['link', 'set', tap, 'master', plan.bridge, 'up']);
+  await ip(['link', 'set', tap, 'master', plan.bridge]);
+  // An isolated bridge port forwards only to non-isolated ones (the host side): no VM reaches another VM.
+  await ip(['link', 'set', 'dev', tap, 'type', 'bridge_slave', 'isolated', 'on']);
+  await ip(['link', 'set', tap, 'up']);
 }
 
 /** Deletes a tap device (no-op when gone). */
