@@ -1,4 +1,4 @@
-// `pier compose FILE` in-process against a real Pier (SQLite, no runtime): a YAML file with ${VAR}s creates the app
+// `pier compose FILE` (and `pier quotas`, `pier usage`) in-process against a real Pier (SQLite, no runtime): a YAML file with ${VAR}s creates the app
 // and its services, the same file again reports every service unchanged, bad files fail naming the field path.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,4 +60,25 @@ test('pier compose applies a file, then reports it unchanged; a bad file names t
   assert.match(broken.stderr, /broken\.yaml is not valid YAML/);
   const missing = await run(undefined, ['compose', 'nope.yaml'], opts());
   assert.match(missing.stderr, /cannot read nope\.yaml/);
+});
+
+test('pier quotas get|set and pier usage against the same Pier', async () => {
+  const env = { PIER_URL: t.url, PIER_TOKEN: t.token };
+  const orgId = t.organizationId;
+  const none = await run(undefined, ['quotas', 'get'], { env });
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stdout, /Apps:\s+no limit/);
+  const set = await run(undefined, ['quotas', 'set', orgId, '--apps', '50', '--regions', 'fra,was', '--max-instances', 'nano=4'], { env });
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /Apps:\s+50/);
+  assert.match(set.stdout, /Regions:\s+fra, was/);
+  assert.match(set.stdout, /Instances by type \(at max scale\):\s+nano=4/);
+  const json = await run(undefined, ['quotas', 'get', orgId, '-o', 'json'], { env });
+  assert.deepEqual(JSON.parse(json.stdout).quotas, { apps: '50', regions: ['fra', 'was'], max_instances_by_type: { nano: '4' } });
+  const bad = await run(undefined, ['quotas', 'set', orgId, '--max-instances', 'nano'], { env });
+  assert.equal(bad.code, 2);
+  assert.equal((await run(undefined, ['quotas', 'set', orgId], { env })).code, 0, 'no flag lifts every limit');
+  const usage = await run(undefined, ['usage'], { env });
+  assert.equal(usage.code, 0, usage.stderr);
+  assert.equal(usage.stdout.trim(), 'No usage in this period.');
 });
