@@ -11,6 +11,7 @@ import { domainsCommand } from './commands/domains.ts';
 import { edgeCommand } from './commands/edge.ts';
 import { activitiesCommand, eventsCommand } from './commands/events.ts';
 import { composeCommand } from './commands/compose.ts';
+import { quotasCommand, usageCommand } from './commands/quotas.ts';
 import { functionCommand } from './commands/function.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { platformCommands } from './commands/platform.ts';
@@ -36,7 +37,7 @@ export const ROOT: Command = {
   subcommands: [
     ...platformCommands, appsCommand, servicesCommand, deploymentsCommand, regionalDeploymentsCommand, instancesCommand,
     secretsCommand, versionCommand, deployCommand, tokensCommand, organizationsCommand, rotateKeyCommand,
-    functionCommand, domainsCommand, edgeCommand, eventsCommand, activitiesCommand, composeCommand, statusCommand, doctorCommand, loginCommand, backupCommand, restoreCommand,
+    functionCommand, domainsCommand, edgeCommand, eventsCommand, activitiesCommand, composeCommand, quotasCommand, usageCommand, statusCommand, doctorCommand, loginCommand, backupCommand, restoreCommand,
     volumesCommand, snapshotsCommand,
     completionCommand(() => ROOT),
   ],
