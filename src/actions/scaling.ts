@@ -3,6 +3,7 @@
 import { PierError, validationError } from '../domain/errors.ts';
 import { desiredInstances } from '../domain/regional.ts';
 import { scopeRegion } from '../domain/scopes.ts';
+import { volumeReplicasIn } from '../domain/volumes.ts';
 import type { FieldError, Instance, ManualServiceScaling } from '../domain/types.ts';
 import { deleteManualScaling, getManualScaling, putManualScaling } from '../store/scalings.ts';
 import { getDeployment } from '../store/deployments.ts';
@@ -51,6 +52,16 @@ export async function putServiceScaling(ctx: ActionContext, id: string, body: un
     }
     scalings.push({ scopes: Array.isArray(scopes) ? (scopes as string[]) : [], instances: n as number });
   });
+  // Volumes (#20): each instance mounts its replica's volumes, so no more instances than replica indexes.
+  if (latest && errors.length === 0) {
+    for (const region of regions) {
+      const replicas = volumeReplicasIn(latest.definition, region);
+      const wanted = desiredInstances(latest.definition, region, scalings).manual;
+      if (replicas > 0 && wanted !== undefined && wanted > replicas) {
+        errors.push({ field: 'scalings', description: `in ${region} the service mounts volumes for ${replicas} replica index${replicas === 1 ? '' : 'es'} (each instance mounts its own): scale to at most ${replicas}, or add volumes with more replica indexes` });
+      }
+    }
+  }
   if (errors.length) throw validationError(errors);
   await db.transaction(async (tx) => {
     await enforceQuotas(tx, ctx, { kind: 'scaling', service, manual: scalings });
