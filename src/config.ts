@@ -44,6 +44,8 @@ export interface PierConfig {
   buildPackages?: BuildPackageSettings;
   /** Edge worker processes (PIER_EDGE_WORKERS); absent = one per core up to two (defaultEdgeWorkers()). */
   edgeWorkers?: number;
+  /** The edge's data plane (PIER_EDGE_DATAPLANE): `node` (default) or `haproxy` in front of the Node edge (#22). */
+  edgeDataplane?: 'node' | 'haproxy';
   /** Autoscaler tuning (PIER_AUTOSCALE_*); absent = the KPA defaults. */
   autoscale?: AutoscaleConfig;
   /** Per-token API request budget (PIER_API_RATE_LIMIT); absent = the API's default. */
@@ -347,7 +349,7 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitSettings | un
  * process-runtime networking), each present only when its variables are set, so the parts keep their own defaults.
  */
 export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierConfig,
-  'edgeWorkers' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec'> {
+  'edgeWorkers' | 'edgeDataplane' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec'> {
   const out: ReturnType<typeof loadTuning> = {};
   const workers = env.PIER_EDGE_WORKERS;
   if (workers !== undefined && workers !== '') {
@@ -356,6 +358,13 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
       throw new ConfigError(`PIER_EDGE_WORKERS must be a whole number from 1 to 64, got ${JSON.stringify(workers)}`);
     }
     out.edgeWorkers = n;
+  }
+  const dataplane = env.PIER_EDGE_DATAPLANE;
+  if (dataplane !== undefined && dataplane !== '') {
+    if (dataplane !== 'node' && dataplane !== 'haproxy') {
+      throw new ConfigError(`PIER_EDGE_DATAPLANE must be node or haproxy, got ${JSON.stringify(dataplane)}`);
+    }
+    out.edgeDataplane = dataplane;
   }
   if (Object.keys(env).some((k) => k.startsWith('PIER_AUTOSCALE_'))) out.autoscale = autoscaleConfigFromEnv(env);
   const rateLimit = rateLimitFromEnv(env);
