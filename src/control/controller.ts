@@ -96,7 +96,8 @@ function countingVolumeState(state: VolumeState, count: () => void): VolumeState
   return {
     listVolumes: () => state.listVolumes(), getVolume: (id) => state.getVolume(id), hostBytes: (id) => state.hostBytes(id),
     listSnapshots: () => state.listSnapshots(),
-    updateVolume: (id, p) => { count(); return state.updateVolume(id, p); },
+    // A usage-only patch (no status, no messages) is a measurement: not progress.
+    updateVolume: (id, p) => { if (p.status !== undefined || p.messages !== undefined) count(); return state.updateVolume(id, p); },
     setHostBytes: (id, b) => { count(); return state.setHostBytes(id, b); },
     updateSnapshot: (id, p) => { count(); return state.updateSnapshot(id, p); },
     appendVolumeEvent: (e) => { count(); return state.appendVolumeEvent(e); },

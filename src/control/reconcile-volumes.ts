@@ -139,7 +139,9 @@ export class VolumeReconciler {
     const extraChanged = Object.entries(extra).some(([k, val]) => JSON.stringify((v as unknown as Record<string, unknown>)[k]) !== JSON.stringify(val));
     if (!changed && !extraChanged) return v;
     if (!canVolumeTransition(v.status, to)) throw new Error(`volume ${v.id}: ${v.status} → ${to} is not allowed`);
-    await this.state.updateVolume(v.id, { ...extra, status: to, messages });
+    // Usage alone (bytes written since the last pass) is a measurement, not a step: written without status/messages,
+    // so the controller does not count it as progress and run passes back to back while an app writes.
+    await this.state.updateVolume(v.id, changed ? { ...extra, status: to, messages } : extra);
     if (changed) {
       await this.state.appendVolumeEvent({
         volumeId: v.id, organizationId: v.organization_id, type, message, metadata: { from: v.status, to }, when: this.clock.now().toISOString(),

@@ -12,11 +12,13 @@ export class MemoryVolumeState implements VolumeState {
   readonly snapshots = new Map<string, Snapshot>();
   readonly host = new Map<string, number>();
   readonly events: { volumeId: string; type: string; message: string }[] = [];
+  /** Every volume patch, in order. */
+  readonly patches: VolumePatch[] = [];
   writes = 0;
 
   async listVolumes() { return [...this.volumes.values()].filter((v) => v.status !== 'PERSISTENT_VOLUME_STATUS_DELETED').map(copy); }
   async getVolume(id: string) { return copy(this.volumes.get(id)); }
-  async updateVolume(id: string, patch: VolumePatch) { this.volumes.set(id, { ...this.volumes.get(id)!, ...patch }); this.writes++; }
+  async updateVolume(id: string, patch: VolumePatch) { this.volumes.set(id, { ...this.volumes.get(id)!, ...patch }); this.patches.push(copy(patch)); this.writes++; }
   async hostBytes(id: string) { return this.host.get(id) ?? 0; }
   async setHostBytes(id: string, bytes: number) { this.host.set(id, bytes); this.writes++; }
   async listSnapshots() { return [...this.snapshots.values()].filter((s) => s.status !== 'SNAPSHOT_STATUS_DELETED').map(copy); }

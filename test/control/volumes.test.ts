@@ -89,6 +89,12 @@ test('ATTACHED while an instance mounts it (service bound), full said with the f
   assert.equal(v.status, 'PERSISTENT_VOLUME_STATUS_ATTACHED');
   assert.deepEqual(v.messages, ['Mounted at /data by instance inst-1.']);
   assert.equal(v.service_id, 'svc-1');
+  // New bytes written: the usage is recorded as a measurement alone (no status, no message, no event).
+  const events = w.state.events.length;
+  w.driver.used(VOL, 5_000_000);
+  await w.settle();
+  assert.deepEqual(w.state.patches.at(-1), { service_id: 'svc-1', used_bytes: 5_000_000, total_bytes: 1e9, cur_size: 0 });
+  assert.equal(w.state.events.length, events);
   w.driver.used(VOL, 1e9 - 4096);
   await w.settle();
   v = w.state.volumes.get(VOL)!;
