@@ -9,8 +9,8 @@ import type { PierComponent, PierCore } from './component.ts';
 import { selectRuntime } from './runtime/select.ts';
 import type { Runtime } from './runtime/contract.ts';
 import { RuntimeError } from './runtime/errors.ts';
-import { createEdge } from './edge/index.ts';
-import type { Edge } from './edge/types.ts';
+import { createEdge, createHaproxyEdge } from './edge/index.ts';
+import type { Edge, EdgeOptions } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
 import { storeState, storeVolumeState } from './control/store-state.ts';
 import { createVolumeDriver, type VolumeDriver } from './runtime/volumes/index.ts';
@@ -118,7 +118,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   const edgeComponent: PierComponent = {
     name: 'edge',
     async start() {
-      edge = await createEdge({
+      const edgeOptions: EdgeOptions = {
         addr: `${config.edgeAddr.host.includes(':') ? `[${config.edgeAddr.host}]` : config.edgeAddr.host}:${config.edgeAddr.port}`,
         domain: config.domain,
         // A new leader binds before its controller computed the first table: 503 with Retry-After until then, not 404.
@@ -130,10 +130,14 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
           if (!controller) throw new Error('the control plane is not running');
           controller.wake(appId);
         },
-      });
+      };
+      // PIER_EDGE_DATAPLANE=haproxy: HAProxy on the public address, the Node edge behind it as activator and fallback.
+      edge = config.edgeDataplane === 'haproxy'
+        ? await createHaproxyEdge({ ...edgeOptions, dir: join(config.dataDir, 'edge-haproxy'), onError: (m) => log(`pier: edge (haproxy): ${m}`) })
+        : await createEdge(edgeOptions);
       core.setInfo({ edge_url: edge.url, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
       core.addMetrics(() => edge?.prometheus() ?? '');
-      log(`pier: edge listening on ${edge.url} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
+      log(`pier: edge listening on ${edge.url}${config.edgeDataplane === 'haproxy' ? ' (data plane: haproxy, Node edge behind it)' : ''} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
       if (edge.tlsUrl) log(`pier: HTTPS edge listening on ${edge.tlsUrl} (https://<app>-<org>.${config.domain}:${new URL(edge.tlsUrl).port}/)`);
     },
     async stop() {
