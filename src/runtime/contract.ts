@@ -2,6 +2,8 @@
 // Small on purpose (after Nomad's task driver): start, stop, wait, inspect, stats, logs, recover, capabilities.
 // Every driver (docker/, process/, later swarm/) passes the one conformance suite in conformance.ts.
 
+import type { ExecStream } from '../domain/exec.ts';
+
 /** Labels every Pier-owned workload carries; drivers use them to adopt their own and ignore everyone else's. */
 export const PIER_LABEL_PREFIX = 'dev.pier.';
 
@@ -107,19 +109,7 @@ export interface ExecOptions {
  * filter and capabilities: an exec is never more privileged than the app). Ends when the command exits, when the
  * instance stops, or on kill().
  */
-export interface ExecSession {
-  /** The command's standard input; end() closes it (EOF). Writes after the command exited are dropped. */
-  stdin: { write(data: Buffer): void; end(): void };
-  /** Output as it comes (with a tty, everything arrives on stdout and stderr ends empty). */
-  stdout: NodeJS.ReadableStream;
-  stderr: NodeJS.ReadableStream;
-  /** Resizes the terminal (tty only; a no-op otherwise). */
-  resize(cols: number, rows: number): Promise<void>;
-  /** Resolves with the exit code once the command ended and its output was read (128 + n when killed by signal n). */
-  exit: Promise<number>;
-  /** Kills the command (idempotent). */
-  kill(): void;
-}
+export type ExecSession = ExecStream;
 
 /** What a driver can do, for the scheduler and for tests. */
 export interface Capabilities {
