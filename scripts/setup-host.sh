@@ -4,6 +4,7 @@
 # `--tests` also installs what only the test suites use (a local registry, pebble, PostgreSQL's binaries).
 # `--gvisor` (or PIER_RUNTIME=gvisor) also installs gVisor's runsc and registers it with the engine (daemon.json).
 # `--microvm` (or PIER_RUNTIME=microvm) also installs QEMU, Debian's kernel (the guest's), xz and kmod.
+# `--haproxy` (or PIER_EDGE_DATAPLANE=haproxy) also installs HAProxy, the edge's native data plane (docs/edge.md).
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
 # A dockerd this script starts keeps its data on xfs with project quotas where the kernel allows it (see
 # prepare_data_root); an operator's own dockerd is never reconfigured.
@@ -70,6 +71,8 @@ if [ "${1:-}" = "--stop" ]; then stop_dockerd; exit 0; fi
 for_tests=0
 gvisor=0
 microvm=0
+haproxy=0
+[ "${PIER_EDGE_DATAPLANE:-}" = "haproxy" ] && haproxy=1
 [ "${PIER_RUNTIME:-}" = "gvisor" ] && gvisor=1
 [ "${PIER_RUNTIME:-}" = "microvm" ] && microvm=1
 for arg in "$@"; do
@@ -77,6 +80,7 @@ for arg in "$@"; do
     --tests) for_tests=1 ;;
     --gvisor) gvisor=1 ;;
     --microvm) microvm=1 ;;
+    --haproxy) haproxy=1 ;;
   esac
 done
 if [ "$(id -u)" != "0" ]; then say "must run as root"; exit 1; fi
@@ -103,6 +107,8 @@ command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs) # docker runtime: p
 if [ -n "${DATABASE_URL:-}" ]; then
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client) # pier backup / restore of a PostgreSQL store
 fi
+# PIER_EDGE_DATAPLANE=haproxy (docs/edge.md); the tests use it too (test/edge/haproxy.slow.test.ts)
+{ [ "$haproxy" = 1 ] || [ "$for_tests" = 1 ]; } && { command -v haproxy >/dev/null 2>&1 || missing+=(haproxy); }
 [ "$gvisor" = 1 ] && { command -v runsc >/dev/null 2>&1 || missing+=(runsc); } # PIER_RUNTIME=gvisor
 if [ "$microvm" = 1 ]; then # PIER_RUNTIME=microvm: the VMM, the guest kernel and what unpacks it
   command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
