@@ -101,6 +101,8 @@ function countingVolumeState(state: VolumeState, count: () => void): VolumeState
     setHostBytes: (id, b) => { count(); return state.setHostBytes(id, b); },
     updateSnapshot: (id, p) => { count(); return state.updateSnapshot(id, p); },
     appendVolumeEvent: (e) => { count(); return state.appendVolumeEvent(e); },
+    transitionVolume: (id, from, p, e) => { count(); return state.transitionVolume(id, from, p, e); },
+    transitionSnapshot: (id, from, p, e) => { count(); return state.transitionSnapshot(id, from, p, e); },
   };
 }
 

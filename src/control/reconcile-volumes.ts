@@ -31,8 +31,18 @@ export interface VolumeState {
   listSnapshots(): Promise<Snapshot[]>;
   updateSnapshot(id: string, patch: SnapshotPatch): Promise<void>;
   /** Appends a PersistentVolumeEvent. */
-  appendVolumeEvent(e: { volumeId: string; organizationId: string; type: string; message: string; metadata: Record<string, unknown>; when: string }): Promise<void>;
+  appendVolumeEvent(e: VolumeEvent): Promise<void>;
+  /**
+   * Writes a status change and its event at once, only if the row is still in `from` (the API may have moved it since
+   * the pass read it: a delete is never overwritten). Returns whether it wrote.
+   */
+  transitionVolume(id: string, from: VolumeStatus, patch: VolumePatch, event: VolumeEvent): Promise<boolean>;
+  /** The same for a snapshot (its event goes on its volume). */
+  transitionSnapshot(id: string, from: SnapshotStatus, patch: SnapshotPatch, event: VolumeEvent): Promise<boolean>;
 }
+
+/** One PersistentVolumeEvent to append. */
+export interface VolumeEvent { volumeId: string; organizationId: string; type: string; message: string; metadata: Record<string, unknown>; when: string }
 
 /** Instance statuses in which a workload may hold the volume mounted. */
 const HOLDING = ['STARTING', 'HEALTHY', 'UNHEALTHY', 'STOPPING'];
@@ -141,20 +151,20 @@ export class VolumeReconciler {
     if (!canVolumeTransition(v.status, to)) throw new Error(`volume ${v.id}: ${v.status} → ${to} is not allowed`);
     // Usage alone (bytes written since the last pass) is a measurement, not a step: written without status/messages,
     // so the controller does not count it as progress and run passes back to back while an app writes.
-    await this.state.updateVolume(v.id, changed ? { ...extra, status: to, messages } : extra);
-    if (changed) {
-      await this.state.appendVolumeEvent({
-        volumeId: v.id, organizationId: v.organization_id, type, message, metadata: { from: v.status, to }, when: this.clock.now().toISOString(),
-      });
+    if (!changed) {
+      await this.state.updateVolume(v.id, extra);
+      return { ...v, ...extra };
     }
-    return { ...v, ...extra, status: to, messages };
+    const wrote = await this.state.transitionVolume(v.id, v.status, { ...extra, status: to, messages }, {
+      volumeId: v.id, organizationId: v.organization_id, type, message, metadata: { from: v.status, to }, when: this.clock.now().toISOString(),
+    });
+    return wrote ? { ...v, ...extra, status: to, messages } : v;
   }
 
   private async markSnapshot(s: Snapshot, to: SnapshotStatus, message: string, type: string, extra: SnapshotPatch = {}): Promise<void> {
     if (s.status === to && s.messages[0] === message) return;
     if (!canSnapshotTransition(s.status, to)) throw new Error(`snapshot ${s.id}: ${s.status} → ${to} is not allowed`);
-    await this.state.updateSnapshot(s.id, { ...extra, status: to, messages: message ? [message] : [] });
-    await this.state.appendVolumeEvent({
+    await this.state.transitionSnapshot(s.id, s.status, { ...extra, status: to, messages: message ? [message] : [] }, {
       volumeId: s.parent_volume_id, organizationId: s.organization_id, type, message: `Snapshot ${s.name}: ${message}`,
       metadata: { snapshot_id: s.id, from: s.status, to }, when: this.clock.now().toISOString(),
     });

@@ -15,7 +15,7 @@ import { findSecretByName, revealSecret, secretValues } from '../store/secrets.t
 import * as services from '../store/services.ts';
 import type { Store } from '../store/store.ts';
 import * as volumes from '../store/volumes.ts';
-import type { VolumeState } from './reconcile-volumes.ts';
+import type { VolumeEvent, VolumeState } from './reconcile-volumes.ts';
 import { FINISHED_DEPLOYMENT_STATUSES, FINISHED_INSTANCE_STATUSES, type ControlState } from './ports.ts';
 
 /** Wraps an open store as the reconcilers' port. */
@@ -55,6 +55,10 @@ export function storeState(store: Store): ControlState {
   return state;
 }
 
+async function volumeEvent(db: Db, e: VolumeEvent): Promise<void> {
+  await events.appendEvent(db, { kind: 'persistent_volume', resourceId: e.volumeId, organizationId: e.organizationId, type: e.type, message: e.message, metadata: e.metadata, when: e.when });
+}
+
 /** The volume reconciler's port over the real store (volumes, snapshots, events of kind persistent_volume). */
 export function storeVolumeState(store: Store): VolumeState {
   const db = store.db;
@@ -66,8 +70,19 @@ export function storeVolumeState(store: Store): VolumeState {
     setHostBytes: (id, bytes) => volumes.setVolumeHostBytes(db, id, bytes),
     listSnapshots: async () => (await volumes.listSnapshots(db, { excludeDeleted: true })).items.reverse(),
     updateSnapshot: async (id, patch) => { await volumes.updateSnapshot(db, id, patch); },
-    appendVolumeEvent: async (e) => {
-      await events.appendEvent(db, { kind: 'persistent_volume', resourceId: e.volumeId, organizationId: e.organizationId, type: e.type, message: e.message, metadata: e.metadata, when: e.when });
-    },
+    appendVolumeEvent: (e) => volumeEvent(db, e),
+    // The re-read, the write and the event in one transaction: an API write (a delete) lands before or after, never between.
+    transitionVolume: (id, from, patch, e) => db.transaction(async (tx) => {
+      if ((await volumes.getVolume(tx, id))?.status !== from) return false;
+      await volumes.updateVolume(tx, id, patch);
+      await volumeEvent(tx, e);
+      return true;
+    }),
+    transitionSnapshot: (id, from, patch, e) => db.transaction(async (tx) => {
+      if ((await volumes.getSnapshot(tx, id))?.status !== from) return false;
+      await volumes.updateSnapshot(tx, id, patch);
+      await volumeEvent(tx, e);
+      return true;
+    }),
   };
 }

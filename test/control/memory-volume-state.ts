@@ -1,7 +1,7 @@
 // An in-memory VolumeState (the volume reconciler's port) for fast table tests, and a scripted VolumeDriver that
 // keeps volumes and snapshots as records (no filesystem): tests set usage and inject failures.
-import type { PersistentVolume, Snapshot } from '../../src/domain/volumes.ts';
-import type { SnapshotPatch, VolumePatch, VolumeState } from '../../src/control/reconcile-volumes.ts';
+import type { PersistentVolume, Snapshot, SnapshotStatus, VolumeStatus } from '../../src/domain/volumes.ts';
+import type { SnapshotPatch, VolumeEvent, VolumePatch, VolumeState } from '../../src/control/reconcile-volumes.ts';
 import type { SnapshotInfo, VolumeDriver, VolumeInfo } from '../../src/runtime/volumes/contract.ts';
 
 const copy = <T>(v: T): T => structuredClone(v);
@@ -24,6 +24,18 @@ export class MemoryVolumeState implements VolumeState {
   async listSnapshots() { return [...this.snapshots.values()].filter((s) => s.status !== 'SNAPSHOT_STATUS_DELETED').map(copy); }
   async updateSnapshot(id: string, patch: SnapshotPatch) { this.snapshots.set(id, { ...this.snapshots.get(id)!, ...patch }); this.writes++; }
   async appendVolumeEvent(e: { volumeId: string; type: string; message: string }) { this.events.push({ volumeId: e.volumeId, type: e.type, message: e.message }); this.writes++; }
+  async transitionVolume(id: string, from: VolumeStatus, patch: VolumePatch, e: VolumeEvent) {
+    if (this.volumes.get(id)?.status !== from) return false;
+    await this.updateVolume(id, patch);
+    await this.appendVolumeEvent(e);
+    return true;
+  }
+  async transitionSnapshot(id: string, from: SnapshotStatus, patch: SnapshotPatch, e: VolumeEvent) {
+    if (this.snapshots.get(id)?.status !== from) return false;
+    await this.updateSnapshot(id, patch);
+    await this.appendVolumeEvent(e);
+    return true;
+  }
 }
 
 /** A VolumeDriver over records: `used` sets a volume's usage, `fail` makes the next call of a method throw. */

@@ -41,6 +41,13 @@ function contract(label: string, make: () => Promise<{ state: VolumeState; seed:
       assert.equal((await w.state.listSnapshots())[0]!.status, 'SNAPSHOT_STATUS_AVAILABLE');
       await w.state.appendVolumeEvent({ volumeId: 'a', organizationId: 'o', type: 'volume_ready', message: 'x', metadata: {}, when: T });
       assert.deepEqual(await w.events(), ['volume_ready']);
+      const ev = { volumeId: 'a', organizationId: 'o', type: 'volume_detached', message: 'y', metadata: {}, when: T };
+      assert.equal(await w.state.transitionVolume('a', 'PERSISTENT_VOLUME_STATUS_DETACHED', { status: 'PERSISTENT_VOLUME_STATUS_DETACHED' }, ev), false, 'the row moved: nothing written');
+      assert.equal(await w.state.transitionVolume('a', 'PERSISTENT_VOLUME_STATUS_ATTACHED', { status: 'PERSISTENT_VOLUME_STATUS_DETACHED', messages: ['d'] }, ev), true);
+      assert.equal((await w.state.getVolume('a'))!.status, 'PERSISTENT_VOLUME_STATUS_DETACHED');
+      assert.deepEqual((await w.events()).sort(), ['volume_detached', 'volume_ready']);
+      assert.equal(await w.state.transitionSnapshot('s1', 'SNAPSHOT_STATUS_CREATING', { status: 'SNAPSHOT_STATUS_DELETING' }, ev), false);
+      assert.equal(await w.state.transitionSnapshot('s1', 'SNAPSHOT_STATUS_AVAILABLE', { status: 'SNAPSHOT_STATUS_DELETING' }, ev), true);
       assert.equal(await w.state.getVolume('zzz'), undefined);
     } finally {
       await w.close();

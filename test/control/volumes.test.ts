@@ -132,6 +132,19 @@ test('deleting waits while an instance mounts the volume, then removes it; a sna
   assert.ok(w.driver.snapshots.has('snap-1'), 'the snapshot outlives its volume');
 });
 
+test('a row the API moved mid-pass is left alone: a delete is never overwritten by a stale status', async () => {
+  const w = setup();
+  await w.settle();
+  const stale = await w.state.listVolumes();
+  w.instance('inst-1', 'HEALTHY');
+  w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, status: 'PERSISTENT_VOLUME_STATUS_DELETING' });
+  const list = w.state.listVolumes.bind(w.state);
+  w.state.listVolumes = async () => { w.state.listVolumes = list; return stale; }; // this pass read before the API's delete
+  await w.rec.pass(w.control);
+  assert.equal(w.state.volumes.get(VOL)!.status, 'PERSISTENT_VOLUME_STATUS_DELETING');
+  assert.ok(!w.state.events.some((e) => e.type === 'volume_attached'));
+});
+
 test('mountsFor: an instance waits while another holds its volume, mounts it once free, fails when it is deleted', async () => {
   const w = setup();
   const def = { volumes: [{ id: VOL, path: '/data' }] } as never;
