@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createHaproxyEdge, type HaproxyEdge } from '../../src/edge/haproxy/edge.ts';
 import { app, call, route, startUpstream, up, type TestUpstream } from '../../src/edge/test-helpers.ts';
 import type { AccessLogEntry, AppRoutes } from '../../src/edge/types.ts';
+import { WebSocket, WebSocketServer } from 'ws';
 
 const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
 const skip = probe.status === 0 ? false : 'haproxy is not installed (apt-get install haproxy)';
@@ -177,5 +178,34 @@ test('a sleeping app wakes through the Node edge, then is served by HAProxy', { 
     });
   } finally {
     await inst.close();
+  }
+});
+
+test('a WebSocket on a direct route is tunnelled by HAProxy', { skip }, async () => {
+  const wsUp = await startUpstream('ws');
+  const wss = new WebSocketServer({ server: wsUp.server });
+  let requestId = '';
+  wss.on('connection', (sock, req) => {
+    requestId = String(req.headers['x-request-id']);
+    sock.on('message', (m) => sock.send(`echo ${String(m)}`));
+  });
+  try {
+    await withEdge(async (edge) => {
+      edge.setRoutes([app('chat', [route('/ws', [up('c1', wsUp.port)], { serviceId: 'chat' })])]);
+      await edge.settled();
+      const client = new WebSocket(`${edge.url.replace('http', 'ws')}/ws/room`, { headers: { host: 'chat-acme.pier.test' } });
+      const answer = await new Promise<string>((resolve, reject) => {
+        client.once('open', () => client.send('hi'));
+        client.once('message', (m) => resolve(String(m)));
+        client.once('error', reject);
+        setTimeout(() => reject(new Error('no WebSocket answer within 5 s')), 5000).unref();
+      });
+      client.close();
+      assert.equal(answer, 'echo hi');
+      assert.match(requestId, /^[0-9a-f-]{36}$/, 'HAProxy (not the Node edge) forwarded the upgrade');
+    });
+  } finally {
+    wss.close();
+    await wsUp.close();
   }
 });

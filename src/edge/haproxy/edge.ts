@@ -41,13 +41,16 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const nodePort = Number(new URL(node.url).port);
   const cfgFile = join(opts.dir, 'haproxy.cfg');
   const mapFile = join(opts.dir, 'routes.map');
-  const proc = new HaproxyProcess(opts.bin ?? 'haproxy', cfgFile, join(opts.dir, 'admin.sock'), join(opts.dir, 'master.sock'));
   const onError = opts.onError ?? ((m: string) => process.emitWarning(`pier edge (haproxy): ${m}`));
+  const proc = new HaproxyProcess(opts.bin ?? 'haproxy', cfgFile, join(opts.dir, 'admin.sock'), join(opts.dir, 'master.sock'),
+    (why) => onError(`haproxy ${why}: the public address no longer answers; restart Pier (or set PIER_EDGE_DATAPLANE=node)`));
 
   // What HAProxy holds now (applied state): backends with their slots, and the map text.
   let backends = new Map<string, BackendSlots>();
   let mapText = '';
   let reloads = 0;
+  // Set when a runtime change failed halfway: what HAProxy holds is unknown, so the next table rewrites the config.
+  let forceReload = false;
   // Which route keys and app each backend counts for (metrics), from the last plan.
   let owners = new Map<string, { routeKeys: string[]; appIds: string[] }>();
   let stats = new Map<string, StatRow>();
@@ -80,7 +83,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   /** Apply one plan: runtime changes when the backends fit, else rewrite the config and reload. */
   async function apply(plan: HaproxyPlan): Promise<void> {
     const newMap = renderMap(plan.map);
-    const needsReload = [...plan.backends.values()].some((b) => {
+    const needsReload = forceReload || [...plan.backends.values()].some((b) => {
       const have = backends.get(b.name);
       return have === undefined || b.servers.length > have.slots.length;
     });
@@ -107,6 +110,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       }
       mapText = newMap;
       reloads++;
+      forceReload = false;
       return;
     }
     // 1. New and moved servers first, so a map entry never points at a backend without them.
@@ -157,6 +161,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       try {
         await apply(plan);
       } catch (err) {
+        forceReload = true;
         onError(`applying the route table failed (HAProxy keeps its previous state; the Node edge serves every miss): ${(err as Error).message}`);
       }
     });
@@ -234,7 +239,9 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     }
     return n;
   };
-  const addrsOf = new Map<string, Set<string>>();
+  // Addresses of the instances in the current table and the one before (a drain comes after the table removing it).
+  let addrsOf = new Map<string, Set<string>>();
+  let lastTable = new Map<string, Set<string>>();
 
   return {
     url: urlOf(bindHost, publicPort),
@@ -244,11 +251,15 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     setRoutes(apps, newDomain) {
       node.setRoutes(apps, newDomain);
       if (newDomain !== undefined) domain = newDomain;
+      const current = new Map<string, Set<string>>();
       for (const a of apps) for (const r of a.routes) for (const u of r.upstreams) {
-        let s = addrsOf.get(u.instanceId);
-        if (!s) addrsOf.set(u.instanceId, (s = new Set()));
+        let s = current.get(u.instanceId);
+        if (!s) current.set(u.instanceId, (s = new Set()));
         s.add(`${u.host}:${u.port}`);
       }
+      addrsOf = new Map([...addrsOf, ...current]);
+      for (const id of [...addrsOf.keys()]) if (!current.has(id) && !lastTable.has(id)) addrsOf.delete(id);
+      lastTable = current;
       pending = apps;
       kick();
     },

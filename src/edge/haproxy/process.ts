@@ -28,7 +28,10 @@ export class HaproxyProcess {
     private readonly configFile: string,
     readonly adminSocket: string,
     readonly masterSocket: string,
+    /** Called when HAProxy exits on its own (not through stop()). */
+    private readonly onExit: (why: string) => void = () => {},
   ) {}
+  private stopping = false;
 
   /** Check a config file with `haproxy -c`; rejects with HAProxy's own message. */
   check(file = this.configFile): Promise<void> {
@@ -49,7 +52,10 @@ export class HaproxyProcess {
     this.child = child;
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-4000); });
-    child.on('exit', (code, signal) => { this.exited = `exited (${signal ?? code})`; });
+    child.on('exit', (code, signal) => {
+      this.exited = `exited (${signal ?? code})`;
+      if (!this.stopping) this.onExit(`${this.exited}: ${this.stderrTail.trim().slice(-500)}`);
+    });
     child.on('error', (err) => { this.exited = err.message; });
     await this.waitForWorker(null, 10_000);
   }
@@ -96,6 +102,7 @@ export class HaproxyProcess {
   /** Stop the master (and with it the worker); resolves when it exited. */
   async stop(): Promise<void> {
     const child = this.child;
+    this.stopping = true;
     if (!child || this.exited !== null) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => { child.kill('SIGKILL'); }, 5000);
