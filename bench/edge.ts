@@ -1,6 +1,7 @@
 // Edge benchmark: a Node hello-world upstream, then the same load through nginx (Debian nginx-light, plain
 // keep-alive reverse proxy) and through Pier's edge, interleaved over several rounds, all on 127.0.0.1.
-// HTTPS rows: the same two proxies terminating TLS with one certificate from Pier's local CA (wrk over https,
+// `pierHaproxy`: PIER_EDGE_DATAPLANE=haproxy (HAProxy from Debian in front of Pier's Node edge; #22), when haproxy is
+// installed. HTTPS rows: the same two proxies terminating TLS with one certificate from Pier's local CA (wrk over https,
 // HTTP/1.1 keep-alive, so this measures record encryption more than handshakes).
 // Usage: node bin/run-ts.mjs bench/edge.ts [--rounds 2] [--duration 10s] [--warmup 2s] [--workers 2] [--balance kernel|round-robin]
 // Prints a JSON result; every process it starts is stopped by PID before it returns.
@@ -20,8 +21,8 @@ export interface TargetResult {
 }
 
 /** The measured targets: plain HTTP, and HTTPS terminated by nginx / Pier. */
-type Target = 'direct' | 'nginx' | 'pier' | 'nginxTls' | 'pierTls';
-const TARGETS: Target[] = ['direct', 'nginx', 'pier', 'nginxTls', 'pierTls'];
+type Target = 'direct' | 'nginx' | 'pier' | 'pierHaproxy' | 'nginxTls' | 'pierTls';
+const TARGETS: Target[] = ['direct', 'nginx', 'pier', 'pierHaproxy', 'nginxTls', 'pierTls'];
 
 /** What the benchmark returns. */
 export interface EdgeBenchResult {
@@ -30,6 +31,8 @@ export interface EdgeBenchResult {
   targets: Record<Target, TargetResult>;
   median: Record<Target, { rps: number; p50ms: number; p99ms: number }>;
   ratios: { nginx: number; pier: number; pierVsNginxRatio: number };
+  /** PIER_EDGE_DATAPLANE=haproxy, absent when haproxy is not installed: ratio to direct, share of nginx's, p99 added. */
+  haproxy?: { ratio: number; vsNginxRatio: number; p99AddedMs: number; nginxP99AddedMs: number };
   goals: {
     throughput: { required: number; actual: number; pass: boolean };
     p99AddedMs: { limit: number; actual: number; pass: boolean };
@@ -121,7 +124,8 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
     return c;
   };
   try {
-    const [upPort, ngPort, pierPort, ngTlsPort, pierTlsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const [upPort, ngPort, pierPort, ngTlsPort, pierTlsPort, haPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const haproxy = await run('haproxy', ['-v'], 5000).then(() => true, () => false);
     // One certificate for both TLS proxies, from a throwaway local CA.
     const { loadOrCreateLocalCa } = await import('../src/certs/local-ca.ts');
     const leaf = await (await loadOrCreateLocalCa(join(dir, 'ca'))).issue([HOST, '127.0.0.1'], 1);
@@ -133,11 +137,13 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
     const self = fileURLToPath(import.meta.url);
     const tsx = import.meta.resolve('tsx');
     start(process.execPath, ['--import', tsx, self, '--serve-edge', String(pierPort), String(upPort), String(workers), balance, String(pierTlsPort), dir]);
-    await Promise.all([waitPort(upPort), waitPort(ngPort), waitPort(pierPort), waitPort(ngTlsPort), waitPort(pierTlsPort)]);
-    const ports: Record<Target, number> = { direct: upPort, nginx: ngPort, pier: pierPort, nginxTls: ngTlsPort, pierTls: pierTlsPort };
+    if (haproxy) start(process.execPath, ['--import', tsx, self, '--serve-haproxy-edge', String(haPort), String(upPort), join(dir, 'haproxy')]);
+    await Promise.all([waitPort(upPort), waitPort(ngPort), waitPort(pierPort), waitPort(ngTlsPort), waitPort(pierTlsPort), ...(haproxy ? [waitPort(haPort)] : [])]);
+    const ports: Record<Target, number> = { direct: upPort, nginx: ngPort, pier: pierPort, pierHaproxy: haPort, nginxTls: ngTlsPort, pierTls: pierTlsPort };
     const targets = Object.fromEntries(TARGETS.map((t) => [t, { rps: [], p50ms: [], p99ms: [], errors: [] }])) as unknown as EdgeBenchResult['targets'];
     for (let r = 0; r < rounds; r++) {
       for (const name of TARGETS) {
+        if (name === 'pierHaproxy' && !haproxy) continue;
         const scheme = name.endsWith('Tls') ? 'https' : 'http';
         await wrk(ports[name], warmup, false, scheme);
         const res = await wrk(ports[name], duration, true, scheme);
@@ -158,12 +164,17 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
     };
     ratios.pierVsNginxRatio = round2(ratios.pier / ratios.nginx);
     const added = round2(median_.pier.p99ms - median_.direct.p99ms);
+    const haproxyRatio = round2(median_.pierHaproxy.rps / median_.direct.rps);
     return {
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
       settings: { rounds, duration, connections: 50, threads: 2, workers, balance },
       targets,
       median: median_,
       ratios,
+      ...(haproxy ? { haproxy: {
+        ratio: haproxyRatio, vsNginxRatio: round2(haproxyRatio / ratios.nginx),
+        p99AddedMs: round2(median_.pierHaproxy.p99ms - median_.direct.p99ms), nginxP99AddedMs: round2(median_.nginx.p99ms - median_.direct.p99ms),
+      } } : {}),
       goals: {
         throughput: { required: round2(0.7 * ratios.nginx), actual: ratios.pier, pass: ratios.pier >= 0.7 * ratios.nginx },
         p99AddedMs: { limit: 2, actual: added, pass: added < 2 },
@@ -201,6 +212,21 @@ async function serveEdge(port: number, upstream: number, workers: number, balanc
   process.on('SIGINT', stop);
 }
 
+/** Child mode: PIER_EDGE_DATAPLANE=haproxy in front of the upstream (state in `dir`) until killed. */
+async function serveHaproxyEdge(port: number, upstream: number, dir: string): Promise<void> {
+  const { createHaproxyEdge } = await import('../src/edge/haproxy/edge.ts');
+  const edge = await createHaproxyEdge({ addr: `127.0.0.1:${port}`, domain: 'pier.test', dir });
+  edge.setRoutes([{
+    appId: 'bench', appName: 'bench', organizationId: 'acme', hosts: [],
+    routes: [{ path: '/', serviceId: 's', serviceName: 'hello', serviceStatus: 'HEALTHY', port: upstream,
+      upstreams: [{ instanceId: 'i1', host: '127.0.0.1', port: upstream, region: 'local', protocol: 'http' }] }],
+  }]);
+  await edge.settled();
+  const stop = (): void => { edge.close().finally(() => process.exit(0)); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
@@ -208,7 +234,10 @@ function arg(name: string, def: string): string {
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  if (process.argv.includes('--serve-edge')) {
+  if (process.argv.includes('--serve-haproxy-edge')) {
+    const i = process.argv.indexOf('--serve-haproxy-edge');
+    await serveHaproxyEdge(Number(process.argv[i + 1]), Number(process.argv[i + 2]), process.argv[i + 3]!);
+  } else if (process.argv.includes('--serve-edge')) {
     const i = process.argv.indexOf('--serve-edge');
     const tlsPort = process.argv[i + 5] ? Number(process.argv[i + 5]) : undefined;
     await serveEdge(Number(process.argv[i + 1]), Number(process.argv[i + 2]), Number(process.argv[i + 3] ?? 1), process.argv[i + 4] === 'round-robin' ? 'round-robin' : 'kernel', tlsPort, process.argv[i + 6]);
