@@ -55,6 +55,7 @@ export interface ScalePier {
 
 import { until } from '../support/until.ts';
 import { apiClient } from '../support/api-client.ts';
+import { appDirRuntime } from '../support/app-dir-runtime.ts';
 
 export { until };
 
@@ -108,13 +109,7 @@ function testAppRuntime(stateDir: string, dataDir: string): Runtime {
   const inner = new ProcessRuntime({ stateDir });
   // Inside the data dir (beside the driver's state), so closing the Pier removes it too.
   const app = prepareTestAppDir(dataDir);
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'start') return (spec: Parameters<Runtime['start']>[0]) => target.start({ ...spec, image: undefined, appDir: app.dir, entrypoint: app.entrypoint, command: ['serve'], network: undefined, networkAliases: undefined });
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
+  return appDirRuntime(inner, app, { network: undefined, networkAliases: undefined });
 }
 
 /** The default platform over the test-app process runtime; closing the Pier also removes its instances. */

@@ -24,6 +24,7 @@ import { runInPty, type PtyStep } from '../support/pty-run.ts';
 import { until } from '../support/until.ts';
 import { koyebCli, repoRoot } from './clients.ts';
 import { dockerAnswers } from './pier.ts';
+import { appDirRuntime } from '../support/app-dir-runtime.ts';
 
 const cli = koyebCli();
 const docker = await dockerAnswers();
@@ -35,13 +36,7 @@ function processComponents(core: PierCore): Promise<PierComponent[]> {
   const dir = join(core.config.dataDir, 'process');
   mkdirSync(dir, { recursive: true });
   const inner = new ProcessRuntime({ stateDir: dir, log: () => {} });
-  const runtime = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'start') return (spec: InstanceSpec) => target.start({ ...spec, image: undefined, appDir: app.dir, entrypoint: app.entrypoint, command: ['serve'] });
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  }) as Runtime;
+  const runtime = appDirRuntime(inner, app);
   return platformComponents(core, { runtime });
 }
 

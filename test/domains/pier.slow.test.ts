@@ -15,7 +15,8 @@ import { loadOrCreateLocalCa } from '../../src/certs/local-ca.ts';
 import { apiClient } from '../support/api-client.ts';
 import { until } from '../support/until.ts';
 import { startTestDns, type TestDns } from './support/dns-server.ts';
-import { freePort, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { freePort } from '../support/ports.ts';
 
 const skip = pebbleMissing();
 const TOKEN = 'domains-pier-test-token-0123456789';

@@ -19,6 +19,7 @@ import { until } from '../support/until.ts';
 import { webDef } from '../autoscale/harness.ts';
 import { startPgCluster } from './cluster.ts';
 import { cleanUpPlanes, exited, planeInfo, PLANE_TOKEN, startPlane, type Plane } from './planes.ts';
+import { freePort } from '../support/ports.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -50,17 +51,6 @@ export interface FailoverResult {
   edge_lines: string[];
 }
 
-/** A free loopback port (bound then released), so the restarted edge takes the same address. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A `pier edge` child process on `port`; resolves once it listens (it answers 503 until its first table). */
 async function startEdgeProcess(apis: string[], port: number, lines: string[]): Promise<ChildProcess> {

@@ -5,7 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { engineUp, startEdgePier, until, webDef, type EdgePier } from '../edge/harness.ts';
-import { freePort, registryInstalled, startRegistry, type TestRegistry } from './registry.ts';
+import { registryInstalled, startRegistry, type TestRegistry } from './registry.ts';
+import { freePort } from '../support/ports.ts';
 
 const skip = !engineUp ? 'no Docker engine' : !registryInstalled ? 'docker-registry/htpasswd not installed (scripts/setup-host.sh --tests)' : false;
 

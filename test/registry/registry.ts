@@ -3,13 +3,13 @@
 // test image with a per-run label (so pushing never touches pier-test/busybox) and pushed through the Engine API.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { consumeProgress, type DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { registryAuthHeader } from '../../src/runtime/docker/spec.ts';
 import { createTar } from '../../src/runtime/testing/tar.ts';
 import { until } from '../support/until.ts';
+import { freePort } from '../support/ports.ts';
 
 /** Where Debian installs the registry (scripts/setup-host.sh --tests installs docker-registry and apache2-utils). */
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
@@ -30,18 +30,6 @@ export interface TestRegistry {
   digest(repo: string, tag: string): Promise<string>;
   /** Stops the registry (by PID) and removes its storage and every local image of its host. */
   close(engine: DockerEngine): Promise<void>;
-}
-
-/** Resolves with a loopback port free right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts a registry with one htpasswd user. */
@@ -119,3 +107,4 @@ export async function startRegistry(): Promise<TestRegistry> {
     },
   };
 }
+

@@ -21,6 +21,7 @@ import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.t
 import { apiClient } from '../support/api-client.ts';
 import { edgeGet } from '../support/edge-get.ts';
 import { until } from '../support/until.ts';
+import { appDirRuntime } from '../support/app-dir-runtime.ts';
 
 const unavailable = networkingUnavailable();
 const CGROUP_PARENT = 'pier'; // the default, so removeInstallationWorkloads finds the instances' cgroups
@@ -34,13 +35,7 @@ function components(core: PierCore, app: { dir: string; entrypoint: string[] }, 
   mkdirSync(dir, { recursive: true });
   const inner = new ProcessRuntime({ stateDir: dir, cgroupParent: CGROUP_PARENT, network: 'isolated' });
   holder.runtime = inner;
-  const runtime = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'start') return (spec: InstanceSpec) => target.start({ ...spec, image: undefined, appDir: app.dir, entrypoint: app.entrypoint, command: ['serve'] });
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  }) as Runtime;
+  const runtime = appDirRuntime(inner, app);
   return platformComponents(core, { runtime });
 }
 

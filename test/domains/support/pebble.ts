@@ -3,25 +3,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadOrCreateLocalCa } from '../../../src/certs/local-ca.ts';
 import { until } from '../../support/until.ts';
+import { freePort } from '../../support/ports.ts';
 
 /** Why pebble cannot run here, or null. */
 export function pebbleMissing(): string | null {
   const r = spawnSync('pebble', ['-h'], { encoding: 'utf8' });
   return r.error ? 'pebble is not installed (apt-get install pebble; scripts/setup-host.sh --tests does it)' : null;
-}
-
-/** A free loopback TCP port (closed again: whoever binds it next wins; fine for one test process). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** A running pebble. */
@@ -70,3 +61,4 @@ export async function startPebble(opts: { dir: string; httpPort: number; dnsAddr
     },
   };
 }
+
