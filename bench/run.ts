@@ -61,6 +61,10 @@ const SECTIONS: Section[] = [
         { bench: `Edge HTTPS throughput (TLS at the edge, HTTP/1.1 keep-alive, ${r.settings.connections} connections; same certificate)`, measured: `${num(r.median.pierTls.rps)} req/s = ${r.goals.https.ratioToNginx} of nginx`, baseline: `nginx TLS ${num(r.median.nginxTls.rps)} req/s`, target: `>= ${r.goals.https.required} of nginx`, met: r.goals.https.pass },
         { bench: 'Edge HTTPS p99 latency', measured: `p99 ${ms(r.median.pierTls.p99ms)} (adds ${ms(r.goals.https.pierP99AddedMs)} over direct)`, baseline: `nginx TLS p99 ${ms(r.median.nginxTls.p99ms)} (adds ${ms(r.goals.https.nginxP99AddedMs)})`, target: 'recorded', met: undefined },
       ] : []),
+      ...(r.haproxy ? [
+        { bench: 'Edge throughput, PIER_EDGE_DATAPLANE=haproxy (#22; ratio to direct, same run)', measured: `${num(r.median.pierHaproxy.rps)} req/s = ${r.haproxy.ratio} (${r.haproxy.vsNginxRatio} of nginx's ratio)`, baseline: `nginx ${r.ratios.nginx}; Node edge ${r.ratios.pier}`, target: '>= 0.9 of nginx\'s ratio (#22)', met: r.haproxy.vsNginxRatio >= 0.9 },
+        { bench: 'Edge p99 latency added over direct, PIER_EDGE_DATAPLANE=haproxy', measured: ms(r.haproxy.p99AddedMs), baseline: `nginx adds ${ms(r.haproxy.nginxP99AddedMs)}`, target: 'within 0.5 ms of nginx (#22)', met: r.haproxy.p99AddedMs <= r.haproxy.nginxP99AddedMs + 0.5 },
+      ] : []),
     ],
   },
   {
