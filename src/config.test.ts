@@ -55,6 +55,9 @@ test('tuning of the wired parts is read here, once, and only when set', () => {
   assert.deepEqual(c.metrics, { intervalMs: 2000 });
   assert.deepEqual(c.processNetwork, { mode: 'host', pool: '10.99.0.0/16', egress: true });
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_EDGE_WORKERS: '0' }), /PIER_EDGE_WORKERS must be a whole number from 1 to 64/);
+  assert.equal(none.edgeDataplane, undefined);
+  assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'haproxy' }).edgeDataplane, 'haproxy');
+  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'envoy' }), /PIER_EDGE_DATAPLANE must be node or haproxy/);
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_METRICS_RETENTION: '10s' }), /PIER_METRICS_RETENTION must be a duration/);
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_PROCESS_NETWORK: 'bridge' }), /PIER_PROCESS_NETWORK must be auto, isolated or host/);
   assert.throws(() => loadConfig({ runtime: 'swarm' }, { HOME: '/h' }), /PIER_RUNTIME=swarm needs PIER_SWARM_HOST/);
