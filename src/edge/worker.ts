@@ -36,8 +36,16 @@ function main(): void {
     ...config.options,
     accessLog: config.accessLog ? (e) => { logs.push(e); if (logs.length >= LOG_BATCH) flushLogs(); } : undefined,
   });
+  // Only a changed snapshot travels: idle, a worker's tick reads a few numbers per route and posts nothing.
+  let posted = '';
+  const pushMetrics = (): void => {
+    const now = core.activity();
+    if (now === posted) return;
+    posted = now;
+    post({ t: 'metrics', m: core.metrics() });
+  };
   const timers = [
-    setInterval(() => post({ t: 'metrics', m: core.metrics() }), METRICS_EVERY_MS),
+    setInterval(pushMetrics, METRICS_EVERY_MS),
     setInterval(flushLogs, LOG_EVERY_MS),
   ];
   let listening = false;
@@ -45,6 +53,7 @@ function main(): void {
     switch (msg.t) {
       case 'init': {
         if (msg.apps) core.setRoutes(msg.apps, msg.domain);
+        posted = '';
         core.setCertificates(msg.certs);
         core.setAcmeChallenges(msg.acme);
         if (listening) break;
@@ -56,7 +65,7 @@ function main(): void {
         });
         break;
       }
-      case 'routes': core.setRoutes(msg.apps, msg.domain); break;
+      case 'routes': core.setRoutes(msg.apps, msg.domain); posted = ''; break;
       case 'certs': core.setCertificates(msg.certs); break;
       case 'acme': core.setAcmeChallenges(msg.acme); break;
       case 'drain': void core.drain(msg.instanceId, msg.timeoutMs).then(() => post({ t: 'drained', id: msg.id })); break;
