@@ -53,6 +53,10 @@ test('routes by host and path prefix straight to the instances; misses and guard
       assert.equal(web.seen.at(-1)!.headers['x-forwarded-host'], 'shop.example.com');
       assert.equal(web.seen.at(-1)!.headers['x-forwarded-proto'], 'http');
       assert.match(String(web.seen.at(-1)!.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+      assert.equal(served.headers['x-request-id'], web.seen.at(-1)!.headers['x-request-id'], 'the answer names the request id');
+      const mine = await call(edge.url, 'shop.example.com', '/', { headers: { 'x-request-id': 'abc-123' } });
+      assert.equal(mine.headers['x-request-id'], 'abc-123');
+      assert.equal(web.seen.at(-1)!.headers['x-request-id'], 'abc-123', 'a sane client request id is kept');
       assert.equal(nodeLog.length, 0, 'direct routes never touch the Node edge');
       // Guarded prefix, unknown host, and the Node edge's own paths: answered by the Node edge.
       assert.equal((await call(edge.url, 'shop.example.com', '/admin/x')).status, 401);

@@ -179,6 +179,9 @@ export function renderConfig(c: ConfigInput): string {
     `  http-request set-header x-forwarded-host %[req.hdr(host)] if ${direct}`,
     `  http-request set-header x-forwarded-proto http if ${direct}`,
     `  http-request set-header x-request-id %[uuid] if ${direct} !{ req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:@+=-]{1,128}$ }`,
+    `  http-request set-var(txn.rid) req.hdr(x-request-id) if ${direct}`,
+    // The answer carries the request id, as the Node edge's do (the instance's own x-request-id is dropped).
+    '  http-response set-header x-request-id %[var(txn.rid)] if { var(txn.rid) -m found }',
     `  use_backend %[var(txn.be)] if ${direct}`,
     `  default_backend ${NODE_BACKEND}`,
     '',
