@@ -3,7 +3,7 @@
 import { PierError, notFound, validationError } from '../domain/errors.ts';
 import type { FieldError } from '../domain/types.ts';
 import {
-  findOrganizationByName, generateToken, getToken, insertOrganization, insertToken, revokeToken as revokeTokenRow,
+  findOrganizationByName, generateToken, getToken, insertOrganization, insertToken, revokeToken as revokeTokenRow, updateTokenLabels,
   type ApiTokenRow,
 } from '../store/organizations.ts';
 import type { Store } from '../store/store.ts';
@@ -58,6 +58,52 @@ export async function getTokenView(ctx: ActionContext, id: string): Promise<{ cr
   const row = await getToken(ctx.store.db, ctx.organizationId, id);
   if (!row) throw notFound('credential', id);
   return { credential: credentialView(row) };
+}
+
+/** Fields of a Credential that UpdateCredential may change; the others are fixed at creation. */
+const UPDATABLE = new Set(['name', 'description']);
+/** Read-only fields a client may echo back unchanged (the CLI and SDKs send the whole object). */
+const ECHOED = new Set(['id', 'type', 'token', 'user_id', 'organization_id', 'created_at', 'updated_at', 'expires_at', 'read_only']);
+
+/**
+ * PUT/PATCH /v1/credentials/{id} (Koyeb's UpdateCredential): renames a token or changes its description. With an
+ * `update_mask` (comma-separated field names) only those fields change; without one, name and description present in
+ * the body do. Anything else (read_only, expires_at, type) cannot change after creation: a body that changes it is
+ * refused naming the field, so no update widens or extends a token.
+ */
+export async function updateToken(ctx: ActionContext, id: string, body: unknown, updateMask?: string): Promise<{ credential: Record<string, unknown> }> {
+  const b = objectBody(body);
+  const mask = updateMask?.split(',').map((f) => f.trim()).filter(Boolean);
+  return ctx.store.db.transaction(async (tx) => {
+    const row = await getToken(tx, ctx.organizationId, id);
+    if (!row) throw notFound('credential', id);
+    const current = credentialView(row);
+    const fields: FieldError[] = [];
+    for (const f of mask ?? []) {
+      if (!UPDATABLE.has(f)) fields.push({ field: f, description: 'cannot change after creation: only name and description can; create a new token for other settings' });
+    }
+    for (const [k, v] of Object.entries(b)) {
+      if (UPDATABLE.has(k)) continue;
+      if (!ECHOED.has(k)) fields.push({ field: k, description: 'unknown field of a credential' });
+      else if (k !== 'token' && v !== undefined && v !== null && v !== '' && JSON.stringify(v) !== JSON.stringify(current[k])) {
+        fields.push({ field: k, description: 'cannot change after creation: only name and description can; create a new token for other settings' });
+      }
+    }
+    const pick = (f: 'name' | 'description'): unknown => (mask ? (mask.includes(f) ? b[f] ?? '' : undefined) : b[f]);
+    const name = pick('name');
+    const description = pick('description');
+    if (name !== undefined && (typeof name !== 'string' || name.trim() === '' || name.length > 100)) fields.push({ field: 'name', description: 'required, 1 to 100 characters' });
+    if (description !== undefined && (typeof description !== 'string' || description.length > 1000)) fields.push({ field: 'description', description: 'must be a string of at most 1000 characters' });
+    if (fields.length) throw validationError(fields);
+    const next = {
+      name: name === undefined ? row.name : (name as string).trim(),
+      description: description === undefined ? row.description ?? '' : description as string,
+    };
+    if (next.name === row.name && next.description === (row.description ?? '')) return { credential: current };
+    const updated = await updateTokenLabels(tx, ctx.organizationId, id, next);
+    await recordActivity(tx, ctx, 'updated', { type: 'credential', id, name: next.name }, { fields: [next.name !== row.name ? 'name' : '', next.description !== (row.description ?? '') ? 'description' : ''].filter(Boolean) });
+    return { credential: credentialView(updated!) };
+  });
 }
 
 /** DELETE /v1/credentials/{id}: revokes at once (tokens are looked up on every request). */

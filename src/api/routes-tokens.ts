@@ -29,6 +29,14 @@ export function tokenRoutes(): Route[] {
       handler: async (c) => tokens.getTokenView(ac(c), c.params.id!),
     },
     {
+      method: 'PUT', path: '/v1/credentials/{id}', operationId: 'UpdateCredential', tag: 'Credentials',
+      handler: async (c) => tokens.updateToken(ac(c), c.params.id!, await c.body(), c.query.str('update_mask')),
+    },
+    {
+      method: 'PATCH', path: '/v1/credentials/{id}', operationId: 'UpdateCredential2', tag: 'Credentials',
+      handler: async (c) => tokens.updateToken(ac(c), c.params.id!, await c.body(), c.query.str('update_mask')),
+    },
+    {
       method: 'DELETE', path: '/v1/credentials/{id}', operationId: 'DeleteCredential', tag: 'Credentials',
       handler: async (c) => tokens.revokeToken(ac(c), c.params.id!),
     },

@@ -82,6 +82,12 @@ export async function revokeToken(db: Db, organizationId: string, id: string): P
   return true;
 }
 
+/** Renames a token or changes its description (nothing else of a token changes after creation); the row after. */
+export async function updateTokenLabels(db: Db, organizationId: string, id: string, labels: { name: string; description: string }): Promise<ApiTokenRow | undefined> {
+  await db.run('UPDATE api_tokens SET name = ?, description = ? WHERE id = ? AND organization_id = ?', [labels.name, labels.description, id, organizationId]);
+  return getToken(db, organizationId, id);
+}
+
 /** Every organization, oldest first; the oldest is the installation's own (its admin tokens are operators). */
 export function listOrganizations(db: Db): Promise<Organization[]> {
   return db.all<Organization>('SELECT id, name, created_at, updated_at FROM organizations ORDER BY created_at, id');
