@@ -68,6 +68,7 @@ test('routes by host and path prefix straight to the instances; misses and guard
       const m = edge.metrics();
       assert.ok(m.routes['app-shop api /api']!.requests >= 2, 'HAProxy counters reach the route metrics');
       assert.ok(m.instances['a1']!.lastRequestAt !== null, 'and the instance metrics (scale-to-zero reads them)');
+      assert.match(edge.prometheus(), /^pier_edge_route_requests_total\{app="app-shop",[^}]*route="\/api",code="2xx"\} [2-9]/m);
     });
   } finally {
     await web.close();

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAddr, urlOf } from '../addr.ts';
 import { createEdge } from '../edge.ts';
+import { renderPrometheus } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
 import { planHaproxy, renderConfig, renderMap, slotCount, type BackendSlots, type HaproxyPlan } from './config.ts';
 import { HaproxyProcess } from './process.ts';
@@ -277,7 +278,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     },
     metrics,
     async refreshMetrics() { await poll(); },
-    prometheus: () => node.prometheus(),
+    // Counts, statuses, bytes and in flight include HAProxy's; the latency histograms only the Node edge's requests.
+    prometheus: () => renderPrometheus(metrics()),
     async close() {
       closed = true;
       clearInterval(poller);
