@@ -1,6 +1,7 @@
 // The volume reconciler (issue #20): level-triggered over the volume and snapshot rows the API writes. Each pass reads
 // what is (rows, the driver's view, which live instance mounts which volume) and takes the next step of each row:
 //   volume  DETACHED (not made) ──driver.create──► DETACHED "Ready" ⇄ ATTACHED (an instance mounts it)
+//           a larger max_size ──driver.grow (online, either status)──► the same status, the new size
 //           DELETING ──(no instance mounts it, no snapshot being taken)──driver.remove──► DELETED
 //   snapshot CREATING ──driver.snapshot (frozen when attached)──► AVAILABLE;  DELETING ──removeSnapshot──► DELETED
 // Driver calls that take time (mkfs, copies) run in the background; the next pass records their outcome, so one
@@ -44,6 +45,12 @@ export interface VolumeState {
 /** One PersistentVolumeEvent to append. */
 export interface VolumeEvent { volumeId: string; organizationId: string; type: string; message: string; metadata: Record<string, unknown>; when: string }
 
+/** How long a failed grow waits before it is tried again with the same size. */
+export const GROW_RETRY_MS = 60_000;
+
+/** Bytes as whole-ish GB for messages (sizes are whole GB; a fraction only if the driver rounded). */
+const gb = (bytes: number) => +(bytes / GB).toFixed(2);
+
 /** Instance statuses in which a workload may hold the volume mounted. */
 const HOLDING = ['STARTING', 'HEALTHY', 'UNHEALTHY', 'STOPPING'];
 
@@ -68,6 +75,8 @@ export interface VolumeUsage { id: string; name: string; organization_id: string
 export class VolumeReconciler {
   /** Driver calls running in the background, by volume or snapshot id. */
   private readonly inflight = new Map<string, { done: boolean; error?: string; result?: unknown }>();
+  /** The last failed grow of each volume: the size it asked, why, and when to try again. */
+  private readonly growFailures = new Map<string, { bytes: number; holder: string; error: string; retryAt: number }>();
 
   constructor(readonly driver: VolumeDriver, readonly state: VolumeState, private readonly clock: Clock,
     private readonly onError: (err: unknown, context: string) => void,
@@ -143,7 +152,7 @@ export class VolumeReconciler {
     return { done: true, error: cur.error, result: cur.result as T };
   }
 
-  private async markVolume(v: PersistentVolume, to: VolumeStatus, message: string, type: string, extra: VolumePatch = {}): Promise<PersistentVolume> {
+  private async markVolume(v: PersistentVolume, to: VolumeStatus, message: string, type: string, extra: VolumePatch = {}, eventMessage = message): Promise<PersistentVolume> {
     const messages = message ? [message] : [];
     const changed = v.status !== to || v.messages.join('\n') !== messages.join('\n');
     const extraChanged = Object.entries(extra).some(([k, val]) => JSON.stringify((v as unknown as Record<string, unknown>)[k]) !== JSON.stringify(val));
@@ -156,7 +165,7 @@ export class VolumeReconciler {
       return { ...v, ...extra };
     }
     const wrote = await this.state.transitionVolume(v.id, v.status, { ...extra, status: to, messages }, {
-      volumeId: v.id, organizationId: v.organization_id, type, message, metadata: { from: v.status, to }, when: this.clock.now().toISOString(),
+      volumeId: v.id, organizationId: v.organization_id, type, message: eventMessage, metadata: { from: v.status, to }, when: this.clock.now().toISOString(),
     });
     return wrote ? { ...v, ...extra, status: to, messages } : v;
   }
@@ -194,17 +203,50 @@ export class VolumeReconciler {
       await this.markVolume(v, 'PERSISTENT_VOLUME_STATUS_DETACHED', volumeMessage.ready(v.max_size), 'volume_ready', { service_id: serviceId });
       return true;
     }
+    const to: VolumeStatus = mount ? 'PERSISTENT_VOLUME_STATUS_ATTACHED' : 'PERSISTENT_VOLUME_STATUS_DETACHED';
+    // A larger max_size (POST /v1/volumes/{id}) grows the filesystem online, in the background: an instance that
+    // mounts the volume keeps running and writing. A failed grow says why and is retried after GROW_RETRY_MS, or at
+    // once when the size asked or the instance mounting it changes (a host that cannot resize a mounted filesystem
+    // grows it as soon as the instance stops), so a host short of disk does not write an event every pass.
+    const want = v.max_size * GB;
+    let grown: { from: number; to: number } | undefined;
+    if (want > made) {
+      const failed = this.growFailures.get(v.id);
+      if (!failed || failed.bytes !== want || failed.holder !== (mount?.instance.id ?? '') || this.clock.now().getTime() >= failed.retryAt) {
+        const op = this.background(`grow:${v.id}`, () => this.driver.grow(v.id, want));
+        if (!op.done) {
+          const base = mount ? volumeMessage.attached(mount.instance.id, mount.path) : `Ready: ${gb(made)} GB, no instance mounts it.`;
+          await this.markVolume(v, to, `${base} Growing the filesystem from ${gb(made)} GB to ${v.max_size} GB online (the data stays; writes go on).`, 'volume_growing', { service_id: serviceId });
+          return true;
+        }
+        if (op.error) this.growFailures.set(v.id, { bytes: want, holder: mount?.instance.id ?? '', error: op.error, retryAt: this.clock.now().getTime() + GROW_RETRY_MS });
+        else {
+          this.growFailures.delete(v.id);
+          const size = (op.result as { sizeBytes?: number } | undefined)?.sizeBytes || want;
+          await this.state.setHostBytes(v.id, size);
+          grown = { from: made, to: size };
+        }
+      }
+    } else this.growFailures.delete(v.id);
     const info = await this.driver.inspect(v.id);
     const used = info?.usedBytes ?? v.used_bytes;
-    const total = info?.sizeBytes ?? made;
+    const total = info?.sizeBytes ?? (grown?.to ?? made);
     const usage: VolumePatch = { service_id: serviceId, used_bytes: used, total_bytes: total, cur_size: Math.round(used / GB) };
-    const to: VolumeStatus = mount ? 'PERSISTENT_VOLUME_STATUS_ATTACHED' : 'PERSISTENT_VOLUME_STATUS_DETACHED';
     let message = mount ? volumeMessage.attached(mount.instance.id, mount.path) : volumeMessage.ready(v.max_size);
     let type = mount ? 'volume_attached' : 'volume_detached';
+    let eventMessage: string | undefined;
     if (!info) { message = 'The volume\'s filesystem is missing on this host: its data cannot be found (see pier doctor); delete the volume or restore a snapshot into a new one.'; type = 'volume_missing'; }
     else if (isFull(used, total)) { message = volumeMessage.full(used, total); type = 'volume_full'; }
-    else if (v.max_size * GB > total) message = `${message} Growing to ${v.max_size} GB is not applied yet: this host's volume driver cannot resize a volume (the filesystem keeps ${Math.round(total / GB)} GB).`;
-    await this.markVolume(v, to, message, type, usage);
+    const failure = this.growFailures.get(v.id);
+    if (info && failure) {
+      if (!isFull(used, total)) message = mount ? message : `Ready: ${gb(total)} GB, no instance mounts it.`;
+      message = `${message} Cannot grow it to ${v.max_size} GB: ${failure.error}. It keeps ${gb(total)} GB; Pier tries again in a minute, or once no instance mounts it.`;
+      type = 'volume_grow_failed';
+    } else if (info && grown) {
+      type = 'volume_resized';
+      eventMessage = `Volume ${v.name} grown from ${gb(grown.from)} GB to ${gb(grown.to)} GB online: its data kept${mount ? `, instance ${mount.instance.id} writing meanwhile` : ''}.`;
+    }
+    await this.markVolume(v, to, message, type, usage, eventMessage);
     return false;
   }
 

@@ -67,6 +67,14 @@ export class FakeVolumeDriver implements VolumeDriver {
     if (!v) throw new Error(`no volume ${volumeId}`);
     return { ...v };
   }
+  async grow(volumeId: string, sizeBytes: number) {
+    this.check('grow');
+    const v = this.volumes.get(volumeId);
+    if (!v) throw new Error(`no volume ${volumeId}`);
+    if (sizeBytes < v.sizeBytes) throw new Error(`volume ${volumeId} cannot shrink`);
+    v.sizeBytes = sizeBytes;
+    return { ...v };
+  }
   async inspect(volumeId: string) { const v = this.volumes.get(volumeId); return v ? { ...v } : null; }
   async remove(volumeId: string) { this.check('remove'); this.volumes.delete(volumeId); }
   async snapshot(volumeId: string, snapshotId: string, opts: { attached: boolean }) {

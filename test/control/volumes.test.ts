@@ -161,3 +161,68 @@ test('mountsFor: an instance waits while another holds its volume, mounts it onc
   w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, status: 'PERSISTENT_VOLUME_STATUS_DELETING' });
   assert.equal((await w.rec.mountsFor(w.control, next, def)).ok, false);
 });
+
+test('a larger max_size grows the volume online (attached, once), says so, and a failed grow says why and waits', async () => {
+  const w = setup();
+  await w.settle();
+  w.instance('inst-1', 'HEALTHY');
+  await w.settle();
+  w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, max_size: 2 }); // what POST /v1/volumes/{id} {max_size: 2} writes
+  const first = await w.rec.pass(w.control);
+  assert.equal(first, true, 'a grow in flight asks for another pass');
+  assert.match(w.state.volumes.get(VOL)!.messages[0]!, /^Mounted at \/data by instance inst-1\. Growing the filesystem from 1 GB to 2 GB online/);
+  await w.settle();
+  let v = w.state.volumes.get(VOL)!;
+  assert.equal(v.status, 'PERSISTENT_VOLUME_STATUS_ATTACHED', 'it stays attached: the instance is never stopped');
+  assert.deepEqual(v.messages, ['Mounted at /data by instance inst-1.']);
+  assert.equal(v.total_bytes, 2e9);
+  assert.equal(w.state.host.get(VOL), 2e9);
+  assert.equal(w.driver.volumes.get(VOL)!.sizeBytes, 2e9);
+  const resized = w.state.events.find((e) => e.type === 'volume_resized');
+  assert.match(resized?.message ?? '', /grown from 1 GB to 2 GB online: its data kept, instance inst-1 writing meanwhile/);
+  assert.deepEqual(w.state.events.map((e) => e.type), ['volume_ready', 'volume_attached', 'volume_growing', 'volume_resized']);
+  const writes = w.state.writes;
+  await w.settle();
+  assert.equal(w.state.writes, writes, 'grown and settled: nothing more to write');
+  assert.equal(w.driver.calls.filter((c) => c === 'grow').length, 1);
+
+  // The host cannot hold it: the reason is shown once, the size kept, and no retry within the minute.
+  w.driver.fail.set('grow', 'not enough disk on this host for growing volume x by 2.79 GiB');
+  w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, max_size: 5 });
+  await w.settle();
+  await w.settle();
+  v = w.state.volumes.get(VOL)!;
+  assert.match(v.messages[0]!, /^Mounted at \/data by instance inst-1\. Cannot grow it to 5 GB: not enough disk on this host .* It keeps 2 GB; Pier tries again in a minute, or once no instance mounts it\.$/);
+  assert.equal(v.total_bytes, 2e9);
+  assert.equal(w.state.events.filter((e) => e.type === 'volume_grow_failed').length, 1);
+  assert.equal(w.driver.calls.filter((c) => c === 'grow').length, 2, 'not retried before the minute is up');
+  // A new size is tried at once.
+  w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, max_size: 3 });
+  await w.settle();
+  v = w.state.volumes.get(VOL)!;
+  assert.deepEqual(v.messages, ['Mounted at /data by instance inst-1.']);
+  assert.equal(v.total_bytes, 3e9);
+  // A host that cannot resize a mounted filesystem: refused while attached, grown as soon as the instance stops.
+  w.driver.fail.set('grow', 'cannot grow volume x while an instance mounts it');
+  w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, max_size: 4 });
+  await w.settle();
+  assert.match(w.state.volumes.get(VOL)!.messages[0]!, /Cannot grow it to 4 GB: cannot grow volume x while an instance mounts it/);
+  w.control.instances.get('inst-1')!.status = 'STOPPED';
+  await w.settle();
+  v = w.state.volumes.get(VOL)!;
+  assert.deepEqual(v.messages, ['Ready: 4 GB, no instance mounts it.']);
+  assert.equal(v.total_bytes, 4e9);
+  assert.deepEqual(w.errors, []);
+});
+
+test('a detached volume grows too, and its Ready message names the new size', async () => {
+  const w = setup();
+  await w.settle();
+  w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, max_size: 4 });
+  await w.settle();
+  const v = w.state.volumes.get(VOL)!;
+  assert.equal(v.status, 'PERSISTENT_VOLUME_STATUS_DETACHED');
+  assert.deepEqual(v.messages, ['Ready: 4 GB, no instance mounts it.']);
+  assert.equal(v.total_bytes, 4e9);
+  assert.match(w.state.events.at(-1)!.message, /grown from 1 GB to 4 GB online: its data kept\.$/);
+});

@@ -162,3 +162,48 @@ test('a volume the host disk could not hold once full is refused (unavailable), 
   const tooBig = Math.ceil((s.bavail * s.bsize + 1024 * MiB) / MiB) * MiB;
   await assert.rejects(driver.create(randomUUID(), tooBig), (err: unknown) => err instanceof RuntimeError && err.code === 'unavailable' && /not enough disk on this host/.test(err.message));
 });
+
+test('grow while an instance holds the volume: online with CAP_SYS_RESOURCE, else refused with one loop device kept, then grown once free', async (t) => {
+  if (skip) return t.skip(skip);
+  const id = randomUUID();
+  const v = await driver.create(id, 32 * MiB);
+  const image = join(dataDir, 'volumes', `${id}.ext4`);
+  const held = mkdtempSync(join(dataDir, 'held-')); // stands in for an instance's bind of the volume
+  execFileSync('mount', ['--bind', v.hostPath, held]);
+  const online = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
+  const canOnline = (BigInt(`0x${online}`) & (1n << 24n)) !== 0n;
+  writeFileSync(join(v.hostPath, 'x'), 'one filesystem');
+  try {
+    if (canOnline) {
+      assert.equal((await driver.grow(id, 64 * MiB)).sizeBytes, 64 * MiB);
+    } else {
+      await assert.rejects(driver.grow(id, 64 * MiB), (err: unknown) => isCode('unavailable')(err) && /an instance mounts it.*CAP_SYS_RESOURCE/.test((err as Error).message));
+      assert.ok(isMountPoint(v.hostPath), 'mounted again on the host');
+      assert.equal(loopDevicesOf(image).length, 1, 'the same loop device: one writer');
+      writeFileSync(join(v.hostPath, 'y'), 'still one filesystem');
+      assert.equal(readFileSync(join(held, 'y'), 'utf8'), 'still one filesystem');
+      assert.equal((await driver.inspect(id))?.sizeBytes, 32 * MiB);
+    }
+  } finally {
+    execFileSync('umount', [held]);
+  }
+  const g = await driver.grow(id, 64 * MiB);
+  assert.equal(g.sizeBytes, 64 * MiB);
+  assert.ok(statfsSync(v.hostPath).blocks * statfsSync(v.hostPath).bsize > 48 * MiB);
+  assert.equal(readFileSync(join(v.hostPath, 'x'), 'utf8'), 'one filesystem', 'data kept');
+  assert.equal(loopDevicesOf(image).length, 1);
+  t.diagnostic(canOnline ? 'grown online (CAP_SYS_RESOURCE)' : 'no CAP_SYS_RESOURCE here: refused while held, grown offline once free');
+  await driver.remove(id);
+});
+
+test('growing past what the host disk could hold is refused (unavailable), the volume keeps its size', async (t) => {
+  if (skip) return t.skip(skip);
+  const id = randomUUID();
+  await driver.create(id, 16 * MiB);
+  const s = statfsSync(dataDir);
+  const tooBig = Math.ceil((s.bavail * s.bsize + 1024 * MiB) / MiB) * MiB;
+  await assert.rejects(driver.grow(id, tooBig), (err: unknown) => isCode('unavailable')(err) && /not enough disk on this host for growing volume/.test((err as Error).message));
+  assert.equal((await driver.inspect(id))?.sizeBytes, 16 * MiB);
+  assert.equal(statSync(join(dataDir, 'volumes', `${id}.ext4`)).size, 16 * MiB, 'the image was not made larger');
+  await driver.remove(id);
+});

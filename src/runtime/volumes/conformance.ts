@@ -1,7 +1,7 @@
 // The conformance suite every VolumeDriver passes for real (issue #20), as runtime drivers pass ../conformance.ts:
 // exact size and ENOSPC at it, data across a restart (a new driver object) and a host reboot, snapshots of unattached
-// and attached volumes, restores that are independent of their source, idempotent removes, ids that are not UUIDs
-// refused. Writes go through `hostPath` from this process (root), as a runtime would bind it.
+// and attached volumes, restores that are independent of their source, an online grow (never a shrink), idempotent
+// removes, ids that are not UUIDs refused. Writes go through `hostPath` from this process (root), as a runtime would bind it.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -176,6 +176,60 @@ export function runVolumeDriverConformance(name: string, makeDriver: () => Volum
       const again = await makeDriver().mount(grown.volumeId);
       assert.equal(readFileSync(join(again.hostPath, 'note'), 'utf8'), 'changed in the restore');
       fillFile(join(grown.hostPath, 'more'), 40 * MiB); // more than the source's whole size: the space is really there
+    });
+
+    test('grow: data kept, the new size usable, a write past the old size fits; never shrinks; repeat is a no-op', { timeout: TIMEOUT_MS }, async (t) => {
+      if (skip) return t.skip(skip);
+      const v = await newVolume(32 * MiB);
+      writeFileSync(join(v.hostPath, 'note'), 'before the grow');
+      const chunk = Buffer.alloc(MiB, 'g');
+      let before = 0;
+      let full: NodeJS.ErrnoException | undefined;
+      const fd = openSync(join(v.hostPath, 'fill'), 'w');
+      try {
+        for (let i = 0; i < 64 && !full; i++) {
+          try { before += writeSync(fd, chunk); } catch (err) { full = err as NodeJS.ErrnoException; }
+        }
+      } finally { closeSync(fd); }
+      assert.equal(full?.code, 'ENOSPC', 'the old size is full');
+      await assert.rejects(d.grow(v.volumeId, 16 * MiB), isCode('invalid_spec'), 'shrinking is refused');
+      const g = await d.grow(v.volumeId, 96 * MiB);
+      assert.equal(g.sizeBytes, 96 * MiB);
+      assert.equal(g.hostPath, v.hostPath, 'the same host path: instances keep their bind');
+      assert.ok(g.usedBytes >= before && g.usedBytes < 64 * MiB, `used after the grow: ${g.usedBytes}`);
+      const fs = statfsSync(v.hostPath);
+      assert.ok(fs.blocks * fs.bsize > 80 * MiB && fs.blocks * fs.bsize <= 96 * MiB, `usable after the grow: ${fs.blocks * fs.bsize}`);
+      fillFile(join(v.hostPath, 'more'), 48 * MiB); // past the old 32 MiB: the space is really there
+      assert.equal(statSync(join(v.hostPath, 'fill')).size, before);
+      assert.equal(readFileSync(join(v.hostPath, 'note'), 'utf8'), 'before the grow');
+      assert.deepEqual(await d.grow(v.volumeId, 96 * MiB), await d.inspect(v.volumeId), 'a repeat is a no-op');
+      const restarted = makeDriver();
+      assert.equal((await restarted.inspect(v.volumeId))?.sizeBytes, 96 * MiB, 'the new size is recorded');
+      assert.equal(readFileSync(join((await restarted.mount(v.volumeId)).hostPath, 'note'), 'utf8'), 'before the grow');
+      await assert.rejects(d.grow(randomUUID(), 64 * MiB), isCode('not_found'));
+      await assert.rejects(d.grow('../x', 64 * MiB), isCode('invalid_spec'));
+    });
+
+    test('grow while a writer has the volume open: online, or refused (unavailable) with the volume untouched', { timeout: TIMEOUT_MS }, async (t) => {
+      if (skip) return t.skip(skip);
+      const v = await newVolume(32 * MiB);
+      const chunk = Buffer.alloc(MiB, 'w');
+      const fd = openSync(join(v.hostPath, 'open'), 'w');
+      try {
+        for (let i = 0; i < 8; i++) writeSync(fd, chunk);
+        let grown = true;
+        try {
+          await d.grow(v.volumeId, 64 * MiB);
+        } catch (err) {
+          assert.ok(isCode('unavailable')(err), `a grow it cannot do online is refused as unavailable: ${(err as Error).message}`);
+          grown = false;
+        }
+        t.diagnostic(grown ? 'grown online with a file open' : 'online grow refused on this host (the volume grows when nothing holds it)');
+        assert.equal((await d.inspect(v.volumeId))?.sizeBytes, grown ? 64 * MiB : 32 * MiB);
+        const more = grown ? 40 : 8; // past the old size only when grown
+        for (let i = 0; i < more; i++) writeSync(fd, chunk); // the same descriptor keeps writing either way
+      } finally { closeSync(fd); }
+      assert.ok(statSync(join(v.hostPath, 'open')).size >= 16 * MiB);
     });
 
     test('remove and removeSnapshot are idempotent; list then holds neither', { timeout: TIMEOUT_MS }, async (t) => {

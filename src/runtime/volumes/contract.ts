@@ -41,6 +41,12 @@ export interface VolumeDriver {
   mount(volumeId: string): Promise<VolumeInfo>;
   /** The volume now, or null if the driver has no such volume. */
   inspect(volumeId: string): Promise<VolumeInfo | null>;
+  /**
+   * Grows the volume's filesystem to sizeBytes while it stays mounted (an instance keeps writing) and answers its new
+   * state; a repeat with the same size is a no-op. Refuses a smaller size (`invalid_spec`: shrinking is never done)
+   * and a growth the host's disk could not hold once full (`unavailable`, as create). Throws `not_found` if missing.
+   */
+  grow(volumeId: string, sizeBytes: number): Promise<VolumeInfo>;
   /** Unmounts and deletes the volume and its data. A no-op when already gone. Never called while an instance mounts it. */
   remove(volumeId: string): Promise<void>;
   /**

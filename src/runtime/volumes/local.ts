@@ -2,7 +2,9 @@
 // `<dataDir>/volumes/<id>.ext4`, loop-mounted (nodev,nosuid,discard) at `<dataDir>/volumes/mnt/<id>`, with a JSON
 // record beside it written last (a volume without its record is an unfinished create, redone by the next create).
 // Snapshots are sparse copies of the image, taken with the filesystem frozen (fsfreeze) so the copy is consistent,
-// at `<dataDir>/snapshots/<id>.ext4` (+ record); a restore copies one back and grows it offline (resize2fs).
+// at `<dataDir>/snapshots/<id>.ext4` (+ record); a restore copies one back and grows it offline (resize2fs). A grow
+// makes the image larger, has the loop device re-read it (losetup -c) and resizes the mounted ext4 online (with
+// CAP_SYS_RESOURCE; without it, unmounted, and only while no instance holds the volume).
 // Needs root, a loop device, e2fsprogs and util-linux; every program runs through sbin.ts with an argv array.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -158,12 +160,84 @@ export class LocalVolumeDriver implements VolumeDriver {
     });
   }
 
+  async grow(volumeId: string, sizeBytes: number): Promise<VolumeInfo> {
+    checkId('volume', volumeId);
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < MIN_VOLUME_BYTES) {
+      throw new RuntimeError('invalid_spec', `volume size must be a whole number of bytes, at least ${MIN_VOLUME_BYTES} (16 MiB), got ${sizeBytes}`);
+    }
+    return this.serial(volumeId, async () => {
+      const rec = readJson<VolumeRecord>(this.record(volumeId));
+      if (!rec) throw new RuntimeError('not_found', `volume ${volumeId} not found on this host`);
+      if (sizeBytes < rec.sizeBytes) {
+        throw new RuntimeError('invalid_spec', `volume ${volumeId} has ${rec.sizeBytes} bytes and cannot shrink to ${sizeBytes}: copy its data to a new, smaller volume instead`);
+      }
+      // Mounted first: ext4 grows online, so an instance writing meanwhile is never stopped (and a rebooted host's
+      // volume is remounted as mount() would).
+      const mounted = await this.mountLocked(volumeId, rec);
+      if (sizeBytes === rec.sizeBytes) return mounted;
+      const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+      this.checkSpace(sizeBytes - rec.sizeBytes, `growing volume ${volumeId} by ${gib(sizeBytes - rec.sizeBytes)} (to ${gib(sizeBytes)})`);
+      const image = this.image(volumeId);
+      const [loop] = await this.loopDevicesOf(image);
+      if (!loop) throw new RuntimeError('failed', `volume ${volumeId} is mounted but no loop device backs its image ${image}`);
+      // Never truncate the image smaller than it is (a grow to a larger size cut short by a crash): resize2fs then
+      // refuses the online shrink with its own message instead of the filesystem losing its tail.
+      if (statSync(image).size < sizeBytes) await run('truncate', ['-s', String(sizeBytes), image]);
+      await run('losetup', ['-c', loop]); // the loop device re-reads its backing file's size
+      const size = `${Math.floor(sizeBytes / 1024)}K`;
+      let online = hasCapSysResource();
+      if (online) {
+        try {
+          await run('resize2fs', [loop, size]); // online: the mounted filesystem grows in place, writers go on
+        } catch (err) {
+          if (!/Permission denied|Operation not permitted/.test((err as Error).message)) throw err;
+          online = false; // a host (a user namespace, a seccomp profile) that refuses the resize ioctl after all
+        }
+      }
+      if (!online) await this.growOffline(volumeId, rec, sizeBytes);
+      // The record last: a crash before it leaves the old size recorded, and the next grow redoes the (idempotent) steps.
+      const next: VolumeRecord = { ...rec, sizeBytes };
+      writeAtomic(this.record(volumeId), JSON.stringify(next));
+      this.log(`volume ${volumeId}: grown from ${rec.sizeBytes} to ${sizeBytes} bytes`);
+      return this.info(next, this.mountPoint(volumeId));
+    });
+  }
+
+  /**
+   * The kernel resizes a mounted ext4 only for a process with CAP_SYS_RESOURCE. Without it the volume is grown
+   * unmounted, which is safe only when nothing else holds the filesystem: the host's mount is taken off, and if a
+   * loop device still backs the image an instance's mount namespace has it, so it is mounted again as it was and the
+   * grow refused (`unavailable`) until no instance mounts the volume.
+   */
+  private async growOffline(volumeId: string, rec: VolumeRecord, sizeBytes: number): Promise<void> {
+    const image = this.image(volumeId);
+    const dir = this.mountPoint(volumeId);
+    const refuse = (why: string) => new RuntimeError('unavailable', `cannot grow volume ${volumeId} while ${why}: this host does not let Pier resize a `
+      + 'mounted filesystem (no CAP_SYS_RESOURCE), so it grows once no instance mounts it (stop or scale the service to 0, or run Pier with CAP_SYS_RESOURCE)');
+    try {
+      await run('umount', [dir]);
+    } catch (err) {
+      if (isMountPoint(dir)) throw refuse(`a host process has files open on it (${(err as Error).message})`);
+    }
+    if ((await this.loopDevicesOf(image)).length > 0) {
+      await this.mountLocked(volumeId, rec);
+      throw refuse('an instance mounts it');
+    }
+    try {
+      await this.fsck(image); // resize2fs wants a freshly checked filesystem; -p repairs only what is safe
+      await run('resize2fs', [image, `${Math.floor(sizeBytes / 1024)}K`]);
+    } finally {
+      await this.mountLocked(volumeId, rec);
+    }
+  }
+
   /**
    * Images are sparse: a volume takes host disk only as it fills. So that a full host disk never turns a tenant's
    * write into an I/O error inside a "half-empty" volume, a new volume must fit in what the host has free beyond
    * what the other volumes may still grow into. (A snapshot's blocks are allocated when taken and counted as used.)
+   * A grow is held to the same rule for the bytes it adds (`what` names it in the refusal).
    */
-  private checkSpace(sizeBytes: number): void {
+  private checkSpace(sizeBytes: number, what?: string): void {
     let promised = 0;
     for (const f of readdirSync(this.volumesDir)) {
       if (!f.endsWith('.json') || !ID.test(f.slice(0, -5))) continue;
@@ -174,7 +248,7 @@ export class LocalVolumeDriver implements VolumeDriver {
     const free = s.bavail * s.bsize;
     if (sizeBytes + promised > free) {
       const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
-      throw new RuntimeError('unavailable', `not enough disk on this host for a ${gib(sizeBytes)} volume: ${gib(free)} free in ${this.volumesDir}, `
+      throw new RuntimeError('unavailable', `not enough disk on this host for ${what ?? `a ${gib(sizeBytes)} volume`}: ${gib(free)} free in ${this.volumesDir}, `
         + `${gib(promised)} of it already promised to the other volumes as they fill; free disk space or delete volumes`);
     }
   }
@@ -368,6 +442,14 @@ export class LocalVolumeDriver implements VolumeDriver {
       for (let i = 0; i < 8 && isMountPoint(dir); i++) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
     }
   }
+}
+
+/** CAP_SYS_RESOURCE (bit 24) in this process's effective set: what the kernel asks of an online ext4 resize. */
+function hasCapSysResource(): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex !== undefined && (BigInt(`0x${hex}`) & (1n << 24n)) !== 0n;
+  } catch { return false; }
 }
 
 function storedBytes(path: string): number {
