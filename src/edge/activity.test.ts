@@ -8,7 +8,7 @@ import { app, call, route, startUpstream, up } from './test-helpers.ts';
 
 test('activity() stays put while idle and moves with each request and each route change', async () => {
   const upstream = await startUpstream('a');
-  const core = new EdgeCore({ addr: '127.0.0.1:0', domain: 'pier.test' });
+  const core = new EdgeCore({ domain: 'pier.test' });
   const port = await listenOn(core.server, '127.0.0.1:0');
   const url = `http://127.0.0.1:${port}`;
   try {
