@@ -8,6 +8,7 @@ import { renderServiceForm } from './pages/service-form.js';
 import { renderService } from './pages/service.js';
 import { renderSecrets } from './pages/secrets.js';
 import { renderTokens } from './pages/tokens.js';
+import { renderVolumes } from './pages/volumes.js';
 
 const routes = [
   { pattern: /^\/signin$/, page: renderSignIn, nav: '', open: true },
@@ -17,6 +18,7 @@ const routes = [
   { pattern: /^\/services\/([^/]+)$/, page: renderService, nav: 'apps', keys: ['id'] },
   { pattern: /^\/secrets$/, page: renderSecrets, nav: 'secrets' },
   { pattern: /^\/tokens$/, page: renderTokens, nav: 'tokens' },
+  { pattern: /^\/volumes$/, page: renderVolumes, nav: 'volumes' },
 ];
 
 const main = document.getElementById('main');
