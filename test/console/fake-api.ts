@@ -17,7 +17,7 @@ export interface FakeApi {
   url: string;
   edgeUrl: string;
   token: string;
-  state: { apps: Json[]; services: Json[]; deployments: Json[]; instances: Json[]; secrets: Json[]; logs: Json[]; credentials: Json[] };
+  state: { apps: Json[]; services: Json[]; deployments: Json[]; instances: Json[]; secrets: Json[]; logs: Json[]; credentials: Json[]; volumes: Json[]; snapshots: Json[] };
   /** Stops deployments from advancing (to look at one in progress) or lets them go again. */
   hold(on: boolean): void;
   /** Advances every deployment by one status (useful while held). */
@@ -32,7 +32,7 @@ const now = () => new Date().toISOString();
 export async function startFakeApi(opts: FakeOptions = {}): Promise<FakeApi> {
   const token = opts.token ?? 'test-token';
   const stageMs = opts.stageMs ?? 300;
-  const state: FakeApi['state'] = { apps: [], services: [], deployments: [], instances: [], secrets: [], logs: [], credentials: [] };
+  const state: FakeApi['state'] = { apps: [], services: [], deployments: [], instances: [], secrets: [], logs: [], credentials: [], volumes: [], snapshots: [] };
   const listeners = new Set<(entry: Json) => void>();
   let held = false;
   let edgePort = 0;
@@ -46,6 +46,9 @@ export async function startFakeApi(opts: FakeOptions = {}): Promise<FakeApi> {
   const timer = setInterval(() => { if (!held) advance(); }, stageMs);
 
   function advance() {
+    for (const s of state.snapshots) {
+      if (s.status === 'SNAPSHOT_STATUS_CREATING') { s.status = 'SNAPSHOT_STATUS_AVAILABLE'; s.messages = ['available: taken while no instance mounted the volume; 0 MB stored.']; }
+    }
     for (const d of state.deployments) {
       const i = PROGRESS.indexOf(d.status);
       if (i < 0 || i === PROGRESS.length - 1) continue;
@@ -194,6 +197,44 @@ export async function startFakeApi(opts: FakeOptions = {}): Promise<FakeApi> {
       if (mm[2]) return [200, { value: secret.value }];
       if (method === 'DELETE') { state.secrets = state.secrets.filter((s) => s !== secret); return [200, {}]; }
       return [200, { secret: { ...secret, value: undefined } }];
+    }
+    // Volumes and snapshots (the console's volumes page), with the real API's 409 for a volume a service names.
+    if (p === '/v1/volumes' && method === 'GET') return [200, { volumes: state.volumes, count: state.volumes.length }];
+    if (p === '/v1/volumes' && method === 'POST') {
+      const snap = body.snapshot_id ? state.snapshots.find((x) => x.id === body.snapshot_id) : undefined;
+      const size = body.max_size ?? snap?.size;
+      const errors = [!body.name && { field: 'name', description: 'cannot be blank' }, !(size >= 1) && { field: 'max_size', description: 'must be 1 to 1000 GB' }].filter(Boolean);
+      if (errors.length) return invalid(errors);
+      if (state.volumes.some((v) => v.name === body.name)) return [409, { status: 409, code: 'already_exists', message: `volume ${body.name} already exists` }];
+      const v = { id: randomUUID(), name: body.name, region: snap?.region ?? body.region, max_size: size, snapshot_id: body.snapshot_id ?? '', service_id: '', status: 'PERSISTENT_VOLUME_STATUS_DETACHED',
+        messages: [`Ready: ${size} GB, no instance mounts it.`], used_bytes: 0, total_bytes: size * 1e9, cur_size: 0, created_at: now(), updated_at: now() };
+      state.volumes.push(v);
+      return [200, { volume: v }];
+    }
+    if ((mm = m(/^\/v1\/volumes\/([^/]+)$/))) {
+      const v = state.volumes.find((x) => x.id === mm![1]);
+      if (!v) return notFound('volume');
+      if (method === 'DELETE') {
+        const svc = state.services.find((x) => x.id === v.service_id);
+        if (svc) return [409, { status: 409, code: 'invalid_state', message: `Cannot delete volume ${v.name}: it is attached to service ${svc.name} (${svc.id}). Remove it from that service (pier service update ... --volumes '!${v.name}') or delete the service first.` }];
+        state.volumes = state.volumes.filter((x) => x !== v);
+        return [200, { volume: { ...v, status: 'PERSISTENT_VOLUME_STATUS_DELETING' } }];
+      }
+      return [200, { volume: v }];
+    }
+    if (p === '/v1/snapshots' && method === 'GET') return [200, { snapshots: state.snapshots, count: state.snapshots.length }];
+    if (p === '/v1/snapshots' && method === 'POST') {
+      const v = state.volumes.find((x) => x.id === body.parent_volume_id);
+      if (!body.name || !v) return invalid([!body.name ? { field: 'name', description: 'cannot be blank' } : { field: 'parent_volume_id', description: 'no such volume' }]);
+      const snap = { id: randomUUID(), name: body.name, parent_volume_id: v.id, region: v.region, size: v.max_size, status: 'SNAPSHOT_STATUS_CREATING', type: 'SNAPSHOT_TYPE_LOCAL', messages: ['Copying the volume (no instance mounts it).'], created_at: now(), updated_at: now() };
+      state.snapshots.push(snap);
+      return [200, { snapshot: snap }];
+    }
+    if ((mm = m(/^\/v1\/snapshots\/([^/]+)$/))) {
+      const snap = state.snapshots.find((x) => x.id === mm![1]);
+      if (!snap) return notFound('snapshot');
+      if (method === 'DELETE') { state.snapshots = state.snapshots.filter((x) => x !== snap); return [200, { snapshot: { ...snap, status: 'SNAPSHOT_STATUS_DELETING' } }]; }
+      return [200, { snapshot: snap }];
     }
     if (p.startsWith('/v1/credentials')) {
       if (!opts.credentials) return [501, { status: 501, code: 'not_implemented', message: 'credentials are not implemented yet' }];
