@@ -4,11 +4,27 @@
 // pier_volume_used_bytes and pier_volume_size_bytes), so there is no chart over time here.
 import { api, listAll } from '../api.js';
 import { h, replace } from '../dom.js';
-import { ago, badge, confirmDialog, errorText, notice, poll, toast } from '../ui.js';
-import { formatBytes } from '../lib/format.js';
+import { ago, confirmDialog, errorText, notice, poll, toast } from '../ui.js';
 import { showFieldErrors } from './form-kit.js';
 
 const GB = 1e9;
+
+/** Colour family of a volume's or snapshot's status (the service statuses' table does not know these). */
+const TONES = { ATTACHED: 'ok', AVAILABLE: 'ok', DETACHED: 'idle', CREATING: 'progress', DELETING: 'progress', DELETED: 'idle' };
+
+/** A status badge without the enum's prefix (PERSISTENT_VOLUME_STATUS_ATTACHED → ATTACHED). */
+function statusBadge(status) {
+  const name = String(status ?? 'UNKNOWN').replace(/^(PERSISTENT_VOLUME_STATUS|SNAPSHOT_STATUS)_/, '');
+  return h('span', { class: `badge tone-${TONES[name] ?? 'idle'}`, 'data-status': name, title: status }, name);
+}
+
+/** Bytes in decimal units, as volume sizes are (max_size is in GB of 10^9 bytes): 850 MB, 1.5 GB. */
+function decimalBytes(n) {
+  if (n >= GB / 10) return `${+(n / GB).toFixed(2)} GB`;
+  if (n >= 1e6) return `${+(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${+(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
 
 /** Renders the volumes page. */
 export async function renderVolumes(root, ctx) {
@@ -24,7 +40,7 @@ export async function renderVolumes(root, ctx) {
     problem,
     createForm(),
     volumesHost,
-    h('h2', null, 'Snapshots'),
+    h('h2', { class: 'section-gap' }, 'Snapshots'),
     snapshotForm.form,
     snapshotsHost));
   ctx.onLeave(poll(refresh, 3000, (err) => replace(problem, notice('error', errorText(err)))));
@@ -65,8 +81,8 @@ export async function renderVolumes(root, ctx) {
       h('td', { class: 'volume-usage' },
         h('div', { class: `usage-bar${share >= 0.99 ? ' is-full' : share >= 0.8 ? ' is-high' : ''}`, role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct, 'aria-label': `${v.name} used` },
           h('span', { style: `width: ${pct}%` })),
-        h('span', { class: 'small', 'data-usage': '' }, `${formatBytes(used)} of ${formatBytes(total)} (${pct} %)`)),
-      h('td', null, badge(v.status.replace(/^PERSISTENT_VOLUME_STATUS_/, '')), (v.messages ?? []).map((m) => h('div', { class: 'small muted', 'data-message': '' }, m))),
+        h('span', { class: 'small', 'data-usage': '' }, `${decimalBytes(used)} of ${decimalBytes(total)} (${pct} %)`)),
+      h('td', null, statusBadge(v.status), (v.messages ?? []).map((m) => h('div', { class: 'small muted', 'data-message': '' }, m))),
       h('td', null, service),
       h('td', null, ago(v.created_at)),
       h('td', null, h('button', { type: 'button', class: 'btn btn-small btn-danger', onclick: async () => {
@@ -81,7 +97,15 @@ export async function renderVolumes(root, ctx) {
       } }, 'Delete')));
   }
 
+  // A restore form being filled in survives the 3 s poll: the table is redrawn only when the snapshots changed, and
+  // each row's form host is reused.
+  let drawnSnapshots = '';
+  const restoreHosts = new Map();
   function drawSnapshots(list) {
+    const key = JSON.stringify([list, volumes.map((v) => [v.id, v.name])]);
+    if (key === drawnSnapshots) return;
+    drawnSnapshots = key;
+    for (const id of restoreHosts.keys()) if (!list.some((s) => s.id === id)) restoreHosts.delete(id);
     if (list.length === 0) { replace(snapshotsHost, h('p', { class: 'muted' }, 'No snapshots yet.')); return; }
     const names = new Map(volumes.map((v) => [v.id, v.name]));
     replace(snapshotsHost, h('table', { class: 'table' },
@@ -90,7 +114,8 @@ export async function renderVolumes(root, ctx) {
   }
 
   function snapshotRow(s, names) {
-    const restoreHost = h('div');
+    const restoreHost = restoreHosts.get(s.id) ?? h('div');
+    restoreHosts.set(s.id, restoreHost);
     const available = s.status === 'SNAPSHOT_STATUS_AVAILABLE';
     const restore = h('button', { type: 'button', class: 'btn btn-small', disabled: !available, onclick: () => {
       if (restoreHost.firstChild) { replace(restoreHost); return; }
@@ -114,7 +139,7 @@ export async function renderVolumes(root, ctx) {
       h('td', null, names.get(s.parent_volume_id) ?? h('span', { class: 'muted', title: s.parent_volume_id }, 'deleted volume')),
       h('td', null, s.region),
       h('td', null, `${s.size} GB`),
-      h('td', null, badge(s.status.replace(/^SNAPSHOT_STATUS_/, '')), (s.messages ?? []).map((m) => h('div', { class: 'small muted' }, m))),
+      h('td', null, statusBadge(s.status), (s.messages ?? []).map((m) => h('div', { class: 'small muted' }, m))),
       h('td', null, ago(s.created_at)),
       h('td', null, restore, ' ', h('button', { type: 'button', class: 'btn btn-small btn-danger', onclick: async () => {
         if (!(await confirmDialog(`Delete snapshot ${s.name}?`, 'Volumes restored from it keep their data.', 'Delete snapshot'))) return;
