@@ -220,6 +220,10 @@ export async function startFakeApi(opts: FakeOptions = {}): Promise<FakeApi> {
         state.volumes = state.volumes.filter((x) => x !== v);
         return [200, { volume: { ...v, status: 'PERSISTENT_VOLUME_STATUS_DELETING' } }];
       }
+      if (method === 'POST') {
+        if (body.max_size !== undefined && !(body.max_size > v.max_size)) return invalid([{ field: 'max_size', description: `can only grow: the volume has ${v.max_size} GB, got ${body.max_size}` }]);
+        Object.assign(v, body.max_size ? { max_size: body.max_size, total_bytes: body.max_size * 1e9, messages: [`Ready: ${body.max_size} GB, no instance mounts it.`] } : {}, body.name ? { name: body.name } : {});
+      }
       return [200, { volume: v }];
     }
     if (p === '/v1/snapshots' && method === 'GET') return [200, { snapshots: state.snapshots, count: state.snapshots.length }];

@@ -1,5 +1,5 @@
 // The console's volumes page in a real chromium against the in-memory fake API (issue #20): the list with used/total,
-// status message and the mounting service; create; a delete the API refuses (409) shown with its message; snapshots
+// status message and the mounting service; create; grow (a smaller size refused next to its field); a delete the API refuses (409) shown with its message; snapshots
 // taken, listed, restored into a new volume and deleted; a volume deleted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,6 +50,16 @@ test('volumes page: list, create, refused delete, snapshot take/restore/delete, 
   await page.click('form[aria-label="Create volume"] button[type=submit]');
   await page.getByText('volume cache already exists').waitFor(WAIT);
 
+  // Grow it: a smaller size is the API's 400 next to the field, a larger one is sent.
+  await page.selectOption('#grow-volume', created.id);
+  await page.fill('#grow-size', '1');
+  await page.click('form[aria-label="Grow volume"] button[type=submit]');
+  await page.locator('.field-error[data-error-for="max_size"]').filter({ hasText: 'can only grow: the volume has 2 GB, got 1' }).waitFor(WAIT);
+  await page.fill('#grow-size', '3');
+  await page.click('form[aria-label="Grow volume"] button[type=submit]');
+  await cache.locator('td', { hasText: '3 GB' }).first().waitFor(WAIT);
+  assert.equal(created.max_size, 3);
+
   // Deleting the attached volume is refused with the API's message, naming the service.
   await data.locator('button:has-text("Delete")').click();
   await page.locator('dialog [data-confirm]').click();
@@ -62,7 +72,7 @@ test('volumes page: list, create, refused delete, snapshot take/restore/delete, 
   await page.click('form[aria-label="Take snapshot"] button[type=submit]');
   const nightly = page.locator('tr[data-snapshot=nightly]');
   await nightly.locator('[data-status=AVAILABLE]').waitFor(WAIT);
-  assert.match(await nightly.textContent() ?? '', /nightlycacheedge2 GBAVAILABLEavailable: taken while no instance mounted/);
+  assert.match(await nightly.textContent() ?? '', /nightlycacheedge3 GBAVAILABLEavailable: taken while no instance mounted/);
   await nightly.locator('button:has-text("Restore")').click();
   await nightly.locator('input[data-field=name]').fill('cache-c');
   await page.waitForResponse((r) => r.url().includes('/v1/snapshots?'), WAIT); // the 3 s poll: the open form stays

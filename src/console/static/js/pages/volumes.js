@@ -1,5 +1,5 @@
-// Volumes (issue #20): list with used/total, status and its message, the service that mounts it; create, delete (the
-// API's 409 shown when a service names it), and snapshots: take, list, delete, restore into a new volume.
+// Volumes (issue #20): list with used/total, status and its message, the service that mounts it; create, grow, delete
+// (the API's 409 shown when a service names it), and snapshots: take, list, delete, restore into a new volume.
 // Used/total is the current value only: /v1/streams/metrics carries no volume series (Prometheus /metrics has
 // pier_volume_used_bytes and pier_volume_size_bytes), so there is no chart over time here.
 import { api, listAll } from '../api.js';
@@ -34,12 +34,14 @@ export async function renderVolumes(root, ctx) {
   const regions = await listAll('/v1/catalog/regions', 'regions').catch(() => []);
   let volumes = [];
   const snapshotForm = takeSnapshotForm();
+  const growForm = takeGrowForm();
   replace(root, h('section', { class: 'page' },
     h('div', { class: 'page-head' }, h('h1', null, 'Volumes')),
     h('p', { class: 'muted' }, 'A volume is a disk of a fixed size that outlives deployments; one instance mounts it at a time. Mount one from a service\'s definition (volumes: id and path) or with pier service update --volumes name:/path.'),
     problem,
     createForm(),
     volumesHost,
+    growForm.form,
     h('h2', { class: 'section-gap' }, 'Snapshots'),
     snapshotForm.form,
     snapshotsHost));
@@ -57,6 +59,7 @@ export async function renderVolumes(root, ctx) {
     drawVolumes(volumes, serviceNames);
     drawSnapshots(snaps.filter((s) => s.status !== 'SNAPSHOT_STATUS_DELETED'));
     snapshotForm.setVolumes(volumes);
+    growForm.setVolumes(volumes);
   }
 
   function drawVolumes(list, serviceNames) {
@@ -170,6 +173,35 @@ export async function renderVolumes(root, ctx) {
     summary,
     h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create volume'));
     return form;
+  }
+
+  /** Grow: a larger max_size; Pier grows the filesystem with the data in place (docs/volumes.md, "Growing"). */
+  function takeGrowForm() {
+    const summary = h('div');
+    const volume = h('select', { id: 'grow-volume', 'aria-label': 'Volume to grow' });
+    const size = h('input', { id: 'grow-size', 'data-field': 'max_size', type: 'number', min: 1, max: 1000, step: 1, required: true });
+    const form = h('form', { class: 'card form-inline section-gap', 'aria-label': 'Grow volume', onsubmit: async (e) => {
+      e.preventDefault();
+      replace(summary);
+      const v = volumes.find((x) => x.id === volume.value);
+      try {
+        await api('POST', `/v1/volumes/${volume.value}`, { body: { max_size: Number(size.value) } });
+        toast(`Growing ${v?.name ?? 'the volume'} to ${size.value} GB`);
+        await refresh();
+      } catch (err) { showFieldErrors(form, summary, err); }
+    } },
+    h('div', { class: 'row-fields' }, field('Grow volume', volume), field('New size (GB)', size)),
+    h('p', { class: 'small muted' }, 'Sizes only grow; the data stays. A host that cannot resize a mounted filesystem grows it once no instance mounts it (the volume\'s message says so).'),
+    summary,
+    h('button', { type: 'submit', class: 'btn' }, 'Grow'));
+    const setVolumes = (list) => {
+      const ids = list.map((v) => `${v.id}:${v.max_size}`).join();
+      if (volume.dataset.ids === ids) return;
+      volume.dataset.ids = ids;
+      const current = volume.value;
+      replace(volume, list.map((v) => h('option', { value: v.id, selected: v.id === current }, `${v.name} (${v.max_size} GB)`)));
+    };
+    return { form, setVolumes };
   }
 
   function takeSnapshotForm() {
