@@ -207,3 +207,23 @@ test('growing past what the host disk could hold is refused (unavailable), the v
   assert.equal(statSync(join(dataDir, 'volumes', `${id}.ext4`)).size, 16 * MiB, 'the image was not made larger');
   await driver.remove(id);
 });
+
+test('a grow cut short after resize2fs (before its record) is finished by the next grow of that size, never shrunk back', async (t) => {
+  if (skip) return t.skip(skip);
+  const id = randomUUID();
+  const v = await driver.create(id, 32 * MiB);
+  writeFileSync(join(v.hostPath, 'kept'), 'before the crash');
+  const image = join(dataDir, 'volumes', `${id}.ext4`);
+  // What a crash mid-grow leaves: image and filesystem at 96 MiB, the record still at 32 MiB.
+  execFileSync('umount', [v.hostPath]);
+  execFileSync('truncate', ['-s', String(96 * MiB), image]);
+  execFileSync('e2fsck', ['-f', '-p', image]);
+  execFileSync('resize2fs', [image, `${96 * 1024}K`], { stdio: 'ignore' });
+  assert.equal((await driver.inspect(id))?.sizeBytes, 32 * MiB);
+  await assert.rejects(driver.grow(id, 64 * MiB), (err: unknown) => isCode('conflict')(err) && /already has 100663296 bytes/.test((err as Error).message));
+  const g = await driver.grow(id, 96 * MiB);
+  assert.equal(g.sizeBytes, 96 * MiB);
+  assert.equal(readFileSync(join(v.hostPath, 'kept'), 'utf8'), 'before the crash');
+  assert.ok(statfsSync(v.hostPath).blocks * statfsSync(v.hostPath).bsize > 80 * MiB);
+  await driver.remove(id);
+});

@@ -180,8 +180,13 @@ export class LocalVolumeDriver implements VolumeDriver {
       const image = this.image(volumeId);
       const [loop] = await this.loopDevicesOf(image);
       if (!loop) throw new RuntimeError('failed', `volume ${volumeId} is mounted but no loop device backs its image ${image}`);
-      // Never truncate the image smaller than it is (a grow to a larger size cut short by a crash): resize2fs then
-      // refuses the online shrink with its own message instead of the filesystem losing its tail.
+      // A grow to a larger size cut short by a crash after resize2fs (before the record) left a larger filesystem:
+      // never shrink it back, and never truncate the image below what it holds.
+      const head = await run('dumpe2fs', ['-h', image]).catch(() => '');
+      const blocks = Number(/^Block count:\s+(\d+)/m.exec(head)?.[1] ?? 0) * Number(/^Block size:\s+(\d+)/m.exec(head)?.[1] ?? 0);
+      if (blocks > sizeBytes) {
+        throw new RuntimeError('conflict', `volume ${volumeId}'s filesystem already has ${blocks} bytes (an earlier, larger grow was cut short): grow it to at least that`);
+      }
       if (statSync(image).size < sizeBytes) await run('truncate', ['-s', String(sizeBytes), image]);
       await run('losetup', ['-c', loop]); // the loop device re-reads its backing file's size
       const size = `${Math.floor(sizeBytes / 1024)}K`;
