@@ -46,3 +46,29 @@ for (const [name, handler, link] of [
     } finally { l.cleanup(); }
   });
 }
+
+test('the built wrapper runs with a bare node: no tsx, no esbuild, no NODE_PATH at run time', async () => {
+  const l = layout('export default { fetch: (req: Request) => new Response("bare " + new URL(req.url).pathname) };\n');
+  const { spawn } = await import('node:child_process');
+  try {
+    await prepareFunction(l.dir, fn);
+    const child = spawn(process.execPath, [join(l.dir, '.pier/function/wrapper.mjs')], {
+      cwd: tmpdir(), env: { PATH: '/usr/bin:/bin', PORT: '0', NODE_PATH: '' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let err = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ready line within 10 s: ${err}`)), 10_000);
+        child.stderr!.on('data', (b: Buffer) => {
+          err += b;
+          const m = /"function ready","port":(\d+)/.exec(err);
+          if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+        });
+        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`wrapper exited ${code}: ${err}`)); });
+      });
+      const r = await fetch(`http://127.0.0.1:${port}/x`);
+      assert.equal(r.status, 200);
+      assert.equal(await r.text(), 'bare /x');
+    } finally { child.kill('SIGKILL'); }
+  } finally { l.cleanup(); }
+});
