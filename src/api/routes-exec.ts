@@ -53,6 +53,9 @@ function rejectUpgrade(socket: Duplex, err: PierError, path: string): void {
 }
 
 interface FirstFrame { id?: string; idType?: string; body?: { command?: unknown; disableTty?: unknown; tty_size?: { width?: number; height?: number } } }
+/** How long the exit frame trails the last output frame (see start()): the clients' last writes land first. */
+const EXIT_FRAME_TRAIL_MS = 150;
+
 interface LaterFrame { body?: { stdin?: { data?: string; close?: boolean }; tty_size?: { width?: number; height?: number } } }
 
 /** Which instance an exec runs in: the instance id, or a running instance of the service. Other orgs' are not found. */
@@ -154,6 +157,7 @@ export function attachExec(
       if (b.stdin?.close === true) stream!.stdin.end();
     };
     let first = true;
+    let lastOutputAt = 0;
     touch();
     ws.on('close', () => finish(1000, 'closed'));
     ws.on('error', () => finish(1011, 'error'));
@@ -199,6 +203,12 @@ export function attachExec(
         for (const f of queued.splice(0)) apply(f);
         const code = await s.exit;
         await drained;
+        // Koyeb's CLI returns (and exits) as soon as it reads the exit frame, while its `instances cp` still writes the
+        // last bytes it read from stdout to the local file in another goroutine: an exit frame right behind the last
+        // output cut 'cp' files short (196,096 of 200,000 bytes, one run in two). So it trails the last output by a
+        // moment; a command whose output ended earlier is not delayed.
+        const trail = lastOutputAt + EXIT_FRAME_TRAIL_MS - Date.now();
+        if (trail > 0) await new Promise((r) => setTimeout(r, trail));
         live.delete(s);
         audit.exit_code = code;
         send({ result: { exited: true, exit_code: code } }, () => finish(1000, 'exited'));
@@ -228,6 +238,7 @@ export function attachExec(
       from.on('data', (chunk: Buffer) => {
         touch();
         send({ result: { [name]: { data: Buffer.from(chunk).toString('base64') }, exited: false } });
+        lastOutputAt = Date.now();
         // Backpressure: a slow client pauses the command's output instead of growing this process's memory.
         if (ws.bufferedAmount > 1 << 20) {
           from.pause();

@@ -131,7 +131,8 @@ async function scenario(t: TestContext, runtime: 'docker' | 'process'): Promise<
     mkdirSync(outDir);
     const out = await plain(['instances', 'cp', `${instance}:/tmp/payload.bin`, outDir]);
     assert.equal(out.code, 0, show(out));
-    assert.ok(readFileSync(join(outDir, 'payload.bin')).equals(content), 'the file copied out differs from the one copied in');
+    const back = readFileSync(join(outDir, 'payload.bin'));
+    assert.ok(back.equals(content), `the file copied out differs from the one copied in (${back.length} bytes out, ${content.length} in)`);
   });
   await t.test('pier instances exec / services exec: a pipe as stdin, the exit code, a tty with its size', async () => {
     const pierEnv = { ...env, PIER_URL: pier.apiUrl, PIER_TOKEN: token };
