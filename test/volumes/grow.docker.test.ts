@@ -5,10 +5,8 @@
 // Either way the data is kept and the instance then sees 2 GB.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config.ts';
 import { startPier } from '../../src/main.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
@@ -17,6 +15,7 @@ import { LocalVolumeDriver } from '../../src/runtime/volumes/index.ts';
 import { apiClient } from '../support/api-client.ts';
 import { edgeGet } from '../support/edge-get.ts';
 import { until } from '../support/until.ts';
+import { dockerPierConfig } from './harness.ts';
 
 const engine = new DockerEngine();
 const skip = process.getuid?.() !== 0 ? 'needs root (loop devices)'
@@ -33,12 +32,8 @@ function canGrowOnline(): boolean {
 
 test('a volume grows through the API: data kept, the instance sees the new size', { skip, timeout: 180_000 }, async (t) => {
   const image = await ensureTestImage();
-  const dataDir = mkdtempSync(join(tmpdir(), 'pier-volume-grow-'));
   const token = 'volume-grow-test-token-0123456789abcdef';
-  const config = loadConfig(
-    { 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', 'tls-addr': 'off', runtime: 'docker' },
-    { ...process.env, PIER_TOKEN: token },
-  );
+  const { dataDir, config } = dockerPierConfig('pier-volume-grow-', token);
   const pier = await startPier(config, { log: () => undefined });
   const api = apiClient(pier.apiUrl, token);
   const edgeUrl = (await api('GET', '/v1/pier/info')).body.edge_url as string;

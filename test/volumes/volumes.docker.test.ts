@@ -6,10 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config.ts';
 import { startPier, type PierHandle } from '../../src/main.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
@@ -18,6 +16,7 @@ import { LocalVolumeDriver } from '../../src/runtime/volumes/index.ts';
 import { apiClient } from '../support/api-client.ts';
 import { edgeGet } from '../support/edge-get.ts';
 import { until } from '../support/until.ts';
+import { dockerPierConfig } from './harness.ts';
 
 const engine = new DockerEngine();
 const skip = process.getuid?.() !== 0 ? 'needs root (loop devices)'
@@ -28,12 +27,8 @@ const SERVE = 'echo "boot $GREETING" >> /data/boots && exec busybox httpd -f -p 
 
 test('a volume keeps its data through redeploy, rollback, failed rollout, pause, kill -9 and a Pier restart', { skip, timeout: 240_000 }, async (t) => {
   const image = await ensureTestImage();
-  const dataDir = mkdtempSync(join(tmpdir(), 'pier-volumes-'));
   const token = 'volumes-test-token-0123456789abcdef';
-  const config = loadConfig(
-    { 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', 'tls-addr': 'off', runtime: 'docker' },
-    { ...process.env, PIER_TOKEN: token },
-  );
+  const { dataDir, config } = dockerPierConfig('pier-volumes-', token);
   let pier: PierHandle = await startPier(config, { log: () => undefined });
   let api = apiClient(pier.apiUrl, token);
   let edgeUrl = (await api('GET', '/v1/pier/info')).body.edge_url as string;
