@@ -38,6 +38,11 @@ test('pull: engine failure messages sorted into not found / unauthorized / unrea
     ['unauthorized: authentication required', 'registry_unauthorized'],
     ['Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused', 'registry_unreachable'],
     ['Get "https://registry.invalid/v2/": dial tcp: lookup registry.invalid: no such host', 'registry_unreachable'],
+    // A registry port that holds the digits 401 is not an HTTP 401 (CI once ran its registry on :40103).
+    ['manifest for 127.0.0.1:40103/pier/nope:1 not found: manifest unknown: manifest unknown', 'image_not_found'],
+    ['Get "http://127.0.0.1:24017/v2/": dial tcp 127.0.0.1:24017: connect: connection refused', 'registry_unreachable'],
+    ['received unexpected HTTP status: 401 Unauthorized', 'registry_unauthorized'],
+    ['unexpected status code 401', 'registry_unauthorized'],
     ['something else entirely', 'pull_failed'],
   ];
   for (const [msg, kind] of table) assert.equal(classifyPullMessage(msg), kind, msg);

@@ -58,7 +58,7 @@ export function repoDigestFor(image: string, repoDigests: readonly string[] | nu
 /** Sorts an engine pull failure message into a kind. */
 export function classifyPullMessage(message: string): PullFailureKind {
   const m = message.toLowerCase();
-  if (/no basic auth credentials|unauthorized|authentication required|incorrect username or password|denied: access forbidden|401/.test(m)) {
+  if (/no basic auth credentials|unauthorized|authentication required|incorrect username or password|denied: access forbidden|\b401 unauthorized|status(?: code)?:? 401\b/.test(m)) {
     return 'registry_unauthorized';
   }
   if (/manifest unknown|not found|repository does not exist|name unknown|pull access denied/.test(m)) return 'image_not_found';
