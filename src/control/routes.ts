@@ -66,10 +66,18 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
 
 /**
  * Whether a web service of the app sleeps or is waking (scale-to-zero): the edge then holds requests that find no
- * upstream instead of answering 503. An active deployment is STARTING only while it wakes from SLEEPING.
+ * upstream instead of answering 503. An active deployment is STARTING only while it wakes from SLEEPING. A SLEEPING
+ * instance counts too: the scaler marks the instance first and the deployment's SLEEPING is rolled up later in the
+ * pass, and a table published in between (the scaler publishes at once) would otherwise have no upstream and no
+ * sleep, so a request in that window got a 503 instead of a wake-up (seen in CI).
  */
 function isSleeping(input: RouteInput, appId: string): boolean {
-  return input.services.some((s) => s.app_id === appId && s.type === 'WEB' && ['SLEEPING', 'STARTING'].includes(input.active.get(s.id)?.status ?? ''));
+  return input.services.some((s) => {
+    if (s.app_id !== appId || s.type !== 'WEB') return false;
+    const dep = input.active.get(s.id);
+    if (!dep) return false;
+    return ['SLEEPING', 'STARTING'].includes(dep.status) || (input.instances.get(dep.id) ?? []).some((i) => i.status === 'SLEEPING');
+  });
 }
 
 /** Reads the rows routes need from the state and computes the table. */

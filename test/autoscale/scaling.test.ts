@@ -147,6 +147,12 @@ test('the route table marks an app sleeping while its active deployment sleeps o
     const [r] = computeRoutes({ ...base, apps: [app], services: [svc], active: dep(status) });
     assert.equal(r.sleeping, sleeping, status);
   }
+  // The scaler marks the instance SLEEPING before the deployment's status is rolled up: already sleeping then.
+  const instances = (status: string) => new Map([['d', [{ id: 'i', status, xyz_deployment_id: 'd', region: 'fra' } as never]]]);
+  for (const [status, sleeping] of [['SLEEPING', true], ['HEALTHY', undefined], ['STOPPED', undefined]] as const) {
+    const [r] = computeRoutes({ ...base, instances: instances(status), apps: [app], services: [svc], active: dep('HEALTHY') });
+    assert.equal(r.sleeping, sleeping, `instance ${status}`);
+  }
 });
 
 /** Runs passes second by second until the service's deployment sleeps (bounded). */
