@@ -27,6 +27,13 @@ export interface ConformanceFixtures {
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
   /**
+   * How many times longer than a container the driver's workloads may take for CPU- and memory-bound work (an
+   * emulated CPU: QEMU's TCG); default 1. The bound of the OOM case scales with it: under TCG the guest kernel
+   * evicts and rereads the app's file pages for a while before it kills, 14 s on an idle core and past 60 s on a
+   * loaded one.
+   */
+  slowdown?: number;
+  /**
    * Set by a test double that emulates the test app (test/control/fake-runtime.ts): the tests that need a real
    * workload (HTTP on its endpoint, enforced limits, an OOM kill, stats, serving across a restart) are skipped, the
    * others (exit codes, logs, stop and its grace period, remove, idempotence) run as for a real driver.
@@ -204,10 +211,11 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
       });
     });
 
-    test('the memory limit is enforced: allocating past it is an OOM kill', real, async () => {
+    const slowdown = Math.max(1, fixtures.slowdown ?? 1);
+    test('the memory limit is enforced: allocating past it is an OOM kill', { ...real, timeout: TEST_TIMEOUT_MS * slowdown }, async () => {
       await withInstances(async (start) => {
         const h = await start(['oom', '256'], { memoryBytes: 48 * MiB });
-        const exit = await waitBounded(rt, h.runtimeId, 60_000);
+        const exit = await waitBounded(rt, h.runtimeId, 60_000 * slowdown);
         assert.equal(exit.oomKilled, true);
         assert.notEqual(exit.exitCode, 0);
         assert.equal((await rt.inspect(h.runtimeId))?.exit?.oomKilled, true);
