@@ -101,7 +101,7 @@ export async function createVolume(ctx: ActionContext, body: unknown): Promise<P
     if (await findVolumeByName(tx, ctx.organizationId, input.name)) throw nameTaken('volume', input.name);
     const v: PersistentVolume = {
       id: newId(), name: input.name, snapshot_id: input.snapshot_id ?? '', created_at: now, updated_at: now,
-      deleted_at: null, organization_id: ctx.organizationId, service_id: '', region: input.region, read_only: false,
+      deleted_at: null, organization_id: ctx.organizationId, service_id: '', region: input.region, read_only: input.read_only,
       max_size: size, cur_size: 0, status: 'PERSISTENT_VOLUME_STATUS_DETACHED', backing_store: BACKING_STORE,
       messages: [volumeMessage.creating(size, input.snapshot_id)], used_bytes: 0, total_bytes: size * GB,
     };

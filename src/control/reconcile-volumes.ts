@@ -300,7 +300,7 @@ export class VolumeReconciler {
         return { ok: false, wait: `Waiting for instance ${other.instance.id} to stop: it still mounts volume ${v.name} (a volume is mounted by one instance at a time).` };
       }
       const info = await this.driver.mount(w.id);
-      out.push({ volumeId: w.id, hostPath: info.hostPath, path: w.path });
+      out.push({ volumeId: w.id, hostPath: info.hostPath, path: w.path, ...(v.read_only ? { readOnly: true } : {}) });
     }
     return { ok: true, volumes: out };
   }

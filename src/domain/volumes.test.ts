@@ -85,7 +85,9 @@ test('request bodies: create, update (grow only), snapshot', () => {
   assert.deepEqual(parseVolumeCreate({ name: 'data', region: 'was', max_size: 10 }, regions, all).input,
     { name: 'data', region: 'was', max_size: 10, read_only: false });
   assert.deepEqual(parseVolumeCreate({ name: 'data', region: 'was', max_size: '10', volume_type: 'PERSISTENT_VOLUME_BACKING_STORE_LOCAL_BLK' }, regions, all).errors, []);
-  const bad = parseVolumeCreate({ name: 'Data!', region: 'sin', max_size: 0, read_only: true, foo: 1 }, regions, all).errors;
+  assert.deepEqual(parseVolumeCreate({ name: 'ro', region: 'was', max_size: 1, read_only: true }, regions, all).input,
+    { name: 'ro', region: 'was', max_size: 1, read_only: true }, 'read-only volumes are mounted read-only');
+  const bad = parseVolumeCreate({ name: 'Data!', region: 'sin', max_size: 0, read_only: 'yes', foo: 1 }, regions, all).errors;
   assert.deepEqual(bad.map((e) => e.field), ['volume.foo', 'name', 'region', 'max_size', 'read_only']);
   assert.match(bad[2]!.description, /does not take volumes/);
   assert.deepEqual(parseVolumeCreate({ name: 'copy', region: 'was', snapshot_id: 's' }, regions, all).input,

@@ -184,10 +184,11 @@ export function parseVolumeCreate(
   let maxSize = readInt(errors, raw.max_size, 'max_size', 1, MAX_VOLUME_GB, 'GB');
   if (maxSize === undefined && absent(raw.max_size) && !snapshot) errors.add('max_size', `is required: the size in GB (1 to ${MAX_VOLUME_GB})`);
   if (maxSize === undefined) maxSize = 0; // from a snapshot: its size (the action fills it in)
+  // read_only: instances mount the volume read-only (writes fail with EROFS inside); usually a volume restored from a
+  // snapshot whose data must not change. Fixed at creation, as in Koyeb's API (UpdatePersistentVolume has no such field).
   const readOnly = readBool(errors, raw.read_only, 'read_only') ?? false;
-  if (readOnly) errors.add('read_only', 'read-only volumes are not supported by Pier: omit read_only (an instance mounts its volume read-write)');
   if (errors.count) return { errors: errors.list };
-  return { input: { name: raw.name as string, region: region!, max_size: maxSize, read_only: false, ...(snapshot ? { snapshot_id: snapshot } : {}) }, errors: [] };
+  return { input: { name: raw.name as string, region: region!, max_size: maxSize, read_only: readOnly, ...(snapshot ? { snapshot_id: snapshot } : {}) }, errors: [] };
 }
 
 /** Validates an update body ({name?, max_size?}): the size only grows. */

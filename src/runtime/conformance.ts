@@ -388,17 +388,17 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
         return volumes!.create(id, bytes);
       }
       /** Runs a script to its end in a new instance that mounts `vol` at /data; its exit and its output. */
-      async function runWith(vol: { volumeId: string; hostPath: string }, sh: string): Promise<{ exit: ExitStatus; out: string }> {
+      async function runWith(vol: { volumeId: string; hostPath: string }, sh: string, readOnly = false): Promise<{ exit: ExitStatus; out: string }> {
         let result: { exit: ExitStatus; out: string } | undefined;
         await withInstances(async (start) => {
-          const h = await start([], { ...script(sh), volumes: [{ volumeId: vol.volumeId, hostPath: vol.hostPath, path: '/data' }] });
+          const h = await start([], { ...script(sh), volumes: [{ volumeId: vol.volumeId, hostPath: vol.hostPath, path: '/data', ...(readOnly ? { readOnly } : {}) }] });
           const exit = await waitBounded(rt, h.runtimeId, 60_000);
           result = { exit, out: (await logsOnce(rt, h.runtimeId)).map((l) => l.line).join('\n') };
         });
         return result!;
       }
 
-      test('data written in one instance is there, writable, in the next instance that mounts the volume', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      test('data written in one instance is there, writable, in the next instance that mounts the volume; a read-only mount reads it and refuses writes', { timeout: TEST_TIMEOUT_MS }, async (t) => {
         if (skip) return t.skip(skip);
         const vol = await newVolume(32 * MiB);
         const token = randomUUID();
@@ -419,8 +419,14 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
         assert.equal(second.exit.exitCode, 0, second.out);
         assert.match(second.out, new RegExp(token));
         assert.match(second.out, /appended/, 'the next instance can write what the previous one wrote');
-        const third = await runWith(vol, 'cat /data/sub/f');
+        // A read-only volume (read_only at creation): the data is there, every write fails with EROFS, the mount says ro.
+        const third = await runWith(vol, `cat /data/sub/f; touch /data/sub/f /data/other 2>&1; echo "touch exit $?"; grep ' /data ' /proc/self/mounts`, true);
         assert.match(third.out, new RegExp(`${token}\\s+again`));
+        assert.match(third.out, /Read-only file system/, third.out);
+        assert.match(third.out, /touch exit [1-9]/, third.out);
+        assert.match(third.out.split('\n').find((l) => / \/data /.test(l)) ?? '', /\bro\b/, third.out);
+        const after = await runWith(vol, 'ls /data');
+        assert.doesNotMatch(after.out, /other/, 'nothing was written through the read-only mount');
       });
 
       test('writing past the volume size fails with ENOSPC inside the instance', { timeout: TEST_TIMEOUT_MS }, async (t) => {

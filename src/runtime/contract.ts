@@ -46,7 +46,7 @@ export interface InstanceSpec {
    * read-write at `path` inside the instance. At most one instance mounts a volume at a time (the control plane sees
    * to it). Drivers that cannot mount volumes refuse the spec with an invalid_spec RuntimeError.
    */
-  volumes?: { volumeId: string; hostPath: string; path: string }[];
+  volumes?: { volumeId: string; hostPath: string; path: string; readOnly?: boolean }[];
 }
 
 /** Where the edge and health checker reach one declared port of an instance. */

@@ -21,6 +21,11 @@ test('volumes: create, list with filters, get, rename, grow only; errors name th
   assert.deepEqual([list.body.volumes.length, list.body.count, list.body.limit, list.body.offset, list.body.has_next], [1, 1, 10, 0, false]);
   assert.equal((await t.req('GET', '/v1/volumes?region=was')).body.volumes.length, 0);
   assert.equal((await t.req('GET', '/v1/volumes?name=data')).body.volumes[0].id, v.id);
+  const ro = await t.req('POST', '/v1/volumes', { name: 'frozen', region: 'fra', max_size: 1, read_only: true });
+  assert.equal(ro.status, 200, JSON.stringify(ro.body));
+  assert.equal(ro.body.volume.read_only, true);
+  assert.equal((await t.req('GET', `/v1/volumes/${ro.body.volume.id}`)).body.volume.read_only, true);
+  assert.equal((await t.req('DELETE', `/v1/volumes/${ro.body.volume.id}`)).status, 200);
   const dup = await t.req('POST', '/v1/volumes', { name: 'data', region: 'fra', max_size: 1 });
   assert.equal(dup.status, 409);
   const bad = await t.req('POST', '/v1/volumes', { name: 'Bad Name', region: 'mars', max_size: 0 });

@@ -158,6 +158,9 @@ test('mountsFor: an instance waits while another holds its volume, mounts it onc
   w.control.instances.get('inst-1')!.status = 'STOPPED';
   assert.deepEqual(await w.rec.mountsFor(w.control, next, def), { ok: true, volumes: [{ volumeId: VOL, hostPath: `/fake/${VOL}`, path: '/data' }] });
   assert.deepEqual(await w.rec.mountsFor(w.control, { ...(next as object), replica_index: 1 } as never, def), { ok: true, volumes: [] }, 'replica 1 mounts nothing');
+  w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, read_only: true });
+  assert.deepEqual(await w.rec.mountsFor(w.control, next, def), { ok: true, volumes: [{ volumeId: VOL, hostPath: `/fake/${VOL}`, path: '/data', readOnly: true }] },
+    'a read-only volume is mounted read-only');
   w.state.volumes.set(VOL, { ...w.state.volumes.get(VOL)!, status: 'PERSISTENT_VOLUME_STATUS_DELETING' });
   assert.equal((await w.rec.mountsFor(w.control, next, def)).ok, false);
 });

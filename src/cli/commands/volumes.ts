@@ -76,7 +76,7 @@ export const volumesCommand: Command = {
         { name: 'region', kind: 'string', placeholder: 'REGION', help: 'Region of the volume (its instances run there)', defaultText: 'was' },
         { name: 'size', kind: 'int', placeholder: 'GB', help: 'Size in GB (writes past it fail with ENOSPC)', defaultText: '10, or the snapshot\'s size' },
         { name: 'snapshot', kind: 'string', placeholder: 'SNAPSHOT', help: 'Create the volume from this snapshot (name or id)' },
-        { name: 'read-only', kind: 'bool', help: 'Mount read-only (not supported by Pier: refused)' },
+        { name: 'read-only', kind: 'bool', help: 'Instances mount it read-only: reads work, writes fail with EROFS (fixed at creation)' },
       ],
       examples: ['pier volumes create data --region was --size 1', 'pier volumes create restored --snapshot nightly'],
       run: async (ctx) => {

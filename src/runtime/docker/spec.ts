@@ -59,9 +59,10 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
   }
   if (opts.runtime) (body.HostConfig as Record<string, unknown>).Runtime = opts.runtime;
   if (spec.volumes?.length) {
-    // Read-write binds of the mounted volumes (their own filesystems: the size limit is theirs), not propagated back.
+    // Binds of the mounted volumes (their own filesystems: the size limit is theirs), read-write unless the volume is
+    // read-only, not propagated back.
     (body.HostConfig as Record<string, unknown>).Mounts = spec.volumes.map((v) => ({
-      Type: 'bind', Source: v.hostPath, Target: mountTarget(v), ReadOnly: false, BindOptions: { Propagation: 'rprivate' },
+      Type: 'bind', Source: v.hostPath, Target: mountTarget(v), ReadOnly: v.readOnly === true, BindOptions: { Propagation: 'rprivate' },
     }));
   }
   if (spec.entrypoint) body.Entrypoint = spec.entrypoint;

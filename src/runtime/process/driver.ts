@@ -313,7 +313,7 @@ export class ProcessRuntime implements Runtime {
         appDir: STAGE_APP, argv, workdir: spec.workdir, hostname,
         tmpBytes: spec.diskBytes, rootEntries: hostRootEntries(), hostsDir: net ? STAGE_HOSTS : undefined,
         proc: hostProcEntries(), seccompFd: SECCOMP_FD,
-        volumes: volumes.map((v, i) => ({ source: stageVolume(i), target: mountTarget(v) })),
+        volumes: volumes.map((v, i) => ({ source: stageVolume(i), target: mountTarget(v), ...(v.readOnly ? { readOnly: true } : {}) })),
       });
       // The supervisor itself enters the instance's network namespace (so that it can set the namespace's sysctls
       // without one more program); the sandbox inherits it.

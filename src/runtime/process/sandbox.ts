@@ -108,8 +108,8 @@ export interface SandboxOptions {
   proc?: ProcEntries;
   /** The fd bubblewrap reads the seccomp program from, if any. */
   seccompFd?: number;
-  /** Persistent volumes bound read-write: `source` is the staged directory (stageVolume), `target` the path inside. */
-  volumes?: { source: string; target: string }[];
+  /** Persistent volumes, bound read-write unless `readOnly`: `source` is the staged directory (stageVolume), `target` the path inside. */
+  volumes?: { source: string; target: string; readOnly?: boolean }[];
 }
 
 /** Where the app network's hosts directory appears inside the sandbox. */
@@ -145,7 +145,7 @@ export function bwrapArgs(o: SandboxOptions): string[] {
   args.push('--tmpfs', '/tmp');
   args.push('--ro-bind', o.appDir, '/app');
   // The only writable binds of the host: each volume, its own filesystem of its own size (issue #20).
-  for (const v of o.volumes ?? []) args.push('--bind', v.source, v.target);
+  for (const v of o.volumes ?? []) args.push(v.readOnly ? '--ro-bind' : '--bind', v.source, v.target);
   args.push('--chdir', o.workdir ?? '/app');
   // Applied last, just before the app starts, with no_new_privs set (bubblewrap's init gets it too).
   if (o.seccompFd !== undefined) args.push('--seccomp', String(o.seccompFd));
