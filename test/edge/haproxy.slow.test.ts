@@ -1,6 +1,7 @@
 // The HAProxy data plane against a real haproxy (Debian's 2.6): routing by host and path prefix straight to the
-// instances, a redeploy and a reload under a bounded keep-alive loop with zero failed requests, and a sleeping app
-// that still wakes through the Node edge behind it. Skipped, with the reason, when haproxy is not installed.
+// instances, a redeploy and a reload under a bounded keep-alive loop with zero failed requests, a scale-up and back
+// without any reload, HAProxy restarted after a kill -9, and a sleeping app that still wakes through the Node edge
+// behind it. Skipped, with the reason, when haproxy is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHaproxyEdge, type HaproxyEdge } from '../../src/edge/haproxy/edge.ts';
+import { socketCommand } from '../../src/edge/haproxy/process.ts';
 import { app, call, route, startUpstream, up, type TestUpstream } from '../../src/edge/test-helpers.ts';
 import type { AccessLogEntry, AppRoutes } from '../../src/edge/types.ts';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -16,8 +18,12 @@ import { WebSocket, WebSocketServer } from 'ws';
 const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
 const skip = probe.status === 0 ? false : 'haproxy is not installed (apt-get install haproxy)';
 
+/** What a test may look at besides the edge: its directory (sockets) and the errors it reported (a test that expects
+ * some takes them out; any left fail the test, also ones reported while the edge closes). */
+interface EdgeCtx { dir: string; errors: string[] }
+
 async function withEdge(
-  fn: (edge: HaproxyEdge, nodeLog: AccessLogEntry[]) => Promise<void>, onWake?: (appId: string) => Promise<void>,
+  fn: (edge: HaproxyEdge, nodeLog: AccessLogEntry[], ctx: EdgeCtx) => Promise<void>, onWake?: (appId: string) => Promise<void>,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pier-haproxy-'));
   const nodeLog: AccessLogEntry[] = [];
@@ -25,14 +31,50 @@ async function withEdge(
   const edge = await createHaproxyEdge({
     addr: '127.0.0.1:0', domain: 'pier.test', dir, accessLog: (e) => nodeLog.push(e), onWake, onError: (m) => errors.push(m),
   });
+  let passed = false;
   try {
-    await fn(edge, nodeLog);
-    assert.deepEqual(errors, []);
+    await fn(edge, nodeLog, { dir, errors });
+    passed = true;
   } finally {
     await edge.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  if (passed) assert.deepEqual(errors, [], 'no error reported, and closing the edge is not a death');
 }
+
+/** A bounded loop of GETs for `host` (8 clients, keep-alive unless `fresh`), counting answers and failures per phase. */
+function loadLoop(edge: HaproxyEdge, host: string, opts: { fresh?: boolean; clients?: number; ms?: number } = {}) {
+  const u = new URL(edge.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const st = { ok: 0, phase: 'start', stop: false, failures: [] as { phase: string; at: number; what: string }[], bodies: new Map<string, number>() };
+  const deadline = Date.now() + (opts.ms ?? 15_000);
+  const once = (): Promise<void> => new Promise<void>((resolve) => {
+    const req = request({ host: u.hostname, port: u.port, path: '/', agent: opts.fresh ? false : agent, headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => {
+        if (res.statusCode === 200) { st.ok++; const who = body.split(' ')[0]!; st.bodies.set(who, (st.bodies.get(who) ?? 0) + 1); }
+        else st.failures.push({ phase: st.phase, at: Date.now(), what: `${res.statusCode} ${body.slice(0, 80)}` });
+        resolve();
+      });
+    });
+    req.on('error', (err) => {
+      st.failures.push({ phase: st.phase, at: Date.now(), what: err.message });
+      setTimeout(resolve, 5); // connection refused while HAProxy is down: do not spin
+    });
+    req.end();
+  });
+  const client = async () => { for (let i = 0; i < 5000 && !st.stop && Date.now() < deadline; i++) await once(); };
+  const clients = Array.from({ length: opts.clients ?? 8 }, client);
+  return {
+    st,
+    /** Wait (at most 5 s) until `n` more requests were answered. */
+    async more(n: number) { const want = st.ok + n, t = Date.now(); while (st.ok < want && Date.now() - t < 5000) await new Promise((r) => setTimeout(r, 10)); },
+    async end() { st.stop = true; await Promise.all(clients); agent.destroy(); },
+  };
+}
+
+const workerPid = async (dir: string) => Number(/^Pid: (\d+)$/m.exec(await socketCommand(join(dir, 'admin.sock'), 'show info'))?.[1]);
 
 test('routes by host and path prefix straight to the instances; misses and guarded routes go through the Node edge', { skip }, async () => {
   const web = await startUpstream('web');
@@ -212,5 +254,97 @@ test('a WebSocket on a direct route is tunnelled by HAProxy', { skip }, async ()
   } finally {
     wss.close();
     await wsUp.close();
+  }
+});
+
+test('a scale-up from 1 to 3 instances and back under a bounded keep-alive loop: no failed request, no reload', { skip }, async () => {
+  const ups = await Promise.all(['u1', 'u2', 'u3'].map((n) => startUpstream(n)));
+  try {
+    await withEdge(async (edge, _log, { dir }) => {
+      const table = (n: number) => [app('scale', [route('/', ups.slice(0, n).map((u, i) => up(`i${i + 1}`, u.port)), { serviceId: 'scale' })])];
+      edge.setRoutes(table(1));
+      await edge.settled();
+      const before = { reloads: edge.reloads(), master: edge.dataplane().masterPid, worker: await workerPid(dir) };
+      const loop = loadLoop(edge, 'scale-acme.pier.test');
+      await loop.more(200);
+      loop.st.phase = 'up to 3';
+      edge.setRoutes(table(3));
+      await edge.settled();
+      const atThree = new Map(loop.st.bodies);
+      await loop.more(600);
+      const onThree = ['u1', 'u2', 'u3'].map((n) => (loop.st.bodies.get(n) ?? 0) - (atThree.get(n) ?? 0));
+      loop.st.phase = 'down to 1';
+      edge.setRoutes(table(1));
+      await edge.drain('i2', 5000);
+      await edge.drain('i3', 5000);
+      loop.st.phase = 'closed u2, u3';
+      await ups[1]!.close();
+      await ups[2]!.close();
+      await loop.more(200);
+      await loop.end();
+
+      assert.deepEqual(loop.st.failures, []);
+      assert.ok(onThree.every((n) => n > 0), `all three instances served once scaled up (${onThree.join(', ')})`);
+      assert.equal(edge.reloads(), before.reloads, 'no reload');
+      assert.equal(edge.dataplane().masterPid, before.master, 'the same HAProxy master');
+      assert.equal(await workerPid(dir), before.worker, 'the same worker (a reload would start a new one)');
+      console.log(`haproxy scale 1→3→1: ${loop.st.ok} requests, 0 failed, per instance on three: ${onThree.join('/')}`);
+    });
+  } finally {
+    await ups[0]!.close();
+  }
+});
+
+test('HAProxy killed with SIGKILL is restarted with the current table, logged once, and serves again', { skip }, async () => {
+  const a = await startUpstream('a');
+  const b = await startUpstream('b');
+  try {
+    await withEdge(async (edge, _log, { errors }) => {
+      const table = (...us: [string, TestUpstream][]) => [app('sup', [route('/', us.map(([id, u]) => up(id, u.port)), { serviceId: 'sup' })])];
+      edge.setRoutes(table(['a1', a]));
+      await edge.settled();
+      const master = edge.dataplane().masterPid!;
+      const loop = loadLoop(edge, 'sup-acme.pier.test', { fresh: true, clients: 2, ms: 12_000 });
+      await loop.more(50);
+      loop.st.phase = 'killed';
+      const killedAt = Date.now();
+      process.kill(master, 'SIGKILL');
+      const until = async (what: string, ok: () => boolean) => {
+        for (let i = 0; i < 1000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+        assert.ok(ok(), what);
+      };
+      await until('the death is noticed within 5 s', () => !edge.dataplane().up);
+      assert.match(edge.prometheus(), /^pier_edge_haproxy_up 0$/m);
+      // A table arriving while HAProxy is down is what the restart starts with.
+      edge.setRoutes(table(['a1', a], ['b1', b]));
+      await until('restarted within 5 s', () => edge.dataplane().restarts === 1 && edge.dataplane().up);
+      const okAtRestart = loop.st.ok;
+      await loop.more(1);
+      const servedAgainMs = Date.now() - killedAt;
+      const bBefore = loop.st.bodies.get('b') ?? 0;
+      loop.st.phase = 'restarted';
+      await loop.more(100);
+      await loop.end();
+
+      assert.ok(loop.st.ok > okAtRestart, 'served again');
+      assert.ok(servedAgainMs < 5000, `served again ${servedAgainMs} ms after the kill (the restart waits 100 ms; measured 360-690 ms)`);
+      assert.deepEqual(loop.st.failures.filter((f) => f.phase !== 'killed'), [], 'no failure before the kill or after the restart');
+      assert.ok(loop.st.failures.every((f) => /ECONNREFUSED|ECONNRESET|socket hang up/.test(f.what)), 'the outage refuses connections');
+      assert.ok((loop.st.bodies.get('b') ?? 0) > bBefore, 'the restart serves the table set while HAProxy was down');
+      const d = edge.dataplane();
+      assert.notEqual(d.masterPid, master);
+      assert.equal(d.restarts, 1);
+      assert.match(edge.prometheus(), /^pier_edge_haproxy_up 1$/m);
+      assert.match(edge.prometheus(), /^pier_edge_haproxy_restarts_total 1$/m);
+      assert.equal((await call(edge.url, 'x', '/_pier/ready')).status, 200);
+      // Exactly one log line for the death: pid, signal, and the restart with its backoff.
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.match(errors[0]!, new RegExp(`^haproxy \\(master pid ${master}\\) died after [0-9.]+ s up \\(signal SIGKILL\\); .*restart 1 in 100 ms with the current route table$`));
+      errors.length = 0;
+      console.log(`haproxy kill -9: served again ${servedAgainMs} ms after the kill; ${loop.st.failures.length} requests refused meanwhile, ${loop.st.ok} answered`);
+    });
+  } finally {
+    await a.close();
+    await b.close();
   }
 });

@@ -1,8 +1,12 @@
-// The HAProxy data plane's pure part: which routes HAProxy serves itself, the host+path map, the config text.
+// The HAProxy data plane's pure part: which routes HAProxy serves itself, the host+path map, the config text, the
+// runtime API commands (or reload) a new table takes, and the restart backoff.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { app, route, up } from '../test-helpers.ts';
-import { NODE_BACKEND, backendName, nodeOnlyReason, planHaproxy, renderConfig, renderMap, slotCount } from './config.ts';
+import {
+  NODE_BACKEND, backendName, nodeOnlyReason, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
+  slotsForConfig, type BackendSlots,
+} from './config.ts';
 
 const one = (id: string, port: number) => [up(id, port, 'fra')];
 
@@ -90,4 +94,73 @@ test('the config names the Node edge as default, strips prefixes in their backen
   assert.match(cfg, /^ {2}server s2 127\.0\.0\.1:1 disabled$/m);
   assert.match(cfg, /^ {2}server s1 \[fd00::2\]:80$/m);
   assert.doesNotMatch(cfg.slice(cfg.indexOf('backend b2')), /set-path/);
+});
+
+const ups = (...ports: number[]) => ports.map((p, i) => up(`i${i + 1}`, p, 'fra'));
+const planOf = (...ports: number[]) => planHaproxy([app('web', [route('/', ups(...ports))])], 'pier.test');
+const WEB = backendName('svc/', 8000, '/');
+
+test('a scale-up and back within the slots is runtime API commands only, instances keeping their slots', () => {
+  let have = slotsForConfig(planOf(9001), new Map());
+  assert.deepEqual(have.get(WEB)!.slots.map((s) => s.instanceId), ['i1', null, null, null]);
+  const upTo3 = planRuntime(have, planOf(9001, 9002, 9003));
+  assert.equal(upTo3.reload, null);
+  if (upTo3.reload !== null) return;
+  assert.deepEqual(upTo3.before, [
+    `set server ${WEB}/s2 addr 127.0.0.1 port 9002`, `set server ${WEB}/s2 state ready`,
+    `set server ${WEB}/s3 addr 127.0.0.1 port 9003`, `set server ${WEB}/s3 state ready`,
+  ]);
+  assert.deepEqual(upTo3.after, []);
+  have = upTo3.backends;
+  // Back to i1 only: the others leave (maint) after the map, and their slots are free again.
+  const downTo1 = planRuntime(have, planOf(9001));
+  assert.equal(downTo1.reload, null);
+  if (downTo1.reload !== null) return;
+  assert.deepEqual(downTo1.before, []);
+  assert.deepEqual(downTo1.after, [`set server ${WEB}/s2 state maint`, `set server ${WEB}/s3 state maint`]);
+  assert.deepEqual(downTo1.backends.get(WEB)!.slots.map((s) => s.instanceId), ['i1', null, null, null]);
+  // Nothing changed: nothing to send.
+  const same = planRuntime(downTo1.backends, planOf(9001));
+  assert.deepEqual(same.reload === null && [...same.before, ...same.after], []);
+});
+
+test('an instance that moves is readdressed in its slot; the applied state is never mutated', () => {
+  const have = slotsForConfig(planOf(9001), new Map());
+  const before = structuredClone(have);
+  const moved = planRuntime(have, planOf(9009));
+  assert.equal(moved.reload, null);
+  assert.deepEqual(moved.reload === null && moved.before, [`set server ${WEB}/s1 addr 127.0.0.1 port 9009`, `set server ${WEB}/s1 state ready`]);
+  assert.deepEqual(have, before);
+});
+
+test('a new backend, outgrown slots or an earlier failure reload; a backend no route uses any more is emptied at run time', () => {
+  const have = slotsForConfig(planOf(9001), new Map());
+  assert.match(String(planRuntime(have, planOf(9001, 9002, 9003, 9004, 9005)).reload), /needs 5 slots, has 4/);
+  const grown = planRuntime(have, planOf(9001, 9002, 9003, 9004, 9005));
+  assert.deepEqual(grown.backends.get(WEB)!.slots.map((s) => s.instanceId), ['i1', 'i2', 'i3', 'i4', 'i5', null, null, null, null, null, null, null]);
+  assert.match(String(planRuntime(have, planOf(9001), true).reload), /failed halfway/);
+  const other = planHaproxy([app('web', [route('/', ups(9001), { serviceId: 'other' })])], 'pier.test');
+  assert.match(String(planRuntime(have, other).reload), /new backend/);
+  const gone = planRuntime(have, planHaproxy([], 'pier.test'));
+  assert.equal(gone.reload, null);
+  assert.deepEqual(gone.reload === null && gone.after, [`set server ${WEB}/s1 state maint`]);
+  assert.deepEqual(gone.backends.get(WEB)!.slots.map((s) => s.instanceId), [null, null, null, null], 'kept in the config until a reload');
+});
+
+test('a config for a reload or a restart keeps each instance in its slot and never shrinks a backend', () => {
+  const have: Map<string, BackendSlots> = new Map([[WEB, { name: WEB, prefix: '/', slots: [
+    { instanceId: null, host: '127.0.0.1', port: 9001 }, { instanceId: 'i2', host: '127.0.0.1', port: 9002 },
+    ...Array.from({ length: 6 }, () => ({ instanceId: null, host: '127.0.0.1', port: 1 })),
+  ] }]]);
+  const next = slotsForConfig(planOf(9001, 9002), have);
+  assert.deepEqual(next.get(WEB)!.slots.map((s) => s.instanceId), ['i1', 'i2', null, null, null, null, null, null]);
+});
+
+test('restart backoff: 100 ms, doubling to 5 s, back to 100 ms after 30 s up', () => {
+  const waits: number[] = [];
+  let last: number | null = null;
+  for (let i = 0; i < 8; i++) waits.push((last = restartDelay(last, 50)));
+  assert.deepEqual(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+  assert.equal(restartDelay(5000, 29_999), 5000);
+  assert.equal(restartDelay(5000, 30_000), 100);
 });

@@ -110,6 +110,108 @@ export interface SlotState { instanceId: string | null; host: string; port: numb
 /** A backend with its slots, as the config file and the runtime API hold it. */
 export interface BackendSlots { name: string; prefix: string; slots: SlotState[] }
 
+/** A slot that never held an instance: a placeholder address, written `disabled` (maintenance). */
+const FREE_SLOT: SlotState = { instanceId: null, host: '127.0.0.1', port: 1 };
+
+/** One slot change: an instance takes (or moves within) slot `index`, or leaves it. */
+export interface SlotChange { kind: 'enable' | 'disable'; index: number; host: string; port: number }
+
+/** Fit `servers` into `slots`: instances keep their slot, new ones take free slots, gone ones are freed. */
+export function fitServers(slots: SlotState[], servers: PlannedServer[]): { slots: SlotState[]; changes: SlotChange[]; overflow: number } {
+  const out = slots.map((s) => ({ ...s }));
+  const changes: SlotChange[] = [];
+  const want = new Map(servers.map((s) => [s.instanceId, s]));
+  out.forEach((s, i) => {
+    if (s.instanceId === null) return;
+    const w = want.get(s.instanceId);
+    if (w === undefined) { changes.push({ kind: 'disable', index: i, host: s.host, port: s.port }); s.instanceId = null; return; }
+    if (w.host !== s.host || w.port !== s.port) { s.host = w.host; s.port = w.port; changes.push({ kind: 'enable', index: i, host: w.host, port: w.port }); }
+    want.delete(s.instanceId);
+  });
+  let overflow = 0;
+  for (const w of want.values()) {
+    const i = out.findIndex((s) => s.instanceId === null);
+    if (i < 0) { overflow++; continue; }
+    out[i] = { instanceId: w.instanceId, host: w.host, port: w.port };
+    changes.push({ kind: 'enable', index: i, host: w.host, port: w.port });
+  }
+  return { slots: out, changes, overflow };
+}
+
+/**
+ * The backends a config file (a reload or a restart) is written with: every planned backend, sized by slotCount
+ * (never shrunk below what it has, so a reload moves no instance), instances kept in the slots they hold.
+ * Backends no longer planned are left out: a reload is the one moment they can go.
+ */
+export function slotsForConfig(plan: HaproxyPlan, have: ReadonlyMap<string, BackendSlots>): Map<string, BackendSlots> {
+  const next = new Map<string, BackendSlots>();
+  for (const b of plan.backends.values()) {
+    const old = have.get(b.name);
+    const size = Math.max(slotCount(b.servers.length), old?.slots.length ?? 0);
+    const slots = Array.from({ length: size }, (_, i) => old?.slots[i] ?? { ...FREE_SLOT });
+    next.set(b.name, { name: b.name, prefix: b.prefix, slots: fitServers(slots, b.servers).slots });
+  }
+  return next;
+}
+
+/** How to bring HAProxy from what it holds to a plan. */
+export type RuntimeStep =
+  /** Rewrite haproxy.cfg with `backends` and reload (`why` says what the runtime API cannot do). */
+  | { reload: string; backends: Map<string, BackendSlots> }
+  /**
+   * No reload: send `before` (servers joining or moving: address, then ready), replace the map if it changed, then
+   * send `after` (servers leaving, and every server of a backend no route uses any more: maint, so no new request
+   * goes there while requests in flight finish). `backends` is what HAProxy holds afterwards.
+   */
+  | { reload: null; backends: Map<string, BackendSlots>; before: string[]; after: string[] };
+
+/**
+ * The runtime API commands (or the reload) that take HAProxy from `have` to `plan`. A reload only when a backend
+ * is new (HAProxy 2.6 cannot add one at run time) or its instances outgrow its slots, or when `force` (a change
+ * failed halfway, so what HAProxy holds is unknown). Adding, moving and removing instances of existing backends, and
+ * any host or prefix change between existing backends (the map), never reload.
+ */
+export function planRuntime(have: ReadonlyMap<string, BackendSlots>, plan: HaproxyPlan, force = false): RuntimeStep {
+  const reloadWith = (why: string): RuntimeStep => ({ reload: why, backends: slotsForConfig(plan, have) });
+  if (force) return reloadWith('an earlier change failed halfway');
+  const next = new Map<string, BackendSlots>();
+  const before: string[] = [];
+  const after: string[] = [];
+  for (const b of plan.backends.values()) {
+    const cur = have.get(b.name);
+    if (cur === undefined) return reloadWith(`new backend ${b.name}`);
+    const fit = fitServers(cur.slots, b.servers);
+    if (fit.overflow > 0) return reloadWith(`backend ${b.name} needs ${b.servers.length} slots, has ${cur.slots.length}`);
+    for (const c of fit.changes) {
+      const ref = `${b.name}/s${c.index + 1}`;
+      if (c.kind === 'disable') { after.push(`set server ${ref} state maint`); continue; }
+      before.push(`set server ${ref} addr ${c.host} port ${c.port}`, `set server ${ref} state ready`);
+    }
+    next.set(b.name, { ...cur, slots: fit.slots });
+  }
+  for (const [name, cur] of have) {
+    if (next.has(name)) continue;
+    const slots = cur.slots.map((s, i) => {
+      if (s.instanceId !== null) after.push(`set server ${name}/s${i + 1} state maint`);
+      return { ...s, instanceId: null };
+    });
+    next.set(name, { ...cur, slots });
+  }
+  return { reload: null, backends: next, before, after };
+}
+
+/** Supervision: the first restart after a death waits 100 ms, each further one twice as long, at most 5 s. */
+export const RESTART_MIN_MS = 100;
+export const RESTART_MAX_MS = 5000;
+/** A HAProxy that served this long before dying starts the backoff over. */
+export const RESTART_RESET_AFTER_MS = 30_000;
+
+/** How long to wait before restarting HAProxy: `lastDelayMs` is the previous wait (null: none yet). */
+export function restartDelay(lastDelayMs: number | null, upForMs: number): number {
+  if (lastDelayMs === null || upForMs >= RESTART_RESET_AFTER_MS) return RESTART_MIN_MS;
+  return Math.min(lastDelayMs * 2, RESTART_MAX_MS);
+}
+
 /** Everything haproxy.cfg is made of. */
 export interface ConfigInput {
   /** Public listen address `host:port` (IPv6 in brackets). */

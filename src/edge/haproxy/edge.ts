@@ -3,13 +3,15 @@
 // regions, h2c, ACME, error pages) goes to its default backend, Pier's Node edge on a loopback port, which holds the
 // whole table. `setRoutes` drives HAProxy level-triggered: desired table → plan → runtime API (server addresses and
 // states, the map replaced atomically with prepare/commit); a reload only when a backend appears or outgrows its slots.
+// Supervised: when HAProxy dies, it is started again with the newest table (backoff 100 ms doubling to 5 s, reset
+// after 30 s up), one log line per death; Pier's own close() is not a death.
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAddr, urlOf } from '../addr.ts';
 import { createEdge } from '../edge.ts';
 import { renderPrometheus } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
-import { planHaproxy, renderConfig, renderMap, slotCount, type BackendSlots, type HaproxyPlan } from './config.ts';
+import { planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig, type BackendSlots, type HaproxyPlan } from './config.ts';
 import { HaproxyProcess } from './process.ts';
 
 /** Options of the HAProxy data plane on top of the edge's own. */
@@ -33,6 +35,19 @@ export interface HaproxyEdge extends Edge {
   nodeUrl: string;
   /** Resolves once every table handed to setRoutes so far is applied to HAProxy. */
   settled(): Promise<void>;
+  /** Whether HAProxy serves the public address now, how often it was restarted after dying, and its pids. */
+  dataplane(): DataplaneStatus;
+}
+
+/** The supervised HAProxy's state (also in the Prometheus text as pier_edge_haproxy_*). */
+export interface DataplaneStatus {
+  /** False from HAProxy's death until its restart serves again: the public address does not answer meanwhile. */
+  up: boolean;
+  restarts: number;
+  reloads: number;
+  masterPid: number | null;
+  /** The last death, as logged. */
+  lastDeath: string | null;
 }
 
 /** Start the Node edge on loopback, then HAProxy on `opts.addr` in front of it. */
@@ -44,12 +59,25 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const mapFile = join(opts.dir, 'routes.map');
   const onError = opts.onError ?? ((m: string) => process.emitWarning(`pier edge (haproxy): ${m}`));
   const proc = new HaproxyProcess(opts.bin ?? 'haproxy', cfgFile, join(opts.dir, 'admin.sock'), join(opts.dir, 'master.sock'),
-    (why) => onError(`haproxy ${why}: the public address no longer answers; restart Pier (or set PIER_EDGE_DATAPLANE=node)`));
+    (how, alert, pid) => died(how, alert, pid));
 
   // What HAProxy holds now (applied state): backends with their slots, and the map text.
   let backends = new Map<string, BackendSlots>();
   let mapText = '';
   let reloads = 0;
+  // Supervision: the newest table handed in (a restart applies it), whether HAProxy serves, restarts so far.
+  let desired: AppRoutes[] = [];
+  let up = false;
+  let upSince = 0;
+  let restarts = 0;
+  let lastDelay: number | null = null;
+  let lastDeath: string | null = null;
+  let restartTimer: NodeJS.Timeout | null = null;
+  // Serialise applies and restarts; a table arriving while one runs replaces any waiting one (last wins).
+  let running: Promise<void> = Promise.resolve();
+  let pending: AppRoutes[] | null = null;
+  let closed = false;
+  let domain = opts.domain;
   // Set when a runtime change failed halfway: what HAProxy holds is unknown, so the next table rewrites the config.
   let forceReload = false;
   // Which route keys and app each backend counts for (metrics), from the last plan.
@@ -80,27 +108,66 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     await node.close();
     throw err;
   }
+  up = true;
+  upSince = Date.now();
+
+  /** A new worker starts its counters at 0: keep the old totals (not its seconds-since-last, which would freeze). */
+  const carryCounters = (): void => {
+    for (const [name, row] of stats) carried.set(name, { ...addRows(carried.get(name), row), lastsess: -1 });
+    stats = new Map();
+  };
+
+  /** HAProxy's master exited on its own (its worker's death takes it down too): log once, restart after a backoff. */
+  function died(how: string, alert: string, pid: number): void {
+    if (closed) return;
+    up = false;
+    const upFor = Date.now() - upSince;
+    lastDelay = restartDelay(lastDelay, upFor);
+    lastDeath = `haproxy (master pid ${pid}) died after ${(upFor / 1000).toFixed(1)} s up (${how}${alert ? `; haproxy: ${alert}` : ''})`;
+    onError(`${lastDeath}; the public address does not answer until it is restarted: restart ${restarts + 1} in ${lastDelay} ms with the current route table`);
+    scheduleRestart(lastDelay);
+  }
+
+  function scheduleRestart(ms: number): void {
+    restartTimer = setTimeout(() => {
+      restartTimer = null;
+      running = running.then(restart);
+    }, ms);
+  }
+
+  /** Start HAProxy again with the newest table (in the apply queue, so no apply runs meanwhile). */
+  async function restart(): Promise<void> {
+    if (closed) return;
+    const plan = planHaproxy(desired, domain);
+    owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
+    carryCounters();
+    backends = slotsForConfig(plan, backends);
+    const map = renderMap(plan.map);
+    writeFiles(map);
+    try {
+      await proc.start();
+    } catch (err) {
+      // Never served: no death to log, but the attempt failed; try again later (the backoff keeps growing).
+      lastDelay = restartDelay(lastDelay, 0);
+      onError(`restarting haproxy failed: ${(err as Error).message}; next try in ${lastDelay} ms`);
+      if (!closed) scheduleRestart(lastDelay);
+      return;
+    }
+    mapText = map;
+    forceReload = false;
+    restarts++;
+    up = true;
+    upSince = Date.now();
+  }
 
   /** Apply one plan: runtime changes when the backends fit, else rewrite the config and reload. */
   async function apply(plan: HaproxyPlan): Promise<void> {
     const newMap = renderMap(plan.map);
-    const needsReload = forceReload || [...plan.backends.values()].some((b) => {
-      const have = backends.get(b.name);
-      return have === undefined || b.servers.length > have.slots.length;
-    });
-    if (needsReload) {
-      const next = new Map<string, BackendSlots>();
-      for (const b of plan.backends.values()) {
-        const have = backends.get(b.name);
-        const slots = Array.from({ length: Math.max(slotCount(b.servers.length), have?.slots.length ?? 0) }, (_, i) =>
-          have?.slots[i] ?? { instanceId: null, host: '127.0.0.1', port: 1 });
-        next.set(b.name, { name: b.name, prefix: b.prefix, slots: assign(slots, b.servers).slots });
-      }
-      // The new worker starts its counters at 0: keep the old totals (not its seconds-since-last, which would freeze).
-      for (const [name, row] of stats) carried.set(name, { ...addRows(carried.get(name), row), lastsess: -1 });
-      stats = new Map();
+    const step = planRuntime(backends, plan, forceReload);
+    if (step.reload !== null) {
+      carryCounters();
       const prev = backends;
-      backends = next;
+      backends = step.backends;
       writeFiles(newMap);
       try {
         await proc.check();
@@ -114,20 +181,10 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       forceReload = false;
       return;
     }
-    // 1. New and moved servers first, so a map entry never points at a backend without them.
-    const toDisable: string[] = [];
-    for (const b of plan.backends.values()) {
-      const have = backends.get(b.name)!;
-      const { slots, changes } = assign(have.slots, b.servers);
-      for (const c of changes) {
-        const ref = `${b.name}/s${c.index + 1}`;
-        if (c.kind === 'enable') {
-          await proc.command(`set server ${ref} addr ${c.host} port ${c.port}`);
-          await proc.command(`set server ${ref} state ready`);
-        } else toDisable.push(ref);
-      }
-      have.slots = slots;
-    }
+    // 1. New and moved servers first, so a map entry never points at a backend without them. `backends` takes the
+    //    planned state first: if a command fails, forceReload rewrites the whole config from it.
+    backends = step.backends;
+    for (const cmd of step.before) await proc.command(cmd);
     // 2. The map, replaced as a whole and atomically (prepare / add @version / commit).
     if (newMap !== mapText) {
       const prepared = await proc.command(`prepare map ${mapFile}`);
@@ -140,23 +197,14 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     }
     // 3. Servers gone from the table, and every server of a backend no route uses any more: no new requests
     //    (requests in flight finish; drain() waits for them).
-    for (const [name, b] of backends) {
-      if (plan.backends.has(name)) continue;
-      b.slots.forEach((s, i) => { if (s.instanceId !== null) { toDisable.push(`${name}/s${i + 1}`); s.instanceId = null; } });
-    }
-    for (const ref of toDisable) await proc.command(`set server ${ref} state maint`);
+    for (const cmd of step.after) await proc.command(cmd);
   }
 
-  // Serialise applies; a table arriving while one runs replaces any waiting one (level-triggered: last wins).
-  let running: Promise<void> = Promise.resolve();
-  let pending: AppRoutes[] | null = null;
-  let closed = false;
-  let domain = opts.domain;
   const kick = (): void => {
     running = running.then(async () => {
       const apps = pending;
       pending = null;
-      if (apps === null || closed) return;
+      if (apps === null || closed || !up) return; // while HAProxy is down, its restart applies the newest table
       const plan = planHaproxy(apps, domain);
       owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
       try {
@@ -261,6 +309,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       addrsOf = new Map([...addrsOf, ...current]);
       for (const id of [...addrsOf.keys()]) if (!current.has(id) && !lastTable.has(id)) addrsOf.delete(id);
       lastTable = current;
+      desired = apps;
       pending = apps;
       kick();
     },
@@ -279,9 +328,21 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     metrics,
     async refreshMetrics() { await poll(); },
     // Counts, statuses, bytes and in flight include HAProxy's; the latency histograms only the Node edge's requests.
-    prometheus: () => renderPrometheus(metrics()),
+    prometheus: () => renderPrometheus(metrics()) + [
+      '# HELP pier_edge_haproxy_up Whether the HAProxy data plane serves the public address (0 between a death and its restart).',
+      '# TYPE pier_edge_haproxy_up gauge',
+      `pier_edge_haproxy_up ${up ? 1 : 0}`,
+      '# HELP pier_edge_haproxy_restarts_total HAProxy restarts after it died.',
+      '# TYPE pier_edge_haproxy_restarts_total counter',
+      `pier_edge_haproxy_restarts_total ${restarts}`,
+      '# HELP pier_edge_haproxy_reloads_total HAProxy reloads (new backends, backends outgrowing their slots).',
+      '# TYPE pier_edge_haproxy_reloads_total counter',
+      `pier_edge_haproxy_reloads_total ${reloads}`,
+    ].join('\n') + '\n',
+    dataplane: () => ({ up, restarts, reloads, masterPid: proc.masterPid(), lastDeath }),
     async close() {
       closed = true;
+      if (restartTimer !== null) clearTimeout(restartTimer);
       clearInterval(poller);
       await running;
       await proc.stop();
@@ -289,27 +350,6 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     },
     settled: () => running,
   };
-}
-
-/** Fit `servers` into `slots`: instances keep their slot, new ones take free slots, gone ones are freed. */
-function assign(slots: BackendSlots['slots'], servers: { instanceId: string; host: string; port: number }[]) {
-  const out = slots.map((s) => ({ ...s }));
-  const changes: { kind: 'enable' | 'disable'; index: number; host: string; port: number }[] = [];
-  const want = new Map(servers.map((s) => [s.instanceId, s]));
-  out.forEach((s, i) => {
-    if (s.instanceId === null) return;
-    const w = want.get(s.instanceId);
-    if (w === undefined) { changes.push({ kind: 'disable', index: i, host: s.host, port: s.port }); s.instanceId = null; return; }
-    if (w.host !== s.host || w.port !== s.port) { s.host = w.host; s.port = w.port; changes.push({ kind: 'enable', index: i, host: w.host, port: w.port }); }
-    want.delete(s.instanceId);
-  });
-  for (const w of want.values()) {
-    const i = out.findIndex((s) => s.instanceId === null);
-    if (i < 0) break; // the caller reloads when servers outgrow the slots
-    out[i] = { instanceId: w.instanceId, host: w.host, port: w.port };
-    changes.push({ kind: 'enable', index: i, host: w.host, port: w.port });
-  }
-  return { slots: out, changes };
 }
 
 function addRows(a: StatRow | undefined, b: StatRow | undefined): StatRow {

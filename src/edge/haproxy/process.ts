@@ -1,5 +1,6 @@
 // HAProxy as a child of Pier: master-worker mode (`-W -S <master socket>`), the runtime API on the admin socket, and
 // reloads through the master socket (the new worker takes the listeners over, the old one finishes its requests).
+// One HaproxyProcess may be started again after HAProxy died (the edge supervises it, src/edge/haproxy/edge.ts).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 
@@ -17,19 +18,36 @@ export function socketCommand(path: string, command: string, timeoutMs = 5000): 
   });
 }
 
+/** How a process ended, as a log line says it: `exit code 137` or `signal SIGKILL`. */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal !== null ? `signal ${signal}` : `exit code ${code}`;
+}
+
+/** Why the master gave up, from its ALERT lines: the last one naming a worker's exit, else the last one, else ''. */
+function lastAlert(stderr: string): string {
+  const alerts = stderr.split('\n').filter((l) => l.includes('[ALERT]'));
+  const line = alerts.filter((l) => / exited /.test(l)).at(-1) ?? alerts.at(-1) ?? '';
+  return line.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim().slice(0, 300);
+}
+
 /** A running HAProxy master and its worker. */
 export class HaproxyProcess {
   private child: ChildProcess | null = null;
   private stderrTail = '';
   private exited: string | null = null;
+  /** The worker last seen answering (a new master must answer with another one: the old may outlive its master). */
+  private lastWorker: number | null = null;
 
   constructor(
     private readonly bin: string,
     private readonly configFile: string,
     readonly adminSocket: string,
     readonly masterSocket: string,
-    /** Called when HAProxy exits on its own (not through stop()). */
-    private readonly onExit: (why: string) => void = () => {},
+    /**
+     * Called when a started HAProxy master exits on its own (not through stop(), and not while start() is waiting
+     * for it: start() rejects then). `how` is describeExit's text, `alert` HAProxy's last ALERT line.
+     */
+    private readonly onExit: (how: string, alert: string, pid: number) => void = () => {},
   ) {}
   private stopping = false;
 
@@ -46,6 +64,10 @@ export class HaproxyProcess {
   /** Start the master and resolve once the worker answers on the admin socket. */
   async start(): Promise<void> {
     await this.check();
+    this.stopping = false;
+    this.exited = null;
+    this.stderrTail = '';
+    let started = false;
     const child = spawn(this.bin, ['-W', '-S', `${this.masterSocket},mode,600`, '-f', this.configFile], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -53,11 +75,27 @@ export class HaproxyProcess {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-4000); });
     child.on('exit', (code, signal) => {
-      this.exited = `exited (${signal ?? code})`;
-      if (!this.stopping) this.onExit(`${this.exited}: ${this.stderrTail.trim().slice(-500)}`);
+      this.exited = `exited (${describeExit(code, signal)})`;
+      if (started && !this.stopping && this.child === child) this.onExit(describeExit(code, signal), lastAlert(this.stderrTail), child.pid ?? 0);
     });
     child.on('error', (err) => { this.exited = err.message; });
-    await this.waitForWorker(null, 10_000);
+    try {
+      await this.waitForWorker(this.lastWorker, 10_000);
+    } catch (err) {
+      if (this.exited === null) await this.stop();
+      throw err;
+    }
+    started = true;
+  }
+
+  /** The master's pid while it runs, else null. */
+  masterPid(): number | null {
+    return this.child !== null && this.exited === null ? this.child.pid ?? null : null;
+  }
+
+  /** Whether the master runs (it exits when its worker dies). */
+  running(): boolean {
+    return this.masterPid() !== null;
   }
 
   /** The worker's pid, from `show info` on the admin socket. */
@@ -75,7 +113,7 @@ export class HaproxyProcess {
       if (this.exited !== null) throw new Error(`haproxy ${this.exited}: ${this.stderrTail.trim().slice(-1000)}`);
       try {
         const pid = await this.workerPid();
-        if (pid !== oldPid) return;
+        if (pid !== oldPid) { this.lastWorker = pid; return; }
       } catch { /* not listening yet */ }
       if (Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 20));
