@@ -18,6 +18,8 @@ import { ensureInitramfs } from './initramfs.ts';
 import { ensureVmlinux, findHostKernel } from './kernel.ts';
 import { ADDRESS_CLAIMS_DIR, DEFAULT_VM_NETWORK, claimAddress, createTap, deleteTap, ensureBridge, macOf, releaseAddress, tapName, type VmNetworkPlan } from './net.ts';
 import { ensureImageTree, imageConfig, makeRootDisk } from './rootfs.ts';
+import { VmAppNetworks, hostsMessage, type VmNet } from './appnet.ts';
+import { networkingUnavailable } from '../process/netns.ts';
 
 const MiB = 1024 * 1024;
 /** Guest RAM on top of the instance's memory: the guest kernel, the initramfs and Pier's init (the app's cgroup gets exactly the instance's memory). */
@@ -38,11 +40,15 @@ export interface MicrovmRuntimeOptions {
   log?: (line: string) => void;
   /** How long start() waits for the guest to boot and start the app (default 120 s: TCG on a loaded machine). */
   bootTimeoutMs?: number;
+  /** App networks (spec.network): the process runtime's pool and egress (PIER_PROCESS_SUBNET, PIER_PROCESS_EGRESS). */
+  appNetworks?: { pool?: string; egress?: boolean; lockPath?: string };
 }
 
 interface VmState {
   instanceId: string; labels: Record<string, string>; ports: number[]; address: string; tap: string;
   startedAt: string; memoryBytes: number; cpu: number; accel: 'kvm' | 'tcg';
+  /** The app network's bridge when the VM is on one (its record is net.json), else the VM is on `piervm0`. */
+  bridge?: string;
 }
 
 /** One parsed console line. */
@@ -77,7 +83,7 @@ export function shellQuote(s: string): string {
 }
 
 /** The config disk's text: settings, exported env and the argv, padded with newlines to whole sectors. */
-export function configScript(o: { address: string; gateway: string; hostname: string; memoryBytes: number; cpu: number; workdir: string; env: Record<string, string>; argv: string[] }): Buffer {
+export function configScript(o: { address: string; gateway: string; hostname: string; memoryBytes: number; cpu: number; workdir: string; env: Record<string, string>; argv: string[]; hosts?: string }): Buffer {
   const lines = [
     `PIER_ADDR=${shellQuote(`${o.address}/24`)}`,
     `PIER_GATEWAY=${shellQuote(o.gateway)}`,
@@ -86,6 +92,7 @@ export function configScript(o: { address: string; gateway: string; hostname: st
     `PIER_CPU_MAX=${shellQuote(o.cpu > 0 ? `${Math.max(1000, Math.round(o.cpu * 100_000))} 100000` : 'max 100000')}`,
     `PIER_PIDS='4096'`,
     `PIER_WORKDIR=${shellQuote(o.workdir)}`,
+    ...(o.hosts ? [`PIER_HOSTS=${shellQuote(o.hosts)}`] : []),
   ];
   for (const [k, v] of Object.entries(o.env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new RuntimeError('invalid_spec', `env name ${JSON.stringify(k)} cannot be passed to a microVM: use letters, digits and _ (not starting with a digit)`);
@@ -126,6 +133,10 @@ export class MicrovmRuntime implements Runtime {
   private readonly cpuSamples = new Map<string, { at: number; ticks: number }>();
   private readonly bootTimeoutMs: number;
   private readonly addressDir: string;
+  private readonly appNetOpts: MicrovmRuntimeOptions['appNetworks'];
+  private appNets: VmAppNetworks | null | undefined;
+  /** Per bridge: the pushes of its hosts file, one after another (the newest file always goes last). */
+  private readonly hostsPushes = new Map<string, Promise<void>>();
 
   constructor(opts: MicrovmRuntimeOptions = {}) {
     this.stateDir = opts.stateDir ?? '/var/lib/pier/microvm';
@@ -135,6 +146,35 @@ export class MicrovmRuntime implements Runtime {
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.bootTimeoutMs = opts.bootTimeoutMs ?? 120_000;
     this.addressDir = opts.addressDir ?? ADDRESS_CLAIMS_DIR;
+    this.appNetOpts = opts.appNetworks;
+  }
+
+  /** App networks, or null where they cannot work (no iptables...): then every VM is on the isolated `piervm0`. */
+  private appNetworks(): VmAppNetworks | null {
+    if (this.appNets === undefined) {
+      const why = networkingUnavailable();
+      if (why) this.log(`microvm runtime: WARNING no private app networks (${why}): every VM stays isolated on ${this.net.bridge}, private names do not resolve`);
+      this.appNets = why ? null : new VmAppNetworks({ stateDir: this.stateDir, ...this.appNetOpts });
+    }
+    return this.appNets;
+  }
+
+  /** Sends the app network's current hosts file to every running VM on it (serialized per bridge). */
+  private pushHosts(bridge: string): Promise<void> {
+    const nets = this.appNetworks();
+    if (!nets) return Promise.resolve();
+    const prev = this.hostsPushes.get(bridge) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      const members = nets.members(bridge);
+      const message = hostsMessage(nets.hosts(bridge));
+      await Promise.all(members.map(async (m) => {
+        const runtimeId = m.dir.split('/').pop() as string;
+        if (this.pidOf(runtimeId) !== null) await this.command(runtimeId, message);
+      }));
+    }).catch(() => undefined);
+    this.hostsPushes.set(bridge, next);
+    void next.then(() => { if (this.hostsPushes.get(bridge) === next) this.hostsPushes.delete(bridge); });
+    return next;
   }
 
   private dirOf(runtimeId: string): string {
@@ -160,7 +200,7 @@ export class MicrovmRuntime implements Runtime {
       this.accel = this.accelPref === 'tcg' || !kvm.ok ? 'tcg' : 'kvm';
       if (this.accel === 'tcg') this.log(`microvm runtime: WARNING running guests under TCG (emulation, one busy core per booting VM, ~10x slower system calls): ${this.accelPref === 'tcg' ? 'chosen by configuration' : kvm.why}`);
     }
-    return { name: 'microvm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: true, privateNetworking: false };
+    return { name: 'microvm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: true, privateNetworking: this.appNetworks() !== null };
   }
 
   private async prepare(): Promise<{ vmlinux: string; initramfs: string }> {
@@ -186,13 +226,20 @@ export class MicrovmRuntime implements Runtime {
     if (existsSync(join(dir, 'state.json'))) throw new RuntimeError('conflict', `microVM ${runtimeId} already exists`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tap = tapName(spec.instanceId);
+    const hostname = `pier-${spec.instanceId.slice(0, 12)}`;
+    const nets = spec.network ? this.appNetworks() : null;
     let address: string | undefined;
+    let appNet: VmNet | undefined;
     try {
       const disk = join(dir, 'disk.ext4');
       await makeRootDisk(tree, disk, spec.diskBytes && spec.diskBytes > 0 ? spec.diskBytes : DEFAULT_DISK_BYTES);
-      await ensureBridge(this.net);
-      address = claimAddress(this.addressDir, this.net, spec.instanceId);
-      await createTap(this.net, tap);
+      if (nets && spec.network) {
+        appNet = await nets.attach(dir, tap, spec.network, spec.networkAliases ?? [], hostname);
+      } else {
+        await ensureBridge(this.net);
+        address = claimAddress(this.addressDir, this.net, spec.instanceId);
+        await createTap(this.net, tap);
+      }
       const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
       for (const kv of image.env) { const i = kv.indexOf('='); if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1); }
       Object.assign(env, spec.env);
@@ -200,19 +247,27 @@ export class MicrovmRuntime implements Runtime {
       const argv = [...entrypoint, ...(spec.command ?? (spec.entrypoint ? [] : image.cmd))];
       if (!argv.length) throw new RuntimeError('invalid_spec', `image ${spec.image} has no entrypoint or command, and the spec gives none`);
       const config = join(dir, 'config.sh');
-      writeFileSync(config, configScript({ address, gateway: `${this.net.prefix}.1`, hostname: `pier-${spec.instanceId.slice(0, 12)}`, memoryBytes: spec.memoryBytes, cpu: spec.cpu, workdir: spec.workdir ?? image.workdir, env, argv }), { mode: 0o600 });
+      writeFileSync(config, configScript({
+        address: appNet?.ip ?? address as string, gateway: appNet?.gateway ?? `${this.net.prefix}.1`, hostname, memoryBytes: spec.memoryBytes,
+        cpu: spec.cpu, workdir: spec.workdir ?? image.workdir, env, argv, hosts: appNet ? nets!.hosts(appNet.bridge) : undefined,
+      }), { mode: 0o600 });
       const state: VmState = {
-        instanceId: spec.instanceId, labels: { ...spec.labels }, ports: [...spec.ports], address, tap,
-        startedAt: new Date().toISOString(), memoryBytes: spec.memoryBytes, cpu: spec.cpu, accel: this.accel ?? 'tcg',
+        instanceId: spec.instanceId, labels: { ...spec.labels }, ports: [...spec.ports], address: appNet?.ip ?? address as string, tap,
+        startedAt: new Date().toISOString(), memoryBytes: spec.memoryBytes, cpu: spec.cpu, accel: this.accel ?? 'tcg', bridge: appNet?.bridge,
       };
       writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
       await this.launch(dir, state, boot, spec);
       await this.untilBooted(runtimeId, signal);
+      // The others learn the new name; this VM gets the file again in case a member came or went while it booted.
+      if (appNet) await this.pushHosts(appNet.bridge);
       return { instanceId: spec.instanceId, runtimeId, endpoints: this.endpointsOf(state), labels: { ...spec.labels } };
     } catch (err) {
+      // The app network's record lives in the instance directory, which remove() deletes: detach first.
+      if (appNet) await nets!.detach(dir).catch(() => undefined);
       await this.remove(runtimeId).catch(() => undefined);
       if (address) releaseAddress(this.addressDir, address, spec.instanceId);
       await deleteTap(tap);
+      if (appNet) await this.pushHosts(appNet.bridge);
       throw err instanceof RuntimeError ? err : new RuntimeError('failed', `starting the microVM failed: ${(err as Error).message}`);
     }
   }
@@ -347,11 +402,11 @@ export class MicrovmRuntime implements Runtime {
   }
 
   /** Writes a command line on the guest's console (the init reads it). */
-  private command(runtimeId: string, cmd: 'stop' | 'kill'): Promise<void> {
+  private command(runtimeId: string, cmd: 'stop' | 'kill' | string): Promise<void> {
     return new Promise((resolve) => {
       const sock = connect(join(this.dirOf(runtimeId), 'console.sock'));
       const done = () => { sock.destroy(); resolve(); };
-      sock.on('connect', () => sock.end(`${cmd}\n`, () => setTimeout(done, 100)));
+      sock.on('connect', () => sock.end(cmd.endsWith('\n') ? cmd : `${cmd}\n`, () => setTimeout(done, 100)));
       sock.on('error', done);
       setTimeout(done, 3000);
     });
@@ -388,12 +443,17 @@ export class MicrovmRuntime implements Runtime {
     const state = this.readState(runtimeId);
     this.killVm(runtimeId);
     for (let i = 0; i < 50 && this.pidOf(runtimeId) !== null; i++) await new Promise((r) => setTimeout(r, 100));
-    if (state) {
+    let bridge: string | undefined;
+    if (state?.bridge) {
+      bridge = await this.appNetworks()?.detach(dir);
+      await deleteTap(state.tap);
+    } else if (state) {
       await deleteTap(state.tap);
       releaseAddress(this.addressDir, state.address, state.instanceId);
     }
     this.cpuSamples.delete(runtimeId);
     rmSync(dir, { recursive: true, force: true });
+    if (bridge) await this.pushHosts(bridge); // the others stop resolving it
   }
 
   async stats(runtimeId: string): Promise<InstanceStats> {

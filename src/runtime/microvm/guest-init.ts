@@ -6,7 +6,8 @@
 //   `O <uptime> <line>` / `E <uptime> <line>`    one line of the app's stdout / stderr (uptime in 1/100 s)
 //   `L <cpu.max> <memory.max>`                   the limits the guest kernel enforces
 //   `X <exit code> <oom kills> <uptime>`         the app ended; then the VM powers off (reboot=t + -no-reboot)
-// The host writes `stop` or `kill` on the console to send SIGTERM or SIGKILL to the app.
+// The host writes `stop` or `kill` on the console to send SIGTERM or SIGKILL to the app, and `hosts`, `h <line>`...,
+// `hosts.end` to replace the app's /etc/hosts (private names on an app network, appnet.ts; first set from PIER_HOSTS).
 
 /** The /init script (busybox sh). */
 export const GUEST_INIT = `#!/bin/sh
@@ -27,6 +28,11 @@ for d in proc sys dev tmp; do mkdir -p /newroot/$d; done
 mount -t proc proc /newroot/proc
 mount -t sysfs sys /newroot/sys
 mount -t devtmpfs dev /newroot/dev
+if [ -n "$PIER_HOSTS" ]; then
+  mkdir -p /newroot/etc
+  rm -f /newroot/etc/hosts
+  printf '%s' "$PIER_HOSTS" > /newroot/etc/hosts
+fi
 ip link set lo up
 if [ -n "$PIER_ADDR" ]; then
   ip addr add "$PIER_ADDR" dev eth0
@@ -50,7 +56,13 @@ stream O /out & so=$!
 stream E /err & se=$!
 (echo 0 > /sys/fs/cgroup/app/cgroup.procs; exec chroot /newroot /.pier/busybox sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' "$PIER_WORKDIR" "$@") > /out 2> /err < /dev/null &
 app=$!
-(while :; do read -r cmd < $con; case "$cmd" in stop) kill -TERM $app;; kill) kill -KILL $app;; esac; done) &
+(while :; do IFS= read -r cmd < $con; case "$cmd" in
+  stop) kill -TERM $app;;
+  kill) kill -KILL $app;;
+  hosts) : > /hosts.new;;
+  "h "*) printf '%s\\n' "\${cmd#h }" >> /hosts.new;;
+  hosts.end) mkdir -p /newroot/etc && cp /hosts.new /newroot/etc/.pier-hosts && mv -f /newroot/etc/.pier-hosts /newroot/etc/hosts;;
+esac; done) &
 ctl=$!
 wait $app
 code=$?

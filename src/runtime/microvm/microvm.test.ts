@@ -1,5 +1,5 @@
 // Fast tests of the microVM driver's pure parts: the cpio writer, the config disk's quoting, the console protocol,
-// kernel version order and the xz stream search.
+// kernel version order, the xz stream search, and app network plans (taps, hosts file and its console push).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -10,6 +10,8 @@ import { configScript, parseConsole, shellQuote } from './driver.ts';
 import { cpioNewc } from './initramfs.ts';
 import { compareKernelVersions, xzStreamOffset } from './kernel.ts';
 import { tapName } from './net.ts';
+import { hostsMessage, hostsOf, tapBatch, type VmNet } from './appnet.ts';
+import { bridgeName, parsePool, pickSubnet } from '../process/netplan.ts';
 
 test('cpioNewc writes an archive cpio itself unpacks: files, modes, directories, symlinks', { skip: spawnSync('cpio', ['--version']).status === 0 ? false : 'no cpio binary to check against' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'pier-cpio-'));
@@ -80,4 +82,36 @@ test('kernel versions sort numerically; the xz stream is found after the setup c
   assert.equal(xzStreamOffset(Buffer.concat([Buffer.alloc(100, 1), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 9])])), 100);
   assert.equal(xzStreamOffset(Buffer.alloc(64)), -1);
   assert.ok(tapName('0f7c1f9e-5d3a-4b7b-9a1e-123456789abc').length <= 15, 'a tap name fits IFNAMSIZ');
+});
+
+test('app networks: a tap is a plain port of the app bridge (made with the gateway address on first use)', () => {
+  const subnet = pickSubnet(parsePool('10.213.0.0/16'), ['10.213.0.1', '192.168.1.5'])!;
+  const bridge = bridgeName('/var/lib/pier/microvm', 'myapp');
+  assert.match(bridge, /^pierbr[0-9a-f]{9}$/, 'named like the process runtime\'s bridges, so PIER-ISOLATION / PIER-INPUT cover it');
+  assert.notEqual(bridge, bridgeName('/var/lib/pier/process', 'myapp'), 'another installation\'s bridge of the same name differs');
+  assert.equal(tapBatch({ bridge, createBridge: true, subnet, tap: 'piervtabcd1234' }), [
+    `link add ${bridge} type bridge`, `link set ${bridge} addrgenmode none`, `addr add 10.213.1.1/24 dev ${bridge}`, `link set ${bridge} up`,
+    'tuntap add dev piervtabcd1234 mode tap', 'link set piervtabcd1234 addrgenmode none', `link set piervtabcd1234 master ${bridge} up`, '',
+  ].join('\n'));
+  const again = tapBatch({ bridge, createBridge: false, subnet, tap: 'piervt00000000' });
+  assert.ok(!again.includes('type bridge') && !again.includes('isolated'), again);
+});
+
+test('app networks: the hosts file lists each member with its aliases; the console message carries it line by line', () => {
+  const m = (ip: string, hostname: string, aliases: string[]): VmNet => ({ network: 'n', bridge: 'b', tap: 't', ip, subnet: '10.213.1.0/24', gateway: '10.213.1.1', hostname, aliases });
+  const hosts = hostsOf([m('10.213.1.3', 'pier-bbb', ['web']), m('10.213.1.2', 'pier-aaa', ['api', 'api.myapp.internal', 'bad name;rm'])]);
+  assert.equal(hosts, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.213.1.2\tpier-aaa api api.myapp.internal\n10.213.1.3\tpier-bbb web\n');
+  const msg = hostsMessage(hosts);
+  assert.equal(msg, `hosts\n${hosts.trim().split('\n').map((l) => `h ${l}`).join('\n')}\nhosts.end\n`);
+  assert.ok(msg.split('\n').every((l) => l.length < 4095), 'every line fits the guest tty\'s line buffer');
+  // The config disk carries the same file; busybox sh reads it back exactly, as the guest init does.
+  const text = configScript({ address: '10.213.1.2', gateway: '10.213.1.1', hostname: 'pier-aaa', memoryBytes: 1, cpu: 1, workdir: '/', env: {}, argv: ['x'], hosts });
+  const dir = mkdtempSync(join(tmpdir(), 'pier-vmhosts-'));
+  try {
+    writeFileSync(join(dir, 'config.sh'), text);
+    assert.equal(execFileSync('busybox', ['sh', '-c', '. "$0"; printf "%s" "$PIER_HOSTS"', join(dir, 'config.sh')], { encoding: 'utf8' }), hosts);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(!configScript({ address: 'a', gateway: 'g', hostname: 'h', memoryBytes: 1, cpu: 1, workdir: '/', env: {}, argv: ['x'] }).includes('PIER_HOSTS'), 'no network: the image\'s own /etc/hosts');
 });
