@@ -21,6 +21,9 @@ test('sleep state machine: awake, then light sleep (frozen) at light_sleep_value
 test('sleep state machine: a runtime that cannot freeze sleeps deeply at the light delay; no light delay means deep only', () => {
   assert.equal(sleepStep(both, 0, 5000, false).mode, 'deep');
   assert.match(sleepStep(both, 0, 5000, false).reason, /cannot freeze/);
+  const withVolumes = sleepStep(both, 0, 5000, false, 'this service mounts volumes, which a frozen workload would keep mounted');
+  assert.equal(withVolumes.mode, 'deep');
+  assert.match(withVolumes.reason, /mounts volumes, which a frozen workload would keep mounted, so the workload stops/);
   assert.deepEqual([sleepStep(deepOnly, 0, 29_999, true).mode, sleepStep(deepOnly, 0, 30_000, true).mode], [undefined, 'deep']);
   assert.equal(deepOnly.lightSleepAfterMs, undefined);
   // min > 0 never sleeps.

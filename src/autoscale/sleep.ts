@@ -15,7 +15,7 @@ export interface SleepStep { mode?: SleepMode; reason: string }
  * The sleep mode a min-0 region should be in `nowMs`, idle since `idleSinceMs` (its last request). Monotonic in
  * time: once due, light stays due until deep is; deep stays. `canFreeze`: the runtime offers freeze/thaw.
  */
-export function sleepStep(p: ScalingPolicy, idleSinceMs: number, nowMs: number, canFreeze: boolean): SleepStep {
+export function sleepStep(p: ScalingPolicy, idleSinceMs: number, nowMs: number, canFreeze: boolean, whyNotFreeze = 'this runtime cannot freeze'): SleepStep {
   if (p.min !== 0 || p.sleepAfterMs === undefined) return { reason: '' };
   const idleMs = nowMs - idleSinceMs;
   const light = p.lightSleepAfterMs;
@@ -25,7 +25,7 @@ export function sleepStep(p: ScalingPolicy, idleSinceMs: number, nowMs: number, 
     return { mode: 'deep', reason: light === undefined ? `${idle} (sleep_idle_delay ${fmt(deep / 1000)} s): scaling to zero` : `${idle} (deep_sleep_value ${fmt(deep / 1000)} s): deep sleep, the workload stops` };
   }
   if (light === undefined || idleMs < light) return { reason: '' };
-  if (!canFreeze) return { mode: 'deep', reason: `${idle} (light_sleep_value ${fmt(light / 1000)} s; this runtime cannot freeze, so the workload stops)` };
+  if (!canFreeze) return { mode: 'deep', reason: `${idle} (light_sleep_value ${fmt(light / 1000)} s; ${whyNotFreeze}, so the workload stops)` };
   return { mode: 'light', reason: `${idle} (light_sleep_value ${fmt(light / 1000)} s): light sleep, the workload is frozen` };
 }
 

@@ -19,6 +19,7 @@ import type { ControlContext } from './context.ts';
 import { markDeployment, markInstance } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
 import type { RegionMemory } from './autoscale-memory.ts';
+import { hasVolumes } from './reconcile-volumes.ts';
 export { requestWake, type MetricsSource } from './autoscale-memory.ts';
 
 /** How long a sleeping replica keeps its workload after the edge stopped routing to it (routes update async). */
@@ -141,7 +142,11 @@ async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<D
     rm.samples = rm.samples.filter((x) => x.atMs > nowMs - mem.config.stableWindowMs);
   }
   // Without the edge's counters traffic cannot be seen, so nothing is ever idle.
-  const idle = s.metrics ? sleepStep(policy, activity, nowMs, canFreeze(ctx)) : { reason: '' };
+  // A frozen workload keeps its volumes mounted: a rollout or restore meanwhile would meet a writer that thaws later
+  // (its SIGTERM handler flushing into a volume another instance now mounts). A service with volumes sleeps deeply.
+  const volumes = hasVolumes(d);
+  const idle = s.metrics ? sleepStep(policy, activity, nowMs, canFreeze(ctx) && !volumes,
+    volumes ? 'this service mounts volumes, which a frozen workload would keep mounted' : undefined) : { reason: '' };
   if (idle.mode) return sleepRegion(s, rm, rows, `${rm.desired} -> 0: ${idle.reason}`, d, idle.mode, activity);
   const decision = decide({ nowMs, samples: rm.samples, current: rm.desired, policy, config: mem.config, state: rm.decider });
   rm.decider = decision.state;

@@ -81,3 +81,18 @@ test('a freeze that fails sleeps deeply instead (the workload stops), and the wa
   await s.w.settle();
   assert.equal(s.w.instancesOf(s.deployment.id).filter((i) => i.status === 'HEALTHY').length, 1);
 });
+
+test('a service with volumes sleeps deeply at the light delay: a frozen workload would keep its volumes mounted', async () => {
+  const s = await setup();
+  // The definition names a volume (as the API's create would have written it); the instance already runs.
+  s.w.state.deployments.get(s.deployment.id)!.definition.volumes = [{ id: '11111111-1111-4111-8111-111111111111', path: '/data' }] as never;
+  await s.w.settle();
+  const [first] = s.w.instancesOf(s.deployment.id).filter((i) => i.status === 'HEALTHY');
+  for (let i = 0; i < 5 && inst(s, first.id).status !== 'SLEEPING'; i++) await tick(s);
+  assert.equal(inst(s, first.id).status, 'SLEEPING');
+  await tick(s, 500);
+  assert.deepEqual(s.calls, [], 'never frozen');
+  assert.equal(s.w.runtime.running().length, 0, 'the workload stopped, so its volumes are unmounted');
+  const events = s.w.state.events.filter((e) => e.type === 'autoscaled').map((e) => e.message);
+  assert.ok(events.some((m) => /this service mounts volumes, which a frozen workload would keep mounted, so the workload stops/.test(m)), events.join('\n'));
+});
