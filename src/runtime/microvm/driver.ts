@@ -128,7 +128,7 @@ export class MicrovmRuntime implements Runtime {
   private readonly engine: DockerEngine;
   private readonly net: VmNetworkPlan;
   private readonly log: (line: string) => void;
-  private prepared: { vmlinux: string; initramfs: string } | undefined;
+  private prepared: Promise<{ vmlinux: string; initramfs: string }> | undefined;
   private accel: 'kvm' | 'tcg' | undefined;
   private readonly cpuSamples = new Map<string, { at: number; ticks: number }>();
   private readonly bootTimeoutMs: number;
@@ -203,12 +203,15 @@ export class MicrovmRuntime implements Runtime {
     return { name: 'microvm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: true, privateNetworking: this.appNetworks() !== null };
   }
 
-  private async prepare(): Promise<{ vmlinux: string; initramfs: string }> {
-    if (this.prepared) return this.prepared;
-    const kernel = findHostKernel();
-    if (!kernel) throw new RuntimeError('unavailable', 'no guest kernel: apt-get install linux-image-amd64');
-    const cache = join(this.stateDir, 'kernel');
-    this.prepared = { vmlinux: await ensureVmlinux(kernel.vmlinuz, cache), initramfs: ensureInitramfs(kernel.version, cache) };
+  /** The kernel and initramfs, made once: concurrent first starts share one promise (they wrote the same temp file). */
+  private prepare(): Promise<{ vmlinux: string; initramfs: string }> {
+    this.prepared ??= (async () => {
+      const kernel = findHostKernel();
+      if (!kernel) throw new RuntimeError('unavailable', 'no guest kernel: apt-get install linux-image-amd64');
+      const cache = join(this.stateDir, 'kernel');
+      return { vmlinux: await ensureVmlinux(kernel.vmlinuz, cache), initramfs: ensureInitramfs(kernel.version, cache) };
+    })();
+    this.prepared.catch(() => { this.prepared = undefined; });
     return this.prepared;
   }
 

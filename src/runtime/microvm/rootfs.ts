@@ -26,11 +26,23 @@ function busyboxPath(): string {
   throw new Error('busybox not found: install busybox-static');
 }
 
+// Unpacks under way in this process, by tree directory: concurrent first starts of one image share one.
+const unpacking = new Map<string, Promise<string>>();
+
 /** Unpacks an image (by id) into `<cacheDir>/<id>/root` once; resolves with that directory. */
-export async function ensureImageTree(engine: DockerEngine, imageId: string, cacheDir: string): Promise<string> {
+export function ensureImageTree(engine: DockerEngine, imageId: string, cacheDir: string): Promise<string> {
   const dir = join(cacheDir, imageId.replace(/^sha256:/, '').slice(0, 32));
+  if (existsSync(join(dir, 'complete'))) return Promise.resolve(join(dir, 'root'));
+  let p = unpacking.get(dir);
+  if (!p) {
+    p = unpackImage(engine, imageId, dir).finally(() => unpacking.delete(dir));
+    unpacking.set(dir, p);
+  }
+  return p;
+}
+
+async function unpackImage(engine: DockerEngine, imageId: string, dir: string): Promise<string> {
   const root = join(dir, 'root');
-  if (existsSync(join(dir, 'complete'))) return root;
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(join(tmp, 'root'), { recursive: true });
   const tar = program('tar');
@@ -56,6 +68,8 @@ export async function ensureImageTree(engine: DockerEngine, imageId: string, cac
   mkdirSync(join(tmp, 'root', '.pier'), { recursive: true });
   copyFileSync(busyboxPath(), join(tmp, 'root', '.pier', 'busybox'));
   writeFileSync(join(tmp, 'complete'), `${imageId}\n`);
+  // Another process may have finished first, and its VMs may be reading the tree: keep it, drop ours.
+  if (existsSync(join(dir, 'complete'))) { rmSync(tmp, { recursive: true, force: true }); return root; }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   return root;
