@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InstanceHandle, InstanceSpec } from '../contract.ts';
 import { ensureTestImage, TEST_IMAGE } from '../testing/images.ts';
@@ -32,7 +32,8 @@ async function unavailable(): Promise<string | undefined> {
 }
 
 // Serves HTTP on 8000 ("hello from $NAME"); fetches $PEER (an alias) until it answers; tries the host's address on
-// the bridge ($HOST_PORT: a listener on every host address); tries $TARGET (another app's VM) a few times; then idles.
+// the bridge and $HOST_OTHER (another address of the host) at $HOST_PORT (a listener on every host address); tries
+// $TARGET (another app's VM) a few times; then idles.
 const SCRIPT = `
 mkdir -p /tmp/www; echo "hello from $NAME" > /tmp/www/index.html
 busybox httpd -p 8000 -h /tmp/www
@@ -44,8 +45,10 @@ if [ -n "$PEER" ]; then
     sleep 0.25; i=$((i + 1))
   done
   [ $i -lt 240 ] || echo "never reached $PEER"
+  # The same nc probe as below, on a port that is open: "closed" below means refused or dropped, not a broken nc.
+  if nc -w 3 "$PEER" 8000 < /dev/null; then echo "nc $PEER open"; fi
 fi
-if nc -w 3 "$gw" "$HOST_PORT" < /dev/null; then echo "host $gw open"; else echo "host $gw closed"; fi
+for h in $gw $HOST_OTHER; do if nc -w 3 "$h" "$HOST_PORT" < /dev/null; then echo "host $h open"; else echo "host $h closed"; fi; done
 if [ -n "$TARGET" ]; then
   ok=0
   for i in 1 2 3; do timeout 3 wget -q -O - "http://$TARGET:8000/" > /dev/null 2>&1 && ok=1; done
@@ -86,18 +89,22 @@ test('microvm app networks: same-network VMs reach each other by alias; other ne
   const accepted: Socket[] = [];
   const server = createServer((s) => { accepted.push(s); s.destroy(); });
   await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+  // Another of the host's own addresses (its LAN, Docker's bridge), besides the app bridge's gateway.
+  const other = Object.entries(networkInterfaces()).filter(([n]) => !n.startsWith('pier'))
+    .flatMap(([, l]) => (l ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address))[0] ?? '';
   const hostPort = String((server.address() as { port: number }).port);
+  const host = { HOST_PORT: hostPort, HOST_OTHER: other };
   const started: InstanceHandle[] = [];
   try {
     const netA = `app-${randomUUID().slice(0, 8)}`;
     const netB = `other-${randomUUID().slice(0, 8)}`;
     // api first: its peer `web` does not exist when it boots, so it can only learn the name from a later push.
-    const api = await rt.start(spec('api', netA, ['api', 'api.myapp.internal'], { PEER: 'web', HOST_PORT: hostPort }));
+    const api = await rt.start(spec('api', netA, ['api', 'api.myapp.internal'], { PEER: 'web', ...host }));
     started.push(api);
     const apiIp = api.endpoints[0].host;
     const [web, other] = await Promise.all([
-      rt.start(spec('web', netA, ['web'], { PEER: 'api.myapp.internal', HOST_PORT: hostPort })),
-      rt.start(spec('other', netB, ['api'], { TARGET: apiIp, HOST_PORT: hostPort })),
+      rt.start(spec('web', netA, ['web'], { PEER: 'api.myapp.internal', ...host })),
+      rt.start(spec('other', netB, ['api'], { TARGET: apiIp, ...host })),
     ]);
     started.push(web, other);
     const stateOf = (h: InstanceHandle) => JSON.parse(readFileSync(join(stateDir, 'instances', h.runtimeId, 'state.json'), 'utf8')) as { bridge?: string; tap: string };
@@ -108,9 +115,12 @@ test('microvm app networks: same-network VMs reach each other by alias; other ne
     const [apiOut, webOut, otherOut] = await Promise.all([api, web, other].map((h) => untilDone(rt, h, 120_000)));
     assert.ok(webOut.includes('reached api.myapp.internal: hello from api'), `web resolves api's alias from its boot hosts file:\n${webOut.join('\n')}`);
     assert.ok(apiOut.includes('reached web: hello from web'), `api learns web's name from the pushed hosts file:\n${apiOut.join('\n')}`);
+    assert.ok(webOut.includes('nc api.myapp.internal open') && apiOut.includes('nc web open'), `nc connects where a port is open:\n${webOut.join('\n')}`);
     assert.ok(otherOut.includes(`target ${apiIp} closed`), `another network's VM cannot reach api:\n${otherOut.join('\n')}`);
     for (const [name, out] of [['api', apiOut], ['web', webOut], ['other', otherOut]] as const) {
-      assert.ok(out.some((l) => /^host [\d.]+ closed$/.test(l)), `${name} cannot connect to the host:\n${out.join('\n')}`);
+      const probes = out.filter((l) => /^host [\d.]+ (open|closed)$/.test(l));
+      assert.equal(probes.length, other ? 2 : 1, `${name} tried the host's addresses:\n${out.join('\n')}`);
+      assert.ok(probes.every((l) => l.endsWith(' closed')), `${name} cannot connect to the host:\n${out.join('\n')}`);
     }
     assert.equal(accepted.length, 0, 'the host listener accepted no connection from a VM');
 
