@@ -11,6 +11,7 @@ import { cpioNewc } from './initramfs.ts';
 import { compareKernelVersions, xzStreamOffset } from './kernel.ts';
 import { tapName } from './net.ts';
 import { hostsMessage, hostsOf, tapBatch, type VmNet } from './appnet.ts';
+import { GUEST_INIT } from './guest-init.ts';
 import { bridgeName, parsePool, pickSubnet } from '../process/netplan.ts';
 
 test('cpioNewc writes an archive cpio itself unpacks: files, modes, directories, symlinks', { skip: spawnSync('cpio', ['--version']).status === 0 ? false : 'no cpio binary to check against' }, () => {
@@ -114,4 +115,21 @@ test('app networks: the hosts file lists each member with its aliases; the conso
     rmSync(dir, { recursive: true, force: true });
   }
   assert.ok(!configScript({ address: 'a', gateway: 'g', hostname: 'h', memoryBytes: 1, cpu: 1, workdir: '/', env: {}, argv: ['x'] }).includes('PIER_HOSTS'), 'no network: the image\'s own /etc/hosts');
+});
+
+test('the guest init parses as shell, and its console handler turns the hosts message into /etc/hosts', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-vminit-'));
+  try {
+    writeFileSync(join(dir, 'init'), GUEST_INIT);
+    execFileSync('busybox', ['sh', '-n', join(dir, 'init')]);
+    // The handler's lines, run by busybox sh over the message with the guest's paths moved under a temp directory.
+    const handler = GUEST_INIT.slice(GUEST_INIT.indexOf('  hosts) '), GUEST_INIT.indexOf('esac; done) &'))
+      .replaceAll('/newroot/', `${dir}/root/`).replaceAll('/hosts.new', `${dir}/hosts.new`);
+    const hosts = hostsOf([{ network: 'n', bridge: 'b', tap: 't', ip: '10.213.1.2', subnet: '10.213.1.0/24', gateway: '10.213.1.1', hostname: 'pier-a', aliases: ['api', 'api.app.internal'] }]);
+    writeFileSync(join(dir, 'msg'), `stray\n${hostsMessage(hosts)}`);
+    execFileSync('busybox', ['sh', '-c', `while IFS= read -r cmd; do case "$cmd" in\n${handler}esac; done < "$0"`, join(dir, 'msg')]);
+    assert.equal(readFileSync(join(dir, 'root', 'etc', 'hosts'), 'utf8'), hosts);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
