@@ -4,6 +4,7 @@
 import { formatBytes, instanceMessage } from '../../domain/messages.ts';
 import type { ExitStatus } from '../contract.ts';
 import { DockerEngine, EngineError } from './engine.ts';
+import type { StartSpans } from './timing.ts';
 import { type GraphDriver, UpperDisks, upperDisksUnavailable } from './upper-disk.ts';
 
 /** What is known of the engine's support for `StorageOpt.size`. */
@@ -90,10 +91,11 @@ export class DockerDisks {
   }
 
   /** Gives a created, not yet started container its disk when that is this engine's way. */
-  async afterCreate(containerId: string, bytes: number | undefined): Promise<void> {
+  async afterCreate(containerId: string, bytes: number | undefined, t?: StartSpans): Promise<void> {
     if (!bytes || bytes <= 0 || (await this.mode()) !== 'upper-disk') return;
-    const c = await this.engine.json<{ GraphDriver: GraphDriver }>('GET', `/containers/${containerId}/json`);
-    await this.upper.attach(containerId, c.GraphDriver, bytes);
+    const span = <T>(name: string, fn: () => Promise<T>) => (t ? t.span(name, fn) : fn());
+    const c = await span('disk_inspect', () => this.engine.json<{ GraphDriver: GraphDriver }>('GET', `/containers/${containerId}/json`));
+    await this.upper.attach(containerId, c.GraphDriver, bytes, span);
   }
 
   /** Whether removing this container must release a disk first (the container stopped). */

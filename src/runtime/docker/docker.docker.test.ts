@@ -10,6 +10,7 @@ import { ensureTestImage, TEST_IMAGE } from '../testing/images.ts';
 import { DockerRuntime, ISOLATED_NETWORK, SCOPE_LABEL } from './driver.ts';
 import { until } from '../../../test/support/until.ts';
 import { DockerEngine } from './engine.ts';
+import { onDockerStartTimings, type StartTimings } from './timing.ts';
 
 const engine = new DockerEngine();
 const MiB = 1024 * 1024;
@@ -189,14 +190,27 @@ test('docker: capabilities explain an unreachable engine', async () => {
   await assert.rejects(rt.capabilities(), /Docker engine not reachable at \/nonexistent\/docker.sock: start it with scripts\/setup-host.sh or set PIER_RUNTIME=process/);
 });
 
-test('docker: concurrent ensureNetwork calls for one name create exactly one network', { timeout: 30_000 }, async () => {
+test('docker: concurrent ensureNetwork calls for one name create exactly one network; one removed behind Pier\'s back is made again', { timeout: 60_000 }, async () => {
   const rt = new DockerRuntime();
   const net = `pier-test-race-${randomUUID().slice(0, 8)}`;
+  const named = async () => (await engine.json<{ Name: string }[]>('GET', '/networks', { query: { filters: JSON.stringify({ name: [net] }) } })).filter((n) => n.Name === net);
+  const timings: StartTimings[] = [];
+  let id: string | undefined;
   try {
     await Promise.all([rt.ensureNetwork(net), rt.ensureNetwork(net), rt.ensureNetwork(net)]);
-    const found = await engine.json<{ Name: string }[]>('GET', '/networks', { query: { filters: JSON.stringify({ name: [net] }) } });
-    assert.equal(found.filter((n) => n.Name === net).length, 1);
+    assert.equal((await named()).length, 1);
+    // ensureNetwork no longer asks the engine once it made the network, so a prune goes unseen until a create fails.
+    await engine.json('DELETE', `/networks/${net}`);
+    await rt.ensureNetwork(net);
+    onDockerStartTimings((t) => timings.push(t));
+    const instanceId = randomUUID();
+    id = (await rt.start(spec(instanceId, ['sleep'], { network: net }))).runtimeId;
+    assert.equal((await named()).length, 1, 'the start made the network again');
+    const own = timings.find((t) => t.instanceId === instanceId);
+    assert.ok(own && own.spans.create > 0 && own.spans.start > 0 && own.totalMs >= own.spans.start, `start spans: ${JSON.stringify(own)}`);
   } finally {
+    onDockerStartTimings(undefined);
+    if (id) await rt.remove(id);
     await rt.removeNetwork(net);
   }
 });

@@ -14,6 +14,7 @@ import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
+import { StartSpans } from './timing.ts';
 import { volumeMountsProblem } from '../volumes/mounts.ts';
 import { isMountPoint } from '../volumes/local.ts';
 
@@ -139,23 +140,36 @@ export class DockerRuntime implements Runtime {
     if (this.scope) spec = { ...spec, labels: { ...spec.labels, [SCOPE_LABEL]: this.scope } };
     if (!spec.image) throw new RuntimeError('invalid_spec', 'the docker runtime runs images: spec.image is required');
     checkVolumes(spec);
-    await this.call(() => this.ensureImage(spec, signal));
+    const t = new StartSpans(spec.instanceId);
+    await t.span('image', () => this.call(() => this.ensureImage(spec, signal)));
     const network = spec.network ?? ISOLATED_NETWORK;
-    if (!this.protectedNetworks.has(network)) await this.ensureNetwork(network);
-    const diskMode = await this.call(() => this.disks.mode());
-    const created = await this.call(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
+    if (!this.protectedNetworks.has(network)) await t.span('network', () => this.ensureNetwork(network));
+    const diskMode = await t.span('disk_mode', () => this.call(() => this.disks.mode()));
+    const created = await t.span('create', () => this.call(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
       query: { name: containerName(spec.instanceId) },
       body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime }),
       signal,
-    }));
+    })));
     try {
       try {
-        await this.disks.afterCreate(created.Id, spec.diskBytes);
+        await this.disks.afterCreate(created.Id, spec.diskBytes, t);
       } catch (err) {
         throw new RuntimeError('unavailable', `setting up the instance's ${spec.diskBytes} byte disk failed: ${(err as Error).message}`);
       }
-      await this.call(() => this.engine.json('POST', `/containers/${created.Id}/start`, { signal }));
-      const c = await this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${created.Id}/json`));
+      const startIt = () => this.engine.json('POST', `/containers/${created.Id}/start`, { signal });
+      await t.span('start', () => this.call(async () => {
+        try {
+          await startIt();
+        } catch (err) {
+          // The network this process made and protected was removed behind its back (a prune; the engine checks it
+          // at start, not at create): make it again (firewall included), once.
+          if (!(err instanceof EngineError && err.status === 404 && /network/i.test(err.message) && this.protectedNetworks.delete(network))) throw err;
+          await this.ensureNetwork(network);
+          await startIt();
+        }
+      }));
+      const c = await t.span('inspect', () => this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${created.Id}/json`)));
+      t.done();
       return { instanceId: spec.instanceId, runtimeId: c.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
     } catch (err) {
       // A container that was created but could not start is garbage: leave nothing behind.
@@ -334,11 +348,16 @@ export class DockerRuntime implements Runtime {
   }
 
   async ensureNetwork(name: string): Promise<void> {
+    // Made (or found) and covered by the firewall in this process already: no engine round trip per instance start.
+    // A network removed behind Pier's back is made again when the engine says it is missing (start()).
+    if (this.protectedNetworks.has(name)) return;
     // The engine does not reliably refuse a second network of the same name, and two first instances of one app
     // (e.g. two regions) ask at once: serialise per name so exactly one create is sent.
     return this.networkCreates.run(name, async () => {
-      const net = await this.createNetworkOnce(name);
-      await this.protect(name, net);
+      const t = new StartSpans(`network ${name}`);
+      const net = await t.span('network_create', () => this.createNetworkOnce(name));
+      await t.span('network_protect', () => this.protect(name, net));
+      t.done();
     });
   }
 
@@ -367,9 +386,11 @@ export class DockerRuntime implements Runtime {
     // The bridge is named by Pier so the firewall's one wildcard covers it from the first packet on.
     const options = { [BRIDGE_NAME_OPTION]: dockerBridgeName(name), ...(isolated ? { 'com.docker.network.bridge.enable_icc': 'false' } : {}) };
     try {
-      await this.engine.json('POST', '/networks/create', {
+      const made = await this.engine.json<{ Id: string }>('POST', '/networks/create', {
         body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, Options: options },
       });
+      // What protect() needs is what was just sent: no second inspect.
+      if (made?.Id) return { Id: made.Id, Driver: 'bridge', Options: options, Labels: labels };
     } catch (err) {
       if (!(err instanceof EngineError && err.status === 409)) throw this.translate(err); // 409: created concurrently, fine
     }

@@ -3,7 +3,7 @@
 // an ext4 filesystem of exactly the instance type's disk, a sparse file on a loop device mounted over that directory
 // between create and start. Writes past it fail with ENOSPC inside the container, as on a full disk. Needs root, the
 // engine's data root in this mount namespace, `mkfs.ext4`, `mount`, `umount` (argv arrays only).
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { program, runProgram } from '../sbin.ts';
 
@@ -14,6 +14,9 @@ async function run(file: string, args: string[]): Promise<void> {
 
 /** What `GET /containers/{id}/json` says of a container's storage. */
 export interface GraphDriver { Name: string; Data: Record<string, string> | null }
+
+/** Times one step of attach() (StartSpans.span), or just runs it. */
+type Span = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
 /** What an attached disk is, recorded beside its image so a restarted control plane can detach it. */
 interface DiskRecord { layerDir: string; bytes: number }
@@ -53,7 +56,7 @@ export class UpperDisks {
   private record(containerId: string): string { return join(this.dir, `${containerId}.json`); }
 
   /** Moves a created (not yet started) container's layer onto a filesystem of `bytes`. */
-  async attach(containerId: string, graph: GraphDriver, bytes: number): Promise<void> {
+  async attach(containerId: string, graph: GraphDriver, bytes: number, span: Span = (_n, fn) => fn()): Promise<void> {
     const layerDir = layerDirOf(graph);
     if (!layerDir) throw new Error(`unexpected overlay2 layout: ${JSON.stringify(graph.Data)}`);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -61,11 +64,12 @@ export class UpperDisks {
     // Recorded first: a crash half-way leaves something detach() cleans up.
     writeFileSync(this.record(containerId), JSON.stringify({ layerDir, bytes } satisfies DiskRecord), { mode: 0o600 });
     const mode = statSync(layerDir).mode & 0o7777;
+    // A new sparse file (in-process: no truncate(1) spawn on the start path).
     writeFileSync(image, '', { mode: 0o600 });
-    await run(program('truncate') ?? 'truncate', ['-s', String(bytes), image]);
-    await run(program('mkfs.ext4')!, mkfsArgs(image, layerDir, bytes));
-    await run(program('mount')!, ['-o', 'loop', image, layerDir]);
-    await run(program('chmod') ?? 'chmod', [mode.toString(8), layerDir]); // mkfs gives the root 0755; keep Docker's
+    truncateSync(image, bytes);
+    await span('disk_mkfs', () => run(program('mkfs.ext4')!, mkfsArgs(image, layerDir, bytes)));
+    await span('disk_mount', () => run(program('mount')!, ['-o', 'loop', image, layerDir]));
+    chmodSync(layerDir, mode); // mkfs gives the root 0755; keep Docker's (the mounted root: no chmod(1) spawn)
   }
 
   /** Unmounts and deletes a container's disk (the container must not run); a no-op for a container without one. */
