@@ -17,6 +17,7 @@ import { ensureTestImage, prepareTestAppDir } from '../src/runtime/testing/image
 import { runtimeBench, type Timing } from './runtime.ts';
 import { breakdown, medianSteps, publishedAt, watchRouteFeed, type Breakdown } from './deploy-breakdown.ts';
 import { rawDockerRunToFirst200 } from './deploy-baseline.ts';
+import { onDockerStartTimings, type StartTimings } from '../src/runtime/docker/timing.ts';
 
 /** p50/p95 of one measured step, in milliseconds. */
 export interface Percentiles { runs: number; p50: number; p95: number; max: number }
@@ -28,6 +29,11 @@ export interface RuntimeDeployResult {
   create_steps_ms?: Record<keyof Breakdown, number>; create_runs?: Breakdown[];
   /** Create → first request served through the edge (the last step of the breakdown). */
   create_to_serving_ms?: Percentiles;
+  /**
+   * Docker only: where the driver's time went per create (src/runtime/docker/timing.ts spans, ms; `network_*` for the
+   * app network's create, `gap_*` from the instance row to the driver's first call), median over runs.
+   */
+  driver_spans_ms?: Record<string, number>;
   /** Docker only: the same image's `docker run -p` to its first 200, no Pier (bench/deploy-baseline.ts), same run. */
   raw_docker_run_ms?: Percentiles;
   skipped?: string;
@@ -84,6 +90,26 @@ function testRepo(): string {
   return app.dir;
 }
 
+/** One create's driver spans: the instance's start, its app network's create, and the gaps before them. */
+function driverSpans(timings: StartTimings[], instanceId: string, appId: string, createdAt: number): Record<string, number> {
+  const start = timings.find((t) => t.instanceId === instanceId);
+  const net = timings.find((t) => t.instanceId.startsWith('network ') && t.instanceId.endsWith(appId));
+  const out: Record<string, number> = {};
+  if (net) Object.assign(out, { gap_to_network: net.startedAt - createdAt, ...net.spans });
+  if (start) Object.assign(out, { gap_to_start: start.startedAt - createdAt, driver_start: start.totalMs, ...start.spans });
+  return out;
+}
+
+/** Per key, the median over runs that have it. */
+function medianOf(runs: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of new Set(runs.flatMap((r) => Object.keys(r)))) {
+    const v = runs.map((r) => r[k]).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+    out[k] = +v[Math.floor((v.length - 1) / 2)].toFixed(1);
+  }
+  return out;
+}
+
 /** Runs `runs` create/redeploy cycles against a Pier on `runtime`, each in its own app, deleted afterwards. */
 async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promise<RuntimeDeployResult> {
   const dataDir = mkdtempSync(join(tmpdir(), `pier-bench-deploy-${runtime}-`));
@@ -115,6 +141,9 @@ async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promis
     const redeploy: number[] = [];
     const steps: Breakdown[] = [];
     const feed = watchRouteFeed(pier.routeFeed);
+    const timings: StartTimings[] = [];
+    const spans: Record<string, number>[] = [];
+    if (runtime === 'docker') onDockerStartTimings((t) => timings.push(t));
     try {
       for (let i = 0; i < runs; i++) {
         const { app } = await api<{ app: { id: string; domains?: { name: string }[] } }>('POST', '/v1/apps', { name: `bench${i}` });
@@ -140,6 +169,7 @@ async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promis
           sent, replied, created: inst?.created_at, started: inst?.started_at, healthy: inst?.succeeded_at,
           routed: inst ? publishedAt(feed.tables, inst.id, sent) : undefined, served,
         }));
+        if (runtime === 'docker' && inst) spans.push(driverSpans(timings, inst.id, app.id, Date.parse(inst.created_at)));
         const t1 = performance.now();
         await api('PATCH', `/v1/services/${service.id}`, { definition: definition(`b${i}`) });
         await until('redeploy serving', async () => (await viaEdge(info.edge_url!, host)).includes(`hello from pier b${i}`));
@@ -153,11 +183,13 @@ async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promis
       }
     } finally {
       feed.stop();
+      onDockerStartTimings(undefined);
     }
     const serving = steps.map((x) => x.api_write + x.pickup + x.runtime_start + x.first_probe_pass + x.route_published + x.first_request).filter(Number.isFinite);
     const raw = runtime === 'docker' ? await rawDockerRunToFirst200(runs) : [];
     return {
       create_to_healthy_ms: percentiles(create), redeploy_to_serving_ms: percentiles(redeploy), create_steps_ms: medianSteps(steps), create_runs: steps,
+      ...(spans.length ? { driver_spans_ms: medianOf(spans) } : {}),
       ...(serving.length ? { create_to_serving_ms: percentiles(serving) } : {}), ...(raw.length ? { raw_docker_run_ms: percentiles(raw) } : {}),
     };
   } finally {
@@ -199,6 +231,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     row(`${rt}: service create → first request served`, r[rt].create_to_serving_ms);
     if (r[rt].raw_docker_run_ms) row('docker run -p → first 200 (no Pier)', r[rt].raw_docker_run_ms);
     console.log(`${rt}: create steps (median ms) ${JSON.stringify(r[rt].create_steps_ms)}`);
+    if (r[rt].driver_spans_ms) console.log(`${rt}: driver spans (median ms) ${JSON.stringify(r[rt].driver_spans_ms)}`);
     for (const x of r[rt].create_runs ?? []) console.log(`  ${JSON.stringify(Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Math.round(v)])))}`);
   }
   for (const t of r.sandbox) console.log(`${t.name.padEnd(62)} p50 ${String(t.p50).padStart(8)} ms  p90 ${String(t.p90).padStart(8)} ms  (n=${t.runs})`);
