@@ -265,8 +265,9 @@ export class MicrovmRuntime implements Runtime {
       if (appNet) await this.pushHosts(appNet.bridge);
       return { instanceId: spec.instanceId, runtimeId, endpoints: this.endpointsOf(state), labels: { ...spec.labels } };
     } catch (err) {
-      // The app network's record lives in the instance directory, which remove() deletes: detach first.
-      if (appNet) await nets!.detach(dir).catch(() => undefined);
+      // The app network's record lives in the instance directory, which remove() deletes: detach first (also after
+      // an attach that failed half-way: it wrote the record before the tap and the bridge).
+      if (nets) await nets.detach(dir).catch(() => undefined);
       await this.remove(runtimeId).catch(() => undefined);
       if (address) releaseAddress(this.addressDir, address, spec.instanceId);
       await deleteTap(tap);
