@@ -65,7 +65,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   mkdirSync(processDir, { recursive: true });
   const runtime: Runtime = overrides.runtime ?? await selectRuntime(config.runtime, {
     docker: { scope },
-    microvm: { stateDir: join(config.dataDir, 'microvm') },
+    // MicroVMs join their app's private network from the same pool (and egress setting) as the process runtime.
+    microvm: { stateDir: join(config.dataDir, 'microvm'), appNetworks: { pool: config.processNetwork?.pool, egress: config.processNetwork?.egress } },
     process: {
       stateDir: processDir, log: (line) => log(`pier: ${line}`),
       network: config.processNetwork?.mode, networks: { pool: config.processNetwork?.pool, egress: config.processNetwork?.egress },
