@@ -405,15 +405,32 @@ export class MicrovmRuntime implements Runtime {
     }
   }
 
-  /** Writes a command line on the guest's console (the init reads it). */
-  private command(runtimeId: string, cmd: 'stop' | 'kill' | string): Promise<void> {
-    return new Promise((resolve) => {
-      const sock = connect(join(this.dirOf(runtimeId), 'console.sock'));
-      const done = () => { sock.destroy(); resolve(); };
-      sock.on('connect', () => sock.end(cmd.endsWith('\n') ? cmd : `${cmd}\n`, () => setTimeout(done, 100)));
-      sock.on('error', done);
-      setTimeout(done, 3000);
-    });
+  /**
+   * Writes a command on the guest's console (the init reads it) and waits for the init's acknowledgement (`A stop`,
+   * `A kill`, `A hosts` on the console), sending it again (at most 3 times) when none came within 2 s. Without the
+   * acknowledgement a `stop` was lost now and then on a loaded host (one CI run: SIGTERM never arrived, the app was
+   * killed at the end of its 20 s grace): the connection used to close 100 ms after the write, and QEMU can drop
+   * what it has not read yet when its client hangs up while the guest drains the UART slowly.
+   */
+  private async command(runtimeId: string, cmd: 'stop' | 'kill' | string): Promise<void> {
+    const ack = cmd === 'stop' || cmd === 'kill' ? `A ${cmd}` : cmd.startsWith('hosts\n') ? 'A hosts' : undefined;
+    const acks = () => {
+      try { return readFileSync(join(this.dirOf(runtimeId), 'console.log'), 'latin1').split('\n').filter((l) => l.replace(/\r$/, '') === ack).length; } catch { return 0; }
+    };
+    const before = ack ? acks() : 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const acked = await new Promise<boolean>((resolve) => {
+        const sock = connect(join(this.dirOf(runtimeId), 'console.sock'));
+        let finished = false;
+        const done = (ok: boolean) => { if (finished) return; finished = true; clearInterval(poll); clearTimeout(limit); sock.destroy(); resolve(ok); };
+        // The connection stays open until the guest answered (or 2 s): closing it early is what lost commands.
+        const poll = setInterval(() => { if (ack && acks() > before) done(true); }, 50);
+        const limit = setTimeout(() => done(!ack), ack ? 2000 : 300);
+        sock.on('connect', () => sock.write(cmd.endsWith('\n') ? cmd : `${cmd}\n`));
+        sock.on('error', () => done(false));
+      });
+      if (acked || this.pidOf(runtimeId) === null || this.events(runtimeId).some((e) => e.kind === 'exit')) return;
+    }
   }
 
   async stop(runtimeId: string, graceMs: number): Promise<void> {

@@ -57,11 +57,11 @@ stream E /err & se=$!
 (echo 0 > /sys/fs/cgroup/app/cgroup.procs; exec chroot /newroot /.pier/busybox sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' "$PIER_WORKDIR" "$@") > /out 2> /err < /dev/null &
 app=$!
 (while :; do IFS= read -r cmd < $con; case "$cmd" in
-  stop) kill -TERM $app;;
-  kill) kill -KILL $app;;
+  stop) say "A stop"; kill -TERM $app;;
+  kill) say "A kill"; kill -KILL $app;;
   hosts) : > /hosts.new;;
   "h "*) printf '%s\\n' "\${cmd#h }" >> /hosts.new;;
-  hosts.end) mkdir -p /newroot/etc && cp /hosts.new /newroot/etc/.pier-hosts && mv -f /newroot/etc/.pier-hosts /newroot/etc/hosts;;
+  hosts.end) mkdir -p /newroot/etc && cp /hosts.new /newroot/etc/.pier-hosts && mv -f /newroot/etc/.pier-hosts /newroot/etc/hosts; say "A hosts";;
 esac; done) &
 ctl=$!
 wait $app

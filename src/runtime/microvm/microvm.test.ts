@@ -127,8 +127,9 @@ test('the guest init parses as shell, and its console handler turns the hosts me
       .replaceAll('/newroot/', `${dir}/root/`).replaceAll('/hosts.new', `${dir}/hosts.new`);
     const hosts = hostsOf([{ network: 'n', bridge: 'b', tap: 't', ip: '10.213.1.2', subnet: '10.213.1.0/24', gateway: '10.213.1.1', hostname: 'pier-a', aliases: ['api', 'api.app.internal'] }]);
     writeFileSync(join(dir, 'msg'), `stray\n${hostsMessage(hosts)}`);
-    execFileSync('busybox', ['sh', '-c', `while IFS= read -r cmd; do case "$cmd" in\n${handler}esac; done < "$0"`, join(dir, 'msg')]);
+    execFileSync('busybox', ['sh', '-c', `say() { echo "$*" >> "$1"; }\nwhile IFS= read -r cmd; do case "$cmd" in\n${handler}esac; done < "$0"`.replace('>> "$1"', `>> '${dir}/said'`), join(dir, 'msg')]);
     assert.equal(readFileSync(join(dir, 'root', 'etc', 'hosts'), 'utf8'), hosts);
+    assert.equal(readFileSync(join(dir, 'said'), 'utf8'), 'A hosts\n', 'the init acknowledges the message (the host resends one that got no answer)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
