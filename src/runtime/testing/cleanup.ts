@@ -50,8 +50,8 @@ export async function removeSwarmWorkloads(scope: string, env: NodeJS.ProcessEnv
     // Deleting a service stops its task (with the grace fixed at start); remove() waits until its tasks are gone.
     for (const h of await swarm.recover()) await swarm.remove(h.runtimeId).catch(() => undefined);
     const engine = new DockerEngine(opts.socketPath);
-    const nets = await engine.json<{ Id: string }[]>('GET', '/networks', { query: { filters: JSON.stringify({ label: [`${SCOPE_LABEL}=${scope}`] }) } });
-    for (const n of nets) await engine.jsonOrNull('DELETE', `/networks/${n.Id}`).catch(() => undefined);
+    const nets = await engine.json<{ Name: string }[]>('GET', '/networks', { query: { filters: JSON.stringify({ label: [`${SCOPE_LABEL}=${scope}`] }) } });
+    for (const n of nets) await swarm.removeNetwork(n.Name).catch(() => undefined); // with its anchor service
   } catch {
     // The Swarm manager is gone (a lab already torn down): nothing of this installation runs there any more.
   }
