@@ -1,5 +1,6 @@
 // The Swarm runtime: one replicated service (replicas 1, restart none) per instance, driven through the manager's
 // Engine API, placed on the nodes labelled with the instance's region, reached at <node address>:<host-published port>.
+import { createHash } from 'node:crypto';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, specLabels } from '../common.ts';
@@ -9,9 +10,9 @@ import { dockerExec } from '../docker/exec.ts';
 import { FrameDecoder } from '../docker/frames.ts';
 import { registryAuthHeader } from '../docker/spec.ts';
 import { statsFromDocker, type DockerStats } from '../docker/stats.ts';
-import { pushImage } from './push.ts';
+import { pushImage, putImage } from './push.ts';
 import {
-  REGION_LABEL, instanceTask, splitRef, isTerminal, nodeAddress, nodeName, serviceName, serviceSpec, taskEndpoints, taskExit,
+  REGION_LABEL, anchorServiceName, anchorSpec, pauseConfig, pauseLayer, instanceTask, splitRef, isTerminal, nodeAddress, nodeName, serviceName, serviceSpec, taskEndpoints, taskExit,
   volumesRefusal, type NodeJson, type TaskJson,
 } from './spec.ts';
 
@@ -68,6 +69,7 @@ export class SwarmRuntime implements Runtime {
   private readonly pushed = new Map<string, Promise<string>>();
   private readonly startedAt = new Map<string, string>();
   private readonly networkCreates = new SingleFlight();
+  private pauseImage?: Promise<string>;
 
   constructor(opts: SwarmRuntimeOptions) {
     this.opts = opts;
@@ -371,7 +373,34 @@ export class SwarmRuntime implements Runtime {
   async ensureNetwork(name: string): Promise<void> {
     // The manager does not refuse a second overlay of the same name, and the first instances of one app (one per
     // region) ask at once: two networks then make every service create fail as "ambiguous". Serialise per name.
-    return this.networkCreates.run(name, () => this.createNetworkOnce(name));
+    return this.networkCreates.run(name, async () => {
+      await this.createNetworkOnce(name);
+      await this.ensureAnchor(name);
+    });
+  }
+
+  /**
+   * Keeps the overlay joined on every node (a global service running a pause image, `anchorSpec`), so a replacement
+   * task after a node loss finds it there instead of joining it while the dead node still counts as a peer (~11 s in
+   * `preparing`, see README). Needs PIER_SWARM_REGISTRY for the pause image. Best effort: without it an instance
+   * still runs, only its failover is slower, and the next start tries again.
+   */
+  private async ensureAnchor(network: string): Promise<void> {
+    const registry = this.opts.registry;
+    if (!registry) return;
+    try {
+      if (await this.engine.jsonOrNull('GET', `/services/${anchorServiceName(network)}`)) return;
+      if (!this.pauseImage) {
+        const layer = pauseLayer();
+        const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+        this.pauseImage = putImage(registry, 'pier/pause', 'amd64', pauseConfig(diffId), [layer]);
+        this.pauseImage.catch(() => { this.pauseImage = undefined; });
+      }
+      const labels: Record<string, string> = { [MANAGED_LABEL]: 'true', ...(this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : {}) };
+      await this.engine.json('POST', '/services/create', { body: anchorSpec(network, await this.pauseImage, labels) });
+    } catch {
+      // Created meanwhile, or no registry/manager answer: the instance does not need the anchor to run.
+    }
   }
 
   private async createNetworkOnce(name: string): Promise<void> {
@@ -398,10 +427,13 @@ export class SwarmRuntime implements Runtime {
   async removeNetwork(name: string): Promise<void> {
     const net = await this.call(() => this.engine.jsonOrNull<{ Id: string; Labels: Record<string, string> | null }>('GET', `/networks/${encodeURIComponent(name)}`));
     if (!net || net.Labels?.[MANAGED_LABEL] !== 'true') return;
+    // The network's anchor goes first, and its tasks with it (as remove() waits for an instance's): the manager keeps
+    // its own copy of the overlay while a container there still uses it.
+    await this.remove(anchorServiceName(name));
     try {
       await this.engine.jsonOrNull('DELETE', `/networks/${net.Id}`);
     } catch (err) {
-      if (err instanceof EngineError && (err.status === 403 || err.status === 409)) return;
+      if (err instanceof EngineError && (err.status === 403 || err.status === 409 || /in use/i.test(err.message))) return;
       throw this.translate(err);
     }
   }

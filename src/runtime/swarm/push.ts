@@ -64,13 +64,24 @@ export async function pushImage(engine: DockerEngine, image: string, registry: s
   const files = readTar(body);
   const manifest = JSON.parse(files.get('manifest.json')?.toString('utf8') ?? '[]') as Array<{ Config: string; Layers: string[] }>;
   if (!manifest[0]) throw new Error(`exporting image ${image} gave no manifest`);
-  const base = `http://${registry}`;
   const config = files.get(manifest[0].Config);
   if (!config) throw new Error(`exported image ${image} lacks its config`);
-  const layers = [];
-  for (const path of manifest[0].Layers) {
+  const layers = manifest[0].Layers.map((path) => {
     const tar = files.get(path);
     if (!tar) throw new Error(`exported image ${image} lacks layer ${path}`);
+    return tar;
+  });
+  return putImage(registry, repo, tag, config, layers, signal);
+}
+
+/**
+ * Uploads an image given as its config and its layers (uncompressed tars, gzipped here) to `registry` as
+ * `<repo>:<tag>`; resolves with the pinned reference `<registry>/<repo>@sha256:…`.
+ */
+export async function putImage(registry: string, repo: string, tag: string, config: Buffer, layerTars: Buffer[], signal?: AbortSignal): Promise<string> {
+  const base = `http://${registry}`;
+  const layers = [];
+  for (const tar of layerTars) {
     const gz = gzipSync(tar);
     layers.push({ mediaType: LAYER_GZIP, size: gz.length, digest: await uploadBlob(base, repo, gz, signal) });
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { instanceTask, volumesRefusal, nodeAddress, serviceSpec, splitRef, taskEndpoints, taskExit, type NodeJson, type TaskJson } from './spec.ts';
+import { ANCHOR_LABEL, anchorServiceName, anchorSpec, instanceTask, pauseConfig, pauseExecutable, pauseLayer, volumesRefusal, nodeAddress, serviceSpec, splitRef, taskEndpoints, taskExit, type NodeJson, type TaskJson } from './spec.ts';
+import { readTar } from './push.ts';
 import { swarmOptionsFromEnv } from './config.ts';
 
 const base = { instanceId: 'i-1', labels: { region: 'fra', service_id: 's-1' }, image: 'x', env: { PORT: '8000', SECRET: 'v' }, ports: [8000], cpu: 0.5, memoryBytes: 64 << 20 };
@@ -76,4 +77,37 @@ test('volumes are refused with a message that names the runtimes that mount them
   assert.equal(volumesRefusal(base), null);
   assert.equal(volumesRefusal({ ...base, volumes: [] }), null);
   assert.match(volumesRefusal({ ...base, volumes: [{ volumeId: 'v', hostPath: '/v', path: '/data' }] }) ?? '', /swarm runtime does not mount persistent volumes.*docker or process runtime/);
+});
+
+test('the network anchor: a global pause service on the overlay, whose one-file image layer tar reads back', () => {
+  const body = anchorSpec('pier-app-a1', 'reg:5000/pier/pause@sha256:ab', { 'dev.pier.managed': 'true', 'dev.pier.scope': 's1' }) as {
+    Name: string; Labels: Record<string, string>; Mode: unknown;
+    TaskTemplate: { ContainerSpec: { Image: string; StopGracePeriod: number }; Networks: Array<{ Target: string }>; Placement: { Constraints: string[] } };
+  };
+  assert.equal(body.Name, anchorServiceName('pier-app-a1'));
+  assert.deepEqual(body.Mode, { Global: {} });
+  assert.deepEqual(body.TaskTemplate.Networks, [{ Target: 'pier-app-a1' }]);
+  assert.equal(body.Labels[ANCHOR_LABEL], 'pier-app-a1');
+  assert.equal(body.Labels['dev.pier.scope'], 's1');
+  assert.equal(body.Labels['dev.pier.instance_id'], undefined, 'recover() must not take it for an instance');
+  assert.deepEqual(body.TaskTemplate.Placement.Constraints, ['node.platform.arch==x86_64']);
+  assert.equal(body.TaskTemplate.ContainerSpec.StopGracePeriod, 0);
+
+  const elf = pauseExecutable();
+  assert.deepEqual([...elf.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+  assert.equal(elf.readUInt16LE(18), 0x3e, 'x86-64');
+  assert.equal(Number(elf.readBigUInt64LE(24)) - 0x400000, 120, 'entry at the code after the headers');
+  assert.equal(Number(elf.readBigUInt64LE(96)), elf.length, 'the load segment covers the file');
+  const layer = pauseLayer();
+  assert.equal(layer.length % 512, 0);
+  assert.deepEqual(readTar(layer).get('pause'), elf);
+  const header = layer.subarray(0, 512);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i];
+  assert.equal(parseInt(header.subarray(148, 154).toString('ascii'), 8), sum, 'ustar checksum');
+  assert.equal(header.subarray(100, 107).toString('ascii'), '0000755');
+  const config = JSON.parse(pauseConfig('sha256:00').toString()) as { config: { Entrypoint: string[] }; architecture: string; rootfs: { diff_ids: string[] } };
+  assert.deepEqual(config.config.Entrypoint, ['/pause']);
+  assert.equal(config.architecture, 'amd64');
+  assert.deepEqual(config.rootfs.diff_ids, ['sha256:00']);
 });
