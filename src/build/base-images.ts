@@ -39,7 +39,8 @@ export function sharedLibraries(binary: string): string[] {
  * What the base images contain, as a revision in their tags: bump it whenever stageBaseRootfs changes, so engines
  * that already hold an older base make the new one instead of reusing it.
  */
-const LAYOUT = 'r3';
+// r4: /tmp is 1777 again (r3 images packed with node-tar's portable mode got 1755: no build step could write /tmp).
+const LAYOUT = 'r4';
 
 /** The major.minor of the host's python3, the only Python buildpack builds offer (e.g. "3.11"). */
 export function hostPythonVersion(): string | undefined {

@@ -50,7 +50,14 @@ export async function tarContext(dir: string, paths: string[], signal?: AbortSig
   signal?.throwIfAborted();
   // tar.create reads a name starting with "@" as an archive to splice in; "./" keeps it a plain path.
   const names = paths.map((p) => (p.startsWith('@') ? `./${p}` : p));
-  const stream = tar.create({ cwd: dir, portable: true, noDirRecurse: true }, names);
+  // portable: no uid/gid/atime/ctime, so the tar (and the engine's cache key) does not change with who touched a
+  // file. But portable also masks every mode with ~0o022 (node-tar's modeFix), which made a base image's /tmp 1755,
+  // so no build step could write there (Go: "creating work dir: permission denied"). An entry that is group or world
+  // writable keeps its mode exactly: it is written as non-portable (rare in a context; /tmp is 1777 on purpose).
+  const stream = tar.create({
+    cwd: dir, portable: true, noDirRecurse: true,
+    onWriteEntry: (e) => { if (e.stat && (e.stat.mode & 0o022) !== 0) e.portable = false; },
+  }, names);
   const chunks: Buffer[] = [];
   const abort = () => stream.destroy?.(new Error('packing the build context was canceled'));
   signal?.addEventListener('abort', abort, { once: true });
