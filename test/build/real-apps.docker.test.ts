@@ -1,7 +1,8 @@
 // Real apps through a real Pier (API, controller, builder, docker runtime, edge), built by buildpack detection from
 // the registries (npm, PyPI, the Go module proxy) and deployed as a user would with `pier deploy DIR` (the directory
 // packed as the CLI packs it, uploaded as an archive): each app is made at test time (real-apps-sources.ts), must serve
-// its main page through the edge, and its second deploy must take the dependency layer from the build cache. Builds
+// its main page through the edge, and its second deploy must take the dependency layer from the build cache (once per
+// buildpack and package manager: RealApp.cacheCheckedBy). Builds
 // run one after the other (2 cores). The host's CA bundle is carried into builds the way an operator configures it
 // (PIER_BUILD_CA_FILE), since outbound TLS may be intercepted. PIER_REAL_APPS=flask,express runs a subset.
 import { after, before, test } from 'node:test';
@@ -96,7 +97,15 @@ function stepCached(log: string[], fragment: string): boolean {
 }
 
 for (const app of apps) {
-  test(`${app.name}: built from the registries, serves its main page through the edge; the second deploy reuses the dependency layer`, { timeout: 2 * BUILD_LIMIT_MS + 60_000 }, async () => {
+  // Deployed once when another app in this run checks the same dependency step's cache (RealApp.cacheCheckedBy).
+  const checker = app.cacheCheckedBy ? apps.find((a) => a.name === app.cacheCheckedBy) : undefined;
+  if (app.cacheCheckedBy && !REAL_APPS.some((a) => a.name === app.cacheCheckedBy && a.cachedStep === app.cachedStep && !a.cacheCheckedBy)) {
+    throw new Error(`${app.name}: cacheCheckedBy ${app.cacheCheckedBy} must name an app that checks the same step (${app.cachedStep}) itself`);
+  }
+  const title = checker
+    ? `${app.name}: built from the registries, serves its main page through the edge (its dependency layer's cache is checked by ${checker.name})`
+    : `${app.name}: built from the registries, serves its main page through the edge; the second deploy reuses the dependency layer`;
+  test(title, { timeout: 2 * BUILD_LIMIT_MS + 60_000 }, async () => {
     const dir = join(work, app.name);
     const failed = made.get(app.name);
     if (failed) throw new Error(`making the app failed: ${failed.message}`);
@@ -107,6 +116,7 @@ for (const app of apps) {
     images.push(first.provisioning_info.image);
     assert.equal(stepCached(await buildLog(first.id), app.cachedStep), false, 'the first build has nothing cached');
     await servesMainPage(app, p.hostOf(name));
+    if (checker) { await p.api('DELETE', `/v1/apps/${appId}`); return; }
 
     const redeploy = await p.api('POST', `/v1/services/${svc.id}/redeploy`, {});
     assert.equal(redeploy.status, 200, JSON.stringify(redeploy.body));
