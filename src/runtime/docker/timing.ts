@@ -1,5 +1,6 @@
-// Where one Docker instance start spends its time (issue #23): named spans of the driver's start path, printed only
-// when PIER_DEBUG_DOCKER_START=1 (one stderr line per start) or handed to a hook (the deploy bench). Silent otherwise.
+// Where one Docker instance start spends its time (issue #23): named spans of the driver's start path, handed to a
+// hook (the deploy bench's `driver_spans_ms`). Silent and free otherwise. (No env switch: settings are read in
+// config.ts only, test/architecture.test.ts.)
 
 /** One start's spans (startedAt: wall-clock ms): name → ms, in the order they ended; concurrent spans overlap (their sum may exceed total). */
 export interface StartTimings { instanceId: string; startedAt: number; totalMs: number; spans: Record<string, number> }
@@ -17,8 +18,8 @@ export class StartSpans {
   private readonly spans: Record<string, number> = {};
   private readonly on: boolean;
 
-  constructor(private readonly instanceId: string, env: NodeJS.ProcessEnv = process.env) {
-    this.on = hook !== undefined || env.PIER_DEBUG_DOCKER_START === '1';
+  constructor(private readonly instanceId: string) {
+    this.on = hook !== undefined;
   }
 
   /** Times `fn` as span `name` (accumulated if the name repeats). */
@@ -32,11 +33,10 @@ export class StartSpans {
     }
   }
 
-  /** Hands the spans to the hook and/or stderr. */
+  /** Hands the spans to the hook. */
   done(): void {
     if (!this.on) return;
     const t: StartTimings = { instanceId: this.instanceId, startedAt: this.at, totalMs: +(performance.now() - this.t0).toFixed(1), spans: this.spans };
     hook?.(t);
-    if (process.env.PIER_DEBUG_DOCKER_START === '1') process.stderr.write(`docker start ${t.instanceId} at ${new Date(t.startedAt).toISOString()}: ${t.totalMs} ms ${JSON.stringify(t.spans)}\n`);
   }
 }
