@@ -18,7 +18,7 @@ import { program, runProgram } from '../sbin.ts';
 import { NETWORK_LOCK, withHostLock } from '../process/hostlock.ts';
 import { ProcessNetworks } from '../process/netns.ts';
 import {
-  APP_PREFIX, DEFAULT_POOL, type Cidr, bridgeName, cidrString, gatewayOf, ipToNumber, parsePool, pickAddress, pickSubnet, renderHosts,
+  APP_PREFIX, DEFAULT_POOL, type Cidr, bridgeBatch, bridgeName, cidrString, gatewayOf, ipToNumber, parsePool, pickAddress, pickSubnet, renderHosts,
 } from '../process/netplan.ts';
 
 /** One VM on an app network, as recorded in its instance directory (net.json). */
@@ -42,15 +42,7 @@ export interface TapPlan { bridge: string; createBridge: boolean; subnet: Cidr; 
  * addresses on the host side (addrgenmode none), so VMs cannot reach host services over link-local IPv6 either.
  */
 export function tapBatch(p: TapPlan): string {
-  const lines: string[] = [];
-  if (p.createBridge) {
-    lines.push(
-      `link add ${p.bridge} type bridge`,
-      `link set ${p.bridge} addrgenmode none`,
-      `addr add ${gatewayOf(p.subnet)}/${p.subnet.prefix} dev ${p.bridge}`,
-      `link set ${p.bridge} up`,
-    );
-  }
+  const lines: string[] = p.createBridge ? bridgeBatch(p.bridge, p.subnet) : [];
   lines.push(
     `tuntap add dev ${p.tap} mode tap`,
     `link set ${p.tap} addrgenmode none`,

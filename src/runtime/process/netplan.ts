@@ -110,20 +110,25 @@ export interface AttachPlan {
 }
 
 /**
+ * The `ip -batch` lines that make an app network's bridge: the gateway address, no IPv6 on the host side. Shared by
+ * the process runtime (veths) and microVMs (taps, microvm/appnet.ts).
+ */
+export function bridgeBatch(bridge: string, subnet: Cidr): string[] {
+  return [
+    `link add ${bridge} type bridge`,
+    `link set ${bridge} addrgenmode none`,
+    `addr add ${gatewayOf(subnet)}/${subnet.prefix} dev ${bridge}`,
+    `link set ${bridge} up`,
+  ];
+}
+
+/**
  * The host-side `ip -batch` script: (the bridge,) the namespace, a veth pair whose inner end is `eth0` in the
  * namespace, the outer end on the bridge. No IPv6 addresses on the host side, so instances cannot reach host
  * services over link-local IPv6 either.
  */
 export function hostBatch(p: AttachPlan): string {
-  const lines: string[] = [];
-  if (p.createBridge) {
-    lines.push(
-      `link add ${p.bridge} type bridge`,
-      `link set ${p.bridge} addrgenmode none`,
-      `addr add ${gatewayOf(p.subnet)}/${p.subnet.prefix} dev ${p.bridge}`,
-      `link set ${p.bridge} up`,
-    );
-  }
+  const lines: string[] = p.createBridge ? bridgeBatch(p.bridge, p.subnet) : [];
   lines.push(
     `netns add ${p.netns}`,
     `link add ${p.veth} type veth peer name eth0 netns ${p.netns}`,
