@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConnection } from 'node:net';
+import { freePort } from '../test/support/ports.ts';
 
 /** Numbers for one target over all rounds. */
 export interface TargetResult {
@@ -79,17 +80,6 @@ async function waitPort(port: number, ms = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`port ${port} did not open`);
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 async function wrk(port: number, duration: string, latency: boolean, scheme = 'http'): Promise<{ rps: number; p50: number; p99: number; errors: string }> {

@@ -5,7 +5,6 @@
 // Every loop is bounded in count and time. Standalone: `node bin/run-ts.mjs bench/functions.ts [wakes] [javascript,typescript,python]`
 // (BENCH_FUNCTION_INSTANCE_TYPE=small runs the functions on another instance type than the default nano).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ProcessRuntime } from '../src/runtime/process/driver.ts';
@@ -15,6 +14,7 @@ import { dirView } from '../src/build/builder.ts';
 import { startFunctionPier, type FunctionPier } from '../test/functions/platform.ts';
 import { writeDir } from '../test/functions/support.ts';
 import { until } from '../test/support/until.ts';
+import { freePort } from '../test/support/ports.ts';
 
 /** A summary row in bench/run.ts's table. */
 interface Row { bench: string; measured: string; baseline: string; target: string; met?: boolean }
@@ -44,14 +44,6 @@ function stats(samples: number[]): Stats {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]! : NaN);
   return { n: s.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const port = (srv.address() as { port: number }).port; srv.close(() => resolve(port)); });
-  });
 }
 
 /** Spawns argv with PORT set and times until the first 200 answer (polling every 2 ms, 10 s bound). */
