@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { app, route, up } from '../test-helpers.ts';
 import {
-  NODE_BACKEND, backendName, nodeOnlyReason, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
+  NODE_BACKEND, NODE_TLS_BACKEND, backendName, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
   slotsForConfig, type BackendSlots,
 } from './config.ts';
 
@@ -94,6 +94,36 @@ test('the config names the Node edge as default, strips prefixes in their backen
   assert.match(cfg, /^ {2}server s2 127\.0\.0\.1:1 disabled$/m);
   assert.match(cfg, /^ {2}server s1 \[fd00::2\]:80$/m);
   assert.doesNotMatch(cfg.slice(cfg.indexOf('backend b2')), /set-path/);
+});
+
+test('certificates: one PEM bundle per certificate, a crt-list naming its SNI filters, the first holder of a name keeps it', () => {
+  const c = (names: string[], id: string) => ({ names, certPem: `-----CERT ${id}-----\n`, keyPem: `-----KEY ${id}-----` });
+  const { files, crtList } = planCertificates([
+    c(['*.Pier.Test', 'shop.example.'], 'wild'), c(['shop.example', 'www.example'], 'two'), c(['shop.example'], 'dup'),
+    c(['bad name'], 'odd'),
+  ], '/d/certs');
+  assert.equal(files.length, 2, 'a certificate with no name left is not written');
+  assert.equal(files[0]!.pem, '-----CERT wild-----\n-----KEY wild-----\n', 'chain, then key');
+  assert.match(files[0]!.file, /^c-[0-9a-f]{24}\.pem$/);
+  assert.equal(crtList, `/d/certs/${files[0]!.file} *.pier.test shop.example\n/d/certs/${files[1]!.file} www.example\n`);
+  assert.deepEqual(planCertificates([c(['*.pier.test', 'shop.example'], 'wild')], '/d/certs').files[0]!.file, files[0]!.file, 'same content, same file');
+  assert.deepEqual(planCertificates([], '/d/certs'), { files: [], crtList: '' });
+});
+
+test('with TLS, an HTTPS frontend routes as the HTTP one (x-forwarded-proto https, h2 counted as origin-form) and falls back to the Node edge over TLS', () => {
+  const base = { bind: '127.0.0.1:8080', nodeEdge: '127.0.0.1:9000', adminSocket: '/d/admin.sock', mapFile: '/d/routes.map', backends: [] };
+  assert.doesNotMatch(renderConfig(base), /ssl|edge_tls/);
+  const cfg = renderConfig({ ...base, tls: { bind: '[::1]:8443', crtList: '/d/certs.list', nodeEdgeTls: '127.0.0.1:9443' } });
+  const tls = cfg.slice(cfg.indexOf('frontend edge_tls'), cfg.indexOf(`\nbackend ${NODE_BACKEND}\n`));
+  assert.match(tls, /^ {2}bind \[::1\]:8443 ssl crt-list \/d\/certs\.list strict-sni alpn h2,http\/1\.1$/m);
+  assert.match(tls, /^ {2}http-request set-header x-forwarded-proto https if/m);
+  assert.match(tls, /^ {2}http-request set-var\(txn\.p\) path if plain one_host !pct !node_path \|\| h2 one_host !pct !node_path$/m);
+  assert.match(tls, /map_beg\(\/d\/routes\.map\)/);
+  assert.match(tls, new RegExp(`^ {2}default_backend ${NODE_TLS_BACKEND}$`, 'm'));
+  const http = cfg.slice(cfg.indexOf('frontend edge\n'), cfg.indexOf('frontend edge_tls'));
+  assert.match(http, /x-forwarded-proto http if/);
+  assert.match(http, new RegExp(`^ {2}default_backend ${NODE_BACKEND}$`, 'm'));
+  assert.match(cfg, new RegExp(`^backend ${NODE_TLS_BACKEND}\n {2}server node_tls 127\.0\.0\.1:9443 ssl verify none sni ssl_fc_sni alpn http/1\.1$`, 'm'));
 });
 
 const ups = (...ports: number[]) => ports.map((p, i) => up(`i${i + 1}`, p, 'fra'));

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostKey, normalizePrefix } from '../route-table.ts';
-import type { AppRoutes, RouteEntry } from '../types.ts';
+import type { AppRoutes, EdgeCertificate, RouteEntry } from '../types.ts';
 
 /** One upstream server as HAProxy sees it. */
 export interface PlannedServer { instanceId: string; host: string; port: number }
@@ -223,10 +223,51 @@ export interface ConfigInput {
   /** Map file path (host+prefix → backend). */
   mapFile: string;
   backends: BackendSlots[];
+  /** HTTPS: HAProxy terminates TLS on `bind` with the certificates of `crtList`; its misses go to the Node edge's TLS listener. */
+  tls?: TlsInput;
   /** Upstream connect timeout (ms). */
   connectTimeoutMs?: number;
   /** Time allowed for an upstream's response (ms). */
   responseTimeoutMs?: number;
+}
+
+/** The HTTPS frontend's inputs. */
+export interface TlsInput {
+  /** Public HTTPS address `host:port` (IPv6 in brackets). */
+  bind: string;
+  /** crt-list file path (see planCertificates). */
+  crtList: string;
+  /** The Node edge's loopback TLS listener `host:port`, which gets every request HAProxy does not serve itself. */
+  nodeEdgeTls: string;
+}
+
+/** The backend that sends an HTTPS request HAProxy does not serve itself to the Node edge's TLS listener. */
+export const NODE_TLS_BACKEND = 'pier_node_edge_tls';
+
+/** One PEM bundle to write: `file` (a name in the certificate directory) holds the chain and the key. */
+export interface CertFile { file: string; pem: string }
+
+/**
+ * The PEM bundles and crt-list for a certificate set (already checked to load). Names are lower-cased without a
+ * trailing dot and the first certificate holding a name keeps it, as the Node edge's CertificateTable; each crt-list
+ * line names its SNI filters explicitly, so HAProxy picks an exact name first, then a wildcard covering the first
+ * label, and (with strict-sni) fails the handshake for any other name. Files are named by a hash of their content,
+ * so an unchanged certificate keeps its file.
+ */
+export function planCertificates(certs: EdgeCertificate[], dir: string): { files: CertFile[]; crtList: string } {
+  const taken = new Set<string>();
+  const files: CertFile[] = [];
+  const lines: string[] = [];
+  for (const c of certs) {
+    const names = c.names.map((n) => n.toLowerCase().replace(/\.$/, ''))
+      .filter((n) => /^(\*\.)?[a-z0-9.-]+$/.test(n) && !taken.has(n) && (taken.add(n), true));
+    if (names.length === 0) continue;
+    const pem = `${c.certPem.trim()}\n${c.keyPem.trim()}\n`;
+    const file = `c-${createHash('sha256').update(pem).digest('hex').slice(0, 24)}.pem`;
+    if (!files.some((f) => f.file === file)) files.push({ file, pem });
+    lines.push(`${dir}/${file} ${names.join(' ')}`);
+  }
+  return { files, crtList: lines.map((l) => `${l}\n`).join('') };
 }
 
 /** HAProxy's address form for a host (IPv6 in brackets). */
@@ -242,9 +283,38 @@ function stripRegex(prefix: string): string {
   return `^${prefix}/?`;
 }
 
+/**
+ * One frontend (HTTP or HTTPS): the same routing, the client's scheme in x-forwarded-proto, misses to `fallback`.
+ * Only origin-form requests with one Host, a path without '%', and none of the Node edge's own paths are looked
+ * up; everything else (and every miss) goes to the Node edge, which answers it exactly as without HAProxy.
+ */
+function frontend(name: string, bind: string, proto: 'http' | 'https', fallback: string, mapFile: string): string[] {
+  const direct = '{ var(txn.be) -m found }';
+  return [
+    `frontend ${name}`,
+    `  ${bind}`,
+    '  acl plain url_beg /',
+    // HTTP/2 requests carry :authority, which HAProxy keeps as an absolute URI: those count as origin-form.
+    ...(proto === 'https' ? ['  acl h2 req.ver 2.0'] : []),
+    '  acl one_host req.hdr_cnt(host) eq 1',
+    '  acl pct path_sub %',
+    '  acl node_path path_beg /.well-known/acme-challenge/ /_pier/',
+    `  http-request set-var(txn.p) path if plain one_host !pct !node_path${proto === 'https' ? ' || h2 one_host !pct !node_path' : ''}`,
+    `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,concat(,txn.p,/),map_beg(${mapFile}) if { var(txn.p) -m found }`,
+    `  http-request unset-var(txn.be) if { var(txn.be) -m str ${NODE_BACKEND} }`,
+    `  http-request set-header x-forwarded-host %[req.hdr(host)] if ${direct}`,
+    `  http-request set-header x-forwarded-proto ${proto} if ${direct}`,
+    `  http-request set-header x-request-id %[uuid] if ${direct} !{ req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:@+=-]{1,128}$ }`,
+    `  http-request set-var(txn.rid) req.hdr(x-request-id) if ${direct}`,
+    // The answer carries the request id, as the Node edge's do (the instance's own x-request-id is dropped).
+    '  http-response set-header x-request-id %[var(txn.rid)] if { var(txn.rid) -m found }',
+    `  use_backend %[var(txn.be)] if ${direct}`,
+    `  default_backend ${fallback}`,
+  ];
+}
+
 /** haproxy.cfg for the input; servers' current addresses are written in, so a reload keeps the runtime state. */
 export function renderConfig(c: ConfigInput): string {
-  const direct = '{ var(txn.be) -m found }';
   const lines = [
     '# Generated by Pier (src/edge/haproxy/config.ts); rewritten on every backend change. Do not edit.',
     'global',
@@ -267,29 +337,15 @@ export function renderConfig(c: ConfigInput): string {
     '  retry-on conn-failure empty-response',
     '  http-reuse safe',
     '',
-    'frontend edge',
-    `  bind ${c.bind}`,
-    // Only origin-form requests with one Host, a path without '%', and none of the Node edge's own paths are looked
-    // up; everything else (and every miss) goes to the Node edge, which answers it exactly as without HAProxy.
-    '  acl plain url_beg /',
-    '  acl one_host req.hdr_cnt(host) eq 1',
-    '  acl pct path_sub %',
-    '  acl node_path path_beg /.well-known/acme-challenge/ /_pier/',
-    '  http-request set-var(txn.p) path if plain one_host !pct !node_path',
-    `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,concat(,txn.p,/),map_beg(${c.mapFile}) if { var(txn.p) -m found }`,
-    `  http-request unset-var(txn.be) if { var(txn.be) -m str ${NODE_BACKEND} }`,
-    `  http-request set-header x-forwarded-host %[req.hdr(host)] if ${direct}`,
-    `  http-request set-header x-forwarded-proto http if ${direct}`,
-    `  http-request set-header x-request-id %[uuid] if ${direct} !{ req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:@+=-]{1,128}$ }`,
-    `  http-request set-var(txn.rid) req.hdr(x-request-id) if ${direct}`,
-    // The answer carries the request id, as the Node edge's do (the instance's own x-request-id is dropped).
-    '  http-response set-header x-request-id %[var(txn.rid)] if { var(txn.rid) -m found }',
-    `  use_backend %[var(txn.be)] if ${direct}`,
-    `  default_backend ${NODE_BACKEND}`,
+    ...frontend('edge', `bind ${c.bind}`, 'http', NODE_BACKEND, c.mapFile),
+    ...(c.tls ? ['', ...frontend('edge_tls', `bind ${c.tls.bind} ssl crt-list ${c.tls.crtList} strict-sni alpn h2,http/1.1`, 'https', NODE_TLS_BACKEND, c.mapFile)] : []),
     '',
     `backend ${NODE_BACKEND}`,
     `  server node ${c.nodeEdge}`,
   ];
+  // The Node edge's TLS listener, re-encrypted on loopback with the client's SNI (a certificate the Node edge holds
+  // too), so it sees an HTTPS request exactly as without HAProxy (no HTTPS redirect loop, its own x-forwarded-proto).
+  if (c.tls) lines.push('', `backend ${NODE_TLS_BACKEND}`, `  server node_tls ${c.tls.nodeEdgeTls} ssl verify none sni ssl_fc_sni alpn http/1.1`);
   for (const b of c.backends) {
     lines.push('', `backend ${b.name}`, '  balance leastconn');
     if (b.prefix !== '/') lines.push(`  http-request set-path %[path,regsub(${stripRegex(b.prefix)},/)]`);
