@@ -1,15 +1,19 @@
 // The HAProxy data plane against a real haproxy (Debian's 2.6): routing by host and path prefix straight to the
 // instances, a redeploy and a reload under a bounded keep-alive loop with zero failed requests, a scale-up and back
 // without any reload, HAProxy restarted after a kill -9, and a sleeping app that still wakes through the Node edge
-// behind it. Skipped, with the reason, when haproxy is not installed.
+// behind it; HTTPS with SNI terminated by HAProxy (h1 and h2, a wrong name refused, a replaced certificate served).
+// Skipped, with the reason, when haproxy is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHaproxyEdge, type HaproxyEdge } from '../../src/edge/haproxy/edge.ts';
+import { createHaproxyEdge, type HaproxyEdge, type HaproxyEdgeOptions } from '../../src/edge/haproxy/edge.ts';
+import { loadOrCreateLocalCa } from '../../src/certs/local-ca.ts';
+import { h1, h2, handshake } from './tls-support.ts';
 import { socketCommand } from '../../src/edge/haproxy/process.ts';
 import { app, call, route, startUpstream, up, type TestUpstream } from '../../src/edge/test-helpers.ts';
 import type { AccessLogEntry, AppRoutes } from '../../src/edge/types.ts';
@@ -24,12 +28,13 @@ interface EdgeCtx { dir: string; errors: string[] }
 
 async function withEdge(
   fn: (edge: HaproxyEdge, nodeLog: AccessLogEntry[], ctx: EdgeCtx) => Promise<void>, onWake?: (appId: string) => Promise<void>,
+  extra: Partial<HaproxyEdgeOptions> = {},
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pier-haproxy-'));
   const nodeLog: AccessLogEntry[] = [];
   const errors: string[] = [];
   const edge = await createHaproxyEdge({
-    addr: '127.0.0.1:0', domain: 'pier.test', dir, accessLog: (e) => nodeLog.push(e), onWake, onError: (m) => errors.push(m),
+    addr: '127.0.0.1:0', domain: 'pier.test', dir, accessLog: (e) => nodeLog.push(e), onWake, onError: (m) => errors.push(m), ...extra,
   });
   let passed = false;
   try {
@@ -346,5 +351,56 @@ test('HAProxy killed with SIGKILL is restarted with the current table, logged on
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+test('HTTPS: HAProxy terminates TLS with SNI (exact, then wildcard; h1 and h2), refuses an unknown name, serves a replaced certificate', { skip }, async () => {
+  const web = await startUpstream('web');
+  const caDir = mkdtempSync(join(tmpdir(), 'pier-haproxy-ca-'));
+  try {
+    const ca = await loadOrCreateLocalCa(caDir);
+    const wildcard = { names: ['*.pier.test'], ...await ca.issue(['*.pier.test']) };
+    const exact = { names: ['shop-acme.pier.test'], ...await ca.issue(['shop-acme.pier.test']) };
+    const serial = (c: { certPem: string }) => new X509Certificate(c.certPem).serialNumber;
+    await withEdge(async (edge, nodeLog, { dir }) => {
+      assert.ok(edge.tlsUrl !== undefined && edge.tlsUrl !== edge.nodeUrl);
+      edge.setCertificates([exact, wildcard]);
+      edge.setRoutes([
+        app('shop', [route('/', [up('w1', web.port)], { serviceId: 'web' })]),
+        app('safe', [route('/', [up('w1', web.port)], { serviceId: 'web' })], { httpsRedirect: true }),
+      ]);
+      await edge.settled();
+      const h = await h1(edge.tlsUrl!, 'shop-acme.pier.test', '/a?x=1', ca.rootPem);
+      assert.equal(h.body, 'web /a?x=1');
+      assert.equal(h.serial, serial(exact), 'the exact name wins over the wildcard');
+      assert.equal(web.seen.at(-1)!.headers['x-forwarded-proto'], 'https');
+      const [r2] = await h2(edge.tlsUrl!, 'shop-acme.pier.test', ca.rootPem, [{ path: '/h2' }]);
+      assert.equal(r2!.alpn, 'h2');
+      assert.equal(r2!.body, 'web /h2');
+      assert.equal(web.seen.at(-1)!.headers['x-forwarded-proto'], 'https');
+      assert.equal(nodeLog.length, 0, 'h1 and h2 over TLS served by HAProxy, not the Node edge');
+      // A Node-only route (HTTPS redirect) over HTTPS reaches the Node edge as HTTPS: served, not redirected again.
+      const safe = await h1(edge.tlsUrl!, 'safe-acme.pier.test', '/s', ca.rootPem);
+      assert.equal(safe.status, 200);
+      assert.equal(safe.serial, serial(wildcard), 'no exact certificate: the wildcard');
+      assert.equal(nodeLog.length, 1, 'through the Node edge');
+      assert.equal((await handshake(edge.tlsUrl!, 'other.example', ca.rootPem)).cert, undefined, 'an unknown name fails the handshake');
+      const pems = readdirSync(join(dir, 'certs'));
+      assert.equal(pems.length, 2);
+      assert.equal(statSync(join(dir, 'certs')).mode & 0o777, 0o700);
+      for (const f of pems) assert.equal(statSync(join(dir, 'certs', f)).mode & 0o777, 0o600);
+      // A renewed certificate for the same name is what new handshakes get.
+      const renewed = { names: ['shop-acme.pier.test'], ...await ca.issue(['shop-acme.pier.test']) };
+      const reloads = edge.reloads();
+      edge.setCertificates([renewed, wildcard]);
+      await edge.settled();
+      assert.equal((await h1(edge.tlsUrl!, 'shop-acme.pier.test', '/r', ca.rootPem)).serial, serial(renewed));
+      assert.equal(edge.reloads(), reloads + 1, 'a certificate change is one reload');
+      assert.equal(readdirSync(join(dir, 'certs')).length, 2, 'the replaced bundle is removed');
+      assert.ok(!readFileSync(join(dir, 'haproxy.cfg'), 'utf8').includes('PRIVATE KEY'), 'keys only in the PEM bundles');
+    }, undefined, { tlsAddr: '127.0.0.1:0' });
+  } finally {
+    await web.close();
+    rmSync(caDir, { recursive: true, force: true });
   }
 });

@@ -5,13 +5,14 @@
 // states, the map replaced atomically with prepare/commit); a reload only when a backend appears or outgrows its slots.
 // Supervised: when HAProxy dies, it is started again with the newest table (backoff 100 ms doubling to 5 s, reset
 // after 30 s up), one log line per death; Pier's own close() is not a death.
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { join } from 'node:path';
 import { parseAddr, urlOf } from '../addr.ts';
 import { createEdge } from '../edge.ts';
 import { renderPrometheus } from '../metrics.ts';
-import type { AppRoutes, Edge, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
-import { planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig, type BackendSlots, type HaproxyPlan } from './config.ts';
+import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
+import { planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig, type BackendSlots, type HaproxyPlan } from './config.ts';
 import { HaproxyProcess } from './process.ts';
 
 /** Options of the HAProxy data plane on top of the edge's own. */
@@ -53,8 +54,14 @@ export interface DataplaneStatus {
 /** Start the Node edge on loopback, then HAProxy on `opts.addr` in front of it. */
 export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<HaproxyEdge> {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-  const node = await createEdge({ ...opts, addr: '127.0.0.1:0', workers: 1 });
+  // With a TLS address, HAProxy terminates TLS there and the Node edge's own TLS listener moves to loopback (the
+  // fallback for HTTPS requests HAProxy does not serve itself).
+  const node = await createEdge({ ...opts, addr: '127.0.0.1:0', tlsAddr: opts.tlsAddr === undefined ? undefined : '127.0.0.1:0', workers: 1 });
   const nodePort = Number(new URL(node.url).port);
+  // PEM bundles (chain + key): a directory only Pier reads, files 0600, never logged.
+  const certDir = join(opts.dir, 'certs');
+  const crtListFile = join(opts.dir, 'certs.list');
+  let crtListText = '';
   const cfgFile = join(opts.dir, 'haproxy.cfg');
   const mapFile = join(opts.dir, 'routes.map');
   const onError = opts.onError ?? ((m: string) => process.emitWarning(`pier edge (haproxy): ${m}`));
@@ -92,9 +99,22 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const publicPort = bindPort === 0 ? await freePort(bindHost) : bindPort;
   const bindFixed = bind.replace(/:\d+$/, `:${publicPort}`);
 
+  let tlsBind: string | null = null;
+  let tlsPublic: { host: string; port: number } | null = null;
+  if (opts.tlsAddr !== undefined && node.tlsUrl !== undefined) {
+    const t = parseAddr(opts.tlsAddr);
+    const port = t.port === 0 ? await freePort(t.host) : t.port;
+    tlsPublic = { host: t.host, port };
+    tlsBind = `${t.host.includes(':') ? `[${t.host}]` : t.host}:${port}`;
+    mkdirSync(certDir, { recursive: true, mode: 0o700 });
+  }
+  const tls = tlsBind === null ? undefined
+    : { bind: tlsBind, crtList: crtListFile, nodeEdgeTls: `127.0.0.1:${new URL(node.tlsUrl!).port}` };
+
   const writeFiles = (map: string): void => {
+    if (tls !== undefined) atomicWrite(crtListFile, crtListText);
     const cfg = renderConfig({
-      bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile,
+      bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile, tls,
       backends: [...backends.values()], connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs,
     });
     atomicWrite(mapFile, map);
@@ -200,6 +220,35 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     for (const cmd of step.after) await proc.command(cmd);
   }
 
+  /**
+   * Write the PEM bundles and the crt-list for `certs` and reload (HAProxy 2.6's runtime API cannot add a crt-list
+   * entry's new file with its SNI filters in one step; certificates change rarely). Certificates that do not load
+   * are left out here (the Node edge reports them), so one bad PEM never stops the reload.
+   */
+  async function applyCertificates(certs: EdgeCertificate[]): Promise<void> {
+    const usable = certs.filter((c) => { try { createSecureContext({ cert: c.certPem, key: c.keyPem }); return true; } catch { return false; } });
+    const planned = planCertificates(usable, certDir);
+    if (planned.crtList === crtListText || closed) return;
+    for (const f of planned.files) atomicWrite(join(certDir, f.file), f.pem);
+    const prevList = crtListText;
+    crtListText = planned.crtList;
+    if (up) {
+      carryCounters();
+      writeFiles(mapText);
+      try {
+        await proc.check();
+        await proc.reload();
+      } catch (err) {
+        crtListText = prevList;
+        writeFiles(mapText);
+        throw err;
+      }
+      reloads++;
+    }
+    const keep = new Set(planned.files.map((f) => f.file));
+    for (const f of readdirSync(certDir)) if (!keep.has(f)) unlinkSync(join(certDir, f));
+  }
+
   const kick = (): void => {
     running = running.then(async () => {
       const apps = pending;
@@ -294,7 +343,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
 
   return {
     url: urlOf(bindHost, publicPort),
-    tlsUrl: node.tlsUrl,
+    tlsUrl: tlsPublic === null ? node.tlsUrl : urlOf(tlsPublic.host, tlsPublic.port, 'https'),
     nodeUrl: node.url,
     reloads: () => reloads,
     setRoutes(apps, newDomain) {
@@ -313,7 +362,13 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       pending = apps;
       kick();
     },
-    setCertificates: (certs) => node.setCertificates(certs),
+    setCertificates(certs) {
+      node.setCertificates(certs);
+      if (tls === undefined) return;
+      running = running.then(() => applyCertificates(certs)).catch((err: Error) => {
+        onError(`applying certificates failed (HAProxy keeps serving its previous ones): ${err.message}`);
+      });
+    },
     setAcmeChallenges: (c) => node.setAcmeChallenges(c),
     async drain(instanceId, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
