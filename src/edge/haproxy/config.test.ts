@@ -100,7 +100,7 @@ test('certificates: one PEM bundle per certificate, a crt-list naming its SNI fi
   const c = (names: string[], id: string) => ({ names, certPem: `-----CERT ${id}-----\n`, keyPem: `-----KEY ${id}-----` });
   const { files, crtList } = planCertificates([
     c(['*.Pier.Test', 'shop.example.'], 'wild'), c(['shop.example', 'www.example'], 'two'), c(['shop.example'], 'dup'),
-    c(['bad name'], 'odd'),
+    c(['bad name'], 'odd'), c(['shop.example [verify none]', 'x.example\n/etc/shadow y.example'], 'injected'),
   ], '/d/certs');
   assert.equal(files.length, 2, 'a certificate with no name left is not written');
   assert.equal(files[0]!.pem, '-----CERT wild-----\n-----KEY wild-----\n', 'chain, then key');

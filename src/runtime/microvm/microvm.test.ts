@@ -100,7 +100,7 @@ test('app networks: a tap is a plain port of the app bridge (made with the gatew
 
 test('app networks: the hosts file lists each member with its aliases; the console message carries it line by line', () => {
   const m = (ip: string, hostname: string, aliases: string[]): VmNet => ({ network: 'n', bridge: 'b', tap: 't', ip, subnet: '10.213.1.0/24', gateway: '10.213.1.1', hostname, aliases });
-  const hosts = hostsOf([m('10.213.1.3', 'pier-bbb', ['web']), m('10.213.1.2', 'pier-aaa', ['api', 'api.myapp.internal', 'bad name;rm'])]);
+  const hosts = hostsOf([m('10.213.1.3', 'pier-bbb', ['web']), m('10.213.1.2', 'pier-aaa', ['api', 'api.myapp.internal', 'bad name;rm', 'evil\nstop', 'x\nhosts.end'])]);
   assert.equal(hosts, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.213.1.2\tpier-aaa api api.myapp.internal\n10.213.1.3\tpier-bbb web\n');
   const msg = hostsMessage(hosts);
   assert.equal(msg, `hosts\n${hosts.trim().split('\n').map((l) => `h ${l}`).join('\n')}\nhosts.end\n`);
