@@ -6,7 +6,7 @@
 // the kernel command line), console.log (everything the guest wrote on its serial console), console.sock (the host
 // writes `stop`/`kill` there), qemu.pid. QEMU is daemonized: a control-plane restart re-adopts it (recover()).
 import { connect } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
@@ -75,6 +75,21 @@ export function parseConsole(text: string): ConsoleEvent[] {
     }
   }
   return out;
+}
+
+/** What a file holds from byte `offset` on ('' when it is missing or shorter). */
+function sinceOffset(file: string, offset: number): string {
+  let fd: number;
+  try { fd = openSync(file, 'r'); } catch { return ''; }
+  try {
+    const size = statSync(file).size;
+    if (size <= offset) return '';
+    const buf = Buffer.alloc(size - offset);
+    const n = readSync(fd, buf, 0, buf.length, offset);
+    return buf.subarray(0, n).toString('latin1');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A shell single-quoted word. */
@@ -412,24 +427,26 @@ export class MicrovmRuntime implements Runtime {
    * killed at the end of its 20 s grace): the connection used to close 100 ms after the write, and QEMU can drop
    * what it has not read yet when its client hangs up while the guest drains the UART slowly.
    */
-  private async command(runtimeId: string, cmd: 'stop' | 'kill' | string): Promise<void> {
+  private async command(runtimeId: string, cmd: string): Promise<void> {
     const ack = cmd === 'stop' || cmd === 'kill' ? `A ${cmd}` : cmd.startsWith('hosts\n') ? 'A hosts' : undefined;
-    const acks = () => {
-      try { return readFileSync(join(this.dirOf(runtimeId), 'console.log'), 'latin1').split('\n').filter((l) => l.replace(/\r$/, '') === ack).length; } catch { return 0; }
-    };
-    const before = ack ? acks() : 0;
+    // The answer is looked for only in what the console wrote after the command was first sent (the app's output is
+    // in the same log, so rereading it whole every 50 ms would cost as much as the app ever printed).
+    const log = join(this.dirOf(runtimeId), 'console.log');
+    let from = 0;
+    try { from = statSync(log).size; } catch { /* nothing written yet */ }
+    const acked = () => ack !== undefined && sinceOffset(log, from).split('\n').some((l) => l.replace(/\r$/, '') === ack);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const acked = await new Promise<boolean>((resolve) => {
+      const answered = await new Promise<boolean>((resolve) => {
         const sock = connect(join(this.dirOf(runtimeId), 'console.sock'));
         let finished = false;
         const done = (ok: boolean) => { if (finished) return; finished = true; clearInterval(poll); clearTimeout(limit); sock.destroy(); resolve(ok); };
         // The connection stays open until the guest answered (or 2 s): closing it early is what lost commands.
-        const poll = setInterval(() => { if (ack && acks() > before) done(true); }, 50);
+        const poll = setInterval(() => { if (acked()) done(true); }, 50);
         const limit = setTimeout(() => done(!ack), ack ? 2000 : 300);
         sock.on('connect', () => sock.write(cmd.endsWith('\n') ? cmd : `${cmd}\n`));
         sock.on('error', () => done(false));
       });
-      if (acked || this.pidOf(runtimeId) === null || this.events(runtimeId).some((e) => e.kind === 'exit')) return;
+      if (answered || this.pidOf(runtimeId) === null || this.events(runtimeId).some((e) => e.kind === 'exit')) return;
     }
   }
 
