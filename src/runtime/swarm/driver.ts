@@ -70,6 +70,8 @@ export class SwarmRuntime implements Runtime {
   private readonly startedAt = new Map<string, string>();
   private readonly networkCreates = new SingleFlight();
   private pauseImage?: Promise<string>;
+  /** Networks whose anchor this process saw or made: every start calls ensureNetwork, one manager call per network is enough. */
+  private readonly anchored = new Set<string>();
 
   constructor(opts: SwarmRuntimeOptions) {
     this.opts = opts;
@@ -387,9 +389,9 @@ export class SwarmRuntime implements Runtime {
    */
   private async ensureAnchor(network: string): Promise<void> {
     const registry = this.opts.registry;
-    if (!registry) return;
+    if (!registry || this.anchored.has(network)) return;
     try {
-      if (await this.engine.jsonOrNull('GET', `/services/${anchorServiceName(network)}`)) return;
+      if (await this.engine.jsonOrNull('GET', `/services/${anchorServiceName(network)}`)) { this.anchored.add(network); return; }
       if (!this.pauseImage) {
         const layer = pauseLayer();
         const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
@@ -398,6 +400,7 @@ export class SwarmRuntime implements Runtime {
       }
       const labels: Record<string, string> = { [MANAGED_LABEL]: 'true', ...(this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : {}) };
       await this.engine.json('POST', '/services/create', { body: anchorSpec(network, await this.pauseImage, labels) });
+      this.anchored.add(network);
     } catch {
       // Created meanwhile, or no registry/manager answer: the instance does not need the anchor to run.
     }
@@ -429,6 +432,7 @@ export class SwarmRuntime implements Runtime {
     if (!net || net.Labels?.[MANAGED_LABEL] !== 'true') return;
     // The network's anchor goes first, and its tasks with it (as remove() waits for an instance's): the manager keeps
     // its own copy of the overlay while a container there still uses it.
+    this.anchored.delete(name);
     await this.remove(anchorServiceName(name));
     try {
       await this.engine.jsonOrNull('DELETE', `/networks/${net.Id}`);
