@@ -130,7 +130,7 @@ export function createController(o: ControllerOptions): Controller {
     // A wake-up (a thawed instance) or a sleep changes the routes now: publish before the rest of the pass.
     publishIfDirty();
     // Volumes first: a volume made in this pass can be mounted by an instance started in the same pass.
-    if (ctx.volumes && await ctx.volumes.pass(ctx.state)) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 250);
+    if (ctx.volumes && await ctx.volumes.pass(ctx.state, (id) => ctx.bindings.has(id))) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 250);
     await reconcileDeployments(ctx);
     await reconcileInstances(ctx, { publicDomain });
     publishIfDirty();

@@ -135,7 +135,7 @@ async function volumeMounts(ctx: ControlContext, inst: Instance, owner: Owner): 
   }
   let answer;
   try {
-    answer = await ctx.volumes.mountsFor(ctx.state, inst, owner.regional.definition);
+    answer = await ctx.volumes.mountsFor(ctx.state, inst, owner.regional.definition, (id) => ctx.bindings.has(id));
   } catch (err) {
     answer = { ok: false as const, wait: `Waiting for its volume to mount: ${errMessage(err)}` };
   }

@@ -54,6 +54,13 @@ const gb = (bytes: number) => +(bytes / GB).toFixed(2);
 /** Instance statuses in which a workload may hold the volume mounted. */
 const HOLDING = ['STARTING', 'HEALTHY', 'UNHEALTHY', 'STOPPING'];
 
+/**
+ * Whether an instance's workload still exists on the runtime (the controller's bindings). A SLEEPING instance
+ * keeps its workload for a moment after it is marked (until it is drained and stopped), so it still holds its
+ * volumes then; once its workload is gone it holds nothing.
+ */
+export type HasWorkload = (instanceId: string) => boolean;
+
 /** One mount of a volume by an instance. */
 interface Mount { volumeId: string; path: string; instance: Instance }
 
@@ -83,11 +90,12 @@ export class VolumeReconciler {
     private readonly onUsage?: (usage: VolumeUsage[]) => void) {}
 
   /** Which live instance holds which volume now (from the instances' regional definitions). */
-  async mounts(control: ControlState): Promise<Map<string, Mount>> {
+  async mounts(control: ControlState, hasWorkload?: HasWorkload): Promise<Map<string, Mount>> {
     const out = new Map<string, Mount>();
     const defs = new Map<string, RegionalDeploymentDefinition | undefined>();
     for (const inst of await control.listLiveInstances()) {
-      if (!HOLDING.includes(inst.status)) continue;
+      const sleepingWithWorkload = inst.status === 'SLEEPING' && hasWorkload?.(inst.id) === true;
+      if (!HOLDING.includes(inst.status) && !sleepingWithWorkload) continue;
       if (!defs.has(inst.regional_deployment_id)) defs.set(inst.regional_deployment_id, (await control.getRegionalDeployment(inst.regional_deployment_id))?.definition);
       const def = defs.get(inst.regional_deployment_id);
       if (!def) continue;
@@ -110,8 +118,8 @@ export class VolumeReconciler {
   }
 
   /** One pass over every volume and snapshot. Returns true when it wants another pass soon (work in flight). */
-  async pass(control: ControlState): Promise<boolean> {
-    const mounts = await this.mounts(control);
+  async pass(control: ControlState, hasWorkload?: HasWorkload): Promise<boolean> {
+    const mounts = await this.mounts(control, hasWorkload);
     const holders = await this.holders(control);
     const snapshots = await this.state.listSnapshots();
     let busy = false;
@@ -284,10 +292,10 @@ export class VolumeReconciler {
    * What `inst` mounts and whether it may now: every volume of its replica must be made and not mounted by another
    * live instance (the old instance of a rollout, a crashed one being stopped). A wait leaves it ALLOCATING.
    */
-  async mountsFor(control: ControlState, inst: Instance, def: RegionalDeploymentDefinition): Promise<MountAnswer> {
+  async mountsFor(control: ControlState, inst: Instance, def: RegionalDeploymentDefinition, hasWorkload?: HasWorkload): Promise<MountAnswer> {
     const wanted = volumesOfReplica(def, inst.replica_index);
     if (wanted.length === 0) return { ok: true, volumes: [] };
-    const held = await this.mounts(control);
+    const held = await this.mounts(control, hasWorkload);
     const out: NonNullable<InstanceSpec['volumes']> = [];
     for (const w of wanted) {
       const v = await this.state.getVolume(w.id);

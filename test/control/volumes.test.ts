@@ -165,6 +165,21 @@ test('mountsFor: an instance waits while another holds its volume, mounts it onc
   assert.equal((await w.rec.mountsFor(w.control, next, def)).ok, false);
 });
 
+test('mountsFor: a SLEEPING instance holds its volume while its workload is still there (the stop after the sleep), not after', async () => {
+  const w = setup();
+  const def = { volumes: [{ id: VOL, path: '/data' }] } as never;
+  const next = { id: 'inst-2', replica_index: 0, regional_deployment_id: 'rd-2', status: 'ALLOCATING' } as never;
+  await w.settle();
+  w.instance('inst-1', 'SLEEPING');
+  const bound = new Set(['inst-1']);
+  const hasWorkload = (id: string) => bound.has(id);
+  const waiting = await w.rec.mountsFor(w.control, next, def, hasWorkload);
+  assert.equal(waiting.ok, false, 'a sleeper whose workload is not stopped yet still mounts the volume');
+  assert.match((waiting as { wait: string }).wait, /Waiting for instance inst-1 to stop: it still mounts volume data/);
+  bound.delete('inst-1'); // its workload was stopped and removed (deep sleep)
+  assert.deepEqual(await w.rec.mountsFor(w.control, next, def, hasWorkload), { ok: true, volumes: [{ volumeId: VOL, hostPath: `/fake/${VOL}`, path: '/data' }] });
+});
+
 test('a larger max_size grows the volume online (attached, once), says so, and a failed grow says why and waits', async () => {
   const w = setup();
   await w.settle();
