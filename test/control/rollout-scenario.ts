@@ -1,7 +1,8 @@
 // The rollout scenario every real runtime goes through: the reconcilers over a real driver and the real SQLite
 // store. Start, health-gated rolling update, failed rollout keeping the old deployment (crash loop), OOM,
 // restart adoption, pause/resume, cancel, BLUE_GREEN, IMMEDIATE, delete. Every wait is bounded; assertions are on outcomes,
-// never on durations. Run by rollout.docker.test.ts and rollout.process.slow.test.ts.
+// never on durations. Run by rollout.docker.test.ts, rollout.process.slow.test.ts, rollout.gvisor.slow.test.ts and
+// rollout.microvm.slow.test.ts; a slow driver stretches the bounds (`slowdown`), never the assertions.
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -25,11 +26,31 @@ import { deploymentRows, serviceRow } from './world.ts';
 /** What differs between runtimes: the driver, how a definition runs the test app (testing/images.ts) in a mode. */
 export interface RolloutTarget {
   runtime: Runtime;
-  /** A web definition (port 8000, route /, HTTP check) whose instances run the test app with `args` (none = serve). */
-  definition(args: string[], over?: Partial<DeploymentDefinition>): DeploymentDefinition;
+  /**
+   * A web definition (port 8000, route /, HTTP check) whose instances run the test app with `args` (none = serve);
+   * with `entrypoint`, that program with `args` instead (image targets only: see `oomInOneRead`).
+   */
+  definition(args: string[], over?: Partial<DeploymentDefinition>, entrypoint?: string[]): DeploymentDefinition;
   /** Turns git definitions into something the runtime runs (the process runtime's prepared directories). */
   builder?: Builder;
+  /**
+   * How many times slower than runc the driver starts, stops and serves (gVisor's ptrace platform, microVMs under
+   * TCG); default 1. Multiplies every bound: the number of passes a wait may take, the controller's rollout timeout,
+   * health check timeout and stop grace period. No assertion changes with it.
+   */
+  slowdown?: number;
+  /**
+   * The OOM step allocates its 320 MB with one read of /dev/zero into a 320 MB buffer (busybox dd) instead of the
+   * test app's `oom 320` (zeros piped through head into tail, which holds them). Either way the memory grows until
+   * the kernel kills at nano's 256 MB; the pipe takes ~160,000 reads and writes of 2 KB, each a ptrace round trip on
+   * gVisor (~28 s per kill, and the crash loop needs three) and emulated under TCG, where the one read is a kernel
+   * memset. Needs an image target (`definition`'s entrypoint).
+   */
+  oomInOneRead?: boolean;
 }
+
+/** The OOM step's program for `oomInOneRead`: the test app's `oom 320` with one dd read in place of the pipe. */
+export const OOM_IN_ONE_READ = ['/bin/sh', '-c', 'echo "allocating 320 MB"; dd if=/dev/zero of=/dev/null bs=320M count=1; echo "allocation ended with $?"; exit 1'];
 
 /** GET with a bounded timeout and no keep-alive. */
 export function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
@@ -48,6 +69,7 @@ export function get(host: string, port: number, path = '/'): Promise<{ status: n
 /** Runs the whole scenario as subtests of `t`; removes every workload it created, whatever happens. */
 export async function runRolloutScenario(t: TestContext, target: RolloutTarget): Promise<void> {
   const { runtime } = target;
+  const slowdown = Math.max(1, target.slowdown ?? 1);
   const dir = mkdtempSync(join(tmpdir(), 'pier-control-'));
   const store: Store = await openStore({ dataDir: dir });
   const state: ControlState = storeState(store);
@@ -64,17 +86,17 @@ export async function runRolloutScenario(t: TestContext, target: RolloutTarget):
   const makeController = () => createController({
     state, runtime, publicDomain: 'pier.test', builder: target.builder,
     intervals: {
-      resyncMs: 200, health: { intervalMs: 200, graceMs: 0, timeoutMs: 1000 }, restartBackoffMs: 200,
-      restartBackoffMaxMs: 400, maxRestarts: 2, rolloutTimeoutMs: 30_000, stopGraceMs: 2000, drainTimeoutMs: 100,
+      resyncMs: 200, health: { intervalMs: 200, graceMs: 0, timeoutMs: 1000 * slowdown }, restartBackoffMs: 200,
+      restartBackoffMaxMs: 400, maxRestarts: 2, rolloutTimeoutMs: 30_000 * slowdown, stopGraceMs: 2000 * slowdown, drainTimeoutMs: 100,
     },
     onError: (err, context) => errors.push(`${context}: ${err instanceof Error ? err.message : String(err)}`),
   });
   let ctl: Controller = makeController();
   const created: Service[] = [];
 
-  /** Runs passes until `done` holds (bounded: 600 passes, 100 ms apart); `each` observes the world after every pass. */
+  /** Runs passes until `done` holds (bounded: 600 passes times the slowdown, 100 ms apart); `each` observes the world after every pass. */
   async function until(what: string, done: () => Promise<boolean>, each?: () => Promise<void>): Promise<void> {
-    for (let i = 0; i < 600; i++) {
+    for (let i = 0; i < 600 * slowdown; i++) {
       await ctl.reconcileOnce();
       await each?.();
       if (await done()) return;
@@ -157,7 +179,10 @@ export async function runRolloutScenario(t: TestContext, target: RolloutTarget):
     });
 
     await t.test('OOM: an instance over its memory limit is reported as out of memory', async () => {
-      const { deploymentId } = await createService(def(['oom', '320'], { name: 'hog', ports: [], routes: [], health_checks: [], type: 'WORKER' }));
+      const hog = { name: 'hog', ports: [], routes: [], health_checks: [], type: 'WORKER' as const };
+      const { deploymentId } = await createService(target.oomInOneRead
+        ? target.definition(OOM_IN_ONE_READ.slice(1), { instance_types: [{ type: 'nano' }], ...hog }, OOM_IN_ONE_READ.slice(0, 1))
+        : def(['oom', '320'], hog));
       // A worker counts as healthy while it runs, so this deployment may have become ACTIVE before the kill.
       const instanceOf = async () => (await instancesOf(deploymentId))[0];
       await until('oom instance error', async () => (await instanceOf())?.status === 'ERROR');
