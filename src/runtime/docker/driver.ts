@@ -14,6 +14,8 @@ import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
+import { containerFreezer } from './freezer.ts';
+import type { InstanceCgroup } from '../process/cgroups.ts';
 import { StartSpans } from './timing.ts';
 import { volumeMountsProblem } from '../volumes/mounts.ts';
 import { isMountPoint } from '../volumes/local.ts';
@@ -59,7 +61,7 @@ interface ContainerJson extends InspectNetworking {
   Id: string;
   Config: { Labels: Record<string, string> | null; ExposedPorts?: Record<string, object> | null };
   HostConfig?: { StorageOpt?: Record<string, string> | null; NetworkMode?: string };
-  State: { Status: string; Running: boolean; OOMKilled: boolean; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string };
+  State: { Status: string; Running: boolean; Paused?: boolean; Pid?: number; OOMKilled: boolean; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string };
 }
 
 interface NetworkJson { Id: string; Driver: string; Options: Record<string, string> | null; Labels: Record<string, string> | null }
@@ -94,6 +96,8 @@ function exitFromInspect(c: ContainerJson): ExitStatus {
 
 /** How long after a failed exit dockerd may still learn that it was an OOM kill. */
 const OOM_EVENT_SETTLE_MS = 1000;
+/** How long a freeze through the cgroup may take (a process in an uninterruptible sleep holds it) before it gives up. */
+const FREEZE_TIMEOUT_MS = 5000;
 
 /** Runs instances as Docker containers. */
 export class DockerRuntime implements Runtime {
@@ -109,6 +113,10 @@ export class DockerRuntime implements Runtime {
   /** Networks whose bridge this process has seen covered by the firewall. */
   private readonly protectedNetworks = new Set<string>();
   private readonly disks: DockerDisks;
+  /** Containers this driver froze through their cgroup (freezer.ts), by runtime id: thawed the same way, engine-free. */
+  private readonly frozen = new Map<string, InstanceCgroup>();
+  /** Containers started by this driver object: none of them was frozen by an earlier control-plane life. */
+  private readonly startedHere = new Set<string>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.name = opts.name ?? 'docker';
@@ -170,6 +178,7 @@ export class DockerRuntime implements Runtime {
       }));
       const c = await t.span('inspect', () => this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${created.Id}/json`)));
       t.done();
+      this.startedHere.add(c.Id);
       return { instanceId: spec.instanceId, runtimeId: c.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
     } catch (err) {
       // A container that was created but could not start is garbage: leave nothing behind.
@@ -230,6 +239,9 @@ export class DockerRuntime implements Runtime {
   }
 
   async stop(runtimeId: string, graceMs: number): Promise<void> {
+    // A container frozen through its cgroup would not see the stop signal (Docker, not knowing, does not thaw it):
+    // thaw it first, so it stops as asked instead of being killed when the grace runs out.
+    await this.thawForStop(runtimeId);
     const t = Math.max(0, Math.ceil(graceMs / 1000));
     await this.call(() => this.engine.jsonOrNull('POST', `/containers/${encodeURIComponent(runtimeId)}/stop`, {
       query: { t },
@@ -239,6 +251,10 @@ export class DockerRuntime implements Runtime {
 
   async remove(runtimeId: string): Promise<void> {
     const path = `/containers/${encodeURIComponent(runtimeId)}`;
+    // The kill that a forced removal sends reaches a frozen process too; thawing first spares the kernel the wait.
+    await this.frozen.get(runtimeId)?.setFrozen(false).catch(() => undefined);
+    this.frozen.delete(runtimeId);
+    this.startedHere.delete(runtimeId);
     if (this.disks.holds(runtimeId)) {
       // Its disk is mounted over the layer Docker is about to delete: stop the container, unmount, then remove.
       await this.call(() => this.engine.jsonOrNull('POST', `${path}/kill`)).catch((err) => { if (!/not running/i.test((err as Error).message)) throw err; });
@@ -287,14 +303,66 @@ export class DockerRuntime implements Runtime {
     return { running: false, startedAt, ...(ended ? { exit: await this.explainExit(c) } : {}) };
   }
 
-  /** Light sleep: `docker pause` (the cgroup freezer); an already paused container is fine. */
+  /**
+   * Light sleep: freezes the container's cgroup directly (freezer.ts), or through `docker pause` where this process
+   * cannot reach that cgroup (another OCI runtime such as gVisor, no freezer, not root). An already frozen or paused
+   * container is fine.
+   */
   async freeze(runtimeId: string): Promise<void> {
+    const c = await this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${encodeURIComponent(runtimeId)}/json`));
+    if (!c) throw workloadNotFound(runtimeId);
+    if (c.State.Paused) return; // paused through the engine (an operator, an earlier Pier): thawed the same way
+    const cg = c.State.Running ? this.freezerOf(c) : null;
+    if (cg) {
+      try {
+        await cg.setFrozen(true, FREEZE_TIMEOUT_MS);
+        this.frozen.set(runtimeId, cg);
+        return;
+      } catch (err) {
+        // Half frozen (a process stuck in the kernel) or not writable here: leave it running, then ask the engine.
+        await cg.setFrozen(false).catch(() => undefined);
+        this.log(`docker runtime: freezing container ${runtimeId.slice(0, 12)} through its cgroup failed (${(err as Error).message}); using docker pause`);
+      }
+    }
     await this.pauseOrUnpause(runtimeId, 'pause', /already paused/i);
   }
 
-  /** Wakes a paused container; one that is not paused is fine. */
+  /** Wakes a frozen container the way it was frozen (its cgroup, or `docker unpause`); a running one is fine. */
   async thaw(runtimeId: string): Promise<void> {
-    await this.pauseOrUnpause(runtimeId, 'unpause', /not paused/i);
+    const cg = this.frozen.get(runtimeId);
+    if (cg) {
+      this.frozen.delete(runtimeId);
+      try {
+        await cg.setFrozen(false);
+        return;
+      } catch {
+        // Gone meanwhile, or not writable any more: the engine's view below decides (not_found, paused...).
+      }
+    }
+    const c = await this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${encodeURIComponent(runtimeId)}/json`));
+    if (!c) throw workloadNotFound(runtimeId);
+    if (c.State.Paused) return this.pauseOrUnpause(runtimeId, 'unpause', /not paused/i);
+    // Frozen through its cgroup by an earlier control-plane life (the engine says running): thaw it there.
+    const left = c.State.Running ? this.freezerOf(c) : null;
+    if (left?.frozen()) await left.setFrozen(false).catch((err: Error) => { throw new RuntimeError('failed', `thawing container ${runtimeId}: ${err.message}`); });
+  }
+
+  /** Before a stop: thaws a container frozen through its cgroup, by this driver or (found so) by an earlier life. */
+  private async thawForStop(runtimeId: string): Promise<void> {
+    if (!this.frozen.has(runtimeId) && this.startedHere.has(runtimeId)) return; // never frozen: no engine call
+    try {
+      await this.thaw(runtimeId);
+    } catch (err) {
+      if (err instanceof RuntimeError && err.code === 'not_found') return; // the stop below says what is left
+      throw err;
+    }
+  }
+
+  /** The freezer of a running container's cgroup, or null when only the engine can pause it. */
+  private freezerOf(c: ContainerJson): InstanceCgroup | null {
+    // Other OCI runtimes (gVisor's runsc) keep their own paused state: the engine's pause is theirs.
+    if (this.ociRuntime && this.ociRuntime !== 'runc') return null;
+    return containerFreezer(c.Id, c.State.Pid ?? 0);
   }
 
   private async pauseOrUnpause(runtimeId: string, op: 'pause' | 'unpause', noop: RegExp): Promise<void> {
@@ -334,6 +402,8 @@ export class DockerRuntime implements Runtime {
 
   /** Runs a command in the container through the engine's exec API, with the container's own confinement (exec.ts). */
   exec(runtimeId: string, opts: ExecOptions): Promise<ExecSession> {
+    // What the engine answers for a paused container; runc would refuse a cgroup-frozen one less clearly.
+    if (this.frozen.has(runtimeId)) return Promise.reject(new RuntimeError('conflict', `Docker: container ${runtimeId} is frozen (light sleep): thaw it before exec`));
     return this.call(() => dockerExec(this.engine, runtimeId, opts));
   }
 
