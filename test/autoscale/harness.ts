@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config.ts';
 import { startPier, type PierComponent, type PierCore, type PierHandle } from '../../src/main.ts';
 import { platformComponents } from '../../src/platform.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
+import { containerFreezer } from '../../src/runtime/docker/freezer.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 import { detectCgroupLayout, InstanceCgroup } from '../../src/runtime/process/cgroups.ts';
 import type { Runtime } from '../../src/runtime/contract.ts';
@@ -48,7 +49,7 @@ export interface ScalePier {
   get(host: string, path?: string): Promise<EdgeReply>;
   /** Whether the runtime still has the workload of this allocation id (container or process sandbox). */
   workloadExists(allocationId: string): Promise<boolean>;
-  /** Whether that workload is frozen (light sleep): a paused container, or a frozen cgroup. */
+  /** Whether that workload is frozen (light sleep): a paused or cgroup-frozen container, or a frozen cgroup. */
   frozen(allocationId: string): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -175,7 +176,9 @@ export async function startScalePier(runtime: 'docker' | 'process', env: Record<
     async frozen(id) {
       // The process driver names each instance's cgroup after its id (the allocation id), under `pier`.
       if (holder.runtime) { const layout = detectCgroupLayout(); return layout !== null && new InstanceCgroup(layout, 'pier', id).frozen(); }
-      return (await engine.jsonOrNull<{ State: { Paused: boolean } }>('GET', `/containers/${id}/json`))?.State.Paused === true;
+      // Paused by the engine, or frozen through its own cgroup (the driver's light sleep, which the engine does not see).
+      const c = await engine.jsonOrNull<{ Id: string; State: { Paused: boolean; Pid: number } }>('GET', `/containers/${id}/json`);
+      return c !== null && (c.State.Paused || containerFreezer(c.Id, c.State.Pid)?.frozen() === true);
     },
     async close() {
       // Deleting the apps stops and removes their instances (Docker containers included) before Pier stops.

@@ -1,6 +1,6 @@
 // Light sleep, then deep sleep, over a real runtime (shared by the docker and process suites): a min-0 service with
-// light_sleep_value 1 s and deep_sleep_value 5 s serves, goes to light sleep (SLEEPING, its workload frozen: docker
-// paused / cgroup frozen, still there), is thawed by the next request (the same instance answers, no new workload),
+// light_sleep_value 1 s and deep_sleep_value 5 s serves, goes to light sleep (SLEEPING, its workload frozen: the container's
+// cgroup or the sandbox's frozen, still there), is thawed by the next request (the same instance answers, no new workload),
 // freezes again, then goes to deep sleep (the workload removed) and a request starts a new instance. Every request
 // through the edge must succeed.
 import assert from 'node:assert/strict';
