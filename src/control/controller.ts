@@ -40,6 +40,13 @@ export interface ControllerOptions {
   volumes?: { driver: VolumeDriver; state: VolumeState; onUsage?: (usage: VolumeUsage[]) => void };
 }
 
+/**
+ * A runtime that can say when what it runs may have changed behind Pier's back (the swarm driver: a node declared
+ * down). Optional: the controller only runs a pass sooner; the pass reads the state as always, and the periodic resync
+ * stays the safety net. `watch` returns the function that stops watching.
+ */
+export interface WatchableRuntime { watch?(onChange: () => void): () => void }
+
 /** The running control loops. */
 export interface Controller {
   /** Recovers, then runs passes until stop(). */
@@ -121,6 +128,7 @@ export function createController(o: ControllerOptions): Controller {
   let looping = false;
 
   let recovered = false;
+  let unwatch: (() => void) | undefined;
 
   async function pass(): Promise<void> {
     // Without the bindings recover() rebuilds, every running instance would look lost: recover first, always.
@@ -146,6 +154,11 @@ export function createController(o: ControllerOptions): Controller {
     const next = chain.then(pass, pass);
     chain = next.catch((err) => ctx.onError(err, 'reconcile pass'));
     return next;
+  }
+
+  function kick(): void {
+    kicked = true;
+    if (!looping) schedule(0);
   }
 
   function schedule(delayMs: number): void {
@@ -209,19 +222,19 @@ export function createController(o: ControllerOptions): Controller {
       if (running) return;
       await reconcileOnce().catch(() => {}); // recovers first
       running = true;
+      unwatch = (o.runtime as Runtime & WatchableRuntime).watch?.(kick);
       void loop();
     },
     async stop() {
       running = false;
+      unwatch?.();
+      unwatch = undefined;
       clearTimeout(timer);
       await chain;
       await ctx.logs.stopAll();
     },
     reconcileOnce,
-    kick() {
-      kicked = true;
-      if (!looping) schedule(0);
-    },
+    kick,
     recover,
     routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints),
     endpoints: (id) => ctx.bindings.get(id)?.endpoints,
