@@ -5,7 +5,7 @@ import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, specLabels } from '../common.ts';
 import { SCOPE_LABEL } from '../docker/driver.ts';
-import { DockerEngine, EngineError } from '../docker/engine.ts';
+import { DockerEngine, EngineError, consumeProgress } from '../docker/engine.ts';
 import { dockerExec } from '../docker/exec.ts';
 import { FrameDecoder } from '../docker/frames.ts';
 import { registryAuthHeader } from '../docker/spec.ts';
@@ -72,6 +72,8 @@ export class SwarmRuntime implements Runtime {
   private pauseImage?: Promise<string>;
   /** Networks whose anchor this process saw or made: every start calls ensureNetwork, one manager call per network is enough. */
   private readonly anchored = new Set<string>();
+  /** `<node id> <image>` pairs pulled ahead (or being pulled) on a node that does not run the instance (prePull). */
+  private readonly prePulled = new Set<string>();
 
   constructor(opts: SwarmRuntimeOptions) {
     this.opts = opts;
@@ -106,6 +108,7 @@ export class SwarmRuntime implements Runtime {
       const { task, node } = await this.awaitRunning(created.ID, spec, signal);
       const startedAt = isoTime(task.Status.Timestamp) ?? new Date().toISOString();
       this.startedAt.set(created.ID, startedAt);
+      this.prePull(image, spec.labels.region, task.NodeID, header);
       return { instanceId: spec.instanceId, runtimeId: created.ID, endpoints: taskEndpoints(task, node), labels: { ...spec.labels, ...scope } };
     } catch (err) {
       await this.remove(created.ID).catch(() => undefined); // a service that never ran is garbage
@@ -154,9 +157,82 @@ export class SwarmRuntime implements Runtime {
         }
       } else unschedulableSince = undefined;
       if (Date.now() > deadline) throw new RuntimeError('unavailable', `the Swarm task did not start within ${this.opts.startTimeoutMs ?? 120_000} ms (state ${task?.Status.State ?? 'none'}${task?.Status.Err ? `: ${task.Status.Err}` : ''})`);
-      await sleep(i < 20 ? 50 : 200, signal);
+      // A start takes 1-3 s here (scheduling, prepare, the container's start): every 50 ms of the first 10 s is one
+      // cheap manager read each, and the replacement after a node loss is seen running as soon as it runs.
+      await sleep(i < 200 ? 50 : 200, signal);
     }
     throw new RuntimeError('unavailable', 'the Swarm task did not start');
+  }
+
+  /**
+   * Pulls the instance's image on the other ready nodes of its region, through their engines (`nodeSockets`), in the
+   * background and once per node and image: the replacement after a node loss then finds it there (Swarm skips the
+   * pull of an image referenced by digest that the node has) instead of pulling it while the app is down. Best effort:
+   * without a node's socket, or if the pull fails, that node pulls at the task's start as before.
+   */
+  private prePull(image: string, region: string | undefined, runsOn: string | undefined, auth: string | undefined): void {
+    const sockets = this.opts.nodeSockets;
+    if (!region || !sockets || Object.keys(sockets).length === 0) return;
+    void (async () => {
+      const nodes = await this.engine.json<NodeJson[]>('GET', '/nodes', { timeoutMs: 10_000 }).catch(() => [] as NodeJson[]);
+      await Promise.all(nodes.map(async (n) => {
+        const socket = sockets[nodeAddress(n) ?? ''];
+        const key = `${n.ID} ${image}`;
+        if (n.ID === runsOn || n.Status.State !== 'ready' || n.Spec.Labels?.[REGION_LABEL] !== region || !socket || this.prePulled.has(key)) return;
+        this.prePulled.add(key);
+        try {
+          const res = await new DockerEngine(socket).request('POST', '/images/create', {
+            query: { fromImage: image }, headers: auth ? { 'x-registry-auth': auth } : {}, timeoutMs: 300_000,
+          });
+          await consumeProgress(res);
+        } catch {
+          this.prePulled.delete(key); // the next start of this image tries again
+        }
+      }));
+    })();
+  }
+
+  /**
+   * Calls `onChange` for every node event of the manager (a node declared down or ready again, drained, relabelled),
+   * so the controller runs a pass at once instead of at its next resync: a lost node's instances are replaced as soon
+   * as Swarm declares it down. Level-triggered: the event only wakes the controller, whose pass reads the nodes' and
+   * tasks' state as always (and the periodic resync stays the safety net). The stream is reopened with a backoff
+   * (250 ms doubling to 5 s) when it breaks, with one more call after reconnecting (events may have been missed).
+   * Returns the function that stops watching.
+   */
+  watch(onChange: () => void): () => void {
+    const ctl = new AbortController();
+    const notify = () => { try { onChange(); } catch { /* the listener's own business */ } };
+    void (async () => {
+      let backoffMs = 250;
+      for (let attempt = 0; !ctl.signal.aborted; attempt++) {
+        try {
+          const res = await this.engine.request('GET', '/events', {
+            query: { filters: JSON.stringify({ type: ['node'] }) }, signal: ctl.signal, timeoutMs: 0,
+          });
+          if ((res.statusCode ?? 0) >= 300) { res.resume(); throw new Error(`HTTP ${res.statusCode}`); }
+          if (attempt > 0) notify();
+          backoffMs = 250;
+          let buf = '';
+          for await (const chunk of res) {
+            buf += (chunk as Buffer).toString('utf8');
+            let i: number;
+            let changed = false;
+            while ((i = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, i);
+              buf = buf.slice(i + 1);
+              try { if ((JSON.parse(line) as { Type?: string }).Type === 'node') changed = true; } catch { /* not an event */ }
+            }
+            if (changed) notify();
+          }
+        } catch {
+          // The manager restarted or is away: reconnect below (the resync covers the gap).
+        }
+        await sleep(backoffMs, ctl.signal).catch(() => undefined);
+        backoffMs = Math.min(backoffMs * 2, 5000);
+      }
+    })();
+    return () => ctl.abort();
   }
 
   async stop(runtimeId: string, _graceMs: number): Promise<void> {
