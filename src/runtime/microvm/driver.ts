@@ -1,7 +1,8 @@
 // PIER_RUNTIME=microvm: one virtual machine per instance (Firecracker's model) on QEMU's `microvm` machine: virtio-mmio
 // devices only, no PCI, no firmware, the host's Debian kernel booted directly (kernel.ts), Pier's init in an
 // initramfs (initramfs.ts, guest-init.ts), the image as the VM's own ext4 disk (rootfs.ts), a tap on a Pier bridge
-// (net.ts). KVM where it works for a stock guest; otherwise TCG (emulation), said once at startup.
+// (net.ts), each persistent volume's host mount shared over virtio-9p (README). KVM where it works for a stock guest;
+// otherwise TCG (emulation), said once at startup.
 // Per instance, `<stateDir>/instances/<instanceId>/`: state.json, disk.ext4, config.sh (0600: env and argv, never on
 // the kernel command line), console.log (everything the guest wrote on its serial console), console.sock (the host
 // writes `stop`/`kill` there), qemu.pid. QEMU is daemonized: a control-plane restart re-adopts it (recover()).
@@ -20,12 +21,19 @@ import { ADDRESS_CLAIMS_DIR, DEFAULT_VM_NETWORK, claimAddress, createTap, delete
 import { ensureImageTree, imageConfig, makeRootDisk } from './rootfs.ts';
 import { VmAppNetworks, hostsMessage, type VmNet } from './appnet.ts';
 import { networkingUnavailable } from '../process/netns.ts';
+import { mountTarget, volumeMountsProblem, type VolumeMount } from '../volumes/mounts.ts';
+import { isMountPoint } from '../volumes/local.ts';
 
 const MiB = 1024 * 1024;
 /** Guest RAM on top of the instance's memory: the guest kernel, the initramfs and Pier's init (the app's cgroup gets exactly the instance's memory). */
 export const GUEST_OVERHEAD_BYTES = 96 * MiB;
 /** The disk of an instance without a disk size. */
 const DEFAULT_DISK_BYTES = 1024 * MiB;
+/**
+ * Paths inside the guest a volume may not cover nor sit under: what Pier's init mounts there itself (proc, sysfs,
+ * devtmpfs) and its busybox, which runs the app.
+ */
+export const GUEST_RESERVED_PATHS = ['/proc', '/sys', '/dev', '/.pier'];
 
 export interface MicrovmRuntimeOptions {
   /** Where kernels, initramfs, image trees and instances live (default /var/lib/pier/microvm). */
@@ -49,6 +57,8 @@ interface VmState {
   startedAt: string; memoryBytes: number; cpu: number; accel: 'kvm' | 'tcg';
   /** The app network's bridge when the VM is on one (its record is net.json), else the VM is on `piervm0`. */
   bridge?: string;
+  /** The persistent volumes shared into the guest (virtio-9p, tag `pv<i>`), in the spec's order. */
+  volumes?: VolumeMount[];
 }
 
 /** One parsed console line. */
@@ -98,7 +108,7 @@ export function shellQuote(s: string): string {
 }
 
 /** The config disk's text: settings, exported env and the argv, padded with newlines to whole sectors. */
-export function configScript(o: { address: string; gateway: string; hostname: string; memoryBytes: number; cpu: number; workdir: string; env: Record<string, string>; argv: string[]; hosts?: string }): Buffer {
+export function configScript(o: { address: string; gateway: string; hostname: string; memoryBytes: number; cpu: number; workdir: string; env: Record<string, string>; argv: string[]; hosts?: string; volumes?: readonly VolumeMount[] }): Buffer {
   const lines = [
     `PIER_ADDR=${shellQuote(`${o.address}/24`)}`,
     `PIER_GATEWAY=${shellQuote(o.gateway)}`,
@@ -108,6 +118,7 @@ export function configScript(o: { address: string; gateway: string; hostname: st
     `PIER_PIDS='4096'`,
     `PIER_WORKDIR=${shellQuote(o.workdir)}`,
     ...(o.hosts ? [`PIER_HOSTS=${shellQuote(o.hosts)}`] : []),
+    ...(o.volumes?.length ? [`PIER_VOLUMES=${shellQuote(volumeLines(o.volumes))}`] : []),
   ];
   for (const [k, v] of Object.entries(o.env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new RuntimeError('invalid_spec', `env name ${JSON.stringify(k)} cannot be passed to a microVM: use letters, digits and _ (not starting with a digit)`);
@@ -117,6 +128,16 @@ export function configScript(o: { address: string; gateway: string; hostname: st
   const text = Buffer.from(`${lines.join('\n')}\n`);
   const size = Math.ceil((text.length + 1) / 4096) * 4096;
   return Buffer.concat([text, Buffer.alloc(size - text.length, 0x0a)]);
+}
+
+/** The guest init's volume table: one `<9p tag> ro|rw <path>` line per volume (paths hold no newline: mounts.ts). */
+export function volumeLines(volumes: readonly VolumeMount[]): string {
+  return volumes.map((v, i) => `pv${i} ${v.readOnly ? 'ro' : 'rw'} ${mountTarget(v)}`).join('\n');
+}
+
+/** A value inside one of QEMU's `key=value,...` options: a comma is written twice. */
+export function qemuOptionValue(s: string): string {
+  return s.replace(/,/g, ',,');
 }
 
 /** Whether /dev/kvm can boot a stock guest: it exists, and is not PVM (kvm_pvm runs only PVM-enabled guest kernels). */
@@ -215,7 +236,7 @@ export class MicrovmRuntime implements Runtime {
       this.accel = this.accelPref === 'tcg' || !kvm.ok ? 'tcg' : 'kvm';
       if (this.accel === 'tcg') this.log(`microvm runtime: WARNING running guests under TCG (emulation, one busy core per booting VM, ~10x slower system calls): ${this.accelPref === 'tcg' ? 'chosen by configuration' : kvm.why}`);
     }
-    return { name: 'microvm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: true, privateNetworking: this.appNetworks() !== null };
+    return { name: 'microvm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: true, privateNetworking: this.appNetworks() !== null, volumes: true };
   }
 
   /** The kernel and initramfs, made once: concurrent first starts share one promise (they wrote the same temp file). */
@@ -232,7 +253,7 @@ export class MicrovmRuntime implements Runtime {
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
     if (!spec.image) throw new RuntimeError('invalid_spec', 'the microvm runtime runs images: spec.image is required');
-    if (spec.volumes?.length) throw new RuntimeError('invalid_spec', 'the microvm runtime does not mount volumes yet: use PIER_RUNTIME=docker for services with volumes');
+    checkVolumes(spec);
     await this.capabilities();
     const boot = await this.prepare();
     const image = await imageConfig(this.engine, spec.image);
@@ -267,11 +288,12 @@ export class MicrovmRuntime implements Runtime {
       const config = join(dir, 'config.sh');
       writeFileSync(config, configScript({
         address: appNet?.ip ?? address as string, gateway: appNet?.gateway ?? `${this.net.prefix}.1`, hostname, memoryBytes: spec.memoryBytes,
-        cpu: spec.cpu, workdir: spec.workdir ?? image.workdir, env, argv, hosts: appNet ? nets!.hosts(appNet.bridge) : undefined,
+        cpu: spec.cpu, workdir: spec.workdir ?? image.workdir, env, argv, hosts: appNet ? nets!.hosts(appNet.bridge) : undefined, volumes: spec.volumes,
       }), { mode: 0o600 });
       const state: VmState = {
         instanceId: spec.instanceId, labels: { ...spec.labels }, ports: [...spec.ports], address: appNet?.ip ?? address as string, tap,
         startedAt: new Date().toISOString(), memoryBytes: spec.memoryBytes, cpu: spec.cpu, accel: this.accel ?? 'tcg', bridge: appNet?.bridge,
+        ...(spec.volumes?.length ? { volumes: spec.volumes.map((v) => ({ ...v })) } : {}),
       };
       writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
       await this.launch(dir, state, boot, spec);
@@ -306,6 +328,13 @@ export class MicrovmRuntime implements Runtime {
       '-drive', `id=root,file=${join(dir, 'disk.ext4')},format=raw,if=none,cache=unsafe`, '-device', 'virtio-blk-device,drive=root',
       '-drive', `id=cfg,file=${join(dir, 'config.sh')},format=raw,if=none,readonly=on`, '-device', 'virtio-blk-device,drive=cfg',
       '-netdev', `tap,id=n0,ifname=${state.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n0,mac=${macOf(state.instanceId)}`,
+      // Volumes: the host's mount of each one shared over virtio-9p. passthrough: QEMU (root) sets the guest's owners
+      // and modes on the host files, as Docker's bind mount shows them; readonly: QEMU itself refuses writes (EROFS),
+      // whatever the guest's root remounts.
+      ...(state.volumes ?? []).flatMap((v, i) => [
+        '-fsdev', `local,id=fs${i},path=${qemuOptionValue(v.hostPath)},security_model=passthrough${v.readOnly ? ',readonly=on' : ''}`,
+        '-device', `virtio-9p-device,fsdev=fs${i},mount_tag=pv${i}`,
+      ]),
       '-pidfile', join(dir, 'qemu.pid'), '-daemonize',
     ];
   }
@@ -546,5 +575,14 @@ export class MicrovmRuntime implements Runtime {
       out.push({ instanceId: state.instanceId, runtimeId: id, endpoints: this.endpointsOf(state), labels: { ...state.labels } });
     }
     return out;
+  }
+}
+
+/** Refuses volumes that cannot be mounted as asked, or whose filesystem is not mounted (QEMU would share the host's disk). */
+function checkVolumes(spec: InstanceSpec): void {
+  const problem = volumeMountsProblem(spec.volumes, GUEST_RESERVED_PATHS);
+  if (problem) throw new RuntimeError('invalid_spec', problem);
+  for (const v of spec.volumes ?? []) {
+    if (!isMountPoint(v.hostPath)) throw new RuntimeError('invalid_spec', `volume ${v.volumeId} is not mounted at ${v.hostPath} on this host (VolumeDriver.mount it first)`);
   }
 }

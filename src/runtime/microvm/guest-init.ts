@@ -8,6 +8,15 @@
 //   `X <exit code> <oom kills> <uptime>`         the app ended; then the VM powers off (reboot=t + -no-reboot)
 // The host writes `stop` or `kill` on the console to send SIGTERM or SIGKILL to the app, and `hosts`, `h <line>`...,
 // `hosts.end` to replace the app's /etc/hosts (private names on an app network, appnet.ts; first set from PIER_HOSTS).
+// Volumes (PIER_VOLUMES, one `<9p tag> ro|rw <path>` line each) are the host's mounts shared over virtio-9p.
+
+/**
+ * The guest's 9p mount options of a volume (besides ro/rw): virtio transport, Linux dialect, no client cache but for
+ * shared writable mmap (SQLite's -shm), so every write() is a host write before it returns (ENOSPC and EROFS come
+ * back at once, an fsfreeze snapshot sees it); permissions checked by the guest kernel against the modes and owners
+ * of the host files (QEMU's passthrough sets them); 256 KiB messages; no setuid programs, no device files.
+ */
+export const VOLUME_MOUNT_OPTIONS = 'trans=virtio,version=9p2000.L,cache=mmap,access=client,msize=262144,nosuid,nodev';
 
 /** The /init script (busybox sh). */
 export const GUEST_INIT = `#!/bin/sh
@@ -32,6 +41,20 @@ if [ -n "$PIER_HOSTS" ]; then
   mkdir -p /newroot/etc
   rm -f /newroot/etc/hosts
   printf '%s' "$PIER_HOSTS" > /newroot/etc/hosts
+fi
+# Persistent volumes: one 9p share per volume (tag pv<i>), mounted by the image's own root (chroot: a symlink in the
+# image resolves inside it, never onto the initramfs), ro or rw.
+if [ -n "$PIER_VOLUMES" ]; then
+  while IFS= read -r v; do
+    tag=\${v%% *}; rest=\${v#* }; mode=\${rest%% *}; vp=\${rest#* }
+    if ! chroot /newroot /.pier/busybox mkdir -p "$vp" || ! chroot /newroot /.pier/busybox mount -t 9p -o "$mode,${VOLUME_MOUNT_OPTIONS}" "$tag" "$vp"; then
+      read up _ < /proc/uptime
+      say "E $up pier: the volume could not be mounted at $vp"
+      finish 125 0
+    fi
+  done <<VOLUMES
+$PIER_VOLUMES
+VOLUMES
 fi
 ip link set lo up
 if [ -n "$PIER_ADDR" ]; then

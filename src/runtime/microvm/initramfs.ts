@@ -42,8 +42,8 @@ export function cpioNewc(entries: CpioEntry[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** The modules the guest loads, by name: virtio over MMIO, its disk, network and console, and ext4. */
-export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'ext4'];
+/** The modules the guest loads, by name: virtio over MMIO, its disk, network and console, ext4, and 9p over virtio (volumes). */
+export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'ext4', '9pnet_virtio', '9p'];
 
 /** The `.ko` files to load for `names`, in dependency order, each once (from `modprobe --show-depends`). */
 export function moduleFiles(kernelVersion: string, names = GUEST_MODULES): string[] {

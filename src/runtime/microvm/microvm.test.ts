@@ -1,17 +1,18 @@
 // Fast tests of the microVM driver's pure parts: the cpio writer, the config disk's quoting, the console protocol,
-// kernel version order, the xz stream search, and app network plans (taps, hosts file and its console push).
+// kernel version order, the xz stream search, app network plans (taps, hosts file and its console push), and how
+// volumes travel (QEMU's 9p shares, the config disk's table the guest init reads).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configScript, parseConsole, shellQuote } from './driver.ts';
+import { MicrovmRuntime, configScript, parseConsole, qemuOptionValue, shellQuote } from './driver.ts';
 import { cpioNewc } from './initramfs.ts';
 import { compareKernelVersions, xzStreamOffset } from './kernel.ts';
 import { tapName } from './net.ts';
 import { hostsMessage, hostsOf, tapBatch, type VmNet } from './appnet.ts';
-import { GUEST_INIT } from './guest-init.ts';
+import { GUEST_INIT, VOLUME_MOUNT_OPTIONS } from './guest-init.ts';
 import { bridgeName, parsePool, pickSubnet } from '../process/netplan.ts';
 
 test('cpioNewc writes an archive cpio itself unpacks: files, modes, directories, symlinks', { skip: spawnSync('cpio', ['--version']).status === 0 ? false : 'no cpio binary to check against' }, () => {
@@ -130,6 +131,39 @@ test('the guest init parses as shell, and its console handler turns the hosts me
     execFileSync('busybox', ['sh', '-c', `say() { echo "$*" >> "$1"; }\nwhile IFS= read -r cmd; do case "$cmd" in\n${handler}esac; done < "$0"`.replace('>> "$1"', `>> '${dir}/said'`), join(dir, 'msg')]);
     assert.equal(readFileSync(join(dir, 'root', 'etc', 'hosts'), 'utf8'), hosts);
     assert.equal(readFileSync(join(dir, 'said'), 'utf8'), 'A hosts\n', 'the init acknowledges the message (the host resends one that got no answer)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('volumes: each is a virtio-9p share of the host mount (passthrough, read-only in QEMU too), and the guest init reads its table back exactly', () => {
+  const volumes = [
+    { volumeId: 'a', hostPath: '/var/lib/pier/volumes/mnt/a', path: '/data/' },
+    { volumeId: 'b', hostPath: '/srv/odd,path=x', path: '/var/my files ', readOnly: true },
+  ];
+  const state = { instanceId: 'i', labels: {}, ports: [], address: '10.214.0.2', tap: 'piervt0', startedAt: '', memoryBytes: 64 * 1024 * 1024, cpu: 1, accel: 'tcg' as const, volumes };
+  const args = new MicrovmRuntime({ log: () => undefined }).qemuArgs('/d', state, { vmlinux: '/k', initramfs: '/i' }, 1);
+  const shares = args.flatMap((a, i) => (args[i - 1] === '-fsdev' || (args[i - 1] === '-device' && a.startsWith('virtio-9p'))) ? [a] : []);
+  assert.deepEqual(shares, [
+    'local,id=fs0,path=/var/lib/pier/volumes/mnt/a,security_model=passthrough', 'virtio-9p-device,fsdev=fs0,mount_tag=pv0',
+    'local,id=fs1,path=/srv/odd,,path=x,security_model=passthrough,readonly=on', 'virtio-9p-device,fsdev=fs1,mount_tag=pv1',
+  ], 'a comma in a host path cannot add an option');
+  assert.equal(qemuOptionValue('a,b,,c'), 'a,,b,,,,c');
+  assert.ok(!new MicrovmRuntime({ log: () => undefined }).qemuArgs('/d', { ...state, volumes: undefined }, { vmlinux: '/k', initramfs: '/i' }, 1).includes('-fsdev'));
+  assert.match(VOLUME_MOUNT_OPTIONS, /\bnosuid\b/);
+  assert.match(VOLUME_MOUNT_OPTIONS, /\bnodev\b/);
+  // The init's own lines over the config disk's table, with mkdir and mount replaced by echoes.
+  const loop = GUEST_INIT.slice(GUEST_INIT.indexOf('if [ -n "$PIER_VOLUMES" ]'), GUEST_INIT.indexOf('ip link set lo up'))
+    .replaceAll('chroot /newroot /.pier/busybox mkdir -p', 'echo mkdir').replaceAll('chroot /newroot /.pier/busybox mount', 'echo mount');
+  assert.ok(loop.includes('echo mount -t 9p') && loop.includes('echo mkdir'), loop);
+  const dir = mkdtempSync(join(tmpdir(), 'pier-vmvol-'));
+  try {
+    writeFileSync(join(dir, 'config.sh'), configScript({ address: 'a', gateway: 'g', hostname: 'h', memoryBytes: 1, cpu: 1, workdir: '/', env: {}, argv: ['x'], volumes }));
+    const out = execFileSync('busybox', ['sh', '-c', `. "$0"\n${loop}`, join(dir, 'config.sh')], { encoding: 'utf8' });
+    assert.equal(out, [
+      'mkdir /data', `mount -t 9p -o rw,${VOLUME_MOUNT_OPTIONS} pv0 /data`,
+      'mkdir /var/my files ', `mount -t 9p -o ro,${VOLUME_MOUNT_OPTIONS} pv1 /var/my files `, '',
+    ].join('\n'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
