@@ -13,6 +13,8 @@ export interface VolumeInfo {
   usedBytes: number;
   /** The mounted directory on the host that runtimes bind into instances (absolute). */
   hostPath: string;
+  /** The node that keeps the volume, where the runtime must place the instance that mounts it (Swarm); absent on a single host. */
+  node?: string;
 }
 
 /** How a snapshot was taken: from a volume no instance had mounted, or from a mounted one frozen for the copy. */
@@ -35,8 +37,11 @@ export interface VolumeDriver {
   readonly name: string;
   /** Why volumes cannot work on this host (not root, no mkfs.ext4...), in words a person can act on; null when they can. */
   unavailable(): Promise<string | null>;
-  /** Creates the volume's filesystem of exactly sizeBytes (empty, or a copy of a snapshot) and mounts it. Idempotent. */
-  create(volumeId: string, sizeBytes: number, opts?: { fromSnapshotId?: string; signal?: AbortSignal }): Promise<VolumeInfo>;
+  /**
+   * Creates the volume's filesystem of exactly sizeBytes (empty, or a copy of a snapshot) and mounts it. Idempotent.
+   * `region`: the volume's region, for drivers that keep it on one node of that region (Swarm).
+   */
+  create(volumeId: string, sizeBytes: number, opts?: { fromSnapshotId?: string; signal?: AbortSignal; region?: string }): Promise<VolumeInfo>;
   /** Ensures the volume is mounted (after a restart or a host reboot) and answers where. Throws if it does not exist. */
   mount(volumeId: string): Promise<VolumeInfo>;
   /** The volume now, or null if the driver has no such volume. */
