@@ -13,8 +13,9 @@ import { statsFromDocker, type DockerStats } from '../docker/stats.ts';
 import { pushImage, putImage } from './push.ts';
 import {
   REGION_LABEL, anchorServiceName, anchorSpec, pauseConfig, pauseLayer, instanceTask, splitRef, isTerminal, nodeAddress, nodeName, serviceName, serviceSpec, taskEndpoints, taskExit,
-  volumesRefusal, type NodeJson, type TaskJson,
+  volumePlacement, type NodeJson, type TaskJson,
 } from './spec.ts';
+import { volumeNodes } from './volumes.ts';
 
 export { REGION_LABEL } from './spec.ts';
 
@@ -90,16 +91,17 @@ export class SwarmRuntime implements Runtime {
     if (info.Swarm?.LocalNodeState !== 'active' || !info.Swarm.ControlAvailable) {
       throw new RuntimeError('unavailable', `the engine at ${this.engine.socketPath} is not a Swarm manager (swarm state: ${info.Swarm?.LocalNodeState ?? 'unknown'})`);
     }
-    return { name: 'swarm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true, volumes: false };
+    return { name: 'swarm', runs: 'image', enforcesCpu: true, enforcesMemory: true, enforcesDisk: false, privateNetworking: true, volumes: true };
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
     if (!spec.image) throw new RuntimeError('invalid_spec', 'the swarm runtime runs images: spec.image is required');
-    const refusal = volumesRefusal(spec);
-    if (refusal) throw new RuntimeError('invalid_spec', refusal);
+    // A volume lives on one node (volumes.ts): the instance is pinned there, or refused if a volume has no node.
+    const placement = volumePlacement(spec, await this.call(() => volumeNodes(this.engine, spec.volumes)));
+    if (placement.problem) throw new RuntimeError('invalid_spec', placement.problem);
     const image = await this.call(() => this.distribute(spec.image as string, signal));
     const scope = this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : undefined;
-    const body = serviceSpec(spec, image, { stopGraceMs: this.opts.stopGraceMs ?? 10_000, pidsLimit: this.opts.pidsLimit ?? 4096, labels: scope });
+    const body = serviceSpec(spec, image, { stopGraceMs: this.opts.stopGraceMs ?? 10_000, pidsLimit: this.opts.pidsLimit ?? 4096, labels: scope, volumeNode: placement.node });
     const header = registryAuthHeader(spec.registryAuth);
     const created = await this.call(() => this.engine.json<{ ID: string }>('POST', '/services/create', {
       body, headers: header ? { 'x-registry-auth': header } : {}, signal,

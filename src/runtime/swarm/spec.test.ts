@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ANCHOR_LABEL, anchorServiceName, anchorSpec, instanceTask, pauseConfig, pauseExecutable, pauseLayer, volumesRefusal, nodeAddress, serviceSpec, splitRef, taskEndpoints, taskExit, type NodeJson, type TaskJson } from './spec.ts';
+import { ANCHOR_LABEL, anchorServiceName, anchorSpec, instanceTask, pauseConfig, pauseExecutable, pauseLayer, volumePlacement, nodeAddress, serviceSpec, splitRef, taskEndpoints, taskExit, type NodeJson, type TaskJson } from './spec.ts';
 import { readTar } from './push.ts';
 import { swarmOptionsFromEnv } from './config.ts';
 
@@ -72,11 +72,25 @@ test('PIER_SWARM_* settings are validated', () => {
   assert.throws(() => swarmOptionsFromEnv({ PIER_SWARM_HOST: '/m.sock', PIER_SWARM_REGISTRY: 'bad registry' }), /host\[:port\]/);
 });
 
-test('volumes are refused with a message that names the runtimes that mount them (issue #20)', () => {
-  const base = { instanceId: 'i1', labels: {}, image: 'x', ports: [], cpu: 1, memoryBytes: 1 << 26, env: {} };
-  assert.equal(volumesRefusal(base), null);
-  assert.equal(volumesRefusal({ ...base, volumes: [] }), null);
-  assert.match(volumesRefusal({ ...base, volumes: [{ volumeId: 'v', hostPath: '/v', path: '/data' }] }) ?? '', /swarm runtime does not mount persistent volumes.*docker or process runtime/);
+test('volumes: the instance is pinned to the node that keeps them and binds them; a volume without a node is refused (issue #20)', () => {
+  const b = { instanceId: 'i1', labels: { region: 'fra' }, image: 'x', ports: [], cpu: 1, memoryBytes: 1 << 26, env: {} };
+  const v1 = { volumeId: 'v1', hostPath: '/var/lib/docker/pier-volumes/mnt/v1', path: '/data/' };
+  const v2 = { volumeId: 'v2', hostPath: '/var/lib/docker/pier-volumes/mnt/v2', path: '/logs', readOnly: true };
+  assert.deepEqual(volumePlacement(b, new Map()), {});
+  assert.deepEqual(volumePlacement({ ...b, volumes: [] }, new Map()), {});
+  assert.deepEqual(volumePlacement({ ...b, volumes: [v1, v2] }, new Map([['v1', 'node-a'], ['v2', 'node-a']])), { node: 'node-a' });
+  assert.match(volumePlacement({ ...b, volumes: [v1] }, new Map([['v1', undefined]])).problem ?? '', /volume v1 has no node on this Swarm/);
+  assert.match(volumePlacement({ ...b, volumes: [v1, v2] }, new Map([['v1', 'node-a'], ['v2', 'node-b']])).problem ?? '', /different Swarm nodes/);
+  assert.match(volumePlacement({ ...b, volumes: [{ ...v1, path: 'data' }] }, new Map([['v1', 'node-a']])).problem ?? '', /absolute path/);
+
+  const s = serviceSpec({ ...b, volumes: [v1, v2] }, 'img', { stopGraceMs: 0, pidsLimit: 1, volumeNode: 'node-a' }) as any;
+  assert.deepEqual(s.TaskTemplate.Placement.Constraints, ['node.labels.dev.pier.region==fra', 'node.id==node-a']);
+  assert.deepEqual(s.TaskTemplate.ContainerSpec.Mounts, [
+    { Type: 'bind', Source: v1.hostPath, Target: '/data', ReadOnly: false, BindOptions: { Propagation: 'rprivate' } },
+    { Type: 'bind', Source: v2.hostPath, Target: '/logs', ReadOnly: true, BindOptions: { Propagation: 'rprivate' } },
+  ]);
+  assert.equal((serviceSpec(b, 'img', { stopGraceMs: 0, pidsLimit: 1 }) as any).TaskTemplate.ContainerSpec.Mounts, undefined);
+  assert.throws(() => serviceSpec({ ...b, volumes: [v1] }, 'img', { stopGraceMs: 0, pidsLimit: 1 }), /needs the node/, 'never a bind on whichever node Swarm picks');
 });
 
 test('the network anchor: a global pause service on the overlay, whose one-file image layer tar reads back', () => {

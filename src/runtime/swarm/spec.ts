@@ -2,19 +2,33 @@
 // One service per instance (replicas 1, restart none): Pier's reconcilers, not Swarm, decide about restarts.
 import type { Endpoint, ExitStatus, InstanceSpec } from '../contract.ts';
 import { isoTime, pierLabels, signalFromExitCode } from '../common.ts';
+import { mountTarget, volumeMountsProblem } from '../volumes/mounts.ts';
 
 /** Node label carrying a node's region; instances are placed only on nodes of their region. */
 export const REGION_LABEL = 'dev.pier.region';
 
 /**
- * Why the swarm runtime refuses a spec with volumes, or null without any (issue #20). A volume is a filesystem on one
- * host (runtime/volumes/local.ts); placing its instance on that node and moving it when the node is lost is not
- * built, and binding the manager's path on whichever node Swarm picks would silently write to that node's disk.
+ * The node an instance with volumes must run on (issue #20), or why it cannot run: every volume lives on one node
+ * (its record on the manager, `volumes.ts`), so the instance goes there; a volume without a node, or volumes on two
+ * different nodes, are refused. `nodes`: each volume's node from its record (undefined: no record). Binding a path
+ * on whichever node Swarm picks would silently write to that node's own disk, so there is no fallback.
  */
-export function volumesRefusal(spec: InstanceSpec): string | null {
-  if (!spec.volumes?.length) return null;
-  return 'the swarm runtime does not mount persistent volumes yet (a volume lives on one host and Pier does not place '
-    + 'instances on that node); run services with volumes on the docker or process runtime (PIER_RUNTIME)';
+export function volumePlacement(spec: InstanceSpec, nodes: ReadonlyMap<string, string | undefined>): { node?: string; problem?: string } {
+  if (!spec.volumes?.length) return {};
+  const paths = volumeMountsProblem(spec.volumes);
+  if (paths) return { problem: paths };
+  let node: string | undefined;
+  let first = '';
+  for (const v of spec.volumes) {
+    const at = nodes.get(v.volumeId);
+    if (!at) {
+      return { problem: `volume ${v.volumeId} has no node on this Swarm (no record pier-volume-${v.volumeId} on the manager): the swarm runtime mounts only volumes its volume driver made` };
+    }
+    if (node && at !== node) return { problem: `volumes ${first} and ${v.volumeId} live on different Swarm nodes (${node}, ${at}): one instance cannot mount both` };
+    node ??= at;
+    first ||= v.volumeId;
+  }
+  return { node };
 }
 
 /** The service name of an instance. */
@@ -29,10 +43,13 @@ export interface ServiceSpecOptions {
   pidsLimit: number;
   /** Extra labels (the installation scope). */
   labels?: Record<string, string>;
+  /** The node that keeps the spec's volumes (`volumePlacement`): the instance runs there and binds them. */
+  volumeNode?: string;
 }
 
 /** The body of POST /services/create for one instance; `image` is what the nodes pull. */
 export function serviceSpec(spec: InstanceSpec, image: string, opts: ServiceSpecOptions): Record<string, unknown> {
+  if (spec.volumes?.length && !opts.volumeNode) throw new Error('serviceSpec: a spec with volumes needs the node that keeps them (volumePlacement)');
   const labels = { ...pierLabels(spec.instanceId, spec.labels), ...opts.labels };
   const region = spec.labels.region;
   const caps = spec.privileged ? {} : { CapabilityDrop: ['NET_RAW', 'MKNOD', 'AUDIT_WRITE', 'SYS_CHROOT'] };
@@ -49,12 +66,20 @@ export function serviceSpec(spec: InstanceSpec, image: string, opts: ServiceSpec
         Labels: labels,
         StopGracePeriod: Math.max(0, Math.round(opts.stopGraceMs)) * 1_000_000,
         ...caps,
+        ...(spec.volumes?.length ? {
+          Mounts: spec.volumes.map((v) => ({ Type: 'bind', Source: v.hostPath, Target: mountTarget(v), ReadOnly: v.readOnly === true, BindOptions: { Propagation: 'rprivate' } })),
+        } : {}),
       },
       Resources: {
         Limits: { NanoCPUs: Math.round(spec.cpu * 1e9), MemoryBytes: spec.memoryBytes, Pids: opts.pidsLimit },
       },
       RestartPolicy: { Condition: 'none', MaxAttempts: 0 },
-      Placement: { Constraints: region ? [`node.labels.${REGION_LABEL}==${region}`] : [] },
+      Placement: {
+        Constraints: [
+          ...(region ? [`node.labels.${REGION_LABEL}==${region}`] : []),
+          ...(spec.volumes?.length && opts.volumeNode ? [`node.id==${opts.volumeNode}`] : []),
+        ],
+      },
       ...(spec.network ? { Networks: [{ Target: spec.network, Aliases: spec.networkAliases ?? [] }] } : {}),
     },
     Mode: { Replicated: { Replicas: 1 } },
