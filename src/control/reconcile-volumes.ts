@@ -203,7 +203,7 @@ export class VolumeReconciler {
     if (made === 0) {
       const why = await this.driver.unavailable();
       if (why) { await this.markVolume(v, 'PERSISTENT_VOLUME_STATUS_DETACHED', volumeMessage.failed(why), 'volume_unavailable', { service_id: serviceId }); return false; }
-      const op = this.background(`create:${v.id}`, () => this.driver.create(v.id, v.max_size * GB, v.snapshot_id ? { fromSnapshotId: v.snapshot_id } : {}));
+      const op = this.background(`create:${v.id}`, () => this.driver.create(v.id, v.max_size * GB, { region: v.region, ...(v.snapshot_id ? { fromSnapshotId: v.snapshot_id } : {}) }));
       if (!op.done) return true;
       if (op.error) { await this.markVolume(v, 'PERSISTENT_VOLUME_STATUS_DETACHED', volumeMessage.failed(op.error), 'volume_create_failed', { service_id: serviceId }); return false; }
       const info = op.result as { sizeBytes: number } | undefined;
