@@ -83,8 +83,10 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       return runtime.exec(inst.allocation_id, opts);
     },
   });
-  // Persistent volumes (#20): ext4 images under <data-dir>/volumes, reconciled by the controller; usage on /metrics.
-  const volumeDriver = overrides.volumes ?? createVolumeDriver({ dataDir: config.dataDir, log: (line) => log(`pier: ${line}`) });
+  // Persistent volumes (#20): ext4 images under <data-dir>/volumes (on Swarm: on one node of each volume's region),
+  // reconciled by the controller; usage on /metrics.
+  const swarmVolumes = runtime.name === 'swarm' && config.swarm ? { swarm: { ...config.swarm, scope } } : {};
+  const volumeDriver = overrides.volumes ?? createVolumeDriver({ dataDir: config.dataDir, log: (line) => log(`pier: ${line}`), ...swarmVolumes });
   let volumeUsage: VolumeUsageRow[] = [];
   core.addMetrics(() => renderVolumeMetrics(volumeUsage));
   // Git deployments are built into what this runtime runs; build lines are stored as type build and streamed live.
