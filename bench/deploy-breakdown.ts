@@ -1,6 +1,7 @@
 // Where the time of one cold path goes, from timestamps the control plane recorded (not from the client's polls):
 //   api_write        POST sent → its reply (client clock, same process);
-//   pickup           reply → the instance row exists (the deployment reconciler; a build or image pull included);
+//   provision        reply → the deployment allocates (the git fetch and build, or the image's digest resolved);
+//   pickup           allocation → the instance row exists (the deployment reconciler's next step);
 //   runtime_start    row created → STARTING (runtime.start returned: container or sandbox running);
 //   first_probe_pass STARTING → HEALTHY (succeeded_at: the first passing health check);
 //   route_published  HEALTHY → the first route table naming the instance handed to the edge (the route feed);
@@ -10,10 +11,10 @@ import type { EdgeRouteFeed } from '../src/edge/route-feed.ts';
 
 /** One cold path's steps, ms. */
 export interface Breakdown {
-  api_write: number; pickup: number; runtime_start: number; first_probe_pass: number; route_published: number; first_request: number;
+  api_write: number; provision: number; pickup: number; runtime_start: number; first_probe_pass: number; route_published: number; first_request: number;
 }
 
-export const STEPS: (keyof Breakdown)[] = ['api_write', 'pickup', 'runtime_start', 'first_probe_pass', 'route_published', 'first_request'];
+export const STEPS: (keyof Breakdown)[] = ['api_write', 'provision', 'pickup', 'runtime_start', 'first_probe_pass', 'route_published', 'first_request'];
 
 /** Records the wall-clock time of every route table the control plane publishes, until stop(). */
 export function watchRouteFeed(feed: EdgeRouteFeed): { tables: { at: number; json: string }[]; stop(): void } {
@@ -35,12 +36,12 @@ export function publishedAt(tables: { at: number; json: string }[], instanceId: 
 }
 
 /** The steps from the marks; a missing mark yields NaN for the steps around it. */
-export function breakdown(m: { sent: number; replied: number; created?: string | null; started?: string | null; healthy?: string | null; routed?: number; served?: number }): Breakdown {
+export function breakdown(m: { sent: number; replied: number; allocated?: string | null; created?: string | null; started?: string | null; healthy?: string | null; routed?: number; served?: number }): Breakdown {
   const t = (s?: string | null) => (s ? Date.parse(s) : NaN);
-  const created = t(m.created); const started = t(m.started); const healthy = t(m.healthy);
+  const allocated = t(m.allocated); const created = t(m.created); const started = t(m.started); const healthy = t(m.healthy);
   const routed = m.routed ?? NaN; const served = m.served ?? NaN;
   return {
-    api_write: m.replied - m.sent, pickup: created - m.replied, runtime_start: started - created,
+    api_write: m.replied - m.sent, provision: allocated - m.replied, pickup: created - allocated, runtime_start: started - created,
     first_probe_pass: healthy - started, route_published: routed - healthy, first_request: served - routed,
   };
 }
@@ -55,8 +56,8 @@ export function medianSteps(runs: Breakdown[]): Record<keyof Breakdown, number> 
   return out;
 }
 
-/** `api 3 / pickup 12 / start 80 / probe 10 / route 2 / serve 3` for a table cell. */
+/** `api 3 / provision 150 / pickup 2 / start 80 / probe 10 / route 2 / serve 3` for a table cell. */
 export function describeSteps(s: Record<keyof Breakdown, number>): string {
-  const short: Record<keyof Breakdown, string> = { api_write: 'api', pickup: 'pickup', runtime_start: 'start', first_probe_pass: 'probe', route_published: 'route', first_request: 'serve' };
+  const short: Record<keyof Breakdown, string> = { api_write: 'api', provision: 'provision', pickup: 'pickup', runtime_start: 'start', first_probe_pass: 'probe', route_published: 'route', first_request: 'serve' };
   return STEPS.map((k) => `${short[k]} ${Number.isFinite(s[k]) ? Math.round(s[k]) : '?'}`).join(' / ');
 }

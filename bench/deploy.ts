@@ -165,8 +165,9 @@ async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promis
         await serving;
         const { instances } = await api<{ instances: { id: string; created_at: string; started_at: string | null; succeeded_at: string | null }[] }>('GET', `/v1/instances?service_id=${service.id}`);
         const inst = instances[0];
+        const { deployments } = await api<{ deployments: { allocated_at: string | null }[] }>('GET', `/v1/deployments?service_id=${service.id}`);
         steps.push(breakdown({
-          sent, replied, created: inst?.created_at, started: inst?.started_at, healthy: inst?.succeeded_at,
+          sent, replied, allocated: deployments[0]?.allocated_at, created: inst?.created_at, started: inst?.started_at, healthy: inst?.succeeded_at,
           routed: inst ? publishedAt(feed.tables, inst.id, sent) : undefined, served,
         }));
         if (runtime === 'docker' && inst) spans.push(driverSpans(timings, inst.id, app.id, Date.parse(inst.created_at)));
@@ -185,7 +186,7 @@ async function benchRuntime(runtime: 'docker' | 'process', runs: number): Promis
       feed.stop();
       onDockerStartTimings(undefined);
     }
-    const serving = steps.map((x) => x.api_write + x.pickup + x.runtime_start + x.first_probe_pass + x.route_published + x.first_request).filter(Number.isFinite);
+    const serving = steps.map((x) => x.api_write + x.provision + x.pickup + x.runtime_start + x.first_probe_pass + x.route_published + x.first_request).filter(Number.isFinite);
     const raw = runtime === 'docker' ? await rawDockerRunToFirst200(runs) : [];
     return {
       create_to_healthy_ms: percentiles(create), redeploy_to_serving_ms: percentiles(redeploy), create_steps_ms: medianSteps(steps), create_runs: steps,
