@@ -127,7 +127,7 @@ test('a redeploy and a reload under a bounded keep-alive loop fail no request', 
   const ups: TestUpstream[] = [];
   const start = async (name: string) => { const u = await startUpstream(name); ups.push(u); return u; };
   try {
-    await withEdge(async (edge) => {
+    await withEdge(async (edge, _log, { dir }) => {
       const table = (ids: [string, TestUpstream][], extraApps: AppRoutes[] = []) =>
         [app('live', [route('/', ids.map(([id, u]) => up(id, u.port)), { serviceId: 'live' })]), ...extraApps];
       let v1 = await start('v1');
@@ -181,10 +181,20 @@ test('a redeploy and a reload under a bounded keep-alive loop fail no request', 
         v1 = next;
       }
       const runtimeOnly = edge.reloads() === reloadsBefore;
-      // A new app's backend: a reload through the master socket, with the loop still running.
-      phase = 'reload';
+      // A new service at '/': it takes a spare backend through the runtime API (no reload, the same worker).
+      phase = 'new service';
+      const worker = await workerPid(dir);
       const other = await start('other');
-      edge.setRoutes(table([['i3', v1]], [app('other', [route('/', [up('o1', other.port)], { serviceId: 'other' })])]));
+      const withOther = [app('other', [route('/', [up('o1', other.port)], { serviceId: 'other' })])];
+      edge.setRoutes(table([['i3', v1]], withOther));
+      await edge.settled();
+      assert.equal((await call(edge.url, 'other-acme.pier.test', '/x')).body, 'other /x');
+      const newServiceReloads = edge.reloads() - reloadsBefore;
+      const newServiceWorker = await workerPid(dir);
+      // A new backend behind a prefix (stripped in its own backend): a reload through the master socket, loop running.
+      phase = 'reload';
+      const api = await start('api');
+      edge.setRoutes(table([['i3', v1]], [app('other', [route('/', [up('o1', other.port)], { serviceId: 'other' }), route('/api', [up('p1', api.port)], { serviceId: 'api' })])]));
       await edge.settled();
       await waitFor(ok + 300);
       stop = true;
@@ -195,8 +205,11 @@ test('a redeploy and a reload under a bounded keep-alive loop fail no request', 
       assert.deepEqual(retried.filter((p) => p !== 'reload'), [], 'redeploys close no connection under a request');
       assert.ok(ok >= 1000, `the loop ran (${ok} requests)`);
       assert.ok(runtimeOnly, 'instances were swapped through the runtime API, without a reload');
-      assert.equal(edge.reloads(), reloadsBefore + 1, 'the new backend took exactly one reload');
+      assert.equal(newServiceReloads, 0, 'a new service took no reload');
+      assert.equal(newServiceWorker, worker, 'the same HAProxy worker served it');
+      assert.equal(edge.reloads(), reloadsBefore + 1, 'the new prefixed backend took exactly one reload');
       assert.equal((await call(edge.url, 'other-acme.pier.test', '/x')).body, 'other /x');
+      assert.equal((await call(edge.url, 'other-acme.pier.test', '/api/y')).body, 'api /y');
       assert.equal((await call(edge.url, 'live-acme.pier.test', '/')).body, 'v3 /');
       console.log(`haproxy loop: ${ok} requests, ${failures.length} failed, ${retried.length} retried on a reused connection during the reload`);
     });
@@ -390,13 +403,26 @@ test('HTTPS: HAProxy terminates TLS with SNI (exact, then wildcard; h1 and h2), 
       assert.equal(statSync(join(dir, 'certs')).mode & 0o777, 0o700);
       for (const f of pems) assert.equal(statSync(join(dir, 'certs', f)).mode & 0o777, 0o600);
       // A renewed certificate for the same name is what new handshakes get.
+      // A renewed certificate and a new custom domain's: through the runtime API, no reload, the same worker.
       const renewed = { names: ['shop-acme.pier.test'], ...await ca.issue(['shop-acme.pier.test']) };
+      const custom = { names: ['shop.example.com'], ...await ca.issue(['shop.example.com']) };
       const reloads = edge.reloads();
-      edge.setCertificates([renewed, wildcard]);
+      const worker = await workerPid(dir);
+      edge.setRoutes([app('shop', [route('/', [up('w1', web.port)], { serviceId: 'web' })], { hosts: ['shop.example.com'] })]);
+      edge.setCertificates([renewed, wildcard, custom]);
       await edge.settled();
       assert.equal((await h1(edge.tlsUrl!, 'shop-acme.pier.test', '/r', ca.rootPem)).serial, serial(renewed));
-      assert.equal(edge.reloads(), reloads + 1, 'a certificate change is one reload');
-      assert.equal(readdirSync(join(dir, 'certs')).length, 2, 'the replaced bundle is removed');
+      const viaCustom = await h1(edge.tlsUrl!, 'shop.example.com', '/c', ca.rootPem);
+      assert.equal(viaCustom.serial, serial(custom));
+      assert.equal(viaCustom.body, 'web /c');
+      assert.equal(edge.reloads(), reloads, 'certificate changes take no reload');
+      assert.equal(await workerPid(dir), worker, 'the same HAProxy worker');
+      assert.equal(readdirSync(join(dir, 'certs')).length, 3, 'the replaced bundle is removed');
+      // Removed: the name fails the handshake again (strict SNI), still without a reload.
+      edge.setCertificates([renewed, wildcard]);
+      await edge.settled();
+      assert.equal((await handshake(edge.tlsUrl!, 'shop.example.com', ca.rootPem)).cert, undefined);
+      assert.equal(edge.reloads(), reloads);
       assert.ok(!readFileSync(join(dir, 'haproxy.cfg'), 'utf8').includes('PRIVATE KEY'), 'keys only in the PEM bundles');
     }, undefined, { tlsAddr: '127.0.0.1:0' });
   } finally {

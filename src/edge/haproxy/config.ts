@@ -108,7 +108,38 @@ export function slotCount(servers: number): number {
 export interface SlotState { instanceId: string | null; host: string; port: number }
 
 /** A backend with its slots, as the config file and the runtime API hold it. */
-export interface BackendSlots { name: string; prefix: string; slots: SlotState[] }
+export interface BackendSlots {
+  name: string;
+  prefix: string;
+  slots: SlotState[];
+  /** The HAProxy backend holding it when that is a spare taken at run time (see SPARE_BACKENDS); else its own name. */
+  spare?: string;
+}
+
+/**
+ * Spare backends every config declares (prefix `/`, SPARE_SLOTS slots in maintenance): a new backend for a `/` route
+ * takes a free one through the runtime API (server addresses, then the map), so a new service needs no reload. A
+ * spare is used once per HAProxy worker (its counters then belong to one backend); the reload that comes when the
+ * pool is exhausted gives every backend its own and declares a fresh pool.
+ */
+export const SPARE_BACKENDS = 16;
+/** Server slots of a spare backend (a service outgrowing them takes the reload that gives it its own backend). */
+export const SPARE_SLOTS = 8;
+
+/** The HAProxy name of spare backend `i` (1-based). */
+export function spareName(i: number): string {
+  return `pier_spare_${i}`;
+}
+
+/** The HAProxy backend a backend lives in: its spare, or its own name. */
+export function physicalName(b: BackendSlots): string {
+  return b.spare ?? b.name;
+}
+
+/** Map lines with each backend name replaced by the HAProxy backend holding it (the Node backend stays). */
+export function physicalMap(map: [string, string][], backends: ReadonlyMap<string, BackendSlots>): [string, string][] {
+  return map.map(([k, v]) => [k, backends.has(v) ? physicalName(backends.get(v)!) : v]);
+}
 
 /** A slot that never held an instance: a placeholder address, written `disabled` (maintenance). */
 const FREE_SLOT: SlotState = { instanceId: null, host: '127.0.0.1', port: 1 };
@@ -141,7 +172,8 @@ export function fitServers(slots: SlotState[], servers: PlannedServer[]): { slot
 /**
  * The backends a config file (a reload or a restart) is written with: every planned backend, sized by slotCount
  * (never shrunk below what it has, so a reload moves no instance), instances kept in the slots they hold.
- * Backends no longer planned are left out: a reload is the one moment they can go.
+ * Backends no longer planned are left out: a reload is the one moment they can go. Every backend gets its own
+ * HAProxy backend (one that lived in a spare moves out of it), so the new config declares a fresh pool of spares.
  */
 export function slotsForConfig(plan: HaproxyPlan, have: ReadonlyMap<string, BackendSlots>): Map<string, BackendSlots> {
   const next = new Map<string, BackendSlots>();
@@ -166,24 +198,34 @@ export type RuntimeStep =
   | { reload: null; backends: Map<string, BackendSlots>; before: string[]; after: string[] };
 
 /**
- * The runtime API commands (or the reload) that take HAProxy from `have` to `plan`. A reload only when a backend
- * is new (HAProxy 2.6 cannot add one at run time) or its instances outgrow its slots, or when `force` (a change
- * failed halfway, so what HAProxy holds is unknown). Adding, moving and removing instances of existing backends, and
+ * The runtime API commands (or the reload) that take HAProxy from `have` to `plan`. A new backend for a `/` route
+ * takes one of the `spares` the running config declares; a reload only when a backend is new and cannot (a prefix to
+ * strip, or no spare left: HAProxy 2.6 cannot add a backend at run time), when instances outgrow a backend's slots,
+ * or when `force` (a change failed halfway, so what HAProxy holds is unknown). Adding, moving and removing instances of existing backends, and
  * any host or prefix change between existing backends (the map), never reload.
  */
-export function planRuntime(have: ReadonlyMap<string, BackendSlots>, plan: HaproxyPlan, force = false): RuntimeStep {
+export function planRuntime(have: ReadonlyMap<string, BackendSlots>, plan: HaproxyPlan, force = false, spares = SPARE_BACKENDS): RuntimeStep {
   const reloadWith = (why: string): RuntimeStep => ({ reload: why, backends: slotsForConfig(plan, have) });
   if (force) return reloadWith('an earlier change failed halfway');
+  // Spares no backend of this worker ever took (a spare freed by a gone backend stays with it until a reload).
+  const taken = new Set([...have.values()].map((b) => b.spare).filter((s) => s !== undefined));
+  const free = Array.from({ length: spares }, (_, i) => spareName(i + 1)).filter((n) => !taken.has(n));
   const next = new Map<string, BackendSlots>();
   const before: string[] = [];
   const after: string[] = [];
   for (const b of plan.backends.values()) {
-    const cur = have.get(b.name);
-    if (cur === undefined) return reloadWith(`new backend ${b.name}`);
+    let cur = have.get(b.name);
+    if (cur === undefined) {
+      if (b.prefix !== '/' || b.servers.length > SPARE_SLOTS || free.length === 0) {
+        return reloadWith(`new backend ${b.name} (${b.prefix !== '/' ? `prefix ${b.prefix} is stripped in its own backend` : free.length === 0 ? 'no spare backend left' : `${b.servers.length} servers`})`);
+      }
+      cur = { name: b.name, prefix: '/', spare: free.shift()!, slots: Array.from({ length: SPARE_SLOTS }, () => ({ ...FREE_SLOT })) };
+    }
     const fit = fitServers(cur.slots, b.servers);
+    const phys = physicalName(cur);
     if (fit.overflow > 0) return reloadWith(`backend ${b.name} needs ${b.servers.length} slots, has ${cur.slots.length}`);
     for (const c of fit.changes) {
-      const ref = `${b.name}/s${c.index + 1}`;
+      const ref = `${phys}/s${c.index + 1}`;
       if (c.kind === 'disable') { after.push(`set server ${ref} state maint`); continue; }
       before.push(`set server ${ref} addr ${c.host} port ${c.port}`, `set server ${ref} state ready`);
     }
@@ -192,7 +234,7 @@ export function planRuntime(have: ReadonlyMap<string, BackendSlots>, plan: Hapro
   for (const [name, cur] of have) {
     if (next.has(name)) continue;
     const slots = cur.slots.map((s, i) => {
-      if (s.instanceId !== null) after.push(`set server ${name}/s${i + 1} state maint`);
+      if (s.instanceId !== null) after.push(`set server ${physicalName(cur)}/s${i + 1} state maint`);
       return { ...s, instanceId: null };
     });
     next.set(name, { ...cur, slots });
@@ -223,6 +265,10 @@ export interface ConfigInput {
   /** Map file path (host+prefix → backend). */
   mapFile: string;
   backends: BackendSlots[];
+  /** How many spare backends to declare (default SPARE_BACKENDS); `backends` are written under their own names. */
+  spares?: number;
+  /** HAProxy threads (nbthread); default: HAProxy's own (one per CPU it may run on). */
+  threads?: number;
   /** HTTPS: HAProxy terminates TLS on `bind` with the certificates of `crtList`; its misses go to the Node edge's TLS listener. */
   tls?: TlsInput;
   /** Upstream connect timeout (ms). */
@@ -247,6 +293,48 @@ export const NODE_TLS_BACKEND = 'pier_node_edge_tls';
 /** One PEM bundle to write: `file` (a name in the certificate directory) holds the chain and the key. */
 export interface CertFile { file: string; pem: string }
 
+/** One crt-list line: a bundle in the certificate directory and the SNI names it serves. */
+export interface CrtEntry { file: string; names: string[] }
+
+/** A crt-list line as written in the file and sent to `add ssl crt-list`. */
+export function crtLine(dir: string, e: CrtEntry): string {
+  return `${dir}/${e.file} ${e.names.join(' ')}`;
+}
+
+/**
+ * The runtime API commands that take HAProxy's certificates from `have` to `want` without a reload (HAProxy 2.6:
+ * new/set/commit ssl cert, add/del ssl crt-list, del ssl cert): new bundles are loaded and their lines added before
+ * old lines and bundles go, so a renewed name is never without a certificate. Null when the change needs a reload:
+ * a bundle named on two lines (`del ssl crt-list` could not tell them apart), or one whose names change.
+ * `payload` (the PEM, blank lines dropped: an empty line ends a payload) is sent after the command, never logged.
+ */
+export function planCertRuntime(dir: string, crtList: string, have: CrtEntry[], want: CrtEntry[], files: CertFile[]):
+  { cmd: string; payload?: string; expect?: string }[] | null {
+  const line = (e: CrtEntry) => crtLine(dir, e);
+  const oldLines = new Set(have.map(line));
+  const newLines = new Set(want.map(line));
+  const oldFiles = new Set(have.map((e) => e.file));
+  const newFiles = new Set(want.map((e) => e.file));
+  if (oldFiles.size !== have.length || newFiles.size !== want.length) return null;
+  const added = want.filter((e) => !oldLines.has(line(e)));
+  const removed = have.filter((e) => !newLines.has(line(e)));
+  if (added.some((e) => oldFiles.has(e.file)) || removed.some((e) => newFiles.has(e.file))) return null;
+  const steps: { cmd: string; payload?: string; expect?: string }[] = [];
+  for (const f of files) {
+    if (oldFiles.has(f.file) || !newFiles.has(f.file)) continue;
+    const path = `${dir}/${f.file}`;
+    steps.push({ cmd: `new ssl cert ${path}` });
+    steps.push({ cmd: `set ssl cert ${path}`, payload: f.pem.split('\n').filter((l) => l.trim() !== '').join('\n') });
+    steps.push({ cmd: `commit ssl cert ${path}`, expect: 'Success!' });
+  }
+  for (const e of added) steps.push({ cmd: `add ssl crt-list ${crtList}`, payload: line(e), expect: 'Success!' });
+  for (const e of removed) {
+    steps.push({ cmd: `del ssl crt-list ${crtList} ${dir}/${e.file}` });
+    steps.push({ cmd: `del ssl cert ${dir}/${e.file}` });
+  }
+  return steps;
+}
+
 /**
  * The PEM bundles and crt-list for a certificate set (already checked to load). Names are lower-cased without a
  * trailing dot and the first certificate holding a name keeps it, as the Node edge's CertificateTable; each crt-list
@@ -254,10 +342,10 @@ export interface CertFile { file: string; pem: string }
  * label, and (with strict-sni) fails the handshake for any other name. Files are named by a hash of their content,
  * so an unchanged certificate keeps its file.
  */
-export function planCertificates(certs: EdgeCertificate[], dir: string): { files: CertFile[]; crtList: string } {
+export function planCertificates(certs: EdgeCertificate[], dir: string): { files: CertFile[]; entries: CrtEntry[]; crtList: string } {
   const taken = new Set<string>();
   const files: CertFile[] = [];
-  const lines: string[] = [];
+  const entries: CrtEntry[] = [];
   for (const c of certs) {
     const names = c.names.map((n) => n.toLowerCase().replace(/\.$/, ''))
       .filter((n) => /^(\*\.)?[a-z0-9.-]+$/.test(n) && !taken.has(n) && (taken.add(n), true));
@@ -265,9 +353,9 @@ export function planCertificates(certs: EdgeCertificate[], dir: string): { files
     const pem = `${c.certPem.trim()}\n${c.keyPem.trim()}\n`;
     const file = `c-${createHash('sha256').update(pem).digest('hex').slice(0, 24)}.pem`;
     if (!files.some((f) => f.file === file)) files.push({ file, pem });
-    lines.push(`${dir}/${file} ${names.join(' ')}`);
+    entries.push({ file, names });
   }
-  return { files, crtList: lines.map((l) => `${l}\n`).join('') };
+  return { files, entries, crtList: entries.map((e) => `${crtLine(dir, e)}\n`).join('') };
 }
 
 /** HAProxy's address form for a host (IPv6 in brackets). */
@@ -321,6 +409,7 @@ export function renderConfig(c: ConfigInput): string {
     `  stats socket ${c.adminSocket} mode 600 level admin expose-fd listeners`,
     '  stats timeout 30s',
     '  hard-stop-after 60s',
+    ...(c.threads !== undefined ? [`  nbthread ${c.threads}`] : []),
     '',
     'defaults',
     '  mode http',
@@ -336,6 +425,7 @@ export function renderConfig(c: ConfigInput): string {
     '  retries 2',
     '  retry-on conn-failure empty-response',
     '  http-reuse safe',
+    '  option http-keep-alive',
     '',
     ...frontend('edge', `bind ${c.bind}`, 'http', NODE_BACKEND, c.mapFile),
     ...(c.tls ? ['', ...frontend('edge_tls', `bind ${c.tls.bind} ssl crt-list ${c.tls.crtList} strict-sni alpn h2,http/1.1`, 'https', NODE_TLS_BACKEND, c.mapFile)] : []),
@@ -346,14 +436,16 @@ export function renderConfig(c: ConfigInput): string {
   // The Node edge's TLS listener, re-encrypted on loopback with the client's SNI (a certificate the Node edge holds
   // too), so it sees an HTTPS request exactly as without HAProxy (no HTTPS redirect loop, its own x-forwarded-proto).
   if (c.tls) lines.push('', `backend ${NODE_TLS_BACKEND}`, `  server node_tls ${c.tls.nodeEdgeTls} ssl verify none sni ssl_fc_sni alpn http/1.1`);
-  for (const b of c.backends) {
-    lines.push('', `backend ${b.name}`, '  balance leastconn');
-    if (b.prefix !== '/') lines.push(`  http-request set-path %[path,regsub(${stripRegex(b.prefix)},/)]`);
-    lines.push('  http-response del-header x-request-id');
-    b.slots.forEach((s, i) => {
+  // An instance's own x-request-id never reaches the client: the frontend's http-response set-header replaces it.
+  const backend = (name: string, prefix: string, slots: SlotState[]): void => {
+    lines.push('', `backend ${name}`, '  balance leastconn');
+    if (prefix !== '/') lines.push(`  http-request set-path %[path,regsub(${stripRegex(prefix)},/)]`);
+    slots.forEach((s, i) => {
       lines.push(`  server s${i + 1} ${addr(s.host, s.port)}${s.instanceId === null ? ' disabled' : ''}`);
     });
-  }
+  };
+  for (const b of c.backends) backend(b.name, b.prefix, b.slots);
+  for (let i = 1; i <= (c.spares ?? SPARE_BACKENDS); i++) backend(spareName(i), '/', Array.from({ length: SPARE_SLOTS }, () => FREE_SLOT));
   return lines.join('\n') + '\n';
 }
 

@@ -12,7 +12,10 @@ import { parseAddr, urlOf } from '../addr.ts';
 import { createEdge } from '../edge.ts';
 import { renderPrometheus } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
-import { planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig, type BackendSlots, type HaproxyPlan } from './config.ts';
+import {
+  physicalMap, physicalName, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig,
+  type BackendSlots, type CrtEntry, type HaproxyPlan,
+} from './config.ts';
 import { HaproxyProcess } from './process.ts';
 
 /** Options of the HAProxy data plane on top of the edge's own. */
@@ -62,6 +65,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const certDir = join(opts.dir, 'certs');
   const crtListFile = join(opts.dir, 'certs.list');
   let crtListText = '';
+  // The crt-list lines HAProxy holds (what the runtime API changes from).
+  let crtEntries: CrtEntry[] = [];
   const cfgFile = join(opts.dir, 'haproxy.cfg');
   const mapFile = join(opts.dir, 'routes.map');
   const onError = opts.onError ?? ((m: string) => process.emitWarning(`pier edge (haproxy): ${m}`));
@@ -162,7 +167,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
     carryCounters();
     backends = slotsForConfig(plan, backends);
-    const map = renderMap(plan.map);
+    const map = renderMap(physicalMap(plan.map, backends));
     writeFiles(map);
     try {
       await proc.start();
@@ -182,8 +187,10 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
 
   /** Apply one plan: runtime changes when the backends fit, else rewrite the config and reload. */
   async function apply(plan: HaproxyPlan): Promise<void> {
-    const newMap = renderMap(plan.map);
     const step = planRuntime(backends, plan, forceReload);
+    // Map values name HAProxy's backends: a backend that took a spare is found under the spare's name.
+    const lines = physicalMap(plan.map, step.backends);
+    const newMap = renderMap(lines);
     if (step.reload !== null) {
       carryCounters();
       const prev = backends;
@@ -210,7 +217,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       const prepared = await proc.command(`prepare map ${mapFile}`);
       const v = /New version created: (\d+)/.exec(prepared)?.[1];
       if (v === undefined) throw new Error(`haproxy "prepare map": ${prepared.trim()}`);
-      for (const [k, be] of plan.map) await proc.command(`add map @${v} ${mapFile} ${k} ${be}`);
+      for (const [k, be] of lines) await proc.command(`add map @${v} ${mapFile} ${k} ${be}`);
       await proc.command(`commit map @${v} ${mapFile}`);
       atomicWrite(mapFile, newMap);
       mapText = newMap;
@@ -221,9 +228,9 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   }
 
   /**
-   * Write the PEM bundles and the crt-list for `certs` and reload (HAProxy 2.6's runtime API cannot add a crt-list
-   * entry's new file with its SNI filters in one step; certificates change rarely). Certificates that do not load
-   * are left out here (the Node edge reports them), so one bad PEM never stops the reload.
+   * Write the PEM bundles and the crt-list for `certs`, then change HAProxy's certificates through the runtime API
+   * (no reload); a reload only when that cannot express the change or fails halfway (then the files are the truth).
+   * Certificates that do not load are left out here (the Node edge reports them), so one bad PEM never stops it.
    */
   async function applyCertificates(certs: EdgeCertificate[]): Promise<void> {
     const usable = certs.filter((c) => { try { createSecureContext({ cert: c.certPem, key: c.keyPem }); return true; } catch { return false; } });
@@ -231,8 +238,21 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     if (planned.crtList === crtListText || closed) return;
     for (const f of planned.files) atomicWrite(join(certDir, f.file), f.pem);
     const prevList = crtListText;
+    const prevEntries = crtEntries;
     crtListText = planned.crtList;
-    if (up) {
+    crtEntries = planned.entries;
+    const steps = up ? planCertRuntime(certDir, crtListFile, prevEntries, planned.entries, planned.files) : null;
+    let runtimeOk = false;
+    if (steps !== null) {
+      try {
+        for (const st of steps) await proc.command(st.cmd, st.payload, st.expect);
+        atomicWrite(crtListFile, crtListText);
+        runtimeOk = true;
+      } catch (err) {
+        onError(`changing certificates through the runtime API failed, reloading instead: ${(err as Error).message}`);
+      }
+    }
+    if (up && !runtimeOk) {
       carryCounters();
       writeFiles(mapText);
       try {
@@ -240,6 +260,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
         await proc.reload();
       } catch (err) {
         crtListText = prevList;
+        crtEntries = prevEntries;
         writeFiles(mapText);
         throw err;
       }
@@ -270,6 +291,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     try {
       const csv = await proc.command('show stat');
       const next = new Map<string, StatRow>();
+      // Rows are keyed by Pier's backend name (a spare's row counts for the backend that took it).
+      const logical = new Map([...backends.values()].map((b) => [physicalName(b), b.name]));
       const lines = csv.split('\n');
       const head = (lines[0] ?? '').replace(/^# /, '').split(',');
       const col = (n: string) => head.indexOf(n);
@@ -277,9 +300,10 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       const hrsp = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx'].map(col);
       for (const line of lines.slice(1)) {
         const f = line.split(',');
-        if (f.length < head.length - 1 || !backends.has(f[px!]!)) continue;
+        const name = logical.get(f[px!]!);
+        if (f.length < head.length - 1 || name === undefined) continue;
         const n = (i: number) => Number(f[i] || 0);
-        next.set(`${f[px!]}/${f[sv!]}`, { scur: n(scur!), stot: n(stot!), reqTot: n(reqTot!), bout: n(bout!), hrsp: hrsp.map(n), lastsess: n(last!) });
+        next.set(`${name}/${f[sv!]}`, { scur: n(scur!), stot: n(stot!), reqTot: n(reqTot!), bout: n(bout!), hrsp: hrsp.map(n), lastsess: n(last!) });
       }
       stats = next;
     } catch { /* a reload in progress: keep the last numbers */ }

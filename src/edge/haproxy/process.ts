@@ -128,11 +128,15 @@ export class HaproxyProcess {
     await this.waitForWorker(old, 15_000);
   }
 
-  /** Runtime API command on the worker; rejects when HAProxy answers with an error. */
-  async command(cmd: string): Promise<string> {
-    const out = await socketCommand(this.adminSocket, cmd);
-    if (/^(Unknown|No such|Require|Invalid|'[^']*' expects|Can't|Cannot|Failed|Missing|Not found)/im.test(out)) {
-      throw new Error(`haproxy "${cmd}": ${out.trim()}`);
+  /**
+   * Runtime API command on the worker; rejects when HAProxy answers with an error, or without `expect` when given.
+   * A `payload` (e.g. a PEM bundle) follows the command (`<<`, ended by an empty line) and is never in an error.
+   */
+  async command(cmd: string, payload?: string, expect?: string): Promise<string> {
+    const out = await socketCommand(this.adminSocket, payload === undefined ? cmd : `${cmd} <<\n${payload}\n`);
+    if (/^(Unknown|No such|Require|Invalid|'[^']*' expects|Can't|Cannot|Failed|Missing|Not found|Error)/im.test(out)
+      || (expect !== undefined && !out.includes(expect))) {
+      throw new Error(`haproxy "${cmd}": ${out.trim().slice(0, 300)}`);
     }
     return out;
   }
