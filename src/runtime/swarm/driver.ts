@@ -75,6 +75,8 @@ export class SwarmRuntime implements Runtime {
   private readonly anchored = new Set<string>();
   /** `<node id> <image>` pairs pulled ahead (or being pulled) on a node that does not run the instance (prePull). */
   private readonly prePulled = new Set<string>();
+  /** Service id → the node its instance task was assigned to (a task never moves): read alongside the task. */
+  private readonly taskNodes = new Map<string, string>();
 
   constructor(opts: SwarmRuntimeOptions) {
     this.opts = opts;
@@ -276,9 +278,12 @@ export class SwarmRuntime implements Runtime {
   }
 
   async remove(runtimeId: string): Promise<void> {
-    const svc = await this.service(runtimeId);
+    // Read together (a lost node's instance is removed before its replacement starts): ids are service ids, except
+    // an anchor's, removed by name.
+    const [svc, byId] = await Promise.all([this.service(runtimeId), this.tasks(runtimeId)]);
     if (!svc) return;
-    const tasks = await this.tasks(svc.ID);
+    this.taskNodes.delete(svc.ID);
+    const tasks = svc.ID === runtimeId ? byId : await this.tasks(svc.ID);
     try {
       await this.engine.jsonOrNull('DELETE', `/services/${svc.ID}`);
     } catch (err) {
@@ -331,12 +336,10 @@ export class SwarmRuntime implements Runtime {
   }
 
   async inspect(runtimeId: string): Promise<InstanceState | null> {
-    const svc = await this.service(runtimeId);
+    const { svc, task, node } = await this.current(runtimeId);
     if (!svc) return null;
-    const task = instanceTask(await this.tasks(svc.ID));
     if (!task) return { running: false };
     const started = this.startedAt.get(svc.ID);
-    const node = task.NodeID ? await this.node(task.NodeID) : undefined;
     if (isTerminal(task.Status.State)) {
       const exit = await this.refineExit(task, node, taskExit(task, started));
       return { running: false, startedAt: exit.startedAt, exit };
@@ -397,11 +400,9 @@ export class SwarmRuntime implements Runtime {
   }
 
   async *logs(runtimeId: string, opts: { follow: boolean; since?: Date; signal?: AbortSignal }): AsyncIterable<LogLine> {
-    const svc = await this.service(runtimeId);
-    const task = svc ? instanceTask(await this.tasks(svc.ID)) : undefined;
+    const { svc, task, node } = await this.current(runtimeId);
     if (!svc || !task) throw workloadNotFound(runtimeId);
     // The manager relays a task's logs from its node: a lost node would keep the request open forever.
-    const node = task.NodeID ? await this.node(task.NodeID) : undefined;
     if (task.NodeID && node?.Status.State !== 'ready') return;
     // Swarm's log stream never ends by itself: with follow, it is closed once the task is final and the last lines
     // had time to travel from the node.
@@ -518,6 +519,21 @@ export class SwarmRuntime implements Runtime {
       if (err instanceof EngineError && (err.status === 403 || err.status === 409 || /in use/i.test(err.message))) return;
       throw this.translate(err);
     }
+  }
+
+  /**
+   * The service, its instance task and that task's node, in one round of parallel manager calls where it can: a
+   * runtime id is the service id, and a task keeps its node, so the node seen last time is read alongside (inspect
+   * runs for every instance on every controller pass; three calls in a row were three round trips).
+   */
+  private async current(runtimeId: string): Promise<{ svc: ServiceJson | null; task?: TaskJson; node?: NodeJson }> {
+    const seen = this.taskNodes.get(runtimeId);
+    const [svc, tasks, guess] = await Promise.all([this.service(runtimeId), this.tasks(runtimeId), seen ? this.node(seen) : undefined]);
+    if (!svc) return { svc: null };
+    const task = instanceTask(svc.ID === runtimeId ? tasks : await this.tasks(svc.ID));
+    if (!task?.NodeID) return { svc, task };
+    this.taskNodes.set(svc.ID, task.NodeID);
+    return { svc, task, node: guess?.ID === task.NodeID ? guess : await this.node(task.NodeID) };
   }
 
   private service(id: string): Promise<ServiceJson | null> {
