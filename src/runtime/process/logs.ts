@@ -10,12 +10,18 @@ import type { WakeReason } from './watch.ts';
 /** Most bytes read from one file per wake-up; the rest follows at once, so a large backlog never blocks long. */
 const READ_SLICE = 1 << 20;
 
+/**
+ * One read buffer for every tail of this process: reads are synchronous and decoded at once, so no two ever use it
+ * together. A buffer per tail cost 128 KiB per followed instance (two files), most of the control plane's growth
+ * per idle instance at N = 1,000 (issue #26).
+ */
+const READ_BUF = Buffer.alloc(64 * 1024);
+
 /** Incremental reader of one log file from a byte offset, through a descriptor kept open between reads. */
 class FileTail {
   private fd?: number;
   private offset = 0;
   private readonly splitter = new LineSplitter();
-  private readonly buf = Buffer.alloc(64 * 1024);
   constructor(private readonly path: string, private readonly stream: 'stdout' | 'stderr') {}
 
   /**
@@ -32,11 +38,11 @@ class FileTail {
     if (size < this.offset) this.offset = 0;
     let budget = final ? Infinity : READ_SLICE;
     while (this.offset < size && budget > 0) {
-      const bytesRead = readSync(this.fd, this.buf, 0, this.buf.length, this.offset);
+      const bytesRead = readSync(this.fd, READ_BUF, 0, READ_BUF.length, this.offset);
       if (bytesRead === 0) break;
       this.offset += bytesRead;
       budget -= bytesRead;
-      for (const raw of this.splitter.push(this.buf.subarray(0, bytesRead).toString('utf8'))) out.push(parse(this.stream, raw));
+      for (const raw of this.splitter.push(READ_BUF.subarray(0, bytesRead).toString('utf8'))) out.push(parse(this.stream, raw));
     }
     if (final) for (const raw of this.splitter.flush()) out.push(parse(this.stream, raw));
     return this.offset < size;
