@@ -36,21 +36,23 @@ export interface RolloutTarget {
   /**
    * How many times slower than runc the driver starts, stops and serves (gVisor's ptrace platform, microVMs under
    * TCG); default 1. Multiplies every bound: the number of passes a wait may take, the controller's rollout timeout,
-   * health check timeout and stop grace period. No assertion changes with it.
+   * health check timeout and stop grace period; above 1 an app also gets 5 s times the factor to listen before failed
+   * checks count (runc's 0 would restart a VM whose httpd is still starting). No assertion changes with it.
    */
   slowdown?: number;
   /**
-   * The OOM step allocates its 320 MB with one read of /dev/zero into a 320 MB buffer (busybox dd) instead of the
-   * test app's `oom 320` (zeros piped through head into tail, which holds them). Either way the memory grows until
+   * The OOM step allocates 288 MB with one read of /dev/zero into a 288 MB buffer (busybox dd) instead of the test
+   * app's `oom 320` (zeros piped through head into tail, which holds them). Either way the memory grows until
    * the kernel kills at nano's 256 MB; the pipe takes ~160,000 reads and writes of 2 KB, each a ptrace round trip on
    * gVisor (~28 s per kill, and the crash loop needs three) and emulated under TCG, where the one read is a kernel
-   * memset. Needs an image target (`definition`'s entrypoint).
+   * memset. 288, not 320: a microVM has 256 + 96 MiB of RAM and its kernel refuses one 320 MB malloc outright
+   * ("dd: out of memory", exit 1, no OOM kill). Needs an image target (`definition`'s entrypoint).
    */
   oomInOneRead?: boolean;
 }
 
-/** The OOM step's program for `oomInOneRead`: the test app's `oom 320` with one dd read in place of the pipe. */
-export const OOM_IN_ONE_READ = ['/bin/sh', '-c', 'echo "allocating 320 MB"; dd if=/dev/zero of=/dev/null bs=320M count=1; echo "allocation ended with $?"; exit 1'];
+/** The OOM step's program for `oomInOneRead`: the test app's `oom` with one dd read in place of the pipe. */
+export const OOM_IN_ONE_READ = ['/bin/sh', '-c', 'echo "allocating 288 MB"; dd if=/dev/zero of=/dev/null bs=288M count=1; echo "allocation ended with $?"; exit 1'];
 
 /** GET with a bounded timeout and no keep-alive. */
 export function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
@@ -86,7 +88,7 @@ export async function runRolloutScenario(t: TestContext, target: RolloutTarget):
   const makeController = () => createController({
     state, runtime, publicDomain: 'pier.test', builder: target.builder,
     intervals: {
-      resyncMs: 200, health: { intervalMs: 200, graceMs: 0, timeoutMs: 1000 * slowdown }, restartBackoffMs: 200,
+      resyncMs: 200, health: { intervalMs: 200, graceMs: slowdown > 1 ? 5000 * slowdown : 0, timeoutMs: 1000 * slowdown }, restartBackoffMs: 200,
       restartBackoffMaxMs: 400, maxRestarts: 2, rolloutTimeoutMs: 30_000 * slowdown, stopGraceMs: 2000 * slowdown, drainTimeoutMs: 100,
     },
     onError: (err, context) => errors.push(`${context}: ${err instanceof Error ? err.message : String(err)}`),
