@@ -199,6 +199,13 @@ export class SwarmVolumeDriver implements VolumeDriver {
     return this.serial(volumeId, async () => {
       const rec = await this.record(volumeId);
       if (!rec) return;
+      if (!(await this.call(() => this.manager.jsonOrNull('GET', `/nodes/${encodeURIComponent(rec.node)}`)))) {
+        // The node left the Swarm for good: its disk is out of reach, so only the record can go (a node merely down
+        // refuses below, and the delete is retried until it is back).
+        this.opts.log?.(`swarm volumes: volume ${volumeId} was on node ${rec.node}, which left the Swarm; its image ${rec.hostPath.replace(/\/mnt\/[^/]+$/, '')}/${volumeId}.ext4 stays on that machine`);
+        await this.call(() => this.manager.jsonOrNull('DELETE', `/configs/${rec.configId}`));
+        return;
+      }
       const node = await this.liveNode(rec.node, `volume ${volumeId}`);
       const res = await this.helper(node, ['remove', rootOfPath(rec.hostPath, volumeId), volumeId]);
       if (res.code !== 0) throw new RuntimeError('failed', `removing volume ${volumeId} on ${nodeName(node, rec.node)} failed: ${res.stderr.trim() || `exit ${res.code}`}`);
