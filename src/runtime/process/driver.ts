@@ -3,7 +3,7 @@
 // (netns.ts) and listens on its declared ports at its own address; where that cannot work (not root, no `ip` or
 // `iptables`), or with PIER_PROCESS_NETWORK=host, it shares the host's network and each declared port becomes a free
 // 127.0.0.1 port passed as $PORT / $PIER_PORT_<port>.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -304,7 +304,6 @@ export class ProcessRuntime implements Runtime {
       for (const e of endpoints) env[`PIER_PORT_${e.containerPort}`] = String(e.hostPort);
       // On the host network apps must listen on $PORT (a free host port); in their own namespace on what they declared.
       if (endpoints.length && (!net || env.PORT === undefined)) env.PORT = String(endpoints[0].hostPort);
-      execFileSync('mkfifo', ['-m', '600', paths.outFifo, paths.errFifo]);
       // The real paths are under Pier's data directory, which the sandbox's uid cannot enter: the supervisor binds
       // them onto the empty stage directories in its own mount namespace (sandbox.ts).
       for (const d of [STAGE_APP, STAGE_HOSTS, ...volumes.map((_v, i) => stageVolume(i))]) mkdirSync(d, { recursive: true, mode: 0o755 });
@@ -358,15 +357,28 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
-  /** Waits (bounded) until the sandbox runs inside its cgroup. */
+  /**
+   * Waits (bounded, 10 s) until the sandbox runs inside its cgroup. Woken by the instance directory's watch (sandbox.pid
+   * or exit.json written) and by a short poll (joining the cgroup writes nothing there), not on a coarse timer alone.
+   */
   private async awaitSandbox(id: string, rec: InstanceRecord): Promise<void> {
     const paths = instancePaths(this.stateDir, id);
     const cg = this.cgroup(id);
-    for (let i = 0; i < 200; i++) {
-      // Running means inside its cgroup (or already finished), not merely spawned.
-      if (existsSync(paths.sandboxPid) && (cg.pids().length > 0 || readExit(this.stateDir, id))) return;
-      if (!isSameProcess(rec.supervisorPid, rec.supervisorStartTime)) break;
-      await sleep(25);
+    let woken: (() => void) | undefined;
+    const unsubscribe = instanceWatches.subscribe(paths.dir, () => woken?.());
+    try {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+        // Running means inside its cgroup (or already finished), not merely spawned.
+        if (existsSync(paths.sandboxPid) && (cg.pids().length > 0 || readExit(this.stateDir, id))) return;
+        if (!isSameProcess(rec.supervisorPid, rec.supervisorStartTime)) break;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, existsSync(paths.sandboxPid) ? 2 : 25);
+          woken = () => { clearTimeout(timer); resolve(); };
+        });
+        woken = undefined;
+      }
+    } finally {
+      unsubscribe();
     }
     throw new RuntimeError('failed', `process runtime: the sandbox did not start: ${this.supervisorLog(id)}`);
   }

@@ -103,7 +103,7 @@ test('process: $PORT and $PIER_PORT_<port> name the ports to listen on, and secr
     }
     const dir = join(stateDir, 'instances', h.runtimeId);
     for (const f of readdirSync(dir, { withFileTypes: true })) {
-      if (!f.isFile()) continue; // the fifos would block a synchronous read
+      if (!f.isFile()) continue; // only files hold what could leak
       assert.ok(!readFileSync(join(dir, f.name), 'utf8').includes(secret), `secret written to ${f.name}`);
     }
   } finally {
@@ -172,6 +172,41 @@ test('process: PIER_PROCESS_NETWORK=host shares the host network: a free loopbac
       if (!body) await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(body, /hello from pier/);
+  } finally {
+    await rt.remove(h.runtimeId);
+  }
+});
+
+test('process: an instance costs Pier four processes (supervisor stamping stdout, a stderr stamper, bubblewrap\'s two), both streams still stamped', { timeout: 60_000 }, async () => {
+  const rt = makeDriver();
+  const h = await rt.start(spec(randomUUID(), ['serve']));
+  try {
+    const dir = join(stateDir, 'instances', h.runtimeId);
+    const supervisor = (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { supervisorPid: number }).supervisorPid;
+    const sandbox = Number(readFileSync(join(dir, 'sandbox.pid'), 'utf8'));
+    const kids = (pid: number) => (procFile(pid, `task/${pid}/children`) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+    const lines: { stream: string; line: string }[] = [];
+    for (let i = 0; i < 100 && !(lines.some((l) => l.stream === 'stdout') && lines.some((l) => l.stream === 'stderr')); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      lines.length = 0;
+      for await (const l of rt.logs(h.runtimeId, { follow: false })) lines.push(l);
+    }
+    assert.ok(lines.some((l) => l.stream === 'stdout' && l.line.startsWith('starting on port')), JSON.stringify(lines));
+    assert.ok(lines.some((l) => l.stream === 'stderr' && l.line === 'a line on stderr'), JSON.stringify(lines));
+    // Pier's own: the supervisor's subtree without the app (everything under bubblewrap's init, the sandbox's child).
+    const init = kids(sandbox);
+    assert.equal(init.length, 1, 'bubblewrap runs one init in the sandbox');
+    const app = new Set<number>();
+    for (const stack = kids(init[0]!); stack.length;) { const p = stack.pop()!; app.add(p); stack.push(...kids(p)); }
+    const pier: string[] = [];
+    for (const stack = [supervisor]; stack.length;) {
+      const p = stack.pop()!;
+      if (app.has(p)) continue;
+      const stat = procFile(p, 'stat') ?? '';
+      pier.push(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
+      stack.push(...kids(p));
+    }
+    assert.deepEqual(pier.sort(), ['bash', 'bash', 'bwrap', 'bwrap'], `Pier's processes of one instance: ${pier.join(', ')}`);
   } finally {
     await rt.remove(h.runtimeId);
   }

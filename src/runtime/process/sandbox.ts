@@ -161,22 +161,32 @@ export function bwrapArgs(o: SandboxOptions): string[] {
  * visible to this namespace only), and with PIER_OWN_NETNS=1 the instance's network namespace lets any uid bind
  * ports below 1024 and open ping sockets: the namespace belongs to the host's user namespace, where the sandbox's
  * root is an unprivileged uid (Docker sets the same two sysctls in its containers' namespaces).
+ * The copy of the host's /run/netns is detached from this namespace: it is a shared mount (ip netns), so every other
+ * instance's namespace file would be propagated into every supervisor's namespace (N^2 mounts at N instances, and
+ * bubblewrap's setup reading them all); the supervisor already is in its network namespace, the sandbox never needs them.
  * Writes sandbox.pid when the sandbox is spawned, stdout.log/stderr.log as "<epoch seconds> <line>", and exit.json
  * once the sandbox has exited and its output is flushed.
+ * Two bash processes per instance (issue #26): the supervisor itself stamps stdout (the pipeline's last element runs
+ * in this shell, `lastpipe`), one child stamps stderr; the app's output reaches them through pipes bash makes, so
+ * nothing is spawned for the instance before this script (no fifos to make).
  */
 export const SUPERVISOR_SCRIPT = `set -u
+shopt -s lastpipe
 dir=$1; shift
 procs=()
 while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do procs+=("$1"); shift; done
 shift
 stamp() { local line; while IFS= read -r line || [ -n "$line" ]; do printf '%s %s\\n' "$EPOCHREALTIME" "$line"; done; }
-stamp < "$dir/out.fifo" >> "$dir/stdout.log" 3<&- 4<&- &
-s1=$!
-stamp < "$dir/err.fifo" >> "$dir/stderr.log" 3<&- 4<&- &
+exec {err}> >(exec 3<&- 4<&-; stamp >> "$dir/stderr.log")
 s2=$!
 (
+  exec {err}>&-
+  printf '%s\\n' "$BASHPID" > "$dir/sandbox.pid"
   for f in "\${procs[@]}"; do printf '%s\\n' "$BASHPID" > "$f" || { echo "pier: cannot join cgroup $f" >&2; exit 125; }; done
   if [ -f "$dir/stage.fstab" ]; then mount -a -T "$dir/stage.fstab" || { echo "pier: cannot stage the app directory" >&2; exit 125; }; fi
+  while read -r _ _ _ _ mp _; do
+    if [ "$mp" = /run/netns ]; then umount -l /run/netns || { echo "pier: cannot detach /run/netns" >&2; exit 125; }; break; fi
+  done < /proc/self/mountinfo
   if [ "\${PIER_OWN_NETNS:-}" = 1 ]; then
     { printf '0\\n' > /proc/sys/net/ipv4/ip_unprivileged_port_start && printf '0 2147483647\\n' > /proc/sys/net/ipv4/ping_group_range; } ||
       { echo "pier: cannot open low ports in the instance's network namespace" >&2; exit 125; }
@@ -185,12 +195,9 @@ s2=$!
   while IFS= read -r -d '' kv <&3; do export "$kv"; done
   exec 3<&-
   exec "$@"
-) > "$dir/out.fifo" 2> "$dir/err.fifo" &
-child=$!
-exec 3<&- 4<&-
-printf '%s\\n' "$child" > "$dir/sandbox.pid"
-wait "$child"; rc=$?
-wait "$s1" "$s2"
+) 2>&$err | { exec {err}>&- 3<&- 4<&-; stamp >> "$dir/stdout.log"; }
+rc=\${PIPESTATUS[0]}
+wait "$s2"
 printf '{"exitCode":%d,"finishedAt":"%s"}\\n' "$rc" "$EPOCHREALTIME" > "$dir/exit.json"
 `;
 

@@ -30,8 +30,6 @@ export function instancePaths(stateDir: string, instanceId: string) {
     sandboxPid: join(dir, 'sandbox.pid'),
     stdout: join(dir, 'stdout.log'),
     stderr: join(dir, 'stderr.log'),
-    outFifo: join(dir, 'out.fifo'),
-    errFifo: join(dir, 'err.fifo'),
     supervisorLog: join(dir, 'supervisor.log'),
   };
 }
