@@ -43,7 +43,7 @@ export interface DensityPoint {
   /** Mean of the first 10 and of the last 10 starts: flat in N means the 1,000th costs what the 10th did. */
   start_ms_first10: number;
   start_ms_last10: number;
-  /** Pier's processes per instance (process runtime: supervisor, log stampers, bubblewrap's two) and their PSS. */
+  /** Pier's processes per instance (process runtime: the supervisor, which stamps stdout, a stderr stamper, bubblewrap's two) and their PSS. */
   pier_processes_per_instance: number;
   pier_pss_kib_per_instance: number;
   /** The workload's own PSS per instance (what the same app costs started bare). */
