@@ -13,7 +13,7 @@ import { createEdge } from '../edge.ts';
 import { renderPrometheus } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
 import {
-  physicalMap, physicalName, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig,
+  NODE_BACKEND, physicalMap, physicalName, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig,
   type BackendSlots, type CrtEntry, type HaproxyPlan,
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
@@ -185,6 +185,17 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     upSince = Date.now();
   }
 
+  /** Replace HAProxy's map as a whole and atomically (prepare / add @version / commit), and the file with it. */
+  async function replaceMap(lines: [string, string][]): Promise<void> {
+    const prepared = await proc.command(`prepare map ${mapFile}`);
+    const v = /New version created: (\d+)/.exec(prepared)?.[1];
+    if (v === undefined) throw new Error(`haproxy "prepare map": ${prepared.trim()}`);
+    for (const [k, be] of lines) await proc.command(`add map @${v} ${mapFile} ${k} ${be}`);
+    await proc.command(`commit map @${v} ${mapFile}`);
+    mapText = renderMap(lines);
+    atomicWrite(mapFile, mapText);
+  }
+
   /** Apply one plan: runtime changes when the backends fit, else rewrite the config and reload. */
   async function apply(plan: HaproxyPlan): Promise<void> {
     const step = planRuntime(backends, plan, forceReload);
@@ -192,6 +203,10 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     const lines = physicalMap(plan.map, step.backends);
     const newMap = renderMap(lines);
     if (step.reload !== null) {
+      // Until the new worker serves, the old one still answers requests on its open connections: keys of backends it
+      // does not have go to the Node edge first, so a shorter prefix it has (say `/`) never answers for `/api`.
+      const interim = plan.map.map(([k, v]): [string, string] => [k, backends.has(v) ? physicalName(backends.get(v)!) : NODE_BACKEND]);
+      if (renderMap(interim) !== mapText) await replaceMap(interim);
       carryCounters();
       const prev = backends;
       backends = step.backends;
@@ -212,16 +227,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     //    planned state first: if a command fails, forceReload rewrites the whole config from it.
     backends = step.backends;
     for (const cmd of step.before) await proc.command(cmd);
-    // 2. The map, replaced as a whole and atomically (prepare / add @version / commit).
-    if (newMap !== mapText) {
-      const prepared = await proc.command(`prepare map ${mapFile}`);
-      const v = /New version created: (\d+)/.exec(prepared)?.[1];
-      if (v === undefined) throw new Error(`haproxy "prepare map": ${prepared.trim()}`);
-      for (const [k, be] of lines) await proc.command(`add map @${v} ${mapFile} ${k} ${be}`);
-      await proc.command(`commit map @${v} ${mapFile}`);
-      atomicWrite(mapFile, newMap);
-      mapText = newMap;
-    }
+    // 2. The map, replaced as a whole and atomically.
+    if (newMap !== mapText) await replaceMap(lines);
     // 3. Servers gone from the table, and every server of a backend no route uses any more: no new requests
     //    (requests in flight finish; drain() waits for them).
     for (const cmd of step.after) await proc.command(cmd);
