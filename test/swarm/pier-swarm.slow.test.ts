@@ -13,6 +13,7 @@ import { SwarmRuntime } from '../../src/runtime/swarm/driver.ts';
 import { apiClient } from '../support/api-client.ts';
 import { until } from '../support/until.ts';
 import { edgeGet, webDef } from '../edge/harness.ts';
+import { edgeGet as sharedEdgeGet } from '../support/edge-get.ts';
 import { startSwarmLab } from './lab.ts';
 
 const skip = process.getuid?.() === 0 && existsSync('/usr/bin/docker-registry') && await new DockerEngine().ping(3000).then(() => true, () => false)
@@ -58,38 +59,77 @@ test('pier on swarm: node loss replaces the instance on a healthy node of the sa
       const manager = new DockerEngine(lab.managerSocket);
       const anchor = (await manager.json<Array<{ ID: string; Spec: { Name: string } }>>('GET', '/services')).find((s) => s.Spec.Name.startsWith('pier-anchor-'));
       assert.ok(anchor, 'the app network has an anchor service');
-      const wasNodes = (await manager.json<Array<{ ID: string; Spec: { Labels?: Record<string, string> } }>>('GET', '/nodes')).filter((n) => n.Spec.Labels?.['dev.pier.region'] === 'was').map((n) => n.ID);
+      const nodes = await manager.json<Array<{ ID: string; Spec: { Labels?: Record<string, string> }; Status: { Addr?: string; State: string } }>>('GET', '/nodes');
+      const wasNodes = nodes.filter((n) => n.Spec.Labels?.['dev.pier.region'] === 'was').map((n) => n.ID);
       await until('the anchor running on both was nodes', async () => {
         const tasks = await manager.json<Array<{ NodeID?: string; Status: { State: string } }>>('GET', '/tasks', { query: { filters: JSON.stringify({ service: [anchor.ID] }) } });
         return wasNodes.every((id) => tasks.some((t) => t.NodeID === id && t.Status.State === 'running'));
       }, 30_000, 100);
+      // The driver pulls a started instance's image ahead on the region's other nodes (through their engines), so the
+      // replacement does not pull it while the app is down.
+      const survivor = lab.nodes.find((n) => n.region === 'was' && n.name !== victim.name)!;
+      const image = (await manager.json<{ Spec: { TaskTemplate: { ContainerSpec: { Image: string } } } }>('GET', `/services/${first.allocation_id}`)).Spec.TaskTemplate.ContainerSpec.Image;
+      await until('the image pulled ahead on the other was node', async () => !!(await new DockerEngine(survivor.socket).jsonOrNull('GET', `/images/${encodeURIComponent(image)}/json`)), 30_000, 100);
+      const victimNode = nodes.find((n) => n.Status.Addr === victim.addr);
+      assert.ok(victimNode, 'the victim is a Swarm node');
+
+      // Serving again = the first answer through the edge to a request sent after the kill (one request every 100 ms,
+      // each given 2 s; at most 300 requests and 30 s). killNode takes the node's link down first, so no answer after
+      // the kill can come from the old instance.
+      let servedAt = 0;
+      let probing = true;
+      const probes: Promise<void>[] = [];
       const killedAt = Date.now();
+      const prober = (async () => {
+        for (let n = 0; probing && n < 300 && Date.now() - killedAt < 30_000; n++) {
+          probes.push(sharedEdgeGet(info.edge_url, host, '/', { timeoutMs: 2000 }).then((r) => {
+            if (!servedAt && r.status === 200 && r.body.includes('hello from pier on-swarm')) servedAt = Date.now();
+          }, () => undefined));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
       await lab.killNode(victim.name);
 
       // Pier restarts the instance (same row, new workload) as for any exit; the status says why it was lost.
-      // Where the time goes: lost reported, the replacement workload created, HEALTHY, served through the edge.
+      // Where the time goes: Swarm declares the node down, Pier reports the instance lost, the replacement workload
+      // runs (start() returned), HEALTHY, served through the edge.
       let lostMessage = '';
+      let downAt = 0;
       let lostAt = 0;
       let replacedAt = 0;
-      const second = await until('the instance HEALTHY again on a new workload', async () => {
-        const all = (await api<{ instances: Array<{ id: string; allocation_id: string; status: string; messages: string[] }> }>('GET', `/v1/instances?service_id=${svc.body.service.id}`)).body.instances;
-        for (const i of all) if (/Instance lost/.test(i.messages.join(' '))) { lostMessage = i.messages.join(' '); lostAt ||= Date.now(); }
-        if (!replacedAt && all.some((i) => i.allocation_id && i.allocation_id !== first.allocation_id)) replacedAt = Date.now();
-        return all.find((i) => i.status === 'HEALTHY' && i.allocation_id !== first.allocation_id);
-      }, 90_000, 100);
-      const healthyAt = Date.now();
-      assert.match(lostMessage, new RegExp(`Instance lost: node was-${victim.name} \\(region was\\) is (down|unknown|disconnected)`));
-      const moved = (await rt.recover()).find((h) => h.runtimeId === second.allocation_id)?.endpoints[0]?.host;
-      const survivor = lab.nodes.find((n) => n.region === 'was' && n.name !== victim.name)!;
-      assert.equal(moved, survivor.addr, 'the new workload runs on the other was node');
-      await until('edge answer from the replacement', async () => (await edgeGet(info.edge_url, host)).body.includes('hello from pier on-swarm'), 30_000, 50);
-      const servedMs = Date.now() - killedAt;
-      const sec = (t: number) => (t ? `${((t - killedAt) / 1000).toFixed(1)} s` : 'not seen');
-      console.log(`# node loss to serving again through the edge: ${(servedMs / 1000).toFixed(1)} s ` +
-        `(reported lost ${sec(lostAt)}, replacement workload ${sec(replacedAt)}, HEALTHY ${sec(healthyAt)} after the kill)`);
-      // 5.4-7.6 s in 4 runs with the anchor on this loaded 2-core box (16.0-16.1 s in 3 runs without it, 13.6-19.3 s in
-      // CI): the replacement joining the overlay at the dead peer (a 10 s dial timeout) cannot pass this bound.
-      assert.ok(servedMs < 10_000, `serving again ${servedMs} ms after the node loss (bound 10 s)`);
+      try {
+        const second = await until('the instance HEALTHY again on a new workload', async () => {
+          const all = (await api<{ instances: Array<{ id: string; allocation_id: string; status: string; messages: string[] }> }>('GET', `/v1/instances?service_id=${svc.body.service.id}`)).body.instances;
+          for (const i of all) if (/Instance lost/.test(i.messages.join(' '))) { lostMessage = i.messages.join(' '); lostAt ||= Date.now(); }
+          if (!replacedAt && all.some((i) => i.allocation_id && i.allocation_id !== first.allocation_id)) replacedAt = Date.now();
+          if (!downAt && (await manager.json<{ Status: { State: string } }>('GET', `/nodes/${victimNode.ID}`)).Status.State !== 'ready') downAt = Date.now();
+          return all.find((i) => i.status === 'HEALTHY' && i.allocation_id !== first.allocation_id);
+        }, 90_000, 100);
+        const healthyAt = Date.now();
+        assert.match(lostMessage, new RegExp(`Instance lost: node was-${victim.name} \\(region was\\) is (down|unknown|disconnected)`));
+        const moved = (await rt.recover()).find((h) => h.runtimeId === second.allocation_id)?.endpoints[0]?.host;
+        assert.equal(moved, survivor.addr, 'the new workload runs on the other was node');
+        await until('edge answer from the replacement', async () => servedAt || undefined, 30_000, 20);
+        const servedMs = servedAt - killedAt;
+        const sec = (t: number) => (t ? `${((t - killedAt) / 1000).toFixed(1)} s` : 'not seen');
+        console.log(`# node loss to serving again through the edge: ${(servedMs / 1000).toFixed(1)} s (node down ${sec(downAt)}, ` +
+          `reported lost ${sec(lostAt)}, replacement running ${sec(replacedAt)}, HEALTHY ${sec(healthyAt)} after the kill)`);
+        // What Pier does is bounded tightly: the manager's node event wakes the controller (SwarmRuntime.watch), so the
+        // loss is reported in the pass right after Swarm's verdict (0.0-0.5 s in 12 runs), not at the next 2 s resync.
+        assert.ok(downAt && lostAt - downAt < 1000, `instance reported lost ${lostAt - downAt} ms after Swarm declared the node down`);
+        // The replacement (its image pulled ahead, its overlay kept joined by the anchor) then served 1.2-3.7 s after
+        // Swarm's verdict, nearly all of it Swarm scheduling and Docker starting a task on an overlay on this shared
+        // 2-core box (load 9-33).
+        assert.ok(servedAt - downAt < 5000, `serving again ${servedAt - downAt} ms after Swarm declared the node down`);
+        // The whole adds Swarm's own verdict, 1.3-4.6 s after a power loss with the lab's 1 s dispatcher heartbeat (later
+        // on a loaded manager): 2.9-8.3 s from the kill in 12 runs here, 3.5-9.5 s before the event wake-up and the
+        // pre-pull. Issue #25's 5 s goal is met only when Swarm is quick and the box quiet (docs/swarm.md).
+        assert.ok(servedMs < 10_000, `serving again ${servedMs} ms after the node loss (bound 10 s)`);
+      } finally {
+        probing = false;
+        await prober;
+        await Promise.all(probes);
+      }
     } finally {
       await pier.close();
     }
