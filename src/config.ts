@@ -3,7 +3,7 @@
 import { availableParallelism, homedir } from 'node:os';
 import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import type { BuildPackageSettings } from './build/build-env.ts';
 import { autoscaleConfigFromEnv, type AutoscaleConfig } from './autoscale/config.ts';
 import { parseShortDuration } from './domain/durations.ts';
@@ -44,7 +44,10 @@ export interface PierConfig {
   buildPackages?: BuildPackageSettings;
   /** Edge worker processes (PIER_EDGE_WORKERS); absent = one per core up to two (defaultEdgeWorkers()). */
   edgeWorkers?: number;
-  /** The edge's data plane (PIER_EDGE_DATAPLANE): `node` (default) or `haproxy` in front of the Node edge (#22). */
+  /**
+   * The edge's data plane (PIER_EDGE_DATAPLANE): `node` (default) or `haproxy` in front of the Node edge (#22);
+   * `auto` is resolved here: haproxy when an executable `haproxy` is on PATH, else node.
+   */
   edgeDataplane?: 'node' | 'haproxy';
   /** Autoscaler tuning (PIER_AUTOSCALE_*); absent = the KPA defaults. */
   autoscale?: AutoscaleConfig;
@@ -344,6 +347,14 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitSettings | un
   return m ? { ratePerSecond: Number(m[1]), burst: Number(m[2]) } : undefined;
 }
 
+/** Whether an executable named `bin` is in one of PATH's directories. */
+export function onPath(bin: string, path: string | undefined): boolean {
+  return (path ?? '').split(':').some((d) => {
+    if (d === '') return false;
+    try { accessSync(join(d, bin), constants.X_OK); return statSync(join(d, bin)).isFile(); } catch { return false; }
+  });
+}
+
 /**
  * The tuning settings of the parts Pier wires (edge workers, autoscaler, API rate limit, metrics sampling, Swarm and
  * process-runtime networking), each present only when its variables are set, so the parts keep their own defaults.
@@ -361,10 +372,10 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
   }
   const dataplane = env.PIER_EDGE_DATAPLANE;
   if (dataplane !== undefined && dataplane !== '') {
-    if (dataplane !== 'node' && dataplane !== 'haproxy') {
-      throw new ConfigError(`PIER_EDGE_DATAPLANE must be node or haproxy, got ${JSON.stringify(dataplane)}`);
+    if (dataplane !== 'node' && dataplane !== 'haproxy' && dataplane !== 'auto') {
+      throw new ConfigError(`PIER_EDGE_DATAPLANE must be node, haproxy or auto, got ${JSON.stringify(dataplane)}`);
     }
-    out.edgeDataplane = dataplane;
+    out.edgeDataplane = dataplane === 'auto' ? (onPath('haproxy', env.PATH) ? 'haproxy' : 'node') : dataplane;
   }
   if (Object.keys(env).some((k) => k.startsWith('PIER_AUTOSCALE_'))) out.autoscale = autoscaleConfigFromEnv(env);
   const rateLimit = rateLimitFromEnv(env);
