@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, ConfigError } from './config.ts';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 test('defaults', () => {
   const c = loadConfig({}, { HOME: '/home/u' });
@@ -57,7 +60,18 @@ test('tuning of the wired parts is read here, once, and only when set', () => {
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_EDGE_WORKERS: '0' }), /PIER_EDGE_WORKERS must be a whole number from 1 to 64/);
   assert.equal(none.edgeDataplane, undefined);
   assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'haproxy' }).edgeDataplane, 'haproxy');
-  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'envoy' }), /PIER_EDGE_DATAPLANE must be node or haproxy/);
+  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'envoy' }), /PIER_EDGE_DATAPLANE must be node, haproxy or auto/);
+  // auto: haproxy when an executable haproxy is on PATH, else node.
+  const bin = mkdtempSync(join(tmpdir(), 'pier-path-'));
+  try {
+    assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'auto', PATH: `/nonexistent:${bin}` }).edgeDataplane, 'node');
+    writeFileSync(join(bin, 'haproxy'), '#!/bin/sh\n', { mode: 0o644 });
+    assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'auto', PATH: bin }).edgeDataplane, 'node', 'not executable');
+    chmodSync(join(bin, 'haproxy'), 0o755);
+    assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'auto', PATH: `/nonexistent:${bin}` }).edgeDataplane, 'haproxy');
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_METRICS_RETENTION: '10s' }), /PIER_METRICS_RETENTION must be a duration/);
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_PROCESS_NETWORK: 'bridge' }), /PIER_PROCESS_NETWORK must be auto, isolated or host/);
   assert.throws(() => loadConfig({ runtime: 'swarm' }, { HOME: '/h' }), /PIER_RUNTIME=swarm needs PIER_SWARM_HOST/);
