@@ -4,7 +4,7 @@
 # `--tests` also installs what only the test suites use (a local registry, pebble, PostgreSQL's binaries).
 # `--gvisor` (or PIER_RUNTIME=gvisor) also installs gVisor's runsc and registers it with the engine (daemon.json).
 # `--microvm` (or PIER_RUNTIME=microvm) also installs QEMU, Debian's kernel (the guest's), xz and kmod.
-# `--haproxy` (or PIER_EDGE_DATAPLANE=haproxy) also installs HAProxy, the edge's native data plane (docs/edge.md).
+# `--haproxy` (or PIER_EDGE_DATAPLANE=haproxy or auto) also installs HAProxy, the edge's native data plane (docs/edge.md).
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
 # A dockerd this script starts keeps its data on xfs with project quotas where the kernel allows it (see
 # prepare_data_root); an operator's own dockerd is never reconfigured.
@@ -72,7 +72,7 @@ for_tests=0
 gvisor=0
 microvm=0
 haproxy=0
-[ "${PIER_EDGE_DATAPLANE:-}" = "haproxy" ] && haproxy=1
+case "${PIER_EDGE_DATAPLANE:-}" in haproxy|auto) haproxy=1 ;; esac
 [ "${PIER_RUNTIME:-}" = "gvisor" ] && gvisor=1
 [ "${PIER_RUNTIME:-}" = "microvm" ] && microvm=1
 for arg in "$@"; do
