@@ -267,8 +267,6 @@ export interface ConfigInput {
   backends: BackendSlots[];
   /** How many spare backends to declare (default SPARE_BACKENDS); `backends` are written under their own names. */
   spares?: number;
-  /** HAProxy threads (nbthread); default: HAProxy's own (one per CPU it may run on). */
-  threads?: number;
   /** HTTPS: HAProxy terminates TLS on `bind` with the certificates of `crtList`; its misses go to the Node edge's TLS listener. */
   tls?: TlsInput;
   /** Upstream connect timeout (ms). */
@@ -409,7 +407,6 @@ export function renderConfig(c: ConfigInput): string {
     `  stats socket ${c.adminSocket} mode 600 level admin expose-fd listeners`,
     '  stats timeout 30s',
     '  hard-stop-after 60s',
-    ...(c.threads !== undefined ? [`  nbthread ${c.threads}`] : []),
     '',
     'defaults',
     '  mode http',
