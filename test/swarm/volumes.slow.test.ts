@@ -67,7 +67,7 @@ async function logsUntil(rt: SwarmRuntime, id: string, done: RegExp): Promise<st
   throw new Error(`instance ${id} never logged ${done}: ${text}`);
 }
 
-test('a volume lives on one node of its region; instances are placed there, keep its data, hit ENOSPC at its size', { skip, timeout: 240_000 }, async () => {
+test('a volume lives on one node of its region; instances are placed there, keep its data, hit ENOSPC at its size; snapshot and restore', { skip, timeout: 240_000 }, async () => {
   const d = volumes();
   assert.equal(await d.unavailable(), null);
   const id = randomUUID();
@@ -105,10 +105,27 @@ test('a volume lives on one node of its region; instances are placed there, keep
   assert.match(out, /written-by-first/, 'the replacement reads the first instance\'s data');
   assert.match(out, /No space left on device/);
   assert.match(out, /dd-exit=1/);
+  // A snapshot while the instance mounts the volume: frozen for the copy, kept on the same node.
+  const sid = randomUUID();
+  const snap = await d.snapshot(id, sid, { attached: true });
+  assert.equal(snap.consistency, 'frozen');
+  assert.equal(snap.sizeBytes, 32 * MiB);
+  // dd wrote zeros, which the sparse copy stores as holes: the snapshot costs the metadata and the greeting.
+  assert.ok(snap.storedBytes > 0 && snap.storedBytes <= 33 * MiB, `stored ${snap.storedBytes}`);
+  assert.deepEqual(await volumes().inspectSnapshot(sid), snap, 'the record survives a new driver');
+  assert.ok((await d.list()).snapshots.includes(sid));
   await rt.stop(second.runtimeId, 1000);
   await rt.remove(second.runtimeId);
   const full = await volumes().mount(id);
   assert.ok(full.usedBytes > 28 * MiB, `the volume reads as (nearly) full: ${full.usedBytes}`);
+
+  // A restore, larger than its source, on the snapshot's node; it outlives its source and the snapshot.
+  const copyId = randomUUID();
+  await assert.rejects(d.create(randomUUID(), 16 * MiB, { region: 'was', fromSnapshotId: sid }), (e) => e instanceof RuntimeError && e.code === 'invalid_spec');
+  await assert.rejects(d.create(randomUUID(), 32 * MiB, { region: 'sin', fromSnapshotId: sid }), (e) => e instanceof RuntimeError && e.code === 'invalid_spec');
+  const copy = await d.create(copyId, 64 * MiB, { region: 'was', fromSnapshotId: sid });
+  assert.equal(copy.node, info.node);
+  assert.ok(copy.usedBytes < 48 * MiB, `the restored filesystem was grown to 64 MiB: ${copy.usedBytes} used`);
 
   const t1 = Date.now();
   await d.remove(id);
@@ -116,6 +133,12 @@ test('a volume lives on one node of its region; instances are placed there, keep
   await d.remove(id); // idempotent
   assert.equal(await d.inspect(id), null);
   assert.ok(!isMountPoint(info.hostPath) && !existsSync(info.hostPath.replace(`/mnt/${id}`, `/${id}.ext4`)), 'image and mount are gone');
+  await d.removeSnapshot(sid);
+  await d.removeSnapshot(sid);
+  assert.equal(await d.inspectSnapshot(sid), null);
+  assert.equal(readFileSync(`${copy.hostPath}/greeting`, 'utf8'), 'written-by-first\n', 'the restored volume keeps the data after its source and snapshot are gone');
+  await d.remove(copyId);
+  assert.deepEqual((await d.list()).snapshots.filter((x) => x === sid), []);
   console.log(`swarm volume: create (first, helper image pushed and pulled) ${createMs} ms, remove ${removeMs} ms`);
 });
 

@@ -1,7 +1,8 @@
 // The volume helper of the Swarm runtime (issue #20): a short-lived container that does a volume's filesystem work
 // ON the node that keeps it, run through that node's engine. Its image is built here FROM scratch out of the host's
-// static busybox (sh, mount, umount, nsenter, stat, fsfreeze) and the host's mke2fs/e2fsck with their shared libraries
-// (ext4 with a journal; busybox's own mke2fs makes ext2 only), pushed to the cluster's registry like the pause image.
+// static busybox (sh, mount, umount, nsenter, stat, fsfreeze) and the host's mke2fs/e2fsck/resize2fs and GNU cp with
+// their shared libraries (ext4 with a journal: busybox's own mke2fs makes ext2 only; sparse copies: busybox's cp has
+// none), pushed to the cluster's registry like the pause image.
 //
 // Why nsenter: the loop mount must exist in the mount namespace where the node's runc resolves bind sources, or the
 // instance's bind of `<root>/mnt/<id>` would find an empty directory. Docker only lets a container's mounts propagate
@@ -34,8 +35,9 @@ export function nodeVolumeRoot(dockerRootDir: string): string {
 
 /**
  * The helper's fixed script; every value arrives as a positional parameter ($1 operation, $2 the node's volume root
- * as the node sees it, $3 the volume id, $4 the size in bytes), never interpolated into it.
- * Output lines: `mounted <id> <available bytes>` per mounted volume it looked at.
+ * as the node sees it, $3 the volume id, $4 the size in bytes or a snapshot id, $5 for create the snapshot to restore),
+ * never interpolated into it. Output lines: `mounted <id> <available bytes>` per mounted volume it looked at, `stored
+ * <snapshot id> <bytes>` after a snapshot.
  */
 export const HELPER_SCRIPT = `set -eu
 op=$1 root=$2 id=\${3:-} size=\${4:-0}
@@ -59,11 +61,40 @@ case "$op" in
   create)
     if [ ! -f "/v/$id.ext4" ]; then
       rm -f "/v/$id.ext4.tmp"
-      truncate -s "$size" "/v/$id.ext4.tmp"
-      /sbin/mke2fs -q -F -t ext4 -m 0 -L pier-volume "/v/$id.ext4.tmp"
+      if [ -n "\${5:-}" ]; then
+        # A restore: a sparse copy of the snapshot, grown offline when the new volume is larger.
+        [ -f "/v/snapshots/$5.ext4" ] || { echo "snapshot $5 has no image on this node" >&2; exit 3; }
+        /sbin/gnucp --sparse=always "/v/snapshots/$5.ext4" "/v/$id.ext4.tmp"
+        if [ "$(stat -c %s "/v/$id.ext4.tmp")" -lt "$size" ]; then
+          truncate -s "$size" "/v/$id.ext4.tmp"
+          /sbin/e2fsck -f -p "/v/$id.ext4.tmp" || [ $? -lt 4 ]
+          /sbin/resize2fs "/v/$id.ext4.tmp" >/dev/null
+        fi
+      else
+        truncate -s "$size" "/v/$id.ext4.tmp"
+        /sbin/mke2fs -q -F -t ext4 -m 0 -L pier-volume "/v/$id.ext4.tmp"
+      fi
       mv "/v/$id.ext4.tmp" "/v/$id.ext4"
     fi
     ensure ;;
+  snapshot)
+    # $4: the snapshot id. Frozen while copied whenever mounted (the host's dirty pages reach the image first).
+    sid=$4
+    [ -f "/v/$id.ext4" ] || { echo "volume $id has no filesystem image on this node" >&2; exit 3; }
+    mkdir -p /v/snapshots
+    if [ ! -f "/v/snapshots/$sid.ext4" ]; then
+      frozen=0
+      if mounted "$root/mnt/$id"; then host fsfreeze --freeze "$root/mnt/$id"; frozen=1; fi
+      rc=0
+      /sbin/gnucp --sparse=always "/v/$id.ext4" "/v/snapshots/$sid.ext4.tmp" || rc=$?
+      if [ "$frozen" = 1 ]; then host fsfreeze --unfreeze "$root/mnt/$id"; fi
+      [ "$rc" = 0 ] || exit "$rc"
+      mv "/v/snapshots/$sid.ext4.tmp" "/v/snapshots/$sid.ext4"
+    fi
+    set -- $(stat -c '%b %B' "/v/snapshots/$sid.ext4")
+    echo "stored $sid $(( $1 * $2 ))" ;;
+  rmsnap)
+    rm -f "/v/snapshots/$4.ext4" "/v/snapshots/$4.ext4.tmp" ;;
   mount) ensure ;;
   remove)
     if mounted "$root/mnt/$id"; then host umount "$root/mnt/$id" || host umount -l "$root/mnt/$id"; fi
@@ -87,9 +118,15 @@ export function helperFiles(): LayerFile[] {
   if (!busybox) throw new RuntimeError('unavailable', 'volumes on the swarm runtime need a static busybox on the Pier host (apt-get install busybox-static)');
   const files: LayerFile[] = [{ path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 }];
   const libs = new Set<string>();
-  for (const [name, candidates] of [['mke2fs', ['/usr/sbin/mke2fs', '/sbin/mke2fs']], ['e2fsck', ['/usr/sbin/e2fsck', '/sbin/e2fsck']]] as const) {
+  const programs = [
+    ['mke2fs', ['/usr/sbin/mke2fs', '/sbin/mke2fs'], 'e2fsprogs'], ['e2fsck', ['/usr/sbin/e2fsck', '/sbin/e2fsck'], 'e2fsprogs'],
+    ['resize2fs', ['/usr/sbin/resize2fs', '/sbin/resize2fs'], 'e2fsprogs'],
+    // GNU cp for --sparse=always (busybox's cp writes every zero of an image): snapshots and restores.
+    ['gnucp', ['/usr/bin/cp', '/bin/cp'], 'coreutils'],
+  ] as const;
+  for (const [name, candidates, pkg] of programs) {
     const bin = candidates.find((p) => existsSync(p));
-    if (!bin) throw new RuntimeError('unavailable', `volumes on the swarm runtime need ${name} on the Pier host (apt-get install e2fsprogs)`);
+    if (!bin) throw new RuntimeError('unavailable', `volumes on the swarm runtime need ${name === 'gnucp' ? 'cp' : name} on the Pier host (apt-get install ${pkg})`);
     files.push({ path: `sbin/${name}`, data: readFileSync(bin), mode: 0o755 });
     const ldd = execFileSync('ldd', [bin], { encoding: 'utf8', timeout: 10_000 });
     for (const m of ldd.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)) libs.add(m[1]);
@@ -192,6 +229,12 @@ export async function runHelper(engine: DockerEngine, image: string, root: strin
       if (!(err instanceof EngineError)) throw err;
     });
   }
+}
+
+/** Parses the helper's `stored <snapshot id> <bytes on disk>` line. */
+export function parseStored(stdout: string, snapshotId: string): number | undefined {
+  const m = stdout.match(/^stored (\S+) (\d+)$/m);
+  return m && m[1] === snapshotId ? Number(m[2]) : undefined;
 }
 
 /** Parses the helper's `mounted <id> <available bytes>` lines. */

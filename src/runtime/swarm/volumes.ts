@@ -9,9 +9,9 @@ import { RuntimeError } from '../errors.ts';
 import { DockerEngine, EngineError } from '../docker/engine.ts';
 import { MANAGED_LABEL } from '../common.ts';
 import { SCOPE_LABEL } from '../docker/driver.ts';
-import type { SnapshotInfo, VolumeDriver, VolumeInfo } from '../volumes/contract.ts';
+import type { SnapshotConsistency, SnapshotInfo, VolumeDriver, VolumeInfo } from '../volumes/contract.ts';
 import { REGION_LABEL, nodeAddress, nodeName, type NodeJson } from './spec.ts';
-import { ensureImage, nodeVolumeRoot, parseMounted, pushHelperImage, runHelper, type HelperResult } from './volumes-helper.ts';
+import { ensureImage, nodeVolumeRoot, parseMounted, parseStored, pushHelperImage, runHelper, type HelperResult } from './volumes-helper.ts';
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MIN_VOLUME_BYTES = 16 * 1024 * 1024;
@@ -23,6 +23,23 @@ export const VOLUME_NODE_LABEL = 'dev.pier.volume.node';
 const SIZE_LABEL = 'dev.pier.volume.size';
 const PATH_LABEL = 'dev.pier.volume.path';
 const VOLUME_REGION_LABEL = 'dev.pier.volume.region';
+/** Label on a snapshot's record (a Swarm config `pier-snapshot-<id>`): the snapshot's id; more labels below. */
+export const SNAPSHOT_LABEL = 'dev.pier.snapshot';
+const SNAP = { volume: 'dev.pier.snapshot.volume', node: 'dev.pier.snapshot.node', region: 'dev.pier.snapshot.region', size: 'dev.pier.snapshot.size', stored: 'dev.pier.snapshot.stored', consistency: 'dev.pier.snapshot.consistency', root: 'dev.pier.snapshot.root' };
+
+/** Where a snapshot lives (on its volume's node, `<root>/snapshots/<id>.ext4`), as its record says. */
+interface SnapshotRecord extends SnapshotInfo { node: string; region: string; root: string; configId: string }
+
+function snapshotOf(c: ConfigJson): SnapshotRecord | null {
+  const l = c.Spec.Labels ?? {};
+  const size = Number(l[SNAP.size]);
+  const stored = Number(l[SNAP.stored]);
+  if (!l[SNAPSHOT_LABEL] || !l[SNAP.node] || !l[SNAP.root] || !Number.isFinite(size) || !Number.isFinite(stored)) return null;
+  return {
+    snapshotId: l[SNAPSHOT_LABEL], volumeId: l[SNAP.volume] ?? '', sizeBytes: size, storedBytes: stored,
+    consistency: l[SNAP.consistency] === 'frozen' ? 'frozen' : 'stopped', node: l[SNAP.node], region: l[SNAP.region] ?? '', root: l[SNAP.root], configId: c.ID,
+  };
+}
 
 /** How often the used space of a node's volumes is measured (one helper run per node); inspect() answers from it. */
 const USAGE_REFRESH_MS = 15_000;
@@ -117,17 +134,22 @@ export class SwarmVolumeDriver implements VolumeDriver {
     if (!Number.isInteger(sizeBytes) || sizeBytes < MIN_VOLUME_BYTES) {
       throw new RuntimeError('invalid_spec', `volume size must be a whole number of bytes, at least ${MIN_VOLUME_BYTES} (16 MiB), got ${sizeBytes}`);
     }
-    if (opts.fromSnapshotId) throw new RuntimeError('unavailable', 'the swarm runtime cannot restore snapshots yet (snapshots of Swarm volumes are not built): restore it on the docker or process runtime');
+    if (opts.fromSnapshotId) checkId(opts.fromSnapshotId);
     return this.serial(volumeId, async () => {
+      // A restore is made on the snapshot's node (the copy is local), so in the snapshot's region.
+      const snap = opts.fromSnapshotId ? await this.snapshotRecord(opts.fromSnapshotId) : undefined;
+      if (opts.fromSnapshotId && !snap) throw new RuntimeError('not_found', `snapshot ${opts.fromSnapshotId} not found on this Swarm`);
+      if (snap && sizeBytes < snap.sizeBytes) throw new RuntimeError('invalid_spec', `a volume restored from snapshot ${snap.snapshotId} must be at least its ${snap.sizeBytes} bytes, got ${sizeBytes}`);
+      if (snap && opts.region && snap.region && opts.region !== snap.region) throw new RuntimeError('invalid_spec', `snapshot ${snap.snapshotId} is in region ${snap.region}: a volume restored from it lives there, not in ${opts.region}`);
       let rec = await this.record(volumeId);
       if (rec && rec.sizeBytes !== sizeBytes) throw new RuntimeError('conflict', `volume ${volumeId} already exists with ${rec.sizeBytes} bytes, not ${sizeBytes}`);
       if (!rec) {
-        const region = opts.region;
+        const region = opts.region ?? snap?.region;
         if (!region) throw new RuntimeError('invalid_spec', `the swarm runtime keeps a volume on one node of its region: create(${volumeId}) needs the region`);
         const nodes = await this.call(() => this.manager.json<NodeJson[]>('GET', '/nodes'));
         const perNode = new Map<string, number>();
         for (const r of await this.records()) perNode.set(r.node, (perNode.get(r.node) ?? 0) + 1);
-        const node = pickVolumeNode(nodes.filter((n) => this.socketOf(n)), region, perNode);
+        const node = snap ? await this.liveNode(snap.node, `snapshot ${snap.snapshotId}`) : pickVolumeNode(nodes.filter((n) => this.socketOf(n)), region, perNode);
         if (!node) throw new RuntimeError('unavailable', `no ready Swarm node of region ${region} whose engine Pier reaches (PIER_SWARM_NODE_SOCKETS) can keep volume ${volumeId}`);
         const root = nodeVolumeRoot((await this.nodeEngine(node).json<{ DockerRootDir: string }>('GET', '/info')).DockerRootDir);
         // The record goes first and names the node: a create cut short is finished by the next one on that same
@@ -146,7 +168,7 @@ export class SwarmVolumeDriver implements VolumeDriver {
         rec = await this.record(volumeId);
         if (!rec) throw new RuntimeError('failed', `volume ${volumeId}: its record on the Swarm manager vanished right after it was written`);
       }
-      return this.onNode(rec, 'create', [String(rec.sizeBytes)]);
+      return this.onNode(rec, 'create', [String(rec.sizeBytes), ...(snap ? [snap.snapshotId] : [])]);
     });
   }
 
@@ -215,21 +237,71 @@ export class SwarmVolumeDriver implements VolumeDriver {
     });
   }
 
-  async snapshot(volumeId: string, _snapshotId: string, _opts: { attached: boolean; signal?: AbortSignal }): Promise<SnapshotInfo> {
+  async snapshot(volumeId: string, snapshotId: string, opts: { attached: boolean; signal?: AbortSignal }): Promise<SnapshotInfo> {
     checkId(volumeId);
-    throw new RuntimeError('unavailable', 'the swarm runtime cannot take snapshots of volumes yet: a volume lives on one node and the copy there is not built');
+    checkId(snapshotId);
+    return this.serial(volumeId, async () => {
+      const done = await this.snapshotRecord(snapshotId);
+      if (done) {
+        if (done.volumeId !== volumeId) throw new RuntimeError('conflict', `snapshot ${snapshotId} exists already, of volume ${done.volumeId}`);
+        return publicSnapshot(done);
+      }
+      const rec = await this.record(volumeId);
+      if (!rec) throw new RuntimeError('not_found', `volume ${volumeId} not found on this Swarm`);
+      const node = await this.liveNode(rec.node, `volume ${volumeId}`);
+      const root = rootOfPath(rec.hostPath, volumeId);
+      const res = await this.helper(node, ['snapshot', root, volumeId, snapshotId]);
+      const stored = parseStored(res.stdout, snapshotId);
+      if (res.code !== 0 || stored === undefined) throw new RuntimeError('failed', `snapshot of volume ${volumeId} on ${nodeName(node, rec.node)} failed: ${res.stderr.trim().slice(-500) || `exit ${res.code}`}`);
+      const consistency: SnapshotConsistency = opts.attached ? 'frozen' : 'stopped';
+      // The record is written last: no record, no snapshot (a copy cut short is redone by the next call).
+      await this.call(() => this.manager.json('POST', '/configs/create', {
+        body: {
+          Name: `pier-snapshot-${snapshotId}`,
+          Labels: {
+            [MANAGED_LABEL]: 'true', ...(this.opts.scope ? { [SCOPE_LABEL]: this.opts.scope } : {}),
+            [SNAPSHOT_LABEL]: snapshotId, [SNAP.volume]: volumeId, [SNAP.node]: rec.node, [SNAP.region]: rec.region,
+            [SNAP.size]: String(rec.sizeBytes), [SNAP.stored]: String(stored), [SNAP.consistency]: consistency, [SNAP.root]: root,
+          },
+          Data: Buffer.from(JSON.stringify({ snapshotId, volumeId, createdAt: new Date().toISOString() })).toString('base64'),
+        },
+      }));
+      return { snapshotId, volumeId, sizeBytes: rec.sizeBytes, storedBytes: stored, consistency };
+    });
   }
 
-  async inspectSnapshot(_snapshotId: string): Promise<SnapshotInfo | null> {
-    return null;
+  async inspectSnapshot(snapshotId: string): Promise<SnapshotInfo | null> {
+    checkId(snapshotId);
+    const rec = await this.snapshotRecord(snapshotId);
+    return rec ? publicSnapshot(rec) : null;
   }
 
-  async removeSnapshot(_snapshotId: string): Promise<void> {
-    // No snapshot is ever made on Swarm: nothing to remove.
+  async removeSnapshot(snapshotId: string): Promise<void> {
+    checkId(snapshotId);
+    return this.serial(snapshotId, async () => {
+      const rec = await this.snapshotRecord(snapshotId);
+      if (!rec) return;
+      if (await this.call(() => this.manager.jsonOrNull('GET', `/nodes/${encodeURIComponent(rec.node)}`))) {
+        const node = await this.liveNode(rec.node, `snapshot ${snapshotId}`);
+        const res = await this.helper(node, ['rmsnap', rec.root, rec.volumeId, snapshotId]);
+        if (res.code !== 0) throw new RuntimeError('failed', `removing snapshot ${snapshotId} on ${nodeName(node, rec.node)} failed: ${res.stderr.trim() || `exit ${res.code}`}`);
+      }
+      await this.call(() => this.manager.jsonOrNull('DELETE', `/configs/${rec.configId}`));
+    });
+  }
+
+  private async snapshotRecord(snapshotId: string): Promise<SnapshotRecord | null> {
+    const c = await this.call(() => this.manager.jsonOrNull<ConfigJson>('GET', `/configs/pier-snapshot-${snapshotId}`));
+    return c ? snapshotOf(c) : null;
   }
 
   async list(): Promise<{ volumes: string[]; snapshots: string[] }> {
-    return { volumes: (await this.records()).map((r) => r.volumeId).sort(), snapshots: [] };
+    const labels = [SNAPSHOT_LABEL, ...(this.opts.scope ? [`${SCOPE_LABEL}=${this.opts.scope}`] : [])];
+    const snaps = await this.call(() => this.manager.json<ConfigJson[]>('GET', '/configs', { query: { filters: JSON.stringify({ label: labels }) } }));
+    return {
+      volumes: (await this.records()).map((r) => r.volumeId).sort(),
+      snapshots: snaps.map(snapshotOf).filter((r): r is SnapshotRecord => r !== null).map((r) => r.snapshotId).sort(),
+    };
   }
 
   /** Runs create or mount on the volume's node and answers its state. */
@@ -306,6 +378,10 @@ export class SwarmVolumeDriver implements VolumeDriver {
       throw err;
     }
   }
+}
+
+function publicSnapshot(r: SnapshotRecord): SnapshotInfo {
+  return { snapshotId: r.snapshotId, volumeId: r.volumeId, sizeBytes: r.sizeBytes, storedBytes: r.storedBytes, consistency: r.consistency };
 }
 
 function checkId(id: string): void {
