@@ -51,6 +51,8 @@ export interface SwarmVolumeOptions {
   nodeSockets?: Record<string, string>;
   scope?: string;
   log?: (line: string) => void;
+  /** How old a node's usage figures may be before inspect() measures again (default 15 s, in the background; 0: now). */
+  usageRefreshMs?: number;
 }
 
 /** Where a volume lives, as its record on the manager says. */
@@ -185,12 +187,14 @@ export class SwarmVolumeDriver implements VolumeDriver {
     checkId(volumeId);
     const rec = await this.record(volumeId);
     if (!rec) return null;
+    const refreshMs = this.opts.usageRefreshMs ?? USAGE_REFRESH_MS;
     const last = this.measuredAt.get(rec.node) ?? 0;
-    if (Date.now() - last > USAGE_REFRESH_MS && !this.measuring.has(rec.node)) {
+    if (Date.now() - last >= refreshMs && !this.measuring.has(rec.node)) {
       const p = this.measure(rec.node).catch((err: unknown) => this.opts.log?.(`swarm volumes: measuring the volumes of node ${rec.node} failed: ${(err as Error).message}`))
         .finally(() => this.measuring.delete(rec.node));
       this.measuring.set(rec.node, p);
     }
+    if (refreshMs === 0) await this.measuring.get(rec.node);
     return this.info(rec);
   }
 
