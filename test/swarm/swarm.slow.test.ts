@@ -7,6 +7,8 @@ import { runRuntimeConformance } from '../../src/runtime/conformance.ts';
 import type { InstanceSpec } from '../../src/runtime/contract.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { SwarmRuntime } from '../../src/runtime/swarm/driver.ts';
+import { SwarmVolumeDriver } from '../../src/runtime/swarm/volumes.ts';
+import type { VolumeDriver } from '../../src/runtime/volumes/contract.ts';
 import { TEST_IMAGE } from '../../src/runtime/testing/images.ts';
 import { startSwarmLab, type SwarmLab } from './lab.ts';
 
@@ -52,9 +54,18 @@ async function containerOf(serviceId: string): Promise<{ engine: DockerEngine; i
   return { engine: new DockerEngine(labNode.socket), id: t.Status.ContainerStatus!.ContainerID!, node: labNode.name };
 }
 
+/** The swarm volume driver, creating in region fra (where `spec` places instances; the suite's create has no region). */
+function volumeDriver(): VolumeDriver {
+  const d = new SwarmVolumeDriver({ socketPath: lab.managerSocket, registry: lab.registry, nodeSockets: Object.fromEntries(lab.nodes.map((n) => [n.addr, n.socket])), scope, usageRefreshMs: 0 });
+  return Object.assign(Object.create(d) as VolumeDriver, {
+    create: (id: string, bytes: number, opts: Parameters<VolumeDriver['create']>[2] = {}) => d.create(id, bytes, { region: 'fra', ...opts }),
+  });
+}
+
 if (!skip) {
   runRuntimeConformance('swarm', driver, {
     spec,
+    volumeDriver,
     async enforcedLimits(id) {
       const c = await containerOf(id);
       const j = await c.engine.json<{ HostConfig: { NanoCpus: number; Memory: number } }>('GET', `/containers/${c.id}/json`);
