@@ -18,6 +18,13 @@ import {
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
 
+/**
+ * Spare backends per config: 0, so a new service reloads. With spares (config.ts, SPARE_BACKENDS) the whole-Pier edge
+ * suite (test/edge/edge.docker.test.ts) failed 2 runs of 3: a request for `/api/` of an app answered by its `/`
+ * service right after the services became healthy; not explained yet (docs/edge.md).
+ */
+const SPARES = 0;
+
 /** Options of the HAProxy data plane on top of the edge's own. */
 export interface HaproxyEdgeOptions extends EdgeOptions {
   /** Directory for haproxy.cfg, the map and the sockets (created; private to this edge). */
@@ -119,7 +126,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const writeFiles = (map: string): void => {
     if (tls !== undefined) atomicWrite(crtListFile, crtListText);
     const cfg = renderConfig({
-      bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile, tls,
+      spares: SPARES, bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile, tls,
       backends: [...backends.values()], connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs,
     });
     atomicWrite(mapFile, map);
@@ -198,7 +205,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
 
   /** Apply one plan: runtime changes when the backends fit, else rewrite the config and reload. */
   async function apply(plan: HaproxyPlan): Promise<void> {
-    const step = planRuntime(backends, plan, forceReload);
+    const step = planRuntime(backends, plan, forceReload, SPARES);
     // Map values name HAProxy's backends: a backend that took a spare is found under the spare's name.
     const lines = physicalMap(plan.map, step.backends);
     const newMap = renderMap(lines);
