@@ -140,7 +140,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         : await createEdge(edgeOptions);
       core.setInfo({ edge_url: edge.url, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
       core.addMetrics(() => edge?.prometheus() ?? '');
-      log(`pier: edge listening on ${edge.url}${config.edgeDataplane === 'haproxy' ? ' (data plane: haproxy, Node edge behind it)' : ''} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
+      log(`pier: edge listening on ${edge.url}${config.edgeDataplane === 'haproxy' ? ' (data plane: haproxy, Node edge behind it)' : ' (data plane: node)'} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
       if (edge.tlsUrl) log(`pier: HTTPS edge listening on ${edge.tlsUrl} (https://<app>-<org>.${config.domain}:${new URL(edge.tlsUrl).port}/)`);
     },
     async stop() {
