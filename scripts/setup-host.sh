@@ -5,6 +5,7 @@
 # `--gvisor` (or PIER_RUNTIME=gvisor) also installs gVisor's runsc and registers it with the engine (daemon.json).
 # `--microvm` (or PIER_RUNTIME=microvm) also installs QEMU, Debian's kernel (the guest's), xz and kmod.
 # `--haproxy` (or PIER_EDGE_DATAPLANE=haproxy or auto) also installs HAProxy, the edge's native data plane (docs/edge.md).
+# `--bench` also installs what `npm run bench` measures with and against: wrk, nginx-light and HAProxy.
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
 # A dockerd this script starts keeps its data on xfs with project quotas where the kernel allows it (see
 # prepare_data_root); an operator's own dockerd is never reconfigured.
@@ -72,6 +73,7 @@ for_tests=0
 gvisor=0
 microvm=0
 haproxy=0
+bench=0
 case "${PIER_EDGE_DATAPLANE:-}" in haproxy|auto) haproxy=1 ;; esac
 [ "${PIER_RUNTIME:-}" = "gvisor" ] && gvisor=1
 [ "${PIER_RUNTIME:-}" = "microvm" ] && microvm=1
@@ -81,6 +83,7 @@ for arg in "$@"; do
     --gvisor) gvisor=1 ;;
     --microvm) microvm=1 ;;
     --haproxy) haproxy=1 ;;
+    --bench) bench=1; haproxy=1 ;;
   esac
 done
 if [ "$(id -u)" != "0" ]; then say "must run as root"; exit 1; fi
@@ -115,6 +118,10 @@ if [ "$microvm" = 1 ]; then # PIER_RUNTIME=microvm: the VMM, the guest kernel an
   compgen -G '/boot/vmlinuz-*' >/dev/null || missing+=(linux-image-amd64)
   command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
   command -v modprobe >/dev/null 2>&1 || missing+=(kmod)
+fi
+if [ "$bench" = 1 ]; then # npm run bench: the load generator and the nginx baseline of the edge rows (bench/edge.ts)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 fi
 if [ "$for_tests" = 1 ]; then
   { [ -x /usr/bin/docker-registry ] && command -v htpasswd >/dev/null 2>&1; } || missing+=(docker-registry apache2-utils) # test/registry, test/swarm
