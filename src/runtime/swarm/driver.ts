@@ -217,18 +217,8 @@ export class SwarmRuntime implements Runtime {
           if ((res.statusCode ?? 0) >= 300) { res.resume(); throw new Error(`HTTP ${res.statusCode}`); }
           if (attempt > 0) notify();
           backoffMs = 250;
-          let buf = '';
-          for await (const chunk of res) {
-            buf += (chunk as Buffer).toString('utf8');
-            let i: number;
-            let changed = false;
-            while ((i = buf.indexOf('\n')) >= 0) {
-              const line = buf.slice(0, i);
-              buf = buf.slice(i + 1);
-              try { if ((JSON.parse(line) as { Type?: string }).Type === 'node') changed = true; } catch { /* not an event */ }
-            }
-            if (changed) notify();
-          }
+          // The events stream is newline-separated JSON, as pull progress is: one notify per node event.
+          await consumeProgress(res, (msg) => { if (msg.Type === 'node') notify(); });
         } catch {
           // The manager restarted or is away: reconnect below (the resync covers the gap).
         }
