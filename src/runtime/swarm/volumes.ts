@@ -10,6 +10,7 @@ import { DockerEngine, EngineError } from '../docker/engine.ts';
 import { MANAGED_LABEL } from '../common.ts';
 import { SCOPE_LABEL } from '../docker/driver.ts';
 import type { SnapshotConsistency, SnapshotInfo, VolumeDriver, VolumeInfo } from '../volumes/contract.ts';
+import { KeyedSerial } from '../volumes/serial.ts';
 import { REGION_LABEL, nodeAddress, nodeName, type NodeJson } from './spec.ts';
 import { ensureImage, nodeVolumeRoot, parseMounted, parseStored, pushHelperImage, runHelper, type HelperResult } from './volumes-helper.ts';
 
@@ -102,7 +103,7 @@ export class SwarmVolumeDriver implements VolumeDriver {
   private readonly manager: DockerEngine;
   private readonly opts: SwarmVolumeOptions;
   private helperImage?: Promise<string>;
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly serialized = new KeyedSerial();
   /** Available bytes per volume, from the last helper run on its node. */
   private readonly available = new Map<string, number>();
   private readonly measuredAt = new Map<string, number>();
@@ -122,14 +123,7 @@ export class SwarmVolumeDriver implements VolumeDriver {
   }
 
   /** Runs `fn` after every earlier operation on the same volume (create, mount, remove never overlap). */
-  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.chains.set(id, tail);
-    void tail.then(() => { if (this.chains.get(id) === tail) this.chains.delete(id); });
-    return next;
-  }
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> { return this.serialized.run(id, fn); }
 
   async create(volumeId: string, sizeBytes: number, opts: { fromSnapshotId?: string; signal?: AbortSignal; region?: string } = {}): Promise<VolumeInfo> {
     checkId(volumeId);

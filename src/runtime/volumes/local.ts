@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { program, runProgram } from '../sbin.ts';
 import { RuntimeError } from '../errors.ts';
 import type { SnapshotInfo, VolumeDriver, VolumeInfo } from './contract.ts';
+import { KeyedSerial } from './serial.ts';
 
 /** Ids are the control plane's UUIDs; anything else (a path, `..`) is refused before it reaches a file name. */
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -89,7 +90,7 @@ export class LocalVolumeDriver implements VolumeDriver {
   readonly snapshotsDir: string;
   private readonly log: (line: string) => void;
   /** Operations on one id run one after the other (a create racing a mount of the same volume would mount twice). */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly serialized = new KeyedSerial();
 
   constructor(opts: LocalVolumeOptions) {
     this.volumesDir = join(opts.dataDir, 'volumes');
@@ -106,14 +107,7 @@ export class LocalVolumeDriver implements VolumeDriver {
   private snapImage(id: string): string { return join(this.snapshotsDir, `${id}.ext4`); }
   private snapRecord(id: string): string { return join(this.snapshotsDir, `${id}.json`); }
 
-  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.queues.set(id, tail);
-    void tail.then(() => { if (this.queues.get(id) === tail) this.queues.delete(id); });
-    return next;
-  }
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> { return this.serialized.run(id, fn); }
 
   async unavailable(): Promise<string | null> {
     if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'volumes need root (loop devices and mounts): run Pier as root';
