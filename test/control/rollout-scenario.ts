@@ -27,10 +27,9 @@ import { deploymentRows, serviceRow } from './world.ts';
 export interface RolloutTarget {
   runtime: Runtime;
   /**
-   * A web definition (port 8000, route /, HTTP check) whose instances run the test app with `args` (none = serve);
-   * with `entrypoint`, that program with `args` instead (image targets only: see `oomInOneRead`).
+   * A web definition (port 8000, route /, HTTP check) whose instances run the test app with `args` (none = serve).
    */
-  definition(args: string[], over?: Partial<DeploymentDefinition>, entrypoint?: string[]): DeploymentDefinition;
+  definition(args: string[], over?: Partial<DeploymentDefinition>): DeploymentDefinition;
   /** Turns git definitions into something the runtime runs (the process runtime's prepared directories). */
   builder?: Builder;
   /**
@@ -40,19 +39,7 @@ export interface RolloutTarget {
    * checks count (runc's 0 would restart a VM whose httpd is still starting). No assertion changes with it.
    */
   slowdown?: number;
-  /**
-   * The OOM step allocates 288 MB with one read of /dev/zero into a 288 MB buffer (busybox dd) instead of the test
-   * app's `oom 320` (zeros piped through head into tail, which holds them). Either way the memory grows until
-   * the kernel kills at nano's 256 MB; the pipe takes ~160,000 reads and writes of 2 KB, each a ptrace round trip on
-   * gVisor (~28 s per kill, and the crash loop needs three) and emulated under TCG, where the one read is a kernel
-   * memset. 288, not 320: a microVM has 256 + 96 MiB of RAM and its kernel refuses one 320 MB malloc outright
-   * ("dd: out of memory", exit 1, no OOM kill). Needs an image target (`definition`'s entrypoint).
-   */
-  oomInOneRead?: boolean;
 }
-
-/** The OOM step's program for `oomInOneRead`: the test app's `oom` with one dd read in place of the pipe. */
-export const OOM_IN_ONE_READ = ['/bin/sh', '-c', 'echo "allocating 288 MB"; dd if=/dev/zero of=/dev/null bs=288M count=1; echo "allocation ended with $?"; exit 1'];
 
 /** GET with a bounded timeout and no keep-alive. */
 export function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
@@ -182,9 +169,9 @@ export async function runRolloutScenario(t: TestContext, target: RolloutTarget):
 
     await t.test('OOM: an instance over its memory limit is reported as out of memory', async () => {
       const hog = { name: 'hog', ports: [], routes: [], health_checks: [], type: 'WORKER' as const };
-      const { deploymentId } = await createService(target.oomInOneRead
-        ? target.definition(OOM_IN_ONE_READ.slice(1), { instance_types: [{ type: 'nano' }], ...hog }, OOM_IN_ONE_READ.slice(0, 1))
-        : def(['oom', '320'], hog));
+      // 288 MB in one buffer: past nano's 256 MB, and under what a microVM's kernel (256 + 96 MiB of RAM) lets one
+      // malloc have (it refuses 320 MB outright: "dd: out of memory", exit 1, no OOM kill).
+      const { deploymentId } = await createService(def(['oom', '288'], hog));
       // A worker counts as healthy while it runs, so this deployment may have become ACTIVE before the kill.
       const instanceOf = async () => (await instancesOf(deploymentId))[0];
       await until('oom instance error', async () => (await instanceOf())?.status === 'ERROR');

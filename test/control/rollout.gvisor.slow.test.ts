@@ -15,9 +15,8 @@ test('control plane over gvisor + sqlite', { skip: usable === true ? false : `gv
   const image = await ensureTestImage();
   await runRolloutScenario(t, {
     runtime,
-    definition: (args, over, entrypoint) => webDefinition({ docker: { image, ...(entrypoint ? { entrypoint } : {}), ...(args.length ? { args } : {}) }, ...over }),
+    definition: (args, over) => webDefinition({ docker: { image, ...(args.length ? { args } : {}) }, ...over }),
     // ptrace: every system call a round trip through the Sentry (starts ~1.4x runc's, requests ~2x, docs/limits.md).
     slowdown: 2,
-    oomInOneRead: true,
   });
 });

@@ -24,10 +24,9 @@ test('control plane over microVMs + sqlite', { skip: usable === true ? false : `
   const image = await ensureTestImage();
   await runRolloutScenario(t, {
     runtime,
-    definition: (args, over, entrypoint) => webDefinition({ docker: { image, ...(entrypoint ? { entrypoint } : {}), ...(args.length ? { args } : {}) }, ...over }),
+    definition: (args, over) => webDefinition({ docker: { image, ...(args.length ? { args } : {}) }, ...over }),
     // TCG: a guest boots in 2-3 s on an idle core, 10-20 s on this loaded 2-core machine (docs/limits.md), the
     // factor the conformance suite uses for this driver.
     slowdown: 4,
-    oomInOneRead: true,
   });
 });

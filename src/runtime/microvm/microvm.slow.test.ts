@@ -50,7 +50,7 @@ if (skip) {
 } else {
   runRuntimeConformance('microvm', make, {
     spec,
-    // TCG on these machines: the OOM case took 14 s on an idle core and passed 60 s in one loaded CI run.
+    // TCG on these machines: a guest boots in 2-3 s on an idle core, 10-20 s on a loaded one (docs/limits.md).
     slowdown: 4,
     async enforcedLimits(id) {
       // What the guest kernel enforces for the app's cgroup, as Pier's init read it back (its `L` console line).
