@@ -20,7 +20,8 @@ import { defaultArchivesDir, extractArchive, extractionLimit } from './archive.t
 import { gitRepositoryAllowed, type GitAccess } from '../domain/git-source.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
 import { openBuildCgroup } from './host-cgroup.ts';
-import { ensureBuildNetwork, runContainerSteps } from './sandbox-docker.ts';
+import { prepareGoCache, type SeedStepRunner } from './go-std-cache.ts';
+import { ensureBuildNetwork, hostGoRoot, runContainerSteps } from './sandbox-docker.ts';
 import { writeInsideBuild } from './sandbox-files.ts';
 import { runSandboxedSteps } from './sandbox-process.ts';
 import { BUILD_NETWORK, SANDBOX_CA_FILE } from './sandbox.ts';
@@ -66,6 +67,8 @@ export interface BuilderOptions {
   environment?: (d: Deployment) => Promise<BuildEnv>;
   /** The operator's package settings (CA bundle, proxies, registry mirrors) given to buildpack builds. */
   packages?: BuildPackageSettings;
+  /** Where the compiled Go standard library of each toolchain is kept (default <workDir>/go-std; go-std-cache.ts). */
+  goStdDir?: string;
 }
 
 /** See BuilderOptions.environment. */
@@ -127,6 +130,13 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
   const tmpBytes = Math.max(64 * 1024 ** 2, Math.floor(limits.memoryBytes / 4));
   // The operator's CA bundle is a host file: sandboxed steps see it read-only at SANDBOX_CA_FILE.
   const caFile = packages.caFile ? { host: packages.caFile, inside: SANDBOX_CA_FILE } : undefined;
+  const goStdDir = o.goStdDir ?? join(o.workDir, 'go-std');
+
+  /** A Go build's empty service cache gets the toolchain's compiled std first, seeded by `runStep` when missing. */
+  function goCache(plan: BuildPlan, cacheDir: string, say: (l: string) => void, runStep: SeedStepRunner): Promise<void> {
+    const goRoot = plan.stack === 'go' ? hostGoRoot() : undefined;
+    return goRoot ? prepareGoCache({ dir: goStdDir, goRoot, cacheDir, log: say, runStep }) : Promise.resolve();
+  }
 
   async function run(d: Deployment, signal: AbortSignal, log: BuildLog, env: BuildEnv): Promise<BuildOutput> {
     const git = d.definition.git;
@@ -166,6 +176,10 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
       const cg = openBuildCgroup(d.id, limits, say);
       try {
         const stepVars = { ...plan.buildEnv, ...stepEnv(packages, caFile?.inside, env.env) };
+        // Pier's own step (no tenant env, an empty app directory), in the same sandbox and cgroup as the build's.
+        await goCache(plan, cacheDir, say, (command, seedApp, seedCache) => runSandboxedSteps([command], {
+          appDir: seedApp, cacheDir: seedCache, env: {}, signal, log: say, joinFiles: cg?.joinFiles, diskBytes: limits.diskBytes, tmpBytes,
+        }));
         await buildDirectory({
           source: dir, appDir, plan, cacheDir,
           runSteps: (commands) => runSandboxedSteps(commands, {
@@ -203,6 +217,10 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
   async function buildpackImage(d: Deployment, plan: BuildPlan, dir: string, cacheDir: string, log: BuildLog, signal: AbortSignal, env: Record<string, string>): Promise<string> {
     const base = await ensureBaseImage(engine, baseKindOf(plan.stack), (l) => log.line(l));
     if (plan.hostCommands.length) {
+      await goCache(plan, cacheDir, (l) => log.line(l), (command, seedApp, seedCache) => runContainerSteps([command], {
+        engine, image: base, buildDir: seedApp, cacheDir: seedCache, env: {}, cpu: limits.cpu, memoryBytes: limits.memoryBytes,
+        diskBytes: limits.diskBytes, tmpBytes, labels: imageLabels(d), signal, log: (l, s) => log.line(l, s),
+      }));
       mkdirSync(join(cacheDir, 'home'), { recursive: true });
       await runContainerSteps(plan.hostCommands, {
         engine, image: base, buildDir: dir, cacheDir, env: stepEnv(packages, caFile?.inside, env), cpu: limits.cpu,

@@ -4,6 +4,12 @@
 // .gitignore lists it (a `bin/` line is common).
 import type { BuildPlan, StackContext } from '../plan.ts';
 
+/**
+ * The flags every default Go build uses. The compiled standard library Pier copies into a new service's cache
+ * (go-std-cache.ts) is built with these too: Go reuses a compiled package only when its flags match.
+ */
+export const GO_BUILD_FLAGS = '-trimpath';
+
 /** Where the Go builder puts the binary, relative to the app directory. */
 export const GO_BINARY = '.pier/bin/app';
 
@@ -12,7 +18,7 @@ export function goPlan(c: StackContext): BuildPlan {
   const override = c.o.buildCommand?.trim();
   const run = c.chosen(`./${GO_BINARY}`, 'go');
   const heroku = /(^|[\s;&|])(\.\/)?bin\/[\w.-]+/.test(run);
-  const host = override ? [override] : heroku ? ['go build -trimpath -o bin/ ./...'] : [`go build -trimpath -o ${GO_BINARY} .`];
+  const host = override ? [override] : heroku ? [`go build ${GO_BUILD_FLAGS} -o bin/ ./...`] : [`go build ${GO_BUILD_FLAGS} -o ${GO_BINARY} .`];
   return {
     stack: 'go', runCommand: run, buildCommands: [], hostCommands: host, dependencyFiles: [], installCommands: [], runEnv: {},
     keepPaths: ['bin', '.pier/bin'],
