@@ -42,6 +42,8 @@ export interface PierConfig {
   databaseUrl?: string;
   /** What buildpack builds are given for package downloads: CA bundle, proxies, registry mirrors (PIER_BUILD_*). */
   buildPackages?: BuildPackageSettings;
+  /** Where the Go standard library compiled once per toolchain is kept (PIER_BUILD_GO_STD_DIR; default <data-dir>/builds/go-std). */
+  buildGoStdDir?: string;
   /** Edge worker processes (PIER_EDGE_WORKERS); absent = one per core up to two (defaultEdgeWorkers()). */
   edgeWorkers?: number;
   /**
@@ -186,6 +188,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   return {
     ...loadTuning(env, runtimeValue),
     buildPackages,
+    buildGoStdDir: env.PIER_BUILD_GO_STD_DIR?.trim() ? resolve(env.PIER_BUILD_GO_STD_DIR.trim()) : undefined,
     dataDir: absDataDir,
     apiAddr: parseListenAddr(api.value ?? '127.0.0.1:7700', api.source),
     edgeAddr,
