@@ -98,6 +98,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     appendLogs: (lines) => appendLogLines(store.db, lines, store.logBus),
     labels: { 'dev.pier.scope': scope },
     packages: config.buildPackages,
+    goStdDir: config.buildGoStdDir,
     archiveMaxExtractedBytes: config.archiveMaxExtractedBytes,
     // The API's rule again at build time (PIER_GIT_ALLOW_LOCAL; `operator` means the installation organization here).
     gitAccess: async (d) => ({
