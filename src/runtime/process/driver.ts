@@ -4,7 +4,7 @@
 // `iptables`), or with PIER_PROCESS_NETWORK=host, it shares the host's network and each declared port becomes a free
 // 127.0.0.1 port passed as $PORT / $PIER_PORT_<port>.
 import { spawn } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
@@ -12,6 +12,7 @@ import type { Capabilities, Endpoint, ExecOptions, ExecSession, ExitStatus, Inst
 import { signalFromExitCode } from '../common.ts';
 import { InstanceCgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.ts';
 import { EXEC_PYTHON, processExec, sandboxProcess } from './exec.ts';
+import { supervisorLauncher } from './launcher.ts';
 import { readLogFiles } from './logs.ts';
 import { ProcessNetworks, networkingUnavailable } from './netns.ts';
 import {
@@ -47,7 +48,12 @@ export interface ProcessRuntimeOptions {
   log?: (line: string) => void;
   /** Host uids the sandboxes run as, one per instance (default DEFAULT_UID_RANGE: 2,000,000,000 + 65,536). */
   uidRange?: UidRange;
+  /** Called with each step of start() and its wall time in ms (the density bench's spans, issue #26). */
+  trace?: (step: StartStep, ms: number) => void;
 }
+
+/** The steps of start() that `trace` reports, in order. */
+export type StartStep = 'prepare' | 'uid' | 'cgroup' | 'network' | 'stage' | 'spawn' | 'record' | 'await';
 
 /** How instances of the process runtime are networked. */
 export type NetworkMode = 'auto' | 'isolated' | 'host';
@@ -164,6 +170,7 @@ export class ProcessRuntime implements Runtime {
   private isolate: boolean | undefined;
   private readonly uidRange: UidRange;
   private sandboxChecked: Promise<void> | undefined;
+  private readonly trace: ProcessRuntimeOptions['trace'];
 
   constructor(opts: ProcessRuntimeOptions = {}) {
     this.stateDir = opts.stateDir ?? '/var/lib/pier/process';
@@ -174,6 +181,7 @@ export class ProcessRuntime implements Runtime {
     this.networkOpts = opts.networks;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.uidRange = opts.uidRange ?? DEFAULT_UID_RANGE;
+    this.trace = opts.trace;
   }
 
   private networks(): ProcessNetworks | null {
@@ -266,6 +274,8 @@ export class ProcessRuntime implements Runtime {
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
+    let lap = performance.now();
+    const mark = this.trace ? (step: StartStep) => { const now = performance.now(); this.trace!(step, now - lap); lap = now; } : () => undefined;
     const argv = [...(spec.entrypoint ?? []), ...(spec.command ?? [])];
     if (!spec.appDir || !existsSync(spec.appDir) || !statSync(spec.appDir).isDirectory()) throw new RuntimeError('invalid_spec', `the process runtime runs directories: spec.appDir must be an existing directory`);
     if (argv.length === 0) throw new RuntimeError('invalid_spec', 'the process runtime needs spec.entrypoint or spec.command (no image metadata to fall back on)');
@@ -291,15 +301,19 @@ export class ProcessRuntime implements Runtime {
     try {
       // An instance with volumes prefers the uid that owns its first volume (the previous instance's, released by
       // its remove()): then nothing needs a chown. Otherwise each volume is handed over to this instance's uid.
+      mark('prepare');
       uid = await claimUid(this.uidRange, paths.dir, volumes.length ? { prefer: statSync(volumes[0]!.hostPath).uid } : {});
       for (const v of volumes) await giveVolumeTo(v.hostPath, uid);
       letSandboxRead(spec.appDir);
+      mark('uid');
       cg.create({ cpu: spec.cpu, memoryBytes: spec.memoryBytes, pids: this.pidsLimit });
+      mark('cgroup');
       const hostname = `pier-${spec.instanceId.slice(0, 12)}`;
       const net = nets ? await nets.attach(spec.instanceId, spec.network ?? fallbackNetwork(spec), spec.networkAliases ?? [], hostname) : undefined;
       const ports = [...new Set(spec.ports)].sort((a, b) => a - b);
       const endpoints: Endpoint[] = [];
       for (const port of ports) endpoints.push(net ? { containerPort: port, host: net.ip, hostPort: port } : { containerPort: port, host: '127.0.0.1', hostPort: await freePort() });
+      mark('network');
       const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: '/tmp', ...spec.env };
       for (const e of endpoints) env[`PIER_PORT_${e.containerPort}`] = String(e.hostPort);
       // On the host network apps must listen on $PORT (a free host port); in their own namespace on what they declared.
@@ -318,36 +332,28 @@ export class ProcessRuntime implements Runtime {
       // without one more program); the sandbox inherits it.
       const enter = net ? [findProgram('nsenter') ?? 'nsenter', `--net=${ProcessNetworks.namespacePath(net)}`, '--'] : [];
       const drop = [findProgram('setpriv')!, ...dropPrivilegesArgs(uid)];
-      const logFd = openSync(paths.supervisorLog, 'a', 0o600);
+      mark('stage');
       const startedAt = new Date().toISOString();
-      let child;
-      try {
-        // nsenter and unshare exec in place (same pid) into bash: the supervisor's own mount namespace holds the
-        // staged binds; slave propagation still lets the host's unmounts reach it.
-        const supervisor = [...enter, findProgram('unshare')!, '--mount', '--propagation', 'slave', '--', '/bin/bash', '-c', SUPERVISOR_SCRIPT, 'pier-supervisor'];
-        child = spawn(supervisor[0], [...supervisor.slice(1), paths.dir, ...cg.procsFiles(), '--', ...drop, bwrap, ...sandboxArgv], {
-          detached: true, // own session: survives the control plane and its terminal
-          stdio: ['ignore', logFd, logFd, 'pipe', 'pipe'],
-          cwd: paths.dir,
-          // The app's env travels on fd 3, never through bash's startup.
-          env: { PATH: DEFAULT_PATH, LC_ALL: 'C', ...(net ? { PIER_OWN_NETNS: '1' } : {}) },
-        });
-      } finally {
-        closeSync(logFd);
-      }
-      const envPipe = child.stdio[3] as NodeJS.WritableStream;
-      envPipe.on('error', () => { /* the supervisor died early: reported below */ });
-      envPipe.end(Buffer.from(Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join('')));
-      const seccompPipe = child.stdio[SECCOMP_FD] as NodeJS.WritableStream;
-      seccompPipe.on('error', () => { /* the supervisor died early: reported below */ });
-      seccompPipe.end(seccompFilter());
-      const pid = child.pid;
-      child.unref();
+      // nsenter and unshare exec in place (same pid) into bash: the supervisor's own mount namespace holds the
+      // staged binds; slave propagation still lets the host's unmounts reach it.
+      const supervisor = [...enter, findProgram('unshare')!, '--mount', '--propagation', 'slave', '--', '/bin/bash', '-c', SUPERVISOR_SCRIPT, 'pier-supervisor'];
+      // Started by the small launcher process (launcher.ts), not forked from this one: a fork's cost grows with
+      // the control plane's memory, which grows with N. The app's env travels on fd 3, never through bash's startup.
+      const pid = await supervisorLauncher.launch({
+        file: supervisor[0]!, args: [...supervisor.slice(1), paths.dir, ...cg.procsFiles(), '--', ...drop, bwrap, ...sandboxArgv],
+        cwd: paths.dir, logPath: paths.supervisorLog,
+        env: { PATH: DEFAULT_PATH, LC_ALL: 'C', ...(net ? { PIER_OWN_NETNS: '1' } : {}) },
+        fd3: Buffer.from(Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join('')),
+        fd4: seccompFilter(),
+      }).catch((err: Error) => { throw new RuntimeError('failed', `process runtime: could not start the supervisor: ${err.message}`); });
+      mark('spawn');
       const startTime = pid ? processStartTime(pid) : undefined;
       if (!pid || !startTime) throw new RuntimeError('failed', `process runtime: could not start the supervisor: ${this.supervisorLog(spec.instanceId)}`);
       const rec: InstanceRecord = { instanceId: spec.instanceId, labels: { ...spec.labels }, endpoints, supervisorPid: pid, supervisorStartTime: startTime, startedAt, uid };
       writeRecord(this.stateDir, rec);
+      mark('record');
       await this.awaitSandbox(spec.instanceId, rec);
+      mark('await');
       return { instanceId: spec.instanceId, runtimeId: spec.instanceId, endpoints, labels: { ...spec.labels } };
     } catch (err) {
       await this.remove(spec.instanceId).catch(() => undefined);
