@@ -120,19 +120,56 @@ export class ProcessNetworks {
     try { return JSON.parse(readFileSync(this.netFile(instanceId), 'utf8')) as InstanceNet; } catch { return null; }
   }
 
-  private allNets(): InstanceNet[] {
-    let ids: string[];
-    try { ids = readdirSync(join(this.stateDir, 'instances')); } catch { return []; }
-    return ids.map((id) => this.readNet(id)).filter((n): n is InstanceNet => n !== null);
-  }
-
   /** Directory bind-mounted into the sandbox: holds the app network's `hosts` file. */
   hostsDir(bridge: string): string { return join(this.stateDir, 'networks', bridge); }
 
+  /**
+   * The index of an app network's instances: one empty file per instance id, beside (never inside) the mounted hosts
+   * directory. Attach and detach read that network's members (at most 254), not every instance of the installation:
+   * reading every net.json twice per start cost time in proportion to N (issue #26). An instance's net.json stays
+   * the truth; a member without one is stale (a start that failed before its kernel objects) and is dropped.
+   */
+  private membersDir(bridge: string): string { return join(this.stateDir, 'networks', `${bridge}.members`); }
+
+  /** The instances recorded on one app network (call under the lock). */
+  private members(bridge: string): InstanceNet[] {
+    this.indexOnce();
+    let ids: string[];
+    try { ids = readdirSync(this.membersDir(bridge)); } catch { return []; }
+    const out: InstanceNet[] = [];
+    for (const id of ids) {
+      const net = this.readNet(id);
+      if (net?.bridge === bridge) out.push(net);
+      else if (!existsSync(this.netFile(id))) rmSync(join(this.membersDir(bridge), id), { force: true });
+    }
+    return out;
+  }
+
+  private addMember(bridge: string, instanceId: string): void {
+    mkdirSync(this.membersDir(bridge), { recursive: true, mode: 0o700 });
+    writeFileSync(join(this.membersDir(bridge), instanceId), '', { mode: 0o600 });
+  }
+
+  /**
+   * Installations from before the index (instances running through the upgrade) get it built once, from every
+   * instance's net.json; the marker says it is done, so a new network's empty index never means "scan everything".
+   */
+  private indexOnce(): void {
+    const marker = join(this.stateDir, 'networks', '.members-indexed');
+    if (existsSync(marker)) return;
+    let ids: string[];
+    try { ids = readdirSync(join(this.stateDir, 'instances')); } catch { ids = []; }
+    for (const id of ids) {
+      const net = this.readNet(id);
+      if (net) this.addMember(net.bridge, id);
+    }
+    mkdirSync(join(this.stateDir, 'networks'), { recursive: true, mode: 0o755 });
+    writeFileSync(marker, '', { mode: 0o600 });
+  }
+
   /** Rewrites the app network's hosts file from the instances recorded on it (atomic rename; the dir is mounted). */
-  private writeHosts(bridge: string): void {
+  private writeHosts(bridge: string, nets = this.members(bridge)): void {
     const dir = this.hostsDir(bridge);
-    const nets = this.allNets().filter((n) => n.bridge === bridge);
     if (nets.length === 0) { rmSync(dir, { recursive: true, force: true }); return; }
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     writeFileSync(join(dir, 'hosts.tmp'), renderHosts(nets), { mode: 0o644 });
@@ -149,21 +186,25 @@ export class ProcessNetworks {
     const ip = program('ip')!;
     return withHostLock(this.lockPath, async () => {
       const bridge = bridgeName(this.stateDir, network);
-      const existing = bridgeSubnet(bridge);
+      const members = this.members(bridge);
+      // A live bridge's subnet is its members' (getifaddrs, behind networkInterfaces, lists every link of the host,
+      // each instance's veth too: asked only for a bridge without members).
+      const live = existsSync(`/sys/class/net/${bridge}`);
+      const existing = !live ? undefined : members[0] ? parsePool(members[0].subnet) : bridgeSubnet(bridge);
       const subnet = existing ?? pickSubnet(this.pool, hostAddresses());
       if (!subnet) throw new Error(`no free /${APP_PREFIX} left in PIER_PROCESS_SUBNET ${cidrString(this.pool)}`);
-      const used = this.allNets().filter((n) => n.bridge === bridge).map((n) => n.ip);
-      const addr = pickAddress(subnet, used);
+      const addr = pickAddress(subnet, members.map((n) => n.ip));
       if (!addr) throw new Error(`app network ${network} has no free address left in ${cidrString(subnet)}`);
       const names = instanceNames(this.stateDir, instanceId);
       const net: InstanceNet = { network, bridge, ...names, ip: addr, subnet: cidrString(subnet), hostname, aliases };
       writeFileSync(this.netFile(instanceId), JSON.stringify(net), { mode: 0o600 });
+      this.addMember(bridge, instanceId);
       const plan: AttachPlan = { bridge, createBridge: !existing, subnet, ...names, ip: addr };
       if (plan.createBridge && existsSync(`/sys/class/net/${bridge}`)) await run(ip, ['link', 'del', bridge]); // no IPv4: half made
       await run(ip, ['-batch', '-'], hostBatch(plan));
       if (plan.createBridge) writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`, '1');
       await run(ip, ['-n', names.netns, '-batch', '-'], namespaceBatch(plan));
-      this.writeHosts(bridge);
+      this.writeHosts(bridge, [...members, net]);
       return net;
     });
   }
@@ -181,6 +222,7 @@ export class ProcessNetworks {
       ];
       if (lines.length) await run(ip, ['-batch', '-'], `${lines.join('\n')}\n`);
       rmSync(this.netFile(instanceId), { force: true });
+      rmSync(join(this.membersDir(net.bridge), instanceId), { force: true });
       this.writeHosts(net.bridge);
       await this.collectBridge(ip, net.bridge);
     });
@@ -189,9 +231,10 @@ export class ProcessNetworks {
   private async collectBridge(ip: string, bridge: string): Promise<void> {
     const ports = bridgePorts(bridge);
     if (ports === undefined || ports.length > 0) return;
-    if (this.allNets().some((n) => n.bridge === bridge)) return; // an attach is recorded and about to plug in
+    if (this.members(bridge).length > 0) return; // an attach is recorded and about to plug in
     await run(ip, ['link', 'del', bridge]);
     rmSync(this.hostsDir(bridge), { recursive: true, force: true });
+    rmSync(this.membersDir(bridge), { recursive: true, force: true });
   }
 
   /** Removes an app network's bridge if no instance is on it (a no-op otherwise). */
