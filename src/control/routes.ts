@@ -80,8 +80,12 @@ function isSleeping(input: RouteInput, appId: string): boolean {
   });
 }
 
-/** Reads the rows routes need from the state and computes the table. */
-export async function collectRoutes(state: ControlState, domain: string, endpoints: RouteInput['endpoints']): Promise<AppRoutes[]> {
+/**
+ * Reads the rows routes need from the state and computes the table. `thawed`: SLEEPING instances a wake-up has
+ * already thawed (light sleep), routed as HEALTHY before the pass that marks them so (reconcile-scaling.ts), also
+ * between its two marks (STARTING, then HEALTHY).
+ */
+export async function collectRoutes(state: ControlState, domain: string, endpoints: RouteInput['endpoints'], thawed?: ReadonlySet<string>): Promise<AppRoutes[]> {
   const [apps, services, live] = await Promise.all([state.listApps(), state.listServices(), state.listLiveInstances()]);
   const organizations = new Map<string, Organization>();
   for (const a of apps) {
@@ -103,7 +107,8 @@ export async function collectRoutes(state: ControlState, domain: string, endpoin
     if (next && rolling && ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY'].includes(next.status)) upcoming.set(s.id, next);
   }
   const instances = new Map<string, Instance[]>();
-  for (const i of live) {
+  for (let i of live) {
+    if ((i.status === 'SLEEPING' || i.status === 'STARTING') && thawed?.has(i.id)) i = { ...i, status: 'HEALTHY' };
     const list = instances.get(i.xyz_deployment_id) ?? [];
     list.push(i);
     instances.set(i.xyz_deployment_id, list);
