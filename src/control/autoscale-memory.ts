@@ -40,11 +40,16 @@ export interface AutoscaleMemory {
   wakeRequests: Map<string, number>;
   previous: Map<string, Counters>;
   lastSampleMs?: number;
+  /**
+   * Instances a wake-up thawed (light sleep) whose HEALTHY mark is still to come: the route table serves them
+   * already (collectRoutes), the pass that wakes their region marks them and takes them out.
+   */
+  thawed: Set<string>;
 }
 
 /** Builds the memory; `config` overrides the KPA defaults (tests and benchmarks shorten the windows). */
 export function createAutoscaleMemory(metrics?: MetricsSource, config: Partial<AutoscaleConfig> = {}): AutoscaleMemory {
-  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map() };
+  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map(), thawed: new Set() };
 }
 
 /** Records that a request waits for a sleeping app; the next pass wakes its sleeping regions. */

@@ -91,6 +91,8 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
   // Forget regions that are no longer autoscaled (manual override, new deployment, service gone).
   for (const id of [...mem.regions.keys()]) if (!seen.has(id)) mem.regions.delete(id);
   for (const [app, at] of wakes) if (mem.wakeRequests.get(app) === at) mem.wakeRequests.delete(app);
+  // A thawed instance whose workload is gone (its service deleted or redeployed before its region woke) serves no more.
+  for (const id of mem.thawed) if (!ctx.bindings.has(id)) mem.thawed.delete(id);
   if (sampling && metrics) {
     mem.lastSampleMs = nowMs;
     mem.previous = new Map(Object.entries(metrics.instances));
@@ -232,6 +234,8 @@ async function sleepRegion(s: Step, rm: RegionMemory, rows: Instance[], reason: 
 async function deepenSleep(s: Step, rm: RegionMemory, rows: Instance[]): Promise<void> {
   const { ctx, policy, nowMs } = s;
   if (rm.sleepMode !== 'light' || rm.idleSinceMs === undefined) return;
+  // A request waits (it came after this pass read the wake-ups): the next pass wakes the region, maybe already thawed.
+  if (ctx.autoscale.wakeRequests.has(s.svc.app_id)) return;
   const step = sleepStep(policy, rm.idleSinceMs, nowMs, true);
   if (step.mode !== 'deep') {
     const due = nextSleepInMs(policy, rm.idleSinceMs, nowMs, 'light');
@@ -272,6 +276,7 @@ async function stopSleepingWorkloads(s: Step, rm: RegionMemory, rows: Instance[]
     }
     rm.frozen?.delete(i.id);
     rm.thawing?.delete(i.id);
+    ctx.autoscale.thawed.delete(i.id);
     ctx.bindings.delete(i.id);
     ctx.health.forget(i.id);
     await ctx.logs.stop(i.id);
@@ -314,11 +319,16 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
     }
     if (thawed) {
       // The very process that passed its checks before it froze: it serves at once (the edge routes to it as this
-      // step ends), and its checks resume on their interval.
+      // step ends, or already does: thawEarly), and its checks resume on their interval.
       ctx.health.passing(i.id, nowMs, THAWED_FIRST_CHECK_MS);
       const waking = await markInstance(ctx, i, 'STARTING', 'instance_waking', 'Instance thawed from light sleep: a request arrived.');
       await markInstance(ctx, waking, 'HEALTHY', 'instance_healthy', instanceMessage.healthy());
-    } else if (ctx.bindings.has(i.id)) {
+      ctx.autoscale.thawed.delete(i.id);
+      continue;
+    }
+    // Not thawed here: whatever thawEarly routed is the next tables' no more (STARTING waits for its checks).
+    ctx.autoscale.thawed.delete(i.id);
+    if (ctx.bindings.has(i.id)) {
       ctx.health.reset(i.id, nowMs);
       await markInstance(ctx, i, 'STARTING', 'instance_waking', instanceMessage.starting());
     } else {
@@ -332,21 +342,30 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
 }
 
 /**
- * Starts thawing the frozen workloads of a light-sleeping app the moment a request asks to wake it, so the thaw
- * overlaps the wait for the next pass; that pass (wakeRegion) awaits it and marks the instances HEALTHY. Only
- * workloads whose freeze finished are touched (a freeze still running is thawed by that pass instead).
+ * Thaws the frozen workloads of a light-sleeping app the moment a request asks to wake it. The process that passed
+ * its checks before it froze serves at once: each workload whose thaw succeeds joins `thawed` (routed as HEALTHY,
+ * collectRoutes) and `onServing` publishes the routes, so the held requests go to it without waiting for a pass.
+ * That pass (wakeRegion) awaits the same thaw, marks the instance HEALTHY and takes it out of `thawed`; a thaw that
+ * failed is left to it (the instance is replaced, as in a deep-sleep wake). Only workloads whose freeze finished are
+ * touched (a freeze still running is thawed by that pass instead).
  */
-export function thawEarly(ctx: ControlContext, appId: string): void {
+export function thawEarly(ctx: ControlContext, appId: string, onServing?: () => void): void {
   const thaw = ctx.runtime.thaw?.bind(ctx.runtime);
   if (!thaw) return;
-  for (const rm of ctx.autoscale.regions.values()) {
+  const mem = ctx.autoscale;
+  for (const rm of mem.regions.values()) {
     if (rm.appId !== appId || rm.desired !== 0 || rm.sleepMode !== 'light' || !rm.frozen?.size) continue;
     for (const id of rm.frozen) {
       const h = ctx.bindings.get(id);
       if (!h || rm.thawing?.has(id)) continue;
       const p = thaw(h.runtimeId);
-      p.catch(() => undefined); // awaited (and its failure handled) by wakeRegion
       (rm.thawing ??= new Map()).set(id, p);
+      p.then(() => {
+        // Still this wake's to serve: no pass claimed the thaw meanwhile (wakeRegion) or stopped the workload.
+        if (rm.thawing?.get(id) !== p || ctx.bindings.get(id) !== h) return;
+        mem.thawed.add(id);
+        onServing?.();
+      }, () => undefined); // the failure is handled by wakeRegion, which awaits the same promise
     }
   }
 }
