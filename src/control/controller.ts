@@ -13,6 +13,7 @@ import { reconcileInstances } from './reconcile-instances.ts';
 import { reconcileScaling, requestWake, thawEarly, type MetricsSource } from './reconcile-scaling.ts';
 import type { AutoscaleConfig } from '../autoscale/config.ts';
 import { collectRoutes } from './routes.ts';
+import { breathe } from './breathe.ts';
 import { VolumeReconciler, type VolumeState, type VolumeUsage } from './reconcile-volumes.ts';
 import type { VolumeDriver } from '../runtime/volumes/contract.ts';
 
@@ -63,7 +64,10 @@ export interface Controller {
   routes(): Promise<AppRoutes[]>;
   /** Where an instance's ports are published, if it runs. */
   endpoints(instanceId: string): Endpoint[] | undefined;
-  /** A request waits for a sleeping app (the edge's onWake): wake its sleeping services on the next pass. */
+  /**
+   * A request waits for a sleeping app (the edge's onWake): its frozen workloads thaw and are routed at once, the
+   * next pass wakes its sleeping services (marks the thawed instances HEALTHY, starts the others).
+   */
   wake(appId: string): void;
 }
 
@@ -83,12 +87,15 @@ const READS: Record<keyof ControlReads, true> = {
   listLiveInstances: true, getInstance: true, getManualScaling: true, secretValues: true, registrySecret: true,
 };
 
-/** The state with each progress-making write counted through `count` (called as the write starts). */
+/**
+ * The state with each progress-making write counted through `count` (called as the write starts). Each read first
+ * lets the event loop turn when the pass has held it past a small budget (breathe.ts): the edge shares this loop.
+ */
 export function countingState(state: ControlState, count: () => void): ControlState {
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(READS) as (keyof ControlReads)[]) {
     const read = state[name] as ((...args: unknown[]) => unknown) | undefined;
-    if (read) out[name] = read.bind(state);
+    if (read) out[name] = async (...args: unknown[]) => { await breathe(); return read.apply(state, args); };
   }
   for (const name of Object.keys(PROGRESS) as (keyof ControlWrites)[]) {
     const write = state[name] as ((...args: unknown[]) => Promise<void>) | undefined;
@@ -147,6 +154,10 @@ export function createController(o: ControllerOptions): Controller {
   function publishIfDirty(): void {
     if (!ctx.routesDirty) return;
     ctx.routesDirty = false;
+    publishNow();
+  }
+
+  function publishNow(): void {
     try { o.onRoutesChanged?.(); } catch (err) { ctx.onError(err, 'notifying route changes'); }
   }
 
@@ -236,12 +247,12 @@ export function createController(o: ControllerOptions): Controller {
     reconcileOnce,
     kick,
     recover,
-    routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints),
+    routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints, ctx.autoscale.thawed),
     endpoints: (id) => ctx.bindings.get(id)?.endpoints,
     wake(appId) {
       requestWake(ctx.autoscale, appId, ctx.clock.now().getTime());
-      // Light sleep: thaw now, while this wake waits for its pass (which marks the thawed instances HEALTHY).
-      thawEarly(ctx, appId);
+      // Light sleep: thaw now and route to the thawed instances at once; the pass marks them HEALTHY after.
+      thawEarly(ctx, appId, publishNow);
       kicked = true;
       if (!looping) schedule(0);
     },
