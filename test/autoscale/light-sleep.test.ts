@@ -8,16 +8,16 @@ import { makeWorld, webDefinition } from '../control/world.ts';
 
 const FAST = { stableWindowMs: 10_000, panicWindowMs: 2_000, scaleDownDelayMs: 3_000, tickMs: 1000 };
 
-async function setup(opts: { freezeFails?: boolean } = {}) {
+async function setup(opts: { freezeFails?: boolean; thawFails?: boolean; onRoutesChanged?: () => void } = {}) {
   const counters: Record<string, TrafficMetrics> = {};
   const metrics = (): EdgeMetrics => ({ instances: structuredClone(counters), routes: {}, apps: {} });
-  const w = makeWorld({ controller: { metrics, autoscale: FAST } });
+  const w = makeWorld({ controller: { metrics, autoscale: FAST, ...(opts.onRoutesChanged ? { onRoutesChanged: opts.onRoutesChanged } : {}) } });
   const frozen = new Set<string>();
   const calls: string[] = [];
   // The fake runtime learns freeze/thaw (optional in the contract): the controller looks for them at call time.
   Object.assign(w.runtime, {
     async freeze(id: string) { calls.push(`freeze ${id}`); if (opts.freezeFails) throw new Error('no freezer'); frozen.add(id); },
-    async thaw(id: string) { calls.push(`thaw ${id}`); frozen.delete(id); },
+    async thaw(id: string) { calls.push(`thaw ${id}`); if (opts.thawFails) throw new Error('cgroup gone'); frozen.delete(id); },
   });
   const { service, deployment } = await w.createService(webDefinition({ scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { light_sleep_value: 2, deep_sleep_value: 10 } }] } as never] }));
   return { w, service, deployment, frozen, calls };
@@ -95,4 +95,77 @@ test('a service with volumes sleeps deeply at the light delay: a frozen workload
   assert.equal(s.w.runtime.running().length, 0, 'the workload stopped, so its volumes are unmounted');
   const events = s.w.state.events.filter((e) => e.type === 'autoscaled').map((e) => e.message);
   assert.ok(events.some((m) => /this service mounts volumes, which a frozen workload would keep mounted, so the workload stops/.test(m)), events.join('\n'));
+});
+
+/** Sleeps the only replica lightly and returns it once its workload is frozen. */
+async function frozenReplica(s: World) {
+  await s.w.settle();
+  const [first] = s.w.instancesOf(s.deployment.id).filter((i) => i.status === 'HEALTHY');
+  for (let i = 0; i < 5 && inst(s, first.id).status !== 'SLEEPING'; i++) await tick(s);
+  await tick(s, 500);
+  const runtimeId = inst(s, first.id).allocation_id!;
+  assert.ok(s.frozen.has(runtimeId), 'frozen');
+  return { id: first.id, runtimeId };
+}
+
+/** Lets pending promise callbacks and one loop turn run, with no pass (the world's controller is never started). */
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+test('a wake routes to the thawed instance before any pass runs; the pass then marks it HEALTHY', async () => {
+  let routeChanges = 0;
+  const s = await setup({ onRoutesChanged: () => { routeChanges++; } });
+  const { id, runtimeId } = await frozenReplica(s);
+  const before = routeChanges;
+  s.w.controller.wake(s.w.app.id);
+  await flush();
+  // Served from the thaw on: the route table already has the replica, its row still says SLEEPING (no pass yet).
+  assert.equal(inst(s, id).status, 'SLEEPING');
+  assert.ok(!s.frozen.has(runtimeId), 'thawed');
+  assert.ok(routeChanges > before, 'the routes were published without a pass');
+  assert.deepEqual((await s.w.controller.routes())[0].routes[0].upstreams.map((u) => u.instanceId), [id]);
+  await s.w.settle();
+  assert.equal(inst(s, id).status, 'HEALTHY');
+  assert.deepEqual((await s.w.controller.routes())[0].routes[0].upstreams.map((u) => u.instanceId), [id]);
+  assert.deepEqual(s.calls, [`freeze ${runtimeId}`, `thaw ${runtimeId}`], 'thawed once');
+  // Asleep again: nothing routes to it (the early route ended with the HEALTHY mark).
+  for (let i = 0; i < 5 && !s.frozen.has(runtimeId); i++) await tick(s);
+  assert.ok(s.frozen.has(runtimeId));
+  assert.deepEqual((await s.w.controller.routes())[0].routes[0].upstreams, []);
+  assert.deepEqual(s.w.errors, []);
+});
+
+test('a thaw that fails routes nothing early; the pass replaces the instance (a deep-sleep wake)', async () => {
+  const s = await setup({ thawFails: true });
+  const { id } = await frozenReplica(s);
+  s.w.controller.wake(s.w.app.id);
+  await flush();
+  assert.deepEqual((await s.w.controller.routes())[0].routes[0].upstreams, [], 'never routed to a workload still frozen');
+  await s.w.settle();
+  const healthy = s.w.instancesOf(s.deployment.id).filter((i) => i.status === 'HEALTHY');
+  assert.equal(healthy.length, 1);
+  assert.notEqual(healthy[0].id, id);
+  assert.deepEqual((await s.w.controller.routes())[0].routes[0].upstreams.map((u) => u.instanceId), [healthy[0].id]);
+  assert.ok(s.w.errors.some((e) => /thawing instance .* \(a new instance replaces it\)/.test(e)), s.w.errors.join('\n'));
+});
+
+test('a wake that arrives during the pass that would deepen the sleep keeps the thawed workload serving', async () => {
+  const s = await setup();
+  const { id, runtimeId } = await frozenReplica(s);
+  s.w.clock.advance(11_000); // past the deep delay (10 s)
+  // The request arrives after this pass read the wake-ups: as the scaler reads the service's manual scaling.
+  let woke = false;
+  const scalings = s.w.state.scalings;
+  const get = scalings.get.bind(scalings);
+  scalings.get = (serviceId: string) => {
+    if (!woke) { woke = true; s.w.controller.wake(s.w.app.id); }
+    return get(serviceId);
+  };
+  await s.w.controller.reconcileOnce();
+  assert.ok(woke);
+  assert.equal(s.w.runtime.running().length, 1, 'the thawed workload was not stopped');
+  assert.deepEqual((await s.w.controller.routes())[0].routes[0].upstreams.map((u) => u.instanceId), [id]);
+  await s.w.settle();
+  assert.equal(inst(s, id).status, 'HEALTHY');
+  assert.equal(s.w.runtime.calls.filter((c) => c.startsWith('start')).length, 1, 'no new instance');
+  assert.deepEqual(s.calls, [`freeze ${runtimeId}`, `thaw ${runtimeId}`]);
 });
