@@ -26,7 +26,28 @@ if (fast) files = files.filter((f) => !/\.(docker|slow)\.test\.ts$/.test(f));
 if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
 if (files.length === 0) { console.error('no test files matched'); process.exit(1); }
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
-  cwd: root, stdio: 'inherit', env: { ...process.env, PIER_TEST: '1' },
-});
-child.on('exit', (code, signal) => process.exit(signal ? 1 : code ?? 1));
+// Two rounds. The files that need no engine (pure code, in-process servers on ephemeral loopback ports, temporary
+// directories) run two at a time: node's default is one per core less one, i.e. one at a time on a 2-core machine,
+// where most of a unit file's second is tsx starting up. The engine suites (containers, VMs, builds, clusters) then
+// run one at a time, as before: they share the host's engine, bridges and cgroups and time their own waits.
+const engine = (f) => /\.(docker|slow)\.test\.ts$/.test(f);
+const rounds = [
+  { files: files.filter((f) => !engine(f)), concurrency: 2 },
+  { files: files.filter(engine), concurrency: 1 },
+].filter((r) => r.files.length > 0);
+
+function run({ files: batch, concurrency }) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...batch], {
+      cwd: root, stdio: 'inherit', env: { ...process.env, PIER_TEST: '1' },
+    });
+    child.on('exit', (code, signal) => resolve(signal ? 1 : code ?? 1));
+  });
+}
+
+let failed = 0;
+for (const round of rounds) {
+  const code = await run(round);
+  if (code !== 0) failed = code;
+}
+process.exit(failed);
