@@ -20,6 +20,7 @@ import { defaultArchivesDir, extractArchive, extractionLimit } from './archive.t
 import { gitRepositoryAllowed, type GitAccess } from '../domain/git-source.ts';
 import { createBuildLog, type BuildLog, type BuildLogSink } from './logs.ts';
 import { openBuildCgroup } from './host-cgroup.ts';
+import { GO_BUILD_FLAGS } from './buildpacks/go.ts';
 import { prepareGoCache, type SeedStepRunner } from './go-std-cache.ts';
 import { ensureBuildNetwork, hostGoRoot, runContainerSteps } from './sandbox-docker.ts';
 import { writeInsideBuild } from './sandbox-files.ts';
@@ -135,7 +136,9 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
   /** A Go build's empty service cache gets the toolchain's compiled std first, seeded by `runStep` when missing. */
   function goCache(plan: BuildPlan, cacheDir: string, say: (l: string) => void, runStep: SeedStepRunner): Promise<void> {
     const goRoot = plan.stack === 'go' ? hostGoRoot() : undefined;
-    return goRoot ? prepareGoCache({ dir: goStdDir, goRoot, cacheDir, log: say, runStep }) : Promise.resolve();
+    // A build_command that does not build with the default flags (or not at all) would not use a new seed.
+    const makes = plan.hostCommands.some((c) => c.includes(`go build ${GO_BUILD_FLAGS} `));
+    return goRoot ? prepareGoCache({ dir: goStdDir, goRoot, cacheDir, log: say, runStep, makes }) : Promise.resolve();
   }
 
   async function run(d: Deployment, signal: AbortSignal, log: BuildLog, env: BuildEnv): Promise<BuildOutput> {

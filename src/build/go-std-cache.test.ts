@@ -66,7 +66,7 @@ test('a failed seeding leaves no seed (never half a cache) and the build goes on
   const calls: string[] = [];
   const lines: string[] = [];
   const cacheDir = mkdtempSync(join(tmpdir(), 'pier-go-svc-'));
-  await prepareGoCache({ dir, goRoot: root, cacheDir, runStep: fakeStep(calls, { fail: true }), log: (l) => lines.push(l), command: 'fake seed' });
+  await prepareGoCache({ dir, goRoot: root, cacheDir, runStep: fakeStep(calls, { fail: true }), log: (l) => lines.push(l), command: 'fake seed', makes: true });
   assert.deepEqual(readdirSync(dir), [], 'no seed and no temporary directory');
   assert.ok(!existsSync(join(cacheDir, 'go-build')));
   assert.ok(lines.some((l) => /not cached \(step failed/.test(l)), lines.join('\n'));
@@ -75,9 +75,24 @@ test('a failed seeding leaves no seed (never half a cache) and the build goes on
   const { utimesSync } = await import('node:fs');
   utimesSync(join(dir, '.tmp-old'), new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
   mkdirSync(join(dir, 'go1.0.0-x64-0000'));
-  await prepareGoCache({ dir, goRoot: root, cacheDir, runStep: fakeStep(calls), log: (l) => lines.push(l), command: 'fake seed' });
+  await prepareGoCache({ dir, goRoot: root, cacheDir, runStep: fakeStep(calls), log: (l) => lines.push(l), command: 'fake seed', makes: true });
   assert.deepEqual(readdirSync(dir), [goStdSeedKey(root, 'fake seed')]);
   assert.equal(readFileSync(join(cacheDir, 'go-build', '0a', 'entry-d'), 'utf8'), 'compiled');
+});
+
+test('a build that does not build with the default flags uses an existing seed but never makes one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-go-std-'));
+  const root = goRoot();
+  const calls: string[] = [];
+  const o = { dir, goRoot: root, runStep: fakeStep(calls), log: () => {}, command: 'fake seed' };
+  const first = mkdtempSync(join(tmpdir(), 'pier-go-svc-'));
+  await prepareGoCache({ ...o, cacheDir: first, makes: false });
+  assert.equal(calls.length, 0);
+  assert.ok(!existsSync(join(first, 'go-build')));
+  await ensureGoStdSeed(o);
+  await prepareGoCache({ ...o, cacheDir: first, makes: false });
+  assert.equal(readFileSync(join(first, 'go-build', '0a', 'entry-d'), 'utf8'), 'compiled');
+  assert.equal(calls.length, 1);
 });
 
 test('a service cache gets a private copy: new files, not links; writing it leaves the seed alone', () => {

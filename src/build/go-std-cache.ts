@@ -158,12 +158,14 @@ export function hasGoCache(cacheDir: string): boolean {
 }
 
 /**
- * Before a Go build's steps: when the service's cache has no go-build yet, the toolchain's seed (made now if needed)
- * is copied in. Never fails the build: without a seed, the build compiles std itself.
+ * Before a Go build's steps: when the service's cache has no go-build yet, the toolchain's seed is copied in; a
+ * build that `makes` seeds (one running `go build` with GO_BUILD_FLAGS, whose packages the seed matches) first makes
+ * it when missing, others only use it. Never fails the build: without a seed, the build compiles std itself.
  */
-export async function prepareGoCache(o: GoStdSeedOptions & { cacheDir: string }): Promise<void> {
+export async function prepareGoCache(o: GoStdSeedOptions & { cacheDir: string; makes: boolean }): Promise<void> {
   if (hasGoCache(o.cacheDir) || !existsSync(join(o.goRoot, 'VERSION'))) return;
-  const seed = await ensureGoStdSeed(o);
+  const existing = join(o.dir, goStdSeedKey(o.goRoot, o.command ?? GO_STD_SEED_COMMAND));
+  const seed = o.makes ? await ensureGoStdSeed(o) : isDir(existing) ? existing : undefined;
   if (!seed) return;
   try {
     if (copyGoStdSeed(seed, o.cacheDir)) o.log(`using the Go standard library compiled for ${seed.split('/').pop()}`);
