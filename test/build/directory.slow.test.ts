@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBuilder } from '../../src/build/builder.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
-import { gitDeployment, gitRepo, memoryLogs, runAndFetch } from './helpers.ts';
+import { gitDeployment, gitRepo, memoryLogs, runAndFetch, TEST_GO_STD_DIR } from './helpers.ts';
 
 const workDir = mkdtempSync(join(tmpdir(), 'pier-dir-builds-'));
 const runtime = new ProcessRuntime({ stateDir: mkdtempSync(join(tmpdir(), 'pier-dir-rt-')) });
-const builder = (logs = memoryLogs()) => createBuilder({ target: 'directory', workDir, appendLogs: logs.sink });
+const builder = (logs = memoryLogs()) => createBuilder({ target: 'directory', workDir, appendLogs: logs.sink, goStdDir: TEST_GO_STD_DIR });
 
 test('node app with a build script becomes a directory the process runtime serves', async () => {
   const repo = gitRepo({

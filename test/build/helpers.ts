@@ -9,6 +9,12 @@ import type { Deployment, GitSource } from '../../src/domain/types.ts';
 import type { BuildLogLine } from '../../src/build/logs.ts';
 import type { Runtime } from '../../src/runtime/contract.ts';
 
+/**
+ * Where the test suites keep the Go standard library compiled for this host's toolchain (src/build/go-std-cache.ts):
+ * one place for every suite and run, so a test run compiles it at most once instead of in every first Go build.
+ */
+export const TEST_GO_STD_DIR = join(tmpdir(), 'pier-test-go-std');
+
 /** Creates a git repository with `files` committed on `main` (plus optional further branches); returns its path. */
 export function gitRepo(files: Record<string, string>, message = 'initial commit', branches: Record<string, Record<string, string>> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'pier-build-repo-'));

@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { startEdgePier, until, type EdgePier } from '../edge/harness.ts';
 import { packDirectory } from '../../src/cli/commands/deploy.ts';
 import { REAL_APPS, write, type RealApp } from './real-apps-sources.ts';
+import { TEST_GO_STD_DIR } from './helpers.ts';
 
+// The Go apps' first builds copy the standard library compiled once for every suite (src/build/go-std-cache.ts).
+process.env.PIER_BUILD_GO_STD_DIR ??= TEST_GO_STD_DIR;
 if (!process.env.PIER_BUILD_CA_FILE && existsSync('/etc/ssl/certs/ca-certificates.crt')) {
   process.env.PIER_BUILD_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 }

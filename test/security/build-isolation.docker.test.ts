@@ -13,7 +13,7 @@ import { BUILD_OWNER_LABEL, pruneOrphanBuildContainers } from '../../src/build/s
 import { ensureBaseImage } from '../../src/build/base-images.ts';
 import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
-import { gitDeployment, gitRepo, memoryLogs, runAndFetch } from '../build/helpers.ts';
+import { gitDeployment, gitRepo, memoryLogs, runAndFetch, TEST_GO_STD_DIR } from '../build/helpers.ts';
 import { attackSetup, isolated, verdict } from './build-isolation-attack.ts';
 
 const engine = new DockerEngine();
@@ -28,7 +28,7 @@ const GO_MAIN = 'package main\nimport ("fmt"; "net/http"; "os")\nfunc main() {\n
   '\thttp.ListenAndServe(":"+os.Getenv("PORT"), nil)\n}\n';
 
 function builder(logs = memoryLogs(), o: { timeoutMs?: number; diskBytes?: number } = {}) {
-  return createBuilder({ target: 'image', workDir, appendLogs: logs.sink, engine, cpu: 1, memoryBytes: 1024 ** 3, ...o });
+  return createBuilder({ target: 'image', workDir, appendLogs: logs.sink, engine, cpu: 1, memoryBytes: 1024 ** 3, goStdDir: TEST_GO_STD_DIR, ...o });
 }
 
 async function buildContainers(deploymentId: string): Promise<unknown[]> {

@@ -16,7 +16,7 @@ import { createBuilder } from '../../src/build/builder.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
 import { generateToken, insertOrganization, insertToken } from '../../src/store/organizations.ts';
-import { gitDeployment, gitRepo, memoryLogs, runAndFetch } from '../build/helpers.ts';
+import { gitDeployment, gitRepo, memoryLogs, runAndFetch, TEST_GO_STD_DIR } from '../build/helpers.ts';
 import { apiClient } from '../support/api-client.ts';
 import { until } from '../support/until.ts';
 import { attackSetup, isolated, verdict } from './build-isolation-attack.ts';
@@ -26,7 +26,7 @@ const workDir = join(attack.dataDir, 'builds');
 mkdirSync(workDir, { recursive: true });
 const runtime = new ProcessRuntime({ stateDir: mkdtempSync(join(tmpdir(), 'pier-build-isolation-rt-')) });
 const builder = (logs = memoryLogs(), o: { timeoutMs?: number; diskBytes?: number } = {}) =>
-  createBuilder({ target: 'directory', workDir, appendLogs: logs.sink, ...o });
+  createBuilder({ target: 'directory', workDir, appendLogs: logs.sink, goStdDir: TEST_GO_STD_DIR, ...o });
 
 // A listener of the test's own on every address of this host: the build must not reach it on any of them.
 let listener: Server;
