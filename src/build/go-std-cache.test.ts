@@ -3,7 +3,7 @@
 // The real sandbox (a tenant step cannot reach the seed) is test/build/go-std-seed.slow.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goPlan, GO_BUILD_FLAGS } from './buildpacks/go.ts';
@@ -70,13 +70,12 @@ test('a failed seeding leaves no seed (never half a cache) and the build goes on
   assert.deepEqual(readdirSync(dir), [], 'no seed and no temporary directory');
   assert.ok(!existsSync(join(cacheDir, 'go-build')));
   assert.ok(lines.some((l) => /not cached \(step failed/.test(l)), lines.join('\n'));
-  // A crashed Pier's leftover temporary directory (an hour old) and another toolchain's seed are cleared.
-  mkdirSync(join(dir, '.tmp-old'));
-  const { utimesSync } = await import('node:fs');
-  utimesSync(join(dir, '.tmp-old'), new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
-  mkdirSync(join(dir, 'go1.0.0-x64-0000'));
+  // Anything else in the directory (an operator's PIER_BUILD_GO_STD_DIR may hold other things) stays.
+  const old = new Date(Date.now() - 2 * 3600_000);
+  for (const name of ['.tmp-0123456789ab', '.tmp-abcdefabcdef', 'go1.0.0-x64-0123456789abcdef', 'notes']) mkdirSync(join(dir, name));
+  utimesSync(join(dir, '.tmp-0123456789ab'), old, old);
   await prepareGoCache({ dir, goRoot: root, cacheDir, runStep: fakeStep(calls), log: (l) => lines.push(l), command: 'fake seed', makes: true });
-  assert.deepEqual(readdirSync(dir), [goStdSeedKey(root, 'fake seed')]);
+  assert.deepEqual(readdirSync(dir).sort(), ['.tmp-abcdefabcdef', goStdSeedKey(root, 'fake seed'), 'notes'].sort(), 'an old temporary directory and another toolchain\'s seed are removed; a live one and other files stay');
   assert.equal(readFileSync(join(cacheDir, 'go-build', '0a', 'entry-d'), 'utf8'), 'compiled');
 });
 

@@ -117,14 +117,18 @@ async function makeSeed(o: GoStdSeedOptions, command: string, seed: string): Pro
 
 // Seeds of other toolchains (or other flags) are never used again. A temporary directory older than an hour was
 // left by a Pier that stopped mid-seeding (a live seeding ends within a build's time limit, 20 min by default).
+// Only names Pier gives are removed: PIER_BUILD_GO_STD_DIR may name a directory that holds other things.
 function removeStale(dir: string, keep: string): void {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (p === keep) continue;
     const st = lstatOrUndefined(p);
-    if (st && (!name.startsWith('.tmp-') || Date.now() - st.mtimeMs > 3600_000)) rmSync(p, { recursive: true, force: true });
+    if (p === keep || !st) continue;
+    const tmp = /^\.tmp-[0-9a-f]{12}$/.test(name);
+    if ((tmp && Date.now() - st.mtimeMs > 3600_000) || (!tmp && SEED_NAME.test(name))) rmSync(p, { recursive: true, force: true });
   }
 }
+
+const SEED_NAME = /^go[\w.-]*-[a-z0-9]+-[0-9a-f]{16}$/;
 
 /**
  * Gives `cacheDir` a private copy of `seed` as its go-build when it has none (no entry of that name at all: a link a
