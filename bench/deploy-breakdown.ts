@@ -59,5 +59,6 @@ export function medianSteps(runs: Breakdown[]): Record<keyof Breakdown, number> 
 /** `api 3 / provision 150 / pickup 2 / start 80 / probe 10 / route 2 / serve 3` for a table cell. */
 export function describeSteps(s: Record<keyof Breakdown, number>): string {
   const short: Record<keyof Breakdown, string> = { api_write: 'api', provision: 'provision', pickup: 'pickup', runtime_start: 'start', first_probe_pass: 'probe', route_published: 'route', first_request: 'serve' };
-  return STEPS.map((k) => `${short[k]} ${Number.isFinite(s[k]) ? Math.round(s[k]) : '?'}`).join(' / ');
+  // A step a result does not have (provision: no build; results from before a step existed) is left out.
+  return STEPS.filter((k) => s[k] !== undefined).map((k) => `${short[k]} ${Number.isFinite(s[k]) ? Math.round(s[k]) : '?'}`).join(' / ');
 }

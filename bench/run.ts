@@ -5,7 +5,8 @@
 // Usage: npm run bench [-- --only api,api-10k,edge,runtime,deploy,build,autoscale,functions,swarm,postgres,backup,density,volumes] [--quick]
 // (swarm and failover are opt-in: they run only when named; swarm brings up a 3-node Swarm lab and needs root,
 // failover two control planes on PostgreSQL with Docker.)
-// (--only re-runs those sections and keeps the other sections' last results in the files and the table.)
+// (--only re-runs those sections and keeps the other sections' last results in the files and the table;
+// --table-only runs nothing and rewrites the table from latest.json and bench/kept-rows.json.)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -145,6 +146,19 @@ function genericRows(name: string): (r: any) => Row[] {
   return (r) => Array.isArray(r?.rows) ? r.rows as Row[] : [{ bench: name, measured: 'see bench/results/latest.json', baseline: '-', target: '-' }];
 }
 
+/**
+ * Rows measured outside this runner (a separate script, a quiet-box run of a setting the sections do not cover), each
+ * naming where its raw numbers are: bench/kept-rows.json holds them as `{ "section": name, "row": Row }`, and the
+ * table places them after that section's rows, so re-running a section never drops them. Updated by hand.
+ */
+function keptRows(): { section: string; row: Row }[] {
+  const file = join(here, 'kept-rows.json');
+  if (!existsSync(file)) return [];
+  const kept = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  if (!Array.isArray(kept)) throw new Error('bench/kept-rows.json: expected an array of { section, row }');
+  return kept as { section: string; row: Row }[];
+}
+
 function table(rows: Row[]): string {
   const lines = ['| Benchmark | Measured | Baseline (same run) | Target | Met |', '|---|---|---|---|---|'];
   for (const r of rows) lines.push(`| ${r.bench} | ${r.measured} | ${r.baseline} | ${r.target} | ${r.met === undefined ? '-' : r.met ? 'yes' : '**no**'} |`);
@@ -158,16 +172,17 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const only = arg('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const tableOnly = process.argv.includes('--table-only');
+  const only = tableOnly ? [] : arg('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
   const all = [...SECTIONS, ...OPTIONAL.filter((s) => existsSync(join(here, s.file)))];
   const sections = all.filter((s) => (only ? only.includes(s.name) : !s.optIn));
   const outDir = join(here, 'results');
   const latest = join(outDir, 'latest.json');
   // --only re-measures some sections and keeps the others' last results, so the table always covers everything.
-  const previous = only && existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')) as { results?: Record<string, unknown>; measured?: Record<string, string> } : undefined;
+  const previous = only && existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')) as { started?: string; results?: Record<string, unknown>; measured?: Record<string, string> } : undefined;
   const results: Record<string, unknown> = { ...(previous?.results ?? {}) };
   const measured: Record<string, string> = { ...(previous?.measured ?? {}) };
-  const started = new Date();
+  const started = tableOnly && previous?.started ? new Date(previous.started) : new Date();
   for (const s of sections) {
     process.stderr.write(`bench: ${s.name}...\n`);
     const t0 = performance.now();
@@ -182,18 +197,21 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${s.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
   const rows: Row[] = [];
+  const kept = keptRows();
   for (const s of all) {
     const r = results[s.name] as { error?: string } | undefined;
-    if (r === undefined) continue;
-    if (r.error) rows.push({ bench: s.name, measured: `failed: ${r.error}`, baseline: '-', target: '-', met: false });
-    else rows.push(...s.rows(r));
+    if (r !== undefined && r.error) rows.push({ bench: s.name, measured: `failed: ${r.error}`, baseline: '-', target: '-', met: false });
+    else if (r !== undefined) rows.push(...s.rows(r));
+    rows.push(...kept.filter((k) => k.section === s.name).map((k) => k.row));
   }
+  const unplaced = kept.filter((k) => !all.some((s) => s.name === k.section));
+  if (unplaced.length) throw new Error(`bench/kept-rows.json: unknown section ${unplaced.map((k) => JSON.stringify(k.section)).join(', ')}`);
   const machine = { cpus: availableParallelism(), memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
   mkdirSync(outDir, { recursive: true });
   const doc = { started: started.toISOString(), finished: new Date().toISOString(), quick, machine, measured, results, rows };
   const md = `Measured ${started.toISOString().slice(0, 10)} on ${machine.cpus} cores / ${machine.memory_gib} GiB, Node ${machine.node}` +
     `${quick ? ' (--quick)' : ''}; raw numbers (and when each section ran) in \`bench/results/latest.json\`.\n\n${table(rows)}\n`;
-  writeFileSync(latest, JSON.stringify(doc, null, 2) + '\n');
+  if (!tableOnly) writeFileSync(latest, JSON.stringify(doc, null, 2) + '\n');
   writeFileSync(join(outDir, 'latest.md'), md);
   const readme = join(root, 'README.md');
   if (existsSync(readme)) {
