@@ -149,21 +149,36 @@ export class DockerRuntime implements Runtime {
     if (!spec.image) throw new RuntimeError('invalid_spec', 'the docker runtime runs images: spec.image is required');
     checkVolumes(spec);
     const t = new StartSpans(spec.instanceId);
-    await t.span('image', () => this.call(() => this.ensureImage(spec, signal)));
     const network = spec.network ?? ISOLATED_NETWORK;
-    if (!this.protectedNetworks.has(network)) await t.span('network', () => this.ensureNetwork(network));
+    // An app's first instance makes its network (~150 ms on a loaded host, issue #23) while the image is checked and
+    // the container created and given its disk: the engine resolves the network at start, and the network (firewall
+    // included) is ready before that start. A failure is thrown there; until then it must not go unhandled.
+    const networkReady = this.protectedNetworks.has(network) ? undefined : t.span('network', () => this.ensureNetwork(network));
+    networkReady?.catch(() => undefined);
+    await t.span('image', () => this.call(() => this.ensureImage(spec, signal)));
     const diskMode = await t.span('disk_mode', () => this.call(() => this.disks.mode()));
-    const created = await t.span('create', () => this.call(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
+    const create = () => this.engine.json<{ Id: string }>('POST', '/containers/create', {
       query: { name: containerName(spec.instanceId) },
       body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime }),
       signal,
-    })));
+    });
+    const created = await t.span('create', () => this.call(async () => {
+      try {
+        return await create();
+      } catch (err) {
+        // An engine that looks the network up at create already: once the network is there, create again (once).
+        if (!networkReady || !(err instanceof EngineError && err.status === 404 && /network/i.test(err.message))) throw err;
+        await networkReady;
+        return create();
+      }
+    }));
     try {
       try {
         await this.disks.afterCreate(created.Id, spec.diskBytes, t);
       } catch (err) {
         throw new RuntimeError('unavailable', `setting up the instance's ${spec.diskBytes} byte disk failed: ${(err as Error).message}`);
       }
+      if (networkReady) await t.span('network_wait', () => networkReady);
       const startIt = () => this.engine.json('POST', `/containers/${created.Id}/start`, { signal });
       await t.span('start', () => this.call(async () => {
         try {

@@ -1,0 +1,106 @@
+// The start path against a scripted engine on a unix socket: an app's first instance has its network made while the
+// container is created, and started only once that network (firewall included) is ready; a network that fails
+// leaves no container behind; an engine that looks the network up at create gets the create again once it exists.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DockerRuntime } from './driver.ts';
+import type { InstanceSpec } from '../contract.ts';
+
+interface Script { networkMs: number; networkFails?: boolean; createChecksNetwork?: boolean }
+
+/** A fake engine: records each call (method path, at its arrival or its answer) and answers what start() needs. */
+async function fakeEngine(script: Script) {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-fake-engine-'));
+  const socketPath = join(dir, 'docker.sock');
+  const log: string[] = [];
+  let networkMade = false;
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '').split('?')[0];
+    const call = `${req.method} ${url}`;
+    log.push(call);
+    const reply = (status: number, body?: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(body === undefined ? '' : JSON.stringify(body));
+    };
+    req.resume();
+    req.on('end', () => {
+      if (call.startsWith('GET /images/json')) return reply(200, []); // no image to probe disk quotas with: no disk
+      if (call.startsWith('GET /images/')) return reply(200, { Id: 'sha256:img' });
+      if (call.startsWith('GET /networks/')) return reply(404, { message: 'network not found' });
+      if (call === 'POST /networks/create') {
+        setTimeout(() => {
+          log.push('network made');
+          if (script.networkFails) return reply(500, { message: 'could not create the bridge' });
+          networkMade = true;
+          reply(201, { Id: 'net1' });
+        }, script.networkMs);
+        return;
+      }
+      if (call === 'POST /containers/create') {
+        if (script.createChecksNetwork && !networkMade) return reply(404, { message: 'network pier-app-x not found' });
+        return reply(201, { Id: 'c0ffee' });
+      }
+      if (call === 'POST /containers/c0ffee/start') return reply(204);
+      if (call === 'GET /containers/c0ffee/json') {
+        return reply(200, {
+          Id: 'c0ffee', Config: { Labels: {}, ExposedPorts: { '8000/tcp': {} } }, HostConfig: { NetworkMode: 'pier-app-x' },
+          NetworkSettings: { Ports: {}, Networks: { 'pier-app-x': { IPAddress: '10.1.0.2' } } },
+          State: { Status: 'running', Running: true, OOMKilled: false, ExitCode: 0, Error: '', StartedAt: '', FinishedAt: '' },
+        });
+      }
+      if (call === 'DELETE /containers/c0ffee') return reply(204);
+      reply(404, { message: `unexpected ${call}` });
+    });
+  });
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  const runtime = new DockerRuntime({ socketPath, firewall: false, diskDir: join(dir, 'disks'), log: () => {} });
+  return { runtime, log, async close() { await new Promise((r) => server.close(r)); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+const spec: InstanceSpec = {
+  instanceId: 'i-1', labels: {}, image: 'pier-test/busybox:1', env: {}, ports: [8000], cpu: 0.1, memoryBytes: 64 * 1024 * 1024,
+  network: 'pier-app-x',
+} as InstanceSpec;
+
+test('an app\'s first instance is created while its network is made, and started only once the network is ready', async () => {
+  const e = await fakeEngine({ networkMs: 150 });
+  try {
+    const h = await e.runtime.start(spec);
+    assert.deepEqual(h.endpoints, [{ containerPort: 8000, host: '10.1.0.2', hostPort: 8000 }]);
+    const at = (call: string) => e.log.indexOf(call);
+    assert.ok(at('POST /containers/create') >= 0 && at('POST /containers/create') < at('network made'), e.log.join('\n'));
+    assert.ok(at('network made') < at('POST /containers/c0ffee/start'), e.log.join('\n'));
+    // The next instance of the app finds the network ready: no network call at all.
+    e.log.length = 0;
+    await e.runtime.start(spec);
+    assert.deepEqual(e.log.filter((c) => c.includes('network')), []);
+  } finally {
+    await e.close();
+  }
+});
+
+test('a network that cannot be made fails the start and removes the container created meanwhile', async () => {
+  const e = await fakeEngine({ networkMs: 50, networkFails: true });
+  try {
+    await assert.rejects(e.runtime.start(spec), /could not create the bridge/);
+    assert.ok(!e.log.includes('POST /containers/create') || e.log.includes('DELETE /containers/c0ffee'), e.log.join('\n'));
+    assert.ok(!e.log.includes('POST /containers/c0ffee/start'), e.log.join('\n'));
+  } finally {
+    await e.close();
+  }
+});
+
+test('an engine that looks the network up at create gets the create again once the network exists', async () => {
+  const e = await fakeEngine({ networkMs: 50, createChecksNetwork: true });
+  try {
+    await e.runtime.start(spec);
+    assert.equal(e.log.filter((c) => c === 'POST /containers/create').length, 2, e.log.join('\n'));
+    assert.ok(e.log.lastIndexOf('POST /containers/create') > e.log.indexOf('network made'), e.log.join('\n'));
+  } finally {
+    await e.close();
+  }
+});
