@@ -5,7 +5,9 @@ import type { SwarmRuntimeOptions } from './driver.ts';
 /**
  * PIER_SWARM_HOST (`unix:///path/docker.sock` or a socket path; the manager's Engine API), PIER_SWARM_REGISTRY
  * (host:port every node pulls from), PIER_SWARM_NODE_SOCKETS (`addr=socket,...`, optional: container stats and
- * OOM flags), PIER_SWARM_STOP_GRACE_MS (default 10000).
+ * OOM flags, exec, and Pier's own node-loss verdict), PIER_SWARM_DRAIN_LOST_NODES (1 or 0: drain a worker whose engine
+ * stopped answering before Swarm declares it down; default 1 when node sockets are given), PIER_SWARM_STOP_GRACE_MS
+ * (default 10000).
  */
 export function swarmOptionsFromEnv(env: NodeJS.ProcessEnv): SwarmRuntimeOptions {
   const host = (env.PIER_SWARM_HOST ?? '').trim();
@@ -26,6 +28,11 @@ export function swarmOptionsFromEnv(env: NodeJS.ProcessEnv): SwarmRuntimeOptions
       if (!addr || !path) throw new RuntimeError('invalid_spec', `PIER_SWARM_NODE_SOCKETS entries are addr=/path/docker.sock, not ${pair}`);
       opts.nodeSockets[addr.trim()] = path.trim().replace(/^unix:\/\//, '');
     }
+  }
+  const drain = env.PIER_SWARM_DRAIN_LOST_NODES?.trim().toLowerCase();
+  if (drain) {
+    if (!['0', '1', 'on', 'off', 'true', 'false'].includes(drain)) throw new RuntimeError('invalid_spec', `PIER_SWARM_DRAIN_LOST_NODES must be 1 or 0 (on or off), not ${drain}`);
+    opts.drainLostNodes = ['1', 'on', 'true'].includes(drain);
   }
   const grace = env.PIER_SWARM_STOP_GRACE_MS;
   if (grace !== undefined && grace !== '') {

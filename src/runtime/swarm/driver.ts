@@ -16,6 +16,7 @@ import {
   volumePlacement, type NodeJson, type TaskJson,
 } from './spec.ts';
 import { volumeNodes } from './volumes.ts';
+import { drainedForLoss, nodeUsable, watchNodeLoss } from './node-loss.ts';
 
 export { REGION_LABEL } from './spec.ts';
 
@@ -41,6 +42,14 @@ export interface SwarmRuntimeOptions {
   startTimeoutMs?: number;
   /** How long a task may stay unschedulable ("no suitable node") before start() gives up. */
   unschedulableMs?: number;
+  /**
+   * Pier's own node-loss verdict (node-loss.ts): while watch() runs, ping every node engine of `nodeSockets` and drain
+   * a worker whose engine missed 3 pings in a row, ahead of Swarm's heartbeat verdict; set it back to active when it
+   * answers again. Default: on whenever `nodeSockets` is given (PIER_SWARM_DRAIN_LOST_NODES=0 turns it off).
+   */
+  drainLostNodes?: boolean;
+  /** Where the node watch reports what it drained and restored (default: nowhere). */
+  log?: (line: string) => void;
 }
 
 interface ServiceJson {
@@ -182,7 +191,7 @@ export class SwarmRuntime implements Runtime {
       await Promise.all(nodes.map(async (n) => {
         const socket = sockets[nodeAddress(n) ?? ''];
         const key = `${n.ID} ${image}`;
-        if (n.ID === runsOn || n.Status.State !== 'ready' || n.Spec.Labels?.[REGION_LABEL] !== region || !socket || this.prePulled.has(key)) return;
+        if (n.ID === runsOn || !nodeUsable(n) || n.Spec.Availability === 'drain' || n.Spec.Labels?.[REGION_LABEL] !== region || !socket || this.prePulled.has(key)) return;
         this.prePulled.add(key);
         try {
           const res = await new DockerEngine(socket).request('POST', '/images/create', {
@@ -202,11 +211,17 @@ export class SwarmRuntime implements Runtime {
    * as Swarm declares it down. Level-triggered: the event only wakes the controller, whose pass reads the nodes' and
    * tasks' state as always (and the periodic resync stays the safety net). The stream is reopened with a backoff
    * (250 ms doubling to 5 s) when it breaks, with one more call after reconnecting (events may have been missed).
-   * Returns the function that stops watching.
+   * With node sockets it also runs Pier's own node-loss verdict (`drainLostNodes`, node-loss.ts), which drains a worker
+   * whose engine stopped answering well before Swarm's heartbeat verdict. Returns the function that stops watching.
    */
   watch(onChange: () => void): () => void {
     const ctl = new AbortController();
     const notify = () => { try { onChange(); } catch { /* the listener's own business */ } };
+    const sockets = this.opts.nodeSockets ?? {};
+    if (this.opts.drainLostNodes !== false && Object.keys(sockets).length > 0) {
+      const stopNodeWatch = watchNodeLoss(this.engine, sockets, notify, { log: this.opts.log });
+      ctl.signal.addEventListener('abort', stopNodeWatch, { once: true });
+    }
     void (async () => {
       let backoffMs = 250;
       for (let attempt = 0; !ctl.signal.aborted; attempt++) {
@@ -282,7 +297,7 @@ export class SwarmRuntime implements Runtime {
     // Removal is asynchronous: wait (bounded) until the tasks on live nodes are gone and, where the node's engine is
     // at hand, their containers too. A task on a lost node never confirms: it is not waited for.
     const nodes = new Map((await this.nodes()).map((n) => [n.ID, n]));
-    const live = tasks.filter((t) => t.NodeID && nodes.get(t.NodeID)?.Status.State === 'ready');
+    const live = tasks.filter((t) => t.NodeID && nodeUsable(nodes.get(t.NodeID)));
     const deadline = Date.now() + 20_000;
     for (const t of live) {
       while (Date.now() < deadline && await this.call(() => this.engine.jsonOrNull('GET', `/tasks/${t.ID}`))) await sleep(100);
@@ -330,6 +345,16 @@ export class SwarmRuntime implements Runtime {
     if (!svc) return null;
     if (!task) return { running: false };
     const started = this.startedAt.get(svc.ID);
+    // Pier drained the node because its engine stopped answering (node-loss.ts): what ran there is lost unless it had
+    // already ended by itself. A drain sets the task's desired state to shutdown, so on a node that was alive after all
+    // its end reads `shutdown`: still the loss, not an exit of the app.
+    if (task.NodeID && node && drainedForLoss(node) && !['complete', 'failed', 'rejected'].includes(task.Status.State)) {
+      return {
+        running: false,
+        startedAt: started,
+        exit: { exitCode: null, oomKilled: false, lost: true, error: `Instance lost: ${nodeName(node, task.NodeID)} is unreachable (its engine stopped answering; Pier drained it)`, startedAt: started, finishedAt: new Date().toISOString() },
+      };
+    }
     if (isTerminal(task.Status.State)) {
       const exit = await this.refineExit(task, node, taskExit(task, started));
       return { running: false, startedAt: exit.startedAt, exit };
@@ -393,7 +418,7 @@ export class SwarmRuntime implements Runtime {
     const { svc, task, node } = await this.current(runtimeId);
     if (!svc || !task) throw workloadNotFound(runtimeId);
     // The manager relays a task's logs from its node: a lost node would keep the request open forever.
-    if (task.NodeID && node?.Status.State !== 'ready') return;
+    if (task.NodeID && !nodeUsable(node)) return;
     // Swarm's log stream never ends by itself: with follow, it is closed once the task is final and the last lines
     // had time to travel from the node.
     const ctl = new AbortController();

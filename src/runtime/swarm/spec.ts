@@ -110,8 +110,9 @@ export interface TaskJson {
 /** A Swarm node, as far as the driver reads it. */
 export interface NodeJson {
   ID: string;
+  Version?: { Index: number };
   Description?: { Hostname?: string };
-  Spec: { Name?: string; Labels?: Record<string, string> };
+  Spec: { Name?: string; Labels?: Record<string, string>; Role?: string; Availability?: string };
   Status: { State: string; Addr?: string };
   ManagerStatus?: { Addr?: string };
 }

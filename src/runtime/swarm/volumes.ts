@@ -13,6 +13,7 @@ import type { SnapshotConsistency, SnapshotInfo, VolumeDriver, VolumeInfo } from
 import { KeyedSerial } from '../volumes/serial.ts';
 import { REGION_LABEL, nodeAddress, nodeName, type NodeJson } from './spec.ts';
 import { ensureImage, nodeVolumeRoot, parseMounted, parseStored, pushHelperImage, runHelper, type HelperResult } from './volumes-helper.ts';
+import { nodeUsable } from './node-loss.ts';
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MIN_VOLUME_BYTES = 16 * 1024 * 1024;
@@ -93,7 +94,7 @@ export async function volumeNodes(manager: DockerEngine, volumes: ReadonlyArray<
  */
 export function pickVolumeNode(nodes: NodeJson[], region: string, volumesPerNode: Map<string, number>): NodeJson | undefined {
   return nodes
-    .filter((n) => n.Spec.Labels?.[REGION_LABEL] === region && n.Status.State === 'ready' && (n.Spec as { Availability?: string }).Availability !== 'drain')
+    .filter((n) => n.Spec.Labels?.[REGION_LABEL] === region && n.Status.State === 'ready' && n.Spec.Availability !== 'drain')
     .sort((a, b) => (volumesPerNode.get(a.ID) ?? 0) - (volumesPerNode.get(b.ID) ?? 0) || a.ID.localeCompare(b.ID))[0];
 }
 
@@ -319,8 +320,9 @@ export class SwarmVolumeDriver implements VolumeDriver {
   private async liveNode(nodeId: string, what: string): Promise<NodeJson> {
     const node = await this.call(() => this.manager.jsonOrNull<NodeJson>('GET', `/nodes/${encodeURIComponent(nodeId)}`));
     if (!node) throw new RuntimeError('unavailable', `${what} lives on Swarm node ${nodeId}, which left the Swarm: its data is on that machine's disk and is never recreated elsewhere (bring the node back, or delete the volume)`);
-    if (node.Status.State !== 'ready') {
-      throw new RuntimeError('unavailable', `${what} lives on ${nodeName(node, nodeId)}, which is ${node.Status.State}: instances that mount it wait until that node is back; its data is never recreated on another node`);
+    if (!nodeUsable(node)) {
+      const state = node.Status.State === 'ready' ? 'unreachable (drained by Pier: its engine stopped answering)' : node.Status.State;
+      throw new RuntimeError('unavailable', `${what} lives on ${nodeName(node, nodeId)}, which is ${state}: instances that mount it wait until that node is back; its data is never recreated on another node`);
     }
     if (!this.socketOf(node)) throw new RuntimeError('unavailable', `${what} lives on ${nodeName(node, nodeId)}, whose engine Pier cannot reach: list it in PIER_SWARM_NODE_SOCKETS`);
     return node;
