@@ -188,7 +188,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   return {
     ...loadTuning(env, runtimeValue),
     buildPackages,
-    buildGoStdDir: env.PIER_BUILD_GO_STD_DIR?.trim() ? resolve(env.PIER_BUILD_GO_STD_DIR.trim()) : undefined,
+    ...(env.PIER_BUILD_GO_STD_DIR?.trim() ? { buildGoStdDir: resolve(env.PIER_BUILD_GO_STD_DIR.trim()) } : {}),
     dataDir: absDataDir,
     apiAddr: parseListenAddr(api.value ?? '127.0.0.1:7700', api.source),
     edgeAddr,
