@@ -181,7 +181,7 @@ test('a redeploy and a reload under a bounded keep-alive loop fail no request', 
         v1 = next;
       }
       const runtimeOnly = edge.reloads() === reloadsBefore;
-      // A new service at '/': one reload (spare backends are off in the edge for now, see SPARES in edge.ts).
+      // A new service: one reload (HAProxy 2.6 cannot add a backend at run time).
       phase = 'new service';
       const worker = await workerPid(dir);
       const other = await start('other');

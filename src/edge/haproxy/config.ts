@@ -112,33 +112,6 @@ export interface BackendSlots {
   name: string;
   prefix: string;
   slots: SlotState[];
-  /** The HAProxy backend holding it when that is a spare taken at run time (see SPARE_BACKENDS); else its own name. */
-  spare?: string;
-}
-
-/**
- * Spare backends every config declares (prefix `/`, SPARE_SLOTS slots in maintenance): a new backend for a `/` route
- * takes a free one through the runtime API (server addresses, then the map), so a new service needs no reload. A
- * spare is used once per HAProxy worker (its counters then belong to one backend); the reload that comes when the
- * pool is exhausted gives every backend its own and declares a fresh pool.
- */
-export const SPARE_BACKENDS = 16;
-/** Server slots of a spare backend (a service outgrowing them takes the reload that gives it its own backend). */
-export const SPARE_SLOTS = 8;
-
-/** The HAProxy name of spare backend `i` (1-based). */
-export function spareName(i: number): string {
-  return `pier_spare_${i}`;
-}
-
-/** The HAProxy backend a backend lives in: its spare, or its own name. */
-export function physicalName(b: BackendSlots): string {
-  return b.spare ?? b.name;
-}
-
-/** Map lines with each backend name replaced by the HAProxy backend holding it (the Node backend stays). */
-export function physicalMap(map: [string, string][], backends: ReadonlyMap<string, BackendSlots>): [string, string][] {
-  return map.map(([k, v]) => [k, backends.has(v) ? physicalName(backends.get(v)!) : v]);
 }
 
 /** A slot that never held an instance: a placeholder address, written `disabled` (maintenance). */
@@ -172,8 +145,7 @@ export function fitServers(slots: SlotState[], servers: PlannedServer[]): { slot
 /**
  * The backends a config file (a reload or a restart) is written with: every planned backend, sized by slotCount
  * (never shrunk below what it has, so a reload moves no instance), instances kept in the slots they hold.
- * Backends no longer planned are left out: a reload is the one moment they can go. Every backend gets its own
- * HAProxy backend (one that lived in a spare moves out of it), so the new config declares a fresh pool of spares.
+ * Backends no longer planned are left out: a reload is the one moment they can go.
  */
 export function slotsForConfig(plan: HaproxyPlan, have: ReadonlyMap<string, BackendSlots>): Map<string, BackendSlots> {
   const next = new Map<string, BackendSlots>();
@@ -198,34 +170,24 @@ export type RuntimeStep =
   | { reload: null; backends: Map<string, BackendSlots>; before: string[]; after: string[] };
 
 /**
- * The runtime API commands (or the reload) that take HAProxy from `have` to `plan`. A new backend for a `/` route
- * takes one of the `spares` the running config declares; a reload only when a backend is new and cannot (a prefix to
- * strip, or no spare left: HAProxy 2.6 cannot add a backend at run time), when instances outgrow a backend's slots,
- * or when `force` (a change failed halfway, so what HAProxy holds is unknown). Adding, moving and removing instances of existing backends, and
- * any host or prefix change between existing backends (the map), never reload.
+ * The runtime API commands (or the reload) that take HAProxy from `have` to `plan`. A reload only when a backend is
+ * new (HAProxy 2.6 cannot add a backend at run time), when instances outgrow a backend's slots, or when `force` (a
+ * change failed halfway, so what HAProxy holds is unknown). Adding, moving and removing instances of existing
+ * backends, and any host or prefix change between existing backends (the map), never reload.
  */
-export function planRuntime(have: ReadonlyMap<string, BackendSlots>, plan: HaproxyPlan, force = false, spares = SPARE_BACKENDS): RuntimeStep {
+export function planRuntime(have: ReadonlyMap<string, BackendSlots>, plan: HaproxyPlan, force = false): RuntimeStep {
   const reloadWith = (why: string): RuntimeStep => ({ reload: why, backends: slotsForConfig(plan, have) });
   if (force) return reloadWith('an earlier change failed halfway');
-  // Spares no backend of this worker ever took (a spare freed by a gone backend stays with it until a reload).
-  const taken = new Set([...have.values()].map((b) => b.spare).filter((s) => s !== undefined));
-  const free = Array.from({ length: spares }, (_, i) => spareName(i + 1)).filter((n) => !taken.has(n));
   const next = new Map<string, BackendSlots>();
   const before: string[] = [];
   const after: string[] = [];
   for (const b of plan.backends.values()) {
-    let cur = have.get(b.name);
-    if (cur === undefined) {
-      if (b.prefix !== '/' || b.servers.length > SPARE_SLOTS || free.length === 0) {
-        return reloadWith(`new backend ${b.name} (${b.prefix !== '/' ? `prefix ${b.prefix} is stripped in its own backend` : free.length === 0 ? 'no spare backend left' : `${b.servers.length} servers`})`);
-      }
-      cur = { name: b.name, prefix: '/', spare: free.shift()!, slots: Array.from({ length: SPARE_SLOTS }, () => ({ ...FREE_SLOT })) };
-    }
+    const cur = have.get(b.name);
+    if (cur === undefined) return reloadWith(`new backend ${b.name}`);
     const fit = fitServers(cur.slots, b.servers);
-    const phys = physicalName(cur);
     if (fit.overflow > 0) return reloadWith(`backend ${b.name} needs ${b.servers.length} slots, has ${cur.slots.length}`);
     for (const c of fit.changes) {
-      const ref = `${phys}/s${c.index + 1}`;
+      const ref = `${b.name}/s${c.index + 1}`;
       if (c.kind === 'disable') { after.push(`set server ${ref} state maint`); continue; }
       before.push(`set server ${ref} addr ${c.host} port ${c.port}`, `set server ${ref} state ready`);
     }
@@ -234,7 +196,7 @@ export function planRuntime(have: ReadonlyMap<string, BackendSlots>, plan: Hapro
   for (const [name, cur] of have) {
     if (next.has(name)) continue;
     const slots = cur.slots.map((s, i) => {
-      if (s.instanceId !== null) after.push(`set server ${physicalName(cur)}/s${i + 1} state maint`);
+      if (s.instanceId !== null) after.push(`set server ${name}/s${i + 1} state maint`);
       return { ...s, instanceId: null };
     });
     next.set(name, { ...cur, slots });
@@ -265,8 +227,6 @@ export interface ConfigInput {
   /** Map file path (host+prefix → backend). */
   mapFile: string;
   backends: BackendSlots[];
-  /** How many spare backends to declare (default SPARE_BACKENDS); `backends` are written under their own names. */
-  spares?: number;
   /** HTTPS: HAProxy terminates TLS on `bind` with the certificates of `crtList`; its misses go to the Node edge's TLS listener. */
   tls?: TlsInput;
   /** Upstream connect timeout (ms). */
@@ -442,7 +402,6 @@ export function renderConfig(c: ConfigInput): string {
     });
   };
   for (const b of c.backends) backend(b.name, b.prefix, b.slots);
-  for (let i = 1; i <= (c.spares ?? SPARE_BACKENDS); i++) backend(spareName(i), '/', Array.from({ length: SPARE_SLOTS }, () => FREE_SLOT));
   return lines.join('\n') + '\n';
 }
 

@@ -13,17 +13,10 @@ import { createEdge } from '../edge.ts';
 import { renderPrometheus } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
 import {
-  NODE_BACKEND, physicalMap, physicalName, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig,
+  NODE_BACKEND, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig,
   type BackendSlots, type CrtEntry, type HaproxyPlan,
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
-
-/**
- * Spare backends per config: 0, so a new service reloads. With spares (config.ts, SPARE_BACKENDS) the whole-Pier edge
- * suite (test/edge/edge.docker.test.ts) failed 2 runs of 3: a request for `/api/` of an app answered by its `/`
- * service right after the services became healthy; not explained yet (docs/edge.md).
- */
-const SPARES = 0;
 
 /** Options of the HAProxy data plane on top of the edge's own. */
 export interface HaproxyEdgeOptions extends EdgeOptions {
@@ -126,7 +119,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const writeFiles = (map: string): void => {
     if (tls !== undefined) atomicWrite(crtListFile, crtListText);
     const cfg = renderConfig({
-      spares: SPARES, bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile, tls,
+      bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile, tls,
       backends: [...backends.values()], connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs,
     });
     atomicWrite(mapFile, map);
@@ -174,7 +167,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
     carryCounters();
     backends = slotsForConfig(plan, backends);
-    const map = renderMap(physicalMap(plan.map, backends));
+    const map = renderMap(plan.map);
     writeFiles(map);
     try {
       await proc.start();
@@ -205,14 +198,13 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
 
   /** Apply one plan: runtime changes when the backends fit, else rewrite the config and reload. */
   async function apply(plan: HaproxyPlan): Promise<void> {
-    const step = planRuntime(backends, plan, forceReload, SPARES);
-    // Map values name HAProxy's backends: a backend that took a spare is found under the spare's name.
-    const lines = physicalMap(plan.map, step.backends);
+    const step = planRuntime(backends, plan, forceReload);
+    const lines = plan.map;
     const newMap = renderMap(lines);
     if (step.reload !== null) {
       // Until the new worker serves, the old one still answers requests on its open connections: keys of backends it
       // does not have go to the Node edge first, so a shorter prefix it has (say `/`) never answers for `/api`.
-      const interim = plan.map.map(([k, v]): [string, string] => [k, backends.has(v) ? physicalName(backends.get(v)!) : NODE_BACKEND]);
+      const interim = plan.map.map(([k, v]): [string, string] => [k, backends.has(v) ? v : NODE_BACKEND]);
       if (renderMap(interim) !== mapText) await replaceMap(interim);
       carryCounters();
       const prev = backends;
@@ -305,8 +297,6 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     try {
       const csv = await proc.command('show stat');
       const next = new Map<string, StatRow>();
-      // Rows are keyed by Pier's backend name (a spare's row counts for the backend that took it).
-      const logical = new Map([...backends.values()].map((b) => [physicalName(b), b.name]));
       const lines = csv.split('\n');
       const head = (lines[0] ?? '').replace(/^# /, '').split(',');
       const col = (n: string) => head.indexOf(n);
@@ -314,8 +304,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       const hrsp = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx'].map(col);
       for (const line of lines.slice(1)) {
         const f = line.split(',');
-        const name = logical.get(f[px!]!);
-        if (f.length < head.length - 1 || name === undefined) continue;
+        const name = f[px!]!;
+        if (f.length < head.length - 1 || !backends.has(name)) continue;
         const n = (i: number) => Number(f[i] || 0);
         next.set(`${name}/${f[sv!]}`, { scur: n(scur!), stot: n(stot!), reqTot: n(reqTot!), bout: n(bout!), hrsp: hrsp.map(n), lastsess: n(last!) });
       }
