@@ -3,13 +3,13 @@
 // routed through a real edge (2 workers): the control plane's CPU while idle (target < 2 % of a core, flat in N),
 // Pier's own memory per instance (the supervisor and helper processes' PSS, next to the workload's own PSS, i.e. the
 // same app started bare; this process's RSS growth: runtime driver, log followers, the edge's primary; the edge
-// workers' RSS growth), start time per instance by N (the first 10 starts against the last 10), and the edge's
+// workers' RSS growth), start time per instance by N (the first 10 starts against the last 10, with the driver's spans per step), and the edge's
 // p50/p99 while the rest idles (a bounded loop of keep-alive requests to 5 of the instances). Docker: the same for
 // N containers as far as the bounded run allows, plus docker-proxy before/after #26 (containers published the old
 // way, with the driver's way).
 // Standalone: `node bin/run-ts.mjs bench/density.ts [N,N,...] [idleSeconds] [dockerN,dockerN,...|0]`.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ import { DockerRuntime, SCOPE_LABEL } from '../src/runtime/docker/driver.ts';
 import { DockerEngine } from '../src/runtime/docker/engine.ts';
 import { InstanceCgroup, detectCgroupLayout } from '../src/runtime/process/cgroups.ts';
 import { ProcessRuntime } from '../src/runtime/process/driver.ts';
+import { supervisorLauncher } from '../src/runtime/process/launcher.ts';
 import { instancePaths } from '../src/runtime/process/state.ts';
 import { TEST_IMAGE, ensureTestImage, prepareTestAppDir } from '../src/runtime/testing/images.ts';
 
@@ -60,6 +61,24 @@ export interface DensityPoint {
   edge_p99_ms: number;
   /** Log lines the followers delivered (each instance prints a few lines when it starts). */
   lines_collected: number;
+  /** Process runtime: mean ms per start step (driver.ts StartStep) over the first 10 and the last 10 starts. */
+  start_spans_first10?: Record<string, number>;
+  start_spans_last10?: Record<string, number>;
+  /** Process runtime: PSS of the supervisor launcher (launcher.ts) right after the starts; one per control plane, not per instance. */
+  launcher_pss_kib?: number;
+  /**
+   * A fixed reference workload (CPU and stat calls, nothing that depends on N) timed before each of the first 10 and
+   * the last 10 starts: on a shared box the load changes during a run, and a start that grew with the gauge grew
+   * with the box, not with N.
+   */
+  gauge_ms_first10: number;
+  gauge_ms_last10: number;
+  /**
+   * CPU per start (this process, plus the supervisor launcher's for the process runtime), mean of the first 10 and
+   * the last 10: the work a start costs, which a busy box does not inflate as it inflates wall time.
+   */
+  start_cpu_ms_first10: number;
+  start_cpu_ms_last10: number;
 }
 
 /** docker-proxy before/after: the old way (ports published on 127.0.0.1) against the driver's. */
@@ -131,7 +150,7 @@ function cpuUs(pid: number): number {
   } catch { return 0; }
 }
 
-/** The edge's worker processes: this process's node children (instance supervisors are bash, unshare, nsenter). */
+/** The edge's worker processes: this process's node children (supervisors are bash; the launcher is `pier-launcher`). */
 function edgeWorkers(): number[] {
   const table = processTable();
   return children(table, process.pid).filter((pid) => table.get(pid)?.comm === 'node');
@@ -212,6 +231,26 @@ interface PointContext {
   processesOf?: (h: InstanceHandle, table: Map<number, Proc>) => { pier: number[]; app: number[] } | undefined;
   /** Docker's per-container processes (docker-proxy, shims) after the starts. */
   dockerSide?: (handles: InstanceHandle[]) => { proxies: number; shimKib: number };
+  /** The spans of the start in flight (the process runtime's trace hook fills it). */
+  spans?: Record<string, number>;
+}
+
+/** The reference workload: about 1 ms of arithmetic and stat calls on a quiet core. */
+function gauge(): number {
+  const t0 = performance.now();
+  let x = 0;
+  for (let i = 0; i < 300_000; i++) x += Math.sqrt(i) % 7;
+  for (let i = 0; i < 100; i++) statSync('/proc/self');
+  const ms = performance.now() - t0;
+  return x < 0 ? -1 : ms; // keeps the loop from being optimized away
+}
+
+/** Mean of each step over some starts' spans. */
+function meanSpans(list: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of list) for (const [k, v] of Object.entries(s)) out[k] = (out[k] ?? 0) + v / list.length;
+  for (const k of Object.keys(out)) out[k] = round1(out[k]!);
+  return out;
 }
 
 async function measurePoint(ctx: PointContext, n: number, idleSeconds: number): Promise<DensityPoint> {
@@ -225,15 +264,26 @@ async function measurePoint(ctx: PointContext, n: number, idleSeconds: number): 
   const rss0 = rssKib(process.pid);
   try {
     const times: number[] = [];
+    const spans: Record<string, number>[] = [];
+    const gauges: number[] = [];
+    const cpus: number[] = [];
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
+      if (i < 10 || i >= n - 10) gauges.push(gauge());
       const s = performance.now();
+      ctx.spans = {};
+      const c0 = process.cpuUsage();
+      const l0 = supervisorLauncher.pid ? cpuUs(supervisorLauncher.pid) : 0;
       const h = await ctx.runtime.start(ctx.spec(i));
       times.push(performance.now() - s);
+      const c = process.cpuUsage(c0);
+      cpus.push((c.user + c.system + (supervisorLauncher.pid ? cpuUs(supervisorLauncher.pid) - l0 : 0)) / 1000);
+      spans.push(ctx.spans);
       handles.push(h);
       collector.follow({ id: h.instanceId } as Instance, h, []);
     }
     const startMs = (performance.now() - t0) / n;
+    const launcherKib = ctx.kind === 'process' && supervisorLauncher.pid ? pssKib(supervisorLauncher.pid) : undefined;
     ctx.edge.setRoutes(routesFor(handles), DOMAIN);
     const probed = [0, Math.floor(n / 4), Math.floor(n / 2), Math.floor((3 * n) / 4), n - 1].filter((x, i, a) => a.indexOf(x) === i);
     await waitServing(ctx.edge.url, probed, 60_000);
@@ -272,6 +322,10 @@ async function measurePoint(ctx: PointContext, n: number, idleSeconds: number): 
       start_ms_per_instance: round1(startMs),
       start_ms_first10: round1(mean(times.slice(0, 10))),
       start_ms_last10: round1(mean(times.slice(-10))),
+      start_cpu_ms_first10: round1(mean(cpus.slice(0, 10))), start_cpu_ms_last10: round1(mean(cpus.slice(-10))),
+      gauge_ms_first10: +mean(gauges.slice(0, Math.min(10, n))).toFixed(2), gauge_ms_last10: +mean(gauges.slice(-Math.min(10, n))).toFixed(2),
+      ...(launcherKib !== undefined ? { launcher_pss_kib: launcherKib } : {}),
+      ...(ctx.kind === 'process' ? { start_spans_first10: meanSpans(spans.slice(0, 10)), start_spans_last10: meanSpans(spans.slice(-10)) } : {}),
       pier_processes_per_instance: round1(mean(procCounts)),
       pier_pss_kib_per_instance: Math.round(mean(pier)),
       app_pss_kib_per_instance: Math.round(mean(app)),
@@ -311,14 +365,15 @@ async function processPoints(counts: number[], idleSeconds: number, edge: Edge, 
   const stateDir = mkdtempSync(join(tmpdir(), 'pier-density-'));
   const cgroupParent = `pier-density-${process.pid}`;
   // Host network: namespaces (~12 ms each, measured in the runtime README) would dominate the start time.
-  const rt = new ProcessRuntime({ stateDir, cgroupParent, network: 'host' });
+  const ctx = {} as PointContext;
+  const rt = new ProcessRuntime({ stateDir, cgroupParent, network: 'host', trace: (step, ms) => { if (ctx.spans) ctx.spans[step] = (ctx.spans[step] ?? 0) + ms; } });
   const points: DensityPoint[] = [];
   try {
     await rt.capabilities();
-    const ctx: PointContext = {
+    Object.assign(ctx, {
       runtime: rt, kind: 'process', edge, processesOf: processInstanceTree(stateDir),
       spec: () => ({ instanceId: randomUUID(), labels: {}, appDir: app.dir, entrypoint: app.entrypoint, command: ['serve'], env: {}, ports: [8000], cpu: 0.1, memoryBytes: 32 * MiB }),
-    };
+    } satisfies PointContext);
     for (const n of counts) points.push(await measurePoint(ctx, n, idleSeconds));
   } catch (err) {
     skipped.push(`process runtime: ${(err as Error).message}`);
@@ -473,8 +528,8 @@ function densityRows(points: DensityPoint[], proxies: ProxyComparison | undefine
     });
     rows.push({
       bench: `${name}: start time per instance at N = ${p.instances}`,
-      measured: `${p.start_ms_per_instance} ms mean; last 10 ${p.start_ms_last10} ms`,
-      baseline: `first 10 ${p.start_ms_first10} ms`, target: 'flat in N',
+      measured: `${p.start_ms_per_instance} ms mean; last 10 ${p.start_ms_last10} ms, ${p.start_cpu_ms_last10} ms CPU (reference workload ${p.gauge_ms_last10} ms)`,
+      baseline: `first 10 ${p.start_ms_first10} ms, ${p.start_cpu_ms_first10} ms CPU (reference workload ${p.gauge_ms_first10} ms)`, target: 'flat in N',
       met: p.start_ms_last10 <= Math.max(p.start_ms_first10 * 1.5, p.start_ms_first10 + 20),
     });
     rows.push({
