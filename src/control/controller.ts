@@ -88,14 +88,15 @@ const READS: Record<keyof ControlReads, true> = {
 };
 
 /**
- * The state with each progress-making write counted through `count` (called as the write starts). Each read first
- * lets the event loop turn when the pass has held it past a small budget (breathe.ts): the edge shares this loop.
+ * The state with each progress-making write counted through `count` (called as the write starts). While `breatheIf()`
+ * holds, each read first lets the event loop turn when the pass has held it past a small budget (breathe.ts).
  */
-export function countingState(state: ControlState, count: () => void): ControlState {
+export function countingState(state: ControlState, count: () => void, breatheIf?: () => boolean): ControlState {
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(READS) as (keyof ControlReads)[]) {
     const read = state[name] as ((...args: unknown[]) => unknown) | undefined;
-    if (read) out[name] = async (...args: unknown[]) => { await breathe(); return read.apply(state, args); };
+    if (!read) continue;
+    out[name] = breatheIf ? async (...args: unknown[]) => { if (breatheIf()) await breathe(); return read.apply(state, args); } : read.bind(state);
   }
   for (const name of Object.keys(PROGRESS) as (keyof ControlWrites)[]) {
     const write = state[name] as ((...args: unknown[]) => Promise<void>) | undefined;
@@ -123,8 +124,13 @@ function countingVolumeState(state: VolumeState, count: () => void): VolumeState
 /** Builds a controller; nothing runs until start() or reconcileOnce(). */
 export function createController(o: ControllerOptions): Controller {
   let writes = 0;
+  // Set by a wake-up that routed a thawed instance, until the passes it kicked are done: the edge is answering that
+  // request on this event loop, so the passes breathe (over SQLite they would hold the loop from end to end). Only
+  // then: an API reader in this process otherwise keeps seeing a burst of passes' writes all at once (an instance
+  // HEALTHY together with its deployment ACTIVE and its routes published), as tests and clients expect today.
+  let breathing = false;
   // Counts state writes so the loop knows whether a pass made progress and another should follow at once.
-  const state = countingState(o.state, () => { writes++; });
+  const state = countingState(o.state, () => { writes++; }, () => breathing);
   const ctx: ControlContext = createContext({ ...o, state, clock: o.clock ?? systemClock });
   if (o.volumes) ctx.volumes = new VolumeReconciler(o.volumes.driver, countingVolumeState(o.volumes.state, () => { writes++; }), ctx.clock, ctx.onError, o.volumes.onUsage);
   const publicDomain = o.publicDomain ?? 'localhost';
@@ -189,6 +195,7 @@ export function createController(o: ControllerOptions): Controller {
       if (writes === before && !kicked) break;
     }
     looping = false;
+    breathing = false;
     schedule(Math.min(ctx.intervals.resyncMs, ctx.nextPassMs ?? Infinity));
   }
 
@@ -252,7 +259,7 @@ export function createController(o: ControllerOptions): Controller {
     wake(appId) {
       requestWake(ctx.autoscale, appId, ctx.clock.now().getTime());
       // Light sleep: thaw now and route to the thawed instances at once; the pass marks them HEALTHY after.
-      thawEarly(ctx, appId, publishNow);
+      thawEarly(ctx, appId, () => { breathing = true; publishNow(); });
       kicked = true;
       if (!looping) schedule(0);
     },
