@@ -5,6 +5,7 @@
 // HTTP. Nothing touches the host's dockerd or its networks; teardown kills by PID and leaves nothing behind.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { pushImage } from '../../src/runtime/swarm/push.ts';
@@ -87,30 +88,33 @@ function freeSubnet(): number {
   throw new Error('swarm lab: no free /24 left in 10.231.0.0/16');
 }
 
-/** Pids whose command line mentions the lab directory or whose cgroup is one of the lab's cgroup parents. */
-function labPids(dir: string, cgroupTag: string): number[] {
+/**
+ * Pids whose command line mentions the lab directory or whose cgroup is one of the lab's cgroup parents. Read with
+ * async calls: on a busy host the scan of /proc takes up to seconds, and the tests run Pier in this same process (a
+ * synchronous scan froze its controller and edge for as long, which is no part of a node loss).
+ */
+async function labPids(dir: string, cgroupTag: string): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => p !== process.pid);
   const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-      if (cmd.includes(`${dir}/`) || cg.includes(`/${cgroupTag}`)) out.push(pid);
-    } catch { /* exited meanwhile */ }
+  for (let i = 0; i < pids.length; i += 64) {
+    await Promise.all(pids.slice(i, i + 64).map(async (pid) => {
+      try {
+        const [cmd, cg] = await Promise.all([readFile(`/proc/${pid}/cmdline`, 'utf8'), readFile(`/proc/${pid}/cgroup`, 'utf8')]);
+        if (cmd.includes(`${dir}/`) || cg.includes(`/${cgroupTag}`)) out.push(pid);
+      } catch { /* exited meanwhile */ }
+    }));
   }
   return out;
 }
 
-async function killAll(pidsOf: () => number[], what: string): Promise<void> {
+async function killAll(pidsOf: () => Promise<number[]>, what: string): Promise<void> {
   for (let round = 0; round < 50; round++) {
-    const pids = pidsOf();
+    const pids = await pidsOf();
     if (pids.length === 0) return;
     for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await sleep(100);
   }
-  throw new Error(`swarm lab: processes of ${what} survive SIGKILL: ${pidsOf().join(' ')}`);
+  throw new Error(`swarm lab: processes of ${what} survive SIGKILL: ${(await pidsOf()).join(' ')}`);
 }
 
 function unmountUnder(dir: string): void {
@@ -272,6 +276,11 @@ export async function startSwarmLab(opts: { regions?: string[]; keep?: boolean }
         const node = state.nodes.find((x) => x.name === name);
         if (!node) throw new Error(`swarm lab: no node ${name}`);
         try { ip(['-n', node.netns, 'link', 'set', 'eth0', 'down']); } catch { /* namespace gone */ }
+        // The engine goes with the link, as in a power loss: its pid is known (nsenter execs dockerd), while the sweep
+        // below reads every /proc entry and takes up to a second on a busy host.
+        try {
+          if (node.pid > 0 && readFileSync(`/proc/${node.pid}/cmdline`, 'utf8').includes(`${node.dir}/`)) process.kill(node.pid, 'SIGKILL');
+        } catch { /* gone already */ }
         await killAll(() => labPids(node.dir, `psw${id}${node.name}`), `node ${name}`);
       },
       addHost(name) {

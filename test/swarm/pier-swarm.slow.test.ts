@@ -30,6 +30,9 @@ test('pier on swarm: node loss replaces the instance on a healthy node of the sa
     });
     const token = `tok-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
     const config = loadConfig({ 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime: 'swarm' }, { ...process.env, PIER_TOKEN: token });
+    // The driver's node watch says what it drained (node-loss.ts): kept with their times for the report below.
+    const watchLines: Array<[number, string]> = [];
+    config.swarm = { ...config.swarm!, log: (line) => watchLines.push([Date.now(), line]) };
     const pier = await startPier(config, { log: () => {} });
     try {
       const api = apiClient(pier.apiUrl, token);
@@ -95,6 +98,7 @@ test('pier on swarm: node loss replaces the instance on a healthy node of the sa
       // runs (start() returned), HEALTHY, served through the edge.
       let lostMessage = '';
       let downAt = 0;
+      let drainedAt = 0;
       let lostAt = 0;
       let replacedAt = 0;
       try {
@@ -102,29 +106,36 @@ test('pier on swarm: node loss replaces the instance on a healthy node of the sa
           const all = (await api<{ instances: Array<{ id: string; allocation_id: string; status: string; messages: string[] }> }>('GET', `/v1/instances?service_id=${svc.body.service.id}`)).body.instances;
           for (const i of all) if (/Instance lost/.test(i.messages.join(' '))) { lostMessage = i.messages.join(' '); lostAt ||= Date.now(); }
           if (!replacedAt && all.some((i) => i.allocation_id && i.allocation_id !== first.allocation_id)) replacedAt = Date.now();
-          if (!downAt && (await manager.json<{ Status: { State: string } }>('GET', `/nodes/${victimNode.ID}`)).Status.State !== 'ready') downAt = Date.now();
+          const seen = await manager.json<{ Spec: { Availability?: string; Labels?: Record<string, string> }; Status: { State: string } }>('GET', `/nodes/${victimNode.ID}`);
+          if (!downAt && seen.Status.State !== 'ready') downAt = Date.now();
+          if (!drainedAt && seen.Spec.Availability === 'drain' && seen.Spec.Labels?.['dev.pier.drained-for-loss'] === '1') drainedAt = Date.now();
           return all.find((i) => i.status === 'HEALTHY' && i.allocation_id !== first.allocation_id);
         }, 90_000, 100);
         const healthyAt = Date.now();
-        assert.match(lostMessage, new RegExp(`Instance lost: node was-${victim.name} \\(region was\\) is (down|unknown|disconnected)`));
+        assert.match(lostMessage, new RegExp(`Instance lost: node was-${victim.name} \\(region was\\) is (unreachable|down|unknown|disconnected)`));
         const moved = (await rt.recover()).find((h) => h.runtimeId === second.allocation_id)?.endpoints[0]?.host;
         assert.equal(moved, survivor.addr, 'the new workload runs on the other was node');
         await until('edge answer from the replacement', async () => servedAt || undefined, 30_000, 20);
         const servedMs = servedAt - killedAt;
         const sec = (t: number) => (t ? `${((t - killedAt) / 1000).toFixed(1)} s` : 'not seen');
-        console.log(`# node loss to serving again through the edge: ${(servedMs / 1000).toFixed(1)} s (node down ${sec(downAt)}, ` +
-          `reported lost ${sec(lostAt)}, replacement running ${sec(replacedAt)}, HEALTHY ${sec(healthyAt)} after the kill)`);
-        // What Pier does is bounded tightly: the manager's node event wakes the controller (SwarmRuntime.watch), so the
-        // loss is reported in the pass right after Swarm's verdict (0.0-0.5 s in 15 runs), not at the next 2 s resync.
-        assert.ok(downAt && lostAt - downAt < 1000, `instance reported lost ${lostAt - downAt} ms after Swarm declared the node down`);
-        // The replacement (its image pulled ahead, its overlay kept joined by the anchor) then served 1.2-3.8 s after
-        // Swarm's verdict, nearly all of it Swarm scheduling and Docker starting a task on an overlay on this shared
-        // 2-core box (load 9-33).
-        assert.ok(servedAt - downAt < 5000, `serving again ${servedAt - downAt} ms after Swarm declared the node down`);
-        // The whole adds Swarm's own verdict, 1.7-4.6 s after a power loss with the lab's 1 s dispatcher heartbeat (later
-        // on a loaded manager): 2.9-8.3 s from the kill in 15 runs here (median 5.6 s), 3.5-9.5 s before the event
-        // wake-up and the pre-pull. Issue #25's 5 s goal is met only when Swarm is quick or the box quiet (docs/swarm.md).
-        assert.ok(servedMs < 10_000, `serving again ${servedMs} ms after the node loss (bound 10 s)`);
+        const drainLogAt = watchLines.find(([at, line]) => at >= killedAt && line.includes(`drained node was-${victim.name} `))?.[0] ?? 0;
+        console.log(`# node loss to serving again through the edge: ${(servedMs / 1000).toFixed(1)} s (drained by Pier ${sec(drainLogAt)}, seen drained ${sec(drainedAt)}, ` +
+          `Swarm's verdict ${sec(downAt)}, reported lost ${sec(lostAt)}, replacement running ${sec(replacedAt)}, HEALTHY ${sec(healthyAt)} after the kill)`);
+        for (const [at, line] of watchLines) if (at >= killedAt) console.log(`#   ${sec(at)}: ${line}`);
+        // Pier's own verdict (src/runtime/swarm/node-loss.ts): the victim's engine socket refuses once its dockerd is
+        // gone, three pings 250 ms apart miss, and Pier drains the node ahead of Swarm's heartbeat verdict (the driver
+        // logs it; the manager poll above sees it later). The drain's node event wakes the controller
+        // (SwarmRuntime.watch), which reports the loss in its next pass.
+        assert.ok(drainLogAt && drainedAt, 'Pier drained the lost node (dev.pier.drained-for-loss=1)');
+        assert.ok(drainLogAt - killedAt < 5000, `Pier drained the node ${drainLogAt - killedAt} ms after the kill`);
+        const verdictAt = downAt ? Math.min(drainLogAt, downAt) : drainLogAt;
+        // Bound generous: the pass may have to wait for the one in flight, and this loop polls the API every ~0.1-0.5 s.
+        assert.ok(lostAt - verdictAt < 2000, `instance reported lost ${lostAt - verdictAt} ms after the first verdict`);
+        // The replacement (its image pulled ahead, its overlay kept joined by the anchor) then serves once Swarm has
+        // scheduled it and Docker started it: 1-3 s on this shared 2-core box.
+        assert.ok(servedAt - verdictAt < 5000, `serving again ${servedAt - verdictAt} ms after the first verdict`);
+        // Issue #25's goal is 5 s from the kill; the bound is generous for a loaded box (docs/swarm.md has the runs).
+        assert.ok(servedMs < 8000, `serving again ${servedMs} ms after the node loss (bound 8 s)`);
       } finally {
         probing = false;
         await prober;

@@ -199,7 +199,7 @@ test('pier on swarm: a service keeps its volume across a redeploy; after its nod
       const i = (await api('GET', `/v1/instances/${before[0]!.id}`)).body.instance as { status: string; allocation_id: string; messages: string[] };
       return /Instance lost/.test(i.messages.join(' ')) ? i : undefined;
     }, 60_000, 250);
-    assert.match(lost.messages.join(' '), new RegExp(`Instance lost: node sin-${sin.name} \\(region sin\\) is (down|unknown|disconnected)`));
+    assert.match(lost.messages.join(' '), new RegExp(`Instance lost: node sin-${sin.name} \\(region sin\\) is (unreachable|down|unknown|disconnected)`));
     await new Promise((r) => setTimeout(r, 5000));
     const all = (await api('GET', `/v1/instances?service_id=${serviceId}&limit=20`)).body.instances as Array<{ id: string; status: string; allocation_id: string }>;
     assert.ok(all.every((i) => i.status !== 'HEALTHY' && i.status !== 'STARTING'), JSON.stringify(all));

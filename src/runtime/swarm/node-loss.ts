@@ -8,8 +8,8 @@ import { nodeAddress, nodeName, type NodeJson } from './spec.ts';
 /** The node label recording that Pier drained the node because its engine stopped answering (value `1`). */
 export const DRAINED_FOR_LOSS_LABEL = 'dev.pier.drained-for-loss';
 
-/** Consecutive outcomes of the pings of one node's engine (one of the two is always 0). */
-export interface NodeProbe { misses: number; answers: number }
+/** Consecutive outcomes of the pings of one node's engine (one of the two is always 0), and when that run began. */
+export interface NodeProbe { misses: number; answers: number; sinceMs?: number }
 
 /** When a probed node is drained and restored. */
 export interface NodeLossRules {
@@ -46,7 +46,8 @@ export function nodeUsable(node: NodeJson | undefined): boolean {
  *   active if it is still drained, else (an operator changed it meanwhile) only the label goes.
  * A node without a probe (no socket) is left to Swarm.
  */
-export function planNodeActions(nodes: readonly NodeJson[], probes: ReadonlyMap<string, NodeProbe>, rules: NodeLossRules): NodeAction[] {
+export function planNodeActions(nodes: readonly NodeJson[], probes: ReadonlyMap<string, NodeProbe>, rules: NodeLossRules, nowMs = 0): NodeAction[] {
+  const over = (p: NodeProbe) => (p.sinceMs && nowMs ? ` over ${((nowMs - p.sinceMs) / 1000).toFixed(1)} s` : '');
   const probed = nodes.map((n) => probes.get(nodeAddress(n) ?? '')).filter((p): p is NodeProbe => !!p);
   const answering = probed.filter((p) => p.misses === 0).length;
   const halfAnswer = answering > 0 && answering * 2 >= probed.length;
@@ -57,14 +58,14 @@ export function planNodeActions(nodes: readonly NodeJson[], probes: ReadonlyMap<
     if (drainedForLoss(node)) {
       if (p.answers >= rules.answers && node.Status.State === 'ready') {
         out.push(node.Spec.Availability === 'drain'
-          ? { kind: 'restore', node, reason: `its engine answered ${p.answers} pings in a row and Swarm says ready` }
+          ? { kind: 'restore', node, reason: `its engine answered ${p.answers} pings in a row${over(p)} and Swarm says ready` }
           : { kind: 'forget', node, reason: `its availability was changed to ${node.Spec.Availability ?? 'unknown'} meanwhile` });
       }
       continue;
     }
     if (p.misses < rules.misses || isManager(node) || node.Spec.Availability !== 'active' || node.Status.State !== 'ready') continue;
     if (!halfAnswer) continue;
-    out.push({ kind: 'drain', node, reason: `its engine missed ${p.misses} pings in a row while Swarm still said ready` });
+    out.push({ kind: 'drain', node, reason: `its engine missed ${p.misses} pings in a row${over(p)} while Swarm still said ready` });
   }
   return out;
 }
@@ -138,7 +139,9 @@ export function watchNodeLoss(
     const p = probes.get(addr)!;
     void (async () => {
       while (!ctl.signal.aborted) {
+        const started = Date.now();
         const ok = await engine.ping(o.timeoutMs).then(() => true, () => false);
+        if (ok ? p.answers === 0 : p.misses === 0) p.sinceMs = started;
         if (ok) { p.answers += 1; p.misses = 0; } else { p.misses += 1; p.answers = 0; }
         if (p.misses === o.misses || p.answers === o.answers) kick();
         await sleep(p.misses > 0 ? o.retryMs : o.intervalMs, ctl.signal);
@@ -155,12 +158,13 @@ export function watchNodeLoss(
       try {
         // Read fresh each pass: an update needs the node's current version.
         const nodes = await manager.json<NodeJson[]>('GET', '/nodes', { timeoutMs: 5000, signal: ctl.signal });
-        for (const action of planNodeActions(nodes, probes, o)) {
+        for (const action of planNodeActions(nodes, probes, o, Date.now())) {
           if (!action.node.Version) continue;
+          const asked = Date.now();
           await manager.json('POST', `/nodes/${encodeURIComponent(action.node.ID)}/update`, {
             query: { version: action.node.Version.Index }, body: nodeUpdateSpec(action), timeoutMs: 5000, signal: ctl.signal,
           });
-          o.log?.(`swarm: ${action.kind === 'drain' ? 'drained' : action.kind === 'restore' ? 'set back to active' : 'dropped Pier\'s drain label of'} ${nodeName(action.node, action.node.ID)}: ${action.reason}`);
+          o.log?.(`swarm: ${action.kind === 'drain' ? 'drained' : action.kind === 'restore' ? 'set back to active' : 'dropped Pier\'s drain label of'} ${nodeName(action.node, action.node.ID)}: ${action.reason}${Date.now() - asked >= 1000 ? ` (the manager took ${((Date.now() - asked) / 1000).toFixed(1)} s to apply it)` : ''}`);
           try { onChange(); } catch { /* the listener's own business */ }
         }
         managerFailing = false;
