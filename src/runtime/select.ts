@@ -33,7 +33,7 @@ export async function selectRuntime(pref: RuntimePreference, opts: SelectRuntime
     // Never chosen by auto: a cluster is something the operator points Pier at.
     const socketPath = opts.swarm?.socketPath;
     if (!socketPath) throw new RuntimeError('invalid_spec', 'PIER_RUNTIME=swarm needs PIER_SWARM_HOST: the Swarm manager socket, e.g. unix:///var/run/docker.sock');
-    const rt = new SwarmRuntime({ scope: opts.docker?.scope, ...opts.swarm, socketPath });
+    const rt = new SwarmRuntime({ scope: opts.docker?.scope, ...opts.swarm, log: opts.swarm?.log ?? opts.log, socketPath });
     await rt.capabilities();
     opts.log?.(`runtime: swarm (chosen by configuration)`);
     return rt;
