@@ -106,7 +106,8 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
   }
   let handle: InstanceHandle;
   try {
-    if (built.spec.network) await ctx.runtime.ensureNetwork?.(built.spec.network);
+    // A driver whose start makes the network (Docker) makes it while the container is created: no wait here.
+    if (built.spec.network && !ctx.runtime.startEnsuresNetwork) await ctx.runtime.ensureNetwork?.(built.spec.network);
     handle = await ctx.runtime.start(built.spec);
   } catch (err) {
     return failInstance(ctx, inst, 'start_failed', instanceMessage.startFailed(errMessage(err)));

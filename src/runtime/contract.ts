@@ -165,6 +165,13 @@ export interface Runtime {
   thaw?(runtimeId: string): Promise<void>;
   /** Ensures a private network exists (no-op where unsupported). */
   ensureNetwork?(name: string): Promise<void>;
+  /**
+   * True when start() makes the spec's network itself if it is missing (once per name however many starts ask at
+   * once, ready before the workload runs), so a caller need not await ensureNetwork first. The Docker driver (and
+   * gVisor, which is it) makes the network while the container is created (issue #23); absent, callers await
+   * ensureNetwork before start (Swarm).
+   */
+  readonly startEnsuresNetwork?: boolean;
   /** Removes a private network (no-op where unsupported or still in use). */
   removeNetwork?(name: string): Promise<void>;
 }

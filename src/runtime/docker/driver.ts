@@ -102,6 +102,8 @@ const FREEZE_TIMEOUT_MS = 5000;
 /** Runs instances as Docker containers. */
 export class DockerRuntime implements Runtime {
   readonly name: string;
+  /** start() makes the app network itself, single-flight per name, while the container is created (see start()). */
+  readonly startEnsuresNetwork = true;
   private readonly ociRuntime: string | undefined;
   private readonly engine: DockerEngine;
   private readonly pidsLimit: number;

@@ -1,6 +1,7 @@
 // The start path against a scripted engine on a unix socket: an app's first instance has its network made while the
 // container is created, and started only once that network (firewall included) is ready; a network that fails
-// leaves no container behind; an engine that looks the network up at create gets the create again once it exists.
+// leaves no container behind; an engine that looks the network up at create gets the create again once it exists;
+// the first instances of two regions starting at once make one network, not two of one name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -8,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerRuntime } from './driver.ts';
+import { GvisorRuntime } from './gvisor.ts';
 import type { InstanceSpec } from '../contract.ts';
 
 interface Script { networkMs: number; networkFails?: boolean; createChecksNetwork?: boolean }
@@ -100,6 +102,25 @@ test('an engine that looks the network up at create gets the create again once t
     await e.runtime.start(spec);
     assert.equal(e.log.filter((c) => c === 'POST /containers/create').length, 2, e.log.join('\n'));
     assert.ok(e.log.lastIndexOf('POST /containers/create') > e.log.indexOf('network made'), e.log.join('\n'));
+  } finally {
+    await e.close();
+  }
+});
+
+test('Docker and gVisor say their start makes the network, so the controller does not wait for it first', () => {
+  // The controller skips its ensureNetwork on this flag (reconcile-instances.ts): the start path above must hold it.
+  assert.equal(new DockerRuntime({ firewall: false, log: () => {} }).startEnsuresNetwork, true);
+  assert.equal(new GvisorRuntime({ firewall: false, log: () => {} }).startEnsuresNetwork, true);
+});
+
+test('two first instances of one app starting at once (two regions) make its network once', async () => {
+  const e = await fakeEngine({ networkMs: 100 });
+  try {
+    await Promise.all([e.runtime.start(spec), e.runtime.start({ ...spec, instanceId: 'i-2' })]);
+    assert.equal(e.log.filter((c) => c === 'POST /networks/create').length, 1, e.log.join('\n'));
+    assert.equal(e.log.filter((c) => c === 'POST /containers/c0ffee/start').length, 2, e.log.join('\n'));
+    assert.ok(e.log.lastIndexOf('POST /containers/c0ffee/start') > e.log.indexOf('network made'), e.log.join('\n'));
+    assert.ok(e.log.indexOf('POST /containers/c0ffee/start') > e.log.indexOf('network made'), e.log.join('\n'));
   } finally {
     await e.close();
   }
