@@ -168,9 +168,12 @@ test('edge over real docker instances', { skip: engineUp ? false : 'Docker engin
       const r = await p.api('POST', `/v1/services/${apiSvc.id}/pause`);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       await until('api paused', async () => (await p.service(apiSvc.id)).status === 'PAUSED', 60_000);
-      const page = await until('503 for /api', async () => {
+      // The API can read PAUSED before the edge has the table that says so: the controller pass that writes it hands
+      // the edge its table when it ends, and until then the page names PAUSING (on either data plane). Wait for it.
+      const page = await until('503 for /api naming PAUSED', async () => {
         const x = await p.get(host, '/api', { accept: 'application/json' });
-        return x.status === 503 && x;
+        if (x.status !== 503 || !x.body.includes('(status PAUSED)')) throw new Error(`${x.status} ${x.body.slice(0, 200)}`);
+        return x;
       }, 20_000);
       const body = JSON.parse(page.body);
       assert.equal(body.code, 'unavailable');
