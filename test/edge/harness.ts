@@ -8,7 +8,7 @@ import { edgeGet as sharedEdgeGet, type EdgeReply } from '../support/edge-get.ts
 
 export type { EdgeReply };
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import { startPier, type PierHandle } from '../../src/main.ts';
 import { installationId } from '../../src/platform.ts';
@@ -16,6 +16,7 @@ import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
 import { MANAGED_LABEL } from '../../src/runtime/common.ts';
 import { ensureTestImage } from '../../src/runtime/testing/images.ts';
+import { socketCommand } from '../../src/edge/haproxy/process.ts';
 
 /** True when a Docker engine answers on the default socket. */
 export const engineUp = await new DockerEngine().ping(3000).then(() => true, () => false);
@@ -92,6 +93,7 @@ export async function startEdgePier(): Promise<EdgePier> {
   const info = await api<{ edge_url: string }>('GET', '/v1/pier/info');
   if (!info.body.edge_url) throw new Error(`no edge_url in /v1/pier/info: ${JSON.stringify(info.body)}`);
   const edgeUrl = info.body.edge_url;
+  if (config.edgeDataplane === 'haproxy') haproxySockets.set(edgeUrl, join(dataDir, 'edge-haproxy', 'admin.sock'));
 
   return {
     pier, edgeUrl, image, engine, api,
@@ -127,6 +129,7 @@ export async function startEdgePier(): Promise<EdgePier> {
       return { code, output: demux(Buffer.concat(chunks)) };
     },
     async close() {
+      haproxySockets.delete(edgeUrl);
       try {
         await pier.close();
       } finally {
@@ -170,6 +173,28 @@ async function removeAppNetworks(engine: DockerEngine, appIds: string[]): Promis
   }
 }
 
+/** The HAProxy admin socket of each running Pier whose data plane is HAProxy, by edge URL (for underLoad's report). */
+const haproxySockets = new Map<string, string>();
+
+/**
+ * What HAProxy holds now, in short: each server that is or was in use (backend/slot, address, operational and
+ * admin state: op 2 = up, adm 0 = ready, adm 1 = maint set at run time) and the map. Empty for the Node edge.
+ */
+export async function haproxyState(edgeUrl: string): Promise<string> {
+  const sock = haproxySockets.get(edgeUrl);
+  if (sock === undefined) return '';
+  try {
+    const servers = (await socketCommand(sock, 'show servers state', 2000)).split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f.length > 18 && /^\d+$/.test(f[0]!) && (f[4] !== '127.0.0.1' || f[18] !== '1')) // not never-used slots
+      .map((f) => `${f[1]}/${f[3]} ${f[4]}:${f[18]} op${f[5]} adm${f[6]}`);
+    const map = await socketCommand(sock, `show map ${join(dirname(sock), 'routes.map')}`, 2000);
+    return `haproxy servers: ${servers.join(' | ')}; map: ${map.trim().split('\n').map((l) => l.split(' ').slice(1).join(' ')).join(' | ')}`;
+  } catch (err) {
+    return `haproxy admin socket: ${(err as Error).message}`;
+  }
+}
+
 /** Outcome of a load run. */
 export interface LoadStats { ok: number; failures: string[]; bodies: Set<string> }
 
@@ -208,6 +233,16 @@ export async function underLoad(edgeUrl: string, host: string, clients: number, 
   });
   try {
     await during(stats.bodies);
+  } catch (err) {
+    // A wait inside `during` that timed out would hide what the clients saw: say it, and what HAProxy holds.
+    if (err instanceof Error) {
+      const failed = stats.failures.slice(-3).map((f) => f.slice(0, 120)).join(' | ');
+      const bound = Date.now() >= deadline || stats.ok + stats.failures.length >= 200_000 ? ' (the load had stopped at its bound)' : '';
+      const state = await haproxyState(edgeUrl);
+      err.message += `; load so far${bound}: ${stats.ok} answered by ${[...stats.bodies].join(', ') || 'none'}, `
+        + `${stats.failures.length} failed${failed ? ` (last: ${failed})` : ''}${state ? `; ${state}` : ''}`;
+    }
+    throw err;
   } finally {
     stop = true;
     await Promise.all(loops);
