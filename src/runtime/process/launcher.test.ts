@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { supervisorLauncher } from './launcher.ts';
+import { LAUNCHER_SCRIPT, supervisorLauncher } from './launcher.ts';
 import { parentPid } from './state.ts';
 
 const until = async (ok: () => boolean, ms = 5000) => {
@@ -42,6 +43,44 @@ test('launcher: a program that cannot run is an error, and the launcher keeps se
     await assert.rejects(supervisorLauncher.launch({ ...req, file: join(dir, 'missing'), args: [] }), /ENOENT/);
     assert.ok(await supervisorLauncher.launch({ ...req, file: '/bin/true', args: [] }) > 0);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('launcher: keeps nothing of a request once its supervisor runs (its heap does not grow with the instances, issue #26)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-launcher-'));
+  // The helper as the driver runs it, plus a way to ask for its heap after a full GC (a message without `id`, which
+  // the helper itself answers with an error and otherwise ignores).
+  writeFileSync(join(dir, 'probe.cjs'), "process.on('message', (m) => { if (m && m.heap) { global.gc(); process.send({ heap: process.memoryUsage().heapUsed }); } });\n");
+  const helper = spawn(process.execPath, ['--expose-gc', '--require', join(dir, 'probe.cjs'), '-e', LAUNCHER_SCRIPT], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { LC_ALL: 'C' } });
+  const waiting = new Map<unknown, (m: { pid?: number; heap?: number; error?: string }) => void>();
+  helper.on('message', (m: { id?: number; heap?: number }) => waiting.get(m.heap !== undefined ? 'heap' : m.id)?.(m));
+  const ask = (key: unknown, msg: object) => new Promise<{ pid?: number; heap?: number; error?: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the helper did not answer')), 10_000);
+    waiting.set(key, (m) => { clearTimeout(timer); waiting.delete(key); resolve(m); });
+    helper.send(msg);
+  });
+  // Sized like a sandbox's start, only larger: ~80 KB of argv, 32 KB on fd 3 (under a pipe's capacity: written at once).
+  const bigArgs = Array.from({ length: 20 }, (_, i) => `${i}:${'a'.repeat(4000)}`);
+  const fd3 = Buffer.alloc(32 * 1024, 0x41).toString('base64');
+  const pids: number[] = [];
+  const start = async (id: number) => {
+    const m = await ask(id, { id, file: '/bin/sh', args: ['-c', 'exec sleep 30', 'sh', ...bigArgs], cwd: dir, env: { PATH: '/usr/bin:/bin', SECRET: 's'.repeat(8000) }, logPath: join(dir, 'log'), fd3, fd4: fd3 });
+    assert.ok(m.pid && m.pid > 0, m.error);
+    pids.push(m.pid);
+  };
+  try {
+    await start(0); // warm: the first spawn loads code and allocates for good
+    const before = (await ask('heap', { heap: true })).heap!;
+    const count = 40;
+    for (let i = 1; i <= count; i++) await start(i);
+    const after = (await ask('heap', { heap: true })).heap!;
+    // Holding each request would be ~150 KB per start here (6 MB); what stays is the ChildProcess (a few KB each).
+    const perStart = (after - before) / count;
+    assert.ok(perStart < 30_000, `the helper's heap grew ${Math.round(perStart)} bytes per start`);
+  } finally {
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    helper.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });
