@@ -17,6 +17,7 @@ import {
   type BackendSlots, type CrtEntry, type HaproxyPlan,
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
+import { jobQueue } from './queue.ts';
 
 /** Options of the HAProxy data plane on top of the edge's own. */
 export interface HaproxyEdgeOptions extends EdgeOptions {
@@ -85,8 +86,9 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   let lastDelay: number | null = null;
   let lastDeath: string | null = null;
   let restartTimer: NodeJS.Timeout | null = null;
-  // Serialise applies and restarts; a table arriving while one runs replaces any waiting one (last wins).
-  let running: Promise<void> = Promise.resolve();
+  // Serialise applies and restarts; a table arriving while one runs replaces any waiting one (last wins). A job that
+  // throws is logged and never stops the ones after it (queue.ts).
+  const jobs = jobQueue((what, err) => onError(`${what} failed: ${err.message}`));
   let pending: AppRoutes[] | null = null;
   let closed = false;
   let domain = opts.domain;
@@ -156,20 +158,21 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   function scheduleRestart(ms: number): void {
     restartTimer = setTimeout(() => {
       restartTimer = null;
-      running = running.then(restart);
+      void jobs.push('restarting haproxy', restart);
     }, ms);
   }
 
   /** Start HAProxy again with the newest table (in the apply queue, so no apply runs meanwhile). */
   async function restart(): Promise<void> {
     if (closed) return;
-    const plan = planHaproxy(desired, domain);
-    owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
-    carryCounters();
-    backends = slotsForConfig(plan, backends);
-    const map = renderMap(plan.map);
-    writeFiles(map);
+    let map: string;
     try {
+      const plan = planHaproxy(desired, domain);
+      owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
+      carryCounters();
+      backends = slotsForConfig(plan, backends);
+      map = renderMap(plan.map);
+      writeFiles(map);
       await proc.start();
     } catch (err) {
       // Never served: no death to log, but the attempt failed; try again later (the backoff keeps growing).
@@ -277,13 +280,13 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   }
 
   const kick = (): void => {
-    running = running.then(async () => {
+    void jobs.push('applying the route table', async () => {
       const apps = pending;
       pending = null;
       if (apps === null || closed || !up) return; // while HAProxy is down, its restart applies the newest table
-      const plan = planHaproxy(apps, domain);
-      owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
       try {
+        const plan = planHaproxy(apps, domain);
+        owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
         await apply(plan);
       } catch (err) {
         forceReload = true;
@@ -393,14 +396,12 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     setCertificates(certs) {
       node.setCertificates(certs);
       if (tls === undefined) return;
-      running = running.then(() => applyCertificates(certs)).catch((err: Error) => {
-        onError(`applying certificates failed (HAProxy keeps serving its previous ones): ${err.message}`);
-      });
+      void jobs.push('applying certificates (HAProxy keeps serving its previous ones)', () => applyCertificates(certs));
     },
     setAcmeChallenges: (c) => node.setAcmeChallenges(c),
     async drain(instanceId, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
-      await running; // the instance is out of HAProxy's servers once the table that removed it is applied
+      await jobs.idle(); // the instance is out of HAProxy's servers once the table that removed it is applied
       await node.drain(instanceId, timeoutMs);
       const addrs = addrsOf.get(instanceId) ?? new Set<string>();
       for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
@@ -427,11 +428,11 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       closed = true;
       if (restartTimer !== null) clearTimeout(restartTimer);
       clearInterval(poller);
-      await running;
+      await jobs.idle();
       await proc.stop();
       await node.close();
     },
-    settled: () => running,
+    settled: () => jobs.idle(),
   };
 }
 
