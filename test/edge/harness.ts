@@ -198,15 +198,20 @@ export async function haproxyState(edgeUrl: string): Promise<string> {
 /** Outcome of a load run. */
 export interface LoadStats { ok: number; failures: string[]; bodies: Set<string> }
 
+/** underLoad's bounds: every load loop stops after this long or this many requests, whichever comes first. */
+const LOAD_MAX_MS = 120_000;
+const LOAD_MAX_REQUESTS = 200_000;
+
 /**
- * Runs `clients` keep-alive clients in a loop against the edge until `during` settles (bounded: 120 s and 200k
- * requests). `seen` holds the greetings observed so far, so `during` can wait for a switch.
+ * Runs `clients` keep-alive clients in a loop against the edge until `during` settles (bounded: LOAD_MAX_MS and
+ * LOAD_MAX_REQUESTS). `seen` holds the greetings observed so far, so `during` can wait for a switch.
  */
 export async function underLoad(edgeUrl: string, host: string, clients: number, during: (seen: Set<string>) => Promise<void>): Promise<LoadStats> {
   const u = new URL(edgeUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const stats: LoadStats = { ok: 0, failures: [], bodies: new Set() };
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + LOAD_MAX_MS;
+  const atBound = () => Date.now() >= deadline || stats.ok + stats.failures.length >= LOAD_MAX_REQUESTS;
   let stop = false;
   const once = () => new Promise<void>((resolve) => {
     const req = http.get({ host: u.hostname, port: Number(u.port), path: '/', agent, headers: { host } }, (res) => {
@@ -229,7 +234,7 @@ export async function underLoad(edgeUrl: string, host: string, clients: number, 
     req.on('error', (err) => { stats.failures.push(`request: ${err.message}`); resolve(); });
   });
   const loops = Array.from({ length: clients }, async () => {
-    while (!stop && Date.now() < deadline && stats.ok + stats.failures.length < 200_000) await once();
+    while (!stop && !atBound()) await once();
   });
   try {
     await during(stats.bodies);
@@ -237,7 +242,7 @@ export async function underLoad(edgeUrl: string, host: string, clients: number, 
     // A wait inside `during` that timed out would hide what the clients saw: say it, and what HAProxy holds.
     if (err instanceof Error) {
       const failed = stats.failures.slice(-3).map((f) => f.slice(0, 120)).join(' | ');
-      const bound = Date.now() >= deadline || stats.ok + stats.failures.length >= 200_000 ? ' (the load had stopped at its bound)' : '';
+      const bound = atBound() ? ' (the load had stopped at its bound)' : '';
       const state = await haproxyState(edgeUrl);
       err.message += `; load so far${bound}: ${stats.ok} answered by ${[...stats.bodies].join(', ') || 'none'}, `
         + `${stats.failures.length} failed${failed ? ` (last: ${failed})` : ''}${state ? `; ${state}` : ''}`;
