@@ -17,6 +17,7 @@ import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
 import { MANAGED_LABEL } from '../../src/runtime/common.ts';
 import { ensureTestImage } from '../../src/runtime/testing/images.ts';
 import { socketCommand } from '../../src/edge/haproxy/process.ts';
+import { NODE_BACKEND, NODE_TLS_BACKEND } from '../../src/edge/haproxy/config.ts';
 
 /** True when a Docker engine answers on the default socket. */
 export const engineUp = await new DockerEngine().ping(3000).then(() => true, () => false);
@@ -30,6 +31,8 @@ export interface Reply<T = any> { status: number; body: T }
 export interface EdgePier {
   pier: PierHandle;
   edgeUrl: string;
+  /** The data plane serving the public address (PIER_EDGE_DATAPLANE as loaded). */
+  dataplane: 'node' | 'haproxy';
   image: string;
   engine: DockerEngine;
   /** `<app>-<org>.localhost`. */
@@ -74,15 +77,18 @@ export function webDef(image: string, path: string | null, over: Record<string, 
 }
 
 
+/** What a suite may choose: the data plane (else PIER_EDGE_DATAPLANE from the environment, as `pier up` reads it). */
+export interface EdgePierOptions { dataplane?: 'node' | 'haproxy' }
+
 /** Starts Pier with the docker runtime; the test image is built first when missing. */
-export async function startEdgePier(): Promise<EdgePier> {
+export async function startEdgePier(opts: EdgePierOptions = {}): Promise<EdgePier> {
   const image = await ensureTestImage();
   const dataDir = mkdtempSync(join(tmpdir(), 'pier-edge-'));
   const token = `tok-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const config = loadConfig(
     { 'data-dir': dataDir, 'api-addr': '127.0.0.1:0', 'edge-addr': '127.0.0.1:0', runtime: 'docker' },
     // The tests deploy local git repositories with the operator's token: an operator setting (off by default).
-    { ...process.env, PIER_TOKEN: token, PIER_GIT_ALLOW_LOCAL: 'operator' },
+    { ...process.env, PIER_TOKEN: token, PIER_GIT_ALLOW_LOCAL: 'operator', ...(opts.dataplane ? { PIER_EDGE_DATAPLANE: opts.dataplane } : {}) },
   );
   const pier = await startPier(config, { log: () => {} });
   const scope = installationId(dataDir);
@@ -96,7 +102,7 @@ export async function startEdgePier(): Promise<EdgePier> {
   if (config.edgeDataplane === 'haproxy') haproxySockets.set(edgeUrl, join(dataDir, 'edge-haproxy', 'admin.sock'));
 
   return {
-    pier, edgeUrl, image, engine, api,
+    pier, edgeUrl, image, engine, api, dataplane: config.edgeDataplane ?? 'node',
     hostOf: (appName) => `${appName}-${config.orgName}.${config.domain}`,
     async createApp(name) {
       const r = await api<{ app: { id: string } }>('POST', '/v1/apps', { name });
@@ -193,6 +199,19 @@ export async function haproxyState(edgeUrl: string): Promise<string> {
   } catch (err) {
     return `haproxy admin socket: ${(err as Error).message}`;
   }
+}
+
+/**
+ * Requests HAProxy answered through Pier's app backends (not its Node edge fallback), from `show stat`: the sum of
+ * the BACKEND rows' cumulated sessions. Undefined for a Pier whose data plane is the Node edge.
+ */
+export async function haproxyDirectRequests(edgeUrl: string): Promise<number | undefined> {
+  const sock = haproxySockets.get(edgeUrl);
+  if (sock === undefined) return undefined;
+  const rows = (await socketCommand(sock, 'show stat', 2000)).split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(','));
+  // Fields: pxname, svname, ..., stot is the 8th (index 7).
+  return rows.filter((f) => f[1] === 'BACKEND' && f[0] !== NODE_BACKEND && f[0] !== NODE_TLS_BACKEND)
+    .reduce((n, f) => n + Number(f[7] ?? 0), 0);
 }
 
 /** Outcome of a load run. */
