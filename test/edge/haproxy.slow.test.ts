@@ -275,6 +275,70 @@ test('a WebSocket on a direct route is tunnelled by HAProxy', { skip }, async ()
   }
 });
 
+test('streaming both ways on a direct route: HAProxy buffers neither an upload nor a chunked response', { skip }, async () => {
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  let upstreamGot = 0;
+  let sendNext: () => void = () => undefined;
+  const upstream = await startUpstream('stream', (req, res) => {
+    if (req.method === 'PUT') {
+      req.on('data', (c: Buffer) => { upstreamGot += c.length; });
+      req.on('end', () => res.end(`got ${upstreamGot}`));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    let i = 0;
+    sendNext = () => { i++; if (i <= 5) res.write(`data: ${i}\n\n`); if (i === 5) res.end(); };
+    sendNext();
+  });
+  try {
+    await withEdge(async (edge, nodeLog) => {
+      edge.setRoutes([app('pipe', [route('/', [up('p1', upstream.port)])])]);
+      await edge.settled();
+      const u = new URL(edge.url);
+      const host = 'pipe-acme.pier.test';
+      // Upload: the next 64 KiB chunk is written only once the upstream has received every byte sent so far.
+      const uploaded = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: u.hostname, port: u.port, method: 'PUT', path: '/file', agent: false, headers: { host, 'transfer-encoding': 'chunked' } }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => { body += c.toString(); });
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+        let sent = 0;
+        const pump = async (): Promise<void> => {
+          for (let i = 0; i < 16; i++) {
+            req.write(chunk);
+            sent += chunk.length;
+            const t = Date.now();
+            while (upstreamGot < sent) {
+              if (Date.now() - t > 5000) throw new Error(`the upstream got ${upstreamGot} of ${sent} bytes within 5 s: the upload is held back`);
+              await new Promise((r) => setTimeout(r, 5));
+            }
+          }
+          req.end();
+        };
+        pump().catch((err) => { req.destroy(); reject(err); });
+      });
+      assert.equal(uploaded, `got ${16 * chunk.length}`);
+      // Response: the upstream writes the next event only after the client has read the previous one.
+      const events = await new Promise<string[]>((resolve, reject) => {
+        const parts: string[] = [];
+        const req = request({ host: u.hostname, port: u.port, path: '/events', agent: false, headers: { host } }, (res) => {
+          res.on('data', (c: Buffer) => { parts.push(c.toString()); sendNext(); });
+          res.on('end', () => resolve(parts));
+        });
+        req.on('error', reject);
+        req.setTimeout(10_000, () => req.destroy(new Error('the event stream stalled for 10 s: the response is held back')));
+        req.end();
+      });
+      assert.deepEqual(events.join('').split('\n\n').filter(Boolean), ['data: 1', 'data: 2', 'data: 3', 'data: 4', 'data: 5']);
+      assert.equal(nodeLog.length, 0, 'HAProxy carried both streams itself, not the Node edge behind it');
+    });
+  } finally {
+    await upstream.close();
+  }
+});
+
 test('a scale-up from 1 to 3 instances and back under a bounded keep-alive loop: no failed request, no reload', { skip }, async () => {
   const ups = await Promise.all(['u1', 'u2', 'u3'].map((n) => startUpstream(n)));
   try {
