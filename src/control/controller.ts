@@ -132,6 +132,8 @@ export function createController(o: ControllerOptions): Controller {
   // Counts state writes so the loop knows whether a pass made progress and another should follow at once.
   const state = countingState(o.state, () => { writes++; }, () => breathing);
   const ctx: ControlContext = createContext({ ...o, state, clock: o.clock ?? systemClock });
+  // A starting instance's output (a function's wrapper prints that it serves) brings its next probe forward: pass now.
+  ctx.logs.onOutput = (id) => { if (ctx.health.probeSoon(id, ctx.clock.now().getTime())) kick(); };
   if (o.volumes) ctx.volumes = new VolumeReconciler(o.volumes.driver, countingVolumeState(o.volumes.state, () => { writes++; }), ctx.clock, ctx.onError, o.volumes.onUsage);
   const publicDomain = o.publicDomain ?? 'localhost';
   let chain: Promise<void> = Promise.resolve();

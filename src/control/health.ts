@@ -109,6 +109,8 @@ interface Tracked {
   startedAtMs: number; nextDueMs: number; failures: Map<number, number>; last?: HealthVerdict;
   /** Whether every check has passed once since the workload started; until then probes run on the startup ramp. */
   passed: boolean; startupProbes: number;
+  /** When the last probe ran (undefined before the first). */
+  lastProbeMs?: number;
   /** A failure outside the grace period counts (towards UNHEALTHY and restart_limit) only from this time on. */
   nextCountMs: number;
 }
@@ -129,6 +131,9 @@ export function startupProbeDelayMs(probesSoFar: number): number {
   return Math.min(STARTUP_RAMP_CAP_MS, 10 * 2 ** Math.min(probesSoFar, 5));
 }
 
+/** The least time between two probes an instance's output brings forward (a chatty starter is not probed per line). */
+export const OUTPUT_PROBE_GAP_MS = 10;
+
 /** Remembers per-instance check timing and consecutive failures; the controller asks it each pass. */
 export class HealthTracker {
   private readonly tracked = new Map<string, Tracked>();
@@ -147,6 +152,21 @@ export class HealthTracker {
     this.tracked.set(instanceId, { startedAtMs: nowMs, nextDueMs: nowMs + nextInMs, failures: new Map(), passed: true, startupProbes: 0, nextCountMs: nowMs, last: { kind: 'pass' } });
   }
 
+  /**
+   * The instance printed something while on the startup ramp: often that it listens now (a function's wrapper says so
+   * once it serves). Brings its next probe forward to now (at least OUTPUT_PROBE_GAP_MS after the last one) instead of
+   * the ramp's next step, up to 250 ms away; true when that moved it (the caller asks for a pass). A hint only: the
+   * probe decides, and a failure on it counts no more than any ramp probe's.
+   */
+  probeSoon(instanceId: string, nowMs: number): boolean {
+    const t = this.tracked.get(instanceId);
+    if (!t || t.passed) return false;
+    const at = Math.max(nowMs, (t.lastProbeMs ?? -Infinity) + OUTPUT_PROBE_GAP_MS);
+    if (at >= t.nextDueMs) return false;
+    t.nextDueMs = at;
+    return true;
+  }
+
   /** Stops tracking an instance. */
   forget(instanceId: string): void { this.tracked.delete(instanceId); }
 
@@ -155,6 +175,7 @@ export class HealthTracker {
     let t = this.tracked.get(instanceId);
     if (!t) { this.reset(instanceId, nowMs); t = this.tracked.get(instanceId)!; }
     if (nowMs < t.nextDueMs) return t.last;
+    t.lastProbeMs = nowMs;
     const results = await Promise.all(checks.map(async (check) => {
       const ep = endpoints.find((e) => e.containerPort === check.port);
       const result = ep ? await this.prober(check, { host: ep.host, port: ep.hostPort }) : { ok: false, detail: `port ${check.port} is not published` };

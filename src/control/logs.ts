@@ -12,6 +12,8 @@ export function redact(line: string, secrets: readonly string[]): string {
 
 /** Keeps one follower per running workload; `stop` aborts it, `system` writes a Pier line. */
 export class LogCollector {
+  /** Called with the instance id for every line a workload prints (the controller probes a starting instance sooner). */
+  onOutput: ((instanceId: string) => void) | undefined;
   private readonly followers = new Map<string, { runtimeId: string; abort: AbortController; done: Promise<void> }>();
 
   constructor(
@@ -53,6 +55,7 @@ export class LogCollector {
     const hide = createRedactor(secrets, '****');
     try {
       for await (const l of this.runtime.logs(runtimeId, { follow: true, since, signal })) {
+        this.onOutput?.(inst.id);
         await this.state.appendLog(this.line(inst, l.stream, hide(l.line), l.time));
         if (signal.aborted) break;
       }

@@ -124,6 +124,33 @@ test('HealthTracker: a starting instance is probed at once, then at 10, 20, 40 m
   assert.equal((await tracker.evaluate('s1', [check], eps, now + 1000))?.kind, 'pass', 'not due before the interval');
 });
 
+test('HealthTracker: output of a starting instance brings its next probe forward (at most one per 10 ms), never after it passed', async () => {
+  let healthy = false;
+  let probes = 0;
+  const prober: Prober = async () => { probes++; return { ok: healthy, detail: 'connection refused' }; };
+  const tracker = new HealthTracker(prober);
+  const check = http8000({ graceMs: 10_000, intervalMs: 30_000 });
+  const eps = [{ containerPort: 8000, host: '127.0.0.1', hostPort: 1 }];
+  assert.equal(tracker.probeSoon('unknown', 0), false, 'an untracked instance is not probed');
+  tracker.reset('o1', 0);
+  for (const t of [0, 10, 30, 70, 150]) await tracker.evaluate('o1', [check], eps, t);
+  assert.equal(tracker.startupDueInMs('o1', 150), 160, 'the ramp would wait 160 ms');
+  assert.equal(tracker.probeSoon('o1', 155), true, 'a line at 155 ms: probe at 160, 10 ms after the last one');
+  assert.equal(tracker.startupDueInMs('o1', 155), 5);
+  assert.equal(tracker.probeSoon('o1', 156), false, 'already due as soon as the gap allows');
+  assert.equal(tracker.probeSoon('o1', 200), false, 'due since 160 already');
+  assert.equal(tracker.startupDueInMs('o1', 200), 0);
+  assert.equal((await tracker.evaluate('o1', [check], eps, 200))?.kind, 'waiting', 'a failure on it only waits (inside grace)');
+  healthy = true;
+  assert.equal(tracker.probeSoon('o1', 205), true);
+  assert.equal(tracker.startupDueInMs('o1', 205), 5, 'no sooner than 10 ms after the last probe');
+  assert.equal((await tracker.evaluate('o1', [check], eps, 210))?.kind, 'pass');
+  assert.equal(probes, 7);
+  assert.equal(tracker.probeSoon('o1', 300), false, 'a passing instance stays on its interval');
+  assert.equal((await tracker.evaluate('o1', [check], eps, 300))?.kind, 'pass');
+  assert.equal(probes, 7, 'no probe before the interval');
+});
+
 test('HealthTracker: without a grace period the ramp still finds the first pass at once, and failures count only at the interval', async () => {
   let healthy = false;
   let probes = 0;
