@@ -109,8 +109,8 @@ interface Tracked {
   startedAtMs: number; nextDueMs: number; failures: Map<number, number>; last?: HealthVerdict;
   /** Whether every check has passed once since the workload started; until then probes run on the startup ramp. */
   passed: boolean; startupProbes: number;
-  /** When the last probe ran (undefined before the first). */
-  lastProbeMs?: number;
+  /** When the last probe ran (undefined before the first); how many probes output brought forward since the start. */
+  lastProbeMs?: number; outputProbes?: number;
   /** A failure outside the grace period counts (towards UNHEALTHY and restart_limit) only from this time on. */
   nextCountMs: number;
 }
@@ -133,6 +133,11 @@ export function startupProbeDelayMs(probesSoFar: number): number {
 
 /** The least time between two probes an instance's output brings forward (a chatty starter is not probed per line). */
 export const OUTPUT_PROBE_GAP_MS = 10;
+/**
+ * How many probes output may bring forward per start: a function's wrapper prints one line once it serves, while an
+ * app that logs all through a long start would otherwise ask for a pass every 10 ms until it passes (then the ramp).
+ */
+export const OUTPUT_PROBES_PER_START = 8;
 
 /** Remembers per-instance check timing and consecutive failures; the controller asks it each pass. */
 export class HealthTracker {
@@ -155,15 +160,16 @@ export class HealthTracker {
   /**
    * The instance printed something while on the startup ramp: often that it listens now (a function's wrapper says so
    * once it serves). Brings its next probe forward to now (at least OUTPUT_PROBE_GAP_MS after the last one) instead of
-   * the ramp's next step, up to 250 ms away; true when that moved it (the caller asks for a pass). A hint only: the
-   * probe decides, and a failure on it counts no more than any ramp probe's.
+   * the ramp's next step, up to 250 ms away, OUTPUT_PROBES_PER_START times per start; true when that moved it (the
+   * caller asks for a pass). A hint only: the probe decides, and a failure on it counts no more than a ramp probe's.
    */
   probeSoon(instanceId: string, nowMs: number): boolean {
     const t = this.tracked.get(instanceId);
-    if (!t || t.passed) return false;
+    if (!t || t.passed || (t.outputProbes ?? 0) >= OUTPUT_PROBES_PER_START) return false;
     const at = Math.max(nowMs, (t.lastProbeMs ?? -Infinity) + OUTPUT_PROBE_GAP_MS);
     if (at >= t.nextDueMs) return false;
     t.nextDueMs = at;
+    t.outputProbes = (t.outputProbes ?? 0) + 1;
     return true;
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { HealthTracker, networkProber, startupProbeDelayMs, resolveChecks, type Prober, type ResolvedCheck } from '../../src/control/health.ts';
+import { HealthTracker, OUTPUT_PROBES_PER_START, networkProber, startupProbeDelayMs, resolveChecks, type Prober, type ResolvedCheck } from '../../src/control/health.ts';
 
 function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
@@ -149,6 +149,20 @@ test('HealthTracker: output of a starting instance brings its next probe forward
   assert.equal(tracker.probeSoon('o1', 300), false, 'a passing instance stays on its interval');
   assert.equal((await tracker.evaluate('o1', [check], eps, 300))?.kind, 'pass');
   assert.equal(probes, 7, 'no probe before the interval');
+  // An app that logs all through a long start: OUTPUT_PROBES_PER_START early probes, then the ramp alone.
+  healthy = false;
+  tracker.reset('chatty', 0);
+  let now = 0;
+  await tracker.evaluate('chatty', [check], eps, now);
+  const early: number[] = [];
+  for (let line = 0; line < 100; line++) {
+    now += 10;
+    if (tracker.probeSoon('chatty', now)) early.push(now);
+    if (tracker.startupDueInMs('chatty', now) === 0) await tracker.evaluate('chatty', [check], eps, now);
+  }
+  assert.equal(early.length, OUTPUT_PROBES_PER_START);
+  assert.deepEqual(early, [20, 30, 40, 50, 60, 70, 80, 90], 'one per line at the 10 ms gap (at 10 the ramp was due anyway) until the budget is spent');
+  assert.ok(tracker.startupDueInMs('chatty', now)! > 10, 'then the ramp alone');
 });
 
 test('HealthTracker: without a grace period the ramp still finds the first pass at once, and failures count only at the interval', async () => {
