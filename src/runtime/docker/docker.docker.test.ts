@@ -214,3 +214,38 @@ test('docker: concurrent ensureNetwork calls for one name create exactly one net
     await rt.removeNetwork(net);
   }
 });
+
+test('docker: resume() starts a stopped, kept container again (same container, its disk and network kept, fresh address); a removed one is not_found', { timeout: 90_000 }, async () => {
+  await ensureTestImage();
+  const rt = new DockerRuntime({ log: () => {} });
+  const network = `pier-test-resume-${randomUUID().slice(0, 8)}`;
+  const h = await rt.start(spec(randomUUID(), ['serve'], { network, diskBytes: 64 * MiB }));
+  const serves = (host: string) => until('the instance to answer at its address', async () =>
+    /ok/.test(await fetch(`http://${host}:8000/health`, { signal: AbortSignal.timeout(2000) }).then((x) => x.text(), () => '')), 20_000);
+  try {
+    await serves(h.endpoints[0].host);
+    // A marker in the container's writable layer (its size-limited disk where this engine uses one) must survive.
+    const marker = await rt.exec(h.runtimeId, { command: ['sh', '-c', 'echo kept > /tmp/marker'], tty: false });
+    await marker.exit;
+    await rt.stop(h.runtimeId, 5000);
+    assert.equal((await rt.inspect(h.runtimeId))?.running, false, 'stopped, not removed');
+    const woke = await rt.resume(h);
+    assert.equal(woke.runtimeId, h.runtimeId, 'the same container, not a new one');
+    assert.equal(woke.instanceId, h.instanceId);
+    assert.equal((await rt.inspect(h.runtimeId))?.running, true);
+    const c = await engine.json<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>('GET', `/containers/${h.runtimeId}/json`);
+    assert.deepEqual(woke.endpoints, [{ containerPort: 8000, host: c.NetworkSettings.Networks[network].IPAddress, hostPort: 8000 }]);
+    await serves(woke.endpoints[0].host);
+    const read = await rt.exec(h.runtimeId, { command: ['cat', '/tmp/marker'], tty: false });
+    let out = '';
+    read.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    await read.exit;
+    assert.equal(out.trim(), 'kept');
+    // Resuming a running container is a no-op.
+    assert.equal((await rt.resume(woke)).runtimeId, h.runtimeId);
+  } finally {
+    await rt.remove(h.runtimeId);
+    await rt.removeNetwork(network);
+  }
+  await assert.rejects(rt.resume(h), (err: Error & { code?: string }) => err.code === 'not_found');
+});

@@ -204,6 +204,32 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  /**
+   * Deep sleep's wake (issue #23): starts again a container this driver stopped and kept, with its disk and network
+   * attachment (its definition is the instance's, immutable per deployment): a `docker start`, no image check, create
+   * or disk. Answers the handle with the addresses the engine gave it this time (a bridge may hand out another IP).
+   * RuntimeError not_found when the container is gone; any failure leaves the caller to create a fresh one.
+   */
+  async resume(handle: InstanceHandle, signal?: AbortSignal): Promise<InstanceHandle> {
+    const id = encodeURIComponent(handle.runtimeId);
+    const t = new StartSpans(handle.instanceId);
+    await t.span('resume_start', () => this.call(async () => {
+      try {
+        await this.engine.json('POST', `/containers/${id}/start`, { signal });
+      } catch (err) {
+        if (err instanceof EngineError && err.status === 304) return; // already running: nothing to start
+        if (err instanceof EngineError && err.status === 404 && !/network/i.test(err.message)) throw workloadNotFound(handle.runtimeId);
+        throw err;
+      }
+    }));
+    const c = await t.span('inspect', () => this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${id}/json`)));
+    if (!c) throw workloadNotFound(handle.runtimeId);
+    if (!c.State.Running) throw new RuntimeError('failed', `Docker: container ${handle.runtimeId} exited right after its start (exit code ${c.State.ExitCode}${c.State.Error ? `: ${c.State.Error}` : ''})`);
+    t.done();
+    this.startedHere.add(c.Id);
+    return { ...handle, runtimeId: c.Id, endpoints: endpointsFromInspect(c) };
+  }
+
   private async ensureImage(spec: InstanceSpec, signal?: AbortSignal): Promise<void> {
     const image = spec.image as string;
     if (await this.engine.jsonOrNull('GET', `/images/${encodeURIComponent(image)}/json`, { signal })) return;
