@@ -20,6 +20,9 @@ async function fakeEngine(script: Script) {
   const socketPath = join(dir, 'docker.sock');
   const log: string[] = [];
   let networkMade = false;
+  // createChecksNetwork: the network is answered only after a create was refused (deterministic on a loaded box).
+  let createRefused: () => void = () => {};
+  const refused = new Promise<void>((r) => { createRefused = r; });
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '').split('?')[0];
     const call = `${req.method} ${url}`;
@@ -34,16 +37,17 @@ async function fakeEngine(script: Script) {
       if (call.startsWith('GET /images/')) return reply(200, { Id: 'sha256:img' });
       if (call.startsWith('GET /networks/')) return reply(404, { message: 'network not found' });
       if (call === 'POST /networks/create') {
-        setTimeout(() => {
+        const after = script.createChecksNetwork ? refused : Promise.resolve();
+        void after.then(() => setTimeout(() => {
           log.push('network made');
           if (script.networkFails) return reply(500, { message: 'could not create the bridge' });
           networkMade = true;
           reply(201, { Id: 'net1' });
-        }, script.networkMs);
+        }, script.networkMs));
         return;
       }
       if (call === 'POST /containers/create') {
-        if (script.createChecksNetwork && !networkMade) return reply(404, { message: 'network pier-app-x not found' });
+        if (script.createChecksNetwork && !networkMade) { createRefused(); return reply(404, { message: 'network pier-app-x not found' }); }
         return reply(201, { Id: 'c0ffee' });
       }
       if (call === 'POST /containers/c0ffee/start') return reply(204);
