@@ -233,6 +233,19 @@ export interface ConfigInput {
   connectTimeoutMs?: number;
   /** Time allowed for an upstream's response (ms). */
   responseTimeoutMs?: number;
+  /** HAProxy's threads (haproxyThreads): all of them, and how many of those accept plain HTTP. Absent: HAProxy's own default. */
+  threads?: { total: number; http: number };
+}
+
+/**
+ * Threads for a host with `cpus` CPUs: one per CPU, plain HTTP accepted on all but one of them (at least one), TLS on
+ * all. Plain proxying costs little per request, and on a small host the cores are shared with the instances and Pier
+ * itself: on the 2-core bench box two HAProxy threads carrying plain HTTP gave fewer requests/s and a longer p99 than
+ * one (docs/edge.md, "Performance"); TLS is crypto-bound and gains from every thread.
+ */
+export function haproxyThreads(cpus: number): { total: number; http: number } {
+  const total = Math.max(1, Math.min(64, Math.floor(cpus)));
+  return { total, http: Math.max(1, total - 1) };
 }
 
 /** The HTTPS frontend's inputs. */
@@ -367,6 +380,9 @@ export function renderConfig(c: ConfigInput): string {
     `  stats socket ${c.adminSocket} mode 600 level admin expose-fd listeners`,
     '  stats timeout 30s',
     '  hard-stop-after 60s',
+    // Under a saturated CPU, favour short I/O tasks over long-running ones (HAProxy 2.4+).
+    '  tune.sched.low-latency on',
+    ...(c.threads ? [`  nbthread ${c.threads.total}`] : []),
     '',
     'defaults',
     '  mode http',
@@ -384,7 +400,7 @@ export function renderConfig(c: ConfigInput): string {
     '  http-reuse safe',
     '  option http-keep-alive',
     '',
-    ...frontend('edge', `bind ${c.bind}`, 'http', NODE_BACKEND, c.mapFile),
+    ...frontend('edge', `bind ${c.bind}${c.threads ? ` thread ${c.threads.http === 1 ? '1' : `1-${c.threads.http}`}` : ''}`, 'http', NODE_BACKEND, c.mapFile),
     ...(c.tls ? ['', ...frontend('edge_tls', `bind ${c.tls.bind} ssl crt-list ${c.tls.crtList} strict-sni alpn h2,http/1.1`, 'https', NODE_TLS_BACKEND, c.mapFile)] : []),
     '',
     `backend ${NODE_BACKEND}`,

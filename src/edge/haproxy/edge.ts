@@ -6,6 +6,7 @@
 // Supervised: when HAProxy dies, it is started again with the newest table (backoff 100 ms doubling to 5 s, reset
 // after 30 s up), one log line per death; Pier's own close() is not a death.
 import { mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { join } from 'node:path';
 import { parseAddr, urlOf } from '../addr.ts';
@@ -13,8 +14,8 @@ import { createEdge } from '../edge.ts';
 import { renderPrometheus } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
 import {
-  NODE_BACKEND, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotsForConfig,
-  type BackendSlots, type CrtEntry, type HaproxyPlan,
+  NODE_BACKEND, haproxyThreads, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay,
+  slotsForConfig, type BackendSlots, type CrtEntry, type HaproxyPlan,
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
 import { jobQueue } from './queue.ts';
@@ -118,11 +119,12 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const tls = tlsBind === null ? undefined
     : { bind: tlsBind, crtList: crtListFile, nodeEdgeTls: `127.0.0.1:${new URL(node.tlsUrl!).port}` };
 
+  const threads = haproxyThreads(availableParallelism());
   const writeFiles = (map: string): void => {
     if (tls !== undefined) atomicWrite(crtListFile, crtListText);
     const cfg = renderConfig({
       bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile, tls,
-      backends: [...backends.values()], connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs,
+      backends: [...backends.values()], connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs, threads,
     });
     atomicWrite(mapFile, map);
     atomicWrite(cfgFile, cfg);
