@@ -4,6 +4,7 @@
 import type { AutoscaleConfig, Counters, DeciderState, MetricSample, SleepMode } from '../autoscale/index.ts';
 import { DEFAULT_AUTOSCALE_CONFIG } from '../autoscale/config.ts';
 import type { EdgeMetrics } from '../edge/types.ts';
+import type { InstanceHandle } from '../runtime/contract.ts';
 
 /** Where the autoscaler reads request counters: the edge's `metrics()` (undefined while no edge runs). */
 export type MetricsSource = () => EdgeMetrics | undefined;
@@ -45,11 +46,19 @@ export interface AutoscaleMemory {
    * already (collectRoutes), the pass that wakes their region marks them and takes them out.
    */
   thawed: Set<string>;
+  /**
+   * SLEEPING instances whose workload deep sleep stopped and kept (a runtime with `resume`: Docker keeps the stopped
+   * container), instance id → app id: their binding stays, the wake-up starts that workload again instead of a new
+   * instance.
+   */
+  kept: Map<string, string>;
+  /** Starts of kept workloads a wake-up began at once (all in parallel), awaited by the pass that wakes their region. */
+  resuming: Map<string, Promise<InstanceHandle>>;
 }
 
 /** Builds the memory; `config` overrides the KPA defaults (tests and benchmarks shorten the windows). */
 export function createAutoscaleMemory(metrics?: MetricsSource, config: Partial<AutoscaleConfig> = {}): AutoscaleMemory {
-  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map(), thawed: new Set() };
+  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map(), thawed: new Set(), kept: new Map(), resuming: new Map() };
 }
 
 /** Records that a request waits for a sleeping app; the next pass wakes its sleeping regions. */
