@@ -5,7 +5,8 @@
 // reconciler reads the count through scaledCount().
 // Scale-to-zero: after the idle delay the region's HEALTHY replica goes SLEEPING (its workload stops a moment later,
 // once the edge has stopped routing to it) and the others stop; the deployment rolls up to SLEEPING and the edge
-// holds requests. wake(appId) (the edge's onWake) brings the region back to max(min, 1) on the next pass.
+// holds requests. wake(appId) (the edge's onWake) brings the region back to max(min, 1) on the next pass. A runtime
+// with `resume` (Docker) keeps a deep sleeper's stopped workload, and the wake-up starts that one again at once.
 import { instanceResources } from '../domain/catalog.ts';
 import { instanceMessage } from '../domain/messages.ts';
 import { desiredInstances } from '../domain/regional.ts';
@@ -15,6 +16,7 @@ import {
   type Counters, type MetricSample, type ScalingPolicy, type SleepMode, type Usage,
 } from '../autoscale/index.ts';
 import type { EdgeMetrics } from '../edge/types.ts';
+import type { InstanceHandle, Runtime } from '../runtime/contract.ts';
 import type { ControlContext } from './context.ts';
 import { markDeployment, markInstance } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
@@ -30,6 +32,17 @@ const THAWED_FIRST_CHECK_MS = 1000;
 const STARTING_PASS_MS = 25;
 const RUNNING_DEPLOYMENT = ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY', 'SLEEPING'];
 const SERVING_INSTANCE = ['ALLOCATING', 'STARTING', 'HEALTHY', 'UNHEALTHY'];
+
+/**
+ * A runtime that can start a workload it stopped again (issue #23: Docker keeps the stopped container, so a
+ * deep-sleep wake is a `docker start`, not a create). Answers the handle with the workload's current endpoints.
+ */
+export interface ResumableRuntime { resume?(handle: InstanceHandle, signal?: AbortSignal): Promise<InstanceHandle> }
+
+function resumer(ctx: ControlContext): ((h: InstanceHandle) => Promise<InstanceHandle>) | undefined {
+  const rt = ctx.runtime as Runtime & ResumableRuntime;
+  return typeof rt.resume === 'function' ? (h) => rt.resume!(h) : undefined;
+}
 
 /**
  * The count the deployment reconciler keeps in a region (when no manual scaling applies): the autoscaler's, else
@@ -60,6 +73,8 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
   const metrics = mem.metrics?.();
   const sampling = mem.lastSampleMs === undefined || nowMs - mem.lastSampleMs >= mem.config.tickMs * 0.8;
   const wakes = new Map(mem.wakeRequests);
+  // Every kept workload of a waking app starts now, in parallel (the wake-up itself began most: thawEarly).
+  for (const app of wakes.keys()) resumeEarly(ctx, app);
   const seen = new Set<string>();
   let autoscaled = false;
   for (const svc of await ctx.state.listServices()) {
@@ -93,6 +108,9 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
   for (const [app, at] of wakes) if (mem.wakeRequests.get(app) === at) mem.wakeRequests.delete(app);
   // A thawed instance whose workload is gone (its service deleted or redeployed before its region woke) serves no more.
   for (const id of mem.thawed) if (!ctx.bindings.has(id)) mem.thawed.delete(id);
+  // A kept workload that went with its instance (retired, replaced) is nobody's to resume.
+  for (const id of mem.kept.keys()) if (!ctx.bindings.has(id)) mem.kept.delete(id);
+  for (const id of mem.resuming.keys()) if (!ctx.bindings.has(id)) mem.resuming.delete(id);
   if (sampling && metrics) {
     mem.lastSampleMs = nowMs;
     mem.previous = new Map(Object.entries(metrics.instances));
@@ -128,7 +146,7 @@ async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<D
   if (rm.desired === 0) {
     if (wake) return wakeRegion(s, rm, d, rows);
     await deepenSleep(s, rm, rows);
-    await stopSleepingWorkloads(s, rm, rows);
+    await stopSleepingWorkloads(s, rm, rows, !hasVolumes(d));
     return d;
   }
   await watchStarting(s, rows);
@@ -250,14 +268,17 @@ async function deepenSleep(s: Step, rm: RegionMemory, rows: Instance[]): Promise
 
 /**
  * Once the edge no longer routes to them, the workloads of SLEEPING replicas are frozen (light sleep: kept, thawed
- * by the next request) or stopped and removed (deep sleep, or a freeze that failed).
+ * by the next request) or stopped (deep sleep, or a freeze that failed): kept stopped where the runtime can start
+ * them again (`resume`: memory freed, the wake skips the create) and `keepable` (no volumes: a kept workload must
+ * not hold a volume another instance may mount), else removed.
  */
-async function stopSleepingWorkloads(s: Step, rm: RegionMemory, rows: Instance[]): Promise<void> {
+async function stopSleepingWorkloads(s: Step, rm: RegionMemory, rows: Instance[], keepable: boolean): Promise<void> {
   const { ctx } = s;
   for (const i of rows) {
     const h = ctx.bindings.get(i.id);
     if (i.status !== 'SLEEPING' || !h) continue;
     if (rm.sleepMode === 'light' && rm.frozen?.has(i.id)) continue; // frozen already
+    if (ctx.autoscale.kept.has(i.id)) continue; // stopped and kept already
     if (s.nowMs - (rm.asleepSinceMs ?? 0) < SLEEP_STOP_DELAY_MS) { soon(ctx, SLEEP_STOP_DELAY_MS); continue; }
     if (!rm.frozen?.has(i.id) && ctx.drain) {
       try { await ctx.drain(i.id, ctx.intervals.drainTimeoutMs); } catch (err) { ctx.onError(err, `draining instance ${i.id}`); }
@@ -277,16 +298,70 @@ async function stopSleepingWorkloads(s: Step, rm: RegionMemory, rows: Instance[]
     rm.frozen?.delete(i.id);
     rm.thawing?.delete(i.id);
     ctx.autoscale.thawed.delete(i.id);
-    ctx.bindings.delete(i.id);
     ctx.health.forget(i.id);
     await ctx.logs.stop(i.id);
+    if (keepable && resumer(ctx)) {
+      // The binding stays (a retirement stops and removes it as any workload's); the wake-up starts it again.
+      await ctx.runtime.stop(h.runtimeId, ctx.intervals.stopGraceMs);
+      ctx.autoscale.kept.set(i.id, i.app_id);
+      await ctx.logs.system(i, 'Instance is in deep sleep: its workload stopped (memory freed, the stopped workload kept). The next request starts it again.');
+      continue;
+    }
+    ctx.bindings.delete(i.id);
     await ctx.runtime.stop(h.runtimeId, ctx.intervals.stopGraceMs);
     await ctx.runtime.remove(h.runtimeId);
     await ctx.logs.system(i, 'Instance is in deep sleep: its workload stopped. The next request starts it again.');
   }
 }
 
-/** Wake-up: back to max(min, 1); a sleeper whose workload still runs resumes, else it is replaced by a new instance. */
+/**
+ * Deep-sleep wake of a kept workload: started again, its (maybe new) endpoints bound, its checks from the start of
+ * their ramp, its logs followed from now on. A failure answers why, the workload removed (a new instance replaces
+ * this one).
+ */
+async function resumeKept(ctx: ControlContext, i: Instance, h: InstanceHandle, nowMs: number): Promise<{ ok: true } | { ok: false; why: string }> {
+  const mem = ctx.autoscale;
+  const early = mem.resuming.get(i.id);
+  mem.kept.delete(i.id);
+  mem.resuming.delete(i.id);
+  try {
+    const handle = await (early ?? resumer(ctx)!(h));
+    ctx.bindings.set(i.id, handle);
+    ctx.health.reset(i.id, nowMs);
+    const secrets = Object.values(await ctx.state.secretValues(i.organization_id));
+    ctx.logs.follow(i, handle, secrets, new Date(nowMs));
+    return { ok: true };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    ctx.onError(err, `starting the kept workload of instance ${i.id} (a new instance replaces it)`);
+    ctx.bindings.delete(i.id);
+    ctx.health.forget(i.id);
+    await ctx.runtime.remove(h.runtimeId).catch(() => undefined);
+    return { ok: false, why };
+  }
+}
+
+/**
+ * Starts the kept workloads of a deep-sleeping app at once, in parallel, without waiting for a pass: the pass that
+ * wakes their region awaits these starts (resumeKept) and handles a failure. Called by the wake-up (thawEarly).
+ */
+function resumeEarly(ctx: ControlContext, appId: string): void {
+  const resume = resumer(ctx);
+  if (!resume) return;
+  const mem = ctx.autoscale;
+  for (const [id, app] of mem.kept) {
+    const h = ctx.bindings.get(id);
+    if (app !== appId || !h || mem.resuming.has(id)) continue;
+    const p = resume(h);
+    p.catch(() => undefined); // the failure is handled by the pass (resumeKept), which awaits the same promise
+    mem.resuming.set(id, p);
+  }
+}
+
+/**
+ * Wake-up: back to max(min, 1); a frozen sleeper thaws, a kept stopped one starts again, a sleeper without workload is
+ * replaced by a new instance.
+ */
 async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, rows: Instance[]): Promise<Deployment> {
   const { ctx, policy, nowMs } = s;
   const mode = rm?.sleepMode;
@@ -328,7 +403,21 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
     }
     // Not thawed here: whatever thawEarly routed is the next tables' no more (STARTING waits for its checks).
     ctx.autoscale.thawed.delete(i.id);
-    if (ctx.bindings.has(i.id)) {
+    let failedResume: string | undefined;
+    if (h && ctx.autoscale.kept.has(i.id)) {
+      // Deep sleep kept the stopped workload: start that one again (no create); its checks decide HEALTHY.
+      const r = await resumeKept(ctx, i, h, nowMs);
+      if (r.ok) {
+        await markInstance(ctx, i, 'STARTING', 'instance_waking', 'Instance woke from deep sleep: its stopped workload started again. Waiting for health checks to pass.', { started_at: new Date(nowMs).toISOString() });
+        continue;
+      }
+      failedResume = r.why;
+    }
+    if (failedResume !== undefined) {
+      const message = `Stopped while sleeping: its stopped workload did not start again (${failedResume}); the wake-up started a new instance.`;
+      await ctx.logs.system(i, message);
+      await markInstance(ctx, i, 'STOPPED', 'instance_woken', message, { terminated_at: new Date(nowMs).toISOString() });
+    } else if (ctx.bindings.has(i.id)) {
       ctx.health.reset(i.id, nowMs);
       await markInstance(ctx, i, 'STARTING', 'instance_waking', instanceMessage.starting());
     } else {
@@ -350,6 +439,8 @@ async function wakeRegion(s: Step, rm: RegionMemory | undefined, d: Deployment, 
  * touched (a freeze still running is thawed by that pass instead).
  */
 export function thawEarly(ctx: ControlContext, appId: string, onServing?: () => void): void {
+  // Deep sleep's kept workloads start now too (their checks, in the pass, decide when they serve).
+  resumeEarly(ctx, appId);
   const thaw = ctx.runtime.thaw?.bind(ctx.runtime);
   if (!thaw) return;
   const mem = ctx.autoscale;
