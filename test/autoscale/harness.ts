@@ -49,6 +49,8 @@ export interface ScalePier {
   get(host: string, path?: string): Promise<EdgeReply>;
   /** Whether the runtime still has the workload of this allocation id (container or process sandbox). */
   workloadExists(allocationId: string): Promise<boolean>;
+  /** Whether that workload runs (a deep sleep stops it: Docker keeps the stopped container, issue #23). */
+  workloadRunning(allocationId: string): Promise<boolean>;
   /** Whether that workload is frozen (light sleep): a paused or cgroup-frozen container, or a frozen cgroup. */
   frozen(allocationId: string): Promise<boolean>;
   close(): Promise<void>;
@@ -172,6 +174,10 @@ export async function startScalePier(runtime: 'docker' | 'process', env: Record<
     async workloadExists(id) {
       if (holder.runtime) return (await holder.runtime.inspect(id)) != null;
       return (await engine.jsonOrNull('GET', `/containers/${id}/json`)) !== null;
+    },
+    async workloadRunning(id) {
+      if (holder.runtime) return (await holder.runtime.inspect(id))?.running === true;
+      return (await engine.jsonOrNull<{ State: { Running: boolean } }>('GET', `/containers/${id}/json`))?.State.Running === true;
     },
     async frozen(id) {
       // The process driver names each instance's cgroup after its id (the allocation id), under `pier`.

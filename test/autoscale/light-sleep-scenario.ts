@@ -1,7 +1,8 @@
 // Light sleep, then deep sleep, over a real runtime (shared by the docker and process suites): a min-0 service with
 // light_sleep_value 1 s and deep_sleep_value 5 s serves, goes to light sleep (SLEEPING, its workload frozen: the container's
 // cgroup or the sandbox's frozen, still there), is thawed by the next request (the same instance answers, no new workload),
-// freezes again, then goes to deep sleep (the workload removed) and a request starts a new instance. Every request
+// freezes again, then goes to deep sleep (the workload stopped: Docker keeps the stopped container and the next request
+// starts it again, the process runtime removes its sandbox and the next request starts a new instance). Every request
 // through the edge must succeed.
 import assert from 'node:assert/strict';
 import { until, webDef, type ScalePier } from './harness.ts';
@@ -32,20 +33,25 @@ export async function lightSleepScenario(p: ScalePier): Promise<{ wakeMs: number
   assert.equal(await frozen(light.allocation_id), false);
   assert.equal((await p.instances(svc.id, ['HEALTHY'])).length, 1);
 
-  // Idle again: light sleep, then deep sleep at 5 s (the workload stops and is removed).
+  // Idle again: light sleep, then deep sleep at 5 s (the workload stops; Docker keeps the stopped container).
   await until('light sleep again', asleepLight, 20_000, 50);
-  const deep = await until('deep sleep: the workload removed', async () => {
+  const deep = await until('deep sleep: the workload stopped', async () => {
     const [s] = await p.instances(svc.id, ['SLEEPING']);
-    return s && /deep sleep/.test(s.messages?.[0] ?? '') && !(await p.workloadExists(s.allocation_id)) ? s : undefined;
+    return s && /deep sleep/.test(s.messages?.[0] ?? '') && !(await p.workloadRunning(s.allocation_id)) ? s : undefined;
   }, 30_000, 100);
   assert.equal(deep.id, inst.id);
+  const kept = p.runtime === 'docker';
+  if (kept) assert.equal(await p.workloadExists(deep.allocation_id), true, 'Docker keeps the stopped container');
+  else await until('the sandbox removed', async () => !(await p.workloadExists(deep.allocation_id)), 15_000, 100);
+  assert.equal(await frozen(deep.allocation_id), false);
   const events = await p.scalingEvents(svc.id);
   assert.ok(events.some((e) => /light sleep, the workload is frozen/.test(e)), events.join('\n'));
   assert.ok(events.some((e) => /deep sleep, the workload stops/.test(e)), events.join('\n'));
 
-  // From deep sleep a request starts a new instance, and is answered.
+  // From deep sleep a request starts the kept container again (the same instance answers) or a new instance.
   const fresh = await p.get(host);
   assert.equal(fresh.status, 200, fresh.body);
-  assert.doesNotMatch(fresh.body, new RegExp(inst.id), 'deep sleep wakes a new instance');
+  if (kept) assert.match(fresh.body, new RegExp(inst.id), 'the kept container answers again');
+  else assert.doesNotMatch(fresh.body, new RegExp(inst.id), 'deep sleep wakes a new instance');
   return { wakeMs: woke.ms, deepWakeMs: fresh.ms };
 }
