@@ -51,6 +51,8 @@ export interface PierConfig {
    * `auto` is resolved here: haproxy when an executable `haproxy` is on PATH, else node.
    */
   edgeDataplane?: 'node' | 'haproxy';
+  /** The data plane was chosen by default or `auto`, not named: a HAProxy that cannot start leaves the Node edge serving. */
+  edgeDataplaneAuto?: boolean;
   /** Autoscaler tuning (PIER_AUTOSCALE_*); absent = the KPA defaults. */
   autoscale?: AutoscaleConfig;
   /** Per-token API request budget (PIER_API_RATE_LIMIT); absent = the API's default. */
@@ -363,7 +365,7 @@ export function onPath(bin: string, path: string | undefined): boolean {
  * process-runtime networking), each present only when its variables are set, so the parts keep their own defaults.
  */
 export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierConfig,
-  'edgeWorkers' | 'edgeDataplane' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec'> {
+  'edgeWorkers' | 'edgeDataplane' | 'edgeDataplaneAuto' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec'> {
   const out: ReturnType<typeof loadTuning> = {};
   const workers = env.PIER_EDGE_WORKERS;
   if (workers !== undefined && workers !== '') {
@@ -379,6 +381,7 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
       throw new ConfigError(`PIER_EDGE_DATAPLANE must be node, haproxy or auto, got ${JSON.stringify(dataplane)}`);
     }
     out.edgeDataplane = dataplane === 'auto' ? (onPath('haproxy', env.PATH) ? 'haproxy' : 'node') : dataplane;
+    if (dataplane === 'auto') out.edgeDataplaneAuto = true;
   }
   if (Object.keys(env).some((k) => k.startsWith('PIER_AUTOSCALE_'))) out.autoscale = autoscaleConfigFromEnv(env);
   const rateLimit = rateLimitFromEnv(env);

@@ -9,7 +9,7 @@ import type { PierComponent, PierCore } from './component.ts';
 import { selectRuntime } from './runtime/select.ts';
 import type { Runtime } from './runtime/contract.ts';
 import { RuntimeError } from './runtime/errors.ts';
-import { createEdge, createHaproxyEdge } from './edge/index.ts';
+import { startEdgeDataplane } from './edge/index.ts';
 import type { Edge, EdgeOptions } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
 import { storeState, storeVolumeState } from './control/store-state.ts';
@@ -135,13 +135,16 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
           controller.wake(appId);
         },
       };
-      // PIER_EDGE_DATAPLANE=haproxy: HAProxy on the public address, the Node edge behind it as activator and fallback.
-      edge = config.edgeDataplane === 'haproxy'
-        ? await createHaproxyEdge({ ...edgeOptions, dir: join(config.dataDir, 'edge-haproxy'), onError: (m) => log(`pier: edge (haproxy): ${m}`) })
-        : await createEdge(edgeOptions);
-      core.setInfo({ edge_url: edge.url, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
+      // HAProxy on the public address with the Node edge behind it as activator and fallback, where installed (the
+      // default), or the Node edge alone (src/edge/dataplane.ts).
+      const started = await startEdgeDataplane(
+        { dataplane: config.edgeDataplane ?? 'node', auto: config.edgeDataplaneAuto === true }, edgeOptions,
+        { dir: join(config.dataDir, 'edge-haproxy'), onError: (m) => log(`pier: edge (haproxy): ${m}`) }, log,
+      );
+      edge = started.edge;
+      core.setInfo({ edge_url: edge.url, edge_dataplane: started.dataplane, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
       core.addMetrics(() => edge?.prometheus() ?? '');
-      log(`pier: edge listening on ${edge.url}${config.edgeDataplane === 'haproxy' ? ' (data plane: haproxy, Node edge behind it)' : ' (data plane: node)'} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
+      log(`pier: edge listening on ${edge.url}${started.dataplane === 'haproxy' ? ' (data plane: haproxy, Node edge behind it)' : ' (data plane: node)'} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
       if (edge.tlsUrl) log(`pier: HTTPS edge listening on ${edge.tlsUrl} (https://<app>-<org>.${config.domain}:${new URL(edge.tlsUrl).port}/)`);
     },
     async stop() {

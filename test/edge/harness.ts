@@ -31,7 +31,7 @@ export interface Reply<T = any> { status: number; body: T }
 export interface EdgePier {
   pier: PierHandle;
   edgeUrl: string;
-  /** The data plane serving the public address (PIER_EDGE_DATAPLANE as loaded). */
+  /** The data plane serving the public address, as Pier reports it (/v1/pier/info `edge_dataplane`). */
   dataplane: 'node' | 'haproxy';
   image: string;
   engine: DockerEngine;
@@ -96,13 +96,13 @@ export async function startEdgePier(opts: EdgePierOptions = {}): Promise<EdgePie
   const appIds: string[] = [];
 
   const api = apiClient(pier.apiUrl, token);
-  const info = await api<{ edge_url: string }>('GET', '/v1/pier/info');
+  const info = await api<{ edge_url: string; edge_dataplane: 'node' | 'haproxy' }>('GET', '/v1/pier/info');
   if (!info.body.edge_url) throw new Error(`no edge_url in /v1/pier/info: ${JSON.stringify(info.body)}`);
   const edgeUrl = info.body.edge_url;
-  if (config.edgeDataplane === 'haproxy') haproxySockets.set(edgeUrl, join(dataDir, 'edge-haproxy', 'admin.sock'));
+  if (info.body.edge_dataplane === 'haproxy') haproxySockets.set(edgeUrl, join(dataDir, 'edge-haproxy', 'admin.sock'));
 
   return {
-    pier, edgeUrl, image, engine, api, dataplane: config.edgeDataplane ?? 'node',
+    pier, edgeUrl, image, engine, api, dataplane: info.body.edge_dataplane,
     hostOf: (appName) => `${appName}-${config.orgName}.${config.domain}`,
     async createApp(name) {
       const r = await api<{ app: { id: string } }>('POST', '/v1/apps', { name });
