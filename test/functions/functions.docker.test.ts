@@ -82,21 +82,23 @@ test('functions on the docker runtime: TypeScript and Python from an archive, us
       const d = (await p.api('GET', `/v1/deployments/${s.active_deployment_id}`)).body.deployment;
       return d.status === 'SLEEPING';
     }, 60_000, 250);
-    // Its container is stopped and removed (a true cold wake follows, not a resume of a still-running workload).
+    // Its container is stopped (nothing runs while it sleeps, memory freed) and kept: Docker's deep sleep keeps a
+    // stopped container and the wake starts that same container again (issue #23; test/autoscale/scenario.ts).
     const engine = new DockerEngine();
     const sleeper = await until('fnd-py instance SLEEPING', async () => {
       const rows = (await p.api('GET', `/v1/instances?service_id=${py.id}&limit=100&statuses=SLEEPING`)).body.instances ?? [];
       return rows[0] as { id: string; allocation_id: string } | undefined;
     }, 30_000, 250);
-    await until('the sleeping container removed', async () => (await engine.jsonOrNull('GET', `/containers/${sleeper.allocation_id}/json`)) === null, 30_000, 250);
+    const inspectSleeper = () => engine.jsonOrNull<{ State: { Running: boolean } }>('GET', `/containers/${sleeper.allocation_id}/json`);
+    await until('the sleeping container stopped', async () => (await inspectSleeper())?.State.Running === false, 30_000, 250);
     const woke = await p.get(p.hostOf('fnd-py'), '/woke');
     assert.equal(woke.status, 200, woke.body);
     assert.deepEqual(JSON.parse(woke.body), { lang: 'python', path: '/woke' });
     const awake = (await p.api('GET', `/v1/instances?service_id=${py.id}&limit=100&statuses=HEALTHY&statuses=STARTING`)).body.instances ?? [];
     assert.equal(awake.length, 1, JSON.stringify(awake));
-    assert.notEqual(awake[0].id, sleeper.id, 'the wake-up started a new instance');
+    assert.equal(awake[0].id, sleeper.id, 'the wake-up started the kept instance again');
     const container = await engine.jsonOrNull<{ State: { Running: boolean } }>('GET', `/containers/${awake[0].allocation_id}/json`);
-    assert.equal(container?.State.Running, true, 'the new instance runs in a container');
+    assert.equal(container?.State.Running, true, 'the woken instance runs in its container');
   } finally {
     await p.close();
     // The images this test built (Pier keeps built images for rollbacks; the base images stay for other suites).
