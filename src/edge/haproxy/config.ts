@@ -399,6 +399,9 @@ export function renderConfig(c: ConfigInput): string {
     '  retry-on conn-failure empty-response',
     '  http-reuse safe',
     '  option http-keep-alive',
+    // A reload's old worker keeps its idle keep-alive connections until their next request, answers it and closes
+    // (HAProxy 2.6.12+): closing them at once raced a request already on the wire (a client's "socket hang up").
+    '  option idle-close-on-response',
     '',
     ...frontend('edge', `bind ${c.bind}${c.threads ? ` thread ${c.threads.http === 1 ? '1' : `1-${c.threads.http}`}` : ''}`, 'http', NODE_BACKEND, c.mapFile),
     ...(c.tls ? ['', ...frontend('edge_tls', `bind ${c.tls.bind} ssl crt-list ${c.tls.crtList} strict-sni alpn h2,http/1.1`, 'https', NODE_TLS_BACKEND, c.mapFile)] : []),
