@@ -39,7 +39,9 @@ const rounds = [
 function run({ files: batch, concurrency }) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...batch], {
-      cwd: root, stdio: 'inherit', env: { ...process.env, PIER_TEST: '1' },
+      // The suites start Pier on the Node edge unless PIER_EDGE_DATAPLANE names a data plane (so a build or volume
+      // suite does not change data plane with what the machine has installed); the edge suites choose theirs, both.
+      cwd: root, stdio: 'inherit', env: { ...process.env, PIER_TEST: '1', PIER_EDGE_DATAPLANE: process.env.PIER_EDGE_DATAPLANE || 'node' },
     });
     child.on('exit', (code, signal) => resolve(signal ? 1 : code ?? 1));
   });

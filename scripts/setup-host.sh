@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Prepares a machine to run Pier's instances: installs Docker, bubblewrap, static busybox, iproute2 and iptables when
-# missing, and starts dockerd in the background when the engine does not answer (these machines have no systemd).
+# Prepares a machine to run Pier's instances: installs Docker, bubblewrap, static busybox, iproute2, iptables and
+# HAProxy (the edge's native data plane, Pier's default when installed: docs/edge.md) when missing, and starts dockerd in the background when the engine does not answer (these machines have no systemd).
 # `--tests` also installs what only the test suites use (a local registry, pebble, PostgreSQL's binaries).
 # `--gvisor` (or PIER_RUNTIME=gvisor) also installs gVisor's runsc and registers it with the engine (daemon.json).
 # `--microvm` (or PIER_RUNTIME=microvm) also installs QEMU, Debian's kernel (the guest's), xz and kmod.
-# `--haproxy` (or PIER_EDGE_DATAPLANE=haproxy or auto) also installs HAProxy, the edge's native data plane (docs/edge.md).
+# `--no-haproxy` (or PIER_EDGE_DATAPLANE=node) leaves HAProxy out: the Node edge then serves alone.
 # `--bench` also installs what `npm run bench` measures with and against: wrk, nginx-light and HAProxy.
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
 # A dockerd this script starts keeps its data on xfs with project quotas where the kernel allows it (see
@@ -72,9 +72,9 @@ if [ "${1:-}" = "--stop" ]; then stop_dockerd; exit 0; fi
 for_tests=0
 gvisor=0
 microvm=0
-haproxy=0
+haproxy=1
 bench=0
-case "${PIER_EDGE_DATAPLANE:-}" in haproxy|auto) haproxy=1 ;; esac
+[ "${PIER_EDGE_DATAPLANE:-}" = "node" ] && haproxy=0
 [ "${PIER_RUNTIME:-}" = "gvisor" ] && gvisor=1
 [ "${PIER_RUNTIME:-}" = "microvm" ] && microvm=1
 for arg in "$@"; do
@@ -82,7 +82,8 @@ for arg in "$@"; do
     --tests) for_tests=1 ;;
     --gvisor) gvisor=1 ;;
     --microvm) microvm=1 ;;
-    --haproxy) haproxy=1 ;;
+    --haproxy) haproxy=1 ;; # the default; kept so older command lines still work
+    --no-haproxy) haproxy=0 ;;
     --bench) bench=1; haproxy=1 ;;
   esac
 done
@@ -110,7 +111,7 @@ command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs) # docker runtime: p
 if [ -n "${DATABASE_URL:-}" ]; then
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client) # pier backup / restore of a PostgreSQL store
 fi
-# PIER_EDGE_DATAPLANE=haproxy (docs/edge.md); the tests use it too (test/edge/haproxy.slow.test.ts)
+# The edge's native data plane (docs/edge.md); the tests use it too (test/edge/haproxy.slow.test.ts, the edge suite)
 { [ "$haproxy" = 1 ] || [ "$for_tests" = 1 ]; } && { command -v haproxy >/dev/null 2>&1 || missing+=(haproxy); }
 [ "$gvisor" = 1 ] && { command -v runsc >/dev/null 2>&1 || missing+=(runsc); } # PIER_RUNTIME=gvisor
 if [ "$microvm" = 1 ]; then # PIER_RUNTIME=microvm: the VMM, the guest kernel and what unpacks it

@@ -12,6 +12,8 @@ test('defaults', () => {
     dataDir: '/home/u/.pier', apiAddr: { host: '127.0.0.1', port: 7700 }, edgeAddr: { host: '127.0.0.1', port: 8000 },
     domain: 'localhost', token: undefined, runtime: 'auto', orgName: 'pier', masterKeyFile: undefined, gitAllowLocal: 'operator',
     tlsAddr: { host: '127.0.0.1', port: 8443 }, acme: undefined, dnsResolver: undefined, skipDnsCheck: false,
+    // No PATH here, so no haproxy: the default (auto) resolves to the Node edge.
+    edgeDataplane: 'node', edgeDataplaneAuto: true,
   });
 });
 
@@ -58,8 +60,12 @@ test('tuning of the wired parts is read here, once, and only when set', () => {
   assert.deepEqual(c.metrics, { intervalMs: 2000 });
   assert.deepEqual(c.processNetwork, { mode: 'host', pool: '10.99.0.0/16', egress: true });
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_EDGE_WORKERS: '0' }), /PIER_EDGE_WORKERS must be a whole number from 1 to 64/);
-  assert.equal(none.edgeDataplane, undefined);
+  // Unset is auto: without haproxy on PATH (none has no PATH) the Node edge, chosen, not named.
+  assert.equal(none.edgeDataplane, 'node');
+  assert.equal(none.edgeDataplaneAuto, true);
   assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'haproxy' }).edgeDataplane, 'haproxy');
+  assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'haproxy' }).edgeDataplaneAuto, undefined);
+  assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'node' }).edgeDataplane, 'node');
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'envoy' }), /PIER_EDGE_DATAPLANE must be node, haproxy or auto/);
   // auto: haproxy when an executable haproxy is on PATH, else node.
   const bin = mkdtempSync(join(tmpdir(), 'pier-path-'));
@@ -69,6 +75,10 @@ test('tuning of the wired parts is read here, once, and only when set', () => {
     assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'auto', PATH: bin }).edgeDataplane, 'node', 'not executable');
     chmodSync(join(bin, 'haproxy'), 0o755);
     assert.equal(loadConfig({}, { HOME: '/h', PIER_EDGE_DATAPLANE: 'auto', PATH: `/nonexistent:${bin}` }).edgeDataplane, 'haproxy');
+    // The default where haproxy is installed: HAProxy, unless node is named.
+    assert.equal(loadConfig({}, { HOME: '/h', PATH: bin }).edgeDataplane, 'haproxy');
+    assert.equal(loadConfig({}, { HOME: '/h', PATH: bin, PIER_EDGE_DATAPLANE: '' }).edgeDataplane, 'haproxy');
+    assert.equal(loadConfig({}, { HOME: '/h', PATH: bin, PIER_EDGE_DATAPLANE: 'node' }).edgeDataplane, 'node');
   } finally {
     rmSync(bin, { recursive: true, force: true });
   }

@@ -47,8 +47,8 @@ export interface PierConfig {
   /** Edge worker processes (PIER_EDGE_WORKERS); absent = one per core up to two (defaultEdgeWorkers()). */
   edgeWorkers?: number;
   /**
-   * The edge's data plane (PIER_EDGE_DATAPLANE): `node` (default) or `haproxy` in front of the Node edge (#22);
-   * `auto` is resolved here: haproxy when an executable `haproxy` is on PATH, else node.
+   * The edge's data plane (PIER_EDGE_DATAPLANE): `haproxy` in front of the Node edge (#22) or `node` alone. Unset or
+   * `auto` is resolved here: haproxy when an executable `haproxy` is on PATH, else node (edgeDataplaneAuto is then set).
    */
   edgeDataplane?: 'node' | 'haproxy';
   /** The data plane was chosen by default or `auto`, not named: a HAProxy that cannot start leaves the Node edge serving. */
@@ -375,13 +375,16 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
     }
     out.edgeWorkers = n;
   }
-  const dataplane = env.PIER_EDGE_DATAPLANE;
-  if (dataplane !== undefined && dataplane !== '') {
-    if (dataplane !== 'node' && dataplane !== 'haproxy' && dataplane !== 'auto') {
-      throw new ConfigError(`PIER_EDGE_DATAPLANE must be node, haproxy or auto, got ${JSON.stringify(dataplane)}`);
-    }
-    out.edgeDataplane = dataplane === 'auto' ? (onPath('haproxy', env.PATH) ? 'haproxy' : 'node') : dataplane;
-    if (dataplane === 'auto') out.edgeDataplaneAuto = true;
+  // The native data plane is the default where it is installed (`pier setup` installs it); `node` opts out.
+  const dataplane = env.PIER_EDGE_DATAPLANE || 'auto';
+  if (dataplane !== 'node' && dataplane !== 'haproxy' && dataplane !== 'auto') {
+    throw new ConfigError(`PIER_EDGE_DATAPLANE must be node, haproxy or auto, got ${JSON.stringify(dataplane)}`);
+  }
+  if (dataplane === 'auto') {
+    out.edgeDataplane = onPath('haproxy', env.PATH) ? 'haproxy' : 'node';
+    out.edgeDataplaneAuto = true;
+  } else {
+    out.edgeDataplane = dataplane;
   }
   if (Object.keys(env).some((k) => k.startsWith('PIER_AUTOSCALE_'))) out.autoscale = autoscaleConfigFromEnv(env);
   const rateLimit = rateLimitFromEnv(env);

@@ -101,7 +101,7 @@ export const SETUP_SCRIPT = fileURLToPath(new URL('../../../scripts/setup-host.s
 
 const setupCommand: Command = {
   name: 'setup',
-  summary: 'Prepare this machine for Pier: install and start Docker, install bubblewrap (needs root)',
+  summary: 'Prepare this machine for Pier: install and start Docker, install bubblewrap and HAProxy (needs root)',
   flags: [
     { name: 'yes', short: 'y', kind: 'bool', help: 'Run the setup script (without it, only show what it would run)' },
     { name: 'stop', kind: 'bool', help: 'Stop a dockerd that the setup script started' },
@@ -111,7 +111,7 @@ const setupCommand: Command = {
     const argv = ['bash', SETUP_SCRIPT, ...(ctx.args.bool('stop') ? ['--stop'] : [])];
     if (!ctx.args.bool('yes')) {
       ctx.out(`pier setup would run: ${argv.join(' ')}`);
-      ctx.out('It installs docker.io, bubblewrap, busybox-static, iproute2 and iptables with apt-get if missing, and starts dockerd if it is not running.');
+      ctx.out('It installs docker.io, bubblewrap, busybox-static, iproute2, iptables and haproxy (the edge\'s native data plane; PIER_EDGE_DATAPLANE=node leaves it out) with apt-get if missing, and starts dockerd if it is not running.');
       ctx.out("Run 'pier setup --yes' to do it.");
       return 0;
     }
