@@ -16,7 +16,7 @@ import {
   type Counters, type MetricSample, type ScalingPolicy, type SleepMode, type Usage,
 } from '../autoscale/index.ts';
 import type { EdgeMetrics } from '../edge/types.ts';
-import type { InstanceHandle, Runtime } from '../runtime/contract.ts';
+import type { InstanceHandle } from '../runtime/contract.ts';
 import type { ControlContext } from './context.ts';
 import { markDeployment, markInstance } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
@@ -33,15 +33,9 @@ const STARTING_PASS_MS = 25;
 const RUNNING_DEPLOYMENT = ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY', 'SLEEPING'];
 const SERVING_INSTANCE = ['ALLOCATING', 'STARTING', 'HEALTHY', 'UNHEALTHY'];
 
-/**
- * A runtime that can start a workload it stopped again (issue #23: Docker keeps the stopped container, so a
- * deep-sleep wake is a `docker start`, not a create). Answers the handle with the workload's current endpoints.
- */
-export interface ResumableRuntime { resume?(handle: InstanceHandle, signal?: AbortSignal): Promise<InstanceHandle> }
-
+/** The runtime's `resume` (deep sleep keeps the stopped workload), or undefined where it has none. */
 function resumer(ctx: ControlContext): ((h: InstanceHandle) => Promise<InstanceHandle>) | undefined {
-  const rt = ctx.runtime as Runtime & ResumableRuntime;
-  return typeof rt.resume === 'function' ? (h) => rt.resume!(h) : undefined;
+  return ctx.runtime.resume?.bind(ctx.runtime);
 }
 
 /**

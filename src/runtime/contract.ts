@@ -163,6 +163,12 @@ export interface Runtime {
   freeze?(runtimeId: string): Promise<void>;
   /** Thaws a frozen instance: it runs on where it stopped, with its connections. A no-op on a running one. */
   thaw?(runtimeId: string): Promise<void>;
+  /**
+   * Deep sleep's wake: starts again a workload this driver stopped and kept (Docker keeps the stopped container, so
+   * the wake is a `docker start`, no create; issue #23). Answers the handle with its current endpoints; RuntimeError
+   * not_found when it is gone. Drivers that cannot omit it (deep sleep then removes the workload).
+   */
+  resume?(handle: InstanceHandle, signal?: AbortSignal): Promise<InstanceHandle>;
   /** Ensures a private network exists (no-op where unsupported). */
   ensureNetwork?(name: string): Promise<void>;
   /**
