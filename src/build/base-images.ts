@@ -6,6 +6,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { DockerEngine, consumeProgress } from '../runtime/docker/engine.ts';
+import { duringBuild } from '../runtime/docker/image-gate.ts';
 import { listContext, tarContext } from './context.ts';
 import { ignoreNothing } from './ignore.ts';
 import type { Stack } from './detect.ts';
@@ -164,11 +165,13 @@ export function ensureBaseImage(engine: DockerEngine, kind: BaseKind, log: (line
         const env = stageBaseRootfs(kind, join(stage, 'rootfs'));
         writeFileSync(join(stage, 'Dockerfile'), ['FROM scratch', 'COPY rootfs/ /', ...env, 'WORKDIR /app', 'CMD ["/bin/sh"]', ''].join('\n'));
         const tar = await tarContext(stage, listContext(stage, ignoreNothing));
-        const res = await engine.request('POST', '/build', {
-          query: { t: tag, rm: 1, forcerm: 1, labels: JSON.stringify({ 'dev.pier.base': 'true' }) },
-          body: tar, headers: { 'content-type': 'application/x-tar' }, timeoutMs: 300_000,
+        await duringBuild(engine.socketPath, async () => {
+          const res = await engine.request('POST', '/build', {
+            query: { t: tag, rm: 1, forcerm: 1, labels: JSON.stringify({ 'dev.pier.base': 'true' }) },
+            body: tar, headers: { 'content-type': 'application/x-tar' }, timeoutMs: 300_000,
+          });
+          await consumeProgress(res);
         });
-        await consumeProgress(res);
         return tag;
       } finally {
         rmSync(stage, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // One image build through the Engine API (POST /build, classic builder): a tar context, dockerfile and target, build
 // args, a CPU and memory cap so a build cannot starve serving instances, and cancel by closing the request.
 import { DockerEngine, EngineError, consumeProgress } from '../runtime/docker/engine.ts';
+import { duringBuild } from '../runtime/docker/image-gate.ts';
 
 /** Parameters of one engine build. */
 export interface EngineBuildOptions {
@@ -34,8 +35,17 @@ export function buildQuery(o: EngineBuildOptions): Record<string, string | numbe
   };
 }
 
-/** Builds `context` (a tar archive) into the image `o.tag`, streaming the build output to onLine. */
-export async function engineBuild(
+/**
+ * Builds `context` (a tar archive) into the image `o.tag`, streaming the build output to onLine. Image removals by
+ * the collector wait until it ends (image-gate.ts: they would take its cached steps away mid-build).
+ */
+export function engineBuild(
+  engine: DockerEngine, context: Buffer, o: EngineBuildOptions, onLine: (line: string) => void, signal: AbortSignal,
+): Promise<void> {
+  return duringBuild(engine.socketPath, () => build(engine, context, o, onLine, signal));
+}
+
+async function build(
   engine: DockerEngine, context: Buffer, o: EngineBuildOptions, onLine: (line: string) => void, signal: AbortSignal,
 ): Promise<void> {
   const res = await engine.request('POST', '/build', {

@@ -14,6 +14,7 @@ import {
 } from '../store/retention.ts';
 import { archiveFile } from '../store/archives.ts';
 import { DockerEngine, EngineError } from '../runtime/docker/engine.ts';
+import { whileIdle } from '../runtime/docker/image-gate.ts';
 
 /** Deployments per service whose outputs are kept by default (PIER_GC_KEEP_DEPLOYMENTS). */
 export const DEFAULT_KEEP_DEPLOYMENTS = 10;
@@ -55,8 +56,11 @@ export function retainedDeployments(services: ServiceRetentionRow[], deployments
 export interface BuiltImages {
   /** Every built image: its reference, the deployment it was built for, and when (ms since epoch). */
   list(): Promise<{ ref: string; deploymentId: string; createdMs: number }[]>;
-  /** Removes one reference; 'in_use' when a container still uses it (retried by a later pass). */
-  remove(ref: string): Promise<'removed' | 'in_use' | 'gone'>;
+  /**
+   * Removes one reference; 'in_use' when a container still uses it, 'building' when a build runs on the engine (whose
+   * cache its untagged parents may be): both retried by a later pass.
+   */
+  remove(ref: string): Promise<'removed' | 'in_use' | 'gone' | 'building'>;
 }
 
 /** The images the builder made on this Docker engine, found by the installation's scope label. */
@@ -71,12 +75,14 @@ export function dockerBuiltImages(engine: DockerEngine, scope: string): BuiltIma
       })));
     },
     async remove(ref) {
-      try {
-        return (await engine.jsonOrNull('DELETE', `/images/${encodeURIComponent(ref)}`)) === null ? 'gone' : 'removed';
-      } catch (err) {
-        if (err instanceof EngineError && err.status === 409) return 'in_use';
-        throw err;
-      }
+      return whileIdle(engine.socketPath, async () => {
+        try {
+          return (await engine.jsonOrNull('DELETE', `/images/${encodeURIComponent(ref)}`)) === null ? 'gone' : 'removed';
+        } catch (err) {
+          if (err instanceof EngineError && err.status === 409) return 'in_use';
+          throw err;
+        }
+      });
     },
   };
 }
@@ -104,11 +110,12 @@ export interface GcOptions {
 }
 
 /**
- * What one pass removed, and what it could not remove yet: images still used by a container, and services being
- * deleted (DELETING: their outputs go once the reconciler has stopped everything and marked them DELETED).
+ * What one pass removed, and what it could not remove yet: images still used by a container, images kept while a
+ * build ran (`building`), and services being deleted (DELETING: their outputs go once the reconciler has stopped
+ * everything and marked them DELETED).
  */
 export interface GcReport {
-  images: string[]; directories: string[]; archives: string[]; inUse: string[]; deleting: string[];
+  images: string[]; directories: string[]; archives: string[]; inUse: string[]; building: string[]; deleting: string[];
   /** How many events and activities went past their retention. */
   trace: { events: number; activities: number };
 }
@@ -137,7 +144,7 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
   const retained = retainedDeployments(services, deployments, o.keep ?? DEFAULT_KEEP_DEPLOYMENTS);
   const known = new Set(deployments.map((d) => d.id));
   const report: GcReport = {
-    images: [], directories: [], archives: [], inUse: [], deleting: services.filter((s) => s.status === 'DELETING').map((s) => s.id),
+    images: [], directories: [], archives: [], inUse: [], building: [], deleting: services.filter((s) => s.status === 'DELETING').map((s) => s.id),
     trace: { events: 0, activities: 0 },
   };
   // An output of a deployment the store knows and does not retain goes; of one it does not know, once old.
@@ -149,6 +156,7 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
       const r = await o.images.remove(img.ref);
       if (r === 'removed') report.images.push(img.ref);
       else if (r === 'in_use') report.inUse.push(img.ref);
+      else if (r === 'building') report.building.push(img.ref);
     }
   }
 
@@ -188,9 +196,10 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
   }
 
   const removed = report.images.length + report.directories.length + report.archives.length;
-  if (removed || report.inUse.length) {
+  if (removed || report.inUse.length || report.building.length) {
     o.log?.(`pier: garbage collection removed ${report.images.length} image(s), ${report.directories.length} build directorie(s), ${report.archives.length} archive(s)`
-      + (report.inUse.length ? `; ${report.inUse.length} image(s) still in use, retried soon` : ''));
+      + (report.inUse.length ? `; ${report.inUse.length} image(s) still in use, retried soon` : '')
+      + (report.building.length ? `; ${report.building.length} image(s) kept while a build runs, retried soon` : ''));
   }
   return report;
 }
@@ -220,7 +229,7 @@ export function gcComponent(o: GcOptions & { intervalMs?: number; minGapMs?: num
       try {
         const report = await collectGarbage(o);
         // A service being deleted, and its images, stay until its containers are gone: look again soon (bounded).
-        if ((report.inUse.length || report.deleting.length) && retries < 20) {
+        if ((report.inUse.length || report.building.length || report.deleting.length) && retries < 20) {
           retries++;
           schedule(o.retryMs ?? 30_000);
         } else {

@@ -14,6 +14,8 @@ import { startPier, type PierHandle } from '../../src/main.ts';
 import { collectGarbage, dockerBuiltImages } from '../../src/control/gc.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { engineBuild } from '../../src/build/docker-build.ts';
+import { ensureTestImage } from '../../src/runtime/testing/images.ts';
+import { buildsRunning } from '../../src/runtime/docker/image-gate.ts';
 import { imageTag } from '../../src/build/builder.ts';
 import { listDeployments, updateDeployment } from '../../src/store/deployments.ts';
 import { updateService } from '../../src/store/services.ts';
@@ -45,13 +47,17 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Builds a one-file image FROM scratch (nothing to pull), labelled as the builder labels a deployment's image. */
-async function buildImage(tag: string, labels: Record<string, string>): Promise<void> {
+/**
+ * Builds a one-file image FROM scratch (nothing to pull), labelled as the builder labels a deployment's image;
+ * `dockerfile` replaces the default one (its context has built.txt, the tag, and shared.txt, the same in every build).
+ */
+async function buildImage(tag: string, labels: Record<string, string>, dockerfile = `FROM scratch\nCOPY built.txt /built.txt\nCMD ["/built.txt"]\n`): Promise<void> {
   const ctx = mkdtempSync(join(tmpdir(), 'pier-gc-ctx-'));
   try {
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM scratch\nCOPY built.txt /built.txt\nCMD ["/built.txt"]\n`);
+    writeFileSync(join(ctx, 'Dockerfile'), dockerfile);
     writeFileSync(join(ctx, 'built.txt'), `${tag}\n`);
-    const tar = execFileSync('tar', ['-c', '-C', ctx, 'Dockerfile', 'built.txt']);
+    writeFileSync(join(ctx, 'shared.txt'), `${scope}\n`);
+    const tar = execFileSync('tar', ['-c', '-C', ctx, 'Dockerfile', 'built.txt', 'shared.txt']);
     await engineBuild(engine, tar, { tag, cpu: 1, memoryBytes: 256 * 1024 * 1024, labels }, () => undefined, new AbortController().signal);
     made.push(tag);
   } finally {
@@ -113,3 +119,55 @@ test('images of deployments nobody can roll back to are removed from the engine;
   assert.equal(await exists(imageTag(v4!)), false);
   assert.equal(await exists(foreign), true);
 });
+
+// Removing a tagged image removes its untagged parents too: the classic builder's cached steps. CI once saw a build
+// fail with `unable to find image "sha256:…"` when the collector removed a deleted service's image while the next
+// build was reusing its steps. While a build runs on the engine, the collector keeps images (and says so), and
+// removes them in a pass after it.
+test('no image is removed while a build runs on the engine: the pass keeps it, a later pass removes it', { skip, timeout: 120_000 }, async () => {
+  const api = apiClient(pier.apiUrl, TOKEN);
+  const app = (await api('POST', '/v1/apps', { name: 'gcbuild' })).body.app;
+  const service = (await api('POST', '/v1/services', {
+    app_id: app.id,
+    definition: {
+      name: 'web', type: 'WEB', docker: { image: 'example/app:1' }, ports: [{ port: 8080, protocol: 'http' }], routes: [{ path: '/', port: 8080 }],
+      instance_types: [{ type: 'nano' }], regions: ['fra'], scalings: [{ min: 1, max: 1 }],
+    },
+  })).body.service;
+  const [d] = (await listDeployments(pier.store.db, { serviceId: service.id })).items;
+  const labels = { 'dev.pier.scope': scope, 'dev.pier.service_id': d!.service_id, 'dev.pier.deployment_id': d!.id };
+  const base = await ensureTestImage();
+  // The collectable image's first step is the one the running build takes from the cache.
+  await buildImage(imageTag(d!), labels, `FROM ${base}\nCOPY shared.txt /shared.txt\n`);
+  await updateDeployment(pier.store.db, d!.id, { status: 'STOPPED' });
+  await updateService(pier.store.db, service.id, { status: 'DELETED' });
+
+  const opts = { db: pier.store.db, buildsDir: join(dir, 'pier', 'builds'), archivesDir: join(dir, 'pier', 'archives'), images: dockerBuiltImages(engine, scope), keep: 2 };
+  const later = `pier-build/${randomUUID()}:later`;
+  const lines: string[] = [];
+  const building = buildImage(later, { 'dev.pier.scope': otherScope }, `FROM ${base}\nCOPY shared.txt /shared.txt\nRUN sleep 4\n`)
+    .then(() => 'built', (err: Error) => err.message);
+  try {
+    await until(() => buildsRunning(engine.socketPath) > 0, 'the build to start');
+    const during = await collectGarbage({ ...opts, log: (l) => lines.push(l) });
+    assert.deepEqual(during.images, [], 'nothing removed while the build runs');
+    assert.deepEqual(during.building, [imageTag(d!)]);
+    assert.equal(await exists(imageTag(d!)), true);
+    assert.match(lines.join('\n'), /1 image\(s\) kept while a build runs, retried soon/);
+  } finally {
+    assert.equal(await building, 'built');
+  }
+  assert.equal(buildsRunning(engine.socketPath), 0);
+  const next = await collectGarbage(opts);
+  assert.deepEqual(next.images, [imageTag(d!)]);
+  assert.equal(await exists(imageTag(d!)), false);
+  assert.equal(await exists(later), true, 'the build that ran meanwhile is whole');
+});
+
+async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -151,7 +151,7 @@ test('a pass on disk: the last N deployments per service keep their build direct
 
   // Settled: a second pass removes nothing.
   const again = await collectGarbage({ db: pier.store.db, buildsDir, archivesDir, images, keep: 3 });
-  assert.deepEqual(again, { images: [], directories: [], archives: [], inUse: [], deleting: [], trace: { events: 0, activities: 0 } });
+  assert.deepEqual(again, { images: [], directories: [], archives: [], inUse: [], building: [], deleting: [], trace: { events: 0, activities: 0 } });
 
   // Deleting the service: the API marks it DELETING (its instances still run, nothing of it goes yet); the component
   // keeps looking, with no further kick, until the reconciler has marked it DELETED; then nothing of it is left.
