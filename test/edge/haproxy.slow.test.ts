@@ -17,6 +17,7 @@ import { h1, h2, handshake } from './tls-support.ts';
 import { socketCommand } from '../../src/edge/haproxy/process.ts';
 import { app, call, route, startUpstream, up, type TestUpstream } from '../../src/edge/test-helpers.ts';
 import type { AccessLogEntry, AppRoutes } from '../../src/edge/types.ts';
+import { LATENCY_BUCKETS_MS } from '../../src/edge/metrics.ts';
 import { WebSocket, WebSocketServer } from 'ws';
 
 const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
@@ -120,6 +121,61 @@ test('routes by host and path prefix straight to the instances; misses and guard
   } finally {
     await web.close();
     await api.close();
+  }
+});
+
+test('latency histograms count the requests HAProxy serves, per route and per instance, across a reload', { skip }, async () => {
+  // One instance answers at once, the other after 30 ms: their requests land in the (0, 2 ms] and (25, 50] ms
+  // buckets (a loaded test box may push a fast one up a bucket or two, never past 25 ms nor a slow one out of its own).
+  const fast = await startUpstream('fast');
+  const slow = await startUpstream('slow', (req, res) => { setTimeout(() => { res.writeHead(200); res.end(`slow ${req.url}`); }, 30); });
+  try {
+    await withEdge(async (edge, nodeLog) => {
+      edge.setRoutes([app('lat', [route('/fast', [up('f1', fast.port)], { serviceId: 'fast' }), route('/slow', [up('s1', slow.port)], { serviceId: 'slow' })])]);
+      await edge.settled();
+      for (let i = 0; i < 20; i++) assert.equal((await call(edge.url, 'lat-acme.pier.test', '/fast')).status, 200);
+      for (let i = 0; i < 10; i++) assert.equal((await call(edge.url, 'lat-acme.pier.test', '/slow')).status, 200);
+      assert.equal(nodeLog.length, 0, 'HAProxy served every request itself');
+      await edge.refreshMetrics!();
+      const bucket = (ms: number) => LATENCY_BUCKETS_MS.findIndex((le) => ms <= le);
+      const check = (fastN: number, slowN: number) => {
+        const m = edge.metrics();
+        const fr = m.routes['app-lat fast /fast']!, sr = m.routes['app-lat slow /slow']!;
+        assert.equal(fr.buckets.counts.reduce((a, b) => a + b, 0), fastN, 'every fast request counted once');
+        assert.equal(fr.buckets.counts.slice(bucket(25)).reduce((a, b) => a + b, 0), 0, 'no fast request past 25 ms');
+        assert.equal(sr.buckets.counts[bucket(50)], slowN, 'the slow ones in (25, 50] ms');
+        assert.equal(sr.buckets.counts.reduce((a, b) => a + b, 0), slowN);
+        assert.ok(sr.latencyMs.p50 > 25 && sr.latencyMs.p50 <= 50, `slow p50 ${sr.latencyMs.p50} ms`);
+        assert.ok(sr.sumMs >= 25 * slowN && sr.sumMs <= 100 * slowN, `summed ${sr.sumMs} ms for ${slowN} requests of 30 ms`);
+        assert.equal(m.instances['s1']!.buckets.counts[bucket(50)], slowN, 'and on the instance that answered');
+        assert.equal(m.instances['f1']!.buckets.counts.reduce((a, b) => a + b, 0), fastN);
+        assert.match(edge.prometheus(), new RegExp(`^pier_edge_route_request_duration_seconds_count\\{app="app-lat",[^}]*route="/slow"\\} ${slowN}$`, 'm'));
+        assert.match(edge.prometheus(), new RegExp(`^pier_edge_route_request_duration_seconds_bucket\\{app="app-lat",[^}]*route="/slow",le="0.025"\\} 0$`, 'm'));
+      };
+      check(20, 10);
+      await edge.refreshMetrics!();
+      check(20, 10); // a second read adds nothing
+
+      // A new backend reloads HAProxy (fresh stick tables): the counts go on from where they were.
+      const other = await startUpstream('other');
+      try {
+        const reloads = edge.reloads();
+        edge.setRoutes([app('lat', [
+          route('/fast', [up('f1', fast.port)], { serviceId: 'fast' }), route('/slow', [up('s1', slow.port)], { serviceId: 'slow' }),
+          route('/other', [up('o1', other.port)], { serviceId: 'other' }),
+        ])]);
+        await edge.settled();
+        assert.equal(edge.reloads(), reloads + 1, 'the new backend reloaded HAProxy');
+        for (let i = 0; i < 5; i++) assert.equal((await call(edge.url, 'lat-acme.pier.test', '/slow')).status, 200);
+        await edge.refreshMetrics!();
+        check(20, 15);
+      } finally {
+        await other.close();
+      }
+    });
+  } finally {
+    await fast.close();
+    await slow.close();
   }
 });
 

@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { app, route, up } from '../test-helpers.ts';
+import { LATENCY_BUCKETS_MS } from '../metrics.ts';
 import {
-  NODE_BACKEND, NODE_TLS_BACKEND, backendName, haproxyThreads, planCertRuntime, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
+  LATENCY_KEYS, NODE_BACKEND, NODE_TLS_BACKEND, backendName, haproxyThreads, latencyKey, renderLatencyMap, planCertRuntime, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
   slotsForConfig, type BackendSlots,
 } from './config.ts';
 
@@ -94,6 +95,28 @@ test('the config names the Node edge as default, strips prefixes in their backen
   assert.match(cfg, /^ {2}server s2 127\.0\.0\.1:1 disabled$/m);
   assert.match(cfg, /^ {2}server s1 \[fd00::2\]:80$/m);
   assert.doesNotMatch(cfg.slice(cfg.indexOf('backend b2')), /set-path/);
+});
+
+test('latency: a bucket map in microseconds matching the Node edge\'s bounds, a stick table per backend sized for its slots', () => {
+  assert.equal(renderLatencyMap().split('\n')[0], '0:500 0');
+  assert.equal(renderLatencyMap().split('\n')[1], '501:1000 1');
+  assert.match(renderLatencyMap(), /^10001:25000 5$/m);
+  assert.match(renderLatencyMap(), /^10000001:30000000 14\n$/m);
+  assert.equal(renderLatencyMap().trim().split('\n').length, LATENCY_BUCKETS_MS.length - 1, 'the +Inf bucket is the default');
+  assert.deepEqual(latencyKey(LATENCY_KEYS * 3 + 5), { slot: 2, bucket: 5 });
+  assert.deepEqual(latencyKey(LATENCY_KEYS + 15), { slot: 0, bucket: 15 });
+  assert.equal(latencyKey(7), null, 'no server has id 0');
+  const base = {
+    bind: '127.0.0.1:8080', nodeEdge: '127.0.0.1:9000', adminSocket: '/d/admin.sock', mapFile: '/d/routes.map',
+    backends: [{ name: 'b1', prefix: '/', slots: [{ instanceId: 'i1', host: '10.0.0.2', port: 80 }, { instanceId: null, host: '127.0.0.1', port: 1 }] }],
+  };
+  assert.doesNotMatch(renderConfig(base), /stick-table|track-sc/);
+  const cfg = renderConfig({ ...base, latencyMap: '/d/latency.map' });
+  assert.match(cfg, new RegExp(`^ {2}stick-table type integer size ${3 * LATENCY_KEYS} store gpc0$`, 'm'));
+  assert.match(cfg, /^ {2}http-response set-var\(txn\.pier_b\) date\(0,us\),sub\(txn\.pier_t0\),map_int\(\/d\/latency\.map,15\)$/m);
+  assert.match(cfg, /^ {2}http-response track-sc0 srv_id,mul\(16\),add\(txn\.pier_b\)$/m);
+  // The frontends count nothing: the Node edge's requests are counted by the Node edge.
+  assert.doesNotMatch(cfg.slice(0, cfg.indexOf('backend ')), /track-sc|pier_t0/);
 });
 
 test('certificates: one PEM bundle per certificate, a crt-list naming its SNI filters, the first holder of a name keeps it', () => {

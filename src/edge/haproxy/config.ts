@@ -4,6 +4,7 @@
 // the map, so those requests fall through to the default backend: Pier's Node edge, which holds the whole table.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { LATENCY_BUCKETS_MS } from '../metrics.ts';
 import { hostKey, normalizePrefix } from '../route-table.ts';
 import type { AppRoutes, EdgeCertificate, RouteEntry } from '../types.ts';
 
@@ -235,6 +236,39 @@ export interface ConfigInput {
   responseTimeoutMs?: number;
   /** HAProxy's threads (haproxyThreads): all of them, and how many of those accept plain HTTP. Absent: HAProxy's own default. */
   threads?: { total: number; http: number };
+  /** The latency bucket map file (renderLatencyMap); absent: backends count no latency. */
+  latencyMap?: string;
+}
+
+/** Latency buckets per server slot in a backend's stick table: key = server id × LATENCY_KEYS + bucket index. */
+export const LATENCY_KEYS = 16;
+
+/**
+ * The map from a request's duration in microseconds to its latency bucket (the index in LATENCY_BUCKETS_MS, whose
+ * bounds are inclusive upper bounds as in the Node edge's histograms); longer than the last finite bound falls to the
+ * map's default, the +Inf bucket.
+ */
+export function renderLatencyMap(): string {
+  const lines: string[] = [];
+  let lo = 0;
+  LATENCY_BUCKETS_MS.forEach((ms, i) => {
+    if (!Number.isFinite(ms)) return;
+    const hi = Math.round(ms * 1000);
+    lines.push(`${lo}:${hi} ${i}`);
+    lo = hi + 1;
+  });
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * One latency key of a backend's stick table (see LATENCY_KEYS): the server slot (0-based) and the bucket, or null
+ * for a key no rule makes.
+ */
+export function latencyKey(key: number): { slot: number; bucket: number } | null {
+  const id = Math.floor(key / LATENCY_KEYS);
+  const bucket = key % LATENCY_KEYS;
+  if (!Number.isInteger(key) || id < 1 || bucket >= LATENCY_BUCKETS_MS.length) return null;
+  return { slot: id - 1, bucket };
 }
 
 /**
@@ -415,6 +449,19 @@ export function renderConfig(c: ConfigInput): string {
   // An instance's own x-request-id never reaches the client: the frontend's http-response set-header replaces it.
   const backend = (name: string, prefix: string, slots: SlotState[]): void => {
     lines.push('', `backend ${name}`, '  balance leastconn');
+    if (c.latencyMap !== undefined) {
+      // Latency histograms (the charts and the autoscaler's response-time target read them): the time from the
+      // request entering the backend to the response's headers, counted per server slot and bucket in the backend's
+      // own stick table (integer keys; one table per backend, so threads serving different services never share a
+      // lock). Servers get ids 1..N in the order below, HAProxy's default. Pier reads the table once a second.
+      lines.push(
+        `  stick-table type integer size ${(slots.length + 1) * LATENCY_KEYS} store gpc0`,
+        '  http-request set-var(txn.pier_t0) date(0,us)',
+        `  http-response set-var(txn.pier_b) date(0,us),sub(txn.pier_t0),map_int(${c.latencyMap},${LATENCY_BUCKETS_MS.length - 1})`,
+        `  http-response track-sc0 srv_id,mul(${LATENCY_KEYS}),add(txn.pier_b)`,
+        '  http-response sc-inc-gpc0(0)',
+      );
+    }
     if (prefix !== '/') lines.push(`  http-request set-path %[path,regsub(${stripRegex(prefix)},/)]`);
     slots.forEach((s, i) => {
       lines.push(`  server s${i + 1} ${addr(s.host, s.port)}${s.instanceId === null ? ' disabled' : ''}`);

@@ -11,10 +11,10 @@ import { createSecureContext } from 'node:tls';
 import { join } from 'node:path';
 import { parseAddr, urlOf } from '../addr.ts';
 import { createEdge } from '../edge.ts';
-import { renderPrometheus } from '../metrics.ts';
+import { LATENCY_BUCKETS_MS, renderPrometheus, summarize } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
 import {
-  NODE_BACKEND, haproxyThreads, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay,
+  NODE_BACKEND, haproxyThreads, latencyKey, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderLatencyMap, renderMap, restartDelay,
   slotsForConfig, type BackendSlots, type CrtEntry, type HaproxyPlan,
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
@@ -31,7 +31,10 @@ export interface HaproxyEdgeOptions extends EdgeOptions {
 }
 
 /** What HAProxy reports for one server or backend (cumulative since the current worker started). */
-interface StatRow { scur: number; stot: number; reqTot: number; bout: number; hrsp: number[]; lastsess: number }
+interface StatRow { scur: number; stot: number; reqTot: number; bout: number; hrsp: number[]; lastsess: number; reqMs?: number }
+
+/** Latency counted from HAProxy's stick tables: requests per bucket (LATENCY_BUCKETS_MS) and their summed ms. */
+interface Latency { counts: number[]; sumMs: number }
 
 /** A running HAProxy edge: an Edge plus what tests and operators want to see. */
 export interface HaproxyEdge extends Edge {
@@ -71,6 +74,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   let crtEntries: CrtEntry[] = [];
   const cfgFile = join(opts.dir, 'haproxy.cfg');
   const mapFile = join(opts.dir, 'routes.map');
+  const latencyMap = join(opts.dir, 'latency.map');
   const onError = opts.onError ?? ((m: string) => process.emitWarning(`pier edge (haproxy): ${m}`));
   const proc = new HaproxyProcess(opts.bin ?? 'haproxy', cfgFile, join(opts.dir, 'admin.sock'), join(opts.dir, 'master.sock'),
     (how, alert, pid) => died(how, alert, pid));
@@ -100,6 +104,11 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   let stats = new Map<string, StatRow>();
   // Counters of workers replaced by reloads, so totals never go down.
   const carried = new Map<string, StatRow>();
+  // Latency from the backends' stick tables: the raw counts last read (per backend, per key), and what they added up
+  // to per backend and per instance (the slot's instance when the count grew), kept across reloads.
+  let latencyRaw = new Map<string, Map<number, number>>();
+  const latencyByBackend = new Map<string, Latency>();
+  const latencyByInstance = new Map<string, Latency>();
 
   const { host: bindHost, port: bindPort } = parseAddr(opts.addr);
   const bind = `${bindHost.includes(':') ? `[${bindHost}]` : bindHost}:${bindPort}`;
@@ -125,11 +134,13 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     const cfg = renderConfig({
       bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile, tls,
       backends: [...backends.values()], connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs, threads,
+      latencyMap,
     });
     atomicWrite(mapFile, map);
     atomicWrite(cfgFile, cfg);
   };
 
+  atomicWrite(latencyMap, renderLatencyMap());
   writeFiles('');
   try {
     await proc.start();
@@ -144,6 +155,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const carryCounters = (): void => {
     for (const [name, row] of stats) carried.set(name, { ...addRows(carried.get(name), row), lastsess: -1 });
     stats = new Map();
+    latencyRaw = new Map(); // the new worker's tables start empty: whatever they count next is new
   };
 
   /** HAProxy's master exited on its own (its worker's death takes it down too): log once, restart after a backoff. */
@@ -305,17 +317,58 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       const lines = csv.split('\n');
       const head = (lines[0] ?? '').replace(/^# /, '').split(',');
       const col = (n: string) => head.indexOf(n);
-      const [px, sv, scur, stot, bout, reqTot, last] = ['pxname', 'svname', 'scur', 'stot', 'bout', 'req_tot', 'lastsess'].map(col);
+      const [px, sv, scur, stot, bout, reqTot, last, qtime, ctime, rtime] = ['pxname', 'svname', 'scur', 'stot', 'bout', 'req_tot', 'lastsess', 'qtime', 'ctime', 'rtime'].map(col);
       const hrsp = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx'].map(col);
       for (const line of lines.slice(1)) {
         const f = line.split(',');
         const name = f[px!]!;
         if (f.length < head.length - 1 || !backends.has(name)) continue;
         const n = (i: number) => Number(f[i] || 0);
-        next.set(`${name}/${f[sv!]}`, { scur: n(scur!), stot: n(stot!), reqTot: n(reqTot!), bout: n(bout!), hrsp: hrsp.map(n), lastsess: n(last!) });
+        next.set(`${name}/${f[sv!]}`, {
+          scur: n(scur!), stot: n(stot!), reqTot: n(reqTot!), bout: n(bout!), hrsp: hrsp.map(n), lastsess: n(last!),
+          // Queue + connect + response-header time, averaged by HAProxy over the server's last 1,024 requests: what
+          // the latency tables measure (ttime would add a keep-alive connection's idle time before the request).
+          reqMs: n(qtime!) + n(ctime!) + n(rtime!),
+        });
       }
       stats = next;
+      await pollLatency();
     } catch { /* a reload in progress: keep the last numbers */ }
+  };
+
+  /**
+   * Reads every backend's latency table in one runtime API call and adds what grew since the last read. A count
+   * lower than the last one is a new worker's (a reload or restart that carryCounters did not see yet): all of it is
+   * new. The summed time is estimated per server from HAProxy's averages over its last 1,024 requests (queue,
+   * connect and response time): HAProxy 2.6 cannot add a duration to a counter, only count.
+   */
+  const pollLatency = async (): Promise<void> => {
+    const names = [...backends.keys()];
+    if (names.length === 0) return;
+    const out = await proc.command(names.map((n) => `show table ${n}`).join(';'));
+    const next = new Map<string, Map<number, number>>();
+    let table: Map<number, number> | undefined;
+    for (const line of out.split('\n')) {
+      const head = /^# table: ([^,]+),/.exec(line);
+      if (head) { next.set(head[1]!, table = new Map()); continue; }
+      const row = /\bkey=(\d+)\b.*\bgpc0=(\d+)/.exec(line);
+      if (row && table) table.set(Number(row[1]), Number(row[2]));
+    }
+    for (const [name, keys] of next) {
+      const b = backends.get(name);
+      const before = latencyRaw.get(name);
+      for (const [key, count] of keys) {
+        const k = latencyKey(key);
+        const was = before?.get(key) ?? 0;
+        const grew = count >= was ? count - was : count;
+        if (k === null || grew === 0) continue;
+        const ms = (stats.get(`${name}/s${k.slot + 1}`)?.reqMs ?? 0) * grew;
+        addLatency(latencyByBackend, name, k.bucket, grew, ms);
+        const instanceId = b?.slots[k.slot]?.instanceId;
+        if (instanceId) addLatency(latencyByInstance, instanceId, k.bucket, grew, ms);
+      }
+    }
+    latencyRaw = next;
   };
   const poller = setInterval(() => { void poll(); }, 1000);
   poller.unref();
@@ -323,6 +376,13 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   function metrics(): EdgeMetrics {
     const m = structuredClone(node.metrics());
     const now = Date.now();
+    const addLatencyTo = (t: TrafficMetrics, l: Latency | undefined): void => {
+      if (!l) return;
+      if (t.buckets.counts.length !== LATENCY_BUCKETS_MS.length) t.buckets = { le: LATENCY_BUCKETS_MS.slice(), counts: LATENCY_BUCKETS_MS.map(() => 0) };
+      l.counts.forEach((n, i) => { t.buckets.counts[i]! += n; });
+      t.sumMs += l.sumMs;
+      t.latencyMs = summarize(t.buckets.counts);
+    };
     const merge = (t: TrafficMetrics, r: StatRow, requests: number): void => {
       t.inFlight += r.scur;
       t.requests += requests;
@@ -338,7 +398,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       const own = owners.get(name);
       for (const key of own?.routeKeys ?? []) {
         const t = m.routes[key];
-        if (t) { merge(t, be, be.reqTot); break; } // a backend counts once, on its first route
+        if (t) { merge(t, be, be.reqTot); addLatencyTo(t, latencyByBackend.get(name)); break; } // a backend counts once, on its first route
       }
       for (const appId of own?.appIds ?? []) {
         const a = m.apps[appId];
@@ -355,6 +415,11 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
         const t = (m.instances[s.instanceId] ??= emptyTraffic());
         merge(t, r, r.stot);
       });
+    }
+    // An instance neither HAProxy nor the Node edge knows any more takes its latency along.
+    for (const [id, l] of latencyByInstance) {
+      if (m.instances[id]) addLatencyTo(m.instances[id], l);
+      else latencyByInstance.delete(id);
     }
     return m;
   }
@@ -413,7 +478,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     },
     metrics,
     async refreshMetrics() { await poll(); },
-    // Counts, statuses, bytes and in flight include HAProxy's; the latency histograms only the Node edge's requests.
+    // Counts, statuses, bytes, in flight and latency histograms include HAProxy's (latency: its stick tables).
     prometheus: () => renderPrometheus(metrics()) + [
       '# HELP pier_edge_haproxy_up Whether the HAProxy data plane serves the public address (0 between a death and its restart).',
       '# TYPE pier_edge_haproxy_up gauge',
@@ -446,6 +511,13 @@ function addRows(a: StatRow | undefined, b: StatRow | undefined): StatRow {
     scur: y.scur, stot: x.stot + y.stot, reqTot: x.reqTot + y.reqTot, bout: x.bout + y.bout,
     hrsp: x.hrsp.map((n, i) => n + (y.hrsp[i] ?? 0)), lastsess: lasts.length ? Math.min(...lasts) : -1,
   };
+}
+
+function addLatency(to: Map<string, Latency>, key: string, bucket: number, n: number, ms: number): void {
+  let l = to.get(key);
+  if (!l) to.set(key, (l = { counts: LATENCY_BUCKETS_MS.map(() => 0), sumMs: 0 }));
+  l.counts[bucket]! += n;
+  l.sumMs += ms;
 }
 
 function emptyTraffic(): TrafficMetrics {
