@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { app, route, up } from '../test-helpers.ts';
 import { LATENCY_BUCKETS_MS } from '../metrics.ts';
 import {
-  LATENCY_KEYS, NODE_BACKEND, NODE_TLS_BACKEND, backendName, haproxyThreads, latencyKey, renderLatencyMap, planCertRuntime, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
+  LATENCY_KEYS, NODE_BACKEND, NODE_TLS_BACKEND, backendName, haproxyThreads, latencyKey, latencyTableCommands, renderLatencyMap, planCertRuntime, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
   slotsForConfig, type BackendSlots,
 } from './config.ts';
 
@@ -117,6 +117,13 @@ test('latency: a bucket map in microseconds matching the Node edge\'s bounds, a 
   assert.match(cfg, /^ {2}http-response track-sc0 srv_id,mul\(16\),add\(txn\.pier_b\)$/m);
   // The frontends count nothing: the Node edge's requests are counted by the Node edge.
   assert.doesNotMatch(cfg.slice(0, cfg.indexOf('backend ')), /track-sc|pier_t0/);
+  // Reading the tables: a few backends in one call; a thousand split into calls that fit HAProxy's command buffer.
+  assert.deepEqual(latencyTableCommands(['b1', 'b2']), ['show table b1;show table b2']);
+  assert.deepEqual(latencyTableCommands([]), []);
+  const many = Array.from({ length: 1000 }, (_, i) => backendName(`svc-${i}-0123456789abcdef`, 8000, '/'));
+  const calls = latencyTableCommands(many);
+  assert.ok(calls.length > 1 && calls.every((c) => c.length <= 8000), `${calls.length} calls`);
+  assert.deepEqual(calls.join(';').split(';'), many.map((n) => `show table ${n}`), 'every backend once, in order');
 });
 
 test('certificates: one PEM bundle per certificate, a crt-list naming its SNI filters, the first holder of a name keeps it', () => {

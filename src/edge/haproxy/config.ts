@@ -261,6 +261,22 @@ export function renderLatencyMap(): string {
 }
 
 /**
+ * The runtime API calls that list every backend's latency table: `show table <name>` joined by `;`, each call under
+ * `maxChars` (HAProxy reads one command line into one buffer, tune.bufsize, 16 KiB by default).
+ */
+export function latencyTableCommands(backends: string[], maxChars = 8000): string[] {
+  const calls: string[] = [];
+  let cur = '';
+  for (const name of backends) {
+    const cmd = `show table ${name}`;
+    if (cur && cur.length + 1 + cmd.length > maxChars) { calls.push(cur); cur = ''; }
+    cur = cur ? `${cur};${cmd}` : cmd;
+  }
+  if (cur) calls.push(cur);
+  return calls;
+}
+
+/**
  * One latency key of a backend's stick table (see LATENCY_KEYS): the server slot (0-based) and the bucket, or null
  * for a key no rule makes.
  */

@@ -14,7 +14,7 @@ import { createEdge } from '../edge.ts';
 import { LATENCY_BUCKETS_MS, renderPrometheus, summarize } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
 import {
-  NODE_BACKEND, haproxyThreads, latencyKey, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderLatencyMap, renderMap, restartDelay,
+  NODE_BACKEND, haproxyThreads, latencyKey, latencyTableCommands, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderLatencyMap, renderMap, restartDelay,
   slotsForConfig, type BackendSlots, type CrtEntry, type HaproxyPlan,
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
@@ -337,7 +337,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   };
 
   /**
-   * Reads every backend's latency table in one runtime API call and adds what grew since the last read. A count
+   * Reads every backend's latency table (one runtime API call per ~8 KB of commands) and adds what grew since the last read. A count
    * lower than the last one is a new worker's (a reload or restart that carryCounters did not see yet): all of it is
    * new. The summed time is estimated per server from HAProxy's averages over its last 1,024 requests (queue,
    * connect and response time): HAProxy 2.6 cannot add a duration to a counter, only count.
@@ -345,7 +345,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const pollLatency = async (): Promise<void> => {
     const names = [...backends.keys()];
     if (names.length === 0) return;
-    const out = await proc.command(names.map((n) => `show table ${n}`).join(';'));
+    let out = '';
+    for (const call of latencyTableCommands(names)) out += await proc.command(call);
     const next = new Map<string, Map<number, number>>();
     let table: Map<number, number> | undefined;
     for (const line of out.split('\n')) {
