@@ -155,6 +155,10 @@ test('latency histograms count the requests HAProxy serves, per route and per in
       check(20, 10);
       await edge.refreshMetrics!();
       check(20, 10); // a second read adds nothing
+      // Reads that overlap count what grew once.
+      for (let i = 0; i < 2; i++) assert.equal((await call(edge.url, 'lat-acme.pier.test', '/slow')).status, 200);
+      await Promise.all([edge.refreshMetrics!(), edge.refreshMetrics!(), edge.refreshMetrics!()]);
+      check(20, 12);
 
       // A new backend reloads HAProxy (fresh stick tables): the counts go on from where they were.
       const other = await startUpstream('other');
@@ -168,7 +172,7 @@ test('latency histograms count the requests HAProxy serves, per route and per in
         assert.equal(edge.reloads(), reloads + 1, 'the new backend reloaded HAProxy');
         for (let i = 0; i < 5; i++) assert.equal((await call(edge.url, 'lat-acme.pier.test', '/slow')).status, 200);
         await edge.refreshMetrics!();
-        check(20, 15);
+        check(20, 17);
       } finally {
         await other.close();
       }

@@ -332,7 +332,6 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
         });
       }
       stats = next;
-      await pollLatency();
     } catch { /* a reload in progress: keep the last numbers */ }
   };
 
@@ -342,7 +341,16 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
    * new. The summed time is estimated per server from HAProxy's averages over its last 1,024 requests (queue,
    * connect and response time): HAProxy 2.6 cannot add a duration to a counter, only count.
    */
+  let latencyRead: Promise<void> | null = null;
+  // One read at a time (of two overlapping reads answered out of order, the older counts would look like a reset and
+  // be added again); a caller arriving during a read waits for it and then reads again, so what it gets counts every
+  // request answered before it asked.
   const pollLatency = async (): Promise<void> => {
+    while (latencyRead) await latencyRead;
+    latencyRead = readLatency().catch(() => { /* a reload in progress: the next read counts it */ }).finally(() => { latencyRead = null; });
+    await latencyRead;
+  };
+  const readLatency = async (): Promise<void> => {
     const names = [...backends.keys()];
     if (names.length === 0) return;
     let out = '';
@@ -371,7 +379,9 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     }
     latencyRaw = next;
   };
-  const poller = setInterval(() => { void poll(); }, 1000);
+  // Counters and latency once a second; a drain reads the counters alone, as often as it needs.
+  const pollAll = async (): Promise<void> => { await poll(); await pollLatency(); };
+  const poller = setInterval(() => { void pollAll(); }, 1000);
   poller.unref();
 
   function metrics(): EdgeMetrics {
@@ -478,7 +488,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       }
     },
     metrics,
-    async refreshMetrics() { await poll(); },
+    async refreshMetrics() { await pollAll(); },
     // Counts, statuses, bytes, in flight and latency histograms include HAProxy's (latency: its stick tables).
     prometheus: () => renderPrometheus(metrics()) + [
       '# HELP pier_edge_haproxy_up Whether the HAProxy data plane serves the public address (0 between a death and its restart).',
