@@ -228,14 +228,31 @@ export class PgDb implements Db {
     const release = await this.mutex.lock();
     try {
       if (this.closed) throw new Error('database is closed');
-      const client = await this.pool.connect();
-      try {
-        return await inTransaction(client, fn);
-      } finally {
-        client.release();
-      }
+      return await this.withClient((client) => inTransaction(client, fn));
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Runs fn on a connection of the pool. While the pool has handed a client out it listens for nothing on it, and a
+   * connection the server ends between two statements (an administrator, a shutdown) arrives as an 'error' event,
+   * which unhandled would end the process: it is logged here, the statement after it fails (as `unavailable`), and
+   * the client is destroyed instead of going back to the pool.
+   */
+  private async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let lost: Error | undefined;
+    const onError = (err: Error): void => {
+      lost ??= err;
+      this.log(`pier: postgres connection lost while in use: ${err.message}`);
+    };
+    client.on('error', onError);
+    try {
+      return await fn(client);
+    } finally {
+      client.removeListener('error', onError);
+      client.release(lost);
     }
   }
 
@@ -244,17 +261,14 @@ export class PgDb implements Db {
    * starting together do not both apply them). Transactions fn opens on its handle are real, not joined.
    */
   async exclusive<T>(key: string, fn: (db: Db) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
+    return this.withClient(async (client) => {
       await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
       try {
         return await fn(new PgSession(client));
       } finally {
         await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
       }
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**
