@@ -21,6 +21,7 @@ import { listDeployments, updateDeployment } from '../../src/store/deployments.t
 import { updateService } from '../../src/store/services.ts';
 import type { Deployment } from '../../src/domain/types.ts';
 import { apiClient } from '../support/api-client.ts';
+import { until } from '../support/until.ts';
 
 const engine = new DockerEngine();
 const skip = await engine.ping(3000).then(() => undefined, (err: Error) => `no Docker engine: ${err.message}`);
@@ -148,7 +149,7 @@ test('no image is removed while a build runs on the engine: the pass keeps it, a
   const building = buildImage(later, { 'dev.pier.scope': otherScope }, `FROM ${base}\nCOPY shared.txt /shared.txt\nRUN sleep 4\n`)
     .then(() => 'built', (err: Error) => err.message);
   try {
-    await until(() => buildsRunning(engine.socketPath) > 0, 'the build to start');
+    await until('the build to start', async () => buildsRunning(engine.socketPath) > 0, 30_000, 20);
     const during = await collectGarbage({ ...opts, log: (l) => lines.push(l) });
     assert.deepEqual(during.images, [], 'nothing removed while the build runs');
     assert.deepEqual(during.building, [imageTag(d!)]);
@@ -163,11 +164,3 @@ test('no image is removed while a build runs on the engine: the pass keeps it, a
   assert.equal(await exists(imageTag(d!)), false);
   assert.equal(await exists(later), true, 'the build that ran meanwhile is whole');
 });
-
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
