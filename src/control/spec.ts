@@ -70,6 +70,9 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
     privileged: i.allowPrivileged && d?.privileged === true ? true : undefined,
   };
   if (i.volumes?.length) spec.volumes = i.volumes.map((v) => ({ ...v }));
+  // Deep sleep keeps the stopped workload of a service that scales to zero (reconcile-scaling.ts), unless it mounts
+  // volumes: the runtime may prepare for that stop-and-resume.
+  else if (def.scaling?.min === 0) spec.resumable = true;
   // Registry credentials reach the runtime's pull only: never labels, env or logs (the password is redacted too).
   if (i.registryAuth && image) {
     spec.registryAuth = { ...i.registryAuth };

@@ -47,6 +47,12 @@ export interface InstanceSpec {
    * to it). Drivers that cannot mount volumes refuse the spec with an invalid_spec RuntimeError.
    */
   volumes?: { volumeId: string; hostPath: string; path: string; readOnly?: boolean }[];
+  /**
+   * The control plane may stop this instance and start it again with `resume` (deep sleep of a service that scales
+   * to zero, issue #23): a driver may keep what makes that start fast through the stop, at some cost while it runs
+   * (Docker: a holder container keeping the network namespace, docker/netns-holder.ts).
+   */
+  resumable?: boolean;
 }
 
 /** Where the edge and health checker reach one declared port of an instance. */

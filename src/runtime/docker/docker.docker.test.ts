@@ -11,6 +11,7 @@ import { DockerRuntime, ISOLATED_NETWORK, SCOPE_LABEL } from './driver.ts';
 import { until } from '../../../test/support/until.ts';
 import { DockerEngine } from './engine.ts';
 import { onDockerStartTimings, type StartTimings } from './timing.ts';
+import { HOLDER_LABEL, holderName } from './netns-holder.ts';
 
 const engine = new DockerEngine();
 const MiB = 1024 * 1024;
@@ -25,9 +26,10 @@ function spec(instanceId: string, args: string[], over: Partial<InstanceSpec> = 
 
 interface Inspect { HostConfig: { NanoCpus: number; Memory: number; MemorySwap: number; CapDrop: string[] | null } }
 
-runRuntimeConformance('docker', () => new DockerRuntime(), {
+/** The conformance fixtures of the Docker driver; `over` applies to every spec (e.g. resumable: network holders). */
+const dockerFixtures = (over: Partial<InstanceSpec> = {}): Parameters<typeof runRuntimeConformance>[2] => ({
   setup: async () => { await ensureTestImage(); },
-  spec,
+  spec: (instanceId, args, more) => spec(instanceId, args, { ...over, ...more }),
   async enforcedLimits(id) {
     const c = await engine.json<Inspect>('GET', `/containers/${id}/json`);
     return { cpu: c.HostConfig.NanoCpus / 1e9, memoryBytes: c.HostConfig.Memory };
@@ -36,6 +38,7 @@ runRuntimeConformance('docker', () => new DockerRuntime(), {
     const left: string[] = [];
     if (await engine.jsonOrNull('GET', `/containers/${id}/json`)) left.push(`container ${id}`);
     if (await engine.jsonOrNull('GET', `/containers/pier-${instanceId}/json`)) left.push(`container pier-${instanceId}`);
+    if (await engine.jsonOrNull('GET', `/containers/${holderName(instanceId)}/json`)) left.push(`network holder ${holderName(instanceId)}`);
     return left;
   },
   async startForeign() {
@@ -52,6 +55,10 @@ runRuntimeConformance('docker', () => new DockerRuntime(), {
     };
   },
 });
+
+runRuntimeConformance('docker', () => new DockerRuntime(), dockerFixtures());
+// Instances of services that scale to zero join a network holder's namespace (netns-holder.ts): the same contract.
+runRuntimeConformance('docker (resumable: network holders)', () => new DockerRuntime(), dockerFixtures({ resumable: true }));
 
 test('docker: instances on a private network reach each other by alias', { timeout: 90_000 }, async () => {
   await ensureTestImage();
@@ -248,4 +255,71 @@ test('docker: resume() starts a stopped, kept container again (same container, i
     await rt.removeNetwork(network);
   }
   await assert.rejects(rt.resume(h), (err: Error & { code?: string }) => err.code === 'not_found');
+});
+
+test('docker: a resumable instance runs in a network holder kept through its stop: same address on resume, aliases resolve, remove and recover leave no holder behind', { timeout: 120_000 }, async () => {
+  await ensureTestImage();
+  const rt = new DockerRuntime({ log: () => {} });
+  const network = `pier-test-holder-${randomUUID().slice(0, 8)}`;
+  type C = { Id: string; State: { Running: boolean }; HostConfig: { NetworkMode: string; CapDrop: string[] | null; ReadonlyRootfs: boolean }; Config: { Labels: Record<string, string> }; NetworkSettings: { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> } };
+  const get = (id: string) => engine.jsonOrNull<C>('GET', `/containers/${encodeURIComponent(id)}/json`);
+  const serves = (host: string) => until('the instance to answer at its address', async () =>
+    /ok/.test(await fetch(`http://${host}:8000/health`, { signal: AbortSignal.timeout(2000) }).then((x) => x.text(), () => '')), 20_000);
+  const id = randomUUID();
+  const h = await rt.start(spec(id, ['serve'], { network, networkAliases: ['api'], resumable: true, env: { GREETING: 'held' } }));
+  const ids = [h.runtimeId];
+  try {
+    const app = (await get(h.runtimeId))!;
+    const holder = (await get(holderName(id)))!;
+    assert.ok(holder, 'the holder exists');
+    assert.equal(app.HostConfig.NetworkMode, `container:${holder.Id}`, 'the instance joins the holder namespace');
+    assert.equal(holder.Config.Labels[HOLDER_LABEL], id);
+    assert.deepEqual(holder.HostConfig.CapDrop, ['ALL']);
+    assert.equal(holder.HostConfig.ReadonlyRootfs, true);
+    const ip = holder.NetworkSettings.Networks[network].IPAddress;
+    assert.deepEqual(h.endpoints, [{ containerPort: 8000, host: ip, hostPort: 8000 }]);
+    await serves(ip);
+    // The mesh alias is the holder's: another instance on the network reaches the held one by name.
+    const client = await rt.start(spec(randomUUID(), ['sleep'], { network }));
+    ids.push(client.runtimeId);
+    await until('the alias to answer from another instance', async () => {
+      const s = await rt.exec(client.runtimeId, { command: ['wget', '-qO-', 'http://api:8000/'], tty: false });
+      let out = '';
+      s.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      await s.exit;
+      return /hello from pier held/.test(out);
+    }, 20_000);
+    // Deep sleep: the instance stops, the holder (and so the address) stays.
+    await rt.stop(h.runtimeId, 2000);
+    assert.equal((await get(h.runtimeId))!.State.Running, false);
+    assert.equal((await get(holder.Id))!.State.Running, true, 'the holder runs through the sleep');
+    const woke = await rt.resume(h);
+    assert.equal(woke.runtimeId, h.runtimeId);
+    assert.deepEqual(woke.endpoints, h.endpoints, 'the same address after the wake');
+    await serves(ip);
+    // A new driver (a control-plane restart) adopts it with the holder's address.
+    const again = new DockerRuntime({ log: () => {} });
+    const adopted = (await again.recover()).find((x) => x.instanceId === id);
+    assert.deepEqual(adopted?.endpoints, h.endpoints);
+    // The engine restarted under it (holder stopped too): resume starts both.
+    await rt.stop(h.runtimeId, 2000);
+    await engine.json('POST', `/containers/${holder.Id}/stop`, { query: { t: 0 } });
+    const back = await again.resume(adopted!);
+    await serves(back.endpoints[0].host);
+    await again.remove(h.runtimeId);
+    ids.shift();
+    assert.equal(await get(h.runtimeId), null);
+    assert.equal(await get(holder.Id), null, 'remove takes the holder too');
+    // A holder left without its instance (its removal cut short) is reaped by the next recover.
+    const orphanId = randomUUID();
+    const o = await rt.start(spec(orphanId, ['serve'], { network, resumable: true }));
+    await engine.json('DELETE', `/containers/${o.runtimeId}`, { query: { force: true } });
+    assert.ok(await get(holderName(orphanId)));
+    const third = new DockerRuntime({ log: () => {} });
+    assert.equal((await third.recover()).some((x) => x.instanceId === orphanId), false);
+    assert.equal(await get(holderName(orphanId)), null, 'the orphaned holder was removed');
+  } finally {
+    for (const x of ids) await rt.remove(x).catch(() => undefined);
+    await rt.removeNetwork(network);
+  }
 });

@@ -14,6 +14,7 @@ import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
+import { HOLDER_LABEL, ensureHolderImage, holderCreateBody, holderIdOf, holderName } from './netns-holder.ts';
 import { containerFreezer } from './freezer.ts';
 import type { InstanceCgroup } from '../process/cgroups.ts';
 import { StartSpans } from './timing.ts';
@@ -55,6 +56,12 @@ export interface DockerRuntimeOptions {
   ociRuntime?: string;
   /** The driver's name in capabilities, status and instance messages (default `docker`). */
   name?: string;
+  /**
+   * Resumable instances (services that scale to zero) join the network namespace of a holder container kept through
+   * deep sleep, so a wake skips the engine's network setup (netns-holder.ts). Default true; only with the engine's
+   * default OCI runtime (runc).
+   */
+  netnsHolders?: boolean;
 }
 
 interface ContainerJson extends InspectNetworking {
@@ -119,6 +126,11 @@ export class DockerRuntime implements Runtime {
   private readonly frozen = new Map<string, InstanceCgroup>();
   /** Containers started by this driver object: none of them was frozen by an earlier control-plane life. */
   private readonly startedHere = new Set<string>();
+  private readonly netnsHolders: boolean;
+  /** Instance container id -> the id of the holder whose network namespace it joins (netns-holder.ts). */
+  private readonly holderOf = new Map<string, string>();
+  /** Instances whose holder is being made by a start() of this process: never reaped as orphans by recover(). */
+  private readonly holdersStarting = new Set<string>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.name = opts.name ?? 'docker';
@@ -126,6 +138,7 @@ export class DockerRuntime implements Runtime {
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.scope = opts.scope;
+    this.netnsHolders = opts.netnsHolders !== false && (!opts.ociRuntime || opts.ociRuntime === 'runc');
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.disks = new DockerDisks(this.engine, opts.diskDir ?? '/var/lib/pier/docker-disks', this.log);
     this.firewall = opts.firewall === false ? null : new DockerFirewall(this.engine, this.log);
@@ -157,50 +170,80 @@ export class DockerRuntime implements Runtime {
     // included) is ready before that start. A failure is thrown there; until then it must not go unhandled.
     const networkReady = this.protectedNetworks.has(network) ? undefined : t.span('network', () => this.ensureNetwork(network));
     networkReady?.catch(() => undefined);
+    const withHolder = this.netnsHolders && spec.resumable === true;
+    const holderImage = withHolder ? t.span('holder_image', () => this.call(() => ensureHolderImage(this.engine))) : undefined;
+    holderImage?.catch(() => undefined);
     await t.span('image', () => this.call(() => this.ensureImage(spec, signal)));
     const diskMode = await t.span('disk_mode', () => this.call(() => this.disks.mode()));
-    const create = () => this.engine.json<{ Id: string }>('POST', '/containers/create', {
-      query: { name: containerName(spec.instanceId) },
-      body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime }),
-      signal,
-    });
-    const created = await t.span('create', () => this.call(async () => {
+    // An engine that looks the network up at create already: once the network is there, create again (once).
+    const createOnNetwork = async <T>(create: () => Promise<T>): Promise<T> => {
       try {
         return await create();
       } catch (err) {
-        // An engine that looks the network up at create already: once the network is there, create again (once).
         if (!networkReady || !(err instanceof EngineError && err.status === 404 && /network/i.test(err.message))) throw err;
         await networkReady;
         return create();
       }
-    }));
-    try {
+    };
+    // The network this process made and protected was removed behind its back (a prune; the engine checks it at
+    // start, not at create): make it again (firewall included), once.
+    const startOnNetwork = async (id: string) => {
       try {
-        await this.disks.afterCreate(created.Id, spec.diskBytes, t);
+        await this.engine.json('POST', `/containers/${id}/start`, { signal });
       } catch (err) {
-        throw new RuntimeError('unavailable', `setting up the instance's ${spec.diskBytes} byte disk failed: ${(err as Error).message}`);
+        if (!(err instanceof EngineError && err.status === 404 && /network/i.test(err.message) && this.protectedNetworks.delete(network))) throw err;
+        await this.ensureNetwork(network);
+        await this.engine.json('POST', `/containers/${id}/start`, { signal });
       }
-      if (networkReady) await t.span('network_wait', () => networkReady);
-      const startIt = () => this.engine.json('POST', `/containers/${created.Id}/start`, { signal });
-      await t.span('start', () => this.call(async () => {
+    };
+    let holder: { id: string; started: Promise<ContainerJson> } | undefined;
+    if (withHolder) this.holdersStarting.add(spec.instanceId);
+    try {
+      if (withHolder) {
+        await holderImage;
+        const labels = { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}) };
+        const made = await t.span('holder_create', () => this.call(() => createOnNetwork(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
+          query: { name: holderName(spec.instanceId) }, body: holderCreateBody(spec, network, labels), signal,
+        }))));
+        // The holder starts (the engine's network setup, the slow part) while the instance's container is created.
+        const started = (async () => {
+          if (networkReady) await networkReady;
+          await startOnNetwork(made.Id);
+          return this.engine.json<ContainerJson>('GET', `/containers/${made.Id}/json`);
+        })();
+        started.catch(() => undefined);
+        holder = { id: made.Id, started };
+      }
+      const created = await t.span('create', () => this.call(() => createOnNetwork(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
+        query: { name: containerName(spec.instanceId) },
+        body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime, netnsOf: holder?.id }),
+        signal,
+      }))));
+      try {
         try {
-          await startIt();
+          await this.disks.afterCreate(created.Id, spec.diskBytes, t);
         } catch (err) {
-          // The network this process made and protected was removed behind its back (a prune; the engine checks it
-          // at start, not at create): make it again (firewall included), once.
-          if (!(err instanceof EngineError && err.status === 404 && /network/i.test(err.message) && this.protectedNetworks.delete(network))) throw err;
-          await this.ensureNetwork(network);
-          await startIt();
+          throw new RuntimeError('unavailable', `setting up the instance's ${spec.diskBytes} byte disk failed: ${(err as Error).message}`);
         }
-      }));
-      const c = await t.span('inspect', () => this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${created.Id}/json`)));
-      t.done();
-      this.startedHere.add(c.Id);
-      return { instanceId: spec.instanceId, runtimeId: c.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
+        let held: ContainerJson | undefined;
+        if (holder) held = await t.span('holder_start', () => this.call(() => holder!.started));
+        else if (networkReady) await t.span('network_wait', () => networkReady);
+        await t.span('start', () => this.call(() => (holder ? this.engine.json('POST', `/containers/${created.Id}/start`, { signal }) : startOnNetwork(created.Id))));
+        const c = held ?? await t.span('inspect', () => this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${created.Id}/json`)));
+        t.done();
+        this.startedHere.add(created.Id);
+        if (holder) this.holderOf.set(created.Id, holder.id);
+        return { instanceId: spec.instanceId, runtimeId: created.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
+      } catch (err) {
+        // A container that was created but could not start is garbage: leave nothing behind.
+        await this.remove(created.Id).catch(() => undefined);
+        throw err;
+      }
     } catch (err) {
-      // A container that was created but could not start is garbage: leave nothing behind.
-      await this.remove(created.Id).catch(() => undefined);
+      if (holder) await this.removeHolder(holder.id).catch(() => undefined);
       throw err;
+    } finally {
+      this.holdersStarting.delete(spec.instanceId);
     }
   }
 
@@ -213,6 +256,20 @@ export class DockerRuntime implements Runtime {
   async resume(handle: InstanceHandle, signal?: AbortSignal): Promise<InstanceHandle> {
     const id = encodeURIComponent(handle.runtimeId);
     const t = new StartSpans(handle.instanceId);
+    // An instance in a holder's network namespace: the holder kept running through the sleep (started again if the
+    // engine restarted meanwhile); the instance's start then joins that namespace, the address unchanged.
+    const holderId = await this.holderFor(handle.runtimeId);
+    if (holderId) {
+      await t.span('holder_start', () => this.call(async () => {
+        try {
+          await this.engine.json('POST', `/containers/${encodeURIComponent(holderId)}/start`, { signal });
+        } catch (err) {
+          if (err instanceof EngineError && err.status === 304) return; // running, as it should be
+          if (err instanceof EngineError && err.status === 404 && !/network/i.test(err.message)) throw workloadNotFound(handle.runtimeId);
+          throw err;
+        }
+      }));
+    }
     await t.span('resume_start', () => this.call(async () => {
       try {
         await this.engine.json('POST', `/containers/${id}/start`, { signal });
@@ -222,12 +279,36 @@ export class DockerRuntime implements Runtime {
         throw err;
       }
     }));
-    const c = await t.span('inspect', () => this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${id}/json`)));
-    if (!c) throw workloadNotFound(handle.runtimeId);
+    const [c, held] = await t.span('inspect', () => this.call(() => Promise.all([
+      this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${id}/json`),
+      holderId ? this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${encodeURIComponent(holderId)}/json`) : Promise.resolve(null),
+    ])));
+    if (!c || (holderId && !held)) throw workloadNotFound(handle.runtimeId);
     if (!c.State.Running) throw new RuntimeError('failed', `Docker: container ${handle.runtimeId} exited right after its start (exit code ${c.State.ExitCode}${c.State.Error ? `: ${c.State.Error}` : ''})`);
     t.done();
     this.startedHere.add(c.Id);
-    return { ...handle, runtimeId: c.Id, endpoints: endpointsFromInspect(c) };
+    return { ...handle, runtimeId: c.Id, endpoints: endpointsFromInspect(held ?? c) };
+  }
+
+  /** The holder whose network namespace an instance container joins, or undefined (its own namespace, or gone). */
+  private async holderFor(runtimeId: string): Promise<string | undefined> {
+    const known = this.holderOf.get(runtimeId);
+    if (known) return known;
+    if (this.startedHere.has(runtimeId)) return undefined; // started here without one: no engine call
+    const c = await this.call(() => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${encodeURIComponent(runtimeId)}/json`));
+    const id = holderIdOf(c?.HostConfig?.NetworkMode);
+    if (!c || !id) return undefined;
+    // Only a holder Pier made (its label says so) is one: another container's namespace is never Pier's to remove.
+    const h = await this.call(() => this.engine.jsonOrNull<{ Id: string; Config?: { Labels?: Record<string, string> | null } }>('GET', `/containers/${encodeURIComponent(id)}/json`));
+    if (!h?.Config?.Labels?.[HOLDER_LABEL]) return undefined;
+    this.holderOf.set(c.Id, h.Id);
+    return h.Id;
+  }
+
+  /** Removes a holder (its sleeping busybox is killed); one already gone is fine. */
+  private async removeHolder(holderId: string): Promise<void> {
+    await this.call(() => this.engine.jsonOrNull('DELETE', `/containers/${encodeURIComponent(holderId)}`, { query: { force: true, v: true } }))
+      .catch((err: Error) => { if (!/already in progress/i.test(err.message)) throw err; });
   }
 
   private async ensureImage(spec: InstanceSpec, signal?: AbortSignal): Promise<void> {
@@ -297,7 +378,10 @@ export class DockerRuntime implements Runtime {
     // The kill that a forced removal sends reaches a frozen process too; thawing first spares the kernel the wait.
     await this.frozen.get(runtimeId)?.setFrozen(false).catch(() => undefined);
     this.frozen.delete(runtimeId);
+    // Its holder goes with it, after it (a holder removed first would leave it without a network namespace).
+    const holderId = await this.holderFor(runtimeId);
     this.startedHere.delete(runtimeId);
+    this.holderOf.delete(runtimeId);
     if (this.disks.holds(runtimeId)) {
       // Its disk is mounted over the layer Docker is about to delete: stop the container, unmount, then remove.
       await this.call(() => this.engine.jsonOrNull('POST', `${path}/kill`)).catch((err) => { if (!/not running/i.test((err as Error).message)) throw err; });
@@ -313,6 +397,7 @@ export class DockerRuntime implements Runtime {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
+    if (holderId) await this.removeHolder(holderId);
   }
 
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
@@ -454,11 +539,22 @@ export class DockerRuntime implements Runtime {
     const list = await this.call(() => this.engine.json<ContainerSummary[]>('GET', '/containers/json', {
       query: { all: 1, filters: JSON.stringify({ label: [`${MANAGED_LABEL}=true`, ...(this.scope ? [`${SCOPE_LABEL}=${this.scope}`] : [])] }) },
     }));
-    return list
-      .filter((c) => c.Labels?.[MANAGED_LABEL] === 'true' && c.Labels[INSTANCE_LABEL])
-      .filter((c) => !this.scope || c.Labels?.[SCOPE_LABEL] === this.scope)
-      .map((c) => ({ instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(c), labels: specLabels(c.Labels) }));
+    const ours = list.filter((c) => c.Labels?.[MANAGED_LABEL] === 'true' && (!this.scope || c.Labels?.[SCOPE_LABEL] === this.scope));
+    const holders = new Map(ours.filter((c) => c.Labels?.[HOLDER_LABEL]).map((c) => [c.Id, c]));
+    const held = new Set<string>();
+    const handles = ours.filter((c) => c.Labels![INSTANCE_LABEL]).map((c) => {
+      const holder = holders.get(holderIdOf(c.HostConfig?.NetworkMode) ?? '');
+      if (holder) { held.add(holder.Id); this.holderOf.set(c.Id, holder.Id); }
+      return { instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(holder ?? c), labels: specLabels(c.Labels) };
+    });
+    // A holder whose instance container is gone (a removal cut short by a crash) holds nothing: removed.
+    for (const h of holders.values()) {
+      if (held.has(h.Id) || this.holdersStarting.has(h.Labels![HOLDER_LABEL])) continue;
+      await this.removeHolder(h.Id).catch((err: Error) => this.log(`docker runtime: removing the orphaned network holder ${h.Id.slice(0, 12)} failed: ${err.message}`));
+    }
+    return handles;
   }
+
 
   async ensureNetwork(name: string): Promise<void> {
     // Made (or found) and covered by the firewall in this process already: no engine round trip per instance start.

@@ -12,6 +12,11 @@ export interface CreateOptions {
   diskQuota?: boolean;
   /** The engine's OCI runtime for the container (`HostConfig.Runtime`, e.g. `runsc` for gVisor); unset = the engine's default. */
   runtime?: string;
+  /**
+   * The id of the holder container whose network namespace the container joins (netns-holder.ts): the network, its
+   * aliases and the exposed ports are the holder's then (the engine refuses them on a joining container).
+   */
+  netnsOf?: string;
 }
 
 /** Capabilities dropped from ordinary (non-privileged) containers; none of them is needed to serve HTTP. */
@@ -28,7 +33,7 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
   // Exposed, never published: the edge and the health checker reach the container at its address on its network
   // (the host reaches its bridges), so no port is opened on the host and no docker-proxy runs per instance (#26).
   const exposed: Record<string, object> = {};
-  for (const port of spec.ports) exposed[`${port}/tcp`] = {};
+  if (!opts.netnsOf) for (const port of spec.ports) exposed[`${port}/tcp`] = {};
   const memory = Math.max(0, Math.floor(spec.memoryBytes));
   const body: Record<string, unknown> = {
     Image: spec.image,
@@ -50,7 +55,7 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
       CapDrop: spec.privileged ? [] : DROPPED_CAPABILITIES,
       SecurityOpt: spec.privileged ? [] : ['no-new-privileges'],
       RestartPolicy: { Name: 'no' }, // Pier's reconciler restarts instances, never the engine
-      NetworkMode: spec.network ?? 'bridge',
+      NetworkMode: opts.netnsOf ? `container:${opts.netnsOf}` : spec.network ?? 'bridge',
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   };
@@ -68,7 +73,7 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
   if (spec.entrypoint) body.Entrypoint = spec.entrypoint;
   if (spec.command) body.Cmd = spec.command;
   if (spec.workdir) body.WorkingDir = spec.workdir;
-  if (spec.network) {
+  if (spec.network && !opts.netnsOf) {
     body.NetworkingConfig = { EndpointsConfig: { [spec.network]: { Aliases: spec.networkAliases ?? [] } } };
   }
   return body;
