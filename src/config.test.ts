@@ -84,6 +84,9 @@ test('tuning of the wired parts is read here, once, and only when set', () => {
   }
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_METRICS_RETENTION: '10s' }), /PIER_METRICS_RETENTION must be a duration/);
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_PROCESS_NETWORK: 'bridge' }), /PIER_PROCESS_NETWORK must be auto, isolated or host/);
+  assert.throws(() => loadConfig({}, { HOME: '/h', PIER_DOCKER_NETNS_HOLDERS: 'maybe' }), /PIER_DOCKER_NETNS_HOLDERS must be 1 or 0/);
+  assert.equal(loadConfig({}, { HOME: '/h', PIER_DOCKER_NETNS_HOLDERS: '0' }).dockerNetnsHolders, false);
+  assert.equal(loadConfig({}, { HOME: '/h' }).dockerNetnsHolders, undefined);
   assert.throws(() => loadConfig({ runtime: 'swarm' }, { HOME: '/h' }), /PIER_RUNTIME=swarm needs PIER_SWARM_HOST/);
   assert.deepEqual(loadConfig({ runtime: 'swarm' }, { HOME: '/h', PIER_SWARM_HOST: 'unix:///run/s.sock' }).swarm, { socketPath: '/run/s.sock' });
 });

@@ -66,6 +66,11 @@ export interface PierConfig {
   /** The process runtime's networking (PIER_PROCESS_NETWORK, PIER_PROCESS_SUBNET, PIER_PROCESS_EGRESS). */
   processNetwork?: ProcessNetworkSettings;
   /**
+   * PIER_DOCKER_NETNS_HOLDERS=0: no network holder for instances of services that scale to zero (each costs ~14 MB;
+   * without one a Docker deep-sleep wake pays the engine's network setup again). Absent = the driver's default (on).
+   */
+  dockerNetnsHolders?: boolean;
+  /**
    * Who may build from a repository on this host's disk (a path or file://): absent = nobody (the tenant's own Pier
    * git remote excepted), `operator` = full-access tokens of the installation organization, `all` = every tenant.
    */
@@ -365,8 +370,13 @@ export function onPath(bin: string, path: string | undefined): boolean {
  * process-runtime networking), each present only when its variables are set, so the parts keep their own defaults.
  */
 export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierConfig,
-  'edgeWorkers' | 'edgeDataplane' | 'edgeDataplaneAuto' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec'> {
+  'edgeWorkers' | 'edgeDataplane' | 'edgeDataplaneAuto' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec' | 'dockerNetnsHolders'> {
   const out: ReturnType<typeof loadTuning> = {};
+  const holders = env.PIER_DOCKER_NETNS_HOLDERS?.trim().toLowerCase();
+  if (holders) {
+    if (!['0', '1', 'on', 'off'].includes(holders)) throw new ConfigError(`PIER_DOCKER_NETNS_HOLDERS must be 1 or 0 (on or off), got ${JSON.stringify(holders)}`);
+    out.dockerNetnsHolders = holders === '1' || holders === 'on';
+  }
   const workers = env.PIER_EDGE_WORKERS;
   if (workers !== undefined && workers !== '') {
     const n = Number(workers);

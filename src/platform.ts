@@ -64,7 +64,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   const processDir = join(config.dataDir, 'process');
   mkdirSync(processDir, { recursive: true });
   const runtime: Runtime = overrides.runtime ?? await selectRuntime(config.runtime, {
-    docker: { scope },
+    docker: { scope, ...(config.dockerNetnsHolders !== undefined ? { netnsHolders: config.dockerNetnsHolders } : {}) },
     // MicroVMs join their app's private network from the same pool (and egress setting) as the process runtime.
     microvm: { stateDir: join(config.dataDir, 'microvm'), appNetworks: { pool: config.processNetwork?.pool, egress: config.processNetwork?.egress } },
     process: {

@@ -78,3 +78,17 @@ test('build environment: secrets and interpolations resolved for build commands,
   const s2: Service = serviceRow('o1', 'a1', missing, '2025-01-01T00:00:00Z');
   assert.throws(() => buildEnvironment({ deployment: deploymentRows(s2, missing, '2025-01-01T00:00:00Z').deployment, app, service: s2, secrets: {}, publicDomain: 'x' }), /nope/);
 });
+
+test('spec: resumable only for a service that scales to zero in the region and mounts no volume', () => {
+  const toZero = { scalings: [{ scopes: ['region:fra'], min: 0, max: 2 }] };
+  assert.equal(build(toZero as Parameters<typeof webDefinition>[0]).spec.resumable, true);
+  assert.equal(build({ scalings: [{ scopes: ['region:fra'], min: 1, max: 2 }] } as Parameters<typeof webDefinition>[0]).spec.resumable, undefined);
+  const def = webDefinition(toZero as Parameters<typeof webDefinition>[0]);
+  const service: Service = serviceRow('o1', 'a1', def, '2025-01-01T00:00:00Z');
+  const { deployment } = deploymentRows(service, def, '2025-01-01T00:00:00Z');
+  const withVolume = buildInstanceSpec({
+    instance, def: regionalDefinition(def, 'fra', service.name), deployment, service, app, secrets: {}, publicDomain: 'x', allowPrivileged: false,
+    volumes: [{ volumeId: 'v1', hostPath: '/tmp/v1', path: '/data' }],
+  });
+  assert.equal(withVolume.spec.resumable, undefined, 'deep sleep keeps no workload that mounts volumes');
+});

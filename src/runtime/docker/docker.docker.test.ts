@@ -315,7 +315,10 @@ test('docker: a resumable instance runs in a network holder kept through its sto
     const o = await rt.start(spec(orphanId, ['serve'], { network, resumable: true }));
     await engine.json('DELETE', `/containers/${o.runtimeId}`, { query: { force: true } });
     assert.ok(await get(holderName(orphanId)));
-    const third = new DockerRuntime({ log: () => {} });
+    // Not while it is young (a start of another control plane may be making it), then yes.
+    assert.equal((await new DockerRuntime({ log: () => {} }).recover()).some((x) => x.instanceId === orphanId), false);
+    assert.ok(await get(holderName(orphanId)), 'a young holder is left alone');
+    const third = new DockerRuntime({ log: () => {}, holderOrphanAgeMs: 0 });
     assert.equal((await third.recover()).some((x) => x.instanceId === orphanId), false);
     assert.equal(await get(holderName(orphanId)), null, 'the orphaned holder was removed');
   } finally {

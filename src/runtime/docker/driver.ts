@@ -62,6 +62,8 @@ export interface DockerRuntimeOptions {
    * default OCI runtime (runc).
    */
   netnsHolders?: boolean;
+  /** recover() removes a holder without its instance container once it is this old (default 60 s: younger, a start may be making it). */
+  holderOrphanAgeMs?: number;
 }
 
 interface ContainerJson extends InspectNetworking {
@@ -75,6 +77,8 @@ interface NetworkJson { Id: string; Driver: string; Options: Record<string, stri
 
 interface ContainerSummary extends SummaryNetworking {
   Id: string;
+  /** Seconds since the epoch. */
+  Created?: number;
   Labels: Record<string, string> | null;
 }
 
@@ -127,6 +131,7 @@ export class DockerRuntime implements Runtime {
   /** Containers started by this driver object: none of them was frozen by an earlier control-plane life. */
   private readonly startedHere = new Set<string>();
   private readonly netnsHolders: boolean;
+  private readonly holderOrphanAgeMs: number;
   /** Instance container id -> the id of the holder whose network namespace it joins (netns-holder.ts). */
   private readonly holderOf = new Map<string, string>();
   /** Instances whose holder is being made by a start() of this process: never reaped as orphans by recover(). */
@@ -139,6 +144,7 @@ export class DockerRuntime implements Runtime {
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.scope = opts.scope;
     this.netnsHolders = opts.netnsHolders !== false && (!opts.ociRuntime || opts.ociRuntime === 'runc');
+    this.holderOrphanAgeMs = opts.holderOrphanAgeMs ?? 60_000;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.disks = new DockerDisks(this.engine, opts.diskDir ?? '/var/lib/pier/docker-disks', this.log);
     this.firewall = opts.firewall === false ? null : new DockerFirewall(this.engine, this.log);
@@ -547,9 +553,11 @@ export class DockerRuntime implements Runtime {
       if (holder) { held.add(holder.Id); this.holderOf.set(c.Id, holder.Id); }
       return { instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(holder ?? c), labels: specLabels(c.Labels) };
     });
-    // A holder whose instance container is gone (a removal cut short by a crash) holds nothing: removed.
+    // A holder whose instance container is gone (a removal cut short by a crash) holds nothing: removed. Not one
+    // being made right now: by a start() of this process, or (younger than a minute) of a control plane handing over.
     for (const h of holders.values()) {
       if (held.has(h.Id) || this.holdersStarting.has(h.Labels![HOLDER_LABEL])) continue;
+      if (h.Created !== undefined && Date.now() - h.Created * 1000 < this.holderOrphanAgeMs) continue;
       await this.removeHolder(h.Id).catch((err: Error) => this.log(`docker runtime: removing the orphaned network holder ${h.Id.slice(0, 12)} failed: ${err.message}`));
     }
     return handles;
