@@ -73,6 +73,8 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
   // Deep sleep keeps the stopped workload of a service that scales to zero (reconcile-scaling.ts), unless it mounts
   // volumes: the runtime may prepare for that stop-and-resume.
   else if (def.scaling?.min === 0) spec.resumable = true;
+  // More instances may come (a scale-up): the runtime may keep a part of the next one ready.
+  if (def.scaling && def.scaling.max > def.scaling.min) spec.scalesOut = true;
   // Registry credentials reach the runtime's pull only: never labels, env or logs (the password is redacted too).
   if (i.registryAuth && image) {
     spec.registryAuth = { ...i.registryAuth };

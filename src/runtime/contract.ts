@@ -53,6 +53,11 @@ export interface InstanceSpec {
    * (Docker: a holder container keeping the network namespace, docker/netns-holder.ts).
    */
   resumable?: boolean;
+  /**
+   * More instances of this instance's service may be started soon (autoscaling: max above min): a driver may keep
+   * one ready part for the next one (Docker: a spare network holder, docker/netns-holder.ts).
+   */
+  scalesOut?: boolean;
 }
 
 /** Where the edge and health checker reach one declared port of an instance. */

@@ -79,7 +79,7 @@ test('build environment: secrets and interpolations resolved for build commands,
   assert.throws(() => buildEnvironment({ deployment: deploymentRows(s2, missing, '2025-01-01T00:00:00Z').deployment, app, service: s2, secrets: {}, publicDomain: 'x' }), /nope/);
 });
 
-test('spec: resumable only for a service that scales to zero in the region and mounts no volume', () => {
+test('spec: resumable only for a service that scales to zero in the region and mounts no volume; scalesOut when max is above min', () => {
   const toZero = { scalings: [{ scopes: ['region:fra'], min: 0, max: 2 }] };
   assert.equal(build(toZero as Parameters<typeof webDefinition>[0]).spec.resumable, true);
   assert.equal(build({ scalings: [{ scopes: ['region:fra'], min: 1, max: 2 }] } as Parameters<typeof webDefinition>[0]).spec.resumable, undefined);
@@ -91,4 +91,7 @@ test('spec: resumable only for a service that scales to zero in the region and m
     volumes: [{ volumeId: 'v1', hostPath: '/tmp/v1', path: '/data' }],
   });
   assert.equal(withVolume.spec.resumable, undefined, 'deep sleep keeps no workload that mounts volumes');
+  // scalesOut: more instances may come (max above min).
+  assert.equal(build(toZero as Parameters<typeof webDefinition>[0]).spec.scalesOut, true);
+  assert.equal(build({ scalings: [{ scopes: ['region:fra'], min: 2, max: 2 }] } as Parameters<typeof webDefinition>[0]).spec.scalesOut, undefined);
 });

@@ -314,13 +314,55 @@ test('docker: a resumable instance runs in a network holder kept through its sto
     const orphanId = randomUUID();
     const o = await rt.start(spec(orphanId, ['serve'], { network, resumable: true }));
     await engine.json('DELETE', `/containers/${o.runtimeId}`, { query: { force: true } });
-    assert.ok(await get(holderName(orphanId)));
+    assert.ok(await get(holderName(orphanId)), 'the orphan exists before recover');
     // Not while it is young (a start of another control plane may be making it), then yes.
     assert.equal((await new DockerRuntime({ log: () => {} }).recover()).some((x) => x.instanceId === orphanId), false);
     assert.ok(await get(holderName(orphanId)), 'a young holder is left alone');
     const third = new DockerRuntime({ log: () => {}, holderOrphanAgeMs: 0 });
     assert.equal((await third.recover()).some((x) => x.instanceId === orphanId), false);
     assert.equal(await get(holderName(orphanId)), null, 'the orphaned holder was removed');
+  } finally {
+    for (const x of ids) await rt.remove(x).catch(() => undefined);
+    await rt.removeNetwork(network);
+  }
+});
+
+test('docker: an instance that scales out leaves a spare holder that the next instance of the service takes; the last one removed takes the spare', { timeout: 120_000 }, async () => {
+  await ensureTestImage();
+  const rt = new DockerRuntime({ log: () => {} });
+  const network = `pier-test-spare-${randomUUID().slice(0, 8)}`;
+  type C = { Id: string; Name: string; State: { Running: boolean }; HostConfig: { NetworkMode: string }; Config: { Labels: Record<string, string> } };
+  // Spares not taken yet (labels cannot change: a taken spare keeps its label, and is renamed for its instance).
+  const spares = async () => (await engine.json<{ Id: string; Names: string[]; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
+    query: { all: 1, filters: JSON.stringify({ label: [`${HOLDER_LABEL}=spare`] }) },
+  })).filter((c) => network in (c.NetworkSettings.Networks ?? {}) && c.Names.some((n) => n.startsWith('/pier-netns-spare-'))).map((c) => c.Id);
+  const svc = (over: Partial<InstanceSpec> = {}) => spec(randomUUID(), ['serve'], { network, networkAliases: ['web'], scalesOut: true, ...over });
+  const ids: string[] = [];
+  try {
+    const a = await rt.start(svc());
+    ids.push(a.runtimeId);
+    const [spareId] = await until('a spare holder for the service', async () => { const s = await spares(); return s.length === 1 ? s : undefined; }, 20_000);
+    const b = await rt.start(svc());
+    ids.push(b.runtimeId);
+    const bc = (await engine.json<C>('GET', `/containers/${b.runtimeId}/json`));
+    assert.equal(bc.HostConfig.NetworkMode, `container:${spareId}`, 'the second instance took the spare');
+    const taken = await engine.json<C>('GET', `/containers/${spareId}/json`);
+    assert.deepEqual(b.endpoints, [{ containerPort: 8000, host: (taken as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }).NetworkSettings.Networks[network].IPAddress, hostPort: 8000 }]);
+    const ok = await until('the second instance to answer', async () => (await fetch(`http://${b.endpoints[0].host}:8000/health`, { signal: AbortSignal.timeout(2000) }).then((x) => x.status, () => 0)) === 200 || undefined, 20_000);
+    assert.ok(ok, 'answers');
+    await until('the taken spare to carry its instance name', async () => (await engine.json<C>('GET', `/containers/${spareId}/json`)).Name === `/${holderName(b.instanceId)}` || undefined, 10_000);
+    // Another service on the same network (other aliases) never takes it.
+    const other = await rt.start(svc({ networkAliases: ['api'] }));
+    ids.push(other.runtimeId);
+    assert.notEqual((await engine.json<C>('GET', `/containers/${other.runtimeId}/json`)).HostConfig.NetworkMode, `container:${spareId}`);
+    const next = await until('a new spare after the take', async () => { const s = await spares(); return s.some((x) => x !== spareId) ? s : undefined; }, 20_000);
+    assert.ok(!next.includes(spareId), 'the taken spare is no spare any more');
+    await rt.remove(other.runtimeId);
+    await rt.remove(a.runtimeId);
+    assert.ok((await spares()).length >= 1, 'the service still has an instance: its spare stays');
+    await rt.remove(b.runtimeId);
+    ids.length = 0;
+    assert.deepEqual(await spares(), [], 'no instance of the service left: no spare either');
   } finally {
     for (const x of ids) await rt.remove(x).catch(() => undefined);
     await rt.removeNetwork(network);

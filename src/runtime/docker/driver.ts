@@ -1,6 +1,7 @@
 // The Docker runtime: one container per instance, driven through the Engine API on the unix socket.
 // Containers are named pier-<instanceId>, labelled dev.pier.*, reached at their network address (no published port),
 // never restarted by Docker.
+import { randomUUID } from 'node:crypto';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, signalFromExitCode, specLabels } from '../common.ts';
@@ -14,7 +15,7 @@ import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
-import { HOLDER_LABEL, ensureHolderImage, holderCreateBody, holderIdOf, holderName } from './netns-holder.ts';
+import { HOLDER_LABEL, SPARE, ensureHolderImage, holderCreateBody, holderIdOf, holderName, spareKey } from './netns-holder.ts';
 import { containerFreezer } from './freezer.ts';
 import type { InstanceCgroup } from '../process/cgroups.ts';
 import { StartSpans } from './timing.ts';
@@ -136,6 +137,17 @@ export class DockerRuntime implements Runtime {
   private readonly holderOf = new Map<string, string>();
   /** Instances whose holder is being made by a start() of this process: never reaped as orphans by recover(). */
   private readonly holdersStarting = new Set<string>();
+  /**
+   * One spare holder per spareKey (a service's network, aliases and ports), made after an instance with a holder
+   * started: the service's next instance (a scale-up, a replacement, a redeploy) takes it and skips the network
+   * setup. Kept while this driver has an instance of that key; resolves undefined when making it failed.
+   */
+  private readonly spares = new Map<string, Promise<ContainerJson | undefined>>();
+  /** The ids of this process's spares (recover() removes every other spare). */
+  private readonly spareIds = new Set<string>();
+  /** Instance container id -> its spareKey, and how many instances of each key this driver has. */
+  private readonly keyOf = new Map<string, string>();
+  private readonly keyCount = new Map<string, number>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.name = opts.name ?? 'docker';
@@ -176,8 +188,13 @@ export class DockerRuntime implements Runtime {
     // included) is ready before that start. A failure is thrown there; until then it must not go unhandled.
     const networkReady = this.protectedNetworks.has(network) ? undefined : t.span('network', () => this.ensureNetwork(network));
     networkReady?.catch(() => undefined);
+    // A service that scales out keeps a spare holder here: its next instance takes it (no network setup). Without a
+    // spare at hand it starts in a namespace of its own as usual, unless it is resumable: a deep-sleep wake needs the
+    // namespace kept, so it makes its holder now (~170 ms more on this first start, ~250 ms less on every wake).
+    const key = this.netnsHolders && (spec.resumable === true || spec.scalesOut === true) ? spareKey(spec, network) : undefined;
+    const spare = key ? this.takeSpare(key) : undefined;
     const withHolder = this.netnsHolders && spec.resumable === true;
-    const holderImage = withHolder ? t.span('holder_image', () => this.call(() => ensureHolderImage(this.engine))) : undefined;
+    const holderImage = withHolder && !spare ? t.span('holder_image', () => this.call(() => ensureHolderImage(this.engine))) : undefined;
     holderImage?.catch(() => undefined);
     await t.span('image', () => this.call(() => this.ensureImage(spec, signal)));
     const diskMode = await t.span('disk_mode', () => this.call(() => this.disks.mode()));
@@ -205,11 +222,16 @@ export class DockerRuntime implements Runtime {
     let holder: { id: string; started: Promise<ContainerJson> } | undefined;
     if (withHolder) this.holdersStarting.add(spec.instanceId);
     try {
-      if (withHolder) {
-        await holderImage;
-        const labels = { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}) };
+      const taken = spare ? await t.span('holder_spare', () => spare) : undefined;
+      if (taken?.State.Running) {
+        // A spare made for this service: already in the network, its namespace ready. Named for its instance now.
+        holder = { id: taken.Id, started: Promise.resolve(taken) };
+        this.engine.json('POST', `/containers/${taken.Id}/rename`, { query: { name: holderName(spec.instanceId) } }).catch(() => undefined);
+      } else if (withHolder) {
+        if (taken) this.removeHolder(taken.Id).catch(() => undefined); // stopped meanwhile (an engine restart): not used
+        await (holderImage ?? ensureHolderImage(this.engine));
         const made = await t.span('holder_create', () => this.call(() => createOnNetwork(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
-          query: { name: holderName(spec.instanceId) }, body: holderCreateBody(spec, network, labels), signal,
+          query: { name: holderName(spec.instanceId) }, body: holderCreateBody(spec, network, this.holderLabels()), signal,
         }))));
         // The holder starts (the engine's network setup, the slow part) while the instance's container is created.
         const started = (async () => {
@@ -239,6 +261,11 @@ export class DockerRuntime implements Runtime {
         t.done();
         this.startedHere.add(created.Id);
         if (holder) this.holderOf.set(created.Id, holder.id);
+        if (key) {
+          this.keyOf.set(created.Id, key);
+          this.keyCount.set(key, (this.keyCount.get(key) ?? 0) + 1);
+          this.makeSpare(key, spec, network);
+        }
         return { instanceId: spec.instanceId, runtimeId: created.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
       } catch (err) {
         // A container that was created but could not start is garbage: leave nothing behind.
@@ -294,6 +321,54 @@ export class DockerRuntime implements Runtime {
     t.done();
     this.startedHere.add(c.Id);
     return { ...handle, runtimeId: c.Id, endpoints: endpointsFromInspect(held ?? c) };
+  }
+
+  private holderLabels(): Record<string, string> {
+    return { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}) };
+  }
+
+  /** Takes the spare holder of a key (maybe still being made), or undefined. */
+  private takeSpare(key: string): Promise<ContainerJson | undefined> | undefined {
+    const p = this.spares.get(key);
+    this.spares.delete(key);
+    return p?.then((c) => { if (c) this.spareIds.delete(c.Id); return c; });
+  }
+
+  /** Makes the spare holder of a key in the background, unless there is one (a failure is logged, never thrown). */
+  private makeSpare(key: string, spec: InstanceSpec, network: string): void {
+    if (this.spares.has(key)) return;
+    const p = (async () => {
+      try {
+        await ensureHolderImage(this.engine);
+        const made = await this.engine.json<{ Id: string }>('POST', '/containers/create', {
+          query: { name: `pier-netns-spare-${randomUUID().slice(0, 12)}` }, body: holderCreateBody(spec, network, this.holderLabels(), SPARE),
+        });
+        this.spareIds.add(made.Id);
+        try {
+          await this.engine.json('POST', `/containers/${made.Id}/start`);
+          return await this.engine.json<ContainerJson>('GET', `/containers/${made.Id}/json`);
+        } catch (err) {
+          this.spareIds.delete(made.Id);
+          await this.removeHolder(made.Id).catch(() => undefined);
+          throw err;
+        }
+      } catch (err) {
+        this.log(`docker runtime: making a spare network holder on ${network} failed (the next instance makes its own): ${(err as Error).message}`);
+        return undefined;
+      }
+    })();
+    this.spares.set(key, p);
+  }
+
+  /** Removes the spare of a key (waiting for one being made). */
+  private async dropSpare(key: string): Promise<void> {
+    const p = this.spares.get(key);
+    if (!p) return;
+    this.spares.delete(key);
+    const c = await p;
+    if (!c) return;
+    this.spareIds.delete(c.Id);
+    await this.removeHolder(c.Id).catch((err: Error) => this.log(`docker runtime: removing a spare network holder failed: ${err.message}`));
   }
 
   /** The holder whose network namespace an instance container joins, or undefined (its own namespace, or gone). */
@@ -388,6 +463,15 @@ export class DockerRuntime implements Runtime {
     const holderId = await this.holderFor(runtimeId);
     this.startedHere.delete(runtimeId);
     this.holderOf.delete(runtimeId);
+    // The last instance of its service here: the service's spare holder goes too.
+    const key = this.keyOf.get(runtimeId);
+    this.keyOf.delete(runtimeId);
+    let lastOfKey = false;
+    if (key) {
+      const n = (this.keyCount.get(key) ?? 1) - 1;
+      if (n > 0) this.keyCount.set(key, n);
+      else { this.keyCount.delete(key); lastOfKey = true; }
+    }
     if (this.disks.holds(runtimeId)) {
       // Its disk is mounted over the layer Docker is about to delete: stop the container, unmount, then remove.
       await this.call(() => this.engine.jsonOrNull('POST', `${path}/kill`)).catch((err) => { if (!/not running/i.test((err as Error).message)) throw err; });
@@ -404,6 +488,7 @@ export class DockerRuntime implements Runtime {
       }
     }
     if (holderId) await this.removeHolder(holderId);
+    if (lastOfKey && key && !this.keyCount.has(key)) await this.dropSpare(key);
   }
 
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
@@ -556,7 +641,12 @@ export class DockerRuntime implements Runtime {
     // A holder whose instance container is gone (a removal cut short by a crash) holds nothing: removed. Not one
     // being made right now: by a start() of this process, or (younger than a minute) of a control plane handing over.
     for (const h of holders.values()) {
-      if (held.has(h.Id) || this.holdersStarting.has(h.Labels![HOLDER_LABEL])) continue;
+      if (held.has(h.Id) || this.spareIds.has(h.Id) || this.holdersStarting.has(h.Labels![HOLDER_LABEL])) continue;
+      // Another life's spare: nobody takes it (spares live in the process that made them).
+      if (h.Labels![HOLDER_LABEL] === SPARE) {
+        await this.removeHolder(h.Id).catch(() => undefined);
+        continue;
+      }
       if (h.Created !== undefined && Date.now() - h.Created * 1000 < this.holderOrphanAgeMs) continue;
       await this.removeHolder(h.Id).catch((err: Error) => this.log(`docker runtime: removing the orphaned network holder ${h.Id.slice(0, 12)} failed: ${err.message}`));
     }
@@ -616,6 +706,8 @@ export class DockerRuntime implements Runtime {
 
   async removeNetwork(name: string): Promise<void> {
     this.protectedNetworks.delete(name);
+    // Spare holders on it would keep it in use.
+    for (const key of [...this.spares.keys()]) if ((JSON.parse(key) as string[])[0] === name) await this.dropSpare(key);
     const net = await this.call(() => this.engine.jsonOrNull<NetworkJson>('GET', `/networks/${encodeURIComponent(name)}`));
     if (!net || net.Labels?.[MANAGED_LABEL] !== 'true') return; // never remove a network Pier did not create
     try {

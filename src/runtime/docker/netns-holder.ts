@@ -4,7 +4,9 @@
 // new sandbox, no libnetwork hook re-executing dockerd, no veth or bridge port. Measured on these machines: a
 // stopped container on a Pier network starts in ~380 ms, one joined to a holder in ~125 ms. The address stays the
 // same through the sleep too. The cost: one more container per such instance (its containerd shim ~13 MB RSS, the
-// sleeping busybox ~1.4 MB), so only instances of services that scale to zero get one (InstanceSpec.resumable).
+// sleeping busybox ~1.4 MB), so only instances of services that scale to zero (InstanceSpec.resumable) or out
+// (scalesOut: autoscaled) get one. For the latter the driver also keeps one spare holder per service, made ahead,
+// which the service's next instance takes: a scale-up skips the network setup too (DockerRuntime.makeSpare).
 //
 // The holder carries the instance's network identity: its Pier network, its mesh aliases and its declared ports
 // (exposed, so the engine lists them); the instance's container has NetworkMode `container:<holder id>`. The holder
@@ -34,15 +36,29 @@ export function holderIdOf(networkMode: string | undefined | null): string | und
   return networkMode?.startsWith('container:') ? networkMode.slice('container:'.length) : undefined;
 }
 
-/** The body of POST /containers/create for the holder of `spec` on `network` (labels: Pier's managed and scope labels). */
-export function holderCreateBody(spec: InstanceSpec, network: string, labels: Record<string, string>): Record<string, unknown> {
+/** HOLDER_LABEL's value on a spare holder: made ahead for the next instance of a service (see DockerRuntime spares). */
+export const SPARE = 'spare';
+
+/**
+ * What makes two instances' holders interchangeable: the network, the mesh aliases and the exposed ports (the label
+ * of the installation scope is the driver's). A spare made for one instance of a service serves the next one.
+ */
+export function spareKey(spec: InstanceSpec, network: string): string {
+  return JSON.stringify([network, [...(spec.networkAliases ?? [])].sort(), [...new Set(spec.ports)].sort((a, b) => a - b)]);
+}
+
+/**
+ * The body of POST /containers/create for the holder of `spec` on `network` (labels: Pier's managed and scope
+ * labels; `of`: the instance it is for, or SPARE).
+ */
+export function holderCreateBody(spec: InstanceSpec, network: string, labels: Record<string, string>, of: string = spec.instanceId): Record<string, unknown> {
   const exposed: Record<string, object> = {};
   for (const port of spec.ports) exposed[`${port}/tcp`] = {};
   return {
     Image: HOLDER_IMAGE,
     Entrypoint: ['/busybox'],
     Cmd: ['sleep', FOREVER],
-    Labels: { ...labels, [HOLDER_LABEL]: spec.instanceId },
+    Labels: { ...labels, [HOLDER_LABEL]: of },
     ExposedPorts: exposed,
     HostConfig: {
       NetworkMode: network,
