@@ -20,7 +20,7 @@ export interface RuntimeScaleResult {
   loadStep: {
     firstExtraMs: number | null; allMs: number | null; max: number;
     /** ms from the load step to the autoscaler's decision (its event), and the driver starts of the new instances (Docker). */
-    decisionMs?: number | null; driverMs?: number[]; driverSpans?: Record<string, number>;
+    decisionMs?: number | null; driverMs?: number[]; driverSpans?: Record<string, number>; driverStarts?: Record<string, number>[];
   };
   /** Wakes from deep sleep (workload stopped: a new one starts). */
   wakes: { n: number; p50: number; p95: number; max: number; samplesMs: number[] };
@@ -169,7 +169,10 @@ async function loadStep(p: ScalePier, budgetMs: number): Promise<{ result: Runti
   const p50 = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 0.5);
   const driverSpans = Object.fromEntries(names.map((k) => [k, p50(starts.map((x) => x.spans[k] ?? 0))]));
   return {
-    result: { firstExtraMs, allMs, max, decisionMs, ...(starts.length ? { driverMs: starts.map((x) => r1(x.totalMs)), driverSpans } : {}) },
+    result: {
+      firstExtraMs, allMs, max, decisionMs,
+      ...(starts.length ? { driverMs: starts.map((x) => r1(x.totalMs)), driverSpans, driverStarts: starts.map((x) => Object.fromEntries(Object.entries(x.spans).map(([k, v]) => [k, r1(v)]))) } : {}),
+    },
     failed: load.stats.failed, failures: load.stats.failures,
   };
 }

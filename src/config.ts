@@ -66,7 +66,7 @@ export interface PierConfig {
   /** The process runtime's networking (PIER_PROCESS_NETWORK, PIER_PROCESS_SUBNET, PIER_PROCESS_EGRESS). */
   processNetwork?: ProcessNetworkSettings;
   /**
-   * PIER_DOCKER_NETNS_HOLDERS=0: no network holder for instances of services that scale to zero (each costs ~14 MB;
+   * PIER_DOCKER_NETNS_HOLDERS=0: no network holder for instances of services that scale to zero (each costs ~13 MB, its containerd shim;
    * without one a Docker deep-sleep wake pays the engine's network setup again). Absent = the driver's default (on).
    */
   dockerNetnsHolders?: boolean;

@@ -66,6 +66,8 @@ export interface ControlContext extends MarkContext {
   onError: (err: unknown, context: string) => void;
   /** Set when something the edge sees changed (instance health, active deployment). */
   routesDirty: boolean;
+  /** Publishes the routes now if they changed, mid-pass (set by the controller; a probe-ahead that passed calls it). */
+  publishRoutes?: () => void;
   /** The autoscaler's samples, counts and wake-ups (reconcile-scaling.ts). */
   autoscale: AutoscaleMemory;
   /** Set during a pass that wants the next one sooner than the resync (e.g. an instance waking up). */

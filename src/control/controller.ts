@@ -159,6 +159,8 @@ export function createController(o: ControllerOptions): Controller {
     publishIfDirty();
   }
 
+  ctx.publishRoutes = () => publishIfDirty();
+
   function publishIfDirty(): void {
     if (!ctx.routesDirty) return;
     ctx.routesDirty = false;

@@ -47,28 +47,38 @@ export interface InstancePassOptions { publicDomain: string }
 export async function reconcileInstances(ctx: ControlContext, opts: InstancePassOptions): Promise<void> {
   const owners = new OwnerCache(ctx);
   const live = await ctx.state.listLiveInstances();
+  let pending = live.length;
+  const othersBusy = () => pending > 1;
   await Promise.all(live.map(async (inst) => {
     try {
-      await reconcileInstance(ctx, inst, owners, opts);
+      await reconcileInstance(ctx, inst, owners, opts, othersBusy);
     } catch (err) {
       ctx.onError(err, `reconciling instance ${inst.id}`);
+    } finally {
+      pending--;
     }
   }));
 }
 
-async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions): Promise<void> {
+async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions, othersBusy: () => boolean): Promise<void> {
   const handle = ctx.bindings.get(inst.id);
   switch (inst.status) {
     case 'STOPPING':
       return finishStop(ctx, inst);
-    case 'ALLOCATING':
+    case 'ALLOCATING': {
       if (handle) return; // a start is being recorded by the pass that bound it
-      return startInstance(ctx, inst, owners, opts);
+      const started = await startInstance(ctx, inst, owners, opts);
+      if (started) await probeAhead(ctx, started, owners, othersBusy);
+      return;
+    }
     case 'STARTING': case 'HEALTHY': case 'UNHEALTHY': {
       if (!handle) {
         const mem = ctx.restarts.get(inst.id);
         if (mem?.nextStartAtMs !== undefined) {
-          if (ctx.clock.now().getTime() >= mem.nextStartAtMs) await startInstance(ctx, inst, owners, opts);
+          if (ctx.clock.now().getTime() >= mem.nextStartAtMs) {
+            const started = await startInstance(ctx, inst, owners, opts);
+            if (started) await probeAhead(ctx, started, owners, othersBusy);
+          }
           return;
         }
         return markLost(ctx, inst, 'the runtime has no workload for it');
@@ -76,7 +86,8 @@ async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: Ow
       const observed = await ctx.runtime.inspect(handle.runtimeId);
       if (!observed) return markLost(ctx, inst, 'the runtime no longer knows its workload');
       if (!observed.running) return onExit(ctx, inst, handle, observed.exit ?? { exitCode: null, oomKilled: false });
-      return checkHealth(ctx, inst, handle, owners);
+      await checkHealth(ctx, inst, handle, owners);
+      return;
     }
     default:
       return; // SLEEPING: nothing runs on purpose
@@ -84,7 +95,27 @@ async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: Ow
 }
 
 /** Starts the workload of an ALLOCATING row (or restarts an exited one) and marks it STARTING. */
-async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions): Promise<void> {
+/**
+ * A start that finished while other instances of the same pass are still being worked on (a scale-up of several, a
+ * rollout): its first probes run now, on the startup ramp, instead of after the slowest start of the pass, and once
+ * it passes the routes are published at once (issue #23: the first extra instance of a 1 -> 3 step waited for the
+ * third's start). Ends when it passed, a counted probe failed, it was unbound, or the pass's other work is done: the
+ * next pass goes on as for any instance. Bounded by the pass itself (and 200 rounds).
+ */
+async function probeAhead(ctx: ControlContext, row: Instance, owners: OwnerCache, othersBusy: () => boolean): Promise<void> {
+  const handle = ctx.bindings.get(row.id);
+  for (let i = 0; handle && i < 200 && othersBusy(); i++) {
+    const due = ctx.health.startupDueInMs(row.id, ctx.clock.now().getTime());
+    if (due === undefined) return; // passed already (or not tracked)
+    if (due > 0) { await new Promise((r) => setTimeout(r, Math.min(due, 25))); continue; }
+    if (ctx.bindings.get(row.id) !== handle) return;
+    const outcome = await checkHealth(ctx, row, handle, owners);
+    if (outcome === 'pass') { ctx.publishRoutes?.(); return; }
+    if (outcome !== 'waiting') return;
+  }
+}
+
+async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions): Promise<Instance | void> {
   const owner = await owners.get(inst);
   if (!owner) return failInstance(ctx, inst, 'owner_missing', 'its deployment no longer exists');
   // Volumes (#20): each must be made and mounted by no other instance (the old one of a rollout stops first).
@@ -119,9 +150,10 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
   ctx.health.reset(inst.id, now.getTime());
   ctx.logs.follow(inst, handle, built.secretValues);
   await ctx.logs.system(inst, instanceMessage.starting());
-  await markInstance(ctx, inst, 'STARTING', mem ? 'instance_restarted' : 'instance_starting', instanceMessage.starting(),
+  const row = await markInstance(ctx, inst, 'STARTING', mem ? 'instance_restarted' : 'instance_starting', instanceMessage.starting(),
     { started_at: now.toISOString(), allocation_id: handle.runtimeId });
   ctx.routesDirty = true;
+  return row;
 }
 
 /**
@@ -189,9 +221,10 @@ async function planRestart(ctx: ControlContext, inst: Instance, reason: string, 
 }
 
 /** Runs the health checks that are due and moves the instance between STARTING, HEALTHY and UNHEALTHY. */
-async function checkHealth(ctx: ControlContext, inst: Instance, handle: InstanceHandle, owners: OwnerCache): Promise<void> {
+/** Probes an instance when due and marks what it found; answers 'pass', 'waiting' (nothing new, or not due) or 'fail'. */
+async function checkHealth(ctx: ControlContext, inst: Instance, handle: InstanceHandle, owners: OwnerCache): Promise<'pass' | 'waiting' | 'fail'> {
   const owner = await owners.get(inst);
-  if (!owner) return;
+  if (!owner) return 'waiting';
   const def = owner.regional.definition;
   const checks = def.type === 'WORKER' ? [] : resolveChecks(def, ctx.intervals.health);
   const nowMs = ctx.clock.now().getTime();
@@ -200,25 +233,26 @@ async function checkHealth(ctx: ControlContext, inst: Instance, handle: Instance
   // A starting instance is probed on a fast rhythm: come back when its next probe is due, not at the next resync.
   const due = ctx.health.startupDueInMs(inst.id, nowMs);
   if (due !== undefined && checks.length > 0) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, Math.max(10, due));
-  if (!verdict || verdict.kind === 'waiting') return;
+  if (!verdict || verdict.kind === 'waiting') return 'waiting';
   if (verdict.kind === 'pass') {
     if (inst.status !== 'HEALTHY') {
       await instanceMarks.healthy(ctx, inst, instanceMessage.healthy());
       ctx.routesDirty = true;
     }
-    return;
+    return 'pass';
   }
   const message = instanceMessage.unhealthy(verdict.check.kind === 'http' ? 'HTTP' : 'TCP', verdict.check.port, verdict.detail);
   if (inst.status === 'HEALTHY') ctx.routesDirty = true;
   if (inst.status !== 'UNHEALTHY' || inst.messages[0] !== message) await ctx.logs.system(inst, message);
   if (!verdict.restart) {
     await instanceMarks.unhealthy(ctx, inst, 'health_check_failed', message);
-    return;
+    return 'fail';
   }
   // Liveness: restart_limit consecutive failures restart the instance (counted like an exit).
   await ctx.runtime.stop(handle.runtimeId, ctx.intervals.stopGraceMs);
   await unbind(ctx, inst.id, handle);
-  return planRestart(ctx, inst, 'health_check_restart', `${message}; restarting the instance`);
+  await planRestart(ctx, inst, 'health_check_restart', `${message}; restarting the instance`);
+  return 'fail';
 }
 
 /** Finishes a STOPPING row: leave the edge, drain, stop with grace, remove, STOPPED. */

@@ -23,6 +23,8 @@ export interface Behaviour {
   onStop?: { line?: string; exitCode?: number; ignore?: boolean };
   /** Whether health checks pass (default true). */
   healthy?: boolean;
+  /** start() answers only once this settles (a slow start: a pull, a busy engine). */
+  startGate?: Promise<void>;
 }
 
 interface Workload {
@@ -59,6 +61,7 @@ export class FakeRuntime implements Runtime {
     this.attempts.set(spec.instanceId, attempt);
     this.calls.push(`start ${spec.instanceId}`);
     const b = this.script(spec, attempt);
+    if (b.startGate) await b.startGate;
     if (b.startError) throw new Error(b.startError);
     for (const w of this.workloads.values()) {
       if (w.spec.instanceId === spec.instanceId) throw new Error(`duplicate workload for instance ${spec.instanceId}`);

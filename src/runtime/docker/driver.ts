@@ -15,7 +15,7 @@ import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
-import { HOLDER_LABEL, SPARE, ensureHolderImage, holderCreateBody, holderIdOf, holderName, spareKey } from './netns-holder.ts';
+import { HOLDERS_SUPPORTED, HOLDER_LABEL, SPARE, ensureHolderImage, holderCreateBody, holderIdOf, holderName, spareKey } from './netns-holder.ts';
 import { containerFreezer } from './freezer.ts';
 import type { InstanceCgroup } from '../process/cgroups.ts';
 import { StartSpans } from './timing.ts';
@@ -155,7 +155,7 @@ export class DockerRuntime implements Runtime {
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.scope = opts.scope;
-    this.netnsHolders = opts.netnsHolders !== false && (!opts.ociRuntime || opts.ociRuntime === 'runc');
+    this.netnsHolders = opts.netnsHolders !== false && HOLDERS_SUPPORTED && (!opts.ociRuntime || opts.ociRuntime === 'runc');
     this.holderOrphanAgeMs = opts.holderOrphanAgeMs ?? 60_000;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.disks = new DockerDisks(this.engine, opts.diskDir ?? '/var/lib/pier/docker-disks', this.log);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceSpec } from '../contract.ts';
 import { createContainerBody } from './spec.ts';
-import { HOLDER_IMAGE, HOLDER_LABEL, holderCreateBody, holderIdOf, holderName, holderRootfsTar } from './netns-holder.ts';
+import { HOLDER_IMAGE, HOLDER_LABEL, holderCreateBody, holderIdOf, holderName, spareKey } from './netns-holder.ts';
 
 const spec: InstanceSpec = {
   instanceId: 'i-1', labels: {}, image: 'app:1', env: { SECRET: 's3cret' }, ports: [8000, 9090], cpu: 1, memoryBytes: 1 << 28,
@@ -12,7 +12,7 @@ const spec: InstanceSpec = {
 test('the holder joins the network with the aliases and exposed ports, confined, and carries none of the tenant env', () => {
   const b = holderCreateBody(spec, 'pier-app-a', { 'dev.pier.managed': 'true' }) as any;
   assert.equal(b.Image, HOLDER_IMAGE);
-  assert.deepEqual([...b.Entrypoint, ...b.Cmd].slice(0, 2), ['/busybox', 'sleep']);
+  assert.deepEqual(b.Entrypoint, ['/pause']);
   assert.deepEqual(b.Labels, { 'dev.pier.managed': 'true', [HOLDER_LABEL]: 'i-1' });
   assert.equal(b.Labels['dev.pier.instance_id'], undefined, 'not an instance: recover() never adopts it as one');
   assert.deepEqual(b.ExposedPorts, { '8000/tcp': {}, '9090/tcp': {} });
@@ -39,14 +39,10 @@ test("an instance joining a holder names it as its network and leaves network, a
   assert.equal(holderIdOf(undefined), undefined);
 });
 
-test('the holder image root is one executable file in a well-formed tar', () => {
-  const body = Buffer.from('#!busybox');
-  const tar = holderRootfsTar(body);
-  assert.equal(tar.length % 512, 0);
-  assert.equal(tar.subarray(0, 7).toString(), 'busybox');
-  assert.equal(tar.subarray(257, 262).toString(), 'ustar');
-  assert.equal(parseInt(tar.subarray(100, 107).toString(), 8), 0o755);
-  assert.equal(parseInt(tar.subarray(124, 135).toString(), 8), body.length);
-  assert.equal(tar.subarray(512, 512 + body.length).toString(), '#!busybox');
-  assert.ok(tar.subarray(tar.length - 1024).every((x) => x === 0), 'ends with two zero blocks');
+test('holders of one service are interchangeable (spares), of another service not', () => {
+  const other = { ...spec, instanceId: 'i-2', env: { X: '1' }, networkAliases: ['api.shop.internal', 'api'], ports: [9090, 8000] };
+  assert.equal(spareKey(other, 'pier-app-a'), spareKey(spec, 'pier-app-a'), 'instance, env and order do not matter');
+  assert.notEqual(spareKey({ ...spec, networkAliases: ['web'] }, 'pier-app-a'), spareKey(spec, 'pier-app-a'));
+  assert.notEqual(spareKey({ ...spec, ports: [8000] }, 'pier-app-a'), spareKey(spec, 'pier-app-a'));
+  assert.notEqual(spareKey(spec, 'pier-app-b'), spareKey(spec, 'pier-app-a'));
 });

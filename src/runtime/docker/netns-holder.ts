@@ -3,28 +3,29 @@
 // instance's container and leaves the holder running, so the wake's `docker start` joins an existing namespace: no
 // new sandbox, no libnetwork hook re-executing dockerd, no veth or bridge port. Measured on these machines: a
 // stopped container on a Pier network starts in ~380 ms, one joined to a holder in ~125 ms. The address stays the
-// same through the sleep too. The cost: one more container per such instance (its containerd shim ~13 MB RSS, the
-// sleeping busybox ~1.4 MB), so only instances of services that scale to zero (InstanceSpec.resumable) or out
+// same through the sleep too. The cost: one more container per such instance (its containerd shim ~13 MB RSS; the
+// pause program itself a few pages), so only instances of services that scale to zero (InstanceSpec.resumable) or out
 // (scalesOut: autoscaled) get one. For the latter the driver also keeps one spare holder per service, made ahead,
 // which the service's next instance takes: a scale-up skips the network setup too (DockerRuntime.makeSpare).
 //
 // The holder carries the instance's network identity: its Pier network, its mesh aliases and its declared ports
 // (exposed, so the engine lists them); the instance's container has NetworkMode `container:<holder id>`. The holder
-// has no capabilities, a read-only root, 16 MiB of memory and 4 processes, and runs only `busybox sleep` from an
-// image Pier imports once from the host's static busybox (no registry needed).
-import { existsSync, readFileSync } from 'node:fs';
-import { encodeHeader, endOfArchive, padding } from '../../backup/tar.ts';
+// has no capabilities, a read-only root, 16 MiB of memory and 4 processes, and runs only Pier's 129-byte pause
+// program (../pause.ts: pause(2) until killed) from an image Pier imports once into the engine (no registry needed).
+// x86-64 hosts only (the pause program's architecture); elsewhere the driver runs without holders.
 import type { InstanceSpec } from '../contract.ts';
+import { pauseLayer } from '../pause.ts';
 import type { DockerEngine } from './engine.ts';
 import { consumeProgress } from './engine.ts';
 
 /** Label on a holder: the instance whose network namespace it holds. */
 export const HOLDER_LABEL = 'dev.pier.netns_of';
 /** The image holders run (imported once per engine). */
-export const HOLDER_IMAGE = 'pier-netns-holder:1';
+export const HOLDER_IMAGE = 'pier-netns-holder:2';
 const HOLDER_MEMORY_BYTES = 16 * 1024 * 1024;
-/** The longest sleep busybox accepts everywhere (seconds, ~68 years): the holder never exits on its own. */
-const FOREVER = '2147483647';
+
+/** Whether this host can run holders (the pause program is x86-64). */
+export const HOLDERS_SUPPORTED = process.arch === 'x64';
 
 /** Docker's name for the holder of an instance. */
 export function holderName(instanceId: string): string {
@@ -56,8 +57,7 @@ export function holderCreateBody(spec: InstanceSpec, network: string, labels: Re
   for (const port of spec.ports) exposed[`${port}/tcp`] = {};
   return {
     Image: HOLDER_IMAGE,
-    Entrypoint: ['/busybox'],
-    Cmd: ['sleep', FOREVER],
+    Entrypoint: ['/pause'],
     Labels: { ...labels, [HOLDER_LABEL]: of },
     ExposedPorts: exposed,
     HostConfig: {
@@ -76,17 +76,6 @@ export function holderCreateBody(spec: InstanceSpec, network: string, labels: Re
   };
 }
 
-function busyboxPath(): string {
-  for (const p of ['/usr/bin/busybox', '/bin/busybox']) if (existsSync(p)) return p;
-  throw new Error('busybox not found: install busybox-static (scripts/setup-host.sh does)');
-}
-
-/** A one-file image root: the host's static busybox at /busybox. */
-export function holderRootfsTar(busybox: Buffer): Buffer {
-  const header = encodeHeader({ name: 'busybox', type: 'file', size: busybox.length, mode: 0o755, mtime: 0, uid: 0, gid: 0 });
-  return Buffer.concat([header, busybox, padding(busybox.length), endOfArchive()]);
-}
-
 const imports = new Map<string, Promise<void>>();
 
 /** Makes sure the engine has the holder image (imported once per engine socket and process; retried after a failure). */
@@ -98,7 +87,7 @@ export function ensureHolderImage(engine: DockerEngine): Promise<void> {
       const [repo, tag] = HOLDER_IMAGE.split(':');
       const res = await engine.request('POST', '/images/create', {
         query: { fromSrc: '-', repo, tag },
-        body: holderRootfsTar(readFileSync(busyboxPath())),
+        body: pauseLayer(),
         headers: { 'content-type': 'application/x-tar' },
         timeoutMs: 60_000,
       });
