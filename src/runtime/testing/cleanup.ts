@@ -14,7 +14,8 @@ export async function removeInstallationWorkloads(dataDir: string): Promise<void
   const idFile = join(dataDir, 'installation-id');
   const scope = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : '';
   if (scope) {
-    const docker = new DockerRuntime({ scope });
+    // Holders left without their instance are removed whatever their age: nothing of this installation runs any more.
+    const docker = new DockerRuntime({ scope, holderOrphanAgeMs: 0 });
     try {
       await docker.capabilities();
       for (const h of await docker.recover()) {
