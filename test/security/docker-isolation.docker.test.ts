@@ -147,6 +147,9 @@ test('docker isolation: an instance reaches neither the host, nor link-local, no
     started.push(a1);
     const a2 = await rt.start(spec(['sleep'], { network: netA }));
     started.push(a2);
+    // In a network holder's namespace (a service that scales to zero: docker/netns-holder.ts): fenced the same way.
+    const held = await rt.start(spec(['sleep'], { network: netA, resumable: true }));
+    started.push(held);
     const b1 = await rt.start(spec(['serve'], { env: { GREETING: 'app-b' }, network: netB }));
     started.push(b1);
     const lone = await rt.start(spec(['serve'], { env: { GREETING: 'no-mesh' } })); // mesh disabled: no app network
@@ -196,6 +199,11 @@ test('docker isolation: an instance reaches neither the host, nor link-local, no
     const results = await Promise.all(targets.map(async (url) => ({ url, ...(await fetchFrom(a2.runtimeId, url)) })));
     const reached = results.filter((r) => r.ok || /pier-host-listener|hello from pier|pier-outside/.test(r.out));
     assert.deepEqual(reached.map((r) => `${r.url}: ${r.out.trim()}`), [], 'nothing outside the app is reachable');
+    const heldPeer = await until('the peer from the held instance', async () => { const r = await fetchFrom(held.runtimeId, 'http://peer:8000/'); return r.ok && r.out; }, 30_000);
+    assert.match(heldPeer, /hello from pier app-a/, 'a held instance reaches its app by alias');
+    const fromHeld = await Promise.all(targets.map(async (url) => ({ url, ...(await fetchFrom(held.runtimeId, url)) })));
+    const heldReached = fromHeld.filter((r) => r.ok || /pier-host-listener|hello from pier|pier-outside/.test(r.out));
+    assert.deepEqual(heldReached.map((r) => `${r.url}: ${r.out.trim()}`), [], 'nothing outside the app is reachable from a held instance either');
     const fromLone = await Promise.all([`http://${loneIp}:8000/`, `http://${bIp}:8000/`, `http://${await gatewayOf(ISOLATED_NETWORK)}:${port}/`]
       .map(async (url) => ({ url, ...(await fetchFrom(loneClient.runtimeId, url)) })));
     assert.deepEqual(fromLone.filter((r) => r.ok).map((r) => r.url), [], 'mesh-less instances reach neither each other nor anything else');
