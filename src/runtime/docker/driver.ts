@@ -59,8 +59,9 @@ export interface DockerRuntimeOptions {
   name?: string;
   /**
    * Resumable instances (services that scale to zero) join the network namespace of a holder container kept through
-   * deep sleep, so a wake skips the engine's network setup (netns-holder.ts). Default true; only with the engine's
-   * default OCI runtime (runc).
+   * deep sleep, so a wake skips the engine's network setup, and autoscaled services keep one spare holder that their
+   * next instance takes (netns-holder.ts). Default true; only on x86-64 hosts with the engine's default OCI runtime
+   * (runc).
    */
   netnsHolders?: boolean;
   /** recover() removes a holder without its instance container once it is this old (default 60 s: younger, a start may be making it). */
@@ -138,9 +139,10 @@ export class DockerRuntime implements Runtime {
   /** Instances whose holder is being made by a start() of this process: never reaped as orphans by recover(). */
   private readonly holdersStarting = new Set<string>();
   /**
-   * One spare holder per spareKey (a service's network, aliases and ports), made after an instance with a holder
-   * started: the service's next instance (a scale-up, a replacement, a redeploy) takes it and skips the network
-   * setup. Kept while this driver has an instance of that key; resolves undefined when making it failed.
+   * One spare holder per spareKey (a service's network, aliases and ports), made after an instance of an autoscaled
+   * service (scalesOut) started: the service's next instance (a scale-up, a replacement, a redeploy) takes it and
+   * skips the network setup. Kept while this driver has an instance of that key; resolves undefined when making it
+   * failed.
    */
   private readonly spares = new Map<string, Promise<ContainerJson | undefined>>();
   /** The ids of this process's spares (recover() removes every other spare). */
@@ -264,7 +266,8 @@ export class DockerRuntime implements Runtime {
         if (key) {
           this.keyOf.set(created.Id, key);
           this.keyCount.set(key, (this.keyCount.get(key) ?? 0) + 1);
-          this.makeSpare(key, spec, network);
+          // Only where more instances come (a scale-up): a service that only sleeps and wakes has its holders.
+          if (spec.scalesOut) this.makeSpare(key, spec, network);
         }
         return { instanceId: spec.instanceId, runtimeId: created.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
       } catch (err) {
