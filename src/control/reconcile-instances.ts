@@ -94,7 +94,6 @@ async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: Ow
   }
 }
 
-/** Starts the workload of an ALLOCATING row (or restarts an exited one) and marks it STARTING. */
 /**
  * A start that finished while other instances of the same pass are still being worked on (a scale-up of several, a
  * rollout): its first probes run now, on the startup ramp, instead of after the slowest start of the pass, and once
@@ -115,6 +114,7 @@ async function probeAhead(ctx: ControlContext, row: Instance, owners: OwnerCache
   }
 }
 
+/** Starts the workload of an ALLOCATING row (or restarts an exited one) and marks it STARTING; answers that row. */
 async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions): Promise<Instance | void> {
   const owner = await owners.get(inst);
   if (!owner) return failInstance(ctx, inst, 'owner_missing', 'its deployment no longer exists');
@@ -220,8 +220,10 @@ async function planRestart(ctx: ControlContext, inst: Instance, reason: string, 
   ctx.routesDirty = true;
 }
 
-/** Runs the health checks that are due and moves the instance between STARTING, HEALTHY and UNHEALTHY. */
-/** Probes an instance when due and marks what it found; answers 'pass', 'waiting' (nothing new, or not due) or 'fail'. */
+/**
+ * Runs the health checks that are due and moves the instance between STARTING, HEALTHY and UNHEALTHY; answers 'pass',
+ * 'waiting' (nothing new, or not due) or 'fail'.
+ */
 async function checkHealth(ctx: ControlContext, inst: Instance, handle: InstanceHandle, owners: OwnerCache): Promise<'pass' | 'waiting' | 'fail'> {
   const owner = await owners.get(inst);
   if (!owner) return 'waiting';
