@@ -136,8 +136,6 @@ export class DockerRuntime implements Runtime {
   private readonly holderOrphanAgeMs: number;
   /** Instance container id -> the id of the holder whose network namespace it joins (netns-holder.ts). */
   private readonly holderOf = new Map<string, string>();
-  /** Instances whose holder is being made by a start() of this process: never reaped as orphans by recover(). */
-  private readonly holdersStarting = new Set<string>();
   /**
    * One spare holder per spareKey (a service's network, aliases and ports), made after an instance of an autoscaled
    * service (scalesOut) started: the service's next instance (a scale-up, a replacement, a redeploy) takes it and
@@ -147,9 +145,8 @@ export class DockerRuntime implements Runtime {
   private readonly spares = new Map<string, Promise<ContainerJson | undefined>>();
   /** The ids of this process's spares (recover() removes every other spare). */
   private readonly spareIds = new Set<string>();
-  /** Instance container id -> its spareKey, and how many instances of each key this driver has. */
+  /** Instance container id -> its spareKey (a key with no instance left here loses its spare). */
   private readonly keyOf = new Map<string, string>();
-  private readonly keyCount = new Map<string, number>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.name = opts.name ?? 'docker';
@@ -222,7 +219,6 @@ export class DockerRuntime implements Runtime {
       }
     };
     let holder: { id: string; started: Promise<ContainerJson> } | undefined;
-    if (withHolder) this.holdersStarting.add(spec.instanceId);
     try {
       const taken = spare ? await t.span('holder_spare', () => spare) : undefined;
       if (taken?.State.Running) {
@@ -265,7 +261,6 @@ export class DockerRuntime implements Runtime {
         if (holder) this.holderOf.set(created.Id, holder.id);
         if (key) {
           this.keyOf.set(created.Id, key);
-          this.keyCount.set(key, (this.keyCount.get(key) ?? 0) + 1);
           // Only where more instances come (a scale-up): a service that only sleeps and wakes has its holders.
           if (spec.scalesOut) this.makeSpare(key, spec, network);
         }
@@ -278,8 +273,6 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       if (holder) await this.removeHolder(holder.id).catch(() => undefined);
       throw err;
-    } finally {
-      this.holdersStarting.delete(spec.instanceId);
     }
   }
 
@@ -466,15 +459,8 @@ export class DockerRuntime implements Runtime {
     const holderId = await this.holderFor(runtimeId);
     this.startedHere.delete(runtimeId);
     this.holderOf.delete(runtimeId);
-    // The last instance of its service here: the service's spare holder goes too.
     const key = this.keyOf.get(runtimeId);
     this.keyOf.delete(runtimeId);
-    let lastOfKey = false;
-    if (key) {
-      const n = (this.keyCount.get(key) ?? 1) - 1;
-      if (n > 0) this.keyCount.set(key, n);
-      else { this.keyCount.delete(key); lastOfKey = true; }
-    }
     if (this.disks.holds(runtimeId)) {
       // Its disk is mounted over the layer Docker is about to delete: stop the container, unmount, then remove.
       await this.call(() => this.engine.jsonOrNull('POST', `${path}/kill`)).catch((err) => { if (!/not running/i.test((err as Error).message)) throw err; });
@@ -491,7 +477,8 @@ export class DockerRuntime implements Runtime {
       }
     }
     if (holderId) await this.removeHolder(holderId);
-    if (lastOfKey && key && !this.keyCount.has(key)) await this.dropSpare(key);
+    // The last instance of its service here: the service's spare holder goes too.
+    if (key && ![...this.keyOf.values()].includes(key)) await this.dropSpare(key);
   }
 
   async wait(runtimeId: string, signal?: AbortSignal): Promise<ExitStatus> {
@@ -642,9 +629,9 @@ export class DockerRuntime implements Runtime {
       return { instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(holder ?? c), labels: specLabels(c.Labels) };
     });
     // A holder whose instance container is gone (a removal cut short by a crash) holds nothing: removed. Not one
-    // being made right now: by a start() of this process, or (younger than a minute) of a control plane handing over.
+    // younger than holderOrphanAgeMs: a start (of this process, or of a control plane handing over) may be making it.
     for (const h of holders.values()) {
-      if (held.has(h.Id) || this.spareIds.has(h.Id) || this.holdersStarting.has(h.Labels![HOLDER_LABEL])) continue;
+      if (held.has(h.Id) || this.spareIds.has(h.Id)) continue;
       // Another life's spare: nobody takes it (spares live in the process that made them).
       if (h.Labels![HOLDER_LABEL] === SPARE) {
         await this.removeHolder(h.Id).catch(() => undefined);
