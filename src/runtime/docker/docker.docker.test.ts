@@ -358,6 +358,21 @@ test('docker: an instance that scales out leaves a spare holder that the next in
     assert.notEqual((await engine.json<C>('GET', `/containers/${other.runtimeId}/json`)).HostConfig.NetworkMode, `container:${spareId}`);
     const next = await until('a new spare after the take', async () => { const s = await spares(); return s.some((x) => x !== spareId) ? s : undefined; }, 20_000);
     assert.ok(!next.includes(spareId), 'the taken spare is no spare any more');
+    // A spare stopped behind Pier's back (an engine restart) is not taken: the next instance starts without it.
+    const [webSpare] = await until('the web service spare', async () => {
+      const ids = await spares();
+      const web = [];
+      for (const x of ids) if ((await engine.json<{ NetworkSettings: { Networks: Record<string, { Aliases: string[] | null }> } }>('GET', `/containers/${x}/json`)).NetworkSettings.Networks[network]?.Aliases?.includes('web')) web.push(x);
+      return web.length === 1 ? web : undefined;
+    }, 20_000);
+    await engine.json('POST', `/containers/${webSpare}/stop`, { query: { t: 0 } });
+    const c = await rt.start(svc());
+    ids.push(c.runtimeId);
+    assert.notEqual((await engine.json<C>('GET', `/containers/${c.runtimeId}/json`)).HostConfig.NetworkMode, `container:${webSpare}`, 'a stopped spare is not taken');
+    assert.equal(await until('the answer of the instance started without it', async () => (await fetch(`http://${c.endpoints[0].host}:8000/health`, { signal: AbortSignal.timeout(2000) }).then((x) => x.status, () => 0)) === 200 || undefined, 20_000), true);
+    await until('the stopped spare removed', async () => (await engine.jsonOrNull('GET', `/containers/${webSpare}/json`)) === null || undefined, 10_000);
+    await rt.remove(c.runtimeId);
+    ids.pop();
     await rt.remove(other.runtimeId);
     await rt.remove(a.runtimeId);
     assert.ok((await spares()).length >= 1, 'the service still has an instance: its spare stays');

@@ -220,13 +220,16 @@ export class DockerRuntime implements Runtime {
     };
     let holder: { id: string; started: Promise<ContainerJson> } | undefined;
     try {
-      const taken = spare ? await t.span('holder_spare', () => spare) : undefined;
+      // The spare's state as the engine sees it now (made maybe hours ago: an engine restart stops it, a prune removes it).
+      const spareMade = spare ? await t.span('holder_spare', () => spare) : undefined;
+      const taken = spareMade ? await t.span('holder_inspect', () => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${spareMade.Id}/json`).catch(() => null)) : undefined;
+      // Stopped or gone meanwhile: not used (this instance starts as if there were none).
+      if (spareMade && !taken?.State.Running) this.removeHolder(spareMade.Id).catch(() => undefined);
       if (taken?.State.Running) {
         // A spare made for this service: already in the network, its namespace ready. Named for its instance now.
         holder = { id: taken.Id, started: Promise.resolve(taken) };
         this.engine.json('POST', `/containers/${taken.Id}/rename`, { query: { name: holderName(spec.instanceId) } }).catch(() => undefined);
       } else if (withHolder) {
-        if (taken) this.removeHolder(taken.Id).catch(() => undefined); // stopped meanwhile (an engine restart): not used
         await (holderImage ?? ensureHolderImage(this.engine));
         const made = await t.span('holder_create', () => this.call(() => createOnNetwork(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
           query: { name: holderName(spec.instanceId) }, body: holderCreateBody(spec, network, this.holderLabels()), signal,
