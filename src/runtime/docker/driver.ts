@@ -177,6 +177,19 @@ export class DockerRuntime implements Runtime {
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
+    try {
+      return await this.startOnce(spec, signal);
+    } catch (err) {
+      // A runc race on a loaded host (runc#2183, docker/for-linux#647): the process ran, often to its end when it is
+      // short-lived, yet the engine answers its start with an OCI error and drops the task. startOnce removed what it
+      // made; one fresh attempt, the second answer stands.
+      if (!isStartRace(err) || signal?.aborted) throw err;
+      this.log(`docker runtime: instance ${spec.instanceId}: the engine lost its start in a runtime race (${(err as Error).message}); starting it once more`);
+      return this.startOnce(spec, signal);
+    }
+  }
+
+  private async startOnce(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
     if (this.scope) spec = { ...spec, labels: { ...spec.labels, [SCOPE_LABEL]: this.scope } };
     if (!spec.image) throw new RuntimeError('invalid_spec', 'the docker runtime runs images: spec.image is required');
     checkVolumes(spec);
@@ -728,6 +741,11 @@ export class DockerRuntime implements Runtime {
     if (err.status === 400) return new RuntimeError('invalid_spec', `Docker: ${err.message}`);
     return new RuntimeError('failed', `Docker: ${err.message}`);
   }
+}
+
+/** The engine's answer to a start that runc lost in a race with the process it started (the start is worth repeating). */
+export function isStartRace(err: unknown): boolean {
+  return err instanceof RuntimeError && /OCI runtime start failed: (cannot start an already running container|container process is already dead)/.test(err.message);
 }
 
 /** Refuses volumes that cannot be bound as asked, or whose filesystem is not mounted (the bind would hit the host's disk). */

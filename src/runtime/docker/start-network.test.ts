@@ -1,7 +1,8 @@
 // The start path against a scripted engine on a unix socket: an app's first instance has its network made while the
 // container is created, and started only once that network (firewall included) is ready; a network that fails
 // leaves no container behind; an engine that looks the network up at create gets the create again once it exists;
-// the first instances of two regions starting at once make one network, not two of one name.
+// the first instances of two regions starting at once make one network, not two of one name; a start runc loses in a
+// race is made once more from a fresh container.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -12,7 +13,7 @@ import { DockerRuntime } from './driver.ts';
 import { GvisorRuntime } from './gvisor.ts';
 import type { InstanceSpec } from '../contract.ts';
 
-interface Script { networkMs: number; networkFails?: boolean; createChecksNetwork?: boolean }
+interface Script { networkMs: number; networkFails?: boolean; createChecksNetwork?: boolean; startRaces?: number }
 
 /** A fake engine: records each call (method path, at its arrival or its answer) and answers what start() needs. */
 async function fakeEngine(script: Script) {
@@ -50,7 +51,14 @@ async function fakeEngine(script: Script) {
         if (script.createChecksNetwork && !networkMade) { createRefused(); return reply(404, { message: 'network pier-app-x not found' }); }
         return reply(201, { Id: 'c0ffee' });
       }
-      if (call === 'POST /containers/c0ffee/start') return reply(204);
+      if (call === 'POST /containers/c0ffee/start') {
+        // runc's start race on a loaded host, as dockerd answers it (seen in CI: the process ran, the start "failed").
+        if ((script.startRaces ?? 0) > 0) {
+          script.startRaces!--;
+          return reply(500, { message: 'OCI runtime start failed: cannot start an already running container: unknown' });
+        }
+        return reply(204);
+      }
       if (call === 'GET /containers/c0ffee/json') {
         return reply(200, {
           Id: 'c0ffee', Config: { Labels: {}, ExposedPorts: { '8000/tcp': {} } }, HostConfig: { NetworkMode: 'pier-app-x' },
@@ -125,6 +133,31 @@ test('two first instances of one app starting at once (two regions) make its net
     assert.equal(e.log.filter((c) => c === 'POST /containers/c0ffee/start').length, 2, e.log.join('\n'));
     assert.ok(e.log.lastIndexOf('POST /containers/c0ffee/start') > e.log.indexOf('network made'), e.log.join('\n'));
     assert.ok(e.log.indexOf('POST /containers/c0ffee/start') > e.log.indexOf('network made'), e.log.join('\n'));
+  } finally {
+    await e.close();
+  }
+});
+
+test('a start that runc loses in a race (the engine answers an OCI start error) is made again once, from a fresh container', async () => {
+  const e = await fakeEngine({ networkMs: 10, startRaces: 1 });
+  try {
+    const h = await e.runtime.start(spec);
+    assert.equal(h.runtimeId, 'c0ffee');
+    const calls = e.log.filter((c) => /^(POST \/containers\/(create|c0ffee\/start)|DELETE \/containers\/c0ffee)$/.test(c));
+    // The lost container is removed before the second create (its name is the instance's), then started once more.
+    assert.deepEqual(calls, ['POST /containers/create', 'POST /containers/c0ffee/start', 'DELETE /containers/c0ffee', 'POST /containers/create', 'POST /containers/c0ffee/start'], e.log.join('\n'));
+  } finally {
+    await e.close();
+  }
+});
+
+test('a start the race loses twice fails with the engine\'s message and leaves no container', async () => {
+  const e = await fakeEngine({ networkMs: 10, startRaces: 5 });
+  try {
+    await assert.rejects(e.runtime.start(spec), /cannot start an already running container/);
+    assert.equal(e.log.filter((c) => c === 'POST /containers/c0ffee/start').length, 2, e.log.join('\n'));
+    assert.equal(e.log.filter((c) => c === 'DELETE /containers/c0ffee').length, 2, e.log.join('\n'));
+    assert.equal(e.log.at(-1), 'DELETE /containers/c0ffee', e.log.join('\n'));
   } finally {
     await e.close();
   }
