@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, ConfigError } from './config.ts';
+import { loadConfig, ConfigError, DEFAULT_STARTUP_CPU_BOOST, startupCpuBoost } from './config.ts';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 test('defaults', () => {
@@ -87,6 +87,16 @@ test('tuning of the wired parts is read here, once, and only when set', () => {
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_DOCKER_NETNS_HOLDERS: 'maybe' }), /PIER_DOCKER_NETNS_HOLDERS must be 1 or 0/);
   assert.equal(loadConfig({}, { HOME: '/h', PIER_DOCKER_NETNS_HOLDERS: '0' }).dockerNetnsHolders, false);
   assert.equal(loadConfig({}, { HOME: '/h' }).dockerNetnsHolders, undefined);
+  for (const bad of ['fast', '-1', '65', 'Infinity']) {
+    assert.throws(() => loadConfig({}, { HOME: '/h', PIER_STARTUP_CPU_BOOST: bad }), /PIER_STARTUP_CPU_BOOST must be a number of vCPUs from 0 \(no boost\) to 64/, bad);
+  }
+  assert.equal(loadConfig({}, { HOME: '/h', PIER_STARTUP_CPU_BOOST: '0' }).startupCpuBoost, 0);
+  assert.equal(loadConfig({}, { HOME: '/h', PIER_STARTUP_CPU_BOOST: '0.5' }).startupCpuBoost, 0.5);
+  assert.equal(loadConfig({}, { HOME: '/h' }).startupCpuBoost, undefined);
+  // The boost a host gives: the default when unset, never more than its cores.
+  assert.equal(startupCpuBoost(undefined), Math.min(DEFAULT_STARTUP_CPU_BOOST, availableParallelism()));
+  assert.equal(startupCpuBoost(0), 0);
+  assert.equal(startupCpuBoost(64), availableParallelism());
   assert.throws(() => loadConfig({ runtime: 'swarm' }, { HOME: '/h' }), /PIER_RUNTIME=swarm needs PIER_SWARM_HOST/);
   assert.deepEqual(loadConfig({ runtime: 'swarm' }, { HOME: '/h', PIER_SWARM_HOST: 'unix:///run/s.sock' }).swarm, { socketPath: '/run/s.sock' });
 });

@@ -71,6 +71,11 @@ export interface PierConfig {
    */
   dockerNetnsHolders?: boolean;
   /**
+   * PIER_STARTUP_CPU_BOOST: vCPUs an instance of a smaller type may use while it starts, until its first passing health
+   * check (at most 10 s); 0 = none. Absent = DEFAULT_STARTUP_CPU_BOOST. The process runtime applies it.
+   */
+  startupCpuBoost?: number;
+  /**
    * Who may build from a repository on this host's disk (a path or file://): absent = nobody (the tenant's own Pier
    * git remote excepted), `operator` = full-access tokens of the installation organization, `all` = every tenant.
    */
@@ -332,6 +337,14 @@ export function loadBuildPackages(env: NodeJS.ProcessEnv = process.env): BuildPa
   return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as BuildPackageSettings;
 }
 
+/** vCPUs an instance of a smaller type may use while it starts, when PIER_STARTUP_CPU_BOOST is unset. */
+export const DEFAULT_STARTUP_CPU_BOOST = 1;
+
+/** The startup boost this host gives (PIER_STARTUP_CPU_BOOST or the default), never more than its cores. */
+export function startupCpuBoost(configured: number | undefined): number {
+  return Math.min(configured ?? DEFAULT_STARTUP_CPU_BOOST, availableParallelism());
+}
+
 /** Edge worker processes when PIER_EDGE_WORKERS is unset: one per core, up to two. */
 export function defaultEdgeWorkers(): number {
   return Math.max(1, Math.min(2, availableParallelism()));
@@ -370,8 +383,14 @@ export function onPath(bin: string, path: string | undefined): boolean {
  * process-runtime networking), each present only when its variables are set, so the parts keep their own defaults.
  */
 export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierConfig,
-  'edgeWorkers' | 'edgeDataplane' | 'edgeDataplaneAuto' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec' | 'dockerNetnsHolders'> {
+  'edgeWorkers' | 'edgeDataplane' | 'edgeDataplaneAuto' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec' | 'dockerNetnsHolders' | 'startupCpuBoost'> {
   const out: ReturnType<typeof loadTuning> = {};
+  const boost = env.PIER_STARTUP_CPU_BOOST?.trim();
+  if (boost) {
+    const n = Number(boost);
+    if (!Number.isFinite(n) || n < 0 || n > 64) throw new ConfigError(`PIER_STARTUP_CPU_BOOST must be a number of vCPUs from 0 (no boost) to 64, got ${JSON.stringify(boost)}`);
+    out.startupCpuBoost = n;
+  }
   const holders = env.PIER_DOCKER_NETNS_HOLDERS?.trim().toLowerCase();
   if (holders) {
     if (!['0', '1', 'on', 'off'].includes(holders)) throw new ConfigError(`PIER_DOCKER_NETNS_HOLDERS must be 1 or 0 (on or off), got ${JSON.stringify(holders)}`);

@@ -23,7 +23,7 @@ import { getService, liveServiceIds } from './store/services.ts';
 import { createBuilder } from './build/builder.ts';
 import { appendLogLines } from './store/logs.ts';
 import { metricsComponent } from './metrics/component.ts';
-import { defaultEdgeWorkers } from './config.ts';
+import { defaultEdgeWorkers, startupCpuBoost } from './config.ts';
 import { certificatesComponent } from './certs/index.ts';
 import { fencedDb, Lease, leaderComponent } from './control/leader.ts';
 import { dockerBuiltImages, gcComponent } from './control/gc.ts';
@@ -162,6 +162,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         state: withOperatorLog(storeState(store), (line) => log(`pier: ${line}`)),
         runtime,
         publicDomain: config.domain,
+        startupCpuBoost: startupCpuBoost(config.startupCpuBoost),
         // The stopping instance must leave the edge's table before in-flight requests are counted: the pass that
         // marked it STOPPING drains it before onRoutesChanged fires, so push the current routes first.
         drain: async (instanceId, timeoutMs) => {

@@ -63,6 +63,8 @@ export interface ControlContext extends MarkContext {
   builds: Map<string, { image?: string; commit?: BuildResult['commit']; error?: string; abort: AbortController }>;
   drain?: (instanceId: string, timeoutMs: number) => Promise<void>;
   allowPrivileged: boolean;
+  /** vCPUs a small instance may use while it starts (InstanceSpec.startupCpu); 0 = no boost. */
+  startupCpuBoost: number;
   onError: (err: unknown, context: string) => void;
   /** Set when something the edge sees changed (instance health, active deployment). */
   routesDirty: boolean;
@@ -86,6 +88,8 @@ export interface ContextOptions {
   builder?: Builder;
   drain?: (instanceId: string, timeoutMs: number) => Promise<void>;
   allowPrivileged?: boolean;
+  /** vCPUs a small instance may use while it starts (default 0: no boost). */
+  startupCpuBoost?: number;
   onError?: (err: unknown, context: string) => void;
   /** The edge's request counters, for the autoscaler. */
   metrics?: MetricsSource;
@@ -100,7 +104,7 @@ export function createContext(o: ContextOptions): ControlContext {
     state: o.state, clock: o.clock, runtime: o.runtime, intervals: resolveIntervals(o.intervals),
     bindings: new Map(), restarts: new Map(), health: new HealthTracker(o.prober),
     logs: new LogCollector(o.state, o.runtime, o.clock, onError),
-    builder: o.builder, builds: new Map(), drain: o.drain, allowPrivileged: o.allowPrivileged ?? false, onError, routesDirty: true,
+    builder: o.builder, builds: new Map(), drain: o.drain, allowPrivileged: o.allowPrivileged ?? false, startupCpuBoost: o.startupCpuBoost ?? 0, onError, routesDirty: true,
     autoscale: createAutoscaleMemory(o.metrics, o.autoscale),
   };
 }

@@ -32,6 +32,8 @@ export interface ControllerOptions {
   prober?: Prober;
   builder?: Builder;
   allowPrivileged?: boolean;
+  /** vCPUs a small instance may use while it starts, until its first passing health check (0 or absent: no boost). */
+  startupCpuBoost?: number;
   onError?: (err: unknown, context: string) => void;
   /** The edge's request counters: the autoscaler's input. */
   metrics?: MetricsSource;

@@ -127,7 +127,7 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
     const secrets = await ctx.state.secretValues(inst.organization_id);
     built = buildInstanceSpec({
       instance: inst, def: owner.regional.definition, deployment: owner.deployment, service: owner.service,
-      app: owner.app, secrets, publicDomain: opts.publicDomain, allowPrivileged: ctx.allowPrivileged,
+      app: owner.app, secrets, publicDomain: opts.publicDomain, allowPrivileged: ctx.allowPrivileged, startupCpuBoost: ctx.startupCpuBoost,
       // A secret deleted after the deploy-time check only matters if the pinned image must be pulled again.
       registryAuth: await registryAuthFor(ctx.state, inst.organization_id, owner.regional.definition.docker).catch(() => undefined),
       volumes: mounts,
@@ -240,6 +240,8 @@ async function checkHealth(ctx: ControlContext, inst: Instance, handle: Instance
     if (inst.status !== 'HEALTHY') {
       await instanceMarks.healthy(ctx, inst, instanceMessage.healthy());
       ctx.routesDirty = true;
+      // Started: a startup boost (InstanceSpec.startupCpu) ends here, the instance's own CPU limit from now on.
+      ctx.runtime.endStartupBoost?.(handle.runtimeId).catch((err) => ctx.onError(err, `ending the startup boost of instance ${inst.id}`));
     }
     return 'pass';
   }

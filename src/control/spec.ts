@@ -23,6 +23,8 @@ export interface SpecInput {
   registryAuth?: InstanceSpec['registryAuth'];
   /** The volumes this instance mounts, already mounted on the host (reconcile-volumes.ts mountsFor). */
   volumes?: InstanceSpec['volumes'];
+  /** vCPUs an instance may use while it starts when its type has fewer (PIER_STARTUP_CPU_BOOST; 0 or absent: none). */
+  startupCpuBoost?: number;
 }
 
 /** The spec, plus the secret values it carries (for log redaction); throws with a readable reason when it cannot be built. */
@@ -73,6 +75,8 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
   // Deep sleep keeps the stopped workload of a service that scales to zero (reconcile-scaling.ts), unless it mounts
   // volumes: the runtime may prepare for that stop-and-resume.
   else if (def.scaling?.min === 0) spec.resumable = true;
+  // A startup boost: a small instance starts on more CPU, its own limit from its first passing health check on.
+  if (i.startupCpuBoost && resources.cpu > 0 && i.startupCpuBoost > resources.cpu) spec.startupCpu = i.startupCpuBoost;
   // More instances may come (a scale-up): the runtime may keep a part of the next one ready.
   if (def.scaling && def.scaling.max > def.scaling.min) spec.scalesOut = true;
   // Registry credentials reach the runtime's pull only: never labels, env or logs (the password is redacted too).

@@ -58,7 +58,16 @@ export interface InstanceSpec {
    * one ready part for the next one (Docker: a spare network holder, docker/netns-holder.ts).
    */
   scalesOut?: boolean;
+  /**
+   * CPU in vCPUs the instance may use while it starts, above `cpu` (a startup boost, as Cloud Run's): until the
+   * control plane calls `endStartupBoost` (its first passing health check) or STARTUP_BOOST_MAX_MS passed, whichever
+   * comes first; then `cpu` is enforced. Drivers that cannot change a running instance's CPU ignore it.
+   */
+  startupCpu?: number;
 }
+
+/** The longest a startup boost lasts (InstanceSpec.startupCpu) when no passing health check ends it first. */
+export const STARTUP_BOOST_MAX_MS = 10_000;
 
 /** Where the edge and health checker reach one declared port of an instance. */
 export interface Endpoint { containerPort: number; host: string; hostPort: number }
@@ -180,6 +189,11 @@ export interface Runtime {
    * not_found when it is gone. Drivers that cannot omit it (deep sleep then removes the workload).
    */
   resume?(handle: InstanceHandle, signal?: AbortSignal): Promise<InstanceHandle>;
+  /**
+   * Ends an instance's startup boost (InstanceSpec.startupCpu): its CPU limit becomes `cpu`. A no-op for an instance
+   * without a boost, one whose boost ended, or an unknown one. Drivers that do not boost omit it.
+   */
+  endStartupBoost?(runtimeId: string): Promise<void>;
   /** Ensures a private network exists (no-op where unsupported). */
   ensureNetwork?(name: string): Promise<void>;
   /**

@@ -141,6 +141,9 @@ export class FakeRuntime implements Runtime {
   async recover(): Promise<InstanceHandle[]> { return [...this.workloads.values()].map((w) => this.handle(w)); }
   async ensureNetwork(name: string): Promise<void> { this.networks.add(name); }
   async removeNetwork(name: string): Promise<void> { this.calls.push(`removeNetwork ${name}`); this.networks.delete(name); }
+  /** Instance ids whose startup boost the control plane ended, in order (kept apart from `calls`). */
+  readonly boostEnded: string[] = [];
+  async endStartupBoost(runtimeId: string): Promise<void> { this.boostEnded.push(this.idOf(runtimeId)); }
 
   // ---- test controls
 

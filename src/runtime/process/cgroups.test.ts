@@ -37,6 +37,12 @@ test('v2: limits land in memory.max, memory.swap.max and cpu.max, and read back'
     assert.equal(readFileSync(join(dir, 'cpu.max'), 'utf8'), '50000 100000');
     assert.equal(readFileSync(join(dir, 'pids.max'), 'utf8'), '50');
     assert.deepEqual(cg.limits(), { cpu: 0.5, memoryBytes: 64 * 1024 * 1024 });
+    // A startup boost ending (or any change of the CPU limit of a live instance): cpu.max rewritten, 0 = no quota.
+    cg.setCpu(0.25);
+    assert.equal(readFileSync(join(dir, 'cpu.max'), 'utf8'), '25000 100000');
+    cg.setCpu(0);
+    assert.equal(readFileSync(join(dir, 'cpu.max'), 'utf8'), 'max 100000');
+    cg.setCpu(0.5);
     assert.deepEqual(cg.procsFiles(), [join(dir, 'cgroup.procs')]);
     writeFileSync(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n');
     assert.equal(cg.oomKilled(), true);
@@ -62,6 +68,9 @@ test('v1: one directory per controller, memsw equals the memory limit, cfs quota
     assert.equal(readFileSync(join(mounts.cpu, 'pier/i-2/cpu.cfs_quota_us'), 'utf8'), '150000');
     assert.equal(readFileSync(join(mounts.pids, 'pier/i-2/pids.max'), 'utf8'), '7');
     assert.deepEqual(cg.limits(), { cpu: 1.5, memoryBytes: 1_000_000 });
+    cg.setCpu(0.25);
+    assert.equal(readFileSync(join(mounts.cpu, 'pier/i-2/cpu.cfs_quota_us'), 'utf8'), '25000');
+    assert.equal(cg.limits().cpu, 0.25);
     assert.equal(cg.procsFiles().length, 4);
     writeFileSync(join(mounts.memory, 'pier/i-2/memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n');
     assert.equal(cg.oomKilled(), false);

@@ -54,6 +54,11 @@ function tryWrite(path: string, value: string): boolean {
 }
 
 /** The cgroup(s) of one instance: `<parent>/<instanceId>` in each hierarchy. */
+/** CFS quota per CFS_PERIOD_US for `cpu` vCPUs; -1 (no quota) for 0. */
+function cfsQuota(cpu: number): number {
+  return cpu > 0 ? Math.max(1000, Math.round(cpu * CFS_PERIOD_US)) : -1;
+}
+
 export class InstanceCgroup {
   readonly layout: CgroupLayout;
   readonly parent: string;
@@ -87,7 +92,7 @@ export class InstanceCgroup {
   /** Creates the cgroup and writes the limits; throws if the memory limit cannot be set (it is the one we promise). */
   create(limits: CgroupLimits): void {
     const memory = String(Math.max(0, Math.floor(limits.memoryBytes)));
-    const quota = limits.cpu > 0 ? Math.max(1000, Math.round(limits.cpu * CFS_PERIOD_US)) : -1;
+    const quota = cfsQuota(limits.cpu);
     for (const mount of this.mountPoints()) if (!existsSync(mount)) throw new Error(`cgroup hierarchy not mounted at ${mount}`);
     if (this.layout.version === 'v2') {
       const root = this.layout.root;
@@ -113,6 +118,13 @@ export class InstanceCgroup {
     tryWrite(join(cpu, 'cpu.cfs_quota_us'), String(quota));
     const pids = this.dir('pids');
     if (pids) tryWrite(join(pids, 'pids.max'), String(limits.pids));
+  }
+
+  /** Changes the CPU limit of an existing cgroup (a startup boost ending); vCPUs, 0 = unlimited. */
+  setCpu(cpu: number): void {
+    const quota = cfsQuota(cpu);
+    if (this.layout.version === 'v2') writeFileSync(join(this.dir('cpu')!, 'cpu.max'), quota > 0 ? `${quota} ${CFS_PERIOD_US}` : `max ${CFS_PERIOD_US}`);
+    else writeFileSync(join(this.dir('cpu')!, 'cpu.cfs_quota_us'), String(quota));
   }
 
   /** The files a process writes its pid into to join the cgroup in every hierarchy. */

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, Endpoint, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import { STARTUP_BOOST_MAX_MS } from '../contract.ts';
 import { signalFromExitCode } from '../common.ts';
 import { InstanceCgroup, detectCgroupLayout, type CgroupLayout } from './cgroups.ts';
 import { EXEC_PYTHON, processExec, sandboxProcess } from './exec.ts';
@@ -50,6 +51,8 @@ export interface ProcessRuntimeOptions {
   uidRange?: UidRange;
   /** Called with each step of start() and its wall time in ms (the density bench's spans, issue #26). */
   trace?: (step: StartStep, ms: number) => void;
+  /** The longest a startup boost lasts without endStartupBoost (default STARTUP_BOOST_MAX_MS; tests shorten it). */
+  startupBoostMs?: number;
 }
 
 /** The steps of start() that `trace` reports, in order. */
@@ -171,6 +174,9 @@ export class ProcessRuntime implements Runtime {
   private readonly uidRange: UidRange;
   private sandboxChecked: Promise<void> | undefined;
   private readonly trace: ProcessRuntimeOptions['trace'];
+  private readonly startupBoostMs: number;
+  /** Per boosted instance, the timer that ends its boost if no passing health check does first. */
+  private readonly boostTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(opts: ProcessRuntimeOptions = {}) {
     this.stateDir = opts.stateDir ?? '/var/lib/pier/process';
@@ -182,6 +188,7 @@ export class ProcessRuntime implements Runtime {
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.uidRange = opts.uidRange ?? DEFAULT_UID_RANGE;
     this.trace = opts.trace;
+    this.startupBoostMs = opts.startupBoostMs ?? STARTUP_BOOST_MAX_MS;
   }
 
   private networks(): ProcessNetworks | null {
@@ -306,7 +313,9 @@ export class ProcessRuntime implements Runtime {
       for (const v of volumes) await giveVolumeTo(v.hostPath, uid);
       letSandboxRead(spec.appDir);
       mark('uid');
-      cg.create({ cpu: spec.cpu, memoryBytes: spec.memoryBytes, pids: this.pidsLimit });
+      // A startup boost (Cloud Run's): more CPU until the first passing health check, then the instance's own limit.
+      const boost = spec.cpu > 0 && spec.startupCpu !== undefined && spec.startupCpu > spec.cpu ? spec.startupCpu : undefined;
+      cg.create({ cpu: boost ?? spec.cpu, memoryBytes: spec.memoryBytes, pids: this.pidsLimit });
       mark('cgroup');
       const hostname = `pier-${spec.instanceId.slice(0, 12)}`;
       const net = nets ? await nets.attach(spec.instanceId, spec.network ?? fallbackNetwork(spec), spec.networkAliases ?? [], hostname) : undefined;
@@ -349,8 +358,12 @@ export class ProcessRuntime implements Runtime {
       mark('spawn');
       const startTime = pid ? processStartTime(pid) : undefined;
       if (!pid || !startTime) throw new RuntimeError('failed', `process runtime: could not start the supervisor: ${this.supervisorLog(spec.instanceId)}`);
-      const rec: InstanceRecord = { instanceId: spec.instanceId, labels: { ...spec.labels }, endpoints, supervisorPid: pid, supervisorStartTime: startTime, startedAt, uid };
+      const rec: InstanceRecord = {
+        instanceId: spec.instanceId, labels: { ...spec.labels }, endpoints, supervisorPid: pid, supervisorStartTime: startTime, startedAt, uid,
+        ...(boost ? { boost: { cpu: spec.cpu, until: Date.now() + this.startupBoostMs } } : {}),
+      };
       writeRecord(this.stateDir, rec);
+      if (rec.boost) this.endBoostAt(spec.instanceId, rec.boost.until);
       mark('record');
       await this.awaitSandbox(spec.instanceId, rec);
       mark('await');
@@ -430,7 +443,34 @@ export class ProcessRuntime implements Runtime {
     await nets.detach(runtimeId);
   }
 
+  async endStartupBoost(runtimeId: string): Promise<void> {
+    clearTimeout(this.boostTimers.get(runtimeId));
+    this.boostTimers.delete(runtimeId);
+    if (!safeId(runtimeId)) return;
+    const rec = readRecord(this.stateDir, runtimeId);
+    if (!rec?.boost) return;
+    const cg = this.cgroup(runtimeId);
+    if (!cg.exists()) return; // removed meanwhile
+    // The limit first, then the record: a crash in between leaves a boost that recover() ends again (idempotent).
+    cg.setCpu(rec.boost.cpu);
+    const { boost: _ended, ...rest } = rec;
+    if (existsSync(instancePaths(this.stateDir, runtimeId).dir)) writeRecord(this.stateDir, rest);
+  }
+
+  /** Ends the instance's boost at `until` (epoch ms) unless endStartupBoost comes first. */
+  private endBoostAt(runtimeId: string, until: number): void {
+    clearTimeout(this.boostTimers.get(runtimeId));
+    const timer = setTimeout(() => {
+      this.boostTimers.delete(runtimeId);
+      this.endStartupBoost(runtimeId).catch((err: Error) => this.log(`process runtime: ending the startup boost of ${runtimeId} failed: ${err.message}`));
+    }, Math.max(0, until - Date.now()));
+    timer.unref();
+    this.boostTimers.set(runtimeId, timer);
+  }
+
   async remove(runtimeId: string): Promise<void> {
+    clearTimeout(this.boostTimers.get(runtimeId));
+    this.boostTimers.delete(runtimeId);
     if (!safeId(runtimeId)) return;
     const rec = readRecord(this.stateDir, runtimeId);
     if (rec && this.alive(rec)) await this.stop(runtimeId, 0);
@@ -569,7 +609,10 @@ export class ProcessRuntime implements Runtime {
   }
 
   async recover(): Promise<InstanceHandle[]> {
-    return listRecords(this.stateDir).map((r) => ({ instanceId: r.instanceId, runtimeId: r.instanceId, endpoints: r.endpoints, labels: r.labels }));
+    const records = listRecords(this.stateDir);
+    // A boost of a control plane that stopped ends on time all the same (at once if its time is past).
+    for (const r of records) if (r.boost) this.endBoostAt(r.instanceId, r.boost.until);
+    return records.map((r) => ({ instanceId: r.instanceId, runtimeId: r.instanceId, endpoints: r.endpoints, labels: r.labels }));
   }
 
   /** The limits the kernel enforces for an instance (cpu in vCPUs, memory in bytes), read back from its cgroup. */

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runRuntimeConformance } from '../conformance.ts';
@@ -209,5 +209,49 @@ test('process: an instance costs Pier four processes (supervisor stamping stdout
     assert.deepEqual(pier.sort(), ['bash', 'bash', 'bwrap', 'bwrap'], `Pier's processes of one instance: ${pier.join(', ')}`);
   } finally {
     await rt.remove(h.runtimeId);
+  }
+});
+
+test('process: a startup boost runs the instance on startupCpu until endStartupBoost, then on its cpu; one nobody ends ends on time, also after a control-plane restart', { timeout: 60_000 }, async () => {
+  const rt = new ProcessRuntime({ stateDir, cgroupParent, startupBoostMs: 1_000 });
+  const started: string[] = [];
+  const cpuOf = (id: string) => Math.round(rt.enforcedLimits(id).cpu * 100) / 100;
+  const until = async (what: string, ok: () => boolean) => {
+    for (const end = Date.now() + 10_000; !ok();) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    // Ended by the control plane (its first passing health check): the instance's own limit, and a repeat changes nothing.
+    const a = await rt.start(spec(randomUUID(), ['serve'], { cpu: 0.25, startupCpu: 1 }));
+    started.push(a.runtimeId);
+    assert.equal(cpuOf(a.runtimeId), 1, 'boosted at start');
+    await rt.endStartupBoost(a.runtimeId);
+    assert.equal(cpuOf(a.runtimeId), 0.25, 'its own limit once the boost ends');
+    await rt.endStartupBoost(a.runtimeId);
+    assert.equal(cpuOf(a.runtimeId), 0.25, 'ending it again is a no-op');
+    // Nobody ends it: its time does (startupBoostMs).
+    const b = await rt.start(spec(randomUUID(), ['serve'], { cpu: 0.25, startupCpu: 1 }));
+    started.push(b.runtimeId);
+    assert.equal(cpuOf(b.runtimeId), 1, 'boosted at start');
+    await until('the boost to end on its time', () => cpuOf(b.runtimeId) === 0.25);
+    // A control plane that stopped mid-boost: the next one's recover() ends a boost whose time has passed.
+    const long = new ProcessRuntime({ stateDir, cgroupParent, startupBoostMs: 600_000 });
+    const c = await long.start(spec(randomUUID(), ['serve'], { cpu: 0.25, startupCpu: 1 }));
+    started.push(c.runtimeId);
+    const recordPath = join(stateDir, 'instances', c.runtimeId, 'state.json');
+    const rec = JSON.parse(readFileSync(recordPath, 'utf8'));
+    writeFileSync(recordPath, JSON.stringify({ ...rec, boost: { ...rec.boost, until: Date.now() - 1 } }));
+    assert.equal(cpuOf(c.runtimeId), 1, 'still boosted: its driver is gone before the time');
+    await new ProcessRuntime({ stateDir, cgroupParent }).recover();
+    await until('recover() to end the overdue boost', () => cpuOf(c.runtimeId) === 0.25);
+    assert.equal(JSON.parse(readFileSync(recordPath, 'utf8')).boost, undefined, 'the record says the boost is over');
+    // No boost asked, or one not above the instance's cpu: the cgroup has the instance's cpu from the start.
+    const d = await rt.start(spec(randomUUID(), ['serve'], { cpu: 0.5, startupCpu: 0.5 }));
+    started.push(d.runtimeId);
+    assert.equal(cpuOf(d.runtimeId), 0.5);
+  } finally {
+    for (const id of started) await rt.remove(id).catch(() => undefined);
   }
 });

@@ -15,6 +15,8 @@ export interface InstanceRecord {
   startedAt: string;
   /** The host uid (and gid) the sandbox runs as; absent in records written before sandboxes had their own. */
   uid?: number;
+  /** A startup boost in force (InstanceSpec.startupCpu): the instance's own CPU limit, and when the boost ends (epoch ms). */
+  boost?: { cpu: number; until: number };
 }
 
 /** The exit record the supervisor writes. */
