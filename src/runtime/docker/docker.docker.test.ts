@@ -384,3 +384,46 @@ test('docker: an instance that scales out leaves a spare holder that the next in
     await rt.removeNetwork(network);
   }
 });
+
+test('docker: a startup boost starts the container on startupCpu; endStartupBoost, its time, a deep sleep and a new life each set what they should', { timeout: 120_000 }, async () => {
+  await ensureTestImage();
+  const rt = new DockerRuntime({ log: () => {}, startupBoostMs: 1_000 });
+  // What the engine holds, and (cgroupfs on cgroup v1, as here) what the kernel enforces.
+  const cpu = async (id: string) => {
+    const engineCpu = (await engine.json<Inspect>('GET', `/containers/${id}/json`)).HostConfig.NanoCpus / 1e9;
+    let kernel: string | undefined;
+    try { kernel = readFileSync(`/sys/fs/cgroup/cpu/docker/${id}/cpu.cfs_quota_us`, 'utf8').trim(); } catch { /* stopped, or another cgroup layout */ }
+    if (kernel !== undefined) assert.equal(Number(kernel) / 100_000, engineCpu, `the kernel's quota follows the engine's (${kernel})`);
+    return engineCpu;
+  };
+  const ids: string[] = [];
+  try {
+    // Ended by the control plane (the first passing check): the type's cpu; a repeat changes nothing.
+    const a = await rt.start(spec(randomUUID(), ['serve'], { cpu: 0.25, startupCpu: 1, resumable: true }));
+    ids.push(a.runtimeId);
+    assert.equal(await cpu(a.runtimeId), 1, 'started on the boost');
+    await rt.endStartupBoost(a.runtimeId);
+    assert.equal(await cpu(a.runtimeId), 0.25, 'its own limit once the boost ends');
+    await rt.endStartupBoost(a.runtimeId);
+    assert.equal(await cpu(a.runtimeId), 0.25, 'ending it again is a no-op');
+    // Deep sleep: the stop puts the boost back for the wake; nobody ends it this time, its time does.
+    await rt.stop(a.runtimeId, 1000);
+    assert.equal(await cpu(a.runtimeId), 1, 'the kept container wakes on the boost');
+    await rt.resume(a);
+    assert.equal(await cpu(a.runtimeId), 1, 'woken on the boost');
+    await until('the boost of the wake to end on its time', async () => (await cpu(a.runtimeId)) === 0.25, 10_000);
+    // A control plane that stopped mid-boost: the next one's recover() ends it.
+    const earlier = new DockerRuntime({ log: () => {}, startupBoostMs: 600_000 });
+    const b = await earlier.start(spec(randomUUID(), ['serve'], { cpu: 0.25, startupCpu: 1 }));
+    ids.push(b.runtimeId);
+    assert.equal(await cpu(b.runtimeId), 1, 'started on the boost');
+    await new DockerRuntime({ log: () => {} }).recover();
+    await until('recover() to end the boost of an earlier life', async () => (await cpu(b.runtimeId)) === 0.25, 10_000);
+    // No boost above the type's cpu: the type's cpu from the start.
+    const c = await rt.start(spec(randomUUID(), ['serve'], { cpu: 0.5, startupCpu: 0.5 }));
+    ids.push(c.runtimeId);
+    assert.equal(await cpu(c.runtimeId), 0.5);
+  } finally {
+    for (const id of ids) await rt.remove(id).catch(() => undefined);
+  }
+});

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
 import type { Capabilities, ExecOptions, ExecSession, ExitStatus, InstanceHandle, InstanceSpec, InstanceState, InstanceStats, LogLine, Runtime } from '../contract.ts';
+import { STARTUP_BOOST_MAX_MS } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL, SingleFlight, isoTime, signalFromExitCode, specLabels } from '../common.ts';
 import { dockerBridgeName } from '../firewall.ts';
 import { DockerDisks } from './disk.ts';
@@ -13,7 +14,7 @@ import { BRIDGE_NAME_OPTION, DockerFirewall, ROLE_LABEL, bridgeOf, firewallUnava
 import { dockerExec } from './exec.ts';
 import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
-import { containerName, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
+import { BOOST_LABEL, containerName, createContainerBody, nanoCpus, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
 import { HOLDERS_SUPPORTED, HOLDER_LABEL, SPARE, ensureHolderImage, holderCreateBody, holderIdOf, holderName, spareKey } from './netns-holder.ts';
 import { containerFreezer } from './freezer.ts';
@@ -66,6 +67,20 @@ export interface DockerRuntimeOptions {
   netnsHolders?: boolean;
   /** recover() removes a holder without its instance container once it is this old (default 60 s: younger, a start may be making it). */
   holderOrphanAgeMs?: number;
+  /** The longest a startup boost lasts without endStartupBoost (default STARTUP_BOOST_MAX_MS; tests shorten it). */
+  startupBoostMs?: number;
+}
+
+/** A container started with a startup boost (InstanceSpec.startupCpu), while this driver knows it. */
+interface Boost {
+  /** Its own limit and its boost, in vCPUs. */
+  cpu: number;
+  startupCpu: number;
+  /** Deep sleep keeps it: its stop puts the boost back for the wake. */
+  resumable: boolean;
+  /** Whether the engine has the boost as its limit now. */
+  active: boolean;
+  timer?: NodeJS.Timeout;
 }
 
 interface ContainerJson extends InspectNetworking {
@@ -82,6 +97,8 @@ interface ContainerSummary extends SummaryNetworking {
   /** Seconds since the epoch. */
   Created?: number;
   Labels: Record<string, string> | null;
+  /** `running`, `exited`, `created`... */
+  State?: string;
 }
 
 /** The message every caller shows when the engine is down. */
@@ -147,6 +164,10 @@ export class DockerRuntime implements Runtime {
   private readonly spareIds = new Set<string>();
   /** Instance container id -> its spareKey (a key with no instance left here loses its spare). */
   private readonly keyOf = new Map<string, string>();
+  /** Startup boosts (runc only: `docker update` of another OCI runtime's limits is not relied on), by container id. */
+  private readonly boosts = new Map<string, Boost>();
+  private readonly boostsSupported: boolean;
+  private readonly startupBoostMs: number;
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.name = opts.name ?? 'docker';
@@ -156,6 +177,8 @@ export class DockerRuntime implements Runtime {
     this.scope = opts.scope;
     this.netnsHolders = opts.netnsHolders !== false && HOLDERS_SUPPORTED && (!opts.ociRuntime || opts.ociRuntime === 'runc');
     this.holderOrphanAgeMs = opts.holderOrphanAgeMs ?? 60_000;
+    this.boostsSupported = !opts.ociRuntime || opts.ociRuntime === 'runc';
+    this.startupBoostMs = opts.startupBoostMs ?? STARTUP_BOOST_MAX_MS;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.disks = new DockerDisks(this.engine, opts.diskDir ?? '/var/lib/pier/docker-disks', this.log);
     this.firewall = opts.firewall === false ? null : new DockerFirewall(this.engine, this.log);
@@ -206,6 +229,7 @@ export class DockerRuntime implements Runtime {
     const key = this.netnsHolders && (spec.resumable === true || spec.scalesOut === true) ? spareKey(spec, network) : undefined;
     const spare = key ? this.takeSpare(key) : undefined;
     const withHolder = this.netnsHolders && spec.resumable === true;
+    const boost = this.boostsSupported && spec.cpu > 0 && spec.startupCpu !== undefined && spec.startupCpu > spec.cpu ? spec.startupCpu : undefined;
     const holderImage = withHolder && !spare ? t.span('holder_image', () => this.call(() => ensureHolderImage(this.engine))) : undefined;
     holderImage?.catch(() => undefined);
     await t.span('image', () => this.call(() => this.ensureImage(spec, signal)));
@@ -258,7 +282,7 @@ export class DockerRuntime implements Runtime {
       }
       const created = await t.span('create', () => this.call(() => createOnNetwork(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
         query: { name: containerName(spec.instanceId) },
-        body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime, netnsOf: holder?.id }),
+        body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime, netnsOf: holder?.id, boostCpu: boost }),
         signal,
       }))));
       try {
@@ -275,6 +299,10 @@ export class DockerRuntime implements Runtime {
         t.done();
         this.startedHere.add(created.Id);
         if (holder) this.holderOf.set(created.Id, holder.id);
+        if (boost) {
+          this.boosts.set(created.Id, { cpu: spec.cpu, startupCpu: boost, resumable: spec.resumable === true, active: true });
+          this.endBoostLater(created.Id);
+        }
         if (key) {
           this.keyOf.set(created.Id, key);
           // Only where more instances come (a scale-up): a service that only sleeps and wakes has its holders.
@@ -332,6 +360,8 @@ export class DockerRuntime implements Runtime {
     if (!c.State.Running) throw new RuntimeError('failed', `Docker: container ${handle.runtimeId} exited right after its start (exit code ${c.State.ExitCode}${c.State.Error ? `: ${c.State.Error}` : ''})`);
     t.done();
     this.startedHere.add(c.Id);
+    // Its stop put the boost back (stop()): it lasts until the first passing check or its time, as at the start.
+    if (this.boosts.get(c.Id)?.active) this.endBoostLater(c.Id);
     return { ...handle, runtimeId: c.Id, endpoints: endpointsFromInspect(held ?? c) };
   }
 
@@ -464,6 +494,42 @@ export class DockerRuntime implements Runtime {
       query: { t },
       timeoutMs: t * 1000 + 60_000,
     }));
+    // A kept container (deep sleep) wakes with `docker start`: its boost is put back now, off the wake's path.
+    const b = this.boosts.get(runtimeId);
+    if (b?.resumable && !b.active) {
+      clearTimeout(b.timer);
+      await this.setCpu(runtimeId, b.startupCpu).then(() => { b.active = true; })
+        .catch((err: Error) => this.log(`docker runtime: restoring the startup boost of ${runtimeId.slice(0, 12)} for its wake failed: ${err.message}`));
+    }
+  }
+
+  async endStartupBoost(runtimeId: string): Promise<void> {
+    const b = this.boosts.get(runtimeId);
+    if (!b?.active) return;
+    clearTimeout(b.timer);
+    b.active = false;
+    await this.setCpu(runtimeId, b.cpu);
+  }
+
+  /** Ends a boost after startupBoostMs unless endStartupBoost comes first. */
+  private endBoostLater(runtimeId: string): void {
+    const b = this.boosts.get(runtimeId);
+    if (!b) return;
+    clearTimeout(b.timer);
+    b.timer = setTimeout(() => {
+      this.endStartupBoost(runtimeId).catch((err: Error) => this.log(`docker runtime: ending the startup boost of ${runtimeId.slice(0, 12)} failed: ${err.message}`));
+    }, this.startupBoostMs);
+    b.timer.unref();
+  }
+
+  /** Sets a container's CPU limit (running or stopped); one that is gone meanwhile needs none. */
+  private async setCpu(runtimeId: string, cpu: number): Promise<void> {
+    try {
+      await this.engine.json('POST', `/containers/${encodeURIComponent(runtimeId)}/update`, { body: { NanoCpus: nanoCpus(cpu) } });
+    } catch (err) {
+      if (err instanceof EngineError && err.status === 404) return;
+      throw this.translate(err);
+    }
   }
 
   async remove(runtimeId: string): Promise<void> {
@@ -475,6 +541,8 @@ export class DockerRuntime implements Runtime {
     const holderId = await this.holderFor(runtimeId);
     this.startedHere.delete(runtimeId);
     this.holderOf.delete(runtimeId);
+    clearTimeout(this.boosts.get(runtimeId)?.timer);
+    this.boosts.delete(runtimeId);
     const key = this.keyOf.get(runtimeId);
     this.keyOf.delete(runtimeId);
     if (this.disks.holds(runtimeId)) {
@@ -644,6 +712,16 @@ export class DockerRuntime implements Runtime {
       if (holder) { held.add(holder.Id); this.holderOf.set(c.Id, holder.Id); }
       return { instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(holder ?? c), labels: specLabels(c.Labels) };
     });
+    // Boosts of an earlier life end now (nobody knows how long they ran), one engine call each, in the background.
+    const boosted = ours.filter((c) => c.Labels?.[BOOST_LABEL] && c.State === 'running' && !this.boosts.has(c.Id));
+    if (boosted.length) {
+      void (async () => {
+        for (const c of boosted) {
+          await this.setCpu(c.Id, Number(c.Labels![BOOST_LABEL]))
+            .catch((err: Error) => this.log(`docker runtime: ending the startup boost of ${c.Id.slice(0, 12)} failed: ${err.message}`));
+        }
+      })();
+    }
     // A holder whose instance container is gone (a removal cut short by a crash) holds nothing: removed. Not one
     // younger than holderOrphanAgeMs: a start (of this process, or of a control plane handing over) may be making it.
     for (const h of holders.values()) {

@@ -29,6 +29,13 @@ test('the create body maps limits, labels, exposed (never published) ports and n
   assert.equal(b.Cmd, undefined);
 });
 
+test('a startup boost: NanoCpus of the boost, the type\'s own cpu in a label (what the boost\'s end sets, also after a restart)', () => {
+  const b = createContainerBody(base, { pidsLimit: 100, boostCpu: 1 }) as any;
+  assert.equal(b.HostConfig.NanoCpus, 1_000_000_000);
+  assert.equal(b.Labels['dev.pier.cpu'], '0.25');
+  assert.equal((createContainerBody(base, { pidsLimit: 100 }) as any).Labels['dev.pier.cpu'], undefined, 'no label without a boost');
+});
+
 test('overrides, private network aliases and privileged mode', () => {
   const b = createContainerBody({ ...base, entrypoint: ['/bin/app'], command: ['--serve'], workdir: '/srv', network: 'pier-app1', networkAliases: ['api'], privileged: true }, { pidsLimit: 1 }) as any;
   assert.deepEqual(b.Entrypoint, ['/bin/app']);

@@ -17,7 +17,12 @@ export interface CreateOptions {
    * aliases and the exposed ports are the holder's then (the engine refuses them on a joining container).
    */
   netnsOf?: string;
+  /** Start on this many vCPUs (a startup boost, InstanceSpec.startupCpu): the container is labelled with its own `cpu`. */
+  boostCpu?: number;
 }
+
+/** On a container created with a startup boost: its own CPU limit in vCPUs (what the boost's end sets, also after a restart). */
+export const BOOST_LABEL = 'dev.pier.cpu';
 
 /** Capabilities dropped from ordinary (non-privileged) containers; none of them is needed to serve HTTP. */
 export const DROPPED_CAPABILITIES = ['NET_RAW', 'MKNOD', 'AUDIT_WRITE', 'SYS_CHROOT'];
@@ -25,6 +30,11 @@ export const DROPPED_CAPABILITIES = ['NET_RAW', 'MKNOD', 'AUDIT_WRITE', 'SYS_CHR
 /** Docker's name for the container of an instance. */
 export function containerName(instanceId: string): string {
   return `pier-${instanceId}`;
+}
+
+/** Docker's NanoCpus for `cpu` vCPUs (0 = no limit). */
+export function nanoCpus(cpu: number): number {
+  return cpu > 0 ? Math.round(cpu * 1e9) : 0;
 }
 
 /** The body of POST /containers/create for a spec. */
@@ -46,7 +56,7 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
     AttachStdout: false,
     AttachStderr: false,
     HostConfig: {
-      NanoCpus: spec.cpu > 0 ? Math.round(spec.cpu * 1e9) : 0,
+      NanoCpus: nanoCpus(opts.boostCpu ?? spec.cpu),
       Memory: memory,
       MemorySwap: memory, // equal to Memory: no swap on top of the limit
       PidsLimit: opts.pidsLimit,
@@ -59,6 +69,7 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   };
+  if (opts.boostCpu !== undefined) (body.Labels as Record<string, string>)[BOOST_LABEL] = String(spec.cpu);
   if (opts.diskQuota && spec.diskBytes && spec.diskBytes > 0) {
     (body.HostConfig as Record<string, unknown>).StorageOpt = { size: String(Math.floor(spec.diskBytes)) };
   }
