@@ -83,6 +83,8 @@ const SECTIONS: Section[] = [
       const rows: Row[] = [];
       if (bare && sandbox) rows.push({ bench: 'Process sandbox start+exit+remove (bwrap + cgroup + network namespace; the bridge goes with the last instance) vs bare spawn', measured: `p50 ${ms(sandbox.p50)}`, baseline: `bare spawn p50 ${ms(bare.p50)}`, target: 'overhead recorded', met: undefined });
       if (docker) rows.push({ bench: 'Docker driver: container start until running', measured: `p50 ${ms(docker.p50)}, p90 ${ms(docker.p90)}`, baseline: bare ? `bare spawn p50 ${ms(bare.p50)}` : '-', target: 'recorded', met: undefined });
+      const boosted = t('docker startup boost: node server on nano, start to first 200, boosted'); const plain = t('docker startup boost: node server on nano, start to first 200, without');
+      if (boosted && plain) rows.push({ bench: 'Startup CPU boost (docker): a Node server on nano (0.25 vCPU), start to first 200, boosted to 1 vCPU (PIER_STARTUP_CPU_BOOST) vs not, n=8 each interleaved', measured: `p50 ${ms(boosted.p50)}, p90 ${ms(boosted.p90)}`, baseline: `without p50 ${ms(plain.p50)}, p90 ${ms(plain.p90)}`, target: 'recorded', met: undefined });
       for (const s of r.skipped as string[]) rows.push({ bench: 'runtime (skipped)', measured: s, baseline: '-', target: '-' });
       return rows;
     },

@@ -10,6 +10,8 @@ import { DockerRuntime } from '../src/runtime/docker/driver.ts';
 import { ProcessRuntime } from '../src/runtime/process/driver.ts';
 import { InstanceCgroup, detectCgroupLayout } from '../src/runtime/process/cgroups.ts';
 import { ensureTestImage, prepareTestAppDir, TEST_IMAGE } from '../src/runtime/testing/images.ts';
+import { ensureBaseImage } from '../src/build/base-images.ts';
+import { DockerEngine } from '../src/runtime/docker/engine.ts';
 
 /** Percentiles of one measured operation, in milliseconds. */
 export interface Timing { name: string; runs: number; p50: number; p90: number; min: number }
@@ -40,6 +42,44 @@ function run(cmd: string, args: string[]): Promise<void> {
     c.on('error', reject);
     c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
   });
+}
+
+/**
+ * The startup CPU boost on Docker (InstanceSpec.startupCpu): a Node HTTP server (Pier's Node base image) on the nano
+ * type's 0.25 vCPU, start → first 200 at its address, with a 1 vCPU boost and without, interleaved (n=8 each).
+ */
+async function startupBoostBench(docker: DockerRuntime): Promise<Timing[]> {
+  const image = await ensureBaseImage(new DockerEngine(), 'node');
+  const server = `require('http').createServer((q, r) => r.end('ok')).listen(8000)`;
+  const network = `pier-bench-boost-${process.pid}`;
+  const series: Record<'boost' | 'plain', number[]> = { boost: [], plain: [] };
+  try {
+    for (let i = 0; i < 8; i++) {
+      for (const mode of ['plain', 'boost'] as const) {
+        const t0 = performance.now();
+        const h = await docker.start({
+          instanceId: randomUUID(), labels: { bench: 'true' }, image, entrypoint: ['node', '-e', server], env: {}, ports: [8000],
+          cpu: 0.25, memoryBytes: 256 << 20, network, ...(mode === 'boost' ? { startupCpu: 1 } : {}),
+        });
+        try {
+          const ep = h.endpoints[0]!;
+          let ok = false;
+          for (let j = 0; j < 2000 && !ok; j++) {
+            ok = await fetch(`http://${ep.host}:${ep.hostPort}/`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+            if (!ok) await new Promise((r) => setTimeout(r, 5));
+          }
+          if (!ok) throw new Error('the Node server did not answer within 2000 polls');
+          series[mode].push(performance.now() - t0);
+        } finally {
+          await docker.remove(h.runtimeId).catch(() => undefined);
+        }
+      }
+    }
+  } finally {
+    await docker.removeNetwork(network).catch(() => undefined);
+  }
+  return [summarise('docker startup boost: node server on nano, start to first 200, boosted to 1 vCPU', series.boost),
+    summarise('docker startup boost: node server on nano, start to first 200, without', series.plain)];
 }
 
 /** Runs the benchmark: `runs` iterations per operation (at least 20), each operation bounded to ~60 s. */
@@ -81,6 +121,7 @@ export async function runtimeBench(runs = 20): Promise<RuntimeBenchResult> {
         ids.push(h.runtimeId);
       })));
       for (const id of ids) await docker.remove(id).catch(() => undefined);
+      timings.push(...await startupBoostBench(docker));
     } catch (err) {
       skipped.push(`docker: ${(err as Error).message}`);
     }
