@@ -450,11 +450,19 @@ export class ProcessRuntime implements Runtime {
     const rec = readRecord(this.stateDir, runtimeId);
     if (!rec?.boost) return;
     const cg = this.cgroup(runtimeId);
-    if (!cg.exists()) return; // removed meanwhile
     // The limit first, then the record: a crash in between leaves a boost that recover() ends again (idempotent).
-    cg.setCpu(rec.boost.cpu);
+    try {
+      cg.setCpu(rec.boost.cpu);
+    } catch (err) {
+      if (!cg.exists()) return; // removed meanwhile: nothing to limit
+      throw err;
+    }
     const { boost: _ended, ...rest } = rec;
-    if (existsSync(instancePaths(this.stateDir, runtimeId).dir)) writeRecord(this.stateDir, rest);
+    try {
+      writeRecord(this.stateDir, rest);
+    } catch (err) {
+      if (existsSync(instancePaths(this.stateDir, runtimeId).dir)) throw err; // else removed meanwhile
+    }
   }
 
   /** Ends the instance's boost at `until` (epoch ms) unless endStartupBoost comes first. */
