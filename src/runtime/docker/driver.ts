@@ -527,7 +527,8 @@ export class DockerRuntime implements Runtime {
     try {
       await this.engine.json('POST', `/containers/${encodeURIComponent(runtimeId)}/update`, { body: { NanoCpus: nanoCpus(cpu) } });
     } catch (err) {
-      if (err instanceof EngineError && err.status === 404) return;
+      // Gone, or going (a removal under way): nothing to limit.
+      if (err instanceof EngineError && (err.status === 404 || /marked for removal|removal .*in progress/i.test(err.message))) return;
       throw this.translate(err);
     }
   }
