@@ -496,8 +496,8 @@ export class DockerRuntime implements Runtime {
     }));
     // A kept container (deep sleep) wakes with `docker start`: its boost is put back now, off the wake's path.
     const b = this.boosts.get(runtimeId);
+    if (b?.resumable) clearTimeout(b.timer); // a boost still on stays on for the wake (resume() times it again)
     if (b?.resumable && !b.active) {
-      clearTimeout(b.timer);
       await this.setCpu(runtimeId, b.startupCpu).then(() => { b.active = true; })
         .catch((err: Error) => this.log(`docker runtime: restoring the startup boost of ${runtimeId.slice(0, 12)} for its wake failed: ${err.message}`));
     }
