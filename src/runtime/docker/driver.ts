@@ -14,7 +14,7 @@ import { BRIDGE_NAME_OPTION, DockerFirewall, ROLE_LABEL, bridgeOf, firewallUnava
 import { dockerExec } from './exec.ts';
 import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
-import { BOOST_LABEL, containerName, createContainerBody, nanoCpus, pullParams, registryAuthHeader } from './spec.ts';
+import { boostLimitOf, containerName, createContainerBody, nanoCpus, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
 import { HOLDERS_SUPPORTED, HOLDER_LABEL, SPARE, ensureHolderImage, holderCreateBody, holderIdOf, holderName, spareKey } from './netns-holder.ts';
 import { containerFreezer } from './freezer.ts';
@@ -714,11 +714,12 @@ export class DockerRuntime implements Runtime {
       return { instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(holder ?? c), labels: specLabels(c.Labels) };
     });
     // Boosts of an earlier life end now (nobody knows how long they ran), one engine call each, in the background.
-    const boosted = ours.filter((c) => c.Labels?.[BOOST_LABEL] && c.State === 'running' && !this.boosts.has(c.Id));
+    // Only a limit Pier could have written (a positive number): anything else would lift the container's limit.
+    const boosted = ours.filter((c) => c.State === 'running' && !this.boosts.has(c.Id) && boostLimitOf(c.Labels) !== undefined);
     if (boosted.length) {
       void (async () => {
         for (const c of boosted) {
-          await this.setCpu(c.Id, Number(c.Labels![BOOST_LABEL]))
+          await this.setCpu(c.Id, boostLimitOf(c.Labels)!)
             .catch((err: Error) => this.log(`docker runtime: ending the startup boost of ${c.Id.slice(0, 12)} failed: ${err.message}`));
         }
       })();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceSpec } from '../contract.ts';
-import { createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
+import { boostLimitOf, createContainerBody, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker } from './stats.ts';
 import { dockerTimestamp } from './driver.ts';
 
@@ -34,6 +34,10 @@ test('a startup boost: NanoCpus of the boost, the type\'s own cpu in a label (wh
   assert.equal(b.HostConfig.NanoCpus, 1_000_000_000);
   assert.equal(b.Labels['dev.pier.cpu'], '0.25');
   assert.equal((createContainerBody(base, { pidsLimit: 100 }) as any).Labels['dev.pier.cpu'], undefined, 'no label without a boost');
+  // recover() ends a boost only to a limit Pier could have written: never lifts a limit on a label it cannot read.
+  assert.equal(boostLimitOf(b.Labels), 0.25);
+  for (const bad of ['', '0', '-1', 'lots', 'Infinity', 'NaN']) assert.equal(boostLimitOf({ 'dev.pier.cpu': bad }), undefined, `label ${JSON.stringify(bad)}`);
+  assert.equal(boostLimitOf(null), undefined, 'no labels');
 });
 
 test('overrides, private network aliases and privileged mode', () => {

@@ -24,6 +24,12 @@ export interface CreateOptions {
 /** On a container created with a startup boost: its own CPU limit in vCPUs (what the boost's end sets, also after a restart). */
 export const BOOST_LABEL = 'dev.pier.cpu';
 
+/** The limit a boosted container's label names, or undefined unless it is one Pier could have written (a positive number). */
+export function boostLimitOf(labels: Record<string, string> | null | undefined): number | undefined {
+  const cpu = Number(labels?.[BOOST_LABEL]);
+  return Number.isFinite(cpu) && cpu > 0 ? cpu : undefined;
+}
+
 /** Capabilities dropped from ordinary (non-privileged) containers; none of them is needed to serve HTTP. */
 export const DROPPED_CAPABILITIES = ['NET_RAW', 'MKNOD', 'AUDIT_WRITE', 'SYS_CHROOT'];
 
