@@ -143,7 +143,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   atomicWrite(latencyMap, renderLatencyMap());
   writeFiles('');
   try {
-    await proc.start();
+    const leftover = await proc.start();
+    if (leftover !== null) onError(`stopped a HAProxy (master pid ${leftover}) an earlier Pier left running on ${opts.dir}: it held the public address beside this one`);
   } catch (err) {
     await node.close();
     throw err;

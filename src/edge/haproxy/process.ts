@@ -1,8 +1,66 @@
 // HAProxy as a child of Pier: master-worker mode (`-W -S <master socket>`), the runtime API on the admin socket, and
 // reloads through the master socket (the new worker takes the listeners over, the old one finishes its requests).
 // One HaproxyProcess may be started again after HAProxy died (the edge supervises it, src/edge/haproxy/edge.ts).
+//
+// HAProxy must not outlive the Pier that started it: it keeps the public address (Linux lets a second HAProxy bind
+// the same port beside it, SO_REUSEPORT), so a Pier restarted after a crash would share its connections with a
+// leftover serving a stale table and a dead Node edge behind it. Two guards: the master runs under util-linux's
+// `setpriv --pdeathsig TERM`, so the kernel stops it when Pier's process dies however it dies (kill -9, OOM kill), and
+// the master writes its pid next to its config, so a start first stops a leftover of the same config (Pier without
+// setpriv, or a leftover of an older Pier).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { connect } from 'node:net';
+
+/** util-linux's setpriv, which sets the parent-death signal and execs the program (same pid), where installed. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/** The pid file the master writes (`-p`): beside its config, so one edge directory has one master. */
+export function pidFileOf(configFile: string): string {
+  return join(dirname(configFile), 'haproxy.pid');
+}
+
+/**
+ * Whether `pid` runs HAProxy on `configFile` (its command line says `-f <configFile>`): only such a process is a
+ * leftover of this edge's; a pid reused by another program is never signalled.
+ */
+export function runsConfig(pid: number, configFile: string): boolean {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
+  const f = argv.indexOf('-f');
+  return f > 0 && argv[f + 1] === configFile && /haproxy/.test(argv[0] ?? '');
+}
+
+const alive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid));
+function readStatus(pid: number): string {
+  try { return readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { return ''; }
+}
+
+/**
+ * Stops the HAProxy master a pid file names when it still runs this config (SIGTERM stops it with its workers; SIGKILL
+ * after 5 s). Resolves with its pid, or null when there was none.
+ */
+export async function stopLeftover(configFile: string): Promise<number | null> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFileOf(configFile), 'utf8').trim().split('\n')[0]);
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || !runsConfig(pid, configFile)) return null;
+  try { process.kill(pid, 'SIGTERM'); } catch { return null; }
+  for (let i = 0; i < 250 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  if (alive(pid) && runsConfig(pid, configFile)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  }
+  return pid;
+}
 
 /** Send one command to a HAProxy CLI socket (admin or master) and resolve with its whole answer. */
 export function socketCommand(path: string, command: string, timeoutMs = 5000): Promise<string> {
@@ -61,16 +119,21 @@ export class HaproxyProcess {
     });
   }
 
-  /** Start the master and resolve once the worker answers on the admin socket. */
-  async start(): Promise<void> {
+  /**
+   * Start the master and resolve once the worker answers on the admin socket; with the pid of a leftover master of
+   * this config that it stopped first (see the top of this file), else null.
+   */
+  async start(): Promise<number | null> {
     await this.check();
+    const leftover = this.child === null ? await stopLeftover(this.configFile) : null;
     this.stopping = false;
     this.exited = null;
     this.stderrTail = '';
     let started = false;
-    const child = spawn(this.bin, ['-W', '-S', `${this.masterSocket},mode,600`, '-f', this.configFile], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const args = ['-W', '-S', `${this.masterSocket},mode,600`, '-p', pidFileOf(this.configFile), '-f', this.configFile];
+    const child = SETPRIV
+      ? spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', this.bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(this.bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-4000); });
@@ -86,6 +149,7 @@ export class HaproxyProcess {
       throw err;
     }
     started = true;
+    return leftover;
   }
 
   /** The master's pid while it runs, else null. */
