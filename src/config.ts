@@ -370,6 +370,18 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitSettings | un
   return m ? { ratePerSecond: Number(m[1]), burst: Number(m[2]) } : undefined;
 }
 
+/**
+ * The edge's data plane from PIER_EDGE_DATAPLANE's value (`node`, `haproxy` or `auto`; unset is `auto`): the native
+ * data plane is the default where it is installed (`pier setup` installs it); `node` opts out. `name` is what an error
+ * calls the setting. Used by `pier up` and `pier edge`.
+ */
+export function edgeDataplaneChoice(value: string | undefined, path: string | undefined, name: string): { dataplane: 'node' | 'haproxy'; auto: boolean } {
+  const v = value || 'auto';
+  if (v !== 'node' && v !== 'haproxy' && v !== 'auto') throw new ConfigError(`${name} must be node, haproxy or auto, got ${JSON.stringify(v)}`);
+  if (v === 'auto') return { dataplane: onPath('haproxy', path) ? 'haproxy' : 'node', auto: true };
+  return { dataplane: v, auto: false };
+}
+
 /** Whether an executable named `bin` is in one of PATH's directories. */
 export function onPath(bin: string, path: string | undefined): boolean {
   return (path ?? '').split(':').some((d) => {
@@ -404,17 +416,9 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
     }
     out.edgeWorkers = n;
   }
-  // The native data plane is the default where it is installed (`pier setup` installs it); `node` opts out.
-  const dataplane = env.PIER_EDGE_DATAPLANE || 'auto';
-  if (dataplane !== 'node' && dataplane !== 'haproxy' && dataplane !== 'auto') {
-    throw new ConfigError(`PIER_EDGE_DATAPLANE must be node, haproxy or auto, got ${JSON.stringify(dataplane)}`);
-  }
-  if (dataplane === 'auto') {
-    out.edgeDataplane = onPath('haproxy', env.PATH) ? 'haproxy' : 'node';
-    out.edgeDataplaneAuto = true;
-  } else {
-    out.edgeDataplane = dataplane;
-  }
+  const dataplane = edgeDataplaneChoice(env.PIER_EDGE_DATAPLANE, env.PATH, 'PIER_EDGE_DATAPLANE');
+  out.edgeDataplane = dataplane.dataplane;
+  if (dataplane.auto) out.edgeDataplaneAuto = true;
   if (Object.keys(env).some((k) => k.startsWith('PIER_AUTOSCALE_'))) out.autoscale = autoscaleConfigFromEnv(env);
   const rateLimit = rateLimitFromEnv(env);
   if (rateLimit) out.rateLimit = rateLimit;

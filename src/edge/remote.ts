@@ -6,7 +6,12 @@
 // and the leader's URL (details[0].metadata.leader_url, from the lease row), and the edge switches to it (one log
 // line); an unreachable URL is skipped for the next one. It binds at once: until its first table every request gets
 // 503 "no route table yet" with Retry-After, and `/_pier/ready` answers 503 (200 once a table is held).
-import { createEdge } from './edge.ts';
+// Its data plane is chosen as the control plane's is (dataplane.ts): HAProxy in front of the Node edge where asked (the
+// CLI's default where HAProxy is installed), the Node edge alone otherwise; HAProxy's files go to a private directory.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEdgeDataplane, type Dataplane, type DataplaneChoice } from './dataplane.ts';
 import type { AppRoutes, Edge, EdgeOptions } from './types.ts';
 
 /** How to start a remote edge. */
@@ -32,12 +37,18 @@ export interface RemoteEdgeOptions {
   retry?: { minMs: number; maxMs: number };
   /** Aborting stops polling (the edge itself is closed by close()). */
   signal?: AbortSignal;
+  /** The data plane (default: the Node edge alone); `auto` falls back to the Node edge when HAProxy cannot start. */
+  dataplane?: DataplaneChoice;
+  /** HAProxy's directory (config, map, sockets, certificates; made 0700). Default: a fresh one under the system's temp directory, removed at close. */
+  dir?: string;
 }
 
 /** A running remote edge. */
 export interface RemoteEdge {
   /** The edge proxy itself (url, metrics, close...). */
   edge: Edge;
+  /** The data plane that serves its address. */
+  dataplane: Dataplane;
   url: string;
   /** ETag of the table being served ('' before the first table). */
   etag(): string;
@@ -149,7 +160,9 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   let announced: string | undefined;
 
   // Requests get 503 until the first table; wake-ups go to whichever control plane is polled (a follower refuses).
-  const edge = await createEdge({
+  const choice = opts.dataplane ?? { dataplane: 'node', auto: false };
+  const ownDir = choice.dataplane === 'haproxy' && opts.dir === undefined ? mkdtempSync(join(tmpdir(), 'pier-edge-')) : undefined;
+  const started = await startEdgeDataplane(choice, {
     ...opts.edge, addr: opts.addr, region: opts.region, domain: 'localhost', requireRoutes: true,
     // A request for a sleeping app is held here while the control plane wakes it; the new table releases it.
     onWake: async (appId) => {
@@ -159,8 +172,13 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
       });
       if (!res.ok) throw new Error(`wake of app ${appId} refused: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
     },
+  }, { dir: opts.dir ?? ownDir ?? '', onError: (m) => log(`pier edge (haproxy): ${m}`) }, log).catch((err: unknown) => {
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    throw err;
   });
-  log(`pier edge: region ${opts.region}, listening on ${edge.url}; no route table yet (503 until it arrives), asking ${apis.join(', ')}`);
+  const edge = started.edge;
+  if (ownDir && started.dataplane !== 'haproxy') rmSync(ownDir, { recursive: true, force: true });
+  log(`pier edge: region ${opts.region}, listening on ${edge.url} (data plane: ${started.dataplane}${started.dataplane === 'haproxy' ? ', Node edge behind it' : ''}); no route table yet (503 until it arrives), asking ${apis.join(', ')}`);
 
   // Logs the first failure of a run of failures and the recovery, not every retry.
   const failed = (err: unknown) => {
@@ -238,6 +256,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   let closing: Promise<void> | undefined;
   return {
     edge,
+    dataplane: started.dataplane,
     url: edge.url,
     etag: () => etag,
     ready: () => etag !== '',
@@ -249,6 +268,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
         stopper.abort();
         await poll;
         await edge.close();
+        if (ownDir) rmSync(ownDir, { recursive: true, force: true });
       })();
       return closing;
     },

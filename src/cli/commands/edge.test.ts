@@ -51,3 +51,12 @@ test('pier edge: serves the published table until interrupted', async () => {
     await t.close();
   }
 });
+
+test('pier edge: a data plane other than auto, haproxy or node is refused, naming where it came from', async () => {
+  const a = io({ PIER_TOKEN: 't' });
+  assert.equal(await main(['edge', '--api', 'http://127.0.0.1:9', '--region', 'fra', '--dataplane', 'nginx'], a.value), 1);
+  assert.match(a.out.join(''), /--dataplane must be node, haproxy or auto, got "nginx"/);
+  const b = io({ PIER_TOKEN: 't', PIER_EDGE_DATAPLANE: 'envoy' });
+  assert.equal(await main(['edge', '--api', 'http://127.0.0.1:9', '--region', 'fra'], b.value), 1);
+  assert.match(b.out.join(''), /PIER_EDGE_DATAPLANE must be node, haproxy or auto, got "envoy"/);
+});

@@ -3,6 +3,7 @@
 import type { Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { resolveSettings } from '../settings.ts';
+import { edgeDataplaneChoice } from '../../config.ts';
 
 /** `pier edge --api URL --token T --addr HOST:PORT --region R`. */
 export const edgeCommand: Command = {
@@ -12,7 +13,9 @@ export const edgeCommand: Command = {
     { name: 'api', kind: 'string', placeholder: 'URL[,URL...]', help: "Control planes' APIs, any of them: the edge follows the leader and skips dead ones (else --url, PIER_URL, credentials.json)" },
     { name: 'addr', kind: 'string', placeholder: 'HOST:PORT', help: 'Listen address (port 0: any free port)', defaultText: '0.0.0.0:8000' },
     { name: 'region', kind: 'string', placeholder: 'REGION', help: "This edge's region: its clients go to that region's instances first" },
-    { name: 'workers', kind: 'int', placeholder: 'N', help: 'Worker processes sharing the listen socket', defaultText: '1' },
+    { name: 'workers', kind: 'int', placeholder: 'N', help: "Worker processes sharing the listen socket (the Node edge's; behind HAProxy it runs one)", defaultText: '1' },
+    { name: 'dataplane', kind: 'string', placeholder: 'auto|haproxy|node', help: 'What serves the address: HAProxy in front of the Node edge, or the Node edge alone (env PIER_EDGE_DATAPLANE)', defaultText: 'auto: haproxy where installed' },
+    { name: 'dir', kind: 'string', placeholder: 'DIR', help: "HAProxy's files (config, sockets); a fresh temporary directory when unset" },
   ],
   examples: ['pier edge --api http://10.0.0.1:7700,http://10.0.0.2:7700 --token $PIER_TOKEN --addr 0.0.0.0:80 --region fra'],
   run: async (ctx) => {
@@ -22,6 +25,13 @@ export const edgeCommand: Command = {
     const region = ctx.args.str('region');
     if (!region) throw new CliError('pier edge needs --region (the region this edge serves)');
     const workers = ctx.args.int('workers') ?? 1;
+    const flag = ctx.args.str('dataplane');
+    let dataplane;
+    try {
+      dataplane = edgeDataplaneChoice(flag ?? ctx.io.env.PIER_EDGE_DATAPLANE, ctx.io.env.PATH, flag !== undefined ? '--dataplane' : 'PIER_EDGE_DATAPLANE');
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
     const { createRemoteEdge } = await import('../../edge/remote.ts');
     const stop = new AbortController();
     const stopped = new Promise<void>((resolve) => {
@@ -31,7 +41,7 @@ export const edgeCommand: Command = {
     try {
       remote = await createRemoteEdge({
         api: apiList ?? settings.url, token: settings.token, addr: ctx.args.str('addr') ?? '0.0.0.0:8000', region,
-        edge: { workers }, log: (line) => ctx.err(line), signal: stop.signal,
+        edge: { workers }, log: (line) => ctx.err(line), signal: stop.signal, dataplane, dir: ctx.args.str('dir'),
       });
     } catch (err) {
       if (stop.signal.aborted) return 0;
