@@ -78,7 +78,10 @@ export function buildInstanceSpec(i: SpecInput): { spec: InstanceSpec; secretVal
   // A startup boost: a small instance starts on more CPU, its own limit from its first passing health check on.
   if (i.startupCpuBoost && resources.cpu > 0 && i.startupCpuBoost > resources.cpu) spec.startupCpu = i.startupCpuBoost;
   // More instances may come (a scale-up): the runtime may keep a part of the next one ready.
-  if (def.scaling && def.scaling.max > def.scaling.min) spec.scalesOut = true;
+  if (def.scaling && def.scaling.max > def.scaling.min) {
+    spec.scalesOut = true;
+    spec.scaleMax = def.scaling.max;
+  }
   // Registry credentials reach the runtime's pull only: never labels, env or logs (the password is redacted too).
   if (i.registryAuth && image) {
     spec.registryAuth = { ...i.registryAuth };

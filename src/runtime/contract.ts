@@ -55,9 +55,11 @@ export interface InstanceSpec {
   resumable?: boolean;
   /**
    * More instances of this instance's service may be started soon (autoscaling: max above min): a driver may keep
-   * one ready part for the next one (Docker: a spare network holder, docker/netns-holder.ts).
+   * ready parts for the next ones (Docker: spare network holders, docker/netns-holder.ts).
    */
   scalesOut?: boolean;
+  /** With scalesOut: the most instances of the service in this region (its scaling's max), bounding what is kept ready. */
+  scaleMax?: number;
   /**
    * CPU in vCPUs the instance may use while it starts, above `cpu` (a startup boost, as Cloud Run's): until the
    * control plane calls `endStartupBoost` (its first passing health check) or STARTUP_BOOST_MAX_MS passed, whichever

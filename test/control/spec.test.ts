@@ -93,5 +93,7 @@ test('spec: resumable only for a service that scales to zero in the region and m
   assert.equal(withVolume.spec.resumable, undefined, 'deep sleep keeps no workload that mounts volumes');
   // scalesOut: more instances may come (max above min).
   assert.equal(build(toZero as Parameters<typeof webDefinition>[0]).spec.scalesOut, true);
+  assert.equal(build(toZero as Parameters<typeof webDefinition>[0]).spec.scaleMax, 2, 'the region\'s max bounds what is kept ready');
   assert.equal(build({ scalings: [{ scopes: ['region:fra'], min: 2, max: 2 }] } as Parameters<typeof webDefinition>[0]).spec.scalesOut, undefined);
+  assert.equal(build({ scalings: [{ scopes: ['region:fra'], min: 2, max: 2 }] } as Parameters<typeof webDefinition>[0]).spec.scaleMax, undefined);
 });

@@ -385,6 +385,38 @@ test('docker: an instance that scales out leaves a spare holder that the next in
   }
 });
 
+test('docker: a service that may grow by two keeps two spares, and a scale-up by two starts both instances in them', { timeout: 120_000 }, async () => {
+  await ensureTestImage();
+  const rt = new DockerRuntime({ log: () => {} });
+  const network = `pier-test-spares-${randomUUID().slice(0, 8)}`;
+  const spares = async () => (await engine.json<{ Id: string; Names: string[]; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
+    query: { all: 1, filters: JSON.stringify({ label: [`${HOLDER_LABEL}=spare`] }) },
+  })).filter((c) => network in (c.NetworkSettings.Networks ?? {}) && c.Names.some((n) => n.startsWith('/pier-netns-spare-'))).map((c) => c.Id);
+  const svc = () => spec(randomUUID(), ['serve'], { network, networkAliases: ['web'], scalesOut: true, scaleMax: 3 });
+  const ids: string[] = [];
+  try {
+    const a = await rt.start(svc());
+    ids.push(a.runtimeId);
+    const two = await until('two spares for a service at 1 of 3', async () => { const s = await spares(); return s.length === 2 ? s : undefined; }, 20_000);
+    const [b, c] = await Promise.all([rt.start(svc()), rt.start(svc())]);
+    ids.push(b.runtimeId, c.runtimeId);
+    const modes = await Promise.all([b, c].map(async (x) => (await engine.json<{ HostConfig: { NetworkMode: string } }>('GET', `/containers/${x.runtimeId}/json`)).HostConfig.NetworkMode));
+    assert.deepEqual(modes.sort(), two.map((id) => `container:${id}`).sort(), 'each new instance joined one of the two spares');
+    for (const x of [b, c]) {
+      assert.equal(await until(`instance ${x.instanceId} answering`, async () => (await fetch(`http://${x.endpoints[0].host}:8000/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0)) === 200 || undefined, 20_000), true);
+    }
+    // At its max the service keeps one (a replacement or a redeploy takes it), not two.
+    const left = await until('one new spare at 3 of 3', async () => { const s = (await spares()).filter((x) => !two.includes(x)); return s.length >= 1 ? s : undefined; }, 20_000);
+    assert.equal(left.length, 1, `one spare at the max: ${left.join(', ')}`);
+    for (const x of [c, b, a]) await rt.remove(x.runtimeId);
+    ids.length = 0;
+    assert.deepEqual(await spares(), [], 'no instance of the service left: no spare either');
+  } finally {
+    for (const x of ids) await rt.remove(x).catch(() => undefined);
+    await rt.removeNetwork(network);
+  }
+});
+
 test('docker: a startup boost starts the container on startupCpu; endStartupBoost, its time, a deep sleep and a new life each set what they should', { timeout: 120_000 }, async () => {
   await ensureTestImage();
   const rt = new DockerRuntime({ log: () => {}, startupBoostMs: 1_000 });

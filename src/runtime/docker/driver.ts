@@ -101,6 +101,12 @@ interface ContainerSummary extends SummaryNetworking {
   State?: string;
 }
 
+/**
+ * Spare network holders kept per autoscaled service (each ~13 MB, its containerd shim): two, so a scale-up by two
+ * starts both new instances without network setup; fewer when the service's max leaves room for fewer.
+ */
+const MAX_SPARES = 2;
+
 /** The message every caller shows when the engine is down. */
 export function unreachableMessage(socketPath: string): string {
   return `Docker engine not reachable at ${socketPath}: start it with scripts/setup-host.sh or set PIER_RUNTIME=process`;
@@ -154,15 +160,15 @@ export class DockerRuntime implements Runtime {
   /** Instance container id -> the id of the holder whose network namespace it joins (netns-holder.ts). */
   private readonly holderOf = new Map<string, string>();
   /**
-   * One spare holder per spareKey (a service's network, aliases and ports), made after an instance of an autoscaled
-   * service (scalesOut) started: the service's next instance (a scale-up, a replacement, a redeploy) takes it and
-   * skips the network setup. Kept while this driver has an instance of that key; resolves undefined when making it
-   * failed.
+   * Spare holders per spareKey (a service's network, aliases and ports; up to MAX_SPARES), made after an instance of
+   * an autoscaled service (scalesOut) started: the service's next instances (a scale-up, a replacement, a redeploy)
+   * take them and skip the network setup. Kept while this driver has an instance of that key; each resolves
+   * undefined when making it failed.
    */
-  private readonly spares = new Map<string, Promise<ContainerJson | undefined>>();
+  private readonly spares = new Map<string, Promise<ContainerJson | undefined>[]>();
   /** The ids of this process's spares (recover() removes every other spare). */
   private readonly spareIds = new Set<string>();
-  /** Instance container id -> its spareKey (a key with no instance left here loses its spare). */
+  /** Instance container id -> its spareKey (a key with no instance left here loses its spares). */
   private readonly keyOf = new Map<string, string>();
   /** Startup boosts (runc only: `docker update` of another OCI runtime's limits is not relied on), by container id. */
   private readonly boosts = new Map<string, Boost>();
@@ -306,7 +312,7 @@ export class DockerRuntime implements Runtime {
         if (key) {
           this.keyOf.set(created.Id, key);
           // Only where more instances come (a scale-up): a service that only sleeps and wakes has its holders.
-          if (spec.scalesOut) this.makeSpare(key, spec, network);
+          if (spec.scalesOut) this.makeSpares(key, spec, network);
         }
         return { instanceId: spec.instanceId, runtimeId: created.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
       } catch (err) {
@@ -369,17 +375,30 @@ export class DockerRuntime implements Runtime {
     return { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}) };
   }
 
-  /** Takes the spare holder of a key (maybe still being made), or undefined. */
+  /** Takes a spare holder of a key (maybe still being made), or undefined. */
   private takeSpare(key: string): Promise<ContainerJson | undefined> | undefined {
-    const p = this.spares.get(key);
-    this.spares.delete(key);
+    const list = this.spares.get(key);
+    const p = list?.shift();
+    if (list?.length === 0) this.spares.delete(key);
     return p?.then((c) => { if (c) this.spareIds.delete(c.Id); return c; });
   }
 
-  /** Makes the spare holder of a key in the background, unless there is one (a failure is logged, never thrown). */
-  private makeSpare(key: string, spec: InstanceSpec, network: string): void {
-    if (this.spares.has(key)) return;
-    const p = (async () => {
+  /**
+   * Tops up the spare holders of a key in the background (a failure is logged, never thrown): as many as more
+   * instances of the service may still come here, at most MAX_SPARES, at least one (a replacement or a redeploy
+   * takes it too).
+   */
+  private makeSpares(key: string, spec: InstanceSpec, network: string): void {
+    const here = [...this.keyOf.values()].filter((k) => k === key).length;
+    const want = Math.max(1, Math.min(MAX_SPARES, (spec.scaleMax ?? 0) - here));
+    const list = this.spares.get(key) ?? [];
+    this.spares.set(key, list);
+    while (list.length < want) list.push(this.makeSpare(spec, network));
+  }
+
+  /** Makes one spare holder on a network; resolves undefined when that failed (logged). */
+  private makeSpare(spec: InstanceSpec, network: string): Promise<ContainerJson | undefined> {
+    return (async () => {
       try {
         await ensureHolderImage(this.engine);
         const made = await this.engine.json<{ Id: string }>('POST', '/containers/create', {
@@ -399,18 +418,18 @@ export class DockerRuntime implements Runtime {
         return undefined;
       }
     })();
-    this.spares.set(key, p);
   }
 
-  /** Removes the spare of a key (waiting for one being made). */
+  /** Removes the spares of a key (waiting for those being made). */
   private async dropSpare(key: string): Promise<void> {
-    const p = this.spares.get(key);
-    if (!p) return;
+    const list = this.spares.get(key);
+    if (!list) return;
     this.spares.delete(key);
-    const c = await p;
-    if (!c) return;
-    this.spareIds.delete(c.Id);
-    await this.removeHolder(c.Id).catch((err: Error) => this.log(`docker runtime: removing a spare network holder failed: ${err.message}`));
+    for (const c of await Promise.all(list)) {
+      if (!c) continue;
+      this.spareIds.delete(c.Id);
+      await this.removeHolder(c.Id).catch((err: Error) => this.log(`docker runtime: removing a spare network holder failed: ${err.message}`));
+    }
   }
 
   /** The holder whose network namespace an instance container joins, or undefined (its own namespace, or gone). */

@@ -5,8 +5,8 @@
 // stopped container on a Pier network starts in ~380 ms, one joined to a holder in ~125 ms. The address stays the
 // same through the sleep too. The cost: one more container per such instance (its containerd shim ~13 MB RSS; the
 // pause program itself a few pages), so only instances of services that scale to zero (InstanceSpec.resumable) or out
-// (scalesOut: autoscaled) get one. For the latter the driver also keeps one spare holder per service, made ahead,
-// which the service's next instance takes: a scale-up skips the network setup too (DockerRuntime.makeSpare).
+// (scalesOut: autoscaled) get one. For the latter the driver also keeps up to two spare holders per service, made
+// ahead, which the service's next instances take: a scale-up skips the network setup too (DockerRuntime.makeSpares).
 //
 // The holder carries the instance's network identity: its Pier network, its mesh aliases and its declared ports
 // (exposed, so the engine lists them); the instance's container has NetworkMode `container:<holder id>`. The holder
