@@ -328,15 +328,19 @@ test('docker: a resumable instance runs in a network holder kept through its sto
   }
 });
 
+/** Spare holders on `network` not taken yet (labels cannot change: a taken spare keeps its label, and is renamed for its instance). */
+async function sparesOn(network: string): Promise<string[]> {
+  return (await engine.json<{ Id: string; Names: string[]; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
+    query: { all: 1, filters: JSON.stringify({ label: [`${HOLDER_LABEL}=spare`] }) },
+  })).filter((c) => network in (c.NetworkSettings.Networks ?? {}) && c.Names.some((n) => n.startsWith('/pier-netns-spare-'))).map((c) => c.Id);
+}
+
 test('docker: an instance that scales out leaves a spare holder that the next instance of the service takes; the last one removed takes the spare', { timeout: 120_000 }, async () => {
   await ensureTestImage();
   const rt = new DockerRuntime({ log: () => {} });
   const network = `pier-test-spare-${randomUUID().slice(0, 8)}`;
   type C = { Id: string; Name: string; State: { Running: boolean }; HostConfig: { NetworkMode: string }; Config: { Labels: Record<string, string> } };
-  // Spares not taken yet (labels cannot change: a taken spare keeps its label, and is renamed for its instance).
-  const spares = async () => (await engine.json<{ Id: string; Names: string[]; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
-    query: { all: 1, filters: JSON.stringify({ label: [`${HOLDER_LABEL}=spare`] }) },
-  })).filter((c) => network in (c.NetworkSettings.Networks ?? {}) && c.Names.some((n) => n.startsWith('/pier-netns-spare-'))).map((c) => c.Id);
+  const spares = () => sparesOn(network);
   const svc = (over: Partial<InstanceSpec> = {}) => spec(randomUUID(), ['serve'], { network, networkAliases: ['web'], scalesOut: true, ...over });
   const ids: string[] = [];
   try {
@@ -389,9 +393,7 @@ test('docker: a service that may grow by two keeps two spares, and a scale-up by
   await ensureTestImage();
   const rt = new DockerRuntime({ log: () => {} });
   const network = `pier-test-spares-${randomUUID().slice(0, 8)}`;
-  const spares = async () => (await engine.json<{ Id: string; Names: string[]; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
-    query: { all: 1, filters: JSON.stringify({ label: [`${HOLDER_LABEL}=spare`] }) },
-  })).filter((c) => network in (c.NetworkSettings.Networks ?? {}) && c.Names.some((n) => n.startsWith('/pier-netns-spare-'))).map((c) => c.Id);
+  const spares = () => sparesOn(network);
   const svc = () => spec(randomUUID(), ['serve'], { network, networkAliases: ['web'], scalesOut: true, scaleMax: 3 });
   const ids: string[] = [];
   try {
