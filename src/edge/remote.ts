@@ -162,6 +162,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   // Requests get 503 until the first table; wake-ups go to whichever control plane is polled (a follower refuses).
   const choice = opts.dataplane ?? { dataplane: 'node', auto: false };
   const ownDir = choice.dataplane === 'haproxy' && opts.dir === undefined ? mkdtempSync(join(tmpdir(), 'pier-edge-')) : undefined;
+  const dropOwnDir = () => { if (ownDir) rmSync(ownDir, { recursive: true, force: true }); };
   const started = await startEdgeDataplane(choice, {
     ...opts.edge, addr: opts.addr, region: opts.region, domain: 'localhost', requireRoutes: true,
     // A request for a sleeping app is held here while the control plane wakes it; the new table releases it.
@@ -173,11 +174,11 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
       if (!res.ok) throw new Error(`wake of app ${appId} refused: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
     },
   }, { dir: opts.dir ?? ownDir ?? '', onError: (m) => log(`pier edge (haproxy): ${m}`) }, log).catch((err: unknown) => {
-    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    dropOwnDir();
     throw err;
   });
   const edge = started.edge;
-  if (ownDir && started.dataplane !== 'haproxy') rmSync(ownDir, { recursive: true, force: true });
+  if (started.dataplane !== 'haproxy') dropOwnDir(); // HAProxy did not start (auto): the Node edge serves alone
   log(`pier edge: region ${opts.region}, listening on ${edge.url} (data plane: ${started.dataplane}${started.dataplane === 'haproxy' ? ', Node edge behind it' : ''}); no route table yet (503 until it arrives), asking ${apis.join(', ')}`);
 
   // Logs the first failure of a run of failures and the recovery, not every retry.
@@ -268,7 +269,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
         stopper.abort();
         await poll;
         await edge.close();
-        if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+        dropOwnDir();
       })();
       return closing;
     },

@@ -41,6 +41,11 @@ function readStatus(pid: number): string {
   try { return readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { return ''; }
 }
 
+/** Polls every 20 ms until `pid` has exited or `ms` passed. */
+async function waitExit(pid: number, ms: number): Promise<void> {
+  for (let i = 0; i < ms / 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
 /**
  * Stops the HAProxy master a pid file names when it still runs this config (SIGTERM stops it with its workers; SIGKILL
  * after 5 s). Resolves with its pid, or null when there was none.
@@ -54,10 +59,10 @@ export async function stopLeftover(configFile: string): Promise<number | null> {
   }
   if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || !runsConfig(pid, configFile)) return null;
   try { process.kill(pid, 'SIGTERM'); } catch { return null; }
-  for (let i = 0; i < 250 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  await waitExit(pid, 5000);
   if (alive(pid) && runsConfig(pid, configFile)) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
-    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitExit(pid, 2000);
   }
   return pid;
 }
