@@ -396,8 +396,11 @@ export class DockerRuntime implements Runtime {
     while (list.length < want) list.push(this.makeSpare(spec, network));
   }
 
-  /** Makes one spare holder on a network; resolves undefined when that failed (logged). */
-  private makeSpare(spec: InstanceSpec, network: string): Promise<ContainerJson | undefined> {
+  /**
+   * Makes one spare holder on a network; resolves undefined when that failed (logged). A start runc loses in a race
+   * (isStartRace) is made once more from a fresh container, as an instance's start is.
+   */
+  private makeSpare(spec: InstanceSpec, network: string, retried = false): Promise<ContainerJson | undefined> {
     return (async () => {
       try {
         await ensureHolderImage(this.engine);
@@ -414,6 +417,7 @@ export class DockerRuntime implements Runtime {
           throw err;
         }
       } catch (err) {
+        if (!retried && isStartRace(err)) return this.makeSpare(spec, network, true);
         this.log(`docker runtime: making a spare network holder on ${network} failed (the next instance makes its own): ${(err as Error).message}`);
         return undefined;
       }
@@ -844,7 +848,7 @@ export class DockerRuntime implements Runtime {
 
 /** The engine's answer to a start that runc lost in a race with the process it started (the start is worth repeating). */
 export function isStartRace(err: unknown): boolean {
-  return err instanceof RuntimeError && /OCI runtime start failed: (cannot start an already running container|container process is already dead)/.test(err.message);
+  return err instanceof Error && /OCI runtime start failed: (cannot start an already running container|container process is already dead)/.test(err.message);
 }
 
 /** Refuses volumes that cannot be bound as asked, or whose filesystem is not mounted (the bind would hit the host's disk). */

@@ -13,7 +13,7 @@ import { DockerRuntime } from './driver.ts';
 import { GvisorRuntime } from './gvisor.ts';
 import type { InstanceSpec } from '../contract.ts';
 
-interface Script { networkMs: number; networkFails?: boolean; createChecksNetwork?: boolean; startRaces?: number }
+interface Script { networkMs: number; networkFails?: boolean; createChecksNetwork?: boolean; startRaces?: number; raceStarts?: number[] }
 
 /** A fake engine: records each call (method path, at its arrival or its answer) and answers what start() needs. */
 async function fakeEngine(script: Script) {
@@ -21,6 +21,7 @@ async function fakeEngine(script: Script) {
   const socketPath = join(dir, 'docker.sock');
   const log: string[] = [];
   let networkMade = false;
+  let starts = 0;
   // createChecksNetwork: the network is answered only after a create was refused (deterministic on a loaded box).
   let createRefused: () => void = () => {};
   const refused = new Promise<void>((r) => { createRefused = r; });
@@ -52,7 +53,9 @@ async function fakeEngine(script: Script) {
         return reply(201, { Id: 'c0ffee' });
       }
       if (call === 'POST /containers/c0ffee/start') {
+        starts++;
         // runc's start race on a loaded host, as dockerd answers it (seen in CI: the process ran, the start "failed").
+        if (script.raceStarts?.includes(starts)) return reply(500, { message: 'OCI runtime start failed: cannot start an already running container: unknown' });
         if ((script.startRaces ?? 0) > 0) {
           script.startRaces!--;
           return reply(500, { message: 'OCI runtime start failed: cannot start an already running container: unknown' });
@@ -158,6 +161,20 @@ test('a start the race loses twice fails with the engine\'s message and leaves n
     assert.equal(e.log.filter((c) => c === 'POST /containers/c0ffee/start').length, 2, e.log.join('\n'));
     assert.equal(e.log.filter((c) => c === 'DELETE /containers/c0ffee').length, 2, e.log.join('\n'));
     assert.equal(e.log.at(-1), 'DELETE /containers/c0ffee', e.log.join('\n'));
+  } finally {
+    await e.close();
+  }
+});
+
+test('a spare network holder whose start runc loses in the race is made once more, so the service still gets its spare', async () => {
+  const e = await fakeEngine({ networkMs: 10, raceStarts: [2] }); // start 1: the instance; start 2: its spare's first try
+  try {
+    await e.runtime.start({ ...spec, scalesOut: true });
+    const starts = () => e.log.filter((c) => c === 'POST /containers/c0ffee/start').length;
+    for (let i = 0; i < 250 && !(starts() === 3 && e.log.at(-1) === 'GET /containers/c0ffee/json'); i++) await new Promise((r) => setTimeout(r, 20));
+    const calls = e.log.filter((c) => /^(POST \/containers\/(create|c0ffee\/start)|DELETE \/containers\/c0ffee|GET \/containers\/c0ffee\/json)$/.test(c));
+    // The instance (create, start, inspect), then the spare: create, start lost, removed, created and started again.
+    assert.deepEqual(calls.slice(3), ['POST /containers/create', 'POST /containers/c0ffee/start', 'DELETE /containers/c0ffee', 'POST /containers/create', 'POST /containers/c0ffee/start', 'GET /containers/c0ffee/json'], e.log.join('\n'));
   } finally {
     await e.close();
   }
