@@ -6,6 +6,7 @@
 # `--microvm` (or PIER_RUNTIME=microvm) also installs QEMU, Debian's kernel (the guest's), xz and kmod.
 # `--no-haproxy` (or PIER_EDGE_DATAPLANE=node) leaves HAProxy out: the Node edge then serves alone.
 # `--bench` also installs what `npm run bench` measures with and against: wrk, nginx-light and HAProxy.
+# `--no-cgroup-tuning` (or PIER_CGROUP_FAVORDYNMODS=0) leaves the cgroup2 mount's options as they are (step 2c).
 # Idempotent; run as root. `--stop` stops only a dockerd this script started (by the PID it recorded).
 # A dockerd this script starts keeps its data on xfs with project quotas where the kernel allows it (see
 # prepare_data_root); an operator's own dockerd is never reconfigured.
@@ -74,6 +75,8 @@ gvisor=0
 microvm=0
 haproxy=1
 bench=0
+cgroup_tuning=1
+[ "${PIER_CGROUP_FAVORDYNMODS:-}" = "0" ] && cgroup_tuning=0
 [ "${PIER_EDGE_DATAPLANE:-}" = "node" ] && haproxy=0
 [ "${PIER_RUNTIME:-}" = "gvisor" ] && gvisor=1
 [ "${PIER_RUNTIME:-}" = "microvm" ] && microvm=1
@@ -85,6 +88,7 @@ for arg in "$@"; do
     --haproxy) haproxy=1 ;; # the default; kept so older command lines still work
     --no-haproxy) haproxy=0 ;;
     --bench) bench=1; haproxy=1 ;;
+    --no-cgroup-tuning) cgroup_tuning=0 ;;
   esac
 done
 if [ "$(id -u)" != "0" ]; then say "must run as root"; exit 1; fi
@@ -167,6 +171,27 @@ fi
 if [ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)" = 1 ]; then
   say "WARNING: AppArmor restricts unprivileged user namespaces; the process runtime needs bubblewrap allowed to create them"
 fi
+
+# 2c. Cgroup joins without an RCU grace period: every instance start moves a process into its cgroups (the process
+# runtime's supervisor, runc for containers). Without `favordynmods` the first such move after a quiet spell waits for
+# an RCU grace period (7-20 ms measured here, on every cold start and wake); with it the move takes ~0.05 ms. The
+# option belongs to the cgroup2 mount (on a hybrid host, the `unified` one) and acts on every hierarchy. Its cost:
+# forks and exits take a slower path of the same lock (the kernel's cgroup-v2 docs); on kernels from 6.18 it cannot
+# be turned off again until a reboot. The mount's other options are kept; not persistent across reboots (run this
+# again, or see docs/limits.md). Skipped on kernels without it (/sys/kernel/cgroup/features).
+tune_cgroup_joins() {
+  local mp opts
+  read -r mp opts < <(awk '$3 == "cgroup2" { print $2, $4; exit }' /proc/mounts) || true
+  [ -n "${mp:-}" ] || return 0
+  case ",$opts," in *,favordynmods,*) say "cgroup2 favordynmods already on ($mp): instance starts join their cgroups at once"; return 0 ;; esac
+  grep -qx favordynmods /sys/kernel/cgroup/features 2>/dev/null || return 0
+  if mount -o "remount,$opts,favordynmods" "$mp" 2>/dev/null; then
+    say "cgroup2 favordynmods on ($mp; was $opts): instance starts no longer wait for an RCU grace period to join their cgroups"
+  else
+    say "WARNING: could not remount $mp with favordynmods (instance starts still wait ~10 ms to join their cgroups)"
+  fi
+}
+if [ "$cgroup_tuning" = 1 ]; then tune_cgroup_joins; fi
 
 # 3. The Docker engine.
 if engine_answers; then

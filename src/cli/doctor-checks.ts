@@ -20,6 +20,8 @@ export interface DoctorFacts {
   tools: Record<'bwrap' | 'ip' | 'iptables' | 'nsenter', boolean>;
   /** Unprivileged user namespaces are allowed (the process sandbox needs them). */
   userns: boolean;
+  /** The cgroup2 mount's favordynmods (cgroupJoinTuning); undefined where the kernel has no such option. */
+  cgroupJoins?: { mount: string; on: boolean };
   /** Each listen address Pier uses: free, used by a Pier that answers, or used by something else. */
   ports: { flag: string; addr: string; state: 'free' | 'pier' | 'busy' }[];
   /** Free bytes where the data directory lives. */
@@ -56,6 +58,15 @@ export function doctorChecks(f: DoctorFacts): CheckResult[] {
   else if (sandboxTools.length) out.push({ name: 'sandbox', level: 'warn', detail: `bubblewrap works; ${sandboxTools.join(', ')} missing: instances share the host network`, fix: setupFix(f) });
   else if (!f.isRoot) out.push({ name: 'sandbox', level: 'warn', detail: 'bubblewrap works; not root: process instances share the host network (no per-app isolation)', fix: 'run pier up as root for per-app network isolation' });
   else out.push({ name: 'sandbox', level: 'ok', detail: 'bubblewrap, user namespaces and network isolation tools present' });
+  // cgroup joins: every instance start moves a process into its cgroups; without favordynmods the first move after a
+  // quiet spell waits for an RCU grace period (scripts/setup-host.sh step 2c).
+  if (f.cgroupJoins?.on) out.push({ name: 'cgroups', level: 'ok', detail: `favordynmods on (${f.cgroupJoins.mount}): instance starts join their cgroups at once` });
+  else if (f.cgroupJoins) {
+    out.push({
+      name: 'cgroups', level: 'warn', detail: `favordynmods is off on ${f.cgroupJoins.mount}: each cold start and wake waits ~10 ms (an RCU grace period) to join its cgroups`,
+      fix: f.isDebian ? setupFix(f) : `${f.isRoot ? '' : 'sudo '}mount -o remount,favordynmods ${f.cgroupJoins.mount}`,
+    });
+  }
   // ports
   for (const p of f.ports) {
     if (p.state === 'free') out.push({ name: 'ports', level: 'ok', detail: `${p.addr} is free (--${p.flag})` });

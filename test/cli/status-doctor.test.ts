@@ -69,7 +69,7 @@ test('login checks the token first, then saves url and token 0600 where the CLI 
 function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
   return {
     isRoot: true, isDebian: true, launcher: './pier', docker: { version: '24.0.5' },
-    tools: { bwrap: true, ip: true, iptables: true, nsenter: true }, userns: true,
+    tools: { bwrap: true, ip: true, iptables: true, nsenter: true }, userns: true, cgroupJoins: { mount: '/sys/fs/cgroup', on: true },
     ports: [{ flag: 'edge-addr', addr: '127.0.0.1:8000', state: 'free' }],
     disk: { path: '/root', freeBytes: 50 * 1024 ** 3 },
     ca: { path: '/root/.pier/tls/local-ca/root.pem', notAfter: '2036-01-01T00:00:00.000Z' },
@@ -79,12 +79,15 @@ function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
 }
 
 test('doctor: a healthy host is all ok; each problem is a FAIL or warn with its exact fix', () => {
-  assert.deepEqual(doctorChecks(facts()).map((c) => c.level), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  assert.deepEqual(doctorChecks(facts()).map((c) => c.level), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  assert.equal(doctorChecks(facts({ cgroupJoins: undefined })).some((c) => c.name === 'cgroups'), false, 'a kernel without favordynmods: no cgroups line');
   const rows: [Partial<DoctorFacts>, string, string, string | RegExp][] = [
     [{ docker: { error: 'no Docker engine answers' }, tools: { bwrap: false, ip: true, iptables: true, nsenter: true } }, 'runtime', 'FAIL', './pier setup --yes'],
     [{ docker: { error: 'x' }, tools: { bwrap: false, ip: true, iptables: true, nsenter: true }, isRoot: false }, 'runtime', 'FAIL', 'sudo ./pier setup --yes'],
     [{ docker: { error: 'x' } }, 'engine', 'warn', './pier setup --yes'],
     [{ userns: false }, 'sandbox', 'warn', /sysctl -w kernel\.unprivileged_userns_clone=1/],
+    [{ cgroupJoins: { mount: '/sys/fs/cgroup/unified', on: false } }, 'cgroups', 'warn', './pier setup --yes'],
+    [{ cgroupJoins: { mount: '/sys/fs/cgroup/unified', on: false }, isDebian: false, isRoot: false }, 'cgroups', 'warn', 'sudo mount -o remount,favordynmods /sys/fs/cgroup/unified'],
     [{ ports: [{ flag: 'edge-addr', addr: '127.0.0.1:8000', state: 'busy' }] }, 'ports', 'FAIL', "find it with: ss -ltnp 'sport = :8000'; or start Pier elsewhere: pier up --edge-addr 127.0.0.1:8001"],
     [{ disk: { path: '/root', freeBytes: 100 * 1024 ** 2 } }, 'disk', 'FAIL', /docker system prune/],
     [{ ca: { path: '/d/tls/local-ca/root.pem', notAfter: '2026-01-01T00:00:00.000Z' } }, 'certificates', 'FAIL', 'rm -r /d/tls/local-ca and restart pier up (clients must trust the new root.pem)'],

@@ -12,6 +12,7 @@ import { doctorChecks, renderChecks, type DoctorFacts } from '../doctor-checks.t
 import { ApiError } from '../errors.ts';
 import { printRaw } from '../output.ts';
 import { resolveSettings } from '../settings.ts';
+import { cgroupJoinTuning } from '../../runtime/process/cgroups.ts';
 import { hostFacts } from '../up-setup.ts';
 
 const PROBE_TIMEOUT_MS = 3000;
@@ -48,6 +49,7 @@ function onPath(cmd: string, env: Record<string, string | undefined>): boolean {
   });
 }
 
+/** A /proc or /sys file's text, trimmed; undefined when it cannot be read. */
 function readSysctl(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
@@ -119,7 +121,7 @@ async function gatherFacts(ctx: Ctx): Promise<DoctorFacts> {
     isRoot: host.isRoot, isDebian: host.isDebian, launcher: host.launcher,
     docker: await dockerVersion(socket),
     tools: { bwrap: onPath('bwrap', env), ip: onPath('ip', env), iptables: onPath('iptables', env), nsenter: onPath('nsenter', env) },
-    userns, ports, disk, ca, api, now: ctx.io.now(),
+    userns, cgroupJoins: cgroupJoinTuning(readSysctl('/proc/self/mountinfo') ?? '', readSysctl('/sys/kernel/cgroup/features')), ports, disk, ca, api, now: ctx.io.now(),
   };
 }
 

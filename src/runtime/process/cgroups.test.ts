@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InstanceCgroup, detectCgroupLayout } from './cgroups.ts';
+import { InstanceCgroup, cgroupJoinTuning, detectCgroupLayout } from './cgroups.ts';
 
 const MOUNTINFO_V1 = [
   '30 25 0:26 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs ro,mode=755',
@@ -107,4 +107,18 @@ test('v1 freezer: detected beside the others, the instance joins it, freeze and 
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('cgroupJoinTuning reads favordynmods from the cgroup2 mount, and whether the kernel offers it', () => {
+  const hybrid = [
+    '35 25 0:30 / /sys/fs/cgroup/memory rw,relatime shared:15 - cgroup cgroup rw,memory',
+    '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+  ].join('\n');
+  const features = 'nsdelegate\nfavordynmods\nmemory_localevents\n';
+  assert.deepEqual(cgroupJoinTuning(hybrid, features), { mount: '/sys/fs/cgroup/unified', on: false });
+  const unified = '30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,favordynmods,memory_recursiveprot';
+  assert.deepEqual(cgroupJoinTuning(unified, features), { mount: '/sys/fs/cgroup', on: true });
+  assert.deepEqual(cgroupJoinTuning(unified, undefined), { mount: '/sys/fs/cgroup', on: true }, 'on is on, whatever the features file says');
+  assert.equal(cgroupJoinTuning(hybrid, 'nsdelegate\nmemory_localevents\n'), undefined, 'a kernel without the option: nothing to offer');
+  assert.equal(cgroupJoinTuning(hybrid.split('\n')[0]!, features), undefined, 'no cgroup2 mount');
 });
