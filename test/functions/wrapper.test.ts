@@ -2,6 +2,7 @@
 // builder prepares them, served on a free port; errors, timeouts, import failures and graceful shutdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { startWrapper, failingWrapper, writeDir } from './support.ts';
 import { until } from '../support/until.ts';
 
@@ -75,6 +76,35 @@ test('JavaScript handler: SIGTERM finishes the in-flight request, then exits 0',
     await f.stop();
   }
 });
+
+test('JavaScript handler: with nobody reading its output any more, the wrapper keeps serving and SIGTERM still ends it', async () => {
+  // Its stdout and stderr are pipes to the platform's log readers; were those to die, a failed write must not become
+  // an uncaught exception whose own log line fails again (a loop at 100% CPU that ignored SIGTERM).
+  const dir = writeDir({ 'handler.mjs': 'export default { fetch(req) { console.log("served " + req.url); if (req.url.endsWith("/boom")) throw new Error("x"); return new Response("ok"); } };\n' });
+  const f = await startWrapper(dir);
+  try {
+    f.child.stdout!.destroy();
+    f.child.stderr!.destroy();
+    for (const path of ['/a', '/boom', '/b']) await fetch(f.url + path).then((r) => r.arrayBuffer());
+    assert.equal((await fetch(f.url + '/c')).status, 200, 'still serving after its writes failed');
+    const cpuBefore = cpuSeconds(f.child.pid!);
+    await new Promise((r) => setTimeout(r, 500));
+    const spent = cpuSeconds(f.child.pid!) - cpuBefore;
+    assert.ok(spent < 0.25, `idle, the wrapper used ${spent.toFixed(2)} s of CPU in 0.5 s`);
+    f.child.kill('SIGTERM');
+    const code = await Promise.race([f.exited, new Promise((r) => setTimeout(() => r('still running 5 s after SIGTERM'), 5000))]);
+    assert.equal(code, 0);
+  } finally {
+    await f.stop();
+  }
+});
+
+/** user + system CPU time of a process so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 test('a handler that fails to load exits 1 with the error as its last line', async () => {
   const threw = await failingWrapper(writeDir({ 'handler.js': 'throw new Error("no database url");\nexport default { fetch() {} };\n' }));

@@ -30,8 +30,13 @@ function localRequestId(): string { return `${BOOT_ID}-${(++served).toString(36)
 
 /** One structured log line on stderr (the platform stores it with the instance's logs). */
 function log(level: 'info' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(JSON.stringify({ level, msg, ...fields }) + '\n');
+  try { process.stderr.write(JSON.stringify({ level, msg, ...fields }) + '\n'); } catch { /* nobody reads: dropped */ }
 }
+
+// stdout and stderr are pipes to the platform's log readers. Were a reader gone, a failed write would be an 'error'
+// event, i.e. an uncaught exception, whose log line fails again: a loop at 100% CPU that never reaches SIGTERM's
+// exit. A line nobody can read is dropped instead; the instance keeps serving.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 function intAtLeast(raw: string | undefined, min: number, fallback: number): number {
   const n = raw === undefined || raw === '' ? NaN : Number(raw);
