@@ -77,27 +77,33 @@ test('JavaScript handler: SIGTERM finishes the in-flight request, then exits 0',
   }
 });
 
-test('JavaScript handler: with nobody reading its output any more, the wrapper keeps serving and SIGTERM still ends it', async () => {
-  // Its stdout and stderr are pipes to the platform's log readers; were those to die, a failed write must not become
-  // an uncaught exception whose own log line fails again (a loop at 100% CPU that ignored SIGTERM).
-  const dir = writeDir({ 'handler.mjs': 'export default { fetch(req) { console.log("served " + req.url); if (req.url.endsWith("/boom")) throw new Error("x"); return new Response("ok"); } };\n' });
-  const f = await startWrapper(dir);
-  try {
-    f.child.stdout!.destroy();
-    f.child.stderr!.destroy();
-    for (const path of ['/a', '/boom', '/b']) await fetch(f.url + path).then((r) => r.arrayBuffer());
-    assert.equal((await fetch(f.url + '/c')).status, 200, 'still serving after its writes failed');
-    const cpuBefore = cpuSeconds(f.child.pid!);
-    await new Promise((r) => setTimeout(r, 500));
-    const spent = cpuSeconds(f.child.pid!) - cpuBefore;
-    assert.ok(spent < 0.25, `idle, the wrapper used ${spent.toFixed(2)} s of CPU in 0.5 s`);
-    f.child.kill('SIGTERM');
-    const code = await Promise.race([f.exited, new Promise((r) => setTimeout(() => r('still running 5 s after SIGTERM'), 5000))]);
-    assert.equal(code, 0);
-  } finally {
-    await f.stop();
-  }
-});
+for (const [language, files] of [
+  ['JavaScript', { 'handler.mjs': 'export default { fetch(req) { console.log("served " + req.url); if (req.url.endsWith("/boom")) throw new Error("x"); return new Response("ok"); } };\n' }],
+  // (A Python handler's own print to a dead stdout raises in its code, as Python does: that request is a 500.)
+  ['Python', { 'handler.py': 'def handler(request):\n    if request.path == "/boom":\n        raise ValueError("x")\n    return "ok"\n' }],
+] as const) {
+  test(`${language} handler: with nobody reading its output any more, the wrapper keeps serving and SIGTERM still ends it`, async () => {
+    // Its stdout and stderr are pipes to the platform's log readers; were those to die, a failed write must not
+    // become an uncaught exception whose own log line fails again (the JS wrapper then spun at 100% CPU and ignored
+    // SIGTERM), nor end a request without an answer.
+    const f = await startWrapper(writeDir(files));
+    try {
+      f.child.stdout!.destroy();
+      f.child.stderr!.destroy();
+      for (const path of ['/a', '/boom', '/b']) await fetch(f.url + path).then((r) => r.arrayBuffer());
+      assert.equal((await fetch(f.url + '/c')).status, 200, 'still serving after its writes failed');
+      const cpuBefore = cpuSeconds(f.child.pid!);
+      await new Promise((r) => setTimeout(r, 500));
+      const spent = cpuSeconds(f.child.pid!) - cpuBefore;
+      assert.ok(spent < 0.25, `idle, the wrapper used ${spent.toFixed(2)} s of CPU in 0.5 s`);
+      f.child.kill('SIGTERM');
+      const code = await Promise.race([f.exited, new Promise((r) => setTimeout(() => r('still running 5 s after SIGTERM'), 5000))]);
+      assert.equal(code, 0);
+    } finally {
+      await f.stop();
+    }
+  });
+}
 
 /** user + system CPU time of a process so far, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {

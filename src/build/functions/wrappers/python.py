@@ -24,9 +24,16 @@ APP_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file
 
 
 def log(level, msg, **fields):
-    """One structured log line on stderr."""
-    sys.stderr.write(json.dumps({"level": level, "msg": msg, **fields}) + "\n")
-    sys.stderr.flush()
+    """One structured log line on stderr; dropped when nobody reads it any more (the instance keeps serving)."""
+    try:
+        sys.stderr.write(json.dumps({"level": level, "msg": msg, **fields}) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        # Later lines (and the interpreter's flush at exit, which would make the exit code 120) go nowhere.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 def int_at_least(raw, minimum, fallback):
