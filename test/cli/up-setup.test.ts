@@ -36,6 +36,8 @@ interface SetupRow { kind: string; has?: string[] }
 test('setup-host lines become numbered steps; other output is not a step', () => {
   assert.equal(setupStepLine('setup-host: installing: bubblewrap docker.io'), '[1/3] installing: bubblewrap docker.io');
   assert.equal(setupStepLine('setup-host: cgroup v2 (unified)'), '[2/3] cgroup v2 (unified)');
+  const tuned = 'cgroup2 favordynmods on (/sys/fs/cgroup/unified; was rw,relatime): instance starts no longer wait for an RCU grace period to join their cgroups';
+  assert.equal(setupStepLine(`setup-host: ${tuned}`), `[2/3] ${tuned}`, 'the cgroup-join tuning is part of the kernel step');
   assert.equal(setupStepLine('setup-host: starting dockerd  (log: /var/lib/pier-host/dockerd.log)'), '[3/3] starting dockerd  (log: /var/lib/pier-host/dockerd.log)');
   assert.equal(setupStepLine('Get:1 http://deb.debian.org/debian bookworm InRelease'), undefined);
 });
