@@ -17,13 +17,9 @@ const CFS_PERIOD_US = 100_000;
 export function detectCgroupLayout(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): CgroupLayout | null {
   const v1: Record<string, string> = {};
   let v2: string | undefined;
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const mountPoint = line.slice(0, sep).split(' ')[4];
-    const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
+  for (const { mountPoint, fstype, superOpts } of cgroupMounts(mountinfo)) {
     if (fstype === 'cgroup2' && (v2 === undefined || mountPoint === '/sys/fs/cgroup')) v2 = mountPoint;
-    if (fstype === 'cgroup') for (const opt of superOpts.split(',')) if (['memory', 'cpu', 'cpuacct', 'pids', 'freezer'].includes(opt)) v1[opt] ??= mountPoint;
+    if (fstype === 'cgroup') for (const opt of superOpts) if (['memory', 'cpu', 'cpuacct', 'pids', 'freezer'].includes(opt)) v1[opt] ??= mountPoint;
   }
   if (v1.memory && v1.cpu && v1.cpuacct) return { version: 'v1', mounts: { memory: v1.memory, cpu: v1.cpu, cpuacct: v1.cpuacct, pids: v1.pids, ...(v1.freezer ? { freezer: v1.freezer } : {}) } };
   if (v2 && existsSync(join(v2, 'cgroup.controllers'))) return { version: 'v2', root: v2 };
@@ -38,17 +34,23 @@ export function detectCgroupLayout(mountinfo = readFileSync('/proc/self/mountinf
  * kernel has no such option and it is not on.
  */
 export function cgroupJoinTuning(mountinfo: string, features: string | undefined): { mount: string; on: boolean } | undefined {
+  const v2 = cgroupMounts(mountinfo).find((m) => m.fstype === 'cgroup2');
+  if (!v2) return undefined;
+  const on = v2.superOpts.includes('favordynmods');
+  if (!on && !(features ?? '').split('\n').includes('favordynmods')) return undefined;
+  return { mount: v2.mountPoint, on };
+}
+
+/** The cgroup (v1) and cgroup2 mounts in /proc/self/mountinfo text: mount point, type and superblock options. */
+function cgroupMounts(mountinfo: string): { mountPoint: string; fstype: 'cgroup' | 'cgroup2'; superOpts: string[] }[] {
+  const out: { mountPoint: string; fstype: 'cgroup' | 'cgroup2'; superOpts: string[] }[] = [];
   for (const line of mountinfo.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
-    const fields = line.slice(0, sep).split(' ');
     const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
-    if (fstype !== 'cgroup2') continue;
-    const on = superOpts.split(',').includes('favordynmods');
-    if (!on && !(features ?? '').split('\n').includes('favordynmods')) return undefined;
-    return { mount: fields[4]!, on };
+    if (fstype === 'cgroup' || fstype === 'cgroup2') out.push({ mountPoint: line.slice(0, sep).split(' ')[4]!, fstype, superOpts: superOpts.split(',') });
   }
-  return undefined;
+  return out;
 }
 
 function readText(path: string): string | undefined {
