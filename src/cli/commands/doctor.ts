@@ -50,7 +50,7 @@ function onPath(cmd: string, env: Record<string, string | undefined>): boolean {
 }
 
 /** A /proc or /sys file's text, trimmed; undefined when it cannot be read. */
-function readSysctl(path: string): string | undefined {
+function readKernelFile(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch {
@@ -116,12 +116,12 @@ async function gatherFacts(ctx: Ctx): Promise<DoctorFacts> {
     }
   }
 
-  const userns = readSysctl('/proc/sys/kernel/unprivileged_userns_clone') !== '0' && readSysctl('/proc/sys/user/max_user_namespaces') !== '0';
+  const userns = readKernelFile('/proc/sys/kernel/unprivileged_userns_clone') !== '0' && readKernelFile('/proc/sys/user/max_user_namespaces') !== '0';
   return {
     isRoot: host.isRoot, isDebian: host.isDebian, launcher: host.launcher,
     docker: await dockerVersion(socket),
     tools: { bwrap: onPath('bwrap', env), ip: onPath('ip', env), iptables: onPath('iptables', env), nsenter: onPath('nsenter', env) },
-    userns, cgroupJoins: cgroupJoinTuning(readSysctl('/proc/self/mountinfo') ?? '', readSysctl('/sys/kernel/cgroup/features')), ports, disk, ca, api, now: ctx.io.now(),
+    userns, cgroupJoins: cgroupJoinTuning(readKernelFile('/proc/self/mountinfo') ?? '', readKernelFile('/sys/kernel/cgroup/features')), ports, disk, ca, api, now: ctx.io.now(),
   };
 }
 
