@@ -30,7 +30,7 @@ function localRequestId(): string { return `${BOOT_ID}-${(++served).toString(36)
 
 /** One structured log line on stderr (the platform stores it with the instance's logs). */
 function log(level: 'info' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-  try { process.stderr.write(JSON.stringify({ level, msg, ...fields }) + '\n'); } catch { /* nobody reads: dropped */ }
+  process.stderr.write(JSON.stringify({ level, msg, ...fields }) + '\n');
 }
 
 // stdout and stderr are pipes to the platform's log readers. Were a reader gone, a failed write would be an 'error'
