@@ -206,16 +206,12 @@ export class DockerRuntime implements Runtime {
   }
 
   async start(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
-    try {
-      return await this.startOnce(spec, signal);
-    } catch (err) {
-      // A runc race on a loaded host (runc#2183, docker/for-linux#647): the process ran, often to its end when it is
-      // short-lived, yet the engine answers its start with an OCI error and drops the task. startOnce removed what it
-      // made; one fresh attempt, the second answer stands.
-      if (!isStartRace(err) || signal?.aborted) throw err;
-      this.log(`docker runtime: instance ${spec.instanceId}: the engine lost its start in a runtime race (${(err as Error).message}); starting it once more`);
-      return this.startOnce(spec, signal);
-    }
+    // startOnce removes what it made when it fails; after a lost race one fresh attempt (not when cancelled).
+    return onceMoreAfterStartRace(() => this.startOnce(spec, signal), (err) => {
+      if (signal?.aborted) return false;
+      this.log(`docker runtime: instance ${spec.instanceId}: the engine lost its start in a runtime race (${err.message}); starting it once more`);
+      return true;
+    });
   }
 
   private async startOnce(spec: InstanceSpec, signal?: AbortSignal): Promise<InstanceHandle> {
@@ -398,30 +394,28 @@ export class DockerRuntime implements Runtime {
 
   /**
    * Makes one spare holder on a network; resolves undefined when that failed (logged). A start runc loses in a race
-   * (isStartRace) is made once more from a fresh container, as an instance's start is.
+   * is made once more from a fresh container, as an instance's start is.
    */
-  private makeSpare(spec: InstanceSpec, network: string, retried = false): Promise<ContainerJson | undefined> {
-    return (async () => {
+  private makeSpare(spec: InstanceSpec, network: string): Promise<ContainerJson | undefined> {
+    const once = async (): Promise<ContainerJson> => {
+      await ensureHolderImage(this.engine);
+      const made = await this.engine.json<{ Id: string }>('POST', '/containers/create', {
+        query: { name: `pier-netns-spare-${randomUUID().slice(0, 12)}` }, body: holderCreateBody(spec, network, this.holderLabels(), SPARE),
+      });
+      this.spareIds.add(made.Id);
       try {
-        await ensureHolderImage(this.engine);
-        const made = await this.engine.json<{ Id: string }>('POST', '/containers/create', {
-          query: { name: `pier-netns-spare-${randomUUID().slice(0, 12)}` }, body: holderCreateBody(spec, network, this.holderLabels(), SPARE),
-        });
-        this.spareIds.add(made.Id);
-        try {
-          await this.engine.json('POST', `/containers/${made.Id}/start`);
-          return await this.engine.json<ContainerJson>('GET', `/containers/${made.Id}/json`);
-        } catch (err) {
-          this.spareIds.delete(made.Id);
-          await this.removeHolder(made.Id).catch(() => undefined);
-          throw err;
-        }
+        await this.engine.json('POST', `/containers/${made.Id}/start`);
+        return await this.engine.json<ContainerJson>('GET', `/containers/${made.Id}/json`);
       } catch (err) {
-        if (!retried && isStartRace(err)) return this.makeSpare(spec, network, true);
-        this.log(`docker runtime: making a spare network holder on ${network} failed (the next instance makes its own): ${(err as Error).message}`);
-        return undefined;
+        this.spareIds.delete(made.Id);
+        await this.removeHolder(made.Id).catch(() => undefined);
+        throw err;
       }
-    })();
+    };
+    return onceMoreAfterStartRace(once, () => true).catch((err: Error) => {
+      this.log(`docker runtime: making a spare network holder on ${network} failed (the next instance makes its own): ${err.message}`);
+      return undefined;
+    });
   }
 
   /** Removes the spares of a key (waiting for those being made). */
@@ -849,6 +843,20 @@ export class DockerRuntime implements Runtime {
 /** The engine's answer to a start that runc lost in a race with the process it started (the start is worth repeating). */
 export function isStartRace(err: unknown): boolean {
   return err instanceof Error && /OCI runtime start failed: (cannot start an already running container|container process is already dead)/.test(err.message);
+}
+
+/**
+ * Runs `attempt` (which removes what it made when it fails); when the engine lost its start in runc's race on a
+ * loaded host (runc#2183, docker/for-linux#647: the process ran, often to its end when short-lived, yet the start
+ * "failed" and the task was dropped) and `again` agrees, runs it once more from scratch: the second answer stands.
+ */
+async function onceMoreAfterStartRace<T>(attempt: () => Promise<T>, again: (err: Error) => boolean): Promise<T> {
+  try {
+    return await attempt();
+  } catch (err) {
+    if (!isStartRace(err) || !again(err as Error)) throw err;
+    return attempt();
+  }
 }
 
 /** Refuses volumes that cannot be bound as asked, or whose filesystem is not mounted (the bind would hit the host's disk). */
