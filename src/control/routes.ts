@@ -1,5 +1,6 @@
-// What the edge is told: per app, its hosts and each web service's routes from its ACTIVE deployment, with
-// upstreams = the HEALTHY instances of that deployment (and of a ROLLING one replacing it) on the route's port. Pure given the rows it is handed.
+// What the edge is told: per app, its hosts and each web service's routes from its ACTIVE deployment (or, before the
+// first one is promoted, from the first deployment), with upstreams = the HEALTHY instances of that deployment (and of
+// a ROLLING one replacing it) on the route's port. Pure given the rows it is handed.
 import type { App, Deployment, Instance, Organization, Service } from '../domain/types.ts';
 import type { Endpoint } from '../runtime/contract.ts';
 import type { AppRoutes, RouteEntry } from '../edge/types.ts';
@@ -13,6 +14,12 @@ export interface RouteInput {
   services: Service[];
   /** Active deployment of each service, by service id. */
   active: Map<string, Deployment>;
+  /**
+   * The first deployment of a service that has no active one yet (building or starting), by service id: its routes
+   * are published before it is promoted, so a request meanwhile hears the service is starting (503, or held while
+   * its instances start) instead of "no route", and its first HEALTHY instance serves as soon as the table says so.
+   */
+  first?: Map<string, Deployment>;
   /** A ROLLING deployment replacing the active one, by service id: its healthy instances serve alongside. */
   upcoming?: Map<string, Deployment>;
   /** Live instances, by deployment id (instance.xyz_deployment_id). */
@@ -37,7 +44,7 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
     const routes: RouteEntry[] = [];
     for (const svc of input.services) {
       if (svc.app_id !== app.id || svc.type !== 'WEB' || svc.status === 'DELETED') continue;
-      const dep = input.active.get(svc.id);
+      const dep = input.active.get(svc.id) ?? input.first?.get(svc.id);
       if (!dep) continue;
       const def = dep.definition;
       const next = input.upcoming?.get(svc.id);
@@ -65,8 +72,10 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
 }
 
 /**
- * Whether a web service of the app sleeps or is waking (scale-to-zero): the edge then holds requests that find no
- * upstream instead of answering 503. An active deployment is STARTING only while it wakes from SLEEPING. A SLEEPING
+ * Whether a web service of the app sleeps or is waking (scale-to-zero), or its first deployment's instances are
+ * starting: the edge then holds requests that find no upstream instead of answering 503 (a service's first HEALTHY
+ * instance is in the API a moment before it is in the edge's table). An active deployment is STARTING only while it
+ * wakes from SLEEPING. A SLEEPING
  * instance counts too: the scaler marks the instance first and the deployment's SLEEPING is rolled up later in the
  * pass, and a table published in between (the scaler publishes at once) would otherwise have no upstream and no
  * sleep, so a request in that window got a 503 instead of a wake-up (seen in CI).
@@ -74,11 +83,14 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
 function isSleeping(input: RouteInput, appId: string): boolean {
   return input.services.some((s) => {
     if (s.app_id !== appId || s.type !== 'WEB') return false;
-    const dep = input.active.get(s.id);
+    const dep = input.active.get(s.id) ?? input.first?.get(s.id);
     if (!dep) return false;
     return ['SLEEPING', 'STARTING'].includes(dep.status) || (input.instances.get(dep.id) ?? []).some((i) => i.status === 'SLEEPING');
   });
 }
+
+/** The statuses of a first deployment whose routes are published before its promotion (building up to healthy). */
+const FIRST_ROUTED: readonly string[] = ['PENDING', 'PROVISIONING', 'SCHEDULED', 'ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY'];
 
 /**
  * Reads the rows routes need from the state and computes the table. `thawed`: SLEEPING instances a wake-up has
@@ -96,8 +108,14 @@ export async function collectRoutes(state: ControlState, domain: string, endpoin
   }
   const active = new Map<string, Deployment>();
   const upcoming = new Map<string, Deployment>();
+  const first = new Map<string, Deployment>();
   for (const s of services) {
-    if (!s.active_deployment_id) continue;
+    if (!s.active_deployment_id) {
+      if (s.type !== 'WEB' || !s.latest_deployment_id) continue;
+      const d = await state.getDeployment(s.latest_deployment_id);
+      if (d && FIRST_ROUTED.includes(d.status)) first.set(s.id, d);
+      continue;
+    }
     const d = await state.getDeployment(s.active_deployment_id);
     if (d) active.set(s.id, d);
     if (!d || !s.latest_deployment_id || s.latest_deployment_id === d.id) continue;
@@ -113,5 +131,5 @@ export async function collectRoutes(state: ControlState, domain: string, endpoin
     list.push(i);
     instances.set(i.xyz_deployment_id, list);
   }
-  return computeRoutes({ domain, apps, organizations, services, active, upcoming, instances, endpoints });
+  return computeRoutes({ domain, apps, organizations, services, active, first, upcoming, instances, endpoints });
 }

@@ -152,7 +152,7 @@ export class ProxyRequest implements HeldRequest {
   fail(message: string): void {
     this.held = false;
     const name = this.route ? this.route.entry.serviceName : this.host;
-    this.page(503, 'unavailable', `Service ${name} did not wake up in time: ${message}`, { 'retry-after': '5' });
+    this.page(503, 'unavailable', `Service ${name} has no instance ready yet (starting or waking up): ${message}`, { 'retry-after': '5' });
   }
 
   private scanHeaders(): void {

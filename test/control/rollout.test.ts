@@ -48,6 +48,26 @@ test('a first web deployment walks PENDING → HEALTHY, becomes ACTIVE, and the 
   assert.deepEqual(w.errors, []);
 });
 
+test('a first deployment is routed from its creation on: every table has its route, held while it starts, served before its promotion', async () => {
+  const w = makeWorld();
+  const { service, deployment } = await w.createService(webDefinition());
+  const seen: string[] = [];
+  for (let pass = 0; pass < 30; pass++) {
+    const [table] = await w.controller.routes();
+    const route = table.routes.find((r) => r.path === '/');
+    assert.ok(route, `pass ${pass}: the route is published before the promotion (deployment ${w.deployment(deployment.id).status})`);
+    const dep = w.deployment(deployment.id);
+    const healthy = w.instancesOf(dep.id).filter((i) => i.status === 'HEALTHY').map((i) => i.id);
+    assert.deepEqual(route.upstreams.map((u) => u.instanceId), healthy, `pass ${pass}: upstreams are the HEALTHY instances`);
+    if (dep.status === 'STARTING' && healthy.length === 0) assert.equal(table.sleeping, true, `pass ${pass}: held while its instances start`);
+    seen.push(`${dep.status}/${w.service(service.id).active_deployment_id === dep.id ? 'active' : 'first'}/${route.upstreams.length}`);
+    if (w.service(service.id).active_deployment_id === dep.id) break;
+    await w.controller.reconcileOnce();
+  }
+  assert.equal(seen.at(-1), 'HEALTHY/active/1', seen.join(' '));
+  assert.ok(seen.some((s) => s.endsWith('/first/0')), seen.join(' '));
+});
+
 test('reconciling a settled world changes nothing and calls the runtime for nothing', async () => {
   const w = makeWorld();
   await firstHealthy(w);

@@ -65,7 +65,7 @@ test('computeRoutes: routes of active deployments, healthy upstreams only, priva
   assert.equal(routes[0].routes[1].serviceStatus, 'HEALTHY');
 });
 
-test('computeRoutes: a deleting app is not routed; a service without an active deployment has no routes', () => {
+test('computeRoutes: a deleting app is not routed; a service with neither an active nor a first deployment has no routes', () => {
   const input = {
     domain: 'd', organizations: new Map([['o1', org]]), services: [service('web', { active_deployment_id: '' })],
     active: new Map(), instances: new Map(), endpoints: () => undefined,
@@ -90,4 +90,24 @@ test('computeRoutes: healthy instances of a ROLLING deployment replacing the act
   const ports = (r: ReturnType<typeof computeRoutes>) => r[0].routes[0].upstreams.map((u) => u.port);
   assert.deepEqual(ports(computeRoutes(input)), [31001], 'not rolling: only the active deployment serves');
   assert.deepEqual(ports(computeRoutes({ ...input, upcoming: new Map([['web', deployment('d-new', def)]]) })), [31001, 31002]);
+});
+
+test('computeRoutes: before its first promotion a service is routed from its first deployment; requests are held while it starts', () => {
+  const def: Deployment['definition'] = { ports: [{ port: 8000, protocol: 'http' }], routes: [{ port: 8000, path: '/' }] };
+  const endpoints = (id: string) => [{ containerPort: 8000, host: '127.0.0.1', hostPort: Number(id.slice(1)) + 31000 }];
+  const first = (status: Deployment['status']) => new Map([['web', { ...deployment('d-first', def), status, role: 'UPCOMING' as Deployment['role'] }]]);
+  const input = {
+    domain: 'pier.test', apps: [app()], organizations: new Map([['o1', org]]),
+    services: [service('web', { status: 'STARTING', active_deployment_id: '', latest_deployment_id: 'd-first' })],
+    active: new Map<string, Deployment>(),
+    instances: new Map([['d-first', [instance('i1', 'd-first', 'STARTING')]]]),
+    endpoints,
+  };
+  const building = computeRoutes({ ...input, first: first('PROVISIONING') })[0];
+  assert.deepEqual(building.routes.map((r) => [r.path, r.serviceStatus, r.upstreams.length]), [['/', 'STARTING', 0]], 'the route is there (503 with the status, never "no route")');
+  assert.equal(building.sleeping, undefined, 'a build can take minutes: not held');
+  const starting = computeRoutes({ ...input, first: first('STARTING') })[0];
+  assert.equal(starting.sleeping, true, 'instances are starting: requests wait for the first one');
+  const healthy = computeRoutes({ ...input, first: first('STARTING'), instances: new Map([['d-first', [instance('i1', 'd-first', 'HEALTHY')]]]) })[0];
+  assert.deepEqual(healthy.routes[0].upstreams.map((u) => u.port), [31001], 'its first HEALTHY instance serves before the promotion');
 });
