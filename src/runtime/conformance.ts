@@ -184,6 +184,16 @@ export function runRuntimeConformance(name: string, makeDriver: () => Runtime | 
       });
     });
 
+    test('an instance ends with its main process: a child it left running does not keep it up', { timeout: TEST_TIMEOUT_MS }, async () => {
+      await withInstances(async (start) => {
+        const h = await start(['orphan']);
+        const exit = await waitBounded(rt, h.runtimeId);
+        assert.equal(exit.exitCode, 4, 'the main process\'s own exit code');
+        assert.equal((await rt.inspect(h.runtimeId))?.running, false);
+        await awaitLog(rt, h.runtimeId, 'left a child behind');
+      });
+    });
+
     test('stop lets an instance that handles SIGTERM exit by itself', { timeout: TEST_TIMEOUT_MS }, async () => {
       await withInstances(async (start) => {
         const h = await start(['serve']);

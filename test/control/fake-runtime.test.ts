@@ -1,5 +1,5 @@
 // The scripted FakeRuntime (used by every fast control test) runs the runtime conformance suite as far as a double
-// can: it emulates the test app's modes (serve, exit N, ignore-term, logs N S, sleep) with scripted behaviours, and the
+// can: it emulates the test app's modes (serve, exit N, orphan, ignore-term, logs N S, sleep) with scripted behaviours, and the
 // suite skips what needs a real workload (HTTP, enforced limits, OOM, stats, serving across a restart).
 import { runRuntimeConformance } from '../../src/runtime/conformance.ts';
 import type { InstanceSpec } from '../../src/runtime/contract.ts';
@@ -11,6 +11,9 @@ export function testAppBehaviour(spec: InstanceSpec): Behaviour {
   switch (mode) {
     case 'exit':
       return { logs: [`exiting with ${a}`], stderr: ['goodbye from stderr'], exit: { code: Number(a) } };
+    case 'orphan':
+      // A double has no children: it just ends as the real app's main process does.
+      return { logs: ['left a child behind'], exit: { code: 4 } };
     case 'ignore-term':
       return { logs: ['ready'], onStop: { line: 'ignoring SIGTERM', ignore: true } };
     case 'logs': {

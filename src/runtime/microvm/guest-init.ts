@@ -5,7 +5,8 @@
 //   `B <epoch seconds> <uptime>`                 the guest's clock once (busybox date has no sub-second format)
 //   `O <uptime> <line>` / `E <uptime> <line>`    one line of the app's stdout / stderr (uptime in 1/100 s)
 //   `L <cpu.max> <memory.max>`                   the limits the guest kernel enforces
-//   `X <exit code> <oom kills> <uptime>`         the app ended; then the VM powers off (reboot=t + -no-reboot)
+//   `X <exit code> <oom kills> <uptime>`         the app ended (what it left running is killed); then the VM powers
+//                                                off (reboot=t + -no-reboot)
 // The host writes `stop` or `kill` on the console to send SIGTERM or SIGKILL to the app, and `hosts`, `h <line>`...,
 // `hosts.end` to replace the app's /etc/hosts (private names on an app network, appnet.ts; first set from PIER_HOSTS).
 // Volumes (PIER_VOLUMES, one `<9p tag> ro|rw <path>` line each) are the host's mounts shared over virtio-9p.
@@ -89,6 +90,9 @@ esac; done) &
 ctl=$!
 wait $app
 code=$?
+# The instance ends with its main process, as a container does: what it left running (holding the log pipes open,
+# which kept this VM up until the host killed it) goes with it.
+echo 1 > /sys/fs/cgroup/app/cgroup.kill 2>/dev/null || kill -KILL $(cat /sys/fs/cgroup/app/cgroup.procs) 2>/dev/null
 wait $so
 wait $se
 kill $ctl 2>/dev/null

@@ -13,7 +13,7 @@ export const TEST_IMAGE = 'pier-test/busybox:1';
 
 /**
  * The test app. Modes (first argument): `serve` (default: HTTP on $PORT answering / and /health, logs to stdout and
- * stderr, exits 0 on SIGTERM), `exit N`, `ignore-term`, `oom MB` (one buffer of MB megabytes filled by one read:
+ * stderr, exits 0 on SIGTERM), `exit N`, `orphan` (exits 4, a child left running), `ignore-term`, `oom MB` (one buffer of MB megabytes filled by one read:
  * past the memory limit, an OOM kill), `logs N SECONDS` (N lines on each stream, a pause between them), `sleep`.
  */
 export const TEST_APP_SCRIPT = `#!/bin/sh
@@ -37,6 +37,12 @@ exit)
   echo "exiting with $2"
   echo "goodbye from stderr" >&2
   exit "$2"
+  ;;
+orphan)
+  # The main process exits and leaves a child running that holds its stdout: the instance ends anyway.
+  busybox sleep 600 &
+  echo "left a child behind"
+  exit 4
   ;;
 ignore-term)
   trap 'echo "ignoring SIGTERM"' TERM
