@@ -46,7 +46,7 @@ export function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
-/** Stops every plane still running (SIGTERM, SIGKILL after 20 s) and removes this installation's containers. */
+/** Stops every plane still running (SIGTERM, SIGKILL after 20 s) and removes this installation's containers and networks. */
 export async function cleanUpPlanes(planes: Plane[], scope: string): Promise<void> {
   for (const p of planes) {
     if (p.child.exitCode === null && p.child.signalCode === null) {
@@ -61,5 +61,10 @@ export async function cleanUpPlanes(planes: Plane[], scope: string): Promise<voi
   const filters = JSON.stringify({ label: [`dev.pier.scope=${scope}`] });
   for (const c of await engine.json<{ Id: string }[]>('GET', '/containers/json', { query: { all: 1, filters } }).catch(() => [])) {
     await engine.jsonOrNull('DELETE', `/containers/${c.Id}`, { query: { force: 1 } }).catch(() => undefined);
+  }
+  // Its app networks too: the planes stop before they finish deleting the app, and every run left one behind, so a
+  // machine that ran the suite ~30 times had no address pool left for a new network.
+  for (const n of await engine.json<{ Id: string }[]>('GET', '/networks', { query: { filters } }).catch(() => [])) {
+    await engine.jsonOrNull('DELETE', `/networks/${n.Id}`).catch(() => undefined);
   }
 }
