@@ -1,7 +1,8 @@
 // What the edge is told: per app, its hosts and each web service's routes from its ACTIVE deployment (or, before the
 // first one is promoted, from the first deployment), with upstreams = the HEALTHY instances of that deployment (and of
 // a ROLLING one replacing it) on the route's port. Pure given the rows it is handed.
-import type { App, Deployment, Instance, Organization, Service } from '../domain/types.ts';
+import { CANCELABLE_DEPLOYMENT_STATUSES } from '../domain/status.ts';
+import type { App, Deployment, DeploymentStatus, Instance, Organization, Service } from '../domain/types.ts';
 import type { Endpoint } from '../runtime/contract.ts';
 import type { AppRoutes, RouteEntry } from '../edge/types.ts';
 import type { ControlState } from './ports.ts';
@@ -89,8 +90,10 @@ function isSleeping(input: RouteInput, appId: string): boolean {
   });
 }
 
+/** A deployment with instances coming or serving: one replacing the active deployment serves alongside it. */
+const ROLLING_OUT: readonly DeploymentStatus[] = ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY'];
 /** The statuses of a first deployment whose routes are published before its promotion (building up to healthy). */
-const FIRST_ROUTED: readonly string[] = ['PENDING', 'PROVISIONING', 'SCHEDULED', 'ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY'];
+const FIRST_ROUTED: readonly DeploymentStatus[] = [...CANCELABLE_DEPLOYMENT_STATUSES, ...ROLLING_OUT];
 
 /**
  * Reads the rows routes need from the state and computes the table. `thawed`: SLEEPING instances a wake-up has
@@ -122,7 +125,7 @@ export async function collectRoutes(state: ControlState, domain: string, endpoin
     const next = await state.getDeployment(s.latest_deployment_id);
     const t = next?.definition.strategy?.type;
     const rolling = !t || ['DEPLOYMENT_STRATEGY_TYPE_DEFAULT', 'DEPLOYMENT_STRATEGY_TYPE_INVALID', 'DEPLOYMENT_STRATEGY_TYPE_ROLLING'].includes(t);
-    if (next && rolling && ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY'].includes(next.status)) upcoming.set(s.id, next);
+    if (next && rolling && ROLLING_OUT.includes(next.status)) upcoming.set(s.id, next);
   }
   const instances = new Map<string, Instance[]>();
   for (let i of live) {
