@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { ApiMetrics } from './metrics.ts';
 
 test('/metrics carries the Node process metrics under prom-client\'s names, in valid exposition text', async () => {
-  const text = await new ApiMetrics().render();
+  const metrics = new ApiMetrics();
+  // prom-client counts CPU time from when its collector was registered (here), and the kernel accounts it in ticks: a
+  // render a few ms later may read 0. Spend some CPU first (bounded), so "> 0" below says the counter counts.
+  const before = process.cpuUsage().user;
+  const deadline = Date.now() + 2000;
+  while (process.cpuUsage().user - before < 20_000 && Date.now() < deadline) Math.sqrt(Math.random());
+  const text = await metrics.render();
   const value = (name: string): number => {
     const m = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
     assert.ok(m, `${name} in:\n${text}`);
