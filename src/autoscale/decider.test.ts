@@ -129,3 +129,22 @@ test('sleep is due after the idle delay of a min-0 rule only', () => {
   assert.equal(light.sleepAfterMs, 5000);
   assert.equal(policyOf({ min: 0, max: 1 }).sleepAfterMs, 300_000);
 });
+
+test('samples that say what time they cover are averaged by it: one taken between ticks weighs only its milliseconds', () => {
+  const config = { ...DEFAULT_DECIDER_CONFIG, stableWindowMs: 6000, panicWindowMs: 2000 };
+  const policy = policyOf({ min: 1, max: 3, targets: [{ requests_per_second: { value: 5 } }] });
+  // Two seconds idle in ticks of 250 ms, then load at 160 requests/s seen 50 ms into the step (the edge's report).
+  const samples: MetricSample[] = Array.from({ length: 8 }, (_, i) => ({ atMs: (i + 1) * 250, spanMs: 250, instances: 1, concurrency: 0, rps: 0 }));
+  samples.push({ atMs: 2050, spanMs: 50, instances: 1, concurrency: 0, rps: 160 });
+  const early = decide({ nowMs: 2050, samples, current: 1, policy, config, state: { recent: [] } });
+  // 8 requests in the last two seconds are 4 per second: under the target, whatever the sample's own rate.
+  assert.equal(early.desired, 1, early.reason);
+  // Weighed equally (no spans), the same samples would read 160 / 9 = 17.8 requests per second and scale to max.
+  const unweighted = samples.map(({ spanMs: _, ...s }) => s);
+  assert.equal(decide({ nowMs: 2050, samples: unweighted, current: 1, policy, config, state: { recent: [] } }).desired, 3);
+  // 150 ms later the window holds 32 requests (16 per second over 2 s): more than two instances' worth, in panic.
+  samples.push({ atMs: 2200, spanMs: 150, instances: 1, concurrency: 0, rps: 160 });
+  const later = decide({ nowMs: 2200, samples, current: 1, policy, config, state: early.state });
+  assert.equal(later.desired, 3);
+  assert.match(later.reason, /^1 -> 3: .* requests per second over target 5 .*\(panic\)$/);
+});

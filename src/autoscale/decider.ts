@@ -72,14 +72,32 @@ export function sleepDue(p: ScalingPolicy, nowMs: number, lastActivityMs: number
 
 /** Averages one target's metric over a window and turns it into an instance count. */
 function want(target: MetricTarget, samples: readonly MetricSample[], serving: number): Want {
-  const values = samples.map((s) => valueOf(target, s)).filter((v): v is number => v !== undefined);
-  const observed = values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+  const observed = average(samples, (s) => valueOf(target, s));
   // Requests are totals over the region; CPU, memory and latency are per-instance averages, so they scale the count.
   const needed = target.metric === 'concurrent_requests' || target.metric === 'requests_per_second'
     ? observed / target.value
     : (serving * observed) / target.value;
   // A hair of tolerance so exactly-at-target (212 / 53 = 4) does not round up through float noise.
   return { desired: Math.max(0, Math.ceil(needed - 1e-9)), observed, target };
+}
+
+/**
+ * The average of a metric over samples (those that have it), each weighted by the time it covers when every one of
+ * them says so, else equally: samples of one tick each weigh the same either way, and a short sample taken between
+ * ticks (the edge reported a rise) counts for its few milliseconds, not for a whole tick.
+ */
+export function average(samples: readonly MetricSample[], of: (s: MetricSample) => number | undefined): number {
+  let sum = 0;
+  let weight = 0;
+  const timed = samples.every((s) => s.spanMs !== undefined && s.spanMs > 0);
+  for (const s of samples) {
+    const v = of(s);
+    if (v === undefined) continue;
+    const w = timed ? s.spanMs! : 1;
+    sum += v * w;
+    weight += w;
+  }
+  return weight > 0 ? sum / weight : 0;
 }
 
 function valueOf(t: MetricTarget, s: MetricSample): number | undefined {

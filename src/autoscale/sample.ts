@@ -56,6 +56,7 @@ export function sampleRegion(i: SampleInput): MetricSample {
   const seconds = Math.max(i.elapsedMs, 1) / 1000;
   const sample: MetricSample = {
     atMs: i.atMs,
+    spanMs: Math.max(i.elapsedMs, 1),
     instances: i.instances.length,
     concurrency: Math.max(inFlight, busyMs / (seconds * 1000)),
     rps: requests / seconds,

@@ -40,3 +40,27 @@ export function isAutoscaled(p: ScalingPolicy): boolean {
 export function quantilesOf(p: ScalingPolicy): number[] {
   return [...new Set(p.targets.filter((t) => t.metric === 'requests_response_time').map((t) => t.quantile ?? 95))];
 }
+
+/**
+ * What the edge watches for a deployment whose requests drive its autoscaling (issue #23): per serving instance, the
+ * in-flight requests and the requests per second above which the decider would want more instances (the lowest
+ * target of its autoscaled rules), and the most instances any rule allows. When the load passes them the edge tells
+ * the control plane at once, which samples then instead of at its next tick. Undefined when no request target
+ * scales it (CPU, memory and response time are read on the tick).
+ */
+export function loadWatchOf(scalings: readonly { min: number; max: number; targets?: DeploymentScalingTarget[] }[]): { max: number; inFlight?: number; perSecond?: number } | undefined {
+  let max = 0;
+  let inFlight: number | undefined;
+  let perSecond: number | undefined;
+  for (const s of scalings) {
+    const p = policyOf(s);
+    if (!isAutoscaled(p)) continue;
+    for (const t of p.targets) {
+      if (t.metric === 'concurrent_requests') inFlight = Math.min(inFlight ?? Infinity, t.value);
+      if (t.metric === 'requests_per_second') perSecond = Math.min(perSecond ?? Infinity, t.value);
+    }
+    if (p.targets.some((t) => t.metric === 'concurrent_requests' || t.metric === 'requests_per_second')) max = Math.max(max, p.max);
+  }
+  if (max === 0) return undefined;
+  return { max, ...(inFlight !== undefined ? { inFlight } : {}), ...(perSecond !== undefined ? { perSecond } : {}) };
+}

@@ -26,6 +26,12 @@ export interface ScalingPolicy {
  */
 export interface MetricSample {
   atMs: number;
+  /**
+   * The time the sample covers (ms since the previous one). Samples that all carry it are averaged by it: a sample
+   * taken early, on the edge's word that load rose (not on the tick), weighs only the time it covers. Without it
+   * (recorded series of one sample per tick) every sample weighs the same.
+   */
+  spanMs?: number;
   /** Instances serving when the sample was taken. */
   instances: number;
   concurrency: number;

@@ -15,6 +15,8 @@ export interface RegionMemory {
   key: string;
   /** The count the region should run; 0 while it sleeps. */
   desired: number;
+  /** The most its rule allows (set by each pass): at max, a report of more load has nothing to ask for. */
+  max?: number;
   samples: MetricSample[];
   decider: DeciderState;
   /** When the region last woke or was first seen: the idle delay counts from here at the earliest. */
@@ -41,6 +43,8 @@ export interface AutoscaleMemory {
   wakeRequests: Map<string, number>;
   previous: Map<string, Counters>;
   lastSampleMs?: number;
+  /** The edge reported a rise (Controller.load): the next pass samples without waiting for the tick. */
+  sampleAsked?: boolean;
   /**
    * Instances a wake-up thawed (light sleep) whose HEALTHY mark is still to come: the route table serves them
    * already (collectRoutes), the pass that wakes their region marks them and takes them out.
@@ -64,4 +68,19 @@ export function createAutoscaleMemory(metrics?: MetricsSource, config: Partial<A
 /** Records that a request waits for a sleeping app; the next pass wakes its sleeping regions. */
 export function requestWake(mem: AutoscaleMemory, appId: string, nowMs: number): void {
   if (!mem.wakeRequests.has(appId)) mem.wakeRequests.set(appId, nowMs);
+}
+
+/**
+ * Records the edge's report that a service's load passed what its instances take; true when the service has an
+ * autoscaled region here that is awake and below its max (the caller then runs a pass), else false: nothing to ask.
+ */
+export function requestSample(mem: AutoscaleMemory, serviceId: string): boolean {
+  const prefix = `${serviceId} `;
+  for (const r of mem.regions.values()) {
+    if (r.key.startsWith(prefix) && r.desired > 0 && (r.max === undefined || r.desired < r.max)) {
+      mem.sampleAsked = true;
+      return true;
+    }
+  }
+  return false;
 }

@@ -10,7 +10,7 @@ import type { Builder, Clock, ControlReads, ControlState, ControlWrites } from '
 import { systemClock } from './ports.ts';
 import { reconcileDeployments } from './reconcile-deployments.ts';
 import { reconcileInstances } from './reconcile-instances.ts';
-import { reconcileScaling, requestWake, thawEarly, type MetricsSource } from './reconcile-scaling.ts';
+import { reconcileScaling, requestSample, requestWake, thawEarly, type MetricsSource } from './reconcile-scaling.ts';
 import type { AutoscaleConfig } from '../autoscale/config.ts';
 import { collectRoutes } from './routes.ts';
 import { breathe } from './breathe.ts';
@@ -71,6 +71,11 @@ export interface Controller {
    * next pass wakes its sleeping services (marks the thawed instances HEALTHY, starts the others).
    */
   wake(appId: string): void;
+  /**
+   * The edge saw a service's load pass what its serving instances take (EdgeOptions.onLoad): the next pass, at once,
+   * samples the counters instead of waiting for the autoscaler's tick, so a rise is decided on when it comes.
+   */
+  load(serviceId: string): void;
 }
 
 /**
@@ -262,6 +267,11 @@ export function createController(o: ControllerOptions): Controller {
     recover,
     routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints, ctx.autoscale.thawed),
     endpoints: (id) => ctx.bindings.get(id)?.endpoints,
+    load(serviceId) {
+      if (!requestSample(ctx.autoscale, serviceId)) return;
+      kicked = true;
+      if (!looping) schedule(0);
+    },
     wake(appId) {
       requestWake(ctx.autoscale, appId, ctx.clock.now().getTime());
       // Light sleep: thaw now and route to the thawed instances at once; the pass marks them HEALTHY after.

@@ -22,7 +22,7 @@ import { markDeployment, markInstance } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
 import type { RegionMemory } from './autoscale-memory.ts';
 import { hasVolumes } from './reconcile-volumes.ts';
-export { requestWake, type MetricsSource } from './autoscale-memory.ts';
+export { requestSample, requestWake, type MetricsSource } from './autoscale-memory.ts';
 
 /** How long a sleeping replica keeps its workload after the edge stopped routing to it (routes update async). */
 const SLEEP_STOP_DELAY_MS = 300;
@@ -30,6 +30,8 @@ const SLEEP_STOP_DELAY_MS = 300;
 const THAWED_FIRST_CHECK_MS = 1000;
 /** Pass period while an autoscaled row waits for its workload (health probes ask for their own passes: health.ts). */
 const STARTING_PASS_MS = 25;
+/** Samples the edge's reports ask for are at least this far apart (ms). */
+const REPORTED_SAMPLE_GAP_MS = 25;
 const RUNNING_DEPLOYMENT = ['ALLOCATING', 'STARTING', 'HEALTHY', 'DEGRADED', 'UNHEALTHY', 'SLEEPING'];
 const SERVING_INSTANCE = ['ALLOCATING', 'STARTING', 'HEALTHY', 'UNHEALTHY'];
 
@@ -65,7 +67,11 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
   const mem = ctx.autoscale;
   const nowMs = ctx.clock.now().getTime();
   const metrics = mem.metrics?.();
-  const sampling = mem.lastSampleMs === undefined || nowMs - mem.lastSampleMs >= mem.config.tickMs * 0.8;
+  // On the tick, or sooner when the edge reported a rise (its sample then covers only the time since the last one,
+  // and the decider weighs it so), but not twice within REPORTED_SAMPLE_GAP_MS.
+  const sinceSample = mem.lastSampleMs === undefined ? Infinity : nowMs - mem.lastSampleMs;
+  const asked = mem.sampleAsked === true;
+  const sampling = sinceSample >= mem.config.tickMs * 0.8 || (asked && sinceSample >= REPORTED_SAMPLE_GAP_MS);
   const wakes = new Map(mem.wakeRequests);
   // Every kept workload of a waking app starts now, in parallel (the wake-up itself began most: thawEarly).
   for (const app of wakes.keys()) resumeEarly(ctx, app);
@@ -108,6 +114,9 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
   if (sampling && metrics) {
     mem.lastSampleMs = nowMs;
     mem.previous = new Map(Object.entries(metrics.instances));
+    mem.sampleAsked = false;
+  } else if (asked) {
+    soon(ctx, Math.max(1, REPORTED_SAMPLE_GAP_MS - sinceSample));
   }
   if (autoscaled) soon(ctx, mem.config.tickMs);
 }
@@ -137,6 +146,7 @@ async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<D
     };
     mem.regions.set(r.id, rm);
   }
+  rm.max = policy.max;
   if (rm.desired === 0) {
     if (wake) return wakeRegion(s, rm, d, rows);
     await deepenSleep(s, rm, rows);

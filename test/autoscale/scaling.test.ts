@@ -63,6 +63,29 @@ test('a load step scales up (panic), the end of the load scales back down to min
   assert.deepEqual(s.w.errors, []);
 });
 
+test('the edge reporting a rise makes the next pass sample between ticks, weighed by the time it covers', async () => {
+  const s = await setup({ min: 1, max: 3, targets: [{ requests_per_second: { value: 5 } }] });
+  await s.w.settle();
+  for (let i = 0; i < 3; i++) await second(s, 0);
+  const [only] = serving(s.w, s.deployment.id);
+  // 300 ms into a tick, 60 requests (200 per second) have arrived: a pass now is not a sampling one.
+  s.w.clock.advance(300);
+  s.edge.serve(only!.id, 60, 5, s.w.clock.now());
+  await s.w.settle();
+  assert.equal(serving(s.w, s.deployment.id).length, 1);
+  assert.deepEqual(autoscaled(s.w, s.service.id), []);
+  // A report for a service the autoscaler does not scale changes nothing.
+  s.w.controller.load('svc-unknown');
+  await s.w.settle();
+  assert.deepEqual(autoscaled(s.w, s.service.id), []);
+  // The edge's report: the pass samples now. 60 requests in the last 2.3 s are 26 per second: 3 instances (max).
+  s.w.controller.load(s.service.id);
+  await s.w.settle();
+  assert.equal(serving(s.w, s.deployment.id).length, 3);
+  assert.match(autoscaled(s.w, s.service.id)[0]!, /^1 -> 3: 26\.1 requests per second over target 5 \(capped at max 3\) in the last 2 s \(panic\)$/);
+  assert.deepEqual(s.w.errors, []);
+});
+
 test('a steady load inside the target changes nothing', async () => {
   const s = await setup({ min: 2, max: 5, targets: [{ requests_per_second: { value: 100 } }] });
   await s.w.settle();
