@@ -134,6 +134,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
           if (!controller) throw new Error('the control plane is not running');
           controller.wake(appId);
         },
+        // Autoscaling on requests: a rise the edge sees is sampled at once, not at the autoscaler's next tick.
+        onLoad: (serviceId) => controller?.load(serviceId),
       };
       // HAProxy on the public address with the Node edge behind it as activator and fallback, where installed (the
       // default), or the Node edge alone (src/edge/dataplane.ts).

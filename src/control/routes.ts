@@ -1,6 +1,7 @@
 // What the edge is told: per app, its hosts and each web service's routes from its ACTIVE deployment (or, before the
 // first one is promoted, from the first deployment), with upstreams = the HEALTHY instances of that deployment (and of
 // a ROLLING one replacing it) on the route's port. Pure given the rows it is handed.
+import { loadWatchOf } from '../autoscale/index.ts';
 import { CANCELABLE_DEPLOYMENT_STATUSES } from '../domain/status.ts';
 import type { App, Deployment, DeploymentStatus, Instance, Organization, Service } from '../domain/types.ts';
 import type { Endpoint } from '../runtime/contract.ts';
@@ -57,6 +58,8 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
           return ep ? [{ instanceId: i.id, host: ep.host, port: ep.hostPort, region: i.region, protocol: protocol as 'http' | 'http2' }] : [];
         }).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
         const entry: RouteEntry = { path: r.path, serviceId: svc.id, serviceName: svc.name, serviceStatus: svc.status, port: r.port, upstreams };
+        const watch = loadWatchOf(def.scalings ?? []);
+        if (watch) entry.loadWatch = watch;
         const sp = r.security_policies;
         if (sp?.basic_auths?.length) entry.basicAuths = sp.basic_auths.map((b) => ({ username: b.username, password: b.password }));
         if (sp?.api_keys?.length) entry.apiKeys = [...sp.api_keys];

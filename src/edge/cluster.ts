@@ -5,6 +5,7 @@
 // fans `drain` out. A worker that dies is replaced and gets the current routes before it listens.
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
+import { LOAD_REPORT_GAP_MS } from './load-watch.ts';
 import { mergeMetrics, renderPrometheus } from './metrics.ts';
 import { parseAddr, urlOf } from './addr.ts';
 import { CertificateTable } from './tls.ts';
@@ -28,12 +29,14 @@ export type FromWorker =
   | { t: 'metrics'; m: EdgeMetrics; id?: number }
   | { t: 'log'; entries: AccessLogEntry[] }
   | { t: 'wake'; appId: string }
+  /** A route's load passed its loadWatch; the worker's counters went just before it (a 'metrics' message). */
+  | { t: 'load'; serviceId: string }
   | { t: 'drained'; id: number };
 
 /** Options a worker needs, passed through the environment as JSON (functions stay here). */
 export interface WorkerConfig {
   addr: string;
-  options: Omit<EdgeOptions, 'addr' | 'workers' | 'accessLog' | 'onWake' | 'onCertificateError'>;
+  options: Omit<EdgeOptions, 'addr' | 'workers' | 'accessLog' | 'onWake' | 'onLoad' | 'onCertificateError'>;
   accessLog: boolean;
 }
 
@@ -120,6 +123,7 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
         case 'drained': settle(w, msg.id); break;
         case 'log': for (const e of msg.entries) opts.accessLog?.(e); break;
         case 'wake': wake(msg.appId); break;
+        case 'load': reportLoad(msg.serviceId); break;
       }
     });
     w.once('exit', (code, signal) => {
@@ -130,6 +134,19 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
       else if (!closing) void spawn().catch(() => undefined);
     });
   });
+
+  // Several workers see the same rise: one report per service per LOAD_REPORT_GAP_MS goes on.
+  const reportedAt = new Map<string, number>();
+  const reportLoad = (serviceId: string): void => {
+    const now = performance.now();
+    const last = reportedAt.get(serviceId);
+    if (last !== undefined && now - last < LOAD_REPORT_GAP_MS) return;
+    if (reportedAt.size > 10_000) reportedAt.clear();
+    reportedAt.set(serviceId, now);
+    try {
+      opts.onLoad?.(serviceId);
+    } catch { /* advice only: the control plane's tick samples anyway */ }
+  };
 
   const wake = (appId: string): void => {
     // Several workers hold requests for the same app: ask the control plane once per hold period.

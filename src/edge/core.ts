@@ -44,6 +44,7 @@ export class EdgeCore implements EdgeContext {
   private readonly holdQueueSize: number;
   private readonly holdTimeoutMs: number;
   private readonly onWake: ((appId: string) => Promise<void>) | undefined;
+  private readonly onLoad: ((serviceId: string) => void) | undefined;
   private readonly heldByApp = new Map<string, Set<HeldRequest>>();
   private readonly waking = new Set<string>();
   private readonly idPrefix = randomBytes(6).toString('hex');
@@ -62,6 +63,7 @@ export class EdgeCore implements EdgeContext {
     this.trustForwarded = opts.trustForwarded ?? false;
     this.accessLog = opts.accessLog;
     this.onWake = opts.onWake;
+    this.onLoad = opts.onLoad;
     this.holdQueueSize = opts.holdQueueSize ?? 1000;
     this.holdTimeoutMs = opts.holdTimeoutMs ?? 30_000;
     this.hasTable = !opts.requireRoutes;
@@ -198,6 +200,13 @@ export class EdgeCore implements EdgeContext {
       // Nobody waits any more: the next request asks for a wake-up again.
       this.waking.delete(held.appId);
     }
+  }
+
+  /** A route's load passed its loadWatch (load-watch.ts): tell the control plane; never throws into the request. */
+  reportLoad(serviceId: string): void {
+    try {
+      this.onLoad?.(serviceId);
+    } catch { /* a report is advice: the tick samples anyway */ }
   }
 
   /** Ask the control plane to wake an app; when that fails, the waiting requests get a 503 saying why. */

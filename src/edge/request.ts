@@ -46,6 +46,8 @@ export interface EdgeContext {
   /** Queue a request for a sleeping app; false when the queue is full. */
   hold(app: CompiledApp, held: HeldRequest): boolean;
   unhold(held: HeldRequest): void;
+  /** A route's load passed its loadWatch: tell the control plane (EdgeOptions.onLoad). */
+  reportLoad(serviceId: string): void;
 }
 
 const EMPTY: never[] = [];
@@ -287,7 +289,11 @@ export class ProxyRequest implements HeldRequest {
     }
     this.upstream = st;
     st.acquire();
-    if (this.tried === null) route.traffic.inFlight++;
+    if (this.tried === null) {
+      route.traffic.inFlight++;
+      const watch = route.entry.loadWatch;
+      if (watch && route.load.arrive(watch, route.upstreams.length, route.traffic.inFlight, this.t0)) this.edge.reportLoad(route.entry.serviceId);
+    }
     st.instance.lastRequestAt = performance.timeOrigin + this.t0;
     // undici copies the headers when the request is created, so the array can be trimmed and reused on a retry.
     const fwdHeaders = this.fwd;

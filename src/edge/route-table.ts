@@ -1,6 +1,7 @@
 // The routing table as the hot path wants it: one Map lookup by host, then a scan of the app's routes,
 // longest prefix first. Everything per-route (policy, upstream lists per region, counters) is precomputed
 // here, when `setRoutes` runs, not per request.
+import { LoadMeter } from './load-watch.ts';
 import { Traffic } from './metrics.ts';
 import { compilePolicy, type AccessPolicy } from './security.ts';
 import type { AppRoutes, RouteEntry } from './types.ts';
@@ -22,6 +23,8 @@ export interface CompiledRoute {
   readonly prefix: string;
   readonly policy: AccessPolicy | null;
   readonly traffic: Traffic;
+  /** Arrivals counted for the entry's loadWatch (load-watch.ts); survives table updates. */
+  readonly load: LoadMeter;
   readonly upstreams: UpstreamState[];
   readonly byRegion: Map<string, UpstreamState[]>;
   /** Metrics key: `appId serviceId path`. */
@@ -75,7 +78,7 @@ export function matchRoute(app: CompiledApp, url: string): RouteMatch | null {
 export class EdgeState {
   readonly upstreams = new Map<string, UpstreamState>();
   readonly instances = new Map<string, InstanceTraffic>();
-  readonly routeTraffic = new Map<string, { traffic: Traffic; appId: string; serviceId: string; path: string; appName: string; serviceName: string }>();
+  readonly routeTraffic = new Map<string, { traffic: Traffic; load: LoadMeter; appId: string; serviceId: string; path: string; appName: string; serviceName: string }>();
   readonly appTraffic = new Map<string, Traffic>();
 
   constructor(private readonly settings: PoolSettings) {}
@@ -107,7 +110,7 @@ export class EdgeState {
         const key = `${def.appId} ${entry.serviceId} ${prefix}`;
         seenRoutes.add(key);
         let rt = this.routeTraffic.get(key);
-        if (!rt) this.routeTraffic.set(key, (rt = { traffic: new Traffic(), appId: def.appId, serviceId: entry.serviceId, path: prefix, appName: '', serviceName: '' }));
+        if (!rt) this.routeTraffic.set(key, (rt = { traffic: new Traffic(), load: new LoadMeter(), appId: def.appId, serviceId: entry.serviceId, path: prefix, appName: '', serviceName: '' }));
         // Names label /metrics beside the ids; a rename shows from the next route push on.
         rt.appName = def.appName;
         rt.serviceName = entry.serviceName;
@@ -124,7 +127,7 @@ export class EdgeState {
           if (list) list.push(st);
           else byRegion.set(up.region, [st]);
         }
-        routes.push({ app, entry, prefix, policy: compilePolicy(entry, def.appName), traffic: rt.traffic, upstreams, byRegion, key });
+        routes.push({ app, entry, prefix, policy: compilePolicy(entry, def.appName), traffic: rt.traffic, load: rt.load, upstreams, byRegion, key });
       }
       routes.sort((a, b) => b.prefix.length - a.prefix.length);
       const names = new Set(def.hosts.map(hostKey));

@@ -20,10 +20,20 @@ export interface RouteEntry {
   serviceStatus: string;
   port: number;
   upstreams: Upstream[];
+  /**
+   * Set when the service's autoscaling follows its requests (issue #23): per serving instance, the in-flight requests
+   * and requests per second above which it wants more instances, and the most it may run. While the route serves
+   * fewer than `max` and its load passes either, the edge calls `EdgeOptions.onLoad` (at most every
+   * LOAD_REPORT_GAP_MS), so the control plane samples then instead of at its next tick.
+   */
+  loadWatch?: LoadWatch;
   /** Basic-auth users and API keys guarding the route (already interpolated). */
   basicAuths?: { username: string; password: string }[];
   apiKeys?: string[];
 }
+
+/** The load at which a route's service wants to be told at once (RouteEntry.loadWatch). */
+export interface LoadWatch { max: number; inFlight?: number; perSecond?: number }
 
 /** Everything the edge needs to serve one app. */
 export interface AppRoutes {
@@ -94,6 +104,11 @@ export interface EdgeOptions {
    * edge bind before their first table and must not send a balancer's traffic into a window of 404s.
    */
   requireRoutes?: boolean;
+  /**
+   * Called with a service id when a route with `loadWatch` carries more than its serving instances' worth of load
+   * (at most once per LOAD_REPORT_GAP_MS per route); the control plane samples its counters at once.
+   */
+  onLoad?: (serviceId: string) => void;
   /** Requests held per sleeping app at most (default 1000); more get 503. */
   holdQueueSize?: number;
   /** How long a held request waits for the app to wake (default 30 s). */

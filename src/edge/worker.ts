@@ -1,5 +1,5 @@
 // Entry point of an edge worker process (started by cluster.ts). It serves the shared listen socket with an
-// EdgeCore and talks to the coordinator over IPC: routes in; counters, access-log batches and wake-ups out.
+// EdgeCore and talks to the coordinator over IPC: routes in; counters, access-log batches, wake-ups and load reports out.
 import cluster from 'node:cluster';
 import type { FromWorker, ToWorker, WorkerConfig } from './cluster.ts';
 import { EdgeCore } from './core.ts';
@@ -16,6 +16,12 @@ const LOG_EVERY_MS = 100;
 class WorkerCore extends EdgeCore {
   protected override wake(appId: string): void {
     post({ t: 'wake', appId });
+  }
+
+  /** The coordinator's counters are up to METRICS_EVERY_MS old: this worker's go first, so the report's sample sees the rise. */
+  override reportLoad(serviceId: string): void {
+    post({ t: 'metrics', m: this.metrics() });
+    post({ t: 'load', serviceId });
   }
 }
 

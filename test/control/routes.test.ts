@@ -111,3 +111,30 @@ test('computeRoutes: before its first promotion a service is routed from its fir
   const healthy = computeRoutes({ ...input, first: first('STARTING'), instances: new Map([['d-first', [instance('i1', 'd-first', 'HEALTHY')]]]) })[0];
   assert.deepEqual(healthy.routes[0].upstreams.map((u) => u.port), [31001], 'its first HEALTHY instance serves before the promotion');
 });
+
+test('computeRoutes: a service autoscaled on its requests carries the load the edge watches; fixed counts and CPU targets do not', () => {
+  const def = (scalings: NonNullable<Deployment['definition']['scalings']>) => ({ ports: [{ port: 8000, protocol: 'http' as const }], routes: [{ port: 8000, path: '/' }], scalings });
+  const routes = computeRoutes({
+    domain: 'pier.test', apps: [app()], organizations: new Map([['o1', org]]),
+    services: [service('rps'), service('conc'), service('fixed'), service('cpu')],
+    active: new Map([
+      // The most sensitive target of the autoscaled rules, and the most instances any allows.
+      ['rps', deployment('d-rps', def([
+        { scopes: ['region:fra'], min: 1, max: 3, targets: [{ requests_per_second: { value: 50 } }, { concurrent_requests: { value: 20 } }] },
+        { scopes: ['region:was'], min: 2, max: 6, targets: [{ requests_per_second: { value: 30 } }] },
+      ]))],
+      ['conc', deployment('d-conc', def([{ scopes: [], min: 0, max: 4, targets: [{ concurrent_requests: { value: 8 } }] }]))],
+      ['fixed', deployment('d-fixed', def([{ scopes: [], min: 2, max: 2, targets: [{ requests_per_second: { value: 5 } }] }]))],
+      ['cpu', deployment('d-cpu', def([{ scopes: [], min: 1, max: 5, targets: [{ average_cpu: { value: 70 } }] }]))],
+    ]),
+    instances: new Map(),
+    endpoints: () => undefined,
+  });
+  const watch = Object.fromEntries(routes[0]!.routes.map((r) => [r.serviceId, r.loadWatch]));
+  assert.deepEqual(watch, {
+    rps: { max: 6, inFlight: 20, perSecond: 30 },
+    conc: { max: 4, inFlight: 8 },
+    fixed: undefined,
+    cpu: undefined,
+  });
+});

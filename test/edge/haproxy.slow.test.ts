@@ -124,6 +124,38 @@ test('routes by host and path prefix straight to the instances; misses and guard
   }
 });
 
+test('a rise on a watched route HAProxy serves is reported, with the counters that show it; an unwatched one never is', { skip }, async () => {
+  const web = await startUpstream('web');
+  const reports: { serviceId: string; counted: number }[] = [];
+  let edgeRef: HaproxyEdge | undefined;
+  try {
+    await withEdge(async (edge, nodeLog) => {
+      edgeRef = edge;
+      edge.setRoutes([
+        app('busy', [route('/', [up('b1', web.port)], { serviceId: 'svc-busy', loadWatch: { max: 3, perSecond: 5 } })]),
+        app('plain', [route('/', [up('p1', web.port)], { serviceId: 'svc-plain' })]),
+      ]);
+      await edge.settled();
+      // Two requests per second on the watched route: inside its target.
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await call(edge.url, 'busy-acme.pier.test', '/')).status, 200);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.equal(reports.length, 0, JSON.stringify(reports));
+      const until = Date.now() + 5000;
+      while (reports.length === 0 && Date.now() < until) {
+        await Promise.all([call(edge.url, 'busy-acme.pier.test', '/'), call(edge.url, 'plain-acme.pier.test', '/')]);
+      }
+      assert.ok(reports.length > 0, 'the rise was reported');
+      assert.ok(reports.every((r) => r.serviceId === 'svc-busy'), JSON.stringify(reports));
+      assert.ok(reports[0]!.counted > 3, `the counters at the report hold the rise (${reports[0]!.counted} requests)`);
+      assert.equal(nodeLog.length, 0, 'HAProxy served them all');
+    }, undefined, { onLoad: (serviceId) => reports.push({ serviceId, counted: edgeRef!.metrics().instances.b1?.requests ?? 0 }) });
+  } finally {
+    await web.close();
+  }
+});
+
 test('latency histograms count the requests HAProxy serves, per route and per instance, across a reload', { skip }, async () => {
   // One instance answers at once, the other after 30 ms: their requests land in the (0, 2 ms] and (25, 50] ms
   // buckets (a loaded test box may push a fast one up a bucket or two, never past 25 ms nor a slow one out of its own).

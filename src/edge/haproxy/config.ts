@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { LATENCY_BUCKETS_MS } from '../metrics.ts';
 import { hostKey, normalizePrefix } from '../route-table.ts';
-import type { AppRoutes, EdgeCertificate, RouteEntry } from '../types.ts';
+import type { AppRoutes, EdgeCertificate, LoadWatch, RouteEntry } from '../types.ts';
 
 /** One upstream server as HAProxy sees it. */
 export interface PlannedServer { instanceId: string; host: string; port: number }
@@ -20,6 +20,9 @@ export interface PlannedBackend {
   /** Metrics keys (`appId serviceId path`) of the routes it serves, and their apps. */
   routeKeys: string[];
   appIds: string[];
+  /** The service of its first route, and that route's loadWatch (issue #23: HAProxy's counters are watched for it). */
+  serviceId: string;
+  loadWatch?: LoadWatch;
 }
 
 /** What HAProxy should hold for a route table: backends by name and map lines (key → backend), longest key first. */
@@ -83,7 +86,7 @@ export function planHaproxy(apps: AppRoutes[], domain: string): HaproxyPlan {
         const servers = route.upstreams
           .map((u) => ({ instanceId: u.instanceId, host: u.host, port: u.port }))
           .sort((x, y) => x.instanceId.localeCompare(y.instanceId));
-        backends.set(name, (b = { name, prefix, servers, routeKeys: [], appIds: [] }));
+        backends.set(name, (b = { name, prefix, servers, routeKeys: [], appIds: [], serviceId: route.serviceId, ...(route.loadWatch ? { loadWatch: route.loadWatch } : {}) }));
       }
       b.routeKeys.push(`${app.appId} ${route.serviceId} ${prefix}`);
       if (!b.appIds.includes(app.appId)) b.appIds.push(app.appId);

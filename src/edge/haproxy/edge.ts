@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { parseAddr, urlOf } from '../addr.ts';
 import { createEdge } from '../edge.ts';
 import { LATENCY_BUCKETS_MS, renderPrometheus, summarize } from '../metrics.ts';
-import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, TrafficMetrics } from '../types.ts';
+import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, LoadWatch, TrafficMetrics } from '../types.ts';
 import {
   NODE_BACKEND, haproxyThreads, latencyKey, latencyTableCommands, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderLatencyMap, renderMap, restartDelay,
   slotsForConfig, type BackendSlots, type CrtEntry, type HaproxyPlan,
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
+import { BackendLoadWatch, LOAD_POLL_MS, backendStatCommands, parseBackendRows } from './load-watch.ts';
 import { jobQueue } from './queue.ts';
 
 /** Options of the HAProxy data plane on top of the edge's own. */
@@ -57,6 +58,11 @@ export interface DataplaneStatus {
   masterPid: number | null;
   /** The last death, as logged. */
   lastDeath: string | null;
+}
+
+/** Per backend of a plan: the metrics keys and apps it counts for, and the service and loadWatch it is watched for. */
+function ownersOf(plan: HaproxyPlan): Map<string, { routeKeys: string[]; appIds: string[]; serviceId: string; loadWatch?: LoadWatch }> {
+  return new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds, serviceId: b.serviceId, ...(b.loadWatch ? { loadWatch: b.loadWatch } : {}) }]));
 }
 
 /** Start the Node edge on loopback, then HAProxy on `opts.addr` in front of it. */
@@ -100,7 +106,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   // Set when a runtime change failed halfway: what HAProxy holds is unknown, so the next table rewrites the config.
   let forceReload = false;
   // Which route keys and app each backend counts for (metrics), from the last plan.
-  let owners = new Map<string, { routeKeys: string[]; appIds: string[] }>();
+  let owners = new Map<string, { routeKeys: string[]; appIds: string[]; serviceId: string; loadWatch?: LoadWatch }>();
   let stats = new Map<string, StatRow>();
   // Counters of workers replaced by reloads, so totals never go down.
   const carried = new Map<string, StatRow>();
@@ -183,7 +189,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     let map: string;
     try {
       const plan = planHaproxy(desired, domain);
-      owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
+      owners = ownersOf(plan);
       carryCounters();
       backends = slotsForConfig(plan, backends);
       map = renderMap(plan.map);
@@ -301,7 +307,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       if (apps === null || closed || !up) return; // while HAProxy is down, its restart applies the newest table
       try {
         const plan = planHaproxy(apps, domain);
-        owners = new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
+        owners = ownersOf(plan);
         await apply(plan);
       } catch (err) {
         forceReload = true;
@@ -384,6 +390,39 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const pollAll = async (): Promise<void> => { await poll(); await pollLatency(); };
   const poller = setInterval(() => { void pollAll(); }, 1000);
   poller.unref();
+
+  // Load reports (issue #23, load-watch.ts): the watched backends' counters every LOAD_POLL_MS; on a rise, the full
+  // counters are read first, so the sample the report causes sees it.
+  const loadWatch = new BackendLoadWatch();
+  let watching = false;
+  const watchLoad = async (): Promise<void> => {
+    if (watching || !opts.onLoad || !up || closed) return;
+    const watched = new Map<string, { serviceId: string; watch: LoadWatch }>();
+    for (const [name, o] of owners) if (o.loadWatch) watched.set(name, { serviceId: o.serviceId, watch: o.loadWatch });
+    loadWatch.keep(new Set(watched.keys()));
+    if (watched.size === 0) return;
+    watching = true;
+    try {
+      let out = '';
+      for (const call of backendStatCommands([...watched.keys()])) out += await proc.command(call);
+      const now = performance.now();
+      const risen: string[] = [];
+      for (const [name, load] of parseBackendRows(out)) {
+        const w = watched.get(name);
+        const serving = backends.get(name)?.slots.filter((x) => x.instanceId !== null).length ?? 0;
+        if (w && loadWatch.observe(name, load, serving, w.watch, now)) risen.push(w.serviceId);
+      }
+      if (risen.length === 0) return;
+      await poll();
+      for (const serviceId of new Set(risen)) {
+        try { opts.onLoad(serviceId); } catch { /* advice only: the control plane's tick samples anyway */ }
+      }
+    } catch { /* a reload in progress: the next reading */ } finally {
+      watching = false;
+    }
+  };
+  const loadPoller = setInterval(() => { void watchLoad(); }, LOAD_POLL_MS);
+  loadPoller.unref();
 
   function metrics(): EdgeMetrics {
     const m = structuredClone(node.metrics());
@@ -507,6 +546,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       closed = true;
       if (restartTimer !== null) clearTimeout(restartTimer);
       clearInterval(poller);
+      clearInterval(loadPoller);
       await jobs.idle();
       await proc.stop();
       await node.close();

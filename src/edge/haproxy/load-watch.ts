@@ -1,0 +1,69 @@
+// Load reports on the HAProxy data plane (issue #23; the Node edge's are in ../load-watch.ts). HAProxy cannot call
+// out, so while some backend serves a service that autoscales on its requests, the edge reads those backends'
+// counters every LOAD_POLL_MS (one `show stat <backend> 2 -1` each, batched) and reports a rise past the watch.
+import { LOAD_REPORT_GAP_MS, MIN_RATE_REQUESTS, RATE_WINDOW_MS } from '../load-watch.ts';
+import type { LoadWatch } from '../types.ts';
+
+/** How often watched backends' counters are read (ms): the most a report lags the rise on this data plane. */
+export const LOAD_POLL_MS = 100;
+/** Backends per runtime API call (each command ~80 bytes; HAProxy's command line is bounded by its buffer). */
+const PER_CALL = 100;
+
+/** The runtime API calls that read the BACKEND rows of `names`. */
+export function backendStatCommands(names: readonly string[]): string[] {
+  const calls: string[] = [];
+  for (let i = 0; i < names.length; i += PER_CALL) calls.push(names.slice(i, i + PER_CALL).map((n) => `show stat ${n} 2 -1`).join(';'));
+  return calls;
+}
+
+/** One backend's counters: requests so far and sessions now (in flight). */
+export interface BackendLoad { reqTot: number; scur: number }
+
+/** The BACKEND rows of `show stat` output (one or several CSV blocks, each with its header). */
+export function parseBackendRows(out: string): Map<string, BackendLoad> {
+  const rows = new Map<string, BackendLoad>();
+  let cols: Record<string, number> = {};
+  for (const line of out.split('\n')) {
+    if (line.startsWith('# ')) {
+      cols = Object.fromEntries(line.slice(2).split(',').map((name, i) => [name, i]));
+      continue;
+    }
+    const f = line.split(',');
+    if (cols.pxname === undefined || f.length < 3 || f[cols.svname!] !== 'BACKEND') continue;
+    rows.set(f[cols.pxname]!, { reqTot: Number(f[cols.req_tot!] || 0), scur: Number(f[cols.scur!] || 0) });
+  }
+  return rows;
+}
+
+/** Per-backend rise detection from cumulative counters, with the Node edge's rules (rate window, gap, max). */
+export class BackendLoadWatch {
+  private readonly seen = new Map<string, { reqTot: number; atMs: number; lastReport: number }>();
+
+  /**
+   * One reading of a backend that `serving` instances serve: true when its load is more than they take (requests per
+   * second over at least RATE_WINDOW_MS, or sessions in flight) and it may grow (fewer than `watch.max`).
+   */
+  observe(name: string, load: BackendLoad, serving: number, watch: LoadWatch, nowMs: number): boolean {
+    const n = Math.max(serving, 1);
+    let over = watch.inFlight !== undefined && load.scur > watch.inFlight * n;
+    const prev = this.seen.get(name);
+    if (!prev || load.reqTot < prev.reqTot) {
+      // First sight, or a new worker's counters (a reload): this reading is the baseline.
+      this.seen.set(name, { reqTot: load.reqTot, atMs: nowMs, lastReport: prev?.lastReport ?? -Infinity });
+    } else if (nowMs - prev.atMs >= RATE_WINDOW_MS) {
+      const grew = load.reqTot - prev.reqTot;
+      if (watch.perSecond !== undefined && grew >= MIN_RATE_REQUESTS && (grew * 1000) / (nowMs - prev.atMs) > watch.perSecond * n) over = true;
+      prev.reqTot = load.reqTot;
+      prev.atMs = nowMs;
+    }
+    const state = this.seen.get(name)!;
+    if (!over || serving >= watch.max || nowMs - state.lastReport < LOAD_REPORT_GAP_MS) return false;
+    state.lastReport = nowMs;
+    return true;
+  }
+
+  /** Forgets backends no longer watched. */
+  keep(names: ReadonlySet<string>): void {
+    for (const k of this.seen.keys()) if (!names.has(k)) this.seen.delete(k);
+  }
+}

@@ -1,0 +1,44 @@
+// Load reports (issue #23): a route whose service autoscales on its requests carries a LoadWatch (the in-flight
+// requests and requests per second one instance should take at most, and the most instances it may run). The edge
+// sees every request the moment it arrives; the control plane reads the edge's counters on a tick (1 s by default).
+// When a route's load passes what its serving instances take, the edge says so at once (EdgeOptions.onLoad) and the
+// control plane samples then: a scale-up is decided when the load rises, not up to a tick later. The decider still
+// makes the call from its windows (a report is a reason to look, not a decision).
+import type { LoadWatch } from './types.ts';
+
+/** At most one report per route this often (ms): a sustained rise is reported every so often, not per request. */
+export const LOAD_REPORT_GAP_MS = 50;
+/** Requests per second are read over at least this long (ms), from at least MIN_RATE_REQUESTS arrivals after the first. */
+export const RATE_WINDOW_MS = 100;
+export const MIN_RATE_REQUESTS = 2;
+
+/** Per-route arrival counting for LoadWatch; kept across route-table updates (the route's counters are). */
+export class LoadMeter {
+  private count = 0;
+  private since = -1;
+  private lastReport = -Infinity;
+
+  /**
+   * Counts one request arriving at `nowMs` (performance.now()) on a route that `serving` instances serve with
+   * `inFlight` requests in flight (this one included). True when the load is more than those instances take and
+   * the route may grow (fewer than `watch.max`): the caller reports it.
+   */
+  arrive(watch: LoadWatch, serving: number, inFlight: number, nowMs: number): boolean {
+    const n = Math.max(serving, 1);
+    let over = watch.inFlight !== undefined && inFlight > watch.inFlight * n;
+    if (watch.perSecond !== undefined) {
+      if (this.since < 0) this.since = nowMs;
+      this.count++;
+      const elapsed = nowMs - this.since;
+      if (elapsed >= RATE_WINDOW_MS) {
+        // The arrivals after the window's first, over the time they took.
+        if (this.count - 1 >= MIN_RATE_REQUESTS && ((this.count - 1) * 1000) / elapsed > watch.perSecond * n) over = true;
+        this.count = 1;
+        this.since = nowMs;
+      }
+    }
+    if (!over || serving >= watch.max || nowMs - this.lastReport < LOAD_REPORT_GAP_MS) return false;
+    this.lastReport = nowMs;
+    return true;
+  }
+}
