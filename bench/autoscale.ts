@@ -21,6 +21,11 @@ export interface RuntimeScaleResult {
     firstExtraMs: number | null; allMs: number | null; max: number;
     /** ms from the load step to the autoscaler's decision (its event), and the driver starts of the new instances (Docker). */
     decisionMs?: number | null; driverMs?: number[]; driverSpans?: Record<string, number>; driverStarts?: Record<string, number>[];
+    /**
+     * Per new instance, ms from the load step: its row made (ALLOCATING), its workload started (STARTING), its first
+     * passing probe (HEALTHY), its first answer to the load.
+     */
+    newInstances?: { rowMs: number; startedMs: number | null; healthyMs: number | null; servedMs: number | null }[];
   };
   /** Wakes from deep sleep (workload stopped: a new one starts). */
   wakes: { n: number; p50: number; p95: number; max: number; samplesMs: number[] };
@@ -168,12 +173,22 @@ async function loadStep(p: ScalePier, budgetMs: number): Promise<{ result: Runti
     await load.stop();
     onDockerStartTimings(undefined);
   }
+  // Where each new instance's time went, from its row's timestamps and the load's first answer from it.
+  const rows = await p.instances(svc.id, ['ALLOCATING', 'STARTING', 'HEALTHY', 'UNHEALTHY', 'STOPPING', 'STOPPED']);
+  const since = (iso: string | null | undefined) => (iso ? Math.round(Date.parse(iso) - sentAt) : null);
+  const newInstances = rows
+    .filter((i: { created_at: string }) => Date.parse(i.created_at) >= sentAt)
+    .map((i: { id: string; created_at: string; started_at: string | null; succeeded_at: string | null }) => {
+      const served = [...load.stats.firstAt].find(([body]) => body.includes(i.id))?.[1];
+      return { rowMs: since(i.created_at)!, startedMs: since(i.started_at), healthyMs: since(i.succeeded_at), servedMs: served === undefined ? null : served - sentAt };
+    })
+    .sort((a: { rowMs: number }, b: { rowMs: number }) => a.rowMs - b.rowMs);
   const names = [...new Set(starts.flatMap((x) => Object.keys(x.spans)))];
   const p50 = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 0.5);
   const driverSpans = Object.fromEntries(names.map((k) => [k, p50(starts.map((x) => x.spans[k] ?? 0))]));
   return {
     result: {
-      firstExtraMs, allMs, max, decisionMs,
+      firstExtraMs, allMs, max, decisionMs, newInstances,
       ...(starts.length ? { driverMs: starts.map((x) => r1(x.totalMs)), driverSpans, driverStarts: starts.map((x) => Object.fromEntries(Object.entries(x.spans).map(([k, v]) => [k, r1(v)]))) } : {}),
     },
     failed: load.stats.failed, failures: load.stats.failures,
@@ -293,9 +308,12 @@ function rowsOf(results: RuntimeScaleResult[], wanted: number): Row[] {
         return `${Math.round(x)} ms${spans ? ` (${Object.entries(spans).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')})` : ''}`;
       }).join(' / ')}` : ''}`
       : '';
+    const steps = ls.newInstances?.length
+      ? `; new instances (row / started / healthy / served): ${ls.newInstances.map((x) => [x.rowMs, x.startedMs, x.healthyMs, x.servedMs].map((v) => (v === null ? '-' : Math.round(v))).join(' / ')).join(', ')} ms`
+      : '';
     rows.push({
       bench: `Autoscale (${r.runtime}): load step to extra instances serving (1 -> ${ls.max})`,
-      measured: `2nd instance ${ms(ls.firstExtraMs)}, all ${ls.max} ${ms(ls.allMs)}${parts}`,
+      measured: `2nd instance ${ms(ls.firstExtraMs)}, all ${ls.max} ${ms(ls.allMs)}${parts}${steps}`,
       baseline: r.floor ? `raw docker run to first 200 p50 ${ms(r.floor.runP50)}` : '-', target: r.runtime === 'docker' ? '< 300 ms' : '-',
       ...(r.runtime === 'docker' ? { met: ls.firstExtraMs !== null && ls.firstExtraMs < 300 } : {}),
     });

@@ -90,13 +90,18 @@ export function edgeGet(edgeUrl: string, host: string, path = '/'): Promise<Edge
 /** A bounded load: `workers` loops of GETs (pause `gapMs` between), until stop() or `maxMs`; counts outcomes. */
 export function startLoad(edgeUrl: string, host: string, workers: number, gapMs: number, maxMs = 60_000) {
   let running = true;
-  const stats = { ok: 0, failed: 0, failures: [] as string[], bodies: new Set<string>() };
+  // bodies: the distinct answers (each instance answers with its id); firstAt: when each was first answered (epoch ms).
+  const stats = { ok: 0, failed: 0, failures: [] as string[], bodies: new Set<string>(), firstAt: new Map<string, number>() };
   const deadline = Date.now() + maxMs;
   const loops = Array.from({ length: workers }, async () => {
     while (running && Date.now() < deadline) {
       try {
         const r = await edgeGet(edgeUrl, host);
-        if (r.status === 200) { stats.ok++; stats.bodies.add(r.body.trim()); } else { stats.failed++; if (stats.failures.length < 5) stats.failures.push(`${r.status} ${/<p>(.*?)<\/p>/s.exec(r.body)?.[1] ?? r.body.slice(0, 160)}`); }
+        if (r.status === 200) {
+          stats.ok++;
+          const body = r.body.trim();
+          if (!stats.bodies.has(body)) { stats.bodies.add(body); stats.firstAt.set(body, Date.now()); }
+        } else { stats.failed++; if (stats.failures.length < 5) stats.failures.push(`${r.status} ${/<p>(.*?)<\/p>/s.exec(r.body)?.[1] ?? r.body.slice(0, 160)}`); }
       } catch (err) {
         stats.failed++;
         if (stats.failures.length < 5) stats.failures.push((err as Error).message);
