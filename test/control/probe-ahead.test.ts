@@ -38,3 +38,31 @@ test('an instance whose start finished is HEALTHY and routed while its sibling s
   }
   assert.deepEqual(w.errors, []);
 });
+
+test('an instance that passes its probe while the pass still starts another is routed at once, not after that start', async () => {
+  const w = makeWorld({ intervals: { resyncMs: 60_000, health: { intervalMs: 30_000, graceMs: 60_000 } } });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let starts = 0;
+  w.runtime.script = () => (++starts === 2 ? { startGate: gate } : { healthy: false });
+  const { service, deployment } = await w.createService(webDefinition({ scalings: [{ min: 1, max: 1 }] }));
+  await w.settle();
+  const [first] = w.instancesOf(deployment.id);
+  assert.equal(first?.status, 'STARTING', 'started, its probe not passing yet');
+  // One pass both sees the first instance pass and starts a second one (whose start takes long).
+  w.runtime.setHealthy(first!.id, true);
+  w.state.scalings.set(service.id, [{ scopes: [], instances: 2 }]);
+  w.clock.advance(1000);
+  const before = w.routeChanges;
+  const pass = w.controller.reconcileOnce();
+  try {
+    await until('the first instance HEALTHY', () => w.state.instances.get(first!.id)?.status === 'HEALTHY');
+    await until('its routes published', () => w.routeChanges > before);
+    assert.equal(starts, 2, 'the second start was asked');
+    assert.ok(w.instancesOf(deployment.id).some((i) => i.status === 'ALLOCATING'), 'and has not answered');
+  } finally {
+    release();
+    await pass;
+  }
+  assert.deepEqual(w.errors, []);
+});
