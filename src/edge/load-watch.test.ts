@@ -47,3 +47,13 @@ test('a route already at its max is never reported: no count could follow', () =
   assert.deepEqual(feed(new LoadMeter(), { max: 3, perSecond: 5 }, 3, 100, 5), []);
   assert.equal(new LoadMeter().arrive({ max: 2, inFlight: 1 }, 2, 50, 0), false);
 });
+
+test('a rise goes on being reported every gap while it lasts, and stops once a window closes under the watch', () => {
+  const m = new LoadMeter();
+  const watch = { max: 3, perSecond: 5 };
+  // 100 per second for 300 ms: reported at 1100 (the first window closes), then every gap, not every window.
+  const due = feed(m, watch, 1, 31, 10);
+  assert.deepEqual(due, [1100, 1150, 1200, 1250, 1300]);
+  // Then one request per 300 ms: the window closing at 1600 is under the watch, and nothing more is reported.
+  assert.deepEqual(feed(m, watch, 1, 10, 300, 1600), []);
+});

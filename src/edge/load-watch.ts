@@ -17,6 +17,8 @@ export class LoadMeter {
   private count = 0;
   private since = -1;
   private lastReport = -Infinity;
+  /** Whether the last window that closed was over the watch: until the next one closes, the rise goes on. */
+  private risen = false;
 
   /**
    * Counts one request arriving at `nowMs` (performance.now()) on a route that `serving` instances serve with
@@ -32,10 +34,13 @@ export class LoadMeter {
       const elapsed = nowMs - this.since;
       if (elapsed >= RATE_WINDOW_MS) {
         // The arrivals after the window's first, over the time they took.
-        if (this.count - 1 >= MIN_RATE_REQUESTS && ((this.count - 1) * 1000) / elapsed > watch.perSecond * n) over = true;
+        this.risen = this.count - 1 >= MIN_RATE_REQUESTS && ((this.count - 1) * 1000) / elapsed > watch.perSecond * n;
         this.count = 1;
         this.since = nowMs;
       }
+      // A rise goes on being reported every LOAD_REPORT_GAP_MS, not only as each window closes: the decider's
+      // windows fill as the load goes on, and a higher count may be due before the next window closes.
+      if (this.risen) over = true;
     }
     if (!over || serving >= watch.max || nowMs - this.lastReport < LOAD_REPORT_GAP_MS) return false;
     this.lastReport = nowMs;
