@@ -314,8 +314,9 @@ function rowsOf(results: RuntimeScaleResult[], wanted: number): Row[] {
     rows.push({
       bench: `Autoscale (${r.runtime}): load step to extra instances serving (1 -> ${ls.max})`,
       measured: `2nd instance ${ms(ls.firstExtraMs)}, all ${ls.max} ${ms(ls.allMs)}${parts}${steps}`,
-      baseline: r.floor ? `raw docker run to first 200 p50 ${ms(r.floor.runP50)}` : '-', target: r.runtime === 'docker' ? '< 300 ms' : '-',
-      ...(r.runtime === 'docker' ? { met: ls.firstExtraMs !== null && ls.firstExtraMs < 300 } : {}),
+      baseline: r.floor ? `raw docker run to first 200 p50 ${ms(r.floor.runP50)}` : '-', target: r.runtime === 'docker' ? 'every extra instance < 300 ms' : '-',
+      // Issue #23: the extra instances (all of them, not the first) serve within 300 ms of the load step.
+      ...(r.runtime === 'docker' ? { met: ls.allMs !== null && ls.allMs < 300 } : {}),
     });
     const target = TARGET_P50_MS[r.runtime];
     const warm = r.warm && r.warm.n ? `same service awake p50 ${ms(r.warm.p50)}` : '-';
