@@ -115,8 +115,10 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
     mem.lastSampleMs = nowMs;
     mem.previous = new Map(Object.entries(metrics.instances));
     mem.sampleAsked = false;
-  } else if (asked) {
+  } else if (asked && metrics) {
     soon(ctx, Math.max(1, REPORTED_SAMPLE_GAP_MS - sinceSample));
+  } else {
+    mem.sampleAsked = false; // no counters to read (the edge stopped): nothing to come back for
   }
   if (autoscaled) soon(ctx, mem.config.tickMs);
 }
