@@ -10,7 +10,20 @@ import type { LoadWatch } from './types.ts';
 export const LOAD_REPORT_GAP_MS = 50;
 /** Requests per second are read over at least this long (ms), from at least MIN_RATE_REQUESTS arrivals after the first. */
 export const RATE_WINDOW_MS = 100;
-export const MIN_RATE_REQUESTS = 2;
+const MIN_RATE_REQUESTS = 2;
+
+/** The rules both data planes report by (this meter, and haproxy/load-watch.ts from HAProxy's counters). */
+export const loadRules = {
+  /** More requests in flight than `serving` instances take. */
+  inFlightOver: (watch: LoadWatch, serving: number, inFlight: number): boolean =>
+    watch.inFlight !== undefined && inFlight > watch.inFlight * Math.max(serving, 1),
+  /** `requests` arrivals over a closed window of `ms` are more per second than `serving` instances take. */
+  rateOver: (watch: LoadWatch, serving: number, requests: number, ms: number): boolean =>
+    watch.perSecond !== undefined && requests >= MIN_RATE_REQUESTS && (requests * 1000) / ms > watch.perSecond * Math.max(serving, 1),
+  /** A rise may be reported: the route may still grow, and the last report is LOAD_REPORT_GAP_MS old. */
+  reportDue: (watch: LoadWatch, serving: number, lastReportMs: number, nowMs: number): boolean =>
+    serving < watch.max && nowMs - lastReportMs >= LOAD_REPORT_GAP_MS,
+};
 
 /** Per-route arrival counting for LoadWatch; kept across route-table updates (the route's counters are). */
 export class LoadMeter {
@@ -26,23 +39,21 @@ export class LoadMeter {
    * the route may grow (fewer than `watch.max`): the caller reports it.
    */
   arrive(watch: LoadWatch, serving: number, inFlight: number, nowMs: number): boolean {
-    const n = Math.max(serving, 1);
-    let over = watch.inFlight !== undefined && inFlight > watch.inFlight * n;
     if (watch.perSecond !== undefined) {
       if (this.since < 0) this.since = nowMs;
       this.count++;
       const elapsed = nowMs - this.since;
       if (elapsed >= RATE_WINDOW_MS) {
         // The arrivals after the window's first, over the time they took.
-        this.risen = this.count - 1 >= MIN_RATE_REQUESTS && ((this.count - 1) * 1000) / elapsed > watch.perSecond * n;
+        this.risen = loadRules.rateOver(watch, serving, this.count - 1, elapsed);
         this.count = 1;
         this.since = nowMs;
       }
-      // A rise goes on being reported every LOAD_REPORT_GAP_MS, not only as each window closes: the decider's
-      // windows fill as the load goes on, and a higher count may be due before the next window closes.
-      if (this.risen) over = true;
     }
-    if (!over || serving >= watch.max || nowMs - this.lastReport < LOAD_REPORT_GAP_MS) return false;
+    // A rise goes on being reported every LOAD_REPORT_GAP_MS, not only as each window closes: the decider's windows
+    // fill as the load goes on, and a higher count may be due before the next window closes.
+    const over = this.risen || loadRules.inFlightOver(watch, serving, inFlight);
+    if (!over || !loadRules.reportDue(watch, serving, this.lastReport, nowMs)) return false;
     this.lastReport = nowMs;
     return true;
   }

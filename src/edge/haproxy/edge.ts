@@ -60,9 +60,16 @@ export interface DataplaneStatus {
   lastDeath: string | null;
 }
 
-/** Per backend of a plan: the metrics keys and apps it counts for, and the service and loadWatch it is watched for. */
-function ownersOf(plan: HaproxyPlan): Map<string, { routeKeys: string[]; appIds: string[]; serviceId: string; loadWatch?: LoadWatch }> {
-  return new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds, serviceId: b.serviceId, ...(b.loadWatch ? { loadWatch: b.loadWatch } : {}) }]));
+/** Per backend of a plan: the metrics keys and apps it counts for. */
+function ownersOf(plan: HaproxyPlan): Map<string, { routeKeys: string[]; appIds: string[] }> {
+  return new Map([...plan.backends.values()].map((b) => [b.name, { routeKeys: b.routeKeys, appIds: b.appIds }]));
+}
+
+/** The backends of a plan whose load is watched (load-watch.ts), with their service and watch. */
+function watchedOf(plan: HaproxyPlan): Map<string, { serviceId: string; watch: LoadWatch }> {
+  const out = new Map<string, { serviceId: string; watch: LoadWatch }>();
+  for (const b of plan.backends.values()) if (b.loadWatch) out.set(b.name, { serviceId: b.serviceId, watch: b.loadWatch });
+  return out;
 }
 
 /** Start the Node edge on loopback, then HAProxy on `opts.addr` in front of it. */
@@ -106,7 +113,9 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   // Set when a runtime change failed halfway: what HAProxy holds is unknown, so the next table rewrites the config.
   let forceReload = false;
   // Which route keys and app each backend counts for (metrics), from the last plan.
-  let owners = new Map<string, { routeKeys: string[]; appIds: string[]; serviceId: string; loadWatch?: LoadWatch }>();
+  let owners = new Map<string, { routeKeys: string[]; appIds: string[] }>();
+  // Backends whose load is watched, from the same plan (read every LOAD_POLL_MS).
+  let watched = new Map<string, { serviceId: string; watch: LoadWatch }>();
   let stats = new Map<string, StatRow>();
   // Counters of workers replaced by reloads, so totals never go down.
   const carried = new Map<string, StatRow>();
@@ -190,6 +199,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     try {
       const plan = planHaproxy(desired, domain);
       owners = ownersOf(plan);
+      watched = watchedOf(plan);
       carryCounters();
       backends = slotsForConfig(plan, backends);
       map = renderMap(plan.map);
@@ -308,6 +318,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       try {
         const plan = planHaproxy(apps, domain);
         owners = ownersOf(plan);
+        watched = watchedOf(plan);
         await apply(plan);
       } catch (err) {
         forceReload = true;
@@ -395,11 +406,11 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   // counters are read first, so the sample the report causes sees it.
   const loadWatch = new BackendLoadWatch();
   let watching = false;
+  let keptFor = watched;
   const watchLoad = async (): Promise<void> => {
     if (watching || !opts.onLoad || !up || closed) return;
-    const watched = new Map<string, { serviceId: string; watch: LoadWatch }>();
-    for (const [name, o] of owners) if (o.loadWatch) watched.set(name, { serviceId: o.serviceId, watch: o.loadWatch });
-    loadWatch.keep(new Set(watched.keys()));
+    // A new plan: forget the backends it no longer watches.
+    if (keptFor !== watched) { loadWatch.keep(new Set(watched.keys())); keptFor = watched; }
     if (watched.size === 0) return;
     watching = true;
     try {

@@ -1,7 +1,7 @@
 // Load reports on the HAProxy data plane (issue #23; the Node edge's are in ../load-watch.ts). HAProxy cannot call
 // out, so while some backend serves a service that autoscales on its requests, the edge reads those backends'
 // counters every LOAD_POLL_MS (one `show stat <backend> 2 -1` each, batched) and reports a rise past the watch.
-import { LOAD_REPORT_GAP_MS, MIN_RATE_REQUESTS, RATE_WINDOW_MS } from '../load-watch.ts';
+import { RATE_WINDOW_MS, loadRules } from '../load-watch.ts';
 import type { LoadWatch } from '../types.ts';
 
 /** How often watched backends' counters are read (ms): the most a report lags the rise on this data plane. */
@@ -44,20 +44,18 @@ export class BackendLoadWatch {
    * second over at least RATE_WINDOW_MS, or sessions in flight) and it may grow (fewer than `watch.max`).
    */
   observe(name: string, load: BackendLoad, serving: number, watch: LoadWatch, nowMs: number): boolean {
-    const n = Math.max(serving, 1);
-    let over = watch.inFlight !== undefined && load.scur > watch.inFlight * n;
-    const prev = this.seen.get(name);
-    if (!prev || load.reqTot < prev.reqTot) {
+    let over = loadRules.inFlightOver(watch, serving, load.scur);
+    let state = this.seen.get(name);
+    if (!state || load.reqTot < state.reqTot) {
       // First sight, or a new worker's counters (a reload): this reading is the baseline.
-      this.seen.set(name, { reqTot: load.reqTot, atMs: nowMs, lastReport: prev?.lastReport ?? -Infinity });
-    } else if (nowMs - prev.atMs >= RATE_WINDOW_MS) {
-      const grew = load.reqTot - prev.reqTot;
-      if (watch.perSecond !== undefined && grew >= MIN_RATE_REQUESTS && (grew * 1000) / (nowMs - prev.atMs) > watch.perSecond * n) over = true;
-      prev.reqTot = load.reqTot;
-      prev.atMs = nowMs;
+      state = { reqTot: load.reqTot, atMs: nowMs, lastReport: state?.lastReport ?? -Infinity };
+      this.seen.set(name, state);
+    } else if (nowMs - state.atMs >= RATE_WINDOW_MS) {
+      if (loadRules.rateOver(watch, serving, load.reqTot - state.reqTot, nowMs - state.atMs)) over = true;
+      state.reqTot = load.reqTot;
+      state.atMs = nowMs;
     }
-    const state = this.seen.get(name)!;
-    if (!over || serving >= watch.max || nowMs - state.lastReport < LOAD_REPORT_GAP_MS) return false;
+    if (!over || !loadRules.reportDue(watch, serving, state.lastReport, nowMs)) return false;
     state.lastReport = nowMs;
     return true;
   }
