@@ -95,3 +95,20 @@ export async function until(fn: () => boolean, tries = 300): Promise<void> {
   }
   throw new Error('condition not reached');
 }
+
+/**
+ * Load reports (load-watch.ts): three requests 500 ms apart on `watched` (inside a target of 5 per second), then both
+ * hosts back to back until `reports` holds one or `ms` passed. Answers how many reports the slow phase made (none
+ * expected), for the caller to assert with what it recorded.
+ */
+export async function slowThenBurst(url: string, watched: string, plain: string, reports: readonly unknown[], ms: number): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    const r = await call(url, watched, '/');
+    if (r.status !== 200) throw new Error(`slow phase: ${watched} answered ${r.status}`);
+    await sleep(500);
+  }
+  const slow = reports.length;
+  const end = Date.now() + ms;
+  while (reports.length === slow && Date.now() < end) await Promise.all([call(url, watched, '/'), call(url, plain, '/')]);
+  return slow;
+}

@@ -15,7 +15,7 @@ import { createHaproxyEdge, type HaproxyEdge, type HaproxyEdgeOptions } from '..
 import { loadOrCreateLocalCa } from '../../src/certs/local-ca.ts';
 import { h1, h2, handshake } from './tls-support.ts';
 import { socketCommand } from '../../src/edge/haproxy/process.ts';
-import { app, call, route, startUpstream, up, type TestUpstream } from '../../src/edge/test-helpers.ts';
+import { app, call, route, slowThenBurst, startUpstream, up, type TestUpstream } from '../../src/edge/test-helpers.ts';
 import type { AccessLogEntry, AppRoutes } from '../../src/edge/types.ts';
 import { LATENCY_BUCKETS_MS } from '../../src/edge/metrics.ts';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -136,16 +136,9 @@ test('a rise on a watched route HAProxy serves is reported, with the counters th
         app('plain', [route('/', [up('p1', web.port)], { serviceId: 'svc-plain' })]),
       ]);
       await edge.settled();
-      // Two requests per second on the watched route: inside its target.
-      for (let i = 0; i < 3; i++) {
-        assert.equal((await call(edge.url, 'busy-acme.pier.test', '/')).status, 200);
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      assert.equal(reports.length, 0, JSON.stringify(reports));
-      const until = Date.now() + 5000;
-      while (reports.length === 0 && Date.now() < until) {
-        await Promise.all([call(edge.url, 'busy-acme.pier.test', '/'), call(edge.url, 'plain-acme.pier.test', '/')]);
-      }
+      // Two requests per second on the watched route: inside its target; then both routes back to back.
+      const slow = await slowThenBurst(edge.url, 'busy-acme.pier.test', 'plain-acme.pier.test', reports, 5000);
+      assert.equal(slow, 0, JSON.stringify(reports));
       assert.ok(reports.length > 0, 'the rise was reported');
       assert.ok(reports.every((r) => r.serviceId === 'svc-busy'), JSON.stringify(reports));
       assert.ok(reports[0]!.counted > 3, `the counters at the report hold the rise (${reports[0]!.counted} requests)`);
