@@ -71,10 +71,12 @@ export function requestWake(mem: AutoscaleMemory, appId: string, nowMs: number):
 }
 
 /**
- * Records the edge's report that a service's load passed what its instances take; true when the service has an
- * autoscaled region here that is awake and below its max (the caller then runs a pass), else false: nothing to ask.
+ * Records the edge's report that a service's load passed what its instances take; true when that asks for a sample
+ * not asked for yet (the caller then runs a pass), false when one is already coming or the service has no awake
+ * autoscaled region below its max here (nothing to ask). Reports of many services share one pending sample.
  */
 export function requestSample(mem: AutoscaleMemory, serviceId: string): boolean {
+  if (mem.sampleAsked) return false;
   const prefix = `${serviceId} `;
   for (const r of mem.regions.values()) {
     if (r.key.startsWith(prefix) && r.desired > 0 && (r.max === undefined || r.desired < r.max)) {

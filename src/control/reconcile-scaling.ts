@@ -72,6 +72,9 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
   const sinceSample = mem.lastSampleMs === undefined ? Infinity : nowMs - mem.lastSampleMs;
   const asked = mem.sampleAsked === true;
   const sampling = sinceSample >= mem.config.tickMs * 0.8 || (asked && sinceSample >= REPORTED_SAMPLE_GAP_MS);
+  // This sample answers the reports so far (or none can be taken: no counters, the edge stopped); a report that
+  // arrives during the pass asks again.
+  if (sampling || !metrics) mem.sampleAsked = false;
   const wakes = new Map(mem.wakeRequests);
   // Every kept workload of a waking app starts now, in parallel (the wake-up itself began most: thawEarly).
   for (const app of wakes.keys()) resumeEarly(ctx, app);
@@ -114,11 +117,8 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
   if (sampling && metrics) {
     mem.lastSampleMs = nowMs;
     mem.previous = new Map(Object.entries(metrics.instances));
-    mem.sampleAsked = false;
   } else if (asked && metrics) {
     soon(ctx, Math.max(1, REPORTED_SAMPLE_GAP_MS - sinceSample));
-  } else {
-    mem.sampleAsked = false; // no counters to read (the edge stopped): nothing to come back for
   }
   if (autoscaled) soon(ctx, mem.config.tickMs);
 }
