@@ -25,9 +25,23 @@ test('a backend is reported when its requests per second or sessions pass what i
   assert.equal(w.observe('b', { reqTot: 102, scur: 0 }, 1, watch, 600), false, '1 request in 400 ms is under 5 per second');
   assert.equal(w.observe('b', { reqTot: 121, scur: 0 }, 1, watch, 700), true, '19 in 100 ms');
   assert.equal(w.observe('b', { reqTot: 121, scur: 50 }, 1, watch, 720), false, 'not again within the gap');
-  assert.equal(w.observe('b', { reqTot: 121, scur: 50 }, 1, watch, 780), true, '50 in flight on one server at target 10');
+  assert.equal(w.observe('b', { reqTot: 121, scur: 0 }, 1, watch, 800), false, 'no request in the window after the rise: over');
+  assert.equal(w.observe('b', { reqTot: 121, scur: 50 }, 1, watch, 850), true, '50 in flight on one server at target 10');
   assert.equal(w.observe('b', { reqTot: 999, scur: 50 }, 3, watch, 900), false, 'at max: nothing to ask for');
   assert.equal(w.observe('b', { reqTot: 3, scur: 0 }, 1, watch, 1000), false, 'a reload reset the counters: a new baseline');
   w.keep(new Set());
   assert.equal(w.observe('b', { reqTot: 500, scur: 0 }, 1, watch, 1100), false, 'a forgotten backend starts again from a baseline');
+});
+
+test('a window closes at a reading a hair short of RATE_WINDOW_MS, and a rise is reported on every reading until one closes under', () => {
+  const w = new BackendLoadWatch();
+  const watch = { max: 3, perSecond: 5 };
+  assert.equal(w.observe('b', { reqTot: 0, scur: 0 }, 1, watch, 0), false, 'the baseline');
+  assert.equal(w.observe('b', { reqTot: 10, scur: 0 }, 1, watch, 49.8), false, 'half a window: not closed yet');
+  // Readings come every 50 ms give or take jitter: the one at 99.6 ms closes the window (20 in 99.6 ms).
+  assert.equal(w.observe('b', { reqTot: 20, scur: 0 }, 1, watch, 99.6), true, 'closed a hair short of 100 ms');
+  assert.equal(w.observe('b', { reqTot: 30, scur: 0 }, 1, watch, 150), true, 'the rise goes on: reported between windows');
+  assert.equal(w.observe('b', { reqTot: 40, scur: 0 }, 1, watch, 200.5), true, 'its window closed over again');
+  assert.equal(w.observe('b', { reqTot: 40, scur: 0 }, 1, watch, 300), false, 'a window with no request: the rise is over');
+  assert.equal(w.observe('b', { reqTot: 40, scur: 0 }, 1, watch, 350), false, 'and stays so between windows');
 });

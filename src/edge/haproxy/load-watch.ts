@@ -4,8 +4,18 @@
 import { RATE_WINDOW_MS, loadRules } from '../load-watch.ts';
 import type { LoadWatch } from '../types.ts';
 
-/** How often watched backends' counters are read (ms): the most a report lags the rise on this data plane. */
-export const LOAD_POLL_MS = 100;
+/**
+ * How often watched backends' counters are read (ms): the most a report lags the rise on this data plane (the
+ * decider's windows fill as the load goes on, so a second step of a scale-up waits for the next report too).
+ */
+export const LOAD_POLL_MS = 50;
+/**
+ * A rate window closes at the first reading at least RATE_WINDOW_MS less this after its start: readings come every
+ * LOAD_POLL_MS give or take the timer's and the socket's jitter, and one a hair short of the window (99.6 ms) must
+ * not leave the window open for another whole poll (the bench saw reports 200 ms apart). The rate is taken over the
+ * window's real length either way.
+ */
+const WINDOW_SLACK_MS = LOAD_POLL_MS / 2;
 /** Backends per runtime API call (each command ~80 bytes; HAProxy's command line is bounded by its buffer). */
 const PER_CALL = 100;
 
@@ -37,24 +47,25 @@ export function parseBackendRows(out: string): Map<string, BackendLoad> {
 
 /** Per-backend rise detection from cumulative counters, with the Node edge's rules (rate window, gap, max). */
 export class BackendLoadWatch {
-  private readonly seen = new Map<string, { reqTot: number; atMs: number; lastReport: number }>();
+  private readonly seen = new Map<string, { reqTot: number; atMs: number; lastReport: number; risen: boolean }>();
 
   /**
    * One reading of a backend that `serving` instances serve: true when its load is more than they take (requests per
-   * second over at least RATE_WINDOW_MS, or sessions in flight) and it may grow (fewer than `watch.max`).
+   * second over a window of about RATE_WINDOW_MS, or sessions in flight) and it may grow (fewer than `watch.max`).
+   * As on the Node edge, a rise goes on being reported while the last window that closed was over the watch.
    */
   observe(name: string, load: BackendLoad, serving: number, watch: LoadWatch, nowMs: number): boolean {
-    let over = loadRules.inFlightOver(watch, serving, load.scur);
     let state = this.seen.get(name);
     if (!state || load.reqTot < state.reqTot) {
       // First sight, or a new worker's counters (a reload): this reading is the baseline.
-      state = { reqTot: load.reqTot, atMs: nowMs, lastReport: state?.lastReport ?? -Infinity };
+      state = { reqTot: load.reqTot, atMs: nowMs, lastReport: state?.lastReport ?? -Infinity, risen: false };
       this.seen.set(name, state);
-    } else if (nowMs - state.atMs >= RATE_WINDOW_MS) {
-      if (loadRules.rateOver(watch, serving, load.reqTot - state.reqTot, nowMs - state.atMs)) over = true;
+    } else if (nowMs - state.atMs >= RATE_WINDOW_MS - WINDOW_SLACK_MS) {
+      state.risen = loadRules.rateOver(watch, serving, load.reqTot - state.reqTot, nowMs - state.atMs);
       state.reqTot = load.reqTot;
       state.atMs = nowMs;
     }
+    const over = state.risen || loadRules.inFlightOver(watch, serving, load.scur);
     if (!over || !loadRules.reportDue(watch, serving, state.lastReport, nowMs)) return false;
     state.lastReport = nowMs;
     return true;
