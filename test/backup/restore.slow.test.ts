@@ -73,6 +73,9 @@ async function drill(t: TestContext, store: DrillStore): Promise<void> {
   const v1 = (await must('GET', `/v1/deployments/${greet.latest_deployment_id}`)).deployment;
   const updated = (await must('PATCH', `/v1/services/${greet.id}`, { definition: { ...v1.definition, archive: { id: await upload(writeDir({ 'handler.ts': handler('v2') })), buildpack: {} } } })).service;
   await healthyA(updated.latest_deployment_id);
+  // A rolling update serves the old version alongside until it is retired (on PostgreSQL the promotion's writes take
+  // tens of ms after the new deployment reads HEALTHY): the load below expects version 2 alone, so wait for that.
+  await until('version 1 retired', async () => (await must('GET', `/v1/deployments/${greet.latest_deployment_id}`)).deployment.status === 'STOPPED', 30_000, 50);
 
   const edgeA = (await must('GET', '/v1/pier/info')).edge_url as string;
   const { orgName, domain } = a.config;
