@@ -29,13 +29,13 @@ async function running(): Promise<{ w: World; serviceId: string; deploymentId: s
   };
 }
 
-type Running = Awaited<ReturnType<typeof running>>;
+function scaleTo(w: World, serviceId: string, n: number): void {
+  w.state.scalings.set(serviceId, [{ scopes: [], instances: n }]);
+  w.clock.advance(1000);
+  w.controller.kick();
+}
 
-/**
- * Runs `body` on a running world with its next start held and the service scaled to 2 (`second`: the held row),
- * then releases the start, stops the controller and checks nothing was reported as an error.
- */
-async function withHeldStart(body: (r: Running, second: string) => Promise<void>): Promise<void> {
+test('a row created while another start is in flight starts at once, not after that start', async () => {
   const r = await running();
   const keepAlive = setInterval(() => {}, 50);
   try {
@@ -44,44 +44,47 @@ async function withHeldStart(body: (r: Running, second: string) => Promise<void>
     await until('the second start asked', () => r.starts() === 2);
     const second = r.w.instancesOf(r.deploymentId).find((i) => i.status === 'ALLOCATING');
     assert.ok(second, 'the second instance is ALLOCATING, its start held');
-    await body(r, second.id);
+    // The next step of the scale-up, decided while the second start is held: its start is asked now.
+    scaleTo(r.w, r.serviceId, 3);
+    await until('the third start asked while the second is still in flight', () => r.starts() === 3, 2_000);
+    assert.equal(r.w.state.instances.get(second.id)?.status, 'ALLOCATING', 'the second start has not answered');
+    // Passes ran meanwhile (the loop kicked, probes of the first): none started the held row again.
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(r.starts(), 3, 'a row whose start is in flight is not started twice');
+    r.release();
+    await until('all three HEALTHY', () => r.w.instancesOf(r.deploymentId).filter((i) => i.status === 'HEALTHY').length === 3);
   } finally {
     r.release();
     clearInterval(keepAlive);
     await r.w.controller.stop();
   }
   assert.deepEqual(r.w.errors, []);
-}
+});
 
-function scaleTo(w: World, serviceId: string, n: number): void {
-  w.state.scalings.set(serviceId, [{ scopes: [], instances: n }]);
-  w.clock.advance(1000);
-  w.controller.kick();
-}
-
-test('a row created while another start is in flight starts at once, not after that start', () => withHeldStart(async (r, second) => {
-  // The next step of the scale-up, decided while the second start is held: its start is asked now.
-  scaleTo(r.w, r.serviceId, 3);
-  await until('the third start asked while the second is still in flight', () => r.starts() === 3, 2_000);
-  assert.equal(r.w.state.instances.get(second)?.status, 'ALLOCATING', 'the second start has not answered');
-  // Passes ran meanwhile (the loop kicked, probes of the first): none started the held row again.
-  await new Promise((res) => setTimeout(res, 100));
-  assert.equal(r.starts(), 3, 'a row whose start is in flight is not started twice');
-  r.release();
-  await until('all three HEALTHY', () => r.w.instancesOf(r.deploymentId).filter((i) => i.status === 'HEALTHY').length === 3);
-}));
-
-test('a stop asked while a start is in flight waits for it, then stops and removes the workload (nothing orphaned)', () => withHeldStart(async (r, second) => {
-  scaleTo(r.w, r.serviceId, 1);
-  await until('the held instance asked to stop', () => r.w.state.instances.get(second)?.status === 'STOPPING');
-  // Passes go on meanwhile; none may finish the stop while the start still runs (its workload would be orphaned).
-  await new Promise((res) => setTimeout(res, 100));
-  assert.equal(r.w.state.instances.get(second)?.status, 'STOPPING', 'not STOPPED under its start');
-  r.release();
-  await until('the held instance STOPPED', () => r.w.state.instances.get(second)?.status === 'STOPPED');
-  assert.equal(r.w.runtime.workloadOf(second), undefined, 'its workload was removed');
-  assert.equal(r.w.instancesOf(r.deploymentId).filter((i) => i.status === 'HEALTHY').length, 1);
-}));
+test('a stop asked while a start is in flight waits for it, then stops and removes the workload (nothing orphaned)', async () => {
+  const r = await running();
+  const keepAlive = setInterval(() => {}, 50);
+  try {
+    r.gated();
+    scaleTo(r.w, r.serviceId, 2);
+    await until('the second start asked', () => r.starts() === 2);
+    const second = r.w.instancesOf(r.deploymentId).find((i) => i.status === 'ALLOCATING')!;
+    scaleTo(r.w, r.serviceId, 1);
+    await until('the held instance asked to stop', () => r.w.state.instances.get(second.id)?.status === 'STOPPING');
+    // Passes go on meanwhile; none may finish the stop while the start still runs (its workload would be orphaned).
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(r.w.state.instances.get(second.id)?.status, 'STOPPING', 'not STOPPED under its start');
+    r.release();
+    await until('the held instance STOPPED', () => r.w.state.instances.get(second.id)?.status === 'STOPPED');
+    assert.equal(r.w.runtime.workloadOf(second.id), undefined, 'its workload was removed');
+    assert.equal(r.w.instancesOf(r.deploymentId).filter((i) => i.status === 'HEALTHY').length, 1);
+  } finally {
+    r.release();
+    clearInterval(keepAlive);
+    await r.w.controller.stop();
+  }
+  assert.deepEqual(r.w.errors, []);
+});
 
 test('stop() waits for a start the loop left in flight', async () => {
   const r = await running();
