@@ -55,13 +55,6 @@ export interface ControlContext extends MarkContext {
   intervals: ResolvedIntervals;
   /** Instance id → the workload running it right now. */
   bindings: Map<string, InstanceHandle>;
-  /**
-   * Instance id → its runtime start still in flight (reconcile-instances.ts). Passes leave such a row alone until the
-   * start has bound its workload (or failed): it is neither started twice, nor lost, nor stopped under the start.
-   */
-  starting: Map<string, Promise<void>>;
-  /** Called when a start that ran outside its pass ended (the controller runs a pass: probe, route, or retry). */
-  onStartEnded?: () => void;
   restarts: Map<string, RestartMemory>;
   health: HealthTracker;
   logs: LogCollector;
@@ -109,7 +102,7 @@ export function createContext(o: ContextOptions): ControlContext {
   const onError = o.onError ?? ((err, context) => console.error(`[control] ${context}:`, err instanceof Error ? err.message : err));
   return {
     state: o.state, clock: o.clock, runtime: o.runtime, intervals: resolveIntervals(o.intervals),
-    bindings: new Map(), starting: new Map(), restarts: new Map(), health: new HealthTracker(o.prober),
+    bindings: new Map(), restarts: new Map(), health: new HealthTracker(o.prober),
     logs: new LogCollector(o.state, o.runtime, o.clock, onError),
     builder: o.builder, builds: new Map(), drain: o.drain, allowPrivileged: o.allowPrivileged ?? false, startupCpuBoost: o.startupCpuBoost ?? 0, onError, routesDirty: true,
     autoscale: createAutoscaleMemory(o.metrics, o.autoscale),

@@ -152,7 +152,7 @@ export function createController(o: ControllerOptions): Controller {
   let recovered = false;
   let unwatch: (() => void) | undefined;
 
-  async function pass(detachStarts = false): Promise<void> {
+  async function pass(): Promise<void> {
     // Without the bindings recover() rebuilds, every running instance would look lost: recover first, always.
     if (!recovered) await recover();
     ctx.nextPassMs = undefined;
@@ -162,14 +162,9 @@ export function createController(o: ControllerOptions): Controller {
     // Volumes first: a volume made in this pass can be mounted by an instance started in the same pass.
     if (ctx.volumes && await ctx.volumes.pass(ctx.state, (id) => ctx.bindings.has(id))) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 250);
     await reconcileDeployments(ctx);
-    await reconcileInstances(ctx, { publicDomain, detachStarts });
+    await reconcileInstances(ctx, { publicDomain });
     publishIfDirty();
-    // Stepped from outside (reconcileOnce): the pass ends when every start it (or the loop) began has.
-    if (!detachStarts) while (ctx.starting.size > 0) await Promise.all(ctx.starting.values());
   }
-
-  // A start the loop's pass left running ended: its workload is bound (probe it, route it) or its row failed.
-  ctx.onStartEnded = () => kick();
 
   ctx.publishRoutes = () => publishIfDirty();
 
@@ -183,9 +178,8 @@ export function createController(o: ControllerOptions): Controller {
     try { o.onRoutesChanged?.(); } catch (err) { ctx.onError(err, 'notifying route changes'); }
   }
 
-  function reconcileOnce(detachStarts = false): Promise<void> {
-    const run = () => pass(detachStarts);
-    const next = chain.then(run, run);
+  function reconcileOnce(): Promise<void> {
+    const next = chain.then(pass, pass);
     chain = next.catch((err) => ctx.onError(err, 'reconcile pass'));
     return next;
   }
@@ -208,7 +202,7 @@ export function createController(o: ControllerOptions): Controller {
     for (let i = 0; i < 20 && running; i++) {
       kicked = false;
       const before = writes;
-      await reconcileOnce(true).catch(() => {});
+      await reconcileOnce().catch(() => {});
       if (writes === before && !kicked) break;
     }
     looping = false;
@@ -266,11 +260,9 @@ export function createController(o: ControllerOptions): Controller {
       unwatch = undefined;
       clearTimeout(timer);
       await chain;
-      // Starts the loop left running: their workloads are bound (adopted by the next control-plane life) or removed.
-      while (ctx.starting.size > 0) await Promise.all(ctx.starting.values());
       await ctx.logs.stopAll();
     },
-    reconcileOnce: () => reconcileOnce(),
+    reconcileOnce,
     kick,
     recover,
     routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints, ctx.autoscale.thawed),

@@ -41,16 +41,7 @@ export class OwnerCache {
 }
 
 /** Options of one instance pass. */
-export interface InstancePassOptions {
-  publicDomain: string;
-  /**
-   * Starts run on their own instead of holding the pass (the controller's loop): the pass ends while a Docker start
-   * (100+ ms) or a microVM's (seconds) goes on, so what is decided meanwhile (the next step of a scale-up, another
-   * service's work) is not queued behind it; the start's end calls ctx.onStartEnded for the pass that probes it.
-   * Without it (reconcileOnce) the pass awaits its starts, as callers that step the control plane expect.
-   */
-  detachStarts?: boolean;
-}
+export interface InstancePassOptions { publicDomain: string }
 
 /** Runs one pass over every live instance; instances are independent, so they advance in parallel. */
 export async function reconcileInstances(ctx: ControlContext, opts: InstancePassOptions): Promise<void> {
@@ -70,23 +61,24 @@ export async function reconcileInstances(ctx: ControlContext, opts: InstancePass
 }
 
 async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions, othersBusy: () => boolean): Promise<void> {
-  // A start in flight binds its workload (or fails the row) and then asks for a pass: until then the row is left
-  // alone (not started twice, not marked lost for want of a binding, not stopped under the start: a stop asked
-  // meanwhile is carried out by the first pass after it).
-  if (ctx.starting.has(inst.id)) return;
   const handle = ctx.bindings.get(inst.id);
   switch (inst.status) {
     case 'STOPPING':
       return finishStop(ctx, inst);
     case 'ALLOCATING': {
       if (handle) return; // a start is being recorded by the pass that bound it
-      return launchStart(ctx, inst, owners, opts, othersBusy);
+      const started = await startInstance(ctx, inst, owners, opts);
+      if (started) await probeAhead(ctx, started, owners, othersBusy);
+      return;
     }
     case 'STARTING': case 'HEALTHY': case 'UNHEALTHY': {
       if (!handle) {
         const mem = ctx.restarts.get(inst.id);
         if (mem?.nextStartAtMs !== undefined) {
-          if (ctx.clock.now().getTime() >= mem.nextStartAtMs) return launchStart(ctx, inst, owners, opts, othersBusy);
+          if (ctx.clock.now().getTime() >= mem.nextStartAtMs) {
+            const started = await startInstance(ctx, inst, owners, opts);
+            if (started) await probeAhead(ctx, started, owners, othersBusy);
+          }
           return;
         }
         return markLost(ctx, inst, 'the runtime has no workload for it');
@@ -103,25 +95,6 @@ async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: Ow
     default:
       return; // SLEEPING: nothing runs on purpose
   }
-}
-
-/**
- * Starts a row's workload (startInstance), tracked in ctx.starting until it ended. The pass awaits it, or with
- * detachStarts it runs on its own and its end calls ctx.onStartEnded (the controller's next pass probes the new
- * workload on the startup ramp and routes it): a scale-up's second decision, made while its first instance still
- * starts, starts the next instance then, not after that start (issue #23: 2 -> 3 waited ~120 ms per Docker start).
- */
-function launchStart(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions, othersBusy: () => boolean): Promise<void> {
-  const run = (async () => {
-    const started = await startInstance(ctx, inst, owners, opts);
-    if (started && started.status === 'STARTING' && !opts.detachStarts) await probeAhead(ctx, started, owners, othersBusy);
-  })();
-  const tracked = run.catch((err) => ctx.onError(err, `starting instance ${inst.id}`)).finally(() => {
-    ctx.starting.delete(inst.id);
-    if (opts.detachStarts) ctx.onStartEnded?.();
-  });
-  ctx.starting.set(inst.id, tracked);
-  return opts.detachStarts ? Promise.resolve() : tracked;
 }
 
 /**

@@ -468,12 +468,11 @@ export function thawEarly(ctx: ControlContext, appId: string, onServing?: () => 
 }
 
 /**
- * A row waiting for its workload gets the next pass soon, unless its start is in flight (its end asks for the pass:
- * ctx.onStartEnded); a starting instance needs nothing here: the health tracker probes it on its startup ramp (10,
- * 20, 40 ms...) and asks for the passes it needs (health.ts).
+ * A row waiting for its workload gets the next pass soon; a starting instance needs nothing here: the health
+ * tracker probes it on its startup ramp (10, 20, 40 ms...) and asks for the passes it needs (health.ts).
  */
 async function watchStarting(s: Step, rows: Instance[]): Promise<void> {
-  for (const i of rows) if (i.status === 'ALLOCATING' && !s.ctx.starting.has(i.id)) soon(s.ctx, STARTING_PASS_MS);
+  for (const i of rows) if (i.status === 'ALLOCATING') soon(s.ctx, STARTING_PASS_MS);
 }
 
 async function scalingEvent(s: Step, from: number, to: number, message: string, extra: Record<string, unknown>): Promise<void> {
