@@ -25,13 +25,52 @@ export const loadRules = {
     serving < watch.max && nowMs - lastReportMs >= LOAD_REPORT_GAP_MS,
 };
 
-/** Per-route arrival counting for LoadWatch; kept across route-table updates (the route's counters are). */
-export class LoadMeter {
-  private count = 0;
+/**
+ * Rise detection from a running total of one route's requests (the Node edge counts arrivals, HAProxy's data plane
+ * reads its backend counters): a rate window starts at a baseline total and closes at the first observation at least
+ * `closeAfterMs` later; whether that window was over the watch holds until the next one closes, so a rise goes on
+ * being reported every LOAD_REPORT_GAP_MS, not only as each window closes (the decider's windows fill as the load
+ * goes on, and a higher count may be due before the next window closes).
+ */
+export class RiseWatch {
+  private base = 0;
   private since = -1;
   private lastReport = -Infinity;
   /** Whether the last window that closed was over the watch: until the next one closes, the rise goes on. */
   private risen = false;
+
+  constructor(private readonly closeAfterMs = RATE_WINDOW_MS) {}
+
+  /**
+   * One observation at `nowMs` of a route that `serving` instances serve, with `total` requests so far and `inFlight`
+   * in flight. True when the load is more than those instances take and the route may grow (fewer than
+   * `watch.max`): the caller reports it. A total below the baseline (a reloaded HAProxy's fresh counters) starts a
+   * new window, the rise unknown.
+   */
+  observe(watch: LoadWatch, serving: number, total: number, inFlight: number, nowMs: number): boolean {
+    if (watch.perSecond !== undefined) {
+      if (this.since < 0 || total < this.base) {
+        this.base = total;
+        this.since = nowMs;
+        this.risen = false;
+      } else if (nowMs - this.since >= this.closeAfterMs) {
+        // The requests after the window's baseline, over the time they took.
+        this.risen = loadRules.rateOver(watch, serving, total - this.base, nowMs - this.since);
+        this.base = total;
+        this.since = nowMs;
+      }
+    }
+    const over = this.risen || loadRules.inFlightOver(watch, serving, inFlight);
+    if (!over || !loadRules.reportDue(watch, serving, this.lastReport, nowMs)) return false;
+    this.lastReport = nowMs;
+    return true;
+  }
+}
+
+/** Per-route arrival counting for LoadWatch; kept across route-table updates (the route's counters are). */
+export class LoadMeter {
+  private arrived = 0;
+  private readonly rise = new RiseWatch();
 
   /**
    * Counts one request arriving at `nowMs` (performance.now()) on a route that `serving` instances serve with
@@ -39,22 +78,6 @@ export class LoadMeter {
    * the route may grow (fewer than `watch.max`): the caller reports it.
    */
   arrive(watch: LoadWatch, serving: number, inFlight: number, nowMs: number): boolean {
-    if (watch.perSecond !== undefined) {
-      if (this.since < 0) this.since = nowMs;
-      this.count++;
-      const elapsed = nowMs - this.since;
-      if (elapsed >= RATE_WINDOW_MS) {
-        // The arrivals after the window's first, over the time they took.
-        this.risen = loadRules.rateOver(watch, serving, this.count - 1, elapsed);
-        this.count = 1;
-        this.since = nowMs;
-      }
-    }
-    // A rise goes on being reported every LOAD_REPORT_GAP_MS, not only as each window closes: the decider's windows
-    // fill as the load goes on, and a higher count may be due before the next window closes.
-    const over = this.risen || loadRules.inFlightOver(watch, serving, inFlight);
-    if (!over || !loadRules.reportDue(watch, serving, this.lastReport, nowMs)) return false;
-    this.lastReport = nowMs;
-    return true;
+    return this.rise.observe(watch, serving, ++this.arrived, inFlight, nowMs);
   }
 }

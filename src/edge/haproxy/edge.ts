@@ -114,8 +114,15 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   let forceReload = false;
   // Which route keys and app each backend counts for (metrics), from the last plan.
   let owners = new Map<string, { routeKeys: string[]; appIds: string[] }>();
-  // Backends whose load is watched, from the same plan (read every LOAD_POLL_MS).
+  // Backends whose load is watched, from the same plan (read every LOAD_POLL_MS), and their rise detection.
   let watched = new Map<string, { serviceId: string; watch: LoadWatch }>();
+  const loadWatch = new BackendLoadWatch();
+  /** Takes a new plan's owners and watched backends (the backends it no longer watches are forgotten). */
+  const takeOwners = (plan: HaproxyPlan): void => {
+    owners = ownersOf(plan);
+    watched = watchedOf(plan);
+    loadWatch.keep(new Set(watched.keys()));
+  };
   let stats = new Map<string, StatRow>();
   // Counters of workers replaced by reloads, so totals never go down.
   const carried = new Map<string, StatRow>();
@@ -198,8 +205,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     let map: string;
     try {
       const plan = planHaproxy(desired, domain);
-      owners = ownersOf(plan);
-      watched = watchedOf(plan);
+      takeOwners(plan);
       carryCounters();
       backends = slotsForConfig(plan, backends);
       map = renderMap(plan.map);
@@ -317,8 +323,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       if (apps === null || closed || !up) return; // while HAProxy is down, its restart applies the newest table
       try {
         const plan = planHaproxy(apps, domain);
-        owners = ownersOf(plan);
-        watched = watchedOf(plan);
+        takeOwners(plan);
         await apply(plan);
       } catch (err) {
         forceReload = true;
@@ -404,13 +409,9 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
 
   // Load reports (issue #23, load-watch.ts): the watched backends' counters every LOAD_POLL_MS; on a rise, the full
   // counters are read first, so the sample the report causes sees it.
-  const loadWatch = new BackendLoadWatch();
   let watching = false;
-  let keptFor = watched;
   const watchLoad = async (): Promise<void> => {
     if (watching || !opts.onLoad || !up || closed) return;
-    // A new plan: forget the backends it no longer watches.
-    if (keptFor !== watched) { loadWatch.keep(new Set(watched.keys())); keptFor = watched; }
     if (watched.size === 0) return;
     watching = true;
     try {

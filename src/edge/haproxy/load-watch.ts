@@ -1,7 +1,7 @@
 // Load reports on the HAProxy data plane (issue #23; the Node edge's are in ../load-watch.ts). HAProxy cannot call
 // out, so while some backend serves a service that autoscales on its requests, the edge reads those backends'
 // counters every LOAD_POLL_MS (one `show stat <backend> 2 -1` each, batched) and reports a rise past the watch.
-import { RATE_WINDOW_MS, loadRules } from '../load-watch.ts';
+import { RATE_WINDOW_MS, RiseWatch } from '../load-watch.ts';
 import type { LoadWatch } from '../types.ts';
 
 /**
@@ -45,30 +45,19 @@ export function parseBackendRows(out: string): Map<string, BackendLoad> {
   return rows;
 }
 
-/** Per-backend rise detection from cumulative counters, with the Node edge's rules (rate window, gap, max). */
+/** Per-backend rise detection from cumulative counters, with the Node edge's rules (load-watch.ts RiseWatch). */
 export class BackendLoadWatch {
-  private readonly seen = new Map<string, { reqTot: number; atMs: number; lastReport: number; risen: boolean }>();
+  private readonly seen = new Map<string, RiseWatch>();
 
   /**
    * One reading of a backend that `serving` instances serve: true when its load is more than they take (requests per
    * second over a window of about RATE_WINDOW_MS, or sessions in flight) and it may grow (fewer than `watch.max`).
-   * As on the Node edge, a rise goes on being reported while the last window that closed was over the watch.
+   * The first reading of a backend, or one after a reload reset its counters, is a baseline.
    */
   observe(name: string, load: BackendLoad, serving: number, watch: LoadWatch, nowMs: number): boolean {
-    let state = this.seen.get(name);
-    if (!state || load.reqTot < state.reqTot) {
-      // First sight, or a new worker's counters (a reload): this reading is the baseline.
-      state = { reqTot: load.reqTot, atMs: nowMs, lastReport: state?.lastReport ?? -Infinity, risen: false };
-      this.seen.set(name, state);
-    } else if (nowMs - state.atMs >= RATE_WINDOW_MS - WINDOW_SLACK_MS) {
-      state.risen = loadRules.rateOver(watch, serving, load.reqTot - state.reqTot, nowMs - state.atMs);
-      state.reqTot = load.reqTot;
-      state.atMs = nowMs;
-    }
-    const over = state.risen || loadRules.inFlightOver(watch, serving, load.scur);
-    if (!over || !loadRules.reportDue(watch, serving, state.lastReport, nowMs)) return false;
-    state.lastReport = nowMs;
-    return true;
+    let rise = this.seen.get(name);
+    if (!rise) this.seen.set(name, (rise = new RiseWatch(RATE_WINDOW_MS - WINDOW_SLACK_MS)));
+    return rise.observe(watch, serving, load.reqTot, load.scur, nowMs);
   }
 
   /** Forgets backends no longer watched. */
