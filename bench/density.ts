@@ -29,6 +29,7 @@ import { ProcessRuntime } from '../src/runtime/process/driver.ts';
 import { supervisorLauncher } from '../src/runtime/process/launcher.ts';
 import { instancePaths } from '../src/runtime/process/state.ts';
 import { TEST_IMAGE, ensureTestImage, prepareTestAppDir } from '../src/runtime/testing/images.ts';
+import { DEFAULT_DOCKER_HOLDER_POOL } from '../src/config.ts';
 
 /** One measured instance count on one runtime. */
 export interface DensityPoint {
@@ -49,7 +50,7 @@ export interface DensityPoint {
   pier_pss_kib_per_instance: number;
   /** The workload's own PSS per instance (what the same app costs started bare). */
   app_pss_kib_per_instance: number;
-  /** Docker only: docker-proxy processes and containerd-shim PSS per instance (Docker's own, not Pier's). */
+  /** Docker only: docker-proxy processes and containerd-shim PSS per instance, its network holder's included (Docker's own, not Pier's). */
   docker_proxies?: number;
   shim_pss_kib_per_instance?: number;
   /** RSS growth per instance of this process (control plane side) and of the edge workers, from before the first start. */
@@ -230,7 +231,7 @@ interface PointContext {
   /** Pier's and the app's processes of one instance, for PSS. */
   processesOf?: (h: InstanceHandle, table: Map<number, Proc>) => { pier: number[]; app: number[] } | undefined;
   /** Docker's per-container processes (docker-proxy, shims) after the starts. */
-  dockerSide?: (handles: InstanceHandle[]) => { proxies: number; shimKib: number };
+  dockerSide?: (handles: InstanceHandle[]) => Promise<{ proxies: number; shimKib: number }>;
   /** The spans of the start in flight (the process runtime's trace hook fills it). */
   spans?: Record<string, number>;
 }
@@ -312,7 +313,7 @@ async function measurePoint(ctx: PointContext, n: number, idleSeconds: number): 
       app.push(sum(p.app.map(pssKib)));
       procCounts.push(p.pier.length);
     }
-    const docker = ctx.dockerSide?.(handles);
+    const docker = await ctx.dockerSide?.(handles);
 
     const lat = await edgeLatencies(ctx.edge.url, probed, 500, 15_000);
     return {
@@ -462,7 +463,8 @@ async function dockerPoints(counts: number[], idleSeconds: number, edge: Edge, s
   if (!counts.length) return { points };
   if (!existsSync('/var/run/docker.sock')) { skipped.push('docker: no engine socket'); return { points }; }
   const scope = `density-${process.pid}`;
-  const rt = new DockerRuntime({ scope, log: () => undefined });
+  // As Pier runs it: instances take network holders from the pool (PIER_DOCKER_HOLDER_POOL), each kept with its instance.
+  const rt = new DockerRuntime({ scope, holderPool: DEFAULT_DOCKER_HOLDER_POOL, log: () => undefined });
   const engine = new DockerEngine();
   let proxies: ProxyComparison | undefined;
   try {
@@ -471,9 +473,15 @@ async function dockerPoints(counts: number[], idleSeconds: number, edge: Edge, s
     proxies = await proxyComparison(engine, rt, scope, 10);
     const ctx: PointContext = {
       runtime: rt, kind: 'docker', edge, spec: dockerSpec,
-      dockerSide: (handles) => {
+      dockerSide: async (handles) => {
         const ips = new Set(handles.map((h) => h.endpoints[0]?.host));
-        return { proxies: dockerProxies().filter((p) => ips.has(p.containerIp)).length, shimKib: shimPssKib(handles.map((h) => h.runtimeId)) };
+        // Each instance's shim and its network holder's (the holder is Docker's too: one more container per instance).
+        const holders: string[] = [];
+        for (const h of handles) {
+          const mode = (await engine.jsonOrNull<{ HostConfig: { NetworkMode: string } }>('GET', `/containers/${h.runtimeId}/json`))?.HostConfig.NetworkMode ?? '';
+          if (mode.startsWith('container:')) holders.push(mode.slice('container:'.length));
+        }
+        return { proxies: dockerProxies().filter((p) => ips.has(p.containerIp)).length, shimKib: shimPssKib([...handles.map((h) => h.runtimeId), ...holders]) };
       },
     };
     for (const n of counts) points.push(await measurePoint(ctx, n, idleSeconds));
@@ -481,6 +489,7 @@ async function dockerPoints(counts: number[], idleSeconds: number, edge: Edge, s
     skipped.push(`docker: ${(err as Error).message}`);
   } finally {
     for (const h of await rt.recover().catch(() => [])) await rt.remove(h.runtimeId).catch(() => undefined);
+    await rt.close().catch(() => undefined);
   }
   return { points, proxies };
 }
@@ -523,7 +532,7 @@ function densityRows(points: DensityPoint[], proxies: ProxyComparison | undefine
     rows.push({
       bench: `${name}: Pier's memory per idle instance at N = ${p.instances} (${p.runtime === 'process' ? `supervisor + helpers PSS, ${p.pier_processes_per_instance} processes` : 'no Pier process per container'}; control-plane and edge RSS growth)`,
       measured: `${num(own)} KiB = ${num(p.pier_pss_kib_per_instance)} + ${num(p.control_rss_kib_per_instance)} + ${num(p.edge_rss_kib_per_instance)}`,
-      baseline: p.runtime === 'process' ? `the app bare: ${num(p.app_pss_kib_per_instance)} KiB PSS` : `Docker's own: containerd-shim ${num(p.shim_pss_kib_per_instance ?? 0)} KiB PSS, ${p.docker_proxies} docker-proxy`,
+      baseline: p.runtime === 'process' ? `the app bare: ${num(p.app_pss_kib_per_instance)} KiB PSS` : `Docker's own: containerd-shims (the container's and its network holder's) ${num(p.shim_pss_kib_per_instance ?? 0)} KiB PSS, ${p.docker_proxies} docker-proxy`,
       target: `< ${TARGET_PIER_KIB} KiB`, met: own < TARGET_PIER_KIB,
     });
     rows.push({

@@ -71,6 +71,12 @@ export interface PierConfig {
    */
   dockerNetnsHolders?: boolean;
   /**
+   * PIER_DOCKER_HOLDER_POOL: network holders the Docker runtime keeps started ahead for any instance (0-16; absent =
+   * DEFAULT_DOCKER_HOLDER_POOL). An instance that takes one starts without the engine's network setup (issue #23);
+   * every such instance keeps its holder (one more containerd shim, ~13 MB RSS). Off with PIER_DOCKER_NETNS_HOLDERS=0.
+   */
+  dockerHolderPool?: number;
+  /**
    * PIER_STARTUP_CPU_BOOST: vCPUs an instance of a smaller type may use while it starts, until its first passing health
    * check (at most 10 s); 0 = none. Absent = DEFAULT_STARTUP_CPU_BOOST. The process runtime applies it.
    */
@@ -339,6 +345,8 @@ export function loadBuildPackages(env: NodeJS.ProcessEnv = process.env): BuildPa
 
 /** vCPUs an instance of a smaller type may use while it starts, when PIER_STARTUP_CPU_BOOST is unset. */
 export const DEFAULT_STARTUP_CPU_BOOST = 1;
+/** Network holders the Docker runtime keeps ready for any instance (PIER_DOCKER_HOLDER_POOL; issue #23). */
+export const DEFAULT_DOCKER_HOLDER_POOL = 2;
 
 /** The startup boost this host gives (PIER_STARTUP_CPU_BOOST or the default), never more than its cores. */
 export function startupCpuBoost(configured: number | undefined): number {
@@ -395,7 +403,7 @@ export function onPath(bin: string, path: string | undefined): boolean {
  * process-runtime networking), each present only when its variables are set, so the parts keep their own defaults.
  */
 export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierConfig,
-  'edgeWorkers' | 'edgeDataplane' | 'edgeDataplaneAuto' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec' | 'dockerNetnsHolders' | 'startupCpuBoost'> {
+  'edgeWorkers' | 'edgeDataplane' | 'edgeDataplaneAuto' | 'autoscale' | 'rateLimit' | 'metrics' | 'swarm' | 'processNetwork' | 'exec' | 'dockerNetnsHolders' | 'dockerHolderPool' | 'startupCpuBoost'> {
   const out: ReturnType<typeof loadTuning> = {};
   const boost = env.PIER_STARTUP_CPU_BOOST?.trim();
   if (boost) {
@@ -407,6 +415,12 @@ export function loadTuning(env: NodeJS.ProcessEnv, runtime: string): Pick<PierCo
   if (holders) {
     if (!['0', '1', 'on', 'off'].includes(holders)) throw new ConfigError(`PIER_DOCKER_NETNS_HOLDERS must be 1 or 0 (on or off), got ${JSON.stringify(holders)}`);
     out.dockerNetnsHolders = holders === '1' || holders === 'on';
+  }
+  const pool = env.PIER_DOCKER_HOLDER_POOL?.trim();
+  if (pool) {
+    const n = Number(pool);
+    if (!Number.isInteger(n) || n < 0 || n > 16) throw new ConfigError(`PIER_DOCKER_HOLDER_POOL must be a whole number of network holders from 0 (none) to 16, got ${JSON.stringify(pool)}`);
+    out.dockerHolderPool = n;
   }
   const workers = env.PIER_EDGE_WORKERS;
   if (workers !== undefined && workers !== '') {

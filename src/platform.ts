@@ -23,7 +23,7 @@ import { getService, liveServiceIds } from './store/services.ts';
 import { createBuilder } from './build/builder.ts';
 import { appendLogLines } from './store/logs.ts';
 import { metricsComponent } from './metrics/component.ts';
-import { defaultEdgeWorkers, startupCpuBoost } from './config.ts';
+import { DEFAULT_DOCKER_HOLDER_POOL, defaultEdgeWorkers, startupCpuBoost } from './config.ts';
 import { certificatesComponent } from './certs/index.ts';
 import { fencedDb, Lease, leaderComponent } from './control/leader.ts';
 import { dockerBuiltImages, gcComponent } from './control/gc.ts';
@@ -64,7 +64,10 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   const processDir = join(config.dataDir, 'process');
   mkdirSync(processDir, { recursive: true });
   const runtime: Runtime = overrides.runtime ?? await selectRuntime(config.runtime, {
-    docker: { scope, ...(config.dockerNetnsHolders !== undefined ? { netnsHolders: config.dockerNetnsHolders } : {}) },
+    docker: {
+      scope, holderPool: config.dockerHolderPool ?? DEFAULT_DOCKER_HOLDER_POOL,
+      ...(config.dockerNetnsHolders !== undefined ? { netnsHolders: config.dockerNetnsHolders } : {}),
+    },
     // MicroVMs join their app's private network from the same pool (and egress setting) as the process runtime.
     microvm: { stateDir: join(config.dataDir, 'microvm'), appNetworks: { pool: config.processNetwork?.pool, egress: config.processNetwork?.egress } },
     process: {
@@ -193,6 +196,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       await controller?.stop();
       // A deposed leader's edge keeps the table it has: nothing recomputes it from a stopped controller.
       controller = undefined;
+      // What the runtime made ahead (Docker's pooled holders) is the leader's: the next leader makes its own.
+      await runtime.close?.().catch((err: Error) => log(`pier: runtime: ${err.message}`));
     },
   };
 

@@ -207,4 +207,10 @@ export interface Runtime {
   readonly startEnsuresNetwork?: boolean;
   /** Removes a private network (no-op where unsupported or still in use). */
   removeNetwork?(name: string): Promise<void>;
+  /**
+   * Removes what the driver made ahead of need that no instance took (Docker: pooled and spare network holders);
+   * running instances are left for the next control-plane life to adopt. Called when the control plane stops or
+   * stops leading; the driver may make such things again on its next start.
+   */
+  close?(): Promise<void>;
 }

@@ -11,6 +11,9 @@ import type { PierHandle } from '../../src/main.ts';
 import { functionDefinition } from '../../src/build/functions/definition.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { SCOPE_LABEL } from '../../src/runtime/docker/driver.ts';
+import { HOLDER_LABEL, POOLED } from '../../src/runtime/docker/netns-holder.ts';
+import { INSTANCE_LABEL } from '../../src/runtime/common.ts';
+import { DEFAULT_DOCKER_HOLDER_POOL } from '../../src/config.ts';
 import { removeInstallationWorkloads } from '../../src/runtime/testing/cleanup.ts';
 import { edgeGet } from '../support/edge-get.ts';
 import { until } from '../support/until.ts';
@@ -19,8 +22,16 @@ import { cli, greetingHandler, pierApi, startOn, writeDir } from './harness.ts';
 const root = mkdtempSync(join(tmpdir(), 'pier-backup-scope-'));
 const engine = new DockerEngine();
 
-async function containersOf(scope: string): Promise<{ Id: string; State: string }[]> {
-  return engine.json<{ Id: string; State: string }[]>('GET', '/containers/json', { query: { all: 1, filters: JSON.stringify({ label: [`${SCOPE_LABEL}=${scope}`] }) } });
+type Summary = { Id: string; State: string; Names: string[]; Labels: Record<string, string>; NetworkSettings: { Networks: Record<string, unknown> | null } };
+async function containersOf(scope: string): Promise<Summary[]> {
+  return engine.json<Summary[]>('GET', '/containers/json', { query: { all: 1, filters: JSON.stringify({ label: [`${SCOPE_LABEL}=${scope}`] }) } });
+}
+
+/** Waits until an installation's holder pool is full: the holders it makes on its own schedule (driver.ts) are all there. */
+async function poolFull(scope: string): Promise<void> {
+  await until('the holder pool to be full', async () => (await containersOf(scope)).filter((c) =>
+    c.State === 'running' && c.Labels[HOLDER_LABEL] === POOLED && c.Names.some((n) => n.startsWith('/pier-netns-pool-')) && Object.keys(c.NetworkSettings.Networks ?? {}).length === 0,
+  ).length === DEFAULT_DOCKER_HOLDER_POOL, 30_000, 100);
 }
 
 test('a restore beside its original on one engine never touches the original containers', { timeout: 300_000 }, async (t) => {
@@ -47,8 +58,10 @@ test('a restore beside its original on one engine never touches the original con
   const edgeA = (await A.must('GET', '/v1/pier/info')).edge_url as string;
   await until('A serves', async () => (await edgeGet(edgeA, host, '/x')).body === want, 15_000, 50);
   const scopeA = readFileSync(join(dirA, 'installation-id'), 'utf8').trim();
+  // A's holder pool is topped up after A's start: every container A has, once it is.
+  await poolFull(scopeA);
   const before = (await containersOf(scopeA)).filter((c) => c.State === 'running').map((c) => c.Id).sort();
-  assert.ok(before.length >= 1, 'A runs a container');
+  assert.ok((await containersOf(scopeA)).some((c) => c.State === 'running' && c.Labels[INSTANCE_LABEL]), 'A runs an instance container');
 
   const file = join(root, 'a.tar.gz');
   assert.equal((await cli(['backup', '-o', file, '--data-dir', dirA])).code, 0);
@@ -69,13 +82,14 @@ test('a restore beside its original on one engine never touches the original con
   }, 120_000, 250).catch(() => assert.fail(`B: ${last}`));
   // B runs containers of its own, labelled with its own id; A's are the same ones, still running, still serving.
   const mine = (await containersOf(scopeB)).filter((c) => c.State === 'running').map((c) => c.Id);
-  assert.ok(mine.length >= 1, 'B started its own container');
+  assert.ok((await containersOf(scopeB)).some((c) => c.State === 'running' && c.Labels[INSTANCE_LABEL]), 'B started its own instance container');
   assert.deepEqual(mine.filter((id) => before.includes(id)), []);
   assert.deepEqual((await containersOf(scopeA)).filter((c) => c.State === 'running').map((c) => c.Id).sort(), before);
   assert.equal((await edgeGet(edgeA, host, '/x')).body, want);
   // Stopping the restored Pier's service leaves the original's container alone too.
   await B.must('POST', `/v1/services/${svc.id}/pause`);
-  await until('B paused', async () => (await containersOf(scopeB)).every((c) => c.State !== 'running'), 60_000, 250);
+  // (B's pooled holders, made ahead for any instance, keep running: they hold no instance.)
+  await until('B paused', async () => (await containersOf(scopeB)).filter((c) => c.Labels[INSTANCE_LABEL]).every((c) => c.State !== 'running'), 60_000, 250);
   assert.deepEqual((await containersOf(scopeA)).filter((c) => c.State === 'running').map((c) => c.Id).sort(), before);
   assert.equal((await edgeGet(edgeA, host, '/x')).body, want);
   await b.close(); b = undefined;

@@ -116,8 +116,11 @@ export function edgeSuite(dataplane: Dataplane): void {
           assert.doesNotMatch(x.output, /hello from pier/, `${url} must not be reachable from app other`);
         }
         const [dbInst] = await p.instances(db.id, 'HEALTHY');
-        const inspect = await p.engine.json<{ NetworkSettings: { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> } }>(
-          'GET', `/containers/${dbInst.allocation_id}/json`);
+        type Net = { HostConfig: { NetworkMode: string }; NetworkSettings: { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> } };
+        let inspect = await p.engine.json<Net>('GET', `/containers/${dbInst.allocation_id}/json`);
+        // An instance in a network holder's namespace (Docker's holder pool): its network is the holder's.
+        const holder = /^container:(.+)$/.exec(inspect.HostConfig.NetworkMode)?.[1];
+        if (holder) inspect = await p.engine.json<Net>('GET', `/containers/${holder}/json`);
         const nets = Object.entries(inspect.NetworkSettings.Networks);
         const appNet = nets.find(([name]) => name === `pier-app-${shop}`);
         assert.ok(appNet, `db is on its app network (has ${nets.map(([n]) => n).join(', ')})`);

@@ -7,7 +7,7 @@ import { runRuntimeConformance } from '../conformance.ts';
 import type { InstanceSpec } from '../contract.ts';
 import { INSTANCE_LABEL, MANAGED_LABEL } from '../common.ts';
 import { ensureTestImage, TEST_IMAGE } from '../testing/images.ts';
-import { DockerRuntime, ISOLATED_NETWORK, SCOPE_LABEL } from './driver.ts';
+import { DockerRuntime, HOLDER_POOL_NETWORK, ISOLATED_NETWORK, SCOPE_LABEL } from './driver.ts';
 import { until } from '../../../test/support/until.ts';
 import { DockerEngine } from './engine.ts';
 import { onDockerStartTimings, type StartTimings } from './timing.ts';
@@ -60,6 +60,13 @@ runRuntimeConformance('docker', () => new DockerRuntime(), dockerFixtures());
 // Instances of services that scale to zero join a network holder's namespace, and autoscaled ones take spare holders
 // (netns-holder.ts; the suite's specs share one key, so its starts take each other's spares): the same contract.
 runRuntimeConformance('docker (resumable: network holders)', () => new DockerRuntime(), dockerFixtures({ resumable: true, scalesOut: true }));
+// Pier's default: any instance may take a holder from the pool (PIER_DOCKER_HOLDER_POOL) instead of a namespace of
+// its own: the same contract. Each driver's pool is removed after the suite.
+const pooledDrivers: DockerRuntime[] = [];
+runRuntimeConformance('docker (holder pool)', () => { const d = new DockerRuntime({ holderPool: 2 }); pooledDrivers.push(d); return d; }, {
+  ...dockerFixtures(),
+  teardown: async () => { for (const d of pooledDrivers) await d.close(); },
+});
 
 test('docker: instances on a private network reach each other by alias', { timeout: 90_000 }, async () => {
   await ensureTestImage();
@@ -324,6 +331,87 @@ test('docker: a resumable instance runs in a network holder kept through its sto
     assert.equal(await get(holderName(orphanId)), null, 'the orphaned holder was removed');
   } finally {
     for (const x of ids) await rt.remove(x).catch(() => undefined);
+    await rt.removeNetwork(network);
+  }
+});
+
+/** This scope's pooled holders not taken yet (named pier-netns-pool-*, label dev.pier.netns_of=pool). */
+async function pooledIn(scope: string): Promise<{ Id: string; Networks: string[] }[]> {
+  return (await engine.json<{ Id: string; Names: string[]; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
+    query: { all: 1, filters: JSON.stringify({ label: [`${HOLDER_LABEL}=pool`, `${SCOPE_LABEL}=${scope}`] }) },
+  })).filter((c) => c.Names.some((n) => n.startsWith('/pier-netns-pool-'))).map((c) => ({ Id: c.Id, Networks: Object.keys(c.NetworkSettings.Networks ?? {}) }));
+}
+
+test('docker: the holder pool: an instance joins a holder started ahead, connected to its network with its aliases; the pool is topped up; recover adopts, remove and close leave nothing', { timeout: 180_000 }, async () => {
+  await ensureTestImage();
+  const scope = `pool-${randomUUID().slice(0, 8)}`;
+  const rt = new DockerRuntime({ log: () => {}, scope, holderPool: 1 });
+  const network = `pier-test-pool-${randomUUID().slice(0, 8)}`;
+  type C = { Id: string; Name: string; HostsPath: string; State: { Running: boolean }; HostConfig: { NetworkMode: string; CapDrop: string[] | null }; Config: { Hostname: string; Labels: Record<string, string> }; NetworkSettings: { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> } };
+  const get = (id: string) => engine.jsonOrNull<C>('GET', `/containers/${encodeURIComponent(id)}/json`);
+  const ids: string[] = [];
+  let again: DockerRuntime | undefined;
+  try {
+    // recover() (a control plane's start) fills the pool: one holder, up, on no network.
+    await rt.recover();
+    // Made on the pool's network (its namespace set up there), then taken off it: it waits on no network.
+    const poolReady = (what: string) => until(what, async () => { const p = await pooledIn(scope); return p.length === 1 && p[0].Networks.length === 0 ? p : undefined; }, 30_000);
+    const [ready] = await poolReady('a pooled holder on no network');
+    assert.equal((await get(ready.Id))!.State.Running, true);
+    const id = randomUUID();
+    const h = await rt.start(spec(id, ['serve'], { network, networkAliases: ['api'], env: { GREETING: 'pooled' } }));
+    ids.push(h.runtimeId);
+    const app = (await get(h.runtimeId))!;
+    assert.equal(app.HostConfig.NetworkMode, `container:${ready.Id}`, 'the instance took the pooled holder');
+    const holder = (await get(ready.Id))!;
+    assert.equal(holder.Name, `/${holderName(id)}`, 'named for its instance');
+    assert.deepEqual(Object.keys(holder.NetworkSettings.Networks), [network], 'on its network alone');
+    assert.ok(holder.NetworkSettings.Networks[network].Aliases?.includes('api'), 'with its aliases');
+    const ip = holder.NetworkSettings.Networks[network].IPAddress;
+    assert.deepEqual(h.endpoints, [{ containerPort: 8000, host: ip, hostPort: 8000 }]);
+    // Its host name maps to its address on its network, as in a container of its own.
+    assert.match(readFileSync(holder.HostsPath, 'utf8'), new RegExp(`^${ip.replace(/\./g, '\\.')}\\s+${holder.Config.Hostname}$`, 'm'));
+    await until('the instance to answer at its address', async () =>
+      /ok/.test(await fetch(`http://${ip}:8000/health`, { signal: AbortSignal.timeout(2000) }).then((x) => x.text(), () => '')), 20_000);
+    // The pool is topped up after the start.
+    await poolReady('the pool to be topped up');
+    // Another instance (it takes the new pooled holder) reaches the first by its alias, and goes out through its network.
+    const client = await rt.start(spec(randomUUID(), ['sleep'], { network }));
+    ids.push(client.runtimeId);
+    assert.match((await get(client.runtimeId))!.HostConfig.NetworkMode, /^container:/, 'the second instance took a pooled holder too');
+    await until('the alias to answer from another instance', async () => {
+      const s = await rt.exec(client.runtimeId, { command: ['wget', '-qO-', 'http://api:8000/'], tty: false });
+      let out = '';
+      s.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      await s.exit;
+      return /hello from pier pooled/.test(out);
+    }, 20_000);
+    // A new driver (a control-plane restart) adopts both with their addresses (from the instance's labels), and
+    // removes the other life's pooled holder nobody took, then makes its own.
+    const [oldPooled] = await poolReady('the pool to be topped up again');
+    again = new DockerRuntime({ log: () => {}, scope, holderPool: 1 });
+    const adopted = await again.recover();
+    assert.deepEqual(adopted.find((x) => x.instanceId === id)?.endpoints, h.endpoints);
+    assert.deepEqual(adopted.find((x) => x.runtimeId === client.runtimeId)?.endpoints, client.endpoints);
+    assert.equal(await get(oldPooled.Id), null, "the earlier life's untaken pooled holder was removed");
+    assert.notEqual((await poolReady("the new life's pooled holder"))[0].Id, oldPooled.Id);
+    // Remove takes the holder; close() removes the pool.
+    await again.remove(h.runtimeId);
+    ids.shift();
+    assert.equal(await get(holder.Id), null, 'remove takes the holder too');
+    await again.close();
+    await rt.close();
+    assert.deepEqual(await pooledIn(scope), [], 'close() leaves no pooled holder');
+    // The pool's network (shared by the engine's installations) removed behind the driver's back: made again.
+    await engine.jsonOrNull('DELETE', `/networks/${HOLDER_POOL_NETWORK}`);
+    assert.equal(await engine.jsonOrNull('GET', `/networks/${HOLDER_POOL_NETWORK}`), null);
+    await again.recover();
+    await poolReady('a pooled holder after its network was removed');
+    await again.close();
+  } finally {
+    for (const x of ids) await rt.remove(x).catch(() => undefined);
+    await rt.close();
+    await again?.close();
     await rt.removeNetwork(network);
   }
 });

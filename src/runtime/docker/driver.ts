@@ -16,7 +16,9 @@ import { FrameDecoder } from './frames.ts';
 import { ImagePullError, classifyPullMessage, isDigestRef, registryHost, repoDigestFor } from './pull.ts';
 import { boostLimitOf, containerName, createContainerBody, nanoCpus, pullParams, registryAuthHeader } from './spec.ts';
 import { statsFromDocker, type DockerStats } from './stats.ts';
-import { HOLDERS_SUPPORTED, HOLDER_LABEL, SPARE, ensureHolderImage, holderCreateBody, holderIdOf, holderName, spareKey } from './netns-holder.ts';
+import {
+  HOLDERS_SUPPORTED, HOLDER_LABEL, POOLED, SPARE, ensureHolderImage, heldVia, holderCreateBody, holderIdOf, holderName, pooledHolderBody, spareKey,
+} from './netns-holder.ts';
 import { containerFreezer } from './freezer.ts';
 import type { InstanceCgroup } from '../process/cgroups.ts';
 import { StartSpans } from './timing.ts';
@@ -31,6 +33,11 @@ export const SCOPE_LABEL = 'dev.pier.scope';
  * firewall covers it, and with inter-container traffic disabled, so its instances cannot reach each other either.
  */
 export const ISOLATED_NETWORK = 'pier-isolated';
+/**
+ * Where pooled network holders wait (netns-holder.ts POOLED): an internal network (no route out) without traffic
+ * between its containers. An instance's holder leaves it before the instance starts.
+ */
+export const HOLDER_POOL_NETWORK = 'pier-holder-pool';
 
 /** Options of the Docker runtime. */
 export interface DockerRuntimeOptions {
@@ -65,6 +72,13 @@ export interface DockerRuntimeOptions {
    * (runc).
    */
   netnsHolders?: boolean;
+  /**
+   * How many network holders to keep started ahead for any instance (issue #23; default 0, Pier's config sets
+   * PIER_DOCKER_HOLDER_POOL, default 2): an instance that takes one joins its namespace (connected to the instance's
+   * network with its aliases) instead of having the engine set up a namespace at its start. What it costs: every such
+   * instance keeps its holder (one more containerd shim, ~13 MB RSS), and the pool's idle holders. Needs netnsHolders.
+   */
+  holderPool?: number;
   /** recover() removes a holder without its instance container once it is this old (default 60 s: younger, a start may be making it). */
   holderOrphanAgeMs?: number;
   /** The longest a startup boost lasts without endStartupBoost (default STARTUP_BOOST_MAX_MS; tests shorten it). */
@@ -99,7 +113,12 @@ interface ContainerSummary extends SummaryNetworking {
   Labels: Record<string, string> | null;
   /** `running`, `exited`, `created`... */
   State?: string;
+  /** `/name`. */
+  Names?: string[];
 }
+
+/** Name prefix of a pooled holder until an instance takes it (then it is renamed for the instance). */
+const POOL_NAME_PREFIX = 'pier-netns-pool-';
 
 /**
  * Spare network holders kept per autoscaled service (each ~13 MB, its containerd shim): two, so a scale-up by two
@@ -170,6 +189,12 @@ export class DockerRuntime implements Runtime {
   private readonly spareIds = new Set<string>();
   /** Instance container id -> its spareKey (a key with no instance left here loses its spares). */
   private readonly keyOf = new Map<string, string>();
+  /** How many pooled holders to keep ready (holderPool; 0 without holders). */
+  private readonly poolSize: number;
+  /** Pooled holders made or being made (each resolves undefined when making it failed), oldest first. */
+  private readonly pool: { made: Promise<ContainerJson | undefined>; ready?: ContainerJson }[] = [];
+  /** The ids of this process's pooled holders not taken yet (recover() removes every other untaken one). */
+  private readonly poolIds = new Set<string>();
   /** Startup boosts (runc only: `docker update` of another OCI runtime's limits is not relied on), by container id. */
   private readonly boosts = new Map<string, Boost>();
   private readonly boostsSupported: boolean;
@@ -183,6 +208,7 @@ export class DockerRuntime implements Runtime {
     this.scope = opts.scope;
     this.netnsHolders = opts.netnsHolders !== false && HOLDERS_SUPPORTED && (!opts.ociRuntime || opts.ociRuntime === 'runc');
     this.holderOrphanAgeMs = opts.holderOrphanAgeMs ?? 60_000;
+    this.poolSize = this.netnsHolders ? Math.max(0, Math.floor(opts.holderPool ?? 0)) : 0;
     this.boostsSupported = !opts.ociRuntime || opts.ociRuntime === 'runc';
     this.startupBoostMs = opts.startupBoostMs ?? STARTUP_BOOST_MAX_MS;
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -230,9 +256,11 @@ export class DockerRuntime implements Runtime {
     // namespace kept, so it makes its holder now (~170 ms more on this first start, ~250 ms less on every wake).
     const key = this.netnsHolders && (spec.resumable === true || spec.scalesOut === true) ? spareKey(spec, network) : undefined;
     const spare = key ? this.takeSpare(key) : undefined;
+    // Else a pooled holder that is up (checked below, ~2 ms): any instance joins it after connecting it to its network.
+    const pooled = spare ? undefined : this.takePooled();
     const withHolder = this.netnsHolders && spec.resumable === true;
     const boost = this.boostsSupported && spec.cpu > 0 && spec.startupCpu !== undefined && spec.startupCpu > spec.cpu ? spec.startupCpu : undefined;
-    const holderImage = withHolder && !spare ? t.span('holder_image', () => this.call(() => ensureHolderImage(this.engine))) : undefined;
+    const holderImage = withHolder && !spare && !pooled ? t.span('holder_image', () => this.call(() => ensureHolderImage(this.engine))) : undefined;
     holderImage?.catch(() => undefined);
     await t.span('image', () => this.call(() => this.ensureImage(spec, signal)));
     const diskMode = await t.span('disk_mode', () => this.call(() => this.disks.mode()));
@@ -257,8 +285,11 @@ export class DockerRuntime implements Runtime {
         await this.engine.json('POST', `/containers/${id}/start`, { signal });
       }
     };
-    let holder: { id: string; started: Promise<ContainerJson> } | undefined;
+    let holder: { id: string; started: Promise<ContainerJson>; pooled?: boolean } | undefined;
     try {
+      // A pooled holder made maybe hours ago: still up? (an engine restart stops it, a prune removes it)
+      const pooledUp = pooled ? await t.span('holder_inspect', () => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${pooled.Id}/json`).catch(() => null)) : undefined;
+      if (pooled && !pooledUp?.State.Running) this.removeHolder(pooled.Id).catch(() => undefined);
       // The spare's state as the engine sees it now (made maybe hours ago: an engine restart stops it, a prune removes it).
       const spareMade = spare ? await t.span('holder_spare', () => spare) : undefined;
       const taken = spareMade ? await t.span('holder_inspect', () => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${spareMade.Id}/json`).catch(() => null)) : undefined;
@@ -268,6 +299,8 @@ export class DockerRuntime implements Runtime {
         // A spare made for this service: already in the network, its namespace ready. Named for its instance now.
         holder = { id: taken.Id, started: Promise.resolve(taken) };
         this.engine.json('POST', `/containers/${taken.Id}/rename`, { query: { name: holderName(spec.instanceId) } }).catch(() => undefined);
+      } else if (pooledUp?.State.Running) {
+        holder = { id: pooledUp.Id, started: this.joinPooled(pooledUp.Id, spec, network, networkReady, t, signal), pooled: true };
       } else if (withHolder) {
         await (holderImage ?? ensureHolderImage(this.engine));
         const made = await t.span('holder_create', () => this.call(() => createOnNetwork(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
@@ -284,7 +317,7 @@ export class DockerRuntime implements Runtime {
       }
       const created = await t.span('create', () => this.call(() => createOnNetwork(() => this.engine.json<{ Id: string }>('POST', '/containers/create', {
         query: { name: containerName(spec.instanceId) },
-        body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime, netnsOf: holder?.id, boostCpu: boost }),
+        body: createContainerBody({ ...spec, network }, { pidsLimit: this.pidsLimit, diskQuota: diskMode === 'storage-opt', runtime: this.ociRuntime, netnsOf: holder?.id, pooled: holder?.pooled, boostCpu: boost }),
         signal,
       }))));
       try {
@@ -310,7 +343,10 @@ export class DockerRuntime implements Runtime {
           // Only where more instances come (a scale-up): a service that only sleeps and wakes has its holders.
           if (spec.scalesOut) this.makeSpares(key, spec, network);
         }
-        return { instanceId: spec.instanceId, runtimeId: created.Id, endpoints: endpointsFromInspect(c), labels: { ...spec.labels } };
+        // The pool is topped up once this start is done (making a holder competes with a start for the engine).
+        this.fillPool();
+        const via = holder?.pooled ? { network, ports: spec.ports } : undefined;
+        return { instanceId: spec.instanceId, runtimeId: created.Id, endpoints: endpointsFromInspect(c, via), labels: { ...spec.labels } };
       } catch (err) {
         // A container that was created but could not start is garbage: leave nothing behind.
         await this.remove(created.Id).catch(() => undefined);
@@ -318,6 +354,7 @@ export class DockerRuntime implements Runtime {
       }
     } catch (err) {
       if (holder) await this.removeHolder(holder.id).catch(() => undefined);
+      if (pooled) this.fillPool();
       throw err;
     }
   }
@@ -364,7 +401,7 @@ export class DockerRuntime implements Runtime {
     this.startedHere.add(c.Id);
     // Its stop put the boost back (stop()): it lasts until the first passing check or its time, as at the start.
     if (this.boosts.get(c.Id)?.active) this.endBoostLater(c.Id);
-    return { ...handle, runtimeId: c.Id, endpoints: endpointsFromInspect(held ?? c) };
+    return { ...handle, runtimeId: c.Id, endpoints: held ? endpointsFromInspect(held, heldVia(c.Config.Labels)) : endpointsFromInspect(c) };
   }
 
   private holderLabels(): Record<string, string> {
@@ -428,6 +465,113 @@ export class DockerRuntime implements Runtime {
       this.spareIds.delete(c.Id);
       await this.removeHolder(c.Id).catch((err: Error) => this.log(`docker runtime: removing a spare network holder failed: ${err.message}`));
     }
+  }
+
+  /** Takes a pooled holder that is made (not one still being made: a start of its own is as quick), or undefined. */
+  private takePooled(): ContainerJson | undefined {
+    const i = this.pool.findIndex((e) => e.ready);
+    if (i < 0) return undefined;
+    const [e] = this.pool.splice(i, 1);
+    this.poolIds.delete(e.ready!.Id);
+    return e.ready;
+  }
+
+  /** Tops the pool up to poolSize in the background (a failure is logged, never thrown; the next take tries again). */
+  private fillPool(): void {
+    while (this.pool.length < this.poolSize) {
+      const entry: { made: Promise<ContainerJson | undefined>; ready?: ContainerJson } = { made: this.makePooled() };
+      this.pool.push(entry);
+      void entry.made.then((c) => {
+        if (c) entry.ready = c;
+        else this.pool.splice(this.pool.indexOf(entry), 1);
+      });
+    }
+  }
+
+  /**
+   * Makes one pooled holder: started on HOLDER_POOL_NETWORK (the engine's network namespace set-up, the slow part of
+   * a start, done ahead), then taken off it, so it waits with loopback alone and its instance's network is the only
+   * one it ever joins: one connect (~35-50 ms) where a container of its own costs the engine ~200-300 ms at its start.
+   * (A disconnect after the connect would drop the holder's /etc/hosts line for its host name.) Resolves undefined
+   * when making it failed (logged).
+   */
+  private makePooled(): Promise<ContainerJson | undefined> {
+    const once = async (): Promise<ContainerJson> => {
+      await Promise.all([ensureHolderImage(this.engine), this.ensureNetwork(HOLDER_POOL_NETWORK)]);
+      const made = await this.engine.json<{ Id: string }>('POST', '/containers/create', {
+        query: { name: `${POOL_NAME_PREFIX}${randomUUID().slice(0, 12)}` }, body: pooledHolderBody(HOLDER_POOL_NETWORK, this.holderLabels()),
+      });
+      this.poolIds.add(made.Id);
+      try {
+        await this.engine.json('POST', `/containers/${made.Id}/start`);
+        await this.engine.json('POST', `/networks/${HOLDER_POOL_NETWORK}/disconnect`, { body: { Container: made.Id } });
+        return await this.engine.json<ContainerJson>('GET', `/containers/${made.Id}/json`);
+      } catch (err) {
+        this.poolIds.delete(made.Id);
+        await this.removeHolder(made.Id).catch(() => undefined);
+        throw err;
+      }
+    };
+    // The pool's network is shared by every installation on the engine; one removed behind this process's back
+    // (another installation's teardown, a prune) is made again, once.
+    const onNetwork = () => once().catch(async (err) => {
+      if (!(err instanceof EngineError && err.status === 404 && /network/i.test(err.message))) throw err;
+      this.protectedNetworks.delete(HOLDER_POOL_NETWORK);
+      await this.ensureNetwork(HOLDER_POOL_NETWORK);
+      return once();
+    });
+    return onceMoreAfterStartRace(onNetwork, () => true).catch((err: Error) => {
+      this.log(`docker runtime: making a pooled network holder failed (instances start without one meanwhile): ${err.message}`);
+      return undefined;
+    });
+  }
+
+  /**
+   * Readies a pooled holder for an instance while its container is created: named for the instance and connected to
+   * the instance's network with its aliases (it is on no network until then: makePooled). The instance starts with
+   * its network alone: its default route, its address for its host name in /etc/hosts, its aliases; its interface is
+   * eth1 until the holder restarts (eth0 in a container of its own). Resolves with the holder as the engine then sees it.
+   */
+  private joinPooled(holderId: string, spec: InstanceSpec, network: string, networkReady: Promise<void> | undefined, t: StartSpans, signal?: AbortSignal): Promise<ContainerJson> {
+    const id = encodeURIComponent(holderId);
+    const p = (async () => {
+      const renamed = this.engine.json('POST', `/containers/${id}/rename`, { query: { name: holderName(spec.instanceId) } });
+      renamed.catch(() => undefined);
+      if (networkReady) await networkReady;
+      const connect = () => this.engine.json('POST', `/networks/${encodeURIComponent(network)}/connect`, {
+        body: { Container: holderId, EndpointConfig: { Aliases: spec.networkAliases ?? [] } }, signal,
+      });
+      await t.span('holder_connect', () => this.call(async () => {
+        try {
+          await connect();
+        } catch (err) {
+          // The network this process made and protected was removed behind its back: made again (firewall included), once.
+          if (!(err instanceof EngineError && err.status === 404 && /network/i.test(err.message) && this.protectedNetworks.delete(network))) throw err;
+          await this.ensureNetwork(network);
+          await connect();
+        }
+      }));
+      // Its name says whose it is (recover() and operators read it); a failed rename is not worth failing the start.
+      await renamed.catch((err: Error) => this.log(`docker runtime: naming the network holder of ${spec.instanceId} failed: ${err.message}`));
+      return this.call(() => this.engine.json<ContainerJson>('GET', `/containers/${id}/json`));
+    })();
+    p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Removes what this driver made ahead of need and no instance took: its pooled holders and its spares. Running
+   * instances (and their holders) are left as they are, for the next life to adopt. Called when the control plane
+   * stops or stops leading; a later start tops the pool up again.
+   */
+  async close(): Promise<void> {
+    const pooled = this.pool.splice(0);
+    for (const c of await Promise.all(pooled.map((e) => e.made))) {
+      if (!c) continue;
+      this.poolIds.delete(c.Id);
+      await this.removeHolder(c.Id).catch((err: Error) => this.log(`docker runtime: removing a pooled network holder failed: ${err.message}`));
+    }
+    for (const key of [...this.spares.keys()]) await this.dropSpare(key);
   }
 
   /** The holder whose network namespace an instance container joins, or undefined (its own namespace, or gone). */
@@ -728,7 +872,8 @@ export class DockerRuntime implements Runtime {
     const handles = ours.filter((c) => c.Labels![INSTANCE_LABEL]).map((c) => {
       const holder = holders.get(holderIdOf(c.HostConfig?.NetworkMode) ?? '');
       if (holder) { held.add(holder.Id); this.holderOf.set(c.Id, holder.Id); }
-      return { instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints: endpointsFromSummary(holder ?? c), labels: specLabels(c.Labels) };
+      const endpoints = holder ? endpointsFromSummary(holder, heldVia(c.Labels)) : endpointsFromSummary(c);
+      return { instanceId: c.Labels![INSTANCE_LABEL], runtimeId: c.Id, endpoints, labels: specLabels(c.Labels) };
     });
     // Boosts of an earlier life end now (nobody knows how long they ran), one engine call each, in the background.
     // Only a limit Pier could have written (a positive number): anything else would lift the container's limit.
@@ -744,15 +889,18 @@ export class DockerRuntime implements Runtime {
     // A holder whose instance container is gone (a removal cut short by a crash) holds nothing: removed. Not one
     // younger than holderOrphanAgeMs: a start (of this process, or of a control plane handing over) may be making it.
     for (const h of holders.values()) {
-      if (held.has(h.Id) || this.spareIds.has(h.Id)) continue;
-      // Another life's spare: nobody takes it (spares live in the process that made them).
-      if (h.Labels![HOLDER_LABEL] === SPARE) {
+      if (held.has(h.Id) || this.spareIds.has(h.Id) || this.poolIds.has(h.Id)) continue;
+      // Another life's spare or pooled holder not taken: nobody takes it (both live in the process that made them).
+      // A pooled one that an instance took is renamed for it: left to the age rule below (a start may be joining it).
+      const untakenPooled = h.Labels![HOLDER_LABEL] === POOLED && (h.Names ?? []).some((n) => n.startsWith(`/${POOL_NAME_PREFIX}`));
+      if (h.Labels![HOLDER_LABEL] === SPARE || untakenPooled) {
         await this.removeHolder(h.Id).catch(() => undefined);
         continue;
       }
       if (h.Created !== undefined && Date.now() - h.Created * 1000 < this.holderOrphanAgeMs) continue;
       await this.removeHolder(h.Id).catch((err: Error) => this.log(`docker runtime: removing the orphaned network holder ${h.Id.slice(0, 12)} failed: ${err.message}`));
     }
+    this.fillPool();
     return handles;
   }
 
@@ -792,12 +940,14 @@ export class DockerRuntime implements Runtime {
     const found = await this.call(() => this.engine.jsonOrNull<NetworkJson>('GET', path));
     if (found) return found;
     const isolated = name === ISOLATED_NETWORK;
-    const labels = { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}), ...(isolated ? { [ROLE_LABEL]: 'isolated' } : {}) };
+    // The holder pool's: no traffic between holders, no route out (a holder leaves it before its instance starts).
+    const pool = name === HOLDER_POOL_NETWORK;
+    const labels = { [MANAGED_LABEL]: 'true', ...(this.scope ? { [SCOPE_LABEL]: this.scope } : {}), ...(isolated ? { [ROLE_LABEL]: 'isolated' } : pool ? { [ROLE_LABEL]: 'holder-pool' } : {}) };
     // The bridge is named by Pier so the firewall's one wildcard covers it from the first packet on.
-    const options = { [BRIDGE_NAME_OPTION]: dockerBridgeName(name), ...(isolated ? { 'com.docker.network.bridge.enable_icc': 'false' } : {}) };
+    const options = { [BRIDGE_NAME_OPTION]: dockerBridgeName(name), ...(isolated || pool ? { 'com.docker.network.bridge.enable_icc': 'false' } : {}) };
     try {
       const made = await this.engine.json<{ Id: string }>('POST', '/networks/create', {
-        body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, Options: options },
+        body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, Options: options, ...(pool ? { Internal: true } : {}) },
       });
       // What protect() needs is what was just sent: no second inspect.
       if (made?.Id) return { Id: made.Id, Driver: 'bridge', Options: options, Labels: labels };

@@ -32,8 +32,24 @@ export function containerAddress(networkMode: string | undefined, networks: Netw
 
 const byPort = (a: Endpoint, b: Endpoint) => a.containerPort - b.containerPort;
 
-/** Endpoints from an inspect reply: published loopback ports when the container has them (older containers), else address:port. */
-export function endpointsFromInspect(c: InspectNetworking): Endpoint[] {
+/**
+ * Where an instance in a pooled network holder is reached (netns-holder.ts heldVia): the holder's address on the
+ * instance's network (it may still be on Pier's isolated network too, just after its start) and the instance's ports.
+ */
+export interface HeldVia { network: string; ports: number[] }
+
+function viaEndpoints(networks: Networks, via: HeldVia): Endpoint[] {
+  const ip = networks?.[via.network]?.IPAddress;
+  if (!ip) return [];
+  return [...new Set(via.ports)].map((p) => ({ containerPort: p, host: ip, hostPort: p })).sort(byPort);
+}
+
+/**
+ * Endpoints from an inspect reply: published loopback ports when the container has them (older containers), else
+ * address:port; `via` for the holder of an instance that took it from the pool.
+ */
+export function endpointsFromInspect(c: InspectNetworking, via?: HeldVia): Endpoint[] {
+  if (via) return viaEndpoints(c.NetworkSettings?.Networks, via);
   const published: Endpoint[] = [];
   for (const [key, bindings] of Object.entries(c.NetworkSettings?.Ports ?? {})) {
     const [port, proto] = key.split('/');
@@ -52,7 +68,8 @@ export function endpointsFromInspect(c: InspectNetworking): Endpoint[] {
 }
 
 /** Endpoints from a list entry (recover()): the same rules as endpointsFromInspect. */
-export function endpointsFromSummary(c: SummaryNetworking): Endpoint[] {
+export function endpointsFromSummary(c: SummaryNetworking, via?: HeldVia): Endpoint[] {
+  if (via) return viaEndpoints(c.NetworkSettings?.Networks, via);
   const published = new Map<number, Endpoint>();
   const exposed = new Set<number>();
   for (const p of c.Ports ?? []) {

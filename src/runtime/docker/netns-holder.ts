@@ -41,6 +41,32 @@ export function holderIdOf(networkMode: string | undefined | null): string | und
 export const SPARE = 'spare';
 
 /**
+ * HOLDER_LABEL's value on a pooled holder: made ahead for any instance (DockerRuntime's holder pool, issue #23). It
+ * waits on Pier's isolated network (no inter-container traffic) with no alias and no port; the instance that takes it
+ * connects it to its own network with its aliases (~50 ms) instead of paying a new network namespace at its start
+ * (~200-300 ms here), and disconnects it from the isolated network after the start. Labels cannot change, so a taken
+ * one keeps this value: its instance names it (NetworkMode `container:<id>`), and it is renamed for that instance.
+ */
+export const POOLED = 'pool';
+
+/** Labels on an instance container in a pooled holder: its network and ports (the holder has no exposed ports). */
+export const HELD_NETWORK_LABEL = 'dev.pier.held_network';
+export const HELD_PORTS_LABEL = 'dev.pier.held_ports';
+
+/** The labels createContainerBody adds for an instance that joins a pooled holder. */
+export function heldLabels(network: string, ports: number[]): Record<string, string> {
+  return { [HELD_NETWORK_LABEL]: network, [HELD_PORTS_LABEL]: [...new Set(ports)].sort((a, b) => a - b).join(',') };
+}
+
+/** The network and ports of an instance in a pooled holder, from its labels; undefined for any other container. */
+export function heldVia(labels: Record<string, string> | null | undefined): { network: string; ports: number[] } | undefined {
+  const network = labels?.[HELD_NETWORK_LABEL];
+  const ports = labels?.[HELD_PORTS_LABEL];
+  if (!network || ports === undefined) return undefined;
+  return { network, ports: ports.split(',').filter(Boolean).map(Number).filter((p) => Number.isInteger(p) && p > 0 && p < 65536) };
+}
+
+/**
  * What makes two instances' holders interchangeable: the network, the mesh aliases and the exposed ports (the label
  * of the installation scope is the driver's). A spare made for one instance of a service serves the next one.
  */
@@ -74,6 +100,12 @@ export function holderCreateBody(spec: InstanceSpec, network: string, labels: Re
     },
     NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: spec.networkAliases ?? [] } } },
   };
+}
+
+/** The body of POST /containers/create for a pooled holder on `network` (Pier's isolated network): no alias, no port. */
+export function pooledHolderBody(network: string, labels: Record<string, string>): Record<string, unknown> {
+  const body = holderCreateBody({ instanceId: POOLED, labels: {}, ports: [], env: {}, cpu: 0, memoryBytes: 0 }, network, labels, POOLED);
+  return body;
 }
 
 const imports = new Map<string, Promise<void>>();

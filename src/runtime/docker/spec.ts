@@ -3,6 +3,7 @@
 import type { InstanceSpec } from '../contract.ts';
 import { pierLabels } from '../common.ts';
 import { mountTarget } from '../volumes/mounts.ts';
+import { heldLabels } from './netns-holder.ts';
 
 /** Knobs of the translation that are the operator's, not the spec's. */
 export interface CreateOptions {
@@ -17,6 +18,11 @@ export interface CreateOptions {
    * aliases and the exposed ports are the holder's then (the engine refuses them on a joining container).
    */
   netnsOf?: string;
+  /**
+   * netnsOf is a pooled holder (netns-holder.ts POOLED): it exposes no port, so the container is labelled with its
+   * network and ports (HELD_NETWORK_LABEL, HELD_PORTS_LABEL), where its endpoints are read from.
+   */
+  pooled?: boolean;
   /** Start on this many vCPUs (a startup boost, InstanceSpec.startupCpu): the container is labelled with its own `cpu`. */
   boostCpu?: number;
 }
@@ -76,6 +82,7 @@ export function createContainerBody(spec: InstanceSpec, opts: CreateOptions): Re
     },
   };
   if (opts.boostCpu !== undefined) (body.Labels as Record<string, string>)[BOOST_LABEL] = String(spec.cpu);
+  if (opts.netnsOf && opts.pooled) Object.assign(body.Labels as Record<string, string>, heldLabels(spec.network ?? 'bridge', spec.ports));
   if (opts.diskQuota && spec.diskBytes && spec.diskBytes > 0) {
     (body.HostConfig as Record<string, unknown>).StorageOpt = { size: String(Math.floor(spec.diskBytes)) };
   }
