@@ -87,6 +87,11 @@ test('tuning of the wired parts is read here, once, and only when set', () => {
   assert.throws(() => loadConfig({}, { HOME: '/h', PIER_DOCKER_NETNS_HOLDERS: 'maybe' }), /PIER_DOCKER_NETNS_HOLDERS must be 1 or 0/);
   assert.equal(loadConfig({}, { HOME: '/h', PIER_DOCKER_NETNS_HOLDERS: '0' }).dockerNetnsHolders, false);
   assert.equal(loadConfig({}, { HOME: '/h' }).dockerNetnsHolders, undefined);
+  for (const bad of ['many', '-1', '17', '1.5']) {
+    assert.throws(() => loadConfig({}, { HOME: '/h', PIER_DOCKER_HOLDER_POOL: bad }), /PIER_DOCKER_HOLDER_POOL must be a whole number of network holders from 0 \(none\) to 16/, bad);
+  }
+  assert.equal(loadConfig({}, { HOME: '/h', PIER_DOCKER_HOLDER_POOL: '0' }).dockerHolderPool, 0);
+  assert.equal(loadConfig({}, { HOME: '/h' }).dockerHolderPool, undefined);
   for (const bad of ['fast', '-1', '65', 'Infinity']) {
     assert.throws(() => loadConfig({}, { HOME: '/h', PIER_STARTUP_CPU_BOOST: bad }), /PIER_STARTUP_CPU_BOOST must be a number of vCPUs from 0 \(no boost\) to 64/, bad);
   }
