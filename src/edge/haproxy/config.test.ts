@@ -202,6 +202,27 @@ test('a scale-up and back within the slots is runtime API commands only, instanc
   assert.deepEqual(same.reload === null && [...same.before, ...same.after], []);
 });
 
+test('an instance replaced by another in one table (a fast redeploy): the newcomer takes another slot, never the one sent to maint after the map', () => {
+  const have = slotsForConfig(planOf(9001), new Map());
+  const next = planHaproxy([app('web', [route('/', [up('v2', 9002, 'fra')])])], 'pier.test');
+  const step = planRuntime(have, next);
+  assert.equal(step.reload, null);
+  if (step.reload !== null) return;
+  assert.deepEqual(step.before, [`set server ${WEB}/s2 addr 127.0.0.1 port 9002`, `set server ${WEB}/s2 state ready`]);
+  assert.deepEqual(step.after, [`set server ${WEB}/s1 state maint`]);
+  assert.deepEqual(step.backends.get(WEB)!.slots.map((s) => s.instanceId), [null, 'v2', null, null]);
+  // The next change may reuse the freed slot.
+  const third = planRuntime(step.backends, planHaproxy([app('web', [route('/', [up('v2', 9002, 'fra'), up('v3', 9003, 'fra')])])], 'pier.test'));
+  assert.deepEqual(third.reload === null && third.before, [`set server ${WEB}/s1 addr 127.0.0.1 port 9003`, `set server ${WEB}/s1 state ready`]);
+  // Every slot taken or left in this change: a reload, not a newcomer under a pending maint.
+  const four = planRuntime(have, planOf(9001, 9002, 9003, 9004));
+  assert.equal(four.reload, null);
+  const full = four.backends;
+  assert.deepEqual(full.get(WEB)!.slots.map((s) => s.instanceId), ['i1', 'i2', 'i3', 'i4']);
+  const swapped = planHaproxy([app('web', [route('/', ['w1', 'w2', 'w3', 'w4'].map((id, k) => up(id, 9101 + k, 'fra')))])], 'pier.test');
+  assert.match(String(planRuntime(full, swapped).reload), /needs 4 slots, has 4/);
+});
+
 test('an instance that moves is readdressed in its slot; the applied state is never mutated', () => {
   const have = slotsForConfig(planOf(9001), new Map());
   const before = structuredClone(have);

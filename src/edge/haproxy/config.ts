@@ -129,16 +129,20 @@ export function fitServers(slots: SlotState[], servers: PlannedServer[]): { slot
   const out = slots.map((s) => ({ ...s }));
   const changes: SlotChange[] = [];
   const want = new Map(servers.map((s) => [s.instanceId, s]));
+  // Slots left in this very change are not given to a newcomer in it: their `maint` is sent after the map changes
+  // (planRuntime), which would put the newcomer in maintenance, and an idle keep-alive connection of the leaving
+  // instance must never serve the newcomer's requests. A later change may reuse them.
+  const leftNow = new Set<number>();
   out.forEach((s, i) => {
     if (s.instanceId === null) return;
     const w = want.get(s.instanceId);
-    if (w === undefined) { changes.push({ kind: 'disable', index: i, host: s.host, port: s.port }); s.instanceId = null; return; }
+    if (w === undefined) { changes.push({ kind: 'disable', index: i, host: s.host, port: s.port }); s.instanceId = null; leftNow.add(i); return; }
     if (w.host !== s.host || w.port !== s.port) { s.host = w.host; s.port = w.port; changes.push({ kind: 'enable', index: i, host: w.host, port: w.port }); }
     want.delete(s.instanceId);
   });
   let overflow = 0;
   for (const w of want.values()) {
-    const i = out.findIndex((s) => s.instanceId === null);
+    const i = out.findIndex((s, j) => s.instanceId === null && !leftNow.has(j));
     if (i < 0) { overflow++; continue; }
     out[i] = { instanceId: w.instanceId, host: w.host, port: w.port };
     changes.push({ kind: 'enable', index: i, host: w.host, port: w.port });
