@@ -265,6 +265,17 @@ test('docker: resume() starts a stopped, kept container again (same container, i
   await assert.rejects(rt.resume(h), (err: Error & { code?: string }) => err.code === 'not_found');
 });
 
+/** Waits until `url`, fetched from inside the instance `runtimeId` (busybox wget), answers `want` (an alias on its network). */
+async function answersFrom(rt: DockerRuntime, runtimeId: string, url: string, want: RegExp): Promise<void> {
+  await until(`${url} to answer from another instance`, async () => {
+    const s = await rt.exec(runtimeId, { command: ['wget', '-qO-', url], tty: false });
+    let out = '';
+    s.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    await s.exit;
+    return want.test(out);
+  }, 20_000);
+}
+
 test('docker: a resumable instance runs in a network holder kept through its stop: same address on resume, aliases resolve, remove and recover leave no holder behind', { timeout: 120_000 }, async () => {
   await ensureTestImage();
   const rt = new DockerRuntime({ log: () => {} });
@@ -290,13 +301,7 @@ test('docker: a resumable instance runs in a network holder kept through its sto
     // The mesh alias is the holder's: another instance on the network reaches the held one by name.
     const client = await rt.start(spec(randomUUID(), ['sleep'], { network }));
     ids.push(client.runtimeId);
-    await until('the alias to answer from another instance', async () => {
-      const s = await rt.exec(client.runtimeId, { command: ['wget', '-qO-', 'http://api:8000/'], tty: false });
-      let out = '';
-      s.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      await s.exit;
-      return /hello from pier held/.test(out);
-    }, 20_000);
+    await answersFrom(rt, client.runtimeId, 'http://api:8000/', /hello from pier held/);
     // Deep sleep: the instance stops, the holder (and so the address) stays.
     await rt.stop(h.runtimeId, 2000);
     assert.equal((await get(h.runtimeId))!.State.Running, false);
@@ -375,17 +380,11 @@ test('docker: the holder pool: an instance joins a holder started ahead, connect
       /ok/.test(await fetch(`http://${ip}:8000/health`, { signal: AbortSignal.timeout(2000) }).then((x) => x.text(), () => '')), 20_000);
     // The pool is topped up after the start.
     await poolReady('the pool to be topped up');
-    // Another instance (it takes the new pooled holder) reaches the first by its alias, and goes out through its network.
+    // Another instance (it takes the new pooled holder) reaches the first by its alias.
     const client = await rt.start(spec(randomUUID(), ['sleep'], { network }));
     ids.push(client.runtimeId);
     assert.match((await get(client.runtimeId))!.HostConfig.NetworkMode, /^container:/, 'the second instance took a pooled holder too');
-    await until('the alias to answer from another instance', async () => {
-      const s = await rt.exec(client.runtimeId, { command: ['wget', '-qO-', 'http://api:8000/'], tty: false });
-      let out = '';
-      s.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      await s.exit;
-      return /hello from pier pooled/.test(out);
-    }, 20_000);
+    await answersFrom(rt, client.runtimeId, 'http://api:8000/', /hello from pier pooled/);
     // A new driver (a control-plane restart) adopts both with their addresses (from the instance's labels), and
     // removes the other life's pooled holder nobody took, then makes its own.
     const [oldPooled] = await poolReady('the pool to be topped up again');
