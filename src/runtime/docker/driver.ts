@@ -34,8 +34,8 @@ export const SCOPE_LABEL = 'dev.pier.scope';
  */
 export const ISOLATED_NETWORK = 'pier-isolated';
 /**
- * Where pooled network holders wait (netns-holder.ts POOLED): an internal network (no route out) without traffic
- * between its containers. An instance's holder leaves it before the instance starts.
+ * Where pooled network holders are made (netns-holder.ts POOLED): an internal network (no route out) without traffic
+ * between its containers. Each holder leaves it as soon as it is up and waits on no network (makePooled).
  */
 export const HOLDER_POOL_NETWORK = 'pier-holder-pool';
 

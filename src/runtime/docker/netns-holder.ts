@@ -41,11 +41,11 @@ export function holderIdOf(networkMode: string | undefined | null): string | und
 export const SPARE = 'spare';
 
 /**
- * HOLDER_LABEL's value on a pooled holder: made ahead for any instance (DockerRuntime's holder pool, issue #23). It
- * waits on Pier's isolated network (no inter-container traffic) with no alias and no port; the instance that takes it
- * connects it to its own network with its aliases (~50 ms) instead of paying a new network namespace at its start
- * (~200-300 ms here), and disconnects it from the isolated network after the start. Labels cannot change, so a taken
- * one keeps this value: its instance names it (NetworkMode `container:<id>`), and it is renamed for that instance.
+ * HOLDER_LABEL's value on a pooled holder: made ahead for any instance (DockerRuntime's holder pool, issue #23). It is
+ * started on the pool's internal network and taken off it at once, so it waits on no network, with no alias and no
+ * port; the instance that takes it connects it to its own network with its aliases (~30-50 ms) instead of paying a
+ * new network namespace at its start (~200-300 ms here). Labels cannot change, so a taken one keeps this value: its
+ * instance names it (NetworkMode `container:<id>`), and it is renamed for that instance.
  */
 export const POOLED = 'pool';
 
