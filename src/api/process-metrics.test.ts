@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiMetrics } from './metrics.ts';
+import { processRegistry } from './process-metrics.ts';
 
 test('/metrics carries the Node process metrics under prom-client\'s names, in valid exposition text', async () => {
   const metrics = new ApiMetrics();
-  // prom-client counts CPU time from when its collector was registered (here), and the kernel accounts it in ticks: a
-  // render a few ms later may read 0. Spend some CPU first (bounded), so "> 0" below says the counter counts.
+  // prom-client counts CPU time from when its collector was registered: the process-wide registry is made on first
+  // use (a render), so a first render right after the spin below read ~0 (CI, once). Register first, then spend some
+  // CPU (bounded), so "> 0" below says the counter counts what was spent since.
+  processRegistry();
   const before = process.cpuUsage().user;
   const deadline = Date.now() + 2000;
   while (process.cpuUsage().user - before < 20_000 && Date.now() < deadline) Math.sqrt(Math.random());
