@@ -304,20 +304,13 @@ export class DockerRuntime implements Runtime {
     };
     let holder: { id: string; started: Promise<ContainerJson>; pooled?: boolean } | undefined;
     try {
-      // A pooled holder made maybe hours ago: still up? (an engine restart stops it, a prune removes it)
-      const pooledMade = pooled ? await t.span('holder_pooled', () => pooled) : undefined;
-      const pooledUp = pooledMade ? await t.span('holder_inspect', () => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${pooledMade.Id}/json`).catch(() => null)) : undefined;
-      if (pooledMade && !pooledUp?.State.Running) this.removeHolder(pooledMade.Id).catch(() => undefined);
-      // The spare's state as the engine sees it now (made maybe hours ago: an engine restart stops it, a prune removes it).
-      const spareMade = spare ? await t.span('holder_spare', () => spare) : undefined;
-      const taken = spareMade ? await t.span('holder_inspect', () => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${spareMade.Id}/json`).catch(() => null)) : undefined;
-      // Stopped or gone meanwhile: not used (this instance starts as if there were none).
-      if (spareMade && !taken?.State.Running) this.removeHolder(spareMade.Id).catch(() => undefined);
-      if (taken?.State.Running) {
+      const pooledUp = await this.stillRunning(pooled ? await t.span('holder_pooled', () => pooled) : undefined, t);
+      const taken = await this.stillRunning(spare ? await t.span('holder_spare', () => spare) : undefined, t);
+      if (taken) {
         // A spare made for this service: already in the network, its namespace ready. Named for its instance now.
         holder = { id: taken.Id, started: Promise.resolve(taken) };
         this.engine.json('POST', `/containers/${taken.Id}/rename`, { query: { name: holderName(spec.instanceId) } }).catch(() => undefined);
-      } else if (pooledUp?.State.Running) {
+      } else if (pooledUp) {
         holder = { id: pooledUp.Id, started: this.joinPooled(pooledUp.Id, spec, network, networkReady, t, signal), pooled: true };
       } else if (withHolder) {
         await (holderImage ?? ensureHolderImage(this.engine));
@@ -484,6 +477,19 @@ export class DockerRuntime implements Runtime {
       this.spareIds.delete(c.Id);
       await this.removeHolder(c.Id).catch((err: Error) => this.log(`docker runtime: removing a spare network holder failed: ${err.message}`));
     }
+  }
+
+  /**
+   * A holder made ahead (a spare or a pooled one, maybe hours ago) as the engine sees it now, if it still runs; one
+   * that stopped or went meanwhile (an engine restart, a prune) is removed and not used: the instance starts as if
+   * there were none.
+   */
+  private async stillRunning(made: ContainerJson | undefined, t: StartSpans): Promise<ContainerJson | undefined> {
+    if (!made) return undefined;
+    const now = await t.span('holder_inspect', () => this.engine.jsonOrNull<ContainerJson>('GET', `/containers/${made.Id}/json`).catch(() => null));
+    if (now?.State.Running) return now;
+    this.removeHolder(made.Id).catch(() => undefined);
+    return undefined;
   }
 
   /** Takes a pooled holder (one that is made, else the one being made), or undefined when the pool is empty. */
