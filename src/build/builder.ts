@@ -4,6 +4,7 @@
 // Every tenant-supplied step runs sandboxed (sandbox*.ts): in build containers or the engine's build for docker,
 // in bubblewrap as an unprivileged uid for the process runtime; Pier itself only copies, packs and plans.
 import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Deployment, DockerBuilder } from '../domain/types.ts';
 import { DockerEngine } from '../runtime/docker/engine.ts';
@@ -193,7 +194,8 @@ export function createBuilder(o: BuilderOptions): PierBuilder {
       } finally {
         cg?.close();
       }
-      rmSync(checkout, { recursive: true, force: true });
+      // The checkout is not needed any more; removed off the deploy's path (a next build of this deployment clears it).
+      void rm(checkout, { recursive: true, force: true }).catch(() => undefined);
       return { image: `${DIRECTORY_IMAGE_PREFIX}${appDir}`, commit };
     }
     const image = await buildpackImage(d, plan, dir, cacheDir, log, signal, env.env);

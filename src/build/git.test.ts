@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkRefName, redactUrl, refToFetch, repositoryUrl } from './git.ts';
+import { checkRefName, fetchGit, redactUrl, refToFetch, repositoryUrl } from './git.ts';
 import { buildQuery } from './docker-build.ts';
 import { sourceDir } from './builder.ts';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -49,4 +50,77 @@ test('workdir must stay inside the checkout', () => {
   assert.equal(sourceDir(root, '/api'), join(root, 'api'));
   assert.throws(() => sourceDir(root, '../etc'), /leaves the repository/);
   assert.throws(() => sourceDir(root, 'missing'), /not a directory/);
+});
+
+/** A repository with two commits on main, a branch `other`, a tag `v1` on the first commit and a branch named `v1` too. */
+function sampleRepo(): { dir: string; first: string; second: string; other: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-git-src-'));
+  const git = (...argv: string[]) => execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=Tester', ...argv], { cwd: dir, encoding: 'utf8' }).trim();
+  git('init', '-q', '-b', 'main', '.');
+  writeFileSync(join(dir, 'f'), 'one\n');
+  git('add', 'f'); git('commit', '-q', '-m', 'first');
+  const first = git('rev-parse', 'HEAD');
+  git('tag', 'v1');
+  git('checkout', '-q', '-b', 'other');
+  writeFileSync(join(dir, 'f'), 'other\n');
+  git('commit', '-q', '-am', 'on other');
+  const other = git('rev-parse', 'HEAD');
+  git('branch', 'v1'); // a branch of the tag's name: a tag source must still get the tag
+  git('checkout', '-q', 'main');
+  writeFileSync(join(dir, 'f'), 'two\n');
+  git('commit', '-q', '-am', 'second\n\nbody');
+  return { dir, first, second: git('rev-parse', 'HEAD'), other };
+}
+
+test('fetchGit checks out the default branch, a branch, a tag (not a branch of its name) and a sha, and records it', async () => {
+  const repo = sampleRepo();
+  const lines: string[] = [];
+  const o = { signal: new AbortController().signal, onLine: (l: string) => { lines.push(l); } };
+  try {
+    const cases: [Parameters<typeof fetchGit>[0], string, string][] = [
+      [{ repository: repo.dir }, repo.second, 'two'],
+      [{ repository: repo.dir, branch: 'other' }, repo.other, 'other'],
+      [{ repository: repo.dir, tag: 'v1' }, repo.first, 'one'],
+      [{ repository: repo.dir, sha: repo.first }, repo.first, 'one'],
+      [{ repository: `file://${repo.dir}`, sha: repo.other.slice(0, 12) }, repo.other, 'other'],
+    ];
+    for (const [ref, sha, content] of cases) {
+      const dir = mkdtempSync(join(tmpdir(), 'pier-git-co-'));
+      try {
+        const got = await fetchGit(ref, dir, o);
+        assert.equal(got.sha, sha, JSON.stringify(ref));
+        assert.equal(got.author, 'Tester');
+        assert.equal(readFileSync(join(dir, 'f'), 'utf8'), `${content}\n`, JSON.stringify(ref));
+        assert.ok(!existsSync(join(dir, '.git', 'hooks')), 'no template copied');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    assert.ok(lines.some((l) => /^Checked out [0-9a-f]{12}: second$/.test(l)), lines.join('\n'));
+  } finally {
+    rmSync(repo.dir, { recursive: true, force: true });
+  }
+});
+
+test('fetchGit: a missing branch or an unreachable server fails naming the ref, never the credentials', async () => {
+  const repo = sampleRepo();
+  const lines: string[] = [];
+  const o = { signal: new AbortController().signal, onLine: (l: string) => { lines.push(l); } };
+  try {
+    for (const ref of [{ repository: repo.dir, branch: 'nope' }, { repository: 'https://user:s3cr3t@127.0.0.1:1/r.git', branch: 'main' }, { repository: 'https://user:s3cr3t@127.0.0.1:1/r.git', tag: 'v1' }]) {
+      const dir = mkdtempSync(join(tmpdir(), 'pier-git-co-'));
+      try {
+        await assert.rejects(fetchGit(ref, dir, o), (err: Error) => {
+          assert.match(err.message, /git fetch of refs\/(heads|tags)\/(nope|main|v1) failed/);
+          assert.doesNotMatch(err.message, /s3cr3t/);
+          return true;
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    assert.doesNotMatch(lines.join('\n'), /s3cr3t/);
+  } finally {
+    rmSync(repo.dir, { recursive: true, force: true });
+  }
 });

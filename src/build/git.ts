@@ -48,24 +48,48 @@ export function gitEnv(): Record<string, string> {
   return env;
 }
 
-/** Checks out one commit of `ref` into the empty directory `dir`. */
+/**
+ * Checks out one commit of `ref` into the empty directory `dir`. A branch or the default branch is one shallow
+ * `git clone` (no template, never a local clone's hard links: the same transport as a remote); a tag or a sha is
+ * fetched into an empty repository, then checked out while its commit is read. Fewer git processes is most of a
+ * small app's build time (issue #23: five processes took 45-85 ms of a ~140 ms create, a clone 22-30 ms).
+ */
 export async function fetchGit(ref: GitRef, dir: string, o: Omit<StepOptions, 'cwd' | 'env'>): Promise<GitCommit> {
   const url = repositoryUrl(ref.repository);
   const want = refToFetch(ref);
-  const step = (argv: string[]) => runStep(['git', ...argv], { ...o, cwd: dir, env: gitEnv() });
-  await step(['init', '-q', '.']);
-  await step(['remote', 'add', 'origin', url]);
+  // Steps are named without the URL, which may carry credentials.
+  const step = (argv: string[], label = `git ${argv.filter((a) => a !== url).join(' ')}`) => runStep(['git', ...argv], { ...o, cwd: dir, env: gitEnv(), label });
   o.onLine(`Fetching ${want === 'HEAD' ? 'the default branch' : want} from ${redactUrl(url)}`, 'stdout');
-  try {
-    await step(['fetch', '-q', '--depth', '1', '--no-tags', 'origin', want]);
-    await step(['checkout', '-q', '--detach', 'FETCH_HEAD']);
-  } catch (err) {
-    if (!ref.sha || o.signal.aborted) throw new Error(`git fetch of ${want} failed: ${(err as Error).message}`);
-    // Servers that refuse a sha in want: fetch everything, then check the sha out.
-    await step(['fetch', '-q', '--no-tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
-    await step(['checkout', '-q', '--detach', ref.sha]);
+  let head = 'HEAD';
+  if (!ref.sha && !ref.tag) {
+    try {
+      await step(['clone', '-q', '--no-local', '--template=', '--depth', '1', '--no-tags', ...(ref.branch ? ['--branch', ref.branch] : []), '--', url, '.']);
+    } catch (err) {
+      throw new Error(`git fetch of ${want} failed: ${(err as Error).message}`);
+    }
+  } else {
+    await step(['init', '-q', '--template=', '.']);
+    let read: Promise<string>;
+    try {
+      await step(['fetch', '-q', '--depth', '1', '--no-tags', '--', url, want]);
+      head = 'FETCH_HEAD';
+      read = gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', head]);
+      read.catch(() => undefined);
+      await step(['checkout', '-q', '--detach', head]);
+    } catch (err) {
+      if (!ref.sha || o.signal.aborted) throw new Error(`git fetch of ${want} failed: ${(err as Error).message}`);
+      // Servers that refuse a sha in want: fetch everything, then check the sha out.
+      await step(['fetch', '-q', '--no-tags', '--', url, '+refs/heads/*:refs/remotes/origin/*']);
+      await step(['checkout', '-q', '--detach', ref.sha]);
+      head = 'HEAD';
+      read = gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', head]);
+    }
+    return committed(await read, o);
   }
-  const out = await gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B']);
+  return committed(await gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', head]), o);
+}
+
+function committed(out: string, o: Pick<StepOptions, 'onLine'>): GitCommit {
   const [sha, author, message] = out.split('\0');
   o.onLine(`Checked out ${sha.slice(0, 12)}: ${message.trim().split('\n')[0]}`, 'stdout');
   return { sha, author, message: message.trim() };
