@@ -141,6 +141,8 @@ export function createController(o: ControllerOptions): Controller {
   const ctx: ControlContext = createContext({ ...o, state, clock: o.clock ?? systemClock });
   // A starting instance's output (a function's wrapper prints that it serves) brings its next probe forward: pass now.
   ctx.logs.onOutput = (id) => { if (ctx.health.probeSoon(id, ctx.clock.now().getTime())) kick(); };
+  // A starting instance's port that refused its probe now accepts connections: its probe is due, pass now.
+  ctx.health.onListening = () => kick();
   if (o.volumes) ctx.volumes = new VolumeReconciler(o.volumes.driver, countingVolumeState(o.volumes.state, () => { writes++; }), ctx.clock, ctx.onError, o.volumes.onUsage);
   const publicDomain = o.publicDomain ?? 'localhost';
   let chain: Promise<void> = Promise.resolve();

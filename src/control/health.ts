@@ -111,6 +111,8 @@ interface Tracked {
   passed: boolean; startupProbes: number;
   /** When the last probe ran (undefined before the first); how many probes output brought forward since the start. */
   lastProbeMs?: number; outputProbes?: number;
+  /** Whether a port that refused is being watched for a listener now, until when (performance.now(); watchListen). */
+  watching?: boolean; watchUntil?: number;
   /** A failure outside the grace period counts (towards UNHEALTHY and restart_limit) only from this time on. */
   nextCountMs: number;
 }
@@ -139,10 +141,45 @@ export const OUTPUT_PROBE_GAP_MS = 10;
  */
 export const OUTPUT_PROBES_PER_START = 8;
 
+/** One TCP connect towards a port that refused a probe: did something listen there now? */
+export type ConnectTry = (target: { host: string; port: number }) => Promise<'listening' | 'refused' | 'other'>;
+
+/** Between two ramp probes, a port that refused is tried again this often (a connect, no pass: see watchListen). */
+export const LISTEN_WATCH_STEP_MS = 4;
+/** Only this long after a start (then the ramp's steps alone). */
+export const LISTEN_WATCH_WINDOW_MS = 2_000;
+/** Starts watched at the same time at most; others wait for the ramp's next probe as before. */
+export const LISTEN_WATCH_MAX = 16;
+/** A connect that neither succeeds nor is refused within this is not a refusal: the watch ends. */
+const CONNECT_TRY_TIMEOUT_MS = 100;
+
+/** The real connect try: accepted, refused (nothing listens yet), or anything else. */
+export const tcpConnectTry: ConnectTry = (target) => new Promise((resolve) => {
+  const socket = net.connect({ host: target.host, port: target.port });
+  const done = (r: 'listening' | 'refused' | 'other') => { clearTimeout(timer); socket.destroy(); resolve(r); };
+  const timer = setTimeout(() => done('other'), CONNECT_TRY_TIMEOUT_MS);
+  socket.once('connect', () => done('listening'));
+  socket.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'refused' : 'other'));
+});
+
+/** Whether a probe's detail says the port refused the connection (TCP and HTTP probes word it so). */
+function refused(detail: string): boolean { return /(^|: )ECONNREFUSED$/.test(detail); }
+
 /** Remembers per-instance check timing and consecutive failures; the controller asks it each pass. */
 export class HealthTracker {
   private readonly tracked = new Map<string, Tracked>();
-  constructor(private readonly prober: Prober = networkProber) {}
+  private watching = 0;
+  /**
+   * Called when a watched port of a starting instance accepts a connection: its next probe is due now (the
+   * controller runs a pass). Set by the controller.
+   */
+  onListening?: (instanceId: string) => void;
+  /**
+   * `connectTry`: how a port that refused is watched between ramp probes (issue #23: the ramp's steps, 10 to 250 ms,
+   * were most of the time from a start to its first passing probe). The real prober watches with real connects;
+   * a scripted prober (tests) does not watch unless given one.
+   */
+  constructor(private readonly prober: Prober = networkProber, private readonly connectTry: ConnectTry | undefined = prober === networkProber ? tcpConnectTry : undefined) {}
 
   /** Starts (or restarts) tracking an instance whose workload started at `startedAtMs`. */
   reset(instanceId: string, startedAtMs: number): void {
@@ -211,7 +248,47 @@ export class HealthTracker {
     const ramping = !t.passed && nowMs < rampEnd;
     t.nextDueMs = nowMs + (ramping ? Math.min(interval, startupProbeDelayMs(t.startupProbes++)) : interval);
     t.last = verdict;
+    if (ramping && nowMs < t.startedAtMs + LISTEN_WATCH_WINDOW_MS) {
+      const shut = results.find(({ check, result }) => !result.ok && refused(result.detail) && endpoints.some((e) => e.containerPort === check.port));
+      const ep = shut && endpoints.find((e) => e.containerPort === shut.check.port)!;
+      if (ep) this.watchListen(instanceId, t, { host: ep.host, port: ep.hostPort }, t.nextDueMs - nowMs);
+    }
     return verdict;
+  }
+
+  /**
+   * Until the ramp's next probe (`forMs`), tries the port that refused every LISTEN_WATCH_STEP_MS with a bare
+   * connect: the moment something accepts, the probe is due now and the controller is told (a pass runs it). Not a
+   * probe: it never passes nor fails a check, and a port that listens before it answers well (an HTTP check still
+   * failing) goes back to the ramp. A refused connect on a local bridge costs microseconds; passes are not run for it.
+   */
+  private watchListen(instanceId: string, t: Tracked, target: { host: string; port: number }, forMs: number): void {
+    if (!this.connectTry || forMs <= LISTEN_WATCH_STEP_MS) return;
+    // A probe that ran while a watch was on (output brought it forward) moves the watch's end to its next one.
+    t.watchUntil = performance.now() + forMs - 1;
+    if (t.watching || this.watching >= LISTEN_WATCH_MAX) return;
+    const connectTry = this.connectTry;
+    t.watching = true;
+    this.watching++;
+    const current = () => this.tracked.get(instanceId) === t && !t.passed;
+    void (async () => {
+      try {
+        while (current() && performance.now() + LISTEN_WATCH_STEP_MS < (t.watchUntil ?? 0)) {
+          await new Promise((r) => setTimeout(r, LISTEN_WATCH_STEP_MS).unref());
+          if (!current()) return;
+          const seen = await connectTry(target);
+          if (seen === 'refused') continue;
+          if (seen === 'listening' && current()) {
+            t.nextDueMs = 0;
+            this.onListening?.(instanceId);
+          }
+          return;
+        }
+      } finally {
+        t.watching = false;
+        this.watching--;
+      }
+    })();
   }
 
   /** Milliseconds until an instance that has not passed its checks yet is due again (undefined otherwise). */

@@ -185,3 +185,57 @@ test('HealthTracker: without a grace period the ramp still finds the first pass 
   await tracker.evaluate('s2', [check], eps, 60_500);
   assert.equal(tracker.startupDueInMs('s2', 60_500), 1000);
 });
+
+test('HealthTracker: a port that refused is watched until the next ramp probe; when it listens the probe is due at once', async () => {
+  const port = await closedPort();
+  const tracker = new HealthTracker(); // the network prober: watches with real connects
+  const told: string[] = [];
+  tracker.onListening = (id) => told.push(id);
+  const check = http8000({ graceMs: 10_000, intervalMs: 30_000, port: 8000 });
+  const eps = [{ containerPort: 8000, host: '127.0.0.1', hostPort: port }];
+  let now = Date.now(); // the tracker's clock (the controller's); the watch itself runs on real time
+  tracker.reset('s1', now);
+  // Ramp to a long step (150 ms) while nothing listens: refused each time.
+  for (let i = 0; i < 4; i++) {
+    assert.equal((await tracker.evaluate('s1', [check], eps, now))?.kind, 'waiting');
+    now += tracker.startupDueInMs('s1', now)!;
+  }
+  assert.equal((await tracker.evaluate('s1', [check], eps, now))?.kind, 'waiting');
+  assert.equal(tracker.startupDueInMs('s1', now), 160, 'the ramp alone would probe 160 ms later');
+  await new Promise((r) => setTimeout(r, 40)); // refused a few times more meanwhile
+  assert.deepEqual(told, []);
+  const server = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  try {
+    const deadline = Date.now() + 100;
+    while (told.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    assert.deepEqual(told, ['s1'], 'told before the ramp\'s next probe');
+    assert.equal(tracker.startupDueInMs('s1', now), 0, 'its probe is due now');
+    assert.equal((await tracker.evaluate('s1', [check], eps, now))?.kind, 'pass');
+  } finally {
+    await close(server);
+  }
+});
+
+test('HealthTracker: no watch for a scripted prober, after a pass, or for a failure that is not a refusal', async () => {
+  const port = await closedPort();
+  const told: string[] = [];
+  const scripted = new HealthTracker(async () => ({ ok: false, detail: 'GET /health: ECONNREFUSED' }));
+  scripted.onListening = (id) => told.push(`scripted ${id}`);
+  // A port that answers 503: listening, so nothing to watch for; the ramp decides.
+  const server = http.createServer((_req, res) => res.writeHead(503).end());
+  const busy = await listen(server);
+  const real = new HealthTracker();
+  real.onListening = (id) => told.push(`real ${id}`);
+  const check = http8000({ graceMs: 10_000, intervalMs: 30_000 });
+  try {
+    scripted.reset('a', Date.now());
+    await scripted.evaluate('a', [check], [{ containerPort: 8000, host: '127.0.0.1', hostPort: port }], Date.now());
+    real.reset('b', Date.now());
+    assert.equal((await real.evaluate('b', [check], [{ containerPort: 8000, host: '127.0.0.1', hostPort: busy }], Date.now()))?.kind, 'waiting');
+    await new Promise((r) => setTimeout(r, 40));
+    assert.deepEqual(told, []);
+  } finally {
+    await close(server);
+  }
+});
