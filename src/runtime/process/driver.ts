@@ -299,6 +299,8 @@ export class ProcessRuntime implements Runtime {
     const paths = instancePaths(this.stateDir, spec.instanceId);
     if (existsSync(paths.dir)) throw new RuntimeError('conflict', `instance ${spec.instanceId} already exists in the process runtime`);
     signal?.throwIfAborted();
+    // The launcher (a node process, exits when idle) starts while this start does its own steps below.
+    supervisorLauncher.warm();
 
     const nets = await this.isolation();
     await this.checkSandbox();
@@ -617,6 +619,8 @@ export class ProcessRuntime implements Runtime {
   }
 
   async recover(): Promise<InstanceHandle[]> {
+    // A control plane that just started is about to start instances: its launcher starts now, not with the first.
+    supervisorLauncher.warm();
     const records = listRecords(this.stateDir);
     // A boost of a control plane that stopped ends on time all the same (at once if its time is past).
     for (const r of records) if (r.boost) this.endBoostAt(r.instanceId, r.boost.until);

@@ -95,6 +95,14 @@ class Launcher {
     });
   }
 
+  /**
+   * Starts the helper now if it is not running (it exits after LAUNCHER_IDLE_MS idle), so that node's own start
+   * (~40 ms here) overlaps a start's other steps (its network, its stage) instead of coming after them (issue #23).
+   */
+  warm(): void {
+    try { this.helper(); } catch { /* launch() says why, with the start it fails */ }
+  }
+
   /** The pid of the running helper, if any (diagnostics and the density bench). */
   get pid(): number | undefined { return this.child?.pid; }
 
