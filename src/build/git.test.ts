@@ -102,7 +102,7 @@ test('fetchGit checks out the default branch, a branch, a tag (not a branch of i
   }
 });
 
-test('fetchGit: a missing branch or an unreachable server fails naming the ref, never the credentials', async () => {
+test('fetchGit: a missing branch, an unreachable server or an empty repository fails naming the ref, never the credentials', async () => {
   const repo = sampleRepo();
   const lines: string[] = [];
   const o = { signal: new AbortController().signal, onLine: (l: string) => { lines.push(l); } };
@@ -120,6 +120,15 @@ test('fetchGit: a missing branch or an unreachable server fails naming the ref, 
       }
     }
     assert.doesNotMatch(lines.join('\n'), /s3cr3t/);
+    const empty = mkdtempSync(join(tmpdir(), 'pier-git-empty-'));
+    const dir = mkdtempSync(join(tmpdir(), 'pier-git-co-'));
+    try {
+      execFileSync('git', ['init', '-q', '-b', 'main', empty]);
+      await assert.rejects(fetchGit({ repository: empty }, dir, o), /git fetch of HEAD failed: the repository has no commit there/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
   } finally {
     rmSync(repo.dir, { recursive: true, force: true });
   }

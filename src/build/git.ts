@@ -86,7 +86,11 @@ export async function fetchGit(ref: GitRef, dir: string, o: Omit<StepOptions, 'c
     }
     return committed(await read, o);
   }
-  return committed(await gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', head]), o);
+  // A clone of an empty repository succeeds (with a warning) and has no commit to read.
+  const out = await gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', head]).catch(() => {
+    throw new Error(`git fetch of ${want} failed: the repository has no commit there`);
+  });
+  return committed(out, o);
 }
 
 function committed(out: string, o: Pick<StepOptions, 'onLine'>): GitCommit {
