@@ -66,6 +66,7 @@ function sampleRepo(): { dir: string; first: string; second: string; other: stri
   git('commit', '-q', '-am', 'on other');
   const other = git('rev-parse', 'HEAD');
   git('branch', 'v1'); // a branch of the tag's name: a tag source must still get the tag
+  git('tag', 'only-a-tag'); // and a branch source naming only a tag gets no branch
   git('checkout', '-q', 'main');
   writeFileSync(join(dir, 'f'), 'two\n');
   git('commit', '-q', '-am', 'second\n\nbody');
@@ -107,11 +108,11 @@ test('fetchGit: a missing branch, an unreachable server or an empty repository f
   const lines: string[] = [];
   const o = { signal: new AbortController().signal, onLine: (l: string) => { lines.push(l); } };
   try {
-    for (const ref of [{ repository: repo.dir, branch: 'nope' }, { repository: 'https://user:s3cr3t@127.0.0.1:1/r.git', branch: 'main' }, { repository: 'https://user:s3cr3t@127.0.0.1:1/r.git', tag: 'v1' }]) {
+    for (const ref of [{ repository: repo.dir, branch: 'nope' }, { repository: repo.dir, branch: 'only-a-tag' }, { repository: 'https://user:s3cr3t@127.0.0.1:1/r.git', branch: 'main' }, { repository: 'https://user:s3cr3t@127.0.0.1:1/r.git', tag: 'v1' }]) {
       const dir = mkdtempSync(join(tmpdir(), 'pier-git-co-'));
       try {
         await assert.rejects(fetchGit(ref, dir, o), (err: Error) => {
-          assert.match(err.message, /git fetch of refs\/(heads|tags)\/(nope|main|v1) failed/);
+          assert.match(err.message, /git fetch of refs\/(heads|tags)\/(nope|only-a-tag|main|v1) failed/);
           assert.doesNotMatch(err.message, /s3cr3t/);
           return true;
         });

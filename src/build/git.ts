@@ -1,7 +1,8 @@
 // Fetches one commit of a git source with the `git` binary (argv arrays only): https, ssh, file:// or a local path,
 // at a branch, tag or sha, shallow where the server allows it. Records what was built: sha, author and message.
 import { execFile } from 'node:child_process';
-import { isAbsolute, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { gitRefProblem } from '../domain/git-source.ts';
 import { runStep, type StepOptions } from './exec.ts';
 
@@ -66,6 +67,10 @@ export async function fetchGit(ref: GitRef, dir: string, o: Omit<StepOptions, 'c
       await step(['clone', '-q', '--no-local', '--template=', '--depth', '1', '--no-tags', ...(ref.branch ? ['--branch', ref.branch] : []), '--', url, '.']);
     } catch (err) {
       throw new Error(`git fetch of ${want} failed: ${(err as Error).message}`);
+    }
+    // `clone --branch` also takes a tag of that name (detached): a branch source gets a branch or nothing.
+    if (ref.branch && readFileSync(join(dir, '.git', 'HEAD'), 'utf8').trim() !== `ref: refs/heads/${ref.branch}`) {
+      throw new Error(`git fetch of ${want} failed: the repository has no branch ${ref.branch} (only a tag of that name)`);
     }
   } else {
     await step(['init', '-q', '--template=', '.']);
