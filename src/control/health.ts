@@ -264,7 +264,7 @@ export class HealthTracker {
    * Until the ramp's next probe (`forMs`), tries the port that refused every LISTEN_WATCH_STEP_MS with a bare
    * connect: the moment something accepts, the probe is due now and the controller is told (a pass runs it). Not a
    * probe: it never passes nor fails a check, and a port that listens before it answers well (an HTTP check still
-   * failing) goes back to the ramp. A refused connect on a local bridge costs microseconds; passes are not run for it.
+   * failing) goes back to the ramp. No pass runs for a refused connect (~130 µs of CPU here, see LISTEN_WATCH_MAX).
    */
   private watchListen(instanceId: string, t: Tracked, target: { host: string; port: number }, forMs: number): void {
     if (!this.connectTry || forMs <= LISTEN_WATCH_STEP_MS) return;
