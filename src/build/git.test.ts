@@ -134,3 +134,18 @@ test('fetchGit: a missing branch, an unreachable server or an empty repository f
     rmSync(repo.dir, { recursive: true, force: true });
   }
 });
+
+test('fetchGit refuses an option in place of a repository or a branch before any git runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-git-co-'));
+  const marker = join(dir, 'pwned');
+  const o = { signal: new AbortController().signal, onLine: () => undefined };
+  try {
+    await assert.rejects(fetchGit({ repository: `--upload-pack=touch ${marker}` }, dir, o), /not a URL or path/);
+    await assert.rejects(fetchGit({ repository: dir, branch: `--upload-pack=touch ${marker}` }, dir, o), /not a valid ref name/);
+    await assert.rejects(fetchGit({ repository: dir, tag: `--upload-pack=touch ${marker}` }, dir, o), /not a valid ref name/);
+    assert.ok(!existsSync(marker));
+    assert.ok(!existsSync(join(dir, '.git')), 'no git ran');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

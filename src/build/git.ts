@@ -61,41 +61,40 @@ export async function fetchGit(ref: GitRef, dir: string, o: Omit<StepOptions, 'c
   // Steps are named without the URL, which may carry credentials.
   const step = (argv: string[], label = `git ${argv.filter((a) => a !== url).join(' ')}`) => runStep(['git', ...argv], { ...o, cwd: dir, env: gitEnv(), label });
   o.onLine(`Fetching ${want === 'HEAD' ? 'the default branch' : want} from ${redactUrl(url)}`, 'stdout');
-  let head = 'HEAD';
-  if (!ref.sha && !ref.tag) {
-    try {
-      await step(['clone', '-q', '--no-local', '--template=', '--depth', '1', '--no-tags', ...(ref.branch ? ['--branch', ref.branch] : []), '--', url, '.']);
-    } catch (err) {
-      throw new Error(`git fetch of ${want} failed: ${(err as Error).message}`);
-    }
-    // `clone --branch` also takes a tag of that name (detached): a branch source gets a branch or nothing.
-    if (ref.branch && readFileSync(join(dir, '.git', 'HEAD'), 'utf8').trim() !== `ref: refs/heads/${ref.branch}`) {
-      throw new Error(`git fetch of ${want} failed: the repository has no branch ${ref.branch} (only a tag of that name)`);
-    }
-  } else {
+  const failed = (why: string) => new Error(`git fetch of ${want} failed: ${why}`);
+  if (ref.sha || ref.tag) {
     await step(['init', '-q', '--template=', '.']);
     let read: Promise<string>;
     try {
       await step(['fetch', '-q', '--depth', '1', '--no-tags', '--', url, want]);
-      head = 'FETCH_HEAD';
-      read = gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', head]);
+      read = readCommit(dir, 'FETCH_HEAD');
       read.catch(() => undefined);
-      await step(['checkout', '-q', '--detach', head]);
+      await step(['checkout', '-q', '--detach', 'FETCH_HEAD']);
     } catch (err) {
-      if (!ref.sha || o.signal.aborted) throw new Error(`git fetch of ${want} failed: ${(err as Error).message}`);
+      if (!ref.sha || o.signal.aborted) throw failed((err as Error).message);
       // Servers that refuse a sha in want: fetch everything, then check the sha out.
       await step(['fetch', '-q', '--no-tags', '--', url, '+refs/heads/*:refs/remotes/origin/*']);
       await step(['checkout', '-q', '--detach', ref.sha]);
-      head = 'HEAD';
-      read = gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', head]);
+      read = readCommit(dir, 'HEAD');
     }
     return committed(await read, o);
   }
+  try {
+    await step(['clone', '-q', '--no-local', '--template=', '--depth', '1', '--no-tags', ...(ref.branch ? ['--branch', ref.branch] : []), '--', url, '.']);
+  } catch (err) {
+    throw failed((err as Error).message);
+  }
+  // `clone --branch` also takes a tag of that name (detached): a branch source gets a branch or nothing.
+  if (ref.branch && readFileSync(join(dir, '.git', 'HEAD'), 'utf8').trim() !== `ref: refs/heads/${ref.branch}`) {
+    throw failed(`the repository has no branch ${ref.branch} (only a tag of that name)`);
+  }
   // A clone of an empty repository succeeds (with a warning) and has no commit to read.
-  const out = await gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', head]).catch(() => {
-    throw new Error(`git fetch of ${want} failed: the repository has no commit there`);
-  });
-  return committed(out, o);
+  return committed(await readCommit(dir, 'HEAD').catch(() => { throw failed('the repository has no commit there'); }), o);
+}
+
+/** The sha, author and message of `rev`, NUL-separated (committed() splits them). */
+function readCommit(dir: string, rev: string): Promise<string> {
+  return gitOutput(dir, ['log', '-1', '--format=%H%x00%an%x00%B', rev]);
 }
 
 function committed(out: string, o: Pick<StepOptions, 'onLine'>): GitCommit {
