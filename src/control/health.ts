@@ -172,7 +172,8 @@ function refused(detail: string): boolean { return /(^|: )ECONNREFUSED$/.test(de
 /** Remembers per-instance check timing and consecutive failures; the controller asks it each pass. */
 export class HealthTracker {
   private readonly tracked = new Map<string, Tracked>();
-  private watching = 0;
+  /** Watches running now (watchListen), at most LISTEN_WATCH_MAX. */
+  private watches = 0;
   /**
    * Called when a watched port of a starting instance accepts a connection: its next probe is due now (the
    * controller runs a pass). Set by the controller.
@@ -253,9 +254,10 @@ export class HealthTracker {
     t.nextDueMs = nowMs + (ramping ? Math.min(interval, startupProbeDelayMs(t.startupProbes++)) : interval);
     t.last = verdict;
     if (ramping && nowMs < t.startedAtMs + LISTEN_WATCH_WINDOW_MS) {
-      const shut = results.find(({ check, result }) => !result.ok && refused(result.detail) && endpoints.some((e) => e.containerPort === check.port));
-      const ep = shut && endpoints.find((e) => e.containerPort === shut.check.port)!;
-      if (ep) this.watchListen(instanceId, t, { host: ep.host, port: ep.hostPort }, t.nextDueMs - nowMs);
+      for (const { check, result } of results) {
+        const ep = !result.ok && refused(result.detail) ? endpoints.find((e) => e.containerPort === check.port) : undefined;
+        if (ep) { this.watchListen(instanceId, t, { host: ep.host, port: ep.hostPort }, t.nextDueMs - nowMs); break; }
+      }
     }
     return verdict;
   }
@@ -270,10 +272,10 @@ export class HealthTracker {
     if (!this.connectTry || forMs <= LISTEN_WATCH_STEP_MS) return;
     // A probe that ran while a watch was on (output brought it forward) moves the watch's end to its next one.
     t.watchUntil = performance.now() + forMs - 1;
-    if (t.watching || this.watching >= LISTEN_WATCH_MAX) return;
+    if (t.watching || this.watches >= LISTEN_WATCH_MAX) return;
     const connectTry = this.connectTry;
     t.watching = true;
-    this.watching++;
+    this.watches++;
     const current = () => this.tracked.get(instanceId) === t && !t.passed;
     void (async () => {
       try {
@@ -290,7 +292,7 @@ export class HealthTracker {
         }
       } finally {
         t.watching = false;
-        this.watching--;
+        this.watches--;
       }
     })();
   }
