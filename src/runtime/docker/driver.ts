@@ -496,10 +496,9 @@ export class DockerRuntime implements Runtime {
   private takePooled(): Promise<ContainerJson | undefined> | undefined {
     // A made one, else the one being made: its making is past the engine's slow part sooner than a start of its own
     // would be (making one takes ~550-700 ms here, a start beside it is slowed as much).
-    const i = this.pool.findIndex((e) => e.ready);
-    const [e] = this.pool.splice(i >= 0 ? i : 0, this.pool.length ? 1 : 0);
-    if (!e) return undefined;
-    return e.made.then((c) => { if (c) this.poolIds.delete(c.Id); return c; });
+    if (this.pool.length === 0) return undefined;
+    const [e] = this.pool.splice(Math.max(0, this.pool.findIndex((x) => x.ready)), 1);
+    return e!.made.then((c) => { if (c) this.poolIds.delete(c.Id); return c; });
   }
 
   /**

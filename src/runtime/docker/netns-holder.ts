@@ -102,7 +102,7 @@ export function holderCreateBody(spec: InstanceSpec, network: string, labels: Re
   };
 }
 
-/** The body of POST /containers/create for a pooled holder on `network` (Pier's isolated network): no alias, no port. */
+/** The body of POST /containers/create for a pooled holder on `network` (the holder pool's network): no alias, no port. */
 export function pooledHolderBody(network: string, labels: Record<string, string>): Record<string, unknown> {
   return holderCreateBody({ instanceId: POOLED, labels: {}, ports: [], env: {}, cpu: 0, memoryBytes: 0 }, network, labels, POOLED);
 }
