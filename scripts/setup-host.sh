@@ -104,6 +104,7 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if command -v busybox >/dev/null 2>&1 && ! dpkg -s busybox-static >/dev/null 2>&1; then missing+=(busybox-static); fi
 command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v git >/dev/null 2>&1 || missing+=(git) # builds from a git source (src/build/git.ts), git push deploys
 command -v iptables-restore >/dev/null 2>&1 || missing+=(iptables) # both runtimes: isolation between apps and from the host
 if [ "${PIER_DOCKER_QUOTA:-1}" != "0" ] && ! engine_answers; then
   command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs) # a dockerd this script starts: xfs data root (prepare_data_root)
