@@ -156,20 +156,19 @@ test('with TLS, an HTTPS frontend routes as the HTTP one (x-forwarded-proto http
   assert.match(cfg, new RegExp(`^backend ${NODE_TLS_BACKEND}\n {2}server node_tls 127\.0\.0\.1:9443 ssl verify none sni ssl_fc_sni alpn http/1\.1$`, 'm'));
 });
 
-test('threads: one per CPU but one (at least one), every frontend on all of them; low-latency scheduling always', () => {
-  assert.equal(haproxyThreads(1), 1);
-  assert.equal(haproxyThreads(2), 1);
-  assert.equal(haproxyThreads(8), 7);
-  assert.equal(haproxyThreads(0), 1);
-  assert.equal(haproxyThreads(200), 64);
+test('threads: one per CPU, plain HTTP accepted on all but one, TLS on all; low-latency scheduling always', () => {
+  assert.deepEqual(haproxyThreads(1), { total: 1, http: 1 });
+  assert.deepEqual(haproxyThreads(2), { total: 2, http: 1 });
+  assert.deepEqual(haproxyThreads(8), { total: 8, http: 7 });
+  assert.deepEqual(haproxyThreads(0), { total: 1, http: 1 });
   const base = { bind: '127.0.0.1:8080', nodeEdge: '127.0.0.1:9000', adminSocket: '/d/admin.sock', mapFile: '/d/routes.map', backends: [] };
   const tls = { bind: '127.0.0.1:8443', crtList: '/d/certs.list', nodeEdgeTls: '127.0.0.1:9443' };
-  const eight = renderConfig({ ...base, tls, threads: haproxyThreads(8) });
-  assert.match(eight, /^ {2}tune\.sched\.low-latency on$/m);
-  assert.match(eight, /^ {2}nbthread 7$/m);
-  assert.match(eight, /^ {2}bind 127\.0\.0\.1:8080$/m, 'plain HTTP on every thread');
-  assert.match(eight, /^ {2}bind 127\.0\.0\.1:8443 ssl crt-list \/d\/certs\.list strict-sni alpn h2,http\/1\.1$/m, 'TLS on every thread');
-  assert.match(renderConfig({ ...base, threads: haproxyThreads(2) }), /^ {2}nbthread 1$/m);
+  const two = renderConfig({ ...base, tls, threads: haproxyThreads(2) });
+  assert.match(two, /^ {2}tune\.sched\.low-latency on$/m);
+  assert.match(two, /^ {2}nbthread 2$/m);
+  assert.match(two, /^ {2}bind 127\.0\.0\.1:8080 thread 1$/m);
+  assert.match(two, /^ {2}bind 127\.0\.0\.1:8443 ssl crt-list \/d\/certs\.list strict-sni alpn h2,http\/1\.1$/m, 'TLS on every thread');
+  assert.match(renderConfig({ ...base, threads: haproxyThreads(4) }), /^ {2}bind 127\.0\.0\.1:8080 thread 1-3$/m);
   const dflt = renderConfig(base);
   assert.doesNotMatch(dflt, /nbthread|thread 1/, 'without threads, HAProxy\'s own default');
   assert.match(dflt, /^ {2}tune\.sched\.low-latency on$/m);

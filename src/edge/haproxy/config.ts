@@ -241,8 +241,8 @@ export interface ConfigInput {
   connectTimeoutMs?: number;
   /** Time allowed for an upstream's response (ms). */
   responseTimeoutMs?: number;
-  /** HAProxy's threads (haproxyThreads), every frontend on all of them. Absent: HAProxy's own default (one per CPU). */
-  threads?: number;
+  /** HAProxy's threads (haproxyThreads): all of them, and how many of those accept plain HTTP. Absent: HAProxy's own default. */
+  threads?: { total: number; http: number };
   /** The latency bucket map file (renderLatencyMap); absent: backends count no latency. */
   latencyMap?: string;
 }
@@ -295,15 +295,14 @@ export function latencyKey(key: number): { slot: number; bucket: number } | null
 }
 
 /**
- * HAProxy's threads on a host with `cpus` CPUs: one per CPU but one (at least one), for plain HTTP and TLS alike. On
- * a small host the cores are shared with the instances and Pier itself (and, in the bench, the load generator and
- * the upstream): on the 2-core bench box two threads carrying plain HTTP gave fewer requests/s and a longer p99 than
- * one (S10), and TLS with keep-alive on one thread cost ~5 % less CPU per request than on two and carried 0.94-0.95
- * of nginx's requests/s against 0.89 (S21, interleaved A/B; docs/edge.md "Threads"). A thread HAProxy does not
- * need costs it cross-thread work (shared pools, idle-connection lists, the scheduler's wake-ups) on every request.
+ * Threads for a host with `cpus` CPUs: one per CPU, plain HTTP accepted on all but one of them (at least one), TLS on
+ * all. Plain proxying costs little per request, and on a small host the cores are shared with the instances and Pier
+ * itself: on the 2-core bench box two HAProxy threads carrying plain HTTP gave fewer requests/s and a longer p99 than
+ * one (docs/edge.md, "Performance"); TLS is crypto-bound and gains from every thread.
  */
-export function haproxyThreads(cpus: number): number {
-  return Math.max(1, Math.min(64, Math.floor(cpus) - 1));
+export function haproxyThreads(cpus: number): { total: number; http: number } {
+  const total = Math.max(1, Math.min(64, Math.floor(cpus)));
+  return { total, http: Math.max(1, total - 1) };
 }
 
 /** The HTTPS frontend's inputs. */
@@ -440,7 +439,7 @@ export function renderConfig(c: ConfigInput): string {
     '  hard-stop-after 60s',
     // Under a saturated CPU, favour short I/O tasks over long-running ones (HAProxy 2.4+).
     '  tune.sched.low-latency on',
-    ...(c.threads ? [`  nbthread ${c.threads}`] : []),
+    ...(c.threads ? [`  nbthread ${c.threads.total}`] : []),
     '',
     'defaults',
     '  mode http',
@@ -461,7 +460,7 @@ export function renderConfig(c: ConfigInput): string {
     // (HAProxy 2.6.12+): closing them at once raced a request already on the wire (a client's "socket hang up").
     '  option idle-close-on-response',
     '',
-    ...frontend('edge', `bind ${c.bind}`, 'http', NODE_BACKEND, c.mapFile),
+    ...frontend('edge', `bind ${c.bind}${c.threads ? ` thread ${c.threads.http === 1 ? '1' : `1-${c.threads.http}`}` : ''}`, 'http', NODE_BACKEND, c.mapFile),
     ...(c.tls ? ['', ...frontend('edge_tls', `bind ${c.tls.bind} ssl crt-list ${c.tls.crtList} strict-sni alpn h2,http/1.1`, 'https', NODE_TLS_BACKEND, c.mapFile)] : []),
     '',
     `backend ${NODE_BACKEND}`,
