@@ -37,6 +37,8 @@ export interface EdgeBenchResult {
     ratio: number; vsNginxRatio: number; p99AddedMs: number; nginxP99AddedMs: number;
     /** HTTPS through HAProxy: requests/s as a share of nginx's with the same certificate, and the p99 added over direct. */
     httpsRatioToNginx: number; httpsP99AddedMs: number;
+    /** HTTPS per round (HAProxy's requests/s over nginx's in the same round): how far the box moved between rounds. */
+    httpsRoundRatios: number[];
     /** #22's goals: >= 0.9 of nginx's share, p99 added within 0.5 ms of nginx's, HTTPS >= 0.9 of nginx's. */
     pass: { throughput: boolean; p99: boolean; https: boolean };
   };
@@ -174,6 +176,7 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
       ...(haproxy ? { haproxy: {
         ratio: haproxyRatio, vsNginxRatio: round2(haproxyRatio / ratios.nginx), p99AddedMs: haP99Added, nginxP99AddedMs: ngP99Added,
         httpsRatioToNginx: haHttps, httpsP99AddedMs: round2(median_.pierHaproxyTls.p99ms - median_.direct.p99ms),
+        httpsRoundRatios: targets.pierHaproxyTls.rps.map((x, i) => round2(x / targets.nginxTls.rps[i])),
         pass: { throughput: haproxyRatio >= 0.9 * ratios.nginx, p99: haP99Added <= ngP99Added + 0.5, https: haHttps >= 0.9 },
       } } : {}),
       goals: {
