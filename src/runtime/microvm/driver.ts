@@ -7,7 +7,8 @@
 // the kernel command line), console.log (everything the guest wrote on its serial console), console.sock (the host
 // writes `stop`/`kill` there), qemu.pid. QEMU is daemonized: a control-plane restart re-adopts it (recover()).
 import { connect } from 'node:net';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
@@ -23,6 +24,33 @@ import { VmAppNetworks, hostsMessage, type VmNet } from './appnet.ts';
 import { networkingUnavailable } from '../process/netns.ts';
 import { mountTarget, volumeMountsProblem, type VolumeMount } from '../volumes/mounts.ts';
 import { isMountPoint } from '../volumes/local.ts';
+
+/** A unix socket's path fits in sun_path: 108 bytes with its NUL. */
+const SOCKET_PATH_MAX = 107;
+/** Short links to instance directories whose console socket path would not fit (root's only: 0700). */
+export const SHORT_LINK_DIR = '/run/pier-microvm';
+
+/**
+ * The console socket of the instance directory `dir`, as QEMU binds it and Pier connects to it. A data directory
+ * deep enough to push `<dir>/console.sock` past sun_path's 107 bytes (QEMU refuses to bind it, and the VM never
+ * starts) is reached through a link named after the directory's hash in SHORT_LINK_DIR: the socket file itself
+ * stays in the instance directory. `make` creates (or repairs) the link; without it the path is only computed.
+ */
+export function consoleSocket(dir: string, make = false, linkDir = SHORT_LINK_DIR): string {
+  const direct = join(dir, 'console.sock');
+  if (Buffer.byteLength(direct) <= SOCKET_PATH_MAX) return direct;
+  const link = join(linkDir, createHash('sha256').update(dir).digest('hex').slice(0, 20));
+  if (make) {
+    mkdirSync(linkDir, { recursive: true, mode: 0o700 });
+    let current: string | undefined;
+    try { current = readlinkSync(link); } catch { /* none yet */ }
+    if (current !== dir) {
+      rmSync(link, { force: true });
+      symlinkSync(dir, link);
+    }
+  }
+  return join(link, 'console.sock');
+}
 
 const MiB = 1024 * 1024;
 /** Guest RAM on top of the instance's memory: the guest kernel, the initramfs and Pier's init (the app's cgroup gets exactly the instance's memory). */
@@ -321,7 +349,7 @@ export class MicrovmRuntime implements Runtime {
       '-M', 'microvm', ...(state.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max']),
       '-m', `${memMiB}M`, '-smp', String(smp),
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-      '-chardev', `socket,id=con,path=${join(dir, 'console.sock')},server=on,wait=off,logfile=${join(dir, 'console.log')}`,
+      '-chardev', `socket,id=con,path=${qemuOptionValue(consoleSocket(dir))},server=on,wait=off,logfile=${join(dir, 'console.log')}`,
       '-serial', 'chardev:con',
       '-kernel', boot.vmlinux, '-initrd', boot.initramfs,
       '-append', 'console=ttyS0 reboot=t panic=-1 tsc_early_khz=2000000 quiet loglevel=1 rdinit=/init',
@@ -341,6 +369,7 @@ export class MicrovmRuntime implements Runtime {
 
   private async launch(dir: string, state: VmState, boot: { vmlinux: string; initramfs: string }, spec: InstanceSpec): Promise<void> {
     const qemu = program('qemu-system-x86_64') as string;
+    consoleSocket(dir, true);
     const args = this.qemuArgs(dir, state, boot, Math.max(1, Math.ceil(spec.cpu || 1)));
     await new Promise<void>((resolve, reject) => {
       // -daemonize: the launcher exits once the VM runs; the VM survives the control plane.
@@ -466,7 +495,7 @@ export class MicrovmRuntime implements Runtime {
     const acked = () => ack !== undefined && sinceOffset(log, from).split('\n').some((l) => l.replace(/\r$/, '') === ack);
     for (let attempt = 0; attempt < 3; attempt++) {
       const answered = await new Promise<boolean>((resolve) => {
-        const sock = connect(join(this.dirOf(runtimeId), 'console.sock'));
+        const sock = connect(consoleSocket(this.dirOf(runtimeId), true));
         let finished = false;
         const done = (ok: boolean) => { if (finished) return; finished = true; clearInterval(poll); clearTimeout(limit); sock.destroy(); resolve(ok); };
         // The connection stays open until the guest answered (or 2 s): closing it early is what lost commands.
@@ -519,6 +548,8 @@ export class MicrovmRuntime implements Runtime {
       releaseAddress(this.addressDir, state.address, state.instanceId);
     }
     this.cpuSamples.delete(runtimeId);
+    const sock = consoleSocket(dir);
+    if (sock !== join(dir, 'console.sock')) rmSync(join(sock, '..'), { force: true }); // the short link, not its target
     rmSync(dir, { recursive: true, force: true });
     if (bridge) await this.pushHosts(bridge); // the others stop resolving it
   }
