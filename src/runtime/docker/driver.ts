@@ -1028,9 +1028,14 @@ export class DockerRuntime implements Runtime {
   }
 }
 
-/** The engine's answer to a start that runc lost in a race with the process it started (the start is worth repeating). */
+/**
+ * The engine's answer to a start that runc lost in a race with the process it started (the start is worth repeating),
+ * or to one whose init process containerd already saw exit between create and start ("cannot start a stopped
+ * process", containerd's init state machine; seen once in CI on a loaded host, on a start into a holder's namespace).
+ */
 export function isStartRace(err: unknown): boolean {
-  return err instanceof Error && /OCI runtime start failed: (cannot start an already running container|container process is already dead)/.test(err.message);
+  return err instanceof Error && (/OCI runtime start failed: (cannot start an already running container|container process is already dead)/.test(err.message)
+    || /(^|: )cannot start a stopped process(: |$)/.test(err.message));
 }
 
 /**

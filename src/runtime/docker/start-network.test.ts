@@ -13,7 +13,7 @@ import { DockerRuntime } from './driver.ts';
 import { GvisorRuntime } from './gvisor.ts';
 import type { InstanceSpec } from '../contract.ts';
 
-interface Script { networkMs: number; networkFails?: boolean; createChecksNetwork?: boolean; /** Which starts (1-based, in order of arrival) runc loses in its race. */ raceStarts?: number[] }
+interface Script { networkMs: number; networkFails?: boolean; createChecksNetwork?: boolean; /** Which starts (1-based, in order of arrival) runc loses in its race. */ raceStarts?: number[]; /** The engine's answer to a lost start. */ raceMessage?: string }
 
 /** A fake engine: records each call (method path, at its arrival or its answer) and answers what start() needs. */
 async function fakeEngine(script: Script) {
@@ -55,7 +55,7 @@ async function fakeEngine(script: Script) {
       if (call === 'POST /containers/c0ffee/start') {
         starts++;
         // runc's start race on a loaded host, as dockerd answers it (seen in CI: the process ran, the start "failed").
-        if (script.raceStarts?.includes(starts)) return reply(500, { message: 'OCI runtime start failed: cannot start an already running container: unknown' });
+        if (script.raceStarts?.includes(starts)) return reply(500, { message: script.raceMessage ?? 'OCI runtime start failed: cannot start an already running container: unknown' });
         return reply(204);
       }
       if (call === 'GET /containers/c0ffee/json') {
@@ -147,6 +147,27 @@ test('a start that runc loses in a race (the engine answers an OCI start error) 
     assert.deepEqual(calls, ['POST /containers/create', 'POST /containers/c0ffee/start', 'DELETE /containers/c0ffee', 'POST /containers/create', 'POST /containers/c0ffee/start'], e.log.join('\n'));
   } finally {
     await e.close();
+  }
+});
+
+test('containerd\'s "cannot start a stopped process" (the init died between create and start) is the same race: made again once', async () => {
+  // Seen in CI under load on a start into a network holder's namespace: dockerd answers containerd's own words.
+  const e = await fakeEngine({ networkMs: 10, raceStarts: [1], raceMessage: 'cannot start a stopped process: unknown' });
+  try {
+    const h = await e.runtime.start(spec);
+    assert.equal(h.runtimeId, 'c0ffee');
+    const starts = e.log.filter((c) => c === 'POST /containers/c0ffee/start');
+    assert.equal(starts.length, 2, e.log.join('\n'));
+  } finally {
+    await e.close();
+  }
+  // Any other start failure is not retried.
+  const other = await fakeEngine({ networkMs: 10, raceStarts: [1], raceMessage: 'driver failed programming external connectivity' });
+  try {
+    await assert.rejects(other.runtime.start(spec), /driver failed programming/);
+    assert.equal(other.log.filter((c) => c === 'POST /containers/c0ffee/start').length, 1, other.log.join('\n'));
+  } finally {
+    await other.close();
   }
 });
 
