@@ -37,9 +37,8 @@ export const SHORT_LINK_DIR = '/run/pier-microvm';
  * stays in the instance directory. `make` creates (or repairs) the link; without it the path is only computed.
  */
 export function consoleSocket(dir: string, make = false, linkDir = SHORT_LINK_DIR): string {
-  const direct = join(dir, 'console.sock');
-  if (Buffer.byteLength(direct) <= SOCKET_PATH_MAX) return direct;
-  const link = join(linkDir, createHash('sha256').update(dir).digest('hex').slice(0, 20));
+  const link = shortLink(dir, linkDir);
+  if (link === undefined) return join(dir, 'console.sock');
   if (make) {
     mkdirSync(linkDir, { recursive: true, mode: 0o700 });
     let current: string | undefined;
@@ -50,6 +49,12 @@ export function consoleSocket(dir: string, make = false, linkDir = SHORT_LINK_DI
     }
   }
   return join(link, 'console.sock');
+}
+
+/** The short link consoleSocket reaches `dir` through, or undefined when `<dir>/console.sock` fits as it is. */
+function shortLink(dir: string, linkDir = SHORT_LINK_DIR): string | undefined {
+  if (Buffer.byteLength(join(dir, 'console.sock')) <= SOCKET_PATH_MAX) return undefined;
+  return join(linkDir, createHash('sha256').update(dir).digest('hex').slice(0, 20));
 }
 
 const MiB = 1024 * 1024;
@@ -548,8 +553,8 @@ export class MicrovmRuntime implements Runtime {
       releaseAddress(this.addressDir, state.address, state.instanceId);
     }
     this.cpuSamples.delete(runtimeId);
-    const sock = consoleSocket(dir);
-    if (sock !== join(dir, 'console.sock')) rmSync(join(sock, '..'), { force: true }); // the short link, not its target
+    const link = shortLink(dir);
+    if (link) rmSync(link, { force: true }); // the link only, not the directory it names
     rmSync(dir, { recursive: true, force: true });
     if (bridge) await this.pushHosts(bridge); // the others stop resolving it
   }
