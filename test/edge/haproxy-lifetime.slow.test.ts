@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { createHaproxyEdge } from '../../src/edge/haproxy/edge.ts';
 import { pidFileOf } from '../../src/edge/haproxy/process.ts';
 import { app, call, route, startUpstream, up } from '../../src/edge/test-helpers.ts';
 import { until } from '../support/until.ts';
+import { SOCKET_PATH_MAX, socketPath } from '../../src/socket-path.ts';
 
 const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
 const skip = probe.status === 0 ? false : 'haproxy is not installed (apt-get install haproxy)';
@@ -100,5 +101,35 @@ test('a leftover HAProxy of the same edge directory is stopped by the next start
     await old.close();
     await fresh.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an edge directory too deep for a unix socket path still starts, serves and reloads; close() removes its short links', { skip, timeout: 60_000 }, async () => {
+  const base = mkdtempSync(join(tmpdir(), 'pier-haproxy-deep-'));
+  const dir = join(base, 'd'.repeat(90), 'edge-haproxy');
+  const one = await startUpstream('one');
+  const two = await startUpstream('two');
+  try {
+    assert.ok(Buffer.byteLength(join(dir, 'master.sock')) > SOCKET_PATH_MAX, 'HAProxy could not bind its sockets in the directory itself');
+    const edge = await createHaproxyEdge({ addr: '127.0.0.1:0', domain: 'pier.test', dir });
+    const links = ['admin.sock', 'master.sock'].map((n) => join(socketPath(dir, n), '..'));
+    try {
+      for (const link of links) assert.equal(readlinkSync(link), dir);
+      edge.setRoutes([app('shop', [route('/', [up('a', one.port)])])]);
+      await edge.settled();
+      assert.equal((await call(edge.url, 'shop-acme.pier.test', '/')).body, 'one /');
+      // A second app needs a new backend: a reload through the master socket.
+      edge.setRoutes([app('shop', [route('/', [up('a', one.port)])]), app('blog', [route('/', [up('b', two.port)], { serviceId: 'svc-blog' })])]);
+      await edge.settled();
+      assert.equal((await call(edge.url, 'blog-acme.pier.test', '/')).body, 'two /');
+      assert.ok(edge.dataplane!().reloads >= 1, 'reloaded through the master socket');
+    } finally {
+      await edge.close();
+    }
+    for (const link of links) assert.ok(!existsSync(link), `${link} removed with the edge`);
+  } finally {
+    await one.close();
+    await two.close();
+    rmSync(base, { recursive: true, force: true });
   }
 });

@@ -20,6 +20,7 @@ import {
 import { HaproxyProcess } from './process.ts';
 import { BackendLoadWatch, LOAD_POLL_MS, backendStatCommands, parseBackendRows } from './load-watch.ts';
 import { jobQueue } from './queue.ts';
+import { removeSocketLink, socketPath } from '../../socket-path.ts';
 
 /** Options of the HAProxy data plane on top of the edge's own. */
 export interface HaproxyEdgeOptions extends EdgeOptions {
@@ -89,7 +90,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   const mapFile = join(opts.dir, 'routes.map');
   const latencyMap = join(opts.dir, 'latency.map');
   const onError = opts.onError ?? ((m: string) => process.emitWarning(`pier edge (haproxy): ${m}`));
-  const proc = new HaproxyProcess(opts.bin ?? 'haproxy', cfgFile, join(opts.dir, 'admin.sock'), join(opts.dir, 'master.sock'),
+  // Both sockets live in the edge directory; one deeper than ~95 bytes is reached through a short link (socket-path.ts).
+  const proc = new HaproxyProcess(opts.bin ?? 'haproxy', cfgFile, socketPath(opts.dir, 'admin.sock', true), socketPath(opts.dir, 'master.sock', true),
     (how, alert, pid) => died(how, alert, pid));
 
   // What HAProxy holds now (applied state): backends with their slots, and the map text.
@@ -561,6 +563,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       clearInterval(loadPoller);
       await jobs.idle();
       await proc.stop();
+      for (const name of ['admin.sock', 'master.sock']) removeSocketLink(opts.dir, name);
       await node.close();
     },
     settled: () => jobs.idle(),

@@ -7,8 +7,7 @@
 // the kernel command line), console.log (everything the guest wrote on its serial console), console.sock (the host
 // writes `stop`/`kill` there), qemu.pid. QEMU is daemonized: a control-plane restart re-adopts it (recover()).
 import { connect } from 'node:net';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { RuntimeError, workloadNotFound } from '../errors.ts';
@@ -24,37 +23,20 @@ import { VmAppNetworks, hostsMessage, type VmNet } from './appnet.ts';
 import { networkingUnavailable } from '../process/netns.ts';
 import { mountTarget, volumeMountsProblem, type VolumeMount } from '../volumes/mounts.ts';
 import { isMountPoint } from '../volumes/local.ts';
+import { removeSocketLink, socketPath } from '../../socket-path.ts';
 
-/** A unix socket's path fits in sun_path: 108 bytes with its NUL. */
-const SOCKET_PATH_MAX = 107;
 /** Short links to instance directories whose console socket path would not fit (root's only: 0700). */
 export const SHORT_LINK_DIR = '/run/pier-microvm';
 
 /**
  * The console socket of the instance directory `dir`, as QEMU binds it and Pier connects to it. A data directory
  * deep enough to push `<dir>/console.sock` past sun_path's 107 bytes (QEMU refuses to bind it, and the VM never
- * starts) is reached through a link named after the directory's hash in SHORT_LINK_DIR: the socket file itself
- * stays in the instance directory. `make` creates (or repairs) the link; without it the path is only computed.
+ * starts) is reached through a link named after the directory's hash in SHORT_LINK_DIR (src/socket-path.ts): the
+ * socket file itself stays in the instance directory. `make` creates (or repairs) the link; without it the path is
+ * only computed.
  */
 export function consoleSocket(dir: string, make = false, linkDir = SHORT_LINK_DIR): string {
-  const link = shortLink(dir, linkDir);
-  if (link === undefined) return join(dir, 'console.sock');
-  if (make) {
-    mkdirSync(linkDir, { recursive: true, mode: 0o700 });
-    let current: string | undefined;
-    try { current = readlinkSync(link); } catch { /* none yet */ }
-    if (current !== dir) {
-      rmSync(link, { force: true });
-      symlinkSync(dir, link);
-    }
-  }
-  return join(link, 'console.sock');
-}
-
-/** The short link consoleSocket reaches `dir` through, or undefined when `<dir>/console.sock` fits as it is. */
-function shortLink(dir: string, linkDir = SHORT_LINK_DIR): string | undefined {
-  if (Buffer.byteLength(join(dir, 'console.sock')) <= SOCKET_PATH_MAX) return undefined;
-  return join(linkDir, createHash('sha256').update(dir).digest('hex').slice(0, 20));
+  return socketPath(dir, 'console.sock', make, linkDir);
 }
 
 const MiB = 1024 * 1024;
@@ -553,8 +535,7 @@ export class MicrovmRuntime implements Runtime {
       releaseAddress(this.addressDir, state.address, state.instanceId);
     }
     this.cpuSamples.delete(runtimeId);
-    const link = shortLink(dir);
-    if (link) rmSync(link, { force: true }); // the link only, not the directory it names
+    removeSocketLink(dir, 'console.sock', SHORT_LINK_DIR); // the link only, not the directory it names
     rmSync(dir, { recursive: true, force: true });
     if (bridge) await this.pushHosts(bridge); // the others stop resolving it
   }
