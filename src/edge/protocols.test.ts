@@ -187,3 +187,78 @@ test('upstream connections are kept alive and reused', async () => {
     await upstream.close();
   }
 });
+
+/** A GET through the edge with `headers`, answered with its body and the trailers the client got. */
+function getWithTrailers(edgeUrl: string, host: string, path: string, headers: Record<string, string> = {}) {
+  const u = new URL(edgeUrl);
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string; trailers: Record<string, string | undefined> }>((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, agent: false, headers: { host, ...headers } }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, trailers: res.trailers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('trailers: an h2c upstream gets te: trailers when the client sent it (only then), and its trailers reach the client', async () => {
+  const te: (string | undefined)[] = [];
+  const h2 = createH2cServer();
+  h2.on('stream', (stream, headers) => {
+    te.push(headers.te as string | undefined);
+    if (headers[':path'] === '/only-headers') {
+      // gRPC's trailers-only answer: the status in the headers, END_STREAM on them.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5' }, { endStream: true });
+      return;
+    }
+    stream.respond({ ':status': 200, 'content-type': 'text/plain' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-sum': 'abc' }));
+    stream.end('body');
+  });
+  await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+  const port = (h2.address() as { port: number }).port;
+  const edge = await createEdge({ addr: '127.0.0.1:0', domain: 'pier.test' });
+  try {
+    edge.setRoutes([app('tr', [route('/', [up('h', port, 'fra', 'http2')])])]);
+    const r = await getWithTrailers(edge.url, 'tr-acme.pier.test', '/x', { te: 'trailers', connection: 'te' });
+    assert.equal(r.body, 'body');
+    assert.equal(r.trailers['grpc-status'], '0');
+    assert.equal(r.trailers['x-sum'], 'abc');
+    assert.equal(r.headers['transfer-encoding'], 'chunked', 'trailers ride on a chunked answer');
+    await getWithTrailers(edge.url, 'tr-acme.pier.test', '/y', { te: 'gzip', connection: 'te' });
+    await getWithTrailers(edge.url, 'tr-acme.pier.test', '/z');
+    assert.deepEqual(te, ['trailers', undefined, undefined], 'te: trailers passed on, any other te not');
+    // A trailers-only answer reaches an HTTP/1.1 client with an empty body of known length (HAProxy in front then
+    // ends its HTTP/2 client's stream with the headers).
+    const only = await getWithTrailers(edge.url, 'tr-acme.pier.test', '/only-headers', { te: 'trailers', connection: 'te' });
+    assert.equal(only.status, 200);
+    assert.equal(only.headers['grpc-status'], '5');
+    assert.equal(only.headers['content-length'], '0');
+    assert.equal(only.body, '');
+  } finally {
+    await edge.close();
+    await new Promise<void>((r) => h2.close(() => r()));
+  }
+});
+
+test('trailers: an HTTP/1.1 upstream\'s chunked trailers reach the client, hop-by-hop ones dropped', async () => {
+  const upstream = await startUpstream('t1', (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-digest' });
+    res.write('part');
+    res.addTrailers({ 'x-digest': 'sha-1', connection: 'close' });
+    res.end();
+  });
+  const edge = await createEdge({ addr: '127.0.0.1:0', domain: 'pier.test' });
+  try {
+    edge.setRoutes([app('t1', [route('/', [up('u', upstream.port)])])]);
+    const r = await getWithTrailers(edge.url, 't1-acme.pier.test', '/');
+    assert.equal(r.body, 'part');
+    assert.equal(r.trailers['x-digest'], 'sha-1');
+    assert.equal(r.trailers.connection, undefined);
+  } finally {
+    await edge.close();
+    await upstream.close();
+  }
+});

@@ -3,7 +3,7 @@
 // backpressure; connect-phase failures are retried on another upstream, and a bodiless GET/HEAD/OPTIONS whose
 // connection was cut before any response byte is sent once more (another instance when there is one); nothing else is.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
+import { constants as h2constants, type ClientHttp2Stream, type IncomingHttpHeaders as H2Headers, type ServerHttp2Stream } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { connectionTokens, dropResponseHeader, HOP_BY_HOP, SANE_REQUEST_ID } from './headers.ts';
 import { sendPage, type EdgePageCode } from './pages.ts';
@@ -12,6 +12,8 @@ import { absoluteTarget, ASTERISK_ALLOW, malformedPercent } from './target.ts';
 import { acmeToken } from './tls.ts';
 import type { AccessLogEntry } from './types.ts';
 import { CONNECT_ERROR_CODES, pickUpstream, type UpstreamState } from './upstream.ts';
+
+const END_STREAM = h2constants.NGHTTP2_FLAG_END_STREAM;
 
 /** Errors meaning the upstream cut a connection the request was sent on (it may or may not have seen it). */
 const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
@@ -89,6 +91,10 @@ export class ProxyRequest implements HeldRequest {
   private abortFn: ((err?: Error) => void) | null = null;
   private resumeFn: (() => void) | null = null;
   private h2stream: ClientHttp2Stream | null = null;
+  /** The client sent `te: trailers` (a gRPC client does): an h2c upstream gets it too. */
+  private wantsTrailers = false;
+  /** The answer went to an HTTP/2 client as headers with END_STREAM (endWithHeaders): nothing more to send. */
+  private endedWithHeaders = false;
 
   constructor(private readonly edge: EdgeContext, private readonly req: IncomingMessage, private readonly res: ServerResponse) {}
 
@@ -197,6 +203,8 @@ export class ProxyRequest implements HeldRequest {
         // undici refuses `expect`; node's server already answered 100-continue to the client.
         case 'expect': continue;
         case 'http2-settings': continue;
+        // Hop-by-hop, but `trailers` is what gRPC clients send and gRPC servers check: passed on to h2c upstreams.
+        case 'te': this.wantsTrailers = /(?:^|[\s,])trailers(?:$|[\s,;])/i.test(v); continue;
       }
       if (k === regionHeader) this.regionValue = v;
       if (HOP_BY_HOP.has(k)) continue;
@@ -352,8 +360,22 @@ export class ProxyRequest implements HeldRequest {
     return false;
   }
 
-  /** undici: response finished. */
-  onComplete(): void {
+  /** undici: response finished, with the trailers of a chunked answer (raw name/value pairs) if it had any. */
+  onComplete(trailers?: Buffer[] | null): void {
+    if (trailers && trailers.length > 0) {
+      // An object, not pairs: an HTTP/2 client's response (node's compat API) takes no other form.
+      const out: Record<string, string | string[]> = {};
+      let any = false;
+      for (let i = 0; i < trailers.length; i += 2) {
+        const k = trailers[i].toString('latin1').toLowerCase();
+        if (dropResponseHeader(k)) continue;
+        const v = trailers[i + 1].toString('latin1');
+        const prev = out[k];
+        out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+        any = true;
+      }
+      if (any) this.res.addTrailers(out);
+    }
     this.res.end();
     this.finish();
   }
@@ -410,6 +432,7 @@ export class ProxyRequest implements HeldRequest {
       const prev = headers[k];
       headers[k] = prev === undefined ? flat[i + 1] : `${prev as string}${k === 'cookie' ? '; ' : ', '}${flat[i + 1]}`;
     }
+    if (this.wantsTrailers) headers.te = 'trailers';
     let stream: ClientHttp2Stream;
     try {
       stream = st.http2().request(headers, { endStream: !this.hasBody });
@@ -419,7 +442,7 @@ export class ProxyRequest implements HeldRequest {
     }
     this.h2stream = stream;
     const connectedAtStart = st.h2Connected;
-    stream.on('response', (h: H2Headers) => {
+    stream.on('response', (h: H2Headers, flags: number) => {
       if (this.done) return;
       st.succeeded();
       const out: string[] = [];
@@ -431,6 +454,15 @@ export class ProxyRequest implements HeldRequest {
       }
       out.push('x-request-id', this.requestId);
       this.status = Number(h[':status']);
+      if ((flags & END_STREAM) !== 0) {
+        if (this.endWithHeaders(out)) return;
+        // An HTTP/1.1 client (HAProxy in front of this edge is one) learns the same from an empty body of known
+        // length, where a chunked one leaves it waiting for the last chunk: HAProxy then ends an HTTP/2 client's
+        // stream with the headers, as the upstream did, instead of after them.
+        if (this.status >= 200 && this.status !== 204 && this.status !== 304 && this.req.method !== 'HEAD' && h['content-length'] === undefined) {
+          out.push('content-length', '0');
+        }
+      }
       this.res.writeHead(this.status, out);
     });
     stream.on('data', (chunk: Buffer) => {
@@ -440,9 +472,17 @@ export class ProxyRequest implements HeldRequest {
         this.res.once('drain', () => stream.resume());
       }
     });
+    // gRPC's status (grpc-status, grpc-message) comes in the trailers: the client gets them before the end.
+    stream.on('trailers', (t: H2Headers) => {
+      if (this.done || this.status === 0) return;
+      const out: Record<string, string | string[]> = {};
+      for (const k of Object.keys(t)) if (k.charCodeAt(0) !== 58 /* : */ && !dropResponseHeader(k)) out[k] = t[k]!;
+      this.res.addTrailers(out);
+    });
     stream.on('end', () => {
       if (this.done) return;
       if (this.status === 0) { this.upstreamFailed(new Error('no response'), false); return; }
+      if (this.endedWithHeaders) { this.finish(); return; }
       this.res.end();
       this.finish();
     });
@@ -454,6 +494,27 @@ export class ProxyRequest implements HeldRequest {
       this.upstreamFailed(cause, beforeSend);
     });
     if (this.hasBody) this.req.pipe(stream);
+  }
+
+  /**
+   * An upstream answer that ended with its headers (HTTP/2's END_STREAM on HEADERS: gRPC's trailers-only answer, which
+   * carries grpc-status there) goes to an HTTP/2 client the same way. Node's compat response always waits for
+   * trailers, so its headers would go without END_STREAM and a gRPC client would read the status as plain metadata
+   * and then miss it ("Call ended without gRPC status"). False for an HTTP/1.1 client (headers and an empty body).
+   */
+  private endWithHeaders(out: string[]): boolean {
+    if (this.req.httpVersionMajor !== 2) return false;
+    const stream = (this.res as unknown as { stream?: ServerHttp2Stream }).stream;
+    if (!stream || stream.headersSent || stream.destroyed) return false;
+    const headers: OutgoingHttpHeaders = { ':status': this.status };
+    for (let i = 0; i < out.length; i += 2) {
+      const k = out[i].toLowerCase();
+      const prev = headers[k];
+      headers[k] = prev === undefined ? out[i + 1] : Array.isArray(prev) ? [...prev, out[i + 1]] : [String(prev), out[i + 1]];
+    }
+    stream.respond(headers, { endStream: true });
+    this.endedWithHeaders = true;
+    return true;
   }
 
   // ---- endings ----
