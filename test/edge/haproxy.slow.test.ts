@@ -17,6 +17,7 @@ import { h1, h2, handshake } from './tls-support.ts';
 import { socketCommand } from '../../src/edge/haproxy/process.ts';
 import { app, call, route, slowThenBurst, startUpstream, up, type TestUpstream } from '../../src/edge/test-helpers.ts';
 import type { AccessLogEntry, AppRoutes } from '../../src/edge/types.ts';
+import { socketPath } from '../../src/socket-path.ts';
 import { LATENCY_BUCKETS_MS } from '../../src/edge/metrics.ts';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -80,7 +81,7 @@ function loadLoop(edge: HaproxyEdge, host: string, opts: { fresh?: boolean; clie
   };
 }
 
-const workerPid = async (dir: string) => Number(/^Pid: (\d+)$/m.exec(await socketCommand(join(dir, 'admin.sock'), 'show info'))?.[1]);
+const workerPid = async (dir: string) => Number(/^Pid: (\d+)$/m.exec(await socketCommand(socketPath(dir, 'admin.sock'), 'show info'))?.[1]);
 
 test('routes by host and path prefix straight to the instances; misses and guarded routes go through the Node edge', { skip }, async () => {
   const web = await startUpstream('web');

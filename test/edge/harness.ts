@@ -18,6 +18,7 @@ import { MANAGED_LABEL } from '../../src/runtime/common.ts';
 import { ensureTestImage } from '../../src/runtime/testing/images.ts';
 import { socketCommand } from '../../src/edge/haproxy/process.ts';
 import { NODE_BACKEND, NODE_TLS_BACKEND } from '../../src/edge/haproxy/config.ts';
+import { socketPath } from '../../src/socket-path.ts';
 
 /** True when a Docker engine answers on the default socket. */
 export const engineUp = await new DockerEngine().ping(3000).then(() => true, () => false);
@@ -99,7 +100,7 @@ export async function startEdgePier(opts: EdgePierOptions = {}): Promise<EdgePie
   const info = await api<{ edge_url: string; edge_dataplane: 'node' | 'haproxy' }>('GET', '/v1/pier/info');
   if (!info.body.edge_url) throw new Error(`no edge_url in /v1/pier/info: ${JSON.stringify(info.body)}`);
   const edgeUrl = info.body.edge_url;
-  if (info.body.edge_dataplane === 'haproxy') haproxySockets.set(edgeUrl, join(dataDir, 'edge-haproxy', 'admin.sock'));
+  if (info.body.edge_dataplane === 'haproxy') haproxySockets.set(edgeUrl, socketPath(join(dataDir, 'edge-haproxy'), 'admin.sock'));
 
   return {
     pier, edgeUrl, image, engine, api, dataplane: info.body.edge_dataplane,
