@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { echoClient, unary } from '../support/grpc-echo.ts';
 
 /** One app of the suite: how to make it, what its main page must say, and which build step must be cached next time. */
 export interface RealApp {
@@ -23,6 +24,13 @@ export interface RealApp {
    */
   cacheCheckedBy?: string;
   instanceType?: string;
+  /** The port's protocol (default http); `http2` is h2c to the app, as for gRPC. */
+  protocol?: 'http' | 'http2';
+  /**
+   * A check of its own instead of the main page: called with the edge's HTTPS address, the app's host and the local
+   * CA's root; throws until the app serves (the suite retries it for 30 s).
+   */
+  serves?(edge: { tlsUrl: string; host: string; rootPem: string }): Promise<void>;
 }
 
 const TOOL_TIMEOUT = 180_000;
@@ -229,6 +237,37 @@ export const REAL_APPS: RealApp[] = [
         '.gitignore': 'bin/\n',
       });
       sh(dir, ['go', 'mod', 'tidy'], { PATH: `/usr/local/go/bin:${process.env.PATH}` });
+    },
+  },
+  {
+    // gRPC on an http2 port (h2c to the app), called over HTTPS through the edge by a real gRPC client. Deployed once:
+    // express checks the npm ci step's cache.
+    name: 'grpc-node', expect: /hello pier from grpc-js/, cachedStep: 'npm ci', cacheCheckedBy: 'express', protocol: 'http2',
+    make(dir) {
+      write(dir, {
+        'package.json': JSON.stringify({ name: 'grpc-app', version: '1.0.0', scripts: { start: 'node server.js' }, dependencies: { '@grpc/grpc-js': '^1.14.0' } }, null, 2),
+        'server.js': [
+          "const grpc = require('@grpc/grpc-js');",
+          'const raw = (b) => b;',
+          "const say = { path: '/pier.test.Echo/Say', requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw };",
+          'const server = new grpc.Server();',
+          'server.addService({ say }, { say: (call, cb) => cb(null, Buffer.from(`hello ${call.request} from grpc-js`)) });',
+          "server.bindAsync(`0.0.0.0:${process.env.PORT || 8000}`, grpc.ServerCredentials.createInsecure(), (err) => { if (err) { console.error(err); process.exit(1); } console.log('grpc serving'); });",
+          '',
+        ].join('\n'),
+        '.gitignore': 'node_modules/\n',
+      });
+      sh(dir, ['npm', 'install', '--package-lock-only', '--no-audit', '--no-fund']);
+    },
+    async serves({ tlsUrl, host, rootPem }) {
+      const client = echoClient(`127.0.0.1:${new URL(tlsUrl).port}`, host, rootPem);
+      try {
+        const r = await unary(client, 'say', 'pier', undefined, { deadline: Date.now() + 5000 });
+        if (r.err) throw new Error(`gRPC Say: ${r.err.message}`);
+        if (!this.expect.test(r.value ?? '')) throw new Error(`gRPC Say answered ${JSON.stringify(r.value)}`);
+      } finally {
+        client.close();
+      }
     },
   },
   {

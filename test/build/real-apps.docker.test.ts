@@ -56,9 +56,9 @@ async function upload(dir: string): Promise<string> {
   return r.body.archive.id as string;
 }
 
-async function definition(dir: string, instanceType = 'nano'): Promise<Record<string, unknown>> {
+async function definition(dir: string, instanceType = 'nano', protocol = 'http'): Promise<Record<string, unknown>> {
   return {
-    type: 'WEB', archive: { id: await upload(dir), buildpack: {} }, ports: [{ port: 8000, protocol: 'http' }], routes: [{ port: 8000, path: '/' }],
+    type: 'WEB', archive: { id: await upload(dir), buildpack: {} }, ports: [{ port: 8000, protocol }], routes: [{ port: 8000, path: '/' }],
     regions: ['was'], scalings: [{ min: 1, max: 1 }], instance_types: [{ type: instanceType }],
   };
 }
@@ -105,6 +105,16 @@ async function buildLog(deploymentId: string): Promise<string[]> {
 }
 
 async function servesMainPage(app: RealApp, host: string): Promise<void> {
+  if (app.serves) {
+    if (!p.tlsUrl) throw new Error(`${app.name} is checked over HTTPS, and this Pier's edge has no TLS address`);
+    const edge = { tlsUrl: p.tlsUrl, host, rootPem: p.caRootPem() };
+    let last: Error | undefined;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+      try { await app.serves(edge); return; } catch (err) { last = err as Error; }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`${app.name} did not serve within 30 s: ${last?.message}`);
+  }
   const reply = await until(`${app.name} main page`, async () => {
     const r = await p.get(host, app.path ?? '/');
     return r.status === 200 && app.expect.test(r.body) ? r : undefined;
@@ -129,15 +139,15 @@ for (const app of apps) {
     throw new Error(`${app.name}: cacheCheckedBy ${app.cacheCheckedBy} must name an app that checks the same step (${app.cachedStep}) itself`);
   }
   const title = checker
-    ? `${app.name}: built from the registries, serves its main page through the edge (its dependency layer's cache is checked by ${checker.name})`
-    : `${app.name}: built from the registries, serves its main page through the edge; the second deploy reuses the dependency layer`;
+    ? `${app.name}: built from the registries, serves ${app.serves ? 'gRPC calls' : 'its main page'} through the edge (its dependency layer's cache is checked by ${checker.name})`
+    : `${app.name}: built from the registries, serves ${app.serves ? 'gRPC calls' : 'its main page'} through the edge; the second deploy reuses the dependency layer`;
   test(title, { timeout: 3 * BUILD_LIMIT_MS + 90_000 }, async (t) => {
     const dir = join(work, app.name);
     const failed = made.get(app.name);
     if (failed) throw new Error(`making the app failed: ${failed.message}`);
     const name = `ra-${app.name}`;
     const appId = await p.createApp(name);
-    const svc = await p.createService(appId, 'web', await definition(dir, app.instanceType));
+    const svc = await p.createService(appId, 'web', await definition(dir, app.instanceType, app.protocol));
     const first = await firstHealthy(t, svc.id);
     images.push(first.provisioning_info.image);
     assert.equal(stepCached(await buildLog(first.id), app.cachedStep), false, 'the first build has nothing cached');

@@ -15,24 +15,10 @@ import { createEdge } from '../../src/edge/edge.ts';
 import { createHaproxyEdge } from '../../src/edge/haproxy/edge.ts';
 import type { Edge } from '../../src/edge/types.ts';
 import { app, route, up } from '../../src/edge/test-helpers.ts';
+import { ECHO, echoClient, unary } from '../support/grpc-echo.ts';
 
 const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).status === 0 ? false : 'haproxy is not installed (apt-get install haproxy)';
 const HOST = 'rpc-acme.pier.test';
-
-// A service without protobuf: messages are raw bytes (UTF-8 text here), which gRPC itself does not care about.
-const bytes = { serialize: (s: string) => Buffer.from(s), deserialize: (b: Buffer) => b.toString() };
-const method = (name: string, requestStream: boolean, responseStream: boolean) => ({
-  path: `/pier.test.Echo/${name}`, requestStream, responseStream,
-  requestSerialize: bytes.serialize, requestDeserialize: bytes.deserialize,
-  responseSerialize: bytes.serialize, responseDeserialize: bytes.deserialize,
-});
-const ECHO = {
-  say: method('Say', false, false),
-  count: method('Count', false, true),
-  join: method('Join', true, false),
-  slow: method('Slow', false, false),
-} as grpc.ServiceDefinition;
-const EchoClient = grpc.makeGenericClientConstructor(ECHO, 'Echo');
 
 /** A gRPC server on h2c (loopback); resolves with its port and a close. */
 async function startServer(): Promise<{ port: number; close(): Promise<void> }> {
@@ -69,24 +55,9 @@ async function startServer(): Promise<{ port: number; close(): Promise<void> }> 
   return { port, close: () => new Promise((r) => server.tryShutdown(() => r())) };
 }
 
-type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
-
-function unary(client: Client, name: string, req: string, md = new grpc.Metadata(), opts: grpc.CallOptions = {}) {
-  // Resolves once both the answer and the status (with the trailers) arrived, in whichever order they come.
-  return new Promise<{ value?: string; err?: grpc.ServiceError; trailers?: grpc.Metadata }>((resolve) => {
-    let answer: { value?: string; err?: grpc.ServiceError } | undefined;
-    let trailers: grpc.Metadata | undefined;
-    const settle = () => { if (answer && trailers) resolve({ ...answer, trailers }); };
-    const call = client[name](req, md, opts, (err: grpc.ServiceError | null, value?: string) => { answer = { value, err: err ?? undefined }; settle(); }) as grpc.ClientUnaryCall;
-    call.on('status', (s: grpc.StatusObject) => { trailers = s.metadata; settle(); });
-  });
-}
-
 async function exercise(edge: Edge, rootPem: string, server: Awaited<ReturnType<typeof startServer>>): Promise<void> {
   const { port } = new URL(edge.tlsUrl!);
-  const client = new EchoClient(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(rootPem)), {
-    'grpc.ssl_target_name_override': HOST, 'grpc.default_authority': HOST,
-  }) as unknown as Client;
+  const client = echoClient(`127.0.0.1:${port}`, HOST, rootPem);
   try {
     const md = new grpc.Metadata();
     md.set('x-who', 'pier');

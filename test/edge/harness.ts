@@ -2,7 +2,7 @@
 // runtime and the controller. Helpers create apps and services through the public API, wait on conditions with
 // bounded deadlines, probe from inside containers through the Engine API's exec (argv, no shell) and remove
 // every container and network this Pier created when it closes.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { edgeGet as sharedEdgeGet, type EdgeReply } from '../support/edge-get.ts';
 
@@ -19,6 +19,7 @@ import { ensureTestImage } from '../../src/runtime/testing/images.ts';
 import { socketCommand } from '../../src/edge/haproxy/process.ts';
 import { NODE_BACKEND, NODE_TLS_BACKEND } from '../../src/edge/haproxy/config.ts';
 import { socketPath } from '../../src/socket-path.ts';
+import { localCaDir } from '../../src/certs/index.ts';
 
 /** True when a Docker engine answers on the default socket. */
 export const engineUp = await new DockerEngine().ping(3000).then(() => true, () => false);
@@ -32,6 +33,10 @@ export interface Reply<T = any> { status: number; body: T }
 export interface EdgePier {
   pier: PierHandle;
   edgeUrl: string;
+  /** The edge's HTTPS address (/v1/pier/info `edge_tls_url`), when it has one. */
+  tlsUrl?: string;
+  /** The root of Pier's local CA, which signs the apps' certificates (PEM). */
+  caRootPem(): string;
   /** The data plane serving the public address, as Pier reports it (/v1/pier/info `edge_dataplane`). */
   dataplane: 'node' | 'haproxy';
   image: string;
@@ -97,13 +102,14 @@ export async function startEdgePier(opts: EdgePierOptions = {}): Promise<EdgePie
   const appIds: string[] = [];
 
   const api = apiClient(pier.apiUrl, token);
-  const info = await api<{ edge_url: string; edge_dataplane: 'node' | 'haproxy' }>('GET', '/v1/pier/info');
+  const info = await api<{ edge_url: string; edge_tls_url?: string; edge_dataplane: 'node' | 'haproxy' }>('GET', '/v1/pier/info');
   if (!info.body.edge_url) throw new Error(`no edge_url in /v1/pier/info: ${JSON.stringify(info.body)}`);
   const edgeUrl = info.body.edge_url;
   if (info.body.edge_dataplane === 'haproxy') haproxySockets.set(edgeUrl, socketPath(join(dataDir, 'edge-haproxy'), 'admin.sock'));
 
   return {
-    pier, edgeUrl, image, engine, api, dataplane: info.body.edge_dataplane,
+    pier, edgeUrl, image, engine, api, dataplane: info.body.edge_dataplane, tlsUrl: info.body.edge_tls_url || undefined,
+    caRootPem: () => readFileSync(join(localCaDir(dataDir), 'root.pem'), 'utf8'),
     hostOf: (appName) => `${appName}-${config.orgName}.${config.domain}`,
     async createApp(name) {
       const r = await api<{ app: { id: string } }>('POST', '/v1/apps', { name });
