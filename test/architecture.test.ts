@@ -15,6 +15,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const LAYERS: Record<string, number> = {
   domain: 0, // pure types, validation, status machines: imports nothing of ours
   autoscale: 1, // the pure scaling decider
+  'socket-path.ts': 1, // unix socket paths that fit sun_path (used by drivers and the data plane)
   store: 2, runtime: 2, edge: 2, console: 2, // persistence, drivers, data plane, static console
   build: 3, // sources, builders and functions
   backup: 3, // backups and restores of a data directory (reads the store's files)
