@@ -14,7 +14,17 @@ test('defaults', () => {
     tlsAddr: { host: '127.0.0.1', port: 8443 }, acme: undefined, dnsResolver: undefined, skipDnsCheck: false,
     // No PATH here, so no haproxy: the default (auto) resolves to the Node edge.
     edgeDataplane: 'node', edgeDataplaneAuto: true,
+    tcpProxyPorts: { first: 20000, last: 20999 },
   });
+});
+
+test('PIER_TCP_PROXY_PORTS: a range, off, or an error naming the fix', () => {
+  assert.deepEqual(loadConfig({}, { HOME: '/h', PIER_TCP_PROXY_PORTS: '30000 - 30009' }).tcpProxyPorts, { first: 30000, last: 30009 });
+  assert.equal(loadConfig({}, { HOME: '/h', PIER_TCP_PROXY_PORTS: 'off' }).tcpProxyPorts, undefined);
+  for (const bad of ['30000', '80-90', '30010-30000', '60000-70000', 'a-b']) {
+    assert.throws(() => loadConfig({}, { HOME: '/h', PIER_TCP_PROXY_PORTS: bad }),
+      (e: Error) => e instanceof ConfigError && /^PIER_TCP_PROXY_PORTS must be a port range such as 20000-20999 \(ports 1024-65535, first <= last\), or off/.test(e.message), bad);
+  }
 });
 
 test('flags beat environment variables', () => {

@@ -1,5 +1,6 @@
 // Pier's configuration: flags first, then PIER_* environment variables, then defaults. Bad values fail with one
 // message naming the flag/variable and the fix.
+import type { ProxyPortRange } from './store/proxy-ports.ts';
 import { availableParallelism, homedir } from 'node:os';
 import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -96,6 +97,11 @@ export interface PierConfig {
   gcIntervalMs?: number;
   /** Days events and activities are kept (PIER_EVENTS_KEEP_DAYS, 1-36500); absent = 90. */
   eventsKeepDays?: number;
+  /**
+   * The public ports the TCP proxy gives to services' `proxy_ports` (PIER_TCP_PROXY_PORTS, `first-last`; default
+   * 20000-20999, on the edge's host); absent = off (`off`): a definition with proxy_ports is refused.
+   */
+  tcpProxyPorts?: ProxyPortRange;
   /**
    * The API URL this control plane advertises to regional edges in its lease (PIER_ADVERTISE_URL, --advertise-url):
    * absent = the URL the API listens on, which is wrong when it binds 0.0.0.0 or sits behind NAT.
@@ -228,6 +234,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     ...(databaseUrl.value ? { databaseUrl: databaseUrl.value } : {}),
     ...loadTenantInputs(env),
     ...loadHousekeeping(env),
+    ...loadTcpProxyPorts(env),
     ...(advertise.value ? { advertiseUrl: advertise.value.replace(/\/$/, '') } : {}),
     ...(backup ? { backup } : {}),
   };
@@ -258,6 +265,19 @@ export function parseDuration(text: string): number {
   const m = /^(\d+)\s*(s|m|h|d)?$/i.exec(text.trim());
   if (!m) return NaN;
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[(m[2] ?? 's').toLowerCase() as 's']!;
+}
+
+/** PIER_TCP_PROXY_PORTS: `first-last` (1024-65535), or `off`; default 20000-20999. */
+export function loadTcpProxyPorts(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'tcpProxyPorts'> {
+  const text = (env.PIER_TCP_PROXY_PORTS ?? '').trim().toLowerCase();
+  if (['off', '0', 'no', 'false'].includes(text)) return {};
+  if (text === '') return { tcpProxyPorts: { first: 20000, last: 20999 } };
+  const m = /^(\d+)\s*-\s*(\d+)$/.exec(text);
+  const first = Number(m?.[1]), last = Number(m?.[2]);
+  if (!m || first < 1024 || last > 65535 || first > last) {
+    throw new ConfigError(`PIER_TCP_PROXY_PORTS must be a port range such as 20000-20999 (ports 1024-65535, first <= last), or off, got ${JSON.stringify(text)}`);
+  }
+  return { tcpProxyPorts: { first, last } };
 }
 
 /**

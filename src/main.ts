@@ -78,7 +78,7 @@ export async function startPier(config: PierConfig, opts: StartOptions = {}): Pr
     // Several control planes on PostgreSQL: a write on any one's API wakes the leader's reconcilers at once.
     const shared = store.db instanceof PgDb ? await store.db.shareWrites(() => { for (const l of listeners) l(); }) : undefined;
     api = createApiServer({
-      store, domain: config.domain, gitAllowLocal: config.gitAllowLocal,
+      store, domain: config.domain, gitAllowLocal: config.gitAllowLocal, tcpProxyPorts: config.tcpProxyPorts,
       onWrite: () => { for (const l of listeners) l(); shared?.notify(); },
       info: () => info,
       routeFeed,

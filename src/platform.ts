@@ -10,6 +10,7 @@ import { selectRuntime } from './runtime/select.ts';
 import type { Runtime } from './runtime/contract.ts';
 import { RuntimeError } from './runtime/errors.ts';
 import { startEdgeDataplane } from './edge/index.ts';
+import { TcpProxy } from './edge/tcp-proxy.ts';
 import type { Edge, EdgeOptions } from './edge/types.ts';
 import { createController, type Controller } from './control/controller.ts';
 import { storeState, storeVolumeState } from './control/store-state.ts';
@@ -117,9 +118,12 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
 
   let edge: Edge | undefined;
   let controller: Controller | undefined;
+  // Services' proxy_ports, on the edge's host beside it (src/edge/tcp-proxy.ts); absent when PIER_TCP_PROXY_PORTS=off.
+  let tcpProxy: TcpProxy | undefined;
 
   const publisher = createRoutePublisher({
     routes: () => controller?.routes(), edge: () => edge, feed: core.routeFeed, log,
+    onTable: (apps) => { void tcpProxy?.setRoutes(apps); },
   });
 
   const edgeComponent: PierComponent = {
@@ -146,6 +150,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         { dataplane: config.edgeDataplane ?? 'node', auto: config.edgeDataplaneAuto === true }, edgeOptions,
         { dir: join(config.dataDir, 'edge-haproxy'), onError: (m) => log(`pier: edge (haproxy): ${m}`) }, log,
       );
+      if (config.tcpProxyPorts) tcpProxy = new TcpProxy({ host: config.edgeAddr.host, onError: (m) => log(`pier: ${m}`) });
       edge = started.edge;
       core.setInfo({ edge_url: edge.url, edge_dataplane: started.dataplane, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
       core.addMetrics(() => edge?.prometheus() ?? '');
@@ -153,6 +158,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       if (edge.tlsUrl) log(`pier: HTTPS edge listening on ${edge.tlsUrl} (https://<app>-<org>.${config.domain}:${new URL(edge.tlsUrl).port}/)`);
     },
     async stop() {
+      await tcpProxy?.close();
+      tcpProxy = undefined;
       await edge?.close();
       edge = undefined;
       core.routeFeed.clear();

@@ -1,5 +1,6 @@
 // Shared pieces of the API actions: the caller's context, ownership look-ups (another organization's resource is a
 // 404, never a 403), status changes checked against the domain's state machines, and event recording.
+import type { ProxyPortRange } from '../store/proxy-ports.ts';
 import { PierError, invalidState, notFound } from '../domain/errors.ts';
 import { canTransition } from '../domain/status.ts';
 import type { App, Deployment, Service } from '../domain/types.ts';
@@ -27,6 +28,8 @@ export interface ActionContext {
   allowLocalGit?: () => Promise<boolean>;
   /** Who acts, recorded in every activity: the API token (`user`); absent = Pier itself (`operator`). */
   actor?: Actor;
+  /** The public ports the TCP proxy gives out (PIER_TCP_PROXY_PORTS); absent = off, and `proxy_ports` is refused. */
+  tcpProxyPorts?: ProxyPortRange;
 }
 
 /** The actor of an activity (Koyeb's `Object`: id, name, type). */

@@ -14,7 +14,10 @@ import {
   insertRegionalDeployment, listRegionalDeploymentsOf, updateRegionalDeployment,
 } from '../store/regional-deployments.ts';
 import { newId, nowIso } from '../store/rows.ts';
-import { invalidState, notFound } from '../domain/errors.ts';
+import { invalidState, notFound, PierError } from '../domain/errors.ts';
+import { getApp } from '../store/apps.ts';
+import { getOrganization } from '../store/organizations.ts';
+import { releaseProxyPorts, reserveProxyPorts, type ProxyPortRange } from '../store/proxy-ports.ts';
 import { ownDeployment, recordActivity, recordEvent, requireTransition, type ActionContext } from './common.ts';
 import { secretNamesOf, secretVersions } from '../store/secrets.ts';
 
@@ -35,6 +38,8 @@ export interface NewDeployment {
   metadata?: DeploymentMetadata;
   /** What triggered it, when the caller knows more than the action (a push: provider, branch, sha, sender). */
   trigger?: DeploymentMetadata['trigger'];
+  /** The TCP proxy's public ports (ActionContext.tcpProxyPorts) and the base domain of app hosts. */
+  tcpProxy?: { ports?: ProxyPortRange; domain: string };
 }
 
 function triggerOf(n: NewDeployment): DeploymentMetadata['trigger'] {
@@ -69,6 +74,13 @@ export async function insertNewDeployment(db: Db, n: NewDeployment): Promise<Dep
     provisioning_info: { sha: '', image: '', stages: [] }, skip_build: Boolean(n.skipBuild),
     role: stashed ? 'INVALID' : 'UPCOMING', version, deployment_group: '',
   };
+  // A stash runs nothing and holds no public port; every other deployment holds exactly its declared ones.
+  // Never what a request's metadata claims.
+  delete deployment.metadata.proxy_ports;
+  if (!stashed) {
+    const proxyPorts = await publicProxyPorts(db, n);
+    if (proxyPorts.length) deployment.metadata.proxy_ports = proxyPorts;
+  }
   await insertDeployment(db, deployment, diff);
   await recordEvent(db, deployment.organization_id, 'deployment', deployment.id, stashed ? 'stashed' : 'created',
     stashed ? `Deployment v${version} stashed (save only)` : `Deployment v${version} created (${n.action})`,
@@ -92,6 +104,37 @@ export async function insertNewDeployment(db: Db, n: NewDeployment): Promise<Dep
     if (parentRd) await updateRegionalDeployment(db, parentRd.id, { child_id: rd.id });
   }
   return deployment;
+}
+
+/**
+ * The public ports of the definition's `proxy_ports` (Koyeb's metadata.proxy_ports: the app's host and the public
+ * port the TCP proxy reaches each declared port at): the service keeps the ones it holds, gets the lowest free ones
+ * of the range for new ports, and gives back those its definition no longer declares. Refused, with nothing written,
+ * when the TCP proxy is off or the range has no free port left.
+ */
+async function publicProxyPorts(db: Db, n: NewDeployment): Promise<NonNullable<DeploymentMetadata['proxy_ports']>> {
+  const declared = [...new Set((n.definition.proxy_ports ?? []).map((p) => p.port))];
+  await releaseProxyPorts(db, n.service.id, declared);
+  if (declared.length === 0) return [];
+  const field = 'definition.proxy_ports';
+  const range = n.tcpProxy?.ports;
+  if (!range) {
+    throw new PierError('invalid_argument', 'The TCP proxy is off on this Pier (PIER_TCP_PROXY_PORTS=off): remove proxy_ports, or ask its operator to set a port range', [
+      { field, description: 'the TCP proxy is off on this Pier: remove proxy_ports' },
+    ]);
+  }
+  const got = await reserveProxyPorts(db, { organizationId: n.service.organization_id, serviceId: n.service.id, ports: declared, range });
+  const missing = declared.filter((p) => got.get(p) === undefined);
+  if (missing.length) {
+    const what = `every public port of the TCP proxy (${range.first}-${range.last}) is taken`;
+    throw new PierError('invalid_state', `${what}: port ${missing.join(', ')} cannot be exposed; remove it from proxy_ports, or ask the operator for a larger PIER_TCP_PROXY_PORTS range`, [
+      { field, description: `${what}: remove port ${missing.join(', ')}` },
+    ]);
+  }
+  const app = await getApp(db, n.service.app_id);
+  const org = await getOrganization(db, n.service.organization_id);
+  const host = `${app?.name ?? n.service.app_id}-${org?.name ?? 'pier'}.${n.tcpProxy?.domain ?? 'localhost'}`.toLowerCase();
+  return declared.sort((a, b) => a - b).map((port) => ({ host, public_port: got.get(port)!, port, protocol: 'tcp' as const }));
 }
 
 /** Statuses from which a deployment can be canceled (before anything runs). */

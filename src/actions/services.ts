@@ -1,5 +1,6 @@
 // Service actions: create (service + first deployment + regional deployments in one transaction), update (new
 // deployment, or a STASHED one with save_only), redeploy/rollback, pause, resume, delete.
+import { releaseProxyPorts } from '../store/proxy-ports.ts';
 import { PierError, validationError } from '../domain/errors.ts';
 import { validateServiceName } from '../domain/names.ts';
 import { normalizeDefinition, serviceTypeOf } from '../domain/definition.ts';
@@ -94,7 +95,7 @@ export async function createServiceTx(
   await checkReferences(ctx, tx, definition, target);
   await enforceQuotas(tx, ctx, { kind: 'service', appId: service.app_id, definition });
   await insertService(tx, service);
-  const d = await insertNewDeployment(tx, { service, definition, action: 'create' });
+  const d = await insertNewDeployment(tx, { service, definition, action: 'create', tcpProxy: { ports: ctx.tcpProxyPorts, domain: ctx.domain ?? 'localhost' } });
   await recordEvent(tx, ctx.organizationId, 'service', service.id, 'created', `Service ${service.name} created`, { deployment_id: d.id });
   await recordActivity(tx, ctx, 'created', { type: 'service', id: service.id, name: service.name }, { app_id: service.app_id, deployment_id: d.id });
   // The insert above is version 1; pointing at the first deployment is part of creating it, not a new version.
@@ -171,7 +172,7 @@ export async function deployTx(
   const parent = await parentOf(tx, service);
   // A stash runs nothing; every other new deployment (update, redeploy, rollback, resume, push) is checked.
   if (action !== 'save_only') await enforceQuotas(tx, ctx, { kind: 'service', appId: service.app_id, service, definition });
-  const d = await insertNewDeployment(tx, { service, definition, parent, action, ...extra });
+  const d = await insertNewDeployment(tx, { service, definition, parent, action, ...extra, tcpProxy: { ports: ctx.tcpProxyPorts, domain: ctx.domain ?? 'localhost' } });
   await recordActivity(tx, ctx, ACTIVITY_VERB[action], { type: 'service', id: service.id, name: service.name }, {
     app_id: service.app_id, deployment_id: d.id, version: d.version, action,
     ...(extra.sourceDeploymentId ? { source_deployment_id: extra.sourceDeploymentId } : {}),
@@ -309,6 +310,7 @@ export async function deleteServiceTx(tx: Db, ctx: ActionContext, service: Servi
   if (service.status === 'DELETING' || service.status === 'DELETED') return;
   requireTransition('service', `service ${service.id}`, service.status, 'DELETING', 'delete');
   await patchService(tx, service.id, { status: 'DELETING', messages: ['Deleting: stopping every instance'] });
+  await releaseProxyPorts(tx, service.id); // its TCP proxy ports go to whoever asks next
   await recordEvent(tx, ctx.organizationId, 'service', service.id, 'deleting', `Service ${service.name} deletion requested`);
   await recordActivity(tx, ctx, 'deleted', { type: 'service', id: service.id, name: service.name, deleted: true }, { app_id: service.app_id });
 }

@@ -7,6 +7,7 @@ import type { RequestContext } from './router.ts';
 export function actionContext(ctx: RequestContext): ActionContext {
   return {
     store: ctx.store, organizationId: ctx.organizationId, domain: ctx.domain, onWrite: ctx.onWrite, actor: ctx.actor,
+    tcpProxyPorts: ctx.tcpProxyPorts,
     allowLocalGit: async () => ctx.gitAllowLocal === 'all' || (ctx.gitAllowLocal === 'operator' && await isOperator(ctx)),
   };
 }

@@ -1,4 +1,5 @@
 // A tiny router: exact segments and `{param}` segments, one table that also feeds the OpenAPI document.
+import type { ProxyPortRange } from '../store/proxy-ports.ts';
 import type http from 'node:http';
 import type { GitLocalAccess } from '../config.ts';
 import { PierError } from '../domain/errors.ts';
@@ -29,6 +30,8 @@ export interface RequestContext {
   routeFeed: EdgeRouteFeed;
   /** Who may build from a repository on the host's disk (PIER_GIT_ALLOW_LOCAL); absent = nobody. */
   gitAllowLocal?: GitLocalAccess;
+  /** The public ports the TCP proxy gives out (PIER_TCP_PROXY_PORTS); absent = off. */
+  tcpProxyPorts?: ProxyPortRange;
 }
 
 /** A route handler returns the reply body (sent as 200 JSON), or `undefined` when it wrote the reply itself. */

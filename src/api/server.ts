@@ -1,5 +1,6 @@
 // The HTTP API server (node:http, no framework): auth, routing, JSON errors in Koyeb's shape, 501 for the rest of
 // /v1, /health, /metrics, the logs tail websocket, and the web console for every other path.
+import type { ProxyPortRange } from '../store/proxy-ports.ts';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -45,6 +46,8 @@ export interface ApiServerOptions {
   rateLimit?: RateLimitOptions;
   /** Who may build from a repository on the host's disk (config's gitAllowLocal); absent = nobody. */
   gitAllowLocal?: GitLocalAccess;
+  /** The public ports the TCP proxy gives out (config's tcpProxyPorts); absent = the TCP proxy is off. */
+  tcpProxyPorts?: ProxyPortRange;
   /** Runs `koyeb instances exec` commands (the platform sets it once its runtime exists); absent = exec unavailable. */
   exec?: () => ExecBackend | undefined;
   /** Bounds of exec sessions (config's PIER_EXEC_*); absent = DEFAULT_EXEC_SETTINGS. */
@@ -137,7 +140,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     const result = await matched.route.handler({
       req, res, params: matched.params, query: new Query(url.searchParams), store, organizationId, onWrite, domain: opts.domain ?? 'localhost',
       actor: caller ? { id: caller.tokenId, name: caller.tokenName, type: 'user' } : undefined,
-      info: opts.info ?? (() => ({})), routeFeed, gitAllowLocal: opts.gitAllowLocal,
+      info: opts.info ?? (() => ({})), routeFeed, gitAllowLocal: opts.gitAllowLocal, tcpProxyPorts: opts.tcpProxyPorts,
       body: () => (bodyPromise ??= readJson(req)),
     });
     if (result !== undefined && !res.headersSent) sendJson(res, 200, result);

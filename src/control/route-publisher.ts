@@ -16,6 +16,8 @@ export interface RoutePublisherOptions {
   log: (line: string) => void;
   /** How long pushSoon() gathers a burst of writes into one recomputation (default 20 ms). */
   burstMs?: number;
+  /** Also handed every table the in-process edge gets (the TCP proxy, which runs beside it). */
+  onTable?: (apps: AppRoutes[]) => void;
 }
 
 /** The publisher's three ways in: now (awaitable), now (errors logged), and once per burst. */
@@ -49,6 +51,7 @@ export function createRoutePublisher(o: RoutePublisherOptions): RoutePublisher {
     lastEdge = edge;
     lastTable = table;
     edge.setRoutes(apps);
+    o.onTable?.(apps);
     // Remote edges (`pier edge`, one per region) long-poll the same table from the API.
     o.feed.publish(apps);
   }

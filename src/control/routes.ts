@@ -5,7 +5,7 @@ import { loadWatchOf } from '../autoscale/index.ts';
 import { CANCELABLE_DEPLOYMENT_STATUSES } from '../domain/status.ts';
 import type { App, Deployment, DeploymentStatus, Instance, Organization, Service } from '../domain/types.ts';
 import type { Endpoint } from '../runtime/contract.ts';
-import type { AppRoutes, RouteEntry } from '../edge/types.ts';
+import type { AppRoutes, RouteEntry, TcpProxyEntry } from '../edge/types.ts';
 import type { ControlState } from './ports.ts';
 
 /** The rows the route table is computed from. */
@@ -68,11 +68,37 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
     }
     routes.sort((a, b) => b.path.length - a.path.length || a.path.localeCompare(b.path));
     const entry: AppRoutes = { appId: app.id, appName: app.name, organizationId: app.organization_id, hosts: appHosts(app, input.organizations.get(app.organization_id), input.domain), routes };
+    const tcp = tcpProxiesOf(input, app.id);
+    if (tcp.length) entry.tcpProxies = tcp;
     if (isSleeping(input, app.id)) entry.sleeping = true;
     if (app.pier?.https_redirect) entry.httpsRedirect = true;
     out.push(entry);
   }
   return out;
+}
+
+/**
+ * The TCP proxy ports of the app's services: each public port the serving deployment holds (its metadata.proxy_ports,
+ * given at deploy time), with the HEALTHY instances of that deployment (and of a ROLLING one replacing it) on the
+ * port. Ordered by public port.
+ */
+function tcpProxiesOf(input: RouteInput, appId: string): TcpProxyEntry[] {
+  const out: TcpProxyEntry[] = [];
+  for (const svc of input.services) {
+    if (svc.app_id !== appId || svc.type !== 'WEB' || svc.status === 'DELETED' || svc.status === 'DELETING') continue;
+    const dep = input.active.get(svc.id);
+    if (!dep?.metadata?.proxy_ports?.length) continue;
+    const next = input.upcoming?.get(svc.id);
+    const healthy = [...(input.instances.get(dep.id) ?? []), ...(next ? input.instances.get(next.id) ?? [] : [])].filter((i) => i.status === 'HEALTHY');
+    for (const pp of dep.metadata.proxy_ports) {
+      const upstreams = healthy.flatMap((i) => {
+        const ep = input.endpoints(i.id)?.find((e) => e.containerPort === pp.port);
+        return ep ? [{ instanceId: i.id, host: ep.host, port: ep.hostPort, region: i.region, protocol: 'http' as const }] : [];
+      }).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+      out.push({ publicPort: pp.public_port, serviceId: svc.id, serviceName: svc.name, port: pp.port, upstreams });
+    }
+  }
+  return out.sort((a, b) => a.publicPort - b.publicPort);
 }
 
 /**

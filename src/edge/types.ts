@@ -49,7 +49,12 @@ export interface AppRoutes {
   sleeping?: boolean;
   /** Plain-HTTP requests get 308 to the same URL on the TLS listener (when there is one); ACME paths never do. */
   httpsRedirect?: boolean;
+  /** The TCP proxy ports of the app's services (tcp-proxy.ts); the HTTP edges ignore them. */
+  tcpProxies?: TcpProxyEntry[];
 }
+
+/** A service's TCP proxy port: connections to `publicPort` on the edge's host go to `upstreams` (its port `port`). */
+export interface TcpProxyEntry { publicPort: number; serviceId: string; serviceName: string; port: number; upstreams: Upstream[] }
 
 /** A certificate the edge may present; names may hold one leading wildcard label (`*.pier.localhost`). */
 export interface EdgeCertificate { names: string[]; certPem: string /* leaf first, then chain */; keyPem: string }

@@ -247,6 +247,20 @@ CREATE INDEX instance_usage_org_started ON instance_usage (organization_id, star
 CREATE INDEX instance_usage_open ON instance_usage (terminated_at);
 `,
   },
+  {
+    id: 12,
+    name: 'tcp proxy ports',
+    // The public port of each TCP proxy port (a service's `proxy_ports`): one service's port per public port (the
+    // primary key keeps two control planes from giving one away twice), the same one for the service's every
+    // deployment while its definition declares the port; released when a deployment drops it or the service goes.
+    sql: () => `
+CREATE TABLE proxy_ports (
+  public_port INTEGER PRIMARY KEY, organization_id TEXT NOT NULL, service_id TEXT NOT NULL, port INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX proxy_ports_service_port ON proxy_ports (service_id, port);
+`,
+  },
 ];
 
 /** The schema version this Pier knows: its highest migration id. */

@@ -138,3 +138,24 @@ test('computeRoutes: a service autoscaled on its requests carries the load the e
     cpu: undefined,
   });
 });
+
+test('computeRoutes: a service\'s TCP proxy ports, from its serving deployment\'s metadata, with its healthy instances on the port', () => {
+  const def: Deployment['definition'] = { ports: [{ port: 8000, protocol: 'http' }, { port: 5432, protocol: 'tcp' }], routes: [], proxy_ports: [{ port: 5432, protocol: 'tcp' }] };
+  const db = { ...deployment('d-db', def), metadata: { proxy_ports: [{ host: 'shop-acme.pier.test', public_port: 20001, port: 5432, protocol: 'tcp' as const }] } };
+  const endpoints: Record<string, { containerPort: number; host: string; hostPort: number }[]> = {
+    i1: [{ containerPort: 8000, host: '127.0.0.1', hostPort: 31001 }, { containerPort: 5432, host: '127.0.0.1', hostPort: 31002 }],
+    i2: [{ containerPort: 5432, host: '127.0.0.1', hostPort: 31004 }],
+  };
+  const base = {
+    domain: 'pier.test', apps: [app()], organizations: new Map([['o1', org]]), active: new Map([['db', db]]),
+    instances: new Map([['d-db', [instance('i1', 'd-db', 'HEALTHY'), instance('i2', 'd-db', 'STARTING')]]]),
+    endpoints: (id: string) => endpoints[id],
+  };
+  const [shop] = computeRoutes({ ...base, services: [service('db')] });
+  assert.deepEqual(shop!.tcpProxies, [{
+    publicPort: 20001, serviceId: 'db', serviceName: 'db', port: 5432,
+    upstreams: [{ instanceId: 'i1', host: '127.0.0.1', port: 31002, region: 'fra', protocol: 'http' }],
+  }]);
+  // A deleting service's ports go with it; an app without any has no tcpProxies at all.
+  assert.equal(computeRoutes({ ...base, services: [service('db', { status: 'DELETING' })] })[0]!.tcpProxies, undefined);
+});

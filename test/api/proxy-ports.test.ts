@@ -1,0 +1,83 @@
+// TCP proxy ports (Koyeb's proxy_ports): each declared port gets a public port of PIER_TCP_PROXY_PORTS at deploy time,
+// shown in the deployment's metadata.proxy_ports; a service keeps its public port across deployments, gives it back
+// when its definition drops the port or the service is deleted, and a definition is refused (nothing written) when
+// the TCP proxy is off or its range has no free port.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { errorCodeOf } from '../../src/api/error-body.ts';
+import { startTestPier, createApp, webDefinition, type TestPier } from './helpers.ts';
+
+let t: TestPier;
+before(async () => { t = await startTestPier({ env: { PIER_TCP_PROXY_PORTS: '24000-24001' } }); });
+after(async () => { await t.close(); });
+
+const withProxy = (name: string, ports: number[]) => webDefinition({
+  ports: [{ port: 8080, protocol: 'http' }, { port: 5432, protocol: 'tcp' }, { port: 6379, protocol: 'tcp' }],
+  routes: [{ port: 8080, path: `/${name}` }],
+  proxy_ports: ports.map((port) => ({ port, protocol: 'tcp' })),
+});
+
+async function proxyPortsOf(serviceId: string): Promise<unknown> {
+  const s = (await t.req<any>('GET', `/v1/services/${serviceId}`)).body.service;
+  return (await t.req<any>('GET', `/v1/deployments/${s.latest_deployment_id}`)).body.deployment.metadata.proxy_ports;
+}
+
+test('proxy_ports get public ports of the range, kept across deployments, released when dropped or deleted', async () => {
+  const app = await createApp(t, 'tcp');
+  const a = await t.req<any>('POST', '/v1/services', { app_id: app, name: 'db', definition: withProxy('db', [5432]) });
+  assert.equal(a.status, 200, JSON.stringify(a.body));
+  const dbId = a.body.service.id;
+  assert.deepEqual(await proxyPortsOf(dbId), [{ host: 'tcp-pier.localhost', public_port: 24000, port: 5432, protocol: 'tcp' }]);
+
+  // An update keeps the public port and adds the next free one for a new port.
+  const up = await t.req<any>('PATCH', `/v1/services/${dbId}`, { definition: withProxy('db', [5432, 6379]) });
+  assert.equal(up.status, 200, JSON.stringify(up.body));
+  assert.deepEqual(await proxyPortsOf(dbId), [
+    { host: 'tcp-pier.localhost', public_port: 24000, port: 5432, protocol: 'tcp' },
+    { host: 'tcp-pier.localhost', public_port: 24001, port: 6379, protocol: 'tcp' },
+  ]);
+
+  // The range is full: another service's proxy port is refused with the field and the fix, and nothing is written.
+  const full = await t.req<any>('POST', '/v1/services', { app_id: app, name: 'cache', definition: withProxy('cache', [6379]) });
+  assert.equal(full.status, 409, JSON.stringify(full.body));
+  assert.equal(errorCodeOf(full.body), 'invalid_state');
+  assert.equal(full.body.fields[0].field, 'definition.proxy_ports');
+  assert.match(full.body.message, /every public port of the TCP proxy \(24000-24001\) is taken: port 6379 cannot be exposed; remove it from proxy_ports, or ask the operator for a larger PIER_TCP_PROXY_PORTS range/);
+  const list = (await t.req<any>('GET', `/v1/services?app_id=${app}`)).body.services.map((s: { name: string }) => s.name);
+  assert.deepEqual(list, ['db'], 'the refused service was not created');
+
+  // Dropping a port gives its public port back: the other service now gets it.
+  assert.equal((await t.req('PATCH', `/v1/services/${dbId}`, { definition: withProxy('db', [5432]) })).status, 200);
+  assert.deepEqual(await proxyPortsOf(dbId), [{ host: 'tcp-pier.localhost', public_port: 24000, port: 5432, protocol: 'tcp' }]);
+  const b = await t.req<any>('POST', '/v1/services', { app_id: app, name: 'cache', definition: withProxy('cache', [6379]) });
+  assert.equal(b.status, 200, JSON.stringify(b.body));
+  assert.deepEqual(await proxyPortsOf(b.body.service.id), [{ host: 'tcp-pier.localhost', public_port: 24001, port: 6379, protocol: 'tcp' }]);
+
+  // A request's own metadata cannot claim a public port.
+  const claim = await t.req<any>('PATCH', `/v1/services/${b.body.service.id}`, {
+    definition: withProxy('cache', []), metadata: { proxy_ports: [{ host: 'x', public_port: 24000, port: 6379, protocol: 'tcp' }] },
+  });
+  assert.equal(claim.status, 200, JSON.stringify(claim.body));
+  assert.equal(await proxyPortsOf(b.body.service.id), undefined);
+
+  // Deleting a service releases its public ports.
+  assert.equal((await t.req('DELETE', `/v1/services/${dbId}`)).status, 200);
+  const c = await t.req<any>('POST', '/v1/services', { app_id: app, name: 'pg', definition: withProxy('pg', [5432, 6379]) });
+  assert.equal(c.status, 200, JSON.stringify(c.body));
+  assert.deepEqual((await proxyPortsOf(c.body.service.id) as { public_port: number }[]).map((p) => p.public_port), [24000, 24001]);
+});
+
+test('with the TCP proxy off, proxy_ports are refused naming the field', async () => {
+  const off = await startTestPier({ env: { PIER_TCP_PROXY_PORTS: 'off' } });
+  try {
+    const app = (await off.req<any>('POST', '/v1/apps', { name: 'tcpoff' })).body.app.id;
+    const r = await off.req<any>('POST', '/v1/services', { app_id: app, name: 'db', definition: withProxy('db', [5432]) });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.fields[0].field, 'definition.proxy_ports');
+    assert.match(r.body.message, /The TCP proxy is off on this Pier \(PIER_TCP_PROXY_PORTS=off\): remove proxy_ports/);
+    // Without proxy_ports the same definition is fine.
+    assert.equal((await off.req('POST', '/v1/services', { app_id: app, name: 'db', definition: withProxy('db', []) })).status, 200);
+  } finally {
+    await off.close();
+  }
+});
