@@ -7,7 +7,7 @@ import type {
 import { formatDuration, parseDurationMs } from './duration.ts';
 import { CliError } from './errors.ts';
 import {
-  applyListOps, type ListOp, checkPort, parseCheckFlag, parseConfigFileFlag, parseEnvFlag, parsePortFlag, parseRegionFlag,
+  applyListOps, type ListOp, checkPort, parseCheckFlag, parseConfigFileFlag, parseEnvFlag, parsePortFlag, parseProxyPortFlag, parseRegionFlag,
   parseRouteFlag,
 } from './list-flags.ts';
 
@@ -47,6 +47,8 @@ export interface DefinitionFlags {
   deploymentStrategy?: string;
   env?: string[];
   ports?: string[];
+  /** `PORT[:tcp]` or `!PORT` (koyeb's --proxy-ports): a public TCP proxy port; an undeclared port is added as tcp. */
+  proxyPorts?: string[];
   routes?: string[];
   checks?: string[];
   checksGracePeriod?: string[];
@@ -121,7 +123,14 @@ function applyType(def: DeploymentDefinition, flags: DefinitionFlags): void {
 function applyPortsAndRoutes(def: DeploymentDefinition, flags: DefinitionFlags): void {
   def.ports = applyListOps(def.ports ?? [], (flags.ports ?? []).map(parsePortFlag), (p) => String(p.port));
   def.routes = applyListOps(def.routes ?? [], (flags.routes ?? []).map(parseRouteFlag), (r) => r.path);
+  // Left out of the definition unless given or already there (the request body stays as before for everyone else).
+  const proxyPorts = applyListOps(def.proxy_ports ?? [], (flags.proxyPorts ?? []).map(parseProxyPortFlag), (p) => String(p.port));
+  if (flags.proxyPorts?.length || def.proxy_ports !== undefined) def.proxy_ports = proxyPorts;
   if (def.type !== 'WEB') {
+    if (proxyPorts.length) {
+      const fix = proxyPorts.map((p) => `--proxy-ports '!${p.port}'`).join(' ');
+      throw new CliError(`a ${def.type?.toLowerCase()} service cannot have proxy ports; use --type web, or remove them: ${fix}`);
+    }
     if (def.ports.length) {
       const fix = def.ports.map((p) => `--ports '!${p.port}'`).join(' ');
       throw new CliError(`a ${def.type?.toLowerCase()} service cannot expose ports; use --type web, or remove them: ${fix}`);
@@ -131,6 +140,12 @@ function applyPortsAndRoutes(def: DeploymentDefinition, flags: DefinitionFlags):
       throw new CliError(`a ${def.type?.toLowerCase()} service cannot have routes; use --type web, or remove them: ${fix}`);
     }
     return;
+  }
+  // A proxy port given now that the service does not expose yet is exposed as tcp (the only protocol the TCP proxy
+  // carries); one kept from before whose port was removed is left for the API to refuse, naming the fix.
+  const given = (flags.proxyPorts ?? []).filter((v) => !v.startsWith('!')).map((v) => Number(v.split(':')[0]));
+  for (const pp of proxyPorts) {
+    if (given.includes(pp.port) && !def.ports.some((p) => p.port === pp.port)) def.ports.push({ port: pp.port, protocol: 'tcp' });
   }
   const port = DEFINITION_DEFAULTS.port;
   if (def.ports.length === 0 && def.routes.length === 0) {

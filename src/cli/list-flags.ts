@@ -1,6 +1,6 @@
 // The list-flag mechanic of the koyeb CLI (flags_list.ParseListFlags): each value upserts one item by its key, and a
 // leading `!` deletes the item with that key. One parser per flag turns a value into an item; all are pure.
-import type { ConfigFile, DeploymentEnv, DeploymentHealthCheck, DeploymentPort, DeploymentRoute, PortProtocol } from '../domain/types.ts';
+import type { ConfigFile, DeploymentEnv, DeploymentHealthCheck, DeploymentPort, DeploymentProxyPort, DeploymentRoute, PortProtocol } from '../domain/types.ts';
 import { CliError } from './errors.ts';
 
 /** One parsed list-flag value: upsert `item` under `key`, or delete `key`. */
@@ -57,6 +57,18 @@ export function parsePortFlag(value: string): ListOp<DeploymentPort> {
     throw new CliError(`--ports "${value}": protocol must be one of ${PROTOCOLS.join(', ')}`);
   }
   return { key: String(port), delete: false, item: { port, protocol: protocol as PortProtocol } };
+}
+
+/** `--proxy-ports PORT[:tcp]` (the TCP proxy carries tcp ports only, so tcp is the default) or `!PORT`. */
+export function parseProxyPortFlag(value: string): ListOp<DeploymentProxyPort> {
+  if (value.startsWith('!')) return { key: String(parsePortNumber(value.slice(1), '--proxy-ports', value)), delete: true };
+  const [portText = '', protocol = 'tcp', ...extra] = value.split(':');
+  if (extra.length) throw new CliError(`--proxy-ports "${value}": expected PORT[:tcp]`);
+  const port = parsePortNumber(portText, '--proxy-ports', value);
+  if (protocol.toLowerCase() !== 'tcp') {
+    throw new CliError(`--proxy-ports "${value}": the TCP proxy carries tcp ports only; use ${port} or ${port}:tcp (an http port is public through --routes)`);
+  }
+  return { key: String(port), delete: false, item: { port, protocol: 'tcp' } };
 }
 
 /** `--routes PATH[:PORT]` (port defaults to 8000) or `!PATH`. */

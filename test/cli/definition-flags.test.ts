@@ -89,6 +89,20 @@ test('ports and routes defaults and ambiguities (koyeb setDefaultPortsAndRoutes)
   }
 });
 
+test('--proxy-ports: tcp ports of the TCP proxy, exposed as tcp when new, ! deletes, web services only', () => {
+  const d = create({ docker: 'postgres', proxyPorts: ['5432'] });
+  assert.deepEqual([d.ports, d.routes, d.proxy_ports], [[{ port: 5432, protocol: 'tcp' }], [], [{ port: 5432, protocol: 'tcp' }]]);
+  const both = create({ docker: 'x', ports: ['80', '22:tcp'], proxyPorts: ['22:tcp'] });
+  assert.deepEqual([both.ports, both.routes, both.proxy_ports], [
+    [{ port: 80, protocol: 'http' }, { port: 22, protocol: 'tcp' }], [{ path: '/', port: 80 }], [{ port: 22, protocol: 'tcp' }],
+  ]);
+  const gone = apply(d, { proxyPorts: ['!5432'] }).definition;
+  assert.deepEqual([gone.ports, gone.proxy_ports], [[{ port: 5432, protocol: 'tcp' }], []], 'the port stays exposed (private)');
+  assert.throws(() => create({ docker: 'x', proxyPorts: ['80:http'] }), /--proxy-ports "80:http": the TCP proxy carries tcp ports only; use 80 or 80:tcp/);
+  assert.throws(() => create({ docker: 'x', proxyPorts: ['99999'] }), /--proxy-ports "99999": port must be a number between 1 and 65535/);
+  assert.throws(() => create({ docker: 'x', type: 'worker', proxyPorts: ['22'] }), /worker service cannot have proxy ports; use --type web, or remove them: --proxy-ports '!22'/);
+});
+
 test('list flags upsert by key and ! deletes, on update', () => {
   const d = apply(BASE, { ports: ['8000:http2', '9090:tcp'], routes: ['/:8000', '/metrics:8000'] }).definition;
   assert.deepEqual(d.ports, [{ port: 8000, protocol: 'http2' }, { port: 9090, protocol: 'tcp' }]);

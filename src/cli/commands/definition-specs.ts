@@ -40,6 +40,7 @@ export const DEFINITION_FLAGS: FlagSpec[] = [
   { name: 'env', kind: 'list', placeholder: 'KEY=VALUE', help: "Env var: KEY=VALUE, KEY=@SECRET_NAME, or '!KEY' to delete" },
   { name: 'ports', kind: 'list', aliases: ['port'], placeholder: 'PORT[:PROTOCOL]', help: "Exposed port (http, http2 or tcp); '!PORT' deletes" },
   { name: 'routes', kind: 'list', aliases: ['route'], placeholder: 'PATH[:PORT]', help: "Public route (port default 8000); '!PATH' deletes" },
+  { name: 'proxy-ports', kind: 'list', aliases: ['proxy'], placeholder: 'PORT[:tcp]', help: "Public TCP proxy port (its public port is in the deployment's metadata); '!PORT' deletes" },
   {
     name: 'checks', kind: 'list', aliases: ['check', 'healthcheck', 'healthchecks', 'health-check', 'health-checks'],
     placeholder: 'PORT[:TYPE[:PATH]]', help: "Health check (type http or tcp; path default /); '!PORT' deletes",
@@ -89,6 +90,7 @@ export function readDefinitionFlags(a: ParsedArgs): DefinitionFlags {
     deploymentStrategy: a.str('deployment-strategy'),
     env: a.list('env'),
     ports: a.list('ports'),
+    proxyPorts: a.list('proxy-ports'),
     routes: a.list('routes'),
     checks: a.list('checks'),
     checksGracePeriod: a.list('checks-grace-period'),
