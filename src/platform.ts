@@ -154,6 +154,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       edge = started.edge;
       core.setInfo({ edge_url: edge.url, edge_dataplane: started.dataplane, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
       core.addMetrics(() => edge?.prometheus() ?? '');
+      core.addMetrics(() => tcpProxy?.prometheus() ?? '');
       log(`pier: edge listening on ${edge.url}${started.dataplane === 'haproxy' ? ' (data plane: haproxy, Node edge behind it)' : ' (data plane: node)'} (apps answer at http://<app>-<org>.${config.domain}:${new URL(edge.url).port}/)`);
       if (edge.tlsUrl) log(`pier: HTTPS edge listening on ${edge.tlsUrl} (https://<app>-<org>.${config.domain}:${new URL(edge.tlsUrl).port}/)`);
     },

@@ -63,6 +63,8 @@ test('tcp proxy: bytes both ways with a half-close; the least busy instance firs
     for (let i = 0; i < 3; i++) assert.equal(await exchange(publicPort, `t${i}`), `b:t${i}`);
     const stats = proxy.stats()[0]!;
     assert.equal(stats.refused, 0);
+    assert.equal(stats.accepted, 6, 'hello, the held one, x, and three through the refusing pair');
+    assert.match(proxy.prometheus(), new RegExp(`^pier_tcp_proxy_connections_total\\{public_port="${publicPort}",service_id="s1"\\} 6$`, 'm'));
 
     // No instance (sleeping, starting, all refusing): the client's connection is closed at once, nothing sent.
     await proxy.setRoutes(table(publicPort, []));
@@ -70,6 +72,7 @@ test('tcp proxy: bytes both ways with a half-close; the least busy instance firs
     await proxy.setRoutes(table(publicPort, [up('dead', dead)]));
     assert.equal(await exchange(publicPort, 'nobody'), '');
     assert.equal(proxy.stats()[0]!.refused, 2);
+    assert.match(proxy.prometheus(), new RegExp(`^pier_tcp_proxy_refused_total\\{public_port="${publicPort}",service_id="s1"\\} 2$`, 'm'));
 
     // A port that leaves the table stops listening.
     await proxy.setRoutes([]);

@@ -79,6 +79,24 @@ export class TcpProxy {
     return [...this.listeners].map(([publicPort, l]) => ({ publicPort, serviceId: l.entry.serviceId, ...this.countOf(publicPort) }));
   }
 
+  /** Prometheus text: per public port (and its service), connections spliced, refused, and open now. */
+  prometheus(): string {
+    const rows = this.stats();
+    if (rows.length === 0) return '';
+    const label = (r: TcpProxyStats) => `{public_port="${r.publicPort}",service_id="${r.serviceId}"}`;
+    return [
+      '# HELP pier_tcp_proxy_connections_total Connections the TCP proxy spliced to an instance.',
+      '# TYPE pier_tcp_proxy_connections_total counter',
+      ...rows.map((r) => `pier_tcp_proxy_connections_total${label(r)} ${r.accepted}`),
+      '# HELP pier_tcp_proxy_refused_total Connections closed at once: no instance, or every instance refused.',
+      '# TYPE pier_tcp_proxy_refused_total counter',
+      ...rows.map((r) => `pier_tcp_proxy_refused_total${label(r)} ${r.refused}`),
+      '# HELP pier_tcp_proxy_open_connections Connections open now.',
+      '# TYPE pier_tcp_proxy_open_connections gauge',
+      ...rows.map((r) => `pier_tcp_proxy_open_connections${label(r)} ${r.open}`),
+    ].join('\n') + '\n';
+  }
+
   /** Closes every listener and connection. */
   async close(): Promise<void> {
     this.closed = true;
