@@ -279,7 +279,10 @@ export async function startFakeApi(opts: FakeOptions = {}): Promise<FakeApi> {
 
   function deploy(svc: Json, definition: Json, trigger: Json, rollbackOf?: string): Json {
     const version = String(state.deployments.filter((d) => d.service_id === svc.id).length + 1);
-    const d = { id: randomUUID(), service_id: svc.id, app_id: svc.app_id, status: 'PENDING', version, definition: structuredClone(definition), messages: [], metadata: { trigger, ...(rollbackOf ? { rollback_of: rollbackOf } : {}) }, provisioning_info: { stages: [] }, created_at: now(), updated_at: now(), role: 'UPCOMING' };
+    // Public ports of the TCP proxy as Pier gives them (the range's first ones, in port order).
+    const appName = state.apps.find((a) => a.id === svc.app_id)?.name;
+    const proxyPorts = (definition.proxy_ports ?? []).map((p: Json, i: number) => ({ host: `${appName}-pier.localhost`, public_port: 20000 + i, port: p.port, protocol: 'tcp' }));
+    const d = { id: randomUUID(), service_id: svc.id, app_id: svc.app_id, status: 'PENDING', version, definition: structuredClone(definition), messages: [], metadata: { trigger, ...(rollbackOf ? { rollback_of: rollbackOf } : {}), ...(proxyPorts.length ? { proxy_ports: proxyPorts } : {}) }, provisioning_info: { stages: [] }, created_at: now(), updated_at: now(), role: 'UPCOMING' };
     state.deployments.push(d);
     svc.latest_deployment_id = d.id;
     if (svc.status !== 'HEALTHY') svc.status = 'STARTING';

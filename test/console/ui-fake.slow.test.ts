@@ -160,6 +160,23 @@ test('console against the fake API', { skip: haveBrowser() ? false : 'chromium m
     await page.locator('.service-head .badge[data-status="HEALTHY"]').waitFor(WAIT);
   });
 
+  await t.test('a TCP proxy port added in the form shows its public endpoint on the overview', async () => {
+    await page.click('a:has-text("Edit")');
+    await page.waitForSelector('#docker-image');
+    await page.click('text=Add port');
+    await page.fill('[data-field="definition.ports[1].port"]', '5432');
+    await page.selectOption('[data-field="definition.ports[1].protocol"]', 'tcp');
+    await page.click('text=Add TCP proxy port');
+    await page.fill('[data-field="definition.proxy_ports[0].port"]', '5432');
+    await page.click('button[type=submit]');
+    await page.waitForURL(/#\/services\/[0-9a-f-]+(\?|$)/, WAIT);
+    const shown = page.locator('.card[aria-label="Active deployment"] [data-tcp-proxy="5432"]');
+    await shown.waitFor(WAIT);
+    assert.equal((await shown.textContent())?.trim(), 'shop-pier.localhost:20000 → port 5432');
+    const sent = fake.state.deployments.at(-1).definition;
+    assert.deepEqual([sent.ports[1], sent.proxy_ports], [{ port: 5432, protocol: 'tcp' }, [{ port: 5432, protocol: 'tcp' }]]);
+  });
+
   await t.test('the apps list shows the live status and messages', async () => {
     await page.click('nav a[data-nav=apps]');
     await page.locator('[data-app=shop] [data-service=web] .badge[data-status="HEALTHY"]').waitFor(WAIT);

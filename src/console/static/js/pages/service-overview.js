@@ -53,6 +53,9 @@ function deploymentCard(title, d, emptyText) {
       h('dt', null, 'Regions'), h('dd', null, (def.regions ?? []).join(', ') || '—'),
       h('dt', null, 'Instance'), h('dd', null, (def.instance_types ?? []).map((t) => t.type).join(', ') || '—'),
       h('dt', null, 'Scaling'), h('dd', null, (def.scalings ?? []).map((x) => `${x.min}–${x.max}`).join(', ') || '—'),
+      // The public endpoint of each TCP proxy port, given at deploy time (metadata.proxy_ports).
+      d.metadata?.proxy_ports?.length ? [h('dt', null, 'TCP proxy'), h('dd', null, d.metadata.proxy_ports.map((p) =>
+        h('div', { 'data-tcp-proxy': String(p.port) }, h('code', null, `${p.host}:${p.public_port}`), ` → port ${p.port}`)))] : null,
       h('dt', null, 'Created'), h('dd', null, ago(d.created_at))),
     d.messages?.length ? h('ul', { class: 'messages' }, d.messages.map((m) => h('li', null, m))) : null);
 }
