@@ -4,8 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MicrovmRuntime, configScript, consoleSocket, parseConsole, qemuOptionValue, shellQuote } from './driver.ts';
@@ -170,7 +169,9 @@ test('volumes: each is a virtio-9p share of the host mount (passthrough, read-on
   }
 });
 
-test('console socket: a data directory too deep for sun_path is reached through a short link, and a socket bound there answers', async () => {
+test('console socket: a data directory too deep for sun_path is reached through a short link in the VM link directory', () => {
+  // The link mechanics (repair, binding through it, removal) are src/socket-path.test.ts's; here, that the console
+  // socket uses them with the microVM runtime's own link directory.
   const base = mkdtempSync(join(tmpdir(), 'pier-vmsock-'));
   try {
     const links = join(base, 'l');
@@ -178,28 +179,10 @@ test('console socket: a data directory too deep for sun_path is reached through 
     assert.ok(!existsSync(links), 'a path that fits makes no link');
     const deep = join(base, 'd'.repeat(60), 'microvm', 'instances', '0d9e2c1a-6f2b-4c55-9d0e-2a8b7c3e4f51');
     mkdirSync(deep, { recursive: true });
-    assert.ok(Buffer.byteLength(join(deep, 'console.sock')) > 107);
     const sock = consoleSocket(deep, true, links);
-    assert.ok(Buffer.byteLength(sock) <= 107, sock);
+    assert.ok(Buffer.byteLength(sock) <= 107 && sock.startsWith(`${links}/`) && sock.endsWith('/console.sock'), sock);
     assert.equal(readlinkSync(join(sock, '..')), deep);
     assert.equal(consoleSocket(deep, false, links), sock, 'the same link every time (recover finds it)');
-    // A stale link (another directory's) is repaired.
-    rmSync(join(sock, '..'));
-    writeFileSync(join(base, 'other'), '');
-    mkdirSync(links, { recursive: true });
-    execFileSync('ln', ['-s', join(base, 'other'), join(sock, '..')]);
-    assert.equal(consoleSocket(deep, true, links), sock);
-    assert.equal(readlinkSync(join(sock, '..')), deep);
-    // Bound through the link, the socket file is in the instance directory, and a client reaches it the same way.
-    const server = createServer((c) => c.end('hi'));
-    await new Promise<void>((r, j) => { server.once('error', j); server.listen(sock, r); });
-    try {
-      assert.ok(lstatSync(join(deep, 'console.sock')).isSocket());
-      const got = await new Promise<string>((r, j) => { const c = connect(sock); let b = ''; c.on('data', (d) => { b += d; }); c.on('end', () => r(b)); c.on('error', j); });
-      assert.equal(got, 'hi');
-    } finally {
-      await new Promise((r) => server.close(r));
-    }
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
