@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageEnv, shellEnvFile, stepEnv, tlsHint, writeBuildFiles } from './build-env.ts';
 import { loadBuildPackages } from '../config.ts';
+import { tempDir } from '../../test/support/temp.ts';
 
 test('package settings become the env package managers read; a service value wins over the operator one', () => {
   const env = packageEnv({ npmRegistry: 'https://npm.example/', pipIndexUrl: 'https://pypi.example/simple', goProxy: 'https://go.example', httpsProxy: 'http://proxy:3128' }, '/pier-build/ca.crt');
@@ -21,7 +21,7 @@ test('package settings become the env package managers read; a service value win
 });
 
 test('the env file survives quotes for sh and leaves out names sh cannot export', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-env-'));
+  const dir = tempDir('pier-env-');
   writeFileSync(join(dir, 'env'), shellEnvFile({ A: `it's "quoted" $HOME \`x\``, 'NOT-A-NAME': 'x', B: 'line1\nline2' }));
   const out = execFileSync('/bin/sh', ['-c', 'set -a; . ./env; set +a; printf "%s|%s" "$A" "$B"'], { cwd: dir, encoding: 'utf8' });
   assert.equal(out, `it's "quoted" $HOME \`x\`|line1\nline2`);
@@ -29,7 +29,7 @@ test('the env file survives quotes for sh and leaves out names sh cannot export'
 });
 
 test('build files: per-deployment values apart (the install layer stays cached), secrets file mode 0600, CA copied', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-ctx-'));
+  const dir = tempDir('pier-ctx-');
   const ca = join(dir, 'host-ca.pem');
   writeFileSync(ca, '-----BEGIN CERTIFICATE-----\n');
   const paths = writeBuildFiles(dir, { caFile: ca }, { SECRET: 's3cret', KOYEB_DEPLOYMENT_ID: 'd-1' });

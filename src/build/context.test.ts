@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as tar from 'tar';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contextIgnore, listContext, tarContext, withPaths } from './context.ts';
+import { tempDir } from '../../test/support/temp.ts';
 
 function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-ctx-'));
+  const dir = tempDir('pier-ctx-');
   for (const [p, text] of Object.entries(files)) { mkdirSync(join(dir, p, '..'), { recursive: true }); writeFileSync(join(dir, p), text); }
   return dir;
 }

@@ -3,14 +3,14 @@
 // The real sandbox (a tenant step cannot reach the seed) is test/build/go-std-seed.slow.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { goPlan, GO_BUILD_FLAGS } from './buildpacks/go.ts';
 import { copyGoStdSeed, ensureGoStdSeed, goStdSeedKey, GO_STD_SEED_COMMAND, GO_STD_SEEDING_MESSAGE, prepareGoCache, type SeedStepRunner } from './go-std-cache.ts';
+import { tempDir } from '../../test/support/temp.ts';
 
 function goRoot(version = 'go1.99.1'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-goroot-'));
+  const dir = tempDir('pier-goroot-');
   writeFileSync(join(dir, 'VERSION'), `${version}\ntime 2026-01-01T00:00:00Z\n`);
   return dir;
 }
@@ -43,7 +43,7 @@ test('the seed is compiled with the flags of the default Go builds, and keyed by
 });
 
 test('two first builds at once share one seeding; the seed is complete and the temporary directory gone', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-go-std-'));
+  const dir = tempDir('pier-go-std-');
   const root = goRoot();
   const calls: string[] = [];
   const lines: string[] = [];
@@ -61,11 +61,11 @@ test('two first builds at once share one seeding; the seed is complete and the t
 });
 
 test('a failed seeding leaves no seed (never half a cache) and the build goes on; the next build tries again', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-go-std-'));
+  const dir = tempDir('pier-go-std-');
   const root = goRoot();
   const calls: string[] = [];
   const lines: string[] = [];
-  const cacheDir = mkdtempSync(join(tmpdir(), 'pier-go-svc-'));
+  const cacheDir = tempDir('pier-go-svc-');
   await prepareGoCache({ dir, goRoot: root, cacheDir, runStep: fakeStep(calls, { fail: true }), log: (l) => lines.push(l), command: 'fake seed', makes: true });
   assert.deepEqual(readdirSync(dir), [], 'no seed and no temporary directory');
   assert.ok(!existsSync(join(cacheDir, 'go-build')));
@@ -80,11 +80,11 @@ test('a failed seeding leaves no seed (never half a cache) and the build goes on
 });
 
 test('a build that does not build with the default flags uses an existing seed but never makes one', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-go-std-'));
+  const dir = tempDir('pier-go-std-');
   const root = goRoot();
   const calls: string[] = [];
   const o = { dir, goRoot: root, runStep: fakeStep(calls), log: () => {}, command: 'fake seed' };
-  const first = mkdtempSync(join(tmpdir(), 'pier-go-svc-'));
+  const first = tempDir('pier-go-svc-');
   await prepareGoCache({ ...o, cacheDir: first, makes: false });
   assert.equal(calls.length, 0);
   assert.ok(!existsSync(join(first, 'go-build')));
@@ -95,10 +95,10 @@ test('a build that does not build with the default flags uses an existing seed b
 });
 
 test('a service cache gets a private copy: new files, not links; writing it leaves the seed alone', () => {
-  const seed = mkdtempSync(join(tmpdir(), 'pier-seed-'));
+  const seed = tempDir('pier-seed-');
   mkdirSync(join(seed, '0a'));
   writeFileSync(join(seed, '0a', 'entry-d'), 'compiled');
-  const cacheDir = join(mkdtempSync(join(tmpdir(), 'pier-go-svc-')), 'svc');
+  const cacheDir = join(tempDir('pier-go-svc-'), 'svc');
   mkdirSync(cacheDir);
   assert.equal(copyGoStdSeed(seed, cacheDir), true);
   const copy = join(cacheDir, 'go-build', '0a', 'entry-d');
@@ -109,9 +109,9 @@ test('a service cache gets a private copy: new files, not links; writing it leav
   assert.deepEqual(readdirSync(join(cacheDir, '..')), ['svc'], 'no staging directory left beside the cache');
   // A cache that has a go-build already keeps it, also when a step planted it as a link: it is not followed.
   assert.equal(copyGoStdSeed(seed, cacheDir), false);
-  const other = join(mkdtempSync(join(tmpdir(), 'pier-go-svc-')), 'svc');
+  const other = join(tempDir('pier-go-svc-'), 'svc');
   mkdirSync(other);
-  const elsewhere = mkdtempSync(join(tmpdir(), 'pier-elsewhere-'));
+  const elsewhere = tempDir('pier-elsewhere-');
   symlinkSync(elsewhere, join(other, 'go-build'));
   assert.equal(copyGoStdSeed(seed, other), false);
   assert.deepEqual(readdirSync(elsewhere), []);

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BUILD_NETWORK, BUILD_UID, buildBwrapArgs, buildContainerBody, buildFirewallRules, envPayload, resolversOf, sandboxBuildEnv, stagedArgv,
 } from './sandbox.ts';
 import { chownTree, writeInsideBuild } from './sandbox-files.ts';
+import { tempDir } from '../../test/support/temp.ts';
 
 const root = [{ path: '/bin', kind: 'symlink' as const, target: 'usr/bin' }, { path: '/lib64', kind: 'dir' as const }];
 
@@ -80,8 +80,8 @@ test('firewall: no answers, DNS to the resolvers only, nothing local, link-local
 });
 
 test('Pier\'s writes into a built directory never follow a planted link; chownTree never follows one', { skip: process.getuid?.() !== 0 ? 'needs root (lchown)' : false }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-sandbox-files-'));
-  const outside = mkdtempSync(join(tmpdir(), 'pier-sandbox-outside-'));
+  const dir = tempDir('pier-sandbox-files-');
+  const outside = tempDir('pier-sandbox-outside-');
   writeFileSync(join(outside, 'victim'), 'keep');
   mkdirSync(join(dir, 'app'));
   symlinkSync(outside, join(dir, 'app', '.pier'));

@@ -1,14 +1,14 @@
 // The real builder runs the builder contract: directory builds (the process runtime's target) of real git
 // repositories, sandboxed as in production.
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { createBuilder } from '../../src/build/builder.ts';
 import { runBuilderContract } from './builder-contract.ts';
 import { gitDeployment, gitRepo, memoryLogs, revParse } from './helpers.ts';
+import { tempDir } from '../support/temp.ts';
 
-const workDir = mkdtempSync(join(tmpdir(), 'pier-builder-contract-'));
+const workDir = tempDir('pier-builder-contract-');
 const builder = createBuilder({ target: 'directory', workDir, appendLogs: memoryLogs().sink });
 
 runBuilderContract('real builder (directory)', builder, {

@@ -2,18 +2,17 @@
 // Procfile buildpacks; each built image is started with the docker runtime and must answer over HTTP.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBuilder } from '../../src/build/builder.ts';
 import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { ensureTestImage, TEST_IMAGE } from '../../src/runtime/testing/images.ts';
 import { gitDeployment, gitRepo, memoryLogs, revParse, runAndFetch } from './helpers.ts';
+import { tempDir } from '../support/temp.ts';
 
 const engine = new DockerEngine();
 const runtime = new DockerRuntime({ scope: `build-test-${process.pid}` });
-const workDir = mkdtempSync(join(tmpdir(), 'pier-builds-'));
+const workDir = tempDir('pier-builds-');
 const built: string[] = [];
 
 function builder(logs = memoryLogs(), timeoutMs?: number) {

@@ -1,15 +1,15 @@
 // Buildpack builds for the process runtime: a prepared directory with a launcher, started by the real process driver.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBuilder } from '../../src/build/builder.ts';
 import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 import { gitDeployment, gitRepo, memoryLogs, runAndFetch, TEST_GO_STD_DIR } from './helpers.ts';
+import { tempDir } from '../support/temp.ts';
 
-const workDir = mkdtempSync(join(tmpdir(), 'pier-dir-builds-'));
-const runtime = new ProcessRuntime({ stateDir: mkdtempSync(join(tmpdir(), 'pier-dir-rt-')) });
+const workDir = tempDir('pier-dir-builds-');
+const runtime = new ProcessRuntime({ stateDir: tempDir('pier-dir-rt-') });
 const builder = (logs = memoryLogs()) => createBuilder({ target: 'directory', workDir, appendLogs: logs.sink, goStdDir: TEST_GO_STD_DIR });
 
 test('node app with a build script becomes a directory the process runtime serves', async () => {

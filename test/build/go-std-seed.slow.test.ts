@@ -4,19 +4,19 @@
 // stand-in placed under the real toolchain's key (no Go compile: a few seconds).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBuilder } from '../../src/build/builder.ts';
 import { goStdSeedKey } from '../../src/build/go-std-cache.ts';
 import { hostGoRoot } from '../../src/build/sandbox-docker.ts';
 import { gitDeployment, gitRepo, memoryLogs } from './helpers.ts';
+import { tempDir } from '../support/temp.ts';
 
 const goRoot = hostGoRoot();
 
 test('a tenant build step cannot modify the Go std seed: it writes only its own copy', { skip: goRoot ? false : 'no go on this host' }, async () => {
-  const workDir = mkdtempSync(join(tmpdir(), 'pier-go-seed-builds-'));
-  const goStdDir = mkdtempSync(join(tmpdir(), 'pier-go-seed-'));
+  const workDir = tempDir('pier-go-seed-builds-');
+  const goStdDir = tempDir('pier-go-seed-');
   const seed = join(goStdDir, goStdSeedKey(goRoot!));
   mkdirSync(join(seed, '0a'), { recursive: true });
   writeFileSync(join(seed, '0a', 'entry-d'), 'compiled by pier\n');

@@ -2,12 +2,13 @@
 // a log sink that keeps lines in memory, and a run of a built result on a real runtime answering HTTP.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Deployment, GitSource } from '../../src/domain/types.ts';
 import type { BuildLogLine } from '../../src/build/logs.ts';
 import type { Runtime } from '../../src/runtime/contract.ts';
+import { tempDir } from '../support/temp.ts';
 
 /**
  * Where the test suites keep the Go standard library compiled for this host's toolchain (src/build/go-std-cache.ts):
@@ -17,7 +18,7 @@ export const TEST_GO_STD_DIR = join(tmpdir(), 'pier-test-go-std');
 
 /** Creates a git repository with `files` committed on `main` (plus optional further branches); returns its path. */
 export function gitRepo(files: Record<string, string>, message = 'initial commit', branches: Record<string, Record<string, string>> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pier-build-repo-'));
+  const dir = tempDir('pier-build-repo-');
   const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=Test Author', '-c', 'user.email=t@example.com', ...args], { cwd: dir, stdio: 'pipe' });
   git('init', '-q', '-b', 'main');
   const write = (fs: Record<string, string>) => {

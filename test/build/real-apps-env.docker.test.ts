@@ -3,14 +3,12 @@
 // history). A .dockerignore listing the Dockerfile does not stop a Dockerfile build.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createBuilder } from '../../src/build/builder.ts';
 import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
 import { DockerEngine } from '../../src/runtime/docker/engine.ts';
 import { ensureTestImage, TEST_IMAGE } from '../../src/runtime/testing/images.ts';
 import { gitDeployment, gitRepo, memoryLogs, runAndFetch } from './helpers.ts';
+import { tempDir } from '../support/temp.ts';
 
 const engine = new DockerEngine();
 const runtime = new DockerRuntime({ scope: `build-env-test-${process.pid}` });
@@ -32,7 +30,7 @@ after(async () => {
 test('the build sees plain and secret env; the log redacts the secret; the image keeps neither the env file nor the secret', async () => {
   const logs = memoryLogs();
   const builder = createBuilder({
-    target: 'image', workDir: mkdtempSync(join(tmpdir(), 'pier-build-env-')), appendLogs: logs.sink, engine, cpu: 1, memoryBytes: 1024 ** 3,
+    target: 'image', workDir: tempDir('pier-build-env-'), appendLogs: logs.sink, engine, cpu: 1, memoryBytes: 1024 ** 3,
     environment: async () => ({ env: { VITE_GREETING: 'bonjour', API_TOKEN: SECRET }, buildArgs: { VITE_GREETING: 'bonjour' }, secretValues: [SECRET] }),
   });
   const repo = gitRepo({
@@ -53,7 +51,7 @@ test('the build sees plain and secret env; the log redacts the secret; the image
 });
 
 test('a Dockerfile that .dockerignore lists is still sent, as Docker does', async () => {
-  const builder = createBuilder({ target: 'image', workDir: mkdtempSync(join(tmpdir(), 'pier-build-env-')), appendLogs: memoryLogs().sink, engine, cpu: 1, memoryBytes: 1024 ** 3 });
+  const builder = createBuilder({ target: 'image', workDir: tempDir('pier-build-env-'), appendLogs: memoryLogs().sink, engine, cpu: 1, memoryBytes: 1024 ** 3 });
   const repo = gitRepo({
     Dockerfile: `FROM ${TEST_IMAGE}\nCOPY . /www/\nENTRYPOINT ["busybox", "httpd", "-f", "-p", "8000", "-h", "/www"]\n`,
     '.dockerignore': 'Dockerfile\n.dockerignore\n',

@@ -2,10 +2,10 @@
 // (create-vite, create-next-app, django-admin startproject) or written here in the framework's usual layout, with
 // lockfiles produced by the package managers themselves.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { echoClient, unary } from '../support/grpc-echo.ts';
+import { tempDir } from '../support/temp.ts';
 
 /** One app of the suite: how to make it, what its main page must say, and which build step must be cached next time. */
 export interface RealApp {
@@ -54,7 +54,7 @@ let pyTools: string | undefined;
 /** A directory with Django, uv and poetry for scaffolding (pip --target, never the host's site-packages). */
 function pythonTools(): string {
   if (!pyTools) {
-    pyTools = mkdtempSync(join(tmpdir(), 'pier-pytools-'));
+    pyTools = tempDir('pier-pytools-');
     sh(pyTools, ['/usr/bin/python3', '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', pyTools, 'django>=5.2,<6', 'uv', 'poetry']);
   }
   return pyTools;

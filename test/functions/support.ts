@@ -1,17 +1,17 @@
 // Helpers of the function suites: a handler directory prepared the way the builder prepares it, and its wrapper
 // spawned on a free port (read from the wrapper's "function ready" log line), with its log lines kept.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { findHandler, FUNCTION_DIR } from '../../src/build/functions/detect.ts';
 import { prepareFunction } from '../../src/build/functions/build.ts';
 import { dirView } from '../../src/build/builder.ts';
+import { tempDir } from '../support/temp.ts';
 
 /** Writes `files` into a new temp directory; returns its path. */
 export function writeDir(files: Record<string, string>, prefix = 'pier-fn-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = tempDir(prefix);
   for (const [p, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, p)), { recursive: true });
     writeFileSync(join(dir, p), text);
