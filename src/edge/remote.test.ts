@@ -231,3 +231,36 @@ test('remote edge: while a live control plane says "not the leader" (an election
     await new Promise((r) => plane.close(r));
   }
 });
+
+test('remote edge: serves the table\'s TCP proxy ports on its own host, its region\'s instances first', async () => {
+  const { freePort } = await import('../../test/support/ports.ts');
+  const { connect } = await import('node:net');
+  const publicPort = await freePort();
+  const tcpTable = (ups: ReturnType<typeof up>[]): AppRoutes[] => [app('db', [], { tcpProxies: [{ publicPort, serviceId: 's-db', serviceName: 'db', port: 5432, upstreams: ups }] })];
+  // Raw bytes through the proxy (the upstreams speak HTTP; the proxy does not look).
+  const rawGet = () => new Promise<string>((resolve) => {
+    const c = connect(publicPort, '127.0.0.1');
+    let got = '';
+    c.on('connect', () => c.write('GET /raw HTTP/1.0\r\nHost: x\r\n\r\n'));
+    c.on('data', (d) => { got += d; });
+    c.on('error', () => resolve(got));
+    c.on('close', () => resolve(got));
+  });
+  t.pier.routeFeed.publish(tcpTable([up('i-was', was.port, 'was'), up('i-fra', fra.port, 'fra')]));
+  const remote = await createRemoteEdge({ api: t.url, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: () => {}, retry: { minMs: 20, maxMs: 100 } });
+  try {
+    await remote.firstTable;
+    const bodies = await until('the TCP proxy port answers', async () => {
+      const r = await rawGet();
+      return r ? r : undefined;
+    });
+    assert.match(bodies, /\r\n\r\nfra \/raw$/, 'its own region first');
+    for (let i = 0; i < 3; i++) assert.match(await rawGet(), /fra \/raw$/);
+    // fra leaves the table: the other region's instance takes the connections.
+    t.pier.routeFeed.publish(tcpTable([up('i-was', was.port, 'was')]));
+    await until('was answers through the TCP proxy', async () => /was \/raw$/.test(await rawGet()));
+  } finally {
+    await remote.close();
+  }
+  assert.equal(await rawGet(), '', 'closed with the edge');
+});

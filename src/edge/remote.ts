@@ -11,7 +11,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseAddr } from './addr.ts';
 import { startEdgeDataplane, type Dataplane, type DataplaneChoice } from './dataplane.ts';
+import { TcpProxy } from './tcp-proxy.ts';
 import type { AppRoutes, Edge, EdgeOptions } from './types.ts';
 
 /** How to start a remote edge. */
@@ -179,6 +181,8 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   });
   const edge = started.edge;
   if (started.dataplane !== 'haproxy') dropOwnDir(); // HAProxy did not start (auto): the Node edge serves alone
+  // Services' proxy_ports on this edge's host too, this region's instances first (tcp-proxy.ts).
+  const tcp = new TcpProxy({ host: parseAddr(opts.addr).host, region: opts.region, onError: (m) => log(`pier edge: ${m}`) });
   log(`pier edge: region ${opts.region}, listening on ${edge.url} (data plane: ${started.dataplane}${started.dataplane === 'haproxy' ? ', Node edge behind it' : ''}); no route table yet (503 until it arrives), asking ${apis.join(', ')}`);
 
   // Logs the first failure of a run of failures and the recovery, not every retry.
@@ -222,6 +226,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
         if (got.kind === 'table' && got.table.etag !== etag) {
           const firstOne = etag === '';
           edge.setRoutes(got.table.apps, got.table.domain);
+          void tcp.setRoutes(got.table.apps);
           etag = got.table.etag;
           if (firstOne) {
             log(`pier edge: first route table from ${target}: ${got.table.apps.length} apps (table ${etag}); serving`);
@@ -268,6 +273,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
       closing ??= (async () => {
         stopper.abort();
         await poll;
+        await tcp.close();
         await edge.close();
         dropOwnDir();
       })();

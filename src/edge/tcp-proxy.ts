@@ -1,4 +1,5 @@
-// The TCP proxy: Koyeb's `proxy_ports`. Each service port a definition lists there gets a public port on the edge's
+// The TCP proxy: Koyeb's `proxy_ports`. The leader runs one beside its edge, and each regional edge (`pier edge`) its
+// own, preferring its region's instances. Each service port a definition lists there gets a public port on the edge's
 // host (given at deploy time, src/store/proxy-ports.ts); connections to it are spliced to one of the service's HEALTHY
 // instances on that port, bytes both ways, nothing parsed. Driven by the same route table as the HTTP edge
 // (AppRoutes.tcpProxies): a listener per public port while some app's table names it. A connection goes to the
@@ -14,6 +15,8 @@ export interface TcpProxyOptions {
   host: string;
   /** A listener that could not be opened (its port in use), once per failure; retried with the next table. */
   onError?: (message: string) => void;
+  /** A regional edge's region: its instances are tried first (then the fewest connections decides). */
+  region?: string;
 }
 
 interface Listener { server: Server; entry: TcpProxyEntry; open: boolean }
@@ -119,8 +122,10 @@ export class TcpProxy {
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     client.on('error', () => client.destroy());
-    // Each instance tried at most once, fewest open connections first.
-    const order = [...l.entry.upstreams].sort((a, b) => (this.perInstance.get(a.instanceId) ?? 0) - (this.perInstance.get(b.instanceId) ?? 0));
+    // Each instance tried at most once: the edge's own region first (a regional edge), then fewest open connections.
+    const own = this.opts.region;
+    const far = (u: Upstream) => (own !== undefined && u.region !== own ? 1 : 0);
+    const order = [...l.entry.upstreams].sort((a, b) => far(a) - far(b) || (this.perInstance.get(a.instanceId) ?? 0) - (this.perInstance.get(b.instanceId) ?? 0));
     const next = (): void => {
       const up = order.shift();
       if (!up || client.destroyed) {
