@@ -275,6 +275,7 @@ test('services describe shows the service, its latest definition, deployments an
       `GET /v1/instances?service_id=${SVC_ID}&limit=100&offset=0`, 'GET /v1/pier/info',
     ]);
     assert.match(r.stdout, /\nURL: +http:\/\/shop\.localhost:8000\/\n/, 'the public URL of each route');
+    assert.doesNotMatch(r.stdout, /TCP proxy/, 'no TCP proxy line without proxy ports');
     assert.match(r.stdout, /^ID: +22222222-bbbb-4bbb-8bbb-000000000002\nName: +web\nApp: +shop \(11111111\)\n/);
     assert.match(r.stdout, /\nDefinition \(deployment 33333333\):\n {2}name: web\n {2}type: WEB\n/);
     assert.match(r.stdout, /\nDeployments:\nID .*\n33333333 /);
@@ -284,6 +285,23 @@ test('services describe shows the service, its latest definition, deployments an
     const a = await run(api, ['app', 'describe', 'shop']);
     assert.match(a.stdout, /Domains: +shop\.localhost\nURL: +http:\/\/shop\.localhost:8000\n/);
     assert.match(a.stdout, /\nServices:\nID .*\n22222222 {3}shop {3}web/);
+  } finally {
+    await api.close();
+  }
+});
+
+test('services describe says where its TCP proxy ports answer', async () => {
+  const proxy = [{ host: 'shop-pier.localhost', public_port: 20000, port: 5432, protocol: 'tcp' }, { host: 'shop-pier.localhost', public_port: 20001, port: 6379, protocol: 'tcp' }];
+  const api = await startFakeApi({
+    ...lookupRoutes(),
+    [`GET /v1/services/${SVC_ID}`]: { body: { service: service() } },
+    'GET /v1/deployments': { body: { deployments: [deployment({ metadata: { proxy_ports: proxy } })], count: 1 } },
+    'GET /v1/instances': { body: { instances: [], count: 0 } },
+  });
+  try {
+    const r = await run(api, ['svc', 'describe', 'shop/web']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\nTCP proxy: +shop-pier\.localhost:20000 -> 5432, shop-pier\.localhost:20001 -> 6379\n/);
   } finally {
     await api.close();
   }

@@ -71,6 +71,10 @@ async function describeService(ctx: Ctx): Promise<number> {
     ['ID', s.id], ['Name', s.name], ['App', `${app.name} (${shortId(app.id, ctx.full)})`], ['Type', s.type],
     ['Status', s.status], ['Messages', (s.messages ?? []).join('; ') || '-'],
     ['URL', urls.join(', ') || (s.type === 'WORKER' ? '- (worker)' : '- (private: no public route)')],
+    // Where its TCP proxy ports answer (given at deploy time: the serving deployment's metadata).
+    ...((serving?.metadata?.proxy_ports ?? []).length
+      ? [['TCP proxy', serving!.metadata.proxy_ports!.map((p) => `${p.host}:${p.public_port} -> ${p.port}`).join(', ')] as [string, string]]
+      : []),
     ['Active deployment', shortId(s.active_deployment_id, ctx.full)], ['Latest deployment', shortId(s.latest_deployment_id, ctx.full)],
     ['Created', `${s.created_at} (${age(s.created_at, now)})`], ['Updated', `${s.updated_at} (${age(s.updated_at, now)})`],
   ]));
