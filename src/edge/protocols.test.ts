@@ -262,3 +262,22 @@ test('trailers: an HTTP/1.1 upstream\'s chunked trailers reach the client, hop-b
     await upstream.close();
   }
 });
+
+test('trailers: an upstream sending a malformed trailer loses that answer only; the edge keeps serving', async () => {
+  const { createServer: createTcpServer } = await import('node:net');
+  // A tenant's app answering with a control character in a trailer value (the parser refuses it before Pier sees it).
+  const evil = createTcpServer((c) => { c.on('data', () => c.end('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nx-bad: a\x01b\r\n\r\n')); });
+  await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+  const good = await startUpstream('good');
+  const edge = await createEdge({ addr: '127.0.0.1:0', domain: 'pier.test' });
+  try {
+    edge.setRoutes([app('evil', [route('/', [up('e', (evil.address() as { port: number }).port)])]), app('good', [route('/', [up('g', good.port)], { serviceId: 'svc-good' })])]);
+    const bad = await getWithTrailers(edge.url, 'evil-acme.pier.test', '/').catch((e: Error) => e);
+    assert.ok(bad instanceof Error || bad.trailers['x-bad'] === undefined, 'no malformed trailer reaches the client');
+    for (let i = 0; i < 3; i++) assert.equal((await call(edge.url, 'good-acme.pier.test', '/x')).body, 'good /x');
+  } finally {
+    await edge.close();
+    await good.close();
+    await new Promise<void>((r) => evil.close(() => r()));
+  }
+});

@@ -81,3 +81,34 @@ test('with the TCP proxy off, proxy_ports are refused naming the field', async (
     await off.close();
   }
 });
+
+test('another organization cannot read, take, move or free a service\'s public TCP port', async () => {
+  const own = await startTestPier({ env: { PIER_TCP_PROXY_PORTS: '24100-24102' } });
+  try {
+    const app = (await own.req<any>('POST', '/v1/apps', { name: 'mine' })).body.app.id;
+    const mine = await own.req<any>('POST', '/v1/services', { app_id: app, name: 'db', definition: withProxy('db', [5432]) });
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    const svcId = mine.body.service.id;
+    const depId = mine.body.service.latest_deployment_id;
+    const other = await own.otherOrgToken();
+    // Reading the deployment (and so its public port) or changing, redeploying or deleting the service: 404 for them.
+    assert.equal((await own.req('GET', `/v1/deployments/${depId}`, undefined, other)).status, 404);
+    assert.equal((await own.req('PATCH', `/v1/services/${svcId}`, { definition: withProxy('db', [5432, 6379]) }, other)).status, 404);
+    assert.equal((await own.req('POST', `/v1/services/${svcId}/redeploy`, {}, other)).status, 404);
+    assert.equal((await own.req('DELETE', `/v1/services/${svcId}`, undefined, other)).status, 404);
+    // Their own service, claiming the public port in its metadata: it gets the next free one, never ours.
+    const theirApp = (await own.req<any>('POST', '/v1/apps', { name: 'theirs' }, other)).body.app.id;
+    const theirs = await own.req<any>('POST', '/v1/services', {
+      app_id: theirApp, name: 'db', definition: withProxy('db', [5432]),
+      metadata: { proxy_ports: [{ host: 'mine-pier.localhost', public_port: 24100, port: 5432, protocol: 'tcp' }] },
+    }, other);
+    assert.equal(theirs.status, 200, JSON.stringify(theirs.body));
+    const theirDep = (await own.req<any>('GET', `/v1/deployments/${theirs.body.service.latest_deployment_id}`, undefined, other)).body.deployment;
+    assert.deepEqual(theirDep.metadata.proxy_ports.map((p: { public_port: number }) => p.public_port), [24101]);
+    // Ours is untouched.
+    const ours = (await own.req<any>('GET', `/v1/deployments/${depId}`)).body.deployment;
+    assert.deepEqual(ours.metadata.proxy_ports, [{ host: 'mine-pier.localhost', public_port: 24100, port: 5432, protocol: 'tcp' }]);
+  } finally {
+    await own.close();
+  }
+});
