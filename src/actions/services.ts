@@ -1,6 +1,6 @@
 // Service actions: create (service + first deployment + regional deployments in one transaction), update (new
 // deployment, or a STASHED one with save_only), redeploy/rollback, pause, resume, delete.
-import { releaseProxyPorts } from '../store/proxy-ports.ts';
+import { releaseProxyPorts, type ProxyPortRange } from '../store/proxy-ports.ts';
 import { PierError, validationError } from '../domain/errors.ts';
 import { validateServiceName } from '../domain/names.ts';
 import { normalizeDefinition, serviceTypeOf } from '../domain/definition.ts';
@@ -95,12 +95,17 @@ export async function createServiceTx(
   await checkReferences(ctx, tx, definition, target);
   await enforceQuotas(tx, ctx, { kind: 'service', appId: service.app_id, definition });
   await insertService(tx, service);
-  const d = await insertNewDeployment(tx, { service, definition, action: 'create', tcpProxy: { ports: ctx.tcpProxyPorts, domain: ctx.domain ?? 'localhost' } });
+  const d = await insertNewDeployment(tx, { service, definition, action: 'create', tcpProxy: tcpProxyOf(ctx) });
   await recordEvent(tx, ctx.organizationId, 'service', service.id, 'created', `Service ${service.name} created`, { deployment_id: d.id });
   await recordActivity(tx, ctx, 'created', { type: 'service', id: service.id, name: service.name }, { app_id: service.app_id, deployment_id: d.id });
   // The insert above is version 1; pointing at the first deployment is part of creating it, not a new version.
   await linkFirstDeployment(tx, service.id, d.id);
   return { ...service, latest_deployment_id: d.id };
+}
+
+/** What a new deployment needs to give its proxy_ports public ports (insertNewDeployment). */
+function tcpProxyOf(ctx: ActionContext): { ports?: ProxyPortRange; domain: string } {
+  return { ports: ctx.tcpProxyPorts, domain: ctx.domain ?? 'localhost' };
 }
 
 /** Whether the organization holds app `id` (another organization's app reads as absent, as everywhere). */
@@ -172,7 +177,7 @@ export async function deployTx(
   const parent = await parentOf(tx, service);
   // A stash runs nothing; every other new deployment (update, redeploy, rollback, resume, push) is checked.
   if (action !== 'save_only') await enforceQuotas(tx, ctx, { kind: 'service', appId: service.app_id, service, definition });
-  const d = await insertNewDeployment(tx, { service, definition, parent, action, ...extra, tcpProxy: { ports: ctx.tcpProxyPorts, domain: ctx.domain ?? 'localhost' } });
+  const d = await insertNewDeployment(tx, { service, definition, parent, action, ...extra, tcpProxy: tcpProxyOf(ctx) });
   await recordActivity(tx, ctx, ACTIVITY_VERB[action], { type: 'service', id: service.id, name: service.name }, {
     app_id: service.app_id, deployment_id: d.id, version: d.version, action,
     ...(extra.sourceDeploymentId ? { source_deployment_id: extra.sourceDeploymentId } : {}),

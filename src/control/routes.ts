@@ -5,7 +5,7 @@ import { loadWatchOf } from '../autoscale/index.ts';
 import { CANCELABLE_DEPLOYMENT_STATUSES } from '../domain/status.ts';
 import type { App, Deployment, DeploymentStatus, Instance, Organization, Service } from '../domain/types.ts';
 import type { Endpoint } from '../runtime/contract.ts';
-import type { AppRoutes, RouteEntry, TcpProxyEntry } from '../edge/types.ts';
+import type { AppRoutes, RouteEntry, TcpProxyEntry, Upstream } from '../edge/types.ts';
 import type { ControlState } from './ports.ts';
 
 /** The rows the route table is computed from. */
@@ -49,14 +49,10 @@ export function computeRoutes(input: RouteInput): AppRoutes[] {
       const dep = input.active.get(svc.id) ?? input.first?.get(svc.id);
       if (!dep) continue;
       const def = dep.definition;
-      const next = input.upcoming?.get(svc.id);
-      const healthy = [...(input.instances.get(dep.id) ?? []), ...(next ? input.instances.get(next.id) ?? [] : [])].filter((i) => i.status === 'HEALTHY');
+      const healthy = healthyOf(input, svc.id, dep);
       for (const r of def.routes ?? []) {
         const protocol = def.ports?.find((p) => p.port === r.port)?.protocol === 'http2' ? 'http2' : 'http';
-        const upstreams = healthy.flatMap((i) => {
-          const ep = input.endpoints(i.id)?.find((e) => e.containerPort === r.port);
-          return ep ? [{ instanceId: i.id, host: ep.host, port: ep.hostPort, region: i.region, protocol: protocol as 'http' | 'http2' }] : [];
-        }).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+        const upstreams = upstreamsOn(input, healthy, r.port, protocol);
         const entry: RouteEntry = { path: r.path, serviceId: svc.id, serviceName: svc.name, serviceStatus: svc.status, port: r.port, upstreams };
         const watch = loadWatchOf(def.scalings ?? []);
         if (watch) entry.loadWatch = watch;
@@ -88,17 +84,26 @@ function tcpProxiesOf(input: RouteInput, appId: string): TcpProxyEntry[] {
     if (svc.app_id !== appId || svc.type !== 'WEB' || svc.status === 'DELETED' || svc.status === 'DELETING') continue;
     const dep = input.active.get(svc.id);
     if (!dep?.metadata?.proxy_ports?.length) continue;
-    const next = input.upcoming?.get(svc.id);
-    const healthy = [...(input.instances.get(dep.id) ?? []), ...(next ? input.instances.get(next.id) ?? [] : [])].filter((i) => i.status === 'HEALTHY');
+    const healthy = healthyOf(input, svc.id, dep);
     for (const pp of dep.metadata.proxy_ports) {
-      const upstreams = healthy.flatMap((i) => {
-        const ep = input.endpoints(i.id)?.find((e) => e.containerPort === pp.port);
-        return ep ? [{ instanceId: i.id, host: ep.host, port: ep.hostPort, region: i.region, protocol: 'http' as const }] : [];
-      }).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
-      out.push({ publicPort: pp.public_port, serviceId: svc.id, serviceName: svc.name, port: pp.port, upstreams });
+      out.push({ publicPort: pp.public_port, serviceId: svc.id, serviceName: svc.name, port: pp.port, upstreams: upstreamsOn(input, healthy, pp.port, 'http') });
     }
   }
   return out.sort((a, b) => a.publicPort - b.publicPort);
+}
+
+/** The HEALTHY instances serving a service: its deployment `dep`'s and those of a ROLLING one replacing it. */
+function healthyOf(input: RouteInput, serviceId: string, dep: Deployment): Instance[] {
+  const next = input.upcoming?.get(serviceId);
+  return [...(input.instances.get(dep.id) ?? []), ...(next ? input.instances.get(next.id) ?? [] : [])].filter((i) => i.status === 'HEALTHY');
+}
+
+/** Where `instances` publish their container port `port`, as upstreams ordered by instance id. */
+function upstreamsOn(input: RouteInput, instances: Instance[], port: number, protocol: 'http' | 'http2'): Upstream[] {
+  return instances.flatMap((i) => {
+    const ep = input.endpoints(i.id)?.find((e) => e.containerPort === port);
+    return ep ? [{ instanceId: i.id, host: ep.host, port: ep.hostPort, region: i.region, protocol }] : [];
+  }).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
 }
 
 /**
