@@ -11,6 +11,7 @@ import type { Db } from '../store/db.ts';
 import { listApps } from '../store/apps.ts';
 import { getDeployment } from '../store/deployments.ts';
 import { getQuotas, putQuotas } from '../store/quotas.ts';
+import { countProxyPorts, heldBy } from '../store/proxy-ports.ts';
 import { getManualScaling } from '../store/scalings.ts';
 import { listServices } from '../store/services.ts';
 import type { ActionContext } from './common.ts';
@@ -44,7 +45,8 @@ export async function enforceQuotas(tx: Db, ctx: ActionContext, change: QuotaCha
     const def = await runningDefinition(tx, s);
     if (def) footprints.set(s.id, footprintOf(def, await getManualScaling(tx, s.id)));
   }
-  const before: Usage = { apps, services: services.length, footprint: addFootprints([...footprints.values()]) };
+  const proxyPorts = quotas.proxy_ports !== undefined ? await countProxyPorts(tx, ctx.organizationId) : 0;
+  const before: Usage = { apps, services: services.length, footprint: addFootprints([...footprints.values()]), proxyPorts };
   const after: Usage = { ...before };
   let definition: DeploymentDefinition | undefined;
   if (change.kind === 'app') after.apps += 1;
@@ -58,6 +60,11 @@ export async function enforceQuotas(tx: Db, ctx: ActionContext, change: QuotaCha
     const next = new Map(footprints);
     next.set(change.service?.id ?? '(new)', footprintOf(change.definition, manual));
     after.footprint = addFootprints([...next.values()]);
+    // The service keeps the public ports it holds for ports still declared, frees the others, takes one per new port.
+    if (quotas.proxy_ports !== undefined) {
+      const held = change.service ? (await heldBy(tx, change.service.id)).length : 0;
+      after.proxyPorts = before.proxyPorts - held + new Set((change.definition.proxy_ports ?? []).map((p) => p.port)).size;
+    }
   }
   if (change.kind === 'scaling') {
     const def = await runningDefinition(tx, change.service);

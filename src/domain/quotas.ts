@@ -20,10 +20,12 @@ export interface Quotas {
   regions?: string[];
   /** Instances per instance type across the organization, at maximum scale. */
   max_instances_by_type?: Record<string, number>;
+  /** Public ports of the TCP proxy the organization's services hold (Koyeb's `proxy_ports`, an integer on the wire). */
+  proxy_ports?: number;
 }
 
 const COUNTS = ['apps', 'services', 'services_by_app', 'memory_mb'] as const;
-const KNOWN = new Set<string>([...COUNTS, 'instance_types', 'regions', 'max_instances_by_type']);
+const KNOWN = new Set<string>([...COUNTS, 'proxy_ports', 'instance_types', 'regions', 'max_instances_by_type']);
 
 function count(errors: FieldErrors, raw: unknown, path: string): number | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
@@ -51,6 +53,8 @@ export function normalizeQuotas(raw: unknown): { quotas: Quotas; errors: FieldEr
     const n = count(errors, r[key], `quotas.${key}`);
     if (n !== undefined) quotas[key] = n;
   }
+  const proxyPorts = count(errors, r.proxy_ports, 'quotas.proxy_ports');
+  if (proxyPorts !== undefined) quotas.proxy_ports = proxyPorts;
   if (r.instance_types !== undefined && r.instance_types !== null) {
     if (!Array.isArray(r.instance_types)) errors.add('quotas.instance_types', 'must be a list of instance types such as ["nano", "small"]');
     else {
@@ -85,10 +89,11 @@ export function normalizeQuotas(raw: unknown): { quotas: Quotas; errors: FieldEr
   return { quotas, errors: errors.list };
 }
 
-/** Quotas as Koyeb's wire object: int64 counts as strings. */
+/** Quotas as Koyeb's wire object: int64 counts as strings, except `proxy_ports` (an integer in Koyeb's spec). */
 export function quotasToWire(q: Quotas): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of COUNTS) if (q[key] !== undefined) out[key] = String(q[key]);
+  if (q.proxy_ports !== undefined) out.proxy_ports = q.proxy_ports;
   if (q.instance_types) out.instance_types = q.instance_types;
   if (q.regions) out.regions = q.regions;
   if (q.max_instances_by_type) out.max_instances_by_type = Object.fromEntries(Object.entries(q.max_instances_by_type).map(([k, v]) => [k, String(v)]));
@@ -128,6 +133,8 @@ export interface Usage {
   /** Live services of the app the write touches (when it touches one). */
   servicesInApp?: number;
   footprint: Footprint;
+  /** Public TCP proxy ports the organization's services hold. */
+  proxyPorts: number;
 }
 
 /** One quota a write would exceed: which, what the organization would have, the limit, and what to do. */
@@ -149,6 +156,7 @@ export function quotaViolations(q: Quotas, before: Usage, after: Usage, def?: De
   over('apps', before.apps, after.apps, q.apps, 'apps');
   over('services', before.services, after.services, q.services, 'services');
   if (after.servicesInApp !== undefined) over('services_by_app', before.servicesInApp ?? 0, after.servicesInApp, q.services_by_app, 'services in this app');
+  over('proxy_ports', before.proxyPorts, after.proxyPorts, q.proxy_ports, 'public TCP proxy ports');
   over('memory_mb', before.footprint.memoryMb, after.footprint.memoryMb, q.memory_mb, 'MB of memory at maximum scale');
   for (const [type, limit] of Object.entries(q.max_instances_by_type ?? {})) {
     over(`max_instances_by_type.${type}`, before.footprint.instancesByType[type] ?? 0, after.footprint.instancesByType[type] ?? 0, limit, `${type} instances at maximum scale`);

@@ -42,6 +42,12 @@ export async function heldBy(db: Db, serviceId: string): Promise<ProxyPortRow[]>
     .map((r) => ({ public_port: Number(r.public_port), port: Number(r.port) }));
 }
 
+/** How many public ports the organization's services hold. */
+export async function countProxyPorts(db: Db, organizationId: string): Promise<number> {
+  const row = await db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM proxy_ports WHERE organization_id = ?', [organizationId]);
+  return Number(row?.n ?? 0);
+}
+
 /** Releases the service's public ports except those of `keep` (its ports still declared); all with no `keep`. */
 export async function releaseProxyPorts(db: Db, serviceId: string, keep: number[] = []): Promise<void> {
   for (const r of await heldBy(db, serviceId)) {

@@ -112,3 +112,49 @@ test('another organization cannot read, take, move or free a service\'s public T
     await own.close();
   }
 });
+
+test('the proxy_ports quota bounds the public ports an organization holds, so one tenant cannot take the range', async () => {
+  const own = await startTestPier({ env: { PIER_TCP_PROXY_PORTS: '24200-24209' } });
+  try {
+    const other = await own.otherOrgToken();
+    const otherOrg = (await own.req<any>('GET', '/v1/account/organization', undefined, other)).body.organization.id;
+    const set = await own.req<any>('PUT', `/v1/pier/organizations/${otherOrg}/quotas`, { quotas: { proxy_ports: 2 } });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    // Koyeb's spec types this quota as an integer (the counts beside it are int64 strings).
+    assert.equal(set.body.quotas.proxy_ports, 2);
+    const read = await own.req<any>('GET', `/v1/organizations/${otherOrg}/quotas`, undefined, other);
+    assert.equal(read.body.quotas.proxy_ports, 2);
+
+    const app = (await own.req<any>('POST', '/v1/apps', { name: 'greedy' }, other)).body.app.id;
+    const a = await own.req<any>('POST', '/v1/services', { app_id: app, name: 'sa', definition: withProxy('sa', [5432]) }, other);
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    // A second service asking for two more: 3 > 2, refused naming the quota, and nothing written.
+    const b = await own.req<any>('POST', '/v1/services', { app_id: app, name: 'sb', definition: withProxy('sb', [5432, 6379]) }, other);
+    assert.equal(b.status, 403, JSON.stringify(b.body));
+    assert.equal(errorCodeOf(b.body), 'quota_exceeded');
+    assert.equal(b.body.fields[0].field, 'quotas.proxy_ports');
+    assert.match(b.body.message, /quota proxy_ports exceeded: this would make 3 public TCP proxy ports, the limit is 2/);
+    const names = (await own.req<any>('GET', `/v1/services?app_id=${app}`, undefined, other)).body.services.map((s: { name: string }) => s.name);
+    assert.deepEqual(names, ['sa'], 'the refused service was not created');
+    // An update of the first service adding a port is refused too; keeping or moving its ports within the quota is not.
+    const grow = await own.req<any>('PATCH', `/v1/services/${a.body.service.id}`, { definition: withProxy('sa', [5432, 6379]) }, other);
+    assert.equal(grow.status, 200, JSON.stringify(grow.body));
+    const more = await own.req<any>('POST', '/v1/services', { app_id: app, name: 'sc', definition: withProxy('sc', [6379]) }, other);
+    assert.equal(more.status, 403, JSON.stringify(more.body));
+    assert.equal((await own.req('PATCH', `/v1/services/${a.body.service.id}`, { definition: withProxy('sa', [6379]) }, other)).status, 200);
+    const c = await own.req<any>('POST', '/v1/services', { app_id: app, name: 'sc', definition: withProxy('sc', [5432]) }, other);
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+
+    // The organization without that quota still gets the rest of the range.
+    const mine = (await own.req<any>('POST', '/v1/apps', { name: 'mine' })).body.app.id;
+    const ours = await own.req<any>('POST', '/v1/services', { app_id: mine, name: 'db', definition: withProxy('db', [5432, 6379]) });
+    assert.equal(ours.status, 200, JSON.stringify(ours.body));
+
+    // A bad quota names the field and the fix.
+    const bad = await own.req<any>('PUT', `/v1/pier/organizations/${otherOrg}/quotas`, { quotas: { proxy_ports: -1 } });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.equal(bad.body.fields[0].field, 'quotas.proxy_ports');
+  } finally {
+    await own.close();
+  }
+});

@@ -68,13 +68,14 @@ test('pier quotas get|set and pier usage against the same Pier', async () => {
   const none = await run(undefined, ['quotas', 'get'], { env });
   assert.equal(none.code, 0, none.stderr);
   assert.match(none.stdout, /Apps:\s+no limit/);
-  const set = await run(undefined, ['quotas', 'set', orgId, '--apps', '50', '--regions', 'fra,was', '--max-instances', 'nano=4'], { env });
+  const set = await run(undefined, ['quotas', 'set', orgId, '--apps', '50', '--regions', 'fra,was', '--max-instances', 'nano=4', '--proxy-ports', '3'], { env });
   assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /Public TCP proxy ports:\s+3/);
   assert.match(set.stdout, /Apps:\s+50/);
   assert.match(set.stdout, /Regions:\s+fra, was/);
   assert.match(set.stdout, /Instances by type \(at max scale\):\s+nano=4/);
   const json = await run(undefined, ['quotas', 'get', orgId, '-o', 'json'], { env });
-  assert.deepEqual(JSON.parse(json.stdout).quotas, { apps: '50', regions: ['fra', 'was'], max_instances_by_type: { nano: '4' } });
+  assert.deepEqual(JSON.parse(json.stdout).quotas, { apps: '50', regions: ['fra', 'was'], max_instances_by_type: { nano: '4' }, proxy_ports: 3 });
   const bad = await run(undefined, ['quotas', 'set', orgId, '--max-instances', 'nano'], { env });
   assert.equal(bad.code, 2);
   assert.equal((await run(undefined, ['quotas', 'set', orgId], { env })).code, 0, 'no flag lifts every limit');

@@ -19,6 +19,7 @@ function showQuotas(ctx: Ctx, reply: { quotas: Record<string, unknown> }): void 
     ['Apps', show(q.apps)], ['Services', show(q.services)], ['Services per app', show(q.services_by_app)],
     ['Memory (MB, at max scale)', show(q.memory_mb)], ['Regions', show(q.regions)], ['Instance types', show(q.instance_types)],
     ['Instances by type (at max scale)', byType ? Object.entries(byType).map(([k, v]) => `${k}=${v}`).join(', ') : 'no limit'],
+    ['Public TCP proxy ports', show(q.proxy_ports)],
   ]));
 }
 
@@ -35,6 +36,9 @@ async function setQuotas(ctx: Ctx): Promise<number> {
     const v = ctx.args.str(flag);
     if (v !== undefined) quotas[key] = v;
   }
+  const proxyPorts = ctx.args.str('proxy-ports');
+  // Koyeb's spec types this one as an integer; the API takes either form.
+  if (proxyPorts !== undefined) quotas.proxy_ports = /^\d+$/.test(proxyPorts) ? Number(proxyPorts) : proxyPorts;
   const regions = ctx.args.list('regions');
   if (regions) quotas.regions = regions;
   const types = ctx.args.list('instance-types');
@@ -82,6 +86,7 @@ const LIMIT_FLAGS: FlagSpec[] = [
   { name: 'services', kind: 'string', placeholder: 'N', help: 'Most services' },
   { name: 'services-by-app', kind: 'string', placeholder: 'N', help: 'Most services in one app' },
   { name: 'memory-mb', kind: 'string', placeholder: 'MB', help: 'Most memory of all services at their maximum scale' },
+  { name: 'proxy-ports', kind: 'string', placeholder: 'N', help: 'Most public TCP proxy ports (proxy_ports) held at once' },
   { name: 'regions', kind: 'list', split: true, placeholder: 'REGION', help: 'Allowed regions (repeat or comma-separate)' },
   { name: 'instance-types', kind: 'list', split: true, placeholder: 'TYPE', help: 'Allowed instance types' },
   { name: 'max-instances', kind: 'list', split: true, placeholder: 'TYPE=N', help: 'Most instances of a type at maximum scale, e.g. nano=4' },
