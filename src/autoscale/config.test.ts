@@ -8,4 +8,10 @@ test('PIER_AUTOSCALE_* override the KPA defaults; bad values name their variable
   assert.deepEqual([c.stableWindowMs, c.panicWindowMs, c.tickMs, c.panicThreshold], [6000, 2000, 250, 2]);
   assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_TICK_MS: 'fast' }), /PIER_AUTOSCALE_TICK_MS/);
   assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_PANIC_WINDOW_MS: '90000' }), /must not exceed the stable window/);
+  // The burst window: 250 ms by default, 0 turns it off, never longer than the panic window.
+  assert.equal(DEFAULT_AUTOSCALE_CONFIG.burstWindowMs, 250);
+  assert.equal(autoscaleConfigFromEnv({ PIER_AUTOSCALE_BURST_WINDOW_MS: '0' }).burstWindowMs, 0);
+  assert.equal(autoscaleConfigFromEnv({ PIER_AUTOSCALE_BURST_WINDOW_MS: '500' }).burstWindowMs, 500);
+  assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_BURST_WINDOW_MS: '5' }), /PIER_AUTOSCALE_BURST_WINDOW_MS/);
+  assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_BURST_WINDOW_MS: '7000' }), /must not exceed the panic window/);
 });

@@ -14,6 +14,7 @@ export const DEFAULT_AUTOSCALE_CONFIG: AutoscaleConfig = { ...DEFAULT_DECIDER_CO
 const VARS: [keyof AutoscaleConfig, string][] = [
   ['stableWindowMs', 'PIER_AUTOSCALE_STABLE_WINDOW_MS'],
   ['panicWindowMs', 'PIER_AUTOSCALE_PANIC_WINDOW_MS'],
+  ['burstWindowMs', 'PIER_AUTOSCALE_BURST_WINDOW_MS'],
   ['scaleDownDelayMs', 'PIER_AUTOSCALE_SCALE_DOWN_DELAY_MS'],
   ['tickMs', 'PIER_AUTOSCALE_TICK_MS'],
 ];
@@ -25,9 +26,12 @@ export function autoscaleConfigFromEnv(env: Record<string, string | undefined>):
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     const n = Number(raw);
+    // The burst window alone may be 0: off (the panic window alone decides a panic's count, as in Knative).
+    if (key === 'burstWindowMs' && n === 0) { out[key] = 0; continue; }
     if (!Number.isInteger(n) || n < 10 || n > 3_600_000) throw new Error(`${name} must be a whole number of milliseconds from 10 to 3600000, got ${JSON.stringify(raw)}`);
     out[key] = n;
   }
   if (out.panicWindowMs > out.stableWindowMs) throw new Error('PIER_AUTOSCALE_PANIC_WINDOW_MS must not exceed the stable window');
+  if (out.burstWindowMs > out.panicWindowMs) throw new Error('PIER_AUTOSCALE_BURST_WINDOW_MS must not exceed the panic window (0 turns it off)');
   return out;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, sleepDue } from './decider.ts';
+import { average, decide, sleepDue } from './decider.ts';
 import { policyOf } from './targets.ts';
 import { DEFAULT_DECIDER_CONFIG, type DeciderState, type MetricSample, type ScalingPolicy } from './types.ts';
 
@@ -56,14 +56,76 @@ test('never above max nor below max(min, 1)', () => {
 test('a burst panics within the panic window and does not scale down while panicking', () => {
   // 30 s at 10 concurrent (1 instance at target 10), then a burst of 80: the 60 s average lags, the 6 s one does not.
   const series = [...steady(30, { concurrency: 10 }), ...steady(10, { concurrency: 80 }), ...steady(20, { concurrency: 10 })];
-  const r = replay(conc(10), series, 1);
   const burstStart = 30;
-  const scaledBy = r.counts.findIndex((c, i) => i >= burstStart && c >= 4);
-  assert.ok(scaledBy >= burstStart && scaledBy <= burstStart + 3, `scaled at ${scaledBy}: ${r.counts.join(',')}`);
-  assert.match(r.reasons.find((x) => x.includes('panic')) ?? '', /concurrent requests over target 10 in the last 6 s \(panic\)/);
-  // During the panic (a stable window from the last trigger) the count never drops.
-  const during = r.counts.slice(scaledBy, burstStart + 30);
-  for (let i = 1; i < during.length; i++) assert.ok(during[i] >= during[i - 1], during.join(','));
+  // Knative's rule (no burst window): the panic window's average ramps up over the window.
+  const knative = replay(conc(10), series, 1, { ...DEFAULT_DECIDER_CONFIG, burstWindowMs: 0 });
+  const scaledBy = knative.counts.findIndex((c, i) => i >= burstStart && c >= 4);
+  assert.ok(scaledBy >= burstStart && scaledBy <= burstStart + 3, `scaled at ${scaledBy}: ${knative.counts.join(',')}`);
+  assert.ok(knative.counts[burstStart]! < 8, `the window's average understates the burst at first: ${knative.counts.join(',')}`);
+  assert.match(knative.reasons.find((x) => x.includes('panic')) ?? '', /concurrent requests over target 10 in the last 6 s \(panic\)/);
+  // With the burst window (the default), the first panic decision follows what arrives now: 80 / 10 = 8 at once.
+  const r = replay(conc(10), series, 1);
+  assert.equal(r.counts[burstStart], 8, r.counts.join(','));
+  assert.match(r.reasons.find((x) => x.includes('panic')) ?? '', /^1 -> 8: 80 concurrent requests over target 10 in the last 250 ms \(panic\)$/);
+  // During the panic (a stable window from the last trigger) the count never drops, with either rule.
+  for (const run of [knative, r]) {
+    const during = run.counts.slice(burstStart, burstStart + 30);
+    for (let i = 1; i < during.length; i++) assert.ok(during[i] >= during[i - 1], during.join(','));
+  }
+});
+
+test('a step from a quiet spell: panic is entered on the panic window, and then the last quarter second decides', () => {
+  const config = { ...DEFAULT_DECIDER_CONFIG, stableWindowMs: 6000, panicWindowMs: 2000 };
+  const policy = policyOf({ min: 1, max: 3, targets: [{ requests_per_second: { value: 5 } }] });
+  // Two seconds idle in ticks of 250 ms, then 120 requests/s reported every 50 ms (the edge's load reports).
+  const quiet = (): MetricSample[] => Array.from({ length: 8 }, (_, i) => ({ atMs: (i + 1) * 250, spanMs: 250, instances: 1, concurrency: 0, rps: 0 }));
+  const run = (cfg: typeof config) => {
+    const samples = quiet();
+    let state: DeciderState = { recent: [] };
+    let current = 1;
+    const steps: { atMs: number; to: number; reason: string }[] = [];
+    for (let at = 2050; at <= 2400; at += 50) {
+      samples.push({ atMs: at, spanMs: 50, instances: current, concurrency: 0, rps: 120 });
+      const d = decide({ nowMs: at, samples, current, policy, config: cfg, state });
+      state = d.state;
+      if (d.desired !== current) steps.push({ atMs: at - 2000, to: d.desired, reason: d.reason });
+      current = d.desired;
+    }
+    return steps;
+  };
+  // Knative's rule: 1 -> 2 once the window holds over 5 per second, 2 -> 3 only once it holds over 10.
+  const knative = run({ ...config, burstWindowMs: 0 });
+  assert.deepEqual(knative.map((s) => [s.atMs, s.to]), [[100, 2], [200, 3]], JSON.stringify(knative));
+  // With the burst window: the same moment of panic, straight to max, as 120 per second want 24 instances of target 5.
+  const burst = run(config);
+  assert.deepEqual(burst.map((s) => [s.atMs, s.to]), [[100, 3]], JSON.stringify(burst));
+  // The last 250 ms: 100 ms of the step at 120 per second and 150 ms of the quiet tick before it.
+  assert.equal(burst[0]!.reason, '1 -> 3: 48 requests per second over target 5 (capped at max 3) in the last 250 ms (panic)');
+});
+
+test('the burst window does not start a panic: one request after a quiet spell moves nothing', () => {
+  const config = { ...DEFAULT_DECIDER_CONFIG, stableWindowMs: 6000, panicWindowMs: 2000 };
+  const policy = policyOf({ min: 1, max: 3, targets: [{ requests_per_second: { value: 5 } }] });
+  const samples: MetricSample[] = Array.from({ length: 8 }, (_, i) => ({ atMs: (i + 1) * 250, spanMs: 250, instances: 1, concurrency: 0, rps: 0 }));
+  // One request in a 50 ms report reads as 20 per second (4 instances' worth) over the last quarter second.
+  samples.push({ atMs: 2050, spanMs: 50, instances: 1, concurrency: 0, rps: 20 });
+  const d = decide({ nowMs: 2050, samples, current: 1, policy, config, state: { recent: [] } });
+  assert.equal(d.desired, 1, d.reason);
+  assert.equal(d.panic, false);
+});
+
+test('the burst window counts a sample only for its part inside the window', () => {
+  const rps = (s: MetricSample) => s.rps;
+  // A 1 s tick at 0 ending 100 ms ago, then 100 ms at 100 per second: over the last 250 ms that is 150 ms at 0 and
+  // 100 ms at 100, i.e. 40 per second; weighed by whole spans it would read 100 / 11 = 9.1.
+  const samples: MetricSample[] = [
+    { atMs: 900, spanMs: 1000, instances: 1, concurrency: 0, rps: 0 },
+    { atMs: 1000, spanMs: 100, instances: 1, concurrency: 0, rps: 100 },
+  ];
+  assert.equal(average(samples, rps, 750), 40);
+  assert.ok(Math.abs(average(samples, rps) - 100 / 11) < 1e-9);
+  // A sample that ended before the window's start does not count at all.
+  assert.equal(average([{ atMs: 700, spanMs: 100, instances: 1, concurrency: 0, rps: 50 }, samples[1]!], rps, 750), 100);
 });
 
 test('a short dip does not scale down: the scale-down delay holds the count', () => {

@@ -1,6 +1,8 @@
 // The KPA-style decider (after Knative's pkg/autoscaler): average each target's metric over a stable window and a
 // short panic window, want ceil(observed / target) instances, follow the panic window only during a burst (and
 // never down while panicking), hold scale-downs for a delay and halve at most per step, and clamp to [min, max].
+// One departure from Knative: while panicking it also follows the last quarter second (the burst window), as the
+// panic window's average of a step from a quiet spell understates the load until the window has filled.
 // Pure: the caller records samples and carries DeciderState from one decision to the next.
 import type { DeciderConfig, DeciderState, Decision, MetricSample, MetricTarget, ScalingPolicy } from './types.ts';
 
@@ -44,9 +46,16 @@ export function decide(input: DecideInput): Decision {
   const panic = state.panicSinceMs !== undefined;
   let driver: Want = stable;
   let desired = stable.desired;
+  let windowMs = config.panicWindowMs;
   if (panic) {
     const b = burst ?? stable;
     driver = b.desired >= stable.desired ? b : stable;
+    // Panic is entered on the panic window alone (a burst has to be worth twice what serves over the whole window);
+    // once in it, the last stretch may ask for more than the window's average says.
+    const fromMs = nowMs - config.burstWindowMs;
+    const latest = config.burstWindowMs > 0 ? panicSamples.filter((x) => x.atMs > fromMs) : [];
+    const now = latest.length ? strongest(policy.targets.map((t) => want(t, latest, serving, fromMs))) : undefined;
+    if (now && now.desired > driver.desired) { driver = now; windowMs = config.burstWindowMs; }
     desired = Math.max(driver.desired, state.panicDesired ?? current);
     state.panicDesired = desired;
   }
@@ -58,7 +67,7 @@ export function decide(input: DecideInput): Decision {
   if (final === current) return { desired: final, reason: '', panic, state };
   let why = describe(driver, final > current);
   if (final !== desired) why += ` (${bound(final, policy)})`;
-  if (panic && final > current) why += ` in the last ${Math.round(config.panicWindowMs / 1000)} s (panic)`;
+  if (panic && final > current) why += ` in the last ${windowMs < 1000 ? `${windowMs} ms` : `${fmt(windowMs / 1000)} s`} (panic)`;
   return { desired: final, reason: `${current} -> ${final}: ${why}`, panic, state };
 }
 
@@ -70,9 +79,9 @@ export function sleepDue(p: ScalingPolicy, nowMs: number, lastActivityMs: number
   return { due: true, reason: `no request for ${fmt(idleMs / 1000)} s (sleep_idle_delay ${fmt(p.sleepAfterMs / 1000)} s): scaling to zero` };
 }
 
-/** Averages one target's metric over a window and turns it into an instance count. */
-function want(target: MetricTarget, samples: readonly MetricSample[], serving: number): Want {
-  const observed = average(samples, (s) => valueOf(target, s));
+/** Averages one target's metric over a window (from `fromMs` when given) and turns it into an instance count. */
+function want(target: MetricTarget, samples: readonly MetricSample[], serving: number, fromMs?: number): Want {
+  const observed = average(samples, (s) => valueOf(target, s), fromMs);
   // Requests are totals over the region; CPU, memory and latency are per-instance averages, so they scale the count.
   const needed = target.metric === 'concurrent_requests' || target.metric === 'requests_per_second'
     ? observed / target.value
@@ -84,16 +93,18 @@ function want(target: MetricTarget, samples: readonly MetricSample[], serving: n
 /**
  * The average of a metric over samples (those that have it), each weighted by the time it covers when every one of
  * them says so, else equally: samples of one tick each weigh the same either way, and a short sample taken between
- * ticks (the edge reported a rise) counts for its few milliseconds, not for a whole tick.
+ * ticks (the edge reported a rise) counts for its few milliseconds, not for a whole tick. With `fromMs`, a timed
+ * sample counts only for its part after that moment (a tick's sample that began before the window's start).
  */
-export function average(samples: readonly MetricSample[], of: (s: MetricSample) => number | undefined): number {
+export function average(samples: readonly MetricSample[], of: (s: MetricSample) => number | undefined, fromMs?: number): number {
   let sum = 0;
   let weight = 0;
   const timed = samples.every((s) => s.spanMs !== undefined && s.spanMs > 0);
   for (const s of samples) {
     const v = of(s);
     if (v === undefined) continue;
-    const w = timed ? s.spanMs! : 1;
+    const w = timed ? (fromMs === undefined ? s.spanMs! : Math.min(s.spanMs!, s.atMs - fromMs)) : 1;
+    if (w <= 0) continue;
     sum += v * w;
     weight += w;
   }

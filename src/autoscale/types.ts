@@ -48,6 +48,12 @@ export interface DeciderConfig {
   stableWindowMs: number;
   /** Short window that reacts to bursts (default 6 s). */
   panicWindowMs: number;
+  /**
+   * While panicking, the decider also follows the average of this last stretch (default 250 ms; 0: off, the panic
+   * window alone as in Knative): a step from a quiet spell fills the panic window slowly, so its average
+   * understates the load for a whole window, while the last quarter second says what arrives now.
+   */
+  burstWindowMs: number;
   /** Panic when the panic window wants this many times the serving instances (default 2). */
   panicThreshold: number;
   /** A scale-down waits until every recommendation in this window agrees (default 30 s). */
@@ -60,6 +66,7 @@ export interface DeciderConfig {
 export const DEFAULT_DECIDER_CONFIG: DeciderConfig = {
   stableWindowMs: 60_000,
   panicWindowMs: 6_000,
+  burstWindowMs: 250,
   panicThreshold: 2,
   scaleDownDelayMs: 30_000,
   maxScaleDownRate: 2,
