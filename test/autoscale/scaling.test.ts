@@ -26,9 +26,9 @@ class FakeEdge {
 
 const FAST = { stableWindowMs: 10_000, panicWindowMs: 2_000, scaleDownDelayMs: 3_000, tickMs: 1000 };
 
-async function setup(scaling: { min: number; max: number; targets?: object[] }) {
+async function setup(scaling: { min: number; max: number; targets?: object[] }, tuning: { burstWindowMs?: number } = {}) {
   const edge = new FakeEdge();
-  const w = makeWorld({ controller: { metrics: edge.metrics, autoscale: FAST } });
+  const w = makeWorld({ controller: { metrics: edge.metrics, autoscale: { ...FAST, ...tuning } } });
   const { service, deployment } = await w.createService(webDefinition({ scalings: [scaling as never] }));
   return { w, edge, service, deployment };
 }
@@ -63,8 +63,9 @@ test('a load step scales up (panic), the end of the load scales back down to min
   assert.deepEqual(s.w.errors, []);
 });
 
-test('the edge reporting a rise makes the next pass sample between ticks, weighed by the time it covers', async () => {
-  const s = await setup({ min: 1, max: 3, targets: [{ requests_per_second: { value: 5 } }] });
+for (const burstWindowMs of [0, 250]) {
+test(`the edge reporting a rise makes the next pass sample between ticks, weighed by the time it covers (burst window ${burstWindowMs} ms)`, async () => {
+  const s = await setup({ min: 1, max: 3, targets: [{ requests_per_second: { value: 5 } }] }, { burstWindowMs });
   await s.w.settle();
   for (let i = 0; i < 3; i++) await second(s, 0);
   const [only] = serving(s.w, s.deployment.id);
@@ -78,13 +79,17 @@ test('the edge reporting a rise makes the next pass sample between ticks, weighe
   s.w.controller.load('svc-unknown');
   await s.w.settle();
   assert.deepEqual(autoscaled(s.w, s.service.id), []);
-  // The edge's report: the pass samples now. 60 requests in the last 2.3 s are 26 per second: 3 instances (max).
+  // The edge's report: the pass samples now. 60 requests in the last 2.3 s are 26 per second: 3 instances (max),
+  // and a panic. With the burst window the reason gives its own rate: the last 250 ms of the 300 ms sample.
   s.w.controller.load(s.service.id);
   await s.w.settle();
   assert.equal(serving(s.w, s.deployment.id).length, 3);
-  assert.match(autoscaled(s.w, s.service.id)[0]!, /^1 -> 3: 26\.1 requests per second over target 5 \(capped at max 3\) in the last 2 s \(panic\)$/);
+  assert.match(autoscaled(s.w, s.service.id)[0]!, burstWindowMs === 0
+    ? /^1 -> 3: 26\.1 requests per second over target 5 \(capped at max 3\) in the last 2 s \(panic\)$/
+    : /^1 -> 3: 200 requests per second over target 5 \(capped at max 3\) in the last 250 ms \(panic\)$/);
   assert.deepEqual(s.w.errors, []);
 });
+}
 
 test('a steady load inside the target changes nothing', async () => {
   const s = await setup({ min: 2, max: 5, targets: [{ requests_per_second: { value: 100 } }] });
