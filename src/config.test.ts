@@ -27,6 +27,21 @@ test('PIER_TCP_PROXY_PORTS: a range, off, or an error naming the fix', () => {
   }
 });
 
+test('PIER_TCP_PROXY_IDLE_TIMEOUT and PIER_TCP_PROXY_MAX_CONNECTIONS: set only when given, errors naming the fix', () => {
+  assert.equal(loadConfig({}, { HOME: '/h' }).tcpProxyLimits, undefined);
+  assert.deepEqual(loadConfig({}, { HOME: '/h', PIER_TCP_PROXY_IDLE_TIMEOUT: '30m', PIER_TCP_PROXY_MAX_CONNECTIONS: '200' }).tcpProxyLimits,
+    { idleTimeoutMs: 1_800_000, maxConnectionsPerPort: 200 });
+  assert.deepEqual(loadConfig({}, { HOME: '/h', PIER_TCP_PROXY_IDLE_TIMEOUT: 'off' }).tcpProxyLimits, { idleTimeoutMs: 0 });
+  for (const bad of ['soon', '-1', '1h30']) {
+    assert.throws(() => loadConfig({}, { HOME: '/h', PIER_TCP_PROXY_IDLE_TIMEOUT: bad }),
+      (e: Error) => e instanceof ConfigError && /^PIER_TCP_PROXY_IDLE_TIMEOUT must be a duration such as 30m or 1h \(at least 1s\), or 0\/off/.test(e.message), bad);
+  }
+  for (const bad of ['0', 'many', '2000000', '1.5']) {
+    assert.throws(() => loadConfig({}, { HOME: '/h', PIER_TCP_PROXY_MAX_CONNECTIONS: bad }),
+      (e: Error) => e instanceof ConfigError && /^PIER_TCP_PROXY_MAX_CONNECTIONS must be a whole number of connections per public port from 1 to 1000000/.test(e.message), bad);
+  }
+});
+
 test('flags beat environment variables', () => {
   const c = loadConfig({ 'api-addr': '[::1]:0', runtime: 'process' }, { PIER_API_ADDR: '0.0.0.0:1', PIER_RUNTIME: 'docker', PIER_DOMAIN: 'pier.test', HOME: '/h' });
   assert.deepEqual(c.apiAddr, { host: '::1', port: 0 });

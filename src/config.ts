@@ -103,6 +103,11 @@ export interface PierConfig {
    */
   tcpProxyPorts?: ProxyPortRange;
   /**
+   * TCP proxy limits when set (PIER_TCP_PROXY_IDLE_TIMEOUT, a duration or 0/off; PIER_TCP_PROXY_MAX_CONNECTIONS, per
+   * public port); absent = the proxy's defaults (1 h, 1,000; src/edge/tcp-proxy.ts).
+   */
+  tcpProxyLimits?: { idleTimeoutMs?: number; maxConnectionsPerPort?: number };
+  /**
    * The API URL this control plane advertises to regional edges in its lease (PIER_ADVERTISE_URL, --advertise-url):
    * absent = the URL the API listens on, which is wrong when it binds 0.0.0.0 or sits behind NAT.
    */
@@ -235,6 +240,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     ...loadTenantInputs(env),
     ...loadHousekeeping(env),
     ...loadTcpProxyPorts(env),
+    ...loadTcpProxyLimits(env),
     ...(advertise.value ? { advertiseUrl: advertise.value.replace(/\/$/, '') } : {}),
     ...(backup ? { backup } : {}),
   };
@@ -278,6 +284,28 @@ export function loadTcpProxyPorts(env: NodeJS.ProcessEnv = process.env): Pick<Pi
     throw new ConfigError(`PIER_TCP_PROXY_PORTS must be a port range such as 20000-20999 (ports 1024-65535, first <= last), or off, got ${JSON.stringify(text)}`);
   }
   return { tcpProxyPorts: { first, last } };
+}
+
+/** PIER_TCP_PROXY_IDLE_TIMEOUT (a duration such as 30m, or 0/off: never) and PIER_TCP_PROXY_MAX_CONNECTIONS (1-1000000). */
+export function loadTcpProxyLimits(env: NodeJS.ProcessEnv = process.env): Pick<PierConfig, 'tcpProxyLimits'> {
+  const out: NonNullable<PierConfig['tcpProxyLimits']> = {};
+  const idle = (env.PIER_TCP_PROXY_IDLE_TIMEOUT ?? '').trim().toLowerCase();
+  if (idle !== '') {
+    const ms = ['0', 'off'].includes(idle) ? 0 : parseDuration(idle);
+    if (!Number.isFinite(ms) || (ms > 0 && ms < 1000)) {
+      throw new ConfigError(`PIER_TCP_PROXY_IDLE_TIMEOUT must be a duration such as 30m or 1h (at least 1s), or 0/off for no idle timeout, got ${JSON.stringify(idle)}`);
+    }
+    out.idleTimeoutMs = ms;
+  }
+  const max = (env.PIER_TCP_PROXY_MAX_CONNECTIONS ?? '').trim();
+  if (max !== '') {
+    const n = Number(max);
+    if (!/^\d+$/.test(max) || n < 1 || n > 1_000_000) {
+      throw new ConfigError(`PIER_TCP_PROXY_MAX_CONNECTIONS must be a whole number of connections per public port from 1 to 1000000, got ${JSON.stringify(max)}`);
+    }
+    out.maxConnectionsPerPort = n;
+  }
+  return Object.keys(out).length ? { tcpProxyLimits: out } : {};
 }
 
 /**

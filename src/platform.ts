@@ -150,7 +150,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         { dataplane: config.edgeDataplane ?? 'node', auto: config.edgeDataplaneAuto === true }, edgeOptions,
         { dir: join(config.dataDir, 'edge-haproxy'), onError: (m) => log(`pier: edge (haproxy): ${m}`) }, log,
       );
-      if (config.tcpProxyPorts) tcpProxy = new TcpProxy({ host: config.edgeAddr.host, onError: (m) => log(`pier: ${m}`) });
+      if (config.tcpProxyPorts) tcpProxy = new TcpProxy({ host: config.edgeAddr.host, limits: config.tcpProxyLimits, onError: (m) => log(`pier: ${m}`) });
       edge = started.edge;
       core.setInfo({ edge_url: edge.url, edge_dataplane: started.dataplane, ...(edge.tlsUrl ? { edge_tls_url: edge.tlsUrl } : {}) });
       core.addMetrics(() => edge?.prometheus() ?? '');

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAddr } from './addr.ts';
 import { startEdgeDataplane, type Dataplane, type DataplaneChoice } from './dataplane.ts';
-import { TcpProxy } from './tcp-proxy.ts';
+import { TcpProxy, type TcpProxyLimits } from './tcp-proxy.ts';
 import type { AppRoutes, Edge, EdgeOptions } from './types.ts';
 
 /** How to start a remote edge. */
@@ -43,6 +43,8 @@ export interface RemoteEdgeOptions {
   dataplane?: DataplaneChoice;
   /** HAProxy's directory (config, map, sockets, certificates; made 0700). Default: a fresh one under the system's temp directory, removed at close. */
   dir?: string;
+  /** The TCP proxy's limits (default: its own; the CLI passes PIER_TCP_PROXY_IDLE_TIMEOUT and _MAX_CONNECTIONS). */
+  tcpProxyLimits?: Partial<TcpProxyLimits>;
 }
 
 /** A running remote edge. */
@@ -182,7 +184,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   const edge = started.edge;
   if (started.dataplane !== 'haproxy') dropOwnDir(); // HAProxy did not start (auto): the Node edge serves alone
   // Services' proxy_ports on this edge's host too, this region's instances first (tcp-proxy.ts).
-  const tcp = new TcpProxy({ host: parseAddr(opts.addr).host, region: opts.region, onError: (m) => log(`pier edge: ${m}`) });
+  const tcp = new TcpProxy({ host: parseAddr(opts.addr).host, region: opts.region, limits: opts.tcpProxyLimits, onError: (m) => log(`pier edge: ${m}`) });
   log(`pier edge: region ${opts.region}, listening on ${edge.url} (data plane: ${started.dataplane}${started.dataplane === 'haproxy' ? ', Node edge behind it' : ''}); no route table yet (503 until it arrives), asking ${apis.join(', ')}`);
 
   // Logs the first failure of a run of failures and the recovery, not every retry.

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { TcpProxy } from './tcp-proxy.ts';
+import { spawn } from 'node:child_process';
+import { defaultMaxConnections, TcpProxy } from './tcp-proxy.ts';
 import { app, deadPort, up } from './test-helpers.ts';
 import { freePort } from '../../test/support/ports.ts';
 import type { AppRoutes, Upstream } from './types.ts';
@@ -106,4 +107,118 @@ test('tcp proxy: a public port in use is reported and taken once it is free', as
     await proxy.close();
     await a.close();
   }
+});
+
+/** Opens a connection through the proxy and resolves once the instance has it (so it counts as open). */
+async function hold(port: number, server: { open: () => number }, before: number): Promise<Socket> {
+  const c = connect({ port, host: '127.0.0.1' });
+  c.on('error', () => undefined);
+  await new Promise((r) => c.once('connect', r));
+  for (let i = 0; i < 100 && server.open() <= before; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(server.open(), before + 1, 'the instance got the held connection');
+  return c;
+}
+
+test('tcp proxy: connections are capped per public port and in all; past a cap a new one is closed at once', async () => {
+  const a = await echo('a');
+  const b = await echo('b');
+  const portA = await freePort();
+  const portB = await freePort();
+  const proxy = new TcpProxy({ host: '127.0.0.1', limits: { maxConnectionsPerPort: 2, maxConnections: 3 } });
+  const held: Socket[] = [];
+  try {
+    await proxy.setRoutes([
+      app('one', [], { tcpProxies: [{ publicPort: portA, serviceId: 'sa', serviceName: 'one', port: 5432, upstreams: [up('a', a.port)] }] }),
+      app('two', [], { tcpProxies: [{ publicPort: portB, serviceId: 'sb', serviceName: 'two', port: 5432, upstreams: [up('b', b.port)] }] }),
+    ]);
+    held.push(await hold(portA, a, 0), await hold(portA, a, 1));
+    // The port's cap: the third is closed before it reaches the instance.
+    assert.equal(await exchange(portA, 'third'), '');
+    assert.equal(a.open(), 2);
+    const statsA = () => proxy.stats().find((x) => x.publicPort === portA)!;
+    assert.equal(statsA().limited, 1);
+    assert.match(proxy.prometheus(), new RegExp(`^pier_tcp_proxy_limited_total\\{public_port="${portA}",service_id="sa"\\} 1$`, 'm'));
+    // Another port still has room under the proxy's cap (3): one connection, then none.
+    held.push(await hold(portB, b, 0));
+    assert.equal(await exchange(portB, 'fourth'), '');
+    assert.equal(proxy.stats().find((x) => x.publicPort === portB)!.limited, 1);
+    // A connection that ends frees its place.
+    held.shift()!.destroy();
+    for (let i = 0; i < 100 && a.open() > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await exchange(portA, 'again'), 'a:again');
+    assert.equal(statsA().accepted, 3);
+  } finally {
+    for (const c of held) c.destroy();
+    await proxy.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+test('tcp proxy: a connection with no byte either way for the idle timeout is closed; one in use is kept', async () => {
+  const a = await echo('a');
+  const publicPort = await freePort();
+  const proxy = new TcpProxy({ host: '127.0.0.1', limits: { idleTimeoutMs: 300 } });
+  try {
+    await proxy.setRoutes(table(publicPort, [up('a', a.port)]));
+    const idle = await hold(publicPort, a, 0);
+    // Bounded: a connection never closed reads as 5 s, and fails the check below.
+    const idleClosed = new Promise<number>((r) => {
+      const t0 = Date.now();
+      const t = setTimeout(() => r(5000), 5000);
+      idle.on('close', () => { clearTimeout(t); r(Date.now() - t0); });
+    });
+    // A busy one: a byte every 100 ms for a second, three times the idle timeout.
+    const busy = await hold(publicPort, a, 1);
+    let busyClosed = false;
+    busy.on('close', () => { busyClosed = true; });
+    for (let i = 0; i < 10; i++) { busy.write('.'); await new Promise((r) => setTimeout(r, 100)); }
+    const after = await idleClosed;
+    assert.ok(after >= 250 && after < 1000, `closed after ${after} ms`);
+    assert.equal(busyClosed, false, 'the connection in use stays open');
+    // Its instance's side was closed too, and the close counted.
+    for (let i = 0; i < 100 && a.open() > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(a.open(), 1);
+    assert.equal(proxy.stats()[0]!.idleClosed, 1);
+    assert.match(proxy.prometheus(), new RegExp(`^pier_tcp_proxy_idle_closed_total\\{public_port="${publicPort}",service_id="s1"\\} 1$`, 'm'));
+    busy.destroy();
+  } finally {
+    await proxy.close();
+    await a.close();
+  }
+});
+
+test('tcp proxy: an instance that neither accepts nor refuses is given up after 2 s for the next', async () => {
+  // A listener that never accepts, its queue filled: the kernel then drops further SYNs, so a connect just waits.
+  const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fillers: Socket[] = [];
+  const b = await echo('b');
+  const publicPort = await freePort();
+  const proxy = new TcpProxy({ host: '127.0.0.1' });
+  try {
+    const stuck = Number(await new Promise<string>((r) => py.stdout!.once('data', (d) => r(String(d).trim()))));
+    for (let i = 0; i < 3; i++) { const c = connect({ port: stuck, host: '127.0.0.1' }); c.on('error', () => undefined); fillers.push(c); }
+    await new Promise((r) => setTimeout(r, 100));
+    await proxy.setRoutes(table(publicPort, [up('stuck', stuck), up('b', b.port)]));
+    const t0 = Date.now();
+    // Bounded: without the connect timeout the connect would wait for the kernel (minutes).
+    const got = await Promise.race([exchange(publicPort, 'late'), new Promise<string>((r) => setTimeout(() => r('(still waiting after 6 s)'), 6000))]);
+    assert.equal(got, 'b:late');
+    const took = Date.now() - t0;
+    assert.ok(took >= 1900 && took < 4000, `served by the next instance after ${took} ms`);
+  } finally {
+    for (const c of fillers) c.destroy();
+    py.kill();
+    await proxy.close();
+    await b.close();
+  }
+});
+
+test('tcp proxy: the whole-proxy cap follows the open-file limit', () => {
+  const limits = (soft: string) => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                1048576              files\n`;
+  assert.equal(defaultMaxConnections(limits('20000')), 5000);
+  assert.equal(defaultMaxConnections(limits('1024')), 256);
+  assert.equal(defaultMaxConnections(limits('unlimited')), 262_144);
+  assert.equal(defaultMaxConnections('nothing here'), 4096);
 });

@@ -5,7 +5,12 @@
 // (AppRoutes.tcpProxies): a listener per public port while some app's table names it. A connection goes to the
 // instance with the fewest open connections; one that refuses is skipped for the next (each tried once); with none
 // left, or none at all (sleeping, starting, deleted), the client's connection is closed at once. Closing a listener
-// (the port left the table) leaves its open connections be: they end when either side ends them, or the instance stops.
+// (the port left the table) leaves its open connections be: they end when either side ends them, the instance stops,
+// or no byte passed either way for the idle timeout.
+// Every connection costs the process two file descriptors, and the proxy shares its process with the edge and the
+// control plane: connections are capped per public port and in all (past a cap a new one is closed at once), so
+// one tenant's port (or a flood at it) cannot take the descriptors everyone else needs.
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AppRoutes, TcpProxyEntry, Upstream } from './types.ts';
 
@@ -17,6 +22,37 @@ export interface TcpProxyOptions {
   onError?: (message: string) => void;
   /** A regional edge's region: its instances are tried first (then the fewest connections decides). */
   region?: string;
+  /** Limits (defaults: TCP_PROXY_DEFAULTS; the whole-proxy cap from the process's open-file limit). */
+  limits?: Partial<TcpProxyLimits>;
+}
+
+/** How many connections the proxy holds and for how long an idle one is kept. */
+export interface TcpProxyLimits {
+  /** A connection with no byte either way for this long is closed (ms; 0 = never). */
+  idleTimeoutMs: number;
+  /** Connections being opened or open at once on one public port. */
+  maxConnectionsPerPort: number;
+  /** Connections being opened or open at once on all public ports together. */
+  maxConnections: number;
+}
+
+/** The defaults: an hour's idle time, 1,000 connections per public port. */
+export const TCP_PROXY_DEFAULTS = { idleTimeoutMs: 3_600_000, maxConnectionsPerPort: 1000 } as const;
+
+/** Time allowed for an instance to accept a connection before the next one is tried. */
+const CONNECT_TIMEOUT_MS = 2000;
+
+/**
+ * The whole-proxy cap when none is given: a quarter of the process's open-file limit (each connection holds two
+ * descriptors, so half of them at most), at least 256; 4,096 when the limit cannot be read.
+ */
+export function defaultMaxConnections(limitsText?: string): number {
+  let text = limitsText;
+  try { text ??= readFileSync('/proc/self/limits', 'utf8'); } catch { return 4096; }
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+  if (!m) return 4096;
+  if (m[1] === 'unlimited') return 262_144;
+  return Math.max(256, Math.floor(Number(m[1]) / 4));
 }
 
 interface Listener { server: Server; entry: TcpProxyEntry; open: boolean }
@@ -24,20 +60,34 @@ interface Listener { server: Server; entry: TcpProxyEntry; open: boolean }
 /** How soon a listener that could not be opened is tried again. */
 const RETRY_MS = 5000;
 
-/** Counters for metrics: connections spliced, refused for want of an instance, and open now, per public port. */
-export interface TcpProxyStats { publicPort: number; serviceId: string; accepted: number; refused: number; open: number }
+/**
+ * Counters for metrics, per public port: connections spliced, refused for want of an instance, closed at once past a
+ * connection cap, closed after the idle timeout, and open now.
+ */
+export interface TcpProxyStats { publicPort: number; serviceId: string; accepted: number; refused: number; limited: number; idleClosed: number; open: number }
+
+interface PortCounts { accepted: number; refused: number; limited: number; idleClosed: number; open: number; active: number }
 
 export class TcpProxy {
   private readonly listeners = new Map<number, Listener>();
   private readonly sockets = new Set<Socket>();
   /** Open connections per instance (least-connections choice). */
   private readonly perInstance = new Map<string, number>();
-  private readonly counts = new Map<number, { accepted: number; refused: number; open: number }>();
+  private readonly counts = new Map<number, PortCounts>();
+  /** Connections being opened or open, on every port. */
+  private active = 0;
+  private readonly limits: TcpProxyLimits;
   private closed = false;
   /** A retry of the last table while a listener could not be opened (an unchanged table is not sent again). */
   private retry: NodeJS.Timeout | null = null;
 
-  constructor(private readonly opts: TcpProxyOptions) {}
+  constructor(private readonly opts: TcpProxyOptions) {
+    this.limits = {
+      idleTimeoutMs: opts.limits?.idleTimeoutMs ?? TCP_PROXY_DEFAULTS.idleTimeoutMs,
+      maxConnectionsPerPort: opts.limits?.maxConnectionsPerPort ?? TCP_PROXY_DEFAULTS.maxConnectionsPerPort,
+      maxConnections: opts.limits?.maxConnections ?? defaultMaxConnections(),
+    };
+  }
 
   /** Takes a route table: opens the listeners of new public ports, closes those no app names any more. */
   async setRoutes(apps: AppRoutes[]): Promise<void> {
@@ -79,7 +129,10 @@ export class TcpProxy {
   }
 
   stats(): TcpProxyStats[] {
-    return [...this.listeners].map(([publicPort, l]) => ({ publicPort, serviceId: l.entry.serviceId, ...this.countOf(publicPort) }));
+    return [...this.listeners].map(([publicPort, l]) => {
+      const { active: _, ...c } = this.countOf(publicPort);
+      return { publicPort, serviceId: l.entry.serviceId, ...c };
+    });
   }
 
   /** Prometheus text: per public port (and its service), connections spliced, refused, and open now. */
@@ -94,6 +147,12 @@ export class TcpProxy {
       '# HELP pier_tcp_proxy_refused_total Connections closed at once: no instance, or every instance refused.',
       '# TYPE pier_tcp_proxy_refused_total counter',
       ...rows.map((r) => `pier_tcp_proxy_refused_total${label(r)} ${r.refused}`),
+      '# HELP pier_tcp_proxy_limited_total Connections closed at once: the public port or the proxy at its connection cap.',
+      '# TYPE pier_tcp_proxy_limited_total counter',
+      ...rows.map((r) => `pier_tcp_proxy_limited_total${label(r)} ${r.limited}`),
+      '# HELP pier_tcp_proxy_idle_closed_total Connections closed after the idle timeout (no byte either way).',
+      '# TYPE pier_tcp_proxy_idle_closed_total counter',
+      ...rows.map((r) => `pier_tcp_proxy_idle_closed_total${label(r)} ${r.idleClosed}`),
       '# HELP pier_tcp_proxy_open_connections Connections open now.',
       '# TYPE pier_tcp_proxy_open_connections gauge',
       ...rows.map((r) => `pier_tcp_proxy_open_connections${label(r)} ${r.open}`),
@@ -110,18 +169,29 @@ export class TcpProxy {
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 
-  private countOf(port: number): { accepted: number; refused: number; open: number } {
+  private countOf(port: number): PortCounts {
     let c = this.counts.get(port);
-    if (!c) this.counts.set(port, c = { accepted: 0, refused: 0, open: 0 });
+    if (!c) this.counts.set(port, c = { accepted: 0, refused: 0, limited: 0, idleClosed: 0, open: 0, active: 0 });
     return c;
   }
 
   private accept(l: Listener, client: Socket): void {
     const port = l.entry.publicPort;
     const count = this.countOf(port);
-    this.sockets.add(client);
-    client.on('close', () => this.sockets.delete(client));
     client.on('error', () => client.destroy());
+    if (count.active >= this.limits.maxConnectionsPerPort || this.active >= this.limits.maxConnections) {
+      count.limited++;
+      client.destroy();
+      return;
+    }
+    count.active++;
+    this.active++;
+    this.sockets.add(client);
+    client.on('close', () => {
+      this.sockets.delete(client);
+      count.active--;
+      this.active--;
+    });
     // Each instance tried at most once: the edge's own region first (a regional edge), then fewest open connections.
     const own = this.opts.region;
     const far = (u: Upstream) => (own !== undefined && u.region !== own ? 1 : 0);
@@ -140,11 +210,24 @@ export class TcpProxy {
   }
 
   /** Connects to `up` and splices it with the client; on a refused connect calls `retry` instead. */
-  private splice(client: Socket, up: Upstream, count: { accepted: number; open: number }, retry: () => void): void {
+  private splice(client: Socket, up: Upstream, count: PortCounts, retry: () => void): void {
     const server = connect({ host: up.host, port: up.port, allowHalfOpen: true, noDelay: true });
     let connected = false;
+    let gaveUp = false;
+    const next = () => { if (gaveUp) return; gaveUp = true; server.destroy(); retry(); };
+    // An instance that neither accepts nor refuses (a full backlog, a dropped SYN) is left for the next one.
+    server.setTimeout(CONNECT_TIMEOUT_MS, () => { if (!connected) next(); });
     server.once('connect', () => {
       connected = true;
+      server.setTimeout(0);
+      if (this.limits.idleTimeoutMs > 0) {
+        // Bytes either way pass through the client's socket (read from it, or written to it).
+        client.setTimeout(this.limits.idleTimeoutMs, () => {
+          count.idleClosed++;
+          client.destroy();
+          server.destroy();
+        });
+      }
       count.accepted++;
       count.open++;
       this.perInstance.set(up.instanceId, (this.perInstance.get(up.instanceId) ?? 0) + 1);
@@ -154,7 +237,7 @@ export class TcpProxy {
       client.resume();
     });
     server.on('error', () => {
-      if (!connected) { server.destroy(); retry(); return; }
+      if (!connected) { next(); return; }
       server.destroy();
       client.destroy();
     });

@@ -3,7 +3,7 @@
 import type { Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { resolveSettings } from '../settings.ts';
-import { edgeDataplaneChoice } from '../../config.ts';
+import { edgeDataplaneChoice, loadTcpProxyLimits } from '../../config.ts';
 
 /** `pier edge --api URL --token T --addr HOST:PORT --region R`. */
 export const edgeCommand: Command = {
@@ -27,8 +27,10 @@ export const edgeCommand: Command = {
     const workers = ctx.args.int('workers') ?? 1;
     const flag = ctx.args.str('dataplane');
     let dataplane;
+    let tcpProxyLimits;
     try {
       dataplane = edgeDataplaneChoice(flag ?? ctx.io.env.PIER_EDGE_DATAPLANE, ctx.io.env.PATH, flag !== undefined ? '--dataplane' : 'PIER_EDGE_DATAPLANE');
+      tcpProxyLimits = loadTcpProxyLimits(ctx.io.env).tcpProxyLimits;
     } catch (err) {
       throw new CliError((err as Error).message);
     }
@@ -41,7 +43,7 @@ export const edgeCommand: Command = {
     try {
       remote = await createRemoteEdge({
         api: apiList ?? settings.url, token: settings.token, addr: ctx.args.str('addr') ?? '0.0.0.0:8000', region,
-        edge: { workers }, log: (line) => ctx.err(line), signal: stop.signal, dataplane, dir: ctx.args.str('dir'),
+        edge: { workers }, log: (line) => ctx.err(line), signal: stop.signal, dataplane, dir: ctx.args.str('dir'), tcpProxyLimits,
       });
     } catch (err) {
       if (stop.signal.aborted) return 0;
