@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
+import { connectionBudget } from './fd-limit.ts';
 import { interestingLengths } from './headers.ts';
 import { renderPrometheus } from './metrics.ts';
 import { RegionMap } from './regions.ts';
@@ -74,6 +75,8 @@ export class EdgeCore implements EdgeContext {
       requestTimeout: 0,
       headersTimeout: 60_000,
     });
+    const maxConnections = opts.maxConnections ?? connectionBudget();
+    this.server.maxConnections = maxConnections;
     this.server.on('request', (req, res) => { if (!this.answeredReadiness(req, res)) new ProxyRequest(this, req, res).start(); });
     this.server.on('upgrade', (req, socket: Socket, head) => {
       if (this.hasTable) proxyUpgrade(this, req, socket, head);
@@ -88,6 +91,7 @@ export class EdgeCore implements EdgeContext {
     if (opts.tlsAddr !== undefined) {
       const tls = createTlsServer(this.certificates);
       this.tlsServer = tls.server;
+      tls.server.maxConnections = maxConnections;
       this.destroyTlsSockets = tls.destroyAll;
       // HTTP/2 requests come as Http2ServerRequest/Response: the compat API covers everything ProxyRequest uses
       // (rawHeaders with pseudo-headers, writeHead with a flat array, write/drain, close).

@@ -10,8 +10,8 @@
 // Every connection costs the process two file descriptors, and the proxy shares its process with the edge and the
 // control plane: connections are capped per public port and in all (past a cap a new one is closed at once), so
 // one tenant's port (or a flood at it) cannot take the descriptors everyone else needs.
-import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connectionBudget } from './fd-limit.ts';
 import type { AppRoutes, TcpProxyEntry, Upstream } from './types.ts';
 
 /** What a TcpProxy needs. */
@@ -32,7 +32,7 @@ export interface TcpProxyLimits {
   idleTimeoutMs: number;
   /** Connections being opened or open at once on one public port. */
   maxConnectionsPerPort: number;
-  /** Connections being opened or open at once on all public ports together. */
+  /** Connections being opened or open at once on all public ports together (default: `connectionBudget()`). */
   maxConnections: number;
 }
 
@@ -42,18 +42,6 @@ export const TCP_PROXY_DEFAULTS = { idleTimeoutMs: 3_600_000, maxConnectionsPerP
 /** Time allowed for an instance to accept a connection before the next one is tried. */
 const CONNECT_TIMEOUT_MS = 2000;
 
-/**
- * The whole-proxy cap when none is given: a quarter of the process's open-file limit (each connection holds two
- * descriptors, so half of them at most), at least 256; 4,096 when the limit cannot be read.
- */
-export function defaultMaxConnections(limitsText?: string): number {
-  let text = limitsText;
-  try { text ??= readFileSync('/proc/self/limits', 'utf8'); } catch { return 4096; }
-  const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
-  if (!m) return 4096;
-  if (m[1] === 'unlimited') return 262_144;
-  return Math.max(256, Math.floor(Number(m[1]) / 4));
-}
 
 interface Listener { server: Server; entry: TcpProxyEntry; open: boolean }
 
@@ -85,7 +73,7 @@ export class TcpProxy {
     this.limits = {
       idleTimeoutMs: opts.limits?.idleTimeoutMs ?? TCP_PROXY_DEFAULTS.idleTimeoutMs,
       maxConnectionsPerPort: opts.limits?.maxConnectionsPerPort ?? TCP_PROXY_DEFAULTS.maxConnectionsPerPort,
-      maxConnections: opts.limits?.maxConnections ?? defaultMaxConnections(),
+      maxConnections: opts.limits?.maxConnections ?? connectionBudget(),
     };
   }
 

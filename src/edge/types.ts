@@ -126,6 +126,12 @@ export interface EdgeOptions {
   responseTimeoutMs?: number;
   /** Trust incoming x-forwarded-proto / x-forwarded-host (set when a TLS terminator sits in front). */
   trustForwarded?: boolean;
+  /**
+   * Client connections each listener (HTTP, HTTPS) of a process holds at once; past it a new one is closed at once
+   * (default: `connectionBudget()`, a quarter of the open-file limit), so a flood of idle connections cannot take
+   * the descriptors the control plane in the same process needs.
+   */
+  maxConnections?: number;
   /** HTTPS listen address `host:port` (HTTP/2 and HTTP/1.1 by ALPN, certificates by SNI); absent = no TLS listener. */
   tlsAddr?: string;
   /** Called when `setCertificates` gets a certificate it cannot load (bad PEM, key not matching); default: a process warning. */
