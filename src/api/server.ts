@@ -20,6 +20,7 @@ import { buildOpenApi } from './openapi.ts';
 import { attachLogTail } from './routes-logs-tail.ts';
 import { attachExec } from './routes-exec.ts';
 import type { ExecBackend } from '../domain/exec.ts';
+import { connectionBudget } from '../edge/fd-limit.ts';
 import { SELF_AUTHENTICATED_OPERATIONS } from './routes-push.ts';
 import { handleGitRemote, isGitRemotePath } from './git-remote.ts';
 
@@ -54,6 +55,11 @@ export interface ApiServerOptions {
   execSettings?: ExecSettings;
   /** Where the one audit line per exec session goes (the operator's log); absent = `logger` as a JSON entry. */
   execAudit?: (line: string) => void;
+  /**
+   * Client connections held at once; past it a new one is closed before any byte (default: a quarter of the
+   * process's open-file limit, src/edge/fd-limit.ts): the API shares its process with the control plane.
+   */
+  maxConnections?: number;
 }
 
 /** A running (or ready to run) API server. */
@@ -174,6 +180,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   });
   // Keep-alive sockets would hold close() open; clients reconnect cheaply on loopback.
   server.keepAliveTimeout = 5000;
+  server.maxConnections = opts.maxConnections ?? connectionBudget();
   const tail = attachLogTail(server, store, logger);
   const exec = attachExec(server, store, logger, opts.exec ?? (() => undefined), opts.execSettings, opts.execAudit);
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
 import { RateLimiter, RateLimitError } from '../../src/api/rate-limit.ts';
 import { errorCodeOf } from '../../src/api/error-body.ts';
 import { createApiServer } from '../../src/api/server.ts';
@@ -75,4 +76,39 @@ test('PIER_API_RATE_LIMIT configures the bucket', async () => {
   // Unset or malformed: no setting, so the API keeps DEFAULT_RATE_LIMIT.
   assert.equal(rateLimitFromEnv({}), undefined);
   assert.equal(rateLimitFromEnv({ PIER_API_RATE_LIMIT: 'lots' }), undefined);
+});
+
+test('the API holds at most maxConnections client connections; past it a new one is closed before any byte', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pier-conns-'));
+  const store = await openStore({ dataDir: dir });
+  const api = createApiServer({ store, maxConnections: 2, logger: () => {} });
+  const held: Socket[] = [];
+  try {
+    const url = new URL(await api.listen(0));
+    const open = () => new Promise<Socket>((resolve) => { const c = connect(Number(url.port), '127.0.0.1', () => resolve(c)); c.on('error', () => undefined); held.push(c); });
+    // Two idle connections (a slow client that sends nothing) take the places.
+    await open();
+    await open();
+    await new Promise((r) => setTimeout(r, 50));
+    // The third is closed at once, with no answer.
+    const third = await open();
+    const answer = await new Promise<string>((resolve) => {
+      let got = '';
+      third.on('data', (d) => { got += d; });
+      third.on('close', () => resolve(got));
+      third.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n');
+      setTimeout(() => resolve(`(still open after 3 s: ${got.slice(0, 40)})`), 3000);
+    });
+    assert.equal(answer, '');
+    // Freed places are taken again.
+    held[0]!.destroy();
+    held[1]!.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await fetch(`${url.origin}/health`)).status, 200);
+  } finally {
+    for (const c of held) c.destroy();
+    await api.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
