@@ -187,7 +187,12 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         onRoutesChanged: () => { void publisher.push(); },
         onError: (err, context) => log(`pier: ${context}: ${(err as Error)?.message ?? String(err)}`),
         builder: { build: (d, signal) => builder.build(d, signal).finally(() => controller?.kick()) },
-        metrics: () => edge?.metrics(),
+        // The TCP proxy's connections count as activity too (a min-0 service does not sleep under open ones).
+        metrics: () => {
+          const m = edge?.metrics();
+          if (m && tcpProxy) m.tcp = tcpProxy.activity();
+          return m;
+        },
         autoscale: config.autoscale,
         volumes: { driver: volumeDriver, state: storeVolumeState(store), onUsage: (rows) => { volumeUsage = rows; } },
       });

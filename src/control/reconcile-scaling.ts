@@ -183,10 +183,18 @@ async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<D
   return d;
 }
 
-/** The last moment the region saw traffic: the edge's last request to one of its instances, or now if one is in flight. */
+/**
+ * The last moment the region saw traffic: the edge's last request to one of its instances, or the TCP proxy's last
+ * connection opened or closed to one; now if a request is in flight or a proxied connection is open.
+ */
 function lastActivity(s: Step, rm: RegionMemory, rows: Instance[]): number {
   let last = rm.awakeSinceMs;
   for (const i of rows) {
+    const tcp = s.metrics?.tcp?.[i.id];
+    if (tcp) {
+      if (tcp.open > 0) return s.nowMs;
+      if (tcp.lastAt > last) last = tcp.lastAt;
+    }
     const t = s.metrics?.instances[i.id];
     if (!t) continue;
     if (t.inFlight > 0) return s.nowMs;

@@ -214,3 +214,33 @@ test('tcp proxy: an instance that neither accepts nor refuses is given up after 
     await b.close();
   }
 });
+
+test('tcp proxy: activity per instance (open connections, last opened or closed), forgotten once no table names it', async () => {
+  const a = await echo('a');
+  const publicPort = await freePort();
+  const proxy = new TcpProxy({ host: '127.0.0.1' });
+  try {
+    await proxy.setRoutes(table(publicPort, [up('a', a.port)]));
+    assert.deepEqual(proxy.activity(), {});
+    const t0 = Date.now();
+    const c = await hold(publicPort, a, 0);
+    const during = proxy.activity().a!;
+    assert.equal(during.open, 1);
+    assert.ok(during.lastAt >= t0 && during.lastAt <= Date.now());
+    await new Promise((r) => setTimeout(r, 30));
+    const closedAt = Date.now();
+    c.destroy();
+    for (let i = 0; i < 100 && proxy.activity().a?.open !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const after = proxy.activity().a!;
+    assert.equal(after.open, 0);
+    assert.ok(after.lastAt >= closedAt, 'the close is the last activity');
+    // Still named by the table: kept (the idle rule reads it); gone from every table: forgotten.
+    await proxy.setRoutes(table(publicPort, [up('a', a.port)]));
+    assert.ok(proxy.activity().a);
+    await proxy.setRoutes(table(publicPort, []));
+    assert.deepEqual(proxy.activity(), {});
+  } finally {
+    await proxy.close();
+    await a.close();
+  }
+});

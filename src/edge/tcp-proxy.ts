@@ -61,6 +61,8 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   /** Open connections per instance (least-connections choice). */
   private readonly perInstance = new Map<string, number>();
+  /** When a connection to each instance last opened or closed (epoch ms): activity for the idle rule. */
+  private readonly lastAt = new Map<string, number>();
   private readonly counts = new Map<number, PortCounts>();
   /** Connections being opened or open, on every port. */
   private active = 0;
@@ -83,6 +85,9 @@ export class TcpProxy {
     if (this.retry !== null) { clearTimeout(this.retry); this.retry = null; }
     const wanted = new Map<number, TcpProxyEntry>();
     for (const a of apps) for (const e of a.tcpProxies ?? []) wanted.set(e.publicPort, e);
+    // Activity of instances no table names any more, with nothing open, is nobody's to read.
+    const named = new Set([...wanted.values()].flatMap((e) => e.upstreams.map((u) => u.instanceId)));
+    for (const id of this.lastAt.keys()) if (!named.has(id) && !this.perInstance.has(id)) this.lastAt.delete(id);
     for (const [port, l] of this.listeners) {
       if (wanted.has(port) && l.open) continue;
       this.listeners.delete(port);
@@ -109,6 +114,16 @@ export class TcpProxy {
       this.retry = setTimeout(() => { this.retry = null; void this.setRoutes(apps); }, RETRY_MS);
       this.retry.unref();
     }
+  }
+
+  /**
+   * Per instance that had a connection: how many are open and when one last opened or closed (epoch ms). The
+   * control plane counts these as activity, so a min-0 service does not sleep under its open connections.
+   */
+  activity(): Record<string, { open: number; lastAt: number }> {
+    const out: Record<string, { open: number; lastAt: number }> = {};
+    for (const [id, at] of this.lastAt) out[id] = { open: this.perInstance.get(id) ?? 0, lastAt: at };
+    return out;
   }
 
   /** The public ports listening now. */
@@ -219,6 +234,7 @@ export class TcpProxy {
       count.accepted++;
       count.open++;
       this.perInstance.set(up.instanceId, (this.perInstance.get(up.instanceId) ?? 0) + 1);
+      this.lastAt.set(up.instanceId, Date.now());
       this.sockets.add(server);
       client.pipe(server);
       server.pipe(client);
@@ -237,6 +253,7 @@ export class TcpProxy {
       const n = (this.perInstance.get(up.instanceId) ?? 1) - 1;
       if (n > 0) this.perInstance.set(up.instanceId, n);
       else this.perInstance.delete(up.instanceId);
+      this.lastAt.set(up.instanceId, Date.now());
       // An orderly end reached the client through pipe() (after the bytes before it); a reset takes it down now.
       if (hadError) client.destroy();
     });

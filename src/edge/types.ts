@@ -178,6 +178,11 @@ export interface EdgeMetrics {
   instances: Record<string, TrafficMetrics>;
   routes: Record<string, RouteMetrics>;
   apps: Record<string, { lastRequestAt: string | null; held: number; requests: number }>;
+  /**
+   * The TCP proxy's connections per instance (added beside the edge's counters where a TCP proxy runs): open now,
+   * and when one last opened or closed (epoch ms). Activity for the idle rule, as requests are.
+   */
+  tcp?: Record<string, { open: number; lastAt: number }>;
 }
 
 /** A running edge. */

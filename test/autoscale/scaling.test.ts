@@ -9,8 +9,10 @@ import { makeWorld, webDefinition } from '../control/world.ts';
 /** Cumulative counters per instance, as the edge keeps them; tests bump them between passes. */
 class FakeEdge {
   readonly instances: Record<string, TrafficMetrics> = {};
+  /** The TCP proxy's connections per instance (open now, last opened or closed at). */
+  readonly tcp: Record<string, { open: number; lastAt: number }> = {};
   held = 0;
-  metrics = (): EdgeMetrics => ({ instances: structuredClone(this.instances), routes: {}, apps: {} });
+  metrics = (): EdgeMetrics => ({ instances: structuredClone(this.instances), routes: {}, apps: {}, tcp: structuredClone(this.tcp) });
   /** `n` requests of `ms` each finished on `id` at `at`. */
   serve(id: string, n: number, ms: number, at: Date): void {
     const t = this.instances[id] ??= {
@@ -151,6 +153,26 @@ test('min 0: a new deployment serves first, sleeps after the idle delay, wakes o
   assert.equal(after[0].sleeping, undefined);
   assert.equal(after[0].routes[0].upstreams.length, 1);
   assert.match(autoscaled(s.w, s.service.id).at(-1)!, /^0 -> 1: a request arrived while the service slept$/);
+  assert.deepEqual(s.w.errors, []);
+});
+
+test('min 0: an open TCP proxy connection keeps the service awake; the idle delay counts from its close', async () => {
+  const s = await setup({ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 5 } }] });
+  await s.w.settle();
+  const [first] = serving(s.w, s.deployment.id);
+  assert.ok(first);
+  // A client connects through the TCP proxy at t+1 s and stays connected for 10 s, sending no HTTP request.
+  await second(s, 0);
+  s.edge.tcp[first.id] = { open: 1, lastAt: s.w.clock.now().getTime() };
+  for (let i = 0; i < 10; i++) await second(s, 0);
+  assert.equal(s.w.state.instances.get(first.id)!.status, 'HEALTHY', 'not asleep under an open connection');
+  // It closes: 4 s later still awake, 6 s later asleep, the reason naming the delay.
+  s.edge.tcp[first.id] = { open: 0, lastAt: s.w.clock.now().getTime() };
+  for (let i = 0; i < 4; i++) await second(s, 0);
+  assert.equal(s.w.state.instances.get(first.id)!.status, 'HEALTHY');
+  for (let i = 0; i < 2; i++) await second(s, 0);
+  assert.equal(s.w.state.instances.get(first.id)!.status, 'SLEEPING');
+  assert.match(autoscaled(s.w, s.service.id).at(-1)!, /^1 -> 0: no request for 5 s \(sleep_idle_delay 5 s\): scaling to zero$/);
   assert.deepEqual(s.w.errors, []);
 });
 

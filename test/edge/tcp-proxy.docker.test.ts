@@ -69,3 +69,33 @@ test('a service\'s proxy port is served through the TCP proxy, kept across a red
     c.on('error', () => r(true));
   }), 60_000, 250);
 });
+
+test('an open TCP proxy connection keeps a min-0 service awake; it sleeps after the idle delay once the connection closes', { skip, timeout: 180_000 }, async () => {
+  const appId = await p.createApp('tcpidle');
+  const def = webDef(p.image, null, {
+    ports: [{ port: 8000, protocol: 'tcp' }], proxy_ports: [{ port: 8000, protocol: 'tcp' }],
+    scalings: [{ min: 0, max: 1, targets: [{ sleep_idle_delay: { deep_sleep_value: 3 } }] }],
+  });
+  const svc = await p.createService(appId, 'pg', def);
+  await until('served through the TCP proxy', async () => /ok/.test(await rawGet(publicPort, '/health')), 120_000, 250);
+  const statusOf = async () => (await p.instances(svc.id)).map((i: { status: string }) => i.status).filter((x: string) => x !== 'STOPPED').join(',');
+
+  // A client holds a connection for 9 s (three idle delays) without an HTTP request through the edge.
+  const held = connect(publicPort, '127.0.0.1');
+  let heldClosed = false;
+  held.on('close', () => { heldClosed = true; });
+  held.on('error', () => {});
+  await new Promise((r) => held.once('connect', r));
+  const seen = new Set<string>();
+  for (let i = 0; i < 18; i++) {
+    seen.add(await statusOf());
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.deepEqual([...seen], ['HEALTHY'], 'awake all along under the open connection');
+  assert.equal(heldClosed, false, 'the connection stayed open');
+
+  // Closed: the service sleeps after its idle delay.
+  held.destroy();
+  await until('asleep after the connection closed', async () => (await statusOf()) === 'SLEEPING', 60_000, 250);
+  assert.equal((await p.api('DELETE', `/v1/services/${svc.id}`)).status, 200);
+});
