@@ -188,10 +188,11 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         onError: (err, context) => log(`pier: ${context}: ${(err as Error)?.message ?? String(err)}`),
         builder: { build: (d, signal) => builder.build(d, signal).finally(() => controller?.kick()) },
         // The TCP proxy's connections count as activity too (a min-0 service does not sleep under open ones).
+        // Regional edges' traffic (POST /v1/pier/edge/traffic) is added to the in-process edge's.
         metrics: () => {
           const m = edge?.metrics();
           if (m && tcpProxy) m.tcp = tcpProxy.activity();
-          return m;
+          return core.routeFeed.traffic.merge(m);
         },
         autoscale: config.autoscale,
         volumes: { driver: volumeDriver, state: storeVolumeState(store), onUsage: (rows) => { volumeUsage = rows; } },

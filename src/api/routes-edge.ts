@@ -5,6 +5,7 @@
 // controller.
 import { PierError, validationError } from '../domain/errors.ts';
 import { leaseHolder } from '../control/leader.ts';
+import { parseTrafficReport } from '../edge/remote-traffic.ts';
 import { assertOperator } from './auth.ts';
 import { errorReplyFor } from './error-body.ts';
 import type { RequestContext, Route } from './router.ts';
@@ -82,10 +83,23 @@ async function wakeHandler(c: RequestContext): Promise<Record<string, never>> {
   return {};
 }
 
+/**
+ * A remote edge's traffic counters (every second): the autoscaler and the idle rule count its requests, held requests
+ * and TCP proxy connections as the in-process edge's. Taken by any control plane; only the leader's controller reads.
+ */
+async function trafficHandler(c: RequestContext): Promise<Record<string, never>> {
+  await assertOperator(c, OPERATOR);
+  const { report, errors } = parseTrafficReport(await c.body());
+  if (!report) throw validationError(errors);
+  c.routeFeed.traffic.report(report);
+  return {};
+}
+
 /** Routes of the remote-edge feed. */
 export function edgeRoutes(): Route[] {
   return [
     { method: 'POST', path: '/v1/pier/edge/wake', operationId: 'PierEdgeWake', tag: 'Pier', pier: true, handler: wakeHandler },
+    { method: 'POST', path: '/v1/pier/edge/traffic', operationId: 'PierEdgeTraffic', tag: 'Pier', pier: true, handler: trafficHandler },
     { method: 'GET', path: '/v1/pier/edge/routes', operationId: 'PierEdgeRoutes', tag: 'Pier', pier: true, handler: routesHandler },
     {
       method: 'GET', path: '/v1/pier/edge/edges', operationId: 'PierListRemoteEdges', tag: 'Pier', pier: true,

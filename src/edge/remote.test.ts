@@ -264,3 +264,29 @@ test('remote edge: serves the table\'s TCP proxy ports on its own host, its regi
   }
   assert.equal(await rawGet(), '', 'closed with the edge');
 });
+
+test('remote edge: posts its traffic to the control plane (operators only, validated), where it is merged for the autoscaler', async () => {
+  const feed = t.pier.routeFeed;
+  feed.publish(table([up('i-fra', fra.port, 'fra')]));
+  const ro = generateToken();
+  await insertToken(t.pier.store.db, t.organizationId, 'ro-traffic', ro, { readOnly: true });
+  const good = { region: 'fra', edge_id: 'x1', instances: {}, apps: {}, tcp: {} };
+  assert.equal((await t.req('POST', '/v1/pier/edge/traffic', good, ro)).status, 403, 'operators only');
+  const bad = await t.req<any>('POST', '/v1/pier/edge/traffic', { ...good, instances: { i1: { requests: -3 } } });
+  assert.equal(bad.status, 400);
+  assert.ok(bad.body.fields.some((f: { field: string }) => f.field === 'instances.i1.requests'), JSON.stringify(bad.body));
+  let remote: RemoteEdge | undefined;
+  try {
+    remote = await createRemoteEdge({ api: t.url, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: () => {}, retry: { minMs: 20, maxMs: 100 }, trafficIntervalMs: 50 });
+    await remote.firstTable;
+    // Its first report sets the baseline; what it serves after that reaches the control plane's counters.
+    await until('the edge reported', () => feed.traffic.edgesSeen().some((e) => e.region === 'fra' && e.edgeId !== 'x1'));
+    const before = feed.traffic.merge(undefined)?.instances['i-fra']?.requests ?? 0;
+    for (let i = 0; i < 5; i++) assert.equal((await call(remote.url, 'shop.example', '/n')).body, 'fra /n');
+    await until('five requests counted', () => (feed.traffic.merge(undefined)?.instances['i-fra']?.requests ?? 0) - before === 5);
+    const last = feed.traffic.merge(undefined)!.instances['i-fra']!.lastRequestAt!;
+    assert.ok(Date.now() - Date.parse(last) < 5000, last);
+  } finally {
+    await remote?.close();
+  }
+});

@@ -8,11 +8,13 @@
 // 503 "no route table yet" with Retry-After, and `/_pier/ready` answers 503 (200 once a table is held).
 // Its data plane is chosen as the control plane's is (dataplane.ts): HAProxy in front of the Node edge where asked (the
 // CLI's default where HAProxy is installed), the Node edge alone otherwise; HAProxy's files go to a private directory.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAddr } from './addr.ts';
 import { startEdgeDataplane, type Dataplane, type DataplaneChoice } from './dataplane.ts';
+import { trafficReport, trafficReportToWire } from './remote-traffic.ts';
 import { TcpProxy, type TcpProxyLimits } from './tcp-proxy.ts';
 import type { AppRoutes, Edge, EdgeOptions } from './types.ts';
 
@@ -43,6 +45,8 @@ export interface RemoteEdgeOptions {
   dataplane?: DataplaneChoice;
   /** HAProxy's directory (config, map, sockets, certificates; made 0700). Default: a fresh one under the system's temp directory, removed at close. */
   dir?: string;
+  /** How often its traffic counters are posted to the control plane (default 1 s). */
+  trafficIntervalMs?: number;
   /** The TCP proxy's limits (default: its own; the CLI passes PIER_TCP_PROXY_IDLE_TIMEOUT and _MAX_CONNECTIONS). */
   tcpProxyLimits?: Partial<TcpProxyLimits>;
 }
@@ -261,6 +265,32 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
     rejectFirst(new Error('remote edge closed before its first route table arrived'));
   })();
 
+  // Its traffic, every second, to the control plane polled (the leader): the autoscaler and the idle rule count this
+  // region's requests, held requests and TCP connections as the in-process edge's. A failed post is left to the next
+  // (the poll above logs an unreachable API); an unchanged report is sent again only every 5 s (to stay fresh).
+  const edgeId = randomBytes(6).toString('hex');
+  const every = opts.trafficIntervalMs ?? 1000;
+  const push = (async () => {
+    let lastBody = '';
+    let lastAt = 0;
+    while (!stopper.signal.aborted) {
+      await sleep(every, stopper.signal);
+      if (stopper.signal.aborted || etag === '') continue;
+      const body = JSON.stringify(trafficReportToWire(trafficReport(opts.region, edgeId, edge.metrics(), tcp.activity())));
+      if (body === lastBody && Date.now() - lastAt < 5000) continue;
+      try {
+        const res = await fetch(new URL('/v1/pier/edge/traffic', target + '/'), {
+          method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
+          body, signal: AbortSignal.any([stopper.signal, AbortSignal.timeout(5000)]),
+        });
+        await res.arrayBuffer();
+        if (res.ok) { lastBody = body; lastAt = Date.now(); }
+      } catch {
+        // Unreachable or stopping: the next round tries again.
+      }
+    }
+  })();
+
   let closing: Promise<void> | undefined;
   return {
     edge,
@@ -275,6 +305,7 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
       closing ??= (async () => {
         stopper.abort();
         await poll;
+        await push;
         await tcp.close();
         await edge.close();
         dropOwnDir();

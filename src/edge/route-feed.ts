@@ -2,6 +2,7 @@
 // it to the API (GET /v1/pier/edge/routes long-polls it) and to the route publisher (src/control), which publishes
 // each table it gives the in-process edge. Change notification wakes the long-polls.
 import { createHash } from 'node:crypto';
+import { RemoteTraffic } from './remote-traffic.ts';
 import type { AppRoutes } from './types.ts';
 
 /** What a remote edge last fetched, for operators (`edges()`). */
@@ -14,6 +15,8 @@ export class EdgeRouteFeed {
   private readonly seen = new Map<string, RemoteEdgeSeen>();
   /** Wakes a sleeping app (set by the composition root to the controller's wake while it leads). */
   onWake: ((appId: string) => void) | undefined;
+  /** What remote edges report of their traffic (POST /v1/pier/edge/traffic), merged into the autoscaler's counters. */
+  readonly traffic = new RemoteTraffic();
 
   /** Replaces the table (same content: no change, no wake-up); the ETag is a hash, stable across restarts. */
   publish(apps: AppRoutes[]): void {

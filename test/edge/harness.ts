@@ -33,6 +33,8 @@ export interface Reply<T = any> { status: number; body: T }
 export interface EdgePier {
   pier: PierHandle;
   edgeUrl: string;
+  /** The operator token (for a regional edge of this Pier). */
+  token: string;
   /** The edge's HTTPS address (/v1/pier/info `edge_tls_url`), when it has one. */
   tlsUrl?: string;
   /** The root of Pier's local CA, which signs the apps' certificates (PEM). */
@@ -108,7 +110,7 @@ export async function startEdgePier(opts: EdgePierOptions = {}): Promise<EdgePie
   if (info.body.edge_dataplane === 'haproxy') haproxySockets.set(edgeUrl, socketPath(join(dataDir, 'edge-haproxy'), 'admin.sock'));
 
   return {
-    pier, edgeUrl, image, engine, api, dataplane: info.body.edge_dataplane, tlsUrl: info.body.edge_tls_url || undefined,
+    pier, edgeUrl, token, image, engine, api, dataplane: info.body.edge_dataplane, tlsUrl: info.body.edge_tls_url || undefined,
     caRootPem: () => readFileSync(join(localCaDir(dataDir), 'root.pem'), 'utf8'),
     hostOf: (appName) => `${appName}-${config.orgName}.${config.domain}`,
     async createApp(name) {

@@ -1,0 +1,74 @@
+// Remote edges' traffic for the autoscaler: sums that only grow across reports and edge restarts, added to the
+// in-process edge's counters; in-flight, held and open counts only from edges heard from lately; the wire form
+// read back with every bad field named.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LATENCY_BUCKETS_MS } from './metrics.ts';
+import { FRESH_MS, parseTrafficReport, RemoteTraffic, trafficReportToWire, type InstanceReport, type TrafficReport } from './remote-traffic.ts';
+import type { EdgeMetrics } from './types.ts';
+
+const counts = (n: number) => LATENCY_BUCKETS_MS.map((_, k) => (k === 3 ? n : 0));
+const inst = (requests: number, inFlight = 0, lastRequestAt: number | null = null): InstanceReport =>
+  ({ inFlight, requests, sumMs: requests * 4, counts: counts(requests), lastRequestAt });
+const report = (edgeId: string, instances: Record<string, InstanceReport>, extra: Partial<TrafficReport> = {}): TrafficReport =>
+  ({ region: 'fra', edgeId, instances, apps: {}, tcp: {}, ...extra });
+
+test('sums grow by each report\'s delta: the first report of an edge is a baseline, a restarted edge does not pull them back', () => {
+  const t = new RemoteTraffic();
+  const now = 1_000_000;
+  t.report(report('e1', { i1: inst(100, 2, now - 5) }), now);
+  let m = t.merge(undefined, now)!;
+  assert.equal(m.instances.i1!.requests, 0, 'what the edge counted before this control plane heard from it is not new traffic');
+  assert.equal(m.instances.i1!.inFlight, 2);
+  assert.equal(m.instances.i1!.lastRequestAt, new Date(now - 5).toISOString());
+  t.report(report('e1', { i1: inst(110), i2: inst(3) }), now + 1000);
+  m = t.merge(undefined, now + 1000)!;
+  assert.equal(m.instances.i1!.requests, 10);
+  assert.equal(m.instances.i1!.sumMs, 40);
+  assert.equal(m.instances.i1!.buckets.counts[3], 10);
+  assert.equal(m.instances.i2!.requests, 3, 'a new instance on a known edge: all of it is new');
+  // The edge restarts (a new id, counters from zero): a baseline again, then its growth adds up.
+  t.report(report('e2', { i1: inst(1) }), now + 2000);
+  t.report(report('e2', { i1: inst(6) }), now + 3000);
+  assert.equal(t.merge(undefined, now + 3000)!.instances.i1!.requests, 15);
+});
+
+test('merged with the in-process edge\'s counters; in-flight, held and open connections only from fresh edges', () => {
+  const t = new RemoteTraffic();
+  const now = 5_000_000;
+  const local: EdgeMetrics = {
+    instances: { i1: { inFlight: 1, requests: 50, byStatus: { '2xx': 50 }, bytes: 10, latencyMs: { p50: 1, p95: 2, p99: 3 }, buckets: { le: LATENCY_BUCKETS_MS, counts: counts(50) }, sumMs: 100, connectErrors: 0, lastRequestAt: new Date(now - 10_000).toISOString() } },
+    routes: {}, apps: { a1: { lastRequestAt: null, held: 0, requests: 50 } }, tcp: { i1: { open: 0, lastAt: now - 20_000 } },
+  };
+  t.report(report('e1', { i1: inst(0) }, { apps: { a1: { held: 0, requests: 0, lastRequestAt: null } } }), now - 1000);
+  t.report(report('e1', { i1: inst(7, 3, now - 100) }, { apps: { a1: { held: 2, requests: 7, lastRequestAt: now - 100 } }, tcp: { i1: { open: 1, lastAt: now - 500 } } }), now);
+  const m = t.merge(local, now)!;
+  assert.equal(m.instances.i1!.requests, 57);
+  assert.equal(m.instances.i1!.inFlight, 4);
+  assert.equal(m.instances.i1!.buckets.counts[3], 57);
+  assert.equal(m.instances.i1!.lastRequestAt, new Date(now - 100).toISOString());
+  assert.deepEqual(m.apps.a1, { held: 2, requests: 57, lastRequestAt: new Date(now - 100).toISOString() });
+  assert.deepEqual(m.tcp!.i1, { open: 1, lastAt: now - 500 });
+  assert.equal(local.instances.i1!.requests, 50, 'the local snapshot is left as it was');
+  // The edge goes quiet: its sums and last moments stay, its in-flight, held and open counts no longer do.
+  const later = t.merge(local, now + FRESH_MS + 1)!;
+  assert.equal(later.instances.i1!.requests, 57);
+  assert.equal(later.instances.i1!.inFlight, 1);
+  assert.equal(later.apps.a1!.held, 0);
+  assert.deepEqual(later.tcp!.i1, { open: 0, lastAt: now - 500 });
+  // Nothing reported at all: the local snapshot itself.
+  assert.equal(new RemoteTraffic().merge(local, now), local);
+});
+
+test('the wire form reads back; every bad field is named', () => {
+  const r = report('abc123', { 'i-1': inst(5, 1, 1234) }, { apps: { 'a-1': { held: 1, requests: 5, lastRequestAt: null } }, tcp: { 'i-1': { open: 2, lastAt: 99 } } });
+  const back = parseTrafficReport(JSON.parse(JSON.stringify(trafficReportToWire(r))));
+  assert.deepEqual(back.errors, []);
+  assert.deepEqual(back.report, r);
+  const bad = parseTrafficReport({
+    region: 'Frankfurt!', edge_id: '', instances: { 'i 1': {}, i2: { in_flight: -1, requests: 'x', sum_ms: 0, counts: [1, 2] } }, tcp: [],
+  });
+  assert.equal(bad.report, undefined);
+  assert.deepEqual(bad.errors.map((e) => e.field), ['region', 'edge_id', 'instances.i 1', 'instances.i2.counts', 'instances.i2.in_flight', 'instances.i2.requests', 'tcp']);
+  assert.deepEqual(parseTrafficReport([]).errors, [{ field: 'body', description: 'must be a traffic report object' }]);
+});

@@ -1,0 +1,189 @@
+// Traffic seen by remote edges (`pier edge`, one per region), for the control plane's autoscaler and idle rule.
+// Each remote edge posts its cumulative per-instance counters every second (POST /v1/pier/edge/traffic); this keeps,
+// per edge, the last report and, per instance, the sum of what every edge added since it was first heard from, so
+// the counters handed to the autoscaler only grow (an edge that restarts comes back under a new id: its counters
+// start again from zero without pulling the sums back). `merge` adds those sums to the in-process edge's own
+// counters: the sampler (src/autoscale/sample.ts) takes the deltas as from one edge. In-flight requests, held ones
+// and open TCP proxy connections count only from edges heard from in the last 10 s.
+import { LATENCY_BUCKETS_MS } from './metrics.ts';
+import type { EdgeMetrics, TrafficMetrics } from './types.ts';
+
+/** One instance in a report: cumulative counters since the edge started. */
+export interface InstanceReport { inFlight: number; requests: number; sumMs: number; counts: number[]; lastRequestAt: number | null }
+/** One app in a report. */
+export interface AppReport { held: number; requests: number; lastRequestAt: number | null }
+/** What a remote edge posts: its region and id (new at each start), and its counters. */
+export interface TrafficReport {
+  region: string;
+  edgeId: string;
+  instances: Record<string, InstanceReport>;
+  apps: Record<string, AppReport>;
+  tcp: Record<string, { open: number; lastAt: number }>;
+}
+
+/** How long an edge's in-flight, held and open counts are believed after its last report. */
+export const FRESH_MS = 10_000;
+/** An edge not heard from for this long is forgotten (its sums stay). */
+const FORGET_EDGE_MS = 300_000;
+/** Sums of an instance no edge reported for this long are dropped (the instance is long gone). */
+const FORGET_INSTANCE_MS = 600_000;
+
+interface Sum { requests: number; sumMs: number; counts: number[]; lastRequestAt: number; touchedAt: number }
+interface Seen { at: number; report: TrafficReport }
+
+export class RemoteTraffic {
+  private readonly edges = new Map<string, Seen>();
+  private readonly sums = new Map<string, Sum>();
+  private readonly appSums = new Map<string, { requests: number; lastRequestAt: number; touchedAt: number }>();
+
+  /** Takes an edge's report. Its first report (of this control plane's life) only sets the baseline. */
+  report(r: TrafficReport, now = Date.now()): void {
+    const key = `${r.region}/${r.edgeId}`;
+    const prev = this.edges.get(key)?.report;
+    for (const [id, cur] of Object.entries(r.instances)) {
+      const sum = this.sums.get(id) ?? { requests: 0, sumMs: 0, counts: LATENCY_BUCKETS_MS.map(() => 0), lastRequestAt: 0, touchedAt: now };
+      sum.touchedAt = now;
+      if (cur.lastRequestAt !== null && cur.lastRequestAt > sum.lastRequestAt) sum.lastRequestAt = cur.lastRequestAt;
+      const p = prev?.instances[id];
+      // No earlier report of this edge: a baseline, unless the edge has reported before without this instance
+      // (a new instance: everything it counted is new).
+      const base = p && p.requests <= cur.requests ? p : prev ? undefined : cur;
+      sum.requests += cur.requests - (base?.requests ?? 0);
+      sum.sumMs += Math.max(0, cur.sumMs - (base?.sumMs ?? 0));
+      cur.counts.forEach((c, k) => { sum.counts[k] = (sum.counts[k] ?? 0) + Math.max(0, c - (base?.counts[k] ?? 0)); });
+      this.sums.set(id, sum);
+    }
+    for (const [id, cur] of Object.entries(r.apps)) {
+      const sum = this.appSums.get(id) ?? { requests: 0, lastRequestAt: 0, touchedAt: now };
+      sum.touchedAt = now;
+      if (cur.lastRequestAt !== null && cur.lastRequestAt > sum.lastRequestAt) sum.lastRequestAt = cur.lastRequestAt;
+      const p = prev?.apps[id];
+      const base = p && p.requests <= cur.requests ? p : prev ? undefined : cur;
+      sum.requests += cur.requests - (base?.requests ?? 0);
+      this.appSums.set(id, sum);
+    }
+    this.edges.set(key, { at: now, report: r });
+    for (const [k, e] of this.edges) if (now - e.at > FORGET_EDGE_MS) this.edges.delete(k);
+    for (const [id, s] of this.sums) if (now - s.touchedAt > FORGET_INSTANCE_MS) this.sums.delete(id);
+    for (const [id, s] of this.appSums) if (now - s.touchedAt > FORGET_INSTANCE_MS) this.appSums.delete(id);
+  }
+
+  /** The remote edges heard from, by region and id, with when (for operators and tests). */
+  edgesSeen(): { region: string; edgeId: string; at: string }[] {
+    return [...this.edges.values()].map((e) => ({ region: e.report.region, edgeId: e.report.edgeId, at: new Date(e.at).toISOString() }));
+  }
+
+  /** The in-process edge's counters (if any) plus every remote edge's; `local` itself is left as it was. */
+  merge(local: EdgeMetrics | undefined, now = Date.now()): EdgeMetrics | undefined {
+    if (this.sums.size === 0 && this.appSums.size === 0 && this.edges.size === 0) return local;
+    const out: EdgeMetrics = {
+      instances: { ...(local?.instances ?? {}) }, routes: local?.routes ?? {}, apps: { ...(local?.apps ?? {}) },
+      ...(local?.tcp ? { tcp: { ...local.tcp } } : {}),
+    };
+    const fresh = [...this.edges.values()].filter((e) => now - e.at <= FRESH_MS).map((e) => e.report);
+    for (const [id, sum] of this.sums) {
+      const base = out.instances[id] ?? emptyTraffic();
+      const inFlight = fresh.reduce((n, r) => n + (r.instances[id]?.inFlight ?? 0), 0);
+      const last = Math.max(base.lastRequestAt ? Date.parse(base.lastRequestAt) : 0, sum.lastRequestAt);
+      out.instances[id] = {
+        ...base,
+        inFlight: base.inFlight + inFlight,
+        requests: base.requests + sum.requests,
+        sumMs: base.sumMs + sum.sumMs,
+        buckets: { le: base.buckets.le.length ? base.buckets.le : LATENCY_BUCKETS_MS, counts: sum.counts.map((c, k) => c + (base.buckets.counts[k] ?? 0)) },
+        lastRequestAt: last > 0 ? new Date(last).toISOString() : null,
+      };
+    }
+    for (const [id, sum] of this.appSums) {
+      const base = out.apps[id] ?? { lastRequestAt: null, held: 0, requests: 0 };
+      const held = fresh.reduce((n, r) => n + (r.apps[id]?.held ?? 0), 0);
+      const last = Math.max(base.lastRequestAt ? Date.parse(base.lastRequestAt) : 0, sum.lastRequestAt);
+      out.apps[id] = { held: base.held + held, requests: base.requests + sum.requests, lastRequestAt: last > 0 ? new Date(last).toISOString() : null };
+    }
+    for (const e of this.edges.values()) {
+      const live = now - e.at <= FRESH_MS;
+      for (const [id, t] of Object.entries(e.report.tcp)) {
+        out.tcp ??= {};
+        const base = out.tcp[id] ?? { open: 0, lastAt: 0 };
+        // An edge gone quiet may have lost its connections with it: its open ones count no more, its last moment does.
+        out.tcp[id] = { open: base.open + (live ? t.open : 0), lastAt: Math.max(base.lastAt, t.lastAt) };
+      }
+    }
+    return out;
+  }
+}
+
+function emptyTraffic(): TrafficMetrics {
+  return {
+    inFlight: 0, requests: 0, byStatus: {}, bytes: 0, latencyMs: { p50: 0, p95: 0, p99: 0 },
+    buckets: { le: LATENCY_BUCKETS_MS, counts: LATENCY_BUCKETS_MS.map(() => 0) }, sumMs: 0, connectErrors: 0, lastRequestAt: null,
+  };
+}
+
+/** A remote edge's report from its own counters (what it posts; bytes per instance kept small). */
+export function trafficReport(region: string, edgeId: string, m: EdgeMetrics, tcp: Record<string, { open: number; lastAt: number }>): TrafficReport {
+  const instances: Record<string, InstanceReport> = {};
+  for (const [id, t] of Object.entries(m.instances)) {
+    instances[id] = { inFlight: t.inFlight, requests: t.requests, sumMs: t.sumMs, counts: t.buckets.counts, lastRequestAt: t.lastRequestAt ? Date.parse(t.lastRequestAt) : null };
+  }
+  const apps: Record<string, AppReport> = {};
+  for (const [id, a] of Object.entries(m.apps)) apps[id] = { held: a.held, requests: a.requests, lastRequestAt: a.lastRequestAt ? Date.parse(a.lastRequestAt) : null };
+  return { region, edgeId, instances, apps, tcp };
+}
+
+/** The report as JSON on the wire (snake_case, as Pier's other /v1/pier bodies). */
+export function trafficReportToWire(r: TrafficReport): Record<string, unknown> {
+  return {
+    region: r.region, edge_id: r.edgeId,
+    instances: Object.fromEntries(Object.entries(r.instances).map(([id, t]) => [id, { in_flight: t.inFlight, requests: t.requests, sum_ms: t.sumMs, counts: t.counts, last_request_at: t.lastRequestAt }])),
+    apps: Object.fromEntries(Object.entries(r.apps).map(([id, a]) => [id, { held: a.held, requests: a.requests, last_request_at: a.lastRequestAt }])),
+    tcp: Object.fromEntries(Object.entries(r.tcp).map(([id, t]) => [id, { open: t.open, last_at: t.lastAt }])),
+  };
+}
+
+const ID = /^[A-Za-z0-9-]{1,64}$/;
+const REGION = /^[a-z0-9][a-z0-9-]{0,31}$/;
+/** More ids than this in one report is not an edge's: refused. */
+const MAX_IDS = 100_000;
+
+/**
+ * Reads a report from the wire, every problem named by its field (`instances.<id>.requests`): ids of 1-64 letters,
+ * digits and dashes, counts finite and not negative, the histogram in the edge's buckets, times in epoch ms or null.
+ */
+export function parseTrafficReport(raw: unknown): { report?: TrafficReport; errors: { field: string; description: string }[] } {
+  const errors: { field: string; description: string }[] = [];
+  const add = (field: string, description: string) => { if (errors.length < 20) errors.push({ field, description }); };
+  const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const num = (v: unknown, path: string): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) { add(path, 'must be a finite number of 0 or more'); return 0; }
+    return v;
+  };
+  const time = (v: unknown, path: string): number | null => (v === null || v === undefined ? null : num(v, path));
+  const map = <T>(v: unknown, path: string, one: (x: Record<string, unknown>, p: string) => T): Record<string, T> => {
+    const out: Record<string, T> = {};
+    if (v === undefined || v === null) return out;
+    if (!obj(v)) { add(path, 'must be an object keyed by id'); return out; }
+    const keys = Object.keys(v);
+    if (keys.length > MAX_IDS) { add(path, `must hold at most ${MAX_IDS} ids`); return out; }
+    for (const id of keys) {
+      const p = `${path}.${id.slice(0, 64)}`;
+      if (!ID.test(id)) { add(p, 'an id of 1-64 letters, digits and dashes'); continue; }
+      const x = v[id];
+      if (!obj(x)) { add(p, 'must be an object'); continue; }
+      out[id] = one(x, p);
+    }
+    return out;
+  };
+  if (!obj(raw)) return { errors: [{ field: 'body', description: 'must be a traffic report object' }] };
+  const region = typeof raw.region === 'string' && REGION.test(raw.region) ? raw.region : (add('region', 'a region id: lowercase letters, digits and dashes'), '');
+  const edgeId = typeof raw.edge_id === 'string' && ID.test(raw.edge_id) ? raw.edge_id : (add('edge_id', 'the edge\'s id: 1-64 letters, digits and dashes'), '');
+  const instances = map(raw.instances, 'instances', (x, p) => {
+    const counts = Array.isArray(x.counts) && x.counts.length === LATENCY_BUCKETS_MS.length
+      ? x.counts.map((c, k) => num(c, `${p}.counts[${k}]`))
+      : (add(`${p}.counts`, `must be ${LATENCY_BUCKETS_MS.length} bucket counts (the edge's latency buckets)`), LATENCY_BUCKETS_MS.map(() => 0));
+    return { inFlight: num(x.in_flight, `${p}.in_flight`), requests: num(x.requests, `${p}.requests`), sumMs: num(x.sum_ms, `${p}.sum_ms`), counts, lastRequestAt: time(x.last_request_at, `${p}.last_request_at`) };
+  });
+  const apps = map(raw.apps, 'apps', (x, p) => ({ held: num(x.held, `${p}.held`), requests: num(x.requests, `${p}.requests`), lastRequestAt: time(x.last_request_at, `${p}.last_request_at`) }));
+  const tcp = map(raw.tcp, 'tcp', (x, p) => ({ open: num(x.open, `${p}.open`), lastAt: num(x.last_at, `${p}.last_at`) }));
+  return errors.length ? { errors } : { report: { region, edgeId, instances, apps, tcp }, errors };
+}
