@@ -199,6 +199,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
       });
       core.onWrite(() => controller?.kick());
       core.routeFeed.onWake = (appId) => controller?.wake(appId);
+      core.routeFeed.onLoad = (serviceId) => controller?.load(serviceId);
       // Attaching a custom domain or changing an app's https_redirect changes hosts and redirects without any status
       // change the reconcilers would notice: recompute the table after each write (unchanged tables are not resent).
       core.onWrite(publisher.pushSoon);
@@ -207,6 +208,7 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
     },
     async stop() {
       core.routeFeed.onWake = undefined;
+      core.routeFeed.onLoad = undefined;
       await controller?.stop();
       // A deposed leader's edge keeps the table it has: nothing recomputes it from a stopped controller.
       controller = undefined;

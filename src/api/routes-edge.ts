@@ -89,9 +89,15 @@ async function wakeHandler(c: RequestContext): Promise<Record<string, never>> {
  */
 async function trafficHandler(c: RequestContext): Promise<Record<string, never>> {
   await assertOperator(c, OPERATOR);
-  const { report, errors } = parseTrafficReport(await c.body());
-  if (!report) throw validationError(errors);
+  const body = await c.body();
+  const { report, errors } = parseTrafficReport(body);
+  const load = (body as { load?: unknown } | undefined)?.load;
+  const ids = load === undefined || load === null ? [] : Array.isArray(load) && load.length <= 1000 && load.every((x) => typeof x === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(x)) ? load as string[] : undefined;
+  if (!ids) errors.push({ field: 'load', description: 'the ids of the services whose load rose: at most 1,000 ids of 1-64 letters, digits and dashes' });
+  if (!report || !ids) throw validationError(errors);
   c.routeFeed.traffic.report(report);
+  // After the counters are in: the sample the controller takes now sees the rise.
+  for (const id of ids) c.routeFeed.onLoad?.(id);
   return {};
 }
 

@@ -275,6 +275,9 @@ test('remote edge: posts its traffic to the control plane (operators only, valid
   const bad = await t.req<any>('POST', '/v1/pier/edge/traffic', { ...good, instances: { i1: { requests: -3 } } });
   assert.equal(bad.status, 400);
   assert.ok(bad.body.fields.some((f: { field: string }) => f.field === 'instances.i1.requests'), JSON.stringify(bad.body));
+  const badLoad = await t.req<any>('POST', '/v1/pier/edge/traffic', { ...good, load: ['../x'] });
+  assert.equal(badLoad.status, 400);
+  assert.deepEqual(badLoad.body.fields.map((f: { field: string }) => f.field), ['load']);
   let remote: RemoteEdge | undefined;
   try {
     remote = await createRemoteEdge({ api: t.url, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: () => {}, retry: { minMs: 20, maxMs: 100 }, trafficIntervalMs: 50 });
@@ -287,6 +290,34 @@ test('remote edge: posts its traffic to the control plane (operators only, valid
     const last = feed.traffic.merge(undefined)!.instances['i-fra']!.lastRequestAt!;
     assert.ok(Date.now() - Date.parse(last) < 5000, last);
   } finally {
+    await remote?.close();
+  }
+});
+
+test('remote edge: a load rise on a watched route is posted at once with the service named; the leader samples with the rise counted', async () => {
+  const feed = t.pier.routeFeed;
+  feed.publish([app('busy', [route('/', [up('i-busy', fra.port, 'fra')], { serviceId: 'svc-busy', loadWatch: { max: 3, perSecond: 5 } })], { hosts: ['busy.example'] })]);
+  const seen: { serviceId: string; counted: number }[] = [];
+  let remote: RemoteEdge | undefined;
+  try {
+    const known = feed.traffic.edgesSeen().length;
+    remote = await createRemoteEdge({ api: t.url, token: t.token, addr: '127.0.0.1:0', region: 'fra', log: () => {}, retry: { minMs: 20, maxMs: 100 }, trafficIntervalMs: 3000 });
+    await remote.firstTable;
+    // Its first post (the baseline) comes after one interval; the next periodic one 3 s after that.
+    await until('the edge\'s first post', () => feed.traffic.edgesSeen().length > known, 10_000);
+    const before = feed.traffic.merge(undefined)?.instances['i-busy']?.requests ?? 0;
+    feed.onLoad = (serviceId) => seen.push({ serviceId, counted: (feed.traffic.merge(undefined)?.instances['i-busy']?.requests ?? 0) - before });
+    const t0 = Date.now();
+    for (let round = 0; round < 20 && seen.length === 0; round++) {
+      await Promise.all(Array.from({ length: 10 }, () => call(remote!.url, 'busy.example', '/')));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await until('the rise reached the leader', () => seen.length > 0);
+    assert.equal(seen[0]!.serviceId, 'svc-busy');
+    assert.ok(Date.now() - t0 < 1500, `posted at once, not at the next 3 s round (${Date.now() - t0} ms)`);
+    assert.ok(seen[0]!.counted > 3, `the counters the leader holds at the report show the rise (${seen[0]!.counted} requests)`);
+  } finally {
+    feed.onLoad = undefined;
     await remote?.close();
   }
 });

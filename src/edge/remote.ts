@@ -167,6 +167,11 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   /** The leader URL last announced in the log (one line per switch, not per retry). */
   let announced: string | undefined;
 
+  /** Services whose load rose past what their instances take (the edge's load watch), to report with the next post. */
+  const loads = new Set<string>();
+  /** Ends the traffic loop's wait early (a load report); set while it waits. */
+  let wakePush: (() => void) | undefined;
+
   // Requests get 503 until the first table; wake-ups go to whichever control plane is polled (a follower refuses).
   const choice = opts.dataplane ?? { dataplane: 'node', auto: false };
   const ownDir = choice.dataplane === 'haproxy' && opts.dir === undefined ? mkdtempSync(join(tmpdir(), 'pier-edge-')) : undefined;
@@ -181,6 +186,9 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
       });
       if (!res.ok) throw new Error(`wake of app ${appId} refused: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
     },
+    // A rise past a service's watch: post the counters now, with the service named, so the leader samples at once
+    // (as for its own edge) instead of at its next tick.
+    onLoad: (serviceId) => { loads.add(serviceId); wakePush?.(); },
   }, { dir: opts.dir ?? ownDir ?? '', onError: (m) => log(`pier edge (haproxy): ${m}`) }, log).catch((err: unknown) => {
     dropOwnDir();
     throw err;
@@ -270,21 +278,30 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
   // (the poll above logs an unreachable API); an unchanged report is sent again only every 5 s (to stay fresh).
   const edgeId = randomBytes(6).toString('hex');
   const every = opts.trafficIntervalMs ?? 1000;
+  const nap = () => new Promise<void>((resolve) => {
+    const done = () => { clearTimeout(timer); wakePush = undefined; stopper.signal.removeEventListener('abort', done); resolve(); };
+    const timer = setTimeout(done, every);
+    wakePush = done;
+    stopper.signal.addEventListener('abort', done, { once: true });
+  });
   const push = (async () => {
     let lastBody = '';
     let lastAt = 0;
     while (!stopper.signal.aborted) {
-      await sleep(every, stopper.signal);
+      if (loads.size === 0) await nap();
       if (stopper.signal.aborted || etag === '') continue;
-      const body = JSON.stringify(trafficReportToWire(trafficReport(opts.region, edgeId, edge.metrics(), tcp.activity())));
-      if (body === lastBody && Date.now() - lastAt < 5000) continue;
+      const load = [...loads];
+      loads.clear();
+      const counters = JSON.stringify(trafficReportToWire(trafficReport(opts.region, edgeId, edge.metrics(), tcp.activity())));
+      if (load.length === 0 && counters === lastBody && Date.now() - lastAt < 5000) continue;
+      const body = load.length ? `${counters.slice(0, -1)},"load":${JSON.stringify(load)}}` : counters;
       try {
         const res = await fetch(new URL('/v1/pier/edge/traffic', target + '/'), {
           method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
           body, signal: AbortSignal.any([stopper.signal, AbortSignal.timeout(5000)]),
         });
         await res.arrayBuffer();
-        if (res.ok) { lastBody = body; lastAt = Date.now(); }
+        if (res.ok) { lastBody = counters; lastAt = Date.now(); }
       } catch {
         // Unreachable or stopping: the next round tries again.
       }

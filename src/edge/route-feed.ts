@@ -15,6 +15,8 @@ export class EdgeRouteFeed {
   private readonly seen = new Map<string, RemoteEdgeSeen>();
   /** Wakes a sleeping app (set by the composition root to the controller's wake while it leads). */
   onWake: ((appId: string) => void) | undefined;
+  /** A remote edge saw a service's load rise (set by the composition root to the controller's load while it leads). */
+  onLoad: ((serviceId: string) => void) | undefined;
   /** What remote edges report of their traffic (POST /v1/pier/edge/traffic), merged into the autoscaler's counters. */
   readonly traffic = new RemoteTraffic();
 
