@@ -181,8 +181,12 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
         drain: async (instanceId, timeoutMs) => {
           await publisher.refresh();
           // Regional edges (`pier edge`) must hold the table without it too before it stops (bounded).
+          const t0 = Date.now();
           await core.routeFeed.remoteEdgesCaughtUp(Math.min(timeoutMs, 10_000));
           if (edge) await edge.drain(instanceId, timeoutMs);
+          // Their requests on it finish too: each remote edge posts its counters once it holds the new table, and the
+          // drain waits (within what is left of the time) for those posts to show nothing in flight on the instance.
+          await core.routeFeed.traffic.drained(instanceId, Math.max(0, timeoutMs - (Date.now() - t0)), () => core.routeFeed.current()?.etag);
         },
         onRoutesChanged: () => { void publisher.push(); },
         onError: (err, context) => log(`pier: ${context}: ${(err as Error)?.message ?? String(err)}`),

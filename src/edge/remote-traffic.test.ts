@@ -11,7 +11,7 @@ const counts = (n: number) => LATENCY_BUCKETS_MS.map((_, k) => (k === 3 ? n : 0)
 const inst = (requests: number, inFlight = 0, lastRequestAt: number | null = null): InstanceReport =>
   ({ inFlight, requests, sumMs: requests * 4, counts: counts(requests), lastRequestAt });
 const report = (edgeId: string, instances: Record<string, InstanceReport>, extra: Partial<TrafficReport> = {}): TrafficReport =>
-  ({ region: 'fra', edgeId, instances, apps: {}, tcp: {}, ...extra });
+  ({ region: 'fra', edgeId, etag: '"t1"', instances, apps: {}, tcp: {}, ...extra });
 
 test('sums grow by each report\'s delta: the first report of an edge is a baseline, a restarted edge does not pull them back', () => {
   const t = new RemoteTraffic();
@@ -71,4 +71,23 @@ test('the wire form reads back; every bad field is named', () => {
   assert.equal(bad.report, undefined);
   assert.deepEqual(bad.errors.map((e) => e.field), ['region', 'edge_id', 'instances.i 1', 'instances.i2.counts', 'instances.i2.in_flight', 'instances.i2.requests', 'tcp']);
   assert.deepEqual(parseTrafficReport([]).errors, [{ field: 'body', description: 'must be a traffic report object' }]);
+});
+
+test('a drain waits for the remote edges to report from the current table, then for their requests on the instance, bounded', async () => {
+  const t = new RemoteTraffic();
+  let current = '"t1"';
+  t.report(report('e1', { i1: inst(10, 2) }));
+  assert.equal(t.inFlight('i1'), 2);
+  assert.equal(await t.drained('i1', 120, () => current), false, 'still in flight after the time given');
+  setTimeout(() => t.report(report('e1', { i1: inst(12, 0) })), 100);
+  const t0 = Date.now();
+  assert.equal(await t.drained('i1', 5000, () => current), true);
+  assert.ok(Date.now() - t0 < 1000);
+  // A new table (the instance left it): nothing in flight as last reported, but from the old table; the edge's
+  // report from the new one decides.
+  current = '"t2"';
+  assert.equal(await t.drained('i1', 120, () => current), false, 'no report from the new table yet');
+  setTimeout(() => t.report(report('e1', { i1: inst(12, 0) }, { etag: '"t2"' })), 100);
+  assert.equal(await t.drained('i1', 5000, () => current), true);
+  assert.equal(await t.drained('other', 10, () => current), true, 'nothing in flight on an instance no edge reported');
 });

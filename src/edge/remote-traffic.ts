@@ -16,6 +16,8 @@ export interface AppReport { held: number; requests: number; lastRequestAt: numb
 export interface TrafficReport {
   region: string;
   edgeId: string;
+  /** The route table the edge serves as it posts (its ETag); '' before its first. */
+  etag: string;
   instances: Record<string, InstanceReport>;
   apps: Record<string, AppReport>;
   tcp: Record<string, { open: number; lastAt: number }>;
@@ -66,6 +68,31 @@ export class RemoteTraffic {
     for (const [k, e] of this.edges) if (now - e.at > FORGET_EDGE_MS) this.edges.delete(k);
     for (const [id, s] of this.sums) if (now - s.touchedAt > FORGET_INSTANCE_MS) this.sums.delete(id);
     for (const [id, s] of this.appSums) if (now - s.touchedAt > FORGET_INSTANCE_MS) this.appSums.delete(id);
+  }
+
+  /** Requests in flight on `instanceId` at the remote edges heard from in the last FRESH_MS. */
+  inFlight(instanceId: string, now = Date.now()): number {
+    let n = 0;
+    for (const e of this.edges.values()) if (now - e.at <= FRESH_MS) n += e.report.instances[instanceId]?.inFlight ?? 0;
+    return n;
+  }
+
+  /**
+   * Resolves true once every fresh remote edge has reported from the current table (`etag()`; an edge posts as soon
+   * as it takes a new one) and none reports a request in flight on `instanceId`; false after `ms`. A drain waits for
+   * it once the table without the instance was sent: the remote edges' requests on it finish first.
+   */
+  async drained(instanceId: string, ms: number, etag: () => string | undefined): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (let i = 0; i < 1_000_000; i++) {
+      const now = Date.now();
+      const current = etag();
+      const behind = current !== undefined && [...this.edges.values()].some((e) => now - e.at <= FRESH_MS && e.report.etag !== current);
+      if (!behind && this.inFlight(instanceId, now) === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
   }
 
   /** The remote edges heard from, by region and id, with when (for operators and tests). */
@@ -121,20 +148,20 @@ function emptyTraffic(): TrafficMetrics {
 }
 
 /** A remote edge's report from its own counters (what it posts; bytes per instance kept small). */
-export function trafficReport(region: string, edgeId: string, m: EdgeMetrics, tcp: Record<string, { open: number; lastAt: number }>): TrafficReport {
+export function trafficReport(region: string, edgeId: string, etag: string, m: EdgeMetrics, tcp: Record<string, { open: number; lastAt: number }>): TrafficReport {
   const instances: Record<string, InstanceReport> = {};
   for (const [id, t] of Object.entries(m.instances)) {
     instances[id] = { inFlight: t.inFlight, requests: t.requests, sumMs: t.sumMs, counts: t.buckets.counts, lastRequestAt: t.lastRequestAt ? Date.parse(t.lastRequestAt) : null };
   }
   const apps: Record<string, AppReport> = {};
   for (const [id, a] of Object.entries(m.apps)) apps[id] = { held: a.held, requests: a.requests, lastRequestAt: a.lastRequestAt ? Date.parse(a.lastRequestAt) : null };
-  return { region, edgeId, instances, apps, tcp };
+  return { region, edgeId, etag, instances, apps, tcp };
 }
 
 /** The report as JSON on the wire (snake_case, as Pier's other /v1/pier bodies). */
 export function trafficReportToWire(r: TrafficReport): Record<string, unknown> {
   return {
-    region: r.region, edge_id: r.edgeId,
+    region: r.region, edge_id: r.edgeId, etag: r.etag,
     instances: Object.fromEntries(Object.entries(r.instances).map(([id, t]) => [id, { in_flight: t.inFlight, requests: t.requests, sum_ms: t.sumMs, counts: t.counts, last_request_at: t.lastRequestAt }])),
     apps: Object.fromEntries(Object.entries(r.apps).map(([id, a]) => [id, { held: a.held, requests: a.requests, last_request_at: a.lastRequestAt }])),
     tcp: Object.fromEntries(Object.entries(r.tcp).map(([id, t]) => [id, { open: t.open, last_at: t.lastAt }])),
@@ -177,6 +204,7 @@ export function parseTrafficReport(raw: unknown): { report?: TrafficReport; erro
   if (!obj(raw)) return { errors: [{ field: 'body', description: 'must be a traffic report object' }] };
   const region = typeof raw.region === 'string' && REGION.test(raw.region) ? raw.region : (add('region', 'a region id: lowercase letters, digits and dashes'), '');
   const edgeId = typeof raw.edge_id === 'string' && ID.test(raw.edge_id) ? raw.edge_id : (add('edge_id', 'the edge\'s id: 1-64 letters, digits and dashes'), '');
+  const etag = raw.etag === undefined || raw.etag === null ? '' : typeof raw.etag === 'string' && raw.etag.length <= 64 ? raw.etag : (add('etag', 'the ETag of the route table the edge serves (at most 64 characters)'), '');
   const instances = map(raw.instances, 'instances', (x, p) => {
     const counts = Array.isArray(x.counts) && x.counts.length === LATENCY_BUCKETS_MS.length
       ? x.counts.map((c, k) => num(c, `${p}.counts[${k}]`))
@@ -185,5 +213,5 @@ export function parseTrafficReport(raw: unknown): { report?: TrafficReport; erro
   });
   const apps = map(raw.apps, 'apps', (x, p) => ({ held: num(x.held, `${p}.held`), requests: num(x.requests, `${p}.requests`), lastRequestAt: time(x.last_request_at, `${p}.last_request_at`) }));
   const tcp = map(raw.tcp, 'tcp', (x, p) => ({ open: num(x.open, `${p}.open`), lastAt: num(x.last_at, `${p}.last_at`) }));
-  return errors.length ? { errors } : { report: { region, edgeId, instances, apps, tcp }, errors };
+  return errors.length ? { errors } : { report: { region, edgeId, etag, instances, apps, tcp }, errors };
 }

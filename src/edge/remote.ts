@@ -169,8 +169,10 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
 
   /** Services whose load rose past what their instances take (the edge's load watch), to report with the next post. */
   const loads = new Set<string>();
-  /** Ends the traffic loop's wait early (a load report); set while it waits. */
+  /** Ends the traffic loop's wait early (a load report, a new table); set while it waits. */
   let wakePush: (() => void) | undefined;
+  /** A new table arrived: the next post goes out even if the counters did not change. */
+  let postNow = false;
 
   // Requests get 503 until the first table; wake-ups go to whichever control plane is polled (a follower refuses).
   const choice = opts.dataplane ?? { dataplane: 'node', auto: false };
@@ -242,6 +244,9 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
           edge.setRoutes(got.table.apps, got.table.domain);
           void tcp.setRoutes(got.table.apps);
           etag = got.table.etag;
+          // Post the counters now: a drain on the leader waits for a report made after this table.
+          postNow = true;
+          wakePush?.();
           if (firstOne) {
             log(`pier edge: first route table from ${target}: ${got.table.apps.length} apps (table ${etag}); serving`);
             resolveFirst();
@@ -288,12 +293,14 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
     let lastBody = '';
     let lastAt = 0;
     while (!stopper.signal.aborted) {
-      if (loads.size === 0) await nap();
+      if (loads.size === 0 && !postNow) await nap();
       if (stopper.signal.aborted || etag === '') continue;
       const load = [...loads];
       loads.clear();
-      const counters = JSON.stringify(trafficReportToWire(trafficReport(opts.region, edgeId, edge.metrics(), tcp.activity())));
-      if (load.length === 0 && counters === lastBody && Date.now() - lastAt < 5000) continue;
+      const force = postNow;
+      postNow = false;
+      const counters = JSON.stringify(trafficReportToWire(trafficReport(opts.region, edgeId, etag, edge.metrics(), tcp.activity())));
+      if (!force && load.length === 0 && counters === lastBody && Date.now() - lastAt < 5000) continue;
       const body = load.length ? `${counters.slice(0, -1)},"load":${JSON.stringify(load)}}` : counters;
       try {
         const res = await fetch(new URL('/v1/pier/edge/traffic', target + '/'), {
