@@ -91,3 +91,15 @@ test('a drain waits for the remote edges to report from the current table, then 
   assert.equal(await t.drained('i1', 5000, () => current), true);
   assert.equal(await t.drained('other', 10, () => current), true, 'nothing in flight on an instance no edge reported');
 });
+
+test('a report leaves out what the edge never served', async () => {
+  const { trafficReport } = await import('./remote-traffic.ts');
+  const zero = { inFlight: 0, requests: 0, byStatus: {}, bytes: 0, latencyMs: { p50: 0, p95: 0, p99: 0 }, buckets: { le: LATENCY_BUCKETS_MS, counts: counts(0) }, sumMs: 0, connectErrors: 0, lastRequestAt: null };
+  const m: EdgeMetrics = {
+    instances: { idle: zero, busy: { ...zero, requests: 4, sumMs: 8, buckets: { le: LATENCY_BUCKETS_MS, counts: counts(4) } }, waiting: { ...zero, inFlight: 1 } },
+    routes: {}, apps: { quiet: { held: 0, requests: 0, lastRequestAt: null }, held: { held: 2, requests: 0, lastRequestAt: null } },
+  };
+  const r = trafficReport('fra', 'e1', '"t"', m, {});
+  assert.deepEqual(Object.keys(r.instances).sort(), ['busy', 'waiting']);
+  assert.deepEqual(Object.keys(r.apps), ['held']);
+});

@@ -147,14 +147,21 @@ function emptyTraffic(): TrafficMetrics {
   };
 }
 
-/** A remote edge's report from its own counters (what it posts; bytes per instance kept small). */
+/**
+ * A remote edge's report from its own counters (what it posts). Instances and apps it never served are left out (a
+ * thousand idle routes cost nothing per post); an instance left out of a report keeps its sums on the leader.
+ */
 export function trafficReport(region: string, edgeId: string, etag: string, m: EdgeMetrics, tcp: Record<string, { open: number; lastAt: number }>): TrafficReport {
   const instances: Record<string, InstanceReport> = {};
   for (const [id, t] of Object.entries(m.instances)) {
+    if (t.requests === 0 && t.inFlight === 0) continue;
     instances[id] = { inFlight: t.inFlight, requests: t.requests, sumMs: t.sumMs, counts: t.buckets.counts, lastRequestAt: t.lastRequestAt ? Date.parse(t.lastRequestAt) : null };
   }
   const apps: Record<string, AppReport> = {};
-  for (const [id, a] of Object.entries(m.apps)) apps[id] = { held: a.held, requests: a.requests, lastRequestAt: a.lastRequestAt ? Date.parse(a.lastRequestAt) : null };
+  for (const [id, a] of Object.entries(m.apps)) {
+    if (a.requests === 0 && a.held === 0) continue;
+    apps[id] = { held: a.held, requests: a.requests, lastRequestAt: a.lastRequestAt ? Date.parse(a.lastRequestAt) : null };
+  }
   return { region, edgeId, etag, instances, apps, tcp };
 }
 
