@@ -5,7 +5,7 @@
 // controller.
 import { PierError, validationError } from '../domain/errors.ts';
 import { leaseHolder } from '../control/leader.ts';
-import { parseTrafficReport } from '../edge/remote-traffic.ts';
+import { EDGE_ID, parseTrafficReport, REGION_ID } from '../edge/remote-traffic.ts';
 import { assertOperator } from './auth.ts';
 import { errorReplyFor } from './error-body.ts';
 import type { RequestContext, Route } from './router.ts';
@@ -13,15 +13,13 @@ import type { RequestContext, Route } from './router.ts';
 /** Longest a long-poll is held (seconds) before it answers 304: under common proxies' idle timeouts. */
 export const MAX_WAIT_SECONDS = 25;
 
-const REGION = /^[a-z0-9][a-z0-9-]{0,31}$/;
-
 /** Remote edges are infrastructure: only operators may read every app's routes. */
 const OPERATOR = 'read the edge route table';
 
 async function routesHandler(c: RequestContext): Promise<undefined> {
   await assertOperator(c, OPERATOR);
   const region = c.query.str('region');
-  if (region !== undefined && !REGION.test(region)) throw validationError([{ field: 'region', description: 'a region id: lowercase letters, digits and dashes' }]);
+  if (region !== undefined && !REGION_ID.test(region)) throw validationError([{ field: 'region', description: 'a region id: lowercase letters, digits and dashes' }]);
   const timeout = c.query.int('timeout', MAX_WAIT_SECONDS)!;
   if (timeout < 1 || timeout > MAX_WAIT_SECONDS) throw validationError([{ field: 'timeout', description: `seconds, 1 to ${MAX_WAIT_SECONDS}` }]);
   const feed = c.routeFeed;
@@ -74,7 +72,7 @@ async function routesHandler(c: RequestContext): Promise<undefined> {
 async function wakeHandler(c: RequestContext): Promise<Record<string, never>> {
   await assertOperator(c, OPERATOR);
   const body = ((await c.body()) ?? {}) as { app_id?: unknown };
-  if (typeof body.app_id !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(body.app_id)) {
+  if (typeof body.app_id !== 'string' || !EDGE_ID.test(body.app_id)) {
     throw validationError([{ field: 'app_id', description: 'the id of the app to wake (from the route table)' }]);
   }
   const feed = c.routeFeed;
@@ -89,15 +87,11 @@ async function wakeHandler(c: RequestContext): Promise<Record<string, never>> {
  */
 async function trafficHandler(c: RequestContext): Promise<Record<string, never>> {
   await assertOperator(c, OPERATOR);
-  const body = await c.body();
-  const { report, errors } = parseTrafficReport(body);
-  const load = (body as { load?: unknown } | undefined)?.load;
-  const ids = load === undefined || load === null ? [] : Array.isArray(load) && load.length <= 1000 && load.every((x) => typeof x === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(x)) ? load as string[] : undefined;
-  if (!ids) errors.push({ field: 'load', description: 'the ids of the services whose load rose: at most 1,000 ids of 1-64 letters, digits and dashes' });
-  if (!report || !ids) throw validationError(errors);
+  const { report, load, errors } = parseTrafficReport(await c.body());
+  if (!report) throw validationError(errors);
   c.routeFeed.traffic.report(report);
   // After the counters are in: the sample the controller takes now sees the rise.
-  for (const id of ids) c.routeFeed.onLoad?.(id);
+  for (const id of load) c.routeFeed.onLoad?.(id);
   return {};
 }
 

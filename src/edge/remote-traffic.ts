@@ -5,6 +5,8 @@
 // start again from zero without pulling the sums back). `merge` adds those sums to the in-process edge's own
 // counters: the sampler (src/autoscale/sample.ts) takes the deltas as from one edge. In-flight requests, held ones
 // and open TCP proxy connections count only from edges heard from in the last 10 s.
+import { FieldErrors, isObject } from '../domain/fields.ts';
+import type { FieldError } from '../domain/types.ts';
 import { LATENCY_BUCKETS_MS } from './metrics.ts';
 import type { EdgeMetrics, TrafficMetrics } from './types.ts';
 
@@ -165,29 +167,34 @@ export function trafficReport(region: string, edgeId: string, etag: string, m: E
   return { region, edgeId, etag, instances, apps, tcp };
 }
 
-/** The report as JSON on the wire (snake_case, as Pier's other /v1/pier bodies). */
-export function trafficReportToWire(r: TrafficReport): Record<string, unknown> {
+/** The report as JSON on the wire (snake_case, as Pier's other /v1/pier bodies), with the services whose load rose. */
+export function trafficReportToWire(r: TrafficReport, load: readonly string[] = []): Record<string, unknown> {
   return {
     region: r.region, edge_id: r.edgeId, etag: r.etag,
     instances: Object.fromEntries(Object.entries(r.instances).map(([id, t]) => [id, { in_flight: t.inFlight, requests: t.requests, sum_ms: t.sumMs, counts: t.counts, last_request_at: t.lastRequestAt }])),
     apps: Object.fromEntries(Object.entries(r.apps).map(([id, a]) => [id, { held: a.held, requests: a.requests, last_request_at: a.lastRequestAt }])),
     tcp: Object.fromEntries(Object.entries(r.tcp).map(([id, t]) => [id, { open: t.open, last_at: t.lastAt }])),
+    ...(load.length ? { load } : {}),
   };
 }
 
-const ID = /^[A-Za-z0-9-]{1,64}$/;
-const REGION = /^[a-z0-9][a-z0-9-]{0,31}$/;
+/** An instance, app, service or edge id as remote edges send them: 1-64 letters, digits and dashes. */
+export const EDGE_ID = /^[A-Za-z0-9-]{1,64}$/;
+/** A region id. */
+export const REGION_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
 /** More ids than this in one report is not an edge's: refused. */
 const MAX_IDS = 100_000;
+/** More services than this in one load report: refused. */
+const MAX_LOAD = 1000;
 
 /**
- * Reads a report from the wire, every problem named by its field (`instances.<id>.requests`): ids of 1-64 letters,
- * digits and dashes, counts finite and not negative, the histogram in the edge's buckets, times in epoch ms or null.
+ * Reads a report from the wire, every problem named by its field (`instances.<id>.requests`, at most 20): ids of
+ * 1-64 letters, digits and dashes, counts finite and not negative, the histogram in the edge's buckets, times in
+ * epoch ms or null; `load` the ids of the services whose load rose.
  */
-export function parseTrafficReport(raw: unknown): { report?: TrafficReport; errors: { field: string; description: string }[] } {
-  const errors: { field: string; description: string }[] = [];
-  const add = (field: string, description: string) => { if (errors.length < 20) errors.push({ field, description }); };
-  const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export function parseTrafficReport(raw: unknown): { report?: TrafficReport; load: string[]; errors: FieldError[] } {
+  const errors = new FieldErrors();
+  const add = (field: string, description: string) => { if (errors.count < 20) errors.add(field, description); };
   const num = (v: unknown, path: string): number => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) { add(path, 'must be a finite number of 0 or more'); return 0; }
     return v;
@@ -196,21 +203,21 @@ export function parseTrafficReport(raw: unknown): { report?: TrafficReport; erro
   const map = <T>(v: unknown, path: string, one: (x: Record<string, unknown>, p: string) => T): Record<string, T> => {
     const out: Record<string, T> = {};
     if (v === undefined || v === null) return out;
-    if (!obj(v)) { add(path, 'must be an object keyed by id'); return out; }
+    if (!isObject(v)) { add(path, 'must be an object keyed by id'); return out; }
     const keys = Object.keys(v);
     if (keys.length > MAX_IDS) { add(path, `must hold at most ${MAX_IDS} ids`); return out; }
     for (const id of keys) {
       const p = `${path}.${id.slice(0, 64)}`;
-      if (!ID.test(id)) { add(p, 'an id of 1-64 letters, digits and dashes'); continue; }
+      if (!EDGE_ID.test(id)) { add(p, 'an id of 1-64 letters, digits and dashes'); continue; }
       const x = v[id];
-      if (!obj(x)) { add(p, 'must be an object'); continue; }
+      if (!isObject(x)) { add(p, 'must be an object'); continue; }
       out[id] = one(x, p);
     }
     return out;
   };
-  if (!obj(raw)) return { errors: [{ field: 'body', description: 'must be a traffic report object' }] };
-  const region = typeof raw.region === 'string' && REGION.test(raw.region) ? raw.region : (add('region', 'a region id: lowercase letters, digits and dashes'), '');
-  const edgeId = typeof raw.edge_id === 'string' && ID.test(raw.edge_id) ? raw.edge_id : (add('edge_id', 'the edge\'s id: 1-64 letters, digits and dashes'), '');
+  if (!isObject(raw)) return { load: [], errors: [{ field: 'body', description: 'must be a traffic report object' }] };
+  const region = typeof raw.region === 'string' && REGION_ID.test(raw.region) ? raw.region : (add('region', 'a region id: lowercase letters, digits and dashes'), '');
+  const edgeId = typeof raw.edge_id === 'string' && EDGE_ID.test(raw.edge_id) ? raw.edge_id : (add('edge_id', 'the edge\'s id: 1-64 letters, digits and dashes'), '');
   const etag = raw.etag === undefined || raw.etag === null ? '' : typeof raw.etag === 'string' && raw.etag.length <= 64 ? raw.etag : (add('etag', 'the ETag of the route table the edge serves (at most 64 characters)'), '');
   const instances = map(raw.instances, 'instances', (x, p) => {
     const counts = Array.isArray(x.counts) && x.counts.length === LATENCY_BUCKETS_MS.length
@@ -220,5 +227,8 @@ export function parseTrafficReport(raw: unknown): { report?: TrafficReport; erro
   });
   const apps = map(raw.apps, 'apps', (x, p) => ({ held: num(x.held, `${p}.held`), requests: num(x.requests, `${p}.requests`), lastRequestAt: time(x.last_request_at, `${p}.last_request_at`) }));
   const tcp = map(raw.tcp, 'tcp', (x, p) => ({ open: num(x.open, `${p}.open`), lastAt: num(x.last_at, `${p}.last_at`) }));
-  return errors.length ? { errors } : { report: { region, edgeId, etag, instances, apps, tcp }, errors };
+  const rawLoad = raw.load ?? [];
+  const load = Array.isArray(rawLoad) && rawLoad.length <= MAX_LOAD && rawLoad.every((x) => typeof x === 'string' && EDGE_ID.test(x)) ? rawLoad as string[] : [];
+  if (load !== rawLoad) add('load', `the ids of the services whose load rose: at most ${MAX_LOAD.toLocaleString('en-US')} ids of 1-64 letters, digits and dashes`);
+  return errors.count ? { load: [], errors: errors.list } : { report: { region, edgeId, etag, instances, apps, tcp }, load, errors: [] };
 }

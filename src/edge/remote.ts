@@ -299,9 +299,10 @@ export async function createRemoteEdge(opts: RemoteEdgeOptions): Promise<RemoteE
       loads.clear();
       const force = postNow;
       postNow = false;
-      const counters = JSON.stringify(trafficReportToWire(trafficReport(opts.region, edgeId, etag, edge.metrics(), tcp.activity())));
+      const report = trafficReport(opts.region, edgeId, etag, edge.metrics(), tcp.activity());
+      const counters = JSON.stringify(trafficReportToWire(report));
       if (!force && load.length === 0 && counters === lastBody && Date.now() - lastAt < 5000) continue;
-      const body = load.length ? `${counters.slice(0, -1)},"load":${JSON.stringify(load)}}` : counters;
+      const body = load.length ? JSON.stringify(trafficReportToWire(report, load)) : counters;
       try {
         const res = await fetch(new URL('/v1/pier/edge/traffic', target + '/'), {
           method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },

@@ -42,7 +42,6 @@ export const TCP_PROXY_DEFAULTS = { idleTimeoutMs: 3_600_000, maxConnectionsPerP
 /** Time allowed for an instance to accept a connection before the next one is tried. */
 const CONNECT_TIMEOUT_MS = 2000;
 
-
 interface Listener { server: Server; entry: TcpProxyEntry; open: boolean }
 
 /** How soon a listener that could not be opened is tried again. */
@@ -138,7 +137,7 @@ export class TcpProxy {
     });
   }
 
-  /** Prometheus text: per public port (and its service), connections spliced, refused, and open now. */
+  /** Prometheus text: per public port (and its service), the counters of TcpProxyStats. */
   prometheus(): string {
     const rows = this.stats();
     if (rows.length === 0) return '';
