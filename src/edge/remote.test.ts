@@ -272,6 +272,12 @@ test('remote edge: posts its traffic to the control plane (operators only, valid
   await insertToken(t.pier.store.db, t.organizationId, 'ro-traffic', ro, { readOnly: true });
   const good = { region: 'fra', edge_id: 'x1', instances: {}, apps: {}, tcp: {} };
   assert.equal((await t.req('POST', '/v1/pier/edge/traffic', good, ro)).status, 403, 'operators only');
+  // Another organization's full token cannot report traffic (it would keep our services awake or scale them up).
+  const seenBefore = feed.traffic.edgesSeen().length;
+  const other = await t.otherOrgToken();
+  const forged = { ...good, edge_id: 'forged', instances: { 'i-fra': { in_flight: 50, requests: 1000, sum_ms: 0, counts: new Array(16).fill(0) } }, load: ['svc-x'] };
+  assert.equal((await t.req('POST', '/v1/pier/edge/traffic', forged, other)).status, 403);
+  assert.equal(feed.traffic.edgesSeen().length, seenBefore, 'nothing recorded');
   const bad = await t.req<any>('POST', '/v1/pier/edge/traffic', { ...good, instances: { i1: { requests: -3 } } });
   assert.equal(bad.status, 400);
   assert.ok(bad.body.fields.some((f: { field: string }) => f.field === 'instances.i1.requests'), JSON.stringify(bad.body));
