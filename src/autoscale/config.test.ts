@@ -14,4 +14,10 @@ test('PIER_AUTOSCALE_* override the KPA defaults; bad values name their variable
   assert.equal(autoscaleConfigFromEnv({ PIER_AUTOSCALE_BURST_WINDOW_MS: '500' }).burstWindowMs, 500);
   assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_BURST_WINDOW_MS: '5' }), /PIER_AUTOSCALE_BURST_WINDOW_MS/);
   assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_BURST_WINDOW_MS: '7000' }), /must not exceed the panic window/);
+  // Standbys: two frozen spares per autoscaled region by default (fewer where its max leaves less room), 0 turns them off, at most 3.
+  assert.equal(DEFAULT_AUTOSCALE_CONFIG.standby, 2);
+  assert.equal(autoscaleConfigFromEnv({ PIER_AUTOSCALE_STANDBY: '0' }).standby, 0);
+  assert.equal(autoscaleConfigFromEnv({ PIER_AUTOSCALE_STANDBY: '1' }).standby, 1);
+  assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_STANDBY: '4' }), /PIER_AUTOSCALE_STANDBY must be a whole number .* from 0 to 3/);
+  assert.throws(() => autoscaleConfigFromEnv({ PIER_AUTOSCALE_STANDBY: 'yes' }), /PIER_AUTOSCALE_STANDBY/);
 });

@@ -6,10 +6,16 @@ import { DEFAULT_DECIDER_CONFIG, type DeciderConfig } from './types.ts';
 export interface AutoscaleConfig extends DeciderConfig {
   /** Sampling and decision period while autoscaled services run (default 1 s). */
   tickMs: number;
+  /**
+   * Frozen spares (standbys) an autoscaled region keeps for its next scale-up, at most (default 2; 0: none): each is
+   * an instance started, checked and frozen ahead (memory held, no CPU), so a scale-up thaws it instead of starting
+   * one (src/control/standby.ts). Only on runtimes that freeze, for services without volumes, below their max.
+   */
+  standby: number;
 }
 
 /** The defaults of AutoscaleConfig. */
-export const DEFAULT_AUTOSCALE_CONFIG: AutoscaleConfig = { ...DEFAULT_DECIDER_CONFIG, tickMs: 1000 };
+export const DEFAULT_AUTOSCALE_CONFIG: AutoscaleConfig = { ...DEFAULT_DECIDER_CONFIG, tickMs: 1000, standby: 2 };
 
 const VARS: [keyof AutoscaleConfig, string][] = [
   ['stableWindowMs', 'PIER_AUTOSCALE_STABLE_WINDOW_MS'],
@@ -22,6 +28,12 @@ const VARS: [keyof AutoscaleConfig, string][] = [
 /** Reads the tuning from an environment; throws with the variable's name on a bad value. */
 export function autoscaleConfigFromEnv(env: Record<string, string | undefined>): AutoscaleConfig {
   const out: AutoscaleConfig = { ...DEFAULT_AUTOSCALE_CONFIG };
+  const standby = env.PIER_AUTOSCALE_STANDBY;
+  if (standby !== undefined && standby !== '') {
+    const n = Number(standby);
+    if (!Number.isInteger(n) || n < 0 || n > 3) throw new Error(`PIER_AUTOSCALE_STANDBY must be a whole number of frozen spares per autoscaled region from 0 to 3, got ${JSON.stringify(standby)}`);
+    out.standby = n;
+  }
   for (const [key, name] of VARS) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;

@@ -32,6 +32,10 @@ export interface RegionMemory {
   appId?: string;
   /** Thaws started by the wake-up itself, ahead of the pass that marks the instances HEALTHY. */
   thawing?: Map<string, Promise<void>>;
+  /** When the count last changed or an instance of the region last started: a standby is made once it has settled. */
+  settledSinceMs?: number;
+  /** No new standby before this (a standby failed to start, pass or freeze: not retried in a loop). */
+  standbyPausedUntilMs?: number;
 }
 
 /** The autoscaler's memory, kept in the controller's context. */
@@ -58,11 +62,21 @@ export interface AutoscaleMemory {
   kept: Map<string, string>;
   /** Starts of kept workloads a wake-up began at once (all in parallel), awaited by the pass that wakes their region. */
   resuming: Map<string, Promise<InstanceHandle>>;
+  /**
+   * Standbys (standby.ts), instance id → its regional deployment and whether its workload is frozen yet: rows the
+   * deployment reconciler neither counts nor stops, and that the instance reconciler freezes (SLEEPING) instead of
+   * marking HEALTHY once they pass their checks. Lost with this life: a restart finds a starting one a plain
+   * instance (the autoscaler trims the count) and a frozen one's workload removed (recover), its row stopped.
+   */
+  standby: Map<string, Standby>;
 }
+
+/** One standby of an autoscaled region. */
+export interface Standby { regionalId: string; frozen: boolean }
 
 /** Builds the memory; `config` overrides the KPA defaults (tests and benchmarks shorten the windows). */
 export function createAutoscaleMemory(metrics?: MetricsSource, config: Partial<AutoscaleConfig> = {}): AutoscaleMemory {
-  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map(), thawed: new Set(), kept: new Map(), resuming: new Map() };
+  return { config: { ...DEFAULT_AUTOSCALE_CONFIG, ...config }, metrics, regions: new Map(), wakeRequests: new Map(), previous: new Map(), thawed: new Set(), kept: new Map(), resuming: new Map(), standby: new Map() };
 }
 
 /** Records that a request waits for a sleeping app; the next pass wakes its sleeping regions. */

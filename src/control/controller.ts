@@ -267,7 +267,7 @@ export function createController(o: ControllerOptions): Controller {
     reconcileOnce,
     kick,
     recover,
-    routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints, ctx.autoscale.thawed),
+    routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints, ctx.autoscale.thawed, ctx.autoscale.standby),
     endpoints: (id) => ctx.bindings.get(id)?.endpoints,
     load(serviceId) {
       if (!requestSample(ctx.autoscale, serviceId)) return;

@@ -3,8 +3,6 @@
 //   PENDING → PROVISIONING → SCHEDULED → ALLOCATING (instance rows) → STARTING → HEALTHY|DEGRADED|UNHEALTHY
 // then promotes a healthy latest deployment to ACTIVE and retires the previous one (STOPPING → STOPPED).
 // Pausing and deleting services tear everything down; apps roll up their services.
-import { randomUUID } from 'node:crypto';
-import { instanceMessage } from '../domain/messages.ts';
 import { desiredInstances } from '../domain/regional.ts';
 import { rollupApp, rollupDeployment, rollupRegionalDeployment, rollupService } from '../domain/rollup.ts';
 import type { Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
@@ -12,6 +10,7 @@ import type { ControlContext } from './context.ts';
 import { imageResolverOf, resolveDeploymentImage } from './image-resolve.ts';
 import { markApp, markDeployment, markRegional, markService } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
+import { createInstanceRow } from './instance-rows.ts';
 import { scaledCount } from './reconcile-scaling.ts';
 import { appNetworkName } from './spec.ts';
 import { hasVolumes } from './reconcile-volumes.ts';
@@ -193,10 +192,12 @@ async function rollingStep(ctx: ControlContext, svc: Service, d: Deployment): Pr
 
 /** Creates missing instance rows (lowest free replica index first) and stops extra ones; returns the counted rows. */
 async function ensureInstances(ctx: ControlContext, svc: Service, d: Deployment, r: RegionalDeployment, count: number): Promise<Instance[]> {
-  // A SLEEPING replica is the autoscaler's to wake or replace (reconcile-scaling.ts): it neither counts nor is extra.
-  const rows = (await ctx.state.listInstancesOfRegional(r.id)).filter((i) => i.status !== 'STOPPED' && i.status !== 'STOPPING' && i.status !== 'SLEEPING');
+  // A SLEEPING replica is the autoscaler's to wake or replace (reconcile-scaling.ts), a standby its to thaw or stop
+  // (standby.ts): neither counts nor is extra, but their replica indexes are taken.
+  const all = (await ctx.state.listInstancesOfRegional(r.id)).filter((i) => i.status !== 'STOPPED' && i.status !== 'STOPPING');
+  const rows = all.filter((i) => i.status !== 'SLEEPING' && !ctx.autoscale.standby.has(i.id));
   const live = rows.filter((i) => LIVE_INSTANCE.includes(i.status));
-  const taken = new Set(rows.map((i) => i.replica_index));
+  const taken = new Set(all.map((i) => i.replica_index));
   const created: Instance[] = [];
   for (let index = 0; rows.length + created.length < count; index++) {
     if (taken.has(index)) continue;
@@ -205,24 +206,6 @@ async function ensureInstances(ctx: ControlContext, svc: Service, d: Deployment,
   const extra = live.sort((a, b) => b.replica_index - a.replica_index).slice(0, Math.max(0, live.length - count));
   for (const i of extra) await requestStop(ctx, i, 'scaled down');
   return [...rows.filter((i) => !extra.includes(i)), ...created];
-}
-
-async function createInstanceRow(ctx: ControlContext, svc: Service, d: Deployment, r: RegionalDeployment, replica: number): Promise<Instance> {
-  const now = ctx.clock.now().toISOString();
-  const row: Instance = {
-    id: randomUUID(), created_at: now, updated_at: now, organization_id: svc.organization_id, app_id: svc.app_id,
-    service_id: svc.id, regional_deployment_id: r.id, allocation_id: '', type: r.definition.instance_type,
-    replica_index: replica, region: r.region, datacenter: r.region, hypervisor: ctx.runtime.name,
-    status: 'ALLOCATING', messages: [instanceMessage.allocated()], started_at: null, succeeded_at: null,
-    terminated_at: null, xyz_deployment_id: d.id,
-  };
-  await ctx.state.createInstance(row);
-  await ctx.state.appendEvent({
-    kind: 'instance', resourceId: row.id, organizationId: row.organization_id, type: 'instance_created',
-    message: `Instance created for deployment ${d.id} in ${r.region} (replica ${replica}).`,
-    metadata: { deployment_id: d.id, region: r.region, replica_index: replica }, when: now,
-  });
-  return row;
 }
 
 /** The image of a deployment once provisioned; undefined while building; an Error when it cannot be built. */

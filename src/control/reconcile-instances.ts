@@ -12,6 +12,7 @@ import { redact } from './logs.ts';
 import { instanceMarks, markInstance } from './marks.ts';
 import { registryAuthFor } from './image-resolve.ts';
 import { buildInstanceSpec } from './spec.ts';
+import { failStandby, isStandby, parkStandby } from './standby.ts';
 
 /** How many of a workload's last lines the crash reason is picked from. */
 const CRASH_TAIL_LINES = 200;
@@ -85,7 +86,11 @@ async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: Ow
       }
       const observed = await ctx.runtime.inspect(handle.runtimeId);
       if (!observed) return markLost(ctx, inst, 'the runtime no longer knows its workload');
-      if (!observed.running) return onExit(ctx, inst, handle, observed.exit ?? { exitCode: null, oomKilled: false });
+      if (!observed.running) {
+        // A standby is never restarted: it was not one of the region's instances yet.
+        if (isStandby(ctx, inst.id)) return failStandby(ctx, inst, `its workload exited (code ${observed.exit?.exitCode ?? 'unknown'})`);
+        return onExit(ctx, inst, handle, observed.exit ?? { exitCode: null, oomKilled: false });
+      }
       await checkHealth(ctx, inst, handle, owners);
       // Its first pass (or a HEALTHY one failing) changes the routes: while the pass still starts others (a Docker
       // start takes 100+ ms), publish now rather than after the slowest of them (the bench saw 100-155 ms lost).
@@ -124,7 +129,8 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
   // Volumes (#20): each must be made and mounted by no other instance (the old one of a rollout stops first).
   const mounts = await volumeMounts(ctx, inst, owner);
   if (mounts === undefined) return;
-  if (inst.status === 'ALLOCATING') await ctx.logs.system(inst, instanceMessage.allocated());
+  const standby = isStandby(ctx, inst.id);
+  if (inst.status === 'ALLOCATING') await ctx.logs.system(inst, standby ? instanceMessage.standbyAllocated() : instanceMessage.allocated());
   let built;
   try {
     const secrets = await ctx.state.secretValues(inst.organization_id);
@@ -152,8 +158,9 @@ async function startInstance(ctx: ControlContext, inst: Instance, owners: OwnerC
   if (mem) mem.nextStartAtMs = undefined;
   ctx.health.reset(inst.id, now.getTime());
   ctx.logs.follow(inst, handle, built.secretValues);
-  await ctx.logs.system(inst, instanceMessage.starting());
-  const row = await markInstance(ctx, inst, 'STARTING', mem ? 'instance_restarted' : 'instance_starting', instanceMessage.starting(),
+  const starting = standby ? instanceMessage.standbyStarting() : instanceMessage.starting();
+  await ctx.logs.system(inst, starting);
+  const row = await markInstance(ctx, inst, 'STARTING', mem ? 'instance_restarted' : standby ? 'instance_standby_starting' : 'instance_starting', starting,
     { started_at: now.toISOString(), allocation_id: handle.runtimeId });
   ctx.routesDirty = true;
   return row;
@@ -240,6 +247,8 @@ async function checkHealth(ctx: ControlContext, inst: Instance, handle: Instance
   if (due !== undefined && checks.length > 0) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, Math.max(10, due));
   if (!verdict || verdict.kind === 'waiting') return 'waiting';
   if (verdict.kind === 'pass') {
+    // A standby that passed is frozen, not routed (standby.ts).
+    if (isStandby(ctx, inst.id)) { await parkStandby(ctx, inst, handle); return 'pass'; }
     if (inst.status !== 'HEALTHY') {
       await instanceMarks.healthy(ctx, inst, instanceMessage.healthy());
       ctx.routesDirty = true;
@@ -249,6 +258,7 @@ async function checkHealth(ctx: ControlContext, inst: Instance, handle: Instance
     return 'pass';
   }
   const message = instanceMessage.unhealthy(verdict.check.kind === 'http' ? 'HTTP' : 'TCP', verdict.check.port, verdict.detail);
+  if (isStandby(ctx, inst.id)) { await failStandby(ctx, inst, message); return 'fail'; }
   if (inst.status === 'HEALTHY') ctx.routesDirty = true;
   if (inst.status !== 'UNHEALTHY' || inst.messages[0] !== message) await ctx.logs.system(inst, message);
   if (!verdict.restart) {
@@ -290,6 +300,7 @@ export async function requestStop(ctx: ControlContext, inst: Instance, why: stri
 
 /** A row whose workload vanished: stopped (so the deployment reconciler schedules a replacement). */
 async function markLost(ctx: ControlContext, inst: Instance, why: string): Promise<void> {
+  if (isStandby(ctx, inst.id)) { await unbind(ctx, inst.id, ctx.bindings.get(inst.id)); return failStandby(ctx, inst, why); }
   const message = `Instance lost: ${why}; a replacement is scheduled.`;
   await unbind(ctx, inst.id, ctx.bindings.get(inst.id));
   ctx.restarts.delete(inst.id);
@@ -300,6 +311,8 @@ async function markLost(ctx: ControlContext, inst: Instance, why: string): Promi
 }
 
 async function failInstance(ctx: ControlContext, inst: Instance, reason: string, message: string): Promise<void> {
+  // A standby that cannot start is stopped, not left in ERROR: it was not one of the region's instances.
+  if (isStandby(ctx, inst.id)) return failStandby(ctx, inst, message);
   await unbind(ctx, inst.id, ctx.bindings.get(inst.id));
   ctx.restarts.delete(inst.id);
   await ctx.logs.system(inst, message);

@@ -22,12 +22,11 @@ import { markDeployment, markInstance } from './marks.ts';
 import { requestStop } from './reconcile-instances.ts';
 import type { RegionMemory } from './autoscale-memory.ts';
 import { hasVolumes } from './reconcile-volumes.ts';
+import { canFreeze, dropStandbys, keepStandbys, promoteStandbys, THAWED_FIRST_CHECK_MS } from './standby.ts';
 export { requestSample, requestWake, type MetricsSource } from './autoscale-memory.ts';
 
 /** How long a sleeping replica keeps its workload after the edge stopped routing to it (routes update async). */
 const SLEEP_STOP_DELAY_MS = 300;
-/** A thawed instance serves at once; its health checks resume this soon after (then on their interval). */
-const THAWED_FIRST_CHECK_MS = 1000;
 /** Pass period while an autoscaled row waits for its workload (health probes ask for their own passes: health.ts). */
 const STARTING_PASS_MS = 25;
 /** Samples the edge's reports ask for are at least this far apart (ms). */
@@ -106,8 +105,12 @@ async function scaleAll(ctx: ControlContext): Promise<void> {
       ctx.onError(err, `autoscaling service ${svc.id}`);
     }
   }
-  // Forget regions that are no longer autoscaled (manual override, new deployment, service gone).
+  // Forget regions that are no longer autoscaled (manual override, new deployment, service gone), and stop their
+  // standbys (a retired deployment's go with it anyway).
   for (const id of [...mem.regions.keys()]) if (!seen.has(id)) mem.regions.delete(id);
+  for (const sb of [...mem.standby.values()]) {
+    if (!seen.has(sb.regionalId)) await dropStandbys(ctx, sb.regionalId, 'the region is no longer autoscaled').catch((err) => ctx.onError(err, 'stopping standbys'));
+  }
   for (const [app, at] of wakes) if (mem.wakeRequests.get(app) === at) mem.wakeRequests.delete(app);
   // A thawed instance whose workload is gone (its service deleted or redeployed before its region woke) serves no more.
   for (const id of mem.thawed) if (!ctx.bindings.has(id)) mem.thawed.delete(id);
@@ -177,9 +180,18 @@ async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<D
   const decision = decide({ nowMs, samples: rm.samples, current: rm.desired, policy, config: mem.config, state: rm.decider });
   rm.decider = decision.state;
   if (decision.desired !== rm.desired) {
-    await scalingEvent(s, rm.desired, decision.desired, decision.reason, { panic: decision.panic });
+    // A scale-up thaws the region's standbys first (they serve as this step ends); the rest start as new instances.
+    const thawed = decision.desired > rm.desired ? await promoteStandbys(ctx, r.id, rows, decision.desired - rm.desired, nowMs) : 0;
+    await scalingEvent(s, rm.desired, decision.desired, thawed > 0 ? `${decision.reason}; ${thawed} standby instance${thawed === 1 ? '' : 's'} thawed` : decision.reason,
+      { panic: decision.panic, ...(thawed > 0 ? { standby_thawed: thawed } : {}) });
     rm.desired = decision.desired;
+    rm.settledSinceMs = nowMs;
+    if (thawed > 0) return d;
   }
+  await keepStandbys({
+    ctx, svc: s.svc, d, r, rm, rows, max: policy.max, nowMs, panicking: decision.panic === true,
+    allowed: mem.config.standby > 0 && canFreeze(ctx) && !volumes,
+  });
   return d;
 }
 
@@ -224,11 +236,6 @@ async function usageOf(s: Step, serving: Instance[]): Promise<Record<string, Usa
   return out;
 }
 
-/** Whether the runtime can freeze workloads (light sleep). */
-function canFreeze(ctx: ControlContext): boolean {
-  return typeof ctx.runtime.freeze === 'function' && typeof ctx.runtime.thaw === 'function';
-}
-
 /** What a sleeping instance's messages say, per mode (light: frozen, memory held; deep: stopped). */
 function sleepMessage(mode: SleepMode, seconds: number): string {
   return mode === 'light'
@@ -247,7 +254,10 @@ async function sleepRegion(s: Step, rm: RegionMemory, rows: Instance[], reason: 
   rm.sleepMode = mode;
   rm.idleSinceMs = idleSinceMs;
   rm.appId = s.svc.app_id;
-  const live = rows.filter((i) => SERVING_INSTANCE.includes(i.status)).sort((a, b) => a.replica_index - b.replica_index);
+  // Standbys stop (a sleeping region scales up by waking, which thaws its own sleeper).
+  const standbys = new Set(rows.filter((i) => ctx.autoscale.standby.get(i.id)?.regionalId === s.r.id).map((i) => i.id));
+  await dropStandbys(ctx, s.r.id, 'the service scaled to zero', rows);
+  const live = rows.filter((i) => SERVING_INSTANCE.includes(i.status) && !standbys.has(i.id)).sort((a, b) => a.replica_index - b.replica_index);
   const sleeper = live.find((i) => i.status === 'HEALTHY');
   const seconds = Math.round((s.nowMs - idleSinceMs) / 1000);
   for (const i of live) {

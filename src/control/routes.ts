@@ -132,9 +132,9 @@ const FIRST_ROUTED: readonly DeploymentStatus[] = [...CANCELABLE_DEPLOYMENT_STAT
 /**
  * Reads the rows routes need from the state and computes the table. `thawed`: SLEEPING instances a wake-up has
  * already thawed (light sleep), routed as HEALTHY before the pass that marks them so (reconcile-scaling.ts), also
- * between its two marks (STARTING, then HEALTHY).
+ * between its two marks (STARTING, then HEALTHY). `standby`: the standbys of this life (standby.ts), left out.
  */
-export async function collectRoutes(state: ControlState, domain: string, endpoints: RouteInput['endpoints'], thawed?: ReadonlySet<string>): Promise<AppRoutes[]> {
+export async function collectRoutes(state: ControlState, domain: string, endpoints: RouteInput['endpoints'], thawed?: ReadonlySet<string>, standby?: { has(id: string): boolean }): Promise<AppRoutes[]> {
   const [apps, services, live] = await Promise.all([state.listApps(), state.listServices(), state.listLiveInstances()]);
   const organizations = new Map<string, Organization>();
   for (const a of apps) {
@@ -163,6 +163,8 @@ export async function collectRoutes(state: ControlState, domain: string, endpoin
   }
   const instances = new Map<string, Instance[]>();
   for (let i of live) {
+    // A standby (an autoscaled region's frozen spare) serves nothing, and its SLEEPING does not mean the app sleeps.
+    if (standby?.has(i.id)) continue;
     if ((i.status === 'SLEEPING' || i.status === 'STARTING') && thawed?.has(i.id)) i = { ...i, status: 'HEALTHY' };
     const list = instances.get(i.xyz_deployment_id) ?? [];
     list.push(i);

@@ -77,6 +77,14 @@ export const instanceMessage = {
   },
   /** The instance was stopped because its service scaled to zero. */
   sleeping: (idleMs: number): string => `Instance is sleeping: no traffic for ${formatDuration(idleMs)}. The next request wakes it.`,
+  /** A standby (an autoscaled region's frozen spare) exists; its workload is about to be created. */
+  standbyAllocated: (): string => 'Standby instance created: it starts, passes its health checks and is frozen, ready for the next scale-up.',
+  /** A standby's workload runs; its checks have not passed yet. */
+  standbyStarting: (): string => 'Standby instance is starting... Waiting for health checks to pass before it is frozen.',
+  /** A standby passed its checks and is frozen: it serves nothing until a scale-up thaws it. */
+  standbyFrozen: (): string => 'Standby instance is sleeping: it passed its health checks and its workload is frozen (memory kept, no CPU). The next scale-up thaws it and it serves at once.',
+  /** A scale-up thawed a standby. */
+  standbyThawed: (): string => 'Standby instance thawed: the service scaled up.',
   /** The workload could not be created. */
   startFailed: (detail: string): string => `Instance failed to start: ${summarizeLine(detail) || 'unknown error'}`,
 };

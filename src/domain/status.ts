@@ -19,7 +19,9 @@ type Table<S extends string> = Readonly<Record<S, readonly S[]>>;
 
 const INSTANCE: Table<InstanceStatus> = {
   ALLOCATING: ['STARTING', 'STOPPING', 'STOPPED', 'ERROR'],
-  STARTING: ['HEALTHY', 'UNHEALTHY', 'STOPPING', 'ERROR'],
+  // A standby (an autoscaled region's frozen spare, src/control/standby.ts) that passed its checks sleeps without
+  // having served: STARTING -> SLEEPING; a scale-up thaws it (SLEEPING -> STARTING -> HEALTHY).
+  STARTING: ['HEALTHY', 'UNHEALTHY', 'SLEEPING', 'STOPPING', 'ERROR'],
   HEALTHY: ['UNHEALTHY', 'SLEEPING', 'STOPPING', 'ERROR'],
   // An unhealthy instance is restarted in place (STARTING) or recovers on its own (HEALTHY).
   UNHEALTHY: ['STARTING', 'HEALTHY', 'STOPPING', 'ERROR'],

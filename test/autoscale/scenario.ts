@@ -1,5 +1,6 @@
 // The autoscaling scenario both runtimes run through a whole Pier (API, edge, controller): a bounded loopback load
-// scales a service up and its end scales it back down, each change an event with its reason; a min-0 service sleeps
+// scales a service up (thawing the standbys it kept frozen below its max) and its end scales it back down, each
+// change an event with its reason; a min-0 service sleeps
 // after its idle delay and the first request after is held, wakes it and is served. No request fails.
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,29 @@ export async function autoscaleScenario(t: TestContext, p: ScalePier): Promise<v
       return true;
     }, 90_000, 250);
 
-    await t.test('a load step scales up to max; every instance serves; nothing fails', async () => {
+    /** The busy service's standbys once both are frozen (SLEEPING rows whose workload is frozen): its max 3 leaves room for two. */
+    const frozenStandbys = () => until('two frozen standbys', async () => {
+      const s = await p.instances(busy.id, ['SLEEPING']);
+      if (s.length !== 2) return false;
+      for (const i of s) if (!(await p.frozen(i.allocation_id))) return false;
+      return s;
+    }, 30_000, 200);
+    let standbys: { id: string; allocation_id: string; messages: string[] }[] = [];
+
+    await t.test('below its max the service keeps two standbys: started, checked and frozen, not serving', async () => {
+      standbys = await frozenStandbys();
+      for (const i of standbys) assert.match(i.messages[0], /^Standby instance is sleeping: it passed its health checks and its workload is frozen/);
+      // Not routed: every answer comes from the one HEALTHY instance.
+      const [serving] = await p.instances(busy.id, ['HEALTHY']);
+      for (let k = 0; k < 5; k++) {
+        const r = await p.get(p.hostOf('busy'), '/');
+        assert.equal(r.status, 200);
+        assert.ok(r.body.includes(serving.id), r.body);
+      }
+    });
+
+    await t.test('a load step scales up to max by thawing the standbys (no new start); every instance serves; nothing fails', async () => {
+      const before = new Set((await p.instances(busy.id, [])).map((i) => i.id));
       const load = startLoad(p.edgeUrl, p.hostOf('busy'), 4, 20, 60_000);
       try {
         await until('3 healthy instances', async () => (await p.instances(busy.id, ['HEALTHY'])).length === 3, 45_000, 250);
@@ -31,13 +54,24 @@ export async function autoscaleScenario(t: TestContext, p: ScalePier): Promise<v
       assert.equal(load.stats.failed, 0, load.stats.failures.join('\n'));
       assert.ok(load.stats.ok > 0);
       const events = await p.scalingEvents(busy.id);
-      assert.match(events[0] ?? '', /^1 -> [23]: [\d.]+ requests per second over target 5/);
+      assert.match(events[0] ?? '', /^1 -> [23]: [\d.]+ requests per second over target 5.*; [12] standby instances? thawed$/);
+      // The standbys serve: the very workloads that were frozen, thawed; no instance row was made for the step.
+      const healthy = await p.instances(busy.id, ['HEALTHY']);
+      for (const sb of standbys) {
+        const now = healthy.find((i) => i.id === sb.id);
+        assert.ok(now, `standby ${sb.id} is HEALTHY`);
+        assert.equal(now.allocation_id, sb.allocation_id, 'the same workload, thawed');
+        assert.ok([...load.stats.bodies].some((b) => b.includes(sb.id)), `standby ${sb.id} answered`);
+      }
+      assert.deepEqual((await p.instances(busy.id, [])).filter((i) => !before.has(i.id)).map((i) => i.status), []);
     });
 
-    await t.test('after the load it scales back down to min', async () => {
-      await until('back to 1 instance', async () => (await p.instances(busy.id, ['ALLOCATING', 'STARTING', 'HEALTHY', 'UNHEALTHY', 'STOPPING'])).length === 1, 45_000, 250);
+    await t.test('after the load it scales back down to min, and keeps two standbys again', async () => {
+      await until('back to 1 instance', async () => (await p.instances(busy.id, ['HEALTHY', 'UNHEALTHY', 'STOPPING'])).length === 1, 45_000, 250);
       const events = await p.scalingEvents(busy.id);
       assert.match(events.at(-1) ?? '', /-> 1: [\d.]+ requests per second under target 5$/);
+      const again = await frozenStandbys();
+      assert.equal(again.filter((i) => standbys.some((sb) => sb.id === i.id)).length, 0, 'new standbys');
     });
 
     await t.test('a min-0 service sleeps when idle and the first request after wakes it and is served', async () => {
