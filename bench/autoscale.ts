@@ -26,8 +26,8 @@ export interface RuntimeScaleResult {
      * passing probe (HEALTHY), its first answer to the load.
      */
     newInstances?: { rowMs: number; startedMs: number | null; healthyMs: number | null; servedMs: number | null }[];
-    /** The standby the step thawed (made and frozen before it, PIER_AUTOSCALE_STANDBY): ms to HEALTHY and to its first answer. */
-    standby?: { healthyMs: number | null; servedMs: number | null };
+    /** The standbys the step thawed (made and frozen before it, PIER_AUTOSCALE_STANDBY): ms to HEALTHY and to the first answer of each. */
+    standbys?: { healthyMs: number | null; servedMs: number | null }[];
   };
   /** Wakes from deep sleep (workload stopped: a new one starts). */
   wakes: { n: number; p50: number; p95: number; max: number; samplesMs: number[] };
@@ -151,14 +151,17 @@ async function loadStep(p: ScalePier, budgetMs: number): Promise<{ result: Runti
   // A service whose load rises has been up for a while: 2 s of it (Docker makes the service's spare network holder
   // in the first ~0.5 s; a step in that half-second finds it still being made and waits for the rest of it).
   await new Promise((r) => setTimeout(r, 2000));
-  // With standbys on (the default), the region keeps one frozen spare below its max: wait until it is frozen, as on a
-  // service that has been up for a while.
-  let standbyId: string | undefined;
-  if (process.env.PIER_AUTOSCALE_STANDBY !== '0') {
-    await until('a frozen standby', async () => {
-      const [sb] = await p.instances(svc.id, ['SLEEPING']);
-      if (sb && await p.frozen(sb.allocation_id)) standbyId = sb.id;
-      return standbyId !== undefined;
+  // With standbys on (the default: two, as many as max 3 leaves room for), the region keeps frozen spares below its
+  // max: wait until they are all frozen, as on a service that has been up for a while.
+  const wantStandbys = Math.min(max - 1, Number(process.env.PIER_AUTOSCALE_STANDBY ?? 2));
+  let standbyIds: string[] = [];
+  if (wantStandbys > 0) {
+    await until(`${wantStandbys} frozen standbys`, async () => {
+      const sbs = await p.instances(svc.id, ['SLEEPING']);
+      if (sbs.length !== wantStandbys) return false;
+      for (const sb of sbs) if (!(await p.frozen(sb.allocation_id))) return false;
+      standbyIds = sbs.map((sb: { id: string }) => sb.id);
+      return true;
     }, 30_000, 50);
   }
   const t0 = performance.now();
@@ -195,15 +198,17 @@ async function loadStep(p: ScalePier, budgetMs: number): Promise<{ result: Runti
       return { rowMs: since(i.created_at)!, startedMs: since(i.started_at), healthyMs: since(i.succeeded_at), servedMs: served === undefined ? null : served - sentAt };
     })
     .sort((a: { rowMs: number }, b: { rowMs: number }) => a.rowMs - b.rowMs);
-  const sbRow = standbyId === undefined ? undefined : rows.find((i: { id: string }) => i.id === standbyId);
-  const sbServed = standbyId === undefined ? undefined : [...load.stats.firstAt].find(([body]) => body.includes(standbyId!))?.[1];
-  const standby = sbRow ? { healthyMs: since(sbRow.succeeded_at), servedMs: sbServed === undefined ? null : sbServed - sentAt } : undefined;
+  const standbys = standbyIds.map((id) => {
+    const row = rows.find((i: { id: string }) => i.id === id);
+    const served = [...load.stats.firstAt].find(([body]) => body.includes(id))?.[1];
+    return { healthyMs: since(row?.succeeded_at), servedMs: served === undefined ? null : served - sentAt };
+  }).sort((a, b) => (a.servedMs ?? Infinity) - (b.servedMs ?? Infinity));
   const names = [...new Set(starts.flatMap((x) => Object.keys(x.spans)))];
   const p50 = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 0.5);
   const driverSpans = Object.fromEntries(names.map((k) => [k, p50(starts.map((x) => x.spans[k] ?? 0))]));
   return {
     result: {
-      firstExtraMs, allMs, max, decisionMs, newInstances, ...(standby ? { standby } : {}),
+      firstExtraMs, allMs, max, decisionMs, newInstances, ...(standbys.length ? { standbys } : {}),
       ...(starts.length ? { driverMs: starts.map((x) => r1(x.totalMs)), driverSpans, driverStarts: starts.map((x) => Object.fromEntries(Object.entries(x.spans).map(([k, v]) => [k, r1(v)]))) } : {}),
     },
     failed: load.stats.failed, failures: load.stats.failures,
@@ -326,7 +331,9 @@ function rowsOf(results: RuntimeScaleResult[], wanted: number): Row[] {
     const steps = ls.newInstances?.length
       ? `; new instances (row / started / healthy / served): ${ls.newInstances.map((x) => [x.rowMs, x.startedMs, x.healthyMs, x.servedMs].map((v) => (v === null ? '-' : Math.round(v))).join(' / ')).join(', ')} ms`
       : '';
-    const sb = ls.standby ? `; the thawed standby healthy / served at ${[ls.standby.healthyMs, ls.standby.servedMs].map((v) => (v === null ? '-' : Math.round(v))).join(' / ')} ms` : '';
+    const sb = ls.standbys?.length
+      ? `; thawed standbys (healthy / served): ${ls.standbys.map((x) => [x.healthyMs, x.servedMs].map((v) => (v === null ? '-' : Math.round(v))).join(' / ')).join(', ')} ms`
+      : '';
     rows.push({
       bench: `Autoscale (${r.runtime}): load step to extra instances serving (1 -> ${ls.max})`,
       measured: `2nd instance ${ms(ls.firstExtraMs)}, all ${ls.max} ${ms(ls.allMs)}${parts}${sb}${steps}`,

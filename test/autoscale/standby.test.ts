@@ -169,3 +169,17 @@ test('a freeze that fails stops the standby and makes no other for a minute; a t
   assert.equal(withStatus(t, 'HEALTHY').length, 3, 'new instances replace it');
   assert.ok(t.w.errors.some((e) => /thawing standby instance/.test(e)), t.w.errors.join('\n'));
 });
+
+test('a control-plane restart: a frozen standby of the last life is stopped (recover removed its workload), new ones are made', async () => {
+  const s = await setup({ standby: 1 });
+  const sb = await frozenStandby(s);
+  s.w.restartController();
+  await s.w.settle();
+  assert.equal(s.w.state.instances.get(sb.id)!.status, 'STOPPED');
+  assert.match(s.w.state.instances.get(sb.id)!.messages[0], /^Standby instance stopped: the control plane restarted, its workload is gone\.$/);
+  assert.ok(!s.w.runtime.running().some((w) => w.spec.instanceId === sb.id), 'its workload is gone');
+  const fresh = await frozenStandby(s);
+  assert.notEqual(fresh.id, sb.id);
+  assert.equal(withStatus(s, 'HEALTHY').length, 1);
+  assert.equal(s.w.deployment(s.deployment.id).status, 'HEALTHY');
+});
