@@ -36,6 +36,8 @@ export interface RegionMemory {
   settledSinceMs?: number;
   /** No new standby before this (a standby failed to start, pass or freeze: not retried in a loop). */
   standbyPausedUntilMs?: number;
+  /** Standbys that failed in a row (the pause doubles with each; one that freezes resets it). */
+  standbyFailures?: number;
 }
 
 /** The autoscaler's memory, kept in the controller's context. */

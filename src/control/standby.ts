@@ -9,7 +9,7 @@
 // The autoscaling step (reconcile-scaling.ts) makes one once the region has settled (its count unchanged for
 // SETTLE_MS, every counted instance HEALTHY, no rollout, no panic), keeps at most `AutoscaleConfig.standby` of them and
 // never more than the region's max leaves room for, stops them when the region sleeps or stops being autoscaled, and
-// thaws them first on a scale-up. The deployment reconciler neither counts nor stops them (ensureInstances); the
+// thaws them first on a scale-up. A failed one is stopped, and the next waits 5 s, doubling per failure in a row. The deployment reconciler neither counts nor stops them (ensureInstances); the
 // instance reconciler starts and probes them as any instance and parks them (freeze, SLEEPING) where it would mark
 // HEALTHY. Routes never carry one until it is HEALTHY (collectRoutes leaves them out of the sleep test too). Only on
 // runtimes that freeze (Docker, process), for services without volumes (a frozen workload keeps its mounts).
@@ -27,8 +27,13 @@ import type { RegionMemory } from './autoscale-memory.ts';
 export const THAWED_FIRST_CHECK_MS = 1000;
 /** A standby is made once the region's count and instances have not changed for this long. */
 export const SETTLE_MS = 1000;
-/** After a standby failed (start, checks, freeze, exit), the region makes no other for this long. */
-export const FAILED_PAUSE_MS = 60_000;
+/**
+ * After a standby failed (start, checks, freeze, exit), the region makes no other for a while: 5 s after the first
+ * failure, doubling with each one in a row up to 5 min (a busy box's passing trouble is retried soon, a standby that
+ * can never pass does not loop); a standby that freezes starts the count over.
+ */
+export const FAILED_PAUSE_MS = 5_000;
+export const FAILED_PAUSE_MAX_MS = 300_000;
 
 const GONE = ['STOPPING', 'STOPPED', 'ERROR'];
 
@@ -49,14 +54,17 @@ export function isStandby(ctx: ControlContext, instanceId: string): boolean {
 export async function parkStandby(ctx: ControlContext, inst: Instance, handle: InstanceHandle): Promise<void> {
   const sb = ctx.autoscale.standby.get(inst.id);
   if (!sb) return;
+  // Started: a startup boost ends here, as for any instance (a failure to end it is reported, not the standby's).
+  await ctx.runtime.endStartupBoost?.(handle.runtimeId).catch((err) => ctx.onError(err, `ending the startup boost of standby instance ${inst.id}`));
   try {
-    await ctx.runtime.endStartupBoost?.(handle.runtimeId);
     await ctx.runtime.freeze!(handle.runtimeId);
   } catch (err) {
     ctx.onError(err, `freezing standby instance ${inst.id} (it is stopped instead)`);
     return failStandby(ctx, inst, `its workload could not be frozen (${err instanceof Error ? err.message : String(err)})`);
   }
   sb.frozen = true;
+  const rm = ctx.autoscale.regions.get(sb.regionalId);
+  if (rm) rm.standbyFailures = 0;
   await ctx.logs.system(inst, instanceMessage.standbyFrozen());
   await markInstance(ctx, inst, 'SLEEPING', 'instance_standby', instanceMessage.standbyFrozen());
 }
@@ -69,8 +77,10 @@ export async function failStandby(ctx: ControlContext, inst: Instance, why: stri
   const sb = ctx.autoscale.standby.get(inst.id);
   ctx.autoscale.standby.delete(inst.id);
   const rm = sb && ctx.autoscale.regions.get(sb.regionalId);
-  if (rm) rm.standbyPausedUntilMs = ctx.clock.now().getTime() + FAILED_PAUSE_MS;
-  const message = `Standby instance stopped: ${why}. No other standby is made for ${FAILED_PAUSE_MS / 1000} s.`;
+  const failures = (rm?.standbyFailures ?? 0) + 1;
+  const pauseMs = Math.min(FAILED_PAUSE_MAX_MS, FAILED_PAUSE_MS * 2 ** (failures - 1));
+  if (rm) { rm.standbyFailures = failures; rm.standbyPausedUntilMs = ctx.clock.now().getTime() + pauseMs; }
+  const message = `Standby instance stopped: ${why}. No other standby is made for ${pauseMs / 1000} s.`;
   await ctx.logs.system(inst, message);
   if (!GONE.includes(inst.status)) await instanceMarks.stopping(ctx, inst, message);
   ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 10);

@@ -23,8 +23,10 @@ export async function autoscaleScenario(t: TestContext, p: ScalePier): Promise<v
     /** The busy service's standbys once both are frozen (SLEEPING rows whose workload is frozen): its max 3 leaves room for two. */
     const frozenStandbys = () => until('two frozen standbys', async () => {
       const s = await p.instances(busy.id, ['SLEEPING']);
-      if (s.length !== 2) return false;
-      for (const i of s) if (!(await p.frozen(i.allocation_id))) return false;
+      // Not yet: say what the service's instances are doing (a failed standby's message says why).
+      const why = async () => (await p.instances(busy.id, [])).map((i) => `${i.replica_index} ${i.status}: ${i.messages?.[0]}`).join(' | ');
+      if (s.length !== 2) throw new Error(await why());
+      for (const i of s) if (!(await p.frozen(i.allocation_id))) throw new Error(`not frozen yet: ${await why()}`);
       return s;
     }, 30_000, 200);
     let standbys: { id: string; allocation_id: string; messages: string[] }[] = [];

@@ -148,15 +148,22 @@ test('a region that sleeps stops its standby; a manual scaling stops it', async 
   assert.deepEqual([...s.w.errors, ...m.w.errors], []);
 });
 
-test('a freeze that fails stops the standby and makes no other for a minute; a thaw that fails is replaced by a new start', async () => {
+test('a freeze that fails stops the standby; the next comes 5 s later, then 10 s (doubling); a thaw that fails is replaced by a new start', async () => {
   const s = await setup({ standby: 1, freezeFails: true });
   await s.w.settle();
-  for (let i = 0; i < 3; i++) await tick(s);
+  for (let i = 0; i < 3 && s.calls.length === 0; i++) await tick(s);
+  assert.equal(s.calls.length, 1, 'a standby was made and its freeze failed');
   const stopped = rows(s).filter((i) => i.status === 'STOPPED');
   assert.equal(stopped.length, 1);
-  assert.match(said(s, stopped[0].id), /^Standby instance stopped: its workload could not be frozen \(no freezer\)\. No other standby is made for 60 s\.$/m);
-  for (let i = 0; i < 10; i++) await tick(s);
+  assert.match(said(s, stopped[0].id), /^Standby instance stopped: its workload could not be frozen \(no freezer\)\. No other standby is made for 5 s\.$/m);
+  for (let i = 0; i < 4; i++) await tick(s);
   assert.equal(s.calls.length, 1, 'not retried within the pause');
+  for (let i = 0; i < 2; i++) await tick(s);
+  assert.equal(s.calls.length, 2, 'retried once the pause ended');
+  const second = rows(s).filter((i) => i.status === 'STOPPED' && i.id !== stopped[0].id);
+  assert.match(said(s, second[0]!.id), /No other standby is made for 10 s\.$/m);
+  for (let i = 0; i < 8; i++) await tick(s);
+  assert.equal(s.calls.length, 2, 'not within the doubled pause');
   assert.equal(withStatus(s, 'HEALTHY').length, 1);
   assert.equal(s.w.deployment(s.deployment.id).status, 'HEALTHY', 'a failed standby does not degrade the deployment');
 

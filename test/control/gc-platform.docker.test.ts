@@ -61,8 +61,10 @@ test('a replaced deployment\'s image and a deleted service\'s image and build di
 
     assert.equal((await api('DELETE', `/v1/services/${serviceId}`)).status, 200);
     await until('the deleted service\'s image removed', async () => !(await exists(second.provisioning_info.image)), 90_000, 500);
-    assert.equal(existsSync(join(dataDir, 'builds', 'deployments', second.id)), false);
-    assert.equal(existsSync(join(dataDir, 'builds', 'cache', serviceId)), false);
+    // The same collection pass removes the build directory and the cache after the images (it awaits each image's
+    // removal first): wait for the pass to get there (a check right after the image went raced it in CI).
+    await until('the deleted service\'s build directory and cache removed', async () =>
+      !existsSync(join(dataDir, 'builds', 'deployments', second.id)) && !existsSync(join(dataDir, 'builds', 'cache', serviceId)), 30_000, 200);
   } finally {
     await pier.close();
     for (const ref of images) await engine.jsonOrNull('DELETE', `/images/${encodeURIComponent(ref)}`, { query: { force: 1 } }).catch(() => undefined);
