@@ -1,7 +1,7 @@
 // The HAProxy data plane against a real haproxy (Debian's 2.6): routing by host and path prefix straight to the
 // instances, a redeploy and a reload under a bounded keep-alive loop with zero failed requests, a scale-up and back
 // without any reload, HAProxy restarted after a kill -9, and a sleeping app that still wakes through the Node edge
-// behind it; HTTPS with SNI terminated by HAProxy (h1 and h2, a wrong name refused, a replaced certificate served).
+// behind it; a route over several regions with the edge's own region preferred and failover to the others; HTTPS with SNI terminated by HAProxy (h1 and h2, a wrong name refused, a replaced certificate served).
 // Skipped, with the reason, when haproxy is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -423,6 +423,62 @@ test('streaming both ways on a direct route: HAProxy buffers neither an upload n
     });
   } finally {
     await upstream.close();
+  }
+});
+
+test('instances in several regions: HAProxy prefers the edge\'s region, another region named goes to the Node edge, a dead instance fails over to the other region', { skip }, async () => {
+  const fra = await startUpstream('fra');
+  const was = await startUpstream('was');
+  const sin = await startUpstream('sin');
+  let fra2: TestUpstream | undefined;
+  try {
+    await withEdge(async (edge, nodeLog) => {
+      const table = (geo: [string, TestUpstream, string][]) => [
+        app('geo', [route('/', geo.map(([id, u, region]) => up(id, u.port, region)), { serviceId: 'geo' })]),
+        // No instance in the edge's region: every instance serves (the Node edge's rule: no preference applies).
+        app('far', [route('/', [up('w9', was.port, 'was'), up('s9', sin.port, 'sin')], { serviceId: 'far' })]),
+      ];
+      edge.setRoutes(table([['f1', fra, 'fra'], ['w1', was, 'was']]));
+      await edge.settled();
+      const who = async (host: string, headers?: Record<string, string>) => {
+        const r = await call(edge.url, host, '/', headers ? { headers } : {});
+        assert.equal(r.status, 200, r.body);
+        return r.body.split(' ')[0];
+      };
+      for (let i = 0; i < 10; i++) assert.equal(await who('geo-acme.pier.test'), 'fra');
+      assert.equal(await who('geo-acme.pier.test', { 'x-pier-region': 'fra' }), 'fra');
+      assert.equal(nodeLog.length, 0, 'HAProxy served them');
+      // Another region named: the Node edge answers, from that region.
+      assert.equal(await who('geo-acme.pier.test', { 'x-pier-region': 'was' }), 'was');
+      assert.equal(nodeLog.length, 1);
+      const far = new Set<string>();
+      for (let i = 0; i < 10; i++) far.add(await who('far-acme.pier.test'));
+      assert.deepEqual([...far].sort(), ['sin', 'was']);
+      assert.equal(nodeLog.length, 1, 'HAProxy served the far app');
+      const reloads = edge.reloads();
+
+      // The edge's instance dies before the control plane knows: its first failed connection takes it out, the
+      // request goes to the other region, and so do the next ones; nothing fails.
+      await fra.close();
+      for (let i = 0; i < 10; i++) assert.equal(await who('geo-acme.pier.test'), 'was');
+      assert.equal(nodeLog.length, 1, 'HAProxy failed over itself');
+      // The control plane takes it out, then a new instance in the edge's region comes: runtime API only, and it is
+      // preferred again at once.
+      edge.setRoutes(table([['w1', was, 'was']]));
+      await edge.settled();
+      assert.equal(await who('geo-acme.pier.test'), 'was');
+      fra2 = await startUpstream('fra2');
+      edge.setRoutes(table([['f2', fra2, 'fra'], ['w1', was, 'was']]));
+      await edge.settled();
+      for (let i = 0; i < 5; i++) assert.equal(await who('geo-acme.pier.test'), 'fra2');
+      assert.equal(edge.reloads(), reloads, 'no reload after the first table');
+      assert.equal(nodeLog.length, 1);
+    }, undefined, { region: 'fra' });
+  } finally {
+    await fra.close(); // again if the test closed it (a second close resolves too)
+    await was.close();
+    await sin.close();
+    await fra2?.close();
   }
 });
 

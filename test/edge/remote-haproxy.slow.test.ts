@@ -1,7 +1,8 @@
 // A regional edge (`pier edge`, src/edge/remote.ts) on HAProxy, against a real Pier API and a real haproxy: it binds
 // before its first table (503 "no route table yet", /_pier/ready 503); a one-region route is served by HAProxy straight
-// to the instance (the Node edge behind it sees nothing); a two-region route goes to the Node edge, which prefers the
-// edge's own region and fails over when that region leaves the table; a sleeping app is held and woken through the
+// to the instance (the Node edge behind it sees nothing); a two-region route is served by HAProxy preferring the
+// edge's own region (a request naming the other region goes to the Node edge) and fails over when that region leaves
+// the table; a sleeping app is held and woken through the
 // API; HAProxy's private directory is gone after close; `pier edge` picks HAProxy where installed and says so. Skipped, with the
 // reason, when haproxy is not installed.
 import { after, before, test } from 'node:test';
@@ -39,7 +40,7 @@ after(async () => {
   await was.close();
 });
 
-test('regional edge on HAProxy: 503 before its table; one-region routes by HAProxy, two-region routes by the Node edge with region preference and failover', { skip, timeout: 60_000 }, async () => {
+test('regional edge on HAProxy: 503 before its table; one-region and two-region routes by HAProxy, with region preference and failover', { skip, timeout: 60_000 }, async () => {
   const feed = t.pier.routeFeed;
   feed.clear();
   const lines: string[] = [];
@@ -58,9 +59,10 @@ test('regional edge on HAProxy: 503 before its table; one-region routes by HAPro
     assert.match(early.body, /no route table yet/);
     assert.equal((await call(url, 'x', '/_pier/ready')).status, 503);
 
+    // Each app its own service (a service's routes are one backend in HAProxy, whatever app names its host).
     feed.publish([
       app('shop', [route('/', [up('i-fra', fra.port, 'fra')])], { hosts: ['shop.example'] }),
-      app('world', [route('/', [up('w-fra', fra.port, 'fra'), up('w-was', was.port, 'was')])], { hosts: ['world.example'] }),
+      app('world', [route('/', [up('w-fra', fra.port, 'fra'), up('w-was', was.port, 'was')], { serviceId: 'world' })], { hosts: ['world.example'] }),
     ]);
     await remote.firstTable;
     await (remote.edge as HaproxyEdge).settled();
@@ -69,12 +71,15 @@ test('regional edge on HAProxy: 503 before its table; one-region routes by HAPro
     for (let i = 0; i < 5; i++) assert.equal((await call(url, 'shop.example', '/s')).body, 'fra /s');
     assert.equal(nodeLog.length, 0, `HAProxy served the one-region route itself; the Node edge saw ${nodeLog.length}`);
     for (let i = 0; i < 5; i++) assert.equal((await call(url, 'world.example', '/w')).body, 'fra /w', 'its own region first');
-    assert.equal(nodeLog.filter((e) => e.host === 'world.example').length, 5, 'the two-region route went through the Node edge');
+    assert.equal(nodeLog.length, 0, 'HAProxy served the two-region route itself, preferring its own region');
+    // A client naming the other region: the Node edge answers, from that region.
+    assert.equal((await call(url, 'world.example', '/w', { headers: { 'x-pier-region': 'was' } })).body, 'was /w');
+    assert.equal(nodeLog.filter((e) => e.host === 'world.example').length, 1, 'another region named went through the Node edge');
 
     // fra leaves the two-region app (its instance was lost): the edge follows and serves it from was.
     feed.publish([
       app('shop', [route('/', [up('i-fra', fra.port, 'fra')])], { hosts: ['shop.example'] }),
-      app('world', [route('/', [up('w-was', was.port, 'was')])], { hosts: ['world.example'] }),
+      app('world', [route('/', [up('w-was', was.port, 'was')], { serviceId: 'world' })], { hosts: ['world.example'] }),
     ]);
     await until('the edge serves world from was', async () => (await call(url, 'world.example', '/')).body === 'was /', 10_000, 20);
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { app, route, up } from '../test-helpers.ts';
 import { LATENCY_BUCKETS_MS } from '../metrics.ts';
 import {
-  LATENCY_KEYS, NODE_BACKEND, NODE_TLS_BACKEND, backendName, haproxyThreads, latencyKey, latencyTableCommands, renderLatencyMap, planCertRuntime, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
+  LATENCY_KEYS, NODE_BACKEND, REGIONAL_MARK, regionPreference, NODE_TLS_BACKEND, backendName, haproxyThreads, latencyKey, latencyTableCommands, renderLatencyMap, planCertRuntime, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
   slotsForConfig, type BackendSlots,
 } from './config.ts';
 
@@ -18,7 +18,7 @@ test('direct routes get one backend each and segment-aware map keys, longest fir
   assert.deepEqual([...plan.backends.keys()].sort(), [backendName('svc/', 8000, '/'), backendName('svc-api', 8000, '/api')].sort());
   const api = plan.backends.get(backendName('svc-api', 8000, '/api'))!;
   assert.equal(api.prefix, '/api');
-  assert.deepEqual(api.servers, [{ instanceId: 'i2', host: '127.0.0.1', port: 9002 }]);
+  assert.deepEqual(api.servers, [{ instanceId: 'i2', host: '127.0.0.1', port: 9002, region: 'fra' }]);
   assert.deepEqual(api.routeKeys, ['app-shop svc-api /api']);
   assert.deepEqual(plan.map, [
     ['shop-acme.pier.test/api/', backendName('svc-api', 8000, '/api')],
@@ -42,6 +42,7 @@ test('what HAProxy cannot do stays on the Node edge', () => {
   assert.match(nodeOnlyReason(app('a', [h2]), h2)!, /h2c/);
   const regions = route('/', [up('i1', 9001, 'fra'), up('i2', 9002, 'was')]);
   assert.match(nodeOnlyReason(app('a', [regions]), regions)!, /regions/);
+  assert.equal(nodeOnlyReason(app('a', [regions]), regions, { region: 'fra', header: 'x-pier-region' }), null, 'with a region preference HAProxy serves it');
   const named = route('/', [{ ...up('i1', 9001), host: 'web.internal' }]);
   assert.match(nodeOnlyReason(app('a', [named]), named)!, /host name/);
   const odd = route('/a b', one('i1', 9001));
@@ -283,4 +284,59 @@ test('certificates change through the runtime API: new bundles loaded and listed
   // The same bundle with other names, or on two lines: a reload.
   assert.equal(planCertRuntime('/d', '/d.list', [a], [{ ...a, names: ['x.example'] }], []), null);
   assert.equal(planCertRuntime('/d', '/d.list', [], [a, { ...a, names: ['y.example'] }], []), null);
+});
+
+test('region preference: only plain tokens, and none when client addresses are mapped to regions (only the Node edge sees them)', () => {
+  assert.deepEqual(regionPreference('fra', 'X-Pier-Region', false), { region: 'fra', header: 'x-pier-region' });
+  assert.equal(regionPreference('fra', 'x-pier-region', true), undefined);
+  assert.equal(regionPreference('fra west', 'x-pier-region', false), undefined);
+  assert.equal(regionPreference('fra', 'x pier', false), undefined);
+});
+
+test('a route whose instances span regions: the edge\'s region active (checked), the others backup, one reload to group, then runtime API only', () => {
+  const pref = { region: 'fra', header: 'x-pier-region' };
+  const plan = (...ups: [string, number, string][]) => planHaproxy([app('geo', [route('/', ups.map(([id, port, region]) => up(id, port, region)))])], 'pier.test', pref);
+  const B = backendName('svc/', 8000, '/');
+  // One region: a plain backend, a plain map line.
+  const single = plan(['f1', 9001, 'fra']);
+  assert.equal(single.backends.get(B)!.regional, false);
+  assert.deepEqual(single.map, [['geo-acme.pier.test/', B]]);
+  let have = slotsForConfig(single, new Map());
+  assert.equal(have.get(B)!.backupFrom, undefined);
+  // A second region: the map line is marked, and the backend needs its groups: one reload.
+  const two = plan(['f1', 9001, 'fra'], ['w1', 9002, 'was']);
+  assert.deepEqual(two.map, [['geo-acme.pier.test/', `${REGIONAL_MARK}${B}`]]);
+  const step = planRuntime(have, two);
+  assert.match(String(step.reload), /several regions/);
+  have = step.backends;
+  assert.equal(have.get(B)!.backupFrom, 4);
+  assert.deepEqual(have.get(B)!.slots.map((s) => s.instanceId), ['f1', null, null, null, 'w1', null, null, null], 'f1 kept its slot');
+  const cfg = renderConfig({ bind: '127.0.0.1:80', nodeEdge: '127.0.0.1:81', adminSocket: '/a', mapFile: '/m', backends: [...have.values()], regions: pref });
+  const be = cfg.slice(cfg.indexOf(`backend ${B}`));
+  assert.match(be, /option allbackups/);
+  assert.match(be, /server s1 127\.0\.0\.1:9001 check inter 2s fall 1 rise 1 observe layer4 error-limit 1 on-error mark-down\n/);
+  assert.match(be, /server s2 127\.0\.0\.1:1 disabled check /);
+  assert.match(be, /server s5 127\.0\.0\.1:9002 backup\n/);
+  assert.match(be, /server s6 127\.0\.0\.1:1 disabled backup\n/);
+  // The frontend: a marked backend is stripped, or (another region named) the request goes to the Node edge.
+  assert.match(cfg, /acl regional var\(txn\.be\) -m beg r:\n/);
+  assert.match(cfg, /http-request unset-var\(txn\.be\) if regional \{ req\.fhdr\(x-pier-region\) -m found \} !\{ req\.fhdr\(x-pier-region,-1\) -m str fra \}\n/);
+  assert.match(cfg, /http-request set-var\(txn\.be\) var\(txn\.be\),field\(2,:\) if regional\n/);
+  // Another instance in each region: runtime API only, each in its group; the active one forced up.
+  const four = planRuntime(have, plan(['f1', 9001, 'fra'], ['f2', 9003, 'fra'], ['w1', 9002, 'was'], ['w2', 9004, 'was']));
+  assert.equal(four.reload, null);
+  if (four.reload !== null) return;
+  assert.deepEqual(four.before, [
+    `set server ${B}/s2 addr 127.0.0.1 port 9003`, `set server ${B}/s2 state ready`, `set server ${B}/s2 health up`,
+    `set server ${B}/s6 addr 127.0.0.1 port 9004`, `set server ${B}/s6 state ready`,
+  ]);
+  // The edge's region empties: its slots go to maint (the backups take every request), the backend keeps its groups.
+  const away = planRuntime(four.backends, plan(['w1', 9002, 'was'], ['w2', 9004, 'was']));
+  assert.equal(away.reload, null);
+  if (away.reload !== null) return;
+  assert.deepEqual(away.after, [`set server ${B}/s1 state maint`, `set server ${B}/s2 state maint`]);
+  assert.equal(away.backends.get(B)!.backupFrom, 4);
+  // Without a preference (an edge mapping addresses), nothing changes: the route stays on the Node edge (no map line).
+  assert.deepEqual(planHaproxy([app('geo', [route('/', [up('f1', 9001, 'fra'), up('w1', 9002, 'was')])])], 'pier.test').map, []);
+  assert.doesNotMatch(renderConfig({ bind: '127.0.0.1:80', nodeEdge: '127.0.0.1:81', adminSocket: '/a', mapFile: '/m', backends: [] }), /regional/);
 });

@@ -1,7 +1,9 @@
 // The HAProxy data plane's configuration as pure functions of the route table (no I/O): which routes HAProxy may
 // serve itself, the backends and server slots they need, the host+path map, and the haproxy.cfg text. Everything
-// HAProxy cannot do yet (sleeping apps, auth, HTTPS redirects, several regions, h2c upstreams, ACME) is left out of
-// the map, so those requests fall through to the default backend: Pier's Node edge, which holds the whole table.
+// HAProxy cannot do yet (sleeping apps, auth, HTTPS redirects, h2c upstreams, ACME; several regions when the edge
+// maps client addresses to regions) is left out of the map, so those requests fall through to the default backend:
+// Pier's Node edge, which holds the whole table. A route whose instances span regions is served by HAProxy with the
+// edge's own region preferred (RegionPreference): those instances are its active servers, the others backups.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { LATENCY_BUCKETS_MS } from '../metrics.ts';
@@ -9,7 +11,26 @@ import { hostKey, normalizePrefix } from '../route-table.ts';
 import type { AppRoutes, EdgeCertificate, LoadWatch, RouteEntry } from '../types.ts';
 
 /** One upstream server as HAProxy sees it. */
-export interface PlannedServer { instanceId: string; host: string; port: number }
+export interface PlannedServer { instanceId: string; host: string; port: number; region: string }
+
+/**
+ * Region preference inside HAProxy: the edge's own region (its instances are a multi-region backend's active
+ * servers, the others `backup`) and the request header naming a client's region (a request naming another region
+ * goes to the Node edge, which prefers that region's instances). Absent: multi-region routes stay on the Node edge.
+ */
+export interface RegionPreference { region: string; header: string }
+
+/** A region and a header HAProxy's config can hold as plain tokens (anything else: no preference in HAProxy). */
+export function regionPreference(region: string, header: string, mapsAddresses: boolean): RegionPreference | undefined {
+  // Client addresses mapped to regions (EdgeOptions.regionMap): only the Node edge sees them (HAProxy would need the
+  // same first-match CIDR rules), so multi-region routes stay there.
+  if (mapsAddresses) return undefined;
+  const h = header.toLowerCase();
+  return /^[A-Za-z0-9._-]{1,64}$/.test(region) && /^[a-z0-9-]{1,64}$/.test(h) ? { region, header: h } : undefined;
+}
+
+/** The map value of a backend whose instances span regions: the frontend strips it, or sends the request to Node. */
+export const REGIONAL_MARK = 'r:';
 
 /** One backend: the instances of one service port behind one route prefix (the prefix is stripped in the backend). */
 export interface PlannedBackend {
@@ -23,6 +44,10 @@ export interface PlannedBackend {
   /** The service of its first route, and that route's loadWatch (issue #23: HAProxy's counters are watched for it). */
   serviceId: string;
   loadWatch?: LoadWatch;
+  /** Its instances span regions (served with RegionPreference): the preferred region's are its active servers. */
+  regional: boolean;
+  /** The edge's own region when the plan has a RegionPreference: which servers are active in a backend with backups. */
+  preferred?: string;
 }
 
 /** What HAProxy should hold for a route table: backends by name and map lines (key → backend), longest key first. */
@@ -37,14 +62,14 @@ const PLAIN_PATH = /^\/[A-Za-z0-9._~/-]*$/;
 const PLAIN_HOST = /^[a-z0-9.-]+$/;
 
 /** Why a route stays on the Node edge, or null when HAProxy may serve it directly. */
-export function nodeOnlyReason(app: AppRoutes, route: RouteEntry): string | null {
+export function nodeOnlyReason(app: AppRoutes, route: RouteEntry, regions?: RegionPreference): string | null {
   if (app.sleeping) return 'app sleeping (the Node edge holds requests and wakes it)';
   if (app.httpsRedirect) return 'HTTPS redirect';
   if ((route.basicAuths?.length ?? 0) > 0 || (route.apiKeys?.length ?? 0) > 0) return 'basic auth or API keys';
   if (route.upstreams.length === 0) return 'no healthy instance (the Node edge names the service status)';
   if (route.upstreams.some((u) => u.protocol !== 'http')) return 'h2c upstream';
   if (route.upstreams.some((u) => isIP(u.host) === 0)) return 'upstream named by host name (the runtime API takes addresses)';
-  if (new Set(route.upstreams.map((u) => u.region)).size > 1) return 'several regions (client-region preference)';
+  if (!regions && new Set(route.upstreams.map((u) => u.region)).size > 1) return 'several regions (client-region preference)';
   if (!PLAIN_PATH.test(normalizePrefix(route.path))) return 'path prefix with special characters';
   return null;
 }
@@ -64,9 +89,10 @@ export const NODE_BACKEND = 'pier_node_edge';
  * prefix: its backend, or NODE_BACKEND for a route HAProxy must not serve (so `/` never swallows an `/admin` guarded
  * by basic auth). Map keys are `host` + prefix + `/` and the frontend looks up `host` + path + `/` with map_beg, so
  * `/api` matches `/api`, `/api/x` and never `/apix` (segment-aware, as the Node edge); keys are sorted longest
- * first because map_beg returns the first match.
+ * first because map_beg returns the first match. With `regions`, a backend whose instances span regions is `regional`:
+ * its map lines carry REGIONAL_MARK, and its servers are grouped by the preferred region (slotsForConfig).
  */
-export function planHaproxy(apps: AppRoutes[], domain: string): HaproxyPlan {
+export function planHaproxy(apps: AppRoutes[], domain: string, regions?: RegionPreference): HaproxyPlan {
   const backends = new Map<string, PlannedBackend>();
   const hostApp = new Map<string, AppRoutes>();
   // Per app: prefix → backend name (or NODE_BACKEND), first route of a prefix wins (the Node edge's stable sort).
@@ -78,15 +104,19 @@ export function planHaproxy(apps: AppRoutes[], domain: string): HaproxyPlan {
     for (const route of app.routes) {
       const prefix = normalizePrefix(route.path);
       if (own.has(prefix)) continue;
-      if (nodeOnlyReason(app, route) !== null) { own.set(prefix, NODE_BACKEND); continue; }
+      if (nodeOnlyReason(app, route, regions) !== null) { own.set(prefix, NODE_BACKEND); continue; }
       const name = backendName(route.serviceId, route.port, prefix);
       own.set(prefix, name);
       let b = backends.get(name);
       if (b === undefined) {
         const servers = route.upstreams
-          .map((u) => ({ instanceId: u.instanceId, host: u.host, port: u.port }))
+          .map((u) => ({ instanceId: u.instanceId, host: u.host, port: u.port, region: u.region }))
           .sort((x, y) => x.instanceId.localeCompare(y.instanceId));
-        backends.set(name, (b = { name, prefix, servers, routeKeys: [], appIds: [], serviceId: route.serviceId, ...(route.loadWatch ? { loadWatch: route.loadWatch } : {}) }));
+        const regional = regions !== undefined && new Set(servers.map((x) => x.region)).size > 1;
+        backends.set(name, (b = {
+          name, prefix, servers, routeKeys: [], appIds: [], serviceId: route.serviceId, regional,
+          ...(regions ? { preferred: regions.region } : {}), ...(route.loadWatch ? { loadWatch: route.loadWatch } : {}),
+        }));
       }
       b.routeKeys.push(`${app.appId} ${route.serviceId} ${prefix}`);
       if (!b.appIds.includes(app.appId)) b.appIds.push(app.appId);
@@ -97,7 +127,7 @@ export function planHaproxy(apps: AppRoutes[], domain: string): HaproxyPlan {
   for (const [h, app] of hostApp) {
     const own = prefixes.get(app)!;
     if (!PLAIN_HOST.test(h) || ![...own.values()].some((v) => v !== NODE_BACKEND)) continue; // a miss goes to Node
-    for (const [prefix, be] of own) map.push([`${h}${prefix === '/' ? '' : prefix}/`, be]);
+    for (const [prefix, be] of own) map.push([`${h}${prefix === '/' ? '' : prefix}/`, backends.get(be)?.regional ? `${REGIONAL_MARK}${be}` : be]);
   }
   map.sort((a, b) => b[0].length - a[0].length || (a[0] < b[0] ? -1 : 1));
   return { backends, map };
@@ -111,11 +141,18 @@ export function slotCount(servers: number): number {
 /** One server slot as written in the config: an instance, or an unused slot in maintenance. */
 export interface SlotState { instanceId: string | null; host: string; port: number }
 
-/** A backend with its slots, as the config file and the runtime API hold it. */
+/**
+ * A backend with its slots, as the config file and the runtime API hold it. A backend that has served instances of
+ * several regions has two groups: slots before `backupFrom` are active servers (the preferred region's instances,
+ * health-checked so a dead one is taken out at its first failed connection), the rest `backup` servers (the other
+ * regions', all used at once while no active one is up: `option allbackups`). HAProxy 2.6 cannot make a server
+ * backup at run time, hence fixed groups; a backend keeps them once it has them.
+ */
 export interface BackendSlots {
   name: string;
   prefix: string;
   slots: SlotState[];
+  backupFrom?: number;
 }
 
 /** A slot that never held an instance: a placeholder address, written `disabled` (maintenance). */
@@ -150,18 +187,47 @@ export function fitServers(slots: SlotState[], servers: PlannedServer[]): { slot
   return { slots: out, changes, overflow };
 }
 
+/** A grouped backend's servers: the preferred region's (active) and the others (backup). */
+function groups(b: PlannedBackend): { active: PlannedServer[]; backup: PlannedServer[] } {
+  return { active: b.servers.filter((x) => x.region === b.preferred), backup: b.servers.filter((x) => x.region !== b.preferred) };
+}
+
+/**
+ * Fits a planned backend into the slots HAProxy holds (fitServers, per group in a grouped backend); null when the
+ * layout cannot hold it: the backend's instances now span regions and it has no backup group yet (a reload).
+ */
+export function fitBackend(cur: BackendSlots, b: PlannedBackend): ReturnType<typeof fitServers> | null {
+  if (cur.backupFrom === undefined) return b.regional ? null : fitServers(cur.slots, b.servers);
+  const g = groups(b);
+  const split = cur.backupFrom;
+  const a = fitServers(cur.slots.slice(0, split), g.active);
+  const k = fitServers(cur.slots.slice(split), g.backup);
+  return { slots: [...a.slots, ...k.slots], changes: [...a.changes, ...k.changes.map((c) => ({ ...c, index: c.index + split }))], overflow: a.overflow + k.overflow };
+}
+
 /**
  * The backends a config file (a reload or a restart) is written with: every planned backend, sized by slotCount
- * (never shrunk below what it has, so a reload moves no instance), instances kept in the slots they hold.
+ * (never shrunk below what it has, so a reload moves no instance), instances kept in the slots they hold; a backend
+ * whose instances span regions (or that has had a backup group) gets both groups, each sized so.
  * Backends no longer planned are left out: a reload is the one moment they can go.
  */
 export function slotsForConfig(plan: HaproxyPlan, have: ReadonlyMap<string, BackendSlots>): Map<string, BackendSlots> {
   const next = new Map<string, BackendSlots>();
+  const sized = (old: SlotState[], servers: PlannedServer[]): SlotState[] => {
+    const size = Math.max(slotCount(servers.length), old.length);
+    return fitServers(Array.from({ length: size }, (_, i) => old[i] ?? { ...FREE_SLOT }), servers).slots;
+  };
   for (const b of plan.backends.values()) {
     const old = have.get(b.name);
-    const size = Math.max(slotCount(b.servers.length), old?.slots.length ?? 0);
-    const slots = Array.from({ length: size }, (_, i) => old?.slots[i] ?? { ...FREE_SLOT });
-    next.set(b.name, { name: b.name, prefix: b.prefix, slots: fitServers(slots, b.servers).slots });
+    if (!b.regional && old?.backupFrom === undefined) {
+      next.set(b.name, { name: b.name, prefix: b.prefix, slots: sized(old?.slots ?? [], b.servers) });
+      continue;
+    }
+    const g = groups(b);
+    const split = old?.backupFrom;
+    const active = sized(split === undefined ? old?.slots ?? [] : old!.slots.slice(0, split), g.active);
+    const backup = sized(split === undefined ? [] : old!.slots.slice(split), g.backup);
+    next.set(b.name, { name: b.name, prefix: b.prefix, slots: [...active, ...backup], backupFrom: active.length });
   }
   return next;
 }
@@ -192,12 +258,16 @@ export function planRuntime(have: ReadonlyMap<string, BackendSlots>, plan: Hapro
   for (const b of plan.backends.values()) {
     const cur = have.get(b.name);
     if (cur === undefined) return reloadWith(`new backend ${b.name}`);
-    const fit = fitServers(cur.slots, b.servers);
+    const fit = fitBackend(cur, b);
+    if (fit === null) return reloadWith(`backend ${b.name} now has instances in several regions (a backup group)`);
     if (fit.overflow > 0) return reloadWith(`backend ${b.name} needs ${b.servers.length} slots, has ${cur.slots.length}`);
     for (const c of fit.changes) {
       const ref = `${b.name}/s${c.index + 1}`;
       if (c.kind === 'disable') { after.push(`set server ${ref} state maint`); continue; }
       before.push(`set server ${ref} addr ${c.host} port ${c.port}`, `set server ${ref} state ready`);
+      // A checked (active, grouped) slot may have been marked down for the instance it held before: up now, as the
+      // control plane routes only instances that pass their checks.
+      if (cur.backupFrom !== undefined && c.index < cur.backupFrom) before.push(`set server ${ref} health up`);
     }
     next.set(b.name, { ...cur, slots: fit.slots });
   }
@@ -245,6 +315,8 @@ export interface ConfigInput {
   threads?: { total: number; http: number };
   /** The latency bucket map file (renderLatencyMap); absent: backends count no latency. */
   latencyMap?: string;
+  /** Region preference (regional backends' map values carry REGIONAL_MARK); absent: no region rules. */
+  regions?: RegionPreference;
 }
 
 /** Latency buckets per server slot in a backend's stick table: key = server id × LATENCY_KEYS + bucket index. */
@@ -404,8 +476,17 @@ function stripRegex(prefix: string): string {
  * Only origin-form requests with one Host, a path without '%', and none of the Node edge's own paths are looked
  * up; everything else (and every miss) goes to the Node edge, which answers it exactly as without HAProxy.
  */
-function frontend(name: string, bind: string, proto: 'http' | 'https', fallback: string, mapFile: string): string[] {
+function frontend(name: string, bind: string, proto: 'http' | 'https', fallback: string, mapFile: string, regions?: RegionPreference): string[] {
   const direct = '{ var(txn.be) -m found }';
+  // A regional backend (its instances span regions) prefers the edge's own region, which is the client's region
+  // unless the region header names one (the Node edge's rule: the header, else the edge's region): a request naming
+  // another region goes to the Node edge (the last header counts, as there). An empty or oversized header, which the
+  // Node edge ignores, goes there too and gets the same answer.
+  const regional = regions === undefined ? [] : [
+    `  acl regional var(txn.be) -m beg ${REGIONAL_MARK}`,
+    `  http-request unset-var(txn.be) if regional { req.fhdr(${regions.header}) -m found } !{ req.fhdr(${regions.header},-1) -m str ${regions.region} }`,
+    '  http-request set-var(txn.be) var(txn.be),field(2,:) if regional',
+  ];
   return [
     `frontend ${name}`,
     `  ${bind}`,
@@ -418,6 +499,7 @@ function frontend(name: string, bind: string, proto: 'http' | 'https', fallback:
     `  http-request set-var(txn.p) path if plain one_host !pct !node_path${proto === 'https' ? ' || h2 one_host !pct !node_path' : ''}`,
     `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,concat(,txn.p,/),map_beg(${mapFile}) if { var(txn.p) -m found }`,
     `  http-request unset-var(txn.be) if { var(txn.be) -m str ${NODE_BACKEND} }`,
+    ...regional,
     `  http-request set-header x-forwarded-host %[req.hdr(host)] if ${direct}`,
     `  http-request set-header x-forwarded-proto ${proto} if ${direct}`,
     `  http-request set-header x-request-id %[uuid] if ${direct} !{ req.hdr(x-request-id) -m reg ^[A-Za-z0-9._:@+=-]{1,128}$ }`,
@@ -460,8 +542,8 @@ export function renderConfig(c: ConfigInput): string {
     // (HAProxy 2.6.12+): closing them at once raced a request already on the wire (a client's "socket hang up").
     '  option idle-close-on-response',
     '',
-    ...frontend('edge', `bind ${c.bind}${c.threads ? ` thread ${c.threads.http === 1 ? '1' : `1-${c.threads.http}`}` : ''}`, 'http', NODE_BACKEND, c.mapFile),
-    ...(c.tls ? ['', ...frontend('edge_tls', `bind ${c.tls.bind} ssl crt-list ${c.tls.crtList} strict-sni alpn h2,http/1.1`, 'https', NODE_TLS_BACKEND, c.mapFile)] : []),
+    ...frontend('edge', `bind ${c.bind}${c.threads ? ` thread ${c.threads.http === 1 ? '1' : `1-${c.threads.http}`}` : ''}`, 'http', NODE_BACKEND, c.mapFile, c.regions),
+    ...(c.tls ? ['', ...frontend('edge_tls', `bind ${c.tls.bind} ssl crt-list ${c.tls.crtList} strict-sni alpn h2,http/1.1`, 'https', NODE_TLS_BACKEND, c.mapFile, c.regions)] : []),
     '',
     `backend ${NODE_BACKEND}`,
     `  server node ${c.nodeEdge}`,
@@ -470,8 +552,10 @@ export function renderConfig(c: ConfigInput): string {
   // too), so it sees an HTTPS request exactly as without HAProxy (no HTTPS redirect loop, its own x-forwarded-proto).
   if (c.tls) lines.push('', `backend ${NODE_TLS_BACKEND}`, `  server node_tls ${c.tls.nodeEdgeTls} ssl verify none sni ssl_fc_sni alpn http/1.1`);
   // An instance's own x-request-id never reaches the client: the frontend's http-response set-header replaces it.
-  const backend = (name: string, prefix: string, slots: SlotState[]): void => {
+  const backend = (name: string, prefix: string, slots: SlotState[], backupFrom: number | undefined): void => {
     lines.push('', `backend ${name}`, '  balance leastconn');
+    // Grouped (several regions): while no active server is up, every backup server takes requests, not the first.
+    if (backupFrom !== undefined) lines.push('  option allbackups');
     if (c.latencyMap !== undefined) {
       // Latency histograms (the charts and the autoscaler's response-time target read them): the time from the
       // request entering the backend to the response's headers, counted per server slot and bucket in the backend's
@@ -487,10 +571,14 @@ export function renderConfig(c: ConfigInput): string {
     }
     if (prefix !== '/') lines.push(`  http-request set-path %[path,regsub(${stripRegex(prefix)},/)]`);
     slots.forEach((s, i) => {
-      lines.push(`  server s${i + 1} ${addr(s.host, s.port)}${s.instanceId === null ? ' disabled' : ''}`);
+      // An active server of a grouped backend is marked down at its first failed connection (the request goes to
+      // another server: `option redispatch`, the backups once no active one is up, as the Node edge fails over to
+      // another region) and up again at its next passing TCP check (every 2 s; none run while it is in maint).
+      const group = backupFrom === undefined ? '' : i >= backupFrom ? ' backup' : ' check inter 2s fall 1 rise 1 observe layer4 error-limit 1 on-error mark-down';
+      lines.push(`  server s${i + 1} ${addr(s.host, s.port)}${s.instanceId === null ? ' disabled' : ''}${group}`);
     });
   };
-  for (const b of c.backends) backend(b.name, b.prefix, b.slots);
+  for (const b of c.backends) backend(b.name, b.prefix, b.slots, b.backupFrom);
   return lines.join('\n') + '\n';
 }
 

@@ -14,7 +14,7 @@ import { createEdge } from '../edge.ts';
 import { LATENCY_BUCKETS_MS, renderPrometheus, summarize } from '../metrics.ts';
 import type { AppRoutes, Edge, EdgeCertificate, EdgeMetrics, EdgeOptions, LoadWatch, TrafficMetrics } from '../types.ts';
 import {
-  NODE_BACKEND, haproxyThreads, latencyKey, latencyTableCommands, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderLatencyMap, renderMap, restartDelay,
+  NODE_BACKEND, haproxyThreads, regionPreference, latencyKey, latencyTableCommands, planCertRuntime, planCertificates, planHaproxy, planRuntime, renderConfig, renderLatencyMap, renderMap, restartDelay,
   slotsForConfig, type BackendSlots, type CrtEntry, type HaproxyPlan,
 } from './config.ts';
 import { HaproxyProcess } from './process.ts';
@@ -153,12 +153,14 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     : { bind: tlsBind, crtList: crtListFile, nodeEdgeTls: `127.0.0.1:${new URL(node.tlsUrl!).port}` };
 
   const threads = haproxyThreads(availableParallelism());
+  // Multi-region routes: HAProxy prefers this edge's region (docs/edge.md); with an address map they stay on Node.
+  const regions = regionPreference(opts.region ?? 'local', opts.regionHeader ?? 'x-pier-region', (opts.regionMap?.length ?? 0) > 0);
   const writeFiles = (map: string): void => {
     if (tls !== undefined) atomicWrite(crtListFile, crtListText);
     const cfg = renderConfig({
       bind: bindFixed, nodeEdge: `127.0.0.1:${nodePort}`, adminSocket: proc.adminSocket, mapFile, tls,
       backends: [...backends.values()], connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs, threads,
-      latencyMap,
+      latencyMap, regions,
     });
     atomicWrite(mapFile, map);
     atomicWrite(cfgFile, cfg);
@@ -206,7 +208,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     if (closed) return;
     let map: string;
     try {
-      const plan = planHaproxy(desired, domain);
+      const plan = planHaproxy(desired, domain, regions);
       takeOwners(plan);
       carryCounters();
       backends = slotsForConfig(plan, backends);
@@ -324,7 +326,7 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
       pending = null;
       if (apps === null || closed || !up) return; // while HAProxy is down, its restart applies the newest table
       try {
-        const plan = planHaproxy(apps, domain);
+        const plan = planHaproxy(apps, domain, regions);
         takeOwners(plan);
         await apply(plan);
       } catch (err) {
