@@ -19,6 +19,10 @@ export class ApiMetrics {
     name: 'pier_api_request_duration_seconds', help: 'API request durations.',
     labelNames: ['method', 'route'] as const, percentiles: [], registers: [this.registry],
   });
+  private readonly drops = new Counter({
+    name: 'pier_api_connections_dropped_total', help: 'Client connections closed at once: the API was at its connection cap (maxConnections).',
+    registers: [this.registry],
+  });
   /** Gauges the platform hands render() by name, made on first sight. */
   private readonly extras = new Map<string, Gauge>();
   private extraValues: Record<string, number> = {};
@@ -36,6 +40,11 @@ export class ApiMetrics {
   observe(method: string, route: string, status: number, seconds: number): void {
     this.requests.inc({ method, route, status: String(status) });
     this.durations.observe({ method, route }, seconds);
+  }
+
+  /** Counts one connection the server closed at its cap (http.Server's 'drop'). */
+  connectionDropped(): void {
+    this.drops.inc();
   }
 
   /** The exposition text (Prometheus text format 0.0.4); `extra` are gauges by name, set to these values. */

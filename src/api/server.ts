@@ -181,6 +181,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   // Keep-alive sockets would hold close() open; clients reconnect cheaply on loopback.
   server.keepAliveTimeout = 5000;
   server.maxConnections = opts.maxConnections ?? connectionBudget();
+  // Past the cap Node closes a new connection before any byte and says so: counted in /metrics.
+  server.on('drop', () => metrics.connectionDropped());
   const tail = attachLogTail(server, store, logger);
   const exec = attachExec(server, store, logger, opts.exec ?? (() => undefined), opts.execSettings, opts.execAudit);
 

@@ -78,7 +78,7 @@ test('PIER_API_RATE_LIMIT configures the bucket', async () => {
   assert.equal(rateLimitFromEnv({ PIER_API_RATE_LIMIT: 'lots' }), undefined);
 });
 
-test('the API holds at most maxConnections client connections; past it a new one is closed before any byte', async () => {
+test('the API holds at most maxConnections client connections; past it a new one is closed before any byte, and counted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pier-conns-'));
   const store = await openStore({ dataDir: dir });
   const api = createApiServer({ store, maxConnections: 2, logger: () => {} });
@@ -100,6 +100,7 @@ test('the API holds at most maxConnections client connections; past it a new one
       setTimeout(() => resolve(`(still open after 3 s: ${got.slice(0, 40)})`), 3000);
     });
     assert.equal(answer, '');
+    assert.match(await api.metrics.render(), /^pier_api_connections_dropped_total 1$/m, 'the drop is counted in /metrics');
     // Freed places are taken again.
     held[0]!.destroy();
     held[1]!.destroy();
