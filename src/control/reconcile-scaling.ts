@@ -190,7 +190,7 @@ async function reconcileRegion(s: Step, d: Deployment, wake: boolean): Promise<D
   }
   await keepStandbys({
     ctx, svc: s.svc, d, r, rm, rows, max: policy.max, nowMs, panicking: decision.panic === true,
-    allowed: mem.config.standby > 0 && canFreeze(ctx) && !volumes,
+    allowed: mem.config.standby > 0 && ctx.runtime.keepsStandbys === true && canFreeze(ctx) && !volumes,
   });
   return d;
 }

@@ -5,16 +5,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EdgeMetrics, TrafficMetrics } from '../../src/edge/types.ts';
 import { makeWorld, webDefinition } from '../control/world.ts';
+import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
+import { GvisorRuntime } from '../../src/runtime/docker/gvisor.ts';
 
 const FAST = { stableWindowMs: 10_000, panicWindowMs: 2_000, scaleDownDelayMs: 3_000, tickMs: 1000 };
 
-async function setup(opts: { standby?: number; freezeFails?: boolean; thawFails?: boolean; scaling?: object } = {}) {
+async function setup(opts: { standby?: number; freezeFails?: boolean; thawFails?: boolean; scaling?: object; keeps?: boolean } = {}) {
   const counters: Record<string, TrafficMetrics> = {};
   const metrics = (): EdgeMetrics => ({ instances: structuredClone(counters), routes: {}, apps: {} });
   const w = makeWorld({ controller: { metrics, autoscale: { ...FAST, ...(opts.standby !== undefined ? { standby: opts.standby } : {}) } } });
   const frozen = new Set<string>();
   const calls: string[] = [];
+  // The fake runtime learns freeze/thaw and says it keeps standbys (Docker's driver does; the contract's flags).
   Object.assign(w.runtime, {
+    keepsStandbys: opts.keeps ?? true,
     async freeze(id: string) { calls.push(`freeze ${id}`); if (opts.freezeFails) throw new Error('no freezer'); frozen.add(id); },
     async thaw(id: string) { calls.push(`thaw ${id}`); if (opts.thawFails) throw new Error('cgroup gone'); frozen.delete(id); },
   });
@@ -120,8 +124,8 @@ test('with one standby, a scale-up thaws it first: HEALTHY and routed in that st
   assert.deepEqual(s.w.errors, []);
 });
 
-test('PIER_AUTOSCALE_STANDBY=0 keeps none; a fixed count (min = max) keeps none', async () => {
-  for (const opts of [{ standby: 0 }, { scaling: { min: 2, max: 2 } }]) {
+test('PIER_AUTOSCALE_STANDBY=0 keeps none; a fixed count (min = max) keeps none; a runtime that freezes but keeps no standbys (process) keeps none', async () => {
+  for (const opts of [{ standby: 0 }, { scaling: { min: 2, max: 2 } }, { keeps: false }]) {
     const s = await setup(opts);
     await s.w.settle();
     for (let i = 0; i < 4; i++) await tick(s);
@@ -189,4 +193,9 @@ test('a control-plane restart: a frozen standby of the last life is stopped (rec
   assert.notEqual(fresh.id, sb.id);
   assert.equal(withStatus(s, 'HEALTHY').length, 1);
   assert.equal(s.w.deployment(s.deployment.id).status, 'HEALTHY');
+});
+
+test('which runtimes keep standbys: Docker with runc; not gVisor (its freeze is untested)', () => {
+  assert.equal(new DockerRuntime({ firewall: false, log: () => {} }).keepsStandbys, true);
+  assert.equal(new GvisorRuntime({ firewall: false, log: () => {} }).keepsStandbys, false);
 });

@@ -159,6 +159,8 @@ export class DockerRuntime implements Runtime {
   readonly name: string;
   /** start() makes the app network itself, single-flight per name, while the container is created (see start()). */
   readonly startEnsuresNetwork = true;
+  /** Frozen standbys for autoscaled regions (standby.ts): runc only (another OCI runtime's freeze is untested). */
+  readonly keepsStandbys: boolean;
   private readonly ociRuntime: string | undefined;
   private readonly engine: DockerEngine;
   private readonly pidsLimit: number;
@@ -208,6 +210,7 @@ export class DockerRuntime implements Runtime {
   constructor(opts: DockerRuntimeOptions = {}) {
     this.name = opts.name ?? 'docker';
     this.ociRuntime = opts.ociRuntime;
+    this.keepsStandbys = !opts.ociRuntime || opts.ociRuntime === 'runc';
     this.engine = new DockerEngine(opts.socketPath ?? DEFAULT_DOCKER_SOCKET);
     this.pidsLimit = opts.pidsLimit ?? 4096;
     this.scope = opts.scope;
