@@ -1,9 +1,10 @@
-// Making an instance row: the deployment reconciler's for the count it keeps, the autoscaler's for a standby (a frozen
-// spare, standby.ts). One shape, one `instance_created` event that says which.
+// Making an instance row and asking one to stop: the deployment reconciler's for the count it keeps, the autoscaler's
+// for a standby (a frozen spare, standby.ts). One shape, one `instance_created` event that says which.
 import { randomUUID } from 'node:crypto';
 import { instanceMessage } from '../domain/messages.ts';
 import type { Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
 import type { ControlContext } from './context.ts';
+import { instanceMarks } from './marks.ts';
 
 /** Creates an ALLOCATING row for replica `replica` of a regional deployment, with its event. */
 export async function createInstanceRow(ctx: ControlContext, svc: Service, d: Deployment, r: RegionalDeployment, replica: number, standby = false): Promise<Instance> {
@@ -25,4 +26,14 @@ export async function createInstanceRow(ctx: ControlContext, svc: Service, d: De
     metadata: { deployment_id: d.id, region: r.region, replica_index: replica, ...(standby ? { standby: true } : {}) }, when: now,
   });
   return row;
+}
+
+/**
+ * Asks an instance to stop (STOPPING; the instance reconciler drains, stops and removes its workload); nothing for
+ * one already stopping or ended. `message` is what its row says (default "Instance is stopping: <why>.").
+ */
+export async function requestStop(ctx: ControlContext, inst: Instance, why: string, message = instanceMessage.stopping(why)): Promise<void> {
+  if (inst.status === 'STOPPING' || inst.status === 'STOPPED' || inst.status === 'ERROR') return;
+  ctx.routesDirty = true;
+  await instanceMarks.stopping(ctx, inst, message);
 }

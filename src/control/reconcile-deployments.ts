@@ -9,8 +9,7 @@ import type { Deployment, Instance, RegionalDeployment, Service } from '../domai
 import type { ControlContext } from './context.ts';
 import { imageResolverOf, resolveDeploymentImage } from './image-resolve.ts';
 import { markApp, markDeployment, markRegional, markService } from './marks.ts';
-import { requestStop } from './reconcile-instances.ts';
-import { createInstanceRow } from './instance-rows.ts';
+import { createInstanceRow, requestStop } from './instance-rows.ts';
 import { scaledCount } from './reconcile-scaling.ts';
 import { appNetworkName } from './spec.ts';
 import { hasVolumes } from './reconcile-volumes.ts';

@@ -291,13 +291,6 @@ async function finishStop(ctx: ControlContext, inst: Instance): Promise<void> {
   await instanceMarks.stopped(ctx, inst, instanceMessage.stopped());
 }
 
-/** Asks an instance to stop: ALLOCATING rows with no workload stop at once, others go through STOPPING. */
-export async function requestStop(ctx: ControlContext, inst: Instance, why: string): Promise<void> {
-  if (inst.status === 'STOPPING' || inst.status === 'STOPPED' || inst.status === 'ERROR') return;
-  ctx.routesDirty = true;
-  await instanceMarks.stopping(ctx, inst, instanceMessage.stopping(why));
-}
-
 /** A row whose workload vanished: stopped (so the deployment reconciler schedules a replacement). */
 async function markLost(ctx: ControlContext, inst: Instance, why: string): Promise<void> {
   if (isStandby(ctx, inst.id)) { await unbind(ctx, inst.id, ctx.bindings.get(inst.id)); return failStandby(ctx, inst, why); }

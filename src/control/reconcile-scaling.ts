@@ -19,7 +19,7 @@ import type { EdgeMetrics } from '../edge/types.ts';
 import type { InstanceHandle } from '../runtime/contract.ts';
 import type { ControlContext } from './context.ts';
 import { markDeployment, markInstance } from './marks.ts';
-import { requestStop } from './reconcile-instances.ts';
+import { requestStop } from './instance-rows.ts';
 import type { RegionMemory } from './autoscale-memory.ts';
 import { hasVolumes } from './reconcile-volumes.ts';
 import { canFreeze, dropStandbys, keepStandbys, promoteStandbys, THAWED_FIRST_CHECK_MS } from './standby.ts';

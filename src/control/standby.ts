@@ -19,7 +19,7 @@ import { instanceMessage } from '../domain/messages.ts';
 import type { Deployment, Instance, RegionalDeployment, Service } from '../domain/types.ts';
 import type { InstanceHandle } from '../runtime/contract.ts';
 import type { ControlContext } from './context.ts';
-import { createInstanceRow } from './instance-rows.ts';
+import { createInstanceRow, requestStop } from './instance-rows.ts';
 import { instanceMarks, markInstance } from './marks.ts';
 import type { RegionMemory } from './autoscale-memory.ts';
 
@@ -82,15 +82,14 @@ export async function failStandby(ctx: ControlContext, inst: Instance, why: stri
   if (rm) { rm.standbyFailures = failures; rm.standbyPausedUntilMs = ctx.clock.now().getTime() + pauseMs; }
   const message = `Standby instance stopped: ${why}. No other standby is made for ${pauseMs / 1000} s.`;
   await ctx.logs.system(inst, message);
-  if (!GONE.includes(inst.status)) await instanceMarks.stopping(ctx, inst, message);
+  await requestStop(ctx, inst, why, message);
   ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 10);
 }
 
 /** Stops a standby the region no longer keeps (the instance reconciler finishes the stop: a frozen one is thawed first). */
 async function stopStandby(ctx: ControlContext, inst: Instance, why: string): Promise<void> {
   ctx.autoscale.standby.delete(inst.id);
-  if (GONE.includes(inst.status)) return;
-  await instanceMarks.stopping(ctx, inst, instanceMessage.stopping(why));
+  await requestStop(ctx, inst, why);
   ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 10);
 }
 
