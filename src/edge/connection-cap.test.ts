@@ -1,5 +1,6 @@
 // The edge's listeners hold at most `maxConnections` client connections each: past the cap a new connection is
-// closed before any byte, the ones held keep being served, and a freed place is taken again.
+// closed before any byte, the ones held keep being served, and a freed place is taken again. Every such close is
+// counted in /metrics (pier_edge_connections_dropped_total), summed over the edge's worker processes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -33,6 +34,7 @@ test('the edge closes connections past its cap at once and serves the ones it ho
     assert.equal(await ask(port, sockets), 'HTTP/1.1 200 OK');
     // Both held open (keep-alive): the third is closed without an answer.
     assert.equal(await ask(port, sockets), '');
+    assert.match(edge.prometheus(), /^pier_edge_connections_dropped_total 1$/m, 'the drop is counted');
     // The first one, still open, is served again.
     const again = await new Promise<string>((resolve) => {
       let got = '';
@@ -44,6 +46,34 @@ test('the edge closes connections past its cap at once and serves the ones it ho
     sockets[1]!.destroy();
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(await ask(port, sockets), 'HTTP/1.1 200 OK');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await edge.close();
+  }
+});
+
+test('drops are counted over every worker process of the edge', async () => {
+  const edge = await createEdge({ addr: '127.0.0.1:0', domain: 'localhost', workers: 2, maxConnections: 1 });
+  const sockets: Socket[] = [];
+  try {
+    edge.setRoutes([app('shop', [route('/', [up('i1', upstream.port, 'fra')])], { hosts: ['shop.example'] })]);
+    await edge.refreshMetrics?.();
+    const port = Number(new URL(edge.url).port);
+    // Two workers with one place each: of six held connections at least four are closed unanswered (by whichever
+    // worker the kernel gave each to); the primary's /metrics counts exactly those. The sum over workers: metrics.test.ts.
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) answers.push(await ask(port, sockets));
+    const closed = answers.filter((a) => a === '').length;
+    assert.ok(closed >= 4, `answers: ${answers.join(' | ')}`);
+    assert.equal(answers.filter((a) => a === 'HTTP/1.1 200 OK').length, 6 - closed, `answers: ${answers.join(' | ')}`);
+    let text = '';
+    for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+      await edge.refreshMetrics?.();
+      text = edge.prometheus();
+      if (new RegExp(`^pier_edge_connections_dropped_total ${closed}$`, 'm').test(text)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(text, new RegExp(`^pier_edge_connections_dropped_total ${closed}$`, 'm'));
   } finally {
     for (const s of sockets) s.destroy();
     await edge.close();

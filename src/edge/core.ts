@@ -50,6 +50,8 @@ export class EdgeCore implements EdgeContext {
   private readonly waking = new Set<string>();
   private readonly idPrefix = randomBytes(6).toString('hex');
   private idCounter = 0;
+  /** Connections closed at once by a listener at its cap (Node's 'drop'): counted, never logged per connection. */
+  private dropped = 0;
   private closed = false;
   /** Whether a route table arrived (always true unless `requireRoutes`). */
   private hasTable: boolean;
@@ -77,6 +79,7 @@ export class EdgeCore implements EdgeContext {
     });
     const maxConnections = opts.maxConnections ?? connectionBudget();
     this.server.maxConnections = maxConnections;
+    this.server.on('drop', () => { this.dropped++; });
     this.server.on('request', (req, res) => { if (!this.answeredReadiness(req, res)) new ProxyRequest(this, req, res).start(); });
     this.server.on('upgrade', (req, socket: Socket, head) => {
       if (this.hasTable) proxyUpgrade(this, req, socket, head);
@@ -92,6 +95,7 @@ export class EdgeCore implements EdgeContext {
       const tls = createTlsServer(this.certificates);
       this.tlsServer = tls.server;
       tls.server.maxConnections = maxConnections;
+      tls.server.on('drop', () => { this.dropped++; });
       this.destroyTlsSockets = tls.destroyAll;
       // HTTP/2 requests come as Http2ServerRequest/Response: the compat API covers everything ProxyRequest uses
       // (rawHeaders with pseudo-headers, writeHead with a flat array, write/drain, close).
@@ -266,6 +270,7 @@ export class EdgeCore implements EdgeContext {
         requests: t.requests,
       };
     }
+    if (this.dropped) out.connectionsDropped = this.dropped;
     return out;
   }
 
@@ -285,7 +290,7 @@ export class EdgeCore implements EdgeContext {
     for (const t of this.state.appTraffic.values()) add(t);
     for (const h of this.heldByApp.values()) held += h.size;
     const sizes = `${this.state.instances.size}/${this.state.routeTraffic.size}/${this.state.appTraffic.size}`;
-    return `${requests}/${inFlight}/${errors}/${last}/${held}/${sizes}`;
+    return `${requests}/${inFlight}/${errors}/${last}/${held}/${sizes}/${this.dropped}`;
   }
 
   /** Prometheus text of this process's counters. */

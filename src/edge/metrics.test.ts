@@ -68,4 +68,8 @@ test('merging worker snapshots sums counters and keeps the latest request time',
   assert.equal(m.apps.x.held, 2);
   assert.equal(m.apps.x.lastRequestAt, new Date(2000).toISOString());
   assert.match(renderPrometheus(m), /pier_edge_app_held_requests\{app="x"\} 2/);
+  // Connections a worker closed at its cap: summed; a worker that dropped none reports nothing.
+  assert.match(renderPrometheus(m), /^pier_edge_connections_dropped_total 0$/m);
+  const dropped = mergeMetrics([{ ...snap(a), connectionsDropped: 2 }, snap(b), { ...snap(b), connectionsDropped: 3 }]);
+  assert.match(renderPrometheus(dropped), /^pier_edge_connections_dropped_total 5$/m);
 });

@@ -109,6 +109,7 @@ export function mergeMetrics(parts: EdgeMetrics[]): EdgeMetrics {
       cur.requests += v.requests;
       if (v.lastRequestAt && (!cur.lastRequestAt || v.lastRequestAt > cur.lastRequestAt)) cur.lastRequestAt = v.lastRequestAt;
     }
+    if (p.connectionsDropped) out.connectionsDropped = (out.connectionsDropped ?? 0) + p.connectionsDropped;
   }
   return out;
 }
@@ -152,6 +153,8 @@ export function renderPrometheus(m: EdgeMetrics): string {
   }
   family('pier_edge_app_held_requests', 'gauge', 'Requests held while the app wakes.');
   for (const [id, a] of Object.entries(m.apps)) lines.push(`pier_edge_app_held_requests{app="${esc(id)}"} ${a.held}`);
+  family('pier_edge_connections_dropped_total', 'counter', 'Client connections closed at once: an edge listener was at its connection cap (maxConnections).');
+  lines.push(`pier_edge_connections_dropped_total ${m.connectionsDropped ?? 0}`);
   return lines.join('\n') + '\n';
 }
 

@@ -96,7 +96,9 @@ export interface EdgeOptions {
   /**
    * With workers: how new connections are spread. `kernel` (default): workers accept for themselves, so the data
    * plane never waits on this process's event loop, but a burst can split unevenly. `round-robin`: this process
-   * accepts and hands each connection to the next free worker, keeping keep-alive load even.
+   * accepts and hands each connection to the next free worker, keeping keep-alive load even; measured with Node 20,
+   * its workers then do not hold to `maxConnections` (every connection is served; src/edge/connection-cap.test.ts
+   * tests the cap on `kernel`). Programmatic only: no setting chooses it.
    */
   balance?: 'round-robin' | 'kernel';
   /** Called once per finished request; keep it cheap, it runs on the hot path. */
@@ -183,6 +185,8 @@ export interface EdgeMetrics {
    * and when one last opened or closed (epoch ms). Activity for the idle rule, as requests are.
    */
   tcp?: Record<string, { open: number; lastAt: number }>;
+  /** Client connections closed at once because a listener was at its cap (EdgeOptions.maxConnections); summed over workers. */
+  connectionsDropped?: number;
 }
 
 /** A running edge. */

@@ -2,7 +2,9 @@
 // public edge, a real gRPC server on h2c behind it. gRPC carries its status in HTTP/2 trailers (grpc-status,
 // grpc-message), so the edge must pass response trailers through (`te: trailers` to the server: src/edge/protocols.test.ts). On the
 // Node edge and on the HAProxy data plane (which leaves h2c upstreams to the Node edge behind it): unary calls with
-// metadata both ways, an error status with its message, a server stream, a client stream, and a deadline.
+// metadata both ways, an error status with its message, a server stream, a client stream, a bidirectional stream whose
+// every answer arrives before the client sends its next message (the HAProxy data plane reaches the Node edge over
+// HTTP/1.1: this is what shows that leg carries a full-duplex HTTP/2 stream), and a deadline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -45,6 +47,10 @@ async function startServer(): Promise<{ port: number; close(): Promise<void> }> 
       call.on('data', (p: string) => parts.push(p));
       call.on('end', () => cb(null, parts.join('+')));
     },
+    chat(call: grpc.ServerDuplexStream<string, string>) {
+      call.on('data', (m: string) => call.write(`${m}!`));
+      call.on('end', () => call.end());
+    },
     slow(_call: grpc.ServerUnaryCall<string, string>, cb: grpc.sendUnaryData<string>) {
       setTimeout(() => cb(null, 'late'), 2000);
     },
@@ -86,6 +92,23 @@ async function exercise(edge: Edge, rootPem: string, server: Awaited<ReturnType<
       call.end();
     });
     assert.equal(joined, 'a+b+c');
+
+    // Both ways at once: each message is sent only after the answer to the one before arrived, so a leg that held the
+    // request body until its end (or the answer until the request's end) would stall here until the deadline.
+    const chatted = await new Promise<string[]>((resolve, reject) => {
+      const got: string[] = [];
+      const words = ['a', 'b', 'c'];
+      const call = client.chat(new grpc.Metadata(), { deadline: Date.now() + 5000 }) as grpc.ClientDuplexStream<string, string>;
+      call.on('data', (m: string) => {
+        got.push(m);
+        const next = words[got.length];
+        if (next) call.write(next); else call.end();
+      });
+      call.on('error', reject);
+      call.on('status', (s: grpc.StatusObject) => (s.code === grpc.status.OK ? resolve(got) : reject(new Error(s.details))));
+      call.write(words[0]);
+    });
+    assert.deepEqual(chatted, ['a!', 'b!', 'c!']);
 
     const late = await unary(client, 'slow', 'x', new grpc.Metadata(), { deadline: Date.now() + 300 });
     assert.equal(late.err?.code, grpc.status.DEADLINE_EXCEEDED, late.err?.message);

@@ -10,11 +10,12 @@ const method = (name: string, requestStream: boolean, responseStream: boolean) =
   responseSerialize: bytes.serialize, responseDeserialize: bytes.deserialize,
 });
 
-/** pier.test.Echo: Say (unary), Count (server stream), Join (client stream), Slow (unary, answers after 2 s). */
+/** pier.test.Echo: Say (unary), Count (server stream), Join (client stream), Chat (both ways at once), Slow (unary, answers after 2 s). */
 export const ECHO = {
   say: method('Say', false, false),
   count: method('Count', false, true),
   join: method('Join', true, false),
+  chat: method('Chat', true, true),
   slow: method('Slow', false, false),
 } as grpc.ServiceDefinition;
 
