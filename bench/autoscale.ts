@@ -153,8 +153,7 @@ async function loadStep(p: ScalePier, budgetMs: number): Promise<{ result: Runti
   await new Promise((r) => setTimeout(r, 2000));
   // With standbys on (the default: two, as many as max 3 leaves room for), the region keeps frozen spares below its
   // max: wait until they are all frozen, as on a service that has been up for a while.
-  // (Docker only: the process runtime keeps none, Runtime.keepsStandbys.)
-  const wantStandbys = p.runtime === 'docker' ? Math.min(max - 1, Number(process.env.PIER_AUTOSCALE_STANDBY ?? 2)) : 0;
+  const wantStandbys = Math.min(max - 1, Number(process.env.PIER_AUTOSCALE_STANDBY ?? 2));
   let standbyIds: string[] = [];
   if (wantStandbys > 0) {
     await until(`${wantStandbys} frozen standbys`, async () => {

@@ -9,7 +9,7 @@ export interface AutoscaleConfig extends DeciderConfig {
   /**
    * Frozen spares (standbys) an autoscaled region keeps for its next scale-up, at most (default 2; 0: none): each is
    * an instance started, checked and frozen ahead (memory held, no CPU), so a scale-up thaws it instead of starting
-   * one (src/control/standby.ts). Only on runtimes that keep them (Docker with runc), for services without volumes, below their max.
+   * one (src/control/standby.ts). Only on runtimes that keep them (Docker with runc, process), for services without volumes, below their max.
    */
   standby: number;
 }

@@ -12,7 +12,7 @@
 // thaws them first on a scale-up. A failed one is stopped, and the next waits 5 s, doubling per failure in a row. The deployment reconciler neither counts nor stops them (ensureInstances); the
 // instance reconciler starts and probes them as any instance and parks them (freeze, SLEEPING) where it would mark
 // HEALTHY. Routes never carry one until it is HEALTHY (collectRoutes leaves them out of the sleep test too). Only on
-// Docker with runc (Runtime.keepsStandbys: the process runtime starts in ~25 ms), for services without volumes.
+// runtimes that keep them (Runtime.keepsStandbys: Docker with runc, the process runtime), for services without volumes.
 // Which rows are standbys is this control-plane life's memory: after a restart a starting standby is a plain instance
 // (the autoscaler trims the count) and a frozen one's workload was removed by recover(), its row stopped here.
 import { instanceMessage } from '../domain/messages.ts';

@@ -206,10 +206,9 @@ export interface Runtime {
    */
   readonly startEnsuresNetwork?: boolean;
   /**
-   * True when autoscaled regions keep frozen standbys on this runtime (src/control/standby.ts): its starts are slow
-   * enough that a scale-up should thaw spares instead (Docker with runc: 80-230 ms a start on 2 cores). Absent: none
-   * (the process runtime starts in ~25 ms, and a standby there stayed ALLOCATING for 30 s in CI, docs/limits.md;
-   * gVisor's freeze is untested; microVM and Swarm cannot freeze).
+   * True when autoscaled regions keep frozen standbys on this runtime (src/control/standby.ts): a scale-up thaws
+   * them instead of starting instances (Docker with runc: 80-230 ms a start on 2 cores; the process runtime). Absent:
+   * none (gVisor's freeze is untested; microVM and Swarm cannot freeze).
    */
   readonly keepsStandbys?: boolean;
   /** Removes a private network (no-op where unsupported or still in use). */

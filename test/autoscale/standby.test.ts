@@ -7,6 +7,7 @@ import type { EdgeMetrics, TrafficMetrics } from '../../src/edge/types.ts';
 import { makeWorld, webDefinition } from '../control/world.ts';
 import { DockerRuntime } from '../../src/runtime/docker/driver.ts';
 import { GvisorRuntime } from '../../src/runtime/docker/gvisor.ts';
+import { ProcessRuntime } from '../../src/runtime/process/driver.ts';
 
 const FAST = { stableWindowMs: 10_000, panicWindowMs: 2_000, scaleDownDelayMs: 3_000, tickMs: 1000 };
 
@@ -124,7 +125,7 @@ test('with one standby, a scale-up thaws it first: HEALTHY and routed in that st
   assert.deepEqual(s.w.errors, []);
 });
 
-test('PIER_AUTOSCALE_STANDBY=0 keeps none; a fixed count (min = max) keeps none; a runtime that freezes but keeps no standbys (process) keeps none', async () => {
+test('PIER_AUTOSCALE_STANDBY=0 keeps none; a fixed count (min = max) keeps none; a runtime that freezes but keeps no standbys (gVisor) keeps none', async () => {
   for (const opts of [{ standby: 0 }, { scaling: { min: 2, max: 2 } }, { keeps: false }]) {
     const s = await setup(opts);
     await s.w.settle();
@@ -195,7 +196,8 @@ test('a control-plane restart: a frozen standby of the last life is stopped (rec
   assert.equal(s.w.deployment(s.deployment.id).status, 'HEALTHY');
 });
 
-test('which runtimes keep standbys: Docker with runc; not gVisor (its freeze is untested)', () => {
+test('which runtimes keep standbys: Docker with runc and the process runtime; not gVisor (its freeze is untested)', () => {
   assert.equal(new DockerRuntime({ firewall: false, log: () => {} }).keepsStandbys, true);
   assert.equal(new GvisorRuntime({ firewall: false, log: () => {} }).keepsStandbys, false);
+  assert.equal(new ProcessRuntime({ stateDir: '/nonexistent/pier-test' }).keepsStandbys, true);
 });

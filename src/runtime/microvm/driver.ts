@@ -342,7 +342,7 @@ export class MicrovmRuntime implements Runtime {
       '-append', 'console=ttyS0 reboot=t panic=-1 tsc_early_khz=2000000 quiet loglevel=1 rdinit=/init',
       '-drive', `id=root,file=${join(dir, 'disk.ext4')},format=raw,if=none,cache=unsafe`, '-device', 'virtio-blk-device,drive=root',
       '-drive', `id=cfg,file=${join(dir, 'config.sh')},format=raw,if=none,readonly=on`, '-device', 'virtio-blk-device,drive=cfg',
-      '-netdev', `tap,id=n0,ifname=${state.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n0,mac=${macOf(state.instanceId)}`,
+      '-netdev', `tap,id=n0,ifname=${state.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n0,mac=${macOf(state.address)}`,
       // Volumes: the host's mount of each one shared over virtio-9p. passthrough: QEMU (root) sets the guest's owners
       // and modes on the host files, as Docker's bind mount shows them; readonly: QEMU itself refuses writes (EROFS),
       // whatever the guest's root remounts.

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, openSync, closeSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { program, runProgram } from '../sbin.ts';
+import { macOfAddress } from '../process/netplan.ts';
 
 /** The bridge and its /24 (the bridge owns .1; instances get .2-.254). */
 export interface VmNetworkPlan { bridge: string; prefix: string }
@@ -19,10 +20,12 @@ export function tapName(instanceId: string): string {
   return `piervt${createHash('sha256').update(instanceId).digest('hex').slice(0, 8)}`;
 }
 
-/** A stable locally administered MAC for an instance. */
-export function macOf(instanceId: string): string {
-  const h = createHash('sha256').update(`mac:${instanceId}`).digest('hex');
-  return `52:54:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:${h.slice(6, 8)}`;
+/**
+ * A VM's MAC: fixed by its address (process/netplan.ts macOfAddress), so a VM given a just-freed address is reached
+ * at once by the host and its neighbours, whose entries still hold the MAC of the address's last VM.
+ */
+export function macOf(address: string): string {
+  return macOfAddress(address, '52:54');
 }
 
 async function ip(args: string[]): Promise<string> {

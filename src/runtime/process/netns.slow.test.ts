@@ -147,6 +147,47 @@ test('process networks: same app reachable by address and name; other apps and t
   }
 });
 
+test('process networks: an address given again right after its instance went answers at once (its MAC goes with the address)', {
+  skip: unavailable ? `private networks unavailable: ${unavailable}` : false, timeout: 60_000,
+}, async () => {
+  // The host keeps the MAC it last saw for an address (its neighbour table) for tens of seconds, and so do the other
+  // instances. A new instance on a just-freed address (the lowest free one: a scale-down then a start, a restart)
+  // must not be unreachable until those entries expire: health checks and the edge time out meanwhile (seen as
+  // standbys failing their checks for 5 s each, session 25). So the address decides the MAC.
+  const rt = makeDriver();
+  const network = `reuse-${randomUUID()}`;
+  const started: InstanceHandle[] = [];
+  const get = (ip: string) => fetch(`http://${ip}:8000/`, { signal: AbortSignal.timeout(1000) }).then((r) => r.text());
+  const macOf = (h: InstanceHandle) => new Promise<string>((resolve, reject) => {
+    execFile('ip', ['-n', instanceNames(stateDir, h.runtimeId).netns, '-o', 'link', 'show', 'eth0'], (err, out) => {
+      const m = /link\/ether ([0-9a-f:]{17})/.exec(out);
+      if (err || !m) reject(err ?? new Error(out)); else resolve(m[1]!);
+    });
+  });
+  const neighbour = (ip: string) => new Promise<string>((resolve) => execFile('ip', ['neigh', 'show', ip], (_e, out) => resolve(out.trim())));
+  try {
+    // A keeper holds the bridge (the last instance of a network takes the bridge, and the host's entries, with it).
+    started.push(await rt.start(spec(network, ['serve'], { env: { GREETING: 'keeper' } })));
+    const first = await rt.start(spec(network, ['serve'], { env: { GREETING: 'first' } }));
+    started.push(first);
+    const ip = first.endpoints[0].host;
+    assert.match(await until('the host reaches the first instance', async () => get(ip).catch(() => false)), /first/);
+    const firstMac = await macOf(first);
+    await rt.remove(first.runtimeId);
+    const second = await rt.start(spec(network, ['serve'], { env: { GREETING: 'second' } }));
+    started.push(second);
+    assert.equal(second.endpoints[0].host, ip, 'the freed address is given again');
+    assert.equal(await macOf(second), firstMac, 'the address keeps its MAC');
+    const seen = await neighbour(ip);
+    assert.ok(seen === '' || seen.includes(firstMac), `the host's entry for ${ip} names no other MAC: ${seen}`);
+    // Connections are refused until it listens; a request sent to a MAC nobody has would time out instead.
+    const body = await until('the host reaches the second instance', async () => get(ip).catch(() => false), 3000);
+    assert.match(String(body), /second/);
+  } finally {
+    for (const h of started) await rt.remove(h.runtimeId).catch(() => undefined);
+  }
+});
+
 test('process networks: the firewall chains are in place and jumped to first-class', { skip: unavailable ? `private networks unavailable: ${unavailable}` : false }, async () => {
   await makeDriver().capabilities();
   const rules = await new Promise<string>((resolve, reject) => execFile('iptables', ['-w', '-S'], (err, out) => err ? reject(err) : resolve(out)));

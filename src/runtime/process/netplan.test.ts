@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FORWARD_CHAIN, INPUT_CHAIN, bridgeName, cidrString, filterRules, gatewayOf, hostBatch, instanceNames, ipToNumber, namespaceBatch,
+  FORWARD_CHAIN, INPUT_CHAIN, bridgeName, cidrString, filterRules, gatewayOf, hostBatch, instanceNames, ipToNumber, macOfAddress, namespaceBatch,
   natRules, numberToIp, parsePool, pickAddress, pickSubnet, renderHosts,
 } from './netplan.ts';
 
@@ -61,8 +61,18 @@ test('the ip batches create the bridge only when needed and put eth0 into the na
   assert.ok(host.indexOf('netns add pier-abc') < host.indexOf('link add piervh123456789 type veth peer name eth0 netns pier-abc'));
   assert.ok(!hostBatch({ ...plan, createBridge: false }).includes('type bridge'));
   assert.deepEqual(namespaceBatch(plan).trim().split('\n'), [
-    'link set lo up', 'addr add 10.213.7.9/24 dev eth0', 'link set eth0 up', 'route add default via 10.213.7.1',
+    'link set lo up', 'link set eth0 address 02:50:0a:d5:07:09', 'addr add 10.213.7.9/24 dev eth0', 'link set eth0 up', 'route add default via 10.213.7.1',
   ]);
+});
+
+test('an address has one MAC: the same for every instance given it, another for every other address', () => {
+  assert.equal(macOfAddress('10.213.7.9'), '02:50:0a:d5:07:09');
+  assert.equal(macOfAddress('10.213.7.9'), macOfAddress('10.213.7.9'));
+  assert.equal(macOfAddress('10.214.0.2', '52:54'), '52:54:0a:d6:00:02');
+  const macs = new Set(['10.213.0.2', '10.213.0.3', '10.213.1.2', '10.214.0.2', '172.30.255.254'].map((ip) => macOfAddress(ip)));
+  assert.equal(macs.size, 5);
+  // Locally administered unicast: bit 1 of the first byte set, bit 0 clear.
+  for (const mac of macs) assert.equal(parseInt(mac.slice(0, 2), 16) & 0b11, 0b10, mac);
 });
 
 test('firewall: same app bridged, other apps and the host dropped, egress only when enabled', () => {

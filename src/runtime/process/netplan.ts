@@ -138,10 +138,22 @@ export function hostBatch(p: AttachPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The `ip -n <netns> -batch` script run inside the namespace: loopback, the address, the default route. */
+/**
+ * The MAC an instance's interface gets for an address: fixed by the address (`prefix`, then its four bytes; locally
+ * administered), as Docker does on its bridges. Addresses are given again (the lowest free one), and the host and the
+ * other instances keep the last MAC they saw for an address for tens of seconds: with a new MAC per instance, a new
+ * instance on a just-freed address got no packet until those entries expired (health checks and the edge timed out).
+ */
+export function macOfAddress(ip: string, prefix = '02:50'): string {
+  const n = ipToNumber(ip);
+  return [prefix, ...[24, 16, 8, 0].map((b) => ((n >>> b) & 0xff).toString(16).padStart(2, '0'))].join(':');
+}
+
+/** The `ip -n <netns> -batch` script run inside the namespace: loopback, the MAC and address, the default route. */
 export function namespaceBatch(p: AttachPlan): string {
   return [
     'link set lo up',
+    `link set eth0 address ${macOfAddress(p.ip)}`,
     `addr add ${p.ip}/${p.subnet.prefix} dev eth0`,
     'link set eth0 up',
     `route add default via ${gatewayOf(p.subnet)}`,
