@@ -74,6 +74,14 @@ export interface ControlContext extends MarkContext {
   autoscale: AutoscaleMemory;
   /** Set during a pass that wants the next one sooner than the resync (e.g. an instance waking up). */
   nextPassMs?: number;
+  /**
+   * Each instance's step still running after the pass that began it moved on (a probe waiting for its timeout, a
+   * stop waiting out its grace, a slow start), by instance id: later passes leave that instance alone until it
+   * ends, and its end asks for a pass (`requestPass`). So one tenant's slow instance never holds back the others.
+   */
+  instanceSteps: Map<string, Promise<void>>;
+  /** Asks for a pass as soon as possible (set by the controller). */
+  requestPass?: () => void;
   /** Persistent volumes (#20): absent when this Pier has no volume driver (definitions naming volumes then fail to start). */
   volumes?: VolumeReconciler;
 }
@@ -105,6 +113,7 @@ export function createContext(o: ContextOptions): ControlContext {
     bindings: new Map(), restarts: new Map(), health: new HealthTracker(o.prober),
     logs: new LogCollector(o.state, o.runtime, o.clock, onError),
     builder: o.builder, builds: new Map(), drain: o.drain, allowPrivileged: o.allowPrivileged ?? false, startupCpuBoost: o.startupCpuBoost ?? 0, onError, routesDirty: true,
+    instanceSteps: new Map(),
     autoscale: createAutoscaleMemory(o.metrics, o.autoscale),
   };
 }

@@ -128,6 +128,12 @@ function countingVolumeState(state: VolumeState, count: () => void): VolumeState
   };
 }
 
+/**
+ * How long a loop pass waits for its instances' steps before it moves on (they go on alone; reconcile-instances.ts).
+ * A pass takes a few ms, a Docker start 100-250 ms; a probe may wait seconds for its timeout and a stop its grace.
+ */
+export const PASS_STEP_BUDGET_MS = 250;
+
 /** Builds a controller; nothing runs until start() or reconcileOnce(). */
 export function createController(o: ControllerOptions): Controller {
   let writes = 0;
@@ -154,7 +160,7 @@ export function createController(o: ControllerOptions): Controller {
   let recovered = false;
   let unwatch: (() => void) | undefined;
 
-  async function pass(): Promise<void> {
+  async function pass(budgetMs?: number): Promise<void> {
     // Without the bindings recover() rebuilds, every running instance would look lost: recover first, always.
     if (!recovered) await recover();
     ctx.nextPassMs = undefined;
@@ -164,11 +170,12 @@ export function createController(o: ControllerOptions): Controller {
     // Volumes first: a volume made in this pass can be mounted by an instance started in the same pass.
     if (ctx.volumes && await ctx.volumes.pass(ctx.state, (id) => ctx.bindings.has(id))) ctx.nextPassMs = Math.min(ctx.nextPassMs ?? Infinity, 250);
     await reconcileDeployments(ctx);
-    await reconcileInstances(ctx, { publicDomain });
+    await reconcileInstances(ctx, { publicDomain, budgetMs });
     publishIfDirty();
   }
 
   ctx.publishRoutes = () => publishIfDirty();
+  ctx.requestPass = () => kick();
 
   function publishIfDirty(): void {
     if (!ctx.routesDirty) return;
@@ -180,8 +187,10 @@ export function createController(o: ControllerOptions): Controller {
     try { o.onRoutesChanged?.(); } catch (err) { ctx.onError(err, 'notifying route changes'); }
   }
 
-  function reconcileOnce(): Promise<void> {
-    const next = chain.then(pass, pass);
+  /** One pass; the loop's wait at most `budgetMs` for slow instance steps (reconcile-instances.ts), others for all. */
+  function reconcileOnce(budgetMs?: number): Promise<void> {
+    const run = () => pass(budgetMs);
+    const next = chain.then(run, run);
     chain = next.catch((err) => ctx.onError(err, 'reconcile pass'));
     return next;
   }
@@ -204,7 +213,7 @@ export function createController(o: ControllerOptions): Controller {
     for (let i = 0; i < 20 && running; i++) {
       kicked = false;
       const before = writes;
-      await reconcileOnce().catch(() => {});
+      await reconcileOnce(PASS_STEP_BUDGET_MS).catch(() => {});
       if (writes === before && !kicked) break;
     }
     looping = false;
@@ -262,9 +271,10 @@ export function createController(o: ControllerOptions): Controller {
       unwatch = undefined;
       clearTimeout(timer);
       await chain;
+      await Promise.all(ctx.instanceSteps.values());
       await ctx.logs.stopAll();
     },
-    reconcileOnce,
+    reconcileOnce: () => reconcileOnce(),
     kick,
     recover,
     routes: () => collectRoutes(ctx.state, publicDomain, (id) => ctx.bindings.get(id)?.endpoints, ctx.autoscale.thawed, ctx.autoscale.standby),

@@ -42,23 +42,53 @@ export class OwnerCache {
 }
 
 /** Options of one instance pass. */
-export interface InstancePassOptions { publicDomain: string }
+export interface InstancePassOptions {
+  publicDomain: string;
+  /**
+   * How long the pass waits for its instances' steps; the ones still running then go on alone (ctx.instanceSteps)
+   * and ask for a pass when they end. Absent: wait for every step, this pass's and earlier ones' (reconcileOnce).
+   */
+  budgetMs?: number;
+}
 
-/** Runs one pass over every live instance; instances are independent, so they advance in parallel. */
+/**
+ * Runs one pass over every live instance; instances are independent, so they advance in parallel. An instance whose
+ * step from an earlier pass still runs (a probe waiting for its timeout, a stop waiting out its grace) is left to it:
+ * one tenant's app that accepts connections and never answers its health check, or ignores SIGTERM, must not hold
+ * every other tenant's starts, checks and stops back for as long (a pass used to wait for its slowest instance).
+ */
 export async function reconcileInstances(ctx: ControlContext, opts: InstancePassOptions): Promise<void> {
   const owners = new OwnerCache(ctx);
-  const live = await ctx.state.listLiveInstances();
+  const live = (await ctx.state.listLiveInstances()).filter((i) => !ctx.instanceSteps.has(i.id));
   let pending = live.length;
   const othersBusy = () => pending > 1;
-  await Promise.all(live.map(async (inst) => {
-    try {
-      await reconcileInstance(ctx, inst, owners, opts, othersBusy);
-    } catch (err) {
-      ctx.onError(err, `reconciling instance ${inst.id}`);
-    } finally {
-      pending--;
-    }
-  }));
+  let alone = false;
+  const steps = live.map((inst) => {
+    const step = (async () => {
+      try {
+        await reconcileInstance(ctx, inst, owners, opts, othersBusy);
+      } catch (err) {
+        ctx.onError(err, `reconciling instance ${inst.id}`);
+      } finally {
+        pending--;
+        ctx.instanceSteps.delete(inst.id);
+        // Ended after its pass moved on: publish what it changed and let a pass take the next step.
+        if (alone) { ctx.publishRoutes?.(); ctx.requestPass?.(); }
+      }
+    })();
+    ctx.instanceSteps.set(inst.id, step);
+    return step;
+  });
+  const all = Promise.all(steps);
+  if (opts.budgetMs === undefined) {
+    await all;
+    await Promise.all(ctx.instanceSteps.values());
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([all.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), opts.budgetMs); })]);
+  clearTimeout(timer);
+  if (!done) alone = true;
 }
 
 async function reconcileInstance(ctx: ControlContext, inst: Instance, owners: OwnerCache, opts: InstancePassOptions, othersBusy: () => boolean): Promise<void> {

@@ -25,6 +25,8 @@ export interface Behaviour {
   healthy?: boolean;
   /** start() answers only once this settles (a slow start: a pull, a busy engine). */
   startGate?: Promise<void>;
+  /** Each probe answers only once this settles (an app that accepts a connection and never answers). */
+  probeGate?: Promise<void>;
 }
 
 interface Workload {
@@ -50,6 +52,8 @@ export class FakeRuntime implements Runtime {
   private readonly attempts = new Map<string, number>();
   private readonly events = new EventEmitter();
   private nextPort = 20000;
+  /** Probes waiting on a probeGate now. */
+  probesWaiting = 0;
   private seq = 0;
 
   async capabilities(): Promise<Capabilities> {
@@ -178,6 +182,7 @@ export class FakeRuntime implements Runtime {
   /** A prober answering from the scripted health of the workload that published the probed port. */
   readonly prober: Prober = async (check, target) => {
     const w = [...this.workloads.values()].find((x) => x.endpoints.some((e) => e.hostPort === target.port));
+    if (w?.behaviour.probeGate) { this.probesWaiting++; await w.behaviour.probeGate; this.probesWaiting--; }
     const ok = !!w && w.running && w.healthy;
     return { ok, detail: ok ? 'ok' : check.kind === 'http' ? `${check.method} ${check.path} returned 503` : 'ECONNREFUSED' };
   };
