@@ -416,10 +416,11 @@ test('docker: the holder pool: an instance joins a holder started ahead, connect
 });
 
 /** Spare holders on `network` not taken yet (labels cannot change: a taken spare keeps its label, and is renamed for its instance). */
-async function sparesOn(network: string): Promise<string[]> {
-  return (await engine.json<{ Id: string; Names: string[]; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
+/** The untaken spares on a network (`running`: only those started; one being made may still lose runc's start race and be made again under another id). */
+async function sparesOn(network: string, opts: { running?: boolean } = {}): Promise<string[]> {
+  return (await engine.json<{ Id: string; Names: string[]; State: string; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
     query: { all: 1, filters: JSON.stringify({ label: [`${HOLDER_LABEL}=spare`] }) },
-  })).filter((c) => network in (c.NetworkSettings.Networks ?? {}) && c.Names.some((n) => n.startsWith('/pier-netns-spare-'))).map((c) => c.Id);
+  })).filter((c) => network in (c.NetworkSettings.Networks ?? {}) && c.Names.some((n) => n.startsWith('/pier-netns-spare-')) && (!opts.running || c.State === 'running')).map((c) => c.Id);
 }
 
 test('docker: an instance that scales out leaves a spare holder that the next instance of the service takes; the last one removed takes the spare', { timeout: 120_000 }, async () => {
@@ -486,7 +487,8 @@ test('docker: a service that may grow by two keeps two spares, and a scale-up by
   try {
     const a = await rt.start(svc());
     ids.push(a.runtimeId);
-    const two = await until('two spares for a service at 1 of 3', async () => { const s = await spares(); return s.length === 2 ? s : undefined; }, 20_000);
+    // Both started: a spare still being made may lose runc's start race and be made again under another id.
+    const two = await until('two running spares for a service at 1 of 3', async () => { const s = await sparesOn(network, { running: true }); return s.length === 2 ? s : undefined; }, 20_000);
     const [b, c] = await Promise.all([rt.start(svc()), rt.start(svc())]);
     ids.push(b.runtimeId, c.runtimeId);
     const modes = await Promise.all([b, c].map(async (x) => (await engine.json<{ HostConfig: { NetworkMode: string } }>('GET', `/containers/${x.runtimeId}/json`)).HostConfig.NetworkMode));
