@@ -17,7 +17,7 @@ async function setup(opts: { standby?: number; freezeFails?: boolean; thawFails?
   const w = makeWorld({ controller: { metrics, autoscale: { ...FAST, ...(opts.standby !== undefined ? { standby: opts.standby } : {}) } } });
   const frozen = new Set<string>();
   const calls: string[] = [];
-  // The fake runtime learns freeze/thaw and says it keeps standbys (Docker's driver does; the contract's flags).
+  // The fake runtime learns freeze/thaw and says it keeps standbys (Docker's and the process runtime's drivers do).
   Object.assign(w.runtime, {
     keepsStandbys: opts.keeps ?? true,
     async freeze(id: string) { calls.push(`freeze ${id}`); if (opts.freezeFails) throw new Error('no freezer'); frozen.add(id); },

@@ -415,8 +415,11 @@ test('docker: the holder pool: an instance joins a holder started ahead, connect
   }
 });
 
-/** Spare holders on `network` not taken yet (labels cannot change: a taken spare keeps its label, and is renamed for its instance). */
-/** The untaken spares on a network (`running`: only those started; one being made may still lose runc's start race and be made again under another id). */
+/**
+ * Spare holders on `network` not taken yet (labels cannot change: a taken spare keeps its label, and is renamed for
+ * its instance). `running`: only those started (one being made may still lose runc's start race and be made again
+ * under another id).
+ */
 async function sparesOn(network: string, opts: { running?: boolean } = {}): Promise<string[]> {
   return (await engine.json<{ Id: string; Names: string[]; State: string; NetworkSettings: { Networks: Record<string, unknown> } }[]>('GET', '/containers/json', {
     query: { all: 1, filters: JSON.stringify({ label: [`${HOLDER_LABEL}=spare`] }) },
