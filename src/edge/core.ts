@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import { connectionBudget } from './fd-limit.ts';
-import { interestingLengths } from './headers.ts';
+import { interestingLengths, lastForwardedFor } from './headers.ts';
 import { renderPrometheus } from './metrics.ts';
 import { RegionMap } from './regions.ts';
 import { ProxyRequest, type EdgeContext, type HeldRequest } from './request.ts';
@@ -19,6 +19,12 @@ const kRegion = Symbol('pier.region');
 /** The readiness path every edge answers itself, whatever the host. */
 export const READY_PATH = '/_pier/ready';
 
+/** A request's x-forwarded-for headers, joined (Node joins repeated ones with ', '). */
+function xffOf(req: IncomingMessage): string | undefined {
+  const v = req.headers['x-forwarded-for'];
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** Options of one in-process edge (EdgeOptions minus process layout). */
 export type CoreOptions = Omit<EdgeOptions, 'addr' | 'workers'>;
 
@@ -29,6 +35,7 @@ export class EdgeCore implements EdgeContext {
   readonly headerLengths: Uint8Array;
   readonly maxTries: number;
   readonly trustForwarded: boolean;
+  private readonly behindProxy: boolean;
   readonly accessLog: ((e: AccessLogEntry) => void) | undefined;
   readonly server: Server;
   /** The HTTPS server when `tlsAddr` is set; whoever owns the process layout makes it listen. */
@@ -64,6 +71,7 @@ export class EdgeCore implements EdgeContext {
     this.defaultRegion = opts.region ?? 'local';
     this.maxTries = Math.max(1, opts.maxTries ?? 3);
     this.trustForwarded = opts.trustForwarded ?? false;
+    this.behindProxy = opts.clientFromForwardedFor ?? false;
     this.accessLog = opts.accessLog;
     this.onWake = opts.onWake;
     this.onLoad = opts.onLoad;
@@ -164,10 +172,20 @@ export class EdgeCore implements EdgeContext {
   /** EdgeContext: region from the header when given, else from the client address (cached per connection). */
   regionOf(req: IncomingMessage, header: string | undefined): string {
     if (header !== undefined && header.length > 0 && header.length <= 64) return header;
+    // Behind HAProxy one connection carries many clients: look up each request's own address.
+    if (this.behindProxy) return this.regions.lookup(lastForwardedFor(xffOf(req))) ?? this.defaultRegion;
     const sock = req.socket as Socket & { [kRegion]?: string };
     let r = sock[kRegion];
     if (r === undefined) sock[kRegion] = r = this.regions.lookup(sock.remoteAddress) ?? this.defaultRegion;
     return r;
+  }
+
+  /** EdgeContext: the x-forwarded-for to send on, given the request's own (`xff`, all its headers joined). */
+  forwardedFor(req: IncomingMessage, xff: string | undefined): string {
+    // Behind HAProxy its entry (the client's) is already the last one; HAProxy's loopback address is no hop to show.
+    if (this.behindProxy && xff !== undefined) return xff;
+    const remote = req.socket.remoteAddress ?? '';
+    return xff === undefined ? remote : `${xff}, ${remote}`;
   }
 
   /** EdgeContext: unique, short, log-safe. */

@@ -28,6 +28,13 @@ export function dropResponseHeader(name: string): boolean {
   return name.length < 256 && RESPONSE_LENGTHS[name.length] === 1 && RESPONSE_DROP.has(name.toLowerCase());
 }
 
+/** The last entry of an x-forwarded-for value (the address the proxy in front appended), trimmed; '' when none. */
+export function lastForwardedFor(xff: string | undefined): string {
+  if (xff === undefined) return '';
+  const i = xff.lastIndexOf(',');
+  return (i < 0 ? xff : xff.slice(i + 1)).trim();
+}
+
 /** Request ids from clients are kept only when short and plain, so they are safe in logs and headers. */
 export const SANE_REQUEST_ID = /^[A-Za-z0-9._:@+=-]{1,128}$/;
 

@@ -44,6 +44,8 @@ export interface EdgeContext {
   /** `:port` of the TLS listener for redirects ('' for 443), null when there is no TLS listener. */
   readonly httpsSuffix: string | null;
   regionOf(req: IncomingMessage, header: string | undefined): string;
+  /** The x-forwarded-for to send upstream, given the request's own (all of its headers joined). */
+  forwardedFor(req: IncomingMessage, xff: string | undefined): string;
   nextRequestId(): string;
   /** Queue a request for a sleeping app; false when the queue is full. */
   hold(app: CompiledApp, held: HeldRequest): boolean;
@@ -306,10 +308,9 @@ export class ProxyRequest implements HeldRequest {
     // undici copies the headers when the request is created, so the array can be trimmed and reused on a retry.
     const fwdHeaders = this.fwd;
     fwdHeaders.length = this.fwdBase;
-    const remote = this.req.socket.remoteAddress ?? '';
     const trust = this.edge.trustForwarded;
     fwdHeaders.push(
-      'x-forwarded-for', this.xff === undefined ? remote : `${this.xff}, ${remote}`,
+      'x-forwarded-for', this.edge.forwardedFor(this.req, this.xff),
       'x-forwarded-host', trust && this.xfh !== undefined ? this.xfh : (this.rawHost ?? ''),
       'x-forwarded-proto', trust && this.xfp !== undefined ? this.xfp : ((this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'),
       'x-request-id', this.requestId,

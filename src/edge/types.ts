@@ -129,6 +129,13 @@ export interface EdgeOptions {
   /** Trust incoming x-forwarded-proto / x-forwarded-host (set when a TLS terminator sits in front). */
   trustForwarded?: boolean;
   /**
+   * The edge listens on loopback behind Pier's HAProxy data plane (set by createHaproxyEdge, not an operator option):
+   * the client is the last x-forwarded-for entry, the one HAProxy appended, not the socket's peer (HAProxy, which
+   * also reuses one connection for many clients). It decides the client's region (regionMap) and is not appended
+   * to x-forwarded-for again.
+   */
+  clientFromForwardedFor?: boolean;
+  /**
    * Client connections each listener (HTTP, HTTPS) of a process holds at once; past it a new one is closed at once
    * (default: `connectionBudget()`, a quarter of the open-file limit), so a flood of idle connections cannot take
    * the descriptors the control plane in the same process needs.

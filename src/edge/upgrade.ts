@@ -51,9 +51,8 @@ export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Du
     if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('x-forwarded-') || k === 'x-request-id') continue;
     headers[k] = v;
   }
-  const remote = req.socket.remoteAddress ?? '';
   const xff = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = xff ? `${xff}, ${remote}` : remote;
+  headers['x-forwarded-for'] = edge.forwardedFor(req, typeof xff === 'string' && xff !== '' ? xff : undefined);
   if (rawHost !== undefined) headers.host = rawHost;
   headers['x-forwarded-host'] = rawHost ?? '';
   headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';

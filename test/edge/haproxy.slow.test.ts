@@ -1,7 +1,8 @@
 // The HAProxy data plane against a real haproxy (Debian's 2.6): routing by host and path prefix straight to the
 // instances, a redeploy and a reload under a bounded keep-alive loop with zero failed requests, a scale-up and back
 // without any reload, HAProxy restarted after a kill -9, and a sleeping app that still wakes through the Node edge
-// behind it; a route over several regions with the edge's own region preferred and failover to the others; HTTPS with SNI terminated by HAProxy (h1 and h2, a wrong name refused, a replaced certificate served).
+// behind it; a route over several regions with the edge's own region preferred and failover to the others, and with
+// client addresses mapped to regions; HTTPS with SNI terminated by HAProxy (h1 and h2, a wrong name refused, a replaced certificate served).
 // Skipped, with the reason, when haproxy is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -479,6 +480,55 @@ test('instances in several regions: HAProxy prefers the edge\'s region, another 
     await was.close();
     await sin.close();
     await fra2?.close();
+  }
+});
+
+test('client addresses mapped to regions: HAProxy serves its own region\'s clients, others go to the Node edge, which maps each request\'s client (not HAProxy\'s address)', { skip }, async () => {
+  const fra = await startUpstream('fra');
+  const was = await startUpstream('was');
+  const sin = await startUpstream('sin');
+  try {
+    await withEdge(async (edge, nodeLog) => {
+      edge.setRoutes([app('geo', [route('/', [up('f1', fra.port, 'fra'), up('w1', was.port, 'was'), up('s1', sin.port, 'sin')], { serviceId: 'geo' })])]);
+      await edge.settled();
+      const u = new URL(edge.url);
+      // One request from a loopback address of the test's choice (127.0.0.0/8 is all loopback).
+      const from = (localAddress: string, headers: Record<string, string> = {}) => new Promise<string>((resolve, reject) => {
+        const req = request({ host: u.hostname, port: u.port, path: '/', agent: false, localAddress, headers: { host: 'geo-acme.pier.test', ...headers } }, (res) => {
+          let body = '';
+          res.on('data', (c) => { body += c; });
+          res.on('end', () => (res.statusCode === 200 ? resolve(body.split(' ')[0]!) : reject(new Error(`${res.statusCode} ${body}`))));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      const lastXff = (u: TestUpstream) => u.seen.at(-1)!.headers['x-forwarded-for'];
+      // 127.0.0.3 maps to the edge's region: HAProxy answers from it, and names the client.
+      for (let i = 0; i < 5; i++) assert.equal(await from('127.0.0.3'), 'fra');
+      assert.equal(nodeLog.length, 0, 'HAProxy served them');
+      assert.equal(lastXff(fra), '127.0.0.3');
+      // 127.0.0.2 maps to another region: the Node edge answers from it, the client's address taken from HAProxy's
+      // x-forwarded-for (its socket's peer is HAProxy, 127.0.0.1, which maps to sin), not appended again.
+      assert.equal(await from('127.0.0.2'), 'was');
+      assert.equal(nodeLog.length, 1);
+      assert.equal(lastXff(was), '127.0.0.2');
+      // First match wins: 127.0.0.1 falls in 127.0.0.0/8 (sin), after the /32 ranges.
+      assert.equal(await from('127.0.0.1'), 'sin');
+      assert.equal(nodeLog.length, 2);
+      // The header names the client's region before the address does: here the edge's own, so HAProxy answers.
+      assert.equal(await from('127.0.0.2', { 'x-pier-region': 'fra' }), 'fra');
+      assert.equal(nodeLog.length, 2);
+      // A client's own x-forwarded-for is kept in front of the address HAProxy saw, and never decides the region.
+      assert.equal(await from('127.0.0.2', { 'x-forwarded-for': '127.0.0.3' }), 'was');
+      assert.equal(lastXff(was), '127.0.0.3, 127.0.0.2');
+    }, undefined, {
+      region: 'fra',
+      regionMap: [{ cidr: '127.0.0.2/32', region: 'was' }, { cidr: '127.0.0.3', region: 'fra' }, { cidr: '127.0.0.0/8', region: 'sin' }],
+    });
+  } finally {
+    await fra.close();
+    await was.close();
+    await sin.close();
   }
 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { app, route, up } from '../test-helpers.ts';
 import { LATENCY_BUCKETS_MS } from '../metrics.ts';
 import {
-  LATENCY_KEYS, NODE_BACKEND, REGIONAL_MARK, regionPreference, NODE_TLS_BACKEND, backendName, haproxyThreads, latencyKey, latencyTableCommands, renderLatencyMap, planCertRuntime, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
+  LATENCY_KEYS, NODE_BACKEND, REGIONAL_MARK, addressGroups, regionPreference, NODE_TLS_BACKEND, backendName, haproxyThreads, latencyKey, latencyTableCommands, renderLatencyMap, planCertRuntime, nodeOnlyReason, planCertificates, planHaproxy, planRuntime, renderConfig, renderMap, restartDelay, slotCount,
   slotsForConfig, type BackendSlots,
 } from './config.ts';
 
@@ -286,11 +286,43 @@ test('certificates change through the runtime API: new bundles loaded and listed
   assert.equal(planCertRuntime('/d', '/d.list', [], [a, { ...a, names: ['y.example'] }], []), null);
 });
 
-test('region preference: only plain tokens, and none when client addresses are mapped to regions (only the Node edge sees them)', () => {
-  assert.deepEqual(regionPreference('fra', 'X-Pier-Region', false), { region: 'fra', header: 'x-pier-region' });
-  assert.equal(regionPreference('fra', 'x-pier-region', true), undefined);
-  assert.equal(regionPreference('fra west', 'x-pier-region', false), undefined);
-  assert.equal(regionPreference('fra', 'x pier', false), undefined);
+test('region preference: only plain tokens; an address map becomes ordered groups of ranges, or none when a range is not plain', () => {
+  assert.deepEqual(regionPreference('fra', 'X-Pier-Region'), { region: 'fra', header: 'x-pier-region' });
+  assert.equal(regionPreference('fra west', 'x-pier-region'), undefined);
+  assert.equal(regionPreference('fra', 'x pier'), undefined);
+  assert.deepEqual(regionPreference('fra', 'x-pier-region', [{ cidr: '10.0.0.0/8', region: 'was' }]),
+    { region: 'fra', header: 'x-pier-region', away: [{ cidrs: ['10.0.0.0/8'], away: true }] });
+  // Anything HAProxy's config could not hold as one range: no preference (multi-region routes stay on the Node edge).
+  for (const cidr of ['10.0.0.0/8 or', '10.0.0.0/33', '10.0.0.0/8/1', 'fe80::/129', 'example.com/8', '10.0.0.0/x', '10.0.0.0/8\nlisten'])
+    assert.equal(regionPreference('fra', 'x-pier-region', [{ cidr, region: 'was' }]), undefined, cidr);
+  // First match wins, as RegionMap: neighbours merged, a range of the edge's region before another region's kept (it
+  // shadows it), ranges of the edge's region after the last other one dropped (no match means the edge's region).
+  assert.deepEqual(addressGroups([
+    { cidr: '10.1.0.0/16', region: 'fra' }, { cidr: '10.0.0.0/8', region: 'was' }, { cidr: '192.168.0.0/16', region: 'sin' },
+    { cidr: '2001:db8::/32', region: 'fra' }, { cidr: '172.16.0.1', region: 'fra' },
+  ], 'fra'), [{ cidrs: ['10.1.0.0/16'], away: false }, { cidrs: ['10.0.0.0/8', '192.168.0.0/16'], away: true }]);
+  assert.deepEqual(addressGroups([{ cidr: '::1', region: 'was' }], 'fra'), [{ cidrs: ['::1/128'], away: true }]);
+});
+
+test('the address rules: ordered src rules setting txn.away, only without the region header, chunked to fit a config line', () => {
+  const away = Array.from({ length: 30 }, (_, i) => ({ cidr: `10.${i}.0.0/16`, region: 'was' }));
+  const pref = regionPreference('fra', 'x-pier-region', [{ cidr: '10.1.2.0/24', region: 'fra' }, ...away])!;
+  const cfg = renderConfig({ bind: '127.0.0.1:80', nodeEdge: '127.0.0.1:81', adminSocket: '/a', mapFile: '/m', backends: [], regions: pref });
+  const rules = cfg.split('\n').filter((l) => l.includes('txn.away'));
+  assert.deepEqual(rules.map((l) => l.trim().replace(/\{ src .*\}/, '{ src … }')), [
+    'http-request set-var(txn.away) int(0) if regional !named !{ var(txn.away) -m found } { src … }',
+    'http-request set-var(txn.away) int(1) if regional !named !{ var(txn.away) -m found } { src … }',
+    'http-request set-var(txn.away) int(1) if regional !named !{ var(txn.away) -m found } { src … }',
+    'http-request unset-var(txn.be) if regional { var(txn.away) -m int 1 }',
+  ]);
+  assert.match(rules[0]!, /\{ src 10\.1\.2\.0\/24 \}$/);
+  assert.equal(rules[1]!.match(/10\.\d+\.0\.0\/16/g)!.length + rules[2]!.match(/10\.\d+\.0\.0\/16/g)!.length, 30);
+  assert.ok(rules.every((l) => l.length < 2048), 'each rule fits a config line');
+  // In the frontend's order: the header rule, the address rules, then the mark stripped.
+  const at = (needle: string) => cfg.indexOf(needle);
+  assert.ok(at('unset-var(txn.be) if regional named') < at('set-var(txn.away)'));
+  assert.ok(at('-m int 1 }') < at('set-var(txn.be) var(txn.be),field(2,:)'));
+  assert.doesNotMatch(renderConfig({ bind: '127.0.0.1:80', nodeEdge: '127.0.0.1:81', adminSocket: '/a', mapFile: '/m', backends: [], regions: regionPreference('fra', 'x-pier-region') }), /txn\.away/);
 });
 
 test('a route whose instances span regions: the edge\'s region active (checked), the others backup, one reload to group, then runtime API only', () => {
@@ -320,7 +352,8 @@ test('a route whose instances span regions: the edge\'s region active (checked),
   assert.match(be, /server s6 127\.0\.0\.1:1 disabled backup\n/);
   // The frontend: a marked backend is stripped, or (another region named) the request goes to the Node edge.
   assert.match(cfg, /acl regional var\(txn\.be\) -m beg r:\n/);
-  assert.match(cfg, /http-request unset-var\(txn\.be\) if regional \{ req\.fhdr\(x-pier-region\) -m found \} !\{ req\.fhdr\(x-pier-region,-1\) -m str fra \}\n/);
+  assert.match(cfg, /acl named req\.fhdr\(x-pier-region\) -m found\n/);
+  assert.match(cfg, /http-request unset-var\(txn\.be\) if regional named !\{ req\.fhdr\(x-pier-region,-1\) -m str fra \}\n/);
   assert.match(cfg, /http-request set-var\(txn\.be\) var\(txn\.be\),field\(2,:\) if regional\n/);
   // Another instance in each region: runtime API only, each in its group; the active one forced up.
   const four = planRuntime(have, plan(['f1', 9001, 'fra'], ['f2', 9003, 'fra'], ['w1', 9002, 'was'], ['w2', 9004, 'was']));
@@ -336,7 +369,7 @@ test('a route whose instances span regions: the edge\'s region active (checked),
   if (away.reload !== null) return;
   assert.deepEqual(away.after, [`set server ${B}/s1 state maint`, `set server ${B}/s2 state maint`]);
   assert.equal(away.backends.get(B)!.backupFrom, 4);
-  // Without a preference (an edge mapping addresses), nothing changes: the route stays on the Node edge (no map line).
+  // Without a preference (a region name HAProxy cannot hold), nothing changes: the route stays on the Node edge (no map line).
   assert.deepEqual(planHaproxy([app('geo', [route('/', [up('f1', 9001, 'fra'), up('w1', 9002, 'was')])])], 'pier.test').map, []);
   assert.doesNotMatch(renderConfig({ bind: '127.0.0.1:80', nodeEdge: '127.0.0.1:81', adminSocket: '/a', mapFile: '/m', backends: [] }), /regional/);
 });

@@ -1,7 +1,6 @@
 // The HAProxy data plane's configuration as pure functions of the route table (no I/O): which routes HAProxy may
 // serve itself, the backends and server slots they need, the host+path map, and the haproxy.cfg text. Everything
-// HAProxy cannot do yet (sleeping apps, auth, HTTPS redirects, h2c upstreams, ACME; several regions when the edge
-// maps client addresses to regions) is left out of the map, so those requests fall through to the default backend:
+// HAProxy cannot do yet (sleeping apps, auth, HTTPS redirects, h2c upstreams, ACME) is left out of the map, so those requests fall through to the default backend:
 // Pier's Node edge, which holds the whole table. A route whose instances span regions is served by HAProxy with the
 // edge's own region preferred (RegionPreference): those instances are its active servers, the others backups.
 import { createHash } from 'node:crypto';
@@ -15,18 +14,46 @@ export interface PlannedServer { instanceId: string; host: string; port: number;
 
 /**
  * Region preference inside HAProxy: the edge's own region (its instances are a multi-region backend's active
- * servers, the others `backup`) and the request header naming a client's region (a request naming another region
- * goes to the Node edge, which prefers that region's instances). Absent: multi-region routes stay on the Node edge.
+ * servers, the others `backup`), the request header naming a client's region (a request naming another region
+ * goes to the Node edge, which prefers that region's instances) and, without the header, the client address ranges
+ * of EdgeOptions.regionMap that name another region (`away`, same rule). Absent: multi-region routes stay on Node.
  */
-export interface RegionPreference { region: string; header: string }
+export interface RegionPreference { region: string; header: string; away?: AddressGroup[] }
 
-/** A region and a header HAProxy's config can hold as plain tokens (anything else: no preference in HAProxy). */
-export function regionPreference(region: string, header: string, mapsAddresses: boolean): RegionPreference | undefined {
-  // Client addresses mapped to regions (EdgeOptions.regionMap): only the Node edge sees them (HAProxy would need the
-  // same first-match CIDR rules), so multi-region routes stay there.
-  if (mapsAddresses) return undefined;
+/** Address ranges in the edge's first-match order, merged where neighbours agree: `away` when they name another region. */
+export interface AddressGroup { cidrs: string[]; away: boolean }
+
+/**
+ * A region and a header HAProxy's config can hold as plain tokens, and the address map as HAProxy ranges (anything
+ * else: no preference in HAProxy, multi-region routes stay on the Node edge).
+ */
+export function regionPreference(region: string, header: string, regionMap: { cidr: string; region: string }[] = []): RegionPreference | undefined {
   const h = header.toLowerCase();
-  return /^[A-Za-z0-9._-]{1,64}$/.test(region) && /^[a-z0-9-]{1,64}$/.test(h) ? { region, header: h } : undefined;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(region) || !/^[a-z0-9-]{1,64}$/.test(h)) return undefined;
+  if (regionMap.length === 0) return { region, header: h };
+  const away = addressGroups(regionMap, region);
+  return away === null ? undefined : { region, header: h, away };
+}
+
+/**
+ * The address map as ordered groups for HAProxy's `src` rules, or null when a range is not plain `address[/bits]`.
+ * First match wins, as in RegionMap: neighbours with the same answer are merged, and ranges naming the edge's own
+ * region after the last one naming another are dropped (no match means the edge's region too).
+ */
+export function addressGroups(regionMap: { cidr: string; region: string }[], own: string): AddressGroup[] | null {
+  const groups: AddressGroup[] = [];
+  for (const { cidr, region } of regionMap) {
+    const [addr = '', bits, extra] = cidr.split('/');
+    const family = isIP(addr);
+    const max = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits)) || Number(bits ?? max) > max) return null;
+    const away = region !== own;
+    const last = groups.at(-1);
+    if (last?.away === away) last.cidrs.push(`${addr}/${bits ?? max}`);
+    else groups.push({ cidrs: [`${addr}/${bits ?? max}`], away });
+  }
+  while (groups.length > 0 && !groups.at(-1)!.away) groups.pop();
+  return groups;
 }
 
 /** The map value of a backend whose instances span regions: the frontend strips it, or sends the request to Node. */
@@ -471,6 +498,27 @@ function stripRegex(prefix: string): string {
   return `^${prefix}/?`;
 }
 
+/** Ranges per `src` rule: HAProxy reads a config line into 2 KiB; 24 of the longest IPv6 ranges fit with room. */
+const RANGES_PER_RULE = 24;
+
+/**
+ * Without the region header, the client's address decides (RegionMap's rule, first match wins): the first group
+ * holding it says whether the client is in another region, and such a request goes to the Node edge, which answers
+ * from that region. No match: the edge's own region.
+ */
+function addressRules(groups: AddressGroup[]): string[] {
+  if (groups.length === 0) return [];
+  const out: string[] = [];
+  for (const g of groups) {
+    for (let i = 0; i < g.cidrs.length; i += RANGES_PER_RULE) {
+      const ranges = g.cidrs.slice(i, i + RANGES_PER_RULE).join(' ');
+      out.push(`  http-request set-var(txn.away) int(${g.away ? 1 : 0}) if regional !named !{ var(txn.away) -m found } { src ${ranges} }`);
+    }
+  }
+  out.push('  http-request unset-var(txn.be) if regional { var(txn.away) -m int 1 }');
+  return out;
+}
+
 /**
  * One frontend (HTTP or HTTPS): the same routing, the client's scheme in x-forwarded-proto, misses to `fallback`.
  * Only origin-form requests with one Host, a path without '%', and none of the Node edge's own paths are looked
@@ -484,7 +532,9 @@ function frontend(name: string, bind: string, proto: 'http' | 'https', fallback:
   // Node edge ignores, goes there too and gets the same answer.
   const regional = regions === undefined ? [] : [
     `  acl regional var(txn.be) -m beg ${REGIONAL_MARK}`,
-    `  http-request unset-var(txn.be) if regional { req.fhdr(${regions.header}) -m found } !{ req.fhdr(${regions.header},-1) -m str ${regions.region} }`,
+    `  acl named req.fhdr(${regions.header}) -m found`,
+    `  http-request unset-var(txn.be) if regional named !{ req.fhdr(${regions.header},-1) -m str ${regions.region} }`,
+    ...addressRules(regions.away ?? []),
     '  http-request set-var(txn.be) var(txn.be),field(2,:) if regional',
   ];
   return [

@@ -78,7 +78,10 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   // With a TLS address, HAProxy terminates TLS there and the Node edge's own TLS listener moves to loopback (the
   // fallback for HTTPS requests HAProxy does not serve itself).
-  const node = await createEdge({ ...opts, addr: '127.0.0.1:0', tlsAddr: opts.tlsAddr === undefined ? undefined : '127.0.0.1:0', workers: 1 });
+  // HAProxy's x-forwarded-for (option forwardfor) names each request's client for it (regions, forwarded headers).
+  const node = await createEdge({
+    ...opts, addr: '127.0.0.1:0', tlsAddr: opts.tlsAddr === undefined ? undefined : '127.0.0.1:0', workers: 1, clientFromForwardedFor: true,
+  });
   const nodePort = Number(new URL(node.url).port);
   // PEM bundles (chain + key): a directory only Pier reads, files 0600, never logged.
   const certDir = join(opts.dir, 'certs');
@@ -153,8 +156,8 @@ export async function createHaproxyEdge(opts: HaproxyEdgeOptions): Promise<Hapro
     : { bind: tlsBind, crtList: crtListFile, nodeEdgeTls: `127.0.0.1:${new URL(node.tlsUrl!).port}` };
 
   const threads = haproxyThreads(availableParallelism());
-  // Multi-region routes: HAProxy prefers this edge's region (docs/edge.md); with an address map they stay on Node.
-  const regions = regionPreference(opts.region ?? 'local', opts.regionHeader ?? 'x-pier-region', (opts.regionMap?.length ?? 0) > 0);
+  // Multi-region routes: HAProxy prefers this edge's region, or sends a client of another region to Node (docs/edge.md).
+  const regions = regionPreference(opts.region ?? 'local', opts.regionHeader ?? 'x-pier-region', opts.regionMap);
   const writeFiles = (map: string): void => {
     if (tls !== undefined) atomicWrite(crtListFile, crtListText);
     const cfg = renderConfig({
