@@ -2,7 +2,8 @@
 // keep-alive reverse proxy) and through Pier's edge, interleaved over several rounds, all on 127.0.0.1.
 // `pierHaproxy`: PIER_EDGE_DATAPLANE=haproxy (HAProxy from Debian in front of Pier's Node edge; #22), when haproxy is
 // installed (its HTTPS row: HAProxy terminating TLS with the same certificate). HTTPS rows: the same two proxies terminating TLS with one certificate from Pier's local CA (wrk over https,
-// HTTP/1.1 keep-alive, so this measures record encryption more than handshakes).
+// HTTP/1.1 keep-alive, so this measures record encryption more than handshakes). Each HAProxy row runs beside the nginx row
+// it is compared with, in alternating order from round to round (roundOrder).
 // Usage: node bin/run-ts.mjs bench/edge.ts [--rounds 2] [--duration 10s] [--warmup 2s] [--workers 2] [--balance kernel|round-robin]
 // Prints a JSON result; every process it starts is stopped by PID before it returns.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -25,6 +26,16 @@ export interface TargetResult {
 type Target = 'direct' | 'nginx' | 'pier' | 'pierHaproxy' | 'nginxTls' | 'pierTls' | 'pierHaproxyTls';
 const TARGETS: Target[] = ['direct', 'nginx', 'pier', 'pierHaproxy', 'nginxTls', 'pierTls', 'pierHaproxyTls'];
 
+/**
+ * The order of a round: each HAProxy row right beside the nginx row it is compared with, which of the two goes
+ * first alternating from round to round, so neither is always measured on the heels of the other or of the Node
+ * edge's heavier rows (the box drifts between runs of wrk); the Node edge's rows last.
+ */
+export function roundOrder(round: number): Target[] {
+  const pair = (a: Target, b: Target): Target[] => (round % 2 === 0 ? [a, b] : [b, a]);
+  return ['direct', ...pair('nginx', 'pierHaproxy'), ...pair('nginxTls', 'pierHaproxyTls'), 'pier', 'pierTls'];
+}
+
 /** What the benchmark returns. */
 export interface EdgeBenchResult {
   machine: { cpus: number; node: string };
@@ -35,6 +46,8 @@ export interface EdgeBenchResult {
   /** PIER_EDGE_DATAPLANE=haproxy, absent when haproxy is not installed: ratio to direct, share of nginx's, p99 added. */
   haproxy?: {
     ratio: number; vsNginxRatio: number; p99AddedMs: number; nginxP99AddedMs: number;
+    /** Plain HTTP per round: HAProxy's requests/s over nginx's in the same round (measured side by side). */
+    roundRatios: number[];
     /** HTTPS through HAProxy: requests/s as a share of nginx's with the same certificate, and the p99 added over direct. */
     httpsRatioToNginx: number; httpsP99AddedMs: number;
     /** HTTPS per round (HAProxy's requests/s over nginx's in the same round): how far the box moved between rounds. */
@@ -141,7 +154,7 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
     const ports: Record<Target, number> = { direct: upPort, nginx: ngPort, pier: pierPort, pierHaproxy: haPort, nginxTls: ngTlsPort, pierTls: pierTlsPort, pierHaproxyTls: haTlsPort };
     const targets = Object.fromEntries(TARGETS.map((t) => [t, { rps: [], p50ms: [], p99ms: [], errors: [] }])) as unknown as EdgeBenchResult['targets'];
     for (let r = 0; r < rounds; r++) {
-      for (const name of TARGETS) {
+      for (const name of roundOrder(r)) {
         if (name.startsWith('pierHaproxy') && !haproxy) continue;
         const scheme = name.endsWith('Tls') ? 'https' : 'http';
         await wrk(ports[name], warmup, false, scheme);
@@ -176,6 +189,7 @@ export async function runEdgeBench(opts: { rounds?: number; duration?: string; w
       ...(haproxy ? { haproxy: {
         ratio: haproxyRatio, vsNginxRatio: round2(haproxyRatio / ratios.nginx), p99AddedMs: haP99Added, nginxP99AddedMs: ngP99Added,
         httpsRatioToNginx: haHttps, httpsP99AddedMs: round2(median_.pierHaproxyTls.p99ms - median_.direct.p99ms),
+        roundRatios: targets.pierHaproxy.rps.map((x, i) => round2(x / targets.nginx.rps[i])),
         httpsRoundRatios: targets.pierHaproxyTls.rps.map((x, i) => round2(x / targets.nginxTls.rps[i])),
         pass: { throughput: haproxyRatio >= 0.9 * ratios.nginx, p99: haP99Added <= ngP99Added + 0.5, https: haHttps >= 0.9 },
       } } : {}),
