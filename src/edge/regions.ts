@@ -1,22 +1,58 @@
 // Decides which region a client is in: the configured request header first, then the address map, then the
 // edge's own region. The address lookup is cached per connection by the caller, so it may be slowish.
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv4 } from 'node:net';
+
+/** One range of an address map: `cidr` (`address[/bits]`) holds clients of `region`. */
+export interface RegionRange { cidr: string; region: string }
+
+/** A region name an edge accepts in a map (the shape of Pier's region ids, e.g. `fra`). */
+const REGION_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** `address[/bits]` parsed, or a sentence saying what is wrong with it. */
+export function parseCidr(cidr: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | string {
+  const parts = cidr.split('/');
+  const address = parts[0] ?? '';
+  const v = isIP(address);
+  if (v === 0 || parts.length > 2) return `not an IP range: ${JSON.stringify(cidr)} (write ADDRESS or ADDRESS/BITS, e.g. 10.0.0.0/8)`;
+  const max = v === 4 ? 32 : 128;
+  const bits = parts[1];
+  if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return `bad prefix length in ${JSON.stringify(cidr)} (0-${max})`;
+  const prefix = bits === undefined ? max : Number(bits);
+  if (prefix > max) return `bad prefix length in ${JSON.stringify(cidr)} (0-${max})`;
+  return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/**
+ * An address map file: one `CIDR REGION` per line (`10.0.0.0/8 fra`), first match wins, `#` starts a comment.
+ * Throws naming `source`, the line and the fix; nothing is taken from a file with a bad line.
+ */
+export function parseRegionMap(text: string, source: string): RegionRange[] {
+  const out: RegionRange[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (line === '') return;
+    const where = `${source}:${i + 1}`;
+    const words = line.split(/\s+/);
+    if (words.length !== 2) throw new Error(`${where}: expected "CIDR REGION" (e.g. "10.0.0.0/8 fra"), got ${JSON.stringify(line)}`);
+    const [cidr, region] = words as [string, string];
+    const parsed = parseCidr(cidr);
+    if (typeof parsed === 'string') throw new Error(`${where}: ${parsed}`);
+    if (!REGION_NAME.test(region)) throw new Error(`${where}: region ${JSON.stringify(region)} must be 1-64 letters, digits, '.', '_' or '-'`);
+    out.push({ cidr, region });
+  });
+  return out;
+}
 
 /** Maps a client address to a region using CIDR ranges, first match wins. */
 export class RegionMap {
   private readonly entries: { list: BlockList; region: string }[] = [];
 
-  constructor(map: { cidr: string; region: string }[] = []) {
+  constructor(map: RegionRange[] = []) {
     for (const { cidr, region } of map) {
-      const [addr, bits] = cidr.split('/');
-      const family = isIPv4(addr) ? 'ipv4' : isIPv6(addr) ? 'ipv6' : null;
-      if (!family) throw new Error(`regionMap: not an IP range: ${cidr}`);
-      const prefix = bits === undefined ? (family === 'ipv4' ? 32 : 128) : Number(bits);
-      if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 'ipv4' ? 32 : 128)) {
-        throw new Error(`regionMap: bad prefix length in ${cidr}`);
-      }
+      const parsed = parseCidr(cidr);
+      if (typeof parsed === 'string') throw new Error(`regionMap: ${parsed}`);
       const list = new BlockList();
-      list.addSubnet(addr, prefix, family);
+      list.addSubnet(parsed.address, parsed.prefix, parsed.family);
       this.entries.push({ list, region });
     }
   }
@@ -27,6 +63,7 @@ export class RegionMap {
     // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; match them against IPv4 ranges.
     const v4 = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : null;
     const addr = v4 ?? address;
+    if (isIP(addr) === 0) return undefined;
     const family = v4 || isIPv4(addr) ? 'ipv4' : 'ipv6';
     for (const e of this.entries) if (e.list.check(addr, family)) return e.region;
     return undefined;

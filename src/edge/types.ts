@@ -87,7 +87,7 @@ export interface EdgeOptions {
   domain: string;
   /** Request header that names the client's region (default `x-pier-region`). */
   regionHeader?: string;
-  /** Client address ranges mapped to regions, tried after the header. */
+  /** Client address ranges mapped to regions, tried after the header, first match wins (`pier edge --region-map`). */
   regionMap?: { cidr: string; region: string }[];
   /** The edge's own region, used when neither header nor map names one (default `local`). */
   region?: string;

@@ -4,6 +4,7 @@ import type { Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { resolveSettings } from '../settings.ts';
 import { edgeDataplaneChoice, loadTcpProxyLimits } from '../../config.ts';
+import { parseRegionMap } from '../../edge/regions.ts';
 
 /** `pier edge --api URL --token T --addr HOST:PORT --region R`. */
 export const edgeCommand: Command = {
@@ -13,11 +14,15 @@ export const edgeCommand: Command = {
     { name: 'api', kind: 'string', placeholder: 'URL[,URL...]', help: "Control planes' APIs, any of them: the edge follows the leader and skips dead ones (else --url, PIER_URL, credentials.json)" },
     { name: 'addr', kind: 'string', placeholder: 'HOST:PORT', help: 'Listen address (port 0: any free port)', defaultText: '0.0.0.0:8000' },
     { name: 'region', kind: 'string', placeholder: 'REGION', help: "This edge's region: its clients go to that region's instances first" },
+    { name: 'region-map', kind: 'string', placeholder: 'FILE', help: "Client networks by region, one 'CIDR REGION' per line, first match wins: clients without the x-pier-region header go to their network's region first (else this edge's)" },
     { name: 'workers', kind: 'int', placeholder: 'N', help: "Worker processes sharing the listen socket (the Node edge's; behind HAProxy it runs one)", defaultText: '1' },
     { name: 'dataplane', kind: 'string', placeholder: 'auto|haproxy|node', help: 'What serves the address: HAProxy in front of the Node edge, or the Node edge alone (env PIER_EDGE_DATAPLANE)', defaultText: 'auto: haproxy where installed' },
     { name: 'dir', kind: 'string', placeholder: 'DIR', help: "HAProxy's files (config, sockets); a fresh temporary directory when unset" },
   ],
-  examples: ['pier edge --api http://10.0.0.1:7700,http://10.0.0.2:7700 --token $PIER_TOKEN --addr 0.0.0.0:80 --region fra'],
+  examples: [
+    'pier edge --api http://10.0.0.1:7700,http://10.0.0.2:7700 --token $PIER_TOKEN --addr 0.0.0.0:80 --region fra',
+    'pier edge --api http://10.0.0.1:7700 --token $PIER_TOKEN --addr 0.0.0.0:80 --region fra --region-map /etc/pier/regions.txt',
+  ],
   run: async (ctx) => {
     const apiList = ctx.args.str('api');
     const settings = resolveSettings({ url: apiList?.split(',')[0]?.trim() || ctx.args.str('url'), token: ctx.args.str('token') }, ctx.io.env, ctx.io.readFile);
@@ -25,6 +30,21 @@ export const edgeCommand: Command = {
     const region = ctx.args.str('region');
     if (!region) throw new CliError('pier edge needs --region (the region this edge serves)');
     const workers = ctx.args.int('workers') ?? 1;
+    const mapFile = ctx.args.str('region-map');
+    let regionMap;
+    if (mapFile !== undefined) {
+      let text;
+      try {
+        text = ctx.io.readFile(mapFile);
+      } catch (err) {
+        throw new CliError(`--region-map: cannot read ${mapFile}: ${(err as Error).message}`);
+      }
+      try {
+        regionMap = parseRegionMap(text, mapFile);
+      } catch (err) {
+        throw new CliError(`--region-map: ${(err as Error).message}`);
+      }
+    }
     const flag = ctx.args.str('dataplane');
     let dataplane;
     let tcpProxyLimits;
@@ -43,7 +63,7 @@ export const edgeCommand: Command = {
     try {
       remote = await createRemoteEdge({
         api: apiList ?? settings.url, token: settings.token, addr: ctx.args.str('addr') ?? '0.0.0.0:8000', region,
-        edge: { workers }, log: (line) => ctx.err(line), signal: stop.signal, dataplane, dir: ctx.args.str('dir'), tcpProxyLimits,
+        edge: { workers, ...(regionMap ? { regionMap } : {}) }, log: (line) => ctx.err(line), signal: stop.signal, dataplane, dir: ctx.args.str('dir'), tcpProxyLimits,
       });
     } catch (err) {
       if (stop.signal.aborted) return 0;

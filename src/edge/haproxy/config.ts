@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { LATENCY_BUCKETS_MS } from '../metrics.ts';
+import { parseCidr, type RegionRange } from '../regions.ts';
 import { hostKey, normalizePrefix } from '../route-table.ts';
 import type { AppRoutes, EdgeCertificate, LoadWatch, RouteEntry } from '../types.ts';
 
@@ -27,7 +28,7 @@ export interface AddressGroup { cidrs: string[]; away: boolean }
  * A region and a header HAProxy's config can hold as plain tokens, and the address map as HAProxy ranges (anything
  * else: no preference in HAProxy, multi-region routes stay on the Node edge).
  */
-export function regionPreference(region: string, header: string, regionMap: { cidr: string; region: string }[] = []): RegionPreference | undefined {
+export function regionPreference(region: string, header: string, regionMap: RegionRange[] = []): RegionPreference | undefined {
   const h = header.toLowerCase();
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(region) || !/^[a-z0-9-]{1,64}$/.test(h)) return undefined;
   if (regionMap.length === 0) return { region, header: h };
@@ -40,17 +41,16 @@ export function regionPreference(region: string, header: string, regionMap: { ci
  * First match wins, as in RegionMap: neighbours with the same answer are merged, and ranges naming the edge's own
  * region after the last one naming another are dropped (no match means the edge's region too).
  */
-export function addressGroups(regionMap: { cidr: string; region: string }[], own: string): AddressGroup[] | null {
+export function addressGroups(regionMap: RegionRange[], own: string): AddressGroup[] | null {
   const groups: AddressGroup[] = [];
   for (const { cidr, region } of regionMap) {
-    const [addr = '', bits, extra] = cidr.split('/');
-    const family = isIP(addr);
-    const max = family === 4 ? 32 : 128;
-    if (family === 0 || extra !== undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits)) || Number(bits ?? max) > max) return null;
+    const parsed = parseCidr(cidr);
+    if (typeof parsed === 'string') return null;
+    const range = `${parsed.address}/${parsed.prefix}`;
     const away = region !== own;
     const last = groups.at(-1);
-    if (last?.away === away) last.cidrs.push(`${addr}/${bits ?? max}`);
-    else groups.push({ cidrs: [`${addr}/${bits ?? max}`], away });
+    if (last?.away === away) last.cidrs.push(range);
+    else groups.push({ cidrs: [range], away });
   }
   while (groups.length > 0 && !groups.at(-1)!.away) groups.pop();
   return groups;
