@@ -22,7 +22,8 @@ test('parseRegionMap: a bad line is refused with the file, the line number and t
     ['fd00::/129 fra', /m:2: bad prefix length in "fd00::\/129" \(0-128\)$/],
     ['10.0.0.0/8/1 fra', /m:2: not an IP range/],
     ['10.0.0.0/x fra', /m:2: bad prefix length/],
-    ['10.0.0.0/8 fra!', /m:2: region "fra!" must be 1-64 letters, digits/],
+    ['10.0.0.0/8 fra!', /m:2: region "fra!" is not a region id \(lower-case letters, digits and '-', e\.g\. fra\)/],
+    ['10.0.0.0/8 Fra', /m:2: region "Fra" is not a region id/],
   ];
   for (const [line, want] of bad) assert.throws(() => parseRegionMap(`10.1.0.0/16 fra\n${line}\n`, 'm'), want, line);
 });

@@ -1,12 +1,11 @@
 // Decides which region a client is in: the configured request header first, then the address map, then the
 // edge's own region. The address lookup is cached per connection by the caller, so it may be slowish.
 import { BlockList, isIP, isIPv4 } from 'node:net';
+import { REGION_ID } from './remote-traffic.ts';
 
 /** One range of an address map: `cidr` (`address[/bits]`) holds clients of `region`. */
 export interface RegionRange { cidr: string; region: string }
 
-/** A region name an edge accepts in a map (the shape of Pier's region ids, e.g. `fra`). */
-const REGION_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** `address[/bits]` parsed, or a sentence saying what is wrong with it. */
 export function parseCidr(cidr: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | string {
@@ -37,7 +36,7 @@ export function parseRegionMap(text: string, source: string): RegionRange[] {
     const [cidr, region] = words as [string, string];
     const parsed = parseCidr(cidr);
     if (typeof parsed === 'string') throw new Error(`${where}: ${parsed}`);
-    if (!REGION_NAME.test(region)) throw new Error(`${where}: region ${JSON.stringify(region)} must be 1-64 letters, digits, '.', '_' or '-'`);
+    if (!REGION_ID.test(region)) throw new Error(`${where}: region ${JSON.stringify(region)} is not a region id (lower-case letters, digits and '-', e.g. fra)`);
     out.push({ cidr, region });
   });
   return out;

@@ -29,6 +29,10 @@ test('pier edge: needs --region and a token', async () => {
   const b = io();
   assert.equal(await main(['edge', '--api', 'http://127.0.0.1:9', '--region', 'fra'], b.value), 1);
   assert.match(b.out.join(''), /operator token/);
+  // A region the control plane would refuse in the edge's traffic reports is refused here, before anything starts.
+  const c = io({ PIER_TOKEN: 't' });
+  assert.equal(await main(['edge', '--api', 'http://127.0.0.1:9', '--region', 'Fra'], c.value), 1);
+  assert.match(c.out.join(''), /--region "Fra" is not a region id \(lower-case letters, digits and '-', e\.g\. fra\)/);
 });
 
 test('pier edge: serves the published table until interrupted', async () => {

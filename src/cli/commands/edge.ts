@@ -5,6 +5,7 @@ import { CliError } from '../errors.ts';
 import { resolveSettings } from '../settings.ts';
 import { edgeDataplaneChoice, loadTcpProxyLimits } from '../../config.ts';
 import { parseRegionMap } from '../../edge/regions.ts';
+import { REGION_ID } from '../../edge/remote-traffic.ts';
 
 /** `pier edge --api URL --token T --addr HOST:PORT --region R`. */
 export const edgeCommand: Command = {
@@ -29,6 +30,7 @@ export const edgeCommand: Command = {
     if (!settings.token) throw new CliError('pier edge needs an operator token: --token or PIER_TOKEN');
     const region = ctx.args.str('region');
     if (!region) throw new CliError('pier edge needs --region (the region this edge serves)');
+    if (!REGION_ID.test(region)) throw new CliError(`--region ${JSON.stringify(region)} is not a region id (lower-case letters, digits and '-', e.g. fra)`);
     const workers = ctx.args.int('workers') ?? 1;
     const mapFile = ctx.args.str('region-map');
     let regionMap;
