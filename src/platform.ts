@@ -224,6 +224,8 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   // Metrics sampler: after the controller, whose bindings say which instances run.
   const metricsSampler = metricsComponent({
     store, runtime, log, settings: config.metrics, edge: () => edge, isBound: (id) => controller?.endpoints(id) !== undefined,
+    // Requests served by regional edges (`pier edge`) count in the charts too, not only the in-process edge's.
+    remoteServices: () => core.routeFeed.traffic.services(),
   });
 
   // Certificates (local CA, ACME) and custom-domain statuses: after the edge, which serves them and the challenges.

@@ -11,7 +11,7 @@ const counts = (n: number) => LATENCY_BUCKETS_MS.map((_, k) => (k === 3 ? n : 0)
 const inst = (requests: number, inFlight = 0, lastRequestAt: number | null = null): InstanceReport =>
   ({ inFlight, requests, sumMs: requests * 4, counts: counts(requests), lastRequestAt });
 const report = (edgeId: string, instances: Record<string, InstanceReport>, extra: Partial<TrafficReport> = {}): TrafficReport =>
-  ({ region: 'fra', edgeId, etag: '"t1"', instances, apps: {}, tcp: {}, ...extra });
+  ({ region: 'fra', edgeId, etag: '"t1"', instances, apps: {}, services: {}, tcp: {}, ...extra });
 
 test('sums grow by each report\'s delta: the first report of an edge is a baseline, a restarted edge does not pull them back', () => {
   const t = new RemoteTraffic();
@@ -102,4 +102,37 @@ test('a report leaves out what the edge never served', async () => {
   const r = trafficReport('fra', 'e1', '"t"', m, {});
   assert.deepEqual(Object.keys(r.instances).sort(), ['busy', 'waiting']);
   assert.deepEqual(Object.keys(r.apps), ['held']);
+});
+
+test('per service, the edges\' route counters add up for the charts: a baseline first, then growth, across edges and restarts', async () => {
+  const { trafficReport } = await import('./remote-traffic.ts');
+  const zero = { inFlight: 0, requests: 0, byStatus: {}, bytes: 0, latencyMs: { p50: 0, p95: 0, p99: 0 }, buckets: { le: LATENCY_BUCKETS_MS, counts: counts(0) }, sumMs: 0, connectErrors: 0, lastRequestAt: null };
+  const route = (serviceId: string, requests: number, bytes: number) =>
+    ({ ...zero, appId: 'a1', serviceId, path: '/', requests, bytes, sumMs: requests * 2, buckets: { le: LATENCY_BUCKETS_MS, counts: counts(requests) } });
+  // Two routes of one service at one edge, summed into its report; a service with no request is left out.
+  const m = (n: number): EdgeMetrics => ({ instances: {}, apps: {}, routes: { 'a1 s1 /': route('s1', n, n * 10), 'a1 s1 /api': route('s1', n, n * 5), 'a1 s2 /': route('s2', 0, 0) } });
+  const first = trafficReport('fra', 'e1', '"t"', m(10), {});
+  assert.deepEqual(first.services, { s1: { requests: 20, bytes: 150, sumMs: 40, counts: counts(20) } });
+  const t = new RemoteTraffic();
+  t.report(first, 1000);
+  assert.equal(t.services().get('s1')!.requests, 0, 'an edge\'s first report is its baseline');
+  t.report(trafficReport('fra', 'e1', '"t"', m(15), {}), 2000);
+  assert.deepEqual(t.services().get('s1'), { requests: 10, bytes: 75, counts: counts(10) });
+  // Another region's edge: its own baseline, then its growth adds to the same service.
+  t.report(trafficReport('was', 'w1', '"t"', m(100), {}), 2000);
+  t.report(trafficReport('was', 'w1', '"t"', m(104), {}), 3000);
+  assert.equal(t.services().get('s1')!.requests, 18);
+  // The first edge restarts under a new id: counting from zero again never pulls the sum back.
+  t.report(trafficReport('fra', 'e2', '"t"', m(1), {}), 4000);
+  t.report(trafficReport('fra', 'e2', '"t"', m(2), {}), 5000);
+  assert.equal(t.services().get('s1')!.requests, 20);
+  assert.equal(t.services().get('s2'), undefined);
+  // On the wire and back; an edge older than the field sends none, and that is no error.
+  const back = parseTrafficReport(JSON.parse(JSON.stringify(trafficReportToWire(first))));
+  assert.deepEqual(back.report!.services, first.services);
+  const old = trafficReportToWire(first) as Record<string, unknown>;
+  delete old.services;
+  assert.deepEqual(parseTrafficReport(old).report!.services, {});
+  const bad = parseTrafficReport({ ...trafficReportToWire(first), services: { 's 1': {}, s2: { requests: -1, bytes: 0, sum_ms: 0, counts: [1] } } });
+  assert.deepEqual(bad.errors.map((e) => e.field).sort(), ['services.s 1', 'services.s2.counts', 'services.s2.requests']);
 });

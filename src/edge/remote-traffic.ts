@@ -3,7 +3,8 @@
 // per edge, the last report and, per instance, the sum of what every edge added since it was first heard from, so
 // the counters handed to the autoscaler only grow (an edge that restarts comes back under a new id: its counters
 // start again from zero without pulling the sums back). `merge` adds those sums to the in-process edge's own
-// counters: the sampler (src/autoscale/sample.ts) takes the deltas as from one edge. In-flight requests, held ones
+// counters: the sampler (src/autoscale/sample.ts) takes the deltas as from one edge. Per service, the same sums of
+// the edges' route counters feed the console's charts (`services()`, src/metrics/sampler.ts). In-flight requests, held ones
 // and open TCP proxy connections count only from edges heard from in the last 10 s.
 import { FieldErrors, isObject } from '../domain/fields.ts';
 import type { FieldError } from '../domain/types.ts';
@@ -14,6 +15,8 @@ import type { EdgeMetrics, TrafficMetrics } from './types.ts';
 export interface InstanceReport { inFlight: number; requests: number; sumMs: number; counts: number[]; lastRequestAt: number | null }
 /** One app in a report. */
 export interface AppReport { held: number; requests: number; lastRequestAt: number | null }
+/** One service in a report: its routes' cumulative counters at that edge (the console's charts are per service). */
+export interface ServiceReport { requests: number; bytes: number; sumMs: number; counts: number[] }
 /** What a remote edge posts: its region and id (new at each start), and its counters. */
 export interface TrafficReport {
   region: string;
@@ -22,6 +25,8 @@ export interface TrafficReport {
   etag: string;
   instances: Record<string, InstanceReport>;
   apps: Record<string, AppReport>;
+  /** Absent from edges older than the field: those add nothing to the charts. */
+  services: Record<string, ServiceReport>;
   tcp: Record<string, { open: number; lastAt: number }>;
 }
 
@@ -33,12 +38,15 @@ const FORGET_EDGE_MS = 300_000;
 const FORGET_INSTANCE_MS = 600_000;
 
 interface Sum { requests: number; sumMs: number; counts: number[]; lastRequestAt: number; touchedAt: number }
+/** What every remote edge added to one service's routes since each was first heard from (only grows). */
+export interface ServiceSum { requests: number; bytes: number; counts: number[]; touchedAt: number }
 interface Seen { at: number; report: TrafficReport }
 
 export class RemoteTraffic {
   private readonly edges = new Map<string, Seen>();
   private readonly sums = new Map<string, Sum>();
   private readonly appSums = new Map<string, { requests: number; lastRequestAt: number; touchedAt: number }>();
+  private readonly serviceSums = new Map<string, ServiceSum>();
 
   /** Takes an edge's report. Its first report (of this control plane's life) only sets the baseline. */
   report(r: TrafficReport, now = Date.now()): void {
@@ -66,10 +74,30 @@ export class RemoteTraffic {
       sum.requests += cur.requests - (base?.requests ?? 0);
       this.appSums.set(id, sum);
     }
+    for (const [id, cur] of Object.entries(r.services)) {
+      const sum = this.serviceSums.get(id) ?? { requests: 0, bytes: 0, counts: LATENCY_BUCKETS_MS.map(() => 0), touchedAt: now };
+      sum.touchedAt = now;
+      const p = prev?.services[id];
+      // The instances' rule: a baseline at an edge's first report, everything new for a service it had not reported.
+      const base = p && p.requests <= cur.requests && p.bytes <= cur.bytes ? p : prev ? undefined : cur;
+      sum.requests += cur.requests - (base?.requests ?? 0);
+      sum.bytes += cur.bytes - (base?.bytes ?? 0);
+      cur.counts.forEach((c, k) => { sum.counts[k] = (sum.counts[k] ?? 0) + Math.max(0, c - (base?.counts[k] ?? 0)); });
+      this.serviceSums.set(id, sum);
+    }
     this.edges.set(key, { at: now, report: r });
     for (const [k, e] of this.edges) if (now - e.at > FORGET_EDGE_MS) this.edges.delete(k);
+    for (const [id, s] of this.serviceSums) if (now - s.touchedAt > FORGET_INSTANCE_MS) this.serviceSums.delete(id);
     for (const [id, s] of this.sums) if (now - s.touchedAt > FORGET_INSTANCE_MS) this.sums.delete(id);
     for (const [id, s] of this.appSums) if (now - s.touchedAt > FORGET_INSTANCE_MS) this.appSums.delete(id);
+  }
+
+  /**
+   * Per service, what the remote edges' routes counted (requests, bytes out, latency buckets in LATENCY_BUCKETS_MS),
+   * summed over edges since each was first heard from: the metrics sampler adds it to the in-process edge's.
+   */
+  services(): Map<string, { requests: number; bytes: number; counts: number[] }> {
+    return new Map([...this.serviceSums].map(([id, x]) => [id, { requests: x.requests, bytes: x.bytes, counts: x.counts.slice() }]));
   }
 
   /** Requests in flight on `instanceId` at the remote edges heard from in the last FRESH_MS. */
@@ -164,7 +192,17 @@ export function trafficReport(region: string, edgeId: string, etag: string, m: E
     if (a.requests === 0 && a.held === 0) continue;
     apps[id] = { held: a.held, requests: a.requests, lastRequestAt: a.lastRequestAt ? Date.parse(a.lastRequestAt) : null };
   }
-  return { region, edgeId, etag, instances, apps, tcp };
+  const services: Record<string, ServiceReport> = {};
+  for (const r of Object.values(m.routes)) {
+    // An id the control plane would refuse (never one of Pier's own) is left out rather than spoil the report.
+    if (r.requests === 0 || !EDGE_ID.test(r.serviceId)) continue;
+    const x = services[r.serviceId] ??= { requests: 0, bytes: 0, sumMs: 0, counts: LATENCY_BUCKETS_MS.map(() => 0) };
+    x.requests += r.requests;
+    x.bytes += r.bytes;
+    x.sumMs += r.sumMs;
+    r.buckets.counts.forEach((c, k) => { if (k < x.counts.length) x.counts[k]! += c; });
+  }
+  return { region, edgeId, etag, instances, apps, services, tcp };
 }
 
 /** The report as JSON on the wire (snake_case, as Pier's other /v1/pier bodies), with the services whose load rose. */
@@ -173,6 +211,7 @@ export function trafficReportToWire(r: TrafficReport, load: readonly string[] = 
     region: r.region, edge_id: r.edgeId, etag: r.etag,
     instances: Object.fromEntries(Object.entries(r.instances).map(([id, t]) => [id, { in_flight: t.inFlight, requests: t.requests, sum_ms: t.sumMs, counts: t.counts, last_request_at: t.lastRequestAt }])),
     apps: Object.fromEntries(Object.entries(r.apps).map(([id, a]) => [id, { held: a.held, requests: a.requests, last_request_at: a.lastRequestAt }])),
+    services: Object.fromEntries(Object.entries(r.services).map(([id, x]) => [id, { requests: x.requests, bytes: x.bytes, sum_ms: x.sumMs, counts: x.counts }])),
     tcp: Object.fromEntries(Object.entries(r.tcp).map(([id, t]) => [id, { open: t.open, last_at: t.lastAt }])),
     ...(load.length ? { load } : {}),
   };
@@ -219,16 +258,20 @@ export function parseTrafficReport(raw: unknown): { report?: TrafficReport; load
   const region = typeof raw.region === 'string' && REGION_ID.test(raw.region) ? raw.region : (add('region', 'a region id: lowercase letters, digits and dashes'), '');
   const edgeId = typeof raw.edge_id === 'string' && EDGE_ID.test(raw.edge_id) ? raw.edge_id : (add('edge_id', 'the edge\'s id: 1-64 letters, digits and dashes'), '');
   const etag = raw.etag === undefined || raw.etag === null ? '' : typeof raw.etag === 'string' && raw.etag.length <= 64 ? raw.etag : (add('etag', 'the ETag of the route table the edge serves (at most 64 characters)'), '');
+  const buckets = (x: Record<string, unknown>, p: string): number[] => (Array.isArray(x.counts) && x.counts.length === LATENCY_BUCKETS_MS.length
+    ? x.counts.map((c, k) => num(c, `${p}.counts[${k}]`))
+    : (add(`${p}.counts`, `must be ${LATENCY_BUCKETS_MS.length} bucket counts (the edge's latency buckets)`), LATENCY_BUCKETS_MS.map(() => 0)));
   const instances = map(raw.instances, 'instances', (x, p) => {
-    const counts = Array.isArray(x.counts) && x.counts.length === LATENCY_BUCKETS_MS.length
-      ? x.counts.map((c, k) => num(c, `${p}.counts[${k}]`))
-      : (add(`${p}.counts`, `must be ${LATENCY_BUCKETS_MS.length} bucket counts (the edge's latency buckets)`), LATENCY_BUCKETS_MS.map(() => 0));
+    const counts = buckets(x, p);
     return { inFlight: num(x.in_flight, `${p}.in_flight`), requests: num(x.requests, `${p}.requests`), sumMs: num(x.sum_ms, `${p}.sum_ms`), counts, lastRequestAt: time(x.last_request_at, `${p}.last_request_at`) };
   });
+  const services = map(raw.services, 'services', (x, p) => ({
+    requests: num(x.requests, `${p}.requests`), bytes: num(x.bytes, `${p}.bytes`), sumMs: num(x.sum_ms, `${p}.sum_ms`), counts: buckets(x, p),
+  }));
   const apps = map(raw.apps, 'apps', (x, p) => ({ held: num(x.held, `${p}.held`), requests: num(x.requests, `${p}.requests`), lastRequestAt: time(x.last_request_at, `${p}.last_request_at`) }));
   const tcp = map(raw.tcp, 'tcp', (x, p) => ({ open: num(x.open, `${p}.open`), lastAt: num(x.last_at, `${p}.last_at`) }));
   const rawLoad = raw.load ?? [];
   const load = Array.isArray(rawLoad) && rawLoad.length <= MAX_LOAD && rawLoad.every((x) => typeof x === 'string' && EDGE_ID.test(x)) ? rawLoad as string[] : [];
   if (load !== rawLoad) add('load', `the ids of the services whose load rose: at most ${MAX_LOAD.toLocaleString('en-US')} ids of 1-64 letters, digits and dashes`);
-  return errors.count ? { load: [], errors: errors.list } : { report: { region, edgeId, etag, instances, apps, tcp }, load, errors: [] };
+  return errors.count ? { load: [], errors: errors.list } : { report: { region, edgeId, etag, instances, apps, services, tcp }, load, errors: [] };
 }

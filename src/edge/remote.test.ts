@@ -25,7 +25,7 @@ after(async () => {
   await was.close();
 });
 
-const table = (ups: ReturnType<typeof up>[]): AppRoutes[] => [app('shop', [route('/', ups)], { hosts: ['shop.example'] })];
+const table = (ups: ReturnType<typeof up>[]): AppRoutes[] => [app('shop', [route('/', ups, { serviceId: 'svc-shop' })], { hosts: ['shop.example'] })];
 
 async function until<T>(what: string, fn: () => Promise<T | false | undefined> | T | false | undefined, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -265,7 +265,7 @@ test('remote edge: serves the table\'s TCP proxy ports on its own host, its regi
   assert.equal(await rawGet(), '', 'closed with the edge');
 });
 
-test('remote edge: posts its traffic to the control plane (operators only, validated), where it is merged for the autoscaler', async () => {
+test('remote edge: posts its traffic to the control plane (operators only, validated), where it is merged for the autoscaler and the charts', async () => {
   const feed = t.pier.routeFeed;
   feed.publish(table([up('i-fra', fra.port, 'fra')]));
   const ro = generateToken();
@@ -291,8 +291,11 @@ test('remote edge: posts its traffic to the control plane (operators only, valid
     // Its first report sets the baseline; what it serves after that reaches the control plane's counters.
     await until('the edge reported', () => feed.traffic.edgesSeen().some((e) => e.region === 'fra' && e.edgeId !== 'x1'));
     const before = feed.traffic.merge(undefined)?.instances['i-fra']?.requests ?? 0;
+    const serviceBefore = feed.traffic.services().get('svc-shop')?.requests ?? 0;
     for (let i = 0; i < 5; i++) assert.equal((await call(remote.url, 'shop.example', '/n')).body, 'fra /n');
     await until('five requests counted', () => (feed.traffic.merge(undefined)?.instances['i-fra']?.requests ?? 0) - before === 5);
+    // The same five in the service's counters the console's charts are sampled from.
+    await until('five requests for the service', () => (feed.traffic.services().get('svc-shop')?.requests ?? 0) - serviceBefore === 5);
     const last = feed.traffic.merge(undefined)!.instances['i-fra']!.lastRequestAt!;
     assert.ok(Date.now() - Date.parse(last) < 5000, last);
   } finally {

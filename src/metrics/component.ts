@@ -15,6 +15,8 @@ export interface MetricsComponentOptions {
   store: Store;
   runtime: Runtime;
   edge: () => Edge | undefined;
+  /** Per service, what regional edges counted (the route feed's RemoteTraffic.services()). */
+  remoteServices?: () => Map<string, { requests: number; bytes: number; counts: number[] }>;
   /** Whether the controller has a live binding for an instance (controller.endpoints(id) !== undefined). */
   isBound: (instanceId: string) => boolean;
   log: (line: string) => void;
@@ -35,6 +37,7 @@ export function metricsComponent(o: MetricsComponentOptions): PierComponent {
         stats: (runtimeId) => o.runtime.stats(runtimeId),
         instances: async () => (await listInstances(o.store.db, { statuses: RUNNING })).items.filter((i) => o.isBound(i.id)),
         edge: o.edge,
+        ...(o.remoteServices ? { remoteServices: o.remoteServices } : {}),
         ...settings,
         onError: (err, context) => {
           // A failing engine would repeat the same line every tick: log each distinct failure once in a row.

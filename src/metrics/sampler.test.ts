@@ -114,3 +114,32 @@ test('start() samples at once and stop() ends the loop', async (t) => {
   await sampler.stop();
   assert.equal(calls, 1);
 });
+
+test('requests regional edges served count in the service\'s charts: beside the in-process edge\'s, and alone', async (t) => {
+  const { LATENCY_BUCKETS_MS } = await import('../edge/metrics.ts');
+  const db = await setup();
+  t.after(() => db.close());
+  const hist = (n: number) => LATENCY_BUCKETS_MS.map((_, k) => (k === 2 ? n : 0));
+  let now = T0;
+  let local = 0;
+  let remote = new Map([['s1', { requests: 0, bytes: 0, counts: hist(0) }], ['s2', { requests: 0, bytes: 0, counts: hist(0) }]]);
+  const edge = (): EdgeMetrics => ({
+    instances: {}, apps: {},
+    routes: { 'app s1 /': { appId: 'app', serviceId: 's1', path: '/', inFlight: 0, requests: local, byStatus: {}, bytes: local * 10, latencyMs: { p50: 0, p95: 0, p99: 0 }, buckets: { le: LATENCY_BUCKETS_MS, counts: hist(local) }, sumMs: 0, connectErrors: 0, lastRequestAt: null } },
+  });
+  const sampler = createMetricsSampler({
+    db, now: () => now, stats: async () => ({ cpuPercent: 1, memoryBytes: 1, memoryLimitBytes: 0 }),
+    instances: async () => [instance('i1', 's1'), instance('i2', 's2')],
+    edge: () => ({ metrics: edge }), remoteServices: () => remote,
+  });
+  await sampler.sampleOnce();
+  now = T0 + 10_000;
+  local = 100;
+  remote = new Map([['s1', { requests: 50, bytes: 500, counts: hist(50) }], ['s2', { requests: 30, bytes: 60, counts: hist(30) }]]);
+  await sampler.sampleOnce();
+  // s1: 100 requests at the in-process edge and 50 at regional edges in 10 s; s2 was served only by regional edges.
+  assert.deepEqual((await read(db, 'HTTP_THROUGHPUT')).map((s) => s.value), [15]);
+  assert.deepEqual((await read(db, 'PUBLIC_DATA_TRANSFER_OUT')).map((s) => s.value), [150]);
+  assert.deepEqual((await read(db, 'HTTP_THROUGHPUT', { serviceId: 's2' })).map((s) => s.value), [3]);
+  assert.equal((await read(db, 'HTTP_RESPONSE_TIME_MAX', { serviceId: 's2' }))[0]?.value, LATENCY_BUCKETS_MS[2]);
+});

@@ -8,7 +8,8 @@ import type { Db } from '../store/db.ts';
 import { appendMetricSamples, pruneMetricSamples, type MetricSample } from '../store/metrics.ts';
 import { getService } from '../store/services.ts';
 import { INSTANCE_COUNT } from './names.ts';
-import { serviceCounters, trafficBetween, type ServiceCounters } from './traffic.ts';
+import { LATENCY_BUCKETS_MS } from '../edge/metrics.ts';
+import { addRemoteCounters, serviceCounters, trafficBetween, type ServiceCounters } from './traffic.ts';
 
 /** The parts of the edge the sampler reads. */
 export interface EdgeCounters {
@@ -25,6 +26,8 @@ export interface SamplerOptions {
   instances: () => Promise<Instance[]>;
   /** The edge, once it runs (undefined before start and after stop). */
   edge: () => EdgeCounters | undefined;
+  /** Per service, what regional edges (`pier edge`) counted (RemoteTraffic.services()): added to the edge's. */
+  remoteServices?: () => Map<string, { requests: number; bytes: number; counts: number[] }>;
   /** Time between ticks (default 10 s). */
   intervalMs?: number;
   /** How long samples are kept (default 24 h). */
@@ -112,6 +115,7 @@ export function createMetricsSampler(o: SamplerOptions): MetricsSampler {
     if (!edge) return;
     await edge.refreshMetrics?.();
     const counters = serviceCounters(edge.metrics());
+    if (o.remoteServices) addRemoteCounters(counters, o.remoteServices(), LATENCY_BUCKETS_MS);
     const prev = previous;
     previous = { at, counters };
     // The first tick only sets the baseline: a rate needs two snapshots.

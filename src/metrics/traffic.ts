@@ -34,6 +34,21 @@ export function serviceCounters(m: EdgeMetrics): Map<string, ServiceCounters> {
 }
 
 /**
+ * Adds what regional edges counted per service (RemoteTraffic.services(): cumulative, only growing) to the
+ * in-process edge's counters, in place; a service only they served gets its own entry.
+ */
+export function addRemoteCounters(counters: Map<string, ServiceCounters>, remote: Map<string, { requests: number; bytes: number; counts: number[] }>, le: number[]): void {
+  for (const [serviceId, r] of remote) {
+    let c = counters.get(serviceId);
+    if (!c) counters.set(serviceId, (c = { requests: 0, bytes: 0, counts: le.map(() => 0), le: le.slice() }));
+    c.requests += r.requests;
+    c.bytes += r.bytes;
+    // Both count in the edge's latency buckets (LATENCY_BUCKETS_MS); a local histogram of another shape keeps its own.
+    if (c.counts.length === r.counts.length) r.counts.forEach((n, i) => { c!.counts[i]! += n; });
+  }
+}
+
+/**
  * The traffic between two snapshots `elapsedMs` apart. A counter that went down means the edge restarted (or the
  * route was rebuilt): the current value is then everything since the reset.
  */
