@@ -52,7 +52,7 @@ export async function createClusterEdge(opts: EdgeOptions): Promise<Edge> {
       domain: opts.domain, regionHeader: opts.regionHeader, regionMap: opts.regionMap, region: opts.region,
       holdQueueSize: opts.holdQueueSize, holdTimeoutMs: opts.holdTimeoutMs, maxTries: opts.maxTries,
       connectTimeoutMs: opts.connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs, trustForwarded: opts.trustForwarded,
-      clientFromForwardedFor: opts.clientFromForwardedFor,
+      clientFromForwardedFor: opts.clientFromForwardedFor, http2IdleTimeoutMs: opts.http2IdleTimeoutMs,
       maxConnections: opts.maxConnections, tlsAddr: opts.tlsAddr, requireRoutes: opts.requireRoutes,
     },
   };

@@ -100,7 +100,7 @@ export class EdgeCore implements EdgeContext {
     this.onCertificateError = opts.onCertificateError
       ?? ((names, message) => process.emitWarning(`certificate for ${names.join(', ')} not loaded: ${message}`, 'PierEdgeTls'));
     if (opts.tlsAddr !== undefined) {
-      const tls = createTlsServer(this.certificates);
+      const tls = createTlsServer(this.certificates, opts.http2IdleTimeoutMs);
       this.tlsServer = tls.server;
       tls.server.maxConnections = maxConnections;
       tls.server.on('drop', () => { this.dropped++; });

@@ -1,7 +1,7 @@
 // TLS termination: the certificate table the SNI callback reads, the HTTPS server (HTTP/2 and HTTP/1.1 by
 // ALPN) that feeds the same proxy path as plain HTTP, and the small answers the edge gives itself for HTTPS
 // (ACME HTTP-01 challenges, the redirect to https://).
-import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { EdgeCertificate } from './types.ts';
@@ -80,10 +80,26 @@ function normalizeName(n: string): string {
  * The HTTPS server: ALPN offers h2 and http/1.1; a client without SNI, or naming a host no certificate covers,
  * gets a failed handshake rather than some other app's certificate (the default context holds none).
  */
-export function createTlsServer(certs: CertificateTable): { server: Http2SecureServer; destroyAll(): void } {
+/** An HTTP/2 connection with no open stream for this long is closed (GOAWAY), as an idle HTTP/1.1 one is. */
+export const H2_IDLE_MS = 30_000;
+
+export function createTlsServer(certs: CertificateTable, h2IdleMs = H2_IDLE_MS): { server: Http2SecureServer; destroyAll(): void } {
   const server = createSecureServer({ allowHTTP1: true, SNICallback: certs.sni });
   // The HTTP/1.1 side reads these from the server like node:http does; same limits as the plain listener.
-  Object.assign(server, { keepAliveTimeout: 30_000, requestTimeout: 0, headersTimeout: 60_000 });
+  Object.assign(server, { keepAliveTimeout: H2_IDLE_MS, requestTimeout: 0, headersTimeout: 60_000 });
+  // HTTP/2 has no keep-alive timeout of its own: a session that carried nothing for h2IdleMs is closed gracefully
+  // when no stream is open (GOAWAY; a client opens a new connection for its next request). A quiet stream (a long
+  // poll, a gRPC stream) keeps its session; its end is traffic, so the wait starts again from there.
+  server.on('session', (session: ServerHttp2Session) => {
+    let open = 0;
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      stream.once('close', () => { open--; });
+    });
+    // A listener, not setTimeout's callback (Node runs that once): the timer fires again after the next traffic.
+    session.setTimeout(h2IdleMs);
+    session.on('timeout', () => { if (open === 0 && !session.closed) session.close(); });
+  });
   // http2's server has no closeAllConnections: track the sockets so close() does not wait for idle clients.
   const sockets = new Set<Socket>();
   server.on('secureConnection', (s: Socket) => {

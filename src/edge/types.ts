@@ -126,6 +126,8 @@ export interface EdgeOptions {
   connectTimeoutMs?: number;
   /** Time allowed for an upstream's response headers (default 300 s). */
   responseTimeoutMs?: number;
+  /** An HTTP/2 connection with no open stream is closed after this long without traffic (default 30 s, as HTTP/1.1 keep-alive). */
+  http2IdleTimeoutMs?: number;
   /** Trust incoming x-forwarded-proto / x-forwarded-host (set when a TLS terminator sits in front). */
   trustForwarded?: boolean;
   /**

@@ -220,3 +220,48 @@ test('curl --cacert: HTTP/2 over TLS and a clear failure for an unknown name', a
   assert.equal(bad.code, 35, `curl: ${bad.err}`); // CURLE_SSL_CONNECT_ERROR: the handshake failed
   assert.match(bad.err, /alert handshake failure/);
 });
+
+test('HTTP/2: a connection with no open stream is closed once idle (GOAWAY); a quiet open stream keeps it until it ends', async () => {
+  const slow = await startUpstream('slow', (req, res) => {
+    // Silent for several idle periods, then the answer.
+    setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`slow ${req.url}`); }, 1500);
+  });
+  const e = await createEdge({ addr: '127.0.0.1:0', tlsAddr: '127.0.0.1:0', domain: DOMAIN, http2IdleTimeoutMs: 300 });
+  const { connect: h2connect } = await import('node:http2');
+  const { connect } = await import('node:tls');
+  try {
+    e.setRoutes([app('blog', [route('/', [up('b1', slow.port)])])]);
+    e.setCertificates([wildcard]);
+    const host = `blog-acme.${DOMAIN}`;
+    const port = Number(new URL(e.tlsUrl!).port);
+    const session = h2connect(`https://${host}:${port}`, {
+      createConnection: () => connect({ host: '127.0.0.1', port, servername: host, ca: ca.rootPem, ALPNProtocols: ['h2'] }),
+    });
+    const goaways: number[] = [];
+    session.on('goaway', () => goaways.push(Date.now()));
+    const closed = new Promise<number>((r) => session.once('close', () => r(Date.now())));
+    session.on('error', () => undefined);
+    const t0 = Date.now();
+    const body = await new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':path': '/quiet' });
+      let b = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (c: string) => { b += c; });
+      stream.on('end', () => resolve(b));
+      stream.on('error', reject);
+    });
+    const answeredAt = Date.now();
+    assert.equal(body, 'slow /quiet', 'the quiet stream was answered, its session kept for it');
+    assert.ok(answeredAt - t0 >= 1400, 'the answer took its time');
+    // Nothing open any more: the edge closes the connection itself, with a GOAWAY first.
+    const closedAt = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(0), 5000))]);
+    assert.ok(closedAt > 0, 'the idle connection was closed by the edge');
+    assert.ok(closedAt >= answeredAt, 'not before its stream ended');
+    assert.ok(goaways.length > 0, 'told with a GOAWAY, not cut');
+    // While the quiet stream was open the connection stayed usable: no GOAWAY before its answer.
+    assert.ok(goaways[0]! >= answeredAt, `GOAWAY ${answeredAt - goaways[0]!} ms before the stream ended`);
+  } finally {
+    await e.close();
+    await slow.close();
+  }
+});
