@@ -23,6 +23,7 @@ import { getApp } from './store/apps.ts';
 import { getService, liveServiceIds } from './store/services.ts';
 import { createBuilder } from './build/builder.ts';
 import { appendLogLines } from './store/logs.ts';
+import { startLogRelay } from './store/log-relay.ts';
 import { metricsComponent } from './metrics/component.ts';
 import { DEFAULT_DOCKER_HOLDER_POOL, defaultEdgeWorkers, startupCpuBoost } from './config.ts';
 import { certificatesComponent } from './certs/index.ts';
@@ -249,11 +250,23 @@ export async function platformComponents(core: PierCore, overrides: PlatformOver
   })] : [];
 
   // The edge outlives a lost lease, serving the routes it has (only the reconcilers stop); stop() stops it last.
+  let leading = false;
   const leader = leaderComponent({
     lease, log,
     serving: [edgeComponent],
     components: [certificates, controllerComponent, metricsSampler, garbage, usage, ...backups],
-    onChange: (c) => core.setInfo({ leader: c.leader, leader_term: c.term, control_plane_id: c.holder }),
+    onChange: (c) => { leading = c.leader; core.setInfo({ leader: c.leader, leader_term: c.term, control_plane_id: c.holder }); },
   });
-  return [leader];
+  // Several control planes on one PostgreSQL database: the lease holder collects log lines and publishes them in its
+  // own process; a follower relays what it appended to the tails opened on the follower's API (src/store/log-relay.ts).
+  if (config.databaseUrl === undefined) return [leader];
+  let relay: { stop(): Promise<void> } | undefined;
+  const logRelay: PierComponent = {
+    name: 'log-relay',
+    async start() {
+      relay = await startLogRelay({ db: store.db, bus: store.logBus, collecting: () => leading, onError: (err) => log(`pier: log relay: ${err.message}`) });
+    },
+    async stop() { await relay?.stop(); relay = undefined; },
+  };
+  return [leader, logRelay];
 }

@@ -61,22 +61,31 @@ export function attachLogTail(
     // Subscribe before reading the backlog so nothing appended in between is lost; duplicates are skipped.
     const pending: LogLine[] = [];
     let live = false;
+    // The backlog's lines, until a line arrives that is newer than all of them: a line published after the backlog
+    // was read can still be one of its own (another control plane's lines relayed here, src/store/log-relay.ts).
+    let seen = new Set<string>();
+    let newest = '';
     const send = (l: LogLine) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ result: toLogEntry(l) }));
     };
     const off = store.logBus.subscribe((l) => {
       if (!matchesLogFilter(l, filter)) return;
-      if (live) send(l);
-      else pending.push(l);
+      if (!live) { pending.push(l); return; }
+      if (seen.size > 0) {
+        if (seen.has(lineKey(l))) return;
+        if (l.created_at > newest) seen = new Set();
+      }
+      send(l);
     });
     ws.on('close', off);
     ws.on('error', off);
     try {
       const { lines } = await queryLogLines(store.db, filter, 'desc', limit);
       const backlog = lines.reverse();
-      const seen = new Set(backlog.map(lineKey));
+      seen = new Set(backlog.map(lineKey));
+      newest = backlog.at(-1)?.created_at ?? '';
       for (const l of backlog) send(l);
-      for (const l of pending) if (!seen.has(lineKey(l))) send(l);
+      for (const l of pending) if (!seen.has(lineKey(l))) { seen.add(lineKey(l)); send(l); }
       live = true;
     } catch (err) {
       logger({ msg: 'log tail backlog failed', error: err instanceof Error ? err.message : String(err) });

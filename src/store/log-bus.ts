@@ -21,10 +21,13 @@ type Listener = (line: LogLine) => void;
 /** Fans appended log lines out to live subscribers (websocket tails). Synchronous, no buffering. */
 export class LogBus {
   private readonly listeners = new Set<Listener>();
+  /** Subscriptions so far: a reader of the store (the log relay) compares it across a query. */
+  subscriptions = 0;
 
   /** Registers a listener; returns the function that removes it. */
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
+    this.subscriptions++;
     return () => { this.listeners.delete(listener); };
   }
 

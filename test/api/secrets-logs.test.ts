@@ -102,6 +102,28 @@ test('logs tail websocket: Bearer subprotocol auth, backlog then live lines', as
   assert.deepEqual(got, ['old line', 'new line']);
 });
 
+test('logs tail: a line published again after the backlog (relayed from another control plane) is not sent twice', async () => {
+  const appId = await createApp(t, 'tail-dup');
+  const s = await createService(t, appId, 'tailed');
+  const old = line(s, 'in the backlog', new Date(Date.now() - 2000));
+  await appendLogLines(t.pier.store.db, [old], t.pier.store.logBus);
+  const ws = new WebSocket(`${t.url.replace('http', 'ws')}/v1/streams/logs/tail?service_id=${s.id}`, ['Bearer', t.token]);
+  const got: string[] = [];
+  ws.on('message', (data) => { got.push(JSON.parse(String(data)).result.msg); });
+  await new Promise<void>((resolve, reject) => { ws.on('open', () => resolve()); ws.on('error', reject); });
+  for (let i = 0; i < 200 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+  // The backlog's line arrives once more on the bus (as a relay catching up would send it), then a new one.
+  t.pier.store.logBus.publish(old);
+  const fresh = line(s, 'after the backlog', new Date());
+  await appendLogLines(t.pier.store.db, [fresh], t.pier.store.logBus);
+  for (let i = 0; i < 200 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  // Once a newer line came, the backlog is no longer looked at: an equal line later is a new one.
+  t.pier.store.logBus.publish({ ...old });
+  for (let i = 0; i < 200 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  ws.close();
+  assert.deepEqual(got, ['in the backlog', 'after the backlog', 'in the backlog']);
+});
+
 test('secrets: deployments record the secret versions they use; an update names the services to redeploy', async () => {
   const s = await t.req('POST', '/v1/secrets', { name: 'api-key', type: 'SIMPLE', value: 'k-1' });
   assert.equal(s.status, 200);

@@ -1,6 +1,6 @@
 // Two `pier up` control planes (separate processes) on one PostgreSQL database and one Docker engine (same data dir,
 // so the same installation scope and master key): one leads; a service created through the follower's API is
-// deployed by the leader; kill -9 the leader and the follower takes over within a bound, adopts the running
+// deployed by the leader; a log tail opened on the follower gets the lines appended after it opened; kill -9 the leader and the follower takes over within a bound, adopts the running
 // instance (no duplicate container, no orphan), serves it through its own edge, and deploys a new version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,10 @@ import { ensureTestImage } from '../../src/runtime/testing/images.ts';
 import { until } from '../support/until.ts';
 import { edgeGet, webDef } from '../autoscale/harness.ts';
 import { postgresUnavailable, startPgCluster } from './cluster.ts';
-import { cleanUpPlanes, exited, planeInfo as info, startPlane, type Plane } from './planes.ts';
+import { WebSocket } from 'ws';
+import { PgDb } from '../../src/store/pg.ts';
+import { appendLogLines } from '../../src/store/logs.ts';
+import { cleanUpPlanes, exited, planeInfo as info, PLANE_TOKEN, startPlane, type Plane } from './planes.ts';
 
 const engine = new DockerEngine();
 const engineUp = await engine.ping(3000).then(() => true, () => false);
@@ -62,6 +65,30 @@ test('leader failover: the follower takes over within seconds, adopts the instan
     assert.equal(live.length, 1);
     const before = await containersOf(scope, serviceId);
     assert.equal(before.length, 1);
+
+    // A live log tail opened on the follower's API gets the lines the leader's process appends after it opened
+    // (the follower's log relay; before it, a follower's tail saw its backlog and then nothing). The "leader's
+    // process" here is a third connection appending as the collector does, without publishing in b's process.
+    {
+      const db = new PgDb({ url: databaseUrl });
+      const ws = new WebSocket(`${b.apiUrl.replace(/^http/, 'ws')}/v1/streams/logs/tail?service_id=${serviceId}&type=runtime`, ['Bearer', PLANE_TOKEN]);
+      try {
+        await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+        const got: string[] = [];
+        ws.on('message', (data) => { const m = JSON.parse(String(data)).result?.msg; if (typeof m === 'string') got.push(m); });
+        const inst = live[0]!;
+        const mark = `relayed line ${Date.now()}`;
+        await appendLogLines(db, [{
+          organization_id: inst.organization_id, app_id: appId, service_id: serviceId, deployment_id: firstDeployment,
+          regional_deployment_id: inst.regional_deployment_id, instance_id: inst.id, region: inst.region, type: 'runtime',
+          stream: 'stdout', msg: mark, created_at: new Date().toISOString(),
+        }]);
+        await until('the follower\'s tail to get the new line', async () => got.includes(mark), 10_000, 50);
+      } finally {
+        ws.close();
+        await db.close();
+      }
+    }
 
     // kill -9 the leader: its lease expires, the follower takes over.
     const killedAt = Date.now();
