@@ -8,19 +8,29 @@ import { LogRelay } from '../../src/store/log-relay.ts';
 import { appendLogLines } from '../../src/store/logs.ts';
 import type { Db } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { forEachDialect } from './dialects.ts';
+import { forEachDialect, type Dialect } from './dialects.ts';
 
 const line = (msg: string): LogLine => ({
   organization_id: 'o1', app_id: 'a1', service_id: 's1', deployment_id: 'd1', regional_deployment_id: 'r1', instance_id: 'i1',
   region: 'fra', type: 'runtime', stream: 'stdout', msg, created_at: new Date().toISOString(),
 });
 
+/** A migrated database of the dialect and two handles on it (one per "process"; one handle on SQLite). */
+async function twoPlanes(dialect: Dialect, fn: (leaderDb: Db, followerDb: Db) => Promise<void>): Promise<void> {
+  const leaderDb = await dialect.openDb();
+  await migrate(leaderDb);
+  const followerDb = dialect.reopen() ?? leaderDb;
+  try {
+    await fn(leaderDb, followerDb);
+  } finally {
+    if (followerDb !== leaderDb) await followerDb.close();
+    await leaderDb.close();
+  }
+}
+
 forEachDialect((dialect) => {
   test('a follower\'s bus gets the lines the leader appends: once, in order, only while tailed, late commits too', async () => {
-    const leaderDb = await dialect.openDb();
-    await migrate(leaderDb);
-    const followerDb = dialect.reopen() ?? leaderDb;
-    try {
+    await twoPlanes(dialect, async (leaderDb, followerDb) => {
       const leaderBus = new LogBus();
       const bus = new LogBus();
       let collecting = false;
@@ -55,19 +65,13 @@ forEachDialect((dialect) => {
       assert.equal(await relay.poll(), 0);
       assert.deepEqual(got.slice(5), []);
       off();
-    } finally {
-      if (followerDb !== leaderDb) await followerDb.close();
-      await leaderDb.close();
-    }
+    });
   });
 });
 
 forEachDialect((dialect) => {
   test('a tail that subscribes while the relay reads the end of the table still gets the line appended meanwhile', async () => {
-    const leaderDb = await dialect.openDb();
-    await migrate(leaderDb);
-    const followerDb = dialect.reopen() ?? leaderDb;
-    try {
+    await twoPlanes(dialect, async (leaderDb, followerDb) => {
       const bus = new LogBus();
       const got: string[] = [];
       let race: (() => Promise<void>) | undefined;
@@ -96,9 +100,6 @@ forEachDialect((dialect) => {
       await relay.poll();
       if (got.length === 0) await relay.poll();
       assert.deepEqual(got, ['meanwhile']);
-    } finally {
-      if (followerDb !== leaderDb) await followerDb.close();
-      await leaderDb.close();
-    }
+    });
   });
 });
