@@ -21,6 +21,7 @@ test('parseRegionMap: a bad line is refused with the file, the line number and t
     ['10.0.0.0/33 fra', /m:2: bad prefix length in "10\.0\.0\.0\/33" \(0-32\)$/],
     ['fd00::/129 fra', /m:2: bad prefix length in "fd00::\/129" \(0-128\)$/],
     ['10.0.0.0/8/1 fra', /m:2: not an IP range/],
+    ['fe80::1%eth0 fra', /m:2: not an IP range: "fe80::1%eth0"/],
     ['10.0.0.0/x fra', /m:2: bad prefix length/],
     ['10.0.0.0/8 fra!', /m:2: region "fra!" is not a region id \(lower-case letters, digits and '-', e\.g\. fra\)/],
     ['10.0.0.0/8 Fra', /m:2: region "Fra" is not a region id/],

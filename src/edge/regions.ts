@@ -11,7 +11,8 @@ export interface RegionRange { cidr: string; region: string }
 export function parseCidr(cidr: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | string {
   const parts = cidr.split('/');
   const address = parts[0] ?? '';
-  const v = isIP(address);
+  // A zone id (fe80::1%eth0) names an interface of this host, never a client network (and HAProxy would refuse it).
+  const v = address.includes('%') ? 0 : isIP(address);
   if (v === 0 || parts.length > 2) return `not an IP range: ${JSON.stringify(cidr)} (write ADDRESS or ADDRESS/BITS, e.g. 10.0.0.0/8)`;
   const max = v === 4 ? 32 : 128;
   const bits = parts[1];
