@@ -1,8 +1,9 @@
 // The HAProxy data plane's configuration as pure functions of the route table (no I/O): which routes HAProxy may
 // serve itself, the backends and server slots they need, the host+path map, and the haproxy.cfg text. Everything
-// HAProxy cannot do yet (sleeping apps, auth, HTTPS redirects, h2c upstreams, ACME) is left out of the map, so those requests fall through to the default backend:
-// Pier's Node edge, which holds the whole table. A route whose instances span regions is served by HAProxy with the
-// edge's own region preferred (RegionPreference): those instances are its active servers, the others backups.
+// HAProxy cannot do yet (sleeping apps, auth, HTTPS redirects, h2c upstreams, ACME) is left out of the map, so those
+// requests fall through to the default backend: Pier's Node edge, which holds the whole table. A route whose
+// instances span regions is served by HAProxy with the edge's own region preferred (RegionPreference): those
+// instances are its active servers, the others backups; clients of another region (header or address map) go to Node.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { LATENCY_BUCKETS_MS } from '../metrics.ts';
