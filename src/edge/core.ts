@@ -19,12 +19,6 @@ const kRegion = Symbol('pier.region');
 /** The readiness path every edge answers itself, whatever the host. */
 export const READY_PATH = '/_pier/ready';
 
-/** A request's x-forwarded-for headers, joined (Node joins repeated ones with ', '). */
-function xffOf(req: IncomingMessage): string | undefined {
-  const v = req.headers['x-forwarded-for'];
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** Options of one in-process edge (EdgeOptions minus process layout). */
 export type CoreOptions = Omit<EdgeOptions, 'addr' | 'workers'>;
 
@@ -169,11 +163,12 @@ export class EdgeCore implements EdgeContext {
     for (const appId of this.waking) if (!byId.get(appId)?.sleeping) this.waking.delete(appId);
   }
 
-  /** EdgeContext: region from the header when given, else from the client address (cached per connection). */
-  regionOf(req: IncomingMessage, header: string | undefined): string {
+  /** EdgeContext: region from the header when given, else from the client address (cached per connection; behind HAProxy from `xff`). */
+  regionOf(req: IncomingMessage, header: string | undefined, xff: string | undefined): string {
     if (header !== undefined && header.length > 0 && header.length <= 64) return header;
-    // Behind HAProxy one connection carries many clients: look up each request's own address.
-    if (this.behindProxy) return this.regions.lookup(lastForwardedFor(xffOf(req))) ?? this.defaultRegion;
+    // Behind HAProxy one connection carries many clients: look up each request's own address (the x-forwarded-for
+    // its caller already read from the request).
+    if (this.behindProxy) return this.regions.lookup(lastForwardedFor(xff)) ?? this.defaultRegion;
     const sock = req.socket as Socket & { [kRegion]?: string };
     let r = sock[kRegion];
     if (r === undefined) sock[kRegion] = r = this.regions.lookup(sock.remoteAddress) ?? this.defaultRegion;

@@ -43,7 +43,8 @@ export interface EdgeContext {
   readonly acme: Map<string, string>;
   /** `:port` of the TLS listener for redirects ('' for 443), null when there is no TLS listener. */
   readonly httpsSuffix: string | null;
-  regionOf(req: IncomingMessage, header: string | undefined): string;
+  /** The client's region: `header` (the region header's value), else its address (`xff`: the request's x-forwarded-for, joined). */
+  regionOf(req: IncomingMessage, header: string | undefined, xff: string | undefined): string;
   /** The x-forwarded-for to send upstream, given the request's own (all of its headers joined). */
   forwardedFor(req: IncomingMessage, xff: string | undefined): string;
   nextRequestId(): string;
@@ -270,7 +271,7 @@ export class ProxyRequest implements HeldRequest {
         { 'www-authenticate': route.policy.challenge });
       return;
     }
-    if (this.region === '') this.region = this.edge.regionOf(this.req, this.regionValue);
+    if (this.region === '') this.region = this.edge.regionOf(this.req, this.regionValue, this.xff);
     const wall = performance.timeOrigin + this.t0;
     route.traffic.lastRequestAt = wall;
     app.traffic.lastRequestAt = wall;

@@ -41,7 +41,9 @@ export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Du
     return refuse(socket, 401, 'Credentials required.', requestId, `www-authenticate: ${route.policy.challenge}\r\n`);
   }
   const rh = req.headers[edge.regionHeader];
-  const region = edge.regionOf(req, typeof rh === 'string' ? rh : undefined);
+  const rawXff = req.headers['x-forwarded-for'];
+  const xff = typeof rawXff === 'string' && rawXff !== '' ? rawXff : undefined;
+  const region = edge.regionOf(req, typeof rh === 'string' ? rh : undefined, xff);
   const wall = performance.timeOrigin + t0;
   route.traffic.lastRequestAt = wall;
   app.traffic.lastRequestAt = wall;
@@ -51,8 +53,7 @@ export function proxyUpgrade(edge: EdgeContext, req: IncomingMessage, socket: Du
     if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('x-forwarded-') || k === 'x-request-id') continue;
     headers[k] = v;
   }
-  const xff = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = edge.forwardedFor(req, typeof xff === 'string' && xff !== '' ? xff : undefined);
+  headers['x-forwarded-for'] = edge.forwardedFor(req, xff);
   if (rawHost !== undefined) headers.host = rawHost;
   headers['x-forwarded-host'] = rawHost ?? '';
   headers['x-forwarded-proto'] = encrypted ? 'https' : 'http';
