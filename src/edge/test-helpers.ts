@@ -49,12 +49,14 @@ export interface CallResult {
 /** Send one request to the edge with the given Host header (fresh connection). */
 export function call(
   edgeUrl: string, host: string, path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {},
 ): Promise<CallResult> {
   const u = new URL(edgeUrl);
   return new Promise((resolve, reject) => {
     const req = request({
       host: u.hostname, port: u.port, path, method: opts.method ?? 'GET', agent: false,
+      // A client on another loopback address (127.0.0.0/8 is all loopback), for address-based rules.
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       headers: { host, ...opts.headers },
     }, (res) => {
       const chunks: Buffer[] = [];

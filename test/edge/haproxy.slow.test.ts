@@ -491,17 +491,12 @@ test('client addresses mapped to regions: HAProxy serves its own region\'s clien
     await withEdge(async (edge, nodeLog) => {
       edge.setRoutes([app('geo', [route('/', [up('f1', fra.port, 'fra'), up('w1', was.port, 'was'), up('s1', sin.port, 'sin')], { serviceId: 'geo' })])]);
       await edge.settled();
-      const u = new URL(edge.url);
-      // One request from a loopback address of the test's choice (127.0.0.0/8 is all loopback).
-      const from = (localAddress: string, headers: Record<string, string> = {}) => new Promise<string>((resolve, reject) => {
-        const req = request({ host: u.hostname, port: u.port, path: '/', agent: false, localAddress, headers: { host: 'geo-acme.pier.test', ...headers } }, (res) => {
-          let body = '';
-          res.on('data', (c) => { body += c; });
-          res.on('end', () => (res.statusCode === 200 ? resolve(body.split(' ')[0]!) : reject(new Error(`${res.statusCode} ${body}`))));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      // One request from a loopback address of the test's choice: who answered.
+      const from = async (localAddress: string, headers: Record<string, string> = {}) => {
+        const r = await call(edge.url, 'geo-acme.pier.test', '/', { headers, localAddress });
+        assert.equal(r.status, 200, r.body);
+        return r.body.split(' ')[0];
+      };
       const lastXff = (u: TestUpstream) => u.seen.at(-1)!.headers['x-forwarded-for'];
       // 127.0.0.3 maps to the edge's region: HAProxy answers from it, and names the client.
       for (let i = 0; i < 5; i++) assert.equal(await from('127.0.0.3'), 'fra');

@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestPier } from '../../../test/api/helpers.ts';
 import { spawnSync } from 'node:child_process';
-import { request } from 'node:http';
 import { app, call, route, startUpstream, up } from '../../edge/test-helpers.ts';
 import type { CliIO } from '../command.ts';
 import { main } from '../main.ts';
@@ -90,16 +89,7 @@ test('pier edge --region-map: a client whose network maps to another region is s
       if (!url) await new Promise((r) => setTimeout(r, 10));
     }
     assert.ok(url, cli.out.join(''));
-    const u = new URL(url);
-    const from = (localAddress: string) => new Promise<string>((resolve, reject) => {
-      const req = request({ host: u.hostname, port: u.port, path: '/', agent: false, localAddress, headers: { host: 'geo.example' } }, (res) => {
-        let body = '';
-        res.on('data', (c) => { body += c; });
-        res.on('end', () => resolve(body.split(' ')[0]!));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const from = async (localAddress: string) => (await call(url, 'geo.example', '/', { localAddress })).body.split(' ')[0];
     try {
       // Where HAProxy is installed it serves (its frontend sends the mapped client on to the Node edge behind it).
       if (spawnSync('haproxy', ['-v']).status === 0) assert.match(cli.out.join(''), /haproxy/i);
