@@ -56,21 +56,17 @@ export class RemoteTraffic {
       const sum = this.sums.get(id) ?? { requests: 0, sumMs: 0, counts: LATENCY_BUCKETS_MS.map(() => 0), lastRequestAt: 0, touchedAt: now };
       sum.touchedAt = now;
       if (cur.lastRequestAt !== null && cur.lastRequestAt > sum.lastRequestAt) sum.lastRequestAt = cur.lastRequestAt;
-      const p = prev?.instances[id];
-      // No earlier report of this edge: a baseline, unless the edge has reported before without this instance
-      // (a new instance: everything it counted is new).
-      const base = p && p.requests <= cur.requests ? p : prev ? undefined : cur;
+      const base = baseline(prev, prev?.instances[id], cur);
       sum.requests += cur.requests - (base?.requests ?? 0);
       sum.sumMs += Math.max(0, cur.sumMs - (base?.sumMs ?? 0));
-      cur.counts.forEach((c, k) => { sum.counts[k] = (sum.counts[k] ?? 0) + Math.max(0, c - (base?.counts[k] ?? 0)); });
+      addGrowth(sum.counts, cur.counts, base?.counts);
       this.sums.set(id, sum);
     }
     for (const [id, cur] of Object.entries(r.apps)) {
       const sum = this.appSums.get(id) ?? { requests: 0, lastRequestAt: 0, touchedAt: now };
       sum.touchedAt = now;
       if (cur.lastRequestAt !== null && cur.lastRequestAt > sum.lastRequestAt) sum.lastRequestAt = cur.lastRequestAt;
-      const p = prev?.apps[id];
-      const base = p && p.requests <= cur.requests ? p : prev ? undefined : cur;
+      const base = baseline(prev, prev?.apps[id], cur);
       sum.requests += cur.requests - (base?.requests ?? 0);
       this.appSums.set(id, sum);
     }
@@ -78,11 +74,10 @@ export class RemoteTraffic {
       const sum = this.serviceSums.get(id) ?? { requests: 0, bytes: 0, counts: LATENCY_BUCKETS_MS.map(() => 0), touchedAt: now };
       sum.touchedAt = now;
       const p = prev?.services[id];
-      // The instances' rule: a baseline at an edge's first report, everything new for a service it had not reported.
-      const base = p && p.requests <= cur.requests && p.bytes <= cur.bytes ? p : prev ? undefined : cur;
+      const base = baseline(prev, p && p.bytes <= cur.bytes ? p : undefined, cur);
       sum.requests += cur.requests - (base?.requests ?? 0);
       sum.bytes += cur.bytes - (base?.bytes ?? 0);
-      cur.counts.forEach((c, k) => { sum.counts[k] = (sum.counts[k] ?? 0) + Math.max(0, c - (base?.counts[k] ?? 0)); });
+      addGrowth(sum.counts, cur.counts, base?.counts);
       this.serviceSums.set(id, sum);
     }
     this.edges.set(key, { at: now, report: r });
@@ -168,6 +163,21 @@ export class RemoteTraffic {
     }
     return out;
   }
+}
+
+/**
+ * What to subtract from an edge's counter `cur` (its value in this report) to get what is new since the last report
+ * of that edge (`prev`, `p` the same counter there). No earlier report of the edge: a baseline (nothing is new: it
+ * counted that before this control plane heard from it). An earlier report without the counter, or with a larger
+ * one (never on the same edge): all of it is new.
+ */
+function baseline<T extends { requests: number }>(prev: TrafficReport | undefined, p: T | undefined, cur: T): T | undefined {
+  return p && p.requests <= cur.requests ? p : prev ? undefined : cur;
+}
+
+/** Adds each latency bucket's growth over `base` (none: all of `cur`) to `sum`, in place. */
+function addGrowth(sum: number[], cur: number[], base: number[] | undefined): void {
+  cur.forEach((c, k) => { sum[k] = (sum[k] ?? 0) + Math.max(0, c - (base?.[k] ?? 0)); });
 }
 
 function emptyTraffic(): TrafficMetrics {
