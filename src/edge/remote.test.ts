@@ -275,9 +275,15 @@ test('remote edge: posts its traffic to the control plane (operators only, valid
   // Another organization's full token cannot report traffic (it would keep our services awake or scale them up).
   const seenBefore = feed.traffic.edgesSeen().length;
   const other = await t.otherOrgToken();
-  const forged = { ...good, edge_id: 'forged', instances: { 'i-fra': { in_flight: 50, requests: 1000, sum_ms: 0, counts: new Array(16).fill(0) } }, load: ['svc-x'] };
+  // Nor inflate a service's charts (per-service counters).
+  const forged = {
+    ...good, edge_id: 'forged', instances: { 'i-fra': { in_flight: 50, requests: 1000, sum_ms: 0, counts: new Array(16).fill(0) } }, load: ['svc-x'],
+    services: { 'svc-shop': { requests: 1000, bytes: 1, sum_ms: 0, counts: new Array(16).fill(0) } },
+  };
   assert.equal((await t.req('POST', '/v1/pier/edge/traffic', forged, other)).status, 403);
+  assert.equal((await t.req('POST', '/v1/pier/edge/traffic', { ...forged, edge_id: 'forged2' }, other)).status, 403);
   assert.equal(feed.traffic.edgesSeen().length, seenBefore, 'nothing recorded');
+  assert.equal(feed.traffic.services().get('svc-shop'), undefined, 'no service counters taken');
   const bad = await t.req<any>('POST', '/v1/pier/edge/traffic', { ...good, instances: { i1: { requests: -3 } } });
   assert.equal(bad.status, 400);
   assert.ok(bad.body.fields.some((f: { field: string }) => f.field === 'instances.i1.requests'), JSON.stringify(bad.body));
