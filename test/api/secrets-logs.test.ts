@@ -124,6 +124,33 @@ test('logs tail: a line published again after the backlog (relayed from another 
   assert.deepEqual(got, ['in the backlog', 'after the backlog', 'in the backlog']);
 });
 
+test('logs tail: another organization\'s tail never gets our lines, whoever publishes them (the collector or a follower\'s relay)', async () => {
+  const appId = await createApp(t, 'tail-other');
+  const s = await createService(t, appId, 'private');
+  const other = await t.otherOrgToken();
+  const url = `${t.url.replace('http', 'ws')}/v1/streams/logs/tail?service_id=${s.id}`;
+  const open = (token: string) => new Promise<{ ws: WebSocket; got: string[]; status?: number }>((resolve) => {
+    const ws = new WebSocket(url, ['Bearer', token]);
+    const got: string[] = [];
+    ws.on('message', (data) => { got.push(String(data)); });
+    ws.on('open', () => resolve({ ws, got }));
+    ws.on('unexpected-response', (_req, res) => resolve({ ws, got, status: res.statusCode ?? 0 }));
+    ws.on('error', () => undefined);
+  });
+  const theirs = await open(other);
+  const ours = await open(t.token);
+  // Published on the bus as the relay does it, and appended as the collector does.
+  t.pier.store.logBus.publish(line(s, 'secret relayed line', new Date()));
+  await appendLogLines(t.pier.store.db, [line(s, 'secret collected line', new Date())], t.pier.store.logBus);
+  for (let i = 0; i < 200 && ours.got.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100));
+  theirs.ws.close();
+  ours.ws.close();
+  assert.equal(ours.got.length, 2, 'our own tail got both (the lines were delivered)');
+  assert.ok(theirs.status === undefined || theirs.status >= 400, `refused or silent, not ${theirs.status}`);
+  assert.deepEqual(theirs.got.filter((m) => m.includes('secret')), [], 'not a line of ours');
+});
+
 test('secrets: deployments record the secret versions they use; an update names the services to redeploy', async () => {
   const s = await t.req('POST', '/v1/secrets', { name: 'api-key', type: 'SIMPLE', value: 'k-1' });
   assert.equal(s.status, 200);
