@@ -280,10 +280,13 @@ test('remote edge: posts its traffic to the control plane (operators only, valid
     ...good, edge_id: 'forged', instances: { 'i-fra': { in_flight: 50, requests: 1000, sum_ms: 0, counts: new Array(16).fill(0) } }, load: ['svc-x'],
     services: { 'svc-shop': { requests: 1000, bytes: 1, sum_ms: 0, counts: new Array(16).fill(0) } },
   };
+  const shopBefore = feed.traffic.services().get('svc-shop');
   assert.equal((await t.req('POST', '/v1/pier/edge/traffic', forged, other)).status, 403);
-  assert.equal((await t.req('POST', '/v1/pier/edge/traffic', { ...forged, edge_id: 'forged2' }, other)).status, 403);
+  // A second post of the same edge would add its growth (the first is a baseline): refused too.
+  const grown = { ...forged, services: { 'svc-shop': { requests: 2000, bytes: 2, sum_ms: 0, counts: new Array(16).fill(0) } } };
+  assert.equal((await t.req('POST', '/v1/pier/edge/traffic', grown, other)).status, 403);
   assert.equal(feed.traffic.edgesSeen().length, seenBefore, 'nothing recorded');
-  assert.equal(feed.traffic.services().get('svc-shop'), undefined, 'no service counters taken');
+  assert.deepEqual(feed.traffic.services().get('svc-shop'), shopBefore, 'no service counters taken');
   const bad = await t.req<any>('POST', '/v1/pier/edge/traffic', { ...good, instances: { i1: { requests: -3 } } });
   assert.equal(bad.status, 400);
   assert.ok(bad.body.fields.some((f: { field: string }) => f.field === 'instances.i1.requests'), JSON.stringify(bad.body));
